@@ -1,0 +1,29 @@
+# onnxcc — the two commands of the README.
+#   make demo   install deps, build (release), compile and run examples/
+#   make test   install deps, build (Debug, ASan+UBSan), run ctest
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all setup build build-debug demo test clean
+
+all: build
+
+setup:
+	@sh scripts/setup.sh
+
+build: setup
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-debug: setup
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	sh examples/run-demo.sh $(BUILD)
+
+test: build-debug
+	cd $(BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,120 @@
+/* codegen/cg.h — the code-generation context shared by every lowering.
+ *
+ * Lowering model: each live node becomes one internal LLVM function
+ *     void <prefix>_node<N>(ptr in0, ..., ptr inK, ptr out0, ..., ptr outM)
+ * (omitted optional inputs/outputs get no parameter).  Before a lowering
+ * runs, the builder is positioned in that function's body and
+ * cg->buf[v] holds the pointer parameter of every input/output value v of
+ * the node, so a lowering only reads cg_load()/writes cg_store() element by
+ * element inside loops built with cg_for_begin()/cg_for_end().  Shapes are
+ * static: loop bounds and strides are compile-time constants.  Constant
+ * inputs (initializers) are also passed as pointers; a lowering may read
+ * their data at compile time through gval(cg->g, v)->data (for shape-like
+ * inputs such as Reshape's shape or Slice's starts).
+ *
+ * Compute types: cg_load() returns f16/bf16 extended to float and bool as
+ * i1; cg_store() converts back.  Integers keep their width.
+ *
+ * A lowering returns true on success; on an unsupported configuration it
+ * calls cg_unsupported() (which names node, op and reason) and returns
+ * false.  It must never emit calls to libm: use the cg_math_* functions.
+ */
+#ifndef ONNXCC_CG_H
+#define ONNXCC_CG_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "../ir/ir.h"
+
+typedef struct Cg {
+	Graph *g;
+	Diag *d;
+	LLVMContextRef ctx;
+	LLVMModuleRef mod;
+	LLVMBuilderRef b;
+	LLVMTargetDataRef td;
+	const char *prefix;          /* C symbol prefix */
+	/* common types */
+	LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f16, t_bf16, t_f32, t_f64, t_ptr;
+	/* state for the node being lowered */
+	const Node *node;
+	NodeId node_id;
+	LLVMValueRef fn;             /* the node function */
+	LLVMBasicBlockRef alloca_bb; /* entry block: cg_alloca() puts allocas here */
+	LLVMValueRef *buf;           /* [nvalues]: pointer to each value's buffer in fn */
+	LLVMValueRef *globals;       /* [nvalues]: global of each constant (or NULL) */
+	LLVMValueRef math_fns[32];   /* cache of emitted math helper functions */
+} Cg;
+
+/* ---- diagnostics -------------------------------------------------------- */
+/* "node 'N' (Op): [input K: ]code generation: <reason>"; returns false. */
+bool cg_unsupported(Cg *cg, int input, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- types and constants ---------------------------------------------- */
+LLVMTypeRef cg_mem_type(Cg *cg, DType t);     /* in-memory element type (bool: i8) */
+LLVMTypeRef cg_compute_type(Cg *cg, DType t); /* f16/bf16: float; bool: i1 */
+LLVMValueRef cg_i64(Cg *cg, int64_t x);
+LLVMValueRef cg_i32(Cg *cg, int32_t x);
+/* A constant of compute type of t: ints truncate, bool is x != 0. */
+LLVMValueRef cg_const(Cg *cg, DType t, double x);
+LLVMValueRef cg_const_int(Cg *cg, DType t, int64_t x);
+LLVMValueRef cg_f32(Cg *cg, float x);
+
+/* ---- loops ---------------------------------------------------------------
+ *   CgLoop i;
+ *   cg_for(cg, &i, 0, n);          // for (i = 0; i < n; i++) {
+ *       ... i.iv (i64) ...
+ *   cg_for_end(cg, &i);            // }
+ * Bodies may contain nested loops and branches.  Accumulators: cg_alloca()
+ * + LLVMBuildLoad2/Store (mem2reg turns them into registers).            */
+typedef struct CgLoop {
+	LLVMValueRef iv, next_iv, end;
+	LLVMBasicBlockRef header, body, exit;
+} CgLoop;
+void cg_for(Cg *cg, CgLoop *l, int64_t lo, int64_t hi);
+void cg_for_v(Cg *cg, CgLoop *l, LLVMValueRef lo, LLVMValueRef hi); /* i64 bounds */
+void cg_for_end(Cg *cg, CgLoop *l);
+
+/* A loop nest over dims[0..rank) (row-major, last dim innermost). */
+typedef struct CgNest {
+	int rank;
+	CgLoop loops[IR_MAX_RANK];
+	LLVMValueRef iv[IR_MAX_RANK];
+} CgNest;
+void cg_nest(Cg *cg, CgNest *n, int rank, const int64_t *dims);
+void cg_nest_end(Cg *cg, CgNest *n);
+
+/* if (cond) { ... } [else { ... }]  — cond is i1. */
+typedef struct CgIf {
+	LLVMBasicBlockRef then_bb, else_bb, merge_bb;
+} CgIf;
+void cg_if(Cg *cg, CgIf *c, LLVMValueRef cond);
+void cg_else(Cg *cg, CgIf *c);
+void cg_if_end(Cg *cg, CgIf *c);
+
+/* ---- addressing ---------------------------------------------------------- */
+/* sum iv[i]*strides[i] as i64 (terms with stride 0 are skipped). */
+LLVMValueRef cg_linear(Cg *cg, int rank, const LLVMValueRef *iv, const int64_t *strides);
+/* Strides of `s` broadcast to an output of rank `out_rank` (numpy rules:
+ * align right; dims of size 1 get stride 0). */
+void cg_broadcast_strides(const Shape *s, int out_rank, int64_t *strides);
+LLVMValueRef cg_ptr(Cg *cg, ValueId v);                 /* buffer of v */
+LLVMValueRef cg_gep(Cg *cg, ValueId v, LLVMValueRef idx); /* &v[idx] */
+LLVMValueRef cg_load(Cg *cg, ValueId v, LLVMValueRef idx);
+void cg_store(Cg *cg, ValueId v, LLVMValueRef idx, LLVMValueRef x);
+/* Loads/stores of an explicit dtype through a raw pointer. */
+LLVMValueRef cg_load_ptr(Cg *cg, DType t, LLVMValueRef base, LLVMValueRef idx);
+void cg_store_ptr(Cg *cg, DType t, LLVMValueRef base, LLVMValueRef idx, LLVMValueRef x);
+LLVMValueRef cg_alloca(Cg *cg, LLVMTypeRef t, const char *name);
+void cg_memcpy(Cg *cg, LLVMValueRef dst, LLVMValueRef src, int64_t nbytes);
+void cg_memset(Cg *cg, LLVMValueRef dst, int byte, int64_t nbytes);
+
+/* ---- scalar arithmetic on compute types ------------------------------------
+ * Value conversion with ONNX Cast semantics (float->int truncates toward
+ * zero, ->bool is != 0, bool->number is 0/1). */
+LLVMValueRef cg_convert(Cg *cg, LLVMValueRef x, DType from, DType to);
+
+#endif
