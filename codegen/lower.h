@@ -1,0 +1,31 @@
+/* codegen/lower.h — per-op lowerings, grouped by file.
+ *
+ * Each group lowers the ops listed beside it into the current node
+ * function (see cg.h for the model).  Return true on success; false after
+ * cg_unsupported() for a configuration the group cannot lower.
+ */
+#ifndef ONNXCC_LOWER_H
+#define ONNXCC_LOWER_H
+
+#include "cg.h"
+
+/* OPF_UNARY / OPF_BINARY / OPF_VARIADIC ops, Where, Clip, Cast, CastLike,
+ * Identity, Dropout — lower_elementwise.c */
+bool cg_lower_elementwise(Cg *cg, const Node *n);
+/* Shape, Size, ConstantOfShape, Reshape, Flatten, Squeeze, Unsqueeze,
+ * Transpose, Concat, Split, Slice, Gather*, Scatter*, Expand, Tile, Pad,
+ * Range, Trilu, OneHot, DepthToSpace, SpaceToDepth, EyeLike — lower_data.c */
+bool cg_lower_data(Cg *cg, const Node *n);
+/* Reduce*, ArgMax, ArgMin, Softmax, LogSoftmax, Hardmax, CumSum, TopK —
+ * lower_reduce.c */
+bool cg_lower_reduce(Cg *cg, const Node *n);
+/* MatMul, Gemm, Einsum, Conv, ConvTranspose, pools, normalizations —
+ * lower_linalg.c and neighbours */
+bool cg_lower_linalg(Cg *cg, const Node *n);
+/* LSTM, GRU, RNN — lower_rnn.c */
+bool cg_lower_rnn(Cg *cg, const Node *n);
+
+/* Dispatches to the group owning n->op. */
+bool cg_lower_node(Cg *cg, const Node *n);
+
+#endif
