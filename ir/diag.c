@@ -103,6 +103,7 @@ void diag_syserr(Diag *d, const char *what)
 		append(d, msg);
 	}
 	d->nerrors++;
+	d->nsyserrors++;
 }
 
 const char *diag_last(const Diag *d)

@@ -22,6 +22,7 @@ typedef struct Diag {
 	const char *path;   /* file named in every message ("" if none) */
 	int nerrors;
 	int nwarnings;
+	int nsyserrors;      /* how many of nerrors are system errors */
 	bool echo;          /* print to stderr as well */
 	char *buf;          /* all messages, '\n'-separated; NUL-terminated */
 	size_t len, cap;

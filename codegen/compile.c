@@ -1,0 +1,233 @@
+/* codegen/compile.c — the compiler driver: frontend -> passes -> memory
+ * plan -> LLVM module -> optimisation -> artifact + header. */
+#include "compile.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frontend/onnx.h"
+#include "passes/memplan.h"
+#include "passes/pipeline.h"
+#include "header.h"
+#include "module.h"
+#include "target.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* "dir/my-model.onnx" -> "my_model" */
+static void default_prefix(const char *path, char *out, size_t n)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	char tmp[256];
+	snprintf(tmp, sizeof tmp, "%s", base);
+	char *dot = strrchr(tmp, '.');
+	if (dot && dot != tmp)
+		*dot = 0;
+	cg_c_ident(tmp, out, n);
+}
+
+static char *header_default(const char *out)
+{
+	size_t n = strlen(out);
+	char *h = xmalloc(n + 4);
+	memcpy(h, out, n + 1);
+	char *dot = strrchr(h, '.');
+	char *slash = strrchr(h, '/');
+	if (dot && (!slash || dot > slash))
+		*dot = 0;
+	strcat(h, ".h");
+	return h;
+}
+
+/* A fresh temporary file name beside `path`. */
+static char *temp_beside(const char *path, Diag *d)
+{
+	size_t n = strlen(path) + 32;
+	char *t = xmalloc(n);
+	snprintf(t, n, "%s.tmp-XXXXXX", path);
+	int fd = mkstemp(t);
+	if (fd < 0) {
+		diag_syserr(d, path);
+		free(t);
+		return NULL;
+	}
+	close(fd);
+	return t;
+}
+
+typedef struct Phase {
+	const char *name;
+	double ms;
+} Phase;
+
+bool onnxcc_compile(const CompileOptions *o, Diag *d)
+{
+	Phase ph[8];
+	int nph = 0;
+	double t0 = now_ms(), t;
+	bool ok = false;
+	Graph *g = NULL;
+	MemPlan plan = {0};
+	Cg cg = {0};
+	LLVMTargetMachineRef tm = NULL;
+	LLVMTargetDataRef layout = NULL;
+	char *tmp_out = NULL, *tmp_hdr = NULL, *hdr_path = NULL;
+	CgArtifact kind = CG_OBJ;
+	char prefix[128];
+
+	if (o->out_path && !cg_artifact_from_path(o->out_path, &kind)) {
+		diag_error(d, "output '%s': unknown extension (use .o, .so, .s or .ll)", o->out_path);
+		return false;
+	}
+	if (o->prefix) {
+		cg_c_ident(o->prefix, prefix, sizeof prefix);
+		if (strcmp(prefix, o->prefix)) {
+			diag_error(d, "--name '%s' is not a C identifier (try '%s')", o->prefix, prefix);
+			return false;
+		}
+	} else {
+		default_prefix(o->model_path, prefix, sizeof prefix);
+	}
+	if (o->out_path && kind == CG_SO && !cg_triple_is_host(o->triple)) {
+		diag_error(d, "output '%s': shared libraries can only be linked for the host; "
+		           "for --target %s emit an object (.o) and link it with your toolchain",
+		           o->out_path, o->triple);
+		return false;
+	}
+	if (o->out_path) {
+		tm = cg_target_machine(o->triple, o->cpu, o->features, o->opt_level, d);
+		if (!tm)
+			return false;
+		layout = LLVMCreateTargetDataLayout(tm);
+	}
+
+	if (o->verbose)
+		fprintf(stderr, "onnxcc: loading %s\n", o->model_path);
+	t = now_ms();
+	g = onnx_load(o->model_path, d);
+	ph[nph++] = (Phase){"load", now_ms() - t};
+	if (!g)
+		goto out;
+
+	t = now_ms();
+	PipelineOptions po = {
+		.dims = o->dims, .ndims = o->ndims, .print_after = o->print_after,
+		.time_passes = o->time_passes, .dump_out = stdout,
+#ifndef NDEBUG
+		.verify_each = true,
+#endif
+	};
+	if (o->verbose)
+		fprintf(stderr, "onnxcc: %d nodes, running passes\n", g->nnodes);
+	if (!pass_pipeline(g, &po, d))
+		goto out;
+	ph[nph++] = (Phase){"passes", now_ms() - t};
+	if (o->dump_ir)
+		ir_dump(g, stdout);
+
+	t = now_ms();
+	if (!pass_memplan(g, &plan, d))
+		goto out;
+	ph[nph++] = (Phase){"memory plan", now_ms() - t};
+	if (!o->out_path) {
+		ok = true;
+		goto out;
+	}
+
+	if (o->verbose)
+		fprintf(stderr, "onnxcc: generating code for %d nodes\n", g->nnodes);
+	t = now_ms();
+	CgModuleOptions mo = {.prefix = prefix, .export_alias = kind == CG_SO, .triple = NULL, .layout = layout};
+	char *triple = LLVMGetTargetMachineTriple(tm);
+	mo.triple = triple;
+	bool built = cg_build_module(&cg, g, &plan, &mo, d);
+	LLVMDisposeMessage(triple);
+	ph[nph++] = (Phase){"codegen", now_ms() - t};
+	if (!built)
+		goto out;
+
+	if (o->verbose)
+		fprintf(stderr, "onnxcc: optimising (-O%d)\n", o->opt_level);
+	t = now_ms();
+	if (!cg_optimize(cg.mod, tm, o->opt_level, d))
+		goto out;
+	ph[nph++] = (Phase){"llvm opt", now_ms() - t};
+
+	t = now_ms();
+	hdr_path = o->header_path ? strdup(o->header_path) : header_default(o->out_path);
+	if (!(tmp_out = temp_beside(o->out_path, d)) || !(tmp_hdr = temp_beside(hdr_path, d)))
+		goto out;
+	if (!cg_emit(cg.mod, tm, kind, tmp_out, d))
+		goto out;
+	FILE *hf = fopen(tmp_hdr, "w");
+	if (!hf) {
+		diag_syserr(d, tmp_hdr);
+		goto out;
+	}
+	cg_write_header(hf, g, &plan, prefix, o->model_path);
+	if (fclose(hf) != 0) {
+		diag_syserr(d, tmp_hdr);
+		goto out;
+	}
+	if (rename(tmp_out, o->out_path) != 0) {
+		diag_syserr(d, o->out_path);
+		goto out;
+	}
+	free(tmp_out);
+	tmp_out = NULL;
+	if (rename(tmp_hdr, hdr_path) != 0) {
+		diag_syserr(d, hdr_path);
+		unlink(o->out_path);
+		goto out;
+	}
+	free(tmp_hdr);
+	tmp_hdr = NULL;
+	ph[nph++] = (Phase){"emit", now_ms() - t};
+	ok = true;
+
+out:
+	if (tmp_out)
+		unlink(tmp_out);
+	if (tmp_hdr)
+		unlink(tmp_hdr);
+	free(tmp_out);
+	free(tmp_hdr);
+	if (ok && o->time_passes) {
+		fprintf(stderr, "onnxcc: time per phase\n");
+		for (int i = 0; i < nph; i++)
+			fprintf(stderr, "  %-12s %9.1f ms\n", ph[i].name, ph[i].ms);
+		fprintf(stderr, "  %-12s %9.1f ms\n", "total", now_ms() - t0);
+	}
+	if (ok && (o->stats || o->time_passes) && g) {
+		int live = 0;
+		uint64_t wbytes = 0;
+		for (int i = 0; i < g->nnodes; i++)
+			live += !g->nodes[i].dead;
+		for (ValueId v = 0; v < g->nvalues; v++)
+			if (gval(g, v)->kind == VK_CONST && graph_use_count(g, v) > 0)
+				wbytes += gval(g, v)->nbytes;
+		double saved = plan.naive ? 100.0 * (1.0 - (double)plan.size / (double)plan.naive) : 0;
+		fprintf(stderr, "stats: %d nodes, weights %llu bytes, workspace %llu bytes "
+		        "(naive %llu bytes, %.1f%% saved)\n", live, (unsigned long long)wbytes,
+		        (unsigned long long)plan.size, (unsigned long long)plan.naive, saved);
+	}
+	free(hdr_path);
+	cg_dispose(&cg);
+	memplan_free(&plan);
+	graph_free(g);
+	if (layout)
+		LLVMDisposeTargetData(layout);
+	if (tm)
+		LLVMDisposeTargetMachine(tm);
+	return ok;
+}

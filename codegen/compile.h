@@ -1,0 +1,34 @@
+/* codegen/compile.h — the whole compiler as one call (used by the CLI, the
+ * conformance runner and the end-to-end tests). */
+#ifndef ONNXCC_COMPILE_H
+#define ONNXCC_COMPILE_H
+
+#include <stdbool.h>
+
+#include "../ir/diag.h"
+
+typedef struct CompileOptions {
+	const char *model_path;
+	const char *out_path;      /* .o .so .s .ll; NULL: stop after the passes */
+	const char *header_path;   /* NULL: out_path with its extension -> .h */
+	const char *prefix;        /* NULL: from the model file name */
+	const char *triple;        /* NULL: host */
+	const char *cpu;           /* NULL: host CPU for the host, generic otherwise */
+	const char *features;
+	int opt_level;             /* 0..3 */
+	const char *const *dims;   /* "SYM=N" bindings */
+	int ndims;
+	bool dump_ir;              /* IR after the passes, to stdout */
+	const char *print_after;   /* pass name: IR after it, to stdout */
+	bool time_passes;          /* per-phase wall times to stderr */
+	bool stats;                /* one summary line to stderr */
+	bool quiet;                /* no diagnostics echo (they stay in Diag) */
+	bool verbose;              /* progress lines to stderr */
+} CompileOptions;
+
+/* Loads, checks, optimises and emits.  On failure: diagnostics in d and
+ * no output file or header left behind (artifacts are written to temporary
+ * names in the output's directory and renamed at the end). */
+bool onnxcc_compile(const CompileOptions *o, Diag *d);
+
+#endif

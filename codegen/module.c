@@ -1,0 +1,390 @@
+/* codegen/module.c — the LLVM module of a graph: constants, node functions,
+ * the run functions and the descriptor (see module.h).
+ *
+ * Buffers: graph inputs and outputs are the caller's; constants are private
+ * globals; every other value lives in the caller's workspace at the offset
+ * the memory plan gave it.  A graph output that no node writes (it is an
+ * input, a constant, or listed twice) is copied with memcpy at the end.
+ */
+#include "module.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lower.h"
+
+void cg_init_types(Cg *cg)
+{
+	cg->t_void = LLVMVoidTypeInContext(cg->ctx);
+	cg->t_i1 = LLVMInt1TypeInContext(cg->ctx);
+	cg->t_i8 = LLVMInt8TypeInContext(cg->ctx);
+	cg->t_i16 = LLVMInt16TypeInContext(cg->ctx);
+	cg->t_i32 = LLVMInt32TypeInContext(cg->ctx);
+	cg->t_i64 = LLVMInt64TypeInContext(cg->ctx);
+	cg->t_f16 = LLVMHalfTypeInContext(cg->ctx);
+	cg->t_bf16 = LLVMBFloatTypeInContext(cg->ctx);
+	cg->t_f32 = LLVMFloatTypeInContext(cg->ctx);
+	cg->t_f64 = LLVMDoubleTypeInContext(cg->ctx);
+	cg->t_ptr = LLVMPointerTypeInContext(cg->ctx, 0);
+}
+
+static void add_fn_attr(Cg *cg, LLVMValueRef fn, unsigned idx, const char *name)
+{
+	unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+	LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(cg->ctx, kind, 0));
+}
+
+/* Private, 64-byte-aligned global holding a constant's bytes. */
+static LLVMValueRef const_global(Cg *cg, ValueId v)
+{
+	if (cg->globals[v])
+		return cg->globals[v];
+	Value *val = gval(cg->g, v);
+	LLVMValueRef init = LLVMConstStringInContext(cg->ctx, val->data ? val->data : "",
+	                                             (unsigned)val->nbytes, 1);
+	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "weight");
+	LLVMSetInitializer(gv, init);
+	LLVMSetGlobalConstant(gv, 1);
+	LLVMSetLinkage(gv, LLVMPrivateLinkage);
+	LLVMSetUnnamedAddr(gv, 1);
+	LLVMSetAlignment(gv, 64);
+	cg->globals[v] = gv;
+	return gv;
+}
+
+/* Emits node `nid` as an internal function; returns it (NULL on failure). */
+static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid)
+{
+	const Node *n = &cg->g->nodes[nid];
+	LLVMTypeRef params[64];
+	int np = 0;
+	for (int i = 0; i < n->nin; i++)
+		if (n->in[i] != IR_NONE)
+			params[np++] = cg->t_ptr;
+	for (int i = 0; i < n->nout; i++)
+		if (n->out[i] != IR_NONE)
+			params[np++] = cg->t_ptr;
+	if (np > 64) {
+		cg->node = n;
+		cg_unsupported(cg, -1, "more than 64 operands");
+		return NULL;
+	}
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, (unsigned)np, 0);
+	char name[256];
+	snprintf(name, sizeof name, "%s.node%d.%s", cg->prefix, (int)nid, n->op_type);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
+	int p = 0;
+	for (int i = 0; i < n->nin; i++)
+		if (n->in[i] != IR_NONE) {
+			cg->buf[n->in[i]] = LLVMGetParam(fn, (unsigned)p);
+			add_fn_attr(cg, fn, (unsigned)p + 1, "nocapture");
+			p++;
+		}
+	for (int i = 0; i < n->nout; i++)
+		if (n->out[i] != IR_NONE) {
+			cg->buf[n->out[i]] = LLVMGetParam(fn, (unsigned)p);
+			add_fn_attr(cg, fn, (unsigned)p + 1, "noalias");
+			add_fn_attr(cg, fn, (unsigned)p + 1, "nocapture");
+			p++;
+		}
+	cg->node = n;
+	cg->node_id = nid;
+	cg->fn = fn;
+	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
+	LLVMPositionBuilderAtEnd(cg->b, body);
+	bool ok = cg_lower_node(cg, n);
+	if (ok)
+		LLVMBuildRetVoid(cg->b);
+	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
+	LLVMBuildBr(cg->b, body);
+	for (int i = 0; i < n->nin; i++)
+		if (n->in[i] != IR_NONE)
+			cg->buf[n->in[i]] = NULL;
+	for (int i = 0; i < n->nout; i++)
+		if (n->out[i] != IR_NONE)
+			cg->buf[n->out[i]] = NULL;
+	cg->node = NULL;
+	if (!ok) {
+		LLVMDeleteFunction(fn);
+		return NULL;
+	}
+	return fn;
+}
+
+static uint64_t value_bytes(const Value *v)
+{
+	return (uint64_t)shape_numel(&v->shape) * dtype_size(v->dtype);
+}
+
+/* The pointer each value has inside the run function. */
+static LLVMValueRef run_ptr(Cg *cg, LLVMValueRef *vptr, const MemPlan *plan, LLVMValueRef ws, ValueId v)
+{
+	if (vptr[v])
+		return vptr[v];
+	Value *val = gval(cg->g, v);
+	if (val->kind == VK_CONST)
+		return vptr[v] = const_global(cg, v);
+	if (plan->offset[v] < 0) {
+		IR_UNREACHABLE("value without a buffer: not an input, output, constant or planned");
+	}
+	LLVMValueRef off = cg_i64(cg, plan->offset[v]);
+	return vptr[v] = LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, ws, &off, 1, "");
+}
+
+/* int <prefix>_run(ptr in..., ptr out..., ptr ws) */
+static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns)
+{
+	Graph *g = cg->g;
+	int np = g->ninputs + g->noutputs + 1;
+	LLVMTypeRef *params = xcalloc((size_t)np, sizeof *params);
+	for (int i = 0; i < np; i++)
+		params[i] = cg->t_ptr;
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, (unsigned)np, 0);
+	free(params);
+	char name[300];
+	snprintf(name, sizeof name, "%s_run", cg->prefix);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
+	cg->fn = fn;
+	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(cg->ctx, fn, "null_arg");
+	LLVMBasicBlockRef badalign = LLVMAppendBasicBlockInContext(cg->ctx, fn, "bad_align");
+	LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(cg->ctx, fn, "run");
+	LLVMPositionBuilderAtEnd(cg->b, entry);
+
+	LLVMValueRef *vptr = xcalloc((size_t)g->nvalues, sizeof *vptr);
+	LLVMValueRef ws = LLVMGetParam(fn, (unsigned)(np - 1));
+	/* Status checks: every buffer non-NULL (the workspace only when the
+	 * plan needs one) and the workspace 16-byte aligned. */
+	LLVMValueRef anynull = LLVMConstInt(cg->t_i1, 0, 0);
+	for (int i = 0; i < np; i++) {
+		if (i == np - 1 && plan->size == 0)
+			break;
+		LLVMValueRef isnull = LLVMBuildIsNull(cg->b, LLVMGetParam(fn, (unsigned)i), "");
+		anynull = LLVMBuildOr(cg->b, anynull, isnull, "");
+	}
+	LLVMBasicBlockRef chk2 = LLVMAppendBasicBlockInContext(cg->ctx, fn, "check_align");
+	LLVMBuildCondBr(cg->b, anynull, bad, chk2);
+	LLVMPositionBuilderAtEnd(cg->b, chk2);
+	LLVMValueRef wsint = LLVMBuildPtrToInt(cg->b, ws, cg->t_i64, "");
+	LLVMValueRef mis = LLVMBuildICmp(cg->b, LLVMIntNE,
+	                                 LLVMBuildAnd(cg->b, wsint, cg_i64(cg, 15), ""), cg_i64(cg, 0), "");
+	if (plan->size == 0)
+		mis = LLVMConstInt(cg->t_i1, 0, 0);
+	LLVMBuildCondBr(cg->b, mis, badalign, go);
+	LLVMPositionBuilderAtEnd(cg->b, bad);
+	LLVMBuildRet(cg->b, cg_i32(cg, 1));
+	LLVMPositionBuilderAtEnd(cg->b, badalign);
+	LLVMBuildRet(cg->b, cg_i32(cg, 2));
+
+	LLVMPositionBuilderAtEnd(cg->b, go);
+	for (int i = 0; i < g->ninputs; i++)
+		vptr[g->inputs[i]] = LLVMGetParam(fn, (unsigned)i);
+	/* Outputs: the first listing of a node-produced value writes straight
+	 * into the caller's buffer. */
+	bool *copy_out = xcalloc((size_t)g->noutputs + 1, sizeof *copy_out);
+	for (int i = 0; i < g->noutputs; i++) {
+		ValueId v = g->outputs[i];
+		Value *val = gval(g, v);
+		if (val->kind == VK_INTERMEDIATE && !vptr[v] && val->producer != IR_NONE)
+			vptr[v] = LLVMGetParam(fn, (unsigned)(g->ninputs + i));
+		else
+			copy_out[i] = true;
+	}
+	for (NodeId k = 0; k < g->nnodes; k++) {
+		const Node *n = &g->nodes[k];
+		if (n->dead)
+			continue;
+		LLVMValueRef args[64];
+		int na = 0;
+		for (int i = 0; i < n->nin; i++)
+			if (n->in[i] != IR_NONE)
+				args[na++] = run_ptr(cg, vptr, plan, ws, n->in[i]);
+		for (int i = 0; i < n->nout; i++)
+			if (n->out[i] != IR_NONE)
+				args[na++] = run_ptr(cg, vptr, plan, ws, n->out[i]);
+		LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(node_fns[k]), node_fns[k], args, (unsigned)na, "");
+	}
+	for (int i = 0; i < g->noutputs; i++) {
+		if (!copy_out[i])
+			continue;
+		ValueId v = g->outputs[i];
+		LLVMValueRef src = run_ptr(cg, vptr, plan, ws, v);
+		LLVMValueRef dst = LLVMGetParam(fn, (unsigned)(g->ninputs + i));
+		if (src != dst)
+			cg_memcpy(cg, dst, src, (int64_t)value_bytes(gval(g, v)));
+	}
+	LLVMBuildRet(cg->b, cg_i32(cg, 0));
+	free(copy_out);
+	free(vptr);
+	return fn;
+}
+
+/* int <prefix>_run_v(const void *const *in, void *const *out, void *ws) */
+static LLVMValueRef emit_run_v(Cg *cg, LLVMValueRef run)
+{
+	Graph *g = cg->g;
+	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_ptr, cg->t_ptr};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, 3, 0);
+	char name[300];
+	snprintf(name, sizeof name, "%s_run_v", cg->prefix);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
+	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(cg->ctx, fn, "null_arg");
+	LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(cg->ctx, fn, "go");
+	LLVMPositionBuilderAtEnd(cg->b, entry);
+	LLVMValueRef in = LLVMGetParam(fn, 0), out = LLVMGetParam(fn, 1);
+	LLVMValueRef nul = LLVMConstInt(cg->t_i1, 0, 0);
+	if (g->ninputs)
+		nul = LLVMBuildOr(cg->b, nul, LLVMBuildIsNull(cg->b, in, ""), "");
+	if (g->noutputs)
+		nul = LLVMBuildOr(cg->b, nul, LLVMBuildIsNull(cg->b, out, ""), "");
+	LLVMBuildCondBr(cg->b, nul, bad, go);
+	LLVMPositionBuilderAtEnd(cg->b, bad);
+	LLVMBuildRet(cg->b, cg_i32(cg, 1));
+	LLVMPositionBuilderAtEnd(cg->b, go);
+	int na = g->ninputs + g->noutputs + 1;
+	LLVMValueRef *args = xcalloc((size_t)na, sizeof *args);
+	for (int i = 0; i < g->ninputs; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, in, &idx, 1, "");
+		args[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, p, "");
+	}
+	for (int i = 0; i < g->noutputs; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, out, &idx, 1, "");
+		args[g->ninputs + i] = LLVMBuildLoad2(cg->b, cg->t_ptr, p, "");
+	}
+	args[na - 1] = LLVMGetParam(fn, 2);
+	LLVMValueRef r = LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(run), run, args, (unsigned)na, "");
+	LLVMBuildRet(cg->b, r);
+	free(args);
+	return fn;
+}
+
+static LLVMValueRef cstring(Cg *cg, const char *s)
+{
+	LLVMValueRef init = LLVMConstStringInContext(cg->ctx, s, (unsigned)strlen(s), 0);
+	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "str");
+	LLVMSetInitializer(gv, init);
+	LLVMSetGlobalConstant(gv, 1);
+	LLVMSetLinkage(gv, LLVMPrivateLinkage);
+	LLVMSetUnnamedAddr(gv, 1);
+	return gv;
+}
+
+/* Array of OnnxccTensorInfo {ptr name, i32 dtype, i32 rank, ptr shape, i64 nbytes}. */
+static LLVMValueRef tensor_infos(Cg *cg, const ValueId *ids, int n, LLVMTypeRef info_t)
+{
+	if (n == 0)
+		return LLVMConstNull(cg->t_ptr);
+	LLVMValueRef *elems = xcalloc((size_t)n, sizeof *elems);
+	for (int i = 0; i < n; i++) {
+		Value *v = gval(cg->g, ids[i]);
+		LLVMValueRef dims[IR_MAX_RANK + 1];
+		for (int k = 0; k < v->shape.rank; k++)
+			dims[k] = cg_i64(cg, v->shape.dims[k]);
+		LLVMValueRef shape_init = LLVMConstArray2(cg->t_i64, dims, (uint64_t)v->shape.rank);
+		LLVMValueRef shape = LLVMAddGlobal(cg->mod, LLVMTypeOf(shape_init), "shape");
+		LLVMSetInitializer(shape, shape_init);
+		LLVMSetGlobalConstant(shape, 1);
+		LLVMSetLinkage(shape, LLVMPrivateLinkage);
+		LLVMValueRef f[5] = {
+			cstring(cg, v->name), cg_i32(cg, (int32_t)v->dtype), cg_i32(cg, v->shape.rank),
+			shape, cg_i64(cg, (int64_t)value_bytes(v)),
+		};
+		elems[i] = LLVMConstNamedStruct(info_t, f, 5);
+	}
+	LLVMValueRef arr_init = LLVMConstArray2(info_t, elems, (uint64_t)n);
+	free(elems);
+	LLVMValueRef arr = LLVMAddGlobal(cg->mod, LLVMTypeOf(arr_init), "tensors");
+	LLVMSetInitializer(arr, arr_init);
+	LLVMSetGlobalConstant(arr, 1);
+	LLVMSetLinkage(arr, LLVMPrivateLinkage);
+	return arr;
+}
+
+/* The descriptor: layout of OnnxccModel in runtime/onnxcc_model.h. */
+static void emit_descriptor(Cg *cg, const MemPlan *plan, LLVMValueRef run_v, bool alias)
+{
+	Graph *g = cg->g;
+	LLVMTypeRef info_t = LLVMStructCreateNamed(cg->ctx, "OnnxccTensorInfo");
+	LLVMTypeRef info_f[5] = {cg->t_ptr, cg->t_i32, cg->t_i32, cg->t_ptr, cg->t_i64};
+	LLVMStructSetBody(info_t, info_f, 5, 0);
+	LLVMTypeRef model_t = LLVMStructCreateNamed(cg->ctx, "OnnxccModel");
+	LLVMTypeRef model_f[9] = {cg->t_i32, cg->t_i32, cg->t_i32, cg->t_i32, cg->t_ptr,
+	                          cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr};
+	LLVMStructSetBody(model_t, model_f, 9, 0);
+	LLVMValueRef f[9] = {
+		cg_i32(cg, 1), cg_i32(cg, g->ninputs), cg_i32(cg, g->noutputs), cg_i32(cg, 0),
+		tensor_infos(cg, g->inputs, g->ninputs, info_t),
+		tensor_infos(cg, g->outputs, g->noutputs, info_t),
+		cg_i64(cg, (int64_t)plan->size), cstring(cg, cg->prefix), run_v,
+	};
+	char name[300];
+	snprintf(name, sizeof name, "%s_model", cg->prefix);
+	LLVMValueRef desc = LLVMAddGlobal(cg->mod, model_t, name);
+	LLVMSetInitializer(desc, LLVMConstNamedStruct(model_t, f, 9));
+	LLVMSetGlobalConstant(desc, 1);
+	if (alias)
+		LLVMAddAlias2(cg->mod, model_t, 0, desc, "onnxcc_model");
+}
+
+bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOptions *o, Diag *d)
+{
+	memset(cg, 0, sizeof *cg);
+	cg->g = g;
+	cg->d = d;
+	cg->prefix = o->prefix;
+	cg->ctx = LLVMContextCreate();
+	cg->mod = LLVMModuleCreateWithNameInContext(o->prefix, cg->ctx);
+	cg->b = LLVMCreateBuilderInContext(cg->ctx);
+	cg_init_types(cg);
+	if (o->triple)
+		LLVMSetTarget(cg->mod, o->triple);
+	if (o->layout) {
+		char *dl = LLVMCopyStringRepOfTargetData(o->layout);
+		LLVMSetDataLayout(cg->mod, dl);
+		LLVMDisposeMessage(dl);
+		cg->td = o->layout;
+	}
+	cg->buf = xcalloc((size_t)g->nvalues, sizeof *cg->buf);
+	cg->globals = xcalloc((size_t)g->nvalues, sizeof *cg->globals);
+	LLVMValueRef *node_fns = xcalloc((size_t)g->nnodes + 1, sizeof *node_fns);
+	bool ok = true;
+	for (NodeId k = 0; k < g->nnodes; k++) {
+		if (g->nodes[k].dead)
+			continue;
+		node_fns[k] = emit_node_fn(cg, k);
+		if (!node_fns[k])
+			ok = false;
+	}
+	if (ok) {
+		LLVMValueRef run = emit_run(cg, plan, node_fns);
+		LLVMValueRef run_v = emit_run_v(cg, run);
+		emit_descriptor(cg, plan, run_v, o->export_alias);
+	}
+	free(node_fns);
+	return ok;
+}
+
+void cg_dispose(Cg *cg)
+{
+	free(cg->buf);
+	free(cg->globals);
+	cg->buf = cg->globals = NULL;
+	if (cg->b)
+		LLVMDisposeBuilder(cg->b);
+	if (cg->mod)
+		LLVMDisposeModule(cg->mod);
+	if (cg->ctx)
+		LLVMContextDispose(cg->ctx);
+	cg->b = NULL;
+	cg->mod = NULL;
+	cg->ctx = NULL;
+}

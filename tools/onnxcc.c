@@ -1,0 +1,136 @@
+/* tools/onnxcc.c — the compiler's command line.  The contract (flags,
+ * exit codes, no partial output on failure) is relied on by tests and
+ * scripts: see --help and the README. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Core.h>
+
+#include "codegen/compile.h"
+#include "passes/pipeline.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	"usage: onnxcc MODEL.onnx -o OUT [options]\n"
+	"       onnxcc MODEL.onnx --dump-ir [options]\n"
+	"\n"
+	"Compiles an ONNX model ahead of time into native code. OUT's extension\n"
+	"selects the artifact: .o (object), .so (shared library, host only,\n"
+	"linked with 'cc -shared'), .s (assembly), .ll (LLVM IR). A C header\n"
+	"with the run function and the workspace size is written beside it.\n"
+	"\n"
+	"options:\n"
+	"  -o OUT              output file (.o .so .s .ll)\n"
+	"  --header FILE.h     header path (default: OUT with .h)\n"
+	"  --name PREFIX       C symbol prefix (default: from the model file name)\n"
+	"  --dim SYMBOL=N      bind a symbolic (dynamic) dimension; repeatable\n"
+	"  --target TRIPLE     target triple (default: the host), e.g.\n"
+	"                      aarch64-linux-gnu, armv7a-linux-gnueabihf, thumbv7em-none-eabi\n"
+	"  --cpu NAME          target CPU (default: host CPU for the host, generic otherwise)\n"
+	"  --features LIST     LLVM target features, e.g. +neon\n"
+	"  -O0 -O1 -O2 -O3     optimisation level (default -O3)\n"
+	"  --dump-ir           print the IR after the passes to stdout\n"
+	"  --print-after PASS  print the IR after PASS to stdout (passes: %s)\n"
+	"  --time-passes       per-pass and per-phase wall times to stderr\n"
+	"  --stats             one line with node count, weights and workspace bytes\n"
+	"  -v, --verbose       progress lines to stderr\n"
+	"  --version           print the version\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Exit status: 0 on success; 1 on a bad model, unsupported feature or\n"
+	"usage error (a diagnostic on stderr; no output file is left behind);\n"
+	"2 on a system error.\n", "");
+	int n;
+	const char *const *names = pass_names(&n);
+	fprintf(f, "\npasses, in order:");
+	for (int i = 0; i < n; i++)
+		fprintf(f, " %s", names[i]);
+	fprintf(f, "\n");
+}
+
+int main(int argc, char **argv)
+{
+	CompileOptions o = {.opt_level = 3};
+	const char **dims = calloc((size_t)argc, sizeof *dims);
+	if (!dims)
+		return 2;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_ARG() do { if (!next) { fprintf(stderr, "onnxcc: %s needs an argument\n", a); return 1; } i++; } while (0)
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--version")) {
+			unsigned maj, min, pat;
+			LLVMGetVersion(&maj, &min, &pat);
+			printf("onnxcc %s (LLVM %u.%u.%u)\n", ONNXCC_VERSION, maj, min, pat);
+			return 0;
+		} else if (!strcmp(a, "-o")) {
+			NEED_ARG();
+			o.out_path = next;
+		} else if (!strcmp(a, "--header")) {
+			NEED_ARG();
+			o.header_path = next;
+		} else if (!strcmp(a, "--name")) {
+			NEED_ARG();
+			o.prefix = next;
+		} else if (!strcmp(a, "--dim")) {
+			NEED_ARG();
+			if (!strchr(next, '=')) {
+				fprintf(stderr, "onnxcc: --dim expects SYMBOL=N, got '%s'\n", next);
+				return 1;
+			}
+			dims[o.ndims++] = next;
+		} else if (!strcmp(a, "--target")) {
+			NEED_ARG();
+			o.triple = next;
+		} else if (!strcmp(a, "--cpu")) {
+			NEED_ARG();
+			o.cpu = next;
+		} else if (!strcmp(a, "--features")) {
+			NEED_ARG();
+			o.features = next;
+		} else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
+			o.opt_level = a[2] - '0';
+		} else if (!strcmp(a, "--dump-ir")) {
+			o.dump_ir = true;
+		} else if (!strcmp(a, "--print-after")) {
+			NEED_ARG();
+			o.print_after = next;
+		} else if (!strcmp(a, "--time-passes")) {
+			o.time_passes = true;
+		} else if (!strcmp(a, "--stats")) {
+			o.stats = true;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			o.verbose = true;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "onnxcc: unknown option '%s' (see --help)\n", a);
+			return 1;
+		} else if (!o.model_path) {
+			o.model_path = a;
+		} else {
+			fprintf(stderr, "onnxcc: more than one model given ('%s' and '%s')\n", o.model_path, a);
+			return 1;
+		}
+#undef NEED_ARG
+	}
+	o.dims = dims;
+	if (!o.model_path) {
+		fprintf(stderr, "onnxcc: no model given (see --help)\n");
+		return 1;
+	}
+	if (!o.out_path && !o.dump_ir && !o.print_after) {
+		fprintf(stderr, "onnxcc: nothing to do: give -o OUT or --dump-ir (see --help)\n");
+		return 1;
+	}
+	Diag d;
+	diag_init(&d, o.model_path, true);
+	bool ok = onnxcc_compile(&o, &d);
+	int rc = ok ? 0 : d.nsyserrors ? 2 : 1;
+	diag_free(&d);
+	free(dims);
+	return rc;
+}
