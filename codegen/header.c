@@ -52,7 +52,7 @@ static void param_names(Graph *g, char (*names)[128])
 				clash |= !strcmp(names[j], names[i]);
 			if (!clash)
 				break;
-			snprintf(names[i], 128, "%s_%d", base, suffix);
+			snprintf(names[i], 128, "%.100s_%d", base, suffix);
 		}
 	}
 }
