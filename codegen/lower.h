@@ -22,6 +22,12 @@ bool cg_lower_reduce(Cg *cg, const Node *n);
 /* MatMul, Gemm, Einsum, Conv, ConvTranspose, pools, normalizations —
  * lower_linalg.c and neighbours */
 bool cg_lower_linalg(Cg *cg, const Node *n);
+/* Parts of the linalg group, called by cg_lower_linalg(): Conv,
+ * ConvTranspose, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool —
+ * lower_conv.c; BatchNormalization, InstanceNormalization,
+ * LayerNormalization, MeanVarianceNormalization, LRN — lower_norm.c */
+bool cg_lower_conv(Cg *cg, const Node *n);
+bool cg_lower_norm(Cg *cg, const Node *n);
 /* LSTM, GRU, RNN — lower_rnn.c */
 bool cg_lower_rnn(Cg *cg, const Node *n);
 
