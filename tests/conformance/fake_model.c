@@ -1,0 +1,69 @@
+/* tests/conformance/fake_model.c — a hand-written "compiled model" for
+ * testing onnxcc-run without the compiler.
+ *
+ * It exports the descriptor `onnxcc_model` exactly as onnxcc's codegen does
+ * (runtime/onnxcc_model.h) for this graph:
+ *     inputs  x: f32[2,3], ids: i64[3]
+ *     outputs "y/out:0": f32[2,3] = 2*x + ids (broadcast over rows)
+ *             count: i64[]       = sum(ids)
+ *             pos: bool[2,3]     = x > 0
+ * The workspace (24 bytes) holds 2*x's first row, to exercise it.
+ * Build variants: -DFAKE_STATUS=N makes run return N after checking its
+ * arguments; -DFAKE_ABI=N exports a different ABI version.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "onnxcc_model.h"
+
+#ifndef FAKE_STATUS
+#define FAKE_STATUS ONNXCC_OK
+#endif
+#ifndef FAKE_ABI
+#define FAKE_ABI ONNXCC_ABI_VERSION
+#endif
+
+static const int64_t shape_23[2] = {2, 3};
+static const int64_t shape_3[1] = {3};
+
+static const OnnxccTensorInfo fake_inputs[2] = {
+	{"x", 1, 2, shape_23, 24},
+	{"ids", 7, 1, shape_3, 24},
+};
+static const OnnxccTensorInfo fake_outputs[3] = {
+	{"y/out:0", 1, 2, shape_23, 24},
+	{"count", 7, 0, NULL, 8},
+	{"pos", 9, 2, shape_23, 6},
+};
+
+static int fake_run(const void *const *in, void *const *out, void *ws)
+{
+	if (!in || !out || !in[0] || !in[1] || !out[0] || !out[1] || !out[2] || !ws)
+		return ONNXCC_ERR_NULL;
+	if ((uintptr_t)ws % 16)
+		return ONNXCC_ERR_ALIGN;
+	if (FAKE_STATUS != ONNXCC_OK)
+		return FAKE_STATUS;
+	const float *x = in[0];
+	const int64_t *ids = in[1];
+	float *y = out[0], *tmp = ws;
+	int64_t *count = out[1];
+	uint8_t *pos = out[2];
+	for (int j = 0; j < 3; j++)
+		tmp[j] = 2 * x[j];
+	*count = 0;
+	for (int j = 0; j < 3; j++)
+		*count += ids[j];
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 3; j++) {
+			float t = i == 0 ? tmp[j] : 2 * x[i * 3 + j];
+			y[i * 3 + j] = t + (float)ids[j];
+			pos[i * 3 + j] = x[i * 3 + j] > 0;
+		}
+	return ONNXCC_OK;
+}
+
+__attribute__((visibility("default")))
+const OnnxccModel onnxcc_model = {
+	FAKE_ABI, 2, 3, 0, fake_inputs, fake_outputs, 24, "fake", fake_run,
+};

@@ -1,0 +1,476 @@
+/* tools/onnxcc_run.c — runs a model compiled by onnxcc as a shared library.
+ *
+ *   onnxcc-run LIB.so [--input NAME=FILE.npy]... [--output-dir DIR]
+ *                     [--repeat N] [--threads T] [--quiet]
+ *
+ * Finds the descriptor `onnxcc_model` (runtime/onnxcc_model.h) in LIB,
+ * checks every input file against it (name, dtype, shape), runs the model
+ * once, writes each output to DIR/NAME.npy and prints one summary line per
+ * output; with --repeat N it then times N more runs.  Exit status: 0 ok,
+ * 1 usage or input error, 2 the model's run function failed.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "npy.h"
+#include "onnxcc_model.h"
+
+#ifndef ONNXCC_VERSION
+#define ONNXCC_VERSION "unknown"
+#endif
+
+enum { EXIT_USAGE = 1, EXIT_RUN = 2 };
+
+static const char usage_text[] =
+	"usage: onnxcc-run LIB.so [--input NAME=FILE.npy]... [--output-dir DIR]\n"
+	"                  [--repeat N] [--threads T] [--quiet]\n"
+	"\n"
+	"Runs a model compiled by onnxcc into a shared library (onnxcc -o LIB.so).\n"
+	"\n"
+	"  --input NAME=FILE.npy  value of the model input NAME; every input must be\n"
+	"                         given, with the dtype and shape the model was\n"
+	"                         compiled for (run with no --input to list them)\n"
+	"  --output-dir DIR       where each output is written as NAME.npy (default:\n"
+	"                         the current directory; created if missing).\n"
+	"                         Characters other than letters, digits, '.', '-'\n"
+	"                         and '_' in NAME become '_'\n"
+	"  --repeat N             after the first (warm-up) run, time N more runs and\n"
+	"                         print {\"median_ms\": X, \"min_ms\": Y, \"runs\": N}\n"
+	"  --threads T            number of threads; the generated code is\n"
+	"                         single-threaded in this version, so only T = 1\n"
+	"                         is accepted\n"
+	"  --quiet                do not print the per-output summary lines\n"
+	"  --help, --version\n"
+	"\n"
+	"For each output one line is printed: NAME: dtype[shape] min=.. max=.. mean=..\n"
+	"LIB without a '/' is looked up as ./LIB, not on the library search path.\n"
+	"Exit status: 0 success, 1 usage or input error, 2 the model's run failed.\n";
+
+static void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "onnxcc-run: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(onnxcc-run --help for usage)\n");
+}
+
+/* Meaning of a status code returned by a run function. */
+static const char *status_str(int st)
+{
+	switch (st) {
+	case ONNXCC_OK: return "ONNXCC_OK";
+	case ONNXCC_ERR_NULL: return "ONNXCC_ERR_NULL: a required buffer pointer was NULL";
+	case ONNXCC_ERR_ALIGN: return "ONNXCC_ERR_ALIGN: workspace not aligned to 16 bytes";
+	default: return "unknown status code";
+	}
+}
+
+static void print_tensor_info(FILE *f, const OnnxccTensorInfo *t)
+{
+	char sh[512];
+	fprintf(f, "  %s: %s%s\n", t->name, onnxcc_dtype_name(t->dtype),
+	        onnxcc_shape_str(t->rank, t->shape, sh, sizeof sh));
+}
+
+static void list_inputs(FILE *f, const OnnxccModel *m)
+{
+	fprintf(f, "the model's inputs are:\n");
+	for (uint32_t i = 0; i < m->ninputs; i++)
+		print_tensor_info(f, &m->inputs[i]);
+	if (m->ninputs == 0)
+		fprintf(f, "  (none)\n");
+}
+
+/* Output file name: letters, digits, '.', '-', '_' kept; others -> '_';
+ * a name of only dots (or empty) gets a leading '_'. */
+static void sanitize(const char *name, char *out, size_t n)
+{
+	size_t k = 0;
+	bool only_dots = true;
+	for (const char *p = name; *p && k + 1 < n; p++) {
+		char c = *p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+		out[k++] = ok ? c : '_';
+		if (c != '.')
+			only_dots = false;
+	}
+	out[k] = 0;
+	if (only_dots && k + 2 < n) {
+		memmove(out + 1, out, k + 1);
+		out[0] = '_';
+	}
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static bool parse_count(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void *aligned_buffer(uint64_t nbytes)
+{
+	size_t n = (size_t)((nbytes + 63) / 64 * 64);
+	return aligned_alloc(64, n ? n : 64);
+}
+
+typedef struct InputArg {
+	const char *arg;   /* NAME=FILE as given */
+	int index;         /* model input, -1 until matched */
+	const char *file;
+} InputArg;
+
+/* Splits NAME=FILE: at the first '=' whose prefix names a model input
+ * (names may contain '='), else at the first '='. */
+static bool match_input(const OnnxccModel *m, InputArg *ia)
+{
+	const char *eq = strchr(ia->arg, '=');
+	if (!eq)
+		return false;
+	for (const char *p = eq; p; p = strchr(p + 1, '=')) {
+		size_t n = (size_t)(p - ia->arg);
+		for (uint32_t i = 0; i < m->ninputs; i++) {
+			if (strlen(m->inputs[i].name) == n &&
+			    memcmp(m->inputs[i].name, ia->arg, n) == 0) {
+				ia->index = (int)i;
+				ia->file = p + 1;
+				return true;
+			}
+		}
+	}
+	ia->index = -1;
+	ia->file = eq + 1;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	const char *lib = NULL, *outdir = ".";
+	long repeat = 0, threads = 1;
+	bool quiet = false;
+	InputArg *ins = calloc((size_t)argc, sizeof *ins);
+	int nins = 0;
+	int rc = EXIT_USAGE;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		/* --opt VALUE and --opt=VALUE */
+		const char *opts[] = {"--input", "--output-dir", "--repeat", "--threads"};
+		int opt = -1;
+		for (int k = 0; k < 4; k++) {
+			size_t n = strlen(opts[k]);
+			if (strncmp(a, opts[k], n) == 0 && (a[n] == 0 || a[n] == '=')) {
+				opt = k;
+				if (a[n] == '=') {
+					val = a + n + 1;
+				} else if (i + 1 < argc) {
+					val = argv[++i];
+				} else {
+					usage_error("%s needs a value", opts[k]);
+					goto out;
+				}
+			}
+		}
+		if (opt == 0) {
+			if (!strchr(val, '=')) {
+				usage_error("--input expects NAME=FILE.npy, got '%s'", val);
+				goto out;
+			}
+			ins[nins++] = (InputArg){val, -1, NULL};
+		} else if (opt == 1) {
+			outdir = val;
+		} else if (opt == 2) {
+			if (!parse_count(val, 1, 1000000000L, &repeat)) {
+				usage_error("--repeat expects a count >= 1, got '%s'", val);
+				goto out;
+			}
+		} else if (opt == 3) {
+			if (!parse_count(val, 1, 1 << 20, &threads)) {
+				usage_error("--threads expects a count >= 1, got '%s'", val);
+				goto out;
+			}
+			if (threads != 1) {
+				usage_error("--threads %s: the generated code is single-threaded in "
+				            "this version; only --threads 1 is supported", val);
+				goto out;
+			}
+		} else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+			quiet = true;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage_text, stdout);
+			rc = 0;
+			goto out;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("onnxcc-run %s (model ABI %u)\n", ONNXCC_VERSION, ONNXCC_ABI_VERSION);
+			rc = 0;
+			goto out;
+		} else if (a[0] == '-' && a[1] != 0) {
+			usage_error("unknown option '%s'", a);
+			goto out;
+		} else if (!lib) {
+			lib = a;
+		} else {
+			usage_error("unexpected argument '%s' (one library only)", a);
+			goto out;
+		}
+	}
+	if (!lib) {
+		usage_error("%s", "no model library given");
+		goto out;
+	}
+
+	/* dlopen searches the library path for names without '/'; we mean a
+	 * file in the current directory. */
+	char libpath[4096];
+	snprintf(libpath, sizeof libpath, "%s%s", strchr(lib, '/') ? "" : "./", lib);
+	void *dl = dlopen(libpath, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		fprintf(stderr, "onnxcc-run: cannot load %s: %s\n", libpath, dlerror());
+		goto out;
+	}
+	const OnnxccModel *m = dlsym(dl, "onnxcc_model");
+	if (!m) {
+		fprintf(stderr, "onnxcc-run: %s: no symbol 'onnxcc_model': not a shared "
+		        "library built by onnxcc\n", libpath);
+		goto out;
+	}
+	if (m->abi_version != ONNXCC_ABI_VERSION) {
+		fprintf(stderr, "onnxcc-run: %s: model ABI version %u, this onnxcc-run "
+		        "supports %u; rebuild the model or use a matching onnxcc-run\n",
+		        libpath, m->abi_version, ONNXCC_ABI_VERSION);
+		goto out;
+	}
+	if (!m->run) {
+		fprintf(stderr, "onnxcc-run: %s: descriptor has no run function\n", libpath);
+		goto out;
+	}
+
+	/* Match --input arguments to model inputs. */
+	int *given_by = calloc(m->ninputs + 1, sizeof *given_by);
+	OnnxccNpy *arrays = calloc(m->ninputs + 1, sizeof *arrays);
+	void **inbufs = calloc(m->ninputs + 1, sizeof *inbufs);
+	void **outbufs = calloc(m->noutputs + 1, sizeof *outbufs);
+	void *ws = NULL;
+	void **first = NULL;
+	double *times = NULL;
+	if (!given_by || !arrays || !inbufs || !outbufs)
+		goto oom;
+	for (uint32_t i = 0; i < m->ninputs; i++)
+		given_by[i] = -1;
+	for (int k = 0; k < nins; k++) {
+		match_input(m, &ins[k]);
+		if (ins[k].index < 0) {
+			size_t n = (size_t)(ins[k].file - 1 - ins[k].arg);
+			fprintf(stderr, "onnxcc-run: --input %.*s: the model has no input named "
+			        "'%.*s'; ", (int)n, ins[k].arg, (int)n, ins[k].arg);
+			list_inputs(stderr, m);
+			goto cleanup;
+		}
+		if (given_by[ins[k].index] >= 0) {
+			fprintf(stderr, "onnxcc-run: input '%s' given twice\n",
+			        m->inputs[ins[k].index].name);
+			goto cleanup;
+		}
+		given_by[ins[k].index] = k;
+	}
+	bool missing = false;
+	for (uint32_t i = 0; i < m->ninputs; i++) {
+		if (given_by[i] < 0) {
+			fprintf(stderr, "onnxcc-run: input '%s' not given (--input %s=FILE.npy)\n",
+			        m->inputs[i].name, m->inputs[i].name);
+			missing = true;
+		}
+	}
+	if (missing) {
+		list_inputs(stderr, m);
+		goto cleanup;
+	}
+
+	/* Load and check each input. */
+	for (uint32_t i = 0; i < m->ninputs; i++) {
+		const OnnxccTensorInfo *t = &m->inputs[i];
+		const char *file = ins[given_by[i]].file;
+		char err[1024], want[512], got[512];
+		if (!onnxcc_npy_read(file, &arrays[i], err, sizeof err)) {
+			fprintf(stderr, "onnxcc-run: input '%s': %s\n", t->name, err);
+			goto cleanup;
+		}
+		OnnxccNpy *a = &arrays[i];
+		bool shape_ok = a->rank == t->rank;
+		for (int32_t d = 0; shape_ok && d < t->rank; d++)
+			shape_ok = a->shape[d] == t->shape[d];
+		if (a->dtype != t->dtype || !shape_ok) {
+			fprintf(stderr, "onnxcc-run: input '%s': %s holds %s%s, the model expects %s%s\n",
+			        t->name, file, onnxcc_dtype_name(a->dtype),
+			        onnxcc_shape_str(a->rank, a->shape, got, sizeof got),
+			        onnxcc_dtype_name(t->dtype),
+			        onnxcc_shape_str(t->rank, t->shape, want, sizeof want));
+			goto cleanup;
+		}
+		/* The descriptor's nbytes is the buffer size the model may touch. */
+		if (t->nbytes > a->nbytes) {
+			inbufs[i] = aligned_buffer(t->nbytes);
+			if (!inbufs[i])
+				goto oom;
+			memset(inbufs[i], 0, (size_t)t->nbytes);
+			memcpy(inbufs[i], a->data, (size_t)a->nbytes);
+		} else {
+			inbufs[i] = a->data;
+		}
+	}
+	for (uint32_t i = 0; i < m->noutputs; i++) {
+		outbufs[i] = aligned_buffer(m->outputs[i].nbytes);
+		if (!outbufs[i])
+			goto oom;
+		memset(outbufs[i], 0, (size_t)m->outputs[i].nbytes);
+	}
+	ws = aligned_buffer(m->workspace_size);
+	if (!ws)
+		goto oom;
+
+	int st = m->run((const void *const *)inbufs, outbufs, ws);
+	if (st != ONNXCC_OK) {
+		fprintf(stderr, "onnxcc-run: %s: run failed with status %d (%s)\n", libpath,
+		        st, status_str(st));
+		rc = EXIT_RUN;
+		goto cleanup;
+	}
+
+	/* Write the outputs; two names that sanitize alike get a suffix. */
+	struct stat sb;
+	if (stat(outdir, &sb) != 0) {
+		if (mkdir(outdir, 0777) != 0) {
+			fprintf(stderr, "onnxcc-run: cannot create output directory %s: %s\n",
+			        outdir, strerror(errno));
+			goto cleanup;
+		}
+	} else if (!S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "onnxcc-run: --output-dir %s is not a directory\n", outdir);
+		goto cleanup;
+	}
+	char (*fnames)[256] = calloc(m->noutputs + 1, sizeof *fnames);
+	if (!fnames)
+		goto oom;
+	for (uint32_t i = 0; i < m->noutputs; i++) {
+		const OnnxccTensorInfo *t = &m->outputs[i];
+		char base[200];
+		sanitize(t->name, base, sizeof base);
+		snprintf(fnames[i], sizeof fnames[i], "%s", base);
+		for (uint32_t j = 0, n = 2; j < i; j++) {
+			if (strcmp(fnames[j], fnames[i]) == 0) {
+				snprintf(fnames[i], sizeof fnames[i], "%s_%u", base, n++);
+				j = (uint32_t)-1;   /* re-check against all earlier names */
+			}
+		}
+		char path[4096], err[1024];
+		snprintf(path, sizeof path, "%s/%s.npy", outdir, fnames[i]);
+		if (!onnxcc_npy_write(path, t->dtype, t->rank, t->shape, outbufs[i], err,
+		                      sizeof err)) {
+			fprintf(stderr, "onnxcc-run: output '%s': %s\n", t->name, err);
+			free(fnames);
+			goto cleanup;
+		}
+		if (!quiet) {
+			char sh[512];
+			uint64_t numel = 1;
+			for (int32_t d = 0; d < t->rank; d++)
+				numel *= (uint64_t)t->shape[d];
+			printf("%s: %s%s", t->name, onnxcc_dtype_name(t->dtype),
+			       onnxcc_shape_str(t->rank, t->shape, sh, sizeof sh));
+			if (numel == 0) {
+				printf(" (empty)\n");
+			} else {
+				OnnxccStats s = onnxcc_stats(t->dtype, outbufs[i], numel);
+				printf(" min=%.6g max=%.6g mean=%.6g\n", s.min, s.max, s.mean);
+			}
+		}
+	}
+	free(fnames);
+	fflush(stdout);
+
+	if (repeat > 0) {
+		/* Keep the first results to check that repeated runs agree. */
+		first = calloc(m->noutputs + 1, sizeof *first);
+		times = malloc((size_t)repeat * sizeof *times);
+		if (!first || !times)
+			goto oom;
+		for (uint32_t i = 0; i < m->noutputs; i++) {
+			first[i] = malloc((size_t)m->outputs[i].nbytes + 1);
+			if (!first[i])
+				goto oom;
+			memcpy(first[i], outbufs[i], (size_t)m->outputs[i].nbytes);
+		}
+		for (long r = 0; r < repeat; r++) {
+			double t0 = now_ms();
+			st = m->run((const void *const *)inbufs, outbufs, ws);
+			times[r] = now_ms() - t0;
+			if (st != ONNXCC_OK) {
+				fprintf(stderr, "onnxcc-run: %s: run %ld failed with status %d (%s)\n",
+				        libpath, r + 2, st, status_str(st));
+				rc = EXIT_RUN;
+				goto cleanup;
+			}
+		}
+		for (uint32_t i = 0; i < m->noutputs; i++)
+			if (memcmp(first[i], outbufs[i], (size_t)m->outputs[i].nbytes) != 0)
+				fprintf(stderr, "onnxcc-run: warning: output '%s' of a repeated run "
+				        "differs from the first run\n", m->outputs[i].name);
+		qsort(times, (size_t)repeat, sizeof *times, cmp_double);
+		double med = repeat % 2 ? times[repeat / 2]
+		                        : (times[repeat / 2 - 1] + times[repeat / 2]) / 2;
+		printf("{\"median_ms\": %.6g, \"min_ms\": %.6g, \"runs\": %ld}\n", med,
+		       times[0], repeat);
+	}
+	rc = 0;
+	goto cleanup;
+oom:
+	fprintf(stderr, "onnxcc-run: out of memory\n");
+	rc = EXIT_USAGE;
+cleanup:
+	for (uint32_t i = 0; arrays && inbufs && i < m->ninputs; i++) {
+		if (inbufs[i] != arrays[i].data)
+			free(inbufs[i]);
+		onnxcc_npy_free(&arrays[i]);
+	}
+	for (uint32_t i = 0; outbufs && i < m->noutputs; i++) {
+		free(outbufs[i]);
+		if (first)
+			free(first[i]);
+	}
+	free(first);
+	free(times);
+	free(ws);
+	free(outbufs);
+	free(inbufs);
+	free(arrays);
+	free(given_by);
+	/* The library stays loaded: its static data may still be referenced by
+	 * atexit handlers of the model's runtime. */
+out:
+	free(ins);
+	return rc;
+}
