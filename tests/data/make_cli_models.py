@@ -1,0 +1,33 @@
+"""Generates the small hand-written ONNX files the CLI tests use.
+Run with Debian's python3-onnx: /usr/bin/python3 tests/data/make_cli_models.py"""
+import os
+import numpy as np
+import onnx
+from onnx import helper, TensorProto, numpy_helper
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+# dynamic_batch.onnx: y = relu(x @ W + b), x: [batch, 4] with a symbolic batch
+W = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3) / 10.0, "W")
+b = numpy_helper.from_array(np.array([0.5, -1.0, 0.25], dtype=np.float32), "b")
+g = helper.make_graph(
+    [helper.make_node("MatMul", ["x", "W"], ["xw"], name="mm"),
+     helper.make_node("Add", ["xw", "b"], ["pre"], name="add"),
+     helper.make_node("Relu", ["pre"], ["y"], name="relu")],
+    "dynamic_batch",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])],
+    [W, b])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+onnx.checker.check_model(m)
+onnx.save(m, os.path.join(here, "dynamic_batch.onnx"))
+
+# unsupported_op.onnx: a node onnxcc does not know
+g = helper.make_graph(
+    [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+     helper.make_node("FancyOp", ["r"], ["y"], name="fancy", domain="com.example")],
+    "unsupported_op",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+onnx.save(m, os.path.join(here, "unsupported_op.onnx"))
