@@ -1,0 +1,41 @@
+/* passes/fold.h — constant folding of one node. */
+#ifndef ONNXCC_FOLD_H
+#define ONNXCC_FOLD_H
+
+#include "../ir/ir.h"
+
+/* Largest folded output, and largest constant input read, in elements.
+ * Larger nodes are left to codegen (folding them would only bloat the
+ * object file with data the node computes cheaply at run time). */
+#define FOLD_MAX_OUT_ELEMS ((int64_t)1 << 20)
+#define FOLD_MAX_IN_ELEMS ((int64_t)1 << 22)
+
+/* If every input of node nid is a constant (or omitted), the op is one the
+ * host evaluator knows, and the output has at most FOLD_MAX_OUT_ELEMS
+ * elements (each constant input at most FOLD_MAX_IN_ELEMS), evaluates the
+ * node on the host: its output value becomes VK_CONST (data in the arena,
+ * producer IR_NONE, same id and name) and the node is marked dead.  Shape
+ * and Size are also folded when their input is not constant but its shape
+ * (the sliced part, for Shape-15 start/end) is static.
+ *
+ * Foldable ops: Constant, Shape, Size, Identity, Cast, CastLike, Reshape,
+ * Flatten, Squeeze, Unsqueeze, Concat, Slice, Gather, Transpose, Expand,
+ * Tile, ConstantOfShape, Range, Where, Add, Sub, Mul, Div, Mod, Pow, Neg,
+ * Abs, Sqrt, Reciprocal, Floor, Ceil, Equal, Less, LessOrEqual, Greater,
+ * GreaterOrEqual, Not, And, Or, Xor, Min, Max, Sum, Mean, ReduceSum,
+ * ReduceProd, ReduceMin, ReduceMax, ReduceMean — for bool, every integer
+ * width and f16/bf16/f32/f64.  Integer arithmetic wraps (two's
+ * complement); integer Div truncates toward zero (like C, as onnxruntime);
+ * integer Mod follows the divisor's sign unless fmod=1.  Float arithmetic
+ * is done in double and rounded once to the output type (exact for
+ * + - * / sqrt).
+ *
+ * requires: the node's output dtype/shape inferred if known (pass_infer_node
+ *           ran); a computed shape that contradicts a static inferred one is
+ *           reported as a diagnostic.
+ * returns:  false only after a diagnostic (integer division by zero, index
+ *           out of range, bad Reshape/Squeeze/Slice parameters, ...); true
+ *           otherwise, folded or not. */
+bool pass_fold_node(Graph *g, NodeId nid, Diag *d);
+
+#endif
