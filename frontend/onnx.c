@@ -1,0 +1,882 @@
+/* frontend/onnx.c — ModelProto -> Graph.
+ *
+ * One GraphProto is loaded in these steps (load_graph):
+ *   1. initializers become VK_CONST values (string and sparse ones are
+ *      only remembered: using one is a diagnostic);
+ *   2. graph inputs that are not initializers become VK_INPUT values;
+ *   3. every node output gets a value (one producer per name); Constant
+ *      nodes become VK_CONST values right away and emit no node;
+ *   4. node inputs are resolved by name ("" = omitted = IR_NONE);
+ *   5. the nodes are sorted topologically (depth-first from the file order,
+ *      so an already sorted graph keeps its order; a cycle is reported);
+ *   6. nodes and their attributes are added to the Graph in that order;
+ *   7. graph outputs are marked, and output / value_info types are applied
+ *      as dtype and shape hints to values that have none.
+ * A GRAPH attribute (If/Loop/Scan bodies) is loaded the same way into a
+ * separate Graph owned by the top-level one.  A subgraph may use values
+ * of the enclosing scopes: such a name becomes a VK_INPUT value of the
+ * subgraph that is not listed in its g->inputs (a capture).
+ */
+#include "onnx.h"
+#include "onnx_priv.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+enum { MAX_GRAPH_DEPTH = 32 };
+
+typedef struct Loader {
+	Diag *d;
+	const char *path;
+	const char *dir;       /* folder for external data */
+	OnnxOwner *owner;
+	int depth;             /* nesting of GRAPH attributes */
+} Loader;
+
+/* An initializer onnxcc cannot represent: using it is an error. */
+typedef struct Unsupported {
+	const char *name;
+	const char *why;
+} Unsupported;
+
+/* Per-graph scratch state. */
+typedef struct GraphLoad {
+	Loader *L;
+	Graph *g;
+	bool nested;
+	const Onnx__GraphProto *gp;
+	Unsupported *unsup;
+	int nunsup;
+	int *src_node;      /* per ValueId: index of the producing NodeProto, -1 */
+	int cap_src;
+	ValueId **node_in;  /* per NodeProto: resolved inputs (NULL for Constant) */
+	ValueId **node_out;
+	bool *folded;       /* per NodeProto: Constant folded into a value */
+	char (*labels)[80]; /* per NodeProto: name or "#i" */
+} GraphLoad;
+
+static Graph *load_graph(Loader *L, const Onnx__GraphProto *gp, bool nested,
+                         const OpsetImport *opsets, int nopsets);
+
+static const char *S(const char *s) { return s ? s : ""; }
+
+static bool is_default_domain(const char *dom)
+{
+	return !dom || !dom[0] || !strcmp(dom, "ai.onnx");
+}
+
+static void set_src(GraphLoad *G, ValueId v, int node)
+{
+	if (v >= G->cap_src) {
+		int cap = G->cap_src ? G->cap_src : 64;
+		while (cap <= v)
+			cap *= 2;
+		G->src_node = xrealloc(G->src_node, sizeof(int) * (size_t)cap);
+		for (int i = G->cap_src; i < cap; i++)
+			G->src_node[i] = -1;
+		G->cap_src = cap;
+	}
+	G->src_node[v] = node;
+}
+
+static int get_src(const GraphLoad *G, ValueId v)
+{
+	return v >= 0 && v < G->cap_src ? G->src_node[v] : -1;
+}
+
+static const Unsupported *find_unsup(const GraphLoad *G, const char *name)
+{
+	for (int i = 0; i < G->nunsup; i++)
+		if (!strcmp(G->unsup[i].name, name))
+			return &G->unsup[i];
+	return NULL;
+}
+
+/* ---- types -------------------------------------------------------------- */
+
+/* Reads a TypeProto into dtype/shape.  Returns false after a diagnostic for
+ * an unusable type; *is_tensor tells whether it was a tensor type at all
+ * (non-tensor types are left for the caller to judge). */
+static bool read_type(GraphLoad *G, const Onnx__TypeProto *tp, const char *what,
+                      DType *dt, Shape *s, bool *is_tensor)
+{
+	Diag *d = G->L->d;
+	*dt = DT_UNDEF;
+	memset(s, 0, sizeof *s);
+	s->rank = -1;
+	*is_tensor = false;
+	if (!tp)
+		return true;
+	if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+		return true;
+	*is_tensor = true;
+	const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+	if (tt->has_elem_type && tt->elem_type != 0) {
+		DType t = onnx_dtype(tt->elem_type);
+		if (t == DT_UNDEF) {
+			diag_error(d, "%s: unknown element type %d", what, (int)tt->elem_type);
+			return false;
+		}
+		*dt = t;
+	}
+	if (!tt->shape)
+		return true;
+	if (tt->shape->n_dim > IR_MAX_RANK) {
+		diag_error(d, "%s: rank %zu exceeds the supported maximum %d", what,
+		           tt->shape->n_dim, IR_MAX_RANK);
+		return false;
+	}
+	s->rank = (int)tt->shape->n_dim;
+	for (int i = 0; i < s->rank; i++) {
+		const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[i];
+		s->dims[i] = -1;
+		if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+			if (dm->dim_value < 0) {
+				diag_error(d, "%s: dimension %d is negative (%lld)", what, i,
+				           (long long)dm->dim_value);
+				return false;
+			}
+			s->dims[i] = dm->dim_value;
+		} else if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+		           dm->dim_param && dm->dim_param[0]) {
+			s->sym[i] = arena_strdup(&G->g->arena, dm->dim_param);
+		}
+	}
+	return true;
+}
+
+static const char *type_kind(const Onnx__TypeProto *tp)
+{
+	switch (tp ? tp->value_case : ONNX__TYPE_PROTO__VALUE__NOT_SET) {
+	case ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE: return "sequence";
+	case ONNX__TYPE_PROTO__VALUE_MAP_TYPE: return "map";
+	case ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE: return "optional";
+	case ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE: return "sparse tensor";
+	default: return "untyped";
+	}
+}
+
+/* Applies a declared type to a value that lacks dtype or shape. */
+static bool apply_hint(GraphLoad *G, ValueId v, const Onnx__TypeProto *tp, const char *what)
+{
+	DType dt;
+	Shape s;
+	bool is_tensor;
+	if (!read_type(G, tp, what, &dt, &s, &is_tensor))
+		return false;
+	Value *val = gval(G->g, v);
+	if (!is_tensor || val->kind == VK_CONST)
+		return true;
+	if (val->dtype == DT_UNDEF)
+		val->dtype = dt;
+	if (val->shape.rank < 0)
+		val->shape = s;
+	return true;
+}
+
+/* ---- attributes ------------------------------------------------------- */
+
+static const char *attr_type_name(int t)
+{
+	static const char *const names[] = {
+		"UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS",
+		"STRINGS", "TENSORS", "GRAPHS", "SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO",
+		"TYPE_PROTOS",
+	};
+	return t >= 0 && t < (int)(sizeof names / sizeof names[0]) ? names[t] : "?";
+}
+
+/* The attribute's type; for old files that leave `type` unset, the one
+ * implied by which field is present (0 if none). */
+static int attr_type(const Onnx__AttributeProto *ap)
+{
+	if (ap->has_type && ap->type != 0)
+		return (int)ap->type;
+	if (ap->has_f) return AK_FLOAT;
+	if (ap->has_i) return AK_INT;
+	if (ap->has_s) return AK_STRING;
+	if (ap->t) return AK_TENSOR;
+	if (ap->g) return AK_GRAPH;
+	if (ap->n_floats) return AK_FLOATS;
+	if (ap->n_ints) return AK_INTS;
+	if (ap->n_strings) return AK_STRINGS;
+	return 0;
+}
+
+static bool load_attr(GraphLoad *G, NodeId nid, const Onnx__AttributeProto *ap,
+                      const char *label, const char *op_type)
+{
+	Diag *d = G->L->d;
+	Graph *g = G->g;
+	const char *name = S(ap->name);
+	if (!name[0]) {
+		diag_node(d, label, op_type, -1, "attribute without a name");
+		return false;
+	}
+	Node *n = &g->nodes[nid];
+	if (node_attr(n, name)) {
+		diag_node(d, label, op_type, -1, "attribute '%s' given twice", name);
+		return false;
+	}
+	if (ap->ref_attr_name && ap->ref_attr_name[0]) {
+		diag_node(d, label, op_type, -1, "attribute '%s' refers to a function attribute "
+		          "('%s') outside a function", name, ap->ref_attr_name);
+		return false;
+	}
+	int type = attr_type(ap);
+	Attr *a;
+	switch (type) {
+	case AK_FLOAT:
+		a = graph_add_attr(g, nid, name, AK_FLOAT);
+		a->f = ap->f;
+		return true;
+	case AK_INT:
+		a = graph_add_attr(g, nid, name, AK_INT);
+		a->i = ap->i;
+		return true;
+	case AK_STRING:
+		a = graph_add_attr(g, nid, name, AK_STRING);
+		a->s = arena_strndup(&g->arena, ap->s.data ? (const char *)ap->s.data : "", ap->s.len);
+		a->slen = ap->s.len;
+		return true;
+	case AK_FLOATS:
+	case AK_INTS:
+	case AK_STRINGS: {
+		size_t cnt = type == AK_FLOATS ? ap->n_floats : type == AK_INTS ? ap->n_ints : ap->n_strings;
+		if (cnt > (size_t)INT32_MAX) {
+			diag_node(d, label, op_type, -1, "attribute '%s' has too many values", name);
+			return false;
+		}
+		a = graph_add_attr(g, nid, name, (AttrKind)type);
+		a->n = (int)cnt;
+		if (type == AK_FLOATS) {
+			a->floats = arena_dup(&g->arena, ap->floats, sizeof(float) * cnt);
+		} else if (type == AK_INTS) {
+			a->ints = arena_dup(&g->arena, ap->ints, sizeof(int64_t) * cnt);
+		} else {
+			a->strings = arena_alloc(&g->arena, sizeof(char *) * (cnt ? cnt : 1));
+			for (size_t i = 0; i < cnt; i++)
+				a->strings[i] = arena_strndup(&g->arena,
+				                              ap->strings[i].data ? (const char *)ap->strings[i].data : "",
+				                              ap->strings[i].len);
+		}
+		return true;
+	}
+	case AK_TENSOR: {
+		if (!ap->t) {
+			diag_node(d, label, op_type, -1, "attribute '%s' (TENSOR) has no tensor", name);
+			return false;
+		}
+		char what[400];
+		snprintf(what, sizeof what, "node '%.150s' (%.100s): attribute '%.100s'", label, op_type, name);
+		OnnxTensorCtx c = {d, G->L->dir, &g->arena, G->L->owner};
+		Tensor t;
+		if (!onnx_tensor_convert(&c, ap->t, what, &t))
+			return false;
+		a = graph_add_attr(g, nid, name, AK_TENSOR);
+		a->t = arena_dup(&g->arena, &t, sizeof t);
+		return true;
+	}
+	case AK_GRAPH: {
+		if (!ap->g) {
+			diag_node(d, label, op_type, -1, "attribute '%s' (GRAPH) has no graph", name);
+			return false;
+		}
+		if (G->L->depth >= MAX_GRAPH_DEPTH) {
+			diag_node(d, label, op_type, -1, "attribute '%s': subgraphs nested deeper "
+			          "than %d", name, MAX_GRAPH_DEPTH);
+			return false;
+		}
+		G->L->depth++;
+		Graph *sub = load_graph(G->L, ap->g, true, g->opsets, g->nopsets);
+		G->L->depth--;
+		if (!sub) {
+			diag_node(d, label, op_type, -1, "attribute '%s': subgraph could not be loaded", name);
+			return false;
+		}
+		OnnxOwner *o = G->L->owner;
+		if (o->nsubs == o->cap_subs) {
+			o->cap_subs = o->cap_subs ? 2 * o->cap_subs : 4;
+			o->subs = xrealloc(o->subs, sizeof(Graph *) * (size_t)o->cap_subs);
+		}
+		o->subs[o->nsubs++] = sub;
+		a = graph_add_attr(g, nid, name, AK_GRAPH);
+		a->g = sub;
+		return true;
+	}
+	case 0:
+		diag_node(d, label, op_type, -1, "attribute '%s' has no type", name);
+		return false;
+	default:
+		diag_node(d, label, op_type, -1, "attribute '%s': attributes of type %s not supported",
+		          name, attr_type_name(type));
+		return false;
+	}
+}
+
+/* ---- Constant nodes ---------------------------------------------------- */
+
+/* Turns a Constant node into a VK_CONST value named after its output. */
+static bool fold_constant(GraphLoad *G, const Onnx__NodeProto *np, const char *label)
+{
+	Diag *d = G->L->d;
+	Graph *g = G->g;
+	if (np->n_output != 1 || !np->output[0][0]) {
+		diag_node(d, label, "Constant", -1, "expected one output, got %zu", np->n_output);
+		return false;
+	}
+	if (np->n_input != 0) {
+		diag_node(d, label, "Constant", -1, "expected no inputs, got %zu", np->n_input);
+		return false;
+	}
+	const char *out = np->output[0];
+	const Onnx__AttributeProto *val = NULL;
+	int nval = 0;
+	for (size_t i = 0; i < np->n_attribute; i++) {
+		const char *an = S(np->attribute[i]->name);
+		if (!strncmp(an, "value", 5) || !strcmp(an, "sparse_value")) {
+			val = np->attribute[i];
+			nval++;
+		}
+	}
+	if (nval != 1) {
+		diag_node(d, label, "Constant", -1, "expected exactly one value attribute, got %d", nval);
+		return false;
+	}
+	const char *an = S(val->name);
+	int type = attr_type(val);
+	Tensor t;
+	memset(&t, 0, sizeof t);
+	if (!strcmp(an, "value") && type == AK_TENSOR && val->t) {
+		char what[400];
+		snprintf(what, sizeof what, "node '%.150s' (Constant): attribute 'value'", label);
+		OnnxTensorCtx c = {d, G->L->dir, &g->arena, G->L->owner};
+		if (!onnx_tensor_convert(&c, val->t, what, &t))
+			return false;
+	} else if (!strcmp(an, "value_float") && type == AK_FLOAT) {
+		t.dtype = DT_F32;
+		t.shape.rank = 0;
+		t.nbytes = 4;
+		t.data = arena_dup(&g->arena, &val->f, 4);
+	} else if (!strcmp(an, "value_int") && type == AK_INT) {
+		t.dtype = DT_I64;
+		t.shape.rank = 0;
+		t.nbytes = 8;
+		t.data = arena_dup(&g->arena, &val->i, 8);
+	} else if (!strcmp(an, "value_floats") && (type == AK_FLOATS || type == 0)) {
+		t.dtype = DT_F32;
+		t.shape.rank = 1;
+		t.shape.dims[0] = (int64_t)val->n_floats;
+		t.nbytes = 4 * val->n_floats;
+		t.data = arena_dup(&g->arena, val->floats, t.nbytes ? t.nbytes : 1);
+	} else if (!strcmp(an, "value_ints") && (type == AK_INTS || type == 0)) {
+		t.dtype = DT_I64;
+		t.shape.rank = 1;
+		t.shape.dims[0] = (int64_t)val->n_ints;
+		t.nbytes = 8 * val->n_ints;
+		t.data = arena_dup(&g->arena, val->ints, t.nbytes ? t.nbytes : 1);
+	} else if (!strcmp(an, "value_string") || !strcmp(an, "value_strings")) {
+		diag_node(d, label, "Constant", -1, "attribute '%s': string tensors not supported", an);
+		return false;
+	} else if (!strcmp(an, "sparse_value")) {
+		diag_node(d, label, "Constant", -1, "attribute 'sparse_value': sparse tensors not supported");
+		return false;
+	} else {
+		diag_node(d, label, "Constant", -1, "attribute '%s' of type %s is not a valid value",
+		          an, attr_type_name(type));
+		return false;
+	}
+	ValueId v = graph_add_value(g, out, t.dtype, &t.shape);
+	Value *cv = gval(g, v);
+	cv->kind = VK_CONST;
+	cv->data = t.data;
+	cv->nbytes = t.nbytes;
+	return true;
+}
+
+/* ---- the graph -------------------------------------------------------- */
+
+/* Describes who already defines name (for the two-producers message). */
+static const char *definer(GraphLoad *G, ValueId v, char *buf, size_t n)
+{
+	int src = get_src(G, v);
+	if (src >= 0)
+		snprintf(buf, n, "node '%s'", G->labels[src]);
+	else if (gval(G->g, v)->kind == VK_CONST)
+		snprintf(buf, n, "an initializer");
+	else
+		snprintf(buf, n, "a graph input");
+	return buf;
+}
+
+/* A name from an enclosing scope, used inside a subgraph. */
+static ValueId capture(GraphLoad *G, const char *name)
+{
+	ValueId v = graph_add_value(G->g, name, DT_UNDEF, NULL);
+	gval(G->g, v)->kind = VK_INPUT;
+	return v;
+}
+
+static bool load_initializers(GraphLoad *G)
+{
+	Diag *d = G->L->d;
+	Graph *g = G->g;
+	const Onnx__GraphProto *gp = G->gp;
+	bool ok = true;
+	size_t nun = gp->n_initializer + gp->n_sparse_initializer;
+	G->unsup = xcalloc(nun ? nun : 1, sizeof(Unsupported));
+	for (size_t i = 0; i < gp->n_initializer; i++) {
+		const Onnx__TensorProto *tp = gp->initializer[i];
+		const char *name = S(tp->name);
+		char what[300];
+		snprintf(what, sizeof what, "initializer '%.250s'", name);
+		if (!name[0]) {
+			diag_error(d, "initializer #%zu has no name", i);
+			ok = false;
+			continue;
+		}
+		if (graph_find_value(g, name) != IR_NONE || find_unsup(G, name)) {
+			diag_error(d, "%s is defined twice", what);
+			ok = false;
+			continue;
+		}
+		if (tp->has_data_type && tp->data_type == DT_STRING) {
+			G->unsup[G->nunsup++] = (Unsupported){name, "string tensors not supported"};
+			continue;
+		}
+		OnnxTensorCtx c = {d, G->L->dir, &g->arena, G->L->owner};
+		Tensor t;
+		if (!onnx_tensor_convert(&c, tp, what, &t)) {
+			ok = false;
+			continue;
+		}
+		ValueId v = graph_add_value(g, name, t.dtype, &t.shape);
+		Value *val = gval(g, v);
+		val->kind = VK_CONST;
+		val->data = t.data;
+		val->nbytes = t.nbytes;
+	}
+	for (size_t i = 0; i < gp->n_sparse_initializer; i++) {
+		const Onnx__SparseTensorProto *sp = gp->sparse_initializer[i];
+		const char *name = sp->values ? S(sp->values->name) : "";
+		if (name[0])
+			G->unsup[G->nunsup++] = (Unsupported){name, "sparse tensors not supported"};
+	}
+	return ok;
+}
+
+static bool load_inputs(GraphLoad *G)
+{
+	Diag *d = G->L->d;
+	Graph *g = G->g;
+	const Onnx__GraphProto *gp = G->gp;
+	bool ok = true;
+	g->inputs = arena_alloc(&g->arena, sizeof(ValueId) * (gp->n_input ? gp->n_input : 1));
+	for (size_t i = 0; i < gp->n_input; i++) {
+		const Onnx__ValueInfoProto *vi = gp->input[i];
+		const char *name = S(vi->name);
+		char what[300];
+		snprintf(what, sizeof what, "graph input '%.250s'", name);
+		if (!name[0]) {
+			diag_error(d, "graph input #%zu has no name", i);
+			ok = false;
+			continue;
+		}
+		ValueId v = graph_find_value(g, name);
+		if (find_unsup(G, name) || (v != IR_NONE && gval(g, v)->kind == VK_CONST))
+			continue;   /* an initializer listed as input (IR < 4): a constant */
+		if (v != IR_NONE) {
+			diag_error(d, "%s is listed twice", what);
+			ok = false;
+			continue;
+		}
+		DType dt;
+		Shape s;
+		bool is_tensor;
+		if (!read_type(G, vi->type, what, &dt, &s, &is_tensor)) {
+			ok = false;
+			continue;
+		}
+		if (!G->nested && !is_tensor) {
+			diag_error(d, "%s: %s types not supported (only tensors)", what, type_kind(vi->type));
+			ok = false;
+			continue;
+		}
+		if (!G->nested && dt == DT_UNDEF) {
+			diag_error(d, "%s has no element type", what);
+			ok = false;
+			continue;
+		}
+		v = graph_add_value(g, name, dt, &s);
+		gval(g, v)->kind = VK_INPUT;
+		g->inputs[g->ninputs++] = v;
+	}
+	return ok;
+}
+
+/* Step 3: values for node outputs, Constant folding, opsets, labels. */
+static bool define_outputs(GraphLoad *G)
+{
+	Diag *d = G->L->d;
+	Graph *g = G->g;
+	const Onnx__GraphProto *gp = G->gp;
+	bool ok = true;
+	for (size_t i = 0; i < gp->n_node; i++) {
+		const Onnx__NodeProto *np = gp->node[i];
+		const char *label = G->labels[i];
+		const char *op_type = S(np->op_type);
+		if (!op_type[0]) {
+			diag_error(d, "node '%s' has no op_type", label);
+			ok = false;
+			continue;
+		}
+		if (graph_opset(g, np->domain) < 0) {
+			diag_node(d, label, op_type, -1, "no opset imported for domain '%s'",
+			          is_default_domain(np->domain) ? "ai.onnx" : np->domain);
+			ok = false;
+			continue;
+		}
+		/* Duplicate check before Constant folding, so both paths agree. */
+		bool dup = false;
+		for (size_t k = 0; k < np->n_output; k++) {
+			const char *on = np->output[k];
+			if (!on[0])
+				continue;
+			ValueId v = graph_find_value(g, on);
+			if (v != IR_NONE || find_unsup(G, on)) {
+				char buf[200];
+				diag_node(d, label, op_type, -1, "output %zu: '%s' is already defined by %s",
+				          k, on, v != IR_NONE ? definer(G, v, buf, sizeof buf) : "an initializer");
+				ok = false;
+				dup = true;
+			}
+			for (size_t j = 0; j < k; j++)
+				if (!strcmp(np->output[j], on)) {
+					diag_node(d, label, op_type, -1, "output %zu: '%s' is already output %zu",
+					          k, on, j);
+					ok = false;
+					dup = true;
+				}
+		}
+		if (dup)
+			continue;
+		if (is_default_domain(np->domain) && !strcmp(op_type, "Constant")) {
+			if (fold_constant(G, np, label)) {
+				G->folded[i] = true;
+				set_src(G, g->nvalues - 1, -1);
+			} else {
+				ok = false;
+			}
+			continue;
+		}
+		G->node_out[i] = xmalloc(sizeof(ValueId) * (np->n_output ? np->n_output : 1));
+		for (size_t k = 0; k < np->n_output; k++) {
+			const char *on = np->output[k];
+			if (!on[0]) {
+				G->node_out[i][k] = IR_NONE;
+				continue;
+			}
+			ValueId v = graph_add_value(g, on, DT_UNDEF, NULL);
+			set_src(G, v, (int)i);
+			G->node_out[i][k] = v;
+		}
+	}
+	return ok;
+}
+
+/* Step 4: resolve node inputs by name. */
+static bool resolve_inputs(GraphLoad *G)
+{
+	Diag *d = G->L->d;
+	Graph *g = G->g;
+	const Onnx__GraphProto *gp = G->gp;
+	bool ok = true;
+	for (size_t i = 0; i < gp->n_node; i++) {
+		const Onnx__NodeProto *np = gp->node[i];
+		if (G->folded[i] || !G->node_out[i])
+			continue;
+		G->node_in[i] = xmalloc(sizeof(ValueId) * (np->n_input ? np->n_input : 1));
+		for (size_t k = 0; k < np->n_input; k++) {
+			const char *in = np->input[k];
+			ValueId v = IR_NONE;
+			if (in[0]) {
+				v = graph_find_value(g, in);
+				const Unsupported *u = v == IR_NONE ? find_unsup(G, in) : NULL;
+				if (u) {
+					diag_node(d, G->labels[i], S(np->op_type), (int)k, "'%s': %s", in, u->why);
+					ok = false;
+				} else if (v == IR_NONE && G->nested) {
+					v = capture(G, in);
+				} else if (v == IR_NONE) {
+					diag_node(d, G->labels[i], S(np->op_type), (int)k, "'%s' is not defined", in);
+					ok = false;
+				}
+			}
+			G->node_in[i][k] = v;
+		}
+	}
+	return ok;
+}
+
+/* Step 5: depth-first topological sort (iterative).  Fills order[] with
+ * NodeProto indices of the nodes to emit; returns their count, or -1 after
+ * reporting a cycle. */
+static int topo_sort(GraphLoad *G, int *order)
+{
+	const Onnx__GraphProto *gp = G->gp;
+	int nn = (int)gp->n_node;
+	unsigned char *state = xcalloc((size_t)(nn ? nn : 1), 1); /* 0 new, 1 open, 2 done */
+	int *stack = xmalloc(sizeof(int) * (size_t)(nn ? nn : 1));
+	size_t *pos = xcalloc((size_t)(nn ? nn : 1), sizeof(size_t));
+	int nord = 0;
+	for (int r = 0; r < nn; r++) {
+		if (state[r] || !G->node_in[r])
+			continue;
+		int sp = 0;
+		stack[sp++] = r;
+		state[r] = 1;
+		while (sp) {
+			int top = stack[sp - 1];
+			const Onnx__NodeProto *np = gp->node[top];
+			bool pushed = false;
+			while (pos[top] < np->n_input) {
+				ValueId v = G->node_in[top][pos[top]++];
+				int p = v == IR_NONE ? -1 : get_src(G, v);
+				if (p < 0 || state[p] == 2)
+					continue;
+				if (state[p] == 1) {
+					diag_node(G->L->d, G->labels[p], S(gp->node[p]->op_type), -1,
+					          "is part of a cycle (its output '%s' is needed by node '%s' "
+					          "before it can run)", gval(G->g, v)->name, G->labels[top]);
+					nord = -1;
+					goto out;
+				}
+				state[p] = 1;
+				stack[sp++] = p;
+				pushed = true;
+				break;
+			}
+			if (pushed)
+				continue;
+			state[top] = 2;
+			order[nord++] = top;
+			sp--;
+		}
+	}
+out:
+	free(state);
+	free(stack);
+	free(pos);
+	return nord;
+}
+
+/* Step 6: add the nodes in order, with domain, opset and attributes. */
+static bool emit_nodes(GraphLoad *G, const int *order, int nord)
+{
+	Graph *g = G->g;
+	bool ok = true;
+	for (int j = 0; j < nord; j++) {
+		int i = order[j];
+		const Onnx__NodeProto *np = G->gp->node[i];
+		const char *dom = is_default_domain(np->domain) ? "" : np->domain;
+		NodeId nid = graph_add_node(g, op_lookup(dom, np->op_type), np->op_type, S(np->name),
+		                            G->node_in[i], (int)np->n_input,
+		                            G->node_out[i], (int)np->n_output);
+		Node *n = &g->nodes[nid];
+		n->domain = dom[0] ? arena_strdup(&g->arena, dom) : "";
+		int64_t ver = graph_opset(g, dom);
+		n->opset = ver > INT32_MAX ? INT32_MAX : (int)ver;
+		for (size_t k = 0; k < np->n_attribute; k++)
+			ok &= load_attr(G, nid, np->attribute[k], G->labels[i], np->op_type);
+	}
+	return ok;
+}
+
+/* Step 7: graph outputs and value_info hints. */
+static bool load_outputs(GraphLoad *G)
+{
+	Diag *d = G->L->d;
+	Graph *g = G->g;
+	const Onnx__GraphProto *gp = G->gp;
+	bool ok = true;
+	g->outputs = arena_alloc(&g->arena, sizeof(ValueId) * (gp->n_output ? gp->n_output : 1));
+	for (size_t i = 0; i < gp->n_output; i++) {
+		const Onnx__ValueInfoProto *vi = gp->output[i];
+		const char *name = S(vi->name);
+		char what[300];
+		snprintf(what, sizeof what, "graph output '%.250s'", name);
+		ValueId v = name[0] ? graph_find_value(g, name) : IR_NONE;
+		const Unsupported *u = v == IR_NONE && name[0] ? find_unsup(G, name) : NULL;
+		if (!name[0]) {
+			diag_error(d, "graph output #%zu has no name", i);
+			ok = false;
+			continue;
+		}
+		if (u) {
+			diag_error(d, "%s: %s", what, u->why);
+			ok = false;
+			continue;
+		}
+		if (v == IR_NONE && G->nested)
+			v = capture(G, name);
+		if (v == IR_NONE) {
+			diag_error(d, "%s is never produced", what);
+			ok = false;
+			continue;
+		}
+		if (!G->nested && vi->type &&
+		    vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+			diag_error(d, "%s: %s types not supported (only tensors)", what, type_kind(vi->type));
+			ok = false;
+			continue;
+		}
+		if (!apply_hint(G, v, vi->type, what)) {
+			ok = false;
+			continue;
+		}
+		gval(g, v)->is_output = true;
+		g->outputs[g->noutputs++] = v;
+	}
+	for (size_t i = 0; i < gp->n_value_info; i++) {
+		const Onnx__ValueInfoProto *vi = gp->value_info[i];
+		ValueId v = vi->name ? graph_find_value(g, vi->name) : IR_NONE;
+		if (v == IR_NONE)
+			continue;   /* a hint about a name nothing uses: harmless */
+		char what[300];
+		snprintf(what, sizeof what, "value_info '%.250s'", vi->name);
+		ok &= apply_hint(G, v, vi->type, what);
+	}
+	return ok;
+}
+
+static Graph *load_graph(Loader *L, const Onnx__GraphProto *gp, bool nested,
+                         const OpsetImport *opsets, int nopsets)
+{
+	Graph *g = graph_new(L->path);
+	g->name = arena_strdup(&g->arena, S(gp->name));
+	g->nopsets = nopsets;
+	g->opsets = arena_alloc(&g->arena, sizeof(OpsetImport) * (size_t)(nopsets ? nopsets : 1));
+	for (int i = 0; i < nopsets; i++) {
+		g->opsets[i].domain = arena_strdup(&g->arena, opsets[i].domain);
+		g->opsets[i].version = opsets[i].version;
+	}
+
+	size_t nn = gp->n_node;
+	GraphLoad G = {L, g, nested, gp, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL};
+	G.node_in = xcalloc(nn ? nn : 1, sizeof(ValueId *));
+	G.node_out = xcalloc(nn ? nn : 1, sizeof(ValueId *));
+	G.folded = xcalloc(nn ? nn : 1, sizeof(bool));
+	G.labels = xcalloc(nn ? nn : 1, sizeof *G.labels);
+	for (size_t i = 0; i < nn; i++) {
+		const char *nm = S(gp->node[i]->name);
+		if (nm[0])
+			snprintf(G.labels[i], sizeof G.labels[i], "%s", nm);
+		else
+			snprintf(G.labels[i], sizeof G.labels[i], "#%zu", i);
+	}
+	int *order = xmalloc(sizeof(int) * (nn ? nn : 1));
+
+	bool ok = load_initializers(&G);
+	ok &= load_inputs(&G);
+	ok = ok && define_outputs(&G);
+	ok = ok && resolve_inputs(&G);
+	int nord = ok ? topo_sort(&G, order) : -1;
+	ok = ok && nord >= 0;
+	ok = ok && emit_nodes(&G, order, nord);
+	ok = ok && load_outputs(&G);
+
+	for (size_t i = 0; i < nn; i++) {
+		free(G.node_in[i]);
+		free(G.node_out[i]);
+	}
+	free(G.node_in);
+	free(G.node_out);
+	free(G.folded);
+	free(G.labels);
+	free(G.src_node);
+	free(G.unsup);
+	free(order);
+	if (!ok) {
+		graph_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag *d)
+{
+	const char *saved = d->path;
+	int errors0 = d->nerrors;
+	path = path ? path : "<memory>";
+	d->path = path;
+	Graph *g = NULL;
+	OnnxOwner *owner = xcalloc(1, sizeof *owner);
+	owner->model = onnx__model_proto__unpack(NULL, len, buf);
+	const Onnx__ModelProto *m = owner->model;
+	if (!m) {
+		diag_error(d, "not a valid ONNX model (protobuf parse failed)");
+		goto fail;
+	}
+	if (!m->graph) {
+		diag_error(d, "not a valid ONNX model (no graph)");
+		goto fail;
+	}
+	Arena scratch = {0};
+	OpsetImport *ops = arena_alloc(&scratch, sizeof(OpsetImport) * (m->n_opset_import + 1));
+	int nops = 0;
+	for (size_t i = 0; i < m->n_opset_import; i++) {
+		const Onnx__OperatorSetIdProto *os = m->opset_import[i];
+		ops[nops].domain = arena_strdup(&scratch, is_default_domain(os->domain) ? "" : os->domain);
+		ops[nops].version = os->version;
+		bool seen = false;
+		for (int k = 0; k < nops; k++)
+			seen |= !strcmp(ops[k].domain, ops[nops].domain);
+		if (!seen)
+			nops++;
+	}
+	Loader L = {d, path, onnx_dirname(&scratch, path), owner, 0};
+	g = load_graph(&L, m->graph, false, ops, nops);
+	if (g && d->nerrors != errors0) {
+		/* Every failing step returns false, so this means a bug. */
+		graph_free(g);
+		g = NULL;
+	}
+	if (g) {
+		g->ir_version = m->ir_version;
+		g->producer = arena_strdup(&g->arena, S(m->producer_name));
+		g->owner = owner;
+		g->owner_free = onnx_owner_free;
+	}
+	arena_free(&scratch);
+	if (!g)
+		goto fail;
+	d->path = saved;
+	return g;
+fail:
+	if (d->nerrors == errors0)
+		diag_error(d, "could not load the model");
+	onnx_owner_free(owner);
+	d->path = saved;
+	return NULL;
+}
+
+Graph *onnx_load(const char *path, Diag *d)
+{
+	const char *saved = d->path;
+	d->path = path;
+	void *base;
+	size_t len;
+	bool ok = onnx_map_input(path, &base, &len, d);
+	d->path = saved;
+	if (!ok)
+		return NULL;
+	Graph *g = onnx_load_from_memory(base ? base : "", len, path, d);
+	if (base)
+		munmap(base, len);
+	return g;
+}

@@ -1,0 +1,472 @@
+/* frontend/onnx_tensor.c — TensorProto -> Tensor, external data, .pb files.
+ *
+ * Where a tensor's bytes can come from (ONNX IR spec, TensorProto):
+ *   - raw_data: dtype_size*numel little-endian bytes.  With an owner the
+ *     Tensor points at the unpacked message's buffer (no copy);
+ *   - the typed field for the data type: float_data (f32), int32_data
+ *     (i32, i16, i8, u16, u8, bool, and f16/bf16 as their 16 bits),
+ *     int64_data (i64), double_data (f64), uint64_data (u32, u64).  These
+ *     are converted once into the arena;
+ *   - data_location == EXTERNAL: external_data keys "location" (relative
+ *     to the model's folder), "offset" and "length".  With an owner the
+ *     file is mmapped once (shared by all tensors in it) and the Tensor
+ *     points into the mapping.
+ * Everything else — missing or unknown data types, negative dims, a rank
+ * over IR_MAX_RANK, a byte count that does not match the shape, external
+ * paths leaving the model's folder — is a diagnostic.
+ */
+#include "onnx_priv.h"
+#include "onnx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+DType onnx_dtype(int64_t v)
+{
+	return v > 0 && v < DT__COUNT ? (DType)v : DT_UNDEF;
+}
+
+const char *onnx_dirname(Arena *a, const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	if (!slash)
+		return ".";
+	if (slash == path)
+		return "/";
+	return arena_strndup(a, path, (size_t)(slash - path));
+}
+
+void onnx_owner_free(void *p)
+{
+	OnnxOwner *o = p;
+	if (!o)
+		return;
+	for (int i = 0; i < o->nsubs; i++)
+		graph_free(o->subs[i]);
+	free(o->subs);
+	for (int i = 0; i < o->nmaps; i++) {
+		if (o->maps[i].base)
+			munmap(o->maps[i].base, o->maps[i].len);
+		free(o->maps[i].path);
+	}
+	free(o->maps);
+	if (o->model)
+		onnx__model_proto__free_unpacked(o->model, NULL);
+	free(o);
+}
+
+/* ---- external data -------------------------------------------------- */
+
+/* Parses a non-negative decimal integer; false if s is not one. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !*s)
+		return false;
+	uint64_t v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* True if location is absolute or has a ".." component. */
+static bool path_escapes(const char *loc)
+{
+	if (loc[0] == '/')
+		return true;
+	for (const char *p = loc; *p;) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return true;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return false;
+}
+
+/* Maps the whole file at full (read-only).  On failure reports a system
+ * error mentioning `what` and the location, and returns false. */
+static bool map_file(Diag *d, const char *what, const char *loc, const char *full,
+                     void **base, size_t *len)
+{
+	char msg[1200];
+	snprintf(msg, sizeof msg, "%s: external data '%s'", what, loc);
+	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		diag_syserr(d, msg);
+		return false;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		diag_syserr(d, msg);
+		close(fd);
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		diag_error(d, "%s: not a regular file", msg);
+		return false;
+	}
+	*len = (size_t)st.st_size;
+	*base = NULL;
+	if (*len) {
+		void *m = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED) {
+			diag_syserr(d, msg);
+			close(fd);
+			return false;
+		}
+		*base = m;
+	}
+	close(fd);
+	return true;
+}
+
+static bool load_external(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const char *what,
+                          size_t nbytes, Tensor *t)
+{
+	const char *loc = NULL;
+	uint64_t off = 0, len = nbytes;
+	bool has_len = false;
+	for (size_t i = 0; i < tp->n_external_data; i++) {
+		const Onnx__StringStringEntryProto *e = tp->external_data[i];
+		const char *k = e->key ? e->key : "", *v = e->value ? e->value : "";
+		if (!strcmp(k, "location")) {
+			loc = v;
+		} else if (!strcmp(k, "offset")) {
+			if (!parse_u64(v, &off)) {
+				diag_error(c->d, "%s: external data offset '%s' is not a number", what, v);
+				return false;
+			}
+		} else if (!strcmp(k, "length")) {
+			if (!parse_u64(v, &len)) {
+				diag_error(c->d, "%s: external data length '%s' is not a number", what, v);
+				return false;
+			}
+			has_len = true;
+		}
+	}
+	if (!loc || !*loc) {
+		diag_error(c->d, "%s: external data has no location", what);
+		return false;
+	}
+	if (path_escapes(loc)) {
+		diag_error(c->d, "%s: external data location '%s' escapes the model's folder "
+		           "(absolute or with '..')", what, loc);
+		return false;
+	}
+	if (has_len && len != nbytes) {
+		diag_error(c->d, "%s: external data length %llu does not match the shape "
+		           "(%zu bytes)", what, (unsigned long long)len, nbytes);
+		return false;
+	}
+	size_t flen = strlen(c->dir) + 1 + strlen(loc) + 1;
+	char *full = xmalloc(flen);
+	snprintf(full, flen, "%s/%s", c->dir, loc);
+
+	OnnxMap tmp = {0}, *m = NULL;
+	if (c->owner) {
+		for (int i = 0; i < c->owner->nmaps; i++)
+			if (!strcmp(c->owner->maps[i].path, full))
+				m = &c->owner->maps[i];
+	}
+	if (!m) {
+		if (!map_file(c->d, what, loc, full, &tmp.base, &tmp.len)) {
+			free(full);
+			return false;
+		}
+		tmp.path = full;
+		full = NULL;
+		if (c->owner) {
+			OnnxOwner *o = c->owner;
+			if (o->nmaps == o->cap_maps) {
+				o->cap_maps = o->cap_maps ? 2 * o->cap_maps : 4;
+				o->maps = xrealloc(o->maps, sizeof(OnnxMap) * (size_t)o->cap_maps);
+			}
+			o->maps[o->nmaps] = tmp;
+			m = &o->maps[o->nmaps++];
+		} else {
+			m = &tmp;
+		}
+	}
+	free(full);
+
+	bool ok = off <= m->len && nbytes <= m->len - off;
+	if (!ok) {
+		diag_error(c->d, "%s: external data '%s': bytes [%llu, %llu) lie beyond its end "
+		           "(%zu bytes)", what, loc, (unsigned long long)off,
+		           (unsigned long long)(off + nbytes), m->len);
+	} else {
+		const unsigned char *p = nbytes ? (const unsigned char *)m->base + off : NULL;
+		size_t al = dtype_size(t->dtype);
+		/* Point into the mapping unless copying was asked for or the
+		 * offset leaves the elements misaligned. */
+		if (!c->owner || !p || (uintptr_t)p % al)
+			t->data = nbytes ? arena_dup(c->arena, p, nbytes) : arena_alloc(c->arena, 1);
+		else
+			t->data = p;
+	}
+	if (m == &tmp) {
+		if (tmp.base)
+			munmap(tmp.base, tmp.len);
+		free(tmp.path);
+	}
+	return ok;
+}
+
+/* ---- typed fields ----------------------------------------------------- */
+
+static bool count_ok(OnnxTensorCtx *c, const char *what, const char *field, size_t have,
+                     size_t want)
+{
+	if (have == want)
+		return true;
+	diag_error(c->d, "%s: %s has %zu values, expected %zu", what, field, have, want);
+	return false;
+}
+
+/* Converts the typed field for t->dtype into a fresh arena buffer. */
+static bool load_typed(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const char *what,
+                       size_t numel, Tensor *t)
+{
+	size_t nbytes = numel * dtype_size(t->dtype);
+	unsigned char *out = arena_alloc(c->arena, nbytes ? nbytes : 1);
+	t->data = out;
+	switch (t->dtype) {
+	case DT_F32:
+		if (!count_ok(c, what, "float_data", tp->n_float_data, numel))
+			return false;
+		memcpy(out, tp->float_data, nbytes);
+		return true;
+	case DT_F64:
+		if (!count_ok(c, what, "double_data", tp->n_double_data, numel))
+			return false;
+		memcpy(out, tp->double_data, nbytes);
+		return true;
+	case DT_I64:
+		if (!count_ok(c, what, "int64_data", tp->n_int64_data, numel))
+			return false;
+		memcpy(out, tp->int64_data, nbytes);
+		return true;
+	case DT_I32:
+		if (!count_ok(c, what, "int32_data", tp->n_int32_data, numel))
+			return false;
+		memcpy(out, tp->int32_data, nbytes);
+		return true;
+	case DT_U64:
+		if (!count_ok(c, what, "uint64_data", tp->n_uint64_data, numel))
+			return false;
+		memcpy(out, tp->uint64_data, nbytes);
+		return true;
+	case DT_U32:
+		if (!count_ok(c, what, "uint64_data", tp->n_uint64_data, numel))
+			return false;
+		for (size_t i = 0; i < numel; i++) {
+			uint32_t v = (uint32_t)tp->uint64_data[i];
+			memcpy(out + 4 * i, &v, 4);
+		}
+		return true;
+	case DT_I16: case DT_U16: case DT_F16: case DT_BF16:
+		if (!count_ok(c, what, "int32_data", tp->n_int32_data, numel))
+			return false;
+		for (size_t i = 0; i < numel; i++) {
+			uint16_t v = (uint16_t)(uint32_t)tp->int32_data[i];
+			memcpy(out + 2 * i, &v, 2);
+		}
+		return true;
+	case DT_I8: case DT_U8:
+		if (!count_ok(c, what, "int32_data", tp->n_int32_data, numel))
+			return false;
+		for (size_t i = 0; i < numel; i++)
+			out[i] = (unsigned char)(uint32_t)tp->int32_data[i];
+		return true;
+	case DT_BOOL:
+		if (!count_ok(c, what, "int32_data", tp->n_int32_data, numel))
+			return false;
+		for (size_t i = 0; i < numel; i++)
+			out[i] = tp->int32_data[i] != 0;
+		return true;
+	default:
+		IR_UNREACHABLE("load_typed: dtype filtered by the caller");
+	}
+}
+
+bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const char *what,
+                         Tensor *t)
+{
+	memset(t, 0, sizeof *t);
+	t->shape.rank = -1;
+	if (!tp->has_data_type || tp->data_type == 0) {
+		diag_error(c->d, "%s: tensor has no data type", what);
+		return false;
+	}
+	DType dt = onnx_dtype(tp->data_type);
+	if (dt == DT_UNDEF) {
+		diag_error(c->d, "%s: unknown tensor data type %d", what, (int)tp->data_type);
+		return false;
+	}
+	if (dt == DT_STRING) {
+		diag_error(c->d, "%s: string tensors not supported", what);
+		return false;
+	}
+	if (dtype_size(dt) == 0) {
+		diag_error(c->d, "%s: tensors of type %s not supported", what, dtype_name(dt));
+		return false;
+	}
+	if (tp->n_dims > IR_MAX_RANK) {
+		diag_error(c->d, "%s: rank %zu exceeds the supported maximum %d", what,
+		           tp->n_dims, IR_MAX_RANK);
+		return false;
+	}
+	t->dtype = dt;
+	t->shape.rank = (int)tp->n_dims;
+	size_t esize = dtype_size(dt);
+	uint64_t numel = 1;
+	bool huge = false;
+	for (size_t i = 0; i < tp->n_dims; i++) {
+		int64_t dim = tp->dims[i];
+		if (dim < 0) {
+			diag_error(c->d, "%s: dimension %zu is negative (%lld)", what, i, (long long)dim);
+			return false;
+		}
+		t->shape.dims[i] = dim;
+		if (dim && numel > (uint64_t)(INT64_MAX / 16) / (uint64_t)dim)
+			huge = true;
+		numel *= (uint64_t)dim;
+	}
+	if (huge && numel) {
+		diag_error(c->d, "%s: tensor is too large", what);
+		return false;
+	}
+	if (tp->segment) {
+		diag_error(c->d, "%s: segmented tensors not supported", what);
+		return false;
+	}
+	size_t nbytes = (size_t)numel * esize;
+	t->nbytes = nbytes;
+
+	if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+		return load_external(c, tp, what, nbytes, t);
+	if (tp->has_data_location && tp->data_location != ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT) {
+		diag_error(c->d, "%s: unknown data_location %d", what, (int)tp->data_location);
+		return false;
+	}
+	if (tp->has_raw_data) {
+		if (tp->raw_data.len != nbytes) {
+			diag_error(c->d, "%s: raw_data has %zu bytes, expected %zu (%llu elements of %s)",
+			           what, tp->raw_data.len, nbytes, (unsigned long long)numel,
+			           dtype_name(dt));
+			return false;
+		}
+		if (!nbytes)
+			t->data = arena_alloc(c->arena, 1);
+		else if (c->owner)
+			t->data = tp->raw_data.data;   /* malloc'd by protobuf-c: aligned */
+		else
+			t->data = arena_dup(c->arena, tp->raw_data.data, nbytes);
+		return true;
+	}
+	return load_typed(c, tp, what, (size_t)numel, t);
+}
+
+/* ---- TensorProto files ------------------------------------------------ */
+
+bool onnx_tensor_from_memory(const void *buf, size_t len, const char *path, Arena *a,
+                             Tensor *t, const char **name, Diag *d)
+{
+	const char *saved = d->path;
+	d->path = path ? path : "<memory>";
+	bool ok = false;
+	Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
+	if (!tp) {
+		diag_error(d, "not a valid ONNX tensor (protobuf parse failed)");
+		memset(t, 0, sizeof *t);
+		t->shape.rank = -1;
+		goto out;
+	}
+	char what[300];
+	snprintf(what, sizeof what, "tensor '%.200s'", tp->name ? tp->name : "");
+	Arena scratch = {0};
+	OnnxTensorCtx c = {d, onnx_dirname(&scratch, path), a, NULL};
+	ok = onnx_tensor_convert(&c, tp, what, t);
+	arena_free(&scratch);
+	if (ok && name)
+		*name = arena_strdup(a, tp->name ? tp->name : "");
+	onnx__tensor_proto__free_unpacked(tp, NULL);
+out:
+	d->path = saved;
+	return ok;
+}
+
+bool onnx_map_input(const char *path, void **base, size_t *len, Diag *d)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		diag_syserr(d, "cannot open");
+		return false;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		diag_syserr(d, "cannot stat");
+		close(fd);
+		return false;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		errno = EISDIR;
+		diag_syserr(d, "cannot read");
+		return false;
+	}
+	if ((uint64_t)st.st_size > (uint64_t)INT32_MAX) {
+		close(fd);
+		diag_error(d, "file is larger than 2 GB (protobuf's limit): "
+		           "store the weights as external data");
+		return false;
+	}
+	*len = (size_t)st.st_size;
+	*base = NULL;
+	if (*len) {
+		void *m = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED) {
+			diag_syserr(d, "cannot mmap");
+			close(fd);
+			return false;
+		}
+		*base = m;
+	}
+	close(fd);
+	return true;
+}
+
+bool onnx_load_tensor_file(const char *path, Arena *a, Tensor *t, const char **name, Diag *d)
+{
+	const char *saved = d->path;
+	d->path = path;
+	void *base;
+	size_t len;
+	bool ok = onnx_map_input(path, &base, &len, d);
+	d->path = saved;
+	if (!ok) {
+		memset(t, 0, sizeof *t);
+		t->shape.rank = -1;
+		return false;
+	}
+	ok = onnx_tensor_from_memory(base ? base : "", len, path, a, t, name, d);
+	if (base)
+		munmap(base, len);
+	return ok;
+}
