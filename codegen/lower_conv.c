@@ -1,0 +1,592 @@
+/* codegen/lower_conv.c — Conv, ConvTranspose, MaxPool, AveragePool,
+ * GlobalAveragePool, GlobalMaxPool (N-D, NCHW layout, static shapes).
+ *
+ * Windowed ops (Conv and the pools) loop over output positions; for each
+ * spatial dim the valid kernel taps are the range [lo, hi) of kk with
+ *     0 <= o*stride - pad_begin + kk*dilation < in
+ * computed once per output position (selects, no branch in the tap loops),
+ * so padding costs no test in the inner loop.  When no output position
+ * reaches the padding the range is the constant [0, kernel).
+ * ConvTranspose is lowered in gather form: output o receives input i
+ * through tap kk when o + pad_begin - kk*dilation == i*stride; that test is
+ * a branch per tap (reference quality).
+ *
+ * Semantics: Conv-11, ConvTranspose-11 (pads from output_shape/auto_pad as
+ * the spec's total_padding rule, floor division), MaxPool-12 (Indices with
+ * storage_order), AveragePool-11/19 (count_include_pad counts taps inside
+ * the padded extent), Global*Pool-1.  auto_pad SAME_UPPER/SAME_LOWER put
+ * the odd padding at the end/beginning.
+ */
+#include "lower.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#define SP IR_MAX_RANK /* max spatial rank */
+
+static DType acc_dtype(DType t)
+{
+	return (t == DT_F16 || t == DT_BF16) ? DT_F32 : t;
+}
+
+static LLVMValueRef ld(Cg *cg, ValueId v, LLVMValueRef idx, DType ad)
+{
+	DType from = acc_dtype(gval(cg->g, v)->dtype);
+	LLVMValueRef x = cg_load(cg, v, idx);
+	return from == ad ? x : cg_convert(cg, x, from, ad);
+}
+
+static void st(Cg *cg, ValueId v, LLVMValueRef idx, LLVMValueRef x, DType ad)
+{
+	DType to = acc_dtype(gval(cg->g, v)->dtype);
+	if (to != ad)
+		x = cg_convert(cg, x, ad, to);
+	cg_store(cg, v, idx, x);
+}
+
+static LLVMValueRef imul(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return b == 1 ? a : LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
+}
+
+static LLVMValueRef iadd(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildNSWAdd(cg->b, a, b, "");
+}
+
+static LLVMValueRef imin(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+static int64_t floordiv(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int64_t prod(const int64_t *d, int n)
+{
+	int64_t p = 1;
+	for (int i = 0; i < n; i++)
+		p *= d[i];
+	return p;
+}
+
+/* Window geometry of one node: k spatial dims. */
+typedef struct Geom {
+	int k;
+	int64_t in[SP], out[SP], ker[SP], str[SP], dil[SP], pb[SP], pe[SP];
+} Geom;
+
+/* Reads an INTS attribute of exactly k entries (default def), false with a
+ * diagnostic if its length is wrong. */
+static bool ints_attr(Cg *cg, const Node *n, const char *name, int k, int64_t def, int64_t *out)
+{
+	const int64_t *v;
+	int c = attr_ints(n, name, &v);
+	for (int i = 0; i < k; i++)
+		out[i] = def;
+	if (c < 0)
+		return true;
+	if (c != k)
+		return cg_unsupported(cg, -1, "attribute %s has %d values, expected %d", name, c, k);
+	for (int i = 0; i < k; i++)
+		out[i] = v[i];
+	return true;
+}
+
+/* Fills strides, dilations, pads (explicit or auto_pad) of a forward window
+ * (Conv, pools); g->in, g->ker and g->k must be set. */
+static bool forward_geom(Cg *cg, const Node *n, Geom *g)
+{
+	int k = g->k;
+	if (!ints_attr(cg, n, "strides", k, 1, g->str) || !ints_attr(cg, n, "dilations", k, 1, g->dil))
+		return false;
+	for (int i = 0; i < k; i++)
+		if (g->str[i] < 1 || g->dil[i] < 1 || g->ker[i] < 1)
+			return cg_unsupported(cg, -1, "strides, dilations and kernel must be >= 1");
+	const char *ap = attr_string(n, "auto_pad", "NOTSET");
+	if (!strcmp(ap, "NOTSET")) {
+		const int64_t *p;
+		int c = attr_ints(n, "pads", &p);
+		if (c >= 0 && c != 2 * k)
+			return cg_unsupported(cg, -1, "pads has %d values, expected %d", c, 2 * k);
+		for (int i = 0; i < k; i++) {
+			g->pb[i] = c < 0 ? 0 : p[i];
+			g->pe[i] = c < 0 ? 0 : p[k + i];
+			if (g->pb[i] < 0 || g->pe[i] < 0)
+				return cg_unsupported(cg, -1, "negative pads");
+		}
+	} else if (!strcmp(ap, "VALID")) {
+		for (int i = 0; i < k; i++)
+			g->pb[i] = g->pe[i] = 0;
+	} else if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+		bool upper = ap[5] == 'U';
+		for (int i = 0; i < k; i++) {
+			int64_t o = (g->in[i] + g->str[i] - 1) / g->str[i];
+			int64_t total = (o - 1) * g->str[i] + (g->ker[i] - 1) * g->dil[i] + 1 - g->in[i];
+			if (total < 0)
+				total = 0;
+			g->pb[i] = upper ? total / 2 : total - total / 2;
+			g->pe[i] = total - g->pb[i];
+		}
+	} else {
+		return cg_unsupported(cg, -1, "auto_pad '%s'", ap);
+	}
+	return true;
+}
+
+/* Taps kk in [0, ker) with lo_b <= base + kk*dil < hi_b, as [*lo, *hi). */
+static void tap_range(Cg *cg, LLVMValueRef base, int64_t lo_b, int64_t hi_b, int64_t ker,
+                      int64_t dil, LLVMValueRef *lo, LLVMValueRef *hi)
+{
+	LLVMValueRef zero = cg_i64(cg, 0);
+	LLVMValueRef t = LLVMBuildSub(cg->b, cg_i64(cg, lo_b), base, "");
+	LLVMValueRef tq = LLVMBuildSDiv(cg->b, iadd(cg, t, cg_i64(cg, dil - 1)), cg_i64(cg, dil), "");
+	*lo = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLE, t, zero, ""), zero, tq, "");
+	LLVMValueRef u = LLVMBuildSub(cg->b, cg_i64(cg, hi_b - 1), base, "");
+	LLVMValueRef uq = iadd(cg, LLVMBuildSDiv(cg->b, u, cg_i64(cg, dil), ""), cg_i64(cg, 1));
+	*hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, u, zero, ""), zero,
+	                      imin(cg, uq, cg_i64(cg, ker)), "");
+}
+
+/* True when every output position of dim i has all its taps inside
+ * [lo_b, hi_b): the tap range is then the constant [0, ker). */
+static bool full_window(const Geom *g, int i, int64_t lo_b, int64_t hi_b)
+{
+	return -g->pb[i] >= lo_b &&
+	       (g->out[i] - 1) * g->str[i] - g->pb[i] + (g->ker[i] - 1) * g->dil[i] < hi_b;
+}
+
+/* Per output position o: base[i] = o[i]*str - pb and the range of taps
+ * that fall inside the input, [0, in). */
+static void window_at(Cg *cg, const Geom *g, const LLVMValueRef *o,
+                      LLVMValueRef *base, LLVMValueRef *lo, LLVMValueRef *hi)
+{
+	for (int i = 0; i < g->k; i++) {
+		base[i] = LLVMBuildSub(cg->b, imul(cg, o[i], g->str[i]), cg_i64(cg, g->pb[i]), "");
+		int64_t lb = 0, hb = g->in[i];
+		if (full_window(g, i, lb, hb)) {
+			lo[i] = cg_i64(cg, 0);
+			hi[i] = cg_i64(cg, g->ker[i]);
+		} else {
+			tap_range(cg, base[i], lb, hb, g->ker[i], g->dil[i], &lo[i], &hi[i]);
+		}
+	}
+}
+
+/* ---- Conv ------------------------------------------------------------------ */
+
+/* Conv-11: Y[n,m,o] = B[m] + sum_{c<C/group, kk} X[n, g*C/group + c,
+ * o*str - pb + kk*dil] * W[m, c, kk], g = m / (M/group). */
+static bool lower_conv(Cg *cg, const Node *n)
+{
+	Value *X = gval(cg->g, n->in[0]), *W = gval(cg->g, n->in[1]), *Y = gval(cg->g, n->out[0]);
+	DType dt = X->dtype;
+	if (!dtype_is_float(dt) || W->dtype != dt || Y->dtype != dt)
+		return cg_unsupported(cg, -1, "Conv of %s", dtype_name(dt));
+	int r = X->shape.rank;
+	if (r < 3 || W->shape.rank != r || Y->shape.rank != r)
+		return cg_unsupported(cg, -1, "Conv needs X, W, Y of equal rank >= 3");
+	Geom g = {.k = r - 2};
+	int64_t N = X->shape.dims[0], C = X->shape.dims[1], M = W->shape.dims[0];
+	int64_t group = attr_int(n, "group", 1);
+	if (group < 1 || C % group || M % group || W->shape.dims[1] != C / group)
+		return cg_unsupported(cg, 1, "W of shape [%lld,%lld,...] does not fit C=%lld, group=%lld",
+		                      (long long)M, (long long)W->shape.dims[1], (long long)C, (long long)group);
+	for (int i = 0; i < g.k; i++) {
+		g.in[i] = X->shape.dims[2 + i];
+		g.ker[i] = W->shape.dims[2 + i];
+		g.out[i] = Y->shape.dims[2 + i];
+	}
+	const int64_t *ks;
+	int kc = attr_ints(n, "kernel_shape", &ks);
+	for (int i = 0; i < kc && i < g.k; i++)
+		if (kc != g.k || ks[i] != g.ker[i])
+			return cg_unsupported(cg, -1, "kernel_shape disagrees with W");
+	if (!forward_geom(cg, n, &g))
+		return false;
+	for (int i = 0; i < g.k; i++) {
+		int64_t want = (g.in[i] + g.pb[i] + g.pe[i] - (g.ker[i] - 1) * g.dil[i] - 1) / g.str[i] + 1;
+		if (g.out[i] != want || want < 1)
+			return cg_unsupported(cg, -1, "output dim %d is %lld, expected %lld", 2 + i,
+			                      (long long)g.out[i], (long long)want);
+	}
+	if (Y->shape.dims[0] != N || Y->shape.dims[1] != M)
+		return cg_unsupported(cg, -1, "output batch/channels disagree with inputs");
+	ValueId bias = n->nin > 2 ? n->in[2] : IR_NONE;
+	if (bias != IR_NONE && shape_numel(&gval(cg->g, bias)->shape) != M)
+		return cg_unsupported(cg, 2, "bias must have %lld elements", (long long)M);
+
+	DType ad = acc_dtype(dt);
+	LLVMTypeRef at = cg_compute_type(cg, ad);
+	int64_t Cg_ = C / group, Mg = M / group;
+	int64_t xsp = prod(g.in, g.k), ysp = prod(g.out, g.k), wsp = prod(g.ker, g.k);
+	int64_t xs[SP], ws[SP], ys[SP];
+	for (int i = g.k - 1; i >= 0; i--) {
+		xs[i] = i == g.k - 1 ? 1 : xs[i + 1] * g.in[i + 1];
+		ws[i] = i == g.k - 1 ? 1 : ws[i + 1] * g.ker[i + 1];
+		ys[i] = i == g.k - 1 ? 1 : ys[i + 1] * g.out[i + 1];
+	}
+	LLVMValueRef acc = cg_alloca(cg, at, "acc");
+	CgLoop ln, lm, lc, lk[SP];
+	CgNest on;
+	cg_for(cg, &ln, 0, N);
+	cg_for(cg, &lm, 0, M);
+	LLVMValueRef grp = LLVMBuildSDiv(cg->b, lm.iv, cg_i64(cg, Mg), "");
+	/* X channel base of this group and W row of this m */
+	LLVMValueRef xch0 = iadd(cg, imul(cg, ln.iv, C), imul(cg, grp, Cg_));
+	LLVMValueRef b0 = bias != IR_NONE ? ld(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
+	cg_nest(cg, &on, g.k, g.out);
+	LLVMValueRef base[SP], lo[SP], hi[SP];
+	window_at(cg, &g, on.iv, base, lo, hi);
+	LLVMBuildStore(cg->b, b0, acc);
+	cg_for(cg, &lc, 0, Cg_);
+	LLVMValueRef xoff = imul(cg, iadd(cg, xch0, lc.iv), xsp);
+	LLVMValueRef woff = imul(cg, iadd(cg, imul(cg, lm.iv, Cg_), lc.iv), wsp);
+	LLVMValueRef xi[SP], wi[SP];
+	for (int i = 0; i < g.k; i++) {
+		cg_for_v(cg, &lk[i], lo[i], hi[i]);
+		wi[i] = lk[i].iv;
+		xi[i] = iadd(cg, base[i], imul(cg, lk[i].iv, g.dil[i]));
+	}
+	LLVMValueRef xv = ld(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, g.k, xi, xs)), ad);
+	LLVMValueRef wv = ld(cg, n->in[1], iadd(cg, woff, cg_linear(cg, g.k, wi, ws)), ad);
+	LLVMValueRef s = LLVMBuildLoad2(cg->b, at, acc, "");
+	LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, s, LLVMBuildFMul(cg->b, xv, wv, ""), ""), acc);
+	for (int i = g.k - 1; i >= 0; i--)
+		cg_for_end(cg, &lk[i]);
+	cg_for_end(cg, &lc);
+	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
+	st(cg, n->out[0], iadd(cg, yoff, cg_linear(cg, g.k, on.iv, ys)),
+	   LLVMBuildLoad2(cg->b, at, acc, ""), ad);
+	cg_nest_end(cg, &on);
+	cg_for_end(cg, &lm);
+	cg_for_end(cg, &ln);
+	return true;
+}
+
+/* ---- ConvTranspose ---------------------------------------------------------- */
+
+/* ConvTranspose-11: W is [C, M/group, k...];
+ * Y[n,m,o] = B[m] + sum over c in m's group and taps kk with
+ * o + pb - kk*dil == i*str, 0 <= i < in, of X[n,c,i] * W[c, m%(M/group), kk].
+ * Pads: explicit, or from total_padding = str*(in-1) + output_padding +
+ * (ker-1)*dil + 1 - target, target = output_shape or in*str (auto_pad SAME);
+ * SAME_UPPER: pb = total/2, else pb = total - total/2 (floor division). */
+static bool lower_convtranspose(Cg *cg, const Node *n)
+{
+	Value *X = gval(cg->g, n->in[0]), *W = gval(cg->g, n->in[1]), *Y = gval(cg->g, n->out[0]);
+	DType dt = X->dtype;
+	if (!dtype_is_float(dt) || W->dtype != dt || Y->dtype != dt)
+		return cg_unsupported(cg, -1, "ConvTranspose of %s", dtype_name(dt));
+	int r = X->shape.rank;
+	if (r < 3 || W->shape.rank != r || Y->shape.rank != r)
+		return cg_unsupported(cg, -1, "ConvTranspose needs X, W, Y of equal rank >= 3");
+	Geom g = {.k = r - 2};
+	int k = g.k;
+	int64_t N = X->shape.dims[0], C = X->shape.dims[1];
+	int64_t group = attr_int(n, "group", 1);
+	if (group < 1 || C % group || W->shape.dims[0] != C)
+		return cg_unsupported(cg, 1, "W does not fit C=%lld, group=%lld", (long long)C,
+		                      (long long)group);
+	int64_t Mg = W->shape.dims[1], M = Mg * group;
+	if (Y->shape.dims[0] != N || Y->shape.dims[1] != M)
+		return cg_unsupported(cg, -1, "output batch/channels disagree with inputs");
+	for (int i = 0; i < k; i++) {
+		g.in[i] = X->shape.dims[2 + i];
+		g.ker[i] = W->shape.dims[2 + i];
+		g.out[i] = Y->shape.dims[2 + i];
+	}
+	int64_t opad[SP];
+	if (!ints_attr(cg, n, "strides", k, 1, g.str) || !ints_attr(cg, n, "dilations", k, 1, g.dil) ||
+	    !ints_attr(cg, n, "output_padding", k, 0, opad))
+		return false;
+	for (int i = 0; i < k; i++)
+		if (g.str[i] < 1 || g.dil[i] < 1)
+			return cg_unsupported(cg, -1, "strides and dilations must be >= 1");
+	const char *ap = attr_string(n, "auto_pad", "NOTSET");
+	const int64_t *os;
+	int oc = attr_ints(n, "output_shape", &os);
+	bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
+	if (oc >= 0 && oc != k && oc != k + 2)
+		return cg_unsupported(cg, -1, "output_shape has %d values", oc);
+	if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && !same)
+		return cg_unsupported(cg, -1, "auto_pad '%s'", ap);
+	for (int i = 0; i < k; i++) {
+		int64_t full = g.str[i] * (g.in[i] - 1) + opad[i] + (g.ker[i] - 1) * g.dil[i] + 1;
+		if (oc >= 0 || same) {
+			int64_t target = oc >= 0 ? os[oc - k + i] : g.in[i] * g.str[i];
+			int64_t total = full - target;
+			int64_t half = floordiv(total, 2);
+			if (!strcmp(ap, "SAME_UPPER")) {
+				g.pb[i] = half;
+				g.pe[i] = total - half;
+			} else {
+				g.pb[i] = total - half;
+				g.pe[i] = half;
+			}
+		} else if (!strcmp(ap, "VALID")) {
+			g.pb[i] = g.pe[i] = 0;
+		} else {
+			const int64_t *p;
+			int c = attr_ints(n, "pads", &p);
+			if (c >= 0 && c != 2 * k)
+				return cg_unsupported(cg, -1, "pads has %d values, expected %d", c, 2 * k);
+			g.pb[i] = c < 0 ? 0 : p[i];
+			g.pe[i] = c < 0 ? 0 : p[k + i];
+		}
+		if (g.out[i] != full - g.pb[i] - g.pe[i])
+			return cg_unsupported(cg, -1, "output dim %d is %lld, expected %lld", 2 + i,
+			                      (long long)g.out[i], (long long)(full - g.pb[i] - g.pe[i]));
+	}
+	ValueId bias = n->nin > 2 ? n->in[2] : IR_NONE;
+	if (bias != IR_NONE && shape_numel(&gval(cg->g, bias)->shape) != M)
+		return cg_unsupported(cg, 2, "bias must have %lld elements", (long long)M);
+
+	DType ad = acc_dtype(dt);
+	LLVMTypeRef at = cg_compute_type(cg, ad);
+	int64_t Cg_ = C / group;
+	int64_t xsp = prod(g.in, k), ysp = prod(g.out, k), wsp = prod(g.ker, k);
+	int64_t xs[SP], ws[SP], ys[SP];
+	for (int i = k - 1; i >= 0; i--) {
+		xs[i] = i == k - 1 ? 1 : xs[i + 1] * g.in[i + 1];
+		ws[i] = i == k - 1 ? 1 : ws[i + 1] * g.ker[i + 1];
+		ys[i] = i == k - 1 ? 1 : ys[i + 1] * g.out[i + 1];
+	}
+	LLVMValueRef acc = cg_alloca(cg, at, "acc");
+	CgLoop ln, lm, lc;
+	CgNest on, kn;
+	cg_for(cg, &ln, 0, N);
+	cg_for(cg, &lm, 0, M);
+	LLVMValueRef grp = LLVMBuildSDiv(cg->b, lm.iv, cg_i64(cg, Mg), "");
+	LLVMValueRef mm = LLVMBuildSRem(cg->b, lm.iv, cg_i64(cg, Mg), "");
+	LLVMValueRef b0 = bias != IR_NONE ? ld(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
+	cg_nest(cg, &on, k, g.out);
+	LLVMBuildStore(cg->b, b0, acc);
+	cg_for(cg, &lc, 0, Cg_);
+	LLVMValueRef ch = iadd(cg, imul(cg, grp, Cg_), lc.iv);
+	LLVMValueRef xoff = imul(cg, iadd(cg, imul(cg, ln.iv, C), ch), xsp);
+	LLVMValueRef woff = imul(cg, iadd(cg, imul(cg, ch, Mg), mm), wsp);
+	cg_nest(cg, &kn, k, g.ker);
+	LLVMValueRef ok = LLVMConstInt(cg->t_i1, 1, 0), xi[SP];
+	for (int i = 0; i < k; i++) {
+		LLVMValueRef t = LLVMBuildSub(cg->b, iadd(cg, on.iv[i], cg_i64(cg, g.pb[i])),
+		                              imul(cg, kn.iv[i], g.dil[i]), "");
+		LLVMValueRef c = LLVMBuildICmp(cg->b, LLVMIntSGE, t, cg_i64(cg, 0), "");
+		if (g.str[i] != 1) {
+			LLVMValueRef rem = LLVMBuildSRem(cg->b, t, cg_i64(cg, g.str[i]), "");
+			c = LLVMBuildAnd(cg->b, c, LLVMBuildICmp(cg->b, LLVMIntEQ, rem, cg_i64(cg, 0), ""), "");
+			t = LLVMBuildSDiv(cg->b, t, cg_i64(cg, g.str[i]), "");
+		}
+		c = LLVMBuildAnd(cg->b, c, LLVMBuildICmp(cg->b, LLVMIntSLT, t, cg_i64(cg, g.in[i]), ""), "");
+		ok = LLVMBuildAnd(cg->b, ok, c, "");
+		xi[i] = t;
+	}
+	CgIf cif;
+	cg_if(cg, &cif, ok);
+	LLVMValueRef xv = ld(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
+	LLVMValueRef wv = ld(cg, n->in[1], iadd(cg, woff, cg_linear(cg, k, kn.iv, ws)), ad);
+	LLVMValueRef s = LLVMBuildLoad2(cg->b, at, acc, "");
+	LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, s, LLVMBuildFMul(cg->b, xv, wv, ""), ""), acc);
+	cg_if_end(cg, &cif);
+	cg_nest_end(cg, &kn);
+	cg_for_end(cg, &lc);
+	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
+	st(cg, n->out[0], iadd(cg, yoff, cg_linear(cg, k, on.iv, ys)),
+	   LLVMBuildLoad2(cg->b, at, acc, ""), ad);
+	cg_nest_end(cg, &on);
+	cg_for_end(cg, &lm);
+	cg_for_end(cg, &ln);
+	return true;
+}
+
+/* ---- pools ------------------------------------------------------------------- */
+
+/* The lowest value of dt's compute type (-inf for floats). */
+static LLVMValueRef lowest(Cg *cg, DType dt)
+{
+	if (dtype_is_float(dt))
+		return cg_const(cg, dt, -INFINITY);
+	if (!dtype_is_signed(dt))
+		return cg_const_int(cg, dt, 0);
+	return cg_const_int(cg, dt, dtype_size(dt) == 8 ? INT64_MIN
+	                            : -((int64_t)1 << (8 * dtype_size(dt) - 1)));
+}
+
+static LLVMValueRef greater(Cg *cg, DType dt, LLVMValueRef a, LLVMValueRef b)
+{
+	if (dtype_is_float(dt))
+		return LLVMBuildFCmp(cg->b, LLVMRealOGT, a, b, "");
+	return LLVMBuildICmp(cg->b, dtype_is_signed(dt) ? LLVMIntSGT : LLVMIntUGT, a, b, "");
+}
+
+/* MaxPool-12 and AveragePool-11/19.  The window of output o in dim i covers
+ * taps kk with o*str - pb + kk*dil inside the input.  MaxPool's Indices are
+ * flat indices into X (row-major, or column-major over the spatial dims
+ * when storage_order = 1).  AveragePool divides by the number of taps
+ * inside the input, or inside the padded extent [-pb, in+pe) when
+ * count_include_pad = 1. */
+static bool lower_pool(Cg *cg, const Node *n)
+{
+	bool is_max = n->op == OP_MaxPool;
+	Value *X = gval(cg->g, n->in[0]), *Y = gval(cg->g, n->out[0]);
+	DType dt = X->dtype;
+	if (Y->dtype != dt || !(dtype_is_float(dt) || (is_max && dtype_is_int(dt))))
+		return cg_unsupported(cg, 0, "%s of %s", n->op_type, dtype_name(dt));
+	int r = X->shape.rank;
+	if (r < 3 || Y->shape.rank != r)
+		return cg_unsupported(cg, 0, "%s needs rank >= 3", n->op_type);
+	Geom g = {.k = r - 2};
+	const int64_t *ks;
+	if (attr_ints(n, "kernel_shape", &ks) != g.k)
+		return cg_unsupported(cg, -1, "kernel_shape must have %d values", g.k);
+	for (int i = 0; i < g.k; i++) {
+		g.in[i] = X->shape.dims[2 + i];
+		g.out[i] = Y->shape.dims[2 + i];
+		g.ker[i] = ks[i];
+	}
+	if (!forward_geom(cg, n, &g))
+		return false;
+	int64_t NC = X->shape.dims[0] * X->shape.dims[1];
+	if (Y->shape.dims[0] != X->shape.dims[0] || Y->shape.dims[1] != X->shape.dims[1])
+		return cg_unsupported(cg, -1, "output batch/channels disagree with X");
+	for (int i = 0; i < g.k; i++) {
+		/* the output must fit the floor or ceil rule: every window starts
+		 * inside the padded input */
+		int64_t ext = g.in[i] + g.pb[i] + g.pe[i] - (g.ker[i] - 1) * g.dil[i] - 1;
+		int64_t fl = ext / g.str[i] + 1, ce = (ext + g.str[i] - 1) / g.str[i] + 1;
+		if (ext < 0 || g.out[i] < fl || g.out[i] > ce)
+			return cg_unsupported(cg, -1, "output dim %d is %lld, expected %lld..%lld", 2 + i,
+			                      (long long)g.out[i], (long long)fl, (long long)ce);
+	}
+	ValueId ind = (is_max && n->nout > 1) ? n->out[1] : IR_NONE;
+	if (ind != IR_NONE && gval(cg->g, ind)->dtype != DT_I64)
+		return cg_unsupported(cg, -1, "Indices must be int64");
+	bool colmajor = attr_int(n, "storage_order", 0) == 1;
+	bool incl_pad = !is_max && attr_int(n, "count_include_pad", 0) != 0;
+
+	DType ad = acc_dtype(dt);
+	LLVMTypeRef at = cg_compute_type(cg, ad);
+	int64_t xsp = prod(g.in, g.k), ysp = prod(g.out, g.k);
+	int64_t xs[SP], ys[SP], cs[SP];
+	for (int i = g.k - 1; i >= 0; i--) {
+		xs[i] = i == g.k - 1 ? 1 : xs[i + 1] * g.in[i + 1];
+		ys[i] = i == g.k - 1 ? 1 : ys[i + 1] * g.out[i + 1];
+	}
+	for (int i = 0; i < g.k; i++)
+		cs[i] = i == 0 ? 1 : cs[i - 1] * g.in[i - 1];
+	LLVMValueRef acc = cg_alloca(cg, at, "acc");
+	LLVMValueRef arg = ind != IR_NONE ? cg_alloca(cg, cg->t_i64, "arg") : NULL;
+	CgLoop lnc, lk[SP];
+	CgNest on;
+	cg_for(cg, &lnc, 0, NC);
+	LLVMValueRef xoff = imul(cg, lnc.iv, xsp);
+	cg_nest(cg, &on, g.k, g.out);
+	LLVMValueRef base[SP], lo[SP], hi[SP];
+	window_at(cg, &g, on.iv, base, lo, hi);
+	LLVMBuildStore(cg->b, is_max ? lowest(cg, ad) : cg_const(cg, ad, 0), acc);
+	if (arg)
+		LLVMBuildStore(cg->b, cg_i64(cg, 0), arg);
+	LLVMValueRef xi[SP];
+	for (int i = 0; i < g.k; i++) {
+		cg_for_v(cg, &lk[i], lo[i], hi[i]);
+		xi[i] = iadd(cg, base[i], imul(cg, lk[i].iv, g.dil[i]));
+	}
+	LLVMValueRef xidx = iadd(cg, xoff, cg_linear(cg, g.k, xi, xs));
+	LLVMValueRef xv = ld(cg, n->in[0], xidx, ad);
+	LLVMValueRef cur = LLVMBuildLoad2(cg->b, at, acc, "");
+	if (is_max) {
+		LLVMValueRef gt = greater(cg, ad, xv, cur);
+		LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, xv, cur, ""), acc);
+		if (arg) {
+			LLVMValueRef flat = colmajor ? iadd(cg, xoff, cg_linear(cg, g.k, xi, cs)) : xidx;
+			LLVMValueRef old = LLVMBuildLoad2(cg->b, cg->t_i64, arg, "");
+			LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, flat, old, ""), arg);
+		}
+	} else {
+		LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, cur, xv, ""), acc);
+	}
+	for (int i = g.k - 1; i >= 0; i--)
+		cg_for_end(cg, &lk[i]);
+	LLVMValueRef res = LLVMBuildLoad2(cg->b, at, acc, "");
+	if (!is_max) {
+		LLVMValueRef cnt = cg_i64(cg, 1);
+		if (incl_pad) {
+			LLVMValueRef plo[SP], phi[SP];
+			for (int i = 0; i < g.k; i++) {
+				tap_range(cg, base[i], -g.pb[i], g.in[i] + g.pe[i], g.ker[i], g.dil[i],
+				          &plo[i], &phi[i]);
+				cnt = LLVMBuildMul(cg->b, cnt, LLVMBuildSub(cg->b, phi[i], plo[i], ""), "");
+			}
+		} else {
+			for (int i = 0; i < g.k; i++)
+				cnt = LLVMBuildMul(cg->b, cnt, LLVMBuildSub(cg->b, hi[i], lo[i], ""), "");
+		}
+		res = LLVMBuildFDiv(cg->b, res, LLVMBuildSIToFP(cg->b, cnt, at, ""), "");
+	}
+	LLVMValueRef yidx = iadd(cg, imul(cg, lnc.iv, ysp), cg_linear(cg, g.k, on.iv, ys));
+	st(cg, n->out[0], yidx, res, ad);
+	if (arg)
+		cg_store(cg, ind, yidx, LLVMBuildLoad2(cg->b, cg->t_i64, arg, ""));
+	cg_nest_end(cg, &on);
+	cg_for_end(cg, &lnc);
+	return true;
+}
+
+/* GlobalAveragePool-1 / GlobalMaxPool-1: reduce all spatial dims of
+ * [N, C, ...] to 1. */
+static bool lower_global_pool(Cg *cg, const Node *n)
+{
+	bool is_max = n->op == OP_GlobalMaxPool;
+	Value *X = gval(cg->g, n->in[0]), *Y = gval(cg->g, n->out[0]);
+	DType dt = X->dtype;
+	if (!dtype_is_float(dt) || Y->dtype != dt)
+		return cg_unsupported(cg, 0, "%s of %s", n->op_type, dtype_name(dt));
+	int r = X->shape.rank;
+	if (r < 2)
+		return cg_unsupported(cg, 0, "%s needs rank >= 2", n->op_type);
+	int64_t NC = X->shape.dims[0] * X->shape.dims[1];
+	int64_t sp = prod(X->shape.dims + 2, r - 2);
+	if (shape_numel(&Y->shape) != NC)
+		return cg_unsupported(cg, -1, "output must have N*C elements");
+	DType ad = acc_dtype(dt);
+	LLVMTypeRef at = cg_compute_type(cg, ad);
+	LLVMValueRef acc = cg_alloca(cg, at, "acc");
+	CgLoop lnc, li;
+	cg_for(cg, &lnc, 0, NC);
+	LLVMBuildStore(cg->b, is_max ? lowest(cg, ad) : cg_const(cg, ad, 0), acc);
+	LLVMValueRef off = imul(cg, lnc.iv, sp);
+	cg_for(cg, &li, 0, sp);
+	LLVMValueRef xv = ld(cg, n->in[0], iadd(cg, off, li.iv), ad);
+	LLVMValueRef cur = LLVMBuildLoad2(cg->b, at, acc, "");
+	LLVMBuildStore(cg->b, is_max ? LLVMBuildSelect(cg->b, greater(cg, ad, xv, cur), xv, cur, "")
+	                             : LLVMBuildFAdd(cg->b, cur, xv, ""), acc);
+	cg_for_end(cg, &li);
+	LLVMValueRef res = LLVMBuildLoad2(cg->b, at, acc, "");
+	if (!is_max)
+		res = LLVMBuildFDiv(cg->b, res, cg_const(cg, ad, (double)sp), "");
+	st(cg, n->out[0], lnc.iv, res, ad);
+	cg_for_end(cg, &lnc);
+	return true;
+}
+
+/* Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool,
+ * GlobalMaxPool (see the file comment). */
+bool cg_lower_conv(Cg *cg, const Node *n)
+{
+	switch (n->op) {
+	case OP_Conv:
+		return lower_conv(cg, n);
+	case OP_ConvTranspose:
+		return lower_convtranspose(cg, n);
+	case OP_MaxPool: case OP_AveragePool:
+		return lower_pool(cg, n);
+	case OP_GlobalAveragePool: case OP_GlobalMaxPool:
+		return lower_global_pool(cg, n);
+	default:
+		IR_UNREACHABLE("cg_lower_conv: op not in this group");
+	}
+}

@@ -1,0 +1,512 @@
+/* codegen/lower_linalg.c — MatMul, Gemm and Einsum; entry point of the
+ * linear-algebra group (Conv and pools live in lower_conv.c, the
+ * normalizations in lower_norm.c).
+ *
+ * Every product is a plain loop nest over static shapes:
+ *   - MatMul/Gemm share one kernel, emit_gemm(), computing
+ *     Y[i,j] = epilogue(sum_k A[i,k] * B[k,j]) with arbitrary element strides
+ *     for A and B.  When B's rows are contiguous and the output element type
+ *     is the accumulation type, the loop order is i-k-j accumulating in Y
+ *     (the inner j loop is contiguous and vectorises); otherwise i-j-k with a
+ *     scalar accumulator (f16/bf16 accumulate in f32 and round once).
+ *   - Einsum: the equation is parsed into one label list per operand (the
+ *     ellipsis expands to labels of its own, aligned right and broadcast);
+ *     a label's stride in an operand is the sum of the strides of the dims it
+ *     names (so a repeated label walks the diagonal), 0 where it broadcasts.
+ *     The lowering is an output-label loop nest around a reduction nest over
+ *     the summed labels.
+ * Semantics: MatMul-13 (numpy matmul), Gemm-13 (alpha, beta, transA,
+ * transB, optional C broadcast to [M,N]), Einsum-12.
+ */
+#include "lower.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* Accumulation dtype: f16/bf16 compute in f32, everything else in itself. */
+static DType acc_dtype(DType t)
+{
+	return (t == DT_F16 || t == DT_BF16) ? DT_F32 : t;
+}
+
+/* Loads v[idx] converted to the accumulation dtype ad. */
+static LLVMValueRef ld(Cg *cg, ValueId v, LLVMValueRef idx, DType ad)
+{
+	DType from = acc_dtype(gval(cg->g, v)->dtype);
+	LLVMValueRef x = cg_load(cg, v, idx);
+	return from == ad ? x : cg_convert(cg, x, from, ad);
+}
+
+/* Stores x (of accumulation dtype ad) into v[idx]. */
+static void st(Cg *cg, ValueId v, LLVMValueRef idx, LLVMValueRef x, DType ad)
+{
+	DType to = acc_dtype(gval(cg->g, v)->dtype);
+	if (to != ad)
+		x = cg_convert(cg, x, ad, to);
+	cg_store(cg, v, idx, x);
+}
+
+static LLVMValueRef add(Cg *cg, DType t, LLVMValueRef a, LLVMValueRef b)
+{
+	return dtype_is_float(t) ? LLVMBuildFAdd(cg->b, a, b, "") : LLVMBuildAdd(cg->b, a, b, "");
+}
+
+static LLVMValueRef mul(Cg *cg, DType t, LLVMValueRef a, LLVMValueRef b)
+{
+	return dtype_is_float(t) ? LLVMBuildFMul(cg->b, a, b, "") : LLVMBuildMul(cg->b, a, b, "");
+}
+
+static LLVMValueRef iadd(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildNSWAdd(cg->b, a, b, "");
+}
+
+static bool numeric_ok(DType t)
+{
+	return dtype_is_float(t) || (dtype_is_int(t) && dtype_size(t) >= 4);
+}
+
+/* ---- the GEMM kernel --------------------------------------------------- */
+
+/* A matrix operand: element (r, c) is v[off + r*rs + c*cs]. */
+typedef struct Mat {
+	ValueId v;
+	LLVMValueRef off;
+	int64_t rs, cs;
+} Mat;
+
+/* Gemm's epilogue: y = alpha*acc + beta*C[i*c.rs + j*c.cs]. */
+typedef struct Epi {
+	double alpha, beta;
+	bool has_c;
+	Mat c;
+} Epi;
+
+static LLVMValueRef mat_idx(Cg *cg, const Mat *m, LLVMValueRef r, LLVMValueRef c)
+{
+	LLVMValueRef iv[2] = {r, c};
+	int64_t s[2] = {m->rs, m->cs};
+	return iadd(cg, m->off, cg_linear(cg, 2, iv, s));
+}
+
+static LLVMValueRef apply_epi(Cg *cg, DType ad, const Epi *e, LLVMValueRef acc,
+                              LLVMValueRef i, LLVMValueRef j)
+{
+	if (!e)
+		return acc;
+	if (e->alpha != 1.0)
+		acc = mul(cg, ad, acc, cg_const(cg, ad, e->alpha));
+	if (e->has_c && e->beta != 0.0) {
+		LLVMValueRef c = ld(cg, e->c.v, mat_idx(cg, &e->c, i, j), ad);
+		if (e->beta != 1.0)
+			c = mul(cg, ad, c, cg_const(cg, ad, e->beta));
+		acc = add(cg, ad, acc, c);
+	}
+	return acc;
+}
+
+/* y[i,j] = epi(sum_k a[i,k]*b[k,j]) for i<M, j<N, k<K (see the file comment
+ * for the two loop orders). */
+static void emit_gemm(Cg *cg, DType ad, const Mat *a, const Mat *b, const Mat *y,
+                      int64_t M, int64_t N, int64_t K, const Epi *e)
+{
+	bool in_place = b->cs == 1 && y->cs == 1 && gval(cg->g, y->v)->dtype == ad;
+	CgLoop li, lj, lk;
+	cg_for(cg, &li, 0, M);
+	if (in_place) {
+		LLVMValueRef zero = cg_const(cg, ad, 0);
+		cg_for(cg, &lj, 0, N);
+		st(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), zero, ad);
+		cg_for_end(cg, &lj);
+		cg_for(cg, &lk, 0, K);
+		LLVMValueRef av = ld(cg, a->v, mat_idx(cg, a, li.iv, lk.iv), ad);
+		cg_for(cg, &lj, 0, N);
+		LLVMValueRef yi = mat_idx(cg, y, li.iv, lj.iv);
+		LLVMValueRef bv = ld(cg, b->v, mat_idx(cg, b, lk.iv, lj.iv), ad);
+		st(cg, y->v, yi, add(cg, ad, ld(cg, y->v, yi, ad), mul(cg, ad, av, bv)), ad);
+		cg_for_end(cg, &lj);
+		cg_for_end(cg, &lk);
+		if (e && (e->alpha != 1.0 || (e->has_c && e->beta != 0.0))) {
+			cg_for(cg, &lj, 0, N);
+			LLVMValueRef yi = mat_idx(cg, y, li.iv, lj.iv);
+			st(cg, y->v, yi, apply_epi(cg, ad, e, ld(cg, y->v, yi, ad), li.iv, lj.iv), ad);
+			cg_for_end(cg, &lj);
+		}
+	} else {
+		LLVMValueRef acc = cg_alloca(cg, cg_compute_type(cg, ad), "acc");
+		cg_for(cg, &lj, 0, N);
+		LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
+		cg_for(cg, &lk, 0, K);
+		LLVMValueRef av = ld(cg, a->v, mat_idx(cg, a, li.iv, lk.iv), ad);
+		LLVMValueRef bv = ld(cg, b->v, mat_idx(cg, b, lk.iv, lj.iv), ad);
+		LLVMValueRef s = LLVMBuildLoad2(cg->b, cg_compute_type(cg, ad), acc, "");
+		LLVMBuildStore(cg->b, add(cg, ad, s, mul(cg, ad, av, bv)), acc);
+		cg_for_end(cg, &lk);
+		LLVMValueRef s2 = LLVMBuildLoad2(cg->b, cg_compute_type(cg, ad), acc, "");
+		st(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), apply_epi(cg, ad, e, s2, li.iv, lj.iv), ad);
+		cg_for_end(cg, &lj);
+	}
+	cg_for_end(cg, &li);
+}
+
+/* ---- MatMul ------------------------------------------------------------ */
+
+/* MatMul-13: numpy matmul.  A 1-D A is a row [1,K] whose M dim is dropped
+ * from the result; a 1-D B a column [K,1] whose N dim is dropped; leading
+ * (batch) dims broadcast. */
+static bool lower_matmul(Cg *cg, const Node *n)
+{
+	Value *A = gval(cg->g, n->in[0]), *B = gval(cg->g, n->in[1]);
+	Value *Y = gval(cg->g, n->out[0]);
+	DType dt = Y->dtype;
+	if (!numeric_ok(dt) || A->dtype != dt || B->dtype != dt)
+		return cg_unsupported(cg, -1, "MatMul of %s", dtype_name(dt));
+	int ra = A->shape.rank, rb = B->shape.rank;
+	if (ra < 1 || rb < 1)
+		return cg_unsupported(cg, ra < 1 ? 0 : 1, "MatMul operands must have rank >= 1");
+	int64_t M = ra == 1 ? 1 : A->shape.dims[ra - 2];
+	int64_t K = A->shape.dims[ra - 1];
+	int64_t Kb = rb == 1 ? B->shape.dims[0] : B->shape.dims[rb - 2];
+	int64_t N = rb == 1 ? 1 : B->shape.dims[rb - 1];
+	if (K != Kb)
+		return cg_unsupported(cg, 1, "inner dimensions differ (%lld vs %lld)",
+		                      (long long)K, (long long)Kb);
+	int ba = ra > 2 ? ra - 2 : 0, bb = rb > 2 ? rb - 2 : 0;
+	int R = ba > bb ? ba : bb;
+	int yr = R + (ra > 1) + (rb > 1);
+	if (Y->shape.rank != yr)
+		return cg_unsupported(cg, -1, "output rank %d, expected %d", Y->shape.rank, yr);
+
+	/* Batch dims and strides (elements) of A, B and Y over the R batch dims. */
+	int64_t bd[IR_MAX_RANK], sa[IR_MAX_RANK], sb[IR_MAX_RANK], sy[IR_MAX_RANK];
+	int64_t ya = M * N, aa = M * K, bbs = K * N;
+	for (int i = R - 1; i >= 0; i--) {
+		int ia = i - (R - ba), ib = i - (R - bb);
+		int64_t da = ia >= 0 ? A->shape.dims[ia] : 1;
+		int64_t db = ib >= 0 ? B->shape.dims[ib] : 1;
+		if (da != db && da != 1 && db != 1)
+			return cg_unsupported(cg, -1, "batch dims %lld and %lld do not broadcast",
+			                      (long long)da, (long long)db);
+		bd[i] = da > db ? da : db;
+		if (Y->shape.dims[i] != bd[i])
+			return cg_unsupported(cg, -1, "output dim %d is %lld, expected %lld", i,
+			                      (long long)Y->shape.dims[i], (long long)bd[i]);
+		sa[i] = da == 1 ? 0 : aa;
+		sb[i] = db == 1 ? 0 : bbs;
+		sy[i] = ya;
+		aa *= da;
+		bbs *= db;
+		ya *= bd[i];
+	}
+	CgNest nest;
+	cg_nest(cg, &nest, R, bd);
+	Mat a = {n->in[0], cg_linear(cg, R, nest.iv, sa), K, 1};
+	Mat b = {n->in[1], cg_linear(cg, R, nest.iv, sb), N, 1};
+	if (rb == 1) {
+		b.rs = 1;
+		b.cs = 0;
+	}
+	Mat y = {n->out[0], cg_linear(cg, R, nest.iv, sy), N, 1};
+	emit_gemm(cg, acc_dtype(dt), &a, &b, &y, M, N, K, NULL);
+	cg_nest_end(cg, &nest);
+	return true;
+}
+
+/* ---- Gemm ---------------------------------------------------------------- */
+
+/* Gemm-13: Y = alpha * A' * B' + beta * C, A' = transA ? A^T : A (M x K),
+ * B' = transB ? B^T : B (K x N), C optional and unidirectionally broadcast
+ * to [M, N]. */
+static bool lower_gemm(Cg *cg, const Node *n)
+{
+	Value *A = gval(cg->g, n->in[0]), *B = gval(cg->g, n->in[1]);
+	Value *Y = gval(cg->g, n->out[0]);
+	DType dt = Y->dtype;
+	if (!numeric_ok(dt) || A->dtype != dt || B->dtype != dt)
+		return cg_unsupported(cg, -1, "Gemm of %s", dtype_name(dt));
+	if (A->shape.rank != 2 || B->shape.rank != 2 || Y->shape.rank != 2)
+		return cg_unsupported(cg, A->shape.rank != 2 ? 0 : 1, "Gemm operands must be 2-D");
+	bool ta = attr_int(n, "transA", 0) != 0, tb = attr_int(n, "transB", 0) != 0;
+	int64_t M = A->shape.dims[ta ? 1 : 0], K = A->shape.dims[ta ? 0 : 1];
+	int64_t Kb = B->shape.dims[tb ? 1 : 0], N = B->shape.dims[tb ? 0 : 1];
+	if (K != Kb)
+		return cg_unsupported(cg, 1, "inner dimensions differ (%lld vs %lld)",
+		                      (long long)K, (long long)Kb);
+	if (Y->shape.dims[0] != M || Y->shape.dims[1] != N)
+		return cg_unsupported(cg, -1, "output shape is not [%lld,%lld]", (long long)M, (long long)N);
+	Epi e = {attr_float(n, "alpha", 1.0f), attr_float(n, "beta", 1.0f), false, {0}};
+	if (n->nin > 2 && n->in[2] != IR_NONE) {
+		Value *C = gval(cg->g, n->in[2]);
+		if (C->dtype != dt || C->shape.rank > 2)
+			return cg_unsupported(cg, 2, "C must be %s of rank <= 2", dtype_name(dt));
+		int64_t cs[2];
+		int64_t full[2] = {M, N};
+		for (int i = 0; i < C->shape.rank; i++) {
+			int64_t d = C->shape.dims[i], want = full[2 - C->shape.rank + i];
+			if (d != 1 && d != want)
+				return cg_unsupported(cg, 2, "C does not broadcast to [%lld,%lld]",
+				                      (long long)M, (long long)N);
+		}
+		cg_broadcast_strides(&C->shape, 2, cs);
+		e.has_c = true;
+		e.c = (Mat){n->in[2], cg_i64(cg, 0), cs[0], cs[1]};
+	}
+	Mat a = {n->in[0], cg_i64(cg, 0), ta ? 1 : K, ta ? M : 1};
+	Mat b = {n->in[1], cg_i64(cg, 0), tb ? 1 : N, tb ? K : 1};
+	Mat y = {n->out[0], cg_i64(cg, 0), N, 1};
+	emit_gemm(cg, acc_dtype(dt), &a, &b, &y, M, N, K, &e);
+	return true;
+}
+
+/* ---- Einsum ----------------------------------------------------------- */
+
+/* Labels: 'a'..'z' -> 0..25, 'A'..'Z' -> 26..51, ellipsis dim e -> 52+e
+ * (ellipsis dims numbered left to right over the broadcast ellipsis). */
+#define EIN_LETTERS 52
+#define EIN_LABELS (EIN_LETTERS + IR_MAX_RANK)
+#define EIN_MAX_OPS 16
+
+typedef struct EinTerm {
+	int n;                       /* number of labels (= operand rank) */
+	int lab[IR_MAX_RANK];
+} EinTerm;
+
+static int letter_label(char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return c - 'a';
+	if (c >= 'A' && c <= 'Z')
+		return 26 + (c - 'A');
+	return -1;
+}
+
+/* Parses one term s[0..len) into t, expanding "..." to ell_rank labels
+ * starting at 52 + (E - ell_rank).  ell_rank < 0: compute it from rank.
+ * Returns false on a malformed term. */
+static bool parse_term(const char *s, size_t len, int rank, int E, bool is_out, EinTerm *t,
+                       int *ell_rank_out)
+{
+	int letters = 0;
+	bool ell = false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '.') {
+			if (ell || i + 2 >= len || s[i + 1] != '.' || s[i + 2] != '.')
+				return false;
+			ell = true;
+			i += 2;
+		} else if (letter_label(s[i]) >= 0) {
+			letters++;
+		} else {
+			return false;
+		}
+	}
+	int er = is_out ? (ell ? E : 0) : rank - letters;
+	if (er < 0 || (!ell && er != 0) || letters + er > IR_MAX_RANK)
+		return false;
+	if (ell_rank_out)
+		*ell_rank_out = er;
+	t->n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '.') {
+			for (int k = 0; k < er; k++)
+				t->lab[t->n++] = EIN_LETTERS + (E - er) + k;
+			i += 2;
+		} else {
+			t->lab[t->n++] = letter_label(s[i]);
+		}
+	}
+	return true;
+}
+
+/* Einsum-12. */
+static bool lower_einsum(Cg *cg, const Node *n)
+{
+	const char *eq0 = attr_string(n, "equation", NULL);
+	if (!eq0)
+		return cg_unsupported(cg, -1, "Einsum without an equation");
+	char eq[512];
+	size_t L = 0;
+	for (const char *p = eq0; *p; p++)
+		if (*p != ' ' && *p != '\t') {
+			if (L + 1 >= sizeof eq)
+				return cg_unsupported(cg, -1, "Einsum equation too long");
+			eq[L++] = *p;
+		}
+	eq[L] = 0;
+	int nops = n->nin;
+	if (nops > EIN_MAX_OPS)
+		return cg_unsupported(cg, -1, "Einsum with %d operands (max %d)", nops, EIN_MAX_OPS);
+	Value *Y = gval(cg->g, n->out[0]);
+	DType dt = Y->dtype;
+	if (!numeric_ok(dt))
+		return cg_unsupported(cg, -1, "Einsum of %s", dtype_name(dt));
+	for (int o = 0; o < nops; o++)
+		if (n->in[o] == IR_NONE || gval(cg->g, n->in[o])->dtype != dt)
+			return cg_unsupported(cg, o, "Einsum operands must all be %s", dtype_name(dt));
+
+	const char *arrow = strstr(eq, "->");
+	size_t lhs_len = arrow ? (size_t)(arrow - eq) : L;
+	/* Split the left side on commas; first pass finds the ellipsis rank. */
+	size_t ts[EIN_MAX_OPS], tl[EIN_MAX_OPS];
+	int nt = 0;
+	size_t start = 0;
+	for (size_t i = 0; i <= lhs_len; i++) {
+		if (i == lhs_len || eq[i] == ',') {
+			if (nt == EIN_MAX_OPS)
+				return cg_unsupported(cg, -1, "too many Einsum terms");
+			ts[nt] = start;
+			tl[nt] = i - start;
+			nt++;
+			start = i + 1;
+		}
+	}
+	if (nt != nops)
+		return cg_unsupported(cg, -1, "equation '%s' has %d terms for %d inputs", eq0, nt, nops);
+	EinTerm term[EIN_MAX_OPS], out;
+	int E = 0;
+	for (int o = 0; o < nops; o++) {
+		int er;
+		if (!parse_term(eq + ts[o], tl[o], gval(cg->g, n->in[o])->shape.rank, 0, false,
+		                &term[o], &er))
+			return cg_unsupported(cg, o, "equation '%s': term %d does not match rank %d",
+			                      eq0, o, gval(cg->g, n->in[o])->shape.rank);
+		if (er > E)
+			E = er;
+	}
+	for (int o = 0; o < nops; o++) /* again, now numbering ellipsis dims */
+		parse_term(eq + ts[o], tl[o], gval(cg->g, n->in[o])->shape.rank, E, false,
+		           &term[o], NULL);
+
+	/* Label sizes. */
+	int64_t size[EIN_LABELS];
+	int count[EIN_LABELS] = {0};
+	for (int l = 0; l < EIN_LABELS; l++)
+		size[l] = -1;
+	for (int o = 0; o < nops; o++) {
+		const Shape *s = &gval(cg->g, n->in[o])->shape;
+		for (int i = 0; i < term[o].n; i++) {
+			int l = term[o].lab[i];
+			int64_t d = s->dims[i];
+			count[l]++;
+			if (size[l] < 0 || size[l] == 1)
+				size[l] = d;
+			else if (d != size[l] && d != 1)
+				return cg_unsupported(cg, o, "label size %lld differs from %lld",
+				                      (long long)d, (long long)size[l]);
+		}
+	}
+
+	/* Output labels. */
+	if (arrow) {
+		if (!parse_term(arrow + 2, strlen(arrow + 2), 0, E, true, &out, NULL))
+			return cg_unsupported(cg, -1, "malformed output term in '%s'", eq0);
+		bool seen[EIN_LABELS] = {false};
+		for (int i = 0; i < out.n; i++) {
+			int l = out.lab[i];
+			if (seen[l] || size[l] < 0)
+				return cg_unsupported(cg, -1, "output label repeated or absent in '%s'", eq0);
+			seen[l] = true;
+		}
+	} else { /* implicit: ellipsis dims, then once-used letters by ASCII */
+		out.n = 0;
+		for (int k = 0; k < E; k++)
+			out.lab[out.n++] = EIN_LETTERS + k;
+		for (int c = 0; c < 128; c++) {
+			int l = letter_label((char)c);
+			if (l >= 0 && count[l] == 1) {
+				if (out.n == IR_MAX_RANK)
+					return cg_unsupported(cg, -1, "output rank too large");
+				out.lab[out.n++] = l;
+			}
+		}
+	}
+	if (Y->shape.rank != out.n)
+		return cg_unsupported(cg, -1, "output rank %d, equation gives %d", Y->shape.rank, out.n);
+	int64_t odims[IR_MAX_RANK];
+	bool in_out[EIN_LABELS] = {false};
+	for (int i = 0; i < out.n; i++) {
+		odims[i] = size[out.lab[i]];
+		in_out[out.lab[i]] = true;
+		if (Y->shape.dims[i] != odims[i])
+			return cg_unsupported(cg, -1, "output dim %d is %lld, equation gives %lld", i,
+			                      (long long)Y->shape.dims[i], (long long)odims[i]);
+	}
+	int sum_lab[IR_MAX_RANK], nsum = 0;
+	int64_t sdims[IR_MAX_RANK];
+	for (int l = 0; l < EIN_LABELS; l++) {
+		if (size[l] < 0 || in_out[l])
+			continue;
+		if (nsum == IR_MAX_RANK)
+			return cg_unsupported(cg, -1, "more than %d summed labels", IR_MAX_RANK);
+		sdims[nsum] = size[l];
+		sum_lab[nsum++] = l;
+	}
+
+	/* Per-operand strides of each label (0 where the dim broadcasts). */
+	int64_t lstr[EIN_MAX_OPS][EIN_LABELS];
+	memset(lstr, 0, sizeof lstr);
+	for (int o = 0; o < nops; o++) {
+		const Shape *s = &gval(cg->g, n->in[o])->shape;
+		int64_t st_[IR_MAX_RANK];
+		shape_strides(s, st_);
+		for (int i = 0; i < term[o].n; i++) {
+			int l = term[o].lab[i];
+			if (!(s->dims[i] == 1 && size[l] != 1))
+				lstr[o][l] += st_[i];
+		}
+	}
+
+	DType ad = acc_dtype(dt);
+	LLVMTypeRef at = cg_compute_type(cg, ad);
+	LLVMValueRef acc = cg_alloca(cg, at, "acc");
+	CgNest on, sn;
+	cg_nest(cg, &on, out.n, odims);
+	LLVMValueRef base[EIN_MAX_OPS];
+	for (int o = 0; o < nops; o++) {
+		int64_t s[IR_MAX_RANK];
+		for (int i = 0; i < out.n; i++)
+			s[i] = lstr[o][out.lab[i]];
+		base[o] = cg_linear(cg, out.n, on.iv, s);
+	}
+	LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
+	cg_nest(cg, &sn, nsum, sdims);
+	LLVMValueRef prod = NULL;
+	for (int o = 0; o < nops; o++) {
+		int64_t s[IR_MAX_RANK];
+		for (int i = 0; i < nsum; i++)
+			s[i] = lstr[o][sum_lab[i]];
+		LLVMValueRef x = ld(cg, n->in[o], iadd(cg, base[o], cg_linear(cg, nsum, sn.iv, s)), ad);
+		prod = prod ? mul(cg, ad, prod, x) : x;
+	}
+	LLVMBuildStore(cg->b, add(cg, ad, LLVMBuildLoad2(cg->b, at, acc, ""), prod), acc);
+	cg_nest_end(cg, &sn);
+	int64_t ystr[IR_MAX_RANK];
+	shape_strides(&Y->shape, ystr);
+	st(cg, n->out[0], cg_linear(cg, out.n, on.iv, ystr), LLVMBuildLoad2(cg->b, at, acc, ""), ad);
+	cg_nest_end(cg, &on);
+	return true;
+}
+
+/* ---- group entry point -------------------------------------------------- */
+
+/* Lowers MatMul, Gemm, Einsum here and forwards Conv/ConvTranspose/pools to
+ * cg_lower_conv() and the normalizations to cg_lower_norm(). */
+bool cg_lower_linalg(Cg *cg, const Node *n)
+{
+	switch (n->op) {
+	case OP_MatMul:
+		return lower_matmul(cg, n);
+	case OP_Gemm:
+		return lower_gemm(cg, n);
+	case OP_Einsum:
+		return lower_einsum(cg, n);
+	case OP_Conv: case OP_ConvTranspose: case OP_MaxPool: case OP_AveragePool:
+	case OP_GlobalAveragePool: case OP_GlobalMaxPool:
+		return cg_lower_conv(cg, n);
+	case OP_BatchNormalization: case OP_InstanceNormalization:
+	case OP_LayerNormalization: case OP_MeanVarianceNormalization: case OP_LRN:
+		return cg_lower_norm(cg, n);
+	default:
+		IR_UNREACHABLE("cg_lower_linalg: op not in this group");
+	}
+}
