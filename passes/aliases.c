@@ -1,0 +1,98 @@
+/* passes/aliases.c — removes nodes whose output is just another name for
+ * their input.
+ *
+ * requires: shapes inferred (dtypes and shapes compared), constants folded
+ * keeps:    topological order, value ids, graph output names
+ * breaks:   nothing; leaves dead nodes for pass_dce / graph_compact
+ *
+ * Aliases: Identity; Cast and CastLike to the input's own dtype; Dropout in
+ * inference (training_mode absent or a constant false) when its mask output
+ * is absent or unused — with a used mask the node stays and codegen lowers
+ * it; Reshape, Flatten, Squeeze and Unsqueeze whose output shape equals the
+ * input's.  (Reshape & co. of constants are already constants: pass_fold.)
+ *
+ * Rule for graph outputs (the generated interface names buffers after
+ * them, so an output value must keep its name and a producer):
+ *   - output y not a graph output: every use of y becomes a use of x;
+ *   - y a graph output and x produced by a live node and not itself a graph
+ *     output: that node now writes y directly (x's uses become uses of y,
+ *     x is left without producer and unused);
+ *   - y a graph output and x a graph input, a constant or another graph
+ *     output: the node stays (codegen copies the data).
+ */
+#include "pipeline.h"
+
+#include <stdbool.h>
+
+/* The value node n merely renames, or IR_NONE. */
+static ValueId alias_source(Graph *g, Node *n)
+{
+	if (n->nin < 1 || n->nout < 1 || n->in[0] == IR_NONE || n->out[0] == IR_NONE)
+		return IR_NONE;
+	Value *x = gval(g, n->in[0]), *y = gval(g, n->out[0]);
+	if (x->dtype == DT_UNDEF || x->dtype != y->dtype)
+		return IR_NONE;
+	switch (n->op) {
+	case OP_Identity:
+		return n->in[0];
+	case OP_Cast:
+		return attr_int(n, "to", DT_UNDEF) == (int64_t)x->dtype ? n->in[0] : IR_NONE;
+	case OP_CastLike:
+		return n->nin == 2 && n->in[1] != IR_NONE && gval(g, n->in[1])->dtype == x->dtype
+		       ? n->in[0] : IR_NONE;
+	case OP_Dropout: {
+		if (n->nout >= 2 && n->out[1] != IR_NONE && graph_use_count(g, n->out[1]) > 0)
+			return IR_NONE;
+		if (n->nin >= 3 && n->in[2] != IR_NONE) {
+			Value *tm = gval(g, n->in[2]);
+			if (tm->kind != VK_CONST || shape_numel(&tm->shape) != 1 || value_get_int(tm, 0) != 0)
+				return IR_NONE;
+		}
+		return n->in[0];
+	}
+	case OP_Reshape: case OP_Flatten: case OP_Squeeze: case OP_Unsqueeze:
+		return shape_is_static(&x->shape) && shape_eq(&x->shape, &y->shape) ? n->in[0] : IR_NONE;
+	default:
+		return IR_NONE;
+	}
+}
+
+static void kill(Graph *g, Node *n)
+{
+	n->dead = true;
+	for (int k = 0; k < n->nout; k++)
+		if (n->out[k] != IR_NONE && gval(g, n->out[k])->producer == (NodeId)(n - g->nodes))
+			gval(g, n->out[k])->producer = IR_NONE;
+}
+
+bool pass_remove_aliases(Graph *g, Diag *d)
+{
+	(void)d;
+	for (NodeId i = 0; i < g->nnodes; i++) {
+		Node *n = &g->nodes[i];
+		if (n->dead)
+			continue;
+		ValueId xs = alias_source(g, n);
+		if (xs == IR_NONE)
+			continue;
+		ValueId ys = n->out[0];
+		Value *x = gval(g, xs), *y = gval(g, ys);
+		if (!y->is_output) {
+			kill(g, n);
+			graph_replace_uses(g, ys, xs);
+			continue;
+		}
+		if (x->is_output || x->kind != VK_INTERMEDIATE || x->producer == IR_NONE ||
+		    g->nodes[x->producer].dead)
+			continue; /* codegen copies */
+		Node *p = &g->nodes[x->producer];
+		kill(g, n);
+		graph_replace_uses(g, xs, ys);
+		for (int k = 0; k < p->nout; k++)
+			if (p->out[k] == xs)
+				p->out[k] = ys;
+		y->producer = x->producer;
+		x->producer = IR_NONE;
+	}
+	return true;
+}

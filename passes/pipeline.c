@@ -1,0 +1,114 @@
+/* passes/pipeline.c — the pass pipeline, as plain code with a name table.
+ *
+ * Each entry of `passes` is one step; pass_pipeline runs them in order,
+ * timing each, verifying after each (verify_each or debug builds) and
+ * dumping the graph after the one named by print_after.
+ */
+#include "pipeline.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "infer.h"
+
+typedef struct PassCtx {
+	const PipelineOptions *o;
+} PassCtx;
+
+static bool run_bind_dims(Graph *g, const PassCtx *c, Diag *d)
+{
+	return pass_bind_dims(g, c->o ? c->o->dims : NULL, c->o ? c->o->ndims : 0, d);
+}
+
+static bool run_infer(Graph *g, const PassCtx *c, Diag *d)
+{
+	(void)c;
+	return pass_infer_shapes(g, d);
+}
+
+static bool run_aliases(Graph *g, const PassCtx *c, Diag *d)
+{
+	(void)c;
+	return pass_remove_aliases(g, d);
+}
+
+static bool run_dce(Graph *g, const PassCtx *c, Diag *d)
+{
+	(void)c;
+	return pass_dce(g, d);
+}
+
+/* The pipeline, in order: names[i] is the name of runs[i]. */
+static const char *const names[] = {"bind-dims", "infer", "aliases", "dce"};
+static bool (*const runs[])(Graph *g, const PassCtx *c, Diag *d) = {
+	run_bind_dims, run_infer, run_aliases, run_dce,
+};
+#define NPASSES ((int)(sizeof names / sizeof names[0]))
+_Static_assert(sizeof names / sizeof names[0] == sizeof runs / sizeof runs[0],
+               "pass name table out of step");
+
+const char *const *pass_names(int *n)
+{
+	*n = NPASSES;
+	return names;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+bool pass_pipeline(Graph *g, const PipelineOptions *o, Diag *d)
+{
+	const char *pa = o ? o->print_after : NULL;
+	if (pa) {
+		int i = 0;
+		while (i < NPASSES && strcmp(names[i], pa) != 0)
+			i++;
+		if (i == NPASSES) {
+			char list[256] = "";
+			for (int k = 0; k < NPASSES; k++) {
+				strcat(list, k ? ", " : "");
+				strcat(list, names[k]);
+			}
+			diag_error(d, "unknown pass '%s' for --print-after (valid: %s)", pa, list);
+			return false;
+		}
+	}
+#ifdef NDEBUG
+	bool verify = o && o->verify_each;
+#else
+	bool verify = true;
+#endif
+	PassCtx c = {o};
+	double ms[NPASSES] = {0};
+	int ran = 0;
+	bool ok = true;
+	for (int i = 0; i < NPASSES && ok; i++) {
+		double t0 = now_ms();
+		ok = runs[i](g, &c, d);
+		ms[i] = now_ms() - t0;
+		ran = i + 1;
+		if (ok && verify && !ir_verify(g, d)) {
+			diag_error(d, "verify failed after pass '%s'", names[i]);
+			ok = false;
+		}
+		if (ok && pa && strcmp(pa, names[i]) == 0) {
+			FILE *f = o->dump_out ? o->dump_out : stdout;
+			fprintf(f, "; after %s\n", names[i]);
+			ir_dump(g, f);
+		}
+	}
+	if (o && o->time_passes) {
+		double total = 0;
+		fprintf(stderr, "%-12s %10s\n", "pass", "ms");
+		for (int i = 0; i < ran; i++) {
+			fprintf(stderr, "%-12s %10.3f\n", names[i], ms[i]);
+			total += ms[i];
+		}
+		fprintf(stderr, "%-12s %10.3f\n", "total", total);
+	}
+	return ok;
+}

@@ -1,0 +1,42 @@
+/* passes/pipeline.h — the pass pipeline and the graph-level passes it runs. */
+#ifndef ONNXCC_PIPELINE_H
+#define ONNXCC_PIPELINE_H
+
+#include <stdio.h>
+
+#include "../ir/ir.h"
+
+typedef struct PipelineOptions {
+	const char *const *dims;  /* "SYM=N" bindings for pass_bind_dims */
+	int ndims;
+	const char *print_after;  /* pass name (see pass_names) or NULL */
+	bool time_passes;         /* per-pass wall time table on stderr */
+	bool verify_each;         /* ir_verify after every pass */
+	FILE *dump_out;           /* where print_after dumps (NULL: stdout) */
+} PipelineOptions;
+
+/* Runs, in order: bind-dims (pass_bind_dims), infer (pass_infer_shapes,
+ * which folds constants as it goes), aliases (pass_remove_aliases), dce
+ * (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
+ * (and always in builds without NDEBUG) ir_verify runs after each pass and a
+ * failure is reported as "verify failed after pass 'X'".  An unknown
+ * print_after name is a diagnostic listing the valid names, reported before
+ * any pass runs.  Returns false after a diagnostic; the graph is then in an
+ * unspecified (but freeable) state. */
+bool pass_pipeline(Graph *g, const PipelineOptions *o, Diag *d);
+
+/* The pass names, in pipeline order, for --help and --print-after. */
+const char *const *pass_names(int *n);
+
+/* requires: shapes inferred, constants folded
+ * keeps:    topological order, value ids, graph output names
+ * Identity, same-dtype Cast/CastLike, inference Dropout and shape-preserving
+ * Reshape/Flatten/Squeeze/Unsqueeze are removed; uses go to the source value.
+ * The graph-output rule is stated in passes/aliases.c. */
+bool pass_remove_aliases(Graph *g, Diag *d);
+
+/* keeps: topological order, value ids; renumbers nodes (graph_compact).
+ * Removes every node no graph output depends on. */
+bool pass_dce(Graph *g, Diag *d);
+
+#endif
