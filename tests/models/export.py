@@ -19,6 +19,8 @@ torch.onnx.export (static shapes, do_constant_folding=True).  For each model
                                    shared_weights 0|1
                                    stream SEGMENTS STATE_IN STATE_OUT
 
+The demo in examples/pvt/ is a copy of pvt_opset17 (see DEMO below).
+
 Transformer-XL models also get stream/seg<k>/{inputs,outputs}/: 4 consecutive
 segments where PyTorch's new_mems of segment k is segment k+1's mems.
 
@@ -862,6 +864,25 @@ def export_one(name):
 	assert size < 4 << 20, name + ": model larger than 4 MB"
 
 
+# The bundled demo (examples/): a copy of one zoo model with its input and
+# PyTorch's output, so `make demo` works from a fresh checkout.
+DEMO = ("pvt_opset17", os.path.join(ROOT, "..", "..", "examples", "pvt"))
+
+
+def copy_demo():
+	name, dest = DEMO
+	src = os.path.join(ROOT, name)
+	shutil.rmtree(dest, ignore_errors=True)
+	os.makedirs(os.path.join(dest, "inputs"))
+	os.makedirs(os.path.join(dest, "expected"))
+	shutil.copy(os.path.join(src, "model.onnx"), dest)
+	shutil.copy(os.path.join(src, "meta.json"), dest)
+	for sub, out in (("inputs", "inputs"), ("outputs", "expected")):
+		for f in sorted(os.listdir(os.path.join(src, sub))):
+			shutil.copy(os.path.join(src, sub, f), os.path.join(dest, out, f))
+	print("demo: %s -> %s" % (name, os.path.relpath(dest, os.getcwd())))
+
+
 def main(argv):
 	names = argv or list(ZOO)
 	for n in names:
@@ -870,6 +891,8 @@ def main(argv):
 	torch.set_num_threads(1)
 	for n in names:
 		export_one(n)
+	if DEMO[0] in names:
+		copy_demo()
 
 
 if __name__ == "__main__":
