@@ -1,0 +1,135 @@
+/* passes/memplan.c — static workspace planning.
+ *
+ * Contract in memplan.h.  Algorithm: one sweep over the live nodes gives
+ * each planned value an interval [first, last] of node positions; values
+ * are sorted by aligned size (descending; ties by first use, then id, so
+ * the plan is deterministic) and placed one by one: the already-placed
+ * values whose intervals intersect are sorted by offset and the first gap
+ * large enough, scanning from 0, receives the value.  O(n^2 log n) in the
+ * number of planned values, which is a few thousand for the target models.
+ */
+#include "memplan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Item {
+	ValueId v;
+	int first, last;
+	uint64_t size;     /* aligned */
+	int64_t off;
+} Item;
+
+static int by_size(const void *a, const void *b)
+{
+	const Item *x = a, *y = b;
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static int by_off(const void *a, const void *b)
+{
+	const Item *x = *(const Item *const *)a, *y = *(const Item *const *)b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+void memplan_free(MemPlan *plan)
+{
+	free(plan->offset);
+	memset(plan, 0, sizeof *plan);
+}
+
+bool pass_memplan(Graph *g, MemPlan *plan, Diag *d)
+{
+	memset(plan, 0, sizeof *plan);
+	if (!g->shapes_known) {
+		diag_error(d, "memory planning requires inferred shapes");
+		return false;
+	}
+	int nv = g->nvalues;
+	plan->offset = xmalloc(sizeof(int64_t) * (size_t)(nv ? nv : 1));
+	int *idx = xmalloc(sizeof(int) * (size_t)(nv ? nv : 1)); /* value -> item or -1 */
+	Item *items = xcalloc((size_t)(nv ? nv : 1), sizeof(Item));
+	int ni = 0;
+	for (int v = 0; v < nv; v++) {
+		plan->offset[v] = -1;
+		idx[v] = -1;
+	}
+	int pos = 0;
+	bool ok = true;
+	for (NodeId i = 0; i < g->nnodes; i++) {
+		Node *n = &g->nodes[i];
+		if (n->dead)
+			continue;
+		for (int k = 0; k < n->nin; k++) {
+			ValueId v = n->in[k];
+			if (v != IR_NONE && idx[v] >= 0)
+				items[idx[v]].last = pos;
+		}
+		for (int k = 0; k < n->nout; k++) {
+			ValueId v = n->out[k];
+			if (v == IR_NONE || idx[v] >= 0)
+				continue;
+			Value *val = gval(g, v);
+			if (val->kind != VK_INTERMEDIATE || val->is_output)
+				continue;
+			int64_t numel = shape_numel(&val->shape);
+			size_t es = dtype_size(val->dtype);
+			uint64_t bytes;
+			if (numel < 0 || es == 0 ||
+			    __builtin_mul_overflow((uint64_t)numel, (uint64_t)es, &bytes) ||
+			    bytes > (UINT64_MAX >> 2)) {
+				char b[128];
+				diag_node(d, node_label(g, n), n->op_type, -1,
+				          "output %d ('%s', %s%s) has no plannable byte size", k, val->name,
+				          dtype_name(val->dtype), shape_str(&val->shape, b, sizeof b));
+				ok = false;
+				continue;
+			}
+			Item *it = &items[ni];
+			it->v = v;
+			it->first = it->last = pos;
+			it->size = (bytes + MEMPLAN_ALIGN - 1) / MEMPLAN_ALIGN * MEMPLAN_ALIGN;
+			idx[v] = ni++;
+		}
+		pos++;
+	}
+	if (!ok) {
+		free(idx);
+		free(items);
+		memplan_free(plan);
+		return false;
+	}
+	qsort(items, (size_t)ni, sizeof(Item), by_size);
+	Item **conf = xmalloc(sizeof(Item *) * (size_t)(ni ? ni : 1));
+	for (int a = 0; a < ni; a++) {
+		Item *it = &items[a];
+		int nc = 0;
+		for (int b = 0; b < a; b++)
+			if (items[b].first <= it->last && it->first <= items[b].last && items[b].size)
+				conf[nc++] = &items[b];
+		qsort(conf, (size_t)nc, sizeof(Item *), by_off);
+		uint64_t off = 0;
+		for (int c = 0; c < nc && it->size; c++) {
+			uint64_t co = (uint64_t)conf[c]->off, ce = co + conf[c]->size;
+			if (off + it->size <= co)
+				break;
+			if (ce > off)
+				off = ce;
+		}
+		it->off = (int64_t)off;
+		plan->offset[it->v] = it->off;
+		if (off + it->size > plan->size)
+			plan->size = off + it->size;
+		plan->naive += it->size;
+	}
+	plan->size = (plan->size + MEMPLAN_ALIGN - 1) / MEMPLAN_ALIGN * MEMPLAN_ALIGN;
+	plan->nplanned = ni;
+	free(conf);
+	free(idx);
+	free(items);
+	return true;
+}

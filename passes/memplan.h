@@ -1,0 +1,31 @@
+/* passes/memplan.h — the static memory plan of the workspace. */
+#ifndef ONNXCC_MEMPLAN_H
+#define ONNXCC_MEMPLAN_H
+
+#include "../ir/ir.h"
+
+#define MEMPLAN_ALIGN 64
+
+typedef struct MemPlan {
+	int64_t *offset;   /* [g->nvalues]: byte offset in the workspace, or -1 when the value does not live there
+	                      (graph inputs, graph outputs — caller buffers —, constants, values of dead nodes, omitted) */
+	uint64_t size;     /* workspace bytes: max end, rounded up to MEMPLAN_ALIGN */
+	uint64_t naive;    /* sum of the (aligned) sizes of all planned values: a no-reuse plan */
+	int nplanned;      /* number of values with offset >= 0 */
+} MemPlan;
+
+/* requires: g->shapes_known (a diagnostic otherwise); live nodes in
+ *           topological order, as ir_verify checks
+ * Plans every intermediate value produced by a live node that is not a graph
+ * output.  A value lives from its producing node to its last consuming node
+ * (inclusive, in node order); values whose lives overlap get disjoint byte
+ * ranges, so a node's outputs never overlap its inputs or each other.
+ * Greedy: largest first, each at the lowest MEMPLAN_ALIGN-aligned offset
+ * free of every already-placed value with an overlapping life.
+ * Zero-byte values get offset 0.  Returns false after a diagnostic (a value
+ * whose byte size overflows or whose dtype has no size); plan is then
+ * empty.  Free with memplan_free. */
+bool pass_memplan(Graph *g, MemPlan *plan, Diag *d);
+void memplan_free(MemPlan *plan);
+
+#endif
