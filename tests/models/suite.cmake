@@ -21,3 +21,16 @@ foreach(manifest ${E2E_MANIFESTS})
     COMMAND sh ${E2E_DIR}/e2e.sh ${CMAKE_BINARY_DIR} ${mname})
   set_tests_properties(e2e_${mname} PROPERTIES LABELS e2e TIMEOUT 900)
 endforeach()
+
+# The comparison itself: a reference matches itself, and a different array of
+# the same shape (segment 0 of the XL stream vs. the main XL test) must be
+# reported as a mismatch (exit 1, not a file error).
+add_test(NAME e2e_npycmp_accepts_identical
+  COMMAND onnxcc-npycmp logits ${E2E_DIR}/pvt_opset17/outputs/logits.npy
+          ${E2E_DIR}/pvt_opset17/outputs/logits.npy)
+add_test(NAME e2e_npycmp_rejects_mismatch
+  COMMAND sh -c "\"$0\" logits \"$1\" \"$2\"; test $? -eq 1" $<TARGET_FILE:onnxcc-npycmp>
+          ${E2E_DIR}/txl_opset16_b1/outputs/logits.npy
+          ${E2E_DIR}/txl_opset16_b1/stream/seg0/outputs/logits.npy)
+set_tests_properties(e2e_npycmp_accepts_identical e2e_npycmp_rejects_mismatch
+  PROPERTIES LABELS e2e)
