@@ -1,0 +1,352 @@
+/* passes/infer.c — shape inference driver, dispatch table, shared helpers,
+ * and binding of symbolic input dims.  See passes/infer.h for the contract.
+ *
+ * pass_infer_node checks what every rule may then take for granted: the op
+ * is known, the arity fits op_info, and every present input has a dtype and
+ * a static shape.  The per-op rules live in passes/infer_*.c.
+ */
+#define INFER_INTERNAL
+#include "infer.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The constant folder is a colleague's pass; until passes/fold.h exists the
+ * driver only infers.  */
+#if defined(__has_include)
+#if __has_include("fold.h")
+#include "fold.h"
+#define INFER_HAVE_FOLD 1
+#endif
+#endif
+
+/* ---- helpers ----------------------------------------------------------- */
+bool ifail(InferCtx *c, int input, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	diag_node(c->d, node_label(c->g, c->n), c->n->op_type, input, "%s", msg);
+	return false;
+}
+
+Value *iin(InferCtx *c, int k)
+{
+	if (k < 0 || k >= c->n->nin || c->n->in[k] == IR_NONE)
+		return NULL;
+	return gval(c->g, c->n->in[k]);
+}
+
+void iset(InferCtx *c, int k, DType dt, const Shape *s)
+{
+	if (k >= c->n->nout || c->n->out[k] == IR_NONE)
+		return;
+	Value *v = gval(c->g, c->n->out[k]);
+	assert(s->rank >= 0 && s->rank <= IR_MAX_RANK);
+	v->dtype = dt;
+	v->shape = *s;
+	for (int i = 0; i < IR_MAX_RANK; i++)
+		v->shape.sym[i] = NULL;
+}
+
+void iset_like(InferCtx *c, int out, int in)
+{
+	Value *v = iin(c, in);
+	if (v)
+		iset(c, out, v->dtype, &v->shape);
+}
+
+const char *ishape_str(const Shape *s)
+{
+	static char bufs[4][128];
+	static int k;
+	k = (k + 1) & 3;
+	return shape_str(s, bufs[k], sizeof bufs[k]);
+}
+
+bool iconst_ints(InferCtx *c, int k, int64_t *out, int max, int *count)
+{
+	Value *v = iin(c, k);
+	assert(v);
+	if (v->kind != VK_CONST || !v->data)
+		return ifail(c, k, "must be a constant for static compilation");
+	if (!dtype_is_int(v->dtype))
+		return ifail(c, k, "expected an integer tensor, got %s", dtype_name(v->dtype));
+	if (v->shape.rank > 1)
+		return ifail(c, k, "expected a 1-D tensor, got shape %s", ishape_str(&v->shape));
+	int64_t n = shape_numel(&v->shape);
+	if (n > max)
+		return ifail(c, k, "has %" PRId64 " elements, at most %d supported", n, max);
+	for (int64_t i = 0; i < n; i++)
+		out[i] = value_get_int(v, i);
+	*count = (int)n;
+	return true;
+}
+
+bool iaxis(InferCtx *c, int64_t axis, int rank, int input, const char *what, int *out)
+{
+	if (axis < -rank || axis >= rank)
+		return ifail(c, input, "%s %" PRId64 " out of range for rank %d", what, axis, rank);
+	*out = (int)(axis < 0 ? axis + rank : axis);
+	return true;
+}
+
+bool ibroadcast(InferCtx *c, const Shape *a, int ia, const Shape *b, int ib, Shape *out)
+{
+	int r = a->rank > b->rank ? a->rank : b->rank;
+	Shape s = shape_make(r, NULL);
+	for (int i = 0; i < r; i++) {
+		int ka = i - (r - a->rank), kb = i - (r - b->rank);
+		int64_t da = ka >= 0 ? a->dims[ka] : 1, db = kb >= 0 ? b->dims[kb] : 1;
+		if (da == db || db == 1)
+			s.dims[i] = da;
+		else if (da == 1)
+			s.dims[i] = db;
+		else
+			return ifail(c, ib, "shape %s does not broadcast with input %d's shape %s",
+			             ishape_str(b), ia, ishape_str(a));
+	}
+	*out = s;
+	return true;
+}
+
+bool irank(InferCtx *c, int k, int lo, int hi)
+{
+	Value *v = iin(c, k);
+	assert(v);
+	int r = v->shape.rank;
+	if (r < lo || (hi >= 0 && r > hi)) {
+		if (hi < 0)
+			return ifail(c, k, "expected rank >= %d, got %d", lo, r);
+		if (lo == hi)
+			return ifail(c, k, "expected rank %d, got %d", lo, r);
+		return ifail(c, k, "expected rank %d to %d, got %d", lo, hi, r);
+	}
+	return true;
+}
+
+bool isame_dtype(InferCtx *c, int k, int ref)
+{
+	Value *v = iin(c, k), *w = iin(c, ref);
+	assert(v && w);
+	if (v->dtype != w->dtype)
+		return ifail(c, k, "dtype %s differs from input %d's %s", dtype_name(v->dtype), ref,
+		             dtype_name(w->dtype));
+	return true;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+static const InferFn rules[OP__COUNT] = {
+	[OP_Identity] = infer_identity,
+	[OP_Cast] = infer_cast,
+	[OP_CastLike] = infer_castlike,
+	[OP_Clip] = infer_clip,
+	[OP_Dropout] = infer_dropout,
+	[OP_Where] = infer_where,
+	[OP_ArgMax] = infer_argminmax,
+	[OP_ArgMin] = infer_argminmax,
+	[OP_Shape] = infer_shape,
+	[OP_Size] = infer_size,
+	[OP_Constant] = infer_constant,
+	[OP_ConstantOfShape] = infer_constant_of_shape,
+	[OP_Reshape] = infer_reshape,
+	[OP_Flatten] = infer_flatten,
+	[OP_Squeeze] = infer_squeeze,
+	[OP_Unsqueeze] = infer_unsqueeze,
+	[OP_Transpose] = infer_transpose,
+	[OP_Concat] = infer_concat,
+	[OP_Split] = infer_split,
+	[OP_Slice] = infer_slice,
+	[OP_Gather] = infer_gather,
+	[OP_GatherElements] = infer_gather_elements,
+	[OP_GatherND] = infer_gather_nd,
+	[OP_ScatterElements] = infer_scatter_elements,
+	[OP_ScatterND] = infer_scatter_nd,
+	[OP_Expand] = infer_expand,
+	[OP_Tile] = infer_tile,
+	[OP_Pad] = infer_pad,
+	[OP_Range] = infer_range,
+	[OP_Trilu] = infer_trilu,
+	[OP_OneHot] = infer_onehot,
+	[OP_CumSum] = infer_cumsum,
+	[OP_DepthToSpace] = infer_depth_to_space,
+	[OP_SpaceToDepth] = infer_space_to_depth,
+	[OP_EyeLike] = infer_eyelike,
+	[OP_TopK] = infer_topk,
+	[OP_MatMul] = infer_matmul,
+	[OP_Gemm] = infer_gemm,
+	[OP_Einsum] = infer_einsum,
+	[OP_Conv] = infer_conv,
+	[OP_ConvTranspose] = infer_conv_transpose,
+	[OP_MaxPool] = infer_pool,
+	[OP_AveragePool] = infer_pool,
+	[OP_GlobalAveragePool] = infer_global_pool,
+	[OP_GlobalMaxPool] = infer_global_pool,
+	[OP_BatchNormalization] = infer_batchnorm,
+	[OP_InstanceNormalization] = infer_instancenorm,
+	[OP_LayerNormalization] = infer_layernorm,
+	[OP_MeanVarianceNormalization] = infer_same_shape,
+	[OP_LRN] = infer_same_shape,
+	[OP_Softmax] = infer_softmax,
+	[OP_LogSoftmax] = infer_softmax,
+	[OP_Hardmax] = infer_softmax,
+	[OP_LSTM] = infer_rnn,
+	[OP_GRU] = infer_rnn,
+	[OP_RNN] = infer_rnn,
+};
+
+/* The rule for op: the table first, then the family flags. */
+static InferFn rule_for(Op op)
+{
+	if ((unsigned)op >= OP__COUNT || op == OP_UNKNOWN)
+		return NULL;
+	if (rules[op])
+		return rules[op];
+	unsigned fl = op_info[op].flags;
+	if (fl & OPF_UNARY)
+		return infer_unary;
+	if (fl & OPF_BINARY)
+		return infer_binary;
+	if (fl & OPF_VARIADIC)
+		return infer_variadic;
+	if (fl & OPF_REDUCE)
+		return infer_reduce;
+	return NULL;
+}
+
+bool pass_infer_has_rule(Op op) { return rule_for(op) != NULL; }
+
+bool pass_infer_node(Graph *g, NodeId nid, Diag *d)
+{
+	assert(nid >= 0 && nid < g->nnodes);
+	InferCtx cx = {g, nid, &g->nodes[nid], d};
+	InferCtx *c = &cx;
+	Node *n = c->n;
+	assert(!n->dead);
+	if (n->op == OP_UNKNOWN)
+		return ifail(c, -1, "unsupported operator '%s' (domain '%s', opset %d)", n->op_type,
+		             n->domain && n->domain[0] ? n->domain : "ai.onnx", n->opset);
+	InferFn fn = rule_for(n->op);
+	if (!fn)
+		return ifail(c, -1, "no shape rule for operator '%s'", n->op_type);
+
+	const OpInfo *oi = &op_info[n->op];
+	if (n->nin < oi->min_in || (oi->max_in >= 0 && n->nin > oi->max_in)) {
+		if (oi->max_in < 0)
+			return ifail(c, -1, "expected at least %d inputs, got %d", oi->min_in, n->nin);
+		return ifail(c, -1, "expected %d to %d inputs, got %d", oi->min_in, oi->max_in, n->nin);
+	}
+	if (n->nout < oi->min_out || (oi->max_out >= 0 && n->nout > oi->max_out))
+		return ifail(c, -1, "expected %d to %d outputs, got %d", oi->min_out,
+		             oi->max_out, n->nout);
+	for (int k = 0; k < oi->min_in; k++)
+		if (n->in[k] == IR_NONE)
+			return ifail(c, k, "required input is missing");
+	for (int k = 0; k < n->nin; k++) {
+		Value *v = iin(c, k);
+		if (!v)
+			continue;
+		if (v->dtype == DT_UNDEF || v->dtype >= DT__COUNT)
+			return ifail(c, k, "'%s' has no known dtype", v->name);
+		if (!shape_is_static(&v->shape))
+			return ifail(c, k, "'%s' has no static shape %s", v->name, ishape_str(&v->shape));
+		if (v->kind == VK_CONST && !v->data)
+			return ifail(c, k, "constant '%s' has no data", v->name);
+	}
+	return fn(c);
+}
+
+bool pass_infer_shapes(Graph *g, Diag *d)
+{
+	bool ok = true;
+	for (int i = 0; i < g->ninputs; i++) {
+		Value *v = gval(g, g->inputs[i]);
+		if (!shape_is_static(&v->shape)) {
+			diag_error(d, "input '%s' has no static shape %s: bind its dims first", v->name,
+			           ishape_str(&v->shape));
+			ok = false;
+		}
+	}
+	if (!ok)
+		return false;
+	/* g->nnodes is re-read: the folder may append nodes or values (and so
+	 * move g->values; no Value pointer is kept across the calls). */
+	for (NodeId i = 0; i < g->nnodes; i++) {
+		if (g->nodes[i].dead)
+			continue;
+		if (!pass_infer_node(g, i, d))
+			return false;
+#ifdef INFER_HAVE_FOLD
+		if (!pass_fold_node(g, i, d))
+			return false;
+#endif
+	}
+	g->shapes_known = true;
+	return true;
+}
+
+/* ---- symbolic dims ------------------------------------------------------ */
+bool pass_bind_dims(Graph *g, const char *const *bindings, int nbindings, Diag *d)
+{
+	bool ok = true;
+	for (int b = 0; b < nbindings; b++) {
+		const char *s = bindings[b];
+		const char *eq = strrchr(s, '=');
+		if (!eq || eq == s || !eq[1]) {
+			diag_error(d, "bad dim binding '%s': expected SYM=N", s);
+			ok = false;
+			continue;
+		}
+		char *end;
+		errno = 0;
+		long long val = strtoll(eq + 1, &end, 10);
+		if (*end || errno || val < 0) {
+			diag_error(d, "bad dim binding '%s': N must be a non-negative integer", s);
+			ok = false;
+			continue;
+		}
+		size_t len = (size_t)(eq - s);
+		int hits = 0;
+		for (int i = 0; i < g->ninputs; i++) {
+			Value *v = gval(g, g->inputs[i]);
+			for (int k = 0; k < v->shape.rank; k++) {
+				const char *sym = v->shape.sym[k];
+				if (v->shape.dims[k] < 0 && sym && strlen(sym) == len &&
+				    !strncmp(sym, s, len)) {
+					v->shape.dims[k] = val;
+					hits++;
+				}
+			}
+		}
+		if (!hits)
+			diag_warn(d, "dim binding '%s' matches no symbolic input dim", s);
+	}
+	for (int i = 0; i < g->ninputs; i++) {
+		Value *v = gval(g, g->inputs[i]);
+		if (v->shape.rank < 0) {
+			diag_error(d, "input '%s' has unknown rank: the model must declare its shape",
+			           v->name);
+			ok = false;
+			continue;
+		}
+		for (int k = 0; k < v->shape.rank; k++) {
+			if (v->shape.dims[k] >= 0)
+				continue;
+			if (v->shape.sym[k])
+				diag_error(d, "input '%s' dim %d is symbolic ('%s'): bind it with --dim %s=N",
+				           v->name, k, v->shape.sym[k], v->shape.sym[k]);
+			else
+				diag_error(d, "input '%s' dim %d is unknown (no dim_param): the model must "
+				           "declare it", v->name, k);
+			ok = false;
+		}
+	}
+	return ok;
+}
