@@ -1,0 +1,382 @@
+/* codegen/lower_norm.c — BatchNormalization (inference), InstanceNormalization,
+ * LayerNormalization, MeanVarianceNormalization, LRN.
+ *
+ * Statistics are computed in two passes (mean, then the mean of squared
+ * deviations) in f32 (f64 for f64 tensors), which is both what the ONNX
+ * reference does and numerically safer than E[x^2] - E[x]^2.  Every loop
+ * walks the innermost dimension contiguously.
+ *
+ * Semantics: BatchNormalization-15 (training_mode = 1 and the running-stat
+ * outputs are rejected; opset < 9 with spatial = 0 too),
+ * InstanceNormalization-6, LayerNormalization-17 (normalizes dims
+ * [axis, rank); Scale/B broadcast to those dims; Mean and InvStdDev keep
+ * the reduced dims as 1), MeanVarianceNormalization-13
+ * (Y = (X - E[X]) / (sqrt(Var[X]) + 1e-9) over `axes`, default [0,2,3]),
+ * LRN-13 (window of `size` channels: c - floor((size-1)/2) ..
+ * c + ceil((size-1)/2), Y = X / (bias + alpha/size * sum x^2)^beta).
+ */
+#include "lower.h"
+
+#include "mathfn.h"
+
+#include <string.h>
+
+static DType acc_dtype(DType t)
+{
+	return t == DT_F64 ? DT_F64 : DT_F32;
+}
+
+static LLVMValueRef ld(Cg *cg, ValueId v, LLVMValueRef idx, DType ad)
+{
+	DType from = gval(cg->g, v)->dtype;
+	if (from == DT_F16 || from == DT_BF16)
+		from = DT_F32;
+	LLVMValueRef x = cg_load(cg, v, idx);
+	return from == ad ? x : cg_convert(cg, x, from, ad);
+}
+
+static void st(Cg *cg, ValueId v, LLVMValueRef idx, LLVMValueRef x, DType ad)
+{
+	DType to = gval(cg->g, v)->dtype;
+	if (to == DT_F16 || to == DT_BF16)
+		to = DT_F32;
+	if (to != ad)
+		x = cg_convert(cg, x, ad, to);
+	cg_store(cg, v, idx, x);
+}
+
+static LLVMValueRef iadd(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildNSWAdd(cg->b, a, b, "");
+}
+
+static LLVMValueRef imul(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return b == 1 ? a : LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
+}
+
+static LLVMValueRef fadd(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(cg->b, a, b, ""); }
+static LLVMValueRef fsub(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(cg->b, a, b, ""); }
+static LLVMValueRef fmul(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(cg->b, a, b, ""); }
+static LLVMValueRef fdiv(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(cg->b, a, b, ""); }
+
+static bool all_float(Cg *cg, const Node *n)
+{
+	for (int i = 0; i < n->nin; i++)
+		if (n->in[i] != IR_NONE && !dtype_is_float(gval(cg->g, n->in[i])->dtype))
+			return cg_unsupported(cg, i, "%s of %s", n->op_type,
+			                      dtype_name(gval(cg->g, n->in[i])->dtype));
+	for (int i = 0; i < n->nout; i++)
+		if (n->out[i] != IR_NONE && !dtype_is_float(gval(cg->g, n->out[i])->dtype))
+			return cg_unsupported(cg, -1, "%s output of %s", n->op_type,
+			                      dtype_name(gval(cg->g, n->out[i])->dtype));
+	return true;
+}
+
+static int64_t prod(const int64_t *d, int n)
+{
+	int64_t p = 1;
+	for (int i = 0; i < n; i++)
+		p *= d[i];
+	return p;
+}
+
+/* acc = sum over j < len of f(x[off + j]); f is identity, or (x-mean)^2
+ * when mean != NULL.  Returns the sum (compute type of ad). */
+static LLVMValueRef sum_range(Cg *cg, ValueId x, LLVMValueRef off, int64_t len, DType ad,
+                              LLVMValueRef mean)
+{
+	LLVMTypeRef at = cg_compute_type(cg, ad);
+	LLVMValueRef acc = cg_alloca(cg, at, "sum");
+	LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
+	CgLoop l;
+	cg_for(cg, &l, 0, len);
+	LLVMValueRef v = ld(cg, x, iadd(cg, off, l.iv), ad);
+	if (mean) {
+		v = fsub(cg, v, mean);
+		v = fmul(cg, v, v);
+	}
+	LLVMBuildStore(cg->b, fadd(cg, LLVMBuildLoad2(cg->b, at, acc, ""), v), acc);
+	cg_for_end(cg, &l);
+	return LLVMBuildLoad2(cg->b, at, acc, "");
+}
+
+/* ---- BatchNormalization ------------------------------------------------------- */
+
+/* Y = (X - mean[c]) * scale[c] / sqrt(var[c] + epsilon) + B[c], c = dim 1. */
+static bool lower_batchnorm(Cg *cg, const Node *n)
+{
+	if (!all_float(cg, n))
+		return false;
+	if (attr_int(n, "training_mode", 0) != 0)
+		return cg_unsupported(cg, -1, "training_mode = 1 (only inference is compiled)");
+	if (n->opset < 9 && attr_int(n, "spatial", 1) == 0)
+		return cg_unsupported(cg, -1, "spatial = 0");
+	for (int i = 1; i < n->nout; i++)
+		if (n->out[i] != IR_NONE)
+			return cg_unsupported(cg, -1, "running mean/var outputs (training only)");
+	Value *X = gval(cg->g, n->in[0]);
+	int r = X->shape.rank;
+	if (r < 2)
+		return cg_unsupported(cg, 0, "BatchNormalization needs rank >= 2");
+	int64_t N = X->shape.dims[0], C = X->shape.dims[1], sp = prod(X->shape.dims + 2, r - 2);
+	for (int i = 1; i < 5; i++)
+		if (shape_numel(&gval(cg->g, n->in[i])->shape) != C)
+			return cg_unsupported(cg, i, "expected %lld elements", (long long)C);
+	DType ad = acc_dtype(X->dtype);
+	double eps = attr_float(n, "epsilon", 1e-5f);
+	CgLoop ln, lc, ls;
+	cg_for(cg, &ln, 0, N);
+	cg_for(cg, &lc, 0, C);
+	LLVMValueRef scale = ld(cg, n->in[1], lc.iv, ad), bias = ld(cg, n->in[2], lc.iv, ad);
+	LLVMValueRef mean = ld(cg, n->in[3], lc.iv, ad), var = ld(cg, n->in[4], lc.iv, ad);
+	LLVMValueRef a = fdiv(cg, scale, cg_math_sqrt(cg, fadd(cg, var, cg_const(cg, ad, eps))));
+	LLVMValueRef off = imul(cg, iadd(cg, imul(cg, ln.iv, C), lc.iv), sp);
+	cg_for(cg, &ls, 0, sp);
+	LLVMValueRef idx = iadd(cg, off, ls.iv);
+	LLVMValueRef x = ld(cg, n->in[0], idx, ad);
+	st(cg, n->out[0], idx, fadd(cg, fmul(cg, fsub(cg, x, mean), a), bias), ad);
+	cg_for_end(cg, &ls);
+	cg_for_end(cg, &lc);
+	cg_for_end(cg, &ln);
+	return true;
+}
+
+/* ---- InstanceNormalization -------------------------------------------------- */
+
+/* Y = scale[c] * (X - mean) / sqrt(var + epsilon) + B[c], statistics per
+ * (n, c) over the spatial dims. */
+static bool lower_instancenorm(Cg *cg, const Node *n)
+{
+	if (!all_float(cg, n))
+		return false;
+	Value *X = gval(cg->g, n->in[0]);
+	int r = X->shape.rank;
+	if (r < 3)
+		return cg_unsupported(cg, 0, "InstanceNormalization needs rank >= 3");
+	int64_t N = X->shape.dims[0], C = X->shape.dims[1], sp = prod(X->shape.dims + 2, r - 2);
+	for (int i = 1; i < 3; i++)
+		if (shape_numel(&gval(cg->g, n->in[i])->shape) != C)
+			return cg_unsupported(cg, i, "expected %lld elements", (long long)C);
+	DType ad = acc_dtype(X->dtype);
+	double eps = attr_float(n, "epsilon", 1e-5f);
+	LLVMValueRef inv_sp = cg_const(cg, ad, 1.0 / (double)sp);
+	CgLoop lnc, ls;
+	cg_for(cg, &lnc, 0, N * C);
+	LLVMValueRef c = LLVMBuildSRem(cg->b, lnc.iv, cg_i64(cg, C), "");
+	LLVMValueRef off = imul(cg, lnc.iv, sp);
+	LLVMValueRef mean = fmul(cg, sum_range(cg, n->in[0], off, sp, ad, NULL), inv_sp);
+	LLVMValueRef var = fmul(cg, sum_range(cg, n->in[0], off, sp, ad, mean), inv_sp);
+	LLVMValueRef inv = fdiv(cg, cg_const(cg, ad, 1.0),
+	                        cg_math_sqrt(cg, fadd(cg, var, cg_const(cg, ad, eps))));
+	LLVMValueRef a = fmul(cg, inv, ld(cg, n->in[1], c, ad));
+	LLVMValueRef bias = ld(cg, n->in[2], c, ad);
+	cg_for(cg, &ls, 0, sp);
+	LLVMValueRef idx = iadd(cg, off, ls.iv);
+	LLVMValueRef x = ld(cg, n->in[0], idx, ad);
+	st(cg, n->out[0], idx, fadd(cg, fmul(cg, fsub(cg, x, mean), a), bias), ad);
+	cg_for_end(cg, &ls);
+	cg_for_end(cg, &lnc);
+	return true;
+}
+
+/* ---- LayerNormalization ------------------------------------------------------ */
+
+/* LayerNormalization-17 over dims [axis, rank). */
+static bool lower_layernorm(Cg *cg, const Node *n)
+{
+	if (!all_float(cg, n))
+		return false;
+	Value *X = gval(cg->g, n->in[0]);
+	int r = X->shape.rank;
+	int64_t axis = attr_int(n, "axis", -1);
+	if (axis < 0)
+		axis += r;
+	if (axis < 0 || axis >= r)
+		return cg_unsupported(cg, -1, "axis %lld out of range for rank %d",
+		                      (long long)attr_int(n, "axis", -1), r);
+	if (attr_int(n, "stash_type", 1) != 1)
+		return cg_unsupported(cg, -1, "stash_type %lld", (long long)attr_int(n, "stash_type", 1));
+	int nr = r - (int)axis;
+	int64_t outer = prod(X->shape.dims, (int)axis), inner = prod(X->shape.dims + axis, nr);
+	const int64_t *nd = X->shape.dims + axis;
+	int64_t sstr[IR_MAX_RANK], bstr[IR_MAX_RANK], xstr[IR_MAX_RANK];
+	ValueId sv = n->in[1], bv = n->nin > 2 ? n->in[2] : IR_NONE;
+	for (int k = 1; k < 3; k++) {
+		ValueId v = k == 1 ? sv : bv;
+		if (v == IR_NONE)
+			continue;
+		const Shape *s = &gval(cg->g, v)->shape;
+		bool ok = s->rank <= nr;
+		for (int i = 0; ok && i < s->rank; i++)
+			ok = s->dims[i] == 1 || s->dims[i] == nd[nr - s->rank + i];
+		if (!ok)
+			return cg_unsupported(cg, k, "does not broadcast to the normalized shape");
+		cg_broadcast_strides(s, nr, k == 1 ? sstr : bstr);
+	}
+	for (int i = nr - 1; i >= 0; i--)
+		xstr[i] = i == nr - 1 ? 1 : xstr[i + 1] * nd[i + 1];
+	ValueId mv = n->nout > 1 ? n->out[1] : IR_NONE, iv = n->nout > 2 ? n->out[2] : IR_NONE;
+	if ((mv != IR_NONE && shape_numel(&gval(cg->g, mv)->shape) != outer) ||
+	    (iv != IR_NONE && shape_numel(&gval(cg->g, iv)->shape) != outer))
+		return cg_unsupported(cg, -1, "Mean/InvStdDev must have %lld elements", (long long)outer);
+
+	DType ad = acc_dtype(X->dtype);
+	double eps = attr_float(n, "epsilon", 1e-5f);
+	LLVMValueRef inv_n = cg_const(cg, ad, 1.0 / (double)inner);
+	CgLoop lo;
+	CgNest in;
+	cg_for(cg, &lo, 0, outer);
+	LLVMValueRef off = imul(cg, lo.iv, inner);
+	LLVMValueRef mean = fmul(cg, sum_range(cg, n->in[0], off, inner, ad, NULL), inv_n);
+	LLVMValueRef var = fmul(cg, sum_range(cg, n->in[0], off, inner, ad, mean), inv_n);
+	LLVMValueRef inv = fdiv(cg, cg_const(cg, ad, 1.0),
+	                        cg_math_sqrt(cg, fadd(cg, var, cg_const(cg, ad, eps))));
+	if (mv != IR_NONE)
+		st(cg, mv, lo.iv, mean, ad);
+	if (iv != IR_NONE)
+		st(cg, iv, lo.iv, inv, ad);
+	cg_nest(cg, &in, nr, nd);
+	LLVMValueRef idx = iadd(cg, off, cg_linear(cg, nr, in.iv, xstr));
+	LLVMValueRef y = fmul(cg, fsub(cg, ld(cg, n->in[0], idx, ad), mean), inv);
+	y = fmul(cg, y, ld(cg, sv, cg_linear(cg, nr, in.iv, sstr), ad));
+	if (bv != IR_NONE)
+		y = fadd(cg, y, ld(cg, bv, cg_linear(cg, nr, in.iv, bstr), ad));
+	st(cg, n->out[0], idx, y, ad);
+	cg_nest_end(cg, &in);
+	cg_for_end(cg, &lo);
+	return true;
+}
+
+/* ---- MeanVarianceNormalization ------------------------------------------------ */
+
+static bool lower_mvn(Cg *cg, const Node *n)
+{
+	if (!all_float(cg, n))
+		return false;
+	Value *X = gval(cg->g, n->in[0]);
+	int r = X->shape.rank;
+	bool red[IR_MAX_RANK] = {false};
+	const int64_t *ax;
+	int na = attr_ints(n, "axes", &ax);
+	static const int64_t def_axes[3] = {0, 2, 3};
+	if (na < 0) {
+		ax = def_axes;
+		na = 3;
+	}
+	for (int i = 0; i < na; i++) {
+		int64_t a = ax[i] < 0 ? ax[i] + r : ax[i];
+		if (a < 0 || a >= r)
+			return cg_unsupported(cg, -1, "axis %lld out of range for rank %d", (long long)ax[i], r);
+		red[a] = true;
+	}
+	int64_t xs[IR_MAX_RANK], kd[IR_MAX_RANK], ks[IR_MAX_RANK], rd[IR_MAX_RANK], rs[IR_MAX_RANK];
+	int nk = 0, nrd = 0;
+	shape_strides(&X->shape, xs);
+	for (int i = 0; i < r; i++) {
+		if (red[i]) {
+			rd[nrd] = X->shape.dims[i];
+			rs[nrd++] = xs[i];
+		} else {
+			kd[nk] = X->shape.dims[i];
+			ks[nk++] = xs[i];
+		}
+	}
+	int64_t cnt = prod(rd, nrd);
+	DType ad = acc_dtype(X->dtype);
+	LLVMTypeRef at = cg_compute_type(cg, ad);
+	LLVMValueRef inv_n = cg_const(cg, ad, 1.0 / (double)cnt);
+	LLVMValueRef acc = cg_alloca(cg, at, "acc");
+	CgNest kn, rn;
+	cg_nest(cg, &kn, nk, kd);
+	LLVMValueRef off = cg_linear(cg, nk, kn.iv, ks);
+	LLVMValueRef mean = NULL, sd = NULL;
+	for (int pass = 0; pass < 3; pass++) {
+		LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
+		cg_nest(cg, &rn, nrd, rd);
+		LLVMValueRef idx = iadd(cg, off, cg_linear(cg, nrd, rn.iv, rs));
+		LLVMValueRef x = ld(cg, n->in[0], idx, ad);
+		if (pass == 0) {
+			LLVMBuildStore(cg->b, fadd(cg, LLVMBuildLoad2(cg->b, at, acc, ""), x), acc);
+		} else if (pass == 1) {
+			LLVMValueRef d = fsub(cg, x, mean);
+			LLVMBuildStore(cg->b, fadd(cg, LLVMBuildLoad2(cg->b, at, acc, ""), fmul(cg, d, d)), acc);
+		} else {
+			st(cg, n->out[0], idx, fdiv(cg, fsub(cg, x, mean), sd), ad);
+		}
+		cg_nest_end(cg, &rn);
+		if (pass == 0)
+			mean = fmul(cg, LLVMBuildLoad2(cg->b, at, acc, ""), inv_n);
+		else if (pass == 1)
+			sd = fadd(cg, cg_math_sqrt(cg, fmul(cg, LLVMBuildLoad2(cg->b, at, acc, ""), inv_n)),
+			          cg_const(cg, ad, 1e-9));
+	}
+	cg_nest_end(cg, &kn);
+	return true;
+}
+
+/* ---- LRN ------------------------------------------------------------------------ */
+
+static bool lower_lrn(Cg *cg, const Node *n)
+{
+	if (!all_float(cg, n))
+		return false;
+	Value *X = gval(cg->g, n->in[0]);
+	int r = X->shape.rank;
+	int64_t size = attr_int(n, "size", 0);
+	if (r < 2 || size < 1)
+		return cg_unsupported(cg, -1, "LRN needs rank >= 2 and size >= 1");
+	int64_t N = X->shape.dims[0], C = X->shape.dims[1], sp = prod(X->shape.dims + 2, r - 2);
+	DType ad = acc_dtype(X->dtype);
+	LLVMTypeRef at = cg_compute_type(cg, ad);
+	double alpha = attr_float(n, "alpha", 1e-4f), beta = attr_float(n, "beta", 0.75f);
+	double bias = attr_float(n, "bias", 1.0f);
+	int64_t before = (size - 1) / 2, after = size - 1 - before;
+	LLVMValueRef acc = cg_alloca(cg, at, "acc");
+	CgLoop ln, lc, ls, lw;
+	cg_for(cg, &ln, 0, N);
+	cg_for(cg, &lc, 0, C);
+	LLVMValueRef lo = LLVMBuildSub(cg->b, lc.iv, cg_i64(cg, before), "");
+	lo = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, lo, cg_i64(cg, 0), ""),
+	                     cg_i64(cg, 0), lo, "");
+	LLVMValueRef hi = iadd(cg, lc.iv, cg_i64(cg, after + 1));
+	hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, hi, cg_i64(cg, C), ""),
+	                     cg_i64(cg, C), hi, "");
+	LLVMValueRef nbase = imul(cg, ln.iv, C * sp);
+	cg_for(cg, &ls, 0, sp);
+	LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
+	cg_for_v(cg, &lw, lo, hi);
+	LLVMValueRef v = ld(cg, n->in[0], iadd(cg, nbase, iadd(cg, imul(cg, lw.iv, sp), ls.iv)), ad);
+	LLVMBuildStore(cg->b, fadd(cg, LLVMBuildLoad2(cg->b, at, acc, ""), fmul(cg, v, v)), acc);
+	cg_for_end(cg, &lw);
+	LLVMValueRef idx = iadd(cg, nbase, iadd(cg, imul(cg, lc.iv, sp), ls.iv));
+	LLVMValueRef den = fadd(cg, cg_const(cg, ad, bias),
+	                        fmul(cg, cg_const(cg, ad, alpha / (double)size),
+	                             LLVMBuildLoad2(cg->b, at, acc, "")));
+	den = cg_math_pow(cg, den, cg_const(cg, ad, beta));
+	st(cg, n->out[0], idx, fdiv(cg, ld(cg, n->in[0], idx, ad), den), ad);
+	cg_for_end(cg, &ls);
+	cg_for_end(cg, &lc);
+	cg_for_end(cg, &ln);
+	return true;
+}
+
+/* BatchNormalization, InstanceNormalization, LayerNormalization,
+ * MeanVarianceNormalization, LRN (see the file comment). */
+bool cg_lower_norm(Cg *cg, const Node *n)
+{
+	switch (n->op) {
+	case OP_BatchNormalization:
+		return lower_batchnorm(cg, n);
+	case OP_InstanceNormalization:
+		return lower_instancenorm(cg, n);
+	case OP_LayerNormalization:
+		return lower_layernorm(cg, n);
+	case OP_MeanVarianceNormalization:
+		return lower_mvn(cg, n);
+	case OP_LRN:
+		return lower_lrn(cg, n);
+	default:
+		IR_UNREACHABLE("cg_lower_norm: op not in this group");
+	}
+}
