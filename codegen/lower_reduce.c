@@ -1,0 +1,602 @@
+/* codegen/lower_reduce.c — reductions and the softmax family: Reduce*,
+ * ArgMax, ArgMin, Softmax, LogSoftmax, Hardmax, CumSum, TopK.
+ *
+ * Reductions: the output is walked over the kept dimensions and an
+ * accumulator (a register after mem2reg) over the reduced ones; the
+ * identity of the combiner is the initial value, so an empty reduction
+ * gives 0 (sum), 1 (prod), -inf / the type's minimum (max) as ONNX-18
+ * specifies.  ReduceLogSumExp subtracts the maximum first (skipped when the
+ * maximum is not finite).
+ *
+ * Axis ops view their input as [outer, A, inner] around the axis; each
+ * (outer, inner) position scans its A elements with stride `inner`.
+ * Softmax/LogSoftmax/Hardmax before opset 13 use the 2-D view at `axis`
+ * (A = product of the trailing dims, inner = 1).  All are numerically
+ * stable (max subtracted).  TopK keeps a sorted list of the best k seen so
+ * far per row (insertion, O(A*k)); scanning in index order and inserting
+ * only strictly better elements keeps ties in index order.  CumSum walks
+ * the axis in order with the inner dimension innermost, adding to the
+ * previous output row.
+ */
+#include "lower.h"
+#include "lower_data.h"
+#include "mathfn.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+static int64_t prod(const int64_t *d, int lo, int hi)
+{
+	int64_t p = 1;
+	for (int k = lo; k < hi; k++)
+		p *= d[k];
+	return p;
+}
+
+/* The [outer, A, inner] view of shape s around axis. */
+static void axis_view(const Shape *s, int axis, int64_t *outer, int64_t *A, int64_t *inner)
+{
+	*outer = prod(s->dims, 0, axis);
+	*A = s->dims[axis];
+	*inner = prod(s->dims, axis + 1, s->rank);
+}
+
+static LLVMValueRef load_acc(Cg *cg, LLVMTypeRef t, LLVMValueRef p)
+{
+	return LLVMBuildLoad2(cg->b, t, p, "");
+}
+
+/* ---- Reduce* ------------------------------------------------------------- */
+
+/* Identity of op in the compute type of t: the value an empty reduction
+ * yields. */
+static LLVMValueRef comb_identity(Cg *cg, CgCombine op, DType t)
+{
+	LLVMTypeRef ty = cg_compute_type(cg, t);
+	unsigned bits = dtype_is_float(t) ? 0 : LLVMGetIntTypeWidth(ty);
+	bool sgn = dtype_is_signed(t);
+	switch (op) {
+	case CG_COMB_MUL:
+		return cg_const(cg, t, 1);
+	case CG_COMB_MAX:
+		if (dtype_is_float(t))
+			return LLVMConstReal(ty, -INFINITY);
+		return sgn ? LLVMConstInt(ty, 1ull << (bits - 1), 0) : LLVMConstInt(ty, 0, 0);
+	case CG_COMB_MIN:
+		if (dtype_is_float(t))
+			return LLVMConstReal(ty, INFINITY);
+		return sgn ? LLVMConstInt(ty, (1ull << (bits - 1)) - 1, 0) : LLVMConstAllOnes(ty);
+	default:
+		return cg_const(cg, t, 0);
+	}
+}
+
+/* Which dims of the input are reduced.  Axes come from the attribute
+ * (ReduceSum < 13, the others < 18) or the optional constant input 1.
+ * Absent/empty axes reduce everything, or nothing when
+ * noop_with_empty_axes is set (*noop). */
+static bool reduce_axes(Cg *cg, const Node *n, int rank, bool *red, bool *noop)
+{
+	int64_t axes[IR_MAX_RANK];
+	int na;
+	bool attr_form = n->op == OP_ReduceSum ? n->opset < 13 : n->opset < 18;
+	*noop = false;
+	if (attr_form) {
+		const int64_t *p;
+		na = attr_ints(n, "axes", &p);
+		if (na > IR_MAX_RANK)
+			return cg_unsupported(cg, -1, "too many axes");
+		for (int k = 0; k < na; k++)
+			axes[k] = p[k];
+	} else if (!cg_dm_const_ints(cg, n, 1, axes, IR_MAX_RANK, &na)) {
+		return false;
+	}
+	for (int k = 0; k < rank; k++)
+		red[k] = na <= 0;
+	if (na <= 0) {
+		*noop = !attr_form && attr_int(n, "noop_with_empty_axes", 0) != 0;
+		return true;
+	}
+	for (int j = 0; j < na; j++) {
+		int a = cg_dm_axis(axes[j], rank);
+		if (a < 0)
+			return cg_unsupported(cg, -1, "axis %lld out of range", (long long)axes[j]);
+		red[a] = true;
+	}
+	return true;
+}
+
+static LLVMValueRef int_abs(Cg *cg, DType t, LLVMValueRef x)
+{
+	if (!dtype_is_signed(t))
+		return x;
+	LLVMValueRef neg = LLVMBuildICmp(cg->b, LLVMIntSLT, x, LLVMConstNull(LLVMTypeOf(x)), "");
+	return LLVMBuildSelect(cg->b, neg, LLVMBuildNeg(cg->b, x, ""), x, "");
+}
+
+/* Emits the inner nest over the reduced dims: acc = acc (op) f(x), where
+ * f is |x| for L1, x*x for L2/SumSquare, exp(x - shift) for LogSumExp. */
+static void reduce_scan(Cg *cg, const Node *n, DType t, int nr, const int64_t *rdims, const int64_t *rstr,
+                        LLVMValueRef base, LLVMValueRef acc, CgCombine op, LLVMValueRef shift)
+{
+	bool fl = dtype_is_float(t);
+	LLVMTypeRef ct = cg_compute_type(cg, t);
+	CgNest nest;
+	cg_nest(cg, &nest, nr, rdims);
+	LLVMValueRef idx = LLVMBuildAdd(cg->b, base, cg_linear(cg, nr, nest.iv, rstr), "");
+	LLVMValueRef x = cg_load(cg, n->in[0], idx);
+	switch (n->op) {
+	case OP_ReduceL1:
+		x = fl ? cg_math_fabs(cg, x) : int_abs(cg, t, x);
+		break;
+	case OP_ReduceL2:
+	case OP_ReduceSumSquare:
+		x = fl ? LLVMBuildFMul(cg->b, x, x, "") : LLVMBuildMul(cg->b, x, x, "");
+		break;
+	case OP_ReduceLogSumExp:
+		if (shift)
+			x = cg_math_exp(cg, LLVMBuildFSub(cg->b, x, shift, ""));
+		break;
+	default:
+		break;
+	}
+	LLVMBuildStore(cg->b, cg_dm_combine(cg, op, t, load_acc(cg, ct, acc), x), acc);
+	cg_nest_end(cg, &nest);
+}
+
+/* Reduce{Sum,Mean,Max,Min,Prod,L1,L2,LogSum,LogSumExp,SumSquare}-1..18. */
+static bool lower_reduce_op(Cg *cg, const Node *n)
+{
+	ValueId in = n->in[0], out = n->out[0];
+	const Shape *is = &gval(cg->g, in)->shape;
+	DType t = gval(cg->g, in)->dtype;
+	int r = is->rank;
+	bool red[IR_MAX_RANK], noop;
+	if (!reduce_axes(cg, n, r, red, &noop))
+		return false;
+	if (gval(cg->g, out)->dtype != t)
+		return cg_unsupported(cg, -1, "output type differs from the input's");
+	bool fl = dtype_is_float(t);
+	if (!fl && !dtype_is_int(t))
+		return cg_unsupported(cg, 0, "type %s", dtype_name(t));
+	if (noop) { /* noop_with_empty_axes: the output is the input */
+		cg_memcpy(cg, cg_ptr(cg, out), cg_ptr(cg, in), shape_numel(is) * (int64_t)dtype_size(t));
+		return true;
+	}
+	CgCombine op;
+	switch (n->op) {
+	case OP_ReduceMax: op = CG_COMB_MAX; break;
+	case OP_ReduceMin: op = CG_COMB_MIN; break;
+	case OP_ReduceProd: op = CG_COMB_MUL; break;
+	default: op = CG_COMB_ADD; break;
+	}
+	if (!fl && (n->op == OP_ReduceL2 || n->op == OP_ReduceLogSum || n->op == OP_ReduceLogSumExp))
+		return cg_unsupported(cg, 0, "type %s (floating point only)", dtype_name(t));
+
+	/* kept dims (outer nest) and reduced dims (inner nest) */
+	int64_t ist[IR_MAX_RANK], kdims[IR_MAX_RANK], kstr[IR_MAX_RANK], rdims[IR_MAX_RANK], rstr[IR_MAX_RANK];
+	int nk = 0, nr = 0;
+	int64_t count = 1, nout = 1;
+	shape_strides(is, ist);
+	for (int k = 0; k < r; k++) {
+		if (red[k]) {
+			rdims[nr] = is->dims[k];
+			rstr[nr++] = ist[k];
+			count *= is->dims[k];
+		} else {
+			kdims[nk] = is->dims[k];
+			kstr[nk++] = ist[k];
+			nout *= is->dims[k];
+		}
+	}
+	if (shape_numel(&gval(cg->g, out)->shape) != nout)
+		return cg_unsupported(cg, -1, "output size does not match the reduced shape");
+	if (nout == 0)
+		return true;
+	if (count == 0 && n->op == OP_ReduceMean && !fl)
+		return cg_unsupported(cg, 0, "mean of an empty integer reduction");
+
+	LLVMTypeRef ct = cg_compute_type(cg, t);
+	LLVMValueRef acc = cg_alloca(cg, ct, "acc");
+	CgNest outer;
+	cg_nest(cg, &outer, nk, kdims);
+	LLVMValueRef base = cg_linear(cg, nk, outer.iv, kstr);
+	/* contiguous output index over the kept dims */
+	int64_t ostr[IR_MAX_RANK], s = 1;
+	for (int k = nk - 1; k >= 0; k--) {
+		ostr[k] = s;
+		s *= kdims[k];
+	}
+	LLVMValueRef oidx = cg_linear(cg, nk, outer.iv, ostr);
+
+	LLVMValueRef shift = NULL;
+	if (n->op == OP_ReduceLogSumExp) {
+		LLVMBuildStore(cg->b, comb_identity(cg, CG_COMB_MAX, t), acc);
+		reduce_scan(cg, n, t, nr, rdims, rstr, base, acc, CG_COMB_MAX, NULL);
+		LLVMValueRef m = load_acc(cg, ct, acc);
+		LLVMValueRef finite = LLVMBuildFCmp(cg->b, LLVMRealOLT, cg_math_fabs(cg, m),
+		                                    LLVMConstReal(ct, INFINITY), "");
+		shift = LLVMBuildSelect(cg->b, finite, m, LLVMConstReal(ct, 0), "");
+	}
+	LLVMBuildStore(cg->b, comb_identity(cg, op, t), acc);
+	reduce_scan(cg, n, t, nr, rdims, rstr, base, acc, op, shift);
+	LLVMValueRef v = load_acc(cg, ct, acc);
+	switch (n->op) {
+	case OP_ReduceMean:
+		if (fl)
+			v = LLVMBuildFDiv(cg->b, v, LLVMConstReal(ct, (double)count), "");
+		else if (dtype_is_signed(t))
+			v = LLVMBuildSDiv(cg->b, v, LLVMConstInt(ct, (unsigned long long)count, 1), "");
+		else
+			v = LLVMBuildUDiv(cg->b, v, LLVMConstInt(ct, (unsigned long long)count, 0), "");
+		break;
+	case OP_ReduceL2:
+		v = cg_math_sqrt(cg, v);
+		break;
+	case OP_ReduceLogSum:
+		v = cg_math_log(cg, v);
+		break;
+	case OP_ReduceLogSumExp:
+		v = LLVMBuildFAdd(cg->b, shift, cg_math_log(cg, v), "");
+		break;
+	default:
+		break;
+	}
+	cg_store(cg, out, oidx, v);
+	cg_nest_end(cg, &outer);
+	return true;
+}
+
+/* ---- ArgMax / ArgMin -------------------------------------------------------- */
+
+/* ArgMax/ArgMin-1..13 (axis, keepdims, select_last_index): int64 index of
+ * the first (or last) extreme element along axis.  NaN counts as the
+ * extreme, as numpy's argmax/argmin do. */
+static bool lower_arg(Cg *cg, const Node *n)
+{
+	ValueId in = n->in[0], out = n->out[0];
+	const Shape *is = &gval(cg->g, in)->shape;
+	DType t = gval(cg->g, in)->dtype;
+	int axis = cg_dm_axis(attr_int(n, "axis", 0), is->rank);
+	bool last = attr_int(n, "select_last_index", 0) != 0, mx = n->op == OP_ArgMax;
+	if (axis < 0)
+		return cg_unsupported(cg, -1, "axis out of range");
+	if (gval(cg->g, out)->dtype != DT_I64)
+		return cg_unsupported(cg, -1, "output must be int64");
+	if (!dtype_is_float(t) && !dtype_is_int(t))
+		return cg_unsupported(cg, 0, "type %s", dtype_name(t));
+	int64_t outer, A, inner;
+	axis_view(is, axis, &outer, &A, &inner);
+	if (shape_numel(&gval(cg->g, out)->shape) != outer * inner)
+		return cg_unsupported(cg, -1, "output size does not match");
+	if (outer * inner == 0)
+		return true;
+	if (A == 0)
+		return cg_unsupported(cg, 0, "arg%s of an empty axis", mx ? "max" : "min");
+	LLVMTypeRef ct = cg_compute_type(cg, t);
+	LLVMValueRef best = cg_alloca(cg, ct, "best"), besti = cg_alloca(cg, cg->t_i64, "besti");
+	CgLoop lo, li, la;
+	cg_for(cg, &lo, 0, outer);
+	cg_for(cg, &li, 0, inner);
+	LLVMValueRef base = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lo.iv, cg_i64(cg, A * inner), ""), li.iv, "");
+	LLVMBuildStore(cg->b, cg_load(cg, in, base), best);
+	LLVMBuildStore(cg->b, cg_i64(cg, 0), besti);
+	cg_for(cg, &la, 1, A);
+	LLVMValueRef x = cg_load(cg, in, LLVMBuildAdd(cg->b, base, LLVMBuildMul(cg->b, la.iv, cg_i64(cg, inner), ""), ""));
+	LLVMValueRef b = load_acc(cg, ct, best);
+	LLVMValueRef upd = cg_dm_greater(cg, t, x, b, mx);
+	if (last) /* or equal */
+		upd = LLVMBuildOr(cg->b, upd, dtype_is_float(t) ? LLVMBuildFCmp(cg->b, LLVMRealOEQ, x, b, "")
+		                                               : LLVMBuildICmp(cg->b, LLVMIntEQ, x, b, ""), "");
+	if (dtype_is_float(t)) {
+		/* first mode: a NaN replaces a non-NaN best; last mode: every NaN */
+		LLVMValueRef xn = LLVMBuildFCmp(cg->b, LLVMRealUNO, x, x, "");
+		LLVMValueRef bn = LLVMBuildFCmp(cg->b, LLVMRealUNO, b, b, "");
+		LLVMValueRef nan_upd = last ? xn : LLVMBuildAnd(cg->b, xn, LLVMBuildNot(cg->b, bn, ""), "");
+		upd = LLVMBuildOr(cg->b, LLVMBuildAnd(cg->b, upd, LLVMBuildNot(cg->b, bn, ""), ""), nan_upd, "");
+	}
+	LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, upd, x, b, ""), best);
+	LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, upd, la.iv, load_acc(cg, cg->t_i64, besti), ""), besti);
+	cg_for_end(cg, &la);
+	LLVMValueRef oi = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lo.iv, cg_i64(cg, inner), ""), li.iv, "");
+	cg_store(cg, out, oi, load_acc(cg, cg->t_i64, besti));
+	cg_for_end(cg, &li);
+	cg_for_end(cg, &lo);
+	return true;
+}
+
+/* ---- Softmax, LogSoftmax, Hardmax --------------------------------------------- */
+
+/* Softmax/LogSoftmax/Hardmax-1/11: 2-D view at axis (default 1);
+ * -13: along axis (default -1).  Per (outer, inner) row of A elements:
+ * m = max; Softmax e/sum(e) with e = exp(x - m); LogSoftmax x - m -
+ * log(sum(e)); Hardmax 1 at the first maximum, 0 elsewhere. */
+static bool lower_softmax(Cg *cg, const Node *n)
+{
+	ValueId in = n->in[0], out = n->out[0];
+	const Shape *is = &gval(cg->g, in)->shape;
+	DType t = gval(cg->g, in)->dtype;
+	bool v13 = n->opset >= 13;
+	if (!dtype_is_float(t) || gval(cg->g, out)->dtype != t)
+		return cg_unsupported(cg, 0, "type %s (floating point only)", dtype_name(t));
+	int r = is->rank;
+	int axis = cg_dm_axis(attr_int(n, "axis", v13 ? -1 : 1), r);
+	if (axis < 0 && !(r == 0 && !v13))
+		return cg_unsupported(cg, -1, "axis out of range");
+	int64_t outer, A, inner;
+	if (r == 0) {
+		outer = A = inner = 1;
+	} else if (v13) {
+		axis_view(is, axis, &outer, &A, &inner);
+	} else {
+		outer = prod(is->dims, 0, axis);
+		A = prod(is->dims, axis, r);
+		inner = 1;
+	}
+	if (outer * A * inner == 0)
+		return true;
+	LLVMTypeRef ct = cg_compute_type(cg, t);
+	/* f32/f64 keep e in the output between passes; f16/bf16 recompute it */
+	bool keep_e = ct == cg_mem_type(cg, t);
+	LLVMValueRef mxp = cg_alloca(cg, ct, "max"), sump = cg_alloca(cg, ct, "sum");
+	LLVMValueRef argp = cg_alloca(cg, cg->t_i64, "arg");
+	LLVMValueRef st = cg_i64(cg, inner);
+	CgLoop lo, li, la;
+	cg_for(cg, &lo, 0, outer);
+	cg_for(cg, &li, 0, inner);
+	LLVMValueRef base = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lo.iv, cg_i64(cg, A * inner), ""), li.iv, "");
+#define ELEM(l) LLVMBuildAdd(cg->b, base, LLVMBuildMul(cg->b, (l).iv, st, ""), "")
+	/* pass 1: maximum (Hardmax: its first index) */
+	LLVMBuildStore(cg->b, LLVMConstReal(ct, -INFINITY), mxp);
+	LLVMBuildStore(cg->b, cg_i64(cg, 0), argp);
+	cg_for(cg, &la, 0, A);
+	{
+		LLVMValueRef x = cg_load(cg, in, ELEM(la)), m = load_acc(cg, ct, mxp);
+		if (n->op == OP_Hardmax) {
+			LLVMValueRef gt = LLVMBuildFCmp(cg->b, LLVMRealOGT, x, m, "");
+			LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, x, m, ""), mxp);
+			LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, la.iv, load_acc(cg, cg->t_i64, argp), ""), argp);
+		} else {
+			LLVMBuildStore(cg->b, cg_dm_combine(cg, CG_COMB_MAX, t, m, x), mxp);
+		}
+	}
+	cg_for_end(cg, &la);
+	LLVMValueRef m = load_acc(cg, ct, mxp);
+	if (n->op == OP_Hardmax) {
+		LLVMValueRef arg = load_acc(cg, cg->t_i64, argp);
+		cg_for(cg, &la, 0, A);
+		LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, la.iv, arg, "");
+		cg_store(cg, out, ELEM(la), LLVMBuildSelect(cg->b, hit, LLVMConstReal(ct, 1), LLVMConstReal(ct, 0), ""));
+		cg_for_end(cg, &la);
+	} else {
+		/* pass 2: sum of exp(x - m) */
+		LLVMBuildStore(cg->b, LLVMConstReal(ct, 0), sump);
+		cg_for(cg, &la, 0, A);
+		{
+			LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, cg_load(cg, in, ELEM(la)), m, ""));
+			if (keep_e && n->op == OP_Softmax)
+				cg_store(cg, out, ELEM(la), e);
+			LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, load_acc(cg, ct, sump), e, ""), sump);
+		}
+		cg_for_end(cg, &la);
+		LLVMValueRef sum = load_acc(cg, ct, sump);
+		LLVMValueRef lse = n->op == OP_LogSoftmax ? LLVMBuildFAdd(cg->b, m, cg_math_log(cg, sum), "") : NULL;
+		/* pass 3: normalise */
+		cg_for(cg, &la, 0, A);
+		{
+			LLVMValueRef idx = ELEM(la), y;
+			if (n->op == OP_LogSoftmax) {
+				y = LLVMBuildFSub(cg->b, cg_load(cg, in, idx), lse, "");
+			} else {
+				LLVMValueRef e = keep_e ? cg_load(cg, out, idx)
+				                        : cg_math_exp(cg, LLVMBuildFSub(cg->b, cg_load(cg, in, idx), m, ""));
+				y = LLVMBuildFDiv(cg->b, e, sum, "");
+			}
+			cg_store(cg, out, idx, y);
+		}
+		cg_for_end(cg, &la);
+	}
+#undef ELEM
+	cg_for_end(cg, &li);
+	cg_for_end(cg, &lo);
+	return true;
+}
+
+/* ---- CumSum ---------------------------------------------------------------- */
+
+/* CumSum along one compile-time axis. */
+static void cumsum_axis(Cg *cg, const Node *n, int axis, bool exclusive, bool reverse)
+{
+	ValueId in = n->in[0], out = n->out[0];
+	DType t = gval(cg->g, in)->dtype;
+	int64_t outer, A, inner;
+	axis_view(&gval(cg->g, in)->shape, axis, &outer, &A, &inner);
+	if (outer * A * inner == 0)
+		return;
+	int64_t first = reverse ? A - 1 : 0;
+	int64_t dir = reverse ? -1 : 1; /* a(t) = first + dir*t, prev = a - dir */
+	CgLoop lo, li, lt;
+	cg_for(cg, &lo, 0, outer);
+	LLVMValueRef ob = LLVMBuildMul(cg->b, lo.iv, cg_i64(cg, A * inner), "");
+	/* the first row along the axis */
+	cg_for(cg, &li, 0, inner);
+	{
+		LLVMValueRef idx = LLVMBuildAdd(cg->b, ob, LLVMBuildAdd(cg->b, cg_i64(cg, first * inner), li.iv, ""), "");
+		cg_store(cg, out, idx, exclusive ? cg_const(cg, t, 0) : cg_load(cg, in, idx));
+	}
+	cg_for_end(cg, &li);
+	/* the others: out[a] = out[prev] + in[exclusive ? prev : a] */
+	cg_for(cg, &lt, 1, A);
+	{
+		LLVMValueRef a = LLVMBuildAdd(cg->b, cg_i64(cg, first), LLVMBuildMul(cg->b, lt.iv, cg_i64(cg, dir), ""), "");
+		LLVMValueRef ab = LLVMBuildAdd(cg->b, ob, LLVMBuildMul(cg->b, a, cg_i64(cg, inner), ""), "");
+		LLVMValueRef pb = LLVMBuildSub(cg->b, ab, cg_i64(cg, dir * inner), "");
+		cg_for(cg, &li, 0, inner);
+		LLVMValueRef ai = LLVMBuildAdd(cg->b, ab, li.iv, ""), pi = LLVMBuildAdd(cg->b, pb, li.iv, "");
+		LLVMValueRef x = cg_load(cg, in, exclusive ? pi : ai);
+		cg_store(cg, out, ai, cg_dm_combine(cg, CG_COMB_ADD, t, cg_load(cg, out, pi), x));
+		cg_for_end(cg, &li);
+	}
+	cg_for_end(cg, &lt);
+	cg_for_end(cg, &lo);
+}
+
+/* CumSum-11/14 (exclusive, reverse; axis a 0-D input).  A constant axis
+ * gives one loop nest; a run-time axis one nest per possible axis, chosen
+ * by the axis value (negative counts from the end; an out-of-range value
+ * leaves the output unwritten, as ONNX leaves it undefined). */
+static bool lower_cumsum(Cg *cg, const Node *n)
+{
+	ValueId in = n->in[0], av = n->in[1];
+	DType t = gval(cg->g, in)->dtype, at = gval(cg->g, av)->dtype;
+	int r = gval(cg->g, in)->shape.rank;
+	bool exclusive = attr_int(n, "exclusive", 0) != 0, reverse = attr_int(n, "reverse", 0) != 0;
+	if (!dtype_is_float(t) && !dtype_is_int(t))
+		return cg_unsupported(cg, 0, "type %s", dtype_name(t));
+	if ((at != DT_I32 && at != DT_I64) || shape_numel(&gval(cg->g, av)->shape) != 1)
+		return cg_unsupported(cg, 1, "expected an int32/int64 scalar");
+	if (r < 1)
+		return cg_unsupported(cg, 0, "expected rank >= 1");
+	const Value *axv = gval(cg->g, av);
+	if (axv->kind == VK_CONST && axv->data) {
+		int a = cg_dm_axis(value_get_int(axv, 0), r);
+		if (a < 0)
+			return cg_unsupported(cg, 1, "axis out of range");
+		cumsum_axis(cg, n, a, exclusive, reverse);
+		return true;
+	}
+	LLVMValueRef ax = LLVMBuildIntCast2(cg->b, cg_load(cg, av, cg_i64(cg, 0)), cg->t_i64, 1, "");
+	for (int a = 0; a < r; a++) {
+		LLVMValueRef hit = LLVMBuildOr(cg->b, LLVMBuildICmp(cg->b, LLVMIntEQ, ax, cg_i64(cg, a), ""),
+		                               LLVMBuildICmp(cg->b, LLVMIntEQ, ax, cg_i64(cg, a - r), ""), "");
+		CgIf c;
+		cg_if(cg, &c, hit);
+		cumsum_axis(cg, n, a, exclusive, reverse);
+		cg_if_end(cg, &c);
+	}
+	return true;
+}
+
+/* ---- TopK ------------------------------------------------------------------ */
+
+/* TopK-1/10/11 (axis default -1, largest, sorted): k is the output's
+ * extent along axis.  Per row, values/indices outputs hold the sorted best
+ * list; each element is inserted behind all elements at least as good, so
+ * equal values keep index order.  The output is always sorted (allowed for
+ * sorted = 0 too). */
+static bool lower_topk(Cg *cg, const Node *n)
+{
+	ValueId in = n->in[0], vo = n->out[0], io = n->out[1];
+	const Shape *is = &gval(cg->g, in)->shape;
+	DType t = gval(cg->g, in)->dtype;
+	int axis = cg_dm_axis(attr_int(n, "axis", -1), is->rank);
+	bool largest = attr_int(n, "largest", 1) != 0;
+	if (axis < 0)
+		return cg_unsupported(cg, -1, "axis out of range");
+	if (vo == IR_NONE || io == IR_NONE)
+		return cg_unsupported(cg, -1, "both outputs are required");
+	if (!dtype_is_float(t) && !dtype_is_int(t))
+		return cg_unsupported(cg, 0, "type %s", dtype_name(t));
+	if (gval(cg->g, vo)->dtype != t || gval(cg->g, io)->dtype != DT_I64)
+		return cg_unsupported(cg, -1, "output types must be the input's and int64");
+	const Shape *os = &gval(cg->g, vo)->shape;
+	if (os->rank != is->rank || !shape_eq(os, &gval(cg->g, io)->shape))
+		return cg_unsupported(cg, -1, "output shapes do not match");
+	int64_t outer, A, inner, K = os->dims[axis];
+	axis_view(is, axis, &outer, &A, &inner);
+	if (K > A)
+		return cg_unsupported(cg, 1, "k = %lld exceeds the axis length %lld", (long long)K, (long long)A);
+	if (outer * inner * K == 0)
+		return true;
+
+	LLVMBuilderRef b = cg->b;
+	LLVMValueRef cntp = cg_alloca(cg, cg->t_i64, "cnt"), pp = cg_alloca(cg, cg->t_i64, "p");
+	LLVMValueRef st = cg_i64(cg, inner), kk = cg_i64(cg, K), one = cg_i64(cg, 1);
+	CgLoop lo, li, la;
+	cg_for(cg, &lo, 0, outer);
+	cg_for(cg, &li, 0, inner);
+	LLVMValueRef ib = LLVMBuildAdd(b, LLVMBuildMul(b, lo.iv, cg_i64(cg, A * inner), ""), li.iv, "");
+	LLVMValueRef obase = LLVMBuildAdd(b, LLVMBuildMul(b, lo.iv, cg_i64(cg, K * inner), ""), li.iv, "");
+	LLVMBuildStore(b, cg_i64(cg, 0), cntp);
+	cg_for(cg, &la, 0, A);
+	{
+		LLVMValueRef x = cg_load(cg, in, LLVMBuildAdd(b, ib, LLVMBuildMul(b, la.iv, st, ""), ""));
+		LLVMValueRef cnt = LLVMBuildLoad2(b, cg->t_i64, cntp, "");
+		LLVMBuildStore(b, cnt, pp);
+		/* while (p > 0 && x better than out[p-1]) { if (p < K) out[p] = out[p-1]; p--; } */
+		LLVMBasicBlockRef cond = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "ins.cond");
+		LLVMBasicBlockRef cmp = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "ins.cmp");
+		LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "ins.body");
+		LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "ins.done");
+		LLVMBuildBr(b, cond);
+		LLVMPositionBuilderAtEnd(b, cond);
+		LLVMValueRef p = LLVMBuildLoad2(b, cg->t_i64, pp, "");
+		LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGT, p, cg_i64(cg, 0), ""), cmp, done);
+		LLVMPositionBuilderAtEnd(b, cmp);
+		LLVMValueRef prev = LLVMBuildAdd(b, obase, LLVMBuildMul(b, LLVMBuildSub(b, p, one, ""), st, ""), "");
+		LLVMValueRef y = cg_load(cg, vo, prev);
+		LLVMBuildCondBr(b, cg_dm_greater(cg, t, x, y, largest), body, done);
+		LLVMPositionBuilderAtEnd(b, body);
+		CgIf room;
+		cg_if(cg, &room, LLVMBuildICmp(b, LLVMIntSLT, p, kk, ""));
+		{
+			LLVMValueRef at = LLVMBuildAdd(b, obase, LLVMBuildMul(b, p, st, ""), "");
+			cg_store(cg, vo, at, y);
+			cg_store(cg, io, at, cg_load(cg, io, prev));
+		}
+		cg_if_end(cg, &room);
+		LLVMBuildStore(b, LLVMBuildSub(b, p, one, ""), pp);
+		LLVMBuildBr(b, cond);
+		LLVMPositionBuilderAtEnd(b, done);
+		LLVMValueRef pos = LLVMBuildLoad2(b, cg->t_i64, pp, "");
+		CgIf fits;
+		cg_if(cg, &fits, LLVMBuildICmp(b, LLVMIntSLT, pos, kk, ""));
+		{
+			LLVMValueRef at = LLVMBuildAdd(b, obase, LLVMBuildMul(b, pos, st, ""), "");
+			cg_store(cg, vo, at, x);
+			cg_store(cg, io, at, la.iv);
+		}
+		cg_if_end(cg, &fits);
+		LLVMValueRef nc = LLVMBuildAdd(b, cnt, one, "");
+		nc = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, nc, kk, ""), kk, nc, "");
+		LLVMBuildStore(b, nc, cntp);
+	}
+	cg_for_end(cg, &la);
+	cg_for_end(cg, &li);
+	cg_for_end(cg, &lo);
+	return true;
+}
+
+/* Lowers the reduction-family ops listed in lower.h into the current node
+ * function; false after cg_unsupported() for an unsupported
+ * configuration. */
+bool cg_lower_reduce(Cg *cg, const Node *n)
+{
+	switch (n->op) {
+	case OP_ReduceMean:
+	case OP_ReduceSum:
+	case OP_ReduceMax:
+	case OP_ReduceMin:
+	case OP_ReduceProd:
+	case OP_ReduceL1:
+	case OP_ReduceL2:
+	case OP_ReduceLogSum:
+	case OP_ReduceLogSumExp:
+	case OP_ReduceSumSquare:
+		return lower_reduce_op(cg, n);
+	case OP_ArgMax:
+	case OP_ArgMin:
+		return lower_arg(cg, n);
+	case OP_Softmax:
+	case OP_LogSoftmax:
+	case OP_Hardmax:
+		return lower_softmax(cg, n);
+	case OP_CumSum:
+		return lower_cumsum(cg, n);
+	case OP_TopK:
+		return lower_topk(cg, n);
+	default:
+		return cg_unsupported(cg, -1, "not a reduction op");
+	}
+}
