@@ -3,12 +3,20 @@
  * Generated code must not call libm, so every transcendental function is
  * emitted here as straight-line IR (range reduction + polynomial, selects
  * instead of branches) that the loop vectoriser can widen.  Each takes and
- * returns a scalar `float` or `double` LLVM value (the type of x); double
- * inputs are computed to double accuracy where stated in mathfn.c, else
- * through float.  Accuracy targets (f32, normal range): <= 2 ulp for exp,
- * log, sin, cos, tanh, erf; pow via exp(y*log(x)) with extra precision.
- * sqrt uses llvm.sqrt, floor/ceil/round/fabs LLVM intrinsics (these lower to
- * instructions, not libm calls, on every target we support).
+ * returns a scalar `float` or `double` LLVM value (the type of x; both
+ * arguments of a binary function have the same type).  f16/bf16 callers
+ * extend to float first (cg_load does).
+ *
+ * Accuracy (measured by tests/unit/test_mathfn.c against libm):
+ *   f32: exp, expm1, log, log1p, tanh, sigmoid computed in float, <= 2 ulp;
+ *        erf, sin, cos, tan, atan, asin, acos, pow computed in double and
+ *        rounded once, <= 1 ulp (sin/cos/tan for |x| < ~1.6e6).
+ *   f64: real double-precision algorithms (a few ulp); f64 pow is
+ *        exp(y*log|x|) in double, relative error up to ~|y ln x| * 2^-53.
+ * sqrt/fabs are llvm.sqrt/llvm.fabs.  floor/ceil/round/trunc are built from
+ * adds and selects, NOT llvm.floor & co: on baseline x86-64 those intrinsics
+ * become calls to floorf/ceil/roundevenf.  fmod is exact (integer long
+ * division with a loop).  Nothing here ever calls libm.
  */
 #ifndef ONNXCC_MATHFN_H
 #define ONNXCC_MATHFN_H
@@ -35,5 +43,8 @@ LLVMValueRef cg_math_round_even(Cg *cg, LLVMValueRef x);  /* ties to even */
 LLVMValueRef cg_math_fmin(Cg *cg, LLVMValueRef a, LLVMValueRef b); /* NaN-propagating */
 LLVMValueRef cg_math_fmax(Cg *cg, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_math_fmod(Cg *cg, LLVMValueRef a, LLVMValueRef b); /* C fmod */
+LLVMValueRef cg_math_expm1(Cg *cg, LLVMValueRef x);  /* exp(x)-1 without cancellation */
+LLVMValueRef cg_math_log1p(Cg *cg, LLVMValueRef x);  /* log(1+x) without cancellation */
+LLVMValueRef cg_math_trunc(Cg *cg, LLVMValueRef x);  /* toward zero */
 
 #endif

@@ -1,0 +1,826 @@
+/* codegen/mathfn.c — elementary functions emitted as LLVM IR (no libm).
+ *
+ * Every transcendental function is an internal, alwaysinline LLVM function
+ * "onnxcc_math_<name>_<f32|f64>" created on first use in cg->mod and cached
+ * in cg->math_fns[].  Bodies are straight-line code: range reduction, a
+ * polynomial, and selects for the special cases, so that after inlining the
+ * loop vectoriser can widen them.  (fmod is the one exception: it is exact
+ * and needs a loop; Mod with fmod=1 is rare.)
+ *
+ * Precision strategy:
+ *   - exp, expm1, log, log1p, tanh, sigmoid: computed natively in the type
+ *     of x (float or double) with Cody-Waite reduction and Taylor
+ *     polynomials whose degree is picked for that type.
+ *   - erf, sin, cos, tan, atan, asin, acos, pow: computed in double; f32
+ *     arguments are widened, computed with polynomials of f32-sized degree
+ *     and rounded once at the end (so f32 results are within ~1 ulp), f64
+ *     arguments use full-length polynomials.
+ * Limits (documented, not bugs):
+ *   - sin/cos/tan reduce by pi/2 split in three parts with 33-bit leading
+ *     parts: accurate for |x| < ~1.6e6; |x| >= 2^50 gives NaN.
+ *   - f64 pow is exp(y*log|x|) in double: relative error up to about
+ *     |y*ln x| * 2^-53 (at most ~1e-13 before overflow).  f32 pow is exact
+ *     to ~1 ulp because the product is formed in double.
+ *   - f64 erf, tan, asin, acos, atan: a few ulp.
+ *
+ * floor/ceil/round-to-even are NOT llvm.floor/llvm.ceil/llvm.roundeven:
+ * on baseline x86-64 (no SSE4.1) LLVM lowers those intrinsics to calls to
+ * floorf/ceil/roundevenf (checked with llc-19 + nm).  They are built from
+ * the "add and subtract 2^mant" trick instead, which needs only adds,
+ * compares and selects on every target.  fabs/sqrt/copysign/fmuladd are
+ * intrinsics that always lower to instructions.
+ *
+ * Constants: the Cody-Waite splits of ln 2 and pi/2 and the erfc fits were
+ * computed for this file with mpmath (Chebyshev fits of
+ * h(t) = x*exp(x^2)*erfc(x), t = 1/x, in a centred variable).
+ */
+#include "mathfn.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- emitter state --------------------------------------------------------- */
+
+/* M: where and in which type code is being emitted.  t is the compute type
+ * (float or double); p32 says that only f32 accuracy is needed (shorter
+ * polynomials). */
+typedef struct M {
+	Cg *cg;
+	LLVMBuilderRef b;
+	LLVMTypeRef t, ti;  /* float/double and the same-width integer */
+	bool dbl, p32;
+	int mbits, bias;    /* mantissa bits, exponent bias */
+} M;
+
+static void m_init(M *m, Cg *cg, LLVMBuilderRef b, bool dbl, bool p32)
+{
+	m->cg = cg;
+	m->b = b;
+	m->dbl = dbl;
+	m->p32 = p32;
+	m->t = dbl ? LLVMDoubleTypeInContext(cg->ctx) : LLVMFloatTypeInContext(cg->ctx);
+	m->ti = dbl ? LLVMInt64TypeInContext(cg->ctx) : LLVMInt32TypeInContext(cg->ctx);
+	m->mbits = dbl ? 52 : 23;
+	m->bias = dbl ? 1023 : 127;
+}
+
+static LLVMValueRef K(M *m, double x) { return LLVMConstReal(m->t, x); }
+static LLVMValueRef KI(M *m, long long x) { return LLVMConstInt(m->ti, (unsigned long long)x, 1); }
+static LLVMValueRef add(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(m->b, a, b, ""); }
+static LLVMValueRef sub(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(m->b, a, b, ""); }
+static LLVMValueRef mul(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(m->b, a, b, ""); }
+static LLVMValueRef fdiv(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(m->b, a, b, ""); }
+static LLVMValueRef neg(M *m, LLVMValueRef a) { return LLVMBuildFNeg(m->b, a, ""); }
+static LLVMValueRef sel(M *m, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSelect(m->b, c, a, b, ""); }
+static LLVMValueRef fcmp(M *m, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFCmp(m->b, p, a, b, ""); }
+static LLVMValueRef lt(M *m, LLVMValueRef a, LLVMValueRef b) { return fcmp(m, LLVMRealOLT, a, b); }
+static LLVMValueRef gt(M *m, LLVMValueRef a, LLVMValueRef b) { return fcmp(m, LLVMRealOGT, a, b); }
+static LLVMValueRef feq(M *m, LLVMValueRef a, LLVMValueRef b) { return fcmp(m, LLVMRealOEQ, a, b); }
+static LLVMValueRef isnan_(M *m, LLVMValueRef a) { return fcmp(m, LLVMRealUNO, a, a); }
+static LLVMValueRef band(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAnd(m->b, a, b, ""); }
+static LLVMValueRef bnot(M *m, LLVMValueRef a) { return LLVMBuildNot(m->b, a, ""); }
+static LLVMValueRef tobits(M *m, LLVMValueRef x) { return LLVMBuildBitCast(m->b, x, m->ti, ""); }
+static LLVMValueRef frombits(M *m, LLVMValueRef x) { return LLVMBuildBitCast(m->b, x, m->t, ""); }
+
+/* Calls intrinsic `name` overloaded on the type of args[0]. */
+static LLVMValueRef intrin(M *m, const char *name, LLVMValueRef *args, unsigned n)
+{
+	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+	assert(id != 0);
+	LLVMTypeRef t = LLVMTypeOf(args[0]);
+	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(m->cg->mod, id, &t, 1);
+	LLVMTypeRef ft = LLVMIntrinsicGetType(m->cg->ctx, id, &t, 1);
+	return LLVMBuildCall2(m->b, ft, fn, args, n, "");
+}
+
+static LLVMValueRef fabs_(M *m, LLVMValueRef x) { return intrin(m, "llvm.fabs", &x, 1); }
+static LLVMValueRef copysign_(M *m, LLVMValueRef mag, LLVMValueRef sgn)
+{
+	LLVMValueRef a[2] = { mag, sgn };
+	return intrin(m, "llvm.copysign", a, 2);
+}
+/* a*b + c, fused where the target has FMA (never a libm call). */
+static LLVMValueRef fma_(M *m, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
+{
+	LLVMValueRef v[3] = { a, b, c };
+	return intrin(m, "llvm.fmuladd", v, 3);
+}
+
+/* c[0]*x^(n-1) + ... + c[n-1] (highest degree first). */
+static LLVMValueRef horner(M *m, LLVMValueRef x, const double *c, int n)
+{
+	LLVMValueRef r = K(m, c[0]);
+	for (int i = 1; i < n; i++)
+		r = fma_(m, r, x, K(m, c[i]));
+	return r;
+}
+
+/* ---- rounding helpers -------------------------------------------------- */
+
+/* Round to nearest integer, ties to even, for |x| < 2^(mbits-1) only;
+ * the sign of a zero result is not kept (reductions only). */
+static LLVMValueRef rne_small(M *m, LLVMValueRef x)
+{
+	LLVMValueRef magic = K(m, 1.5 * ldexp(1.0, m->mbits));
+	return sub(m, add(m, x, magic), magic);
+}
+
+/* Full round-half-even: exact for all inputs, keeps -0, passes NaN/inf. */
+static LLVMValueRef rne_full(M *m, LLVMValueRef x)
+{
+	LLVMValueRef two_m = K(m, ldexp(1.0, m->mbits));
+	LLVMValueRef a = fabs_(m, x);
+	LLVMValueRef r = sub(m, add(m, a, two_m), two_m);
+	r = copysign_(m, r, x);
+	return sel(m, lt(m, a, two_m), r, x);
+}
+
+static LLVMValueRef floor_(M *m, LLVMValueRef x)
+{
+	LLVMValueRef r = rne_full(m, x);
+	return sel(m, gt(m, r, x), sub(m, r, K(m, 1.0)), r);
+}
+
+static LLVMValueRef ceil_(M *m, LLVMValueRef x)
+{
+	LLVMValueRef r = rne_full(m, x);
+	LLVMValueRef up = add(m, r, K(m, 1.0));
+	/* ceil(-0.5) is -0: r + 1 would give +0 when r == -1 */
+	up = copysign_(m, up, x);
+	return sel(m, lt(m, r, x), up, r);
+}
+
+/* 2^n as a float of m->t for n (ti-width int) in the normal exponent range. */
+static LLVMValueRef pow2i(M *m, LLVMValueRef n)
+{
+	LLVMValueRef e = LLVMBuildAdd(m->b, n, KI(m, m->bias), "");
+	e = LLVMBuildShl(m->b, e, KI(m, m->mbits), "");
+	return frombits(m, e);
+}
+
+/* x * 2^n in two steps, so that results may be subnormal or overflow to
+ * inf; |n| <= 2*(bias-1). */
+static LLVMValueRef scale2(M *m, LLVMValueRef x, LLVMValueRef n)
+{
+	LLVMValueRef n1 = LLVMBuildAShr(m->b, n, KI(m, 1), "");
+	LLVMValueRef n2 = LLVMBuildSub(m->b, n, n1, "");
+	return mul(m, mul(m, x, pow2i(m, n1)), pow2i(m, n2));
+}
+
+/* ---- exp / expm1 -------------------------------------------------------- */
+
+/* Cody-Waite split of ln 2: hi has few significant bits so k*hi is exact. */
+static void ln2_split(M *m, double *hi, double *lo)
+{
+	if (m->dbl) {
+		*hi = 0.6931471803691238;
+		*lo = 1.9082149292705877e-10;
+	} else {
+		*hi = 0.693359375;
+		*lo = -2.1219444005469058e-04;
+	}
+}
+
+/* Reduces x (finite, clamped) to k*ln2 + r; returns r, sets *k (ti int). */
+static LLVMValueRef exp_reduce(M *m, LLVMValueRef x, LLVMValueRef *k)
+{
+	double hi, lo;
+	ln2_split(m, &hi, &lo);
+	LLVMValueRef kf = rne_small(m, mul(m, x, K(m, 1.4426950408889634)));
+	LLVMValueRef r = sub(m, x, mul(m, kf, K(m, hi)));
+	r = sub(m, r, mul(m, kf, K(m, lo)));
+	*k = LLVMBuildFPToSI(m->b, kf, m->ti, "");
+	return r;
+}
+
+/* Taylor coefficients 1/i! for i = hi..lo, highest first, into c. */
+static int inv_fact(double *c, int hi, int lo)
+{
+	int n = 0;
+	for (int i = hi; i >= lo; i--) {
+		double f = 1.0;
+		for (int j = 2; j <= i; j++)
+			f *= j;
+		c[n++] = 1.0 / f;
+	}
+	return n;
+}
+
+static LLVMValueRef clamp_nan0(M *m, LLVMValueRef x, double lo, double hi)
+{
+	LLVMValueRef c = sel(m, gt(m, x, K(m, hi)), K(m, hi), x);
+	c = sel(m, lt(m, c, K(m, lo)), K(m, lo), c);
+	return sel(m, isnan_(m, x), K(m, 0.0), c);
+}
+
+static LLVMValueRef exp_core(M *m, LLVMValueRef x)
+{
+	LLVMValueRef xc = clamp_nan0(m, x, m->dbl ? -746.0 : -105.0, m->dbl ? 710.0 : 89.0);
+	LLVMValueRef k;
+	LLVMValueRef r = exp_reduce(m, xc, &k);
+	double c[20];
+	int n = inv_fact(c, m->dbl ? 13 : 7, 0);   /* error ~r^14/14!, r^8/8! */
+	LLVMValueRef p = horner(m, r, c, n);
+	p = scale2(m, p, k);
+	return sel(m, isnan_(m, x), x, p);
+}
+
+static LLVMValueRef expm1_core(M *m, LLVMValueRef x)
+{
+	LLVMValueRef xc = clamp_nan0(m, x, m->dbl ? -40.0 : -30.0, m->dbl ? 710.0 : 89.0);
+	LLVMValueRef k;
+	LLVMValueRef r = exp_reduce(m, xc, &k);
+	double c[20];
+	int n = inv_fact(c, m->dbl ? 15 : 8, 1);
+	/* em = r * (1 + r/2 + ...) = expm1(r), no cancellation */
+	LLVMValueRef em = mul(m, r, horner(m, r, c, n));
+	LLVMValueRef big = LLVMBuildICmp(m->b, LLVMIntSGT, k, KI(m, m->dbl ? 1000 : 100), "");
+	LLVMValueRef km = LLVMBuildSelect(m->b, big, KI(m, 0), k, "");
+	LLVMValueRef s = pow2i(m, km);
+	/* 2^k*expm1(r) + (2^k - 1) */
+	LLVMValueRef mid = add(m, sub(m, s, K(m, 1.0)), mul(m, s, em));
+	LLVMValueRef hug = sub(m, scale2(m, add(m, em, K(m, 1.0)), k), K(m, 1.0));
+	LLVMValueRef res = sel(m, big, hug, mid);
+	LLVMValueRef k0 = LLVMBuildICmp(m->b, LLVMIntEQ, k, KI(m, 0), "");
+	res = sel(m, k0, em, res);
+	return sel(m, isnan_(m, x), x, res);
+}
+
+/* ---- log / log1p ---------------------------------------------------------- */
+
+static LLVMValueRef log_core(M *m, LLVMValueRef x)
+{
+	int sub_shift = m->dbl ? 54 : 25;
+	LLVMValueRef minnorm = K(m, m->dbl ? 2.2250738585072014e-308 : 1.17549435e-38);
+	LLVMValueRef issub = lt(m, x, minnorm);
+	LLVMValueRef xs = sel(m, issub, mul(m, x, K(m, ldexp(1.0, sub_shift))), x);
+	/* keep the bit manipulation on a harmless value for specials */
+	LLVMValueRef bad = bnot(m, gt(m, xs, K(m, 0.0)));
+	xs = sel(m, bad, K(m, 1.0), xs);
+	long long one = m->dbl ? 0x3ff0000000000000LL : 0x3f800000LL;
+	long long sq = m->dbl ? 0x3fe6a09e667f3bcdLL : 0x3f3504f3LL; /* sqrt(2)/2 */
+	long long mmask = m->dbl ? 0x000fffffffffffffLL : 0x007fffffLL;
+	LLVMValueRef ix = LLVMBuildAdd(m->b, tobits(m, xs), KI(m, one - sq), "");
+	LLVMValueRef k = LLVMBuildLShr(m->b, ix, KI(m, m->mbits), "");
+	k = LLVMBuildSub(m->b, k, KI(m, m->bias), "");
+	k = LLVMBuildSub(m->b, k, LLVMBuildSelect(m->b, issub, KI(m, sub_shift), KI(m, 0), ""), "");
+	LLVMValueRef mb = LLVMBuildAdd(m->b, LLVMBuildAnd(m->b, ix, KI(m, mmask), ""), KI(m, sq), "");
+	LLVMValueRef mant = frombits(m, mb);             /* [sqrt2/2, sqrt2) */
+	LLVMValueRef kf = LLVMBuildSIToFP(m->b, k, m->t, "");
+	LLVMValueRef f = sub(m, mant, K(m, 1.0));
+	LLVMValueRef s = fdiv(m, f, add(m, f, K(m, 2.0)));
+	LLVMValueRef z = mul(m, s, s);
+	/* R = sum_{j>=1} 2 z^j/(2j+1); log1p(f) = f - hf^2 + s*(hf^2 + R) */
+	double c[16];
+	int nt = m->dbl ? 11 : 4;
+	for (int j = nt; j >= 1; j--)
+		c[nt - j] = 2.0 / (2 * j + 1);
+	LLVMValueRef R = mul(m, z, horner(m, z, c, nt));
+	LLVMValueRef hfsq = mul(m, K(m, 0.5), mul(m, f, f));
+	double hi, lo;
+	ln2_split(m, &hi, &lo);
+	LLVMValueRef t = add(m, mul(m, s, add(m, hfsq, R)), mul(m, kf, K(m, lo)));
+	LLVMValueRef res = add(m, mul(m, kf, K(m, hi)), sub(m, f, sub(m, hfsq, t)));
+	res = sel(m, feq(m, x, K(m, 0.0)), K(m, -INFINITY), res);
+	res = sel(m, lt(m, x, K(m, 0.0)), K(m, NAN), res);
+	res = sel(m, feq(m, x, K(m, INFINITY)), x, res);
+	return sel(m, isnan_(m, x), x, res);
+}
+
+/* log1p(x) = log(u) * x/(u-1), u = 1+x (exact correction of the rounding
+ * of 1+x). */
+static LLVMValueRef log1p_core(M *m, LLVMValueRef x)
+{
+	LLVMValueRef u = add(m, x, K(m, 1.0));
+	LLVMValueRef d = sub(m, u, K(m, 1.0));
+	LLVMValueRef r = mul(m, log_core(m, u), fdiv(m, x, d));
+	r = sel(m, feq(m, d, K(m, 0.0)), x, r);
+	r = sel(m, feq(m, u, K(m, INFINITY)), u, r);
+	r = sel(m, feq(m, x, K(m, -1.0)), K(m, -INFINITY), r);
+	return sel(m, isnan_(m, x), x, r);
+}
+
+/* ---- tanh / sigmoid ------------------------------------------------------- */
+
+static LLVMValueRef tanh_core(M *m, LLVMValueRef x)
+{
+	LLVMValueRef a = fabs_(m, x);
+	LLVMValueRef t = expm1_core(m, mul(m, a, K(m, -2.0)));   /* (-1, 0] */
+	LLVMValueRef r = fdiv(m, neg(m, t), add(m, t, K(m, 2.0)));
+	r = sel(m, gt(m, a, K(m, m->dbl ? 20.0 : 9.5)), K(m, 1.0), r);
+	return copysign_(m, r, x);
+}
+
+static LLVMValueRef sigmoid_core(M *m, LLVMValueRef x)
+{
+	/* x >= 0: 1/(1+e^-x);  x < 0: e^x/(1+e^x) — both from e = exp(-|x|) */
+	LLVMValueRef e = exp_core(m, neg(m, fabs_(m, x)));
+	LLVMValueRef d = add(m, K(m, 1.0), e);
+	LLVMValueRef pos = fdiv(m, K(m, 1.0), d);
+	LLVMValueRef negv = fdiv(m, e, d);
+	return sel(m, lt(m, x, K(m, 0.0)), negv, pos);
+}
+
+/* ---- erf (double compute) ------------------------------------------------- */
+
+/* h(t) = x*exp(x^2)*erfc(x), t = 1/x, as polynomials in u = (t-mid)/half,
+ * highest degree first (fitted with mpmath's chebyfit). */
+static const double erfc_f32[10] = {      /* x in [1,4]: t in [0.25,1] */
+	-7.013177631081287e-06, 2.147800778062495e-05, -2.5657897344807657e-05,
+	-3.123759082866196e-05, 0.0003679123096997042, -0.0015421514925069782,
+	0.003802250245229823, -0.00018217785358928056, -0.06434461927192427,
+	0.489524790289337,
+};
+static const double erfc_f64a[17] = {     /* x in [1,2]: t in [0.5,1]; padded */
+	0.0,
+	9.554796082627911e-12, -2.8605438668138976e-11, 2.3567233764665185e-12,
+	3.5149265008525193e-10, -2.7601285522035914e-09, 1.5027978975747895e-08,
+	-6.190410486284837e-08, 1.6981996339544047e-07, 3.422951384908558e-08,
+	-4.423082114055607e-06, 3.680539059551572e-05, -0.00019713177813035122,
+	0.0006295812459789906, 0.0012092420392836793, -0.04227024444636872,
+	0.4681795920385405,
+};
+static const double erfc_f64b[17] = {     /* x in [2,6]: t in [1/6,0.5] */
+	-1.2669545291577379e-12, -8.026070348896292e-12, 6.742373802608678e-11,
+	-1.9419537188322177e-10, 7.098089876568298e-11, 2.5427382303739378e-09,
+	-1.5839419473041903e-08, 4.793588496067798e-08, 1.1239884359519182e-08,
+	-1.0172696483269058e-06, 5.915637459721028e-06, -1.2430256581458018e-05,
+	-7.918369000748395e-05, 0.0009059268985259903, -0.0032048013171038455,
+	-0.023826556739807294, 0.5370034535441699,
+};
+
+/* m is a double emitter; m->p32 picks the polynomial set. */
+static LLVMValueRef erf_core(M *m, LLVMValueRef x)
+{
+	LLVMValueRef a = fabs_(m, x);
+	/* |x| < 1: erf = x * 2/sqrt(pi) * sum (-1)^n z^n/(n!(2n+1)), z = x^2 */
+	int nt = m->p32 ? 11 : 19;
+	double c[24];
+	double fact = 1.0;
+	double tmp[24];
+	for (int n = 0; n < nt; n++) {
+		if (n > 0)
+			fact *= n;
+		tmp[n] = ((n & 1) ? -1.0 : 1.0) * 1.1283791670955126 / (fact * (2 * n + 1));
+	}
+	for (int n = 0; n < nt; n++)
+		c[n] = tmp[nt - 1 - n];
+	LLVMValueRef small = mul(m, x, horner(m, mul(m, x, x), c, nt));
+
+	/* |x| >= 1: erf = 1 - exp(-x^2) * h(1/x) / x */
+	double sat = m->p32 ? 4.0 : 6.0;
+	LLVMValueRef ac = sel(m, lt(m, a, K(m, 1.0)), K(m, 1.0), a);
+	ac = sel(m, gt(m, ac, K(m, sat)), K(m, sat), ac);
+	LLVMValueRef t = fdiv(m, K(m, 1.0), ac);
+	LLVMValueRef h;
+	if (m->p32) {
+		LLVMValueRef u = mul(m, sub(m, t, K(m, 0.625)), K(m, 1.0 / 0.375));
+		h = horner(m, u, erfc_f32, 10);
+	} else {
+		LLVMValueRef lo = lt(m, ac, K(m, 2.0));
+		LLVMValueRef mid = sel(m, lo, K(m, 0.75), K(m, 1.0 / 3.0));
+		LLVMValueRef ihalf = sel(m, lo, K(m, 4.0), K(m, 6.0));
+		LLVMValueRef u = mul(m, sub(m, t, mid), ihalf);
+		h = sel(m, lo, K(m, erfc_f64a[0]), K(m, erfc_f64b[0]));
+		for (int i = 1; i < 17; i++)
+			h = fma_(m, h, u, sel(m, lo, K(m, erfc_f64a[i]), K(m, erfc_f64b[i])));
+	}
+	LLVMValueRef erfc = mul(m, mul(m, exp_core(m, neg(m, mul(m, ac, ac))), h), t);
+	LLVMValueRef big = sub(m, K(m, 1.0), erfc);
+	big = sel(m, gt(m, a, K(m, sat)), K(m, 1.0), big);
+	big = copysign_(m, big, x);
+	LLVMValueRef r = sel(m, lt(m, a, K(m, 1.0)), small, big);
+	return sel(m, isnan_(m, x), x, r);
+}
+
+/* ---- trigonometry (double compute) -------------------------------------------- */
+
+/* sin(r), cos(r) for |r| <= pi/4 */
+static LLVMValueRef sin_poly(M *m, LLVMValueRef r)
+{
+	/* r + r*z*(-1/3! + z/5! - ...) */
+	int nt = m->p32 ? 4 : 8;        /* up to r^9 / r^17 */
+	double c[12];
+	for (int i = 0; i < nt; i++) {
+		int k = 2 * (nt - i) + 1;
+		double f = 1.0;
+		for (int j = 2; j <= k; j++)
+			f *= j;
+		c[i] = (((nt - i) & 1) ? -1.0 : 1.0) / f;
+	}
+	LLVMValueRef z = mul(m, r, r);
+	return fma_(m, mul(m, r, z), horner(m, z, c, nt), r);
+}
+
+static LLVMValueRef cos_poly(M *m, LLVMValueRef r)
+{
+	int nt = m->p32 ? 6 : 10;       /* up to r^12 / r^20 (incl. the 1) */
+	double c[12];
+	for (int i = 0; i < nt; i++) {
+		int k = 2 * (nt - 1 - i);
+		double f = 1.0;
+		for (int j = 2; j <= k; j++)
+			f *= j;
+		c[i] = (((nt - 1 - i) & 1) ? -1.0 : 1.0) / f;
+	}
+	return horner(m, mul(m, r, r), c, nt);
+}
+
+/* x = q*pi/2 + r; returns r, *q (i64) the quadrant count; *ok false for
+ * |x| >= 2^50, inf and NaN. */
+static LLVMValueRef trig_reduce(M *m, LLVMValueRef x, LLVMValueRef *q, LLVMValueRef *ok)
+{
+	*ok = lt(m, fabs_(m, x), K(m, ldexp(1.0, 50)));
+	LLVMValueRef xs = sel(m, *ok, x, K(m, 0.0));
+	LLVMValueRef qf = rne_small(m, mul(m, xs, K(m, 0.6366197723675814)));
+	LLVMValueRef r = sub(m, xs, mul(m, qf, K(m, 1.5707963267341256)));
+	r = sub(m, r, mul(m, qf, K(m, 6.077100506303966e-11)));
+	r = sub(m, r, mul(m, qf, K(m, 2.0222662487959506e-21)));
+	*q = LLVMBuildFPToSI(m->b, qf, m->ti, "");
+	return r;
+}
+
+/* which: 0 sin, 1 cos, 2 tan */
+static LLVMValueRef trig_core(M *m, LLVMValueRef x, int which)
+{
+	LLVMValueRef q, ok;
+	LLVMValueRef r = trig_reduce(m, x, &q, &ok);
+	LLVMValueRef s = sin_poly(m, r), c = cos_poly(m, r);
+	LLVMValueRef res;
+	if (which == 2) {
+		LLVMValueRef odd = LLVMBuildTrunc(m->b, q, LLVMInt1TypeInContext(m->cg->ctx), "");
+		res = sel(m, odd, fdiv(m, neg(m, c), s), fdiv(m, s, c));
+	} else {
+		if (which == 1)
+			q = LLVMBuildAdd(m->b, q, KI(m, 1), "");
+		LLVMValueRef qq = LLVMBuildAnd(m->b, q, KI(m, 3), "");
+		LLVMValueRef use_c = LLVMBuildTrunc(m->b, qq, LLVMInt1TypeInContext(m->cg->ctx), "");
+		LLVMValueRef negate = LLVMBuildICmp(m->b, LLVMIntUGE, qq, KI(m, 2), "");
+		res = sel(m, use_c, c, s);
+		res = sel(m, negate, neg(m, res), res);
+	}
+	/* sin(-0) = -0 */
+	if (which != 1)
+		res = sel(m, feq(m, x, K(m, 0.0)), x, res);
+	return sel(m, ok, res, K(m, NAN));
+}
+
+/* atan for double emitters. */
+static LLVMValueRef atan_core(M *m, LLVMValueRef x)
+{
+	LLVMValueRef a = fabs_(m, x);
+	LLVMValueRef inv = gt(m, a, K(m, 1.0));
+	LLVMValueRef b = sel(m, inv, fdiv(m, K(m, 1.0), a), a);
+	LLVMValueRef red = gt(m, b, K(m, 0.2679491924311227));
+	LLVMValueRef s3 = K(m, 1.7320508075688772);
+	LLVMValueRef cr = fdiv(m, fma_(m, b, s3, K(m, -1.0)), add(m, b, s3));
+	LLVMValueRef c = sel(m, red, cr, b);
+	int nt = m->p32 ? 8 : 16;
+	double co[16];
+	for (int i = 0; i < nt; i++) {
+		int k = nt - 1 - i;
+		co[i] = ((k & 1) ? -1.0 : 1.0) / (2 * k + 1);
+	}
+	LLVMValueRef z = mul(m, c, c);
+	LLVMValueRef p = mul(m, c, horner(m, z, co, nt));
+	p = sel(m, red, add(m, K(m, 0.5235987755982989), p), p);
+	LLVMValueRef pinv = add(m, sub(m, K(m, 1.5707963267948966), p), K(m, 6.123233995736766e-17));
+	p = sel(m, inv, pinv, p);
+	p = copysign_(m, p, x);
+	return sel(m, isnan_(m, x), x, p);
+}
+
+static LLVMValueRef asin_core(M *m, LLVMValueRef x)
+{
+	LLVMValueRef a = fabs_(m, x);
+	LLVMValueRef one = K(m, 1.0);
+	LLVMValueRef sq = mul(m, sub(m, one, a), add(m, one, a));
+	LLVMValueRef s = intrin(m, "llvm.sqrt", &sq, 1);
+	LLVMValueRef r = atan_core(m, fdiv(m, a, s));
+	r = sel(m, gt(m, a, one), K(m, NAN), r);
+	r = copysign_(m, r, x);
+	return sel(m, isnan_(m, x), x, r);
+}
+
+static LLVMValueRef acos_core(M *m, LLVMValueRef x)
+{
+	LLVMValueRef one = K(m, 1.0);
+	LLVMValueRef q = fdiv(m, sub(m, one, x), add(m, one, x));
+	LLVMValueRef s = intrin(m, "llvm.sqrt", &q, 1);
+	LLVMValueRef r = mul(m, K(m, 2.0), atan_core(m, s));
+	r = sel(m, gt(m, fabs_(m, x), one), K(m, NAN), r);
+	return sel(m, isnan_(m, x), x, r);
+}
+
+/* ---- pow (double compute) ----------------------------------------------------- */
+
+static LLVMValueRef pow_core(M *m, LLVMValueRef x, LLVMValueRef y)
+{
+	LLVMValueRef one = K(m, 1.0), zero = K(m, 0.0);
+	LLVMValueRef ax = fabs_(m, x);
+	LLVMValueRef e = exp_core(m, mul(m, y, log_core(m, ax)));
+	LLVMValueRef yint = feq(m, floor_(m, y), y);
+	LLVMValueRef hy = mul(m, y, K(m, 0.5));
+	LLVMValueRef yodd = band(m, yint, fcmp(m, LLVMRealUNE, floor_(m, hy), hy));
+	LLVMValueRef xneg = LLVMBuildICmp(m->b, LLVMIntSLT, tobits(m, x), KI(m, 0), "");
+	LLVMValueRef r = sel(m, band(m, xneg, yodd), neg(m, e), e);
+	LLVMValueRef nanc = band(m, band(m, lt(m, x, zero), gt(m, x, K(m, -INFINITY))), bnot(m, yint));
+	r = sel(m, nanc, K(m, NAN), r);
+	LLVMValueRef one_case = feq(m, x, one);
+	one_case = LLVMBuildOr(m->b, one_case, feq(m, y, zero), "");
+	one_case = LLVMBuildOr(m->b, one_case,
+		band(m, feq(m, x, K(m, -1.0)), feq(m, fabs_(m, y), K(m, INFINITY))), "");
+	return sel(m, one_case, one, r);
+}
+
+/* ---- fmod (exact, integer long division; has a loop) --------------------- */
+
+static LLVMValueRef fmod_core(M *m, LLVMValueRef x, LLVMValueRef y)
+{
+	LLVMBuilderRef b = m->b;
+	LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
+	LLVMContextRef ctx = m->cg->ctx;
+	int W = m->dbl ? 64 : 32;
+	long long implicit = 1LL << m->mbits;
+	long long mmask = implicit - 1;
+	LLVMValueRef ax = fabs_(m, x), ay = fabs_(m, y);
+	/* special: y == 0, x inf, NaNs -> NaN; |x| < |y| -> x */
+	LLVMValueRef isn = LLVMBuildOr(b, feq(m, y, K(m, 0.0)), feq(m, ax, K(m, INFINITY)), "");
+	isn = LLVMBuildOr(b, isn, fcmp(m, LLVMRealUNO, x, y), "");
+	LLVMValueRef small = lt(m, ax, ay);
+	LLVMValueRef special = LLVMBuildOr(b, isn, small, "");
+	LLVMValueRef special_val = sel(m, isn, K(m, NAN), x);
+	/* keep the integer part away from garbage */
+	LLVMValueRef ux = tobits(m, sel(m, special, K(m, 2.0), ax));
+	LLVMValueRef uy = tobits(m, sel(m, special, K(m, 1.0), ay));
+	LLVMTypeRef ti = m->ti;
+	LLVMValueRef ctlz_args[2];
+	/* normalise mantissas to have the implicit bit at position mbits */
+	LLVMValueRef mx, my, ex, ey;
+	for (int which = 0; which < 2; which++) {
+		LLVMValueRef u = which ? uy : ux;
+		LLVMValueRef e = LLVMBuildLShr(b, u, KI(m, m->mbits), "");
+		LLVMValueRef mt = LLVMBuildAnd(b, u, KI(m, mmask), "");
+		LLVMValueRef sub = LLVMBuildICmp(b, LLVMIntEQ, e, KI(m, 0), "");
+		ctlz_args[0] = mt;
+		ctlz_args[1] = LLVMConstInt(LLVMInt1TypeInContext(ctx), 0, 0);
+		LLVMValueRef lz = intrin(m, "llvm.ctlz", ctlz_args, 2);
+		LLVMValueRef sh = LLVMBuildSub(b, lz, KI(m, W - 1 - m->mbits), "");
+		LLVMValueRef msub = LLVMBuildShl(b, mt, sh, "");
+		LLVMValueRef esub = LLVMBuildSub(b, KI(m, 1), sh, "");
+		LLVMValueRef mnorm = LLVMBuildOr(b, mt, KI(m, implicit), "");
+		LLVMValueRef mm = LLVMBuildSelect(b, sub, msub, mnorm, "");
+		LLVMValueRef ee = LLVMBuildSelect(b, sub, esub, e, "");
+		if (which) { my = mm; ey = ee; } else { mx = mm; ex = ee; }
+	}
+	LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+	LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(ctx, fn, "fmod.head");
+	LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(ctx, fn, "fmod.body");
+	LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, fn, "fmod.done");
+	LLVMBuildBr(b, head);
+	LLVMPositionBuilderAtEnd(b, head);
+	LLVMValueRef pm = LLVMBuildPhi(b, ti, "mx");
+	LLVMValueRef pe = LLVMBuildPhi(b, ti, "ex");
+	LLVMValueRef cont = LLVMBuildICmp(b, LLVMIntSGT, pe, ey, "");
+	LLVMBuildCondBr(b, cont, body, done);
+	LLVMPositionBuilderAtEnd(b, body);
+	LLVMValueRef d = LLVMBuildSub(b, pm, my, "");
+	LLVMValueRef dnn = LLVMBuildICmp(b, LLVMIntSGE, d, KI(m, 0), "");
+	LLVMValueRef nm = LLVMBuildSelect(b, dnn, d, pm, "");
+	nm = LLVMBuildShl(b, nm, KI(m, 1), "");
+	LLVMValueRef ne = LLVMBuildSub(b, pe, KI(m, 1), "");
+	LLVMBuildBr(b, head);
+	LLVMValueRef inm[2] = { mx, nm }, ine[2] = { ex, ne };
+	LLVMBasicBlockRef inb[2] = { pre, body };
+	LLVMAddIncoming(pm, inm, inb, 2);
+	LLVMAddIncoming(pe, ine, inb, 2);
+	LLVMPositionBuilderAtEnd(b, done);
+	LLVMValueRef d2 = LLVMBuildSub(b, pm, my, "");
+	LLVMValueRef fm = LLVMBuildSelect(b,
+		LLVMBuildICmp(b, LLVMIntSGE, d2, KI(m, 0), ""), d2, pm, "");
+	LLVMValueRef iszero = LLVMBuildICmp(b, LLVMIntEQ, fm, KI(m, 0), "");
+	/* renormalise: fm != 0 here has its top bit at <= mbits */
+	ctlz_args[0] = fm;
+	ctlz_args[1] = LLVMConstInt(LLVMInt1TypeInContext(ctx), 0, 0);
+	LLVMValueRef lz = intrin(m, "llvm.ctlz", ctlz_args, 2);
+	LLVMValueRef sh = LLVMBuildSub(b, lz, KI(m, W - 1 - m->mbits), "");
+	sh = LLVMBuildSelect(b, iszero, KI(m, 0), sh, "");
+	LLVMValueRef mn = LLVMBuildShl(b, fm, sh, "");
+	LLVMValueRef en = LLVMBuildSub(b, pe, sh, "");
+	LLVMValueRef normal = LLVMBuildICmp(b, LLVMIntSGT, en, KI(m, 0), "");
+	LLVMValueRef nbits = LLVMBuildOr(b, LLVMBuildAnd(b, mn, KI(m, mmask), ""),
+		LLVMBuildShl(b, en, KI(m, m->mbits), ""), "");
+	/* subnormal result: shift right by 1-en (exact: low bits are zero) */
+	LLVMValueRef rs = LLVMBuildSub(b, KI(m, 1), en, "");
+	rs = LLVMBuildSelect(b, normal, KI(m, 0), rs, "");
+	rs = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntUGE, rs, KI(m, W), ""), KI(m, W - 1), rs, "");
+	LLVMValueRef sbits = LLVMBuildLShr(b, mn, rs, "");
+	LLVMValueRef rbits = LLVMBuildSelect(b, normal, nbits, sbits, "");
+	rbits = LLVMBuildSelect(b, iszero, KI(m, 0), rbits, "");
+	LLVMValueRef r = copysign_(m, frombits(m, rbits), x);
+	return sel(m, special, special_val, r);
+}
+
+/* ---- function cache --------------------------------------------------------- */
+
+enum {
+	MF_EXP, MF_EXPM1, MF_LOG, MF_LOG1P, MF_ERF, MF_TANH, MF_SIN, MF_COS,
+	MF_TAN, MF_ATAN, MF_ASIN, MF_ACOS, MF_POW, MF_SIGMOID, MF_FMOD,
+	MF__COUNT
+};
+_Static_assert(2 * MF__COUNT <= (int)(sizeof(((Cg *)0)->math_fns) / sizeof(LLVMValueRef)),
+	"math_fns cache too small");
+
+typedef LLVMValueRef (*Core1)(M *m, LLVMValueRef x);
+typedef LLVMValueRef (*Core2)(M *m, LLVMValueRef x, LLVMValueRef y);
+
+static const struct {
+	const char *name;
+	Core1 f1;
+	Core2 f2;
+	bool via_double;    /* f32 computed in double */
+} mf_table[MF__COUNT] = {
+	[MF_EXP] = { "exp", exp_core, NULL, false },
+	[MF_EXPM1] = { "expm1", expm1_core, NULL, false },
+	[MF_LOG] = { "log", log_core, NULL, false },
+	[MF_LOG1P] = { "log1p", log1p_core, NULL, false },
+	[MF_ERF] = { "erf", erf_core, NULL, true },
+	[MF_TANH] = { "tanh", tanh_core, NULL, false },
+	[MF_SIN] = { "sin", NULL, NULL, true },
+	[MF_COS] = { "cos", NULL, NULL, true },
+	[MF_TAN] = { "tan", NULL, NULL, true },
+	[MF_ATAN] = { "atan", atan_core, NULL, true },
+	[MF_ASIN] = { "asin", asin_core, NULL, true },
+	[MF_ACOS] = { "acos", acos_core, NULL, true },
+	[MF_POW] = { "pow", NULL, pow_core, true },
+	[MF_SIGMOID] = { "sigmoid", sigmoid_core, NULL, false },
+	[MF_FMOD] = { "fmod", NULL, fmod_core, false },
+};
+
+static LLVMValueRef sin_core(M *m, LLVMValueRef x) { return trig_core(m, x, 0); }
+static LLVMValueRef cos_core(M *m, LLVMValueRef x) { return trig_core(m, x, 1); }
+static LLVMValueRef tan_core(M *m, LLVMValueRef x) { return trig_core(m, x, 2); }
+
+static Core1 core1_of(int id)
+{
+	switch (id) {
+	case MF_SIN: return sin_core;
+	case MF_COS: return cos_core;
+	case MF_TAN: return tan_core;
+	default: return mf_table[id].f1;
+	}
+}
+
+static bool is_double(LLVMTypeRef t)
+{
+	LLVMTypeKind k = LLVMGetTypeKind(t);
+	assert(k == LLVMFloatTypeKind || k == LLVMDoubleTypeKind);
+	return k == LLVMDoubleTypeKind;
+}
+
+static void add_fn_attr(Cg *cg, LLVMValueRef fn, const char *name)
+{
+	unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+	assert(kind != 0);
+	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+		LLVMCreateEnumAttribute(cg->ctx, kind, 0));
+}
+
+/* Returns (creating on first use in cg->mod) the helper function id for
+ * the type of the arguments. */
+static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, LLVMTypeRef *fty)
+{
+	int nargs = mf_table[id].f2 ? 2 : 1;
+	LLVMTypeRef t = dbl ? LLVMDoubleTypeInContext(cg->ctx) : LLVMFloatTypeInContext(cg->ctx);
+	LLVMTypeRef params[2] = { t, t };
+	*fty = LLVMFunctionType(t, params, (unsigned)nargs, 0);
+	int slot = 2 * id + (dbl ? 1 : 0);
+	LLVMValueRef fn = cg->math_fns[slot];
+	if (fn && LLVMGetGlobalParent(fn) == cg->mod)
+		return fn;
+	char name[64];
+	snprintf(name, sizeof name, "onnxcc_math_%s_%s", mf_table[id].name, dbl ? "f64" : "f32");
+	fn = LLVMGetNamedFunction(cg->mod, name);
+	if (!fn) {
+		fn = LLVMAddFunction(cg->mod, name, *fty);
+		LLVMSetLinkage(fn, LLVMInternalLinkage);
+		add_fn_attr(cg, fn, "alwaysinline");
+		add_fn_attr(cg, fn, "nounwind");
+		if (id != MF_FMOD)
+			add_fn_attr(cg, fn, "willreturn");
+		LLVMBuilderRef b = LLVMCreateBuilderInContext(cg->ctx);
+		LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+		LLVMPositionBuilderAtEnd(b, bb);
+		bool widen = !dbl && mf_table[id].via_double;
+		M m;
+		m_init(&m, cg, b, dbl || widen, !dbl);
+		LLVMValueRef a[2];
+		for (int i = 0; i < nargs; i++) {
+			a[i] = LLVMGetParam(fn, (unsigned)i);
+			if (widen)
+				a[i] = LLVMBuildFPExt(b, a[i], m.t, "");
+		}
+		LLVMValueRef r = nargs == 2 ? mf_table[id].f2(&m, a[0], a[1]) : core1_of(id)(&m, a[0]);
+		if (widen)
+			r = LLVMBuildFPTrunc(b, r, t, "");
+		LLVMBuildRet(b, r);
+		LLVMDisposeBuilder(b);
+	}
+	cg->math_fns[slot] = fn;
+	return fn;
+}
+
+static LLVMValueRef call1(Cg *cg, int id, LLVMValueRef x)
+{
+	LLVMTypeRef fty;
+	LLVMValueRef fn = get_fn(cg, id, is_double(LLVMTypeOf(x)), &fty);
+	return LLVMBuildCall2(cg->b, fty, fn, &x, 1, "");
+}
+
+static LLVMValueRef call2(Cg *cg, int id, LLVMValueRef x, LLVMValueRef y)
+{
+	assert(LLVMTypeOf(x) == LLVMTypeOf(y));
+	LLVMTypeRef fty;
+	LLVMValueRef fn = get_fn(cg, id, is_double(LLVMTypeOf(x)), &fty);
+	LLVMValueRef a[2] = { x, y };
+	return LLVMBuildCall2(cg->b, fty, fn, a, 2, "");
+}
+
+/* An emitter on cg->b for inline (non-function) helpers. */
+static M inline_m(Cg *cg, LLVMValueRef x)
+{
+	M m;
+	bool dbl = is_double(LLVMTypeOf(x));
+	m_init(&m, cg, cg->b, dbl, !dbl);
+	return m;
+}
+
+/* ---- public entry points: see mathfn.h ---------------------------------------- */
+
+LLVMValueRef cg_math_exp(Cg *cg, LLVMValueRef x) { return call1(cg, MF_EXP, x); }
+LLVMValueRef cg_math_expm1(Cg *cg, LLVMValueRef x) { return call1(cg, MF_EXPM1, x); }
+LLVMValueRef cg_math_log(Cg *cg, LLVMValueRef x) { return call1(cg, MF_LOG, x); }
+LLVMValueRef cg_math_log1p(Cg *cg, LLVMValueRef x) { return call1(cg, MF_LOG1P, x); }
+LLVMValueRef cg_math_erf(Cg *cg, LLVMValueRef x) { return call1(cg, MF_ERF, x); }
+LLVMValueRef cg_math_tanh(Cg *cg, LLVMValueRef x) { return call1(cg, MF_TANH, x); }
+LLVMValueRef cg_math_sin(Cg *cg, LLVMValueRef x) { return call1(cg, MF_SIN, x); }
+LLVMValueRef cg_math_cos(Cg *cg, LLVMValueRef x) { return call1(cg, MF_COS, x); }
+LLVMValueRef cg_math_tan(Cg *cg, LLVMValueRef x) { return call1(cg, MF_TAN, x); }
+LLVMValueRef cg_math_atan(Cg *cg, LLVMValueRef x) { return call1(cg, MF_ATAN, x); }
+LLVMValueRef cg_math_asin(Cg *cg, LLVMValueRef x) { return call1(cg, MF_ASIN, x); }
+LLVMValueRef cg_math_acos(Cg *cg, LLVMValueRef x) { return call1(cg, MF_ACOS, x); }
+LLVMValueRef cg_math_sigmoid(Cg *cg, LLVMValueRef x) { return call1(cg, MF_SIGMOID, x); }
+LLVMValueRef cg_math_pow(Cg *cg, LLVMValueRef x, LLVMValueRef y) { return call2(cg, MF_POW, x, y); }
+LLVMValueRef cg_math_fmod(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return call2(cg, MF_FMOD, a, b); }
+
+LLVMValueRef cg_math_sqrt(Cg *cg, LLVMValueRef x)
+{
+	M m = inline_m(cg, x);
+	return intrin(&m, "llvm.sqrt", &x, 1);
+}
+
+LLVMValueRef cg_math_fabs(Cg *cg, LLVMValueRef x)
+{
+	M m = inline_m(cg, x);
+	return fabs_(&m, x);
+}
+
+LLVMValueRef cg_math_floor(Cg *cg, LLVMValueRef x)
+{
+	M m = inline_m(cg, x);
+	return floor_(&m, x);
+}
+
+LLVMValueRef cg_math_ceil(Cg *cg, LLVMValueRef x)
+{
+	M m = inline_m(cg, x);
+	return ceil_(&m, x);
+}
+
+LLVMValueRef cg_math_round_even(Cg *cg, LLVMValueRef x)
+{
+	M m = inline_m(cg, x);
+	return rne_full(&m, x);
+}
+
+LLVMValueRef cg_math_trunc(Cg *cg, LLVMValueRef x)
+{
+	M m = inline_m(cg, x);
+	return copysign_(&m, floor_(&m, fabs_(&m, x)), x);
+}
+
+LLVMValueRef cg_math_fmin(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	M m = inline_m(cg, a);
+	LLVMValueRef r = sel(&m, lt(&m, a, b), a, b);
+	return sel(&m, fcmp(&m, LLVMRealUNO, a, b), add(&m, a, b), r);
+}
+
+LLVMValueRef cg_math_fmax(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	M m = inline_m(cg, a);
+	LLVMValueRef r = sel(&m, gt(&m, a, b), a, b);
+	return sel(&m, fcmp(&m, LLVMRealUNO, a, b), add(&m, a, b), r);
+}
