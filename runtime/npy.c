@@ -466,6 +466,8 @@ static bool parse_preamble(const unsigned char *p, size_t len, const char *name,
                            size_t *hlen, size_t *hoff, int *major,
                            char *err, size_t errlen)
 {
+	if (len == 0)
+		return fail(err, errlen, name, "empty file (not a .npy file)");
 	size_t m = len < sizeof magic ? len : sizeof magic;
 	if (memcmp(p, magic, m) != 0)
 		return fail(err, errlen, name, "not a .npy file (bad magic)");
