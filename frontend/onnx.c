@@ -371,13 +371,13 @@ static bool fold_constant(GraphLoad *G, const Onnx__NodeProto *np, const char *l
 		t.shape.rank = 1;
 		t.shape.dims[0] = (int64_t)val->n_floats;
 		t.nbytes = 4 * val->n_floats;
-		t.data = arena_dup(&g->arena, val->floats, t.nbytes ? t.nbytes : 1);
+		t.data = t.nbytes ? arena_dup(&g->arena, val->floats, t.nbytes) : arena_alloc(&g->arena, 1);
 	} else if (!strcmp(an, "value_ints") && (type == AK_INTS || type == 0)) {
 		t.dtype = DT_I64;
 		t.shape.rank = 1;
 		t.shape.dims[0] = (int64_t)val->n_ints;
 		t.nbytes = 8 * val->n_ints;
-		t.data = arena_dup(&g->arena, val->ints, t.nbytes ? t.nbytes : 1);
+		t.data = t.nbytes ? arena_dup(&g->arena, val->ints, t.nbytes) : arena_alloc(&g->arena, 1);
 	} else if (!strcmp(an, "value_string") || !strcmp(an, "value_strings")) {
 		diag_node(d, label, "Constant", -1, "attribute '%s': string tensors not supported", an);
 		return false;

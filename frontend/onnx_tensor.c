@@ -230,79 +230,79 @@ static bool load_external(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const c
 
 /* ---- typed fields ----------------------------------------------------- */
 
-static bool count_ok(OnnxTensorCtx *c, const char *what, const char *field, size_t have,
-                     size_t want)
+/* The typed field ONNX stores dtype's elements in, and its length. */
+static const char *typed_field(const Onnx__TensorProto *tp, DType dt, size_t *have)
 {
-	if (have == want)
-		return true;
-	diag_error(c->d, "%s: %s has %zu values, expected %zu", what, field, have, want);
-	return false;
+	switch (dt) {
+	case DT_F32: *have = tp->n_float_data; return "float_data";
+	case DT_F64: *have = tp->n_double_data; return "double_data";
+	case DT_I64: *have = tp->n_int64_data; return "int64_data";
+	case DT_U32: case DT_U64: *have = tp->n_uint64_data; return "uint64_data";
+	case DT_I32: case DT_I16: case DT_U16: case DT_F16: case DT_BF16:
+	case DT_I8: case DT_U8: case DT_BOOL:
+		*have = tp->n_int32_data;
+		return "int32_data";
+	default:
+		IR_UNREACHABLE("typed_field: dtype filtered by the caller");
+	}
 }
 
-/* Converts the typed field for t->dtype into a fresh arena buffer. */
+/* Converts the typed field for t->dtype into a fresh arena buffer; the
+ * element count is checked before anything is allocated. */
 static bool load_typed(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const char *what,
                        size_t numel, Tensor *t)
 {
+	size_t have;
+	const char *field = typed_field(tp, t->dtype, &have);
+	if (have != numel) {
+		diag_error(c->d, "%s: %s has %zu values, expected %zu", what, field, have, numel);
+		return false;
+	}
 	size_t nbytes = numel * dtype_size(t->dtype);
 	unsigned char *out = arena_alloc(c->arena, nbytes ? nbytes : 1);
 	t->data = out;
+	if (!nbytes)
+		return true;
 	switch (t->dtype) {
 	case DT_F32:
-		if (!count_ok(c, what, "float_data", tp->n_float_data, numel))
-			return false;
 		memcpy(out, tp->float_data, nbytes);
-		return true;
+		break;
 	case DT_F64:
-		if (!count_ok(c, what, "double_data", tp->n_double_data, numel))
-			return false;
 		memcpy(out, tp->double_data, nbytes);
-		return true;
+		break;
 	case DT_I64:
-		if (!count_ok(c, what, "int64_data", tp->n_int64_data, numel))
-			return false;
 		memcpy(out, tp->int64_data, nbytes);
-		return true;
+		break;
 	case DT_I32:
-		if (!count_ok(c, what, "int32_data", tp->n_int32_data, numel))
-			return false;
 		memcpy(out, tp->int32_data, nbytes);
-		return true;
+		break;
 	case DT_U64:
-		if (!count_ok(c, what, "uint64_data", tp->n_uint64_data, numel))
-			return false;
 		memcpy(out, tp->uint64_data, nbytes);
-		return true;
+		break;
 	case DT_U32:
-		if (!count_ok(c, what, "uint64_data", tp->n_uint64_data, numel))
-			return false;
 		for (size_t i = 0; i < numel; i++) {
 			uint32_t v = (uint32_t)tp->uint64_data[i];
 			memcpy(out + 4 * i, &v, 4);
 		}
-		return true;
+		break;
 	case DT_I16: case DT_U16: case DT_F16: case DT_BF16:
-		if (!count_ok(c, what, "int32_data", tp->n_int32_data, numel))
-			return false;
 		for (size_t i = 0; i < numel; i++) {
 			uint16_t v = (uint16_t)(uint32_t)tp->int32_data[i];
 			memcpy(out + 2 * i, &v, 2);
 		}
-		return true;
+		break;
 	case DT_I8: case DT_U8:
-		if (!count_ok(c, what, "int32_data", tp->n_int32_data, numel))
-			return false;
 		for (size_t i = 0; i < numel; i++)
 			out[i] = (unsigned char)(uint32_t)tp->int32_data[i];
-		return true;
+		break;
 	case DT_BOOL:
-		if (!count_ok(c, what, "int32_data", tp->n_int32_data, numel))
-			return false;
 		for (size_t i = 0; i < numel; i++)
 			out[i] = tp->int32_data[i] != 0;
-		return true;
+		break;
 	default:
 		IR_UNREACHABLE("load_typed: dtype filtered by the caller");
 	}
+	return true;
 }
 
 bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const char *what,
@@ -335,8 +335,10 @@ bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const ch
 	t->dtype = dt;
 	t->shape.rank = (int)tp->n_dims;
 	size_t esize = dtype_size(dt);
+	/* numel saturates at the limit; a zero dimension makes it 0 anyway. */
+	const uint64_t limit = (uint64_t)INT64_MAX / 16;
 	uint64_t numel = 1;
-	bool huge = false;
+	bool huge = false, empty = false;
 	for (size_t i = 0; i < tp->n_dims; i++) {
 		int64_t dim = tp->dims[i];
 		if (dim < 0) {
@@ -344,11 +346,16 @@ bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const ch
 			return false;
 		}
 		t->shape.dims[i] = dim;
-		if (dim && numel > (uint64_t)(INT64_MAX / 16) / (uint64_t)dim)
+		if (dim == 0)
+			empty = true;
+		else if (numel > limit / (uint64_t)dim)
 			huge = true;
-		numel *= (uint64_t)dim;
+		else
+			numel *= (uint64_t)dim;
 	}
-	if (huge && numel) {
+	if (empty) {
+		numel = 0;
+	} else if (huge) {
 		diag_error(c->d, "%s: tensor is too large", what);
 		return false;
 	}

@@ -637,6 +637,9 @@ static void test_constant_variants_and_attrs(void **state)
 	int64_t iv[3] = {4, -1, 7};
 	ai->n_ints = 3;
 	ai->ints = iv;
+	Onnx__NodeProto *c3 = add_node(g, "Constant", "c3", NULL, "E");
+	add_attr(c3, "value_floats", AK_FLOATS);  /* empty list */
+	add_output(g, "E");
 	/* A custom op carrying one attribute of every supported kind. */
 	Onnx__NodeProto *n = add_node(g, "MyOp", "my", "F,I", "Z");
 	n->domain = "com.example";
@@ -683,6 +686,12 @@ static void test_constant_variants_and_attrs(void **state)
 	assert_int_equal(I->shape.rank, 1);
 	assert_int_equal(I->shape.dims[0], 3);
 	assert_int_equal(value_get_int(I, 1), -1);
+	const Value *E = gval(G, graph_find_value(G, "E"));
+	assert_int_equal(E->kind, VK_CONST);
+	assert_int_equal(E->shape.rank, 1);
+	assert_int_equal(E->shape.dims[0], 0);
+	assert_int_equal(E->nbytes, 0);
+	assert_non_null(E->data);
 	const Node *N = &G->nodes[0];
 	assert_int_equal(N->op, OP_UNKNOWN);
 	assert_string_equal(N->op_type, "MyOp");
@@ -850,6 +859,22 @@ static void test_err_typed_count(void **state)
 	t->int64_data = v;
 	add_output(m->graph, "W");
 	expect_error(m, "initializer 'W': int64_data has 2 values, expected 3");
+}
+
+/* Huge dims with no data must be refused before anything is allocated
+ * (a SequenceProto file read as a TensorProto looks like this). */
+static void test_err_huge_tensor_without_data(void **state)
+{
+	Onnx__ModelProto *m = mk_model(17);
+	int64_t big[2] = {1LL << 20, 1LL << 20};
+	add_init(m->graph, mk_tensor("W", DT_F32, 2, big, NULL, 0));
+	add_output(m->graph, "W");
+	expect_error(m, "initializer 'W': float_data has 0 values, expected 1099511627776");
+	int64_t huge[3] = {1LL << 30, 1LL << 30, 1LL << 30};
+	m = mk_model(17);
+	add_init(m->graph, mk_tensor("W", DT_F32, 3, huge, NULL, 0));
+	add_output(m->graph, "W");
+	expect_error(m, "initializer 'W': tensor is too large");
 }
 
 static void test_err_bad_types(void **state)
@@ -1033,6 +1058,42 @@ static void test_robust_mutations(void **state)
 		diag_free(&d);
 	}
 	assert_true(refused > 0);
+
+	/* The same for a serialized TensorProto. */
+	f = fopen(data_file("test_add", "input_0.pb"), "rb");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	assert_true(n > 0 && n < sizeof buf);
+	int tok = 0, tbad = 0;
+	for (int it = 0; it < 3000; it++) {
+		size_t len = n;
+		memcpy(mut, buf, n);
+		if (it < (int)n) {
+			len = (size_t)it;       /* every prefix */
+		} else {
+			for (int k = 0; k < 1 + it % 3; k++) {
+				s = s * 1103515245u + 12345u;
+				size_t pos = (s >> 8) % n;
+				s = s * 1103515245u + 12345u;
+				mut[pos] = (unsigned char)(s >> 16);
+			}
+		}
+		Arena a = {0};
+		Tensor t;
+		Diag d;
+		diag_init(&d, "", false);
+		if (onnx_tensor_from_memory(mut, len, "t.pb", &a, &t, NULL, &d)) {
+			assert_int_equal(t.nbytes, (size_t)shape_numel(&t.shape) * dtype_size(t.dtype));
+			tok++;
+		} else {
+			assert_true(d.nerrors > 0);
+			tbad++;
+		}
+		diag_free(&d);
+		arena_free(&a);
+	}
+	assert_true(tok > 0 && tbad > 0);
 }
 
 int main(void)
@@ -1057,6 +1118,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_err_cycle, teardown),
 		cmocka_unit_test_teardown(test_err_bad_raw_length, teardown),
 		cmocka_unit_test_teardown(test_err_typed_count, teardown),
+		cmocka_unit_test_teardown(test_err_huge_tensor_without_data, teardown),
 		cmocka_unit_test_teardown(test_err_bad_types, teardown),
 		cmocka_unit_test_teardown(test_err_string_tensors, teardown),
 		cmocka_unit_test_teardown(test_err_graph_shape, teardown),
