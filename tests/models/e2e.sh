@@ -62,7 +62,7 @@ fail() {
 	echo "FAIL [$1] $2"
 	if [ "$STATUS" = PASS ]; then
 		STATUS="FAIL:$1"
-		FIRST=$(printf '%s' "$2" | tr '\n\t' '  ' | cut -c1-300)
+		FIRST=$(printf '%s\n' "$2" | head -n 1 | sed "s|$MD/||g" | cut -c1-300)
 	fi
 }
 
@@ -94,6 +94,9 @@ t1=$(now)
 CTIME=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 if [ $rc -ne 0 ] || [ ! -f "$W/model.so" ]; then
 	fail compile "$(grep -v '^stats:' "$W/compile.err" | head -n 3)"
+	# Every distinct (Op): message, node names dropped, for the op owners.
+	echo "distinct diagnostics:"
+	sed -n "s|^.*node '[^']*' \(([A-Za-z0-9_]*)\)|\1|p" "$W/compile.err" | sort | uniq -c | sort -rn
 	finish
 fi
 SOSIZE=$(wc -c <"$W/model.so" | tr -d ' ')

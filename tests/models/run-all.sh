@@ -50,4 +50,11 @@ END {
 	printf "%d/%d models pass\n", pass, n
 	for (i = 1; i <= np; i++) print "  " problems[i]
 }' "$results"
+# Distinct compile diagnostics over all models (node names dropped).
+cat "$BUILD"/e2e/*/compile.err 2>/dev/null |
+	sed -n "s|^.*node '[^']*' \(([A-Za-z0-9_]*)\)|\1|p" | sort | uniq -c | sort -rn >"$BUILD/e2e/diagnostics.txt"
+if [ -s "$BUILD/e2e/diagnostics.txt" ]; then
+	echo "distinct compile diagnostics (count, op, message):"
+	head -n 30 "$BUILD/e2e/diagnostics.txt"
+fi
 [ $fails -eq 0 ]
