@@ -5,7 +5,8 @@
 #   sh tests/models/e2e.sh BUILD_DIR MODEL [WORK_DIR]
 #
 # BUILD_DIR holds onnxcc, onnxcc-run and onnxcc-npycmp; MODEL is a directory
-# name under tests/models/ (with model.onnx, manifest.txt, inputs/, outputs/);
+# name under tests/models/ (or a path containing '/') with model.onnx,
+# manifest.txt, inputs/ and outputs/;
 # WORK_DIR (default BUILD_DIR/e2e/MODEL) receives the artifacts.  Steps:
 #   1. compile   onnxcc model.onnx -o model.so --stats            (timed)
 #   2. run       onnxcc-run model.so --input NAME=FILE ... --output-dir out
@@ -29,8 +30,11 @@ fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 BUILD=$(cd "$1" && pwd) || exit 2
-NAME=$2
-MD=$HERE/$NAME
+case $2 in
+*/*) MD=$(cd "$2" && pwd) || exit 2 ;;   # a model directory elsewhere
+*) MD=$HERE/$2 ;;
+esac
+NAME=$(basename "$MD")
 W=${3:-$BUILD/e2e/$NAME}
 ONNXCC=$BUILD/onnxcc
 RUN=$BUILD/onnxcc-run
@@ -119,6 +123,7 @@ run_and_compare() {
 		set -- "$@" --input "$i=$f"
 	done
 	mkdir -p "$outdir"
+	echo "$RUN $so $* --output-dir $outdir" >"$outdir.cmd"
 	if ! "$RUN" "$so" "$@" --output-dir "$outdir" >"$outdir.run.out" 2>"$outdir.run.err"; then
 		fail "$tag" "onnxcc-run: $(head -n 3 "$outdir.run.err")"
 		return 1
