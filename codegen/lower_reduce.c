@@ -381,13 +381,15 @@ static bool lower_softmax(Cg *cg, const Node *n)
 		}
 		cg_for_end(cg, &la);
 		LLVMValueRef sum = load_acc(cg, ct, sump);
-		LLVMValueRef lse = n->op == OP_LogSoftmax ? LLVMBuildFAdd(cg->b, m, cg_math_log(cg, sum), "") : NULL;
+		/* LogSoftmax: (x - m) - log(sum); adding m to log(sum) first would
+		 * round away the small term when |m| is large */
+		LLVMValueRef logsum = n->op == OP_LogSoftmax ? cg_math_log(cg, sum) : NULL;
 		/* pass 3: normalise */
 		cg_for(cg, &la, 0, A);
 		{
 			LLVMValueRef idx = ELEM(la), y;
 			if (n->op == OP_LogSoftmax) {
-				y = LLVMBuildFSub(cg->b, cg_load(cg, in, idx), lse, "");
+				y = LLVMBuildFSub(cg->b, LLVMBuildFSub(cg->b, cg_load(cg, in, idx), m, ""), logsum, "");
 			} else {
 				LLVMValueRef e = keep_e ? cg_load(cg, out, idx)
 				                        : cg_math_exp(cg, LLVMBuildFSub(cg->b, cg_load(cg, in, idx), m, ""));
