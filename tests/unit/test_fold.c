@@ -1,0 +1,539 @@
+/* tests/unit/test_fold.c — the constant folder (passes/fold.c).
+ *
+ * The exporter's shape-arithmetic chain Shape->Gather->Unsqueeze->Concat->
+ * Reshape must fold to a constant Reshape shape, with the Shape nodes gone
+ * after DCE; then each foldable op is one case, built by hand with its
+ * output dtype/shape left unknown (so the folder's own shape computation
+ * is what is checked), with expected values worked out by hand from the
+ * ONNX operator definitions. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes/fold.h"
+#include "passes/infer.h"
+#include "passes/pipeline.h"
+
+static Graph *G;
+static Diag D;
+
+static int setup(void **state)
+{
+	(void)state;
+	G = graph_new("fold.onnx");
+	diag_init(&D, "fold.onnx", false);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	graph_free(G);
+	diag_free(&D);
+	return 0;
+}
+
+static Shape shp(int rank, const int64_t *dims)
+{
+	return shape_make(rank, dims);
+}
+
+static ValueId ci64(int rank, const int64_t *dims, const int64_t *data)
+{
+	Shape s = shp(rank, dims);
+	return graph_add_const(G, NULL, DT_I64, &s, data);
+}
+
+static ValueId cf32(int rank, const int64_t *dims, const float *data)
+{
+	Shape s = shp(rank, dims);
+	return graph_add_const(G, NULL, DT_F32, &s, data);
+}
+
+static ValueId cbool(int rank, const int64_t *dims, const uint8_t *data)
+{
+	Shape s = shp(rank, dims);
+	return graph_add_const(G, NULL, DT_BOOL, &s, data);
+}
+
+static ValueId input(DType dt, int rank, const int64_t *dims)
+{
+	Shape s = shp(rank, dims);
+	ValueId v = graph_add_value(G, NULL, dt, &s);
+	gval(G, v)->kind = VK_INPUT;
+	return v;
+}
+
+/* A node with one output of unknown dtype/shape; returns the node id. */
+static NodeId node(Op op, const ValueId *in, int nin)
+{
+	ValueId out = graph_add_value(G, NULL, DT_UNDEF, NULL);
+	return graph_add_node(G, op, NULL, NULL, in, nin, &out, 1);
+}
+
+static void set_ints(NodeId n, const char *name, int cnt, const int64_t *v)
+{
+	Attr *a = graph_add_attr(G, n, name, AK_INTS);
+	a->n = cnt;
+	a->ints = arena_dup(&G->arena, v, sizeof(int64_t) * (size_t)cnt);
+}
+
+static void set_int(NodeId n, const char *name, int64_t v)
+{
+	graph_add_attr(G, n, name, AK_INT)->i = v;
+}
+
+static ValueId out0(NodeId n)
+{
+	return G->nodes[n].out[0];
+}
+
+/* Folds n (must succeed and fold) and checks dtype, shape and int values. */
+static void fold_ok(NodeId n)
+{
+	if (!pass_fold_node(G, n, &D))
+		fail_msg("fold failed: %s", D.buf ? D.buf : "");
+	assert_true(G->nodes[n].dead);
+	Value *v = gval(G, out0(n));
+	assert_int_equal(v->kind, VK_CONST);
+	assert_int_equal(v->producer, IR_NONE);
+}
+
+static void expect_ints(NodeId n, DType dt, int rank, const int64_t *dims, const int64_t *want)
+{
+	fold_ok(n);
+	Value *v = gval(G, out0(n));
+	assert_int_equal(v->dtype, dt);
+	assert_int_equal(v->shape.rank, rank);
+	for (int k = 0; k < rank; k++)
+		assert_int_equal(v->shape.dims[k], dims[k]);
+	int64_t cnt = shape_numel(&v->shape);
+	assert_int_equal(v->nbytes, (size_t)cnt * dtype_size(dt));
+	for (int64_t k = 0; k < cnt; k++)
+		if (value_get_int(v, k) != want[k])
+			fail_msg("element %lld: got %lld, want %lld", (long long)k,
+			         (long long)value_get_int(v, k), (long long)want[k]);
+}
+
+static void expect_floats(NodeId n, DType dt, int rank, const int64_t *dims, const double *want)
+{
+	fold_ok(n);
+	Value *v = gval(G, out0(n));
+	assert_int_equal(v->dtype, dt);
+	assert_int_equal(v->shape.rank, rank);
+	for (int k = 0; k < rank; k++)
+		assert_int_equal(v->shape.dims[k], dims[k]);
+	int64_t cnt = shape_numel(&v->shape);
+	for (int64_t k = 0; k < cnt; k++) {
+		double got = value_get_f64(v, k);
+		if (!(got == want[k] || (isnan(got) && isnan(want[k]))))
+			fail_msg("element %lld: got %.9g, want %.9g", (long long)k, got, want[k]);
+	}
+}
+
+static void expect_not_folded(NodeId n)
+{
+	assert_true(pass_fold_node(G, n, &D));
+	assert_false(G->nodes[n].dead);
+	assert_int_equal(gval(G, out0(n))->kind, VK_INTERMEDIATE);
+	assert_int_equal(D.nerrors, 0);
+}
+
+static void expect_diag(NodeId n, const char *msg)
+{
+	assert_false(pass_fold_node(G, n, &D));
+	assert_false(G->nodes[n].dead);
+	if (!diag_contains(&D, msg))
+		fail_msg("expected '%s' in: %s", msg, D.buf ? D.buf : "");
+}
+
+/* ---- the exporter chain ------------------------------------------------------ */
+static void test_shape_chain_folds(void **state)
+{
+	(void)state;
+	G->opsets = arena_alloc(&G->arena, sizeof(OpsetImport));
+	G->opsets[0].domain = "";
+	G->opsets[0].version = 13;
+	G->nopsets = 1;
+	int64_t xd[] = {2, 3, 4};
+	ValueId x = input(DT_F32, 3, xd);
+	G->inputs = arena_dup(&G->arena, &x, sizeof x);
+	G->ninputs = 1;
+	int64_t zero = 0, one1[] = {1}, m1 = -1, ax0 = 0;
+	ValueId i0 = ci64(0, NULL, &zero);
+	ValueId axes = ci64(1, one1, &ax0);
+	ValueId minus1 = ci64(1, one1, &m1);
+	NodeId sh = node(OP_Shape, &x, 1);
+	ValueId gin[] = {out0(sh), i0};
+	NodeId ga = node(OP_Gather, gin, 2);
+	ValueId uin[] = {out0(ga), axes};
+	NodeId un = node(OP_Unsqueeze, uin, 2);
+	ValueId cin[] = {out0(un), minus1};
+	NodeId co = node(OP_Concat, cin, 2);
+	set_int(co, "axis", 0);
+	ValueId rin[] = {x, out0(co)};
+	NodeId re = node(OP_Reshape, rin, 2);
+	ValueId y = out0(re);
+	gval(G, y)->is_output = true;
+	G->outputs = arena_dup(&G->arena, &y, sizeof y);
+	G->noutputs = 1;
+	for (int i = 0; i < G->nnodes; i++)
+		G->nodes[i].opset = 13;
+
+	if (!pass_infer_shapes(G, &D))
+		fail_msg("infer: %s", D.buf);
+	assert_true(pass_dce(G, &D));
+	assert_true(ir_verify(G, &D));
+	/* only the Reshape is left, reading a constant [2, -1] */
+	assert_int_equal(G->nnodes, 1);
+	Node *n = &G->nodes[0];
+	assert_int_equal(n->op, OP_Reshape);
+	Value *s = gval(G, n->in[1]);
+	assert_int_equal(s->kind, VK_CONST);
+	assert_int_equal(shape_numel(&s->shape), 2);
+	assert_int_equal(value_get_int(s, 0), 2);
+	assert_int_equal(value_get_int(s, 1), -1);
+	assert_int_equal(gval(G, y)->shape.rank, 2);
+	assert_int_equal(gval(G, y)->shape.dims[1], 12);
+}
+
+/* Shape of a non-constant with static shape folds; Shape-15 start/end. */
+static void test_shape_size(void **state)
+{
+	(void)state;
+	int64_t xd[] = {2, 3, 4, 5};
+	ValueId x = input(DT_F32, 4, xd);
+	NodeId sh = node(OP_Shape, &x, 1);
+	set_int(sh, "start", 1);
+	set_int(sh, "end", -1);
+	int64_t d2[] = {2}, w2[] = {3, 4};
+	expect_ints(sh, DT_I64, 1, d2, w2);
+	NodeId sz = node(OP_Size, &x, 1);
+	int64_t w1[] = {120};
+	expect_ints(sz, DT_I64, 0, NULL, w1);
+	int64_t yd[] = {-1, 3};
+	ValueId y = input(DT_F32, 2, yd);
+	expect_not_folded(node(OP_Shape, &y, 1));
+}
+
+static void test_gather(void **state)
+{
+	(void)state;
+	int64_t dd[] = {2, 3}, data[] = {10, 11, 12, 20, 21, 22};
+	ValueId x = ci64(2, dd, data);
+	int64_t id[] = {2}, idx[] = {-1, 0};
+	ValueId in[] = {x, ci64(1, id, idx)};
+	NodeId n = node(OP_Gather, in, 2);
+	set_int(n, "axis", 1);
+	int64_t od[] = {2, 2}, want[] = {12, 10, 22, 20};
+	expect_ints(n, DT_I64, 2, od, want);
+	/* scalar index on axis 0 drops a rank */
+	int64_t one = 1;
+	ValueId in2[] = {x, ci64(0, NULL, &one)};
+	int64_t od2[] = {3}, want2[] = {20, 21, 22};
+	expect_ints(node(OP_Gather, in2, 2), DT_I64, 1, od2, want2);
+	int64_t bad = 3;
+	ValueId in3[] = {x, ci64(0, NULL, &bad)};
+	expect_diag(node(OP_Gather, in3, 2), "input 1: index 3 out of range [-2, 2)");
+}
+
+static void test_unsqueeze_squeeze_flatten_reshape(void **state)
+{
+	(void)state;
+	int64_t dd[] = {2, 3}, data[] = {1, 2, 3, 4, 5, 6};
+	ValueId x = ci64(2, dd, data);
+	/* Unsqueeze-11: axes attribute, negative axis against the output rank */
+	NodeId u = node(OP_Unsqueeze, &x, 1);
+	int64_t ax[] = {0, -1};
+	set_ints(u, "axes", 2, ax);
+	int64_t ud[] = {1, 2, 3, 1};
+	expect_ints(u, DT_I64, 4, ud, data);
+	/* Squeeze-13: axes input */
+	int64_t one[] = {1}, a3 = 3;
+	ValueId sin[] = {out0(u), ci64(1, one, &a3)};
+	int64_t sd[] = {1, 2, 3};
+	expect_ints(node(OP_Squeeze, sin, 2), DT_I64, 3, sd, data);
+	/* Squeeze without axes drops every 1 */
+	int64_t sd2[] = {2, 3};
+	ValueId uo = out0(u);
+	expect_ints(node(OP_Squeeze, &uo, 1), DT_I64, 2, sd2, data);
+	/* squeezing a dim that is not 1 is an error */
+	int64_t a0 = 0;
+	ValueId bin[] = {x, ci64(1, one, &a0)};
+	expect_diag(node(OP_Squeeze, bin, 2), "cannot squeeze axis 0 of size 2");
+	/* Flatten axis 0 -> [1, 6] */
+	NodeId f = node(OP_Flatten, &x, 1);
+	set_int(f, "axis", 0);
+	int64_t fd[] = {1, 6};
+	expect_ints(f, DT_I64, 2, fd, data);
+	/* Reshape with 0 (copy) and -1 (infer) */
+	int64_t two[] = {3}, rs[] = {0, -1, 1};
+	ValueId rin[] = {x, ci64(1, two, rs)};
+	int64_t rd[] = {2, 3, 1};
+	expect_ints(node(OP_Reshape, rin, 2), DT_I64, 3, rd, data);
+	int64_t rs2[] = {4, -1, 1};
+	ValueId rin2[] = {x, ci64(1, two, rs2)};
+	expect_diag(node(OP_Reshape, rin2, 2), "cannot infer the -1 dim");
+}
+
+static void test_concat_slice(void **state)
+{
+	(void)state;
+	int64_t ad[] = {2, 1}, a[] = {1, 2}, bd[] = {2, 2}, b[] = {3, 4, 5, 6};
+	ValueId in[] = {ci64(2, ad, a), ci64(2, bd, b)};
+	NodeId c = node(OP_Concat, in, 2);
+	set_int(c, "axis", -1);
+	int64_t cd[] = {2, 3}, cw[] = {1, 3, 4, 2, 5, 6};
+	expect_ints(c, DT_I64, 2, cd, cw);
+	/* Slice-13: x[:, ::-2] on axis 1 with start INT64_MAX (clamped to the end) */
+	int64_t one[] = {1}, st = INT64_MAX, en = INT64_MIN, axv = 1, stp = -2;
+	ValueId sin[] = {out0(c), ci64(1, one, &st), ci64(1, one, &en), ci64(1, one, &axv), ci64(1, one, &stp)};
+	int64_t sd[] = {2, 2}, sw[] = {4, 1, 6, 2};
+	expect_ints(node(OP_Slice, sin, 5), DT_I64, 2, sd, sw);
+	/* Slice 1: [1:INT64_MAX] on axis 0 with negative start -1 */
+	int64_t st2 = -1, en2 = INT64_MAX;
+	ValueId sin2[] = {out0(c), ci64(1, one, &st2), ci64(1, one, &en2), IR_NONE, IR_NONE};
+	int64_t sd2[] = {1, 3}, sw2[] = {2, 5, 6};
+	expect_ints(node(OP_Slice, sin2, 5), DT_I64, 2, sd2, sw2);
+	int64_t zero = 0;
+	ValueId sin3[] = {out0(c), ci64(1, one, &zero), ci64(1, one, &en2), IR_NONE, ci64(1, one, &zero)};
+	expect_diag(node(OP_Slice, sin3, 5), "step is 0");
+}
+
+static void test_cast(void **state)
+{
+	(void)state;
+	int64_t d[] = {5};
+	float x[] = {-2.7f, 2.7f, 0.0f, 70000.0f, 65504.0f};
+	ValueId v = cf32(1, d, x);
+	NodeId c = node(OP_Cast, &v, 1);
+	set_int(c, "to", DT_I32);
+	int64_t w[] = {-2, 2, 0, 70000, 65504};
+	expect_ints(c, DT_I32, 1, d, w);
+	NodeId b = node(OP_Cast, &v, 1);
+	set_int(b, "to", DT_BOOL);
+	int64_t wb[] = {1, 1, 0, 1, 1};
+	expect_ints(b, DT_BOOL, 1, d, wb);
+	/* f32 -> f16 rounds to nearest even; 70000 overflows to inf */
+	NodeId h = node(OP_Cast, &v, 1);
+	set_int(h, "to", DT_F16);
+	double wh[] = {-2.69921875, 2.69921875, 0, INFINITY, 65504};
+	expect_floats(h, DT_F16, 1, d, wh);
+	/* CastLike to i64 */
+	int64_t one = 1;
+	ValueId like[] = {v, ci64(0, NULL, &one)};
+	int64_t w64[] = {-2, 2, 0, 70000, 65504};
+	expect_ints(node(OP_CastLike, like, 2), DT_I64, 1, d, w64);
+}
+
+static void test_identity_constant_of_shape_range(void **state)
+{
+	(void)state;
+	int64_t d[] = {2}, s[] = {2, 3};
+	ValueId sv = ci64(1, d, s);
+	expect_ints(node(OP_Identity, &sv, 1), DT_I64, 1, d, s);
+	NodeId c = node(OP_ConstantOfShape, &sv, 1);
+	Attr *a = graph_add_attr(G, c, "value", AK_TENSOR);
+	int64_t seven = 7;
+	a->t = arena_alloc(&G->arena, sizeof(Tensor));
+	a->t->dtype = DT_I64;
+	a->t->shape = shape_make(1, (int64_t[]){1});
+	a->t->data = arena_dup(&G->arena, &seven, 8);
+	a->t->nbytes = 8;
+	int64_t w[] = {7, 7, 7, 7, 7, 7};
+	expect_ints(c, DT_I64, 2, s, w);
+	/* default value: f32 zero */
+	double wz[] = {0, 0, 0, 0, 0, 0};
+	expect_floats(node(OP_ConstantOfShape, &sv, 1), DT_F32, 2, s, wz);
+	/* Range int: 10, 7, 4, 1 */
+	int64_t st = 10, li = -1, de = -3;
+	ValueId rin[] = {ci64(0, NULL, &st), ci64(0, NULL, &li), ci64(0, NULL, &de)};
+	int64_t rd[] = {4}, rw[] = {10, 7, 4, 1};
+	expect_ints(node(OP_Range, rin, 3), DT_I64, 1, rd, rw);
+	/* Range float: 0, 0.5, 1, 1.5 (limit 1.75) */
+	float fs = 0, fl = 1.75f, fd = 0.5f;
+	ValueId fin[] = {cf32(0, NULL, &fs), cf32(0, NULL, &fl), cf32(0, NULL, &fd)};
+	double fw[] = {0, 0.5, 1, 1.5};
+	expect_floats(node(OP_Range, fin, 3), DT_F32, 1, rd, fw);
+	int64_t z = 0;
+	ValueId zin[] = {ci64(0, NULL, &st), ci64(0, NULL, &li), ci64(0, NULL, &z)};
+	expect_diag(node(OP_Range, zin, 3), "delta is 0");
+}
+
+static void test_compare_logic_where(void **state)
+{
+	(void)state;
+	int64_t d2[] = {2, 1}, d3[] = {3}, a[] = {1, 2}, b[] = {0, 1, 2};
+	ValueId av = ci64(2, d2, a), bv = ci64(1, d3, b);
+	ValueId in[] = {av, bv};
+	int64_t od[] = {2, 3};
+	int64_t weq[] = {0, 1, 0, 0, 0, 1}, wlt[] = {0, 0, 1, 0, 0, 0}, wgt[] = {1, 0, 0, 1, 1, 0};
+	expect_ints(node(OP_Equal, in, 2), DT_BOOL, 2, od, weq);
+	expect_ints(node(OP_Less, in, 2), DT_BOOL, 2, od, wlt);
+	expect_ints(node(OP_Greater, in, 2), DT_BOOL, 2, od, wgt);
+	uint8_t p[] = {1, 0}, q[] = {1, 1, 0};
+	ValueId pv = cbool(2, d2, p), qv = cbool(1, d3, q);
+	ValueId lin[] = {pv, qv};
+	int64_t wand[] = {1, 1, 0, 0, 0, 0}, wor[] = {1, 1, 1, 1, 1, 0};
+	expect_ints(node(OP_And, lin, 2), DT_BOOL, 2, od, wand);
+	expect_ints(node(OP_Or, lin, 2), DT_BOOL, 2, od, wor);
+	int64_t wnot[] = {0, 1};
+	expect_ints(node(OP_Not, &pv, 1), DT_BOOL, 2, d2, wnot);
+	/* Where(cond [2,1], x [3], y scalar) */
+	int64_t m = -100;
+	ValueId win[] = {pv, bv, ci64(0, NULL, &m)};
+	int64_t ww[] = {0, 1, 2, -100, -100, -100};
+	expect_ints(node(OP_Where, win, 3), DT_I64, 2, od, ww);
+}
+
+static void test_arith(void **state)
+{
+	(void)state;
+	int64_t d[] = {4}, a[] = {7, -7, 7, -7}, b[] = {2, 2, -2, -2};
+	ValueId in[] = {ci64(1, d, a), ci64(1, d, b)};
+	int64_t wadd[] = {9, -5, 5, -9}, wsub[] = {5, -9, 9, -5}, wmul[] = {14, -14, -14, 14};
+	int64_t wdiv[] = {3, -3, -3, 3};        /* truncation toward zero */
+	int64_t wmod[] = {1, 1, -1, -1};        /* sign of the divisor */
+	int64_t wfmod[] = {1, -1, 1, -1};       /* fmod=1: sign of the dividend */
+	expect_ints(node(OP_Add, in, 2), DT_I64, 1, d, wadd);
+	expect_ints(node(OP_Sub, in, 2), DT_I64, 1, d, wsub);
+	expect_ints(node(OP_Mul, in, 2), DT_I64, 1, d, wmul);
+	expect_ints(node(OP_Div, in, 2), DT_I64, 1, d, wdiv);
+	expect_ints(node(OP_Mod, in, 2), DT_I64, 1, d, wmod);
+	NodeId fm = node(OP_Mod, in, 2);
+	set_int(fm, "fmod", 1);
+	expect_ints(fm, DT_I64, 1, d, wfmod);
+	int64_t wneg[] = {-7, 7, -7, 7}, wabs[] = {7, 7, 7, 7};
+	expect_ints(node(OP_Neg, &in[0], 1), DT_I64, 1, d, wneg);
+	expect_ints(node(OP_Abs, &in[0], 1), DT_I64, 1, d, wabs);
+	int64_t z[] = {1, 0, 1, 1};
+	ValueId zin[] = {in[0], ci64(1, d, z)};
+	expect_diag(node(OP_Div, zin, 2), "input 1: integer division by zero");
+	/* wrapping, not UB: INT64_MAX + 1 */
+	int64_t mx = INT64_MAX, one = 1;
+	ValueId win[] = {ci64(0, NULL, &mx), ci64(0, NULL, &one)};
+	int64_t wwrap[] = {INT64_MIN};
+	expect_ints(node(OP_Add, win, 2), DT_I64, 0, NULL, wwrap);
+	/* float: Div by zero is inf, Sqrt, Pow */
+	float fa[] = {1, 4, 9, 2}, fb[] = {0, 2, 0.5f, 10};
+	ValueId fin[] = {cf32(1, d, fa), cf32(1, d, fb)};
+	double wfdiv[] = {INFINITY, 2, 18, 0.2f};
+	expect_floats(node(OP_Div, fin, 2), DT_F32, 1, d, wfdiv);
+	double wsq[] = {1, 2, 3, sqrtf(2)};
+	expect_floats(node(OP_Sqrt, &fin[0], 1), DT_F32, 1, d, wsq);
+	double wpow[] = {1, 16, 3, 1024};
+	expect_floats(node(OP_Pow, fin, 2), DT_F32, 1, d, wpow);
+}
+
+static void test_minmax_sum(void **state)
+{
+	(void)state;
+	int64_t d[] = {3}, a[] = {1, 5, 3}, b[] = {4, 2, 6}, c = 3;
+	ValueId in[] = {ci64(1, d, a), ci64(1, d, b), ci64(0, NULL, &c)};
+	int64_t wmin[] = {1, 2, 3}, wmax[] = {4, 5, 6}, wsum[] = {8, 10, 12};
+	expect_ints(node(OP_Min, in, 3), DT_I64, 1, d, wmin);
+	expect_ints(node(OP_Max, in, 3), DT_I64, 1, d, wmax);
+	expect_ints(node(OP_Sum, in, 3), DT_I64, 1, d, wsum);
+}
+
+static void test_expand_transpose_tile(void **state)
+{
+	(void)state;
+	int64_t d[] = {3, 1}, a[] = {1, 2, 3}, sd[] = {2}, s[] = {2, 1};
+	ValueId x = ci64(2, d, a);
+	ValueId ein[] = {x, ci64(1, sd, s)};
+	/* bidirectional: [3,1] with [2,1] -> incompatible */
+	expect_diag(node(OP_Expand, ein, 2), "shape cannot be broadcast");
+	int64_t s2[] = {1, 2};
+	ValueId ein2[] = {x, ci64(1, sd, s2)};
+	int64_t od[] = {3, 2}, w[] = {1, 1, 2, 2, 3, 3};
+	expect_ints(node(OP_Expand, ein2, 2), DT_I64, 2, od, w);
+	int64_t td[] = {2, 3}, t[] = {1, 2, 3, 4, 5, 6};
+	ValueId tv = ci64(2, td, t);
+	int64_t tw[] = {1, 4, 2, 5, 3, 6}, tod[] = {3, 2};
+	expect_ints(node(OP_Transpose, &tv, 1), DT_I64, 2, tod, tw);
+	int64_t d3[] = {2, 3, 1}, p[] = {2, 0, 1};
+	ValueId t3 = ci64(3, d3, t);
+	NodeId tn = node(OP_Transpose, &t3, 1);
+	set_ints(tn, "perm", 3, p);
+	int64_t tod3[] = {1, 2, 3};
+	expect_ints(tn, DT_I64, 3, tod3, t);
+	int64_t reps[] = {1, 2};
+	ValueId tin[] = {tv, ci64(1, sd, reps)};
+	int64_t tid[] = {2, 6}, tiw[] = {1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6};
+	expect_ints(node(OP_Tile, tin, 2), DT_I64, 2, tid, tiw);
+}
+
+static void test_reduce(void **state)
+{
+	(void)state;
+	int64_t d[] = {2, 3}, a[] = {1, 2, 3, 4, 5, 6}, one[] = {1}, ax = 1;
+	ValueId x = ci64(2, d, a);
+	/* ReduceSum-13, axes input, keepdims 0 */
+	ValueId in[] = {x, ci64(1, one, &ax)};
+	NodeId s = node(OP_ReduceSum, in, 2);
+	set_int(s, "keepdims", 0);
+	int64_t sd[] = {2}, sw[] = {6, 15};
+	expect_ints(s, DT_I64, 1, sd, sw);
+	/* ReduceProd-13, axes attribute [0], keepdims default 1 */
+	NodeId p = node(OP_ReduceProd, &x, 1);
+	int64_t a0[] = {0};
+	set_ints(p, "axes", 1, a0);
+	int64_t pd[] = {1, 3}, pw[] = {4, 10, 18};
+	expect_ints(p, DT_I64, 2, pd, pw);
+	/* no axes: everything */
+	int64_t wd[] = {1, 1}, ww[] = {21};
+	expect_ints(node(OP_ReduceSum, &x, 1), DT_I64, 2, wd, ww);
+}
+
+static void test_not_folded(void **state)
+{
+	(void)state;
+	int64_t d[] = {2}, a[] = {1, 2};
+	ValueId in[] = {input(DT_I64, 1, d), ci64(1, d, a)};
+	expect_not_folded(node(OP_Add, in, 2));
+	/* output beyond FOLD_MAX_OUT_ELEMS: left to codegen */
+	int64_t big[] = {2048, 1024};
+	ValueId bv = ci64(1, d, big);
+	expect_not_folded(node(OP_ConstantOfShape, &bv, 1));
+	/* ops the folder does not evaluate */
+	float f[] = {1, 2};
+	ValueId fv = cf32(1, d, f);
+	expect_not_folded(node(OP_Relu, &fv, 1));
+}
+
+static void test_disagreeing_inference(void **state)
+{
+	(void)state;
+	int64_t d[] = {2}, a[] = {1, 2};
+	ValueId v = ci64(1, d, a);
+	NodeId n = node(OP_Identity, &v, 1);
+	int64_t wrong[] = {3};
+	gval(G, out0(n))->dtype = DT_I64;
+	gval(G, out0(n))->shape = shape_make(1, wrong);
+	expect_diag(n, "folded output shape [2] differs from the inferred [3]");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_shape_chain_folds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shape_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gather, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsqueeze_squeeze_flatten_reshape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concat_slice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cast, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_constant_of_shape_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compare_logic_where, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arith, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_minmax_sum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expand_transpose_tile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reduce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_folded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disagreeing_inference, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
