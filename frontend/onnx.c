@@ -8,7 +8,8 @@
  *      nodes become VK_CONST values right away and emit no node;
  *   4. node inputs are resolved by name ("" = omitted = IR_NONE);
  *   5. the nodes are sorted topologically (depth-first from the file order,
- *      so an already sorted graph keeps its order; a cycle is reported);
+ *      so an already sorted graph keeps its order; a cycle is reported).
+ *      Values a node's subgraphs read from this graph count as inputs;
  *   6. nodes and their attributes are added to the Graph in that order;
  *   7. graph outputs are marked, and output / value_info types are applied
  *      as dtype and shape hints to values that have none.
@@ -54,6 +55,8 @@ typedef struct GraphLoad {
 	int cap_src;
 	ValueId **node_in;  /* per NodeProto: resolved inputs (NULL for Constant) */
 	ValueId **node_out;
+	ValueId **node_extra; /* per NodeProto: values its subgraphs use from here */
+	size_t *n_extra;
 	bool *folded;       /* per NodeProto: Constant folded into a value */
 	char (*labels)[80]; /* per NodeProto: name or "#i" */
 } GraphLoad;
@@ -587,6 +590,46 @@ static bool define_outputs(GraphLoad *G)
 	return ok;
 }
 
+/* Adds name to deps if it is a node output of this graph (the only kind
+ * of value that constrains the order). */
+static void add_dep(GraphLoad *G, const char *name, ValueId **deps, size_t *n, size_t *cap)
+{
+	if (!name || !name[0])
+		return;
+	ValueId v = graph_find_value(G->g, name);
+	if (v == IR_NONE || get_src(G, v) < 0)
+		return;
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 8;
+		*deps = xrealloc(*deps, sizeof(ValueId) * *cap);
+	}
+	(*deps)[(*n)++] = v;
+}
+
+/* Collects the names a subgraph (and its own subgraphs) reads that this
+ * graph's nodes produce.  ONNX forbids reusing an outer name inside a
+ * subgraph, so every such name is a use of the outer value. */
+static void collect_outer_uses(GraphLoad *G, const Onnx__GraphProto *sub, int depth,
+                               ValueId **deps, size_t *n, size_t *cap)
+{
+	if (depth > MAX_GRAPH_DEPTH)
+		return;   /* load_attr reports the nesting */
+	for (size_t i = 0; i < sub->n_node; i++) {
+		const Onnx__NodeProto *np = sub->node[i];
+		for (size_t k = 0; k < np->n_input; k++)
+			add_dep(G, np->input[k], deps, n, cap);
+		for (size_t k = 0; k < np->n_attribute; k++) {
+			const Onnx__AttributeProto *ap = np->attribute[k];
+			if (ap->g)
+				collect_outer_uses(G, ap->g, depth + 1, deps, n, cap);
+			for (size_t j = 0; j < ap->n_graphs; j++)
+				collect_outer_uses(G, ap->graphs[j], depth + 1, deps, n, cap);
+		}
+	}
+	for (size_t i = 0; i < sub->n_output; i++)
+		add_dep(G, sub->output[i]->name, deps, n, cap);
+}
+
 /* Step 4: resolve node inputs by name. */
 static bool resolve_inputs(GraphLoad *G)
 {
@@ -617,6 +660,11 @@ static bool resolve_inputs(GraphLoad *G)
 			}
 			G->node_in[i][k] = v;
 		}
+		size_t cap = 0;
+		for (size_t k = 0; k < np->n_attribute; k++)
+			if (np->attribute[k]->g)
+				collect_outer_uses(G, np->attribute[k]->g, G->L->depth + 1,
+				                   &G->node_extra[i], &G->n_extra[i], &cap);
 	}
 	return ok;
 }
@@ -642,8 +690,10 @@ static int topo_sort(GraphLoad *G, int *order)
 			int top = stack[sp - 1];
 			const Onnx__NodeProto *np = gp->node[top];
 			bool pushed = false;
-			while (pos[top] < np->n_input) {
-				ValueId v = G->node_in[top][pos[top]++];
+			while (pos[top] < np->n_input + G->n_extra[top]) {
+				size_t k = pos[top]++;
+				ValueId v = k < np->n_input ? G->node_in[top][k]
+				                            : G->node_extra[top][k - np->n_input];
 				int p = v == IR_NONE ? -1 : get_src(G, v);
 				if (p < 0 || state[p] == 2)
 					continue;
@@ -765,9 +815,11 @@ static Graph *load_graph(Loader *L, const Onnx__GraphProto *gp, bool nested,
 	}
 
 	size_t nn = gp->n_node;
-	GraphLoad G = {L, g, nested, gp, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL};
+	GraphLoad G = {L, g, nested, gp, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
 	G.node_in = xcalloc(nn ? nn : 1, sizeof(ValueId *));
 	G.node_out = xcalloc(nn ? nn : 1, sizeof(ValueId *));
+	G.node_extra = xcalloc(nn ? nn : 1, sizeof(ValueId *));
+	G.n_extra = xcalloc(nn ? nn : 1, sizeof(size_t));
 	G.folded = xcalloc(nn ? nn : 1, sizeof(bool));
 	G.labels = xcalloc(nn ? nn : 1, sizeof *G.labels);
 	for (size_t i = 0; i < nn; i++) {
@@ -791,7 +843,10 @@ static Graph *load_graph(Loader *L, const Onnx__GraphProto *gp, bool nested,
 	for (size_t i = 0; i < nn; i++) {
 		free(G.node_in[i]);
 		free(G.node_out[i]);
+		free(G.node_extra[i]);
 	}
+	free(G.node_extra);
+	free(G.n_extra);
 	free(G.node_in);
 	free(G.node_out);
 	free(G.folded);

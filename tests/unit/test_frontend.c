@@ -626,6 +626,41 @@ static void test_unsorted_nodes_sorted(void **state)
 	diag_free(&d);
 }
 
+/* A value used only inside a subgraph still orders its producer first. */
+static void test_subgraph_outer_use_sorted(void **state)
+{
+	Onnx__ModelProto *m = mk_model(17);
+	Onnx__GraphProto *g = m->graph;
+	int64_t d1[1] = {2};
+	add_input(g, "X", DT_F32, 1, d1);
+	Onnx__GraphProto *sub = mk_model(17)->graph;
+	Onnx__GraphProto *inner = mk_model(17)->graph;
+	add_node(inner, "Neg", "deep", "Late", "o2");  /* two levels down */
+	add_output(inner, "o2");
+	Onnx__NodeProto *mid = add_node(sub, "Wrap", "mid", NULL, "o1");
+	mid->domain = "com.example";
+	add_attr(mid, "g", AK_GRAPH)->g = inner;
+	add_output(sub, "o1");
+	Onnx__NodeProto *user = add_node(g, "Wrap", "user", NULL, "Y");
+	user->domain = "com.example";
+	add_attr(user, "body", AK_GRAPH)->g = sub;
+	add_node(g, "Relu", "late", "X", "Late");
+	add_output(g, "Y");
+	Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+	os.domain = "com.example";
+	os.has_version = 1;
+	os.version = 1;
+	m->opset_import[m->n_opset_import++] = &os;
+	Diag d;
+	Graph *G = load_model(m, &d);
+	assert_non_null(G);
+	assert_int_equal(G->nnodes, 2);
+	assert_string_equal(G->nodes[0].name, "late");
+	assert_string_equal(G->nodes[1].name, "user");
+	graph_free(G);
+	diag_free(&d);
+}
+
 static void test_constant_variants_and_attrs(void **state)
 {
 	Onnx__ModelProto *m = mk_model(17);
@@ -1111,6 +1146,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_initializer_typed_fields, teardown),
 		cmocka_unit_test_teardown(test_inputs_symbolic_dims, teardown),
 		cmocka_unit_test_teardown(test_unsorted_nodes_sorted, teardown),
+		cmocka_unit_test_teardown(test_subgraph_outer_use_sorted, teardown),
 		cmocka_unit_test_teardown(test_constant_variants_and_attrs, teardown),
 		cmocka_unit_test_teardown(test_external_data, teardown),
 		cmocka_unit_test_teardown(test_err_undefined_input, teardown),
