@@ -1,0 +1,362 @@
+/* tests/unit/test_passes.c — pass tests: hand-built input graph, one pass
+ * (or the pipeline), ir_dump compared with tests/passes/<name>.expected.
+ * ONNXCC_UPDATE_EXPECTED=1 rewrites the expected files (review the diff!).
+ *
+ * Also: onnx_load + pass_pipeline + ir_dump over every model.onnx of the
+ * ONNX node tests — each must either succeed or give a diagnostic (never
+ * crash), and a successfully processed graph keeps no Shape node. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/onnx.h"
+#include "passes/pipeline.h"
+
+static char *dump_str(Graph *g)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	ir_dump(g, f);
+	fclose(f);
+	return buf;
+}
+
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+	char chunk[4096];
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (len + n + 1 > cap) {
+			cap = (len + n + 1) * 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		memcpy(buf + len, chunk, n);
+		len += n;
+	}
+	fclose(f);
+	if (!buf)
+		buf = calloc(1, 1);
+	buf[len] = 0;
+	return buf;
+}
+
+/* Compares the dump of g with tests/passes/<name>.expected. */
+static void compare_expected(Graph *g, const char *name)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tests/passes/%s.expected", ONNXCC_SOURCE_DIR, name);
+	char *got = dump_str(g);
+	const char *upd = getenv("ONNXCC_UPDATE_EXPECTED");
+	if (upd && strcmp(upd, "1") == 0) {
+		tu_write_file(path, got, strlen(got));
+		free(got);
+		return;
+	}
+	char *want = read_all(path);
+	if (!want)
+		fail_msg("missing %s (run with ONNXCC_UPDATE_EXPECTED=1 to create it); got:\n%s", path, got);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s differs.\n--- expected\n%s--- got\n%s", path, want, got);
+	free(want);
+	free(got);
+}
+
+/* ---- graph building ---------------------------------------------------------- */
+static Graph *G;
+static Diag D;
+
+static int setup(void **state)
+{
+	(void)state;
+	G = graph_new("passes.onnx");
+	G->name = "t";
+	G->opsets = arena_alloc(&G->arena, sizeof(OpsetImport));
+	G->opsets[0].domain = "";
+	G->opsets[0].version = 13;
+	G->nopsets = 1;
+	diag_init(&D, "passes.onnx", false);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	graph_free(G);
+	diag_free(&D);
+	return 0;
+}
+
+static const int64_t D234[] = {2, 3, 4};
+
+static ValueId inp(const char *name)
+{
+	Shape s = shape_make(3, D234);
+	ValueId v = graph_add_value(G, name, DT_F32, &s);
+	gval(G, v)->kind = VK_INPUT;
+	G->inputs = realloc(G->inputs, sizeof(ValueId) * (size_t)(G->ninputs + 1));
+	G->inputs[G->ninputs++] = v;
+	return v;
+}
+
+/* Node with outputs named out[] (NULL entries: omitted), typed like x:f32[2,3,4]. */
+static NodeId nd(Op op, const char *name, const ValueId *in, int nin, const char *const *outs, int nout)
+{
+	ValueId o[4];
+	Shape s = shape_make(3, D234);
+	for (int k = 0; k < nout; k++)
+		o[k] = outs[k] ? graph_add_value(G, outs[k], DT_F32, &s) : IR_NONE;
+	NodeId n = graph_add_node(G, op, NULL, name, in, nin, o, nout);
+	G->nodes[n].opset = 13;
+	return n;
+}
+
+static ValueId out(NodeId n, int k) { return G->nodes[n].out[k]; }
+
+static void set_outputs(const ValueId *v, int n)
+{
+	G->outputs = arena_dup(&G->arena, v, sizeof(ValueId) * (size_t)n);
+	G->noutputs = n;
+	for (int k = 0; k < n; k++)
+		gval(G, v[k])->is_output = true;
+}
+
+/* inputs are realloc'd (not arena) in these tests: free them in teardown */
+static int teardown_inputs(void **state)
+{
+	free(G->inputs);
+	G->inputs = NULL;
+	return teardown(state);
+}
+
+static void run_ok(bool (*pass)(Graph *, Diag *))
+{
+	if (!pass(G, &D))
+		fail_msg("pass failed: %s", D.buf ? D.buf : "");
+	if (!ir_verify(G, &D))
+		fail_msg("verify after pass: %s", D.buf);
+}
+
+/* ---- aliases ------------------------------------------------------------------ */
+/* x -> Identity -> Relu -> Cast(f32) -> Dropout(mask unused) -> y (output):
+ * everything but Relu goes, and Relu writes y directly. */
+static void test_aliases_chain(void **state)
+{
+	(void)state;
+	G->shapes_known = true;
+	ValueId x = inp("x");
+	const char *a[] = {"a"}, *b[] = {"b"}, *c[] = {"c"}, *y[] = {"y", "mask"};
+	NodeId n1 = nd(OP_Identity, "id", &x, 1, a, 1);
+	ValueId va = out(n1, 0);
+	NodeId n2 = nd(OP_Relu, "relu", &va, 1, b, 1);
+	ValueId vb = out(n2, 0);
+	NodeId n3 = nd(OP_Cast, "cast", &vb, 1, c, 1);
+	graph_add_attr(G, n3, "to", AK_INT)->i = DT_F32;
+	ValueId vc = out(n3, 0);
+	NodeId n4 = nd(OP_Dropout, "drop", &vc, 1, y, 2);
+	gval(G, out(n4, 1))->dtype = DT_BOOL;
+	ValueId vy = out(n4, 0);
+	set_outputs(&vy, 1);
+	run_ok(pass_remove_aliases);
+	run_ok(pass_dce);
+	compare_expected(G, "aliases_chain");
+	assert_int_equal(G->nnodes, 1);
+}
+
+/* Aliases the rule keeps: output of an input, of another output, Cast that
+ * changes dtype, Dropout whose mask is used. */
+static void test_aliases_kept(void **state)
+{
+	(void)state;
+	G->shapes_known = true;
+	ValueId x = inp("x");
+	const char *o1[] = {"o1"}, *o2[] = {"o2"}, *o3[] = {"o3"}, *r[] = {"r"}, *dm[] = {"d", "m"}, *o4[] = {"o4"};
+	NodeId n1 = nd(OP_Identity, "of_input", &x, 1, o1, 1);
+	NodeId nr = nd(OP_Relu, "relu", &x, 1, r, 1);
+	ValueId vr = out(nr, 0);
+	NodeId n2 = nd(OP_Identity, "of_output", &vr, 1, o2, 1);
+	NodeId n3 = nd(OP_Cast, "to_f16", &vr, 1, o3, 1);
+	graph_add_attr(G, n3, "to", AK_INT)->i = DT_F16;
+	gval(G, out(n3, 0))->dtype = DT_F16;
+	NodeId n4 = nd(OP_Dropout, "drop", &x, 1, dm, 2);
+	gval(G, out(n4, 1))->dtype = DT_BOOL;
+	ValueId mask = out(n4, 1);
+	NodeId n5 = nd(OP_Cast, "mask_f32", &mask, 1, o4, 1);
+	graph_add_attr(G, n5, "to", AK_INT)->i = DT_F32;
+	ValueId outs[] = {out(n1, 0), vr, out(n2, 0), out(n3, 0), out(n4, 0), out(n5, 0)};
+	set_outputs(outs, 6);
+	run_ok(pass_remove_aliases);
+	run_ok(pass_dce);
+	compare_expected(G, "aliases_kept");
+	assert_int_equal(G->nnodes, 6);
+}
+
+/* ---- dce ---------------------------------------------------------------------- */
+static void test_dce(void **state)
+{
+	(void)state;
+	ValueId x = inp("x");
+	const char *a[] = {"a"}, *b[] = {"b"}, *c[] = {"c"}, *y[] = {"y"}, *s2[] = {"s0", "s1"};
+	NodeId n1 = nd(OP_Relu, "used", &x, 1, a, 1);
+	NodeId n2 = nd(OP_Exp, "dead_leaf", &x, 1, b, 1);
+	ValueId vb = out(n2, 0);
+	nd(OP_Log, "dead_chain", &vb, 1, c, 1); /* consumer of a dead node, itself dead */
+	ValueId va = out(n1, 0);
+	ValueId sin[] = {va};
+	NodeId sp = nd(OP_Split, "split", sin, 1, s2, 2); /* one of two outputs used */
+	ValueId s0 = out(sp, 0);
+	NodeId n4 = nd(OP_Neg, "neg", &s0, 1, y, 1);
+	ValueId vy = out(n4, 0);
+	set_outputs(&vy, 1);
+	run_ok(pass_dce);
+	compare_expected(G, "dce");
+	assert_int_equal(G->nnodes, 3);
+	/* the outputs of removed nodes have no producer any more */
+	assert_int_equal(gval(G, vb)->producer, IR_NONE);
+	assert_int_equal(gval(G, vy)->producer, 2);
+}
+
+/* ---- pipeline ----------------------------------------------------------------- */
+/* x:f32[2,3,4] -> Shape -> Gather(0) -> Unsqueeze -> Concat([-1]) -> Reshape(x)
+ *   -> Identity -> y: after the pipeline only Reshape remains, writing y. */
+static void build_shape_chain(void)
+{
+	ValueId x = inp("x");
+	int64_t zero = 0, one1[] = {1}, m1 = -1;
+	Shape s0 = shape_make(0, NULL), s1 = shape_make(1, one1);
+	ValueId i0 = graph_add_const(G, "zero", DT_I64, &s0, &zero);
+	ValueId ax = graph_add_const(G, "axes0", DT_I64, &s1, &zero);
+	ValueId mm = graph_add_const(G, "minus1", DT_I64, &s1, &m1);
+	ValueId v[8];
+	for (int k = 0; k < 6; k++)
+		v[k] = graph_add_value(G, NULL, DT_UNDEF, NULL);
+	ValueId y = graph_add_value(G, "y", DT_UNDEF, NULL);
+	ValueId gin[] = {v[0], i0}, uin[] = {v[1], ax}, cin[] = {v[2], mm}, rin[] = {x, v[3]};
+	graph_add_node(G, OP_Shape, NULL, "shape", &x, 1, &v[0], 1);
+	graph_add_node(G, OP_Gather, NULL, "gather", gin, 2, &v[1], 1);
+	graph_add_node(G, OP_Unsqueeze, NULL, "unsq", uin, 2, &v[2], 1);
+	NodeId c = graph_add_node(G, OP_Concat, NULL, "concat", cin, 2, &v[3], 1);
+	graph_add_attr(G, c, "axis", AK_INT)->i = 0;
+	graph_add_node(G, OP_Reshape, NULL, "reshape", rin, 2, &v[4], 1);
+	graph_add_node(G, OP_Identity, NULL, "id", &v[4], 1, &y, 1);
+	for (int i = 0; i < G->nnodes; i++)
+		G->nodes[i].opset = 13;
+	set_outputs(&y, 1);
+}
+
+static void test_pipeline_shape_chain(void **state)
+{
+	(void)state;
+	build_shape_chain();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	PipelineOptions o = {.print_after = "infer", .verify_each = true, .dump_out = f};
+	bool ok = pass_pipeline(G, &o, &D);
+	fclose(f);
+	if (!ok)
+		fail_msg("pipeline: %s", D.buf ? D.buf : "");
+	/* after infer: folded Shape arithmetic, still the Identity */
+	assert_non_null(strstr(buf, "; after infer\n"));
+	assert_null(strstr(buf, "Shape("));
+	assert_non_null(strstr(buf, "Identity("));
+	free(buf);
+	compare_expected(G, "pipeline_shape_chain");
+	assert_int_equal(G->nnodes, 1);
+	assert_int_equal(G->nodes[0].op, OP_Reshape);
+}
+
+static void test_pipeline_unknown_pass_name(void **state)
+{
+	(void)state;
+	build_shape_chain();
+	PipelineOptions o = {.print_after = "fold-everything"};
+	assert_false(pass_pipeline(G, &o, &D));
+	assert_int_equal(D.nerrors, 1);
+	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
+	                              "(valid: bind-dims, infer, aliases, dce)\n"));
+	int n;
+	const char *const *names = pass_names(&n);
+	assert_int_equal(n, 4);
+	assert_string_equal(names[1], "infer");
+	/* nothing ran */
+	assert_false(G->shapes_known);
+}
+
+/* ---- every ONNX node test through the front half of the compiler ---------------- */
+static void test_node_models(void **state)
+{
+	(void)state;
+	DIR *dir = opendir(ONNXCC_NODE_TESTS);
+	if (!dir)
+		skip();
+	struct dirent *e;
+	int total = 0, ok = 0, failed = 0;
+	FILE *null = fopen("/dev/null", "w");
+	assert_non_null(null);
+	while ((e = readdir(dir)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s/model.onnx", ONNXCC_NODE_TESTS, e->d_name);
+		FILE *probe = fopen(path, "rb");
+		if (!probe)
+			continue;
+		fclose(probe);
+		total++;
+		Diag d;
+		diag_init(&d, path, false);
+		Graph *g = onnx_load(path, &d);
+		bool good = false;
+		if (g) {
+			PipelineOptions o = {.verify_each = true};
+			good = pass_pipeline(g, &o, &d);
+			if (good) {
+				ir_dump(g, null);
+				for (int i = 0; i < g->nnodes; i++)
+					if (!g->nodes[i].dead && (g->nodes[i].op == OP_Shape || g->nodes[i].op == OP_Size))
+						fail_msg("%s: a %s node survived the pipeline", e->d_name, g->nodes[i].op_type);
+			}
+		}
+		if (good) {
+			ok++;
+		} else {
+			failed++;
+			/* a failure must come with a diagnostic, and never a verifier one */
+			if (d.nerrors == 0)
+				fail_msg("%s: failed without a diagnostic", e->d_name);
+			if (strstr(d.buf, "verify"))
+				fail_msg("%s: broken graph after a pass:\n%s", e->d_name, d.buf);
+			if (getenv("ONNXCC_VERBOSE"))
+				fprintf(stderr, "%s", d.buf);
+		}
+		diag_free(&d);
+		graph_free(g);
+	}
+	closedir(dir);
+	fclose(null);
+	fprintf(stderr, "node tests: %d models, %d through the pipeline, %d diagnosed\n", total, ok, failed);
+	assert_true(total > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_aliases_chain, setup, teardown_inputs),
+		cmocka_unit_test_setup_teardown(test_aliases_kept, setup, teardown_inputs),
+		cmocka_unit_test_setup_teardown(test_dce, setup, teardown_inputs),
+		cmocka_unit_test_setup_teardown(test_pipeline_shape_chain, setup, teardown_inputs),
+		cmocka_unit_test_setup_teardown(test_pipeline_unknown_pass_name, setup, teardown_inputs),
+		cmocka_unit_test(test_node_models),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
