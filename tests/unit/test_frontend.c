@@ -773,8 +773,12 @@ static void test_external_data(void **state)
 	int64_t d4[1] = {4};
 	set_external(add_init(g, mk_tensor("W", DT_F32, 1, d4, NULL, 0)), "weights.bin", "16", "16");
 	set_external(add_init(g, mk_tensor("W2", DT_F32, 1, d4, NULL, 0)), "weights.bin", "16", NULL);
+	/* Misaligned for f32 (offset 18): copied into the arena instead. */
+	int64_t d2[1] = {2};
+	set_external(add_init(g, mk_tensor("W3", DT_F32, 1, d2, NULL, 0)), "weights.bin", "18", "8");
 	add_node(g, "Add", "add", "W,W2", "Y");
 	add_output(g, "Y");
+	add_output(g, "W3");
 	size_t len;
 	uint8_t *buf = pack(m, &len);
 	snprintf(p, sizeof p, "%s/model.onnx", dir);
@@ -790,6 +794,10 @@ static void test_external_data(void **state)
 	assert_int_equal(o->nmaps, 1);          /* one mapping shared by both */
 	assert_ptr_equal(v->data, (const char *)o->maps[0].base + 16);
 	assert_ptr_equal(gval(G, graph_find_value(G, "W2"))->data, v->data);
+	const Value *w3 = gval(G, graph_find_value(G, "W3"));
+	assert_int_equal(w3->nbytes, 8);
+	assert_memory_equal(w3->data, file + 18, 8);
+	assert_true((uintptr_t)w3->data % 4 == 0);
 	graph_free(G);
 	diag_free(&d);
 
