@@ -142,6 +142,22 @@ bool isame_dtype(InferCtx *c, int k, int ref)
 	return true;
 }
 
+/* Largest element count a value may have: keeps every byte size and index
+ * computation downstream far from int64 overflow. */
+#define INFER_MAX_NUMEL ((int64_t)1 << 48)
+
+/* True when every dim is >= 0 and the element count is at most
+ * INFER_MAX_NUMEL. */
+static bool shape_sane(const Shape *s)
+{
+	int64_t n = 1;
+	for (int i = 0; i < s->rank; i++) {
+		if (s->dims[i] < 0 || __builtin_mul_overflow(n, s->dims[i], &n) || n > INFER_MAX_NUMEL)
+			return false;
+	}
+	return true;
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
 	[OP_Identity] = infer_identity,
@@ -257,10 +273,39 @@ bool pass_infer_node(Graph *g, NodeId nid, Diag *d)
 			return ifail(c, k, "'%s' has no known dtype", v->name);
 		if (!shape_is_static(&v->shape))
 			return ifail(c, k, "'%s' has no static shape %s", v->name, ishape_str(&v->shape));
+		if (!shape_sane(&v->shape))
+			return ifail(c, k, "'%s' has too many elements %s", v->name, ishape_str(&v->shape));
 		if (v->kind == VK_CONST && !v->data)
 			return ifail(c, k, "constant '%s' has no data", v->name);
 	}
-	return fn(c);
+	/* A graph output's declared static shape is kept to warn when the
+	 * model contradicts itself; the inferred shape is the one used. */
+	Shape declared[16];
+	for (int k = 0; k < n->nout; k++) {
+		if (n->out[k] == IR_NONE)
+			continue;
+		Value *v = gval(g, n->out[k]);
+		if (k < 16)
+			declared[k] = v->is_output ? v->shape : (Shape){.rank = -1};
+		v->shape.rank = -1;
+	}
+	if (!fn(c))
+		return false;
+	for (int k = 0; k < n->nout; k++) {
+		if (n->out[k] == IR_NONE)
+			continue;
+		const Value *v = gval(g, n->out[k]);
+		/* every rule sets each output it has */
+		assert(v->shape.rank >= 0 && v->dtype != DT_UNDEF);
+		if (!shape_sane(&v->shape))
+			return ifail(c, -1, "output %d: inferred shape %s is invalid or too large", k,
+			             ishape_str(&v->shape));
+		if (k < 16 && shape_is_static(&declared[k]) && !shape_eq(&declared[k], &v->shape))
+			diag_warn(d, "node '%s' (%s): output %d ('%s'): inferred shape %s differs from "
+			          "the declared %s", node_label(g, n), n->op_type, k, v->name,
+			          ishape_str(&v->shape), ishape_str(&declared[k]));
+	}
+	return true;
 }
 
 bool pass_infer_shapes(Graph *g, Diag *d)

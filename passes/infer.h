@@ -80,6 +80,24 @@ bool isame_dtype(InferCtx *c, int k, int ref);
 /* Writes "[1,2,3]" for diagnostics; static buffer rotating over 4 slots. */
 const char *ishape_str(const Shape *s);
 
+/* Saturating arithmetic on sizes computed from untrusted attributes: the
+ * result clamps to INT64_MIN/INT64_MAX, which the driver's output check
+ * then reports as too large (never signed overflow). */
+static inline int64_t isat_mul(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_mul_overflow(a, b, &r))
+		return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+	return r;
+}
+static inline int64_t isat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return a < 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
 /* True when op has a shape rule (the unit test checks every op has one). */
 bool pass_infer_has_rule(Op op);
 

@@ -236,12 +236,13 @@ bool infer_depth_to_space(InferCtx *c)
 	if (strcmp(mode, "DCR") && strcmp(mode, "CRD"))
 		return ifail(c, -1, "unsupported mode '%s'", mode);
 	Shape s = x->shape;
-	if (s.dims[1] % (b * b))
+	int64_t bb = isat_mul(b, b);
+	if (s.dims[1] % bb)
 		return ifail(c, 0, "channels %" PRId64 " not divisible by blocksize² %" PRId64,
-		             s.dims[1], b * b);
-	s.dims[1] /= b * b;
-	s.dims[2] *= b;
-	s.dims[3] *= b;
+		             s.dims[1], bb);
+	s.dims[1] /= bb;
+	s.dims[2] = isat_mul(s.dims[2], b);
+	s.dims[3] = isat_mul(s.dims[3], b);
 	iset(c, 0, x->dtype, &s);
 	return true;
 }
@@ -257,7 +258,7 @@ bool infer_space_to_depth(InferCtx *c)
 	if (s.dims[2] % b || s.dims[3] % b)
 		return ifail(c, 0, "spatial dims %s not divisible by blocksize %" PRId64,
 		             ishape_str(&s), b);
-	s.dims[1] *= b * b;
+	s.dims[1] = isat_mul(s.dims[1], isat_mul(b, b));
 	s.dims[2] /= b;
 	s.dims[3] /= b;
 	iset(c, 0, x->dtype, &s);

@@ -154,21 +154,21 @@ static bool read_window(InferCtx *c, Window *w, bool has_dilations)
 static bool window_out(InferCtx *c, const Window *w, int i, int64_t in, bool ceil_mode,
                        int64_t *out)
 {
-	int64_t dk = (w->k[i] - 1) * w->d[i] + 1, s = w->s[i];
+	int64_t dk = isat_add(isat_mul(w->k[i] - 1, w->d[i]), 1), s = w->s[i];
 	int64_t pb = 0, pe = 0, o;
 	if (w->autopad == PAD_SAME_UPPER || w->autopad == PAD_SAME_LOWER) {
-		o = (in + s - 1) / s;
+		o = in / s + (in % s != 0);
 	} else {
 		if (w->autopad == PAD_NOTSET) {
 			pb = w->pads[i];
 			pe = w->pads[i + w->n];
 		}
-		int64_t span = in + pb + pe - dk;
+		int64_t span = isat_add(isat_add(in, pb), isat_add(pe, -dk));
 		if (span < 0)
 			return ifail(c, 0, "spatial axis %d: padded size %" PRId64 " smaller than the "
-			             "window %" PRId64, i, in + pb + pe, dk);
-		o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-		if (ceil_mode && (o - 1) * s >= in + pb)
+			             "window %" PRId64, i, isat_add(in, isat_add(pb, pe)), dk);
+		o = span / s + (ceil_mode && span % s != 0) + 1;
+		if (ceil_mode && (o - 1) * s >= isat_add(in, pb))
 			o--;
 	}
 	*out = o;
@@ -190,11 +190,14 @@ bool infer_conv(InferCtx *c)
 	if (group < 1 || cin % group || m % group)
 		return ifail(c, -1, "group %" PRId64 " does not divide channels %" PRId64
 		             " and filters %" PRId64, group, cin, m);
-	if (wt->shape.dims[1] * group != cin)
+	if (isat_mul(wt->shape.dims[1], group) != cin)
 		return ifail(c, 1, "W has %" PRId64 " input channels per group, X has %" PRId64
 		             " channels in %" PRId64 " groups", wt->shape.dims[1], cin, group);
-	for (int i = 0; i < w.n; i++)
+	for (int i = 0; i < w.n; i++) {
 		w.k[i] = wt->shape.dims[2 + i];
+		if (w.k[i] < 1)
+			return ifail(c, 1, "kernel size 0 in shape %s", ishape_str(&wt->shape));
+	}
 	const int64_t *ks;
 	int nk = attr_ints(c->n, "kernel_shape", &ks);
 	if (nk >= 0) {
@@ -241,9 +244,12 @@ bool infer_conv_transpose(InferCtx *c)
 	if (wt->shape.dims[0] != cin)
 		return ifail(c, 1, "W dim 0 is %" PRId64 ", X has %" PRId64 " channels",
 		             wt->shape.dims[0], cin);
-	int64_t m = wt->shape.dims[1] * group;
-	for (int i = 0; i < w.n; i++)
+	int64_t m = isat_mul(wt->shape.dims[1], group);
+	for (int i = 0; i < w.n; i++) {
 		w.k[i] = wt->shape.dims[2 + i];
+		if (w.k[i] < 1)
+			return ifail(c, 1, "kernel size 0 in shape %s", ishape_str(&wt->shape));
+	}
 	const int64_t *ks;
 	int nk = attr_ints(c->n, "kernel_shape", &ks);
 	if (nk >= 0) {
@@ -278,12 +284,15 @@ bool infer_conv_transpose(InferCtx *c)
 		for (int i = 0; i < w.n; i++) {
 			int64_t in = x->shape.dims[2 + i];
 			if (w.autopad == PAD_SAME_UPPER || w.autopad == PAD_SAME_LOWER) {
-				s.dims[2 + i] = in * w.s[i];
+				s.dims[2 + i] = isat_mul(in, w.s[i]);
 				continue;
 			}
 			int64_t pb = w.autopad == PAD_NOTSET ? w.pads[i] : 0;
 			int64_t pe = w.autopad == PAD_NOTSET ? w.pads[i + w.n] : 0;
-			s.dims[2 + i] = w.s[i] * (in - 1) + opad[i] + (w.k[i] - 1) * w.d[i] + 1 - pb - pe;
+			int64_t o = isat_mul(w.s[i], in - 1);
+			o = isat_add(o, opad[i]);
+			o = isat_add(o, isat_add(isat_mul(w.k[i] - 1, w.d[i]), 1));
+			s.dims[2 + i] = isat_add(o, -isat_add(pb, pe));
 		}
 	}
 	for (int i = 0; i < w.n; i++)

@@ -135,7 +135,7 @@ bool infer_reshape(InferCtx *c)
 				             x->shape.rank);
 			dims[i] = x->shape.dims[i];
 		}
-		known *= dims[i];
+		known = isat_mul(known, dims[i]);
 	}
 	int64_t numel = shape_numel(&x->shape);
 	if (infer_at >= 0) {
@@ -145,7 +145,7 @@ bool infer_reshape(InferCtx *c)
 			return ifail(c, 1, "cannot infer -1: %" PRId64 " elements do not divide by %" PRId64,
 			             numel, known);
 		dims[infer_at] = numel / known;
-		known *= dims[infer_at];
+		known = isat_mul(known, dims[infer_at]);
 	}
 	Shape s = shape_make(nd, dims);
 	if (known != numel)
@@ -312,7 +312,7 @@ bool infer_concat(InferCtx *c)
 			if (i != ax && b->shape.dims[i] != a->shape.dims[i])
 				return ifail(c, k, "shape %s does not match input 0's %s outside axis %d",
 				             ishape_str(&b->shape), ishape_str(&a->shape), ax);
-		s.dims[ax] += b->shape.dims[ax];
+		s.dims[ax] = isat_add(s.dims[ax], b->shape.dims[ax]);
 	}
 	iset(c, 0, a->dtype, &s);
 	return true;
@@ -360,7 +360,7 @@ bool infer_split(InferCtx *c)
 		for (int i = 0; i < ns; i++) {
 			if (sizes[i] < 0)
 				return ifail(c, where, "negative split size %" PRId64, sizes[i]);
-			sum += sizes[i];
+			sum = isat_add(sum, sizes[i]);
 		}
 		if (sum != dim)
 			return ifail(c, where, "split sizes sum to %" PRId64 ", axis %d has %" PRId64,
@@ -508,7 +508,7 @@ bool infer_tile(InferCtx *c)
 	for (int i = 0; i < nr; i++) {
 		if (rep[i] < 0)
 			return ifail(c, 1, "negative repeat %" PRId64, rep[i]);
-		s.dims[i] *= rep[i];
+		s.dims[i] = isat_mul(s.dims[i], rep[i]);
 	}
 	iset(c, 0, x->dtype, &s);
 	return true;
@@ -569,7 +569,7 @@ bool infer_pad(InferCtx *c)
 	Shape s = x->shape;
 	for (int i = 0; i < na; i++) {
 		int ax = axes[i];
-		s.dims[ax] += pads[i] + pads[i + na];
+		s.dims[ax] = isat_add(s.dims[ax], isat_add(pads[i], pads[i + na]));
 		if (s.dims[ax] < 0)
 			return ifail(c, where, "pads make axis %d negative (%" PRId64 ")", ax, s.dims[ax]);
 	}
@@ -605,7 +605,9 @@ bool infer_range(InferCtx *c)
 		int64_t s = value_get_int(v[0], 0), l = value_get_int(v[1], 0), d = value_get_int(v[2], 0);
 		if (d == 0)
 			return ifail(c, 2, "delta must be non-zero");
-		int64_t num = l - s;
+		int64_t num;
+		if (__builtin_sub_overflow(l, s, &num) || (num == INT64_MIN && d == -1))
+			return ifail(c, 1, "range from %" PRId64 " to %" PRId64 " is too large", s, l);
 		/* ceil(num / d) for either sign of d */
 		int64_t q = num / d;
 		if (num % d && ((num < 0) == (d < 0)))

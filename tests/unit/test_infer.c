@@ -904,6 +904,45 @@ static void test_unknown_op_and_arity(void **st)
 	done(g);
 }
 
+/* Sizes computed from hostile attributes saturate instead of overflowing,
+ * and the driver reports them. */
+static void test_size_overflow(void **st)
+{
+	Graph *g = mk();
+	NodeId n = NODE(g, OP_Tile, 13, 1, in(g, DT_F32, DIMS(3, 2)),
+	                ci64(g, I64S(INT64_MAX / 2, 3)));
+	infer_err(g, n, "(Tile): output 0: inferred shape");
+	assert_true(diag_contains(&D, "is invalid or too large"));
+	n = NODE(g, OP_ConvTranspose, 13, 1, in(g, DT_F32, DIMS(1, 1, 5)), in(g, DT_F32, DIMS(1, 1, 3)));
+	aints(g, n, "strides", I64S(INT64_MAX));
+	infer_err(g, n, "(ConvTranspose): output 0: inferred shape");
+	n = NODE(g, OP_Conv, 13, 1, in(g, DT_F32, DIMS(1, 1, 5)), in(g, DT_F32, DIMS(1, 1, 3)));
+	aints(g, n, "dilations", I64S(INT64_MAX));
+	infer_err(g, n, "(Conv): input 0: spatial axis 0: padded size 5 smaller than the window");
+	n = NODE(g, OP_Range, 11, 1, cscalar(g, DT_I64, (double)INT64_MIN), cscalar(g, DT_I64, 1e18),
+	         cscalar(g, DT_I64, 1));
+	infer_err(g, n, "is too large");
+	n = NODE(g, OP_Reshape, 13, 1, in(g, DT_F32, DIMS(4)), ci64(g, I64S(INT64_MAX, 4, -1)));
+	infer_err(g, n, "cannot infer -1");
+	done(g);
+}
+
+/* A graph output whose declared shape contradicts the inferred one gets a
+ * warning; the inferred shape wins. */
+static void test_declared_output_mismatch_warns(void **st)
+{
+	Graph *g = mk();
+	NodeId n = NODE(g, OP_Transpose, 13, 1, in(g, DT_F32, DIMS(2, 3)));
+	Value *o = gval(g, g->nodes[n].out[0]);
+	o->is_output = true;
+	o->shape = shape_make(2, (int64_t[]){2, 3});
+	infer_ok(g, n);
+	EXPECT(g, n, 0, DT_F32, 3, 2);
+	assert_int_equal(D.nwarnings, 1);
+	assert_true(diag_contains(&D, "inferred shape [3,2] differs from the declared [2,3]"));
+	done(g);
+}
+
 static void test_every_op_has_rule(void **st)
 {
 	for (int op = 1; op < OP__COUNT; op++)
@@ -1120,6 +1159,8 @@ int main(void)
 		cmocka_unit_test(test_norms),
 		cmocka_unit_test(test_rnn),
 		cmocka_unit_test(test_unknown_op_and_arity),
+		cmocka_unit_test(test_size_overflow),
+		cmocka_unit_test(test_declared_output_mismatch_warns),
 		cmocka_unit_test(test_every_op_has_rule),
 		cmocka_unit_test(test_bind_dims),
 		cmocka_unit_test(test_infer_shapes_with_folding),
