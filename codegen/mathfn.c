@@ -8,10 +8,11 @@
  * and needs a loop; Mod with fmod=1 is rare.)
  *
  * Precision strategy:
- *   - exp, expm1, log, log1p, tanh, sigmoid: computed natively in the type
- *     of x (float or double) with Cody-Waite reduction and Taylor
- *     polynomials whose degree is picked for that type.
- *   - erf, sin, cos, tan, atan, asin, acos, pow: computed in double; f32
+ *   - exp, expm1, log: computed natively in the type of x (float or
+ *     double) with Cody-Waite reduction and Taylor polynomials whose degree
+ *     is picked for that type.
+ *   - log1p, tanh, sigmoid, erf, sin, cos, tan, atan, asin, acos, pow: computed in
+ *     double; f32
  *     arguments are widened, computed with polynomials of f32-sized degree
  *     and rounded once at the end (so f32 results are within ~1 ulp), f64
  *     arguments use full-length polynomials.
@@ -183,14 +184,18 @@ static void ln2_split(M *m, double *hi, double *lo)
 	}
 }
 
-/* Reduces x (finite, clamped) to k*ln2 + r; returns r, sets *k (ti int). */
-static LLVMValueRef exp_reduce(M *m, LLVMValueRef x, LLVMValueRef *k)
+/* Reduces x (finite, clamped) to k*ln2 + r; returns r, sets *k (ti int)
+ * and, when c is not NULL, *c to the rounding error of r (x-k*ln2 = r+c). */
+static LLVMValueRef exp_reduce(M *m, LLVMValueRef x, LLVMValueRef *k, LLVMValueRef *c)
 {
 	double hi, lo;
 	ln2_split(m, &hi, &lo);
 	LLVMValueRef kf = rne_small(m, mul(m, x, K(m, 1.4426950408889634)));
-	LLVMValueRef r = sub(m, x, mul(m, kf, K(m, hi)));
-	r = sub(m, r, mul(m, kf, K(m, lo)));
+	LLVMValueRef rh = sub(m, x, mul(m, kf, K(m, hi)));   /* exact */
+	LLVMValueRef kl = mul(m, kf, K(m, lo));
+	LLVMValueRef r = sub(m, rh, kl);
+	if (c)
+		*c = sub(m, sub(m, rh, r), kl);
 	*k = LLVMBuildFPToSI(m->b, kf, m->ti, "");
 	return r;
 }
@@ -219,7 +224,7 @@ static LLVMValueRef exp_core(M *m, LLVMValueRef x)
 {
 	LLVMValueRef xc = clamp_nan0(m, x, m->dbl ? -746.0 : -105.0, m->dbl ? 710.0 : 89.0);
 	LLVMValueRef k;
-	LLVMValueRef r = exp_reduce(m, xc, &k);
+	LLVMValueRef r = exp_reduce(m, xc, &k, NULL);
 	double c[20];
 	int n = inv_fact(c, m->dbl ? 13 : 7, 0);   /* error ~r^14/14!, r^8/8! */
 	LLVMValueRef p = horner(m, r, c, n);
@@ -231,11 +236,13 @@ static LLVMValueRef expm1_core(M *m, LLVMValueRef x)
 {
 	LLVMValueRef xc = clamp_nan0(m, x, m->dbl ? -40.0 : -30.0, m->dbl ? 710.0 : 89.0);
 	LLVMValueRef k;
-	LLVMValueRef r = exp_reduce(m, xc, &k);
+	LLVMValueRef cr;
+	LLVMValueRef r = exp_reduce(m, xc, &k, &cr);
 	double c[20];
-	int n = inv_fact(c, m->dbl ? 15 : 8, 1);
-	/* em = r * (1 + r/2 + ...) = expm1(r), no cancellation */
-	LLVMValueRef em = mul(m, r, horner(m, r, c, n));
+	int n = inv_fact(c, m->dbl ? 15 : 8, 2);
+	/* em = expm1(r + cr) ~= r + r^2 (1/2 + r/6 + ...) + cr (1 + r) */
+	LLVMValueRef tail = fma_(m, cr, add(m, r, K(m, 1.0)), mul(m, mul(m, r, r), horner(m, r, c, n)));
+	LLVMValueRef em = add(m, r, tail);
 	LLVMValueRef big = LLVMBuildICmp(m->b, LLVMIntSGT, k, KI(m, m->dbl ? 1000 : 100), "");
 	LLVMValueRef km = LLVMBuildSelect(m->b, big, KI(m, 0), k, "");
 	LLVMValueRef s = pow2i(m, km);
@@ -307,8 +314,13 @@ static LLVMValueRef log1p_core(M *m, LLVMValueRef x)
 static LLVMValueRef tanh_core(M *m, LLVMValueRef x)
 {
 	LLVMValueRef a = fabs_(m, x);
-	LLVMValueRef t = expm1_core(m, mul(m, a, K(m, -2.0)));   /* (-1, 0] */
-	LLVMValueRef r = fdiv(m, neg(m, t), add(m, t, K(m, 2.0)));
+	/* |x| <= 0.55: -t/(t+2), t = expm1(-2|x|) in (-0.67, 0] (no cancellation);
+	 * larger: 1 - 2/(exp(2|x|)+1), where the subtracted term is < 0.5 */
+	LLVMValueRef t = expm1_core(m, mul(m, a, K(m, -2.0)));
+	LLVMValueRef rs = fdiv(m, neg(m, t), add(m, t, K(m, 2.0)));
+	LLVMValueRef e = exp_core(m, mul(m, a, K(m, 2.0)));
+	LLVMValueRef rl = sub(m, K(m, 1.0), fdiv(m, K(m, 2.0), add(m, e, K(m, 1.0))));
+	LLVMValueRef r = sel(m, gt(m, a, K(m, 0.55)), rl, rs);
 	r = sel(m, gt(m, a, K(m, m->dbl ? 20.0 : 9.5)), K(m, 1.0), r);
 	return copysign_(m, r, x);
 }
@@ -645,9 +657,9 @@ static const struct {
 	[MF_EXP] = { "exp", exp_core, NULL, false },
 	[MF_EXPM1] = { "expm1", expm1_core, NULL, false },
 	[MF_LOG] = { "log", log_core, NULL, false },
-	[MF_LOG1P] = { "log1p", log1p_core, NULL, false },
+	[MF_LOG1P] = { "log1p", log1p_core, NULL, true },
 	[MF_ERF] = { "erf", erf_core, NULL, true },
-	[MF_TANH] = { "tanh", tanh_core, NULL, false },
+	[MF_TANH] = { "tanh", tanh_core, NULL, true },
 	[MF_SIN] = { "sin", NULL, NULL, true },
 	[MF_COS] = { "cos", NULL, NULL, true },
 	[MF_TAN] = { "tan", NULL, NULL, true },
@@ -655,7 +667,7 @@ static const struct {
 	[MF_ASIN] = { "asin", asin_core, NULL, true },
 	[MF_ACOS] = { "acos", acos_core, NULL, true },
 	[MF_POW] = { "pow", NULL, pow_core, true },
-	[MF_SIGMOID] = { "sigmoid", sigmoid_core, NULL, false },
+	[MF_SIGMOID] = { "sigmoid", sigmoid_core, NULL, true },
 	[MF_FMOD] = { "fmod", NULL, fmod_core, false },
 };
 

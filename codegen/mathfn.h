@@ -8,7 +8,7 @@
  * extend to float first (cg_load does).
  *
  * Accuracy (measured by tests/unit/test_mathfn.c against libm):
- *   f32: exp, expm1, log, log1p, tanh, sigmoid computed in float, <= 2 ulp;
+ *   f32: exp, expm1, log computed in float, <= 2 ulp; log1p, tanh, sigmoid,
  *        erf, sin, cos, tan, atan, asin, acos, pow computed in double and
  *        rounded once, <= 1 ulp (sin/cos/tan for |x| < ~1.6e6).
  *   f64: real double-precision algorithms (a few ulp); f64 pow is

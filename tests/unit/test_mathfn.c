@@ -1,0 +1,651 @@
+/* tests/unit/test_mathfn.c — accuracy of codegen/mathfn.c against libm.
+ *
+ * One LLVM module holds a kernel per function and type,
+ *     void k_<fn>_<f32|f64>(const T *x, const T *y, T *out, i64 n)
+ * looping over cg_math_<fn>.  The module is optimised with default<O3> for
+ * the host (so the vectorised forms of the helpers are what runs), JIT-ed
+ * with ORC LLJIT, and compared on ~100k points per function plus specials
+ * with libm's long double functions as reference.  The same module is also
+ * compiled for baseline x86-64 to an object file whose symbol table must
+ * contain no libm (or any other external) symbol.
+ */
+#include "testutil.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Object.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "codegen/cg.h"
+#include "codegen/mathfn.h"
+
+typedef LLVMValueRef (*Fn1)(Cg *, LLVMValueRef);
+typedef LLVMValueRef (*Fn2)(Cg *, LLVMValueRef, LLVMValueRef);
+
+static const struct {
+	const char *name;
+	Fn1 f1;
+	Fn2 f2;
+} kernels[] = {
+	{ "exp", cg_math_exp, NULL }, { "expm1", cg_math_expm1, NULL },
+	{ "log", cg_math_log, NULL }, { "log1p", cg_math_log1p, NULL },
+	{ "erf", cg_math_erf, NULL }, { "tanh", cg_math_tanh, NULL },
+	{ "sin", cg_math_sin, NULL }, { "cos", cg_math_cos, NULL },
+	{ "tan", cg_math_tan, NULL }, { "atan", cg_math_atan, NULL },
+	{ "asin", cg_math_asin, NULL }, { "acos", cg_math_acos, NULL },
+	{ "sigmoid", cg_math_sigmoid, NULL }, { "sqrt", cg_math_sqrt, NULL },
+	{ "fabs", cg_math_fabs, NULL }, { "floor", cg_math_floor, NULL },
+	{ "ceil", cg_math_ceil, NULL }, { "round", cg_math_round_even, NULL },
+	{ "trunc", cg_math_trunc, NULL },
+	{ "pow", NULL, cg_math_pow }, { "fmod", NULL, cg_math_fmod },
+	{ "fmin", NULL, cg_math_fmin }, { "fmax", NULL, cg_math_fmax },
+};
+#define NKERNELS ((int)(sizeof kernels / sizeof kernels[0]))
+
+typedef void (*Kern)(const void *x, const void *y, void *out, int64_t n);
+
+static struct {
+	LLVMOrcLLJITRef jit;
+	Kern k[NKERNELS][2];
+} J;
+
+static void build_kernel(Cg *cg, int ki, bool dbl)
+{
+	LLVMTypeRef t = dbl ? cg->t_f64 : cg->t_f32;
+	LLVMTypeRef params[4] = { cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64 };
+	char name[64];
+	snprintf(name, sizeof name, "k_%s_%s", kernels[ki].name, dbl ? "f64" : "f32");
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, params, 4, 0));
+	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(cg->ctx, fn, "loop");
+	LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, fn, "done");
+	LLVMPositionBuilderAtEnd(cg->b, entry);
+	LLVMValueRef n = LLVMGetParam(fn, 3);
+	LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, n, cg_i64(cg, 0), ""), loop, done);
+	LLVMPositionBuilderAtEnd(cg->b, loop);
+	LLVMValueRef i = LLVMBuildPhi(cg->b, cg->t_i64, "i");
+	LLVMValueRef px = LLVMBuildGEP2(cg->b, t, LLVMGetParam(fn, 0), &i, 1, "");
+	LLVMValueRef x = LLVMBuildLoad2(cg->b, t, px, "");
+	LLVMValueRef r;
+	if (kernels[ki].f2) {
+		LLVMValueRef py = LLVMBuildGEP2(cg->b, t, LLVMGetParam(fn, 1), &i, 1, "");
+		r = kernels[ki].f2(cg, x, LLVMBuildLoad2(cg->b, t, py, ""));
+	} else {
+		r = kernels[ki].f1(cg, x);
+	}
+	LLVMValueRef po = LLVMBuildGEP2(cg->b, t, LLVMGetParam(fn, 2), &i, 1, "");
+	LLVMBuildStore(cg->b, r, po);
+	LLVMValueRef next = LLVMBuildAdd(cg->b, i, cg_i64(cg, 1), "");
+	LLVMValueRef zero = cg_i64(cg, 0);
+	LLVMBasicBlockRef from[2] = { entry, LLVMGetInsertBlock(cg->b) };
+	LLVMValueRef vals[2] = { zero, next };
+	LLVMAddIncoming(i, vals, from, 2);
+	LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, next, n, ""), loop, done);
+	LLVMPositionBuilderAtEnd(cg->b, done);
+	LLVMBuildRetVoid(cg->b);
+}
+
+/* Fills the Cg fields the math functions need and builds all kernels. */
+static LLVMModuleRef build_module(LLVMContextRef ctx)
+{
+	Cg cg;
+	memset(&cg, 0, sizeof cg);
+	cg.ctx = ctx;
+	cg.mod = LLVMModuleCreateWithNameInContext("mathfn_test", ctx);
+	cg.b = LLVMCreateBuilderInContext(ctx);
+	cg.t_void = LLVMVoidTypeInContext(ctx);
+	cg.t_i1 = LLVMInt1TypeInContext(ctx);
+	cg.t_i8 = LLVMInt8TypeInContext(ctx);
+	cg.t_i16 = LLVMInt16TypeInContext(ctx);
+	cg.t_i32 = LLVMInt32TypeInContext(ctx);
+	cg.t_i64 = LLVMInt64TypeInContext(ctx);
+	cg.t_f16 = LLVMHalfTypeInContext(ctx);
+	cg.t_bf16 = LLVMBFloatTypeInContext(ctx);
+	cg.t_f32 = LLVMFloatTypeInContext(ctx);
+	cg.t_f64 = LLVMDoubleTypeInContext(ctx);
+	cg.t_ptr = LLVMPointerTypeInContext(ctx, 0);
+	for (int k = 0; k < NKERNELS; k++)
+		for (int d = 0; d < 2; d++)
+			build_kernel(&cg, k, d);
+	LLVMDisposeBuilder(cg.b);
+	char *err = NULL;
+	if (LLVMVerifyModule(cg.mod, LLVMReturnStatusAction, &err)) {
+		fprintf(stderr, "verify: %s\n", err);
+		fail_msg("module does not verify");
+	}
+	LLVMDisposeMessage(err);
+	return cg.mod;
+}
+
+static LLVMTargetMachineRef make_tm(const char *triple, const char *cpu, const char *features)
+{
+	LLVMTargetRef target;
+	char *err = NULL;
+	if (LLVMGetTargetFromTriple(triple, &target, &err)) {
+		fprintf(stderr, "%s\n", err);
+		fail_msg("no target");
+	}
+	return LLVMCreateTargetMachine(target, triple, cpu, features,
+		LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault);
+}
+
+static void optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm)
+{
+	LLVMPassBuilderOptionsRef o = LLVMCreatePassBuilderOptions();
+	LLVMErrorRef e = LLVMRunPasses(mod, "default<O3>", tm, o);
+	assert_null(e);
+	LLVMDisposePassBuilderOptions(o);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	LLVMInitializeNativeTarget();
+	LLVMInitializeNativeAsmPrinter();
+	LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+	LLVMModuleRef mod = build_module(LLVMOrcThreadSafeContextGetContext(tsc));
+	char *triple = LLVMGetDefaultTargetTriple();
+	char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
+	LLVMTargetMachineRef tm = make_tm(triple, cpu, feat);
+	LLVMSetTarget(mod, triple);
+	optimise(mod, tm);
+	LLVMDisposeTargetMachine(tm);
+	LLVMDisposeMessage(triple);
+	LLVMDisposeMessage(cpu);
+	LLVMDisposeMessage(feat);
+
+	if (LLVMOrcCreateLLJIT(&J.jit, NULL))
+		return -1;
+	LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
+	LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModule(J.jit, LLVMOrcLLJITGetMainJITDylib(J.jit), tsm);
+	if (e) {
+		char *m = LLVMGetErrorMessage(e);
+		fprintf(stderr, "jit: %s\n", m);
+		LLVMDisposeErrorMessage(m);
+		return -1;
+	}
+	LLVMOrcDisposeThreadSafeContext(tsc);
+	for (int k = 0; k < NKERNELS; k++)
+		for (int d = 0; d < 2; d++) {
+			char name[64];
+			snprintf(name, sizeof name, "k_%s_%s", kernels[k].name, d ? "f64" : "f32");
+			LLVMOrcExecutorAddress addr = 0;
+			e = LLVMOrcLLJITLookup(J.jit, &addr, name);
+			if (e || !addr)
+				return -1;
+			J.k[k][d] = (Kern)(uintptr_t)addr;
+		}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	LLVMOrcDisposeLLJIT(J.jit);
+	return 0;
+}
+
+static int kidx(const char *name)
+{
+	for (int k = 0; k < NKERNELS; k++)
+		if (!strcmp(kernels[k].name, name))
+			return k;
+	fail_msg("no kernel %s", name);
+	return -1;
+}
+
+/* ---- input generation ------------------------------------------------------ */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+static double urand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static const double specials[] = {
+	0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, INFINITY, -INFINITY, NAN,
+	1e-30, -1e-30, 1e-45, -1e-45, 1e-300, 88.0, 88.7, 89.0, -87.0, -103.0,
+	-104.0, 709.0, 709.7, 710.0, -745.0, -746.0, 1.5707963267948966,
+	3.141592653589793, 100.0, -100.0, 0.9999999, -0.9999999, 10.0, -10.0,
+};
+#define NSPECIALS ((int)(sizeof specials / sizeof specials[0]))
+
+#define NPTS 100000
+
+/* NPTS points in [lo,hi]: half uniform, half log-spaced in magnitude
+ * (both signs when the interval straddles 0), plus the ends. */
+static double *points(double lo, double hi, int *n)
+{
+	double *p = malloc(sizeof(double) * (NPTS + 16 + NSPECIALS));
+	int k = 0;
+	p[k++] = lo;
+	p[k++] = hi;
+	for (int i = 0; i < NPTS / 2; i++)
+		p[k++] = lo + (hi - lo) * urand();
+	double amax = fmax(fabs(lo), fabs(hi));
+	for (int i = 0; i < NPTS / 2; i++) {
+		double mag = amax * pow(2.0, -40.0 * urand());
+		double s = (lo < 0 && (hi <= 0 || urand() < 0.5)) ? -mag : mag;
+		if (s < lo || s > hi)
+			s = lo + (hi - lo) * urand();
+		p[k++] = s;
+	}
+	*n = k;
+	return p;
+}
+
+/* ---- reference and ulp measure ----------------------------------------------- */
+
+static long double ref1(const char *f, long double x)
+{
+	if (!strcmp(f, "exp")) return expl(x);
+	if (!strcmp(f, "expm1")) return expm1l(x);
+	if (!strcmp(f, "log")) return logl(x);
+	if (!strcmp(f, "log1p")) return log1pl(x);
+	if (!strcmp(f, "erf")) return erfl(x);
+	if (!strcmp(f, "tanh")) return tanhl(x);
+	if (!strcmp(f, "sin")) return sinl(x);
+	if (!strcmp(f, "cos")) return cosl(x);
+	if (!strcmp(f, "tan")) return tanl(x);
+	if (!strcmp(f, "atan")) return atanl(x);
+	if (!strcmp(f, "asin")) return asinl(x);
+	if (!strcmp(f, "acos")) return acosl(x);
+	if (!strcmp(f, "sigmoid")) return 1.0L / (1.0L + expl(-x));
+	if (!strcmp(f, "sqrt")) return sqrtl(x);
+	fail_msg("no reference for %s", f);
+	return 0;
+}
+
+/* Error of got in units of the last place of the f32 / f64 result;
+ * -1 when specials disagree (NaN vs number, inf vs finite). */
+static double ulp_err(long double ref, double got, bool dbl)
+{
+	if (isnan(ref))
+		return isnan(got) ? 0 : -1;
+	if (isnan(got))
+		return -1;
+	double r = dbl ? (double)ref : (double)(float)ref;
+	if (isinf(r) || isinf(got))
+		return r == got ? 0 : -1;
+	double ulp;
+	if (dbl) {
+		double a = fabs(r);
+		ulp = nextafter(a, INFINITY) - a;
+		if (a == DBL_MAX)
+			ulp = a - nextafter(a, 0);
+	} else {
+		float a = fabsf((float)r);
+		ulp = (double)(nextafterf(a, INFINITY) - a);
+		if (a == FLT_MAX)
+			ulp = a - nextafterf(a, 0);
+	}
+	return (double)(fabsl((long double)got - ref) / ulp);
+}
+
+typedef struct Stats {
+	double max_ulp;
+	double worst_x;
+	int bad_specials;
+	double bad_x;
+} Stats;
+
+static void account(Stats *s, double x, double e)
+{
+	if (e < 0) {
+		if (!s->bad_specials)
+			s->bad_x = x;
+		s->bad_specials++;
+	} else if (e > s->max_ulp) {
+		s->max_ulp = e;
+		s->worst_x = x;
+	}
+}
+
+
+/* Runs a unary kernel on [lo,hi] + specials; returns the statistics. */
+static Stats run1(const char *f, bool dbl, double lo, double hi)
+{
+	int n;
+	double *p = points(lo, hi, &n);
+	for (int i = 0; i < NSPECIALS; i++)
+		p[n++] = specials[i];
+	Stats s = { 0 };
+	Kern k = J.k[kidx(f)][dbl];
+	if (dbl) {
+		double *out = malloc(sizeof(double) * n);
+		k(p, NULL, out, n);
+		for (int i = 0; i < n; i++)
+			account(&s, p[i], ulp_err(ref1(f, p[i]), out[i], true));
+		free(out);
+	} else {
+		float *x = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * n);
+		for (int i = 0; i < n; i++)
+			x[i] = (float)p[i];
+		k(x, NULL, out, n);
+		for (int i = 0; i < n; i++)
+			account(&s, x[i], ulp_err(ref1(f, x[i]), out[i], false));
+		free(x);
+		free(out);
+	}
+	free(p);
+	printf("  %-8s %s [%g, %g]: %d points, max %.3f ulp (at %.9g)\n", f,
+		dbl ? "f64" : "f32", lo, hi, n, s.max_ulp, s.worst_x);
+	if (s.bad_specials)
+		printf("    %d special mismatches, first at x=%.9g\n", s.bad_specials, s.bad_x);
+	return s;
+}
+
+static void check1(const char *f, bool dbl, double lo, double hi, double max_ulp)
+{
+	Stats s = run1(f, dbl, lo, hi);
+	assert_int_equal(s.bad_specials, 0);
+	assert_true(s.max_ulp <= max_ulp);
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void test_exp_log(void **state)
+{
+	(void)state;
+	check1("exp", false, -104, 89, 2.0);
+	check1("exp", true, -746, 710, 2.0);
+	check1("expm1", false, -30, 89, 2.0);
+	check1("expm1", true, -40, 710, 2.0);
+	check1("log", false, 0, 3.4e38, 2.0);
+	check1("log", false, 0.5, 2, 2.0);
+	check1("log", true, 0, 1.7e308, 2.0);
+	check1("log", true, 0.5, 2, 2.0);
+	check1("log1p", false, -1, 1e10, 1.0);
+	/* f64 log1p = log(u)*x/(u-1): "a few ulp" (mathfn.h) */
+	check1("log1p", true, -1, 1e10, 3.0);
+}
+
+static void test_tanh_sigmoid_erf(void **state)
+{
+	(void)state;
+	check1("tanh", false, -12, 12, 1.0);
+	check1("tanh", true, -25, 25, 2.0);
+	check1("sigmoid", false, -105, 30, 1.0);
+	check1("sigmoid", true, -746, 50, 3.0);   /* f64: a few ulp */
+	check1("erf", false, -6, 6, 1.0);
+	check1("erf", true, -7, 7, 2.0);
+}
+
+static void test_trig(void **state)
+{
+	(void)state;
+	/* f32 through double: correctly rounded up to the final rounding */
+	check1("sin", false, -1e5, 1e5, 1.0);
+	check1("cos", false, -1e5, 1e5, 1.0);
+	check1("tan", false, -1e4, 1e4, 1.0);
+	/* f64: documented as "a few ulp" in mathfn.h */
+	check1("sin", true, -1e4, 1e4, 3.0);
+	check1("cos", true, -1e4, 1e4, 3.0);
+	check1("tan", true, -100, 100, 3.0);
+	check1("atan", false, -1e6, 1e6, 1.0);
+	check1("atan", true, -1e6, 1e6, 3.0);
+	check1("asin", false, -1, 1, 1.0);
+	check1("asin", true, -1, 1, 3.0);
+	check1("acos", false, -1, 1, 1.0);
+	check1("acos", true, -1, 1, 3.0);
+	check1("sqrt", false, 0, 1e30, 0.5);
+	check1("sqrt", true, 0, 1e300, 0.5);
+}
+
+static double pow_errs(bool dbl, const double *xs, const double *ys, int n, int *bad)
+{
+	Kern k = J.k[kidx("pow")][dbl];
+	double mx = 0;
+	*bad = 0;
+	if (dbl) {
+		double *out = malloc(sizeof(double) * n);
+		k(xs, ys, out, n);
+		for (int i = 0; i < n; i++) {
+			double e = ulp_err(powl(xs[i], ys[i]), out[i], true);
+			if (e < 0) {
+				if (!*bad)
+					printf("    pow f64 special mismatch: pow(%g,%g) = %g\n", xs[i], ys[i], out[i]);
+				(*bad)++;
+			} else if (e > mx) {
+				mx = e;
+			}
+		}
+		free(out);
+	} else {
+		float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+		float *out = malloc(sizeof(float) * n);
+		for (int i = 0; i < n; i++) {
+			x[i] = (float)xs[i];
+			y[i] = (float)ys[i];
+		}
+		k(x, y, out, n);
+		for (int i = 0; i < n; i++) {
+			double e = ulp_err(powl(x[i], y[i]), out[i], false);
+			if (e < 0) {
+				if (!*bad)
+					printf("    pow f32 special mismatch: pow(%g,%g) = %g\n", x[i], y[i], out[i]);
+				(*bad)++;
+			} else if (e > mx) {
+				mx = e;
+			}
+		}
+		free(x);
+		free(y);
+		free(out);
+	}
+	return mx;
+}
+
+static void test_pow(void **state)
+{
+	(void)state;
+	int n = NPTS;
+	double *x = malloc(sizeof(double) * (n + 400)), *y = malloc(sizeof(double) * (n + 400));
+	for (int i = 0; i < n; i++) {
+		x[i] = pow(2.0, 40 * urand() - 20);
+		y[i] = 20 * urand() - 10;
+		if (i % 4 == 0) {   /* negative base, integer exponent */
+			x[i] = -x[i];
+			y[i] = floor(y[i]);
+		}
+	}
+	/* specials: every pair from a small set */
+	static const double sv[] = { 0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0,
+		INFINITY, -INFINITY, NAN, 1.5, -1.5, 1e-30, 1e30 };
+	int ns = (int)(sizeof sv / sizeof sv[0]);
+	for (int i = 0; i < ns; i++)
+		for (int j = 0; j < ns; j++) {
+			x[n] = sv[i];
+			y[n] = sv[j];
+			n++;
+		}
+	int bad;
+	double e32 = pow_errs(false, x, y, n, &bad);
+	printf("  pow f32: %d points, max %.3f ulp\n", n, e32);
+	assert_int_equal(bad, 0);
+	assert_true(e32 <= 1.0);
+	double e64 = pow_errs(true, x, y, n, &bad);
+	printf("  pow f64: %d points, max %.3f ulp\n", n, e64);
+	assert_int_equal(bad, 0);
+	/* f64 pow = exp(y*log|x|) in double: here |y ln x| <= 140 */
+	assert_true(e64 <= 140 * 2.0 + 2.0);
+	free(x);
+	free(y);
+}
+
+/* Exact functions: results must be bit-identical to libm's. */
+static void exact2(const char *f, bool dbl, const double *x, const double *y, int n,
+                   double (*ref)(double, double), float (*reff)(float, float))
+{
+	Kern k = J.k[kidx(f)][dbl];
+	int bad = 0;
+	if (dbl) {
+		double *out = malloc(sizeof(double) * n);
+		k(x, y, out, n);
+		for (int i = 0; i < n; i++) {
+			double r = ref(x[i], y[i]);
+			if (isnan(r) ? !isnan(out[i]) : memcmp(&r, &out[i], 8) != 0) {
+				if (bad++ < 3)
+					printf("    %s f64(%.17g, %.17g) = %.17g, want %.17g\n", f, x[i], y[i], out[i], r);
+			}
+		}
+		free(out);
+	} else {
+		float *xf = malloc(sizeof(float) * n), *yf = malloc(sizeof(float) * n);
+		float *out = malloc(sizeof(float) * n);
+		for (int i = 0; i < n; i++) {
+			xf[i] = (float)x[i];
+			yf[i] = (float)y[i];
+		}
+		k(xf, yf, out, n);
+		for (int i = 0; i < n; i++) {
+			float r = reff(xf[i], yf[i]);
+			if (isnan(r) ? !isnan(out[i]) : memcmp(&r, &out[i], 4) != 0) {
+				if (bad++ < 3)
+					printf("    %s f32(%.9g, %.9g) = %.9g, want %.9g\n", f, xf[i], yf[i], out[i], r);
+			}
+		}
+		free(xf);
+		free(yf);
+		free(out);
+	}
+	printf("  %-8s %s: %d points, %d mismatches\n", f, dbl ? "f64" : "f32", n, bad);
+	assert_int_equal(bad, 0);
+}
+
+static double ufloor(double x, double y) { (void)y; return floor(x); }
+static float ufloorf(float x, float y) { (void)y; return floorf(x); }
+static double uceil(double x, double y) { (void)y; return ceil(x); }
+static float uceilf(float x, float y) { (void)y; return ceilf(x); }
+static double uround(double x, double y) { (void)y; return nearbyint(x); }
+static float uroundf(float x, float y) { (void)y; return nearbyintf(x); }
+static double utrunc(double x, double y) { (void)y; return trunc(x); }
+static float utruncf(float x, float y) { (void)y; return truncf(x); }
+static double ufabs(double x, double y) { (void)y; return fabs(x); }
+static float ufabsf(float x, float y) { (void)y; return fabsf(x); }
+/* NaN-propagating min/max (ONNX Min/Max), unlike C fmin/fmax */
+static double nmin(double a, double b) { return isnan(a) || isnan(b) ? NAN : a < b ? a : b; }
+static float nminf(float a, float b) { return isnan(a) || isnan(b) ? NAN : a < b ? a : b; }
+static double nmax(double a, double b) { return isnan(a) || isnan(b) ? NAN : a > b ? a : b; }
+static float nmaxf(float a, float b) { return isnan(a) || isnan(b) ? NAN : a > b ? a : b; }
+
+static void test_exact(void **state)
+{
+	(void)state;
+	int n = NPTS;
+	double *x = malloc(sizeof(double) * (n + 2000)), *y = malloc(sizeof(double) * (n + 2000));
+	for (int i = 0; i < n; i++) {
+		double s = urand() < 0.5 ? -1 : 1;
+		/* mixes of small, half-integer and huge magnitudes */
+		switch (i % 4) {
+		case 0: x[i] = s * 100 * urand(); break;
+		case 1: x[i] = s * floor(200 * urand()) * 0.5; break;
+		case 2: x[i] = s * pow(2.0, 120 * urand() - 60); break;
+		default: x[i] = s * pow(2.0, 2000 * urand() - 1000); break;
+		}
+		double t = urand() < 0.5 ? -1 : 1;
+		y[i] = t * pow(2.0, 60 * urand() - 30);
+		if (i % 7 == 0)
+			y[i] = t * pow(2.0, 2000 * urand() - 1000);
+		if (i % 11 == 0)
+			y[i] = x[i] * (1 + 1e-7 * urand());
+	}
+	for (int i = 0; i < NSPECIALS; i++)
+		for (int j = 0; j < NSPECIALS; j++) {
+			x[n] = specials[i];
+			y[n] = specials[j];
+			n++;
+		}
+	/* subnormals */
+	x[n] = 5e-324; y[n++] = 3e-324;
+	x[n] = 1e-310; y[n++] = 3e-323;
+	x[n] = 1e300; y[n++] = 1e-310;
+	exact2("floor", false, x, y, n, ufloor, ufloorf);
+	exact2("floor", true, x, y, n, ufloor, ufloorf);
+	exact2("ceil", false, x, y, n, uceil, uceilf);
+	exact2("ceil", true, x, y, n, uceil, uceilf);
+	exact2("round", false, x, y, n, uround, uroundf);
+	exact2("round", true, x, y, n, uround, uroundf);
+	exact2("trunc", false, x, y, n, utrunc, utruncf);
+	exact2("trunc", true, x, y, n, utrunc, utruncf);
+	exact2("fabs", false, x, y, n, ufabs, ufabsf);
+	exact2("fabs", true, x, y, n, ufabs, ufabsf);
+	exact2("fmod", false, x, y, n, fmod, fmodf);
+	exact2("fmod", true, x, y, n, fmod, fmodf);
+	exact2("fmin", false, x, y, n, nmin, nminf);
+	exact2("fmin", true, x, y, n, nmin, nminf);
+	exact2("fmax", false, x, y, n, nmax, nmaxf);
+	exact2("fmax", true, x, y, n, nmax, nmaxf);
+	free(x);
+	free(y);
+}
+
+/* The object code for a baseline x86-64 (no SSE4.1, no FMA) must not
+ * reference libm: every symbol in it is one of our kernels. */
+static void test_no_libm(void **state)
+{
+	(void)state;
+	LLVMInitializeX86TargetInfo();
+	LLVMInitializeX86Target();
+	LLVMInitializeX86TargetMC();
+	LLVMInitializeX86AsmPrinter();
+	LLVMContextRef ctx = LLVMContextCreate();
+	LLVMModuleRef mod = build_module(ctx);
+	const char *triple = "x86_64-unknown-linux-gnu";
+	LLVMTargetMachineRef tm = make_tm(triple, "x86-64", "");
+	LLVMSetTarget(mod, triple);
+	optimise(mod, tm);
+	LLVMMemoryBufferRef obj = NULL;
+	char *err = NULL;
+	assert_false(LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &err, &obj));
+	LLVMBinaryRef bin = LLVMCreateBinary(obj, ctx, &err);
+	assert_non_null(bin);
+	LLVMSymbolIteratorRef it = LLVMObjectFileCopySymbolIterator(bin);
+	int nsym = 0, foreign = 0;
+	while (!LLVMObjectFileIsSymbolIteratorAtEnd(bin, it)) {
+		const char *name = LLVMGetSymbolName(it);
+		/* kernels, section symbols and the file symbol (module name) */
+		if (name && *name && strncmp(name, "k_", 2) != 0 && name[0] != '.' &&
+		    strcmp(name, "mathfn_test") != 0) {
+			printf("    unexpected symbol in object: %s\n", name);
+			foreign++;
+		}
+		nsym++;
+		LLVMMoveToNextSymbol(it);
+	}
+	printf("  baseline x86-64 object: %d symbols, %d foreign\n", nsym, foreign);
+	assert_int_equal(foreign, 0);
+	assert_true(nsym >= 2 * NKERNELS);
+	LLVMDisposeSymbolIterator(it);
+	LLVMDisposeBinary(bin);
+	LLVMDisposeMemoryBuffer(obj);
+	LLVMDisposeModule(mod);
+	LLVMDisposeTargetMachine(tm);
+	LLVMContextDispose(ctx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exp_log),
+		cmocka_unit_test(test_tanh_sigmoid_erf),
+		cmocka_unit_test(test_trig),
+		cmocka_unit_test(test_pow),
+		cmocka_unit_test(test_exact),
+		cmocka_unit_test(test_no_libm),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
