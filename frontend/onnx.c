@@ -58,7 +58,7 @@ typedef struct GraphLoad {
 	ValueId **node_extra; /* per NodeProto: values its subgraphs use from here */
 	size_t *n_extra;
 	bool *folded;       /* per NodeProto: Constant folded into a value */
-	char (*labels)[80]; /* per NodeProto: name or "#i" */
+	const char **labels; /* per NodeProto: its name, or "#i" (file order) */
 } GraphLoad;
 
 static Graph *load_graph(Loader *L, const Onnx__GraphProto *gp, bool nested,
@@ -824,10 +824,7 @@ static Graph *load_graph(Loader *L, const Onnx__GraphProto *gp, bool nested,
 	G.labels = xcalloc(nn ? nn : 1, sizeof *G.labels);
 	for (size_t i = 0; i < nn; i++) {
 		const char *nm = S(gp->node[i]->name);
-		if (nm[0])
-			snprintf(G.labels[i], sizeof G.labels[i], "%s", nm);
-		else
-			snprintf(G.labels[i], sizeof G.labels[i], "#%zu", i);
+		G.labels[i] = nm[0] ? nm : arena_printf(&g->arena, "#%zu", i);
 	}
 	int *order = xmalloc(sizeof(int) * (nn ? nn : 1));
 
@@ -863,6 +860,7 @@ static Graph *load_graph(Loader *L, const Onnx__GraphProto *gp, bool nested,
 
 /* ---- entry points ------------------------------------------------------ */
 
+/* See onnx.h.  The unpacked ModelProto becomes the Graph's owner. */
 Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag *d)
 {
 	const char *saved = d->path;
@@ -920,6 +918,7 @@ fail:
 	return NULL;
 }
 
+/* See onnx.h.  The file is mapped only while it is being unpacked. */
 Graph *onnx_load(const char *path, Diag *d)
 {
 	const char *saved = d->path;

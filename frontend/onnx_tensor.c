@@ -28,11 +28,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* See onnx_priv.h. */
 DType onnx_dtype(int64_t v)
 {
 	return v > 0 && v < DT__COUNT ? (DType)v : DT_UNDEF;
 }
 
+/* See onnx_priv.h. */
 const char *onnx_dirname(Arena *a, const char *path)
 {
 	const char *slash = path ? strrchr(path, '/') : NULL;
@@ -43,6 +45,7 @@ const char *onnx_dirname(Arena *a, const char *path)
 	return arena_strndup(a, path, (size_t)(slash - path));
 }
 
+/* See onnx_priv.h.  Nested graphs first: they point into the model. */
 void onnx_owner_free(void *p)
 {
 	OnnxOwner *o = p;
@@ -305,6 +308,7 @@ static bool load_typed(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const char
 	return true;
 }
 
+/* See onnx_priv.h. */
 bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const char *what,
                          Tensor *t)
 {
@@ -392,6 +396,7 @@ bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const ch
 
 /* ---- TensorProto files ------------------------------------------------ */
 
+/* See onnx.h.  Data is always copied into a (the message is freed). */
 bool onnx_tensor_from_memory(const void *buf, size_t len, const char *path, Arena *a,
                              Tensor *t, const char **name, Diag *d)
 {
@@ -419,6 +424,7 @@ out:
 	return ok;
 }
 
+/* See onnx_priv.h. */
 bool onnx_map_input(const char *path, void **base, size_t *len, Diag *d)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -459,6 +465,7 @@ bool onnx_map_input(const char *path, void **base, size_t *len, Diag *d)
 	return true;
 }
 
+/* See onnx.h. */
 bool onnx_load_tensor_file(const char *path, Arena *a, Tensor *t, const char **name, Diag *d)
 {
 	const char *saved = d->path;
