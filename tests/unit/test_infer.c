@@ -1135,6 +1135,59 @@ static void test_node_models(void **st)
 	assert_true(checked > 0);
 }
 
+/* The target families (tests/models/NAME/model.onnx, PyTorch exports with
+ * static inputs): inference must succeed on every model, with the folder
+ * resolving the exporter's shape arithmetic, and give each graph output its
+ * declared shape and dtype. */
+static void test_family_models(void **st)
+{
+	const char *root = ONNXCC_SOURCE_DIR "/tests/models";
+	DIR *dir = opendir(root);
+	if (!dir)
+		skip();
+	struct dirent *e;
+	int models = 0, nodes = 0;
+	while ((e = readdir(dir))) {
+		char model[4096];
+		struct stat sb;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(model, sizeof model, "%s/%s/model.onnx", root, e->d_name);
+		if (stat(model, &sb) != 0)
+			continue;
+		Diag d;
+		diag_init(&d, model, false);
+		Graph *g = onnx_load(model, &d);
+		if (!g)
+			fail_msg("%s: %s", e->d_name, diag_last(&d));
+		Shape declared[16];
+		DType ddt[16];
+		assert_true(g->noutputs <= 16);
+		for (int k = 0; k < g->noutputs; k++) {
+			declared[k] = gval(g, g->outputs[k])->shape;
+			ddt[k] = gval(g, g->outputs[k])->dtype;
+		}
+		nodes += g->nnodes;
+		if (!pass_infer_shapes(g, &d))
+			fail_msg("%s: %s", e->d_name, diag_last(&d));
+		for (int k = 0; k < g->noutputs; k++) {
+			Value *v = gval(g, g->outputs[k]);
+			char a[128], b[128];
+			if (!shape_eq(&declared[k], &v->shape) || ddt[k] != v->dtype)
+				fail_msg("%s: output '%s': inferred %s %s, declared %s %s", e->d_name, v->name,
+				         dtype_name(v->dtype), shape_str(&v->shape, a, sizeof a),
+				         dtype_name(ddt[k]), shape_str(&declared[k], b, sizeof b));
+		}
+		assert_int_equal(d.nwarnings, 0);
+		models++;
+		graph_free(g);
+		diag_free(&d);
+	}
+	closedir(dir);
+	print_message("family models: %d inferred (%d nodes)\n", models, nodes);
+	assert_true(models > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1166,6 +1219,7 @@ int main(void)
 		cmocka_unit_test(test_infer_shapes_with_folding),
 		cmocka_unit_test(test_infer_shapes_needs_static_inputs),
 		cmocka_unit_test(test_node_models),
+		cmocka_unit_test(test_family_models),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
