@@ -242,13 +242,21 @@ bool pass_infer_has_rule(Op op) { return rule_for(op) != NULL; }
 bool pass_infer_node(Graph *g, NodeId nid, Diag *d)
 {
 	assert(nid >= 0 && nid < g->nnodes);
-	InferCtx cx = {g, nid, &g->nodes[nid], d};
+	InferCtx cx = {g, nid, &g->nodes[nid], d, g->nodes[nid].opset};
 	InferCtx *c = &cx;
 	Node *n = c->n;
 	assert(!n->dead);
 	if (n->op == OP_UNKNOWN)
 		return ifail(c, -1, "unsupported operator '%s' (domain '%s', opset %d)", n->op_type,
 		             n->domain && n->domain[0] ? n->domain : "ai.onnx", n->opset);
+	if (c->opset <= 0) {
+		/* hand-built graphs may leave it unset: use the graph's import */
+		int64_t v = graph_opset(g, n->domain);
+		if (v <= 0)
+			return ifail(c, -1, "no opset version in force for domain '%s'",
+			             n->domain && n->domain[0] ? n->domain : "ai.onnx");
+		c->opset = v > INT32_MAX ? INT32_MAX : (int)v;
+	}
 	InferFn fn = rule_for(n->op);
 	if (!fn)
 		return ifail(c, -1, "no shape rule for operator '%s'", n->op_type);
@@ -257,11 +265,18 @@ bool pass_infer_node(Graph *g, NodeId nid, Diag *d)
 	if (n->nin < oi->min_in || (oi->max_in >= 0 && n->nin > oi->max_in)) {
 		if (oi->max_in < 0)
 			return ifail(c, -1, "expected at least %d inputs, got %d", oi->min_in, n->nin);
+		if (oi->max_in == oi->min_in)
+			return ifail(c, -1, "expected %d inputs, got %d", oi->min_in, n->nin);
 		return ifail(c, -1, "expected %d to %d inputs, got %d", oi->min_in, oi->max_in, n->nin);
 	}
-	if (n->nout < oi->min_out || (oi->max_out >= 0 && n->nout > oi->max_out))
-		return ifail(c, -1, "expected %d to %d outputs, got %d", oi->min_out,
-		             oi->max_out, n->nout);
+	if (n->nout < oi->min_out || (oi->max_out >= 0 && n->nout > oi->max_out)) {
+		if (oi->max_out < 0)
+			return ifail(c, -1, "expected at least %d outputs, got %d", oi->min_out, n->nout);
+		if (oi->max_out == oi->min_out)
+			return ifail(c, -1, "expected %d outputs, got %d", oi->min_out, n->nout);
+		return ifail(c, -1, "expected %d to %d outputs, got %d", oi->min_out, oi->max_out,
+		             n->nout);
+	}
 	for (int k = 0; k < oi->min_in; k++)
 		if (n->in[k] == IR_NONE)
 			return ifail(c, k, "required input is missing");

@@ -50,6 +50,7 @@ typedef struct InferCtx {
 	NodeId nid;
 	Node *n;
 	Diag *d;
+	int opset;   /* n->opset, or the graph's import for n's domain when unset */
 } InferCtx;
 
 /* One shape rule per op; returns false after a diagnostic. */

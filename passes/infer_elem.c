@@ -119,7 +119,7 @@ bool infer_dropout(InferCtx *c)
 	if (t && (t->dtype != DT_BOOL || shape_numel(&t->shape) != 1))
 		return ifail(c, 2, "training_mode must be a bool scalar");
 	iset(c, 0, x->dtype, &x->shape);
-	iset(c, 1, c->n->opset >= 10 ? DT_BOOL : x->dtype, &x->shape);
+	iset(c, 1, c->opset >= 10 ? DT_BOOL : x->dtype, &x->shape);
 	return true;
 }
 
@@ -127,9 +127,9 @@ bool infer_dropout(InferCtx *c)
  * legacy form is not supported. */
 static bool legacy_broadcast(InferCtx *c)
 {
-	if (c->n->opset < 7 && attr_int(c->n, "broadcast", 0))
+	if (c->opset < 7 && attr_int(c->n, "broadcast", 0))
 		return ifail(c, -1, "legacy broadcast attribute (opset %d) is not supported",
-		             c->n->opset);
+		             c->opset);
 	return true;
 }
 
@@ -185,7 +185,7 @@ bool infer_binary(InferCtx *c)
 			return ifail(c, 0, "expected a numeric type, got %s", dtype_name(a->dtype));
 		if (!is_numeric(b->dtype))
 			return ifail(c, 1, "expected a numeric type, got %s", dtype_name(b->dtype));
-		if (c->n->opset < 12 && !isame_dtype(c, 1, 0))
+		if (c->opset < 12 && !isame_dtype(c, 1, 0))
 			return false;
 		break;
 	default:
@@ -248,10 +248,10 @@ bool infer_softmax(InferCtx *c)
 	Value *x = iin(c, 0);
 	if (!dtype_is_float(x->dtype))
 		return ifail(c, 0, "expected a float type, got %s", dtype_name(x->dtype));
-	int64_t axis = attr_int(c->n, "axis", c->n->opset >= 13 ? -1 : 1);
+	int64_t axis = attr_int(c->n, "axis", c->opset >= 13 ? -1 : 1);
 	int r = x->shape.rank, ax;
 	/* Before 13 the axis may equal the rank (an empty second factor). */
-	if (c->n->opset < 13 && axis == r)
+	if (c->opset < 13 && axis == r)
 		ax = r;
 	else if (!iaxis(c, axis, r, -1, "axis", &ax))
 		return false;

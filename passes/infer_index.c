@@ -103,10 +103,10 @@ bool infer_gather_nd(InferCtx *c)
 static bool check_reduction(InferCtx *c)
 {
 	const char *red = attr_string(c->n, "reduction", "none");
-	if (!strcmp(red, "none") || (c->n->opset >= 16 && (!strcmp(red, "add") || !strcmp(red, "mul"))) ||
-	    (c->n->opset >= 18 && (!strcmp(red, "max") || !strcmp(red, "min"))))
+	if (!strcmp(red, "none") || (c->opset >= 16 && (!strcmp(red, "add") || !strcmp(red, "mul"))) ||
+	    (c->opset >= 18 && (!strcmp(red, "max") || !strcmp(red, "min"))))
 		return true;
-	return ifail(c, -1, "unsupported reduction '%s' at opset %d", red, c->n->opset);
+	return ifail(c, -1, "unsupported reduction '%s' at opset %d", red, c->opset);
 }
 
 bool infer_scatter_elements(InferCtx *c)

@@ -127,7 +127,7 @@ static bool read_window(InferCtx *c, Window *w, bool has_dilations)
 	} else {
 		if (node_attr(c->n, "dilations"))
 			return ifail(c, -1, "attribute 'dilations' needs a newer opset (node has %d)",
-			             c->n->opset);
+			             c->opset);
 		for (int i = 0; i < n; i++)
 			w->d[i] = 1;
 	}
@@ -325,10 +325,10 @@ bool infer_pool(InferCtx *c)
 			return ifail(c, -1, "attribute 'kernel_shape' entry %d is %" PRId64, i, ks[i]);
 		w.k[i] = ks[i];
 	}
-	bool dil = maxp ? c->n->opset >= 10 : c->n->opset >= 19;
+	bool dil = maxp ? c->opset >= 10 : c->opset >= 19;
 	if (!read_window(c, &w, dil))
 		return false;
-	int64_t ceil_mode = c->n->opset >= 10 ? attr_int(c->n, "ceil_mode", 0) : 0;
+	int64_t ceil_mode = c->opset >= 10 ? attr_int(c->n, "ceil_mode", 0) : 0;
 	Shape s = x->shape;
 	for (int i = 0; i < w.n; i++)
 		if (!window_out(c, &w, i, x->shape.dims[2 + i], ceil_mode != 0, &s.dims[2 + i]))
@@ -374,7 +374,7 @@ bool infer_batchnorm(InferCtx *c)
 			return false;
 	if (!isame_dtype(c, 4, 3))
 		return false;
-	if (c->n->opset < 15 && (!isame_dtype(c, 1, 0) || !isame_dtype(c, 2, 0)))
+	if (c->opset < 15 && (!isame_dtype(c, 1, 0) || !isame_dtype(c, 2, 0)))
 		return false;
 	iset(c, 0, x->dtype, &x->shape);
 	int64_t d = ch;
@@ -474,7 +474,7 @@ bool infer_rnn(InferCtx *c)
 		dirs = 2;
 	else
 		return ifail(c, -1, "unknown direction '%s'", dir);
-	int64_t layout = n->opset >= 14 ? attr_int(n, "layout", 0) : 0;
+	int64_t layout = c->opset >= 14 ? attr_int(n, "layout", 0) : 0;
 	if (layout != 0 && layout != 1)
 		return ifail(c, -1, "attribute 'layout' must be 0 or 1");
 	int64_t seq = x->shape.dims[layout ? 1 : 0], batch = x->shape.dims[layout ? 0 : 1];

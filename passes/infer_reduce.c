@@ -21,17 +21,17 @@ bool infer_reduce(InferCtx *c)
 		return ifail(c, 0, "expected a numeric type, got %s", dtype_name(x->dtype));
 	int64_t axes[IR_MAX_RANK];
 	int naxes = 0;
-	bool from_input = n->opset >= axes_input_opset(n->op);
+	bool from_input = c->opset >= axes_input_opset(n->op);
 	if (from_input) {
 		if (node_attr(n, "axes"))
 			return ifail(c, -1, "attribute 'axes' is not allowed at opset %d (axes is an input)",
-			             n->opset);
+			             c->opset);
 		if (iin(c, 1) && !iconst_ints(c, 1, axes, IR_MAX_RANK, &naxes))
 			return false;
 	} else {
 		if (iin(c, 1))
 			return ifail(c, 1, "axes as an input needs opset >= %d (node has %d)",
-			             axes_input_opset(n->op), n->opset);
+			             axes_input_opset(n->op), c->opset);
 		const int64_t *a;
 		int na = attr_ints(n, "axes", &a);
 		if (na > IR_MAX_RANK)

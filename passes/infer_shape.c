@@ -23,7 +23,7 @@ bool infer_shape(InferCtx *c)
 	Value *x = iin(c, 0);
 	int64_t r = x->shape.rank;
 	int64_t start = 0, end = r;
-	if (c->n->opset >= 15) {
+	if (c->opset >= 15) {
 		start = attr_int(c->n, "start", 0);
 		end = attr_int(c->n, "end", r);
 		if (start < 0)
@@ -117,7 +117,7 @@ bool infer_reshape(InferCtx *c)
 	int nd;
 	if (!iconst_ints(c, 1, dims, IR_MAX_RANK, &nd))
 		return false;
-	bool allowzero = c->n->opset >= 14 && attr_int(c->n, "allowzero", 0);
+	bool allowzero = c->opset >= 14 && attr_int(c->n, "allowzero", 0);
 	int infer_at = -1;
 	int64_t known = 1;
 	for (int i = 0; i < nd; i++) {
@@ -178,17 +178,17 @@ static bool read_axes(InferCtx *c, int64_t *axes, int *naxes, bool *given)
 {
 	*naxes = 0;
 	*given = false;
-	if (c->n->opset >= 13) {
+	if (c->opset >= 13) {
 		if (node_attr(c->n, "axes"))
 			return ifail(c, -1, "attribute 'axes' is not allowed at opset %d (axes is an input)",
-			             c->n->opset);
+			             c->opset);
 		if (!iin(c, 1))
 			return true;
 		*given = true;
 		return iconst_ints(c, 1, axes, IR_MAX_RANK, naxes);
 	}
 	if (iin(c, 1))
-		return ifail(c, 1, "axes as an input needs opset >= 13 (node has %d)", c->n->opset);
+		return ifail(c, 1, "axes as an input needs opset >= 13 (node has %d)", c->opset);
 	const int64_t *a;
 	int na = attr_ints(c->n, "axes", &a);
 	if (na < 0)
@@ -204,7 +204,7 @@ static bool read_axes(InferCtx *c, int64_t *axes, int *naxes, bool *given)
 bool infer_squeeze(InferCtx *c)
 {
 	Value *x = iin(c, 0);
-	int r = x->shape.rank, where = c->n->opset >= 13 ? 1 : -1;
+	int r = x->shape.rank, where = c->opset >= 13 ? 1 : -1;
 	int64_t axes[IR_MAX_RANK];
 	int na;
 	bool given;
@@ -235,7 +235,7 @@ bool infer_squeeze(InferCtx *c)
 bool infer_unsqueeze(InferCtx *c)
 {
 	Value *x = iin(c, 0);
-	int r = x->shape.rank, where = c->n->opset >= 13 ? 1 : -1;
+	int r = x->shape.rank, where = c->opset >= 13 ? 1 : -1;
 	int64_t axes[IR_MAX_RANK];
 	int na;
 	bool given;
@@ -334,15 +334,15 @@ bool infer_split(InferCtx *c)
 	int ns = -1;
 	if (nout > MAX_LIST)
 		return ifail(c, -1, "%d outputs, at most %d supported", nout, MAX_LIST);
-	if (n->opset >= 13) {
+	if (c->opset >= 13) {
 		if (node_attr(n, "split"))
 			return ifail(c, -1, "attribute 'split' is not allowed at opset %d (split is an input)",
-			             n->opset);
+			             c->opset);
 		if (iin(c, 1) && !iconst_ints(c, 1, sizes, MAX_LIST, &ns))
 			return false;
 	} else {
 		if (iin(c, 1))
-			return ifail(c, 1, "split as an input needs opset >= 13 (node has %d)", n->opset);
+			return ifail(c, 1, "split as an input needs opset >= 13 (node has %d)", c->opset);
 		const int64_t *a;
 		int na = attr_ints(n, "split", &a);
 		if (na > MAX_LIST)
@@ -352,7 +352,7 @@ bool infer_split(InferCtx *c)
 			ns = na;
 		}
 	}
-	int where = n->opset >= 13 ? 1 : -1;
+	int where = c->opset >= 13 ? 1 : -1;
 	if (ns >= 0) {
 		if (ns != nout)
 			return ifail(c, where, "split has %d sizes for %d outputs", ns, nout);
@@ -365,7 +365,7 @@ bool infer_split(InferCtx *c)
 		if (sum != dim)
 			return ifail(c, where, "split sizes sum to %" PRId64 ", axis %d has %" PRId64,
 			             sum, ax, dim);
-	} else if (n->opset >= 18 && node_attr(n, "num_outputs")) {
+	} else if (c->opset >= 18 && node_attr(n, "num_outputs")) {
 		int64_t no = attr_int(n, "num_outputs", 0);
 		if (no != nout)
 			return ifail(c, -1, "num_outputs is %" PRId64 " but the node has %d outputs", no,
@@ -420,9 +420,9 @@ bool infer_slice(InferCtx *c)
 	int r = x->shape.rank;
 	int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], axes[IR_MAX_RANK], steps[IR_MAX_RANK];
 	int ns, ne, na = -1, nst = -1;
-	if (n->opset >= 10) {
+	if (c->opset >= 10) {
 		if (n->nin < 3)
-			return ifail(c, -1, "expected at least 3 inputs at opset %d, got %d", n->opset, n->nin);
+			return ifail(c, -1, "expected at least 3 inputs at opset %d, got %d", c->opset, n->nin);
 		if (!iin(c, 1) || !iin(c, 2))
 			return ifail(c, iin(c, 1) ? 2 : 1, "required input is missing");
 		if (!iconst_ints(c, 1, starts, IR_MAX_RANK, &ns) ||
@@ -434,7 +434,7 @@ bool infer_slice(InferCtx *c)
 			return false;
 	} else {
 		if (n->nin > 1)
-			return ifail(c, 1, "starts/ends as inputs need opset >= 10 (node has %d)", n->opset);
+			return ifail(c, 1, "starts/ends as inputs need opset >= 10 (node has %d)", c->opset);
 		const int64_t *a;
 		ns = attr_ints(n, "starts", &a);
 		if (ns < 0 || ns > IR_MAX_RANK)
@@ -450,7 +450,7 @@ bool infer_slice(InferCtx *c)
 		if (na >= 0)
 			memcpy(axes, a, sizeof(int64_t) * (size_t)na);
 	}
-	int w_ends = n->opset >= 10 ? 2 : -1, w_axes = n->opset >= 10 ? 3 : -1;
+	int w_ends = c->opset >= 10 ? 2 : -1, w_axes = c->opset >= 10 ? 3 : -1;
 	if (ne != ns)
 		return ifail(c, w_ends, "ends has %d entries, starts has %d", ne, ns);
 	if (na >= 0 && na != ns)
@@ -522,15 +522,15 @@ bool infer_pad(InferCtx *c)
 	Node *n = c->n;
 	int r = x->shape.rank;
 	int64_t pads[2 * IR_MAX_RANK];
-	int np, where = n->opset >= 11 ? 1 : -1;
+	int np, where = c->opset >= 11 ? 1 : -1;
 	int axes[IR_MAX_RANK], na = r;
 	for (int i = 0; i < r; i++)
 		axes[i] = i;
 	const char *mode = attr_string(n, "mode", "constant");
 	if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge") &&
-	    !(n->opset >= 19 && !strcmp(mode, "wrap")))
+	    !(c->opset >= 19 && !strcmp(mode, "wrap")))
 		return ifail(c, -1, "unsupported mode '%s'", mode);
-	if (n->opset >= 11) {
+	if (c->opset >= 11) {
 		if (!iin(c, 1))
 			return ifail(c, 1, "required input is missing");
 		if (!iconst_ints(c, 1, pads, 2 * IR_MAX_RANK, &np))
@@ -541,8 +541,8 @@ bool infer_pad(InferCtx *c)
 		if (cv && shape_numel(&cv->shape) > 1)
 			return ifail(c, 2, "constant_value must be a scalar");
 		if (iin(c, 3)) {
-			if (n->opset < 18)
-				return ifail(c, 3, "axes input needs opset >= 18 (node has %d)", n->opset);
+			if (c->opset < 18)
+				return ifail(c, 3, "axes input needs opset >= 18 (node has %d)", c->opset);
 			int64_t ax[IR_MAX_RANK];
 			if (!iconst_ints(c, 3, ax, IR_MAX_RANK, &na))
 				return false;
@@ -557,7 +557,7 @@ bool infer_pad(InferCtx *c)
 		}
 	} else {
 		const int64_t *a;
-		np = attr_ints(n, n->opset < 2 ? "paddings" : "pads", &a);
+		np = attr_ints(n, c->opset < 2 ? "paddings" : "pads", &a);
 		if (np < 0)
 			return ifail(c, -1, "attribute 'pads' is required");
 		if (np > 2 * IR_MAX_RANK)
