@@ -198,6 +198,35 @@ static void test_matmul_int64(void **state)
 		assert_int_equal(Y[i], R[i]);
 }
 
+/* f16 operands accumulate in f32 and round once: Y = f16(sum f32(a)*f32(b)) */
+static void test_matmul_f16(void **state)
+{
+	int64_t ad[] = {3, 5}, bd[] = {5, 4}, yd[] = {3, 4};
+	Graph *g = new_graph();
+	ValueId in[2] = {add_in(g, "A", DT_F16, 2, ad), add_in(g, "B", DT_F16, 2, bd)};
+	ValueId out = add_out(g, "Y", DT_F16, 2, yd);
+	add_node(g, OP_MatMul, in, 2, &out, 1);
+	float *a = rnd(15, 80), *b = rnd(20, 81);
+	_Float16 A[15], B[20], Y[12];
+	float got[12], want[12];
+	for (int i = 0; i < 15; i++)
+		A[i] = (_Float16)a[i];
+	for (int i = 0; i < 20; i++)
+		B[i] = (_Float16)b[i];
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 4; j++) {
+			float s = 0;
+			for (int k = 0; k < 5; k++)
+				s += (float)A[i * 5 + k] * (float)B[k * 4 + j];
+			want[i * 4 + j] = (float)(_Float16)s;
+		}
+	run(g, (const void *[]){A, B}, (void *[]){Y});
+	for (int i = 0; i < 12; i++)
+		got[i] = (float)Y[i];
+	expect_close("matmul f16", got, want, 12, 1e-3);
+	free(a), free(b);
+}
+
 /* ---- Gemm -------------------------------------------------------------------- */
 
 static void gemm_case(bool ta, bool tb, int crank, float alpha, float beta)
@@ -507,6 +536,72 @@ static void test_conv(void **state)
 	conv_case(&(ConvP){1, 3, 8, 8, 5, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, true, NULL});
 }
 
+/* Conv of any spatial rank k (1 and 3 here): strides 2, dilation 1 on the
+ * last dim and 2 elsewhere, pads 1 at the start and 0 at the end; the
+ * reference walks flat indices and tests bounds. */
+static void conv_nd_case(int k, const int64_t *in_sp, const int64_t *ker)
+{
+	const int N = 2, C = 3, M = 4;
+	int64_t xd[IR_MAX_RANK] = {N, C}, wd[IR_MAX_RANK] = {M, C}, yd[IR_MAX_RANK] = {N, M};
+	int64_t str[3], dil[3], pads[6], out_sp[3];
+	for (int i = 0; i < k; i++) {
+		str[i] = 2;
+		dil[i] = i == k - 1 ? 1 : 2;
+		pads[i] = 1;
+		pads[k + i] = 0;
+		out_sp[i] = (in_sp[i] + 1 - (ker[i] - 1) * dil[i] - 1) / 2 + 1;
+		xd[2 + i] = in_sp[i];
+		wd[2 + i] = ker[i];
+		yd[2 + i] = out_sp[i];
+	}
+	Graph *g = new_graph();
+	ValueId in[2] = {add_in(g, "X", DT_F32, k + 2, xd), add_in(g, "W", DT_F32, k + 2, wd)};
+	ValueId out = add_out(g, "Y", DT_F32, k + 2, yd);
+	NodeId n = add_node(g, OP_Conv, in, 2, &out, 1);
+	set_ints(g, n, "strides", k, str);
+	set_ints(g, n, "dilations", k, dil);
+	set_ints(g, n, "pads", 2 * k, pads);
+	int64_t xsp = 1, ksp = 1, ysp = 1;
+	for (int i = 0; i < k; i++) {
+		xsp *= in_sp[i];
+		ksp *= ker[i];
+		ysp *= out_sp[i];
+	}
+	float *X = rnd((size_t)(N * C * xsp), 90), *Wt = rnd((size_t)(M * C * ksp), 91);
+	float *Y = zeros((size_t)(N * M * ysp)), *R = zeros((size_t)(N * M * ysp));
+	for (int b = 0; b < N; b++)
+	for (int m = 0; m < M; m++)
+	for (int64_t o = 0; o < ysp; o++) {
+		double s = 0;
+		for (int c = 0; c < C; c++)
+		for (int64_t q = 0; q < ksp; q++) {
+			int64_t oi = o, qi = q, xi = 0, xm = 1;
+			bool inside = true;
+			for (int i = k - 1; i >= 0; i--) {
+				int64_t od = oi % out_sp[i], kd = qi % ker[i];
+				oi /= out_sp[i];
+				qi /= ker[i];
+				int64_t p = od * str[i] - pads[i] + kd * dil[i];
+				inside = inside && p >= 0 && p < in_sp[i];
+				xi += p * xm;
+				xm *= in_sp[i];
+			}
+			if (inside)
+				s += X[(b * C + c) * xsp + xi] * Wt[(m * C + c) * ksp + q];
+		}
+		R[(b * M + m) * ysp + o] = (float)s;
+	}
+	run(g, (const void *[]){X, Wt}, (void *[]){Y});
+	expect_close(k == 1 ? "conv1d" : "conv3d", Y, R, (size_t)(N * M * ysp), 1e-5);
+	free(X), free(Wt), free(Y), free(R);
+}
+
+static void test_conv_nd(void **state)
+{
+	conv_nd_case(1, (int64_t[]){9}, (int64_t[]){3});
+	conv_nd_case(3, (int64_t[]){5, 6, 7}, (int64_t[]){2, 3, 2});
+}
+
 /* ConvTranspose 2-D, group 2, stride 2, pads 1, output_padding 1, bias;
  * the reference scatters each input element (the lowering gathers). */
 static void test_convtranspose(void **state)
@@ -812,6 +907,54 @@ static void test_gru(void **state)
 	gru_case(false, true, true);
 }
 
+/* Bidirectional RNN with activations [Relu, Tanh] (forward Relu, reverse
+ * Tanh), clip 0.5, initial_h, no bias; only Y_h requested. */
+static void test_rnn_relu_clip(void **state)
+{
+	enum { S = 3, Bt = 2, I = 4, H = 3, D = 2 };
+	int64_t xd[] = {S, Bt, I}, wd[] = {D, H, I}, rd[] = {D, H, H}, hd[] = {D, Bt, H};
+	Graph *g = new_graph();
+	ValueId in[6] = {add_in(g, "X", DT_F32, 3, xd), add_in(g, "W", DT_F32, 3, wd),
+	                 add_in(g, "R", DT_F32, 3, rd), IR_NONE, IR_NONE,
+	                 add_in(g, "h0", DT_F32, 3, hd)};
+	ValueId out[2] = {IR_NONE, add_out(g, "Yh", DT_F32, 3, hd)};
+	NodeId n = add_node(g, OP_RNN, in, 6, out, 2);
+	set_int(g, n, "hidden_size", H);
+	set_str(g, n, "direction", "bidirectional");
+	set_float(g, n, "clip", 0.5f);
+	Attr *a = graph_add_attr(g, n, "activations", AK_STRINGS);
+	a->n = 2;
+	a->strings = arena_alloc(&g->arena, 2 * sizeof(char *));
+	a->strings[0] = "Relu";
+	a->strings[1] = "Tanh";
+	float *X = rnd(S * Bt * I, 100), *W = rnd(D * H * I, 101), *R = rnd(D * H * H, 102);
+	float *h0 = rnd(D * Bt * H, 103), *Yh = zeros(D * Bt * H), *RH = zeros(D * Bt * H);
+	for (int d = 0; d < D; d++)
+		for (int b = 0; b < Bt; b++) {
+			double h[H], hn[H];
+			for (int j = 0; j < H; j++)
+				h[j] = h0[(d * Bt + b) * H + j];
+			for (int s = 0; s < S; s++) {
+				int t = d == 0 ? s : S - 1 - s;
+				for (int j = 0; j < H; j++) {
+					double v = 0;
+					for (int k = 0; k < I; k++)
+						v += X[(t * Bt + b) * I + k] * W[(d * H + j) * I + k];
+					for (int k = 0; k < H; k++)
+						v += h[k] * R[(d * H + j) * H + k];
+					v = v > 0.5 ? 0.5 : v < -0.5 ? -0.5 : v;
+					hn[j] = d == 0 ? (v > 0 ? v : 0) : tanh(v);
+				}
+				memcpy(h, hn, sizeof h);
+			}
+			for (int j = 0; j < H; j++)
+				RH[(d * Bt + b) * H + j] = (float)h[j];
+		}
+	run(g, (const void *[]){X, W, R, h0}, (void *[]){Yh});
+	expect_close("rnn Y_h", Yh, RH, D * Bt * H, 1e-5);
+	free(X), free(W), free(R), free(h0), free(Yh), free(RH);
+}
+
 /* ---- rejections -------------------------------------------------------------------------- */
 
 /* rule: BatchNormalization with training_mode = 1 is a diagnostic, not code */
@@ -864,14 +1007,17 @@ int main(void)
 		cmocka_unit_test(test_matmul_batched_broadcast),
 		cmocka_unit_test(test_matmul_vectors),
 		cmocka_unit_test(test_matmul_int64),
+		cmocka_unit_test(test_matmul_f16),
 		cmocka_unit_test(test_gemm),
 		cmocka_unit_test(test_einsum),
 		cmocka_unit_test(test_conv),
+		cmocka_unit_test(test_conv_nd),
 		cmocka_unit_test(test_convtranspose),
 		cmocka_unit_test(test_pools),
 		cmocka_unit_test(test_layernorm),
 		cmocka_unit_test(test_lstm),
 		cmocka_unit_test(test_gru),
+		cmocka_unit_test(test_rnn_relu_clip),
 		cmocka_unit_test(test_batchnorm_training_rejected),
 		cmocka_unit_test(test_rnn_activation_rejected),
 	};
