@@ -1240,8 +1240,19 @@ static FRes eval(Fold *F)
 	}
 }
 
+/* Ops whose folded output holds exactly input 0's bytes when the dtype is
+ * unchanged: the constant then shares input 0's data instead of a copy. */
+static bool keeps_bytes(Op op)
+{
+	return op == OP_Identity || op == OP_Cast || op == OP_CastLike || op == OP_Reshape ||
+	       op == OP_Flatten || op == OP_Squeeze || op == OP_Unsqueeze;
+}
+
 /* Turns output 0 into a constant holding F->out; diagnoses disagreement
- * with inference. */
+ * with inference.  An Identity (or same-dtype Cast/CastLike) of a constant
+ * that is not a graph output also has its uses rewired to the source
+ * constant, so shared initializers stay one constant (one global in the
+ * object file) — the "Identity of initializers" export pattern. */
 static FRes commit(Fold *F)
 {
 	Graph *g = F->g;
@@ -1255,16 +1266,29 @@ static FRes commit(Fold *F)
 		return ferr(F, -1, "folded output shape %s differs from the inferred %s",
 		            shape_str(&F->out.s, b1, sizeof b1), shape_str(&v->shape, b2, sizeof b2));
 	size_t es = dtype_size(F->out.dt);
-	unsigned char *data = arena_alloc(&g->arena, (size_t)F->out.n * es);
-	for (int64_t k = 0; k < F->out.n; k++)
-		store_el(&F->out, k, F->out.dt, data + (size_t)k * es);
+	size_t nbytes = (size_t)F->out.n * es;
+	ValueId src = F->n->nin > 0 ? F->n->in[0] : IR_NONE;
+	const void *data;
+	bool shared = keeps_bytes(F->n->op) && src != IR_NONE && gval(g, src)->kind == VK_CONST &&
+	              gval(g, src)->dtype == F->out.dt && gval(g, src)->nbytes == nbytes;
+	if (shared) {
+		data = gval(g, src)->data;
+	} else {
+		unsigned char *p = arena_alloc(&g->arena, nbytes);
+		for (int64_t k = 0; k < F->out.n; k++)
+			store_el(&F->out, k, F->out.dt, p + (size_t)k * es);
+		data = p;
+	}
 	v->dtype = F->out.dt;
 	v->shape = F->out.s;
 	v->kind = VK_CONST;
 	v->data = data;
-	v->nbytes = (size_t)F->out.n * es;
+	v->nbytes = nbytes;
 	v->producer = IR_NONE;
 	F->n->dead = true;
+	if (shared && !v->is_output &&
+	    (F->n->op == OP_Identity || F->n->op == OP_Cast || F->n->op == OP_CastLike))
+		graph_replace_uses(g, ov, src);
 	return F_OK;
 }
 

@@ -18,6 +18,13 @@
  * and Size are also folded when their input is not constant but its shape
  * (the sliced part, for Shape-15 start/end) is static.
  *
+ * Data is shared, not copied, when the output holds input 0's bytes
+ * unchanged (Identity, same-dtype Cast/CastLike, Reshape, Flatten, Squeeze,
+ * Unsqueeze of a constant: Value.data pointers are then equal).  An
+ * Identity or same-dtype Cast/CastLike of a constant that is not a graph
+ * output also has its uses rewired to the source constant, so a shared
+ * initializer stays one constant.
+ *
  * Foldable ops: Constant, Shape, Size, Identity, Cast, CastLike, Reshape,
  * Flatten, Squeeze, Unsqueeze, Concat, Slice, Gather, Transpose, Expand,
  * Tile, ConstantOfShape, Range, Where, Add, Sub, Mul, Div, Mod, Pow, Neg,

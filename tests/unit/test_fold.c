@@ -509,6 +509,34 @@ static void test_not_folded(void **state)
 	expect_not_folded(node(OP_Relu, &fv, 1));
 }
 
+/* Identity of a constant: uses go to the source constant, data shared. */
+static void test_identity_of_constant_shares(void **state)
+{
+	(void)state;
+	int64_t d[] = {2}, a[] = {1, 2};
+	ValueId c = ci64(1, d, a);
+	NodeId id = node(OP_Identity, &c, 1);
+	ValueId ido = out0(id);
+	NodeId neg = node(OP_Neg, &ido, 1);
+	int64_t one[] = {1}, ax = 0;
+	ValueId rin[] = {c, ci64(1, one, &ax)};
+	NodeId un = node(OP_Unsqueeze, rin, 2);
+	fold_ok(id);
+	assert_ptr_equal(gval(G, ido)->data, gval(G, c)->data);
+	assert_int_equal(G->nodes[neg].in[0], c);
+	int64_t ud[] = {1, 2};
+	expect_ints(un, DT_I64, 2, ud, a);
+	assert_ptr_equal(gval(G, out0(un))->data, gval(G, c)->data);
+	/* a graph output keeps its own value (uses not rewired) */
+	NodeId id2 = node(OP_Identity, &c, 1);
+	ValueId o2 = out0(id2);
+	gval(G, o2)->is_output = true;
+	G->outputs = arena_dup(&G->arena, &o2, sizeof o2);
+	G->noutputs = 1;
+	fold_ok(id2);
+	assert_int_equal(G->outputs[0], o2);
+}
+
 static void test_disagreeing_inference(void **state)
 {
 	(void)state;
@@ -654,6 +682,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expand_transpose_tile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reduce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_folded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_of_constant_shares, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disagreeing_inference, setup, teardown),
 		cmocka_unit_test(test_fold_matches_node_tests),
 	};
