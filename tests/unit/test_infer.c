@@ -958,6 +958,113 @@ static void test_declared_output_mismatch_warns(void **st)
 	done(g);
 }
 
+/* Robustness: every op with random inputs (dtypes, ranks, sizes, constant
+ * contents including INT64_MIN/MAX) and random attributes either infers a
+ * sane shape or fails with a diagnostic — never an assert, a sanitizer
+ * report or a crash.  Deterministic (fixed seed). */
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+static int64_t rnd_int(void)
+{
+	static const int64_t special[] = {INT64_MAX, INT64_MIN, -1, 0, 1, 2, 3, 1000000007};
+	if (rnd() % 8 == 0)
+		return special[rnd() % 8];
+	return (int64_t)(rnd() % 11) - 5;
+}
+
+static ValueId rnd_value(Graph *g)
+{
+	static const DType dts[] = {DT_F32, DT_F32, DT_I64, DT_I64, DT_BOOL, DT_I32, DT_F16};
+	DType dt = dts[rnd() % 7];
+	int64_t dims[4];
+	int r = (int)(rnd() % 5);
+	for (int i = 0; i < r; i++)
+		dims[i] = (int64_t)(rnd() % 5);
+	Shape s = shape_make(r, dims);
+	if (dt == DT_I64 && r <= 1 && rnd() % 2) {
+		int64_t vals[4];
+		for (int64_t i = 0; i < shape_numel(&s); i++)
+			vals[i] = rnd_int();
+		return graph_add_const(g, NULL, dt, &s, vals);
+	}
+	return in(g, dt, r, dims);
+}
+
+static void rnd_attrs(Graph *g, NodeId n)
+{
+	static const char *const int_names[] = {"axis", "keepdims", "group", "transA", "transB",
+		"blocksize", "to", "allowzero", "ceil_mode", "hidden_size", "layout", "batch_dims",
+		"num_outputs", "noop_with_empty_axes", "start", "end", "dtype", "stash_type"};
+	static const char *const ints_names[] = {"axes", "perm", "split", "pads", "strides",
+		"kernel_shape", "dilations", "starts", "ends", "output_padding", "output_shape"};
+	static const char *const strs[][2] = {{"auto_pad", "SAME_UPPER"}, {"auto_pad", "VALID"},
+		{"direction", "bidirectional"}, {"equation", "ij,jk->ik"}, {"equation", "...i,i"},
+		{"equation", "a..b"}, {"equation", "ii->i"}, {"mode", "reflect"}, {"mode", "CRD"},
+		{"direction", "LEFT"}, {"reduction", "add"}};
+	int na = (int)(rnd() % 4);
+	for (int i = 0; i < na; i++) {
+		switch (rnd() % 3) {
+		case 0:
+			aint(g, n, int_names[rnd() % 18], rnd_int());
+			break;
+		case 1: {
+			int64_t v[6];
+			int cnt = (int)(rnd() % 7);
+			for (int k = 0; k < cnt; k++)
+				v[k] = rnd_int();
+			aints(g, n, ints_names[rnd() % 11], cnt, v);
+			break;
+		}
+		default: {
+			int k = (int)(rnd() % 11);
+			astr(g, n, strs[k][0], strs[k][1]);
+		}
+		}
+	}
+}
+
+static void test_random_nodes_never_crash(void **st)
+{
+	int ok = 0, failed = 0;
+	for (int op = 1; op < OP__COUNT; op++) {
+		const OpInfo *oi = &op_info[op];
+		if (oi->flags & OPF_FUSED)
+			continue;
+		for (int trial = 0; trial < 300; trial++) {
+			Graph *g = mk();
+			int hi = oi->max_in < 0 ? oi->min_in + 3 : oi->max_in;
+			int nin = oi->min_in + (int)(rnd() % (unsigned)(hi - oi->min_in + 1));
+			int ohi = oi->max_out < 0 ? 4 : oi->max_out;
+			int nout = oi->min_out + (int)(rnd() % (unsigned)(ohi - oi->min_out + 1));
+			ValueId ins[8];
+			for (int k = 0; k < nin; k++)
+				ins[k] = k >= oi->min_in && rnd() % 4 == 0 ? IR_NONE : rnd_value(g);
+			NodeId n = node(g, (Op)op, (int)(rnd() % 19) + 1, nin, ins, nout);
+			rnd_attrs(g, n);
+			if (pass_infer_node(g, n, &D)) {
+				ok++;
+				for (int k = 0; k < nout; k++) {
+					Value *v = gval(g, g->nodes[n].out[k]);
+					assert_true(shape_is_static(&v->shape));
+					assert_true(v->dtype != DT_UNDEF);
+				}
+			} else {
+				failed++;
+				assert_true(D.nerrors > 0);
+			}
+			done(g);
+		}
+	}
+	print_message("random nodes: %d inferred, %d diagnosed\n", ok, failed);
+	assert_true(ok > 0 && failed > 0);
+}
+
 static void test_every_op_has_rule(void **st)
 {
 	/* fused ops are created after inference, with their shapes set */
@@ -1230,6 +1337,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_op_and_arity),
 		cmocka_unit_test(test_size_overflow),
 		cmocka_unit_test(test_declared_output_mismatch_warns),
+		cmocka_unit_test(test_random_nodes_never_crash),
 		cmocka_unit_test(test_every_op_has_rule),
 		cmocka_unit_test(test_bind_dims),
 		cmocka_unit_test(test_infer_shapes_with_folding),
