@@ -1,6 +1,7 @@
 /* codegen/lower_data.h — helpers shared by the data-movement, indexing and
  * reduction lowerings (lower_data.c, lower_index.c, lower_reduce.c).
- * Private to those files; the public entry points are in lower.h.
+ * Private to those files; defined in lower_copy.c (cg_lower_index in
+ * lower_index.c); the public entry points are in lower.h.
  */
 #ifndef ONNXCC_LOWER_DATA_H
 #define ONNXCC_LOWER_DATA_H

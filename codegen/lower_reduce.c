@@ -308,6 +308,100 @@ static bool lower_arg(Cg *cg, const Node *n)
 
 /* ---- Softmax, LogSoftmax, Hardmax --------------------------------------------- */
 
+/* Softmax family with inner > 1: all `inner` rows of one outer index at
+ * once, so every pass walks the input contiguously with the inner index
+ * innermost; per-row max, sum (and Hardmax's arg) live in stack arrays of
+ * `inner` elements.  Same arithmetic as the row form. */
+#define SOFTMAX_MAX_COLUMNS 1024
+
+static LLVMValueRef slot(Cg *cg, LLVMTypeRef et, LLVMValueRef arr, LLVMValueRef i)
+{
+	return LLVMBuildInBoundsGEP2(cg->b, et, arr, &i, 1, "");
+}
+
+static void softmax_columns(Cg *cg, const Node *n, int64_t outer, int64_t A, int64_t inner)
+{
+	ValueId in = n->in[0], out = n->out[0];
+	DType t = gval(cg->g, in)->dtype;
+	LLVMBuilderRef b = cg->b;
+	LLVMTypeRef ct = cg_compute_type(cg, t), it = cg->t_i64;
+	bool keep_e = ct == cg_mem_type(cg, t), hard = n->op == OP_Hardmax;
+	LLVMValueRef mx = cg_alloca(cg, LLVMArrayType2(ct, (uint64_t)inner), "colmax");
+	LLVMValueRef sm = cg_alloca(cg, LLVMArrayType2(ct, (uint64_t)inner), "colsum");
+	LLVMValueRef arg = cg_alloca(cg, LLVMArrayType2(it, (uint64_t)inner), "colarg");
+	CgLoop lo, la, li;
+	cg_for(cg, &lo, 0, outer);
+	LLVMValueRef ob = LLVMBuildMul(b, lo.iv, cg_i64(cg, A * inner), "");
+	cg_for(cg, &li, 0, inner);
+	LLVMBuildStore(b, LLVMConstReal(ct, -INFINITY), slot(cg, ct, mx, li.iv));
+	LLVMBuildStore(b, LLVMConstReal(ct, 0), slot(cg, ct, sm, li.iv));
+	LLVMBuildStore(b, cg_i64(cg, 0), slot(cg, it, arg, li.iv));
+	cg_for_end(cg, &li);
+#define COL_BEGIN()                                                                         \
+	cg_for(cg, &la, 0, A);                                                              \
+	LLVMValueRef rb = LLVMBuildAdd(b, ob, LLVMBuildMul(b, la.iv, cg_i64(cg, inner), ""), ""); \
+	cg_for(cg, &li, 0, inner);                                                          \
+	LLVMValueRef idx = LLVMBuildAdd(b, rb, li.iv, "");                                  \
+	LLVMValueRef mp = slot(cg, ct, mx, li.iv), sp = slot(cg, ct, sm, li.iv);            \
+	(void)mp, (void)sp, (void)idx
+#define COL_END()            \
+	cg_for_end(cg, &li); \
+	cg_for_end(cg, &la)
+	/* pass 1: maxima (Hardmax: the first index of each) */
+	{
+		COL_BEGIN();
+		LLVMValueRef x = cg_load(cg, in, idx), m = LLVMBuildLoad2(b, ct, mp, "");
+		if (hard) {
+			LLVMValueRef ap = slot(cg, it, arg, li.iv);
+			LLVMValueRef gt = LLVMBuildFCmp(b, LLVMRealOGT, x, m, "");
+			LLVMBuildStore(b, LLVMBuildSelect(b, gt, x, m, ""), mp);
+			LLVMBuildStore(b, LLVMBuildSelect(b, gt, la.iv, LLVMBuildLoad2(b, it, ap, ""), ""), ap);
+		} else {
+			LLVMBuildStore(b, cg_dm_combine(cg, CG_COMB_MAX, t, m, x), mp);
+		}
+		COL_END();
+	}
+	if (hard) {
+		COL_BEGIN();
+		LLVMValueRef hit = LLVMBuildICmp(b, LLVMIntEQ, la.iv, LLVMBuildLoad2(b, it, slot(cg, it, arg, li.iv), ""), "");
+		cg_store(cg, out, idx, LLVMBuildSelect(b, hit, LLVMConstReal(ct, 1), LLVMConstReal(ct, 0), ""));
+		COL_END();
+	} else {
+		/* pass 2: sums of exp(x - max) */
+		{
+			COL_BEGIN();
+			LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(b, cg_load(cg, in, idx), LLVMBuildLoad2(b, ct, mp, ""), ""));
+			if (keep_e && n->op == OP_Softmax)
+				cg_store(cg, out, idx, e);
+			LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, ct, sp, ""), e, ""), sp);
+			COL_END();
+		}
+		if (n->op == OP_LogSoftmax) { /* sums become log-sums */
+			cg_for(cg, &li, 0, inner);
+			LLVMValueRef sp = slot(cg, ct, sm, li.iv);
+			LLVMBuildStore(b, cg_math_log(cg, LLVMBuildLoad2(b, ct, sp, "")), sp);
+			cg_for_end(cg, &li);
+		}
+		/* pass 3: normalise */
+		{
+			COL_BEGIN();
+			LLVMValueRef m = LLVMBuildLoad2(b, ct, mp, ""), s = LLVMBuildLoad2(b, ct, sp, ""), y;
+			if (n->op == OP_LogSoftmax) {
+				y = LLVMBuildFSub(b, LLVMBuildFSub(b, cg_load(cg, in, idx), m, ""), s, "");
+			} else {
+				LLVMValueRef e = keep_e ? cg_load(cg, out, idx)
+				                        : cg_math_exp(cg, LLVMBuildFSub(b, cg_load(cg, in, idx), m, ""));
+				y = LLVMBuildFDiv(b, e, s, "");
+			}
+			cg_store(cg, out, idx, y);
+			COL_END();
+		}
+	}
+#undef COL_BEGIN
+#undef COL_END
+	cg_for_end(cg, &lo);
+}
+
 /* Softmax/LogSoftmax/Hardmax-1/11: 2-D view at axis (default 1);
  * -13: along axis (default -1).  Per (outer, inner) row of A elements:
  * m = max; Softmax e/sum(e) with e = exp(x - m); LogSoftmax x - m -
@@ -336,6 +430,10 @@ static bool lower_softmax(Cg *cg, const Node *n)
 	}
 	if (outer * A * inner == 0)
 		return true;
+	if (inner > 1 && inner <= SOFTMAX_MAX_COLUMNS) {
+		softmax_columns(cg, n, outer, A, inner);
+		return true;
+	}
 	LLVMTypeRef ct = cg_compute_type(cg, t);
 	/* f32/f64 keep e in the output between passes; f16/bf16 recompute it */
 	bool keep_e = ct == cg_mem_type(cg, t);

@@ -762,6 +762,52 @@ static void test_softmax_family(void **state)
 	}
 }
 
+/* Softmax-13 / LogSoftmax-13 / Hardmax-13 along axis 1 of [2,3,C] for an
+ * inner extent below and above the column-form limit (1024). */
+static void test_softmax_inner_extents(void **state)
+{
+	(void)state;
+	int64_t inners[2] = {5, 1030};
+	Op ops[3] = {OP_Softmax, OP_LogSoftmax, OP_Hardmax};
+	for (int e = 0; e < 2; e++)
+		for (int k = 0; k < 3; k++) {
+			int64_t C = inners[e], n = 2 * 3 * C;
+			float *x = malloc((size_t)n * sizeof *x), *out = malloc((size_t)n * sizeof *x);
+			float *want = malloc((size_t)n * sizeof *x);
+			fill_rand(x, (int)n, 11 + (unsigned)e);
+			TG t = tg_new();
+			int64_t xd[3] = {2, 3, C};
+			ValueId in = tg_input(&t, "x", DT_F32, 3, xd), y = tg_output(&t, "y", DT_F32, 3, xd);
+			tg_node(&t, ops[k], 13, &in, 1, &y, 1);
+			tg_int(&t, "axis", 1);
+			for (int a = 0; a < 2; a++)
+				for (int64_t c = 0; c < C; c++) {
+					double m = -INFINITY, s = 0;
+					int arg = 0;
+					for (int b = 0; b < 3; b++)
+						if (x[(a * 3 + b) * C + c] > m) {
+							m = x[(a * 3 + b) * C + c];
+							arg = b;
+						}
+					for (int b = 0; b < 3; b++)
+						s += exp(x[(a * 3 + b) * C + c] - m);
+					for (int b = 0; b < 3; b++) {
+						double v = x[(a * 3 + b) * C + c];
+						want[(a * 3 + b) * C + c] = ops[k] == OP_Softmax ? (float)(exp(v - m) / s)
+						                          : ops[k] == OP_LogSoftmax ? (float)(v - m - log(s))
+						                          : (float)(b == arg);
+					}
+				}
+			const void *ins[] = {x};
+			void *outs[] = {out};
+			tg_run(&t, ins, outs);
+			assert_close(out, want, (int)n, 1e-5);
+			free(x);
+			free(out);
+			free(want);
+		}
+}
+
 /* CumSum with the axis as a runtime input, all exclusive/reverse combos. */
 static void test_cumsum(void **state)
 {
@@ -859,6 +905,7 @@ int main(void)
 		cmocka_unit_test(test_reduce_empty_axes),
 		cmocka_unit_test(test_argmax_argmin),
 		cmocka_unit_test(test_softmax_family),
+		cmocka_unit_test(test_softmax_inner_extents),
 		cmocka_unit_test(test_cumsum),
 		cmocka_unit_test(test_topk),
 	};

@@ -1,0 +1,133 @@
+/* codegen/lower_copy.c — the helpers shared by the data, indexing and
+ * reduction lowerings (declared in lower_data.h): the strided-copy kernel
+ * cg_dm_copy(), bit-moving dtypes, axis normalisation, compile-time integer
+ * inputs, run-time index wrapping, and the comparison/combination of
+ * compute-type values used by reductions and scatters.
+ */
+#include "lower_data.h"
+
+#include <assert.h>
+
+DType cg_dm_bits_dtype(DType t)
+{
+	switch (dtype_size(t)) {
+	case 1: return DT_U8;
+	case 2: return DT_U16;
+	case 4: return DT_U32;
+	case 8: return DT_U64;
+	default: IR_UNREACHABLE("cg_dm_bits_dtype: unsupported element size");
+	}
+}
+
+int cg_dm_axis(int64_t axis, int rank)
+{
+	if (axis < -rank || axis >= rank)
+		return -1;
+	return (int)(axis < 0 ? axis + rank : axis);
+}
+
+bool cg_dm_const_ints(Cg *cg, const Node *n, int k, int64_t *out, int max, int *count)
+{
+	*count = -1;
+	if (k >= n->nin || n->in[k] == IR_NONE)
+		return true;
+	const Value *v = gval(cg->g, n->in[k]);
+	if (v->kind != VK_CONST || !v->data)
+		return cg_unsupported(cg, k, "must be a compile-time constant");
+	if (!dtype_is_int(v->dtype))
+		return cg_unsupported(cg, k, "expected an integer tensor, got %s", dtype_name(v->dtype));
+	int64_t cnt = shape_numel(&v->shape);
+	if (cnt < 0 || cnt > max)
+		return cg_unsupported(cg, k, "expected at most %d values, got %lld", max, (long long)cnt);
+	for (int64_t i = 0; i < cnt; i++)
+		out[i] = value_get_int(v, i);
+	*count = (int)cnt;
+	return true;
+}
+
+LLVMValueRef cg_dm_wrap_index(Cg *cg, LLVMValueRef x, DType t, int64_t dim)
+{
+	assert(dim > 0);
+	LLVMValueRef i = dtype_is_float(t) ? cg_convert(cg, x, t, DT_I64)
+	                                   : LLVMBuildIntCast2(cg->b, x, cg->t_i64, dtype_is_signed(t), "");
+	LLVMValueRef zero = cg_i64(cg, 0);
+	LLVMValueRef neg = LLVMBuildICmp(cg->b, LLVMIntSLT, i, zero, "");
+	i = LLVMBuildSelect(cg->b, neg, LLVMBuildAdd(cg->b, i, cg_i64(cg, dim), ""), i, "");
+	LLVMValueRef lo = LLVMBuildICmp(cg->b, LLVMIntSLT, i, zero, "");
+	i = LLVMBuildSelect(cg->b, lo, zero, i, "");
+	LLVMValueRef hi = LLVMBuildICmp(cg->b, LLVMIntSGT, i, cg_i64(cg, dim - 1), "");
+	return LLVMBuildSelect(cg->b, hi, cg_i64(cg, dim - 1), i, "");
+}
+
+LLVMValueRef cg_dm_greater(Cg *cg, DType t, LLVMValueRef a, LLVMValueRef b, bool greater)
+{
+	if (dtype_is_float(t))
+		return LLVMBuildFCmp(cg->b, greater ? LLVMRealOGT : LLVMRealOLT, a, b, "");
+	if (t == DT_BOOL || !dtype_is_signed(t))
+		return LLVMBuildICmp(cg->b, greater ? LLVMIntUGT : LLVMIntULT, a, b, "");
+	return LLVMBuildICmp(cg->b, greater ? LLVMIntSGT : LLVMIntSLT, a, b, "");
+}
+
+LLVMValueRef cg_dm_combine(Cg *cg, CgCombine op, DType t, LLVMValueRef a, LLVMValueRef b)
+{
+	bool fl = dtype_is_float(t);
+	switch (op) {
+	case CG_COMB_NONE:
+		return b;
+	case CG_COMB_ADD:
+		return fl ? LLVMBuildFAdd(cg->b, a, b, "") : LLVMBuildAdd(cg->b, a, b, "");
+	case CG_COMB_MUL:
+		return fl ? LLVMBuildFMul(cg->b, a, b, "") : LLVMBuildMul(cg->b, a, b, "");
+	case CG_COMB_MAX:
+	case CG_COMB_MIN: {
+		bool mx = op == CG_COMB_MAX;
+		LLVMValueRef better = cg_dm_greater(cg, t, b, a, mx);
+		LLVMValueRef r = LLVMBuildSelect(cg->b, better, b, a, "");
+		if (fl) { /* NaN in either operand wins */
+			LLVMValueRef bn = LLVMBuildFCmp(cg->b, LLVMRealUNO, b, b, "");
+			r = LLVMBuildSelect(cg->b, bn, b, r, "");
+		}
+		return r;
+	}
+	}
+	IR_UNREACHABLE("cg_dm_combine: bad op");
+}
+
+void cg_dm_copy(Cg *cg, int rank, const int64_t *dims, const CgView *dst, const CgView *src)
+{
+	DType dt = gval(cg->g, dst->v)->dtype, st = gval(cg->g, src->v)->dtype;
+	assert(rank <= CG_DM_MAX_DIMS);
+	assert(dtype_size(dt) == dtype_size(st));
+	(void)st;
+	int64_t d[CG_DM_MAX_DIMS], ds[CG_DM_MAX_DIMS], ss[CG_DM_MAX_DIMS];
+	int r = 0;
+	for (int k = 0; k < rank; k++) {
+		if (dims[k] == 0)
+			return;
+		if (dims[k] == 1)
+			continue;
+		if (r > 0 && ds[r - 1] == dst->strides[k] * dims[k] && ss[r - 1] == src->strides[k] * dims[k]) {
+			d[r - 1] *= dims[k];
+			ds[r - 1] = dst->strides[k];
+			ss[r - 1] = src->strides[k];
+			continue;
+		}
+		d[r] = dims[k];
+		ds[r] = dst->strides[k];
+		ss[r] = src->strides[k];
+		r++;
+	}
+	DType bt = cg_dm_bits_dtype(dt);
+	CgLoop loops[CG_DM_MAX_DIMS];
+	LLVMValueRef iv[CG_DM_MAX_DIMS];
+	for (int k = 0; k < r; k++) {
+		cg_for(cg, &loops[k], 0, d[k]);
+		iv[k] = loops[k].iv;
+	}
+	LLVMValueRef si = LLVMBuildAdd(cg->b, cg_linear(cg, r, iv, ss), cg_i64(cg, src->base), "");
+	LLVMValueRef di = LLVMBuildAdd(cg->b, cg_linear(cg, r, iv, ds), cg_i64(cg, dst->base), "");
+	LLVMValueRef x = cg_load_ptr(cg, bt, cg_ptr(cg, src->v), si);
+	cg_store_ptr(cg, bt, cg_ptr(cg, dst->v), di, x);
+	for (int k = r - 1; k >= 0; k--)
+		cg_for_end(cg, &loops[k]);
+}
