@@ -856,6 +856,37 @@ static FRes f_range(Fold *F)
 	return F_OK;
 }
 
+/* Trilu-14: keeps j - i >= k (upper) or j - i <= k (lower) over the last
+ * two dims, zeroes the rest. */
+static FRes f_trilu(Fold *F)
+{
+	Ten *x = &F->in[0];
+	int r = x->s.rank;
+	if (r < 2)
+		return ferr(F, 0, "expected rank >= 2, got %d", r);
+	int64_t k = 0;
+	if (present(F, 1)) {
+		if (F->in[1].isf || F->in[1].n != 1)
+			return ferr(F, 1, "k must be an integer scalar");
+		k = F->in[1].i[0];
+	}
+	bool upper = attr_int(F->n, "upper", 1) != 0;
+	FRes res = ten_alloc(&F->out, x->dt, &x->s);
+	if (res != F_OK)
+		return res;
+	int64_t rows = x->s.dims[r - 2], cols = x->s.dims[r - 1];
+	for (int64_t e = 0; e < x->n; e++) {
+		int64_t j = e % cols, i = cols ? (e / cols) % rows : 0;
+		/* j - i compared without overflow: both are small */
+		bool keep = upper ? j - i >= k : j - i <= k;
+		if (keep)
+			copy_el(&F->out, e, x, e);
+		else
+			set_num(&F->out, e, 0, 0, false);
+	}
+	return F_OK;
+}
+
 /* ---- elementwise ---------------------------------------------------------- */
 static int64_t wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
 static int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
@@ -1195,7 +1226,7 @@ static bool foldable(Op op)
 	case OP_Constant: case OP_Shape: case OP_Size: case OP_Identity: case OP_Cast:
 	case OP_CastLike: case OP_Reshape: case OP_Flatten: case OP_Squeeze: case OP_Unsqueeze:
 	case OP_Concat: case OP_Slice: case OP_Gather: case OP_Transpose: case OP_Expand:
-	case OP_Tile: case OP_ConstantOfShape: case OP_Range: case OP_Where:
+	case OP_Tile: case OP_ConstantOfShape: case OP_Range: case OP_Where: case OP_Trilu:
 	case OP_Add: case OP_Sub: case OP_Mul: case OP_Div: case OP_Mod: case OP_Pow:
 	case OP_Neg: case OP_Abs: case OP_Sqrt: case OP_Reciprocal: case OP_Floor: case OP_Ceil:
 	case OP_Equal: case OP_Less: case OP_LessOrEqual: case OP_Greater: case OP_GreaterOrEqual:
@@ -1228,6 +1259,7 @@ static FRes eval(Fold *F)
 	case OP_ConstantOfShape: return f_constant_of_shape(F);
 	case OP_Range: return f_range(F);
 	case OP_Where: return f_where(F);
+	case OP_Trilu: return f_trilu(F);
 	case OP_Neg: case OP_Abs: case OP_Sqrt: case OP_Reciprocal: case OP_Floor: case OP_Ceil:
 	case OP_Not:
 		return f_unary(F);

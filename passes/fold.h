@@ -27,7 +27,7 @@
  *
  * Foldable ops: Constant, Shape, Size, Identity, Cast, CastLike, Reshape,
  * Flatten, Squeeze, Unsqueeze, Concat, Slice, Gather, Transpose, Expand,
- * Tile, ConstantOfShape, Range, Where, Add, Sub, Mul, Div, Mod, Pow, Neg,
+ * Tile, ConstantOfShape, Range, Trilu, Where, Add, Sub, Mul, Div, Mod, Pow, Neg,
  * Abs, Sqrt, Reciprocal, Floor, Ceil, Equal, Less, LessOrEqual, Greater,
  * GreaterOrEqual, Not, And, Or, Xor, Min, Max, Sum, Mean, ReduceSum,
  * ReduceProd, ReduceMin, ReduceMax, ReduceMean — for bool, every integer

@@ -471,6 +471,22 @@ static void test_expand_transpose_tile(void **state)
 	expect_ints(node(OP_Tile, tin, 2), DT_I64, 2, tid, tiw);
 }
 
+static void test_trilu(void **state)
+{
+	(void)state;
+	int64_t d[] = {3, 4}, a[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, k = 1;
+	ValueId x = ci64(2, d, a);
+	ValueId in[] = {x, ci64(0, NULL, &k)};
+	/* upper, k=1: keep j - i >= 1 */
+	int64_t wu[] = {0, 2, 3, 4, 0, 0, 7, 8, 0, 0, 0, 12};
+	expect_ints(node(OP_Trilu, in, 2), DT_I64, 2, d, wu);
+	/* lower, k=0 (omitted): keep j <= i */
+	NodeId lo = node(OP_Trilu, &x, 1);
+	set_int(lo, "upper", 0);
+	int64_t wl[] = {1, 0, 0, 0, 5, 6, 0, 0, 9, 10, 11, 0};
+	expect_ints(lo, DT_I64, 2, d, wl);
+}
+
 static void test_reduce(void **state)
 {
 	(void)state;
@@ -680,6 +696,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_arith, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_minmax_sum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expand_transpose_tile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trilu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reduce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_folded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_of_constant_shares, setup, teardown),
