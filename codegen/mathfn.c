@@ -823,6 +823,12 @@ LLVMValueRef cg_math_trunc(Cg *cg, LLVMValueRef x)
 	return copysign_(&m, floor_(&m, fabs_(&m, x)), x);
 }
 
+LLVMValueRef cg_math_copysign(Cg *cg, LLVMValueRef mag, LLVMValueRef sgn)
+{
+	M m = inline_m(cg, mag);
+	return copysign_(&m, mag, sgn);
+}
+
 LLVMValueRef cg_math_fmin(Cg *cg, LLVMValueRef a, LLVMValueRef b)
 {
 	M m = inline_m(cg, a);

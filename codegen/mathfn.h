@@ -46,5 +46,6 @@ LLVMValueRef cg_math_fmod(Cg *cg, LLVMValueRef a, LLVMValueRef b); /* C fmod */
 LLVMValueRef cg_math_expm1(Cg *cg, LLVMValueRef x);  /* exp(x)-1 without cancellation */
 LLVMValueRef cg_math_log1p(Cg *cg, LLVMValueRef x);  /* log(1+x) without cancellation */
 LLVMValueRef cg_math_trunc(Cg *cg, LLVMValueRef x);  /* toward zero */
+LLVMValueRef cg_math_copysign(Cg *cg, LLVMValueRef mag, LLVMValueRef sgn); /* llvm.copysign */
 
 #endif
