@@ -93,6 +93,11 @@ static void ten_free(Ten *t)
 	t->f = NULL;
 }
 
+/* two's complement wrapping arithmetic (no signed-overflow UB) */
+static int64_t wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+static int64_t wmul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+
 /* float -> int64 truncating toward zero; NaN -> 0, saturating out of range */
 static int64_t f2i(double x)
 {
@@ -887,10 +892,153 @@ static FRes f_trilu(Fold *F)
 	return F_OK;
 }
 
+/* Einsum-12 without ellipsis: every combination of the equation's letters
+ * is visited once (output letters outermost), the product of the inputs'
+ * elements added into the output element.  A letter repeated in one term
+ * walks its diagonal.  Implicit output (no "->"): the letters used once,
+ * in alphabetical order.  Skipped (left to codegen) beyond FOLD_MAX_IN_ELEMS
+ * visited combinations. */
+static FRes f_einsum(Fold *F)
+{
+	const char *eq = attr_string(F->n, "equation", NULL);
+	if (!eq)
+		return ferr(F, -1, "missing attribute 'equation'");
+	if (strchr(eq, '.'))
+		return F_SKIP;
+	char terms[16][IR_MAX_RANK + 1], outt[IR_MAX_RANK * 2 + 1];
+	int nt = 0, len = 0;
+	bool arrow = false;
+	int nout = 0;
+	memset(terms, 0, sizeof terms);
+	for (const char *p = eq;; p++) {
+		char ch = *p;
+		if (ch == ' ')
+			continue;
+		if (ch == ',' || ch == 0 || (ch == '-' && p[1] == '>')) {
+			if (nt >= 16 || arrow)
+				return F_SKIP;
+			terms[nt][len] = 0;
+			nt++;
+			len = 0;
+			if (ch == 0)
+				break;
+			if (ch == '-') {
+				p++;
+				arrow = true;
+				for (p++; *p; p++)
+					if (*p != ' ') {
+						if (nout >= IR_MAX_RANK * 2)
+							return F_SKIP;
+						outt[nout++] = *p;
+					}
+				break;
+			}
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')) || len >= IR_MAX_RANK)
+			return ferr(F, -1, "bad equation '%s'", eq);
+		terms[nt][len++] = ch;
+	}
+	outt[nout] = 0;
+	if (nt != F->nin)
+		return ferr(F, -1, "equation '%s' has %d operands, node has %d inputs", eq, nt, F->nin);
+	int64_t size[128];
+	int count[128] = {0};
+	for (int c = 0; c < 128; c++)
+		size[c] = -1;
+	DType dt = F->in[0].dt;
+	for (int t = 0; t < nt; t++) {
+		Ten *x = &F->in[t];
+		if (!present(F, t) || x->dt != dt)
+			return ferr(F, t, "operands must share one dtype");
+		if ((int)strlen(terms[t]) != x->s.rank)
+			return ferr(F, t, "term '%s' does not match rank %d", terms[t], x->s.rank);
+		for (int j = 0; terms[t][j]; j++) {
+			int c = terms[t][j];
+			if (size[c] >= 0 && size[c] != x->s.dims[j])
+				return ferr(F, t, "letter '%c' is %lld here, %lld elsewhere", c,
+				            (long long)x->s.dims[j], (long long)size[c]);
+			size[c] = x->s.dims[j];
+			count[c]++;
+		}
+	}
+	if (!arrow)
+		for (int c = 'A'; c <= 'z'; c++)
+			if (count[c] == 1) {
+				if (nout >= IR_MAX_RANK)
+					return F_SKIP;
+				outt[nout++] = (char)c;
+			}
+	outt[nout] = 0;
+	if (nout > IR_MAX_RANK)
+		return F_SKIP;
+	/* loop letters: output first, then the summed ones */
+	char loop[64] = "";
+	int nl = 0;
+	for (int j = 0; j < nout; j++) {
+		if (size[(int)outt[j]] < 0 || strchr(loop, outt[j]) != NULL)
+			return ferr(F, -1, "output letter '%c' is not a single input letter", outt[j]);
+		loop[nl++] = outt[j];
+		loop[nl] = 0;
+	}
+	for (int c = 'A'; c <= 'z'; c++)
+		if (size[c] >= 0 && !strchr(outt, c)) {
+			loop[nl++] = (char)c;
+			loop[nl] = 0;
+		}
+	int64_t total = 1;
+	for (int j = 0; j < nl; j++)
+		if (__builtin_mul_overflow(total, size[(int)loop[j]], &total) || total > FOLD_MAX_IN_ELEMS)
+			return F_SKIP;
+	Shape s = shape_make(nout, NULL);
+	for (int j = 0; j < nout; j++)
+		s.dims[j] = size[(int)outt[j]];
+	FRes res = ten_alloc(&F->out, dt, &s);
+	if (res != F_OK)
+		return res;
+	/* stride of each loop letter in each operand and in the output */
+	int64_t st[16][64], ost[64], xs[IR_MAX_RANK];
+	memset(st, 0, sizeof st);
+	memset(ost, 0, sizeof ost);
+	for (int t = 0; t < nt; t++) {
+		shape_strides(&F->in[t].s, xs);
+		for (int j = 0; terms[t][j]; j++)
+			st[t][strchr(loop, terms[t][j]) - loop] += xs[j];
+	}
+	shape_strides(&s, xs);
+	for (int j = 0; j < nout; j++)
+		ost[j] = xs[j];
+	int64_t idx[64] = {0}, off[16] = {0}, o = 0;
+	for (int64_t it = 0; it < total; it++) {
+		if (F->out.isf) {
+			double prod = 1;
+			for (int t = 0; t < nt; t++)
+				prod *= F->in[t].f[off[t]];
+			F->out.f[o] += prod;
+		} else {
+			int64_t prod = 1;
+			for (int t = 0; t < nt; t++)
+				prod = wmul(prod, F->in[t].i[off[t]]);
+			F->out.i[o] = wadd(F->out.i[o], prod);
+		}
+		for (int j = nl - 1; j >= 0; j--) {
+			int64_t sz = size[(int)loop[j]];
+			idx[j]++;
+			for (int t = 0; t < nt; t++)
+				off[t] += st[t][j];
+			o += ost[j];
+			if (idx[j] < sz)
+				break;
+			for (int t = 0; t < nt; t++)
+				off[t] -= st[t][j] * sz;
+			o -= ost[j] * sz;
+			idx[j] = 0;
+		}
+	}
+	return F_OK;
+}
+
 /* ---- elementwise ---------------------------------------------------------- */
-static int64_t wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
-static int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
-static int64_t wmul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 
 /* Combines x (element xi) and y (element yi) with op into out element k.
  * Returns false on integer division by zero. */
@@ -1050,7 +1198,7 @@ static FRes f_unary(Fold *F)
 	DType dt = x->dt;
 	if (op == OP_Not && dt != DT_BOOL)
 		return ferr(F, 0, "Not needs bool, got %s", dtype_name(dt));
-	if ((op == OP_Sqrt || op == OP_Reciprocal || op == OP_Floor || op == OP_Ceil) && !x->isf)
+	if (op != OP_Neg && op != OP_Abs && op != OP_Not && !x->isf)
 		return F_SKIP; /* float-only ops; inference reports a wrong dtype */
 	FRes res = ten_alloc(&F->out, dt, &x->s);
 	if (res != F_OK)
@@ -1065,6 +1213,14 @@ static FRes f_unary(Fold *F)
 			case OP_Reciprocal: r = 1.0 / a; break;
 			case OP_Floor: r = floor(a); break;
 			case OP_Ceil: r = ceil(a); break;
+			case OP_Exp: r = exp(a); break;
+			case OP_Log: r = log(a); break;
+			case OP_Sin: r = sin(a); break;
+			case OP_Cos: r = cos(a); break;
+			case OP_Tanh: r = tanh(a); break;
+			case OP_Erf: r = erf(a); break;
+			case OP_Relu: r = a > 0 || isnan(a) ? a : 0; break;
+			case OP_Sigmoid: r = 1 / (1 + exp(-a)); break;
 			default: IR_UNREACHABLE("f_unary: op");
 			}
 			/* f32: compute what a float kernel computes */
@@ -1229,6 +1385,8 @@ static bool foldable(Op op)
 	case OP_Tile: case OP_ConstantOfShape: case OP_Range: case OP_Where: case OP_Trilu:
 	case OP_Add: case OP_Sub: case OP_Mul: case OP_Div: case OP_Mod: case OP_Pow:
 	case OP_Neg: case OP_Abs: case OP_Sqrt: case OP_Reciprocal: case OP_Floor: case OP_Ceil:
+	case OP_Exp: case OP_Log: case OP_Sin: case OP_Cos: case OP_Tanh: case OP_Erf: case OP_Relu:
+	case OP_Sigmoid: case OP_Einsum:
 	case OP_Equal: case OP_Less: case OP_LessOrEqual: case OP_Greater: case OP_GreaterOrEqual:
 	case OP_Not: case OP_And: case OP_Or: case OP_Xor:
 	case OP_Min: case OP_Max: case OP_Sum: case OP_Mean:
@@ -1261,8 +1419,10 @@ static FRes eval(Fold *F)
 	case OP_Where: return f_where(F);
 	case OP_Trilu: return f_trilu(F);
 	case OP_Neg: case OP_Abs: case OP_Sqrt: case OP_Reciprocal: case OP_Floor: case OP_Ceil:
-	case OP_Not:
+	case OP_Exp: case OP_Log: case OP_Sin: case OP_Cos: case OP_Tanh: case OP_Erf: case OP_Relu:
+	case OP_Sigmoid: case OP_Not:
 		return f_unary(F);
+	case OP_Einsum: return f_einsum(F);
 	case OP_Min: case OP_Max: case OP_Sum: case OP_Mean:
 		return f_variadic(F);
 	case OP_ReduceSum: case OP_ReduceProd: case OP_ReduceMin: case OP_ReduceMax: case OP_ReduceMean:

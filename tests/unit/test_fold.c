@@ -487,6 +487,48 @@ static void test_trilu(void **state)
 	expect_ints(lo, DT_I64, 2, d, wl);
 }
 
+static void test_einsum_and_float_unary(void **state)
+{
+	(void)state;
+	int64_t da[] = {2, 3}, db[] = {3, 2};
+	float a[] = {1, 2, 3, 4, 5, 6}, b[] = {1, 0, 0, 1, 1, 1};
+	ValueId in[] = {cf32(2, da, a), cf32(2, db, b)};
+	NodeId mm = node(OP_Einsum, in, 2);
+	graph_add_attr(G, mm, "equation", AK_STRING)->s = "ij,jk->ik";
+	int64_t od[] = {2, 2};
+	double w[] = {4, 5, 10, 11};
+	expect_floats(mm, DT_F32, 2, od, w);
+	/* implicit output: letters used once, alphabetical -> "ik" again */
+	NodeId im = node(OP_Einsum, in, 2);
+	graph_add_attr(G, im, "equation", AK_STRING)->s = "ij,jk";
+	expect_floats(im, DT_F32, 2, od, w);
+	/* outer product (Transformer-XL positional embedding) and a diagonal */
+	int64_t d2[] = {2}, d3[] = {3};
+	float p[] = {0, 1}, q[] = {1, 2, 3};
+	ValueId oin[] = {cf32(1, d2, p), cf32(1, d3, q)};
+	NodeId outer = node(OP_Einsum, oin, 2);
+	graph_add_attr(G, outer, "equation", AK_STRING)->s = "i,j->ij";
+	int64_t oud[] = {2, 3};
+	double ow[] = {0, 0, 0, 1, 2, 3};
+	expect_floats(outer, DT_F32, 2, oud, ow);
+	int64_t sq[] = {2, 2};
+	float m[] = {1, 2, 3, 4};
+	ValueId mv = cf32(2, sq, m);
+	NodeId dg = node(OP_Einsum, &mv, 1);
+	graph_add_attr(G, dg, "equation", AK_STRING)->s = "ii->i";
+	double dw[] = {1, 4};
+	expect_floats(dg, DT_F32, 1, d2, dw);
+	/* Sin of the folded product: computed in double, rounded to f32 */
+	ValueId so = out0(outer);
+	double sw[6];
+	for (int k = 0; k < 6; k++)
+		sw[k] = (float)sin(ow[k]);
+	expect_floats(node(OP_Sin, &so, 1), DT_F32, 2, oud, sw);
+	NodeId bad = node(OP_Einsum, in, 2);
+	graph_add_attr(G, bad, "equation", AK_STRING)->s = "ij,kj->ik";
+	expect_diag(bad, "letter 'j' is 2 here, 3 elsewhere");
+}
+
 static void test_reduce(void **state)
 {
 	(void)state;
@@ -522,7 +564,7 @@ static void test_not_folded(void **state)
 	/* ops the folder does not evaluate */
 	float f[] = {1, 2};
 	ValueId fv = cf32(1, d, f);
-	expect_not_folded(node(OP_Relu, &fv, 1));
+	expect_not_folded(node(OP_Softmax, &fv, 1));
 }
 
 /* Identity of a constant: uses go to the source constant, data shared. */
@@ -697,6 +739,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_minmax_sum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expand_transpose_tile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trilu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_einsum_and_float_unary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reduce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_folded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_of_constant_shares, setup, teardown),
