@@ -27,15 +27,16 @@
  *
  * Foldable ops: Constant, Shape, Size, Identity, Cast, CastLike, Reshape,
  * Flatten, Squeeze, Unsqueeze, Concat, Slice, Gather, Transpose, Expand,
- * Tile, ConstantOfShape, Range, Trilu, Where, Add, Sub, Mul, Div, Mod, Pow, Neg,
- * Abs, Sqrt, Reciprocal, Floor, Ceil, Equal, Less, LessOrEqual, Greater,
+ * Tile, ConstantOfShape, Range, Trilu, Einsum (without "..."), Where, Add,
+ * Sub, Mul, Div, Mod, Pow, Neg, Abs, Equal, Less, LessOrEqual, Greater,
  * GreaterOrEqual, Not, And, Or, Xor, Min, Max, Sum, Mean, ReduceSum,
  * ReduceProd, ReduceMin, ReduceMax, ReduceMean — for bool, every integer
- * width and f16/bf16/f32/f64.  Integer arithmetic wraps (two's
+ * width and f16/bf16/f32/f64 — and, on floats only, Sqrt, Reciprocal,
+ * Floor, Ceil, Exp, Log, Sin, Cos, Tanh, Erf, Relu, Sigmoid.  Integer arithmetic wraps (two's
  * complement); integer Div truncates toward zero (like C, as onnxruntime);
  * integer Mod follows the divisor's sign unless fmod=1.  Float arithmetic
  * is done in double and rounded once to the output type (exact for
- * + - * / sqrt).
+ * + - * / sqrt; within an ulp or so for the transcendental functions).
  *
  * requires: the node's output dtype/shape inferred if known (pass_infer_node
  *           ran); a computed shape that contradicts a static inferred one is
