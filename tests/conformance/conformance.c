@@ -87,7 +87,13 @@ typedef struct Case {
 	Status status;
 	char *detail;
 	double ms;
+	int selftest;        /* --self-test: a SELF_* misbehaviour, or 0 */
 } Case;
+
+/* --self-test children that misbehave on purpose, to check that the
+ * parent classifies each kind of death. */
+enum { SELF_NONE, SELF_SEGV, SELF_ABORT, SELF_HANG, SELF_HANG_NOALARM, SELF_SANITIZER,
+       SELF_BAD_LINE };
 
 /* ======================================================================
  * Child side
@@ -536,6 +542,44 @@ static void child_main(const Options *o, const Case *c, const char *workdir)
 	finish(ST_PASS, "%d data set%s", nsets, nsets == 1 ? "" : "s");
 }
 
+/* A child that misbehaves as --self-test asks.  Never returns. */
+static void selftest_child(int kind) __attribute__((noreturn));
+static void selftest_child(int kind)
+{
+	sigset_t set;
+	switch (kind) {
+	case SELF_SEGV:
+		phase = PH_RUN;
+		raise(SIGSEGV);
+		break;
+	case SELF_ABORT:
+		phase = PH_COMPILE;
+		fprintf(stderr, "selftest: compile.c:1: f: Assertion `0' failed.\n");
+		fflush(stderr);
+		abort();
+	case SELF_HANG:
+		for (;;)
+			pause();
+	case SELF_HANG_NOALARM:
+		/* ignores SIGALRM: only the parent's deadline can end it */
+		sigemptyset(&set);
+		sigaddset(&set, SIGALRM);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		for (;;)
+			pause();
+	case SELF_SANITIZER:
+		fprintf(stderr, "=================\n==1==ERROR: AddressSanitizer: "
+		        "heap-buffer-overflow on address 0x1\nmore text\n");
+		fflush(stderr);
+		_exit(1);
+	case SELF_BAD_LINE:
+		say("@@RESULT PASS\tlooks fine\n");
+		raise(SIGSEGV);   /* ... but dies after claiming success */
+		break;
+	}
+	_exit(3);
+}
+
 /* ======================================================================
  * Parent side
  * ====================================================================== */
@@ -731,6 +775,8 @@ static void slot_start(const Options *o, Slot *s, Case *c, const char *workdir)
 			install_crash_handlers();
 		}
 		alarm((unsigned)o->timeout_s);
+		if (c->selftest)
+			selftest_child(c->selftest);
 		child_main(o, c, workdir);
 	}
 	setpgid(pid, pid);   /* also in the parent: no race with kill(-pid) */
@@ -864,6 +910,178 @@ static int cmp_reason(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+/* ---- --self-test ----------------------------------------------------------- */
+
+static void put_varint(FILE *f, uint64_t v)
+{
+	do {
+		unsigned char b = v & 0x7f;
+		v >>= 7;
+		fputc(b | (v ? 0x80 : 0), f);
+	} while (v);
+}
+
+/* Writes a TensorProto: dims (1), data_type (2), name (8), raw_data (9). */
+static bool write_tensor_pb(const char *path, const char *name, int dtype, int rank,
+                            const int64_t *dims, const void *data, size_t nbytes)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return false;
+	for (int i = 0; i < rank; i++) {
+		fputc(0x08, f);
+		put_varint(f, (uint64_t)dims[i]);
+	}
+	fputc(0x10, f);
+	put_varint(f, (uint64_t)dtype);
+	fputc(0x42, f);
+	put_varint(f, strlen(name));
+	fputs(name, f);
+	fputc(0x4a, f);
+	put_varint(f, nbytes);
+	fwrite(data, 1, nbytes, f);
+	return fclose(f) == 0;
+}
+
+/* A copy of case src under dir/name (model and inputs symlinked) whose
+ * output_0.pb is rewritten by `how`: 0 unchanged, 1 one value changed,
+ * 2 dims reversed, 3 as f64, 4 first value NaN. */
+static bool make_variant(const char *src, const char *dir, const char *name, int how)
+{
+	char d[4200], a[4300], b[4300];
+	Arena ar = {0};
+	Diag dg;
+	Tensor t;
+	const char *tname = "";
+	bool ok = false;
+	snprintf(d, sizeof d, "%s/%s", dir, name);
+	snprintf(a, sizeof a, "%s/test_data_set_0", d);
+	if (mkdir(d, 0777) != 0 || mkdir(a, 0777) != 0)
+		return false;
+	snprintf(a, sizeof a, "%s/model.onnx", src);
+	snprintf(b, sizeof b, "%s/model.onnx", d);
+	if (symlink(a, b) != 0)
+		return false;
+	for (int k = 0;; k++) {
+		snprintf(a, sizeof a, "%s/test_data_set_0/input_%d.pb", src, k);
+		if (!file_exists(a))
+			break;
+		snprintf(b, sizeof b, "%s/test_data_set_0/input_%d.pb", d, k);
+		if (symlink(a, b) != 0)
+			return false;
+	}
+	snprintf(a, sizeof a, "%s/test_data_set_0/output_0.pb", src);
+	snprintf(b, sizeof b, "%s/test_data_set_0/output_0.pb", d);
+	diag_init(&dg, a, false);
+	if (!onnx_load_tensor_file(a, &ar, &t, &tname, &dg) || t.dtype != DT_F32 || t.nbytes < 8)
+		goto out;
+	int64_t dims[IR_MAX_RANK];
+	for (int i = 0; i < t.shape.rank; i++)
+		dims[i] = how == 2 ? t.shape.dims[t.shape.rank - 1 - i] : t.shape.dims[i];
+	float *v = malloc(t.nbytes);
+	if (!v)
+		goto out;
+	memcpy(v, t.data, t.nbytes);
+	if (how == 1)
+		v[1] += 0.5f;
+	if (how == 4)
+		v[0] = NAN;
+	if (how == 3) {
+		size_t n = t.nbytes / 4;
+		double *w = malloc(n * 8);
+		if (w) {
+			for (size_t i = 0; i < n; i++)
+				w[i] = v[i];
+			ok = write_tensor_pb(b, tname, DT_F64, t.shape.rank, dims, w, n * 8);
+		}
+		free(w);
+	} else {
+		ok = write_tensor_pb(b, tname, DT_F32, t.shape.rank, dims, v, t.nbytes);
+	}
+	free(v);
+out:
+	diag_free(&dg);
+	arena_free(&ar);
+	return ok;
+}
+
+/* Runs children that crash, hang and lie, and copies of a passing node
+ * test with corrupted expectations; checks that each is classified as
+ * expected.  Returns the number of surprises. */
+static int self_test(Options o, const char *base_case)
+{
+	static const struct {
+		const char *name;
+		int kind;     /* SELF_* or -1 - variant */
+		Status want;
+		const char *detail;
+	} tests[] = {
+		{"self_segv", SELF_SEGV, ST_CRASH, "SIGSEGV during run"},
+		{"self_abort", SELF_ABORT, ST_CRASH, "Assertion `0' failed"},
+		{"self_hang", SELF_HANG, ST_TIMEOUT, "no result after"},
+		{"self_hang_noalarm", SELF_HANG_NOALARM, ST_TIMEOUT, "no result after"},
+		{"self_sanitizer", SELF_SANITIZER, ST_CRASH, "ERROR: AddressSanitizer: heap-buffer-overflow"},
+		{"self_lie", SELF_BAD_LINE, ST_CRASH, "SIGSEGV"},
+		{"self_pass", -1 - 0, ST_PASS, "1 data set"},
+		{"self_value", -1 - 1, ST_FAIL, "output 0 'transposed' at [0,0,1] (flat 1): got"},
+		{"self_shape", -1 - 2, ST_FAIL, "shape [4,3,2], expected [2,3,4]"},
+		{"self_dtype", -1 - 3, ST_FAIL, "dtype f32, expected f64"},
+		{"self_nan", -1 - 4, ST_FAIL, "expected nan"},
+	};
+	enum { N = sizeof tests / sizeof tests[0] };
+	char src[4200], dir[4200], workdir[4200];
+	snprintf(src, sizeof src, "%s/%s", o.tests_dir, base_case);
+	snprintf(dir, sizeof dir, "/tmp/onnxcc-selftest-XXXXXX");
+	snprintf(workdir, sizeof workdir, "/tmp/onnxcc-conf-XXXXXX");
+	if (!mkdtemp(dir) || !mkdtemp(workdir)) {
+		perror("onnxcc-conformance: mkdtemp");
+		return 1;
+	}
+	Case cases[N];
+	int bad = 0;
+	memset(cases, 0, sizeof cases);
+	for (int i = 0; i < N; i++) {
+		cases[i].name = xstrdup(tests[i].name);
+		if (tests[i].kind >= 0) {
+			cases[i].selftest = tests[i].kind;
+			cases[i].dir = xstrdup(dir);
+		} else {
+			char d[4300];
+			snprintf(d, sizeof d, "%s/%s", dir, tests[i].name);
+			cases[i].dir = xstrdup(d);
+			if (!make_variant(src, dir, tests[i].name, -1 - tests[i].kind)) {
+				fprintf(stderr, "self-test: cannot build %s from %s\n", tests[i].name, src);
+				return 1;
+			}
+		}
+	}
+	/* misbehaving children with a short timeout, real compiles with the
+	 * normal one */
+	Options quick = o;
+	quick.timeout_s = 1;
+	quick.verbose = false;
+	o.verbose = false;
+	run_all(&quick, cases, 6, workdir);
+	run_all(&o, cases + 6, N - 6, workdir);
+	for (int i = 0; i < N; i++) {
+		const char *d = cases[i].detail ? cases[i].detail : "";
+		bool ok = cases[i].status == tests[i].want && strstr(d, tests[i].detail);
+		printf("self-test %-18s %-8s %s%s\n", tests[i].name, status_names[cases[i].status],
+		       ok ? "ok" : "UNEXPECTED: ", ok ? "" : d);
+		if (!ok) {
+			printf("  wanted %s with '%s'\n", status_names[tests[i].want], tests[i].detail);
+			bad++;
+		}
+		free(cases[i].name);
+		free(cases[i].dir);
+		free(cases[i].detail);
+	}
+	rmtree(dir);
+	rmtree(workdir);
+	printf("self-test: %d of %d as expected\n", N - bad, N);
+	return bad;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -883,6 +1101,9 @@ static void usage(FILE *f)
 	        "  --keep            keep the work directory: model.so, inputs and expected\n"
 	        "                    outputs as .npy, and an onnxcc-run command line\n"
 	        "  --list-failures   after the summary, list every FAIL/CRASH/TIMEOUT\n"
+	        "  --self-test       check the runner itself: children that crash, hang\n"
+	        "                    or lie, and copies of test_transpose_default with\n"
+	        "                    corrupted expected outputs must be classified right\n"
 	        "Exit status: 1 if any case FAILed, CRASHed or TIMEd OUT; 2 on usage errors.\n",
 	        ONNXCC_NODE_TESTS, ONNXCC_BINARY_DIR);
 }
@@ -897,13 +1118,14 @@ static bool is_case_dir(const char *dir)
 int main(int argc, char **argv)
 {
 	Options o = {ONNXCC_NODE_TESTS, NULL, 2, 60, 2, false, false, false};
+	setvbuf(stdout, NULL, _IOLBF, 0);   /* progress visible in ctest logs */
 	const char **names = calloc((size_t)argc, sizeof *names);
 	const char **filters = calloc((size_t)argc, sizeof *filters);
 	const char **paths = calloc((size_t)argc, sizeof *paths);
 	int nnames = 0, nfilters = 0, npaths = 0;
-	bool out_given = false;
+	bool out_given = false, selftest = false;
 	if (!names || !filters || !paths)
-		return 2;
+		exit(2);   /* exit, not return: allocations stay reachable */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		bool has_val = i + 1 < argc;
@@ -933,35 +1155,43 @@ int main(int argc, char **argv)
 			o.keep = true;
 		else if (!strcmp(a, "--list-failures"))
 			o.list_failures = true;
+		else if (!strcmp(a, "--self-test"))
+			selftest = true;
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
 		} else if (a[0] == '-') {
 			fprintf(stderr, "onnxcc-conformance: unknown option '%s'\n", a);
 			usage(stderr);
-			return 2;
+			exit(2);
 		} else
 			paths[npaths++] = a;
 #undef VAL
 	}
 	if (o.jobs < 1 || o.timeout_s < 1 || o.opt_level < 0 || o.opt_level > 3) {
 		fprintf(stderr, "onnxcc-conformance: -j, --timeout must be >= 1 and -O 0..3\n");
-		return 2;
+		exit(2);
+	}
+	if (selftest) {
+		free(names);
+		free(filters);
+		free(paths);
+		return self_test(o, "test_transpose_default") ? 1 : 0;
 	}
 
 	/* Collect the cases. */
 	int cap = 1024, n = 0;
 	Case *cases = calloc((size_t)cap, sizeof *cases);
 	if (!cases)
-		return 2;
+		exit(2);
 	if (npaths > 0) {
 		for (int i = 0; i < npaths; i++) {
 			if (!is_case_dir(paths[i])) {
 				fprintf(stderr, "onnxcc-conformance: %s: no model.onnx there\n", paths[i]);
-				return 2;
+				exit(2);
 			}
 			if (n == cap && !(cases = realloc(cases, (size_t)(cap *= 2) * sizeof *cases)))
-				return 2;
+				exit(2);
 			char *dir = xstrdup(paths[i]);
 			size_t l = strlen(dir);
 			while (l > 1 && dir[l - 1] == '/')
@@ -973,7 +1203,7 @@ int main(int argc, char **argv)
 		DIR *dh = opendir(o.tests_dir);
 		if (!dh) {
 			fprintf(stderr, "onnxcc-conformance: %s: %s\n", o.tests_dir, strerror(errno));
-			return 2;
+			exit(2);
 		}
 		for (struct dirent *e; (e = readdir(dh));) {
 			if (e->d_name[0] == '.')
@@ -990,7 +1220,7 @@ int main(int argc, char **argv)
 			if (!is_case_dir(dir))
 				continue;
 			if (n == cap && !(cases = realloc(cases, (size_t)(cap *= 2) * sizeof *cases)))
-				return 2;
+				exit(2);
 			cases[n++] = (Case){.name = xstrdup(e->d_name), .dir = xstrdup(dir)};
 		}
 		closedir(dh);
@@ -1001,13 +1231,13 @@ int main(int argc, char **argv)
 			if (!found) {
 				fprintf(stderr, "onnxcc-conformance: no case '%s' in %s\n", names[k],
 				        o.tests_dir);
-				return 2;
+				exit(2);
 			}
 		}
 	}
 	if (n == 0) {
 		fprintf(stderr, "onnxcc-conformance: no cases selected\n");
-		return 2;
+		exit(2);
 	}
 	qsort(cases, (size_t)n, sizeof *cases, cmp_case);
 	bool whole_suite = npaths == 0 && nnames == 0 && nfilters == 0;
@@ -1022,7 +1252,7 @@ int main(int argc, char **argv)
 	snprintf(workdir, sizeof workdir, "%s/onnxcc-conf-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
 	if (!mkdtemp(workdir)) {
 		fprintf(stderr, "onnxcc-conformance: mkdtemp %s: %s\n", workdir, strerror(errno));
-		return 2;
+		exit(2);
 	}
 
 	double t0 = now_s();

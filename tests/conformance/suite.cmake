@@ -41,3 +41,11 @@ if(TARGET test_cli_run)
     FAKE_MODEL_FAIL="$<TARGET_FILE:onnxcc_fake_model_fail>"
     FAKE_MODEL_ABI="$<TARGET_FILE:onnxcc_fake_model_abi>")
 endif()
+
+# The runner's own checks: crashes, hangs and wrong answers are classified
+# as CRASH, TIMEOUT and FAIL (needs test_transpose_default to compile).
+if(TARGET onnxcc-conformance)
+  add_test(NAME conformance_selftest COMMAND onnxcc-conformance --self-test
+    WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(conformance_selftest PROPERTIES TIMEOUT 300)
+endif()
