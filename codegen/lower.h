@@ -28,6 +28,13 @@ bool cg_lower_linalg(Cg *cg, const Node *n);
  * LayerNormalization, MeanVarianceNormalization, LRN — lower_norm.c */
 bool cg_lower_conv(Cg *cg, const Node *n);
 bool cg_lower_norm(Cg *cg, const Node *n);
+/* sum_{k < len} a[ia + k] * b[ib + k] for contiguous float vectors (a, b:
+ * element pointers of dtypes ta, tb; ad: the accumulation dtype, f32 or
+ * f64; len: i64, may be dynamic).  Vectorised with several partial sums, so
+ * the summation order is not sequential.  Shared by the linalg/RNN
+ * lowerings — lower_linalg.c */
+LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
+                    DType tb, LLVMValueRef b, LLVMValueRef ib, LLVMValueRef len);
 /* LSTM, GRU, RNN — lower_rnn.c */
 bool cg_lower_rnn(Cg *cg, const Node *n);
 

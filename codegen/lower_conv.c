@@ -6,7 +6,9 @@
  *     0 <= o*stride - pad_begin + kk*dilation < in
  * computed once per output position (selects, no branch in the tap loops),
  * so padding costs no test in the inner loop.  When no output position
- * reaches the padding the range is the constant [0, kernel).
+ * reaches the padding the range is the constant [0, kernel).  Conv's taps
+ * along the last dim (dilation 1) are contiguous in X and W and summed by
+ * the vectorised cg_dot().
  * ConvTranspose is lowered in gather form: output o receives input i
  * through tap kk when o + pad_begin - kk*dilation == i*stride; that test is
  * a branch per tap (reference quality).
@@ -247,17 +249,35 @@ static bool lower_conv(Cg *cg, const Node *n)
 	LLVMValueRef xoff = imul(cg, iadd(cg, xch0, lc.iv), xsp);
 	LLVMValueRef woff = imul(cg, iadd(cg, imul(cg, lm.iv, Cg_), lc.iv), wsp);
 	LLVMValueRef xi[SP], wi[SP];
+	/* with dilation 1 the taps of the last dim are contiguous in X and W:
+	 * one vectorised dot product */
+	int last = g.k - 1;
+	bool dot = g.dil[last] == 1;
 	for (int i = 0; i < g.k; i++) {
-		cg_for_v(cg, &lk[i], lo[i], hi[i]);
-		wi[i] = lk[i].iv;
-		xi[i] = iadd(cg, base[i], imul(cg, lk[i].iv, g.dil[i]));
+		if (dot && i == last) {
+			wi[i] = lo[i];
+		} else {
+			cg_for_v(cg, &lk[i], lo[i], hi[i]);
+			wi[i] = lk[i].iv;
+		}
+		xi[i] = iadd(cg, base[i], imul(cg, wi[i], g.dil[i]));
 	}
-	LLVMValueRef xv = ld(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, g.k, xi, xs)), ad);
-	LLVMValueRef wv = ld(cg, n->in[1], iadd(cg, woff, cg_linear(cg, g.k, wi, ws)), ad);
+	LLVMValueRef xidx = iadd(cg, xoff, cg_linear(cg, g.k, xi, xs));
+	LLVMValueRef widx = iadd(cg, woff, cg_linear(cg, g.k, wi, ws));
 	LLVMValueRef s = LLVMBuildLoad2(cg->b, at, acc, "");
-	LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, s, LLVMBuildFMul(cg->b, xv, wv, ""), ""), acc);
+	if (dot) {
+		LLVMValueRef len = LLVMBuildSub(cg->b, hi[last], lo[last], "");
+		s = LLVMBuildFAdd(cg->b, s, cg_dot(cg, ad, dt, cg_ptr(cg, n->in[0]), xidx, dt,
+		                                   cg_ptr(cg, n->in[1]), widx, len), "");
+	} else {
+		LLVMValueRef xv = ld(cg, n->in[0], xidx, ad);
+		LLVMValueRef wv = ld(cg, n->in[1], widx, ad);
+		s = LLVMBuildFAdd(cg->b, s, LLVMBuildFMul(cg->b, xv, wv, ""), "");
+	}
+	LLVMBuildStore(cg->b, s, acc);
 	for (int i = g.k - 1; i >= 0; i--)
-		cg_for_end(cg, &lk[i]);
+		if (!(dot && i == last))
+			cg_for_end(cg, &lk[i]);
 	cg_for_end(cg, &lc);
 	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
 	st(cg, n->out[0], iadd(cg, yoff, cg_linear(cg, g.k, on.iv, ys)),

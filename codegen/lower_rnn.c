@@ -164,6 +164,12 @@ static LLVMValueRef vec_at(Cg *cg, const Rnn *r, const Vec *x, LLVMValueRef k)
 
 static LLVMValueRef dot(Cg *cg, const Rnn *r, const Vec *a, const Vec *b, const Vec *c, int64_t len)
 {
+	if (!c) { /* contiguous: the vectorised kernel */
+		DType ta = a->v != IR_NONE ? gval(cg->g, a->v)->dtype : r->ad;
+		DType tb = b->v != IR_NONE ? gval(cg->g, b->v)->dtype : r->ad;
+		return cg_dot(cg, r->ad, ta, a->v != IR_NONE ? cg_ptr(cg, a->v) : a->arr, a->off,
+		              tb, b->v != IR_NONE ? cg_ptr(cg, b->v) : b->arr, b->off, ci(cg, len));
+	}
 	LLVMValueRef acc = cg_alloca(cg, r->at, "dot");
 	LLVMBuildStore(cg->b, cg_const(cg, r->ad, 0), acc);
 	CgLoop l;

@@ -229,9 +229,9 @@ static void test_matmul_f16(void **state)
 
 /* ---- Gemm -------------------------------------------------------------------- */
 
-static void gemm_case(bool ta, bool tb, int crank, float alpha, float beta)
+static void gemm_case(bool ta, bool tb, int crank, float alpha, float beta, int K)
 {
-	const int M = 3, N = 5, K = 4;
+	const int M = 3, N = 5;
 	int64_t ad[2] = {ta ? K : M, ta ? M : K}, bd[2] = {tb ? N : K, tb ? K : N}, yd[] = {M, N};
 	int64_t cd1[] = {N}, cd2[] = {M, 1};
 	Graph *g = new_graph();
@@ -246,7 +246,7 @@ static void gemm_case(bool ta, bool tb, int crank, float alpha, float beta)
 	set_int(g, n, "transB", tb);
 	set_float(g, n, "alpha", alpha);
 	set_float(g, n, "beta", beta);
-	float *A = rnd(12, 5), *B = rnd(20, 6), *C = rnd(15, 7), *Y = zeros(15), *R = zeros(15);
+	float *A = rnd(M * K, 5), *B = rnd(K * N, 6), *C = rnd(15, 7), *Y = zeros(15), *R = zeros(15);
 	for (int i = 0; i < M; i++)
 		for (int j = 0; j < N; j++) {
 			double s = 0;
@@ -269,10 +269,13 @@ static void gemm_case(bool ta, bool tb, int crank, float alpha, float beta)
 
 static void test_gemm(void **state)
 {
-	gemm_case(false, false, 0, 1.0f, 1.0f);
-	gemm_case(true, true, 1, 0.5f, 2.0f);
-	gemm_case(false, true, 2, 1.0f, 1.0f);
-	gemm_case(true, false, 1, 2.0f, 0.0f);
+	gemm_case(false, false, 0, 1.0f, 1.0f, 4);
+	gemm_case(true, true, 1, 0.5f, 2.0f, 4);
+	gemm_case(false, true, 2, 1.0f, 1.0f, 4);
+	gemm_case(true, false, 1, 2.0f, 0.0f, 4);
+	/* K past the 16-lane vector dot product, with a tail */
+	gemm_case(false, true, 1, 1.0f, 1.0f, 16);
+	gemm_case(false, true, 2, 0.5f, 1.0f, 53);
 }
 
 /* ---- Einsum ------------------------------------------------------------------ */
@@ -534,6 +537,8 @@ static void test_conv(void **state)
 	conv_case(&(ConvP){1, 3, 8, 7, 3, 3, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, false, "SAME_UPPER"});
 	/* patchify: kernel == stride, no padding */
 	conv_case(&(ConvP){1, 3, 8, 8, 5, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, true, NULL});
+	/* wide kernel rows (vectorised taps, windows clipped by padding) */
+	conv_case(&(ConvP){1, 2, 3, 45, 3, 1, 2, 20, 1, 5, 1, 1, 1, 3, 0, 7, true, NULL});
 }
 
 /* Conv of any spatial rank k (1 and 3 here): strides 2, dilation 1 on the
@@ -765,11 +770,11 @@ static void test_layernorm(void **state)
 
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-/* Bidirectional LSTM, S=3, B=2, I=3, H=4, with B, sequence_lens {3,2},
+/* Bidirectional LSTM, S=3, B=2, I=19, H=17 (past one vector), with B, sequence_lens {3,2},
  * initial_h/c and peepholes; outputs Y, Y_h, Y_c. */
 static void test_lstm(void **state)
 {
-	enum { S = 3, Bt = 2, I = 3, H = 4, D = 2 };
+	enum { S = 3, Bt = 2, I = 19, H = 17, D = 2 };
 	int64_t xd[] = {S, Bt, I}, wd[] = {D, 4 * H, I}, rd[] = {D, 4 * H, H}, bd[] = {D, 8 * H};
 	int64_t ld[] = {Bt}, sd[] = {D, Bt, H}, pd[] = {D, 3 * H}, yd[] = {S, D, Bt, H};
 	Graph *g = new_graph();
