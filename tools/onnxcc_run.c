@@ -40,7 +40,9 @@ static const char usage_text[] =
 	"  --output-dir DIR       where each output is written as NAME.npy (default:\n"
 	"                         the current directory; created if missing).\n"
 	"                         Characters other than letters, digits, '.', '-'\n"
-	"                         and '_' in NAME become '_'\n"
+	"                         and '_' in NAME become '_' (a numbered suffix\n"
+	"                         keeps two outputs apart); bfloat16 outputs are\n"
+	"                         written as float32\n"
 	"  --repeat N             after the first (warm-up) run, time N more runs and\n"
 	"                         print {\"median_ms\": X, \"min_ms\": Y, \"runs\": N}\n"
 	"  --threads T            number of threads; the generated code is\n"
@@ -388,17 +390,34 @@ int main(int argc, char **argv)
 		}
 		char path[4096], err[1024];
 		snprintf(path, sizeof path, "%s/%s.npy", outdir, fnames[i]);
-		if (!onnxcc_npy_write(path, t->dtype, t->rank, t->shape, outbufs[i], err,
-		                      sizeof err)) {
+		uint64_t numel = 1;
+		for (int32_t d = 0; d < t->rank; d++)
+			numel *= (uint64_t)t->shape[d];
+		/* NumPy has no bfloat16: such outputs are written as float32,
+		 * which holds every bfloat16 value exactly. */
+		int32_t wdt = t->dtype == 16 ? 1 : t->dtype;
+		float *conv = NULL;
+		if (t->dtype == 16) {
+			conv = malloc((size_t)numel * sizeof *conv + 1);
+			if (!conv) {
+				free(fnames);
+				goto oom;
+			}
+			for (uint64_t e = 0; e < numel; e++)
+				conv[e] = (float)onnxcc_elem_f64(16, outbufs[i], e);
+			fprintf(stderr, "onnxcc-run: note: output '%s' is bfloat16, written as "
+			        "float32 (exact)\n", t->name);
+		}
+		bool wrote = onnxcc_npy_write(path, wdt, t->rank, t->shape,
+		                              conv ? (const void *)conv : outbufs[i], err, sizeof err);
+		free(conv);
+		if (!wrote) {
 			fprintf(stderr, "onnxcc-run: output '%s': %s\n", t->name, err);
 			free(fnames);
 			goto cleanup;
 		}
 		if (!quiet) {
 			char sh[512];
-			uint64_t numel = 1;
-			for (int32_t d = 0; d < t->rank; d++)
-				numel *= (uint64_t)t->shape[d];
 			printf("%s: %s%s", t->name, onnxcc_dtype_name(t->dtype),
 			       onnxcc_shape_str(t->rank, t->shape, sh, sizeof sh));
 			if (numel == 0) {

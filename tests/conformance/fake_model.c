@@ -7,6 +7,8 @@
  *     outputs "y/out:0": f32[2,3] = 2*x + ids (broadcast over rows)
  *             count: i64[]       = sum(ids)
  *             pos: bool[2,3]     = x > 0
+ *             y_out_0: bf16[]    = count (its file name collides with the
+ *                                  sanitized "y/out:0"; bf16 has no .npy)
  * The workspace (24 bytes) holds 2*x's first row, to exercise it.
  * Build variants: -DFAKE_STATUS=N makes run return N after checking its
  * arguments; -DFAKE_ABI=N exports a different ABI version.
@@ -30,15 +32,16 @@ static const OnnxccTensorInfo fake_inputs[2] = {
 	{"x", 1, 2, shape_23, 24},
 	{"ids", 7, 1, shape_3, 24},
 };
-static const OnnxccTensorInfo fake_outputs[3] = {
+static const OnnxccTensorInfo fake_outputs[4] = {
 	{"y/out:0", 1, 2, shape_23, 24},
 	{"count", 7, 0, NULL, 8},
 	{"pos", 9, 2, shape_23, 6},
+	{"y_out_0", 16, 0, NULL, 2},
 };
 
 static int fake_run(const void *const *in, void *const *out, void *ws)
 {
-	if (!in || !out || !in[0] || !in[1] || !out[0] || !out[1] || !out[2] || !ws)
+	if (!in || !out || !in[0] || !in[1] || !out[0] || !out[1] || !out[2] || !out[3] || !ws)
 		return ONNXCC_ERR_NULL;
 	if ((uintptr_t)ws % 16)
 		return ONNXCC_ERR_ALIGN;
@@ -54,6 +57,11 @@ static int fake_run(const void *const *in, void *const *out, void *ws)
 	*count = 0;
 	for (int j = 0; j < 3; j++)
 		*count += ids[j];
+	float c = (float)*count;   /* small integer: exact in bfloat16 */
+	uint32_t bits;
+	memcpy(&bits, &c, sizeof bits);
+	uint16_t hi = (uint16_t)(bits >> 16);
+	memcpy(out[3], &hi, sizeof hi);
 	for (int i = 0; i < 2; i++)
 		for (int j = 0; j < 3; j++) {
 			float t = i == 0 ? tmp[j] : 2 * x[i * 3 + j];
@@ -65,5 +73,5 @@ static int fake_run(const void *const *in, void *const *out, void *ws)
 
 __attribute__((visibility("default")))
 const OnnxccModel onnxcc_model = {
-	FAKE_ABI, 2, 3, 0, fake_inputs, fake_outputs, 24, "fake", fake_run,
+	FAKE_ABI, 2, 4, 0, fake_inputs, fake_outputs, 24, "fake", fake_run,
 };

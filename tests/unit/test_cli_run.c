@@ -104,6 +104,8 @@ static void test_run_writes_outputs(void **state)
 	EXPECT_OUT("y/out:0: f32[2,3] min=-5 max=7 mean=1\n");
 	EXPECT_OUT("count: i64[] min=6 max=6 mean=6\n");
 	EXPECT_OUT("pos: bool[2,3] min=0 max=1 mean=0.333333\n");
+	EXPECT_OUT("y_out_0: bf16[] min=6 max=6 mean=6\n");
+	EXPECT_ERR("output 'y_out_0' is bfloat16, written as float32");
 	char path[4200], err[512];
 	OnnxccNpy a;
 	snprintf(path, sizeof path, "%s/outs/y_out_0.npy", tmpdir);   /* sanitized */
@@ -124,6 +126,13 @@ static void test_run_writes_outputs(void **state)
 	assert_int_equal(a.dtype, 9);
 	const uint8_t wpos[6] = {0, 0, 0, 0, 1, 1};
 	assert_memory_equal(a.data, wpos, sizeof wpos);
+	onnxcc_npy_free(&a);
+	/* "y_out_0" collides with sanitized "y/out:0": numbered; bf16 -> f32 */
+	snprintf(path, sizeof path, "%s/outs/y_out_0_2.npy", tmpdir);
+	if (!onnxcc_npy_read(path, &a, err, sizeof err))
+		fail_msg("%s", err);
+	assert_int_equal(a.dtype, 1);
+	assert_true(onnxcc_elem_f64(1, a.data, 0) == 6.0);
 	onnxcc_npy_free(&a);
 }
 
