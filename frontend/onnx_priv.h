@@ -57,6 +57,16 @@ bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp,
  * returns false on failure. */
 bool onnx_map_input(const char *path, void **base, size_t *len, Diag *d);
 
+/* Deepest message nesting a model may have (ONNX files need a few levels
+ * per subgraph; protobuf-c would recurse without bound). */
+enum { ONNX_MAX_MESSAGE_DEPTH = 128 };
+
+/* True unless the serialized message of type desc in buf nests messages
+ * deeper than max_depth.  Never reads outside [buf, buf+len); malformed
+ * data passes (protobuf-c's unpack rejects it). */
+bool onnx_wire_depth_ok(const ProtobufCMessageDescriptor *desc, const void *buf, size_t len,
+                        int max_depth);
+
 /* The folder part of path ("." if none), in arena a. */
 const char *onnx_dirname(Arena *a, const char *path);
 

@@ -1053,6 +1053,62 @@ static void test_err_files(void **state)
 	free(dir);
 }
 
+/* Prepends a length-delimited field header for a payload of n bytes that
+ * starts at buf+*pos (the buffer is filled back to front). */
+static void prepend_header(unsigned char *buf, size_t *pos, unsigned field, size_t n)
+{
+	unsigned char v[16];
+	int k = 0;
+	v[k++] = (unsigned char)(field << 3 | 2);
+	do {
+		v[k++] = (unsigned char)((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+		n >>= 7;
+	} while (n);
+	assert_true(*pos >= (size_t)k);
+	*pos -= (size_t)k;
+	memcpy(buf + *pos, v, (size_t)k);
+}
+
+/* ModelProto{graph{input{type: sequence(sequence(...))}}} nested 200000
+ * levels deep: protobuf-c alone would overflow the stack. */
+static void test_err_deep_nesting(void **state)
+{
+	size_t cap = 4u << 20, pos = cap;
+	unsigned char *buf = malloc(cap);
+	assert_non_null(buf);
+	for (int i = 0; i < 100000; i++) {
+		prepend_header(buf, &pos, 1, cap - pos);  /* Sequence.elem_type */
+		prepend_header(buf, &pos, 4, cap - pos);  /* TypeProto.sequence_type */
+	}
+	prepend_header(buf, &pos, 2, cap - pos);      /* ValueInfoProto.type */
+	buf[--pos] = 'x';
+	prepend_header(buf, &pos, 1, 1);              /* ValueInfoProto.name */
+	prepend_header(buf, &pos, 11, cap - pos);     /* GraphProto.input */
+	prepend_header(buf, &pos, 7, cap - pos);      /* ModelProto.graph */
+	Diag d;
+	diag_init(&d, "", false);
+	assert_null(onnx_load_from_memory(buf + pos, cap - pos, "deep.onnx", &d));
+	assert_true(diag_contains(&d, "deep.onnx: not a valid ONNX model (messages nested deeper than 128 levels)"));
+	diag_free(&d);
+	/* A few levels are fine as far as the parser goes (then diagnosed as
+	 * a sequence-typed input). */
+	pos = cap;
+	for (int i = 0; i < 3; i++) {
+		prepend_header(buf, &pos, 1, cap - pos);
+		prepend_header(buf, &pos, 4, cap - pos);
+	}
+	prepend_header(buf, &pos, 2, cap - pos);
+	buf[--pos] = 'x';
+	prepend_header(buf, &pos, 1, 1);
+	prepend_header(buf, &pos, 11, cap - pos);
+	prepend_header(buf, &pos, 7, cap - pos);
+	diag_init(&d, "", false);
+	assert_null(onnx_load_from_memory(buf + pos, cap - pos, "seq.onnx", &d));
+	assert_true(diag_contains(&d, "seq.onnx: graph input 'x': sequence types not supported"));
+	diag_free(&d);
+	free(buf);
+}
+
 /* Every prefix and many byte flips of a small real model: a Graph or a
  * diagnostic, never a crash (ASan/UBSan in debug builds watch this). */
 static void test_robust_mutations(void **state)
@@ -1167,6 +1223,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_err_string_tensors, teardown),
 		cmocka_unit_test_teardown(test_err_graph_shape, teardown),
 		cmocka_unit_test(test_err_files),
+		cmocka_unit_test(test_err_deep_nesting),
 		cmocka_unit_test(test_robust_mutations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
