@@ -53,21 +53,22 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	CompileOptions o = {.opt_level = 3};
+	int rc = 0;
 	const char **dims = calloc((size_t)argc, sizeof *dims);
 	if (!dims)
 		return 2;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_ARG() do { if (!next) { fprintf(stderr, "onnxcc: %s needs an argument\n", a); return 1; } i++; } while (0)
+#define NEED_ARG() do { if (!next) { fprintf(stderr, "onnxcc: %s needs an argument\n", a); rc = 1; goto done; } i++; } while (0)
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
-			return 0;
+			goto done;
 		} else if (!strcmp(a, "--version")) {
 			unsigned maj, min, pat;
 			LLVMGetVersion(&maj, &min, &pat);
 			printf("onnxcc %s (LLVM %u.%u.%u)\n", ONNXCC_VERSION, maj, min, pat);
-			return 0;
+			goto done;
 		} else if (!strcmp(a, "-o")) {
 			NEED_ARG();
 			o.out_path = next;
@@ -81,7 +82,8 @@ int main(int argc, char **argv)
 			NEED_ARG();
 			if (!strchr(next, '=')) {
 				fprintf(stderr, "onnxcc: --dim expects SYMBOL=N, got '%s'\n", next);
-				return 1;
+				rc = 1;
+				goto done;
 			}
 			dims[o.ndims++] = next;
 		} else if (!strcmp(a, "--target")) {
@@ -108,29 +110,34 @@ int main(int argc, char **argv)
 			o.verbose = true;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "onnxcc: unknown option '%s' (see --help)\n", a);
-			return 1;
+			rc = 1;
+			goto done;
 		} else if (!o.model_path) {
 			o.model_path = a;
 		} else {
 			fprintf(stderr, "onnxcc: more than one model given ('%s' and '%s')\n", o.model_path, a);
-			return 1;
+			rc = 1;
+			goto done;
 		}
 #undef NEED_ARG
 	}
 	o.dims = dims;
 	if (!o.model_path) {
 		fprintf(stderr, "onnxcc: no model given (see --help)\n");
-		return 1;
+		rc = 1;
+		goto done;
 	}
 	if (!o.out_path && !o.dump_ir && !o.print_after) {
 		fprintf(stderr, "onnxcc: nothing to do: give -o OUT or --dump-ir (see --help)\n");
-		return 1;
+		rc = 1;
+		goto done;
 	}
 	Diag d;
 	diag_init(&d, o.model_path, true);
 	bool ok = onnxcc_compile(&o, &d);
-	int rc = ok ? 0 : d.nsyserrors ? 2 : 1;
+	rc = ok ? 0 : d.nsyserrors ? 2 : 1;
 	diag_free(&d);
+done:
 	free(dims);
 	return rc;
 }
