@@ -284,16 +284,16 @@ static LLVMValueRef compare(Ew *e, LLVMValueRef a, LLVMValueRef c)
 static LLVMValueRef gelu(Ew *e, LLVMValueRef x)
 {
 	Cg *cg = e->cg;
-	LLVMValueRef inner;
 	if (e->gelu_tanh) {
-		/* 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) */
+		/* 0.5x(1 + tanh(u)) = x*sigmoid(2u), u = sqrt(2/pi)(x + 0.044715x^3):
+		 * no cancellation for x << 0 */
 		LLVMValueRef x3 = fmul(e, fmul(e, x, x), x);
-		LLVMValueRef u = fmul(e, fc(e, 0.7978845608028654), fadd(e, x, fmul(e, fc(e, 0.044715), x3)));
-		inner = cg_math_tanh(cg, u);
-	} else {
-		inner = cg_math_erf(cg, fmul(e, x, fc(e, M_SQRT1_2)));
+		LLVMValueRef u2 = fmul(e, fc(e, 2 * 0.7978845608028654), fadd(e, x, fmul(e, fc(e, 0.044715), x3)));
+		return fmul(e, x, cg_math_sigmoid(cg, u2));
 	}
-	return fmul(e, fmul(e, fc(e, 0.5), x), fadd(e, fc(e, 1), inner));
+	/* 0.5x(1 + erf(x/sqrt2)) = 0.5x erfc(-x/sqrt2): no cancellation for x << 0 */
+	LLVMValueRef inner = cg_math_erfc(cg, fmul(e, x, fc(e, -M_SQRT1_2)));
+	return fmul(e, fmul(e, fc(e, 0.5), x), inner);
 }
 
 /* The scalar function of the op; x[i] are the loaded operands (NULL for an

@@ -16,7 +16,9 @@
  *     a label's stride in an operand is the sum of the strides of the dims it
  *     names (so a repeated label walks the diagonal), 0 where it broadcasts.
  *     The lowering is an output-label loop nest around a reduction nest over
- *     the summed labels.
+ *     the summed labels; with two float operands contiguous along a summed
+ *     label (XL's 'ibnd,jbnd->ijbn' over d) that label is summed innermost
+ *     by cg_dot().
  * Semantics: MatMul-13 (numpy matmul), Gemm-13 (alpha, beta, transA,
  * transB, optional C broadcast to [M,N]), Einsum-12.
  */
@@ -527,6 +529,24 @@ static bool lower_einsum(Cg *cg, const Node *n)
 		}
 	}
 
+	/* Two float operands both contiguous along a summed label: make it the
+	 * innermost and sum it with the vectorised dot product. */
+	bool dot = false;
+	if (nops == 2 && dtype_is_float(dt))
+		for (int i = 0; i < nsum && !dot; i++)
+			if (lstr[0][sum_lab[i]] == 1 && lstr[1][sum_lab[i]] == 1) {
+				int l = sum_lab[i];
+				int64_t sz = sdims[i];
+				for (int j = i; j < nsum - 1; j++) {
+					sum_lab[j] = sum_lab[j + 1];
+					sdims[j] = sdims[j + 1];
+				}
+				sum_lab[nsum - 1] = l;
+				sdims[nsum - 1] = sz;
+				dot = true;
+			}
+	int nloop = dot ? nsum - 1 : nsum; /* summed labels walked by loops */
+
 	DType ad = acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);
 	LLVMValueRef acc = cg_alloca(cg, at, "acc");
@@ -540,15 +560,21 @@ static bool lower_einsum(Cg *cg, const Node *n)
 		base[o] = cg_linear(cg, out.n, on.iv, s);
 	}
 	LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
-	cg_nest(cg, &sn, nsum, sdims);
-	LLVMValueRef prod = NULL;
+	cg_nest(cg, &sn, nloop, sdims);
+	LLVMValueRef prod = NULL, idx[EIN_MAX_OPS];
 	for (int o = 0; o < nops; o++) {
 		int64_t s[IR_MAX_RANK];
-		for (int i = 0; i < nsum; i++)
+		for (int i = 0; i < nloop; i++)
 			s[i] = lstr[o][sum_lab[i]];
-		LLVMValueRef x = ld(cg, n->in[o], iadd(cg, base[o], cg_linear(cg, nsum, sn.iv, s)), ad);
-		prod = prod ? mul(cg, ad, prod, x) : x;
+		idx[o] = iadd(cg, base[o], cg_linear(cg, nloop, sn.iv, s));
+		if (!dot) {
+			LLVMValueRef x = ld(cg, n->in[o], idx[o], ad);
+			prod = prod ? mul(cg, ad, prod, x) : x;
+		}
 	}
+	if (dot)
+		prod = cg_dot(cg, ad, dt, cg_ptr(cg, n->in[0]), idx[0], dt, cg_ptr(cg, n->in[1]), idx[1],
+		              cg_i64(cg, sdims[nsum - 1]));
 	LLVMBuildStore(cg->b, add(cg, ad, LLVMBuildLoad2(cg->b, at, acc, ""), prod), acc);
 	cg_nest_end(cg, &sn);
 	int64_t ystr[IR_MAX_RANK];

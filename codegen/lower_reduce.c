@@ -145,6 +145,66 @@ static void reduce_scan(Cg *cg, const Node *n, DType t, int nr, const int64_t *r
 	cg_nest_end(cg, &nest);
 }
 
+/* The finishing step of a reduction on the accumulated value v. */
+static LLVMValueRef reduce_finish(Cg *cg, const Node *n, DType t, LLVMValueRef v, int64_t count)
+{
+	LLVMTypeRef ct = cg_compute_type(cg, t);
+	switch (n->op) {
+	case OP_ReduceMean:
+		if (dtype_is_float(t))
+			return LLVMBuildFDiv(cg->b, v, LLVMConstReal(ct, (double)count), "");
+		if (dtype_is_signed(t))
+			return LLVMBuildSDiv(cg->b, v, LLVMConstInt(ct, (unsigned long long)count, 1), "");
+		return LLVMBuildUDiv(cg->b, v, LLVMConstInt(ct, (unsigned long long)count, 0), "");
+	case OP_ReduceL2:
+		return cg_math_sqrt(cg, v);
+	case OP_ReduceLogSum:
+		return cg_math_log(cg, v);
+	default:
+		return v;
+	}
+}
+
+/* Reduction with the last input dimension kept: the output itself is the
+ * accumulator.  It is set to the identity, the input is scanned in memory
+ * order (out[k] (op)= f(x), the last dimension contiguous on both sides),
+ * then finished in place.  Only for dtypes whose compute type is the memory
+ * type (no rounding between steps) and not LogSumExp (two passes). */
+static void reduce_into_output(Cg *cg, const Node *n, DType t, CgCombine op, const bool *red, int64_t count,
+                               int64_t nout)
+{
+	ValueId in = n->in[0], out = n->out[0];
+	const Shape *is = &gval(cg->g, in)->shape;
+	int r = is->rank;
+	bool fl = dtype_is_float(t);
+	CgLoop l;
+	cg_for(cg, &l, 0, nout);
+	cg_store(cg, out, l.iv, comb_identity(cg, op, t));
+	cg_for_end(cg, &l);
+	int64_t ist[IR_MAX_RANK], ostr[IR_MAX_RANK], s = 1;
+	shape_strides(is, ist);
+	for (int k = r - 1; k >= 0; k--) {
+		ostr[k] = red[k] ? 0 : s;
+		if (!red[k])
+			s *= is->dims[k];
+	}
+	CgNest nest;
+	cg_nest(cg, &nest, r, is->dims);
+	LLVMValueRef oi = cg_linear(cg, r, nest.iv, ostr);
+	LLVMValueRef x = cg_load(cg, in, cg_linear(cg, r, nest.iv, ist));
+	if (n->op == OP_ReduceL1)
+		x = fl ? cg_math_fabs(cg, x) : int_abs(cg, t, x);
+	else if (n->op == OP_ReduceL2 || n->op == OP_ReduceSumSquare)
+		x = fl ? LLVMBuildFMul(cg->b, x, x, "") : LLVMBuildMul(cg->b, x, x, "");
+	cg_store(cg, out, oi, cg_dm_combine(cg, op, t, cg_load(cg, out, oi), x));
+	cg_nest_end(cg, &nest);
+	if (n->op == OP_ReduceMean || n->op == OP_ReduceL2 || n->op == OP_ReduceLogSum) {
+		cg_for(cg, &l, 0, nout);
+		cg_store(cg, out, l.iv, reduce_finish(cg, n, t, cg_load(cg, out, l.iv), count));
+		cg_for_end(cg, &l);
+	}
+}
+
 /* Reduce{Sum,Mean,Max,Min,Prod,L1,L2,LogSum,LogSumExp,SumSquare}-1..18. */
 static bool lower_reduce_op(Cg *cg, const Node *n)
 {
@@ -198,6 +258,11 @@ static bool lower_reduce_op(Cg *cg, const Node *n)
 		return cg_unsupported(cg, 0, "mean of an empty integer reduction");
 
 	LLVMTypeRef ct = cg_compute_type(cg, t);
+	if (r > 0 && !red[r - 1] && is->dims[r - 1] > 1 && nk < r && ct == cg_mem_type(cg, t) &&
+	    n->op != OP_ReduceLogSumExp) {
+		reduce_into_output(cg, n, t, op, red, count, nout);
+		return true;
+	}
 	LLVMValueRef acc = cg_alloca(cg, ct, "acc");
 	CgNest outer;
 	cg_nest(cg, &outer, nk, kdims);
@@ -222,27 +287,10 @@ static bool lower_reduce_op(Cg *cg, const Node *n)
 	LLVMBuildStore(cg->b, comb_identity(cg, op, t), acc);
 	reduce_scan(cg, n, t, nr, rdims, rstr, base, acc, op, shift);
 	LLVMValueRef v = load_acc(cg, ct, acc);
-	switch (n->op) {
-	case OP_ReduceMean:
-		if (fl)
-			v = LLVMBuildFDiv(cg->b, v, LLVMConstReal(ct, (double)count), "");
-		else if (dtype_is_signed(t))
-			v = LLVMBuildSDiv(cg->b, v, LLVMConstInt(ct, (unsigned long long)count, 1), "");
-		else
-			v = LLVMBuildUDiv(cg->b, v, LLVMConstInt(ct, (unsigned long long)count, 0), "");
-		break;
-	case OP_ReduceL2:
-		v = cg_math_sqrt(cg, v);
-		break;
-	case OP_ReduceLogSum:
-		v = cg_math_log(cg, v);
-		break;
-	case OP_ReduceLogSumExp:
+	if (n->op == OP_ReduceLogSumExp)
 		v = LLVMBuildFAdd(cg->b, shift, cg_math_log(cg, v), "");
-		break;
-	default:
-		break;
-	}
+	else
+		v = reduce_finish(cg, n, t, v, count);
 	cg_store(cg, out, oidx, v);
 	cg_nest_end(cg, &outer);
 	return true;

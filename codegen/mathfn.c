@@ -11,7 +11,7 @@
  *   - exp, expm1, log: computed natively in the type of x (float or
  *     double) with Cody-Waite reduction and Taylor polynomials whose degree
  *     is picked for that type.
- *   - log1p, tanh, sigmoid, erf, sin, cos, tan, atan, asin, acos, pow: computed in
+ *   - log1p, tanh, sigmoid, erf, erfc, sin, cos, tan, atan, asin, acos, pow: computed in
  *     double; f32
  *     arguments are widened, computed with polynomials of f32-sized degree
  *     and rounded once at the end (so f32 results are within ~1 ulp), f64
@@ -220,7 +220,9 @@ static LLVMValueRef clamp_nan0(M *m, LLVMValueRef x, double lo, double hi)
 	return sel(m, isnan_(m, x), K(m, 0.0), c);
 }
 
-static LLVMValueRef exp_core(M *m, LLVMValueRef x)
+/* f * exp(x), f a finite factor of moderate size (NULL: 1); the product is
+ * rounded once into the subnormal range when it underflows. */
+static LLVMValueRef exp_scaled(M *m, LLVMValueRef x, LLVMValueRef f)
 {
 	LLVMValueRef xc = clamp_nan0(m, x, m->dbl ? -746.0 : -105.0, m->dbl ? 710.0 : 89.0);
 	LLVMValueRef k;
@@ -228,9 +230,13 @@ static LLVMValueRef exp_core(M *m, LLVMValueRef x)
 	double c[20];
 	int n = inv_fact(c, m->dbl ? 13 : 7, 0);   /* error ~r^14/14!, r^8/8! */
 	LLVMValueRef p = horner(m, r, c, n);
+	if (f)
+		p = mul(m, p, f);
 	p = scale2(m, p, k);
 	return sel(m, isnan_(m, x), x, p);
 }
+
+static LLVMValueRef exp_core(M *m, LLVMValueRef x) { return exp_scaled(m, x, NULL); }
 
 static LLVMValueRef expm1_core(M *m, LLVMValueRef x)
 {
@@ -363,23 +369,13 @@ static const double erfc_f64b[17] = {     /* x in [2,6]: t in [1/6,0.5] */
 	-0.023826556739807294, 0.5370034535441699,
 };
 
+static LLVMValueRef erf_small(M *m, LLVMValueRef x);
+
 /* m is a double emitter; m->p32 picks the polynomial set. */
 static LLVMValueRef erf_core(M *m, LLVMValueRef x)
 {
 	LLVMValueRef a = fabs_(m, x);
-	/* |x| < 1: erf = x * 2/sqrt(pi) * sum (-1)^n z^n/(n!(2n+1)), z = x^2 */
-	int nt = m->p32 ? 11 : 19;
-	double c[24];
-	double fact = 1.0;
-	double tmp[24];
-	for (int n = 0; n < nt; n++) {
-		if (n > 0)
-			fact *= n;
-		tmp[n] = ((n & 1) ? -1.0 : 1.0) * 1.1283791670955126 / (fact * (2 * n + 1));
-	}
-	for (int n = 0; n < nt; n++)
-		c[n] = tmp[nt - 1 - n];
-	LLVMValueRef small = mul(m, x, horner(m, mul(m, x, x), c, nt));
+	LLVMValueRef small = erf_small(m, x);
 
 	/* |x| >= 1: erf = 1 - exp(-x^2) * h(1/x) / x */
 	double sat = m->p32 ? 4.0 : 6.0;
@@ -404,6 +400,64 @@ static LLVMValueRef erf_core(M *m, LLVMValueRef x)
 	big = sel(m, gt(m, a, K(m, sat)), K(m, 1.0), big);
 	big = copysign_(m, big, x);
 	LLVMValueRef r = sel(m, lt(m, a, K(m, 1.0)), small, big);
+	return sel(m, isnan_(m, x), x, r);
+}
+
+static const double erfc_f64c[17] = {     /* x in [6,27]: t in [1/27,1/6] */
+	-2.2628315661824044e-17, -7.918798358209184e-16, 4.7516222980710916e-15,
+	1.4266035034427742e-14, -2.795356554818921e-13, 6.775806901723273e-13,
+	1.0965953510058861e-11, -9.177943901003269e-11, -2.118375679791817e-10,
+	7.283737223155345e-09, -2.0874293087290097e-08, -5.334547047284455e-07,
+	4.994053319325017e-06, 4.1415432491287204e-05, -0.001081147142966464,
+	-0.0036128936395030333, 0.5613075854373845,
+};
+
+/* erf(x) for |x| < 1: x * 2/sqrt(pi) * sum (-1)^n z^n/(n!(2n+1)), z = x^2 */
+static LLVMValueRef erf_small(M *m, LLVMValueRef x)
+{
+	int nt = m->p32 ? 11 : 19;
+	double c[24], tmp[24];
+	double fact = 1.0;
+	for (int n = 0; n < nt; n++) {
+		if (n > 0)
+			fact *= n;
+		tmp[n] = ((n & 1) ? -1.0 : 1.0) * 1.1283791670955126 / (fact * (2 * n + 1));
+	}
+	for (int n = 0; n < nt; n++)
+		c[n] = tmp[nt - 1 - n];
+	return mul(m, x, horner(m, mul(m, x, x), c, nt));
+}
+
+/* erfc(x) for double emitters, any accuracy target:  |x| < 1: 1 - erf(x);
+ * else exp(-x^2) h(1/x) / x with h from three fits over [1,27] and x^2
+ * split exactly (hi^2 + (x-hi)(x+hi)) so large x keep full accuracy. */
+static LLVMValueRef erfc_core(M *m, LLVMValueRef x)
+{
+	M md = *m;
+	md.p32 = false;
+	LLVMValueRef a = fabs_(m, x);
+	LLVMValueRef one = K(m, 1.0), two = K(m, 2.0);
+	LLVMValueRef small = sub(m, one, erf_small(&md, x));
+	LLVMValueRef ac = sel(m, lt(m, a, one), one, a);
+	ac = sel(m, gt(m, ac, K(m, 27.3)), K(m, 27.3), ac);
+	LLVMValueRef t = fdiv(m, one, ac);
+	LLVMValueRef lo = lt(m, ac, two), hi = bnot(m, lt(m, ac, K(m, 6.0)));
+	LLVMValueRef mid = sel(m, lo, K(m, 0.75), sel(m, hi, K(m, 0.10185185185185185), K(m, 1.0 / 3.0)));
+	LLVMValueRef ih = sel(m, lo, K(m, 4.0), sel(m, hi, K(m, 1.0 / 0.06481481481481481), K(m, 6.0)));
+	LLVMValueRef u = mul(m, sub(m, t, mid), ih);
+	LLVMValueRef h = NULL;
+	for (int i = 0; i < 17; i++) {
+		LLVMValueRef c = sel(m, lo, K(m, erfc_f64a[i]),
+			sel(m, hi, K(m, erfc_f64c[i]), K(m, erfc_f64b[i])));
+		h = h ? fma_(m, h, u, c) : c;
+	}
+	/* ac = ah + al with ah^2 exact (26 significant bits) */
+	LLVMValueRef ah = frombits(m, LLVMBuildAnd(m->b, tobits(m, ac), KI(m, ~((1LL << 27) - 1)), ""));
+	LLVMValueRef e2 = exp_core(m, neg(m, mul(m, sub(m, ac, ah), add(m, ac, ah))));
+	LLVMValueRef big = exp_scaled(m, neg(m, mul(m, ah, ah)), mul(m, mul(m, e2, h), t));
+	big = sel(m, gt(m, a, K(m, 27.3)), K(m, 0.0), big);
+	big = sel(m, lt(m, x, K(m, 0.0)), sub(m, two, big), big);
+	LLVMValueRef r = sel(m, lt(m, a, one), small, big);
 	return sel(m, isnan_(m, x), x, r);
 }
 
@@ -639,7 +693,7 @@ static LLVMValueRef fmod_core(M *m, LLVMValueRef x, LLVMValueRef y)
 
 enum {
 	MF_EXP, MF_EXPM1, MF_LOG, MF_LOG1P, MF_ERF, MF_TANH, MF_SIN, MF_COS,
-	MF_TAN, MF_ATAN, MF_ASIN, MF_ACOS, MF_POW, MF_SIGMOID, MF_FMOD,
+	MF_TAN, MF_ATAN, MF_ASIN, MF_ACOS, MF_POW, MF_SIGMOID, MF_FMOD, MF_ERFC,
 	MF__COUNT
 };
 _Static_assert(2 * MF__COUNT <= (int)(sizeof(((Cg *)0)->math_fns) / sizeof(LLVMValueRef)),
@@ -669,6 +723,7 @@ static const struct {
 	[MF_POW] = { "pow", NULL, pow_core, true },
 	[MF_SIGMOID] = { "sigmoid", sigmoid_core, NULL, true },
 	[MF_FMOD] = { "fmod", NULL, fmod_core, false },
+	[MF_ERFC] = { "erfc", erfc_core, NULL, true },
 };
 
 static LLVMValueRef sin_core(M *m, LLVMValueRef x) { return trig_core(m, x, 0); }
@@ -776,6 +831,7 @@ LLVMValueRef cg_math_expm1(Cg *cg, LLVMValueRef x) { return call1(cg, MF_EXPM1, 
 LLVMValueRef cg_math_log(Cg *cg, LLVMValueRef x) { return call1(cg, MF_LOG, x); }
 LLVMValueRef cg_math_log1p(Cg *cg, LLVMValueRef x) { return call1(cg, MF_LOG1P, x); }
 LLVMValueRef cg_math_erf(Cg *cg, LLVMValueRef x) { return call1(cg, MF_ERF, x); }
+LLVMValueRef cg_math_erfc(Cg *cg, LLVMValueRef x) { return call1(cg, MF_ERFC, x); }
 LLVMValueRef cg_math_tanh(Cg *cg, LLVMValueRef x) { return call1(cg, MF_TANH, x); }
 LLVMValueRef cg_math_sin(Cg *cg, LLVMValueRef x) { return call1(cg, MF_SIN, x); }
 LLVMValueRef cg_math_cos(Cg *cg, LLVMValueRef x) { return call1(cg, MF_COS, x); }

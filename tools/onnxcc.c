@@ -32,7 +32,7 @@ static void usage(FILE *f)
 	"  --features LIST     LLVM target features, e.g. +neon\n"
 	"  -O0 -O1 -O2 -O3     optimisation level (default -O3)\n"
 	"  --dump-ir           print the IR after the passes to stdout\n"
-	"  --print-after PASS  print the IR after PASS to stdout (passes: %s)\n"
+	"  --print-after PASS  print the IR after PASS to stdout (passes listed below)\n"
 	"  --time-passes       per-pass and per-phase wall times to stderr\n"
 	"  --stats             one line with node count, weights and workspace bytes\n"
 	"  -v, --verbose       progress lines to stderr\n"
@@ -41,7 +41,7 @@ static void usage(FILE *f)
 	"\n"
 	"Exit status: 0 on success; 1 on a bad model, unsupported feature or\n"
 	"usage error (a diagnostic on stderr; no output file is left behind);\n"
-	"2 on a system error.\n", "");
+	"2 on a system error.\n");
 	int n;
 	const char *const *names = pass_names(&n);
 	fprintf(f, "\npasses, in order:");

@@ -177,6 +177,10 @@ int main(int argc, char **argv)
 	InputArg *ins = calloc((size_t)argc, sizeof *ins);
 	int nins = 0;
 	int rc = EXIT_USAGE;
+	if (!ins) {
+		fprintf(stderr, "onnxcc-run: out of memory\n");
+		return EXIT_USAGE;
+	}
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;

@@ -235,6 +235,32 @@ static bool same_shape(const Shape *s, const OnnxccTensorInfo *t)
 	return true;
 }
 
+/* ONNX's test generator stores bfloat16 tensors as uint16 bit patterns
+ * (NumPy has no bfloat16): such data stands for the bf16 the model uses. */
+static bool bf16_as_u16(DType data, int32_t model)
+{
+	return data == DT_U16 && model == DT_BF16;
+}
+
+/* Whether the model file itself declares input k with exactly the static
+ * type of the compiled descriptor. */
+static bool declared_as(const char *model_path, int k, const OnnxccTensorInfo *ti)
+{
+	Diag d;
+	diag_init(&d, model_path, false);
+	Graph *g = onnx_load(model_path, &d);
+	bool same = false;
+	if (g && k < g->ninputs) {
+		const Value *v = gval(g, g->inputs[k]);
+		same = (int32_t)v->dtype == ti->dtype && shape_is_static(&v->shape) &&
+		       same_shape(&v->shape, ti);
+	}
+	if (g)
+		graph_free(g);
+	diag_free(&d);
+	return same;
+}
+
 /* "[i,j,k]" of flat index i in shape. */
 static const char *multi_index(const OnnxccTensorInfo *t, uint64_t flat, char *buf, size_t n)
 {
@@ -259,9 +285,15 @@ static bool float_close(double got, double exp)
 /* Compares one output; false after reporting the first mismatch (all of
  * them, up to 20, with -v). */
 static bool compare_output(int k, const OnnxccTensorInfo *t, const void *got,
-                           const Tensor *exp, bool verbose, char *detail, size_t dn)
+                           const Tensor *exp_in, bool verbose, char *detail, size_t dn)
 {
 	char s1[256], s2[256];
+	Tensor bf = *exp_in;
+	const Tensor *exp = exp_in;
+	if (bf16_as_u16(exp->dtype, t->dtype)) {
+		bf.dtype = DT_BF16;
+		exp = &bf;
+	}
 	if ((int32_t)exp->dtype != t->dtype) {
 		snprintf(detail, dn, "output %d '%s': dtype %s, expected %s", k, t->name,
 		         onnxcc_dtype_name(t->dtype), onnxcc_dtype_name((int32_t)exp->dtype));
@@ -358,8 +390,8 @@ static void keep_npy(const char *dir, const char *prefix, const char *name, cons
 }
 
 /* One data set: load, run, check.  Returns only on success (else finish). */
-static void run_data_set(const Options *o, const OnnxccModel *m, const char *sodir,
-                         const char *setdir)
+static void run_data_set(const Options *o, const OnnxccModel *m, const char *model_path,
+                         const char *sodir, const char *setdir)
 {
 	Arena a = {0};
 	Diag d;
@@ -393,11 +425,19 @@ static void run_data_set(const Options *o, const OnnxccModel *m, const char *sod
 			first_error(&d, detail, sizeof detail);
 			finish(ST_REJECTED, "test data: %s", detail);
 		}
-		if ((int32_t)t.dtype != ti->dtype || !same_shape(&t.shape, ti))
-			finish(ST_FAIL, "input %d '%s': test data is %s%s, the model was compiled "
-			       "for %s%s", k, ti->name, dtype_name(t.dtype),
-			       shape_text(&t.shape, s1, sizeof s1), onnxcc_dtype_name(ti->dtype),
+		if (bf16_as_u16(t.dtype, ti->dtype))
+			t.dtype = DT_BF16;
+		if ((int32_t)t.dtype != ti->dtype || !same_shape(&t.shape, ti)) {
+			/* Some node tests (ONNX 1.12) feed data that contradicts the
+			 * model's own static input type: not the compiler's fault. */
+			Status st = declared_as(model_path, k, ti) ? ST_REJECTED : ST_FAIL;
+			finish(st, "%sinput %d '%s': test data is %s%s, the model %s %s%s",
+			       st == ST_REJECTED ? "test data: " : "", k, ti->name,
+			       dtype_name(t.dtype), shape_text(&t.shape, s1, sizeof s1),
+			       st == ST_REJECTED ? "declares" : "was compiled for",
+			       onnxcc_dtype_name(ti->dtype),
 			       onnxcc_shape_str(ti->rank, ti->shape, s2, sizeof s2));
+		}
 		if (o->verbose && name[0] && strcmp(name, ti->name) != 0)
 			say("note: input_%d.pb is named '%s', model input %d is '%s'\n", k, name, k,
 			    ti->name);
@@ -525,7 +565,7 @@ static void child_main(const Options *o, const Case *c, const char *workdir)
 	char setdir[4200];
 	while (snprintf(setdir, sizeof setdir, "%s/test_data_set_%d", c->dir, nsets),
 	       file_exists(setdir)) {
-		run_data_set(o, m, sodir, setdir);
+		run_data_set(o, m, model, sodir, setdir);
 		nsets++;
 	}
 	if (nsets == 0)
@@ -1088,7 +1128,8 @@ static void usage(FILE *f)
 	        "usage: onnxcc-conformance [options] [CASE_DIR...]\n"
 	        "Compiles and runs ONNX node tests (each CASE_DIR holds model.onnx and\n"
 	        "test_data_set_N/), one forked child per case.\n"
-	        "  --dir DIR         node tests directory (default %s)\n"
+	        "  --dir DIR         node tests directory (default $ONNXCC_NODE_TESTS,\n"
+	        "                    else %s)\n"
 	        "  --case NAME       only this case (repeatable)\n"
 	        "  --filter SUBSTR   only cases whose name contains SUBSTR (repeatable)\n"
 	        "  -j N              children at once (default 2)\n"
@@ -1119,6 +1160,9 @@ int main(int argc, char **argv)
 {
 	Options o = {ONNXCC_NODE_TESTS, NULL, 2, 60, 2, false, false, false};
 	setvbuf(stdout, NULL, _IOLBF, 0);   /* progress visible in ctest logs */
+	const char *env_dir = getenv("ONNXCC_NODE_TESTS");
+	if (env_dir && env_dir[0])
+		o.tests_dir = env_dir;
 	const char **names = calloc((size_t)argc, sizeof *names);
 	const char **filters = calloc((size_t)argc, sizeof *filters);
 	const char **paths = calloc((size_t)argc, sizeof *paths);

@@ -607,6 +607,93 @@ static void test_disagreeing_inference(void **state)
 	expect_diag(n, "folded output shape [2] differs from the inferred [3]");
 }
 
+/* ---- robustness: random inputs and attributes never crash the folder ----------------
+ * (ASan/UBSan builds check memory and arithmetic): every call either folds,
+ * declines, or fails with a diagnostic. */
+static uint64_t fz = 0x9e3779b97f4a7c15ull;
+static int64_t frand(int64_t n)
+{
+	fz ^= fz << 13;
+	fz ^= fz >> 7;
+	fz ^= fz << 17;
+	return (int64_t)(fz % (uint64_t)n);
+}
+
+static ValueId random_const(void)
+{
+	static const DType dts[] = {DT_I64, DT_F32, DT_BOOL, DT_I32, DT_F16, DT_U8};
+	DType dt = dts[frand(6)];
+	int rank = (int)frand(4);
+	int64_t dims[4];
+	for (int k = 0; k < rank; k++)
+		dims[k] = frand(4);
+	Shape s = shape_make(rank, dims);
+	int64_t n = shape_numel(&s);
+	unsigned char *buf = calloc((size_t)(n ? n : 1), 8);
+	for (int64_t i = 0; i < n; i++) {
+		int64_t v = frand(11) - 5;
+		if (frand(20) == 0)
+			v = frand(2) ? INT64_MAX : INT64_MIN;
+		switch (dt) {
+		case DT_I64: memcpy(buf + i * 8, &v, 8); break;
+		case DT_I32: { int32_t x = (int32_t)v; memcpy(buf + i * 4, &x, 4); break; }
+		case DT_F32: { float x = (float)v / 2; memcpy(buf + i * 4, &x, 4); break; }
+		case DT_F16: { uint16_t x = (uint16_t)(0x3c00 + v); memcpy(buf + i * 2, &x, 2); break; }
+		case DT_BOOL: buf[i] = v > 0; break;
+		default: buf[i] = (unsigned char)v; break;
+		}
+	}
+	ValueId c = graph_add_const(G, NULL, dt, &s, buf);
+	free(buf);
+	return c;
+}
+
+static void test_random_robustness(void **state)
+{
+	(void)state;
+	static const Op ops[] = {
+		OP_Shape, OP_Size, OP_Identity, OP_Cast, OP_CastLike, OP_Reshape, OP_Flatten, OP_Squeeze,
+		OP_Unsqueeze, OP_Concat, OP_Slice, OP_Gather, OP_Transpose, OP_Expand, OP_Tile,
+		OP_ConstantOfShape, OP_Range, OP_Trilu, OP_Einsum, OP_Where, OP_Add, OP_Sub, OP_Mul,
+		OP_Div, OP_Mod, OP_Pow, OP_Neg, OP_Abs, OP_Sqrt, OP_Exp, OP_Equal, OP_Less, OP_Not,
+		OP_And, OP_Or, OP_Xor, OP_Min, OP_Max, OP_Sum, OP_Mean, OP_ReduceSum, OP_ReduceProd,
+		OP_ReduceMin, OP_ReduceMax, OP_ReduceMean,
+	};
+	static const char *const eqs[] = {"ij,jk->ik", "i,j->ij", "ii->i", "ij", "ij,ij->", "abc,cd"};
+	int folded = 0, diagnosed = 0;
+	for (int iter = 0; iter < 6000; iter++) {
+		Op op = ops[frand((int64_t)(sizeof ops / sizeof ops[0]))];
+		int lo = op_info[op].min_in, hi = op_info[op].max_in < 0 ? 4 : op_info[op].max_in;
+		int nin = lo + (int)frand(hi - lo + 1);
+		ValueId in[8];
+		for (int k = 0; k < nin; k++)
+			in[k] = k > 0 && frand(6) == 0 ? IR_NONE : random_const();
+		NodeId n = node(op, in, nin);
+		if (frand(2))
+			set_int(n, "axis", frand(7) - 3);
+		if (frand(3) == 0) {
+			int64_t ax[3] = {frand(7) - 3, frand(7) - 3, frand(7) - 3};
+			set_ints(n, frand(2) ? "axes" : "perm", 1 + (int)frand(3), ax);
+		}
+		if (frand(3) == 0)
+			set_int(n, frand(2) ? "keepdims" : "upper", frand(2));
+		if (op == OP_Cast)
+			set_int(n, "to", frand(17));
+		if (op == OP_Einsum)
+			graph_add_attr(G, n, "equation", AK_STRING)->s = eqs[frand(6)];
+		int before = D.nerrors;
+		bool ok = pass_fold_node(G, n, &D);
+		if (!ok)
+			assert_true(D.nerrors > before);
+		else
+			assert_int_equal(D.nerrors, before);
+		folded += G->nodes[n].dead;
+		diagnosed += !ok;
+	}
+	fprintf(stderr, "random nodes: %d folded, %d diagnosed of 6000\n", folded, diagnosed);
+	assert_true(folded > 0 && diagnosed > 0);
+}
+
 /* ---- the folder against the ONNX reference outputs ---------------------------------
  * Every node test whose graph, with its inputs turned into constants (from
  * input_N.pb), folds completely is compared with output_N.pb: ints and bool
@@ -744,6 +831,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_folded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_of_constant_shares, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disagreeing_inference, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_robustness, setup, teardown),
 		cmocka_unit_test(test_fold_matches_node_tests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

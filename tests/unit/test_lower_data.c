@@ -600,18 +600,31 @@ static void test_range_shape(void **state)
 
 /* ---- reductions ------------------------------------------------------------------ */
 
-/* C reference: reduce [A,B,C] over axes 0 and 2 -> [B]. */
-static float reduce_ref(Op op, const float *x, int A, int B, int C, int b)
+/* C reference: reduce x [2,3,4] over the dims set in red; output element
+ * o is the reduction over every input element mapping to o. */
+static float reduce_ref(Op op, const float *x, const bool *red, int o)
 {
-	double acc = op == OP_ReduceProd ? 1 : op == OP_ReduceMax ? -INFINITY : 0, m = -INFINITY;
-	for (int a = 0; a < A; a++)
-		for (int c = 0; c < C; c++)
-			m = fmax(m, x[(a * B + b) * C + c]);
-	for (int a = 0; a < A; a++)
-		for (int c = 0; c < C; c++) {
-			double v = x[(a * B + b) * C + c];
+	const int d[3] = {2, 3, 4};
+	double acc = op == OP_ReduceProd ? 1 : op == OP_ReduceMax ? -INFINITY : op == OP_ReduceMin ? INFINITY : 0;
+	double m = -INFINITY;
+	int cnt = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < 24; i++) {
+			int c[3] = {i / 12, (i / 4) % 3, i % 4}, oi = 0;
+			for (int k = 0; k < 3; k++)
+				if (!red[k])
+					oi = oi * d[k] + c[k];
+			if (oi != o)
+				continue;
+			double v = x[i];
+			if (pass == 0) {
+				m = fmax(m, v);
+				cnt++;
+				continue;
+			}
 			switch (op) {
 			case OP_ReduceMax: acc = fmax(acc, v); break;
+			case OP_ReduceMin: acc = fmin(acc, v); break;
 			case OP_ReduceProd: acc *= v; break;
 			case OP_ReduceL1: acc += fabs(v); break;
 			case OP_ReduceL2: case OP_ReduceSumSquare: acc += v * v; break;
@@ -620,7 +633,7 @@ static float reduce_ref(Op op, const float *x, int A, int B, int C, int b)
 			}
 		}
 	switch (op) {
-	case OP_ReduceMean: return (float)(acc / (A * C));
+	case OP_ReduceMean: return (float)(acc / cnt);
 	case OP_ReduceL2: return (float)sqrt(acc);
 	case OP_ReduceLogSum: return (float)log(acc);
 	case OP_ReduceLogSumExp: return (float)(m + log(acc));
@@ -628,34 +641,80 @@ static float reduce_ref(Op op, const float *x, int A, int B, int C, int b)
 	}
 }
 
+/* Every Reduce* op, attribute and input axes, over {0,-1} (last dim
+ * reduced: accumulator form) and {1} (last dim kept: into-output form),
+ * keepdims 0 and 1. */
 static void test_reduce_ops(void **state)
 {
 	(void)state;
-	Op ops[] = {OP_ReduceSum, OP_ReduceMean, OP_ReduceMax, OP_ReduceProd, OP_ReduceL1,
-	            OP_ReduceL2, OP_ReduceLogSumExp, OP_ReduceSumSquare};
-	enum { A = 2, B = 3, C = 4 };
-	float x[A * B * C];
-	fill_rand(x, A * B * C, 6);
-	for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
-		for (int opset = 13; opset <= 18; opset += 5) {
-			TG t = tg_new();
-			int64_t xd[3] = {A, B, C}, od[1] = {B}, two[1] = {2}, axes[2] = {0, -1};
-			bool input_axes = opset >= 18 || (ops[k] == OP_ReduceSum);
-			ValueId in[2] = {tg_input(&t, "x", DT_F32, 3, xd),
-			                 input_axes ? tg_const_i64(&t, "a", 1, two, axes) : IR_NONE};
-			ValueId y = tg_output(&t, "y", DT_F32, 1, od);
-			tg_node(&t, ops[k], opset, in, input_axes ? 2 : 1, &y, 1);
-			if (!input_axes)
-				tg_ints(&t, "axes", 2, axes);
-			tg_int(&t, "keepdims", 0);
-			float out[B], want[B];
-			for (int b = 0; b < B; b++)
-				want[b] = reduce_ref(ops[k], x, A, B, C, b);
-			const void *ins[] = {x};
-			void *outs[] = {out};
-			tg_run(&t, ins, outs);
-			assert_close(out, want, B, 1e-5);
-		}
+	Op ops[] = {OP_ReduceSum, OP_ReduceMean, OP_ReduceMax, OP_ReduceMin, OP_ReduceProd, OP_ReduceL1,
+	            OP_ReduceL2, OP_ReduceLogSum, OP_ReduceLogSumExp, OP_ReduceSumSquare};
+	float x[24];
+	fill_rand(x, 24, 6);
+	for (int i = 0; i < 24; i++)
+		x[i] = fabsf(x[i]) + 0.25f; /* positive: LogSum stays finite */
+	for (int i = 0; i < 24; i += 5)
+		x[i] = -x[i];
+	struct { int n; int64_t axes[2]; bool red[3]; int64_t od[3]; int nout; } sets[2] = {
+		{2, {0, -1}, {true, false, true}, {1, 3, 1}, 3},
+		{1, {1, 0}, {false, true, false}, {2, 1, 4}, 8},
+	};
+	for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+		for (int set = 0; set < 2; set++)
+			for (int opset = 13; opset <= 18; opset += 5) {
+				bool keep = opset == 18;
+				TG t = tg_new();
+				int64_t xd[3] = {2, 3, 4}, na[1] = {sets[set].n}, od[3];
+				int orank = 0;
+				for (int j = 0; j < 3; j++)
+					if (keep || !sets[set].red[j])
+						od[orank++] = sets[set].od[j];
+				bool input_axes = opset >= 18 || ops[k] == OP_ReduceSum;
+				ValueId in[2] = {tg_input(&t, "x", DT_F32, 3, xd),
+				                 input_axes ? tg_const_i64(&t, "a", 1, na, sets[set].axes) : IR_NONE};
+				ValueId y = tg_output(&t, "y", DT_F32, orank, od);
+				tg_node(&t, ops[k], opset, in, input_axes ? 2 : 1, &y, 1);
+				if (!input_axes)
+					tg_ints(&t, "axes", sets[set].n, sets[set].axes);
+				tg_int(&t, "keepdims", keep);
+				float out[8], want[8];
+				for (int o = 0; o < sets[set].nout; o++)
+					want[o] = reduce_ref(ops[k], x, sets[set].red, o);
+				const void *ins[] = {x};
+				void *outs[] = {out};
+				tg_run(&t, ins, outs);
+				assert_close(out, want, sets[set].nout, 1e-5);
+			}
+}
+
+/* ReduceMean/ReduceMax of int32 over axis 1, last dim kept: integer
+ * division truncates toward zero. */
+static void test_reduce_int(void **state)
+{
+	(void)state;
+	for (int mean = 0; mean < 2; mean++) {
+		TG t = tg_new();
+		int64_t xd[3] = {2, 3, 2}, od[2] = {2, 2};
+		ValueId x = tg_input(&t, "x", DT_I32, 3, xd), y = tg_output(&t, "y", DT_I32, 2, od);
+		tg_node(&t, mean ? OP_ReduceMean : OP_ReduceMax, 13, &x, 1, &y, 1);
+		int64_t axes[1] = {1};
+		tg_ints(&t, "axes", 1, axes);
+		tg_int(&t, "keepdims", 0);
+		int32_t in[12] = {-7, 4, 1, 9, -1, 2, 5, -8, 6, 3, 1, 0}, out[4], want[4];
+		for (int a = 0; a < 2; a++)
+			for (int c = 0; c < 2; c++) {
+				int32_t s = 0, m = INT32_MIN;
+				for (int b = 0; b < 3; b++) {
+					int32_t v = in[(a * 3 + b) * 2 + c];
+					s += v;
+					m = v > m ? v : m;
+				}
+				want[a * 2 + c] = mean ? s / 3 : m;
+			}
+		const void *ins[] = {in};
+		void *outs[] = {out};
+		tg_run(&t, ins, outs);
+		assert_memory_equal(out, want, sizeof want);
 	}
 }
 
@@ -902,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_onehot_trilu_eyelike),
 		cmocka_unit_test(test_range_shape),
 		cmocka_unit_test(test_reduce_ops),
+		cmocka_unit_test(test_reduce_int),
 		cmocka_unit_test(test_reduce_empty_axes),
 		cmocka_unit_test(test_argmax_argmin),
 		cmocka_unit_test(test_softmax_family),

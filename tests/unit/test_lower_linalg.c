@@ -313,7 +313,7 @@ static void einsum_case(const char *eq, int nops, const int *ranks, const int64_
 	free(y), free(want);
 }
 
-enum { EI = 3, EJ = 4, EB = 2, EN = 2, ED = 5 };
+enum { EI = 3, EJ = 4, EB = 2, EN = 2, ED = 21 }; /* ED past one vector */
 
 static void ref_ibnd_jbnd(float *const *x, float *w)
 {

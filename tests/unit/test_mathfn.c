@@ -38,6 +38,7 @@ static const struct {
 	Fn2 f2;
 } kernels[] = {
 	{ "exp", cg_math_exp, NULL }, { "expm1", cg_math_expm1, NULL },
+	{ "erfc", cg_math_erfc, NULL },
 	{ "log", cg_math_log, NULL }, { "log1p", cg_math_log1p, NULL },
 	{ "erf", cg_math_erf, NULL }, { "tanh", cg_math_tanh, NULL },
 	{ "sin", cg_math_sin, NULL }, { "cos", cg_math_cos, NULL },
@@ -256,6 +257,7 @@ static long double ref1(const char *f, long double x)
 	if (!strcmp(f, "log")) return logl(x);
 	if (!strcmp(f, "log1p")) return log1pl(x);
 	if (!strcmp(f, "erf")) return erfl(x);
+	if (!strcmp(f, "erfc")) return erfcl(x);
 	if (!strcmp(f, "tanh")) return tanhl(x);
 	if (!strcmp(f, "sin")) return sinl(x);
 	if (!strcmp(f, "cos")) return cosl(x);
@@ -382,6 +384,9 @@ static void test_tanh_sigmoid_erf(void **state)
 	check1("sigmoid", true, -746, 50, 3.0);   /* f64: a few ulp */
 	check1("erf", false, -6, 6, 1.0);
 	check1("erf", true, -7, 7, 2.0);
+	check1("erfc", false, -6, 30, 1.0);
+	/* f64 erfc: 1 - erf(x) below x = 1 loses up to ~2 bits near x = 1 */
+	check1("erfc", true, -7, 28, 6.0);
 }
 
 static void test_trig(void **state)
