@@ -22,7 +22,7 @@ mkdir -p "$OUT"
 
 echo "== compiling $DEMO/model.onnx"
 start=$(date +%s.%N)
-"$BUILD/onnxcc" "$DEMO/model.onnx" -o "$OUT/pvt.so" --header "$OUT/pvt.h" --name pvt --stats
+"$BUILD/onnxcc" "$DEMO/model.onnx" -o "$OUT/pvt.so" --header "$OUT/pvt.h" --name pvt --stats 2>&1
 end=$(date +%s.%N)
 awk -v a="$start" -v b="$end" 'BEGIN { printf "compiled in %.2f s: ", b - a }'
 echo "$OUT/pvt.so ($(wc -c <"$OUT/pvt.so" | tr -d ' ') bytes), header $OUT/pvt.h"
@@ -38,4 +38,6 @@ fi
 
 echo "== time per run (20 runs after a warm-up)"
 "$BUILD/onnxcc-run" "$OUT/pvt.so" --input "image=$DEMO/inputs/image.npy" --output-dir "$OUT" \
-	--repeat 20 --quiet
+	--repeat 20 --quiet | tee "$OUT/timing.json"
+sed -n 's/.*"median_ms": *\([0-9.e+-]*\).*"min_ms": *\([0-9.e+-]*\).*/time per run: \1 ms (median of 20), best \2 ms/p' \
+	"$OUT/timing.json"
