@@ -923,6 +923,10 @@ static void reason_key(const char *detail, char *key, size_t n)
 			}
 		}
 	}
+	if (strncmp(detail, "test data: input ", 17) == 0 && strstr(detail, "the model declares")) {
+		snprintf(key, n, "test data contradicts the model's input type");
+		return;
+	}
 	/* drop "path: " prefixes ending in .onnx: / .pb: */
 	const char *s = detail;
 	for (const char *m; (m = strstr(s, ".onnx: ")) || (m = strstr(s, ".pb: "));)
