@@ -828,6 +828,8 @@ static FRes f_range(Fold *F)
 	Ten *a = &F->in[0], *b = &F->in[1], *c = &F->in[2];
 	if (a->n != 1 || b->n != 1 || c->n != 1)
 		return ferr(F, -1, "start, limit and delta must be scalars");
+	if (a->dt != b->dt || a->dt != c->dt)
+		return ferr(F, -1, "start, limit and delta must share one dtype");
 	int64_t cnt;
 	if (a->isf) {
 		double st = a->f[0], lim = b->f[0], dl = c->f[0];
@@ -1143,6 +1145,7 @@ static FRes bcast_binary(Fold *F, Op op, Ten *out, const Ten *x, const Ten *y, D
 	for (int64_t k = 0; k < out->n; k++)
 		if (!binop(F, op, out, k, x, mx[k], y, my[k])) {
 			res = ferr(F, iy, "integer division by zero");
+			ten_free(out);
 			break;
 		}
 	free(mx);
@@ -1163,21 +1166,23 @@ static FRes f_variadic(Fold *F)
 {
 	Op op = F->n->op;
 	Ten acc = F->in[0], next;
-	bool own = false;
-	for (int k = 1; k < F->nin; k++) {
+	bool own = false; /* acc is ours to free (not an input) */
+	FRes res = F_OK;
+	for (int k = 1; k < F->nin && res == F_OK; k++) {
 		if (!present(F, k))
-			return F_SKIP;
-		if (F->in[k].dt != acc.dt)
-			return ferr(F, k, "dtype %s differs from input 0's %s", dtype_name(F->in[k].dt), dtype_name(acc.dt));
-		FRes res = bcast_binary(F, op, &next, &acc, &F->in[k], acc.dt, k);
-		if (own)
-			ten_free(&acc);
-		if (res != F_OK)
-			return res;
-		acc = next;
-		own = true;
+			res = F_SKIP;
+		else if (F->in[k].dt != acc.dt)
+			res = ferr(F, k, "dtype %s differs from input 0's %s", dtype_name(F->in[k].dt),
+			           dtype_name(acc.dt));
+		else if ((res = bcast_binary(F, op, &next, &acc, &F->in[k], acc.dt, k)) == F_OK) {
+			if (own)
+				ten_free(&acc);
+			acc = next;
+			own = true;
+		}
 	}
-	FRes res = ten_alloc(&F->out, acc.dt, &acc.s);
+	if (res == F_OK)
+		res = ten_alloc(&F->out, acc.dt, &acc.s);
 	for (int64_t k = 0; res == F_OK && k < acc.n; k++) {
 		if (op == OP_Mean && acc.isf)
 			F->out.f[k] = acc.f[k] / F->nin;
@@ -1510,8 +1515,10 @@ bool pass_fold_node(Graph *g, NodeId nid, Diag *d)
 		res = F_OK;
 		for (int k = 0; k < n->nin && res == F_OK; k++)
 			res = load_const(&F, k, &F.in[k]);
-		if (res == F_OK && n->nin > 0 && !present(&F, 0))
-			res = F_SKIP;
+		/* an omitted required input is inference's diagnostic */
+		for (int k = 0; res == F_OK && k < op_info[n->op].min_in; k++)
+			if (!present(&F, k))
+				res = F_SKIP;
 		if (res == F_OK)
 			res = eval(&F);
 	}
