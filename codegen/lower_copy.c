@@ -19,6 +19,14 @@ DType cg_dm_bits_dtype(DType t)
 	}
 }
 
+int64_t cg_dm_prod(const int64_t *d, int lo, int hi)
+{
+	int64_t p = 1;
+	for (int k = lo; k < hi; k++)
+		p *= d[k];
+	return p;
+}
+
 int cg_dm_axis(int64_t axis, int rank)
 {
 	if (axis < -rank || axis >= rank)

@@ -1,5 +1,6 @@
 /* codegen/lower_data.h — helpers shared by the data-movement, indexing and
- * reduction lowerings (lower_data.c, lower_index.c, lower_reduce.c).
+ * reduction lowerings (lower_data.c, lower_index.c, lower_reduce.c,
+ * lower_softmax.c).
  * Private to those files; defined in lower_copy.c (cg_lower_index in
  * lower_index.c); the public entry points are in lower.h.
  */
@@ -54,6 +55,13 @@ typedef enum CgCombine { CG_COMB_NONE, CG_COMB_ADD, CG_COMB_MUL, CG_COMB_MAX, CG
 LLVMValueRef cg_dm_combine(Cg *cg, CgCombine op, DType t, LLVMValueRef a, LLVMValueRef b);
 /* a > b (a < b when !greater) in the order of dtype t (float: ordered). */
 LLVMValueRef cg_dm_greater(Cg *cg, DType t, LLVMValueRef a, LLVMValueRef b, bool greater);
+
+/* Product of d[lo..hi) (1 when empty). */
+int64_t cg_dm_prod(const int64_t *d, int lo, int hi);
+
+/* Softmax, LogSoftmax, Hardmax — lower_softmax.c; called by
+ * cg_lower_reduce(). */
+bool cg_lower_softmax(Cg *cg, const Node *n);
 
 /* Gather, GatherElements, GatherND, ScatterElements, ScatterND, OneHot,
  * Trilu, EyeLike — lower_index.c; called by cg_lower_data(). */

@@ -17,14 +17,6 @@
 #include <assert.h>
 #include <string.h>
 
-static int64_t prod(const int64_t *d, int lo, int hi)
-{
-	int64_t p = 1;
-	for (int k = lo; k < hi; k++)
-		p *= d[k];
-	return p;
-}
-
 /* Gather-13: out[o, j, i] = data[o, idx[j], i] with o over the dims before
  * axis, j over indices (any rank, scalar included), i over the dims after. */
 static bool lower_gather(Cg *cg, const Node *n)
@@ -37,8 +29,8 @@ static bool lower_gather(Cg *cg, const Node *n)
 		return cg_unsupported(cg, -1, "axis out of range");
 	if (it != DT_I32 && it != DT_I64)
 		return cg_unsupported(cg, 1, "indices must be int32 or int64, got %s", dtype_name(it));
-	int64_t outer = prod(ds->dims, 0, axis), D = ds->dims[axis];
-	int64_t inner = prod(ds->dims, axis + 1, ds->rank);
+	int64_t outer = cg_dm_prod(ds->dims, 0, axis), D = ds->dims[axis];
+	int64_t inner = cg_dm_prod(ds->dims, axis + 1, ds->rank);
 	int64_t J = shape_numel(&gval(cg->g, ind)->shape);
 	if (shape_numel(&gval(cg->g, out)->shape) != outer * J * inner)
 		return cg_unsupported(cg, -1, "output size does not match data and indices");
@@ -177,8 +169,8 @@ static bool lower_gather_nd(Cg *cg, const Node *n)
 	for (int k = 0; k < b; k++)
 		if (is->dims[k] != ds->dims[k])
 			return cg_unsupported(cg, 1, "batch dimension %d differs from the data's", k);
-	int64_t B = prod(ds->dims, 0, (int)b), J = prod(is->dims, (int)b, is->rank - 1);
-	int64_t S = prod(ds->dims, (int)b + m, ds->rank), DB = prod(ds->dims, (int)b, ds->rank);
+	int64_t B = cg_dm_prod(ds->dims, 0, (int)b), J = cg_dm_prod(is->dims, (int)b, is->rank - 1);
+	int64_t S = cg_dm_prod(ds->dims, (int)b + m, ds->rank), DB = cg_dm_prod(ds->dims, (int)b, ds->rank);
 	if (shape_numel(&gval(cg->g, out)->shape) != B * J * S)
 		return cg_unsupported(cg, -1, "output size does not match data and indices");
 	if (B * J * S == 0)
@@ -225,7 +217,7 @@ static bool lower_scatter_nd(Cg *cg, const Node *n)
 	int m = (int)is->dims[is->rank - 1];
 	if (m < 0 || m > ds->rank)
 		return cg_unsupported(cg, 1, "index tuples longer than the data's rank");
-	int64_t R = prod(is->dims, 0, is->rank - 1), S = prod(ds->dims, m, ds->rank);
+	int64_t R = cg_dm_prod(is->dims, 0, is->rank - 1), S = cg_dm_prod(ds->dims, m, ds->rank);
 	if (shape_numel(&gval(cg->g, upd)->shape) != R * S)
 		return cg_unsupported(cg, 2, "size does not match indices and data");
 	cg_memcpy(cg, cg_ptr(cg, out), cg_ptr(cg, data), shape_numel(ds) * (int64_t)dtype_size(dt));

@@ -1,18 +1,20 @@
 /* codegen/lower_reduce.c — reductions and the softmax family: Reduce*,
- * ArgMax, ArgMin, Softmax, LogSoftmax, Hardmax, CumSum, TopK.
+ * ArgMax, ArgMin, CumSum, TopK; Softmax, LogSoftmax and Hardmax are routed
+ * to lower_softmax.c.
  *
  * Reductions: the output is walked over the kept dimensions and an
- * accumulator (a register after mem2reg) over the reduced ones; the
+ * accumulator (a register after mem2reg) over the reduced ones.  When the
+ * last dimension is kept, that would read the input with a stride, so the
+ * output itself accumulates instead while the input is read in memory
+ * order (f32/f64/integers; f16/bf16 keep the float accumulator).  The
  * identity of the combiner is the initial value, so an empty reduction
  * gives 0 (sum), 1 (prod), -inf / the type's minimum (max) as ONNX-18
  * specifies.  ReduceLogSumExp subtracts the maximum first (skipped when the
  * maximum is not finite).
  *
  * Axis ops view their input as [outer, A, inner] around the axis; each
- * (outer, inner) position scans its A elements with stride `inner`.
- * Softmax/LogSoftmax/Hardmax before opset 13 use the 2-D view at `axis`
- * (A = product of the trailing dims, inner = 1).  All are numerically
- * stable (max subtracted).  TopK keeps a sorted list of the best k seen so
+ * (outer, inner) position scans its A elements with stride `inner`.  (The
+ * softmax family is in lower_softmax.c.)  TopK keeps a sorted list of the best k seen so
  * far per row (insertion, O(A*k)); scanning in index order and inserting
  * only strictly better elements keeps ties in index order.  CumSum walks
  * the axis in order with the inner dimension innermost, adding to the
@@ -26,20 +28,12 @@
 #include <math.h>
 #include <string.h>
 
-static int64_t prod(const int64_t *d, int lo, int hi)
-{
-	int64_t p = 1;
-	for (int k = lo; k < hi; k++)
-		p *= d[k];
-	return p;
-}
-
 /* The [outer, A, inner] view of shape s around axis. */
 static void axis_view(const Shape *s, int axis, int64_t *outer, int64_t *A, int64_t *inner)
 {
-	*outer = prod(s->dims, 0, axis);
+	*outer = cg_dm_prod(s->dims, 0, axis);
 	*A = s->dims[axis];
-	*inner = prod(s->dims, axis + 1, s->rank);
+	*inner = cg_dm_prod(s->dims, axis + 1, s->rank);
 }
 
 static LLVMValueRef load_acc(Cg *cg, LLVMTypeRef t, LLVMValueRef p)
@@ -354,203 +348,6 @@ static bool lower_arg(Cg *cg, const Node *n)
 	return true;
 }
 
-/* ---- Softmax, LogSoftmax, Hardmax --------------------------------------------- */
-
-/* Softmax family with inner > 1: all `inner` rows of one outer index at
- * once, so every pass walks the input contiguously with the inner index
- * innermost; per-row max, sum (and Hardmax's arg) live in stack arrays of
- * `inner` elements.  Same arithmetic as the row form. */
-#define SOFTMAX_MAX_COLUMNS 1024
-
-static LLVMValueRef slot(Cg *cg, LLVMTypeRef et, LLVMValueRef arr, LLVMValueRef i)
-{
-	return LLVMBuildInBoundsGEP2(cg->b, et, arr, &i, 1, "");
-}
-
-static void softmax_columns(Cg *cg, const Node *n, int64_t outer, int64_t A, int64_t inner)
-{
-	ValueId in = n->in[0], out = n->out[0];
-	DType t = gval(cg->g, in)->dtype;
-	LLVMBuilderRef b = cg->b;
-	LLVMTypeRef ct = cg_compute_type(cg, t), it = cg->t_i64;
-	bool keep_e = ct == cg_mem_type(cg, t), hard = n->op == OP_Hardmax;
-	LLVMValueRef mx = cg_alloca(cg, LLVMArrayType2(ct, (uint64_t)inner), "colmax");
-	LLVMValueRef sm = cg_alloca(cg, LLVMArrayType2(ct, (uint64_t)inner), "colsum");
-	LLVMValueRef arg = cg_alloca(cg, LLVMArrayType2(it, (uint64_t)inner), "colarg");
-	CgLoop lo, la, li;
-	cg_for(cg, &lo, 0, outer);
-	LLVMValueRef ob = LLVMBuildMul(b, lo.iv, cg_i64(cg, A * inner), "");
-	cg_for(cg, &li, 0, inner);
-	LLVMBuildStore(b, LLVMConstReal(ct, -INFINITY), slot(cg, ct, mx, li.iv));
-	LLVMBuildStore(b, LLVMConstReal(ct, 0), slot(cg, ct, sm, li.iv));
-	LLVMBuildStore(b, cg_i64(cg, 0), slot(cg, it, arg, li.iv));
-	cg_for_end(cg, &li);
-#define COL_BEGIN()                                                                         \
-	cg_for(cg, &la, 0, A);                                                              \
-	LLVMValueRef rb = LLVMBuildAdd(b, ob, LLVMBuildMul(b, la.iv, cg_i64(cg, inner), ""), ""); \
-	cg_for(cg, &li, 0, inner);                                                          \
-	LLVMValueRef idx = LLVMBuildAdd(b, rb, li.iv, "");                                  \
-	LLVMValueRef mp = slot(cg, ct, mx, li.iv), sp = slot(cg, ct, sm, li.iv);            \
-	(void)mp, (void)sp, (void)idx
-#define COL_END()            \
-	cg_for_end(cg, &li); \
-	cg_for_end(cg, &la)
-	/* pass 1: maxima (Hardmax: the first index of each) */
-	{
-		COL_BEGIN();
-		LLVMValueRef x = cg_load(cg, in, idx), m = LLVMBuildLoad2(b, ct, mp, "");
-		if (hard) {
-			LLVMValueRef ap = slot(cg, it, arg, li.iv);
-			LLVMValueRef gt = LLVMBuildFCmp(b, LLVMRealOGT, x, m, "");
-			LLVMBuildStore(b, LLVMBuildSelect(b, gt, x, m, ""), mp);
-			LLVMBuildStore(b, LLVMBuildSelect(b, gt, la.iv, LLVMBuildLoad2(b, it, ap, ""), ""), ap);
-		} else {
-			LLVMBuildStore(b, cg_dm_combine(cg, CG_COMB_MAX, t, m, x), mp);
-		}
-		COL_END();
-	}
-	if (hard) {
-		COL_BEGIN();
-		LLVMValueRef hit = LLVMBuildICmp(b, LLVMIntEQ, la.iv, LLVMBuildLoad2(b, it, slot(cg, it, arg, li.iv), ""), "");
-		cg_store(cg, out, idx, LLVMBuildSelect(b, hit, LLVMConstReal(ct, 1), LLVMConstReal(ct, 0), ""));
-		COL_END();
-	} else {
-		/* pass 2: sums of exp(x - max) */
-		{
-			COL_BEGIN();
-			LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(b, cg_load(cg, in, idx), LLVMBuildLoad2(b, ct, mp, ""), ""));
-			if (keep_e && n->op == OP_Softmax)
-				cg_store(cg, out, idx, e);
-			LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, ct, sp, ""), e, ""), sp);
-			COL_END();
-		}
-		if (n->op == OP_LogSoftmax) { /* sums become log-sums */
-			cg_for(cg, &li, 0, inner);
-			LLVMValueRef sp = slot(cg, ct, sm, li.iv);
-			LLVMBuildStore(b, cg_math_log(cg, LLVMBuildLoad2(b, ct, sp, "")), sp);
-			cg_for_end(cg, &li);
-		}
-		/* pass 3: normalise */
-		{
-			COL_BEGIN();
-			LLVMValueRef m = LLVMBuildLoad2(b, ct, mp, ""), s = LLVMBuildLoad2(b, ct, sp, ""), y;
-			if (n->op == OP_LogSoftmax) {
-				y = LLVMBuildFSub(b, LLVMBuildFSub(b, cg_load(cg, in, idx), m, ""), s, "");
-			} else {
-				LLVMValueRef e = keep_e ? cg_load(cg, out, idx)
-				                        : cg_math_exp(cg, LLVMBuildFSub(b, cg_load(cg, in, idx), m, ""));
-				y = LLVMBuildFDiv(b, e, s, "");
-			}
-			cg_store(cg, out, idx, y);
-			COL_END();
-		}
-	}
-#undef COL_BEGIN
-#undef COL_END
-	cg_for_end(cg, &lo);
-}
-
-/* Softmax/LogSoftmax/Hardmax-1/11: 2-D view at axis (default 1);
- * -13: along axis (default -1).  Per (outer, inner) row of A elements:
- * m = max; Softmax e/sum(e) with e = exp(x - m); LogSoftmax x - m -
- * log(sum(e)); Hardmax 1 at the first maximum, 0 elsewhere. */
-static bool lower_softmax(Cg *cg, const Node *n)
-{
-	ValueId in = n->in[0], out = n->out[0];
-	const Shape *is = &gval(cg->g, in)->shape;
-	DType t = gval(cg->g, in)->dtype;
-	bool v13 = n->opset >= 13;
-	if (!dtype_is_float(t) || gval(cg->g, out)->dtype != t)
-		return cg_unsupported(cg, 0, "type %s (floating point only)", dtype_name(t));
-	int r = is->rank;
-	int axis = cg_dm_axis(attr_int(n, "axis", v13 ? -1 : 1), r);
-	if (axis < 0 && !(r == 0 && !v13))
-		return cg_unsupported(cg, -1, "axis out of range");
-	int64_t outer, A, inner;
-	if (r == 0) {
-		outer = A = inner = 1;
-	} else if (v13) {
-		axis_view(is, axis, &outer, &A, &inner);
-	} else {
-		outer = prod(is->dims, 0, axis);
-		A = prod(is->dims, axis, r);
-		inner = 1;
-	}
-	if (outer * A * inner == 0)
-		return true;
-	if (inner > 1 && inner <= SOFTMAX_MAX_COLUMNS) {
-		softmax_columns(cg, n, outer, A, inner);
-		return true;
-	}
-	LLVMTypeRef ct = cg_compute_type(cg, t);
-	/* f32/f64 keep e in the output between passes; f16/bf16 recompute it */
-	bool keep_e = ct == cg_mem_type(cg, t);
-	LLVMValueRef mxp = cg_alloca(cg, ct, "max"), sump = cg_alloca(cg, ct, "sum");
-	LLVMValueRef argp = cg_alloca(cg, cg->t_i64, "arg");
-	LLVMValueRef st = cg_i64(cg, inner);
-	CgLoop lo, li, la;
-	cg_for(cg, &lo, 0, outer);
-	cg_for(cg, &li, 0, inner);
-	LLVMValueRef base = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lo.iv, cg_i64(cg, A * inner), ""), li.iv, "");
-#define ELEM(l) LLVMBuildAdd(cg->b, base, LLVMBuildMul(cg->b, (l).iv, st, ""), "")
-	/* pass 1: maximum (Hardmax: its first index) */
-	LLVMBuildStore(cg->b, LLVMConstReal(ct, -INFINITY), mxp);
-	LLVMBuildStore(cg->b, cg_i64(cg, 0), argp);
-	cg_for(cg, &la, 0, A);
-	{
-		LLVMValueRef x = cg_load(cg, in, ELEM(la)), m = load_acc(cg, ct, mxp);
-		if (n->op == OP_Hardmax) {
-			LLVMValueRef gt = LLVMBuildFCmp(cg->b, LLVMRealOGT, x, m, "");
-			LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, x, m, ""), mxp);
-			LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, la.iv, load_acc(cg, cg->t_i64, argp), ""), argp);
-		} else {
-			LLVMBuildStore(cg->b, cg_dm_combine(cg, CG_COMB_MAX, t, m, x), mxp);
-		}
-	}
-	cg_for_end(cg, &la);
-	LLVMValueRef m = load_acc(cg, ct, mxp);
-	if (n->op == OP_Hardmax) {
-		LLVMValueRef arg = load_acc(cg, cg->t_i64, argp);
-		cg_for(cg, &la, 0, A);
-		LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, la.iv, arg, "");
-		cg_store(cg, out, ELEM(la), LLVMBuildSelect(cg->b, hit, LLVMConstReal(ct, 1), LLVMConstReal(ct, 0), ""));
-		cg_for_end(cg, &la);
-	} else {
-		/* pass 2: sum of exp(x - m) */
-		LLVMBuildStore(cg->b, LLVMConstReal(ct, 0), sump);
-		cg_for(cg, &la, 0, A);
-		{
-			LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, cg_load(cg, in, ELEM(la)), m, ""));
-			if (keep_e && n->op == OP_Softmax)
-				cg_store(cg, out, ELEM(la), e);
-			LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, load_acc(cg, ct, sump), e, ""), sump);
-		}
-		cg_for_end(cg, &la);
-		LLVMValueRef sum = load_acc(cg, ct, sump);
-		/* LogSoftmax: (x - m) - log(sum); adding m to log(sum) first would
-		 * round away the small term when |m| is large */
-		LLVMValueRef logsum = n->op == OP_LogSoftmax ? cg_math_log(cg, sum) : NULL;
-		/* pass 3: normalise */
-		cg_for(cg, &la, 0, A);
-		{
-			LLVMValueRef idx = ELEM(la), y;
-			if (n->op == OP_LogSoftmax) {
-				y = LLVMBuildFSub(cg->b, LLVMBuildFSub(cg->b, cg_load(cg, in, idx), m, ""), logsum, "");
-			} else {
-				LLVMValueRef e = keep_e ? cg_load(cg, out, idx)
-				                        : cg_math_exp(cg, LLVMBuildFSub(cg->b, cg_load(cg, in, idx), m, ""));
-				y = LLVMBuildFDiv(cg->b, e, sum, "");
-			}
-			cg_store(cg, out, idx, y);
-		}
-		cg_for_end(cg, &la);
-	}
-#undef ELEM
-	cg_for_end(cg, &li);
-	cg_for_end(cg, &lo);
-	return true;
-}
-
 /* ---- CumSum ---------------------------------------------------------------- */
 
 /* CumSum along one compile-time axis. */
@@ -739,7 +536,7 @@ bool cg_lower_reduce(Cg *cg, const Node *n)
 	case OP_Softmax:
 	case OP_LogSoftmax:
 	case OP_Hardmax:
-		return lower_softmax(cg, n);
+		return cg_lower_softmax(cg, n);
 	case OP_CumSum:
 		return lower_cumsum(cg, n);
 	case OP_TopK:

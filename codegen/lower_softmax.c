@@ -1,0 +1,216 @@
+/* codegen/lower_softmax.c — Softmax, LogSoftmax and Hardmax.
+ *
+ * Softmax-13 and later work along one axis (default -1); Softmax-1/11
+ * flatten the input to 2-D at `axis` (default 1) and work along the
+ * trailing part.  Both are the [outer, A, inner] view of the input
+ * (inner = 1 for the flattened form).  Per row of A elements: m = max;
+ * Softmax e/sum(e) with e = exp(x - m); LogSoftmax (x - m) - log(sum(e));
+ * Hardmax 1 at the first maximum, 0 elsewhere.  With inner > 1 all inner
+ * columns are processed together so every pass reads memory contiguously;
+ * f32/f64 keep e in the output between passes, f16/bf16 recompute it.
+ */
+#include "lower.h"
+#include "lower_data.h"
+#include "mathfn.h"
+
+#include <math.h>
+
+/* Softmax family with inner > 1: all `inner` rows of one outer index at
+ * once, so every pass walks the input contiguously with the inner index
+ * innermost; per-row max, sum (and Hardmax's arg) live in stack arrays of
+ * `inner` elements.  Same arithmetic as the row form. */
+#define SOFTMAX_MAX_COLUMNS 1024
+
+static LLVMValueRef load_acc(Cg *cg, LLVMTypeRef t, LLVMValueRef p)
+{
+	return LLVMBuildLoad2(cg->b, t, p, "");
+}
+
+static LLVMValueRef slot(Cg *cg, LLVMTypeRef et, LLVMValueRef arr, LLVMValueRef i)
+{
+	return LLVMBuildInBoundsGEP2(cg->b, et, arr, &i, 1, "");
+}
+
+static void softmax_columns(Cg *cg, const Node *n, int64_t outer, int64_t A, int64_t inner)
+{
+	ValueId in = n->in[0], out = n->out[0];
+	DType t = gval(cg->g, in)->dtype;
+	LLVMBuilderRef b = cg->b;
+	LLVMTypeRef ct = cg_compute_type(cg, t), it = cg->t_i64;
+	bool keep_e = ct == cg_mem_type(cg, t), hard = n->op == OP_Hardmax;
+	LLVMValueRef mx = cg_alloca(cg, LLVMArrayType2(ct, (uint64_t)inner), "colmax");
+	LLVMValueRef sm = cg_alloca(cg, LLVMArrayType2(ct, (uint64_t)inner), "colsum");
+	LLVMValueRef arg = cg_alloca(cg, LLVMArrayType2(it, (uint64_t)inner), "colarg");
+	CgLoop lo, la, li;
+	cg_for(cg, &lo, 0, outer);
+	LLVMValueRef ob = LLVMBuildMul(b, lo.iv, cg_i64(cg, A * inner), "");
+	cg_for(cg, &li, 0, inner);
+	LLVMBuildStore(b, LLVMConstReal(ct, -INFINITY), slot(cg, ct, mx, li.iv));
+	LLVMBuildStore(b, LLVMConstReal(ct, 0), slot(cg, ct, sm, li.iv));
+	LLVMBuildStore(b, cg_i64(cg, 0), slot(cg, it, arg, li.iv));
+	cg_for_end(cg, &li);
+#define COL_BEGIN()                                                                         \
+	cg_for(cg, &la, 0, A);                                                              \
+	LLVMValueRef rb = LLVMBuildAdd(b, ob, LLVMBuildMul(b, la.iv, cg_i64(cg, inner), ""), ""); \
+	cg_for(cg, &li, 0, inner);                                                          \
+	LLVMValueRef idx = LLVMBuildAdd(b, rb, li.iv, "");                                  \
+	LLVMValueRef mp = slot(cg, ct, mx, li.iv), sp = slot(cg, ct, sm, li.iv);            \
+	(void)mp, (void)sp, (void)idx
+#define COL_END()            \
+	cg_for_end(cg, &li); \
+	cg_for_end(cg, &la)
+	/* pass 1: maxima (Hardmax: the first index of each) */
+	{
+		COL_BEGIN();
+		LLVMValueRef x = cg_load(cg, in, idx), m = LLVMBuildLoad2(b, ct, mp, "");
+		if (hard) {
+			LLVMValueRef ap = slot(cg, it, arg, li.iv);
+			LLVMValueRef gt = LLVMBuildFCmp(b, LLVMRealOGT, x, m, "");
+			LLVMBuildStore(b, LLVMBuildSelect(b, gt, x, m, ""), mp);
+			LLVMBuildStore(b, LLVMBuildSelect(b, gt, la.iv, LLVMBuildLoad2(b, it, ap, ""), ""), ap);
+		} else {
+			LLVMBuildStore(b, cg_dm_combine(cg, CG_COMB_MAX, t, m, x), mp);
+		}
+		COL_END();
+	}
+	if (hard) {
+		COL_BEGIN();
+		LLVMValueRef hit = LLVMBuildICmp(b, LLVMIntEQ, la.iv, LLVMBuildLoad2(b, it, slot(cg, it, arg, li.iv), ""), "");
+		cg_store(cg, out, idx, LLVMBuildSelect(b, hit, LLVMConstReal(ct, 1), LLVMConstReal(ct, 0), ""));
+		COL_END();
+	} else {
+		/* pass 2: sums of exp(x - max) */
+		{
+			COL_BEGIN();
+			LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(b, cg_load(cg, in, idx), LLVMBuildLoad2(b, ct, mp, ""), ""));
+			if (keep_e && n->op == OP_Softmax)
+				cg_store(cg, out, idx, e);
+			LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, ct, sp, ""), e, ""), sp);
+			COL_END();
+		}
+		if (n->op == OP_LogSoftmax) { /* sums become log-sums */
+			cg_for(cg, &li, 0, inner);
+			LLVMValueRef sp = slot(cg, ct, sm, li.iv);
+			LLVMBuildStore(b, cg_math_log(cg, LLVMBuildLoad2(b, ct, sp, "")), sp);
+			cg_for_end(cg, &li);
+		}
+		/* pass 3: normalise */
+		{
+			COL_BEGIN();
+			LLVMValueRef m = LLVMBuildLoad2(b, ct, mp, ""), s = LLVMBuildLoad2(b, ct, sp, ""), y;
+			if (n->op == OP_LogSoftmax) {
+				y = LLVMBuildFSub(b, LLVMBuildFSub(b, cg_load(cg, in, idx), m, ""), s, "");
+			} else {
+				LLVMValueRef e = keep_e ? cg_load(cg, out, idx)
+				                        : cg_math_exp(cg, LLVMBuildFSub(b, cg_load(cg, in, idx), m, ""));
+				y = LLVMBuildFDiv(b, e, s, "");
+			}
+			cg_store(cg, out, idx, y);
+			COL_END();
+		}
+	}
+#undef COL_BEGIN
+#undef COL_END
+	cg_for_end(cg, &lo);
+}
+
+/* Lowers Softmax, LogSoftmax or Hardmax (any opset); called by
+ * cg_lower_reduce().  False after cg_unsupported() for non-float types. */
+bool cg_lower_softmax(Cg *cg, const Node *n)
+{
+	ValueId in = n->in[0], out = n->out[0];
+	const Shape *is = &gval(cg->g, in)->shape;
+	DType t = gval(cg->g, in)->dtype;
+	bool v13 = n->opset >= 13;
+	if (!dtype_is_float(t) || gval(cg->g, out)->dtype != t)
+		return cg_unsupported(cg, 0, "type %s (floating point only)", dtype_name(t));
+	int r = is->rank;
+	int axis = cg_dm_axis(attr_int(n, "axis", v13 ? -1 : 1), r);
+	if (axis < 0 && !(r == 0 && !v13))
+		return cg_unsupported(cg, -1, "axis out of range");
+	int64_t outer, A, inner;
+	if (r == 0) {
+		outer = A = inner = 1;
+	} else if (v13) {
+		outer = cg_dm_prod(is->dims, 0, axis);
+		A = is->dims[axis];
+		inner = cg_dm_prod(is->dims, axis + 1, r);
+	} else {
+		outer = cg_dm_prod(is->dims, 0, axis);
+		A = cg_dm_prod(is->dims, axis, r);
+		inner = 1;
+	}
+	if (outer * A * inner == 0)
+		return true;
+	if (inner > 1 && inner <= SOFTMAX_MAX_COLUMNS) {
+		softmax_columns(cg, n, outer, A, inner);
+		return true;
+	}
+	LLVMTypeRef ct = cg_compute_type(cg, t);
+	/* f32/f64 keep e in the output between passes; f16/bf16 recompute it */
+	bool keep_e = ct == cg_mem_type(cg, t);
+	LLVMValueRef mxp = cg_alloca(cg, ct, "max"), sump = cg_alloca(cg, ct, "sum");
+	LLVMValueRef argp = cg_alloca(cg, cg->t_i64, "arg");
+	LLVMValueRef st = cg_i64(cg, inner);
+	CgLoop lo, li, la;
+	cg_for(cg, &lo, 0, outer);
+	cg_for(cg, &li, 0, inner);
+	LLVMValueRef base = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lo.iv, cg_i64(cg, A * inner), ""), li.iv, "");
+#define ELEM(l) LLVMBuildAdd(cg->b, base, LLVMBuildMul(cg->b, (l).iv, st, ""), "")
+	/* pass 1: maximum (Hardmax: its first index) */
+	LLVMBuildStore(cg->b, LLVMConstReal(ct, -INFINITY), mxp);
+	LLVMBuildStore(cg->b, cg_i64(cg, 0), argp);
+	cg_for(cg, &la, 0, A);
+	{
+		LLVMValueRef x = cg_load(cg, in, ELEM(la)), m = load_acc(cg, ct, mxp);
+		if (n->op == OP_Hardmax) {
+			LLVMValueRef gt = LLVMBuildFCmp(cg->b, LLVMRealOGT, x, m, "");
+			LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, x, m, ""), mxp);
+			LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, la.iv, load_acc(cg, cg->t_i64, argp), ""), argp);
+		} else {
+			LLVMBuildStore(cg->b, cg_dm_combine(cg, CG_COMB_MAX, t, m, x), mxp);
+		}
+	}
+	cg_for_end(cg, &la);
+	LLVMValueRef m = load_acc(cg, ct, mxp);
+	if (n->op == OP_Hardmax) {
+		LLVMValueRef arg = load_acc(cg, cg->t_i64, argp);
+		cg_for(cg, &la, 0, A);
+		LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, la.iv, arg, "");
+		cg_store(cg, out, ELEM(la), LLVMBuildSelect(cg->b, hit, LLVMConstReal(ct, 1), LLVMConstReal(ct, 0), ""));
+		cg_for_end(cg, &la);
+	} else {
+		/* pass 2: sum of exp(x - m) */
+		LLVMBuildStore(cg->b, LLVMConstReal(ct, 0), sump);
+		cg_for(cg, &la, 0, A);
+		{
+			LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, cg_load(cg, in, ELEM(la)), m, ""));
+			if (keep_e && n->op == OP_Softmax)
+				cg_store(cg, out, ELEM(la), e);
+			LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, load_acc(cg, ct, sump), e, ""), sump);
+		}
+		cg_for_end(cg, &la);
+		LLVMValueRef sum = load_acc(cg, ct, sump);
+		/* LogSoftmax: (x - m) - log(sum); adding m to log(sum) first would
+		 * round away the small term when |m| is large */
+		LLVMValueRef logsum = n->op == OP_LogSoftmax ? cg_math_log(cg, sum) : NULL;
+		/* pass 3: normalise */
+		cg_for(cg, &la, 0, A);
+		{
+			LLVMValueRef idx = ELEM(la), y;
+			if (n->op == OP_LogSoftmax) {
+				y = LLVMBuildFSub(cg->b, LLVMBuildFSub(cg->b, cg_load(cg, in, idx), m, ""), logsum, "");
+			} else {
+				LLVMValueRef e = keep_e ? cg_load(cg, out, idx)
+				                        : cg_math_exp(cg, LLVMBuildFSub(cg->b, cg_load(cg, in, idx), m, ""));
+				y = LLVMBuildFDiv(cg->b, e, sum, "");
+			}
+			cg_store(cg, out, idx, y);
+		}
+		cg_for_end(cg, &la);
+	}
+#undef ELEM
+	cg_for_end(cg, &li);
+	cg_for_end(cg, &lo);
+	return true;
+}
