@@ -7,8 +7,8 @@
  *
  * Aliases: Identity; Cast and CastLike to the input's own dtype; Dropout in
  * inference (training_mode absent or a constant false) when its mask output
- * is absent or unused — with a used mask the node stays and codegen lowers
- * it; Reshape, Flatten, Squeeze and Unsqueeze whose output shape equals the
+ * is absent or no graph output depends on it — with a needed mask the node
+ * stays and codegen lowers it; Reshape, Flatten, Squeeze and Unsqueeze whose output shape equals the
  * input's.  (Reshape & co. of constants are already constants: pass_fold.)
  *
  * Rule for graph outputs (the generated interface names buffers after
@@ -23,9 +23,11 @@
 #include "pipeline.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 
-/* The value node n merely renames, or IR_NONE. */
-static ValueId alias_source(Graph *g, Node *n)
+/* The value node n merely renames, or IR_NONE.  needed[v]: some graph
+ * output depends on v (a Dropout mask feeding only dead code is unused). */
+static ValueId alias_source(Graph *g, Node *n, const char *needed)
 {
 	if (n->nin < 1 || n->nout < 1 || n->in[0] == IR_NONE || n->out[0] == IR_NONE)
 		return IR_NONE;
@@ -41,7 +43,7 @@ static ValueId alias_source(Graph *g, Node *n)
 		return n->nin == 2 && n->in[1] != IR_NONE && gval(g, n->in[1])->dtype == x->dtype
 		       ? n->in[0] : IR_NONE;
 	case OP_Dropout: {
-		if (n->nout >= 2 && n->out[1] != IR_NONE && graph_use_count(g, n->out[1]) > 0)
+		if (n->nout >= 2 && n->out[1] != IR_NONE && needed[n->out[1]])
 			return IR_NONE;
 		if (n->nin >= 3 && n->in[2] != IR_NONE) {
 			Value *tm = gval(g, n->in[2]);
@@ -65,14 +67,35 @@ static void kill(Graph *g, Node *n)
 			gval(g, n->out[k])->producer = IR_NONE;
 }
 
+/* needed[v] for every value: a backward sweep from the graph outputs. */
+static char *needed_values(Graph *g)
+{
+	char *needed = xcalloc((size_t)(g->nvalues ? g->nvalues : 1), 1);
+	for (int k = 0; k < g->noutputs; k++)
+		needed[g->outputs[k]] = 1;
+	for (NodeId i = g->nnodes - 1; i >= 0; i--) {
+		Node *n = &g->nodes[i];
+		bool live = false;
+		for (int k = 0; k < n->nout && !n->dead; k++)
+			live |= n->out[k] != IR_NONE && needed[n->out[k]];
+		for (int k = 0; live && k < n->nin; k++)
+			if (n->in[k] != IR_NONE)
+				needed[n->in[k]] = 1;
+	}
+	return needed;
+}
+
 bool pass_remove_aliases(Graph *g, Diag *d)
 {
 	(void)d;
+	/* Rewiring keeps every output's dependencies, so one sweep up front
+	 * stays valid for the mask test below. */
+	char *needed = needed_values(g);
 	for (NodeId i = 0; i < g->nnodes; i++) {
 		Node *n = &g->nodes[i];
 		if (n->dead)
 			continue;
-		ValueId xs = alias_source(g, n);
+		ValueId xs = alias_source(g, n, needed);
 		if (xs == IR_NONE)
 			continue;
 		ValueId ys = n->out[0];
@@ -94,5 +117,6 @@ bool pass_remove_aliases(Graph *g, Diag *d)
 		y->producer = x->producer;
 		x->producer = IR_NONE;
 	}
+	free(needed);
 	return true;
 }

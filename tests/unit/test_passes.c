@@ -200,6 +200,146 @@ static void test_aliases_kept(void **state)
 	assert_int_equal(G->nnodes, 6);
 }
 
+/* ---- random graphs: aliases + dce keep what every output computes ----------------
+ * An output's meaning is written as an expression over graph inputs and
+ * constants, alias ops (Identity, same-type Cast, Dropout) read as the
+ * identity; it must be the same before and after the passes, the graph must
+ * verify, and no removable alias may survive. */
+static uint64_t prng = 0x2545F4914F6CDD1Dull;
+static int prand(int n)
+{
+	prng ^= prng << 13;
+	prng ^= prng >> 7;
+	prng ^= prng << 17;
+	return (int)(prng % (uint64_t)n);
+}
+
+static bool is_alias_op(Graph *g, const Node *n)
+{
+	return n->op == OP_Identity || n->op == OP_Dropout ||
+	       (n->op == OP_Cast && attr_int(n, "to", 0) == gval(g, n->in[0])->dtype);
+}
+
+/* Expression of value v into buf (recursion over producers). */
+static void expr(Graph *g, ValueId v, char *buf, size_t cap)
+{
+	Value *val = gval(g, v);
+	if (val->kind != VK_INTERMEDIATE || val->producer == IR_NONE) {
+		snprintf(buf, cap, "%s", val->name);
+		return;
+	}
+	const Node *n = &g->nodes[val->producer];
+	if (is_alias_op(g, n) && n->out[0] == v) {
+		expr(g, n->in[0], buf, cap);
+		return;
+	}
+	size_t len = (size_t)snprintf(buf, cap, "%s(", n->op_type);
+	for (int k = 0; k < n->nin && len < cap; k++) {
+		expr(g, n->in[k], buf + len, cap - len);
+		len += strlen(buf + len);
+		if (len + 1 < cap)
+			buf[len++] = ',', buf[len] = 0;
+	}
+	for (int k = 0; k < n->nout; k++)
+		if (n->out[k] == v && len + 8 < cap)
+			len += (size_t)snprintf(buf + len, cap - len, ")#%d", k);
+}
+
+static void test_aliases_random(void **state)
+{
+	(void)state;
+	const char *seed = getenv("ONNXCC_FUZZ_SEED"); /* default: a fixed sequence */
+	if (seed)
+		prng = strtoull(seed, NULL, 0) | 1;
+	for (int t = 0; t < 200; t++) {
+		Graph *g = graph_new("r.onnx");
+		int64_t d1[] = {4};
+		Shape s = shape_make(1, d1);
+		ValueId pool[256];
+		int np = 0;
+		g->inputs = arena_alloc(&g->arena, sizeof(ValueId) * 2);
+		for (int k = 0; k < 2; k++) {
+			ValueId v = graph_add_value(g, k ? "in1" : "in0", DT_F32, &s);
+			gval(g, v)->kind = VK_INPUT;
+			g->inputs[g->ninputs++] = v;
+			pool[np++] = v;
+		}
+		float c[4] = {1, 2, 3, 4};
+		pool[np++] = graph_add_const(g, "w", DT_F32, &s, c);
+		int nn = 1 + prand(40);
+		for (int i = 0; i < nn && np < 250; i++) {
+			ValueId a = pool[np - 1 - prand(np < 4 ? np : 4)], b = pool[prand(np)];
+			int kind = prand(6);
+			/* aliases keep their input's dtype (a mask may flow on) */
+			ValueId o = graph_add_value(g, NULL, kind <= 2 ? gval(g, a)->dtype : DT_F32, &s);
+			if (kind == 0) {
+				graph_add_node(g, OP_Identity, NULL, NULL, &a, 1, &o, 1);
+			} else if (kind == 1) {
+				NodeId n = graph_add_node(g, OP_Cast, NULL, NULL, &a, 1, &o, 1);
+				graph_add_attr(g, n, "to", AK_INT)->i = DT_F32;
+			} else if (kind == 2) {
+				ValueId outs[2] = {o, graph_add_value(g, NULL, DT_BOOL, &s)};
+				int no = prand(2) + 1;
+				graph_add_node(g, OP_Dropout, NULL, NULL, &a, 1, outs, no);
+				if (no == 2 && prand(4) == 0) /* the mask used: the Dropout must stay */
+					pool[np++] = outs[1];
+			} else if (kind == 3) {
+				graph_add_node(g, OP_Relu, NULL, NULL, &a, 1, &o, 1);
+			} else {
+				ValueId in[] = {a, b};
+				graph_add_node(g, OP_Add, NULL, NULL, in, 2, &o, 1);
+			}
+			pool[np++] = o;
+		}
+		int nout = 1 + prand(4);
+		g->outputs = arena_alloc(&g->arena, sizeof(ValueId) * (size_t)nout);
+		for (int k = 0; k < nout; k++) {
+			ValueId v = k == 0 ? pool[np - 1] : pool[prand(np)];
+			g->outputs[g->noutputs++] = v;
+			gval(g, v)->is_output = true;
+		}
+		g->shapes_known = true;
+		char before[8][4096], after[4096], names[8][64];
+		for (int k = 0; k < g->noutputs; k++) {
+			expr(g, g->outputs[k], before[k], sizeof before[k]);
+			snprintf(names[k], sizeof names[k], "%s", gval(g, g->outputs[k])->name);
+		}
+		if (getenv("ONNXCC_VERBOSE"))
+			ir_dump(g, stderr);
+		Diag d;
+		diag_init(&d, "r.onnx", false);
+		assert_true(ir_verify(g, &d));
+		assert_true(pass_remove_aliases(g, &d));
+		if (getenv("ONNXCC_VERBOSE"))
+			ir_dump(g, stderr);
+		assert_true(pass_dce(g, &d));
+		if (!ir_verify(g, &d))
+			fail_msg("graph %d broken: %s", t, d.buf);
+		for (int k = 0; k < g->noutputs; k++) {
+			expr(g, g->outputs[k], after, sizeof after);
+			assert_string_equal(before[k], after);
+			/* the interface keeps its output names */
+			assert_string_equal(gval(g, g->outputs[k])->name, names[k]);
+		}
+		/* a surviving alias must be one the output rule keeps */
+		for (int i = 0; i < g->nnodes; i++) {
+			Node *n = &g->nodes[i];
+			if (!is_alias_op(g, n))
+				continue;
+			if (n->op == OP_Dropout && n->nout > 1 && graph_use_count(g, n->out[1]) > 0)
+				continue;
+			Value *x = gval(g, n->in[0]), *y = gval(g, n->out[0]);
+			if (!y->is_output) {
+				ir_dump(g, stderr);
+				fail_msg("graph %d: alias node %d (%s) survived", t, i, n->op_type);
+			}
+			assert_true(x->is_output || x->kind != VK_INTERMEDIATE);
+		}
+		diag_free(&d);
+		graph_free(g);
+	}
+}
+
 /* ---- dce ---------------------------------------------------------------------- */
 static void test_dce(void **state)
 {
@@ -353,6 +493,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_aliases_chain, setup, teardown_inputs),
 		cmocka_unit_test_setup_teardown(test_aliases_kept, setup, teardown_inputs),
+		cmocka_unit_test(test_aliases_random),
 		cmocka_unit_test_setup_teardown(test_dce, setup, teardown_inputs),
 		cmocka_unit_test_setup_teardown(test_pipeline_shape_chain, setup, teardown_inputs),
 		cmocka_unit_test_setup_teardown(test_pipeline_unknown_pass_name, setup, teardown_inputs),
