@@ -14,7 +14,9 @@
  *   3. arity within op_info for known ops;
  *   4. live nodes topologically ordered: each input is a graph input, a
  *      constant, or an output of an earlier live node;
- *   5. graph inputs/outputs in range, graph outputs defined;
+ *   5. graph inputs/outputs in range, graph outputs defined, Value.is_output
+ *      set exactly on the values listed as graph outputs; constants hold
+ *      dtype_size * numel bytes;
  *   6. when g->shapes_known: every live value (graph input/output, input or
  *      output of a live node) has a dtype and a static shape.
  */
@@ -147,6 +149,13 @@ bool ir_verify(Graph *g, Diag *d)
 			diag_error(d, "verify: constant '%s' has no data", vname(g, v));
 			ok = false;
 		}
+		if (val->kind == VK_CONST && shape_is_static(&val->shape) && dtype_size(val->dtype) &&
+		    val->nbytes != (size_t)shape_numel(&val->shape) * dtype_size(val->dtype)) {
+			char b[128];
+			diag_error(d, "verify: constant '%s' (%s%s) holds %zu bytes", vname(g, v),
+			           dtype_name(val->dtype), shape_str(&val->shape, b, sizeof b), val->nbytes);
+			ok = false;
+		}
 		if (val->kind == VK_INTERMEDIATE && val->producer != IR_NONE && producer[v] == IR_NONE) {
 			NodeId p = val->producer;
 			if (p < 0 || p >= g->nnodes) {
@@ -191,11 +200,24 @@ bool ir_verify(Graph *g, Diag *d)
 		if (!in_range(g, v)) {
 			diag_error(d, "verify: graph output %d: value id %d out of range", k, (int)v);
 			ok = false;
-		} else if (!defined[v]) {
+			continue;
+		}
+		if (!defined[v]) {
 			diag_error(d, "verify: graph output %d ('%s') is not defined", k, vname(g, v));
 			ok = false;
 		}
+		if (!g->values[v].is_output) {
+			diag_error(d, "verify: graph output %d ('%s') is not flagged is_output", k, vname(g, v));
+			ok = false;
+		}
+		seen[v] = 2; /* listed */
 	}
+	for (ValueId v = 0; v < nv; v++)
+		if (g->values[v].is_output && seen[v] != 2) {
+			diag_error(d, "verify: value '%s' is flagged is_output but is not a graph output", vname(g, v));
+			ok = false;
+		}
+	memset(seen, 0, (size_t)(nv ? nv : 1));
 
 	/* Pass 3: types and shapes of live values. */
 	if (g->shapes_known) {

@@ -234,6 +234,26 @@ static void test_verify_arity(void **state)
 	graph_free(g);
 }
 
+static void test_verify_output_flag(void **state)
+{
+	(void)state;
+	Graph *g = tiny();
+	gval(g, graph_find_value(g, "c"))->is_output = true;
+	expect_broken(g, "verify: value 'c' is flagged is_output but is not a graph output");
+	gval(g, graph_find_value(g, "y"))->is_output = false;
+	expect_broken(g, "verify: graph output 0 ('y') is not flagged is_output");
+	graph_free(g);
+}
+
+static void test_verify_constant_size(void **state)
+{
+	(void)state;
+	Graph *g = tiny();
+	gval(g, graph_find_value(g, "b"))->nbytes = 12;
+	expect_broken(g, "verify: constant 'b' (f32[4]) holds 12 bytes");
+	graph_free(g);
+}
+
 static void test_verify_never_defined(void **state)
 {
 	(void)state;
@@ -260,6 +280,8 @@ int main(void)
 		cmocka_unit_test(test_verify_undefined_output),
 		cmocka_unit_test(test_verify_arity),
 		cmocka_unit_test(test_verify_never_defined),
+		cmocka_unit_test(test_verify_output_flag),
+		cmocka_unit_test(test_verify_constant_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
