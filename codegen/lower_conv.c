@@ -8,7 +8,9 @@
  * so padding costs no test in the inner loop.  When no output position
  * reaches the padding the range is the constant [0, kernel).  Conv's taps
  * along the last dim (dilation 1) are contiguous in X and W and summed by
- * the vectorised cg_dot().
+ * the vectorised cg_dot(); kernels with short rows (< 8 taps, stride <= 2)
+ * in f32/f64 instead accumulate whole output rows per tap
+ * (emit_conv_rows()).
  * ConvTranspose is lowered in gather form: output o receives input i
  * through tap kk when o + pad_begin - kk*dilation == i*stride; that test is
  * a branch per tap (reference quality).
@@ -181,6 +183,67 @@ static void window_at(Cg *cg, const Geom *g, const LLVMValueRef *o,
 
 /* ---- Conv ------------------------------------------------------------------ */
 
+/* Conv in "row" order for f32/f64 outputs: Y[n,m,:] starts as the bias;
+ * then for every input channel c of m's group and every tap kk, with
+ * w = W[m,c,kk],
+ *     Y[n,m,o] += w * X[n,c, o*str - pb + kk*dil]
+ * over the output positions o whose input falls inside X (a range per
+ * dim, computed per tap).  The innermost loop runs along the last output
+ * dim, contiguous in Y (and in X for stride 1), and vectorises; this suits
+ * short kernels (3x3, depthwise) where a per-output dot product is too
+ * short to vectorise. */
+static void emit_conv_rows(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
+                           int64_t group, ValueId bias)
+{
+	DType ad = gval(cg->g, n->out[0])->dtype;
+	int k = g->k;
+	int64_t Cg_ = C / group, Mg = M / group;
+	int64_t xsp = prod(g->in, k), ysp = prod(g->out, k), wsp = prod(g->ker, k);
+	int64_t xs[SP], ws[SP], ys[SP];
+	for (int i = k - 1; i >= 0; i--) {
+		xs[i] = i == k - 1 ? 1 : xs[i + 1] * g->in[i + 1];
+		ws[i] = i == k - 1 ? 1 : ws[i + 1] * g->ker[i + 1];
+		ys[i] = i == k - 1 ? 1 : ys[i + 1] * g->out[i + 1];
+	}
+	CgLoop ln, lm, lp, lc, lo[SP];
+	CgNest kn;
+	cg_for(cg, &ln, 0, N);
+	cg_for(cg, &lm, 0, M);
+	LLVMValueRef grp = LLVMBuildSDiv(cg->b, lm.iv, cg_i64(cg, Mg), "");
+	LLVMValueRef xch0 = iadd(cg, imul(cg, ln.iv, C), imul(cg, grp, Cg_));
+	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
+	LLVMValueRef b0 = bias != IR_NONE ? ld(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
+	cg_for(cg, &lp, 0, ysp);
+	st(cg, n->out[0], iadd(cg, yoff, lp.iv), b0, ad);
+	cg_for_end(cg, &lp);
+	cg_for(cg, &lc, 0, Cg_);
+	LLVMValueRef xoff = imul(cg, iadd(cg, xch0, lc.iv), xsp);
+	LLVMValueRef woff = imul(cg, iadd(cg, imul(cg, lm.iv, Cg_), lc.iv), wsp);
+	cg_nest(cg, &kn, k, g->ker);
+	LLVMValueRef w = ld(cg, n->in[1], iadd(cg, woff, cg_linear(cg, k, kn.iv, ws)), ad);
+	LLVMValueRef t[SP], olo[SP], ohi[SP], o[SP], xi[SP];
+	for (int i = 0; i < k; i++) {
+		/* input position of output o along dim i: o*str + t */
+		t[i] = LLVMBuildSub(cg->b, imul(cg, kn.iv[i], g->dil[i]), cg_i64(cg, g->pb[i]), "");
+		tap_range(cg, t[i], 0, g->in[i], g->out[i], g->str[i], &olo[i], &ohi[i]);
+	}
+	for (int i = 0; i < k; i++) {
+		cg_for_v(cg, &lo[i], olo[i], ohi[i]);
+		o[i] = lo[i].iv;
+		xi[i] = iadd(cg, imul(cg, o[i], g->str[i]), t[i]);
+	}
+	LLVMValueRef yi = iadd(cg, yoff, cg_linear(cg, k, o, ys));
+	LLVMValueRef xv = ld(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
+	LLVMValueRef yv = ld(cg, n->out[0], yi, ad);
+	st(cg, n->out[0], yi, LLVMBuildFAdd(cg->b, yv, LLVMBuildFMul(cg->b, w, xv, ""), ""), ad);
+	for (int i = k - 1; i >= 0; i--)
+		cg_for_end(cg, &lo[i]);
+	cg_nest_end(cg, &kn);
+	cg_for_end(cg, &lc);
+	cg_for_end(cg, &lm);
+	cg_for_end(cg, &ln);
+}
+
 /* Conv-11: Y[n,m,o] = B[m] + sum_{c<C/group, kk} X[n, g*C/group + c,
  * o*str - pb + kk*dil] * W[m, c, kk], g = m / (M/group). */
 static bool lower_conv(Cg *cg, const Node *n)
@@ -222,6 +285,12 @@ static bool lower_conv(Cg *cg, const Node *n)
 	if (bias != IR_NONE && shape_numel(&gval(cg->g, bias)->shape) != M)
 		return cg_unsupported(cg, 2, "bias must have %lld elements", (long long)M);
 
+	/* short tap rows read with a small stride: accumulate output rows;
+	 * else (long rows, patchify kernel == stride) dot products per output */
+	if ((dt == DT_F32 || dt == DT_F64) && g.ker[g.k - 1] < 8 && g.str[g.k - 1] <= 2) {
+		emit_conv_rows(cg, n, &g, N, C, M, group, bias);
+		return true;
+	}
 	DType ad = acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);
 	int64_t Cg_ = C / group, Mg = M / group;

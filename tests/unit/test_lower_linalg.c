@@ -531,7 +531,7 @@ static void conv_case(const ConvP *p)
 
 static void test_conv(void **state)
 {
-	/* grouped, strided, dilated, asymmetric pads, bias */
+	/* grouped, strided, dilated, asymmetric pads, bias (row order) */
 	conv_case(&(ConvP){2, 4, 7, 6, 6, 2, 3, 2, 2, 1, 1, 2, 1, 0, 2, 1, true, NULL});
 	/* depthwise, SAME_UPPER, stride 2 */
 	conv_case(&(ConvP){1, 3, 8, 7, 3, 3, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, false, "SAME_UPPER"});
@@ -539,6 +539,10 @@ static void test_conv(void **state)
 	conv_case(&(ConvP){1, 3, 8, 8, 5, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, true, NULL});
 	/* wide kernel rows (vectorised taps, windows clipped by padding) */
 	conv_case(&(ConvP){1, 2, 3, 45, 3, 1, 2, 20, 1, 5, 1, 1, 1, 3, 0, 7, true, NULL});
+	/* long dilated kernel rows (scalar tap loop) */
+	conv_case(&(ConvP){1, 2, 4, 30, 2, 1, 2, 9, 1, 2, 2, 2, 1, 4, 0, 3, false, NULL});
+	/* short rows with stride 3 and padding (per-output taps, clipped) */
+	conv_case(&(ConvP){1, 2, 7, 8, 2, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, true, NULL});
 }
 
 /* Conv of any spatial rank k (1 and 3 here): strides 2, dilation 1 on the
