@@ -18,7 +18,10 @@
  *   takes the sign of the divisor (Python), fmod=1 of the dividend (C);
  *   BitShift by >= the bit width gives 0; integer Pow with a negative
  *   exponent gives 1/x^-e truncated (so 0 unless x is 1 or -1).
- * Float->int Cast saturates (cg_convert).  All transcendental functions come
+ * Float->int Cast saturates (cg_convert).  Cast/CastLike to bfloat16
+ * truncate the float's low 16 bits (NaN kept), as ONNX <= 1.13's reference
+ * and the node-test data do (ONNX 1.14+ rounds to nearest even; other ops
+ * storing bf16 round to nearest through cg_store).  All transcendental functions come
  * from mathfn.h: no libm calls.
  */
 #include "lower.h"
@@ -398,8 +401,16 @@ static LLVMValueRef scalar(Ew *e, LLVMValueRef *x)
 	case OP_Gelu: return gelu(e, a);
 	case OP_Identity: case OP_Dropout:
 		return a;
-	case OP_Cast: case OP_CastLike:
-		return cg_convert(cg, a, e->t, e->tout);
+	case OP_Cast: case OP_CastLike: {
+		LLVMValueRef v = cg_convert(cg, a, e->t, e->tout);
+		if (e->tout != DT_BF16 || e->t == DT_BF16)
+			return v;
+		/* to bf16: truncate the float (see the file comment); NaN stays NaN */
+		LLVMValueRef bits = LLVMBuildBitCast(b, v, cg->t_i32, "");
+		bits = LLVMBuildAnd(b, bits, LLVMConstInt(cg->t_i32, 0xffff0000u, 0), "");
+		LLVMValueRef tr = LLVMBuildBitCast(b, bits, cg->t_f32, "");
+		return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, v, v, ""), v, tr, "");
+	}
 	case OP_Clip: {
 		LLVMValueRef lo = x[1], hi = x[2];
 		if (e->n->opset < 11) {
@@ -734,10 +745,18 @@ bool cg_lower_elementwise(Cg *cg, const Node *n)
 		return false;
 	}
 	if (n->op == OP_Dropout && n->nout > 1 && n->out[1] != IR_NONE) {
+		/* bool since Dropout-10; of T in Dropout-7..9 */
 		const Value *mask = gval(cg->g, n->out[1]);
-		if (mask->dtype != DT_BOOL || !shape_is_static(&mask->shape))
-			return cg_unsupported(cg, -1, "Dropout mask must be a static bool tensor");
-		cg_memset(cg, cg_ptr(cg, n->out[1]), 1, shape_numel(&mask->shape));
+		if (!dtype_ok(mask->dtype) || !shape_is_static(&mask->shape))
+			return cg_unsupported(cg, -1, "Dropout mask must be a static numeric or bool tensor");
+		if (mask->dtype == DT_BOOL) {
+			cg_memset(cg, cg_ptr(cg, n->out[1]), 1, shape_numel(&mask->shape));
+		} else {
+			CgLoop l;
+			cg_for(cg, &l, 0, shape_numel(&mask->shape));
+			cg_store(cg, n->out[1], l.iv, cg_const(cg, mask->dtype, 1.0));
+			cg_for_end(cg, &l);
+		}
 	}
 	return true;
 }

@@ -478,6 +478,7 @@ static void test_isinf_isnan(void **state)
 static void cast_to_i32(TG *t) { tg_int(t, "to", DT_I32); }
 static void cast_to_f16(TG *t) { tg_int(t, "to", DT_F16); }
 static void cast_to_bool(TG *t) { tg_int(t, "to", DT_BOOL); }
+static void cast_to_bf16(TG *t) { tg_int(t, "to", DT_BF16); }
 
 static void test_cast(void **state)
 {
@@ -500,6 +501,17 @@ static void test_cast(void **state)
 	run_simple(OP_Cast, 13, DT_F32, DT_BOOL, 1, 6, ins, ob, cast_to_bool);
 	uint8_t wb[6] = {1, 1, 0, 1, 1, 0};
 	assert_memory_equal(ob, wb, 6);
+
+	/* to bf16 truncates (ONNX <= 1.13 test data): 0.48033667f is 0x3ef5f... */
+	float xb[3] = {0.48033667f, NAN, -INFINITY};
+	uint16_t obf[3];
+	const void *insb[] = {xb};
+	run_simple(OP_Cast, 13, DT_F32, DT_BF16, 1, 3, insb, obf, cast_to_bf16);
+	uint32_t bits;
+	memcpy(&bits, &xb[0], 4);
+	assert_int_equal(obf[0], bits >> 16);
+	assert_true((obf[1] & 0x7f80) == 0x7f80 && (obf[1] & 0x7f) != 0); /* NaN */
+	assert_int_equal(obf[2], 0xff80);
 }
 
 static void clip6(TG *t)
