@@ -17,7 +17,7 @@ if(EXISTS ${CONF_DIR}/conformance.c)
     ONNXCC_NODE_TESTS="${CMAKE_SOURCE_DIR}/../shared/onnx-node-tests")
   set_target_properties(onnxcc-conformance PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
   add_test(NAME conformance COMMAND onnxcc-conformance WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-  set_tests_properties(conformance PROPERTIES TIMEOUT 1200)
+  set_tests_properties(conformance PROPERTIES TIMEOUT 1800)
 endif()
 
 foreach(v ok fail abi)
