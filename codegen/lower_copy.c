@@ -40,11 +40,11 @@ bool cg_dm_const_ints(Cg *cg, const Node *n, int k, int64_t *out, int max, int *
 	if (k >= n->nin || n->in[k] == IR_NONE)
 		return true;
 	const Value *v = gval(cg->g, n->in[k]);
-	if (v->kind != VK_CONST || !v->data)
+	int64_t cnt = shape_numel(&v->shape);
+	if (v->kind != VK_CONST || (!v->data && cnt != 0))
 		return cg_unsupported(cg, k, "must be a compile-time constant");
 	if (!dtype_is_int(v->dtype))
 		return cg_unsupported(cg, k, "expected an integer tensor, got %s", dtype_name(v->dtype));
-	int64_t cnt = shape_numel(&v->shape);
 	if (cnt < 0 || cnt > max)
 		return cg_unsupported(cg, k, "expected at most %d values, got %lld", max, (long long)cnt);
 	for (int64_t i = 0; i < cnt; i++)

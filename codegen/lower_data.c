@@ -215,18 +215,18 @@ static bool lower_slice(Cg *cg, const Node *n)
 		ns = attr_ints(n, "starts", &p);
 		if (ns > IR_MAX_RANK)
 			return cg_unsupported(cg, -1, "too many starts");
-		if (ns > 0)
-			memcpy(starts, p, (size_t)ns * sizeof *p);
+		for (int k = 0; k < ns; k++)
+			starts[k] = p[k];
 		ne = attr_ints(n, "ends", &p);
 		if (ne > IR_MAX_RANK)
 			return cg_unsupported(cg, -1, "too many ends");
-		if (ne > 0)
-			memcpy(ends, p, (size_t)ne * sizeof *p);
+		for (int k = 0; k < ne; k++)
+			ends[k] = p[k];
 		na = attr_ints(n, "axes", &p);
 		if (na > IR_MAX_RANK)
 			return cg_unsupported(cg, -1, "too many axes");
-		if (na > 0)
-			memcpy(axes, p, (size_t)na * sizeof *p);
+		for (int k = 0; k < na; k++)
+			axes[k] = p[k];
 		nst = -1;
 	} else {
 		if (!cg_dm_const_ints(cg, n, 1, starts, IR_MAX_RANK, &ns) ||
@@ -434,7 +434,8 @@ static bool lower_pad(Cg *cg, const Node *n)
 		np = attr_ints(n, n->opset < 2 ? "paddings" : "pads", &p);
 		if (np < 0 || np > 2 * IR_MAX_RANK)
 			return cg_unsupported(cg, -1, "attribute pads missing or too long");
-		memcpy(pads, p, (size_t)np * sizeof *p);
+		for (int k = 0; k < np; k++)
+			pads[k] = p[k];
 		value = cg_const(cg, dt, attr_float(n, "value", 0.0f));
 	} else {
 		if (!cg_dm_const_ints(cg, n, 1, pads, 2 * IR_MAX_RANK, &np))

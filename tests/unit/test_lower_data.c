@@ -944,6 +944,184 @@ static void test_topk(void **state)
 	}
 }
 
+/* ---- element types and rejections ------------------------------------------------ */
+
+static float half_to_float(uint16_t h)
+{
+	int e = (h >> 10) & 31, m = h & 1023;
+	float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 1024), e - 25);
+	return (h & 0x8000) ? -v : v;
+}
+
+/* Transpose of bool and int8, Gather of uint8: bits move unchanged. */
+static void test_small_types_move(void **state)
+{
+	(void)state;
+	DType types[2] = {DT_BOOL, DT_I8};
+	for (int k = 0; k < 2; k++) {
+		TG t = tg_new();
+		int64_t id[2] = {3, 5}, od[2] = {5, 3};
+		ValueId x = tg_input(&t, "x", types[k], 2, id), y = tg_output(&t, "y", types[k], 2, od);
+		tg_node(&t, OP_Transpose, 13, &x, 1, &y, 1);
+		uint8_t in[15], out[15], want[15];
+		for (int i = 0; i < 15; i++)
+			in[i] = types[k] == DT_BOOL ? (uint8_t)(i % 3 == 0) : (uint8_t)(i * 37 + 128);
+		for (int i = 0; i < 3; i++)
+			for (int j = 0; j < 5; j++)
+				want[j * 3 + i] = in[i * 5 + j];
+		const void *ins[] = {in};
+		void *outs[] = {out};
+		tg_run(&t, ins, outs);
+		assert_memory_equal(out, want, sizeof want);
+	}
+	{
+		TG t = tg_new();
+		int64_t id[1] = {6}, jd[1] = {3};
+		ValueId in[2] = {tg_input(&t, "x", DT_U8, 1, id), tg_input(&t, "i", DT_I64, 1, jd)};
+		ValueId y = tg_output(&t, "y", DT_U8, 1, jd);
+		tg_node(&t, OP_Gather, 13, in, 2, &y, 1);
+		uint8_t x[6] = {250, 1, 2, 3, 4, 255}, out[3], want[3] = {255, 250, 3};
+		int64_t idx[3] = {-1, 0, 3};
+		const void *ins[] = {x, idx};
+		void *outs[] = {out};
+		tg_run(&t, ins, outs);
+		assert_memory_equal(out, want, sizeof want);
+	}
+}
+
+/* Softmax-13 and ReduceSum-13 on float16 (computed in float, one rounding
+ * at the store), CumSum on float64, ArgMax on uint8, TopK on int32. */
+static void test_numeric_types(void **state)
+{
+	(void)state;
+	uint16_t h[8] = {0x3c00, 0x4000, 0xbc00, 0x0000, 0x4200, 0x3800, 0xc000, 0x3c00}; /* 1 2 -1 0 3 .5 -2 1 */
+	{
+		TG t = tg_new();
+		int64_t xd[2] = {2, 4};
+		ValueId x = tg_input(&t, "x", DT_F16, 2, xd), y = tg_output(&t, "y", DT_F16, 2, xd);
+		tg_node(&t, OP_Softmax, 13, &x, 1, &y, 1);
+		uint16_t out[8];
+		float got[8], want[8];
+		for (int r = 0; r < 2; r++) {
+			double m = -INFINITY, s = 0;
+			for (int j = 0; j < 4; j++)
+				m = fmax(m, half_to_float(h[r * 4 + j]));
+			for (int j = 0; j < 4; j++)
+				s += exp(half_to_float(h[r * 4 + j]) - m);
+			for (int j = 0; j < 4; j++)
+				want[r * 4 + j] = (float)(exp(half_to_float(h[r * 4 + j]) - m) / s);
+		}
+		const void *ins[] = {h};
+		void *outs[] = {out};
+		tg_run(&t, ins, outs);
+		for (int i = 0; i < 8; i++)
+			got[i] = half_to_float(out[i]);
+		assert_close(got, want, 8, 1e-3); /* float16 has 11 significant bits */
+	}
+	{
+		TG t = tg_new();
+		int64_t xd[2] = {2, 4}, od[1] = {4}, one[1] = {1}, ax[1] = {0};
+		ValueId in[2] = {tg_input(&t, "x", DT_F16, 2, xd), tg_const_i64(&t, "a", 1, one, ax)};
+		ValueId y = tg_output(&t, "y", DT_F16, 1, od);
+		tg_node(&t, OP_ReduceSum, 13, in, 2, &y, 1);
+		tg_int(&t, "keepdims", 0);
+		uint16_t out[4];
+		float got[4], want[4];
+		for (int j = 0; j < 4; j++)
+			want[j] = half_to_float(h[j]) + half_to_float(h[4 + j]);
+		const void *ins[] = {h};
+		void *outs[] = {out};
+		tg_run(&t, ins, outs);
+		for (int i = 0; i < 4; i++)
+			got[i] = half_to_float(out[i]);
+		assert_close(got, want, 4, 0); /* small integers and halves: exact */
+	}
+	{
+		TG t = tg_new();
+		int64_t xd[1] = {5}, sc[1] = {1};
+		ValueId in[2] = {tg_input(&t, "x", DT_F64, 1, xd), tg_const_i64(&t, "a", 0, sc, (int64_t[]){0})};
+		ValueId y = tg_output(&t, "y", DT_F64, 1, xd);
+		tg_node(&t, OP_CumSum, 14, in, 2, &y, 1);
+		tg_int(&t, "reverse", 1);
+		double x[5] = {1e-17, 1, 0.5, 1e300, -1e300}, out[5], want[5];
+		double s = 0;
+		for (int i = 4; i >= 0; i--)
+			want[i] = s += x[i];
+		const void *ins[] = {x};
+		void *outs[] = {out};
+		tg_run(&t, ins, outs);
+		assert_memory_equal(out, want, sizeof want);
+	}
+	{
+		TG t = tg_new();
+		int64_t xd[1] = {5}, od[1] = {1};
+		ValueId x = tg_input(&t, "x", DT_U8, 1, xd), y = tg_output(&t, "y", DT_I64, 1, od);
+		tg_node(&t, OP_ArgMax, 13, &x, 1, &y, 1);
+		uint8_t in[5] = {3, 200, 7, 200, 100};
+		int64_t out[1], want[1] = {1}; /* unsigned order: 200 > 100 */
+		const void *ins[] = {in};
+		void *outs[] = {out};
+		tg_run(&t, ins, outs);
+		assert_i64_eq(out, want, 1);
+	}
+	{
+		TG t = tg_new();
+		int64_t xd[1] = {6}, od[1] = {3}, one[1] = {1}, k[1] = {3};
+		ValueId in[2] = {tg_input(&t, "x", DT_I32, 1, xd), tg_const_i64(&t, "k", 1, one, k)};
+		ValueId out[2] = {tg_output(&t, "v", DT_I32, 1, od), tg_output(&t, "i", DT_I64, 1, od)};
+		tg_node(&t, OP_TopK, 11, in, 2, out, 2);
+		int32_t x[6] = {-5, 9, -5, INT32_MIN, 9, 0}, v[3], wv[3] = {9, 9, 0};
+		int64_t idx[3], wi[3] = {1, 4, 5};
+		const void *ins[] = {x};
+		void *outs[] = {v, idx};
+		tg_run(&t, ins, outs);
+		assert_memory_equal(v, wv, sizeof wv);
+		assert_i64_eq(idx, wi, 3);
+	}
+}
+
+/* Configurations the lowerings refuse, each with its diagnostic. */
+static void test_rejections(void **state)
+{
+	(void)state;
+	{
+		TG t = tg_new();
+		int64_t xd[2] = {2, 3}, od[1] = {2};
+		ValueId x = tg_input(&t, "x", DT_I32, 2, xd), y = tg_output(&t, "y", DT_I32, 1, od);
+		tg_node(&t, OP_ReduceL2, 13, &x, 1, &y, 1);
+		int64_t axes[1] = {1};
+		tg_ints(&t, "axes", 1, axes);
+		tg_int(&t, "keepdims", 0);
+		int32_t in[6] = {0}, out[2];
+		const void *ins[] = {in};
+		void *outs[] = {out};
+		tg_reject(&t, ins, outs, "(ReduceL2): input 0: code generation: type i32 (floating point only)");
+	}
+	{
+		TG t = tg_new();
+		int64_t xd[2] = {2, 3};
+		ValueId x = tg_input(&t, "x", DT_I64, 2, xd), y = tg_output(&t, "y", DT_I64, 2, xd);
+		tg_node(&t, OP_Softmax, 13, &x, 1, &y, 1);
+		int64_t in[6] = {0}, out[6];
+		const void *ins[] = {in};
+		void *outs[] = {out};
+		tg_reject(&t, ins, outs, "(Softmax): input 0: code generation: type i64 (floating point only)");
+	}
+	{
+		TG t = tg_new();
+		int64_t xd[2] = {2, 3}, od[2] = {2, 1}, one[1] = {1}, bad[1] = {0};
+		ValueId in[5] = {tg_input(&t, "x", DT_F32, 2, xd), tg_const_i64(&t, "s", 1, one, bad),
+		                 tg_const_i64(&t, "e", 1, one, one), tg_const_i64(&t, "a", 1, one, one),
+		                 tg_const_i64(&t, "st", 1, one, bad)};
+		ValueId y = tg_output(&t, "y", DT_F32, 2, od);
+		tg_node(&t, OP_Slice, 13, in, 5, &y, 1);
+		float x[6] = {0}, out[2];
+		const void *ins[] = {x};
+		void *outs[] = {out};
+		tg_reject(&t, ins, outs, "code generation: step 0");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -968,6 +1146,9 @@ int main(void)
 		cmocka_unit_test(test_softmax_inner_extents),
 		cmocka_unit_test(test_cumsum),
 		cmocka_unit_test(test_topk),
+		cmocka_unit_test(test_small_types_move),
+		cmocka_unit_test(test_numeric_types),
+		cmocka_unit_test(test_rejections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
