@@ -569,6 +569,11 @@ bool onnxcc_npy_read(const char *path, OnnxccNpy *out, char *err, size_t errlen)
 	}
 	unsigned char pre[12];
 	size_t got = fread(pre, 1, sizeof pre, f);
+	if (ferror(f)) {   /* e.g. a directory: EISDIR */
+		int e = errno;
+		fclose(f);
+		return fail(err, errlen, path, "read error: %s", strerror(e));
+	}
 	size_t hlen, hoff;
 	int major;
 	char *hdr = NULL;

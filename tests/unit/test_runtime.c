@@ -368,6 +368,12 @@ static void test_system_errors(void **state)
 	assert_non_null(strstr(err, "no-such-file.npy"));
 	assert_non_null(strstr(err, "No such file"));
 
+	/* A directory is not a file. */
+	err[0] = 0;
+	assert_false(onnxcc_npy_read(tmpdir, &a, err, sizeof err));
+	if (!strstr(err, "Is a directory"))
+		fail_msg("directory: '%s'", err);
+
 	/* Writing into a missing directory fails and leaves nothing behind. */
 	const float x = 1;
 	const int64_t sh[1] = {1};
