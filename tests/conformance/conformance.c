@@ -1353,6 +1353,23 @@ int main(int argc, char **argv)
 	printf("failed: %d FAIL, %d CRASH, %d TIMEOUT; %d cases in %.1f s%s%s\n", count[ST_FAIL],
 	       count[ST_CRASH], count[ST_TIMEOUT], n, secs, o.out_path ? "; table: " : "",
 	       o.out_path ? o.out_path : "");
+	/* The slowest cases: where compile time goes. */
+	int slow[5] = {-1, -1, -1, -1, -1};
+	for (int i = 0; i < n; i++) {
+		for (int k = 0; k < 5; k++) {
+			if (slow[k] < 0 || cases[i].ms > cases[slow[k]].ms) {
+				memmove(slow + k + 1, slow + k, (size_t)(4 - k) * sizeof slow[0]);
+				slow[k] = i;
+				break;
+			}
+		}
+	}
+	if (n > 1) {
+		printf("slowest:");
+		for (int k = 0; k < 5 && slow[k] >= 0; k++)
+			printf("%s %s %.1f s", k ? "," : "", cases[slow[k]].name, cases[slow[k]].ms / 1e3);
+		printf("\n");
+	}
 	if (o.list_failures)
 		for (int i = 0; i < n; i++)
 			if (cases[i].status >= ST_FAIL)
