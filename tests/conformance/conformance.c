@@ -441,7 +441,10 @@ static void run_data_set(const Options *o, const OnnxccModel *m, const char *mod
 		if (o->verbose && name[0] && strcmp(name, ti->name) != 0)
 			say("note: input_%d.pb is named '%s', model input %d is '%s'\n", k, name, k,
 			    ti->name);
-		uint64_t nb = ti->nbytes > t.nbytes ? ti->nbytes : t.nbytes;
+		uint64_t nb = ti->nbytes;   /* == t.nbytes: dtype and shape match */
+		if (t.nbytes > nb)
+			finish(ST_FAIL, "input %d '%s': descriptor nbytes %llu < %zu bytes of data",
+			       k, ti->name, (unsigned long long)nb, t.nbytes);
 		in[k] = guarded_alloc(nb);
 		in_copy[k] = malloc((size_t)nb + 1);
 		if (!in[k] || !in_copy[k])
@@ -480,8 +483,9 @@ static void run_data_set(const Options *o, const OnnxccModel *m, const char *mod
 		       st == ONNXCC_ERR_ALIGN ? "ONNXCC_ERR_ALIGN" : "unknown status");
 	for (int k = 0; k < nin; k++) {
 		uint64_t nb = m->inputs[k].nbytes > 0 ? m->inputs[k].nbytes : 0;
-		if (memcmp(in[k], in_copy[k], (size_t)nb) != 0)
-			finish(ST_FAIL, "the model modified input %d '%s'", k, m->inputs[k].name);
+		if (memcmp(in[k], in_copy[k], (size_t)nb) != 0 || !canary_ok(in[k], nb))
+			finish(ST_FAIL, "the model modified input %d '%s' (or wrote past its end)",
+			       k, m->inputs[k].name);
 	}
 	for (int k = 0; k < nout; k++)
 		if (!canary_ok(out[k], m->outputs[k].nbytes))
