@@ -441,7 +441,7 @@ static bool lower_einsum(Cg *cg, const Node *n)
 		int er;
 		if (!parse_term(eq + ts[o], tl[o], gval(cg->g, n->in[o])->shape.rank, 0, false,
 		                &term[o], &er))
-			return cg_unsupported(cg, o, "equation '%s': term %d does not match rank %d",
+			return cg_unsupported(cg, o, "equation '%s': term %d is malformed or does not match rank %d",
 			                      eq0, o, gval(cg->g, n->in[o])->shape.rank);
 		if (er > E)
 			E = er;

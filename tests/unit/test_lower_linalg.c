@@ -1010,6 +1010,50 @@ static void test_rnn_activation_rejected(void **state)
 	graph_free(g);
 }
 
+/* rule: an Einsum equation whose terms do not match the inputs is a
+ * diagnostic naming the equation */
+static void test_einsum_bad_equation_rejected(void **state)
+{
+	const char *eqs[] = {"ij,jk->ik", "ijk->i", "i.j->i", "ij->iq"};
+	const char *msgs[] = {"has 2 terms for 1 inputs", "term 0 is malformed or does not match rank 2",
+	                      "term 0 is malformed or does not match rank 2", "output label repeated or absent"};
+	for (int c = 0; c < 4; c++) {
+		int64_t xd[] = {2, 3}, yd[] = {2};
+		Graph *g = new_graph();
+		ValueId x = add_in(g, "x", DT_F32, 2, xd);
+		ValueId y = add_out(g, "y", DT_F32, 1, yd);
+		NodeId n = add_node(g, OP_Einsum, &x, 1, &y, 1);
+		set_str(g, n, "equation", eqs[c]);
+		float X[6] = {0}, Y[2];
+		Diag d;
+		diag_init(&d, "test.onnx", false);
+		assert_false(tu_run_graph(g, (const void *[]){X}, (void *[]){Y}, &d));
+		if (!diag_contains(&d, msgs[c])) {
+			fprintf(stderr, "'%s': got '%s'\n", eqs[c], d.buf ? d.buf : "");
+			fail();
+		}
+		diag_free(&d);
+		graph_free(g);
+	}
+}
+
+/* rule: MatMul inner dimensions must agree (a diagnostic on input 1) */
+static void test_matmul_mismatch_rejected(void **state)
+{
+	int64_t ad[] = {2, 3}, bd[] = {4, 5}, yd[] = {2, 5};
+	Graph *g = new_graph();
+	ValueId in[2] = {add_in(g, "A", DT_F32, 2, ad), add_in(g, "B", DT_F32, 2, bd)};
+	ValueId out = add_out(g, "Y", DT_F32, 2, yd);
+	add_node(g, OP_MatMul, in, 2, &out, 1);
+	float A[6] = {0}, B[20] = {0}, Y[10];
+	Diag d;
+	diag_init(&d, "test.onnx", false);
+	assert_false(tu_run_graph(g, (const void *[]){A, B}, (void *[]){Y}, &d));
+	assert_true(diag_contains(&d, "input 1: code generation: inner dimensions differ (3 vs 4)"));
+	diag_free(&d);
+	graph_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1029,6 +1073,8 @@ int main(void)
 		cmocka_unit_test(test_rnn_relu_clip),
 		cmocka_unit_test(test_batchnorm_training_rejected),
 		cmocka_unit_test(test_rnn_activation_rejected),
+		cmocka_unit_test(test_einsum_bad_equation_rejected),
+		cmocka_unit_test(test_matmul_mismatch_rejected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
