@@ -397,7 +397,7 @@ static bool setup(Cg *cg, const Node *n, Rnn *r)
 	    !want_shape(cg, r->yh, -1, 3, r->layout1 ? sd1 : sd, "Y_h") ||
 	    !want_shape(cg, r->yc, -1, 3, r->layout1 ? sd1 : sd, "Y_c"))
 		return false;
-	if (B * H * 2 + G * H > (1 << 20))
+	if (B * H * 2 + G * H > (1 << 17)) /* at most 512 KiB (f32) of stack */
 		return cg_unsupported(cg, -1, "state of %lld x %lld too large for the stack",
 		                      (long long)B, (long long)H);
 	return parse_acts(cg, r);

@@ -278,6 +278,40 @@ static void test_gemm(void **state)
 	gemm_case(false, true, 2, 0.5f, 1.0f, 53);
 }
 
+/* f64 Gemm (transB: vectorised dot products of 8 doubles, K = 21) and
+ * f64 MatMul (row accumulation), compared in double precision. */
+static void test_f64_products(void **state)
+{
+	enum { M = 3, N = 4, K = 21 };
+	for (int which = 0; which < 2; which++) {
+		int64_t ad[] = {M, K}, bt[] = {N, K}, bn[] = {K, N}, yd[] = {M, N};
+		Graph *g = new_graph();
+		ValueId in[2] = {add_in(g, "A", DT_F64, 2, ad),
+		                 add_in(g, "B", DT_F64, 2, which == 0 ? bt : bn)};
+		ValueId out = add_out(g, "Y", DT_F64, 2, yd);
+		NodeId n = add_node(g, which == 0 ? OP_Gemm : OP_MatMul, in, 2, &out, 1);
+		if (which == 0)
+			set_int(g, n, "transB", 1);
+		float *a = rnd(M * K, 110), *b = rnd(K * N, 111);
+		double A[M * K], B[K * N], Y[M * N], R[M * N];
+		for (int i = 0; i < M * K; i++)
+			A[i] = a[i] / 3.0;
+		for (int i = 0; i < K * N; i++)
+			B[i] = b[i] / 7.0;
+		for (int i = 0; i < M; i++)
+			for (int j = 0; j < N; j++) {
+				long double sum = 0;
+				for (int k = 0; k < K; k++)
+					sum += (long double)A[i * K + k] * (which == 0 ? B[j * K + k] : B[k * N + j]);
+				R[i * N + j] = (double)sum;
+			}
+		run(g, (const void *[]){A, B}, (void *[]){Y});
+		for (int i = 0; i < M * N; i++)
+			assert_true(fabs(Y[i] - R[i]) <= 1e-14 * (1 + fabs(R[i])));
+		free(a), free(b);
+	}
+}
+
 /* ---- Einsum ------------------------------------------------------------------ */
 
 /* Runs Einsum(eq) on operands of the given shapes; the reference gets the
@@ -1062,6 +1096,7 @@ int main(void)
 		cmocka_unit_test(test_matmul_int64),
 		cmocka_unit_test(test_matmul_f16),
 		cmocka_unit_test(test_gemm),
+		cmocka_unit_test(test_f64_products),
 		cmocka_unit_test(test_einsum),
 		cmocka_unit_test(test_conv),
 		cmocka_unit_test(test_conv_nd),
