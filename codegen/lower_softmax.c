@@ -31,6 +31,44 @@ static LLVMValueRef slot(Cg *cg, LLVMTypeRef et, LLVMValueRef arr, LLVMValueRef 
 	return LLVMBuildInBoundsGEP2(cg->b, et, arr, &i, 1, "");
 }
 
+/* One pass over an [A, inner] block: a loop over a, then over the inner
+ * columns; idx is the element, mp/sp/ap the column's max/sum/arg slots. */
+typedef struct ColPass {
+	CgLoop la, li;
+	LLVMValueRef idx, mp, sp, ap;
+} ColPass;
+
+typedef struct ColState {
+	LLVMTypeRef ct;                 /* compute type */
+	LLVMValueRef mx, sm, arg;       /* per-column arrays */
+	LLVMValueRef ob;                /* element offset of the block */
+	int64_t A, inner;
+} ColState;
+
+static void col_begin(Cg *cg, const ColState *st, ColPass *p)
+{
+	LLVMBuilderRef b = cg->b;
+	cg_for(cg, &p->la, 0, st->A);
+	LLVMValueRef rb = LLVMBuildAdd(b, st->ob, LLVMBuildMul(b, p->la.iv, cg_i64(cg, st->inner), ""), "");
+	cg_for(cg, &p->li, 0, st->inner);
+	p->idx = LLVMBuildAdd(b, rb, p->li.iv, "");
+	p->mp = slot(cg, st->ct, st->mx, p->li.iv);
+	p->sp = slot(cg, st->ct, st->sm, p->li.iv);
+	p->ap = slot(cg, cg->t_i64, st->arg, p->li.iv);
+}
+
+/* Element a of the row starting at base with stride st. */
+static LLVMValueRef row_elem(Cg *cg, LLVMValueRef base, LLVMValueRef a, LLVMValueRef st)
+{
+	return LLVMBuildAdd(cg->b, base, LLVMBuildMul(cg->b, a, st, ""), "");
+}
+
+static void col_end(Cg *cg, ColPass *p)
+{
+	cg_for_end(cg, &p->li);
+	cg_for_end(cg, &p->la);
+}
+
 static void softmax_columns(Cg *cg, const Node *n, int64_t outer, int64_t A, int64_t inner)
 {
 	ValueId in = n->in[0], out = n->out[0];
@@ -38,79 +76,67 @@ static void softmax_columns(Cg *cg, const Node *n, int64_t outer, int64_t A, int
 	LLVMBuilderRef b = cg->b;
 	LLVMTypeRef ct = cg_compute_type(cg, t), it = cg->t_i64;
 	bool keep_e = ct == cg_mem_type(cg, t), hard = n->op == OP_Hardmax;
-	LLVMValueRef mx = cg_alloca(cg, LLVMArrayType2(ct, (uint64_t)inner), "colmax");
-	LLVMValueRef sm = cg_alloca(cg, LLVMArrayType2(ct, (uint64_t)inner), "colsum");
-	LLVMValueRef arg = cg_alloca(cg, LLVMArrayType2(it, (uint64_t)inner), "colarg");
-	CgLoop lo, la, li;
+	ColState st = {.ct = ct, .A = A, .inner = inner};
+	st.mx = cg_alloca(cg, LLVMArrayType2(ct, (uint64_t)inner), "colmax");
+	st.sm = cg_alloca(cg, LLVMArrayType2(ct, (uint64_t)inner), "colsum");
+	st.arg = cg_alloca(cg, LLVMArrayType2(it, (uint64_t)inner), "colarg");
+	CgLoop lo, li;
+	ColPass p;
 	cg_for(cg, &lo, 0, outer);
-	LLVMValueRef ob = LLVMBuildMul(b, lo.iv, cg_i64(cg, A * inner), "");
+	st.ob = LLVMBuildMul(b, lo.iv, cg_i64(cg, A * inner), "");
 	cg_for(cg, &li, 0, inner);
-	LLVMBuildStore(b, LLVMConstReal(ct, -INFINITY), slot(cg, ct, mx, li.iv));
-	LLVMBuildStore(b, LLVMConstReal(ct, 0), slot(cg, ct, sm, li.iv));
-	LLVMBuildStore(b, cg_i64(cg, 0), slot(cg, it, arg, li.iv));
+	LLVMBuildStore(b, LLVMConstReal(ct, -INFINITY), slot(cg, ct, st.mx, li.iv));
+	LLVMBuildStore(b, LLVMConstReal(ct, 0), slot(cg, ct, st.sm, li.iv));
+	LLVMBuildStore(b, cg_i64(cg, 0), slot(cg, it, st.arg, li.iv));
 	cg_for_end(cg, &li);
-#define COL_BEGIN()                                                                         \
-	cg_for(cg, &la, 0, A);                                                              \
-	LLVMValueRef rb = LLVMBuildAdd(b, ob, LLVMBuildMul(b, la.iv, cg_i64(cg, inner), ""), ""); \
-	cg_for(cg, &li, 0, inner);                                                          \
-	LLVMValueRef idx = LLVMBuildAdd(b, rb, li.iv, "");                                  \
-	LLVMValueRef mp = slot(cg, ct, mx, li.iv), sp = slot(cg, ct, sm, li.iv);            \
-	(void)mp, (void)sp, (void)idx
-#define COL_END()            \
-	cg_for_end(cg, &li); \
-	cg_for_end(cg, &la)
+
 	/* pass 1: maxima (Hardmax: the first index of each) */
-	{
-		COL_BEGIN();
-		LLVMValueRef x = cg_load(cg, in, idx), m = LLVMBuildLoad2(b, ct, mp, "");
-		if (hard) {
-			LLVMValueRef ap = slot(cg, it, arg, li.iv);
-			LLVMValueRef gt = LLVMBuildFCmp(b, LLVMRealOGT, x, m, "");
-			LLVMBuildStore(b, LLVMBuildSelect(b, gt, x, m, ""), mp);
-			LLVMBuildStore(b, LLVMBuildSelect(b, gt, la.iv, LLVMBuildLoad2(b, it, ap, ""), ""), ap);
-		} else {
-			LLVMBuildStore(b, cg_dm_combine(cg, CG_COMB_MAX, t, m, x), mp);
-		}
-		COL_END();
-	}
+	col_begin(cg, &st, &p);
+	LLVMValueRef x = cg_load(cg, in, p.idx), m = load_acc(cg, ct, p.mp);
 	if (hard) {
-		COL_BEGIN();
-		LLVMValueRef hit = LLVMBuildICmp(b, LLVMIntEQ, la.iv, LLVMBuildLoad2(b, it, slot(cg, it, arg, li.iv), ""), "");
-		cg_store(cg, out, idx, LLVMBuildSelect(b, hit, LLVMConstReal(ct, 1), LLVMConstReal(ct, 0), ""));
-		COL_END();
+		LLVMValueRef gt = LLVMBuildFCmp(b, LLVMRealOGT, x, m, "");
+		LLVMBuildStore(b, LLVMBuildSelect(b, gt, x, m, ""), p.mp);
+		LLVMBuildStore(b, LLVMBuildSelect(b, gt, p.la.iv, load_acc(cg, it, p.ap), ""), p.ap);
 	} else {
-		/* pass 2: sums of exp(x - max) */
-		{
-			COL_BEGIN();
-			LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(b, cg_load(cg, in, idx), LLVMBuildLoad2(b, ct, mp, ""), ""));
-			if (keep_e && n->op == OP_Softmax)
-				cg_store(cg, out, idx, e);
-			LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, ct, sp, ""), e, ""), sp);
-			COL_END();
-		}
-		if (n->op == OP_LogSoftmax) { /* sums become log-sums */
-			cg_for(cg, &li, 0, inner);
-			LLVMValueRef sp = slot(cg, ct, sm, li.iv);
-			LLVMBuildStore(b, cg_math_log(cg, LLVMBuildLoad2(b, ct, sp, "")), sp);
-			cg_for_end(cg, &li);
-		}
-		/* pass 3: normalise */
-		{
-			COL_BEGIN();
-			LLVMValueRef m = LLVMBuildLoad2(b, ct, mp, ""), s = LLVMBuildLoad2(b, ct, sp, ""), y;
-			if (n->op == OP_LogSoftmax) {
-				y = LLVMBuildFSub(b, LLVMBuildFSub(b, cg_load(cg, in, idx), m, ""), s, "");
-			} else {
-				LLVMValueRef e = keep_e ? cg_load(cg, out, idx)
-				                        : cg_math_exp(cg, LLVMBuildFSub(b, cg_load(cg, in, idx), m, ""));
-				y = LLVMBuildFDiv(b, e, s, "");
-			}
-			cg_store(cg, out, idx, y);
-			COL_END();
-		}
+		LLVMBuildStore(b, cg_dm_combine(cg, CG_COMB_MAX, t, m, x), p.mp);
 	}
-#undef COL_BEGIN
-#undef COL_END
+	col_end(cg, &p);
+
+	if (hard) {
+		col_begin(cg, &st, &p);
+		LLVMValueRef hit = LLVMBuildICmp(b, LLVMIntEQ, p.la.iv, load_acc(cg, it, p.ap), "");
+		cg_store(cg, out, p.idx, LLVMBuildSelect(b, hit, LLVMConstReal(ct, 1), LLVMConstReal(ct, 0), ""));
+		col_end(cg, &p);
+		cg_for_end(cg, &lo);
+		return;
+	}
+
+	/* pass 2: sums of exp(x - max) */
+	col_begin(cg, &st, &p);
+	LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(b, cg_load(cg, in, p.idx), load_acc(cg, ct, p.mp), ""));
+	if (keep_e && n->op == OP_Softmax)
+		cg_store(cg, out, p.idx, e);
+	LLVMBuildStore(b, LLVMBuildFAdd(b, load_acc(cg, ct, p.sp), e, ""), p.sp);
+	col_end(cg, &p);
+	if (n->op == OP_LogSoftmax) { /* sums become log-sums */
+		cg_for(cg, &li, 0, inner);
+		LLVMValueRef sp = slot(cg, ct, st.sm, li.iv);
+		LLVMBuildStore(b, cg_math_log(cg, load_acc(cg, ct, sp)), sp);
+		cg_for_end(cg, &li);
+	}
+
+	/* pass 3: normalise */
+	col_begin(cg, &st, &p);
+	LLVMValueRef mv = load_acc(cg, ct, p.mp), sv = load_acc(cg, ct, p.sp), y;
+	if (n->op == OP_LogSoftmax) {
+		y = LLVMBuildFSub(b, LLVMBuildFSub(b, cg_load(cg, in, p.idx), mv, ""), sv, "");
+	} else {
+		LLVMValueRef ev = keep_e ? cg_load(cg, out, p.idx)
+		                         : cg_math_exp(cg, LLVMBuildFSub(b, cg_load(cg, in, p.idx), mv, ""));
+		y = LLVMBuildFDiv(b, ev, sv, "");
+	}
+	cg_store(cg, out, p.idx, y);
+	col_end(cg, &p);
 	cg_for_end(cg, &lo);
 }
 
@@ -156,13 +182,12 @@ bool cg_lower_softmax(Cg *cg, const Node *n)
 	cg_for(cg, &lo, 0, outer);
 	cg_for(cg, &li, 0, inner);
 	LLVMValueRef base = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lo.iv, cg_i64(cg, A * inner), ""), li.iv, "");
-#define ELEM(l) LLVMBuildAdd(cg->b, base, LLVMBuildMul(cg->b, (l).iv, st, ""), "")
 	/* pass 1: maximum (Hardmax: its first index) */
 	LLVMBuildStore(cg->b, LLVMConstReal(ct, -INFINITY), mxp);
 	LLVMBuildStore(cg->b, cg_i64(cg, 0), argp);
 	cg_for(cg, &la, 0, A);
 	{
-		LLVMValueRef x = cg_load(cg, in, ELEM(la)), m = load_acc(cg, ct, mxp);
+		LLVMValueRef x = cg_load(cg, in, row_elem(cg, base, la.iv, st)), m = load_acc(cg, ct, mxp);
 		if (n->op == OP_Hardmax) {
 			LLVMValueRef gt = LLVMBuildFCmp(cg->b, LLVMRealOGT, x, m, "");
 			LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, x, m, ""), mxp);
@@ -177,16 +202,16 @@ bool cg_lower_softmax(Cg *cg, const Node *n)
 		LLVMValueRef arg = load_acc(cg, cg->t_i64, argp);
 		cg_for(cg, &la, 0, A);
 		LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, la.iv, arg, "");
-		cg_store(cg, out, ELEM(la), LLVMBuildSelect(cg->b, hit, LLVMConstReal(ct, 1), LLVMConstReal(ct, 0), ""));
+		cg_store(cg, out, row_elem(cg, base, la.iv, st), LLVMBuildSelect(cg->b, hit, LLVMConstReal(ct, 1), LLVMConstReal(ct, 0), ""));
 		cg_for_end(cg, &la);
 	} else {
 		/* pass 2: sum of exp(x - m) */
 		LLVMBuildStore(cg->b, LLVMConstReal(ct, 0), sump);
 		cg_for(cg, &la, 0, A);
 		{
-			LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, cg_load(cg, in, ELEM(la)), m, ""));
+			LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, cg_load(cg, in, row_elem(cg, base, la.iv, st)), m, ""));
 			if (keep_e && n->op == OP_Softmax)
-				cg_store(cg, out, ELEM(la), e);
+				cg_store(cg, out, row_elem(cg, base, la.iv, st), e);
 			LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, load_acc(cg, ct, sump), e, ""), sump);
 		}
 		cg_for_end(cg, &la);
@@ -197,7 +222,7 @@ bool cg_lower_softmax(Cg *cg, const Node *n)
 		/* pass 3: normalise */
 		cg_for(cg, &la, 0, A);
 		{
-			LLVMValueRef idx = ELEM(la), y;
+			LLVMValueRef idx = row_elem(cg, base, la.iv, st), y;
 			if (n->op == OP_LogSoftmax) {
 				y = LLVMBuildFSub(cg->b, LLVMBuildFSub(cg->b, cg_load(cg, in, idx), m, ""), logsum, "");
 			} else {
@@ -209,7 +234,6 @@ bool cg_lower_softmax(Cg *cg, const Node *n)
 		}
 		cg_for_end(cg, &la);
 	}
-#undef ELEM
 	cg_for_end(cg, &li);
 	cg_for_end(cg, &lo);
 	return true;
