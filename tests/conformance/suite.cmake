@@ -10,8 +10,10 @@
 set(CONF_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 if(EXISTS ${CONF_DIR}/conformance.c)
-  add_executable(onnxcc-conformance ${CONF_DIR}/conformance.c)
+  add_executable(onnxcc-conformance ${CONF_DIR}/conformance.c ${CONF_DIR}/child.c
+    ${CONF_DIR}/selftest.c)
   target_link_libraries(onnxcc-conformance PRIVATE onnxcc_core onnxcc_runtime ${CMAKE_DL_LIBS})
+  target_include_directories(onnxcc-conformance PRIVATE ${CONF_DIR})
   target_compile_definitions(onnxcc-conformance PRIVATE
     ONNXCC_BINARY_DIR="${CMAKE_BINARY_DIR}"
     ONNXCC_NODE_TESTS="${CMAKE_SOURCE_DIR}/../shared/onnx-node-tests")
