@@ -659,8 +659,8 @@ bool onnxcc_npy_write(const char *path, int32_t dtype, int32_t rank,
 	if (!descr)
 		return fail(err, errlen, path, "dtype %s cannot be stored in a .npy file",
 		            onnxcc_dtype_name(dtype));
-	if (rank < 0 || rank > ONNXCC_NPY_MAX_RANK)
-		return fail(err, errlen, path, "rank %d out of range", (int)rank);
+	if (rank < 0 || rank > ONNXCC_NPY_MAX_RANK || (rank > 0 && !shape))
+		return fail(err, errlen, path, "rank %d out of range (or no shape)", (int)rank);
 
 	/* The dict, then padding so that the data starts on a 64-byte
 	 * boundary; the header ends with '\n'. */
