@@ -23,7 +23,6 @@
  */
 #include "lower.h"
 
-#include <assert.h>
 #include <math.h>
 #include <string.h>
 

@@ -645,6 +645,35 @@ static void test_conv_nd(void **state)
 	conv_nd_case(3, (int64_t[]){5, 6, 7}, (int64_t[]){2, 3, 2});
 }
 
+/* f16 1-D Conv with a 20-tap kernel: the dot product loads half vectors
+ * and accumulates in f32; one rounding to f16 at the end. */
+static void test_conv_f16(void **state)
+{
+	enum { L = 40, KW = 20, OL = L - KW + 1 };
+	int64_t xd[] = {1, 1, L}, wd[] = {1, 1, KW}, yd[] = {1, 1, OL};
+	Graph *g = new_graph();
+	ValueId in[2] = {add_in(g, "X", DT_F16, 3, xd), add_in(g, "W", DT_F16, 3, wd)};
+	ValueId out = add_out(g, "Y", DT_F16, 3, yd);
+	add_node(g, OP_Conv, in, 2, &out, 1);
+	float *x = rnd(L, 120), *w = rnd(KW, 121), got[OL], want[OL];
+	_Float16 X[L], W[KW], Y[OL];
+	for (int i = 0; i < L; i++)
+		X[i] = (_Float16)x[i];
+	for (int i = 0; i < KW; i++)
+		W[i] = (_Float16)w[i];
+	for (int o = 0; o < OL; o++) {
+		double s = 0;
+		for (int k = 0; k < KW; k++)
+			s += (double)X[o + k] * (double)W[k];
+		want[o] = (float)(_Float16)s;
+	}
+	run(g, (const void *[]){X, W}, (void *[]){Y});
+	for (int o = 0; o < OL; o++)
+		got[o] = (float)Y[o];
+	expect_close("conv f16", got, want, OL, 2e-3);
+	free(x), free(w);
+}
+
 /* ConvTranspose 2-D, group 2, stride 2, pads 1, output_padding 1, bias;
  * the reference scatters each input element (the lowering gathers). */
 static void test_convtranspose(void **state)
@@ -1100,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(test_einsum),
 		cmocka_unit_test(test_conv),
 		cmocka_unit_test(test_conv_nd),
+		cmocka_unit_test(test_conv_f16),
 		cmocka_unit_test(test_convtranspose),
 		cmocka_unit_test(test_pools),
 		cmocka_unit_test(test_layernorm),
