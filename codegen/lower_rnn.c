@@ -148,8 +148,8 @@ static LLVMValueRef activate(Cg *cg, const Rnn *r, int act, LLVMValueRef x, bool
 	}
 }
 
-/* sum_{k<len} a[ia+k] * b[ib+k] (* c[ic+k] when c), a tensor or stack array
- * each (av/bv: tensor ids, or IR_NONE to read stack arrays ap/bp). */
+/* A contiguous vector: elements off, off+1, ... of a tensor or of one of
+ * the stack arrays. */
 typedef struct Vec {
 	ValueId v;          /* tensor, or IR_NONE for the stack array arr */
 	LLVMValueRef arr;
@@ -162,6 +162,8 @@ static LLVMValueRef vec_at(Cg *cg, const Rnn *r, const Vec *x, LLVMValueRef k)
 	return x->v != IR_NONE ? ldv(cg, r, x->v, idx) : lda(cg, r, x->arr, idx);
 }
 
+/* sum_{k<len} a[k] * b[k] (* c[k] when c is given; only GRU's reset-gated
+ * product needs the third factor, which stays a scalar loop). */
 static LLVMValueRef dot(Cg *cg, const Rnn *r, const Vec *a, const Vec *b, const Vec *c, int64_t len)
 {
 	if (!c) { /* contiguous: the vectorised kernel */
