@@ -57,6 +57,34 @@ static void param_names(Graph *g, char (*names)[128])
 	}
 }
 
+/* True when output `out` may share its buffer with input `in`: every node
+ * that reads `in` runs before the node that writes `out`, and `out` is not
+ * the input itself.  (The run function then reads the input completely
+ * before it writes the output; this is what lets a Transformer-XL caller
+ * pass one buffer as both mems and new_mems.) */
+static bool may_share(Graph *g, ValueId in, ValueId out)
+{
+	Value *o = gval(g, out);
+	if (o->kind != VK_INTERMEDIATE || o->producer == IR_NONE || out == in)
+		return false;
+	if (shape_numel(&o->shape) * (int64_t)dtype_size(o->dtype) !=
+	    shape_numel(&gval(g, in)->shape) * (int64_t)dtype_size(gval(g, in)->dtype))
+		return false;
+	for (NodeId k = o->producer; k < g->nnodes; k++) {
+		const Node *n = &g->nodes[k];
+		if (n->dead)
+			continue;
+		for (int i = 0; i < n->nin; i++)
+			if (n->in[i] == in)
+				return false;
+	}
+	/* another output listed later that is copied from the input */
+	for (int i = 0; i < g->noutputs; i++)
+		if (g->outputs[i] == in)
+			return false;
+	return true;
+}
+
 void cg_write_header(FILE *f, Graph *g, const MemPlan *plan, const char *prefix,
                      const char *model_path)
 {
@@ -71,7 +99,8 @@ void cg_write_header(FILE *f, Graph *g, const MemPlan *plan, const char *prefix,
 	fprintf(f, " * 64 is best), fill the input buffers, call %s_run().  All buffers are\n", prefix);
 	fprintf(f, " * owned by the caller; the function allocates nothing, keeps no state\n");
 	fprintf(f, " * between calls, and is safe to call from several threads with distinct\n");
-	fprintf(f, " * workspaces.  Output buffers must not overlap inputs or each other.\n");
+	fprintf(f, " * workspaces.  Output buffers must not overlap inputs or each other,\n");
+	fprintf(f, " * except where the in-place list below allows it.\n");
 	fprintf(f, " * Element types: bool is 1 byte (0/1); f16/bf16 are raw uint16_t bits.\n */\n");
 	fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stdbool.h>\n#include <stdint.h>\n\n", up, up);
 	fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
@@ -93,6 +122,20 @@ void cg_write_header(FILE *f, Graph *g, const MemPlan *plan, const char *prefix,
 		        i < g->ninputs ? "IN" : "OUT", nm, (long long)shape_numel(&val->shape),
 		        val->name, dtype_name(val->dtype), sh);
 	}
+	bool any_share = false;
+	for (int i = 0; i < g->ninputs; i++)
+		for (int j = 0; j < g->noutputs; j++)
+			if (may_share(g, g->inputs[i], g->outputs[j])) {
+				if (!any_share)
+					fprintf(f, "\n/* In-place use: these outputs may be given the same buffer as the\n"
+					           " * input named beside them (the input is fully read before the output\n"
+					           " * is written), e.g. to feed a recurrent state back without a copy:\n");
+				any_share = true;
+				fprintf(f, " *   output '%s' <- input '%s'\n", gval(g, g->outputs[j])->name,
+				        gval(g, g->inputs[i])->name);
+			}
+	if (any_share)
+		fprintf(f, " */\n");
 	fprintf(f, "\nint %s_run(", prefix);
 	for (int i = 0; i < np; i++) {
 		ValueId v = i < g->ninputs ? g->inputs[i] : g->outputs[i - g->ninputs];
