@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +433,53 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_false(G->shapes_known);
 }
 
+/* A graph broken before the pipeline is caught right after the first pass. */
+static void test_pipeline_verify_each(void **state)
+{
+	(void)state;
+	build_shape_chain();
+	G->nodes[1].in[0] = G->nodes[2].out[0]; /* Gather reads Unsqueeze's output: a cycle */
+	PipelineOptions o = {.verify_each = true};
+	assert_false(pass_pipeline(G, &o, &D));
+	assert_true(diag_contains(&D, "is used before its producer 'unsq'"));
+	assert_true(diag_contains(&D, "verify failed after pass 'bind-dims'"));
+}
+
+/* --time-passes: a table on stderr with one row per pass and a total. */
+static void test_pipeline_time_passes(void **state)
+{
+	(void)state;
+	build_shape_chain();
+	char *dir = tu_tmpdir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/stderr.txt", dir);
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	dup2(fileno(f), 2);
+	PipelineOptions o = {.time_passes = true};
+	bool ok = pass_pipeline(G, &o, &D);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fclose(f);
+	assert_true(ok);
+	char *txt = read_all(path);
+	assert_non_null(txt);
+	const char *rows[] = {"pass", "bind-dims", "infer", "aliases", "dce", "total"};
+	const char *at = txt;
+	for (int k = 0; k < 6; k++) {
+		const char *p = strstr(at, rows[k]);
+		if (!p)
+			fail_msg("row '%s' missing in:\n%s", rows[k], txt);
+		at = p;
+	}
+	free(txt);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 /* ---- every ONNX node test through the front half of the compiler ---------------- */
 static void test_node_models(void **state)
 {
@@ -497,6 +545,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dce, setup, teardown_inputs),
 		cmocka_unit_test_setup_teardown(test_pipeline_shape_chain, setup, teardown_inputs),
 		cmocka_unit_test_setup_teardown(test_pipeline_unknown_pass_name, setup, teardown_inputs),
+		cmocka_unit_test_setup_teardown(test_pipeline_verify_each, setup, teardown_inputs),
+		cmocka_unit_test_setup_teardown(test_pipeline_time_passes, setup, teardown_inputs),
 		cmocka_unit_test(test_node_models),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
