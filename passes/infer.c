@@ -7,6 +7,7 @@
  */
 #define INFER_INTERNAL
 #include "infer.h"
+#include "fold.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -15,15 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The constant folder is a colleague's pass; until passes/fold.h exists the
- * driver only infers.  */
-#if defined(__has_include)
-#if __has_include("fold.h")
-#include "fold.h"
-#define INFER_HAVE_FOLD 1
-#endif
-#endif
 
 /* ---- helpers ----------------------------------------------------------- */
 bool ifail(InferCtx *c, int input, const char *fmt, ...)
@@ -343,10 +335,8 @@ bool pass_infer_shapes(Graph *g, Diag *d)
 			continue;
 		if (!pass_infer_node(g, i, d))
 			return false;
-#ifdef INFER_HAVE_FOLD
 		if (!pass_fold_node(g, i, d))
 			return false;
-#endif
 	}
 	g->shapes_known = true;
 	return true;
