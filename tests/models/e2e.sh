@@ -8,7 +8,7 @@
 # name under tests/models/ (or a path containing '/') with model.onnx,
 # manifest.txt, inputs/ and outputs/;
 # WORK_DIR (default BUILD_DIR/e2e/MODEL) receives the artifacts.  Steps:
-#   1. compile   onnxcc model.onnx -o model.so --stats            (timed)
+#   1. compile   onnxcc model.onnx -o model.so --stats   (wall and CPU time)
 #   2. run       onnxcc-run model.so --input NAME=FILE ... --output-dir out
 #   3. compare   every output with PyTorch's: max abs err <= 1e-4 max|ref|
 #   4. header    onnxcc -o model.o --header model.h; a generated C program
@@ -19,7 +19,8 @@
 #                unique initializer bytes + 10% + 64 KiB: shared weights
 #                are stored once
 # Prints one line per step and last a RESULT line:
-#   RESULT name opset nout maxrel compile_s so_bytes workspace status first_problem
+#   RESULT name opset nout maxrel compile_wall_s compile_cpu_s so_bytes workspace
+#          status first_problem
 # which is also written to WORK_DIR/result.txt.  Exit 0 when all steps pass.
 
 set -u
@@ -56,6 +57,7 @@ NOUT=$(echo "$OUTPUTS" | wc -w)
 
 MAXREL=-
 CTIME=-
+CCPU=-
 SOSIZE=-
 WS=-
 STATUS=PASS
@@ -79,8 +81,16 @@ relmax() {
 
 now() { date +%s.%N; }
 
+# CPU seconds (user + sys) of this shell's finished children, from a file
+# holding the output of the `times` builtin (run in this shell, not in a
+# subshell), whose second line is e.g. "0m4.970000s 0m0.310000s".
+child_cpu() {
+	sed -n 2p "$1" | awk '{ t = 0; for (i = 1; i <= 2; i++) {
+		split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] } printf "%.2f", t }'
+}
+
 finish() {
-	line="RESULT $NAME $OPSET $NOUT $MAXREL $CTIME $SOSIZE $WS $STATUS ${FIRST:-}"
+	line="RESULT $NAME $OPSET $NOUT $MAXREL $CTIME $CCPU $SOSIZE $WS $STATUS ${FIRST:-}"
 	echo "$line" | tee "$W/result.txt"
 	[ "$STATUS" = PASS ] && exit 0
 	exit 1
@@ -92,10 +102,13 @@ done
 
 # ---- 1. compile to a shared library ---------------------------------------
 t0=$(now)
+times >"$W/times0"
 "$ONNXCC" "$MD/model.onnx" -o "$W/model.so" --stats >"$W/compile.out" 2>"$W/compile.err"
 rc=$?
 t1=$(now)
+times >"$W/times1"
 CTIME=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+CCPU=$(awk -v a="$(child_cpu "$W/times0")" -v b="$(child_cpu "$W/times1")" 'BEGIN { printf "%.2f", b - a }')
 if [ $rc -ne 0 ] || [ ! -f "$W/model.so" ]; then
 	fail compile "$(grep -v '^stats:' "$W/compile.err" | head -n 3)"
 	# Every distinct (Op): message, node names dropped, for the op owners.
@@ -106,7 +119,7 @@ fi
 SOSIZE=$(wc -c <"$W/model.so" | tr -d ' ')
 WS=$(sed -n 's/.*workspace \([0-9][0-9]*\) bytes.*/\1/p' "$W/compile.err" | head -n 1)
 [ -n "$WS" ] || WS=-
-echo "compile: ${CTIME}s, $SOSIZE bytes, workspace $WS bytes"
+echo "compile: ${CTIME}s wall, ${CCPU}s cpu, $SOSIZE bytes, workspace $WS bytes"
 
 # run_and_compare TAG SO INDIR REFDIR OUTDIR [NAME=FILE overrides...]
 # Runs the .so on INDIR/<input>.npy (unless overridden), compares with

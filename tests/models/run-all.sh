@@ -3,10 +3,12 @@
 #
 #   sh tests/models/run-all.sh BUILD_DIR [MODEL...]
 #
+# (MODEL as for e2e.sh: a name under tests/models/ or a directory path.)
+#
 # Runs tests/models/e2e.sh for each model (default: every directory with a
 # manifest.txt), sequentially, logs to BUILD_DIR/e2e/<model>.log, then
-# prints: model, opset, outputs, max rel error, compile time, .so size,
-# workspace bytes, status, and for each failure its first problem.
+# prints: model, opset, outputs, max rel error, compile wall and CPU time,
+# .so size, workspace bytes, status, and for each failure its first problem.
 # Exit status 0 when every model passes.
 set -u
 if [ $# -lt 1 ]; then
@@ -25,29 +27,32 @@ mkdir -p "$BUILD/e2e"
 results=$BUILD/e2e/summary.txt
 : >"$results"
 fails=0
-for name in "$@"; do
-	sh "$HERE/e2e.sh" "$BUILD" "$name" >"$BUILD/e2e/$name.log" 2>&1 || fails=$((fails + 1))
-	line=$(grep '^RESULT ' "$BUILD/e2e/$name.log" | tail -n 1)
-	[ -n "$line" ] || line="RESULT $name - - - - - - FAIL:script see $BUILD/e2e/$name.log"
+for model in "$@"; do
+	name=$(basename "$model")
+	log=$BUILD/e2e/$name.log
+	sh "$HERE/e2e.sh" "$BUILD" "$model" >"$log" 2>&1 || fails=$((fails + 1))
+	line=$(grep '^RESULT ' "$log" | tail -n 1)
+	[ -n "$line" ] || line="RESULT $name - - - - - - - FAIL:script see $log"
 	echo "$line" >>"$results"
 done
 awk '
 BEGIN {
-	printf "%-24s %5s %4s %10s %9s %10s %10s  %s\n", "model", "opset", "outs",
-	       "max_rel", "compile_s", "so_bytes", "workspace", "status"
+	printf "%-22s %5s %4s %9s %9s %8s %9s %9s  %s\n", "model", "opset", "outs",
+	       "max_rel", "wall_s", "cpu_s", "so_bytes", "workspace", "status"
 }
 {
-	printf "%-24s %5s %4s %10s %9s %10s %10s  %s\n", $2, $3, $4, $5, $6, $7, $8, $9
-	if ($9 != "PASS") {
+	printf "%-22s %5s %4s %9s %9s %8s %9s %9s  %s\n", $2, $3, $4, $5, $6, $7, $8, $9, $10
+	if ($10 != "PASS") {
 		msg = ""
-		for (i = 10; i <= NF; i++) msg = msg " " $i
+		for (i = 11; i <= NF; i++) msg = msg " " $i
 		problems[++np] = $2 ":" msg
 	}
 	n++
-	if ($9 == "PASS") pass++
+	if ($10 == "PASS") pass++
 }
 END {
-	printf "%d/%d models pass\n", pass, n
+	printf "%d/%d models pass (max_rel: max abs error / max |PyTorch|, tolerance 1e-4;\n", pass, n
+	printf "wall_s/cpu_s: onnxcc to .so)\n"
 	for (i = 1; i <= np; i++) print "  " problems[i]
 }' "$results"
 # Distinct compile diagnostics over all models (node names dropped).
