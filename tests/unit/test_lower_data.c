@@ -1122,6 +1122,48 @@ static void test_rejections(void **state)
 	}
 }
 
+/* Slice-1 and Pad-2 take their parameters as attributes. */
+static void test_attribute_forms(void **state)
+{
+	(void)state;
+	float x[12];
+	fill_rand(x, 12, 9);
+	{
+		TG t = tg_new();
+		int64_t id[2] = {3, 4}, od[2] = {3, 3};
+		int64_t starts[1] = {-3}, ends[1] = {1000}, axes[1] = {1};
+		ValueId in = tg_input(&t, "x", DT_F32, 2, id), y = tg_output(&t, "y", DT_F32, 2, od);
+		tg_node(&t, OP_Slice, 1, &in, 1, &y, 1);
+		tg_ints(&t, "starts", 1, starts);
+		tg_ints(&t, "ends", 1, ends);
+		tg_ints(&t, "axes", 1, axes);
+		float out[9], want[9];
+		for (int r = 0; r < 3; r++)
+			for (int c = 0; c < 3; c++)
+				want[r * 3 + c] = x[r * 4 + 1 + c]; /* start -3 -> 1, end clamps to 4 */
+		const void *ins[] = {x};
+		void *outs[] = {out};
+		tg_run(&t, ins, outs);
+		assert_memory_equal(out, want, sizeof want);
+	}
+	{
+		TG t = tg_new();
+		int64_t id[2] = {3, 4}, od[2] = {4, 5}, pads[4] = {0, 1, 1, 0};
+		ValueId in = tg_input(&t, "x", DT_F32, 2, id), y = tg_output(&t, "y", DT_F32, 2, od);
+		tg_node(&t, OP_Pad, 2, &in, 1, &y, 1);
+		tg_ints(&t, "pads", 4, pads);
+		graph_add_attr(t.g, t.node, "value", AK_FLOAT)->f = 1.5f;
+		float out[20], want[20];
+		for (int r = 0; r < 4; r++)
+			for (int c = 0; c < 5; c++)
+				want[r * 5 + c] = r < 3 && c >= 1 ? x[r * 4 + c - 1] : 1.5f;
+		const void *ins[] = {x};
+		void *outs[] = {out};
+		tg_run(&t, ins, outs);
+		assert_memory_equal(out, want, sizeof want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1149,6 +1191,7 @@ int main(void)
 		cmocka_unit_test(test_small_types_move),
 		cmocka_unit_test(test_numeric_types),
 		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_attribute_forms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
