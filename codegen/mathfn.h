@@ -11,9 +11,11 @@
  *   f32: exp, expm1, log computed in float, <= 2 ulp; log1p, tanh, sigmoid,
  *        erf, erfc, sin, cos, tan, atan, asin, acos, pow computed in double and
  *        rounded once, <= 1 ulp (sin/cos/tan for |x| < ~1.6e6).
- *   f64: real double-precision algorithms (a few ulp; erfc up to ~5 ulp
- *        for 0.5 < x < 1); f64 pow is
+ *   f64: real double-precision algorithms: exp, expm1, log, tanh, erf
+ *        <= 2 ulp; log1p, sigmoid, sin, cos, tan, atan, asin, acos <= 3 ulp;
+ *        erfc <= 6 ulp (1 - erf cancellation for 0.5 < x < 1); pow is
  *        exp(y*log|x|) in double, relative error up to ~|y ln x| * 2^-53.
+ *   sin/cos/tan: |x| >= 2^50 (and inf) give NaN.
  * sqrt/fabs are llvm.sqrt/llvm.fabs.  floor/ceil/round/trunc are built from
  * adds and selects, NOT llvm.floor & co: on baseline x86-64 those intrinsics
  * become calls to floorf/ceil/roundevenf.  fmod is exact (integer long
