@@ -764,12 +764,13 @@ static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, LLVMTypeRef *fty)
 	LLVMTypeRef params[2] = { t, t };
 	*fty = LLVMFunctionType(t, params, (unsigned)nargs, 0);
 	int slot = 2 * id + (dbl ? 1 : 0);
-	LLVMValueRef fn = cg->math_fns[slot];
-	if (fn && LLVMGetGlobalParent(fn) == cg->mod)
-		return fn;
 	char name[64];
 	snprintf(name, sizeof name, "onnxcc_math_%s_%s", mf_table[id].name, dbl ? "f64" : "f32");
-	fn = LLVMGetNamedFunction(cg->mod, name);
+	/* The cache is trusted only when it matches cg->mod's own symbol, so a
+	 * Cg reused for a new module never touches a stale function. */
+	LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
+	if (fn && fn == cg->math_fns[slot])
+		return fn;
 	if (!fn) {
 		fn = LLVMAddFunction(cg->mod, name, *fty);
 		LLVMSetLinkage(fn, LLVMInternalLinkage);
