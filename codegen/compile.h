@@ -4,8 +4,19 @@
 #define ONNXCC_COMPILE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "../ir/diag.h"
+
+/* A graph input frozen to a value at compile time (--const-input): it
+ * becomes a constant and leaves the generated interface. */
+typedef struct CompileConstInput {
+	const char *name;
+	int dtype;                 /* ONNX TensorProto.DataType */
+	int rank;
+	const int64_t *shape;
+	const void *data;          /* copied */
+} CompileConstInput;
 
 typedef struct CompileOptions {
 	const char *model_path;
@@ -18,6 +29,8 @@ typedef struct CompileOptions {
 	int opt_level;             /* 0..3 */
 	const char *const *dims;   /* "SYM=N" bindings */
 	int ndims;
+	const CompileConstInput *const_inputs;
+	int nconst_inputs;
 	bool dump_ir;              /* IR after the passes, to stdout */
 	const char *print_after;   /* pass name: IR after it, to stdout */
 	bool time_passes;          /* per-phase wall times to stderr */

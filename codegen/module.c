@@ -35,12 +35,20 @@ static void add_fn_attr(Cg *cg, LLVMValueRef fn, unsigned idx, const char *name)
 	LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(cg->ctx, kind, 0));
 }
 
-/* Private, 64-byte-aligned global holding a constant's bytes. */
+/* Private, 64-byte-aligned global holding a constant's bytes.  Constants
+ * that share their data (an initializer reached through Identity, Reshape
+ * or Unsqueeze aliases keeps one buffer) share one global, so a weight is
+ * stored once however many values name it. */
 static LLVMValueRef const_global(Cg *cg, ValueId v)
 {
 	if (cg->globals[v])
 		return cg->globals[v];
 	Value *val = gval(cg->g, v);
+	for (ValueId w = 0; w < cg->g->nvalues; w++) {
+		Value *o = gval(cg->g, w);
+		if (w != v && cg->globals[w] && o->data == val->data && o->nbytes == val->nbytes && val->data)
+			return cg->globals[v] = cg->globals[w];
+	}
 	LLVMValueRef init = LLVMConstStringInContext(cg->ctx, val->data ? val->data : "",
 	                                             (unsigned)val->nbytes, 1);
 	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "weight");

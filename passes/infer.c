@@ -63,12 +63,21 @@ const char *ishape_str(const Shape *s)
 	return shape_str(s, bufs[k], sizeof bufs[k]);
 }
 
+bool inot_const(InferCtx *c, int k)
+{
+	Value *v = iin(c, k);
+	if (v && v->kind == VK_INPUT)
+		return ifail(c, k, "must be a constant for static compilation (it is graph input '%s': "
+		             "freeze it with --const-input %s=FILE.npy)", v->name, v->name);
+	return ifail(c, k, "must be a constant for static compilation");
+}
+
 bool iconst_ints(InferCtx *c, int k, int64_t *out, int max, int *count)
 {
 	Value *v = iin(c, k);
 	assert(v);
 	if (v->kind != VK_CONST || !v->data)
-		return ifail(c, k, "must be a constant for static compilation");
+		return inot_const(c, k);
 	if (!dtype_is_int(v->dtype))
 		return ifail(c, k, "expected an integer tensor, got %s", dtype_name(v->dtype));
 	if (v->shape.rank > 1)

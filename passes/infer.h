@@ -58,6 +58,8 @@ typedef bool (*InferFn)(InferCtx *c);
 
 /* Reports "node 'N' (Op): input K: <msg>" (K < 0: no input part); returns false. */
 bool ifail(InferCtx *c, int input, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* ifail() for an input that must be a constant; names --const-input when it is a graph input. */
+bool inot_const(InferCtx *c, int k);
 /* Input k, or NULL when omitted (IR_NONE) or beyond n->nin. */
 Value *iin(InferCtx *c, int k);
 /* Sets dtype and shape of output k when it is present. */

@@ -180,7 +180,7 @@ bool infer_onehot(InferCtx *c)
 	if (shape_numel(&depth->shape) != 1 || depth->shape.rank > 1)
 		return ifail(c, 1, "depth must be a scalar, got shape %s", ishape_str(&depth->shape));
 	if (depth->kind != VK_CONST)
-		return ifail(c, 1, "must be a constant for static compilation");
+		return inot_const(c, 1);
 	if (!dtype_is_int(depth->dtype) && !dtype_is_float(depth->dtype))
 		return ifail(c, 1, "expected a numeric type, got %s", dtype_name(depth->dtype));
 	if (vals->shape.rank != 1 || vals->shape.dims[0] != 2)

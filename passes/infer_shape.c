@@ -589,7 +589,7 @@ bool infer_range(InferCtx *c)
 		if (shape_numel(&v[k]->shape) != 1)
 			return ifail(c, k, "expected a scalar, got shape %s", ishape_str(&v[k]->shape));
 		if (v[k]->kind != VK_CONST)
-			return ifail(c, k, "must be a constant for static compilation");
+			return inot_const(c, k);
 	}
 	DType dt = v[0]->dtype;
 	int64_t len;

@@ -8,6 +8,7 @@
 #include <llvm-c/Core.h>
 
 #include "codegen/compile.h"
+#include "runtime/npy.h"
 #include "passes/pipeline.h"
 
 static void usage(FILE *f)
@@ -26,6 +27,9 @@ static void usage(FILE *f)
 	"  --header FILE.h     header path (default: OUT with .h)\n"
 	"  --name PREFIX       C symbol prefix (default: from the model file name)\n"
 	"  --dim SYMBOL=N      bind a symbolic (dynamic) dimension; repeatable\n"
+	"  --const-input NAME=FILE.npy\n"
+	"                      freeze input NAME to the array in FILE at compile time\n"
+	"                      (e.g. a shape or index input); it leaves the interface\n"
 	"  --target TRIPLE     target triple (default: the host), e.g.\n"
 	"                      aarch64-linux-gnu, armv7a-linux-gnueabihf, thumbv7em-none-eabi\n"
 	"  --cpu NAME          target CPU (default: host CPU for the host, generic otherwise)\n"
@@ -55,7 +59,9 @@ int main(int argc, char **argv)
 	CompileOptions o = {.opt_level = 3};
 	int rc = 0;
 	const char **dims = calloc((size_t)argc, sizeof *dims);
-	if (!dims)
+	CompileConstInput *consts = calloc((size_t)argc, sizeof *consts);
+	OnnxccNpy *arrays = calloc((size_t)argc, sizeof *arrays);
+	if (!dims || !consts || !arrays)
 		return 2;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -86,6 +92,27 @@ int main(int argc, char **argv)
 				goto done;
 			}
 			dims[o.ndims++] = next;
+		} else if (!strcmp(a, "--const-input")) {
+			NEED_ARG();
+			const char *eq = strchr(next, '=');
+			if (!eq || eq == next) {
+				fprintf(stderr, "onnxcc: --const-input expects NAME=FILE.npy, got '%s'\n", next);
+				rc = 1;
+				goto done;
+			}
+			char err[512];
+			OnnxccNpy *arr = &arrays[o.nconst_inputs];
+			if (!onnxcc_npy_read(eq + 1, arr, err, sizeof err)) {
+				fprintf(stderr, "onnxcc: --const-input: %s\n", err);
+				rc = 1;
+				goto done;
+			}
+			CompileConstInput *c = &consts[o.nconst_inputs++];
+			c->name = strndup(next, (size_t)(eq - next));
+			c->dtype = arr->dtype;
+			c->rank = arr->rank;
+			c->shape = arr->shape;
+			c->data = arr->data;
 		} else if (!strcmp(a, "--target")) {
 			NEED_ARG();
 			o.triple = next;
@@ -122,6 +149,7 @@ int main(int argc, char **argv)
 #undef NEED_ARG
 	}
 	o.dims = dims;
+	o.const_inputs = consts;
 	if (!o.model_path) {
 		fprintf(stderr, "onnxcc: no model given (see --help)\n");
 		rc = 1;
@@ -138,6 +166,12 @@ int main(int argc, char **argv)
 	rc = ok ? 0 : d.nsyserrors ? 2 : 1;
 	diag_free(&d);
 done:
+	for (int i = 0; i < o.nconst_inputs; i++) {
+		free((char *)consts[i].name);
+		onnxcc_npy_free(&arrays[i]);
+	}
+	free(consts);
+	free(arrays);
 	free(dims);
 	return rc;
 }

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "runtime/npy.h"
+
 static char *tmp;
 
 static char out_text[1 << 16];
@@ -175,6 +177,28 @@ static void test_dump_ir(void **state)
 	assert_non_null(strstr(out_text, "[3,3]"));
 }
 
+/* A shape input given at run time cannot be compiled statically: the
+ * diagnostic names the flag; freezing it with --const-input compiles, and
+ * the input leaves the interface. */
+static void test_const_input(void **state)
+{
+	char model[4200], args[9000], npy[4200], err[256];
+	snprintf(model, sizeof model, "%s", tu_node_test("test_reshape_negative_dim"));
+	snprintf(args, sizeof args, "'%s' -o '%s/r.so'", model, tmp);
+	assert_int_equal(onnxcc(args), 1);
+	assert_non_null(strstr(out_text, "input 1: must be a constant for static compilation"));
+	assert_non_null(strstr(out_text, "--const-input shape=FILE.npy"));
+	assert_no_output();
+	snprintf(npy, sizeof npy, "%s/shape.npy", tmp);
+	int64_t shape[1] = {3}, val[3] = {2, -1, 2};
+	assert_true(onnxcc_npy_write(npy, 7, 1, shape, val, err, sizeof err));
+	snprintf(args, sizeof args, "'%s' -o '%s/r.so' --const-input shape='%s'", model, tmp, npy);
+	assert_int_equal(onnxcc(args), 0);
+	snprintf(args, sizeof args, "'%s' -o '%s/r.so' --const-input nosuch='%s'", model, tmp, npy);
+	assert_int_equal(onnxcc(args), 1);
+	assert_non_null(strstr(out_text, "--const-input nosuch: the model has no input of that name"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +210,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shared_library_and_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_ir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_const_input, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
