@@ -5,7 +5,8 @@
 #
 # BUILD_DIR (default: build) holds a release build of onnxcc and onnxcc-run
 # (`make build`); MODEL is a directory name under tests/models/ (or a path
-# containing '/'); default: every tests/models/*/ with a manifest.txt.
+# containing '/'); default: bench/floor (one Identity node: the fixed cost
+# of a call) and every tests/models/*/ with a manifest.txt.
 # Needs node and `npm install --ignore-scripts` done in bench/ (see
 # bench/README.md); /usr/bin/time for peak RSS (else RSS shows as '-').
 #
@@ -56,6 +57,7 @@ command -v "$NODE" >/dev/null || { echo "run.sh: node not found" >&2; exit 2; }
 [ -x "$TIME" ] || TIME=
 
 if [ $# -eq 0 ]; then
+	set -- "$HERE/floor"
 	for m in "$SRC"/tests/models/*/manifest.txt; do
 		set -- "$@" "$(basename "$(dirname "$m")")"
 	done
@@ -160,7 +162,7 @@ for name in "$@"; do
 	done
 	# shellcheck disable=SC2086 # output paths have no spaces (names from the manifest)
 	(cd "$HERE" && "$NODE" npydiff.js $pairs) >"$W/diff.txt" 2>&1 || status=WRONG
-	sed 's/^/   /' "$W/diff.txt" >&2
+	sed "s|$W/||g; s/^/   /" "$W/diff.txt" >&2
 	MAXABS=$(sed -n 's/^maxabs \([^ ]*\) .*/\1/p' "$W/diff.txt")
 	[ -n "$MAXABS" ] || { MAXABS=-; status=WRONG; }
 	[ $status = ok ] || fails=$((fails + 1))
@@ -191,7 +193,8 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 	echo "onnxcc vs ONNX Runtime $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: ${CPU:-unknown CPU}, $(nproc 2>/dev/null || echo '?') cores, $(uname -sm)"
 	echo "load average before/after: ${LOAD0:-?} / ${LOAD1:-?} (other jobs share the machine when high)"
-	echo "onnxcc: $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?') ${BTYPE:-?} build, -O3, host CPU, single-threaded"
+	echo "onnxcc: ${BTYPE:-?} build of $(date -u -r "$ONNXCC" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')" \
+		"(tree HEAD now: $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?')), -O3, host CPU, single-threaded"
 	echo "ONNX Runtime: onnxruntime-node ${ORTV:-?}, CPU EP, intra-op threads $THREADS, Node.js $("$NODE" --version)"
 	echo "timing: $ROUNDS rounds x $REPEAT runs each (1 untimed warm-up per round), onnxcc and ORT alternating;"
 	echo "        med = median of the round medians, min = fastest single run; ms per inference"
@@ -202,13 +205,14 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 	awk '
 	function r(a, b) { return (a == "-" || b == "-" || a + 0 == 0) ? "-" : sprintf("%.2f", b / a) }
 	function mib(k) { return k == "-" ? "-" : sprintf("%.1f", k / 1024) }
+	function ms(x) { return x == "-" ? "-" : sprintf("%.4g", x) }
 	BEGIN {
 		printf "%-22s %9s %9s %9s %9s %6s %6s %8s %8s %10s %9s  %s\n", "model",
 		       "cc_med", "cc_min", "ort_med", "ort_min", "ratio", "r_min",
 		       "cc_rss", "ort_rss", "workspace", "maxabs", "status"
 	}
 	$2 == "ok" || $2 == "WRONG" {
-		printf "%-22s %9s %9s %9s %9s %6s %6s %8s %8s %10s %9s  %s\n", $1, $3, $4, $5, $6,
+		printf "%-22s %9s %9s %9s %9s %6s %6s %8s %8s %10s %9s  %s\n", $1, ms($3), ms($4), ms($5), ms($6),
 		       r($3, $5), r($4, $6), mib($7), mib($8), $9, $10, $2
 		next
 	}
