@@ -15,6 +15,22 @@
 
 const { npyRead } = require('./npy.js');
 
+// halfToNumber(h): the value of the IEEE binary16 bit pattern h.
+function halfToNumber(h) {
+	const sign = h & 0x8000 ? -1 : 1;
+	const e = (h >> 10) & 0x1f, m = h & 0x3ff;
+	if (e === 0)
+		return sign * m * Math.pow(2, -24);
+	if (e === 31)
+		return m ? NaN : sign * Infinity;
+	return sign * (1 + m / 1024) * Math.pow(2, e - 15);
+}
+
+// val(arr, i): element i of an npyRead() array as a Number.
+function val(arr, i) {
+	return arr.type === 'float16' ? halfToNumber(arr.data[i]) : Number(arr.data[i]);
+}
+
 function main(argv) {
 	if (argv.length === 0 || argv.length % 2 !== 0) {
 		process.stderr.write('usage: node npydiff.js A.npy B.npy [A2.npy B2.npy]...\n');
@@ -35,22 +51,12 @@ function main(argv) {
 			console.log(tag + ': MISMATCH ' + a.type + '[' + a.dims + '] vs ' +
 				b.type + '[' + b.dims + ']');
 			ok = false;
-			continue;
-		}
-		if (a.type === 'float16') {
-			// Stored as raw bits; compare the bit patterns only.
-			let diff = 0;
-			for (let i = 0; i < a.data.length; i++)
-				if (a.data[i] !== b.data[i])
-					diff++;
-			console.log(tag + ': float16, ' + diff + ' elements differ bitwise');
-			if (diff)
-				ok = false;
+			worst = Infinity;
 			continue;
 		}
 		let d = 0, r = 0, nanbad = 0;
 		for (let i = 0; i < a.data.length; i++) {
-			const x = Number(a.data[i]), y = Number(b.data[i]);
+			const x = val(a, i), y = val(b, i);
 			if (Number.isNaN(x) || Number.isNaN(y)) {
 				if (Number.isNaN(x) !== Number.isNaN(y))
 					nanbad++;

@@ -116,7 +116,7 @@ async function main() {
 	const feeds = {};
 	for (const inp of o.inputs) {
 		if (session.inputNames.indexOf(inp.name) < 0)
-			die(EXIT_USAGE, '--input ' + inp.name + ': the model has no input named so (inputs: ' +
+			die(EXIT_USAGE, '--input ' + inp.name + ': the model has no input named \'' + inp.name + '\' (inputs: ' +
 				session.inputNames.join(', ') + ')');
 		let a;
 		try {
