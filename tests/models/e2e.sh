@@ -14,7 +14,9 @@
 #   4. header    onnxcc -o model.o --header model.h; a generated C program
 #                calls <prefix>_run() through the header, checks outputs
 #                and the NULL/alignment status codes
-#   5. stream    (Transformer-XL) 4 segments, new_mems fed back as mems
+#   5. stream    (Transformer-XL) 4 segments, new_mems fed back as mems,
+#                with onnxcc-run, then in one process through the header
+#                (one buffer for mems and new_mems when the header allows)
 #   6. size      (shared-weight models) data sections of the .so at most the
 #                unique initializer bytes + 10% + 64 KiB: shared weights
 #                are stored once
@@ -230,6 +232,23 @@ if [ -n "$STREAM" ]; then
 	done
 	OVERRIDE=
 	[ $sok = 1 ] && echo "stream: ok, $nseg segments with $state_out fed back as $state_in"
+	# The same in one process through the header API; in place (one buffer
+	# for both) when the generated header says the output may share the
+	# input's buffer.
+	if [ -x "$W/hdr_test" ]; then
+		inplace=0
+		grep -q "output '$state_out' <- input '$state_in'" "$W/model.h" && inplace=1
+		"$W/hdr_test" --stream "$MD" "$nseg" "$state_in" "$state_out" $inplace \
+			>"$W/hdr_stream.out" 2>&1
+		rc=$?
+		sed 's/^/  header-stream: /' "$W/hdr_stream.out"
+		if [ $rc -ne 0 ]; then
+			fail header-stream "$(grep -v ' ok$' "$W/hdr_stream.out" | head -n 2)"
+		else
+			MAXREL=$(relmax "$MAXREL" "$(sed -n 's/^maxrel //p' "$W/hdr_stream.out")")
+			echo "header-stream: ok ($(sed -n 's/^stream \([a-z ]*\):.*/\1/p' "$W/hdr_stream.out"))"
+		fi
+	fi
 fi
 
 # ---- 6. shared weights stored once --------------------------------------------

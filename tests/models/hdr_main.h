@@ -16,11 +16,16 @@
 
 typedef int (*E2eCall)(const void *const *in, void *const *out, void *ws);
 
-/* usage: PROG MODEL_DIR.  Loads MODEL_DIR/inputs/<input>.npy, runs the
+/* usage: PROG MODEL_DIR
+ *        PROG --stream MODEL_DIR SEGMENTS STATE_IN STATE_OUT INPLACE
+ * The first form loads MODEL_DIR/inputs/<input>.npy, runs the
  * model through call, compares with MODEL_DIR/outputs/<output>.npy and
  * checks the status codes for a NULL buffer and a misaligned workspace.
- * Prints "workspace N" and "maxrel R"; returns the process exit status
- * (0 pass, 1 mismatch, 2 error). */
+ * Prints "workspace N" and "maxrel R".  The second runs the segments of
+ * MODEL_DIR/stream/ in one process, feeding STATE_OUT back as STATE_IN
+ * (INPLACE 1: one buffer serves as both, as the header's in-place list
+ * allows) and compares every segment's outputs.  Returns the process exit
+ * status (0 pass, 1 mismatch, 2 error). */
 int e2e_header_main(int argc, char **argv, const OnnxccModel *m,
                     uint64_t workspace_size, E2eCall call);
 
