@@ -322,9 +322,33 @@ static void keep_npy(const char *dir, const char *prefix, const char *name, cons
 		say("keep: %s\n", err);
 }
 
-/* One data set: load, run, check.  Returns only on success (else finish). */
-static void run_data_set(const Options *o, const OnnxccModel *m, const char *model_path,
-                         const char *sodir, const char *setdir)
+/* Graph inputs frozen to test data at compile time: the compiler asks for
+ * it ("must be a constant ... (it is graph input 'X': freeze it ...)") for
+ * shape-like inputs such as Reshape's shape or Slice's starts.  Values
+ * come from test_data_set_0; a data set whose frozen inputs differ is
+ * skipped. */
+#define MAX_FROZEN 8
+typedef struct Frozen {
+	int n;
+	int file_index[MAX_FROZEN];          /* k of input_k.pb */
+	CompileConstInput ci[MAX_FROZEN];
+	int64_t shape[MAX_FROZEN][IR_MAX_RANK];
+	size_t nbytes[MAX_FROZEN];
+} Frozen;
+
+static int frozen_slot(const Frozen *fz, int file_index)
+{
+	for (int i = 0; i < fz->n; i++)
+		if (fz->file_index[i] == file_index)
+			return i;
+	return -1;
+}
+
+/* One data set: load, run, check.  Returns false if the set was skipped
+ * (its frozen inputs differ from set 0); otherwise returns only on success
+ * (failures end the child through finish). */
+static bool run_data_set(const Options *o, const OnnxccModel *m, const Frozen *fz,
+                         const char *model_path, const char *sodir, const char *setdir)
 {
 	Arena a = {0};
 	Diag d;
@@ -334,9 +358,9 @@ static void run_data_set(const Options *o, const OnnxccModel *m, const char *mod
 		nin++;
 	while (snprintf(path, sizeof path, "%s/output_%d.pb", setdir, nout), file_exists(path))
 		nout++;
-	if ((uint32_t)nin != m->ninputs)
-		finish(ST_FAIL, "%s: %d input files, the compiled model has %u inputs", setdir,
-		       nin, m->ninputs);
+	if ((uint32_t)(nin - fz->n) != m->ninputs)
+		finish(ST_FAIL, "%s: %d input files (%d frozen), the compiled model has %u inputs",
+		       setdir, nin, fz->n, m->ninputs);
 	if ((uint32_t)nout != m->noutputs)
 		finish(ST_FAIL, "%s: %d output files, the compiled model has %u outputs", setdir,
 		       nout, m->noutputs);
@@ -348,22 +372,33 @@ static void run_data_set(const Options *o, const OnnxccModel *m, const char *mod
 	Tensor *exp = calloc((size_t)nout + 1, sizeof *exp);
 	if (!in || !in_copy || !out || !exp)
 		finish(ST_CRASH, "out of memory");
-	for (int k = 0; k < nin; k++) {
-		const OnnxccTensorInfo *ti = &m->inputs[k];
+	int nrun = 0;   /* inputs handed to the model */
+	for (int fk = 0; fk < nin; fk++) {
 		Tensor t;
 		const char *name = "";
-		snprintf(path, sizeof path, "%s/input_%d.pb", setdir, k);
+		snprintf(path, sizeof path, "%s/input_%d.pb", setdir, fk);
 		diag_init(&d, path, false);
 		if (!onnx_load_tensor_file(path, &a, &t, &name, &d)) {
 			first_error(&d, detail, sizeof detail);
 			finish(ST_REJECTED, "test data: %s", detail);
 		}
+		int fs = frozen_slot(fz, fk);
+		if (fs >= 0) {
+			diag_free(&d);
+			if (t.nbytes != fz->nbytes[fs] || memcmp(t.data, fz->ci[fs].data, t.nbytes) != 0) {
+				arena_free(&a);
+				return false;
+			}
+			continue;
+		}
+		int k = nrun++;
+		const OnnxccTensorInfo *ti = &m->inputs[k];
 		if (bf16_as_u16(t.dtype, ti->dtype))
 			t.dtype = DT_BF16;
 		if ((int32_t)t.dtype != ti->dtype || !same_shape(&t.shape, ti)) {
 			/* Some node tests (ONNX 1.12) feed data that contradicts the
 			 * model's own static input type: not the compiler's fault. */
-			Status st = declared_as(model_path, k, ti) ? ST_REJECTED : ST_FAIL;
+			Status st = declared_as(model_path, fk, ti) ? ST_REJECTED : ST_FAIL;
 			finish(st, "%sinput %d '%s': test data is %s%s, the model %s %s%s",
 			       st == ST_REJECTED ? "test data: " : "", k, ti->name,
 			       dtype_name(t.dtype), shape_text(&t.shape, s1, sizeof s1),
@@ -414,7 +449,7 @@ static void run_data_set(const Options *o, const OnnxccModel *m, const char *mod
 		finish(ST_FAIL, "run returned status %d (%s)", st,
 		       st == ONNXCC_ERR_NULL ? "ONNXCC_ERR_NULL" :
 		       st == ONNXCC_ERR_ALIGN ? "ONNXCC_ERR_ALIGN" : "unknown status");
-	for (int k = 0; k < nin; k++) {
+	for (int k = 0; k < nrun; k++) {
 		uint64_t nb = m->inputs[k].nbytes > 0 ? m->inputs[k].nbytes : 0;
 		if (memcmp(in[k], in_copy[k], (size_t)nb) != 0 || !canary_ok(in[k], nb))
 			finish(ST_FAIL, "the model modified input %d '%s' (or wrote past its end)",
@@ -441,7 +476,7 @@ static void run_data_set(const Options *o, const OnnxccModel *m, const char *mod
 	}
 	if (!all_ok)
 		finish(ST_FAIL, "%s", first_detail);
-	for (int k = 0; k < nin; k++) {
+	for (int k = 0; k < nrun; k++) {
 		free(in[k]);
 		free(in_copy[k]);
 	}
@@ -453,6 +488,7 @@ static void run_data_set(const Options *o, const OnnxccModel *m, const char *mod
 	free(out);
 	free(exp);
 	arena_free(&a);
+	return true;
 }
 
 /* The whole case, in the child.  Never returns. */
@@ -476,18 +512,69 @@ static void child_main(const Options *o, const Case *c, const char *workdir)
 	co.prefix = "model";
 	co.opt_level = o->opt_level;
 	co.quiet = true;
-	Diag d;
-	diag_init(&d, model, false);
-	bool ok = onnxcc_compile(&co, &d);
-	if (o->verbose && d.buf)
-		say("diagnostics:\n%s", d.buf);
-	if (!ok) {
+	static Frozen fz;
+	Arena fa = {0};
+	Graph *g = NULL;
+	char frozen_names[1024] = "";
+	for (;;) {
+		Diag d;
+		diag_init(&d, model, false);
+		co.const_inputs = fz.ci;
+		co.nconst_inputs = fz.n;
+		bool ok = onnxcc_compile(&co, &d);
+		if (o->verbose && d.buf)
+			say("diagnostics%s%s:\n%s", fz.n ? " with frozen " : "", frozen_names, d.buf);
+		if (ok) {
+			diag_free(&d);
+			break;
+		}
 		first_error(&d, detail, sizeof detail);
+		diag_free(&d);
 		if (!detail[0])
 			finish(ST_FAIL, "compile failed without a diagnostic");
-		finish(ST_REJECTED, "%s", detail);
+		/* Freeze the graph input the compiler names, from set 0. */
+		const char *p = strstr(detail, "it is graph input '");
+		char iname[256] = "";
+		if (p) {
+			p += strlen("it is graph input '");
+			const char *e = strchr(p, '\'');
+			if (e && (size_t)(e - p) < sizeof iname)
+				snprintf(iname, sizeof iname, "%.*s", (int)(e - p), p);
+		}
+		if (!iname[0] || fz.n == MAX_FROZEN)
+			finish(ST_REJECTED, "%s", detail);
+		if (!g) {
+			Diag d2;
+			diag_init(&d2, model, false);
+			g = onnx_load(model, &d2);
+			diag_free(&d2);
+		}
+		int fk = -1;
+		for (int i = 0; g && i < g->ninputs; i++)
+			if (strcmp(gval(g, g->inputs[i])->name, iname) == 0)
+				fk = i;
+		Tensor t;
+		char tpath[4400];
+		snprintf(tpath, sizeof tpath, "%s/test_data_set_0/input_%d.pb", c->dir, fk);
+		Diag d3;
+		diag_init(&d3, tpath, false);
+		bool loaded = fk >= 0 && frozen_slot(&fz, fk) < 0 &&
+		              onnx_load_tensor_file(tpath, &fa, &t, NULL, &d3);
+		diag_free(&d3);
+		if (!loaded)
+			finish(ST_REJECTED, "%s", detail);
+		int i = fz.n++;
+		fz.file_index[i] = fk;
+		for (int r = 0; r < t.shape.rank; r++)
+			fz.shape[i][r] = t.shape.dims[r];
+		fz.nbytes[i] = t.nbytes;
+		fz.ci[i] = (CompileConstInput){arena_strdup(&fa, iname), (int)t.dtype, t.shape.rank,
+		                               fz.shape[i], t.data};
+		size_t l = strlen(frozen_names);
+		snprintf(frozen_names + l, sizeof frozen_names - l, "%s%s", l ? ", " : "", iname);
 	}
-	diag_free(&d);
+	if (g)
+		graph_free(g);
 
 	phase = PH_LOAD;
 	void *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
@@ -500,11 +587,11 @@ static void child_main(const Options *o, const Case *c, const char *workdir)
 		finish(ST_FAIL, "bad descriptor: abi_version %u, run %s", m->abi_version,
 		       m->run ? "set" : "NULL");
 
-	int nsets = 0;
+	int nsets = 0, nrun = 0;
 	char setdir[4200];
 	while (snprintf(setdir, sizeof setdir, "%s/test_data_set_%d", c->dir, nsets),
 	       file_exists(setdir)) {
-		run_data_set(o, m, model, sodir, setdir);
+		nrun += run_data_set(o, m, &fz, model, sodir, setdir);
 		nsets++;
 	}
 	if (nsets == 0)
@@ -518,6 +605,9 @@ static void child_main(const Options *o, const Case *c, const char *workdir)
 		}
 		say("\n");
 	}
+	if (fz.n)
+		finish(ST_PASS, "%d data set%s (%d skipped); frozen inputs: %s", nrun,
+		       nrun == 1 ? "" : "s", nsets - nrun, frozen_names);
 	finish(ST_PASS, "%d data set%s", nsets, nsets == 1 ? "" : "s");
 }
 

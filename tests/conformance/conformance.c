@@ -25,6 +25,11 @@
  * its own process group so a timeout also kills the linker the compiler
  * spawned.
  *
+ * When the compiler asks for a graph input to be a constant (Reshape's
+ * shape, Slice's starts, ...), the child freezes that input to the test
+ * data's value (CompileOptions.const_inputs) and compiles again; such a
+ * PASS says "frozen inputs: NAME".
+ *
  * Output: the per-case table "case<TAB>status<TAB>detail" (default
  * <build dir>/conformance.txt when the whole suite runs), then
  *     conformance: P passed, F failed          (F = FAIL + CRASH + TIMEOUT)
@@ -610,8 +615,13 @@ int main(int argc, char **argv)
 	for (int r = 0; r < nreasons && r < 12; r++)
 		printf("%s%s %d", r == 0 ? " (top reasons: " : ", ", reasons[r].key, reasons[r].count);
 	printf("%s\n", nreasons ? ")" : "");
-	printf("failed: %d FAIL, %d CRASH, %d TIMEOUT; %d cases in %.1f s%s%s\n", count[ST_FAIL],
-	       count[ST_CRASH], count[ST_TIMEOUT], n, secs, o.out_path ? "; table: " : "",
+	int nfrozen = 0;
+	for (int i = 0; i < n; i++)
+		nfrozen += cases[i].status == ST_PASS && cases[i].detail &&
+		           strstr(cases[i].detail, "frozen inputs:") != NULL;
+	printf("failed: %d FAIL, %d CRASH, %d TIMEOUT; %d of the passes froze graph inputs "
+	       "to test data; %d cases in %.1f s%s%s\n", count[ST_FAIL], count[ST_CRASH],
+	       count[ST_TIMEOUT], nfrozen, n, secs, o.out_path ? "; table: " : "",
 	       o.out_path ? o.out_path : "");
 	/* The slowest cases: where compile time goes. */
 	int slow[5] = {-1, -1, -1, -1, -1};
