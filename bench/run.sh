@@ -96,6 +96,10 @@ minimum() {
 # ---- header: what was measured, where ------------------------------------
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+# The vector extensions that matter for the generated code (and for ORT's MLAS).
+ISA=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1 | tr ' ' '\n' |
+	grep -x 'avx\|avx2\|fma\|avx512f\|avx512bw\|avx512vnni\|avx512_bf16\|amx_tile\|asimd\|sve' | tr '\n' ' ')
+MEM=$(awk '/^MemTotal:/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)
 BTYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)
 ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/package.json").version)' 2>/dev/null)
 BASE_RSS=-
@@ -191,7 +195,7 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 # ---- report ------------------------------------------------------------------
 {
 	echo "onnxcc vs ONNX Runtime $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "machine: ${CPU:-unknown CPU}, $(nproc 2>/dev/null || echo '?') cores, $(uname -sm)"
+	echo "machine: ${CPU:-unknown CPU}, $(nproc 2>/dev/null || echo '?') cores, ${MEM:-? GiB}, $(uname -sm); ${ISA:-no ISA flags read}"
 	echo "load average before/after: ${LOAD0:-?} / ${LOAD1:-?} (other jobs share the machine when high)"
 	echo "onnxcc: ${BTYPE:-?} build of $(date -u -r "$ONNXCC" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')" \
 		"(tree HEAD now: $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?')), -O3, host CPU, single-threaded"
