@@ -174,7 +174,7 @@ for name in "$@"; do
 	# 3. timing rounds, alternating
 	r=1
 	while [ $r -le "$ROUNDS" ]; do
-		timed "$W/cc$r.time" "$RUN" "$W/model.so" "$@" --repeat "$REPEAT" --quiet \
+		timed "$W/cc$r.time" "$RUN" "$W/model.so" "$@" --repeat "$REPEAT" --quiet --output-dir "$W/cc$r" \
 			>"$W/cc$r.out" 2>"$W/cc$r.err" || echo "   onnxcc-run round $r failed: $(head -n 1 "$W/cc$r.err")" >&2
 		(cd "$HERE" && timed "$W/ort$r.time" "$NODE" ort_run.js "$MD/model.onnx" "$@" \
 			--threads "$THREADS" --repeat "$REPEAT" --quiet) \
