@@ -26,6 +26,14 @@ bool cg_lower_node(Cg *cg, const Node *n)
 		return cg_lower_linalg(cg, n);
 	case OP_LSTM: case OP_GRU: case OP_RNN:
 		return cg_lower_rnn(cg, n);
+	case OP_NegativeLogLikelihoodLoss: case OP_SoftmaxCrossEntropyLoss:
+		return cg_lower_loss(cg, n);
+	case OP_QuantizeLinear: case OP_DequantizeLinear: case OP_DynamicQuantizeLinear:
+	case OP_MatMulInteger:
+		return cg_lower_quant(cg, n);
+	case OP_HannWindow: case OP_HammingWindow: case OP_BlackmanWindow:
+	case OP_ReverseSequence:
+		return cg_lower_misc(cg, n);
 	case OP_Constant:
 		return cg_unsupported(cg, -1, "Constant nodes are turned into constants by the frontend");
 	default:

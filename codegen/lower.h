@@ -37,6 +37,13 @@ LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
                     DType tb, LLVMValueRef b, LLVMValueRef ib, LLVMValueRef len);
 /* LSTM, GRU, RNN — lower_rnn.c */
 bool cg_lower_rnn(Cg *cg, const Node *n);
+/* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss — lower_loss.c */
+bool cg_lower_loss(Cg *cg, const Node *n);
+/* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger —
+ * lower_quant.c */
+bool cg_lower_quant(Cg *cg, const Node *n);
+/* HannWindow, HammingWindow, BlackmanWindow, ReverseSequence — lower_misc.c */
+bool cg_lower_misc(Cg *cg, const Node *n);
 
 /* Dispatches to the group owning n->op. */
 bool cg_lower_node(Cg *cg, const Node *n);

@@ -159,6 +159,17 @@ static bool shape_sane(const Shape *s)
 	return true;
 }
 
+/* Rules of passes/infer_more.c (declared here, next to their only user). */
+bool infer_nll_loss(InferCtx *c);
+bool infer_sce_loss(InferCtx *c);
+bool infer_quantize(InferCtx *c);
+bool infer_dequantize(InferCtx *c);
+bool infer_dynamic_quantize(InferCtx *c);
+bool infer_window(InferCtx *c);
+bool infer_scatter(InferCtx *c);
+bool infer_reverse_sequence(InferCtx *c);
+bool infer_matmul_integer(InferCtx *c);
+
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
 	[OP_Identity] = infer_identity,
@@ -217,6 +228,17 @@ static const InferFn rules[OP__COUNT] = {
 	[OP_LSTM] = infer_rnn,
 	[OP_GRU] = infer_rnn,
 	[OP_RNN] = infer_rnn,
+	[OP_NegativeLogLikelihoodLoss] = infer_nll_loss,
+	[OP_SoftmaxCrossEntropyLoss] = infer_sce_loss,
+	[OP_QuantizeLinear] = infer_quantize,
+	[OP_DequantizeLinear] = infer_dequantize,
+	[OP_DynamicQuantizeLinear] = infer_dynamic_quantize,
+	[OP_HannWindow] = infer_window,
+	[OP_HammingWindow] = infer_window,
+	[OP_BlackmanWindow] = infer_window,
+	[OP_Scatter] = infer_scatter,
+	[OP_ReverseSequence] = infer_reverse_sequence,
+	[OP_MatMulInteger] = infer_matmul_integer,
 };
 
 /* The rule for op: the table first, then the family flags. */

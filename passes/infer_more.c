@@ -1,0 +1,241 @@
+/* passes/infer_more.c — shape rules for the loss, quantization, window and
+ * assorted ops added late: NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss,
+ * QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, Hann/Hamming/
+ * BlackmanWindow, Scatter (deprecated alias of ScatterElements),
+ * ReverseSequence, MatMulInteger.
+ *
+ * Each rule checks what its lowering (codegen/lower_loss.c, lower_quant.c,
+ * lower_misc.c) takes for granted, so a configuration the lowering cannot do
+ * is a diagnostic here rather than a wrong answer there.
+ */
+#define INFER_INTERNAL
+#include "infer.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+static bool is_index(DType t) { return t == DT_I32 || t == DT_I64; }
+
+/* Common checks of NLL / SCE: input 0 (N, C, d1..dk), input 1 (N, d1..dk)
+ * integer, optional input 2 weight (C) of input 0's dtype, reduction in
+ * none/sum/mean.  Sets output 0. */
+static bool infer_loss_common(InferCtx *c)
+{
+	Value *x = iin(c, 0), *t = iin(c, 1), *w = iin(c, 2);
+	if (!dtype_is_float(x->dtype))
+		return ifail(c, 0, "expected a float tensor, got %s", dtype_name(x->dtype));
+	if (!irank(c, 0, 2, -1))
+		return false;
+	if (!is_index(t->dtype))
+		return ifail(c, 1, "target must be int32 or int64, got %s", dtype_name(t->dtype));
+	int r = x->shape.rank;
+	if (t->shape.rank != r - 1)
+		return ifail(c, 1, "target rank %d must be input rank %d minus 1", t->shape.rank, r);
+	for (int i = 0; i < r - 1; i++) {
+		int64_t want = x->shape.dims[i == 0 ? 0 : i + 1];
+		if (t->shape.dims[i] != want)
+			return ifail(c, 1, "target shape %s does not match input shape %s",
+			             ishape_str(&t->shape), ishape_str(&x->shape));
+	}
+	if (w) {
+		if (!isame_dtype(c, 2, 0))
+			return false;
+		if (w->shape.rank != 1 || w->shape.dims[0] != x->shape.dims[1])
+			return ifail(c, 2, "weight shape %s must be [C] with C = %" PRId64,
+			             ishape_str(&w->shape), x->shape.dims[1]);
+	}
+	const char *red = attr_string(c->n, "reduction", "mean");
+	if (!strcmp(red, "none"))
+		iset(c, 0, x->dtype, &t->shape);
+	else if (!strcmp(red, "sum") || !strcmp(red, "mean")) {
+		Shape s = shape_make(0, NULL);
+		iset(c, 0, x->dtype, &s);
+	} else
+		return ifail(c, -1, "unknown reduction '%s'", red);
+	return true;
+}
+
+/* NegativeLogLikelihoodLoss: output (N, d1..dk) for reduction none, else a
+ * scalar. */
+bool infer_nll_loss(InferCtx *c)
+{
+	return infer_loss_common(c);
+}
+
+/* SoftmaxCrossEntropyLoss: as NLL; optional output 1 (log_prob) has the
+ * scores' shape. */
+bool infer_sce_loss(InferCtx *c)
+{
+	if (!infer_loss_common(c))
+		return false;
+	iset_like(c, 1, 0);
+	return true;
+}
+
+/* Scale (input 1) and zero point (input 2) of Quantize/DequantizeLinear:
+ * a scalar (or 1-element 1-D tensor), or per-axis a 1-D tensor of
+ * x.shape[axis] elements (opset >= 13). */
+static bool check_qparams(InferCtx *c)
+{
+	Value *x = iin(c, 0), *s = iin(c, 1), *z = iin(c, 2);
+	if (!dtype_is_float(s->dtype))
+		return ifail(c, 1, "scale must be a float tensor, got %s", dtype_name(s->dtype));
+	int64_t ns = shape_numel(&s->shape);
+	if (s->shape.rank > 1)
+		return ifail(c, 1, "scale must be a scalar or 1-D, got shape %s", ishape_str(&s->shape));
+	if (s->shape.rank == 1 && !(ns == 1 && c->opset < 13)) {
+		if (c->opset < 13)
+			return ifail(c, 1, "per-axis scale needs opset >= 13");
+		int ax;
+		if (!iaxis(c, attr_int(c->n, "axis", 1), x->shape.rank, -1, "axis", &ax))
+			return false;
+		if (ns != x->shape.dims[ax])
+			return ifail(c, 1, "scale has %" PRId64 " elements, axis %d of the input has %" PRId64,
+			             ns, ax, x->shape.dims[ax]);
+	}
+	if (z && !shape_eq(&z->shape, &s->shape))
+		return ifail(c, 2, "zero point shape %s differs from scale shape %s",
+		             ishape_str(&z->shape), ishape_str(&s->shape));
+	return true;
+}
+
+/* QuantizeLinear: float x -> u8/i8 (the zero point's dtype, u8 without
+ * one), shape of x. */
+bool infer_quantize(InferCtx *c)
+{
+	Value *x = iin(c, 0), *z = iin(c, 2);
+	if (!dtype_is_float(x->dtype) && x->dtype != DT_I32)
+		return ifail(c, 0, "expected a float or int32 tensor, got %s", dtype_name(x->dtype));
+	if (!check_qparams(c))
+		return false;
+	DType ot = z ? z->dtype : DT_U8;
+	if (ot != DT_U8 && ot != DT_I8)
+		return ifail(c, 2, "zero point must be uint8 or int8, got %s", dtype_name(ot));
+	if (attr_int(c->n, "saturate", 1) != 1)
+		return ifail(c, -1, "saturate=0 is not supported");
+	iset(c, 0, ot, &x->shape);
+	return true;
+}
+
+/* DequantizeLinear: u8/i8/i32 x -> the scale's dtype, shape of x. */
+bool infer_dequantize(InferCtx *c)
+{
+	Value *x = iin(c, 0), *s = iin(c, 1), *z = iin(c, 2);
+	if (x->dtype != DT_U8 && x->dtype != DT_I8 && x->dtype != DT_I32)
+		return ifail(c, 0, "expected uint8, int8 or int32, got %s", dtype_name(x->dtype));
+	if (z && !isame_dtype(c, 2, 0))
+		return false;
+	if (!check_qparams(c))
+		return false;
+	iset(c, 0, s->dtype, &x->shape);
+	return true;
+}
+
+/* DynamicQuantizeLinear: f32 x -> (u8 y like x, f32 scale [], u8 zp []). */
+bool infer_dynamic_quantize(InferCtx *c)
+{
+	Value *x = iin(c, 0);
+	if (x->dtype != DT_F32)
+		return ifail(c, 0, "expected float32, got %s", dtype_name(x->dtype));
+	Shape sc = shape_make(0, NULL);
+	iset(c, 0, DT_U8, &x->shape);
+	iset(c, 1, DT_F32, &sc);
+	iset(c, 2, DT_U8, &sc);
+	return true;
+}
+
+/* Hann/Hamming/BlackmanWindow: constant scalar size -> [size] of
+ * output_datatype (default float32). */
+bool infer_window(InferCtx *c)
+{
+	int64_t size;
+	int cnt;
+	if (!iconst_ints(c, 0, &size, 1, &cnt))
+		return false;
+	if (cnt != 1 || iin(c, 0)->shape.rank != 0)
+		return ifail(c, 0, "size must be a scalar");
+	if (size < 0)
+		return ifail(c, 0, "size %" PRId64 " is negative", size);
+	int64_t dt = attr_int(c->n, "output_datatype", DT_F32);
+	if (dt != DT_F32 && dt != DT_F64 && dt != DT_F16 && dt != DT_BF16)
+		return ifail(c, -1, "output_datatype %" PRId64 " is not a supported float type", dt);
+	Shape s = shape_make(1, &size);
+	iset(c, 0, (DType)dt, &s);
+	return true;
+}
+
+/* Scatter (opset 9-10, deprecated): the same operation as ScatterElements
+ * without a reduction.  The node is canonicalised to ScatterElements here
+ * so the one ScatterElements lowering serves both (op_type stays "Scatter"
+ * in diagnostics). */
+bool infer_scatter(InferCtx *c)
+{
+	c->n->op = OP_ScatterElements;
+	return infer_scatter_elements(c);
+}
+
+/* ReverseSequence: x (rank >= 2), sequence_lens int64 [batch]; batch_axis
+ * and time_axis are 0 and 1 in some order.  Output like x. */
+bool infer_reverse_sequence(InferCtx *c)
+{
+	Value *x = iin(c, 0), *l = iin(c, 1);
+	if (!irank(c, 0, 2, -1))
+		return false;
+	int64_t ba = attr_int(c->n, "batch_axis", 1), ta = attr_int(c->n, "time_axis", 0);
+	if (!((ba == 0 && ta == 1) || (ba == 1 && ta == 0)))
+		return ifail(c, -1, "batch_axis %" PRId64 " and time_axis %" PRId64 " must be 0 and 1",
+		             ba, ta);
+	if (!is_index(l->dtype))
+		return ifail(c, 1, "sequence_lens must be int64, got %s", dtype_name(l->dtype));
+	if (l->shape.rank != 1 || l->shape.dims[0] != x->shape.dims[ba])
+		return ifail(c, 1, "sequence_lens shape %s must be [%" PRId64 "]", ishape_str(&l->shape),
+		             x->shape.dims[ba]);
+	iset_like(c, 0, 0);
+	return true;
+}
+
+/* MatMulInteger: A [..., M, K] and B [..., K, N] of u8/i8 (rank >= 2,
+ * batch dims broadcast), zero points a scalar or per-row [M] / per-column
+ * [N] of the matching dtype.  Output int32 [..., M, N]. */
+bool infer_matmul_integer(InferCtx *c)
+{
+	Value *a = iin(c, 0), *b = iin(c, 1), *az = iin(c, 2), *bz = iin(c, 3);
+	for (int k = 0; k < 2; k++) {
+		Value *v = iin(c, k);
+		if (v->dtype != DT_U8 && v->dtype != DT_I8)
+			return ifail(c, k, "expected uint8 or int8, got %s", dtype_name(v->dtype));
+		if (!irank(c, k, 2, -1))
+			return false;
+	}
+	int ra = a->shape.rank, rb = b->shape.rank;
+	int64_t M = a->shape.dims[ra - 2], K = a->shape.dims[ra - 1], N = b->shape.dims[rb - 1];
+	if (b->shape.dims[rb - 2] != K)
+		return ifail(c, 1, "shape %s does not multiply with input 0's %s",
+		             ishape_str(&b->shape), ishape_str(&a->shape));
+	Shape ba = shape_make(ra - 2, a->shape.dims), bb = shape_make(rb - 2, b->shape.dims), bo;
+	if (!ibroadcast(c, &ba, 0, &bb, 1, &bo))
+		return false;
+	if (az) {
+		if (!isame_dtype(c, 2, 0))
+			return false;
+		int64_t nz = shape_numel(&az->shape);
+		if (az->shape.rank > 1 || (nz != 1 && nz != M))
+			return ifail(c, 2, "a_zero_point shape %s must be a scalar or [%" PRId64 "]",
+			             ishape_str(&az->shape), M);
+	}
+	if (bz) {
+		if (!isame_dtype(c, 3, 1))
+			return false;
+		int64_t nz = shape_numel(&bz->shape);
+		if (bz->shape.rank > 1 || (nz != 1 && nz != N))
+			return ifail(c, 3, "b_zero_point shape %s must be a scalar or [%" PRId64 "]",
+			             ishape_str(&bz->shape), N);
+	}
+	Shape o = bo;
+	o.dims[o.rank++] = M;
+	o.dims[o.rank++] = N;
+	if (o.rank > IR_MAX_RANK)
+		return ifail(c, -1, "output rank %d exceeds %d", o.rank, IR_MAX_RANK);
+	iset(c, 0, DT_I32, &o);
+	return true;
+}
