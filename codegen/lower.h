@@ -44,6 +44,8 @@ bool cg_lower_loss(Cg *cg, const Node *n);
 bool cg_lower_quant(Cg *cg, const Node *n);
 /* HannWindow, HammingWindow, BlackmanWindow, ReverseSequence — lower_misc.c */
 bool cg_lower_misc(Cg *cg, const Node *n);
+/* Resize, Upsample — lower_resize.c */
+bool cg_lower_resize(Cg *cg, const Node *n);
 
 /* Dispatches to the group owning n->op. */
 bool cg_lower_node(Cg *cg, const Node *n);

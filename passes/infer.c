@@ -169,6 +169,8 @@ bool infer_window(InferCtx *c);
 bool infer_scatter(InferCtx *c);
 bool infer_reverse_sequence(InferCtx *c);
 bool infer_matmul_integer(InferCtx *c);
+bool infer_resize(InferCtx *c);
+bool infer_upsample(InferCtx *c);
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
@@ -239,6 +241,8 @@ static const InferFn rules[OP__COUNT] = {
 	[OP_Scatter] = infer_scatter,
 	[OP_ReverseSequence] = infer_reverse_sequence,
 	[OP_MatMulInteger] = infer_matmul_integer,
+	[OP_Resize] = infer_resize,
+	[OP_Upsample] = infer_upsample,
 };
 
 /* The rule for op: the table first, then the family flags. */
