@@ -1,0 +1,262 @@
+/* passes/fold_elem.c — folder evaluators for elementwise ops.
+ *
+ * Add, Sub, Mul, Div, Mod, Pow, the comparisons, And/Or/Xor (numpy
+ * broadcasting), Min/Max/Sum/Mean (variadic), the unary ops, Where, Cast
+ * and CastLike.  Contract: integer arithmetic wraps (two's complement),
+ * integer Div truncates toward zero, integer Mod follows the divisor's sign
+ * unless fmod=1, an integer division by zero is F_ERR after a diagnostic;
+ * float arithmetic is done in double and rounded once when the driver
+ * stores the output.  Float-only unary ops on integers are F_SKIP (the
+ * dtype error is inference's diagnostic).
+ */
+#include "fold_priv.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* Combines x (element xi) and y (element yi) with op into out element k.
+ * Returns false on integer division by zero. */
+static bool binop(Fold *F, Op op, Ten *out, int64_t k, const Ten *x, int64_t xi, const Ten *y, int64_t yi)
+{
+	bool fl = x->isf || y->isf;
+	double a = tf(x, xi), b = tf(y, yi);
+	int64_t p = ti(x, xi), q = ti(y, yi);
+	bool c;
+	switch (op) {
+	case OP_Equal: c = fl ? a == b : p == q; goto cmp;
+	case OP_Less: c = fl ? a < b : p < q; goto cmp;
+	case OP_LessOrEqual: c = fl ? a <= b : p <= q; goto cmp;
+	case OP_Greater: c = fl ? a > b : p > q; goto cmp;
+	case OP_GreaterOrEqual: c = fl ? a >= b : p >= q; goto cmp;
+	case OP_And: c = p && q; goto cmp;
+	case OP_Or: c = p || q; goto cmp;
+	case OP_Xor: c = (p != 0) != (q != 0); goto cmp;
+	default: break;
+	}
+	if (fl) {
+		double r;
+		switch (op) {
+		case OP_Add: case OP_Sum: case OP_Mean: r = a + b; break;
+		case OP_Sub: r = a - b; break;
+		case OP_Mul: r = a * b; break;
+		case OP_Div: r = a / b; break;
+		case OP_Pow: r = pow(a, b); break;
+		case OP_Max: r = isnan(a) || isnan(b) ? NAN : a > b ? a : b; break;
+		case OP_Min: r = isnan(a) || isnan(b) ? NAN : a < b ? a : b; break;
+		case OP_Mod:
+			r = fmod(a, b);
+			if (!attr_int(F->n, "fmod", 0) && r != 0 && (r < 0) != (b < 0))
+				r += b;
+			break;
+		default: IR_UNREACHABLE("binop: op");
+		}
+		set_num(out, k, r, 0, true);
+		return true;
+	}
+	int64_t r;
+	switch (op) {
+	case OP_Add: case OP_Sum: case OP_Mean: r = wadd(p, q); break;
+	case OP_Sub: r = wsub(p, q); break;
+	case OP_Mul: r = wmul(p, q); break;
+	case OP_Div:
+		if (q == 0)
+			return false;
+		r = q == -1 ? wsub(0, p) : p / q;
+		break;
+	case OP_Mod:
+		if (q == 0)
+			return false;
+		r = q == -1 ? 0 : p % q;
+		if (!attr_int(F->n, "fmod", 0) && r != 0 && (r < 0) != (q < 0))
+			r += q;
+		break;
+	case OP_Pow: {
+		/* exact integer power by squaring; negative exponents -> 0 (|p|>1) */
+		if (q < 0) {
+			r = p == 1 ? 1 : p == -1 ? (q % 2 ? -1 : 1) : 0;
+			break;
+		}
+		int64_t base = p, e = q;
+		r = 1;
+		while (e) {
+			if (e & 1)
+				r = wmul(r, base);
+			base = wmul(base, base);
+			e >>= 1;
+		}
+		break;
+	}
+	case OP_Max: r = p > q ? p : q; break;
+	case OP_Min: r = p < q ? p : q; break;
+	default: IR_UNREACHABLE("binop: op");
+	}
+	set_num(out, k, 0, r, false);
+	return true;
+cmp:
+	set_num(out, k, 0, c, false);
+	return true;
+}
+
+static bool is_cmp(Op op)
+{
+	return op == OP_Equal || op == OP_Less || op == OP_LessOrEqual || op == OP_Greater ||
+	       op == OP_GreaterOrEqual || op == OP_And || op == OP_Or || op == OP_Xor;
+}
+
+/* out = x op y with broadcasting; the result dtype is dt. */
+static FRes bcast_binary(Fold *F, Op op, Ten *out, const Ten *x, const Ten *y, DType dt, int iy)
+{
+	Shape s;
+	if (!fold_bcast2(&x->s, &y->s, &s))
+		return fold_err(F, iy, "shapes cannot be broadcast together");
+	FRes res = fold_ten_alloc(out, dt, &s);
+	if (res != F_OK)
+		return res;
+	int64_t *mx = fold_bcast_map(&s, &x->s), *my = fold_bcast_map(&s, &y->s);
+	res = F_OK;
+	for (int64_t k = 0; k < out->n; k++)
+		if (!binop(F, op, out, k, x, mx[k], y, my[k])) {
+			res = fold_err(F, iy, "integer division by zero");
+			fold_ten_free(out);
+			break;
+		}
+	free(mx);
+	free(my);
+	return res;
+}
+
+FRes fold_eval_binary(Fold *F)
+{
+	Op op = F->n->op;
+	Ten *x = &F->in[0], *y = &F->in[1];
+	if (x->dt != y->dt && op != OP_Pow)
+		return fold_err(F, 1, "dtype %s differs from input 0's %s", dtype_name(y->dt), dtype_name(x->dt));
+	return bcast_binary(F, op, &F->out, x, y, is_cmp(op) ? DT_BOOL : x->dt, 1);
+}
+
+FRes fold_eval_variadic(Fold *F)
+{
+	Op op = F->n->op;
+	Ten acc = F->in[0], next;
+	bool own = false; /* acc is ours to free (not an input) */
+	FRes res = F_OK;
+	for (int k = 1; k < F->nin && res == F_OK; k++) {
+		if (!present(F, k))
+			res = F_SKIP;
+		else if (F->in[k].dt != acc.dt)
+			res = fold_err(F, k, "dtype %s differs from input 0's %s", dtype_name(F->in[k].dt),
+			           dtype_name(acc.dt));
+		else if ((res = bcast_binary(F, op, &next, &acc, &F->in[k], acc.dt, k)) == F_OK) {
+			if (own)
+				fold_ten_free(&acc);
+			acc = next;
+			own = true;
+		}
+	}
+	if (res == F_OK)
+		res = fold_ten_alloc(&F->out, acc.dt, &acc.s);
+	for (int64_t k = 0; res == F_OK && k < acc.n; k++) {
+		if (op == OP_Mean && acc.isf)
+			F->out.f[k] = acc.f[k] / F->nin;
+		else if (op == OP_Mean)
+			F->out.i[k] = acc.i[k] / F->nin;
+		else
+			copy_el(&F->out, k, &acc, k);
+	}
+	if (own)
+		fold_ten_free(&acc);
+	return res;
+}
+
+FRes fold_eval_unary(Fold *F)
+{
+	Ten *x = &F->in[0];
+	Op op = F->n->op;
+	DType dt = x->dt;
+	if (op == OP_Not && dt != DT_BOOL)
+		return fold_err(F, 0, "Not needs bool, got %s", dtype_name(dt));
+	if (op != OP_Neg && op != OP_Abs && op != OP_Not && !x->isf)
+		return F_SKIP; /* float-only ops; inference reports a wrong dtype */
+	FRes res = fold_ten_alloc(&F->out, dt, &x->s);
+	if (res != F_OK)
+		return res;
+	for (int64_t k = 0; k < x->n; k++) {
+		if (x->isf) {
+			double a = x->f[k], r;
+			switch (op) {
+			case OP_Neg: r = -a; break;
+			case OP_Abs: r = fabs(a); break;
+			case OP_Sqrt: r = sqrt(a); break;
+			case OP_Reciprocal: r = 1.0 / a; break;
+			case OP_Floor: r = floor(a); break;
+			case OP_Ceil: r = ceil(a); break;
+			case OP_Exp: r = exp(a); break;
+			case OP_Log: r = log(a); break;
+			case OP_Sin: r = sin(a); break;
+			case OP_Cos: r = cos(a); break;
+			case OP_Tanh: r = tanh(a); break;
+			case OP_Erf: r = erf(a); break;
+			case OP_Relu: r = a > 0 || isnan(a) ? a : 0; break;
+			case OP_Sigmoid: r = 1 / (1 + exp(-a)); break;
+			default: IR_UNREACHABLE("fold_eval_unary: op");
+			}
+			/* f32: compute what a float kernel computes */
+			if (dt == DT_F32 && op == OP_Reciprocal)
+				r = 1.0f / (float)a;
+			F->out.f[k] = r;
+		} else {
+			int64_t a = x->i[k], r;
+			switch (op) {
+			case OP_Neg: r = wsub(0, a); break;
+			case OP_Abs: r = a < 0 ? wsub(0, a) : a; break;
+			case OP_Not: r = !a; break;
+			default: IR_UNREACHABLE("fold_eval_unary: op");
+			}
+			F->out.i[k] = r;
+		}
+	}
+	return F_OK;
+}
+
+FRes fold_eval_where(Fold *F)
+{
+	Ten *c = &F->in[0], *x = &F->in[1], *y = &F->in[2];
+	if (c->dt != DT_BOOL)
+		return fold_err(F, 0, "condition must be bool, got %s", dtype_name(c->dt));
+	if (x->dt != y->dt)
+		return fold_err(F, 2, "dtype %s differs from input 1's %s", dtype_name(y->dt), dtype_name(x->dt));
+	Shape s1, s;
+	if (!fold_bcast2(&c->s, &x->s, &s1) || !fold_bcast2(&s1, &y->s, &s))
+		return fold_err(F, -1, "shapes cannot be broadcast together");
+	FRes res = fold_ten_alloc(&F->out, x->dt, &s);
+	if (res != F_OK)
+		return res;
+	int64_t *mc = fold_bcast_map(&s, &c->s), *mx = fold_bcast_map(&s, &x->s), *my = fold_bcast_map(&s, &y->s);
+	for (int64_t k = 0; k < F->out.n; k++) {
+		if (c->i[mc[k]])
+			copy_el(&F->out, k, x, mx[k]);
+		else
+			copy_el(&F->out, k, y, my[k]);
+	}
+	free(mc);
+	free(mx);
+	free(my);
+	return F_OK;
+}
+
+FRes fold_eval_cast(Fold *F, DType to)
+{
+	Ten *x = &F->in[0];
+	if (!fold_dtype_ok(to))
+		return F_SKIP;
+	FRes res = fold_ten_alloc(&F->out, to, &x->s);
+	if (res != F_OK)
+		return res;
+	for (int64_t k = 0; k < x->n; k++) {
+		if (to == DT_BOOL)
+			F->out.i[k] = x->isf ? x->f[k] != 0 : x->i[k] != 0;
+		else
+			copy_el(&F->out, k, x, k);
+	}
+	return F_OK;
+}
