@@ -175,6 +175,39 @@ static bool window_out(InferCtx *c, const Window *w, int i, int64_t in, bool cei
 	return true;
 }
 
+/* Conv/ConvTranspose window: kernel sizes from W's spatial dims (input 1),
+ * checked against the optional kernel_shape attribute, then strides,
+ * dilations, pads and auto_pad.  w->n must be set. */
+static bool conv_window(InferCtx *c, const Value *wt, Window *w)
+{
+	for (int i = 0; i < w->n; i++) {
+		w->k[i] = wt->shape.dims[2 + i];
+		if (w->k[i] < 1)
+			return ifail(c, 1, "kernel size 0 in shape %s", ishape_str(&wt->shape));
+	}
+	const int64_t *ks;
+	int nk = attr_ints(c->n, "kernel_shape", &ks);
+	if (nk >= 0) {
+		if (nk != w->n)
+			return ifail(c, -1, "attribute 'kernel_shape' has %d entries, expected %d", nk, w->n);
+		for (int i = 0; i < nk; i++)
+			if (ks[i] != w->k[i])
+				return ifail(c, 1, "kernel_shape %" PRId64 " differs from W's dim %" PRId64,
+				             ks[i], w->k[i]);
+	}
+	return read_window(c, w, true);
+}
+
+/* Conv/ConvTranspose bias (input 2): X's dtype, shape [m]. */
+static bool conv_bias(InferCtx *c, const Value *b, int64_t m)
+{
+	if (!isame_dtype(c, 2, 0))
+		return false;
+	if (b->shape.rank != 1 || b->shape.dims[0] != m)
+		return ifail(c, 2, "bias shape %s, expected [%" PRId64 "]", ishape_str(&b->shape), m);
+	return true;
+}
+
 /* Conv: X [N, C, D...], W [M, C/group, k...], optional B [M]. */
 bool infer_conv(InferCtx *c)
 {
@@ -193,29 +226,10 @@ bool infer_conv(InferCtx *c)
 	if (isat_mul(wt->shape.dims[1], group) != cin)
 		return ifail(c, 1, "W has %" PRId64 " input channels per group, X has %" PRId64
 		             " channels in %" PRId64 " groups", wt->shape.dims[1], cin, group);
-	for (int i = 0; i < w.n; i++) {
-		w.k[i] = wt->shape.dims[2 + i];
-		if (w.k[i] < 1)
-			return ifail(c, 1, "kernel size 0 in shape %s", ishape_str(&wt->shape));
-	}
-	const int64_t *ks;
-	int nk = attr_ints(c->n, "kernel_shape", &ks);
-	if (nk >= 0) {
-		if (nk != w.n)
-			return ifail(c, -1, "attribute 'kernel_shape' has %d entries, expected %d", nk, w.n);
-		for (int i = 0; i < nk; i++)
-			if (ks[i] != w.k[i])
-				return ifail(c, 1, "kernel_shape %" PRId64 " differs from W's dim %" PRId64,
-				             ks[i], w.k[i]);
-	}
-	if (!read_window(c, &w, true))
+	if (!conv_window(c, wt, &w))
 		return false;
-	if (b) {
-		if (!isame_dtype(c, 2, 0))
-			return false;
-		if (b->shape.rank != 1 || b->shape.dims[0] != m)
-			return ifail(c, 2, "bias shape %s, expected [%" PRId64 "]", ishape_str(&b->shape), m);
-	}
+	if (b && !conv_bias(c, b, m))
+		return false;
 	Shape s = x->shape;
 	s.dims[1] = m;
 	for (int i = 0; i < w.n; i++)
@@ -245,32 +259,13 @@ bool infer_conv_transpose(InferCtx *c)
 		return ifail(c, 1, "W dim 0 is %" PRId64 ", X has %" PRId64 " channels",
 		             wt->shape.dims[0], cin);
 	int64_t m = isat_mul(wt->shape.dims[1], group);
-	for (int i = 0; i < w.n; i++) {
-		w.k[i] = wt->shape.dims[2 + i];
-		if (w.k[i] < 1)
-			return ifail(c, 1, "kernel size 0 in shape %s", ishape_str(&wt->shape));
-	}
-	const int64_t *ks;
-	int nk = attr_ints(c->n, "kernel_shape", &ks);
-	if (nk >= 0) {
-		if (nk != w.n)
-			return ifail(c, -1, "attribute 'kernel_shape' has %d entries, expected %d", nk, w.n);
-		for (int i = 0; i < nk; i++)
-			if (ks[i] != w.k[i])
-				return ifail(c, 1, "kernel_shape %" PRId64 " differs from W's dim %" PRId64,
-				             ks[i], w.k[i]);
-	}
-	if (!read_window(c, &w, true))
+	if (!conv_window(c, wt, &w))
 		return false;
 	int64_t opad[IR_MAX_RANK];
 	if (!ints_attr(c, "output_padding", w.n, 0, opad, 0))
 		return false;
-	if (b) {
-		if (!isame_dtype(c, 2, 0))
-			return false;
-		if (b->shape.rank != 1 || b->shape.dims[0] != m)
-			return ifail(c, 2, "bias shape %s, expected [%" PRId64 "]", ishape_str(&b->shape), m);
-	}
+	if (b && !conv_bias(c, b, m))
+		return false;
 	Shape s = x->shape;
 	s.dims[1] = m;
 	const int64_t *os;

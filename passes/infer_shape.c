@@ -83,17 +83,26 @@ bool infer_constant(InferCtx *c)
 	return ifail(c, -1, "no supported value attribute (value, value_float(s), value_int(s))");
 }
 
+/* Reads the constant 1-D int64 shape input k (ConstantOfShape, Expand)
+ * into dims[IR_MAX_RANK]; a negative dim is a diagnostic. */
+static bool const_shape(InferCtx *c, int k, int64_t *dims, int *nd)
+{
+	if (!iconst_ints(c, k, dims, IR_MAX_RANK, nd))
+		return false;
+	for (int i = 0; i < *nd; i++)
+		if (dims[i] < 0)
+			return ifail(c, k, "negative dim %" PRId64 " in shape", dims[i]);
+	return true;
+}
+
 /* ConstantOfShape-9: shape from a constant int64 1-D input; dtype from the
  * one-element 'value' tensor attribute (default f32 0). */
 bool infer_constant_of_shape(InferCtx *c)
 {
 	int64_t dims[IR_MAX_RANK];
 	int nd;
-	if (!iconst_ints(c, 0, dims, IR_MAX_RANK, &nd))
+	if (!const_shape(c, 0, dims, &nd))
 		return false;
-	for (int i = 0; i < nd; i++)
-		if (dims[i] < 0)
-			return ifail(c, 0, "negative dim %" PRId64, dims[i]);
 	DType dt = DT_F32;
 	const Attr *a = node_attr(c->n, "value");
 	if (a) {
@@ -483,11 +492,8 @@ bool infer_expand(InferCtx *c)
 	Value *x = iin(c, 0);
 	int64_t dims[IR_MAX_RANK];
 	int nd;
-	if (!iconst_ints(c, 1, dims, IR_MAX_RANK, &nd))
+	if (!const_shape(c, 1, dims, &nd))
 		return false;
-	for (int i = 0; i < nd; i++)
-		if (dims[i] < 0)
-			return ifail(c, 1, "negative dim %" PRId64 " in shape", dims[i]);
 	Shape t = shape_make(nd, dims), s;
 	if (!ibroadcast(c, &x->shape, 0, &t, 1, &s))
 		return false;
