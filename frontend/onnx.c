@@ -471,20 +471,39 @@ static bool load_initializers(GraphLoad *G)
 	return ok;
 }
 
+/* Room for n graph input or output ids in g's arena (at least one). */
+static ValueId *io_array(Graph *g, size_t n)
+{
+	return arena_alloc(&g->arena, sizeof(ValueId) * (n ? n : 1));
+}
+
+/* Graph input/output #i (kind "input" or "output"): its name, and in what
+ * its description for diagnostics; NULL after a diagnostic when the entry
+ * has no name. */
+static const char *io_name(Diag *d, const Onnx__ValueInfoProto *vi, const char *kind, size_t i,
+                           char *what, size_t size)
+{
+	const char *name = S(vi->name);
+	snprintf(what, size, "graph %s '%.250s'", kind, name);
+	if (!name[0]) {
+		diag_error(d, "graph %s #%zu has no name", kind, i);
+		return NULL;
+	}
+	return name;
+}
+
 static bool load_inputs(GraphLoad *G)
 {
 	Diag *d = G->L->d;
 	Graph *g = G->g;
 	const Onnx__GraphProto *gp = G->gp;
 	bool ok = true;
-	g->inputs = arena_alloc(&g->arena, sizeof(ValueId) * (gp->n_input ? gp->n_input : 1));
+	g->inputs = io_array(g, gp->n_input);
 	for (size_t i = 0; i < gp->n_input; i++) {
 		const Onnx__ValueInfoProto *vi = gp->input[i];
-		const char *name = S(vi->name);
 		char what[300];
-		snprintf(what, sizeof what, "graph input '%.250s'", name);
-		if (!name[0]) {
-			diag_error(d, "graph input #%zu has no name", i);
+		const char *name = io_name(d, vi, "input", i, what, sizeof what);
+		if (!name) {
 			ok = false;
 			continue;
 		}
@@ -752,19 +771,17 @@ static bool load_outputs(GraphLoad *G)
 	Graph *g = G->g;
 	const Onnx__GraphProto *gp = G->gp;
 	bool ok = true;
-	g->outputs = arena_alloc(&g->arena, sizeof(ValueId) * (gp->n_output ? gp->n_output : 1));
+	g->outputs = io_array(g, gp->n_output);
 	for (size_t i = 0; i < gp->n_output; i++) {
 		const Onnx__ValueInfoProto *vi = gp->output[i];
-		const char *name = S(vi->name);
 		char what[300];
-		snprintf(what, sizeof what, "graph output '%.250s'", name);
-		ValueId v = name[0] ? graph_find_value(g, name) : IR_NONE;
-		const Unsupported *u = v == IR_NONE && name[0] ? find_unsup(G, name) : NULL;
-		if (!name[0]) {
-			diag_error(d, "graph output #%zu has no name", i);
+		const char *name = io_name(d, vi, "output", i, what, sizeof what);
+		if (!name) {
 			ok = false;
 			continue;
 		}
+		ValueId v = graph_find_value(g, name);
+		const Unsupported *u = v == IR_NONE ? find_unsup(G, name) : NULL;
 		if (u) {
 			diag_error(d, "%s: %s", what, u->why);
 			ok = false;
