@@ -10,10 +10,22 @@
  * entry b are reversed, the rest copied; len is clamped into [0, T] (a
  * longer one is undefined in ONNX) so no access leaves the buffers.
  * Elements are moved bit for bit.
+ *
+ * GridSample (4-D input): grid (x, y) in [-1, 1] is unnormalised to pixel
+ * coordinates (align_corners: (g+1)/2*(len-1), else ((g+1)*len-1)/2).
+ * nearest rounds half to even (after the coordinate padding), bilinear uses the 4 surrounding pixels,
+ * bicubic 16 with Keys weights (a = -0.75).  padding_mode: zeros reads 0
+ * outside; border clamps the coordinate, then each tap; reflection
+ * reflects the coordinate, then each tap, about [0, len-1]
+ * (align_corners) or [-0.5, len-0.5], truncating to an index.  Bicubic
+ * with border/reflection padding is not lowered (implementations
+ * disagree on whether the coordinate is padded first).
  */
 #include "lower.h"
 #include "lower_data.h"
 #include "mathfn.h"
+
+#include <string.h>
 
 /* Window functions. */
 static bool lower_window(Cg *cg, const Node *n)
@@ -78,12 +90,189 @@ static bool lower_reverse_sequence(Cg *cg, const Node *n)
 	return true;
 }
 
+/* GridSample: a sample coordinate along one axis of length len. */
+typedef struct GsAxis {
+	int64_t len;
+	double lo, hi;   /* reflection bounds */
+} GsAxis;
+
+static LLVMValueRef fconst(Cg *cg, LLVMTypeRef t, double v) { return LLVMConstReal(t, v); }
+
+static LLVMValueRef fclamp(Cg *cg, LLVMValueRef x, double lo, double hi)
+{
+	LLVMBuilderRef b = cg->b;
+	LLVMTypeRef t = LLVMTypeOf(x);
+	x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(cg, t, lo), ""), fconst(cg, t, lo), x, "");
+	return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, fconst(cg, t, hi), ""), fconst(cg, t, hi), x, "");
+}
+
+/* Reflects x into [lo, hi] (repeatedly, as a mirror); NaN stays NaN. */
+static LLVMValueRef freflect(Cg *cg, LLVMValueRef x, double lo, double hi)
+{
+	LLVMBuilderRef b = cg->b;
+	LLVMTypeRef t = LLVMTypeOf(x);
+	double rng = hi - lo;
+	if (rng <= 0)
+		return fconst(cg, t, lo);
+	LLVMValueRef L = fconst(cg, t, lo), H = fconst(cg, t, hi), R = fconst(cg, t, rng);
+	LLVMValueRef below = LLVMBuildFCmp(b, LLVMRealOLT, x, L, "");
+	LLVMValueRef above = LLVMBuildFCmp(b, LLVMRealOGT, x, H, "");
+	LLVMValueRef dx = LLVMBuildSelect(b, below, LLVMBuildFSub(b, L, x, ""), LLVMBuildFSub(b, x, H, ""), "");
+	/* n = trunc(dx / rng) with dx >= 0 when used; keep it finite for fptosi */
+	LLVMValueRef q = fclamp(cg, LLVMBuildFDiv(b, dx, R, ""), 0, 1e15);
+	q = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, q, q, ""), fconst(cg, t, 0), q, "");
+	LLVMValueRef n = LLVMBuildFPToSI(b, q, cg->t_i64, "");
+	LLVMValueRef r = LLVMBuildFSub(b, dx, LLVMBuildFMul(b, LLVMBuildSIToFP(b, n, t, ""), R, ""), "");
+	LLVMValueRef even = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, n, cg_i64(cg, 1), ""), cg_i64(cg, 0), "");
+	LLVMValueRef lo_r = LLVMBuildFAdd(b, L, r, ""), hi_r = LLVMBuildFSub(b, H, r, "");
+	LLVMValueRef vb = LLVMBuildSelect(b, even, lo_r, hi_r, "");
+	LLVMValueRef va = LLVMBuildSelect(b, even, hi_r, lo_r, "");
+	return LLVMBuildSelect(b, below, vb, LLVMBuildSelect(b, above, va, x, ""), "");
+}
+
+/* Index and validity of integral tap coordinate t (float) on axis a. */
+static void gs_tap(Cg *cg, const GsAxis *a, int pad, LLVMValueRef t, LLVMValueRef *idx, LLVMValueRef *ok)
+{
+	LLVMBuilderRef b = cg->b;
+	LLVMTypeRef ft = LLVMTypeOf(t);
+	double top = (double)(a->len - 1);
+	if (pad == 2)
+		t = freflect(cg, t, a->lo, a->hi);
+	/* in range of i64 and never NaN before the conversion */
+	LLVMValueRef c = fclamp(cg, t, -2.0, top + 2.0);
+	c = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, c, c, ""), fconst(cg, ft, -2.0), c, "");
+	LLVMValueRef i = LLVMBuildFPToSI(b, c, cg->t_i64, "");
+	LLVMValueRef in = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, i, cg_i64(cg, 0), ""),
+	                               LLVMBuildICmp(b, LLVMIntSLE, i, cg_i64(cg, a->len - 1), ""), "");
+	*ok = pad == 0 ? in : LLVMConstInt(cg->t_i1, 1, 0);
+	i = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, i, cg_i64(cg, 0), ""), cg_i64(cg, 0), i, "");
+	*idx = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, i, cg_i64(cg, a->len - 1), ""),
+	                       cg_i64(cg, a->len - 1), i, "");
+}
+
+/* Keys cubic weights (a = -0.75) of fractional offset d in [0, 1). */
+static void gs_cubic(Cg *cg, LLVMValueRef d, LLVMValueRef *w)
+{
+	LLVMBuilderRef b = cg->b;
+	LLVMTypeRef t = LLVMTypeOf(d);
+	double A = -0.75;
+	LLVMValueRef one = fconst(cg, t, 1), two = fconst(cg, t, 2);
+	LLVMValueRef xs[4] = {LLVMBuildFAdd(b, d, one, ""), d, LLVMBuildFSub(b, one, d, ""),
+	                      LLVMBuildFSub(b, two, d, "")};
+	for (int k = 0; k < 4; k++) {
+		LLVMValueRef x = xs[k], v;
+		if (k == 1 || k == 2) { /* ((A+2)x - (A+3)) x x + 1 */
+			v = LLVMBuildFSub(b, LLVMBuildFMul(b, fconst(cg, t, A + 2), x, ""), fconst(cg, t, A + 3), "");
+			v = LLVMBuildFAdd(b, LLVMBuildFMul(b, LLVMBuildFMul(b, v, x, ""), x, ""), one, "");
+		} else { /* ((A x - 5A) x + 8A) x - 4A */
+			v = LLVMBuildFSub(b, LLVMBuildFMul(b, fconst(cg, t, A), x, ""), fconst(cg, t, 5 * A), "");
+			v = LLVMBuildFAdd(b, LLVMBuildFMul(b, v, x, ""), fconst(cg, t, 8 * A), "");
+			v = LLVMBuildFSub(b, LLVMBuildFMul(b, v, x, ""), fconst(cg, t, 4 * A), "");
+		}
+		w[k] = v;
+	}
+}
+
+static bool lower_grid_sample(Cg *cg, const Node *n)
+{
+	LLVMBuilderRef b = cg->b;
+	ValueId xv = n->in[0], gv = n->in[1], yv = n->out[0];
+	const Value *x = gval(cg->g, xv), *y = gval(cg->g, yv);
+	const char *ms = attr_string(n, "mode", "bilinear"), *ps = attr_string(n, "padding_mode", "zeros");
+	int mode = !strcmp(ms, "nearest") ? 0 : !strcmp(ms, "bilinear") ? 1 : !strcmp(ms, "bicubic") ? 2 : -1;
+	int pad = !strcmp(ps, "zeros") ? 0 : !strcmp(ps, "border") ? 1 : !strcmp(ps, "reflection") ? 2 : -1;
+	bool align = attr_int(n, "align_corners", 0) != 0;
+	if (mode < 0 || pad < 0)
+		return cg_unsupported(cg, -1, "mode '%s' / padding_mode '%s' not supported", ms, ps);
+	if (mode == 2 && pad != 0)
+		return cg_unsupported(cg, -1, "bicubic with padding_mode '%s' is not supported", ps);
+	int64_t N = x->shape.dims[0], C = x->shape.dims[1], H = x->shape.dims[2], W = x->shape.dims[3];
+	int64_t Ho = y->shape.dims[2], Wo = y->shape.dims[3];
+	if (N * C * Ho * Wo == 0)
+		return true;
+	if (H == 0 || W == 0)
+		return cg_unsupported(cg, 0, "empty spatial input");
+	DType ct = x->dtype == DT_F64 ? DT_F64 : DT_F32;
+	LLVMTypeRef ft = ct == DT_F64 ? cg->t_f64 : cg->t_f32;
+	GsAxis ax[2] = {{W, align ? 0 : -0.5, align ? (double)(W - 1) : W - 0.5},
+	                {H, align ? 0 : -0.5, align ? (double)(H - 1) : H - 0.5}};
+	int64_t dims[3] = {N, Ho, Wo};
+	CgNest nest;
+	cg_nest(cg, &nest, 3, dims);
+	LLVMValueRef gi = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b,
+	                  LLVMBuildMul(b, nest.iv[0], cg_i64(cg, Ho), ""), nest.iv[1], ""), cg_i64(cg, Wo), ""),
+	                  nest.iv[2], ""), cg_i64(cg, 2), "");
+	LLVMValueRef coord[2];
+	DType gt = gval(cg->g, gv)->dtype;
+	for (int k = 0; k < 2; k++) {
+		LLVMValueRef gk = cg_load(cg, gv, LLVMBuildAdd(b, gi, cg_i64(cg, k), ""));
+		gk = cg_convert(cg, gk, gt == DT_F64 ? DT_F64 : DT_F32, ct);
+		double len = (double)ax[k].len;
+		LLVMValueRef p1 = LLVMBuildFAdd(b, gk, fconst(cg, ft, 1), "");
+		LLVMValueRef c = align ? LLVMBuildFMul(b, p1, fconst(cg, ft, (len - 1) / 2), "")
+		                       : LLVMBuildFDiv(b, LLVMBuildFSub(b, LLVMBuildFMul(b, p1, fconst(cg, ft, len), ""),
+		                                                        fconst(cg, ft, 1), ""), fconst(cg, ft, 2), "");
+		if (mode != 2 && pad == 1)
+			c = fclamp(cg, c, 0, len - 1);
+		else if (mode != 2 && pad == 2)
+			c = freflect(cg, c, ax[k].lo, ax[k].hi);
+		if (mode == 0) /* after padding, as PyTorch does */
+			c = cg_math_round_even(cg, c);
+		coord[k] = c;
+	}
+	/* taps per axis: index, validity, weight */
+	int K = mode == 0 ? 1 : mode == 1 ? 2 : 4;
+	LLVMValueRef ti[2][4], tok[2][4], tw[2][4];
+	for (int k = 0; k < 2; k++) {
+		LLVMValueRef c = coord[k];
+		if (mode == 0) {
+			gs_tap(cg, &ax[k], pad, c, &ti[k][0], &tok[k][0]);
+			tw[k][0] = fconst(cg, ft, 1);
+			continue;
+		}
+		LLVMValueRef f = cg_math_floor(cg, c), d = LLVMBuildFSub(b, c, f, "");
+		if (mode == 1) {
+			tw[k][0] = LLVMBuildFSub(b, fconst(cg, ft, 1), d, "");
+			tw[k][1] = d;
+		} else {
+			gs_cubic(cg, d, tw[k]);
+		}
+		double first = mode == 1 ? 0 : -1;
+		for (int j = 0; j < K; j++)
+			gs_tap(cg, &ax[k], pad, LLVMBuildFAdd(b, f, fconst(cg, ft, first + j), ""), &ti[k][j], &tok[k][j]);
+	}
+	CgLoop lc;
+	cg_for(cg, &lc, 0, C);
+	LLVMValueRef plane = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, nest.iv[0], cg_i64(cg, C), ""),
+	                                                  lc.iv, ""), cg_i64(cg, H * W), "");
+	LLVMValueRef acc = fconst(cg, ft, 0);
+	for (int i = 0; i < K; i++) {         /* y taps */
+		LLVMValueRef row = LLVMBuildAdd(b, plane, LLVMBuildMul(b, ti[1][i], cg_i64(cg, W), ""), "");
+		LLVMValueRef racc = fconst(cg, ft, 0);
+		for (int j = 0; j < K; j++) {     /* x taps */
+			LLVMValueRef v = cg_convert(cg, cg_load(cg, xv, LLVMBuildAdd(b, row, ti[0][j], "")),
+			                            ct == DT_F64 ? DT_F64 : DT_F32, ct);
+			v = LLVMBuildSelect(b, LLVMBuildAnd(b, tok[1][i], tok[0][j], ""), v, fconst(cg, ft, 0), "");
+			racc = LLVMBuildFAdd(b, racc, LLVMBuildFMul(b, tw[0][j], v, ""), "");
+		}
+		acc = LLVMBuildFAdd(b, acc, LLVMBuildFMul(b, tw[1][i], racc, ""), "");
+	}
+	LLVMValueRef oi = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b,
+	                  LLVMBuildAdd(b, LLVMBuildMul(b, nest.iv[0], cg_i64(cg, C), ""), lc.iv, ""),
+	                  cg_i64(cg, Ho), ""), nest.iv[1], ""), cg_i64(cg, Wo), ""), nest.iv[2], "");
+	cg_store(cg, yv, oi, acc);
+	cg_for_end(cg, &lc);
+	cg_nest_end(cg, &nest);
+	return true;
+}
+
 /* Misc group entry: see the file comment. */
 bool cg_lower_misc(Cg *cg, const Node *n)
 {
 	switch (n->op) {
 	case OP_HannWindow: case OP_HammingWindow: case OP_BlackmanWindow: return lower_window(cg, n);
 	case OP_ReverseSequence: return lower_reverse_sequence(cg, n);
+	case OP_GridSample: return lower_grid_sample(cg, n);
 	default: return cg_unsupported(cg, -1, "not a misc op");
 	}
 }

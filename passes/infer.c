@@ -171,6 +171,7 @@ bool infer_reverse_sequence(InferCtx *c);
 bool infer_matmul_integer(InferCtx *c);
 bool infer_resize(InferCtx *c);
 bool infer_upsample(InferCtx *c);
+bool infer_grid_sample(InferCtx *c);
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
@@ -243,6 +244,7 @@ static const InferFn rules[OP__COUNT] = {
 	[OP_MatMulInteger] = infer_matmul_integer,
 	[OP_Resize] = infer_resize,
 	[OP_Upsample] = infer_upsample,
+	[OP_GridSample] = infer_grid_sample,
 };
 
 /* The rule for op: the table first, then the family flags. */

@@ -375,3 +375,28 @@ bool infer_upsample(InferCtx *c)
 	iset(c, 0, x->dtype, &o);
 	return true;
 }
+
+/* GridSample: X (N, C, H, W) float, grid (N, Ho, Wo, 2) float -> (N, C,
+ * Ho, Wo).  Only the 2-D form. */
+bool infer_grid_sample(InferCtx *c)
+{
+	Value *x = iin(c, 0), *gr = iin(c, 1);
+	if (!dtype_is_float(x->dtype))
+		return ifail(c, 0, "expected a float tensor, got %s", dtype_name(x->dtype));
+	if (!dtype_is_float(gr->dtype))
+		return ifail(c, 1, "expected a float tensor, got %s", dtype_name(gr->dtype));
+	if (!irank(c, 0, 4, 4) || !irank(c, 1, 4, 4))
+		return false;
+	if (gr->shape.dims[0] != x->shape.dims[0] || gr->shape.dims[3] != 2)
+		return ifail(c, 1, "grid shape %s must be [%" PRId64 ", Ho, Wo, 2]", ishape_str(&gr->shape),
+		             x->shape.dims[0]);
+	const char *m = attr_string(c->n, "mode", "bilinear"), *p = attr_string(c->n, "padding_mode", "zeros");
+	if (strcmp(m, "bilinear") && strcmp(m, "nearest") && strcmp(m, "bicubic"))
+		return ifail(c, -1, "unsupported mode '%s'", m);
+	if (strcmp(p, "zeros") && strcmp(p, "border") && strcmp(p, "reflection"))
+		return ifail(c, -1, "unsupported padding_mode '%s'", p);
+	int64_t d[4] = {x->shape.dims[0], x->shape.dims[1], gr->shape.dims[1], gr->shape.dims[2]};
+	Shape o = shape_make(4, d);
+	iset(c, 0, x->dtype, &o);
+	return true;
+}
