@@ -39,8 +39,8 @@ LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
 bool cg_lower_rnn(Cg *cg, const Node *n);
 /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss — lower_loss.c */
 bool cg_lower_loss(Cg *cg, const Node *n);
-/* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger —
- * lower_quant.c */
+/* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger,
+ * QLinearMatMul — lower_quant.c */
 bool cg_lower_quant(Cg *cg, const Node *n);
 /* HannWindow, HammingWindow, BlackmanWindow, ReverseSequence, GridSample —
  * lower_misc.c */

@@ -1,5 +1,5 @@
 /* codegen/lower_quant.c — QuantizeLinear, DequantizeLinear,
- * DynamicQuantizeLinear, MatMulInteger.
+ * DynamicQuantizeLinear, MatMulInteger, QLinearMatMul.
  *
  *   QuantizeLinear    y = saturate(round_half_even(x / scale) + zp)
  *   DequantizeLinear  y = (x - zp) * scale
@@ -128,12 +128,17 @@ static LLVMValueRef zero_point(Cg *cg, const Node *n, int k, LLVMValueRef i)
 	return cg_convert(cg, cg_load(cg, z, i), gval(cg->g, z)->dtype, DT_I32);
 }
 
-/* MatMulInteger. */
+/* MatMulInteger (inputs a, b, a_zp, b_zp) and QLinearMatMul (a, a_scale,
+ * a_zp, b, b_scale, b_zp, y_scale, y_zp): the integer product sum, then for
+ * QLinearMatMul y = saturate(round_half_even(sum * (a_scale * b_scale /
+ * y_scale)) + y_zp) in float. */
 static bool lower_matmul_integer(Cg *cg, const Node *n)
 {
 	Graph *g = cg->g;
 	LLVMBuilderRef b = cg->b;
-	ValueId av = n->in[0], bv = n->in[1], yv = n->out[0];
+	bool ql = n->op == OP_QLinearMatMul;
+	int ka = 0, kb = ql ? 3 : 1, kaz = ql ? 2 : 2, kbz = ql ? 5 : 3;
+	ValueId av = n->in[ka], bv = n->in[kb], yv = n->out[0];
 	const Value *a = gval(g, av), *bb = gval(g, bv), *y = gval(g, yv);
 	DType at = a->dtype, bt = bb->dtype;
 	int ra = a->shape.rank, rb = bb->shape.rank, ro = y->shape.rank, br = ro - 2;
@@ -147,13 +152,21 @@ static bool lower_matmul_integer(Cg *cg, const Node *n)
 		strb[i] *= K * N;
 	}
 	shape_strides(&y->shape, stry);
+	LLVMValueRef mult = NULL, yz = NULL;
+	if (ql) { /* scalars, checked by the shape rule */
+		LLVMValueRef z = cg_i64(cg, 0);
+		LLVMValueRef as = loadf(cg, n->in[1], z, DT_F32), bs = loadf(cg, n->in[4], z, DT_F32);
+		LLVMValueRef ys = loadf(cg, n->in[6], z, DT_F32);
+		mult = LLVMBuildFDiv(b, LLVMBuildFMul(b, as, bs, ""), ys, "");
+		yz = n->nin > 7 && n->in[7] != IR_NONE ? loadf(cg, n->in[7], z, DT_F32) : LLVMConstReal(cg->t_f32, 0);
+	}
 	CgNest nest;
 	cg_nest(cg, &nest, ro, y->shape.dims);
 	LLVMValueRef m = nest.iv[br], col = nest.iv[br + 1];
 	LLVMValueRef abase = LLVMBuildAdd(b, cg_linear(cg, br, nest.iv, stra),
 	                                  LLVMBuildMul(b, m, cg_i64(cg, K), ""), "");
 	LLVMValueRef bbase = LLVMBuildAdd(b, cg_linear(cg, br, nest.iv, strb), col, "");
-	LLVMValueRef az = zero_point(cg, n, 2, m), bz = zero_point(cg, n, 3, col);
+	LLVMValueRef az = zero_point(cg, n, kaz, m), bz = zero_point(cg, n, kbz, col);
 	LLVMValueRef acc = cg_alloca(cg, cg->t_i32, "acc");
 	LLVMBuildStore(b, cg_i32(cg, 0), acc);
 	CgLoop lk;
@@ -164,7 +177,15 @@ static bool lower_matmul_integer(Cg *cg, const Node *n)
 	LLVMValueRef p = LLVMBuildMul(b, LLVMBuildSub(b, x, az, ""), LLVMBuildSub(b, w, bz, ""), "");
 	LLVMBuildStore(b, LLVMBuildAdd(b, LLVMBuildLoad2(b, cg->t_i32, acc, ""), p, ""), acc);
 	cg_for_end(cg, &lk);
-	cg_store(cg, yv, cg_linear(cg, ro, nest.iv, stry), LLVMBuildLoad2(b, cg->t_i32, acc, ""));
+	LLVMValueRef r = LLVMBuildLoad2(b, cg->t_i32, acc, "");
+	if (ql) {
+		DType yt = y->dtype;
+		LLVMValueRef f = LLVMBuildFMul(b, LLVMBuildSIToFP(b, r, cg->t_f32, ""), mult, "");
+		f = LLVMBuildFAdd(b, cg_math_round_even(cg, f), yz, "");
+		f = clampf(cg, f, yt == DT_I8 ? -128 : 0, yt == DT_I8 ? 127 : 255);
+		r = cg_convert(cg, f, DT_F32, yt);
+	}
+	cg_store(cg, yv, cg_linear(cg, ro, nest.iv, stry), r);
 	cg_nest_end(cg, &nest);
 	return true;
 }
@@ -175,7 +196,7 @@ bool cg_lower_quant(Cg *cg, const Node *n)
 	switch (n->op) {
 	case OP_QuantizeLinear: case OP_DequantizeLinear: return lower_qdq(cg, n);
 	case OP_DynamicQuantizeLinear: return lower_dynq(cg, n);
-	case OP_MatMulInteger: return lower_matmul_integer(cg, n);
+	case OP_MatMulInteger: case OP_QLinearMatMul: return lower_matmul_integer(cg, n);
 	default: return cg_unsupported(cg, -1, "not a quantization op");
 	}
 }

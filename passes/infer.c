@@ -172,6 +172,7 @@ bool infer_matmul_integer(InferCtx *c);
 bool infer_resize(InferCtx *c);
 bool infer_upsample(InferCtx *c);
 bool infer_grid_sample(InferCtx *c);
+bool infer_qlinear_matmul(InferCtx *c);
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
@@ -245,6 +246,7 @@ static const InferFn rules[OP__COUNT] = {
 	[OP_Resize] = infer_resize,
 	[OP_Upsample] = infer_upsample,
 	[OP_GridSample] = infer_grid_sample,
+	[OP_QLinearMatMul] = infer_qlinear_matmul,
 };
 
 /* The rule for op: the table first, then the family flags. */

@@ -194,12 +194,30 @@ bool infer_reverse_sequence(InferCtx *c)
 	return true;
 }
 
+/* Output shape of the integer matmul of inputs ka [..., M, K] and kb
+ * [..., K, N] (rank >= 2, batch dims broadcast): [..., M, N]. */
+static bool matmul_shape(InferCtx *c, int ka, int kb, Shape *o)
+{
+	Value *a = iin(c, ka), *b = iin(c, kb);
+	int ra = a->shape.rank, rb = b->shape.rank;
+	int64_t M = a->shape.dims[ra - 2], K = a->shape.dims[ra - 1], N = b->shape.dims[rb - 1];
+	if (b->shape.dims[rb - 2] != K)
+		return ifail(c, kb, "shape %s does not multiply with input %d's %s",
+		             ishape_str(&b->shape), ka, ishape_str(&a->shape));
+	Shape ba = shape_make(ra - 2, a->shape.dims), bb = shape_make(rb - 2, b->shape.dims);
+	if (!ibroadcast(c, &ba, ka, &bb, kb, o))
+		return false;
+	o->dims[o->rank++] = M;
+	o->dims[o->rank++] = N;
+	return true;
+}
+
 /* MatMulInteger: A [..., M, K] and B [..., K, N] of u8/i8 (rank >= 2,
  * batch dims broadcast), zero points a scalar or per-row [M] / per-column
  * [N] of the matching dtype.  Output int32 [..., M, N]. */
 bool infer_matmul_integer(InferCtx *c)
 {
-	Value *a = iin(c, 0), *b = iin(c, 1), *az = iin(c, 2), *bz = iin(c, 3);
+	Value *az = iin(c, 2), *bz = iin(c, 3);
 	for (int k = 0; k < 2; k++) {
 		Value *v = iin(c, k);
 		if (v->dtype != DT_U8 && v->dtype != DT_I8)
@@ -207,14 +225,10 @@ bool infer_matmul_integer(InferCtx *c)
 		if (!irank(c, k, 2, -1))
 			return false;
 	}
-	int ra = a->shape.rank, rb = b->shape.rank;
-	int64_t M = a->shape.dims[ra - 2], K = a->shape.dims[ra - 1], N = b->shape.dims[rb - 1];
-	if (b->shape.dims[rb - 2] != K)
-		return ifail(c, 1, "shape %s does not multiply with input 0's %s",
-		             ishape_str(&b->shape), ishape_str(&a->shape));
-	Shape ba = shape_make(ra - 2, a->shape.dims), bb = shape_make(rb - 2, b->shape.dims), bo;
-	if (!ibroadcast(c, &ba, 0, &bb, 1, &bo))
+	Shape o;
+	if (!matmul_shape(c, 0, 1, &o))
 		return false;
+	int64_t M = o.dims[o.rank - 2], N = o.dims[o.rank - 1];
 	if (az) {
 		if (!isame_dtype(c, 2, 0))
 			return false;
@@ -231,11 +245,6 @@ bool infer_matmul_integer(InferCtx *c)
 			return ifail(c, 3, "b_zero_point shape %s must be a scalar or [%" PRId64 "]",
 			             ishape_str(&bz->shape), N);
 	}
-	Shape o = bo;
-	o.dims[o.rank++] = M;
-	o.dims[o.rank++] = N;
-	if (o.rank > IR_MAX_RANK)
-		return ifail(c, -1, "output rank %d exceeds %d", o.rank, IR_MAX_RANK);
 	iset(c, 0, DT_I32, &o);
 	return true;
 }
@@ -398,5 +407,40 @@ bool infer_grid_sample(InferCtx *c)
 	int64_t d[4] = {x->shape.dims[0], x->shape.dims[1], gr->shape.dims[1], gr->shape.dims[2]};
 	Shape o = shape_make(4, d);
 	iset(c, 0, x->dtype, &o);
+	return true;
+}
+
+/* QLinearMatMul: a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp with
+ * scalar (per-tensor) scales and zero points; output the y_zp dtype. */
+bool infer_qlinear_matmul(InferCtx *c)
+{
+	for (int k = 1; k < 8; k++) {
+		Value *v = iin(c, k);
+		if (k == 3)
+			continue;
+		if (!v)
+			return ifail(c, k, "required input is missing");
+		if (shape_numel(&v->shape) != 1 || v->shape.rank > 1)
+			return ifail(c, k, "only per-tensor (scalar) scales and zero points are supported, got %s",
+			             ishape_str(&v->shape));
+		if ((k == 1 || k == 4 || k == 6) && v->dtype != DT_F32)
+			return ifail(c, k, "scale must be float32, got %s", dtype_name(v->dtype));
+	}
+	if (!isame_dtype(c, 2, 0) || !isame_dtype(c, 5, 3))
+		return false;
+	DType yt = iin(c, 7)->dtype;
+	if (yt != DT_U8 && yt != DT_I8)
+		return ifail(c, 7, "expected uint8 or int8, got %s", dtype_name(yt));
+	for (int k = 0; k < 4; k += 3) {
+		Value *v = iin(c, k);
+		if (v->dtype != DT_U8 && v->dtype != DT_I8)
+			return ifail(c, k, "expected uint8 or int8, got %s", dtype_name(v->dtype));
+		if (!irank(c, k, 2, -1))
+			return false;
+	}
+	Shape o;
+	if (!matmul_shape(c, 0, 3, &o))
+		return false;
+	iset(c, 0, yt, &o);
 	return true;
 }
