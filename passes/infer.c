@@ -173,6 +173,8 @@ bool infer_resize(InferCtx *c);
 bool infer_upsample(InferCtx *c);
 bool infer_grid_sample(InferCtx *c);
 bool infer_qlinear_matmul(InferCtx *c);
+bool infer_max_unpool(InferCtx *c);
+bool infer_det(InferCtx *c);
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
@@ -247,6 +249,8 @@ static const InferFn rules[OP__COUNT] = {
 	[OP_Upsample] = infer_upsample,
 	[OP_GridSample] = infer_grid_sample,
 	[OP_QLinearMatMul] = infer_qlinear_matmul,
+	[OP_MaxUnpool] = infer_max_unpool,
+	[OP_Det] = infer_det,
 };
 
 /* The rule for op: the table first, then the family flags. */
