@@ -29,7 +29,7 @@ bool cg_lower_node(Cg *cg, const Node *n)
 	case OP_NegativeLogLikelihoodLoss: case OP_SoftmaxCrossEntropyLoss:
 		return cg_lower_loss(cg, n);
 	case OP_QuantizeLinear: case OP_DequantizeLinear: case OP_DynamicQuantizeLinear:
-	case OP_MatMulInteger: case OP_QLinearMatMul:
+	case OP_MatMulInteger: case OP_QLinearMatMul: case OP_ConvInteger: case OP_QLinearConv:
 		return cg_lower_quant(cg, n);
 	case OP_HannWindow: case OP_HammingWindow: case OP_BlackmanWindow:
 	case OP_ReverseSequence: case OP_GridSample: case OP_MaxUnpool: case OP_Det:

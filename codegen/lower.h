@@ -40,7 +40,7 @@ bool cg_lower_rnn(Cg *cg, const Node *n);
 /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss — lower_loss.c */
 bool cg_lower_loss(Cg *cg, const Node *n);
 /* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger,
- * QLinearMatMul — lower_quant.c */
+ * QLinearMatMul, ConvInteger, QLinearConv — lower_quant.c */
 bool cg_lower_quant(Cg *cg, const Node *n);
 /* HannWindow, HammingWindow, BlackmanWindow, ReverseSequence, GridSample,
  * MaxUnpool, Det — lower_misc.c */

@@ -1,5 +1,6 @@
 /* codegen/lower_quant.c — QuantizeLinear, DequantizeLinear,
- * DynamicQuantizeLinear, MatMulInteger, QLinearMatMul.
+ * DynamicQuantizeLinear, MatMulInteger, QLinearMatMul, ConvInteger,
+ * QLinearConv.
  *
  *   QuantizeLinear    y = saturate(round_half_even(x / scale) + zp)
  *   DequantizeLinear  y = (x - zp) * scale
@@ -17,6 +18,8 @@
 #include "lower.h"
 #include "lower_data.h"
 #include "mathfn.h"
+
+#include <string.h>
 
 /* Clamps float v into [lo, hi]; NaN gives 0. */
 static LLVMValueRef clampf(Cg *cg, LLVMValueRef v, double lo, double hi)
@@ -190,6 +193,114 @@ static bool lower_matmul_integer(Cg *cg, const Node *n)
 	return true;
 }
 
+/* ConvInteger (x, w, x_zp, w_zp) and QLinearConv (x, x_scale, x_zp, w,
+ * w_scale, w_zp, y_scale, y_zp, B): a direct N-d convolution of
+ * (x - x_zp) and (w - w_zp[m]) in int32 (padding contributes 0), plus B;
+ * QLinearConv then requantizes with x_scale * w_scale[m] / y_scale as
+ * QLinearMatMul does.  pads come from the attribute, or for auto_pad
+ * SAME_UPPER/SAME_LOWER from the output shape. */
+static bool lower_conv_integer(Cg *cg, const Node *n)
+{
+	Graph *g = cg->g;
+	LLVMBuilderRef b = cg->b;
+	bool ql = n->op == OP_QLinearConv;
+	int kx = 0, kw = ql ? 3 : 1, kxz = ql ? 2 : 2, kwz = ql ? 5 : 3;
+	ValueId xv = n->in[kx], wv = n->in[kw], yv = n->out[0];
+	const Value *x = gval(g, xv), *w = gval(g, wv), *y = gval(g, yv);
+	int r = x->shape.rank, k = r - 2;
+	int64_t M = y->shape.dims[1], grp = attr_int(n, "group", 1);
+	int64_t Cg = w->shape.dims[1], Mg = M / grp;
+	int64_t st[IR_MAX_RANK], dl[IR_MAX_RANK], pb[IR_MAX_RANK];
+	const int64_t *a;
+	int na;
+	const char *ap = attr_string(n, "auto_pad", "NOTSET");
+	for (int i = 0; i < k; i++) {
+		st[i] = 1;
+		dl[i] = 1;
+		pb[i] = 0;
+	}
+	if ((na = attr_ints(n, "strides", &a)) == k)
+		memcpy(st, a, (size_t)k * sizeof *a);
+	if ((na = attr_ints(n, "dilations", &a)) == k)
+		memcpy(dl, a, (size_t)k * sizeof *a);
+	if (!strcmp(ap, "NOTSET")) {
+		if ((na = attr_ints(n, "pads", &a)) == 2 * k)
+			memcpy(pb, a, (size_t)k * sizeof *a);
+	} else if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+		for (int i = 0; i < k; i++) {
+			int64_t tot = (y->shape.dims[2 + i] - 1) * st[i] + (w->shape.dims[2 + i] - 1) * dl[i] + 1 -
+			              x->shape.dims[2 + i];
+			tot = tot < 0 ? 0 : tot;
+			pb[i] = !strcmp(ap, "SAME_UPPER") ? tot / 2 : tot - tot / 2;
+		}
+	}
+	if (shape_numel(&y->shape) == 0)
+		return true;
+	int64_t xs[IR_MAX_RANK], ws[IR_MAX_RANK], ys[IR_MAX_RANK];
+	shape_strides(&x->shape, xs);
+	shape_strides(&w->shape, ws);
+	shape_strides(&y->shape, ys);
+	LLVMValueRef z0 = cg_i64(cg, 0), xz = zero_point(cg, n, kxz, z0);
+	LLVMValueRef qs = NULL, yz = NULL;
+	if (ql) {
+		LLVMValueRef xsc = loadf(cg, n->in[1], z0, DT_F32), ysc = loadf(cg, n->in[6], z0, DT_F32);
+		qs = LLVMBuildFDiv(b, xsc, ysc, "");
+		yz = n->in[7] != IR_NONE ? loadf(cg, n->in[7], z0, DT_F32) : LLVMConstReal(cg->t_f32, 0);
+	}
+	CgNest on;
+	cg_nest(cg, &on, r, y->shape.dims);
+	LLVMValueRef m = on.iv[1];
+	LLVMValueRef gi = LLVMBuildSDiv(b, m, cg_i64(cg, Mg > 0 ? Mg : 1), "");
+	LLVMValueRef wz = zero_point(cg, n, kwz, m);
+	LLVMValueRef acc = cg_alloca(cg, cg->t_i32, "acc");
+	int kb = ql ? 8 : -1;
+	LLVMValueRef init = cg_i32(cg, 0);
+	if (kb >= 0 && kb < n->nin && n->in[kb] != IR_NONE)
+		init = cg_convert(cg, cg_load(cg, n->in[kb], m), gval(g, n->in[kb])->dtype, DT_I32);
+	LLVMBuildStore(b, init, acc);
+	CgLoop lc;
+	cg_for(cg, &lc, 0, Cg);
+	LLVMValueRef c = LLVMBuildAdd(b, LLVMBuildMul(b, gi, cg_i64(cg, Cg), ""), lc.iv, "");
+	CgNest kn;
+	cg_nest(cg, &kn, k, w->shape.dims + 2);
+	LLVMValueRef xi = LLVMBuildAdd(b, LLVMBuildMul(b, on.iv[0], cg_i64(cg, xs[0]), ""),
+	                               LLVMBuildMul(b, c, cg_i64(cg, xs[1]), ""), "");
+	LLVMValueRef wi = LLVMBuildAdd(b, LLVMBuildMul(b, m, cg_i64(cg, ws[0]), ""),
+	                               LLVMBuildMul(b, lc.iv, cg_i64(cg, ws[1]), ""), "");
+	LLVMValueRef inb = LLVMConstInt(cg->t_i1, 1, 0);
+	for (int i = 0; i < k; i++) {
+		LLVMValueRef p = LLVMBuildAdd(b, LLVMBuildMul(b, on.iv[2 + i], cg_i64(cg, st[i]), ""),
+		                              LLVMBuildMul(b, kn.iv[i], cg_i64(cg, dl[i]), ""), "");
+		p = LLVMBuildSub(b, p, cg_i64(cg, pb[i]), "");
+		LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, p, z0, ""),
+		                               LLVMBuildICmp(b, LLVMIntSLT, p, cg_i64(cg, x->shape.dims[2 + i]), ""), "");
+		inb = LLVMBuildAnd(b, inb, ok, "");
+		p = LLVMBuildSelect(b, ok, p, z0, "");
+		xi = LLVMBuildAdd(b, xi, LLVMBuildMul(b, p, cg_i64(cg, xs[2 + i]), ""), "");
+		wi = LLVMBuildAdd(b, wi, LLVMBuildMul(b, kn.iv[i], cg_i64(cg, ws[2 + i]), ""), "");
+	}
+	LLVMValueRef xe = LLVMBuildSub(b, cg_convert(cg, cg_load(cg, xv, xi), x->dtype, DT_I32), xz, "");
+	xe = LLVMBuildSelect(b, inb, xe, cg_i32(cg, 0), "");
+	LLVMValueRef we = LLVMBuildSub(b, cg_convert(cg, cg_load(cg, wv, wi), w->dtype, DT_I32), wz, "");
+	LLVMBuildStore(b, LLVMBuildAdd(b, LLVMBuildLoad2(b, cg->t_i32, acc, ""), LLVMBuildMul(b, xe, we, ""), ""), acc);
+	cg_nest_end(cg, &kn);
+	cg_for_end(cg, &lc);
+	LLVMValueRef res = LLVMBuildLoad2(b, cg->t_i32, acc, "");
+	if (ql) {
+		const Value *wsv = gval(g, n->in[4]);
+		LLVMValueRef wsc = loadf(cg, n->in[4], shape_numel(&wsv->shape) == 1 ? z0 : m, DT_F32);
+		DType yt = y->dtype;
+		LLVMValueRef f = LLVMBuildFMul(b, LLVMBuildSIToFP(b, res, cg->t_f32, ""),
+		                               LLVMBuildFMul(b, qs, wsc, ""), "");
+		f = LLVMBuildFAdd(b, cg_math_round_even(cg, f), yz, "");
+		f = clampf(cg, f, yt == DT_I8 ? -128 : 0, yt == DT_I8 ? 127 : 255);
+		res = cg_convert(cg, f, DT_F32, yt);
+	}
+	cg_store(cg, yv, cg_linear(cg, r, on.iv, ys), res);
+	cg_nest_end(cg, &on);
+	return true;
+}
+
 /* Quantization group entry: see the file comment. */
 bool cg_lower_quant(Cg *cg, const Node *n)
 {
@@ -197,6 +308,7 @@ bool cg_lower_quant(Cg *cg, const Node *n)
 	case OP_QuantizeLinear: case OP_DequantizeLinear: return lower_qdq(cg, n);
 	case OP_DynamicQuantizeLinear: return lower_dynq(cg, n);
 	case OP_MatMulInteger: case OP_QLinearMatMul: return lower_matmul_integer(cg, n);
+	case OP_ConvInteger: case OP_QLinearConv: return lower_conv_integer(cg, n);
 	default: return cg_unsupported(cg, -1, "not a quantization op");
 	}
 }

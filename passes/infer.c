@@ -175,6 +175,7 @@ bool infer_grid_sample(InferCtx *c);
 bool infer_qlinear_matmul(InferCtx *c);
 bool infer_max_unpool(InferCtx *c);
 bool infer_det(InferCtx *c);
+bool infer_conv_integer(InferCtx *c);
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
@@ -251,6 +252,8 @@ static const InferFn rules[OP__COUNT] = {
 	[OP_QLinearMatMul] = infer_qlinear_matmul,
 	[OP_MaxUnpool] = infer_max_unpool,
 	[OP_Det] = infer_det,
+	[OP_ConvInteger] = infer_conv_integer,
+	[OP_QLinearConv] = infer_conv_integer,
 };
 
 /* The rule for op: the table first, then the family flags. */

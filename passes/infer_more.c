@@ -507,3 +507,87 @@ bool infer_det(InferCtx *c)
 	iset(c, 0, x->dtype, &o);
 	return true;
 }
+
+/* ConvInteger (x, w, x_zp, w_zp) / QLinearConv (x, x_scale, x_zp, w,
+ * w_scale, w_zp, y_scale, y_zp, B): u8/i8 x [N, C, D...] and w [M, C/group,
+ * K...]; x_zp scalar, w_zp and w_scale scalar or [M], other scales scalar,
+ * B int32 [M].  Output int32 (ConvInteger) or y_zp's dtype, [N, M, O...]
+ * with the usual pads/strides/dilations/auto_pad arithmetic. */
+bool infer_conv_integer(InferCtx *c)
+{
+	bool ql = c->n->op == OP_QLinearConv;
+	int kw = ql ? 3 : 1, kxz = 2, kwz = ql ? 5 : 3;
+	Value *x = iin(c, 0), *w = iin(c, kw);
+	for (int k = 0; k <= kw; k += kw) {
+		Value *v = iin(c, k);
+		if (v->dtype != DT_U8 && v->dtype != DT_I8)
+			return ifail(c, k, "expected uint8 or int8, got %s", dtype_name(v->dtype));
+	}
+	if (!irank(c, 0, 3, -1))
+		return false;
+	int r = x->shape.rank, k = r - 2;
+	if (w->shape.rank != r)
+		return ifail(c, kw, "rank %d differs from x's %d", w->shape.rank, r);
+	int64_t M = w->shape.dims[0], grp = attr_int(c->n, "group", 1);
+	if (grp < 1 || x->shape.dims[1] != w->shape.dims[1] * grp || M % grp)
+		return ifail(c, kw, "shape %s does not fit x %s with group %" PRId64, ishape_str(&w->shape),
+		             ishape_str(&x->shape), grp);
+	Value *xz = iin(c, kxz), *wz = iin(c, kwz);
+	if (xz && (shape_numel(&xz->shape) != 1 || !isame_dtype(c, kxz, 0)))
+		return ifail(c, kxz, "x_zero_point must be a scalar of x's dtype");
+	if (wz && ((shape_numel(&wz->shape) != 1 && shape_numel(&wz->shape) != M) || wz->shape.rank > 1 ||
+	           !isame_dtype(c, kwz, kw)))
+		return ifail(c, kwz, "w_zero_point must be a scalar or [%" PRId64 "] of w's dtype", M);
+	DType yt = DT_I32;
+	if (ql) {
+		for (int q = 1; q < 8; q++) {
+			Value *v = iin(c, q);
+			if (q == 2 || q == 3 || q == 5)
+				continue;
+			if (!v)
+				return ifail(c, q, "required input is missing");
+			int64_t nv = shape_numel(&v->shape);
+			if (v->shape.rank > 1 || (nv != 1 && !(q == 4 && nv == M)))
+				return ifail(c, q, "unsupported shape %s", ishape_str(&v->shape));
+			if ((q == 1 || q == 4 || q == 6) && v->dtype != DT_F32)
+				return ifail(c, q, "scale must be float32, got %s", dtype_name(v->dtype));
+		}
+		yt = iin(c, 7)->dtype;
+		if (yt != DT_U8 && yt != DT_I8)
+			return ifail(c, 7, "expected uint8 or int8, got %s", dtype_name(yt));
+		Value *bias = iin(c, 8);
+		if (bias && (bias->dtype != DT_I32 || bias->shape.rank != 1 || bias->shape.dims[0] != M))
+			return ifail(c, 8, "B must be int32 [%" PRId64 "]", M);
+	}
+	const int64_t *st, *dl, *pd, *ks;
+	int ns = attr_ints(c->n, "strides", &st), nd = attr_ints(c->n, "dilations", &dl);
+	int np = attr_ints(c->n, "pads", &pd), nk = attr_ints(c->n, "kernel_shape", &ks);
+	if ((ns >= 0 && ns != k) || (nd >= 0 && nd != k) || (np >= 0 && np != 2 * k) || (nk >= 0 && nk != k))
+		return ifail(c, -1, "strides/dilations/pads/kernel_shape have the wrong length");
+	const char *ap = attr_string(c->n, "auto_pad", "NOTSET");
+	bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
+	if (!same && strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
+		return ifail(c, -1, "unknown auto_pad '%s'", ap);
+	Shape o = shape_make(r, NULL);
+	o.dims[0] = x->shape.dims[0];
+	o.dims[1] = M;
+	for (int i = 0; i < k; i++) {
+		int64_t s = ns >= 0 ? st[i] : 1, d = nd >= 0 ? dl[i] : 1, kk = w->shape.dims[2 + i];
+		if (nk >= 0 && ks[i] != kk)
+			return ifail(c, -1, "kernel_shape differs from w's shape");
+		int64_t p = !strcmp(ap, "NOTSET") && np >= 0 ? isat_add(pd[i], pd[k + i]) : 0;
+		if (s < 1 || d < 1 || p < 0)
+			return ifail(c, -1, "invalid strides/dilations/pads");
+		int64_t in = x->shape.dims[2 + i];
+		if (same) {
+			o.dims[2 + i] = (in + s - 1) / s;
+		} else {
+			int64_t span = isat_add(isat_mul(kk - 1, d), 1), v = isat_add(in, p) - span;
+			if (v < 0)
+				return ifail(c, -1, "kernel larger than the padded input on axis %d", 2 + i);
+			o.dims[2 + i] = v / s + 1;
+		}
+	}
+	iset(c, 0, yt, &o);
+	return true;
+}
