@@ -33,6 +33,7 @@ bool cg_lower_node(Cg *cg, const Node *n)
 		return cg_lower_quant(cg, n);
 	case OP_HannWindow: case OP_HammingWindow: case OP_BlackmanWindow:
 	case OP_ReverseSequence: case OP_GridSample: case OP_MaxUnpool: case OP_Det:
+	case OP_RoiAlign:
 		return cg_lower_misc(cg, n);
 	case OP_Resize: case OP_Upsample:
 		return cg_lower_resize(cg, n);

@@ -43,7 +43,7 @@ bool cg_lower_loss(Cg *cg, const Node *n);
  * QLinearMatMul, ConvInteger, QLinearConv — lower_quant.c */
 bool cg_lower_quant(Cg *cg, const Node *n);
 /* HannWindow, HammingWindow, BlackmanWindow, ReverseSequence, GridSample,
- * MaxUnpool, Det — lower_misc.c */
+ * MaxUnpool, Det, RoiAlign — lower_misc.c */
 bool cg_lower_misc(Cg *cg, const Node *n);
 /* Resize, Upsample — lower_resize.c */
 bool cg_lower_resize(Cg *cg, const Node *n);

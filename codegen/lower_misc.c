@@ -1,5 +1,5 @@
 /* codegen/lower_misc.c — HannWindow, HammingWindow, BlackmanWindow,
- * ReverseSequence, GridSample, MaxUnpool and Det.
+ * ReverseSequence, GridSample, MaxUnpool, RoiAlign and Det.
  *
  * Windows: with N = size (periodic=1, default) or size - 1 (periodic=0) and
  * a = 2*pi*i/N, computed in double and rounded once to the output dtype:
@@ -27,6 +27,15 @@
  * coordinates of the default shape and stored at the same coordinates of
  * the output (as the ONNX test data expects).  Out-of-range indices,
  * undefined in ONNX, are clamped.
+ *
+ * RoiAlign (mode avg): per roi, bin (ph, pw) and channel, the mean of
+ * grid_h x grid_w bilinear samples at the bin's regular sub-grid; the
+ * bilinear sampler follows the reference (ONNX Runtime's): samples beyond
+ * [-1, H] x [-1, W] count as 0, coordinates below 0 clamp to 0, the last
+ * row/column repeats.  half_pixel shifts the roi by -0.5;
+ * output_half_pixel instead forces roi sizes >= 1.  sampling_ratio 0 uses
+ * ceil(roi size / output size) samples, computed at run time.  mode max is
+ * not lowered.
  *
  * Det: per [M, M] matrix, Gaussian elimination with partial pivoting on a
  * double copy in a stack scratch (M <= DET_MAX_M): det = sign * prod(pivots);
@@ -409,6 +418,130 @@ static bool lower_det(Cg *cg, const Node *n)
 	return true;
 }
 
+/* float compute-type helpers for RoiAlign */
+static LLVMValueRef fmaxv(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, a, b, ""), a, b, "");
+}
+
+/* RoiAlign. */
+static bool lower_roi_align(Cg *cg, const Node *n)
+{
+	LLVMBuilderRef b = cg->b;
+	ValueId xv = n->in[0], rv = n->in[1], bv = n->in[2], yv = n->out[0];
+	const Value *x = gval(cg->g, xv), *y = gval(cg->g, yv);
+	if (strcmp(attr_string(n, "mode", "avg"), "avg"))
+		return cg_unsupported(cg, -1, "mode '%s' is not supported (only avg)", attr_string(n, "mode", "avg"));
+	const char *ctm = attr_string(n, "coordinate_transformation_mode", "half_pixel");
+	bool half = !strcmp(ctm, "half_pixel");
+	if (!half && strcmp(ctm, "output_half_pixel"))
+		return cg_unsupported(cg, -1, "coordinate_transformation_mode '%s'", ctm);
+	int64_t R = y->shape.dims[0], C = x->shape.dims[1], H = x->shape.dims[2], W = x->shape.dims[3];
+	int64_t OH = y->shape.dims[2], OW = y->shape.dims[3], Nb = x->shape.dims[0];
+	int64_t sr = attr_int(n, "sampling_ratio", 0);
+	double scale = attr_float(n, "spatial_scale", 1.0f);
+	if (R * C * OH * OW == 0)
+		return true;
+	if (Nb == 0 || H == 0 || W == 0)
+		return cg_unsupported(cg, 0, "empty input");
+	DType ct = x->dtype == DT_F64 ? DT_F64 : DT_F32;
+	LLVMTypeRef ft = ct == DT_F64 ? cg->t_f64 : cg->t_f32;
+	DType rt = gval(cg->g, rv)->dtype == DT_F64 ? DT_F64 : DT_F32;
+#define FC(v) LLVMConstReal(ft, (v))
+	LLVMValueRef acc = cg_alloca(cg, ft, "acc");
+	CgLoop lr, lc, lph, lpw, liy, lix;
+	cg_for(cg, &lr, 0, R);
+	LLVMValueRef rb = LLVMBuildMul(b, lr.iv, cg_i64(cg, 4), "");
+	LLVMValueRef rc[4];
+	for (int k = 0; k < 4; k++) {
+		LLVMValueRef v = cg_convert(cg, cg_load(cg, rv, LLVMBuildAdd(b, rb, cg_i64(cg, k), "")), rt, ct);
+		rc[k] = LLVMBuildFSub(b, LLVMBuildFMul(b, v, FC(scale), ""), FC(half ? 0.5 : 0), "");
+	}
+	LLVMValueRef rw = LLVMBuildFSub(b, rc[2], rc[0], ""), rh = LLVMBuildFSub(b, rc[3], rc[1], "");
+	if (!half) {
+		rw = fmaxv(cg, rw, FC(1));
+		rh = fmaxv(cg, rh, FC(1));
+	}
+	LLVMValueRef bw = LLVMBuildFDiv(b, rw, FC((double)OW), ""), bh = LLVMBuildFDiv(b, rh, FC((double)OH), "");
+	LLVMValueRef gh, gw;
+	if (sr > 0) {
+		gh = gw = cg_i64(cg, sr);
+	} else { /* ceil(roi / out), kept in [0, 2^20] before the conversion */
+		LLVMValueRef a = fclamp(cg, cg_math_ceil(cg, bh), 0, 1 << 20);
+		LLVMValueRef c = fclamp(cg, cg_math_ceil(cg, bw), 0, 1 << 20);
+		a = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, a, a, ""), FC(0), a, "");
+		c = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, c, c, ""), FC(0), c, "");
+		gh = LLVMBuildFPToSI(b, a, cg->t_i64, "");
+		gw = LLVMBuildFPToSI(b, c, cg->t_i64, "");
+	}
+	LLVMValueRef cnt = LLVMBuildMul(b, gh, gw, "");
+	cnt = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cnt, cg_i64(cg, 1), ""), cg_i64(cg, 1), cnt, "");
+	LLVMValueRef cntf = LLVMBuildSIToFP(b, cnt, ft, "");
+	LLVMValueRef ghf = LLVMBuildSIToFP(b, gh, ft, ""), gwf = LLVMBuildSIToFP(b, gw, ft, "");
+	LLVMValueRef bi = cg_load(cg, bv, lr.iv);
+	if (gval(cg->g, bv)->dtype != DT_I64)
+		bi = LLVMBuildSExt(b, bi, cg->t_i64, "");
+	bi = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, bi, cg_i64(cg, 0), ""), cg_i64(cg, 0), bi, "");
+	bi = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, bi, cg_i64(cg, Nb - 1), ""), cg_i64(cg, Nb - 1), bi, "");
+	cg_for(cg, &lc, 0, C);
+	LLVMValueRef plane = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, C), ""), lc.iv, ""),
+	                                  cg_i64(cg, H * W), "");
+	cg_for(cg, &lph, 0, OH);
+	cg_for(cg, &lpw, 0, OW);
+	LLVMBuildStore(b, FC(0), acc);
+	LLVMValueRef ph = LLVMBuildSIToFP(b, lph.iv, ft, ""), pw = LLVMBuildSIToFP(b, lpw.iv, ft, "");
+	cg_for_v(cg, &liy, cg_i64(cg, 0), gh);
+	LLVMValueRef yy = LLVMBuildFAdd(b, LLVMBuildFAdd(b, rc[1], LLVMBuildFMul(b, ph, bh, ""), ""),
+	                                LLVMBuildFDiv(b, LLVMBuildFMul(b, LLVMBuildFAdd(b,
+	                                LLVMBuildSIToFP(b, liy.iv, ft, ""), FC(0.5), ""), bh, ""), ghf, ""), "");
+	cg_for_v(cg, &lix, cg_i64(cg, 0), gw);
+	LLVMValueRef xx = LLVMBuildFAdd(b, LLVMBuildFAdd(b, rc[0], LLVMBuildFMul(b, pw, bw, ""), ""),
+	                                LLVMBuildFDiv(b, LLVMBuildFMul(b, LLVMBuildFAdd(b,
+	                                LLVMBuildSIToFP(b, lix.iv, ft, ""), FC(0.5), ""), bw, ""), gwf, ""), "");
+	/* bilinear sample */
+	LLVMValueRef out = LLVMBuildOr(b, LLVMBuildOr(b, LLVMBuildFCmp(b, LLVMRealULT, yy, FC(-1), ""),
+	                                              LLVMBuildFCmp(b, LLVMRealUGT, yy, FC((double)H), ""), ""),
+	                               LLVMBuildOr(b, LLVMBuildFCmp(b, LLVMRealULT, xx, FC(-1), ""),
+	                                           LLVMBuildFCmp(b, LLVMRealUGT, xx, FC((double)W), ""), ""), "");
+	LLVMValueRef co[2] = {yy, xx}, lo[2], hi[2], fr[2];
+	int64_t len[2] = {H, W};
+	for (int k = 0; k < 2; k++) {
+		LLVMValueRef v = fclamp(cg, co[k], 0, (double)len[k]);  /* in range for fptosi */
+		v = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, v, v, ""), FC(0), v, "");
+		LLVMValueRef l = LLVMBuildFPToSI(b, v, cg->t_i64, "");
+		LLVMValueRef last = LLVMBuildICmp(b, LLVMIntSGE, l, cg_i64(cg, len[k] - 1), "");
+		lo[k] = LLVMBuildSelect(b, last, cg_i64(cg, len[k] - 1), l, "");
+		hi[k] = LLVMBuildSelect(b, last, cg_i64(cg, len[k] - 1), LLVMBuildAdd(b, l, cg_i64(cg, 1), ""), "");
+		v = LLVMBuildSelect(b, last, LLVMBuildSIToFP(b, lo[k], ft, ""), v, "");
+		fr[k] = LLVMBuildFSub(b, v, LLVMBuildSIToFP(b, lo[k], ft, ""), "");
+	}
+	LLVMValueRef s = FC(0);
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++) {
+			LLVMValueRef wy = i ? fr[0] : LLVMBuildFSub(b, FC(1), fr[0], "");
+			LLVMValueRef wx = j ? fr[1] : LLVMBuildFSub(b, FC(1), fr[1], "");
+			LLVMValueRef idx = LLVMBuildAdd(b, plane, LLVMBuildAdd(b, LLVMBuildMul(b, i ? hi[0] : lo[0],
+			                                cg_i64(cg, W), ""), j ? hi[1] : lo[1], ""), "");
+			LLVMValueRef v = cg_convert(cg, cg_load(cg, xv, idx), ct, ct);
+			s = LLVMBuildFAdd(b, s, LLVMBuildFMul(b, LLVMBuildFMul(b, wy, wx, ""), v, ""), "");
+		}
+	s = LLVMBuildSelect(b, out, FC(0), s, "");
+	LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, ft, acc, ""), s, ""), acc);
+	cg_for_end(cg, &lix);
+	cg_for_end(cg, &liy);
+	LLVMValueRef res = LLVMBuildFDiv(b, LLVMBuildLoad2(b, ft, acc, ""), cntf, "");
+	LLVMValueRef oi = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b,
+	                  LLVMBuildMul(b, lr.iv, cg_i64(cg, C), ""), lc.iv, ""), cg_i64(cg, OH), ""), lph.iv, ""),
+	                  cg_i64(cg, OW), ""), lpw.iv, "");
+	cg_store(cg, yv, oi, res);
+	cg_for_end(cg, &lpw);
+	cg_for_end(cg, &lph);
+	cg_for_end(cg, &lc);
+	cg_for_end(cg, &lr);
+#undef FC
+	return true;
+}
+
 /* Misc group entry: see the file comment. */
 bool cg_lower_misc(Cg *cg, const Node *n)
 {
@@ -418,6 +551,7 @@ bool cg_lower_misc(Cg *cg, const Node *n)
 	case OP_GridSample: return lower_grid_sample(cg, n);
 	case OP_MaxUnpool: return lower_max_unpool(cg, n);
 	case OP_Det: return lower_det(cg, n);
+	case OP_RoiAlign: return lower_roi_align(cg, n);
 	default: return cg_unsupported(cg, -1, "not a misc op");
 	}
 }

@@ -176,6 +176,7 @@ bool infer_qlinear_matmul(InferCtx *c);
 bool infer_max_unpool(InferCtx *c);
 bool infer_det(InferCtx *c);
 bool infer_conv_integer(InferCtx *c);
+bool infer_roi_align(InferCtx *c);
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
@@ -254,6 +255,7 @@ static const InferFn rules[OP__COUNT] = {
 	[OP_Det] = infer_det,
 	[OP_ConvInteger] = infer_conv_integer,
 	[OP_QLinearConv] = infer_conv_integer,
+	[OP_RoiAlign] = infer_roi_align,
 };
 
 /* The rule for op: the table first, then the family flags. */

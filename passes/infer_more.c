@@ -591,3 +591,25 @@ bool infer_conv_integer(InferCtx *c)
 	iset(c, 0, yt, &o);
 	return true;
 }
+
+/* RoiAlign: X float (N, C, H, W), rois (R, 4) of X's dtype, batch_indices
+ * int64 (R) -> (R, C, output_height, output_width). */
+bool infer_roi_align(InferCtx *c)
+{
+	Value *x = iin(c, 0), *ro = iin(c, 1), *bi = iin(c, 2);
+	if (!dtype_is_float(x->dtype))
+		return ifail(c, 0, "expected a float tensor, got %s", dtype_name(x->dtype));
+	if (!irank(c, 0, 4, 4) || !irank(c, 1, 2, 2) || !irank(c, 2, 1, 1) || !isame_dtype(c, 1, 0))
+		return false;
+	if (ro->shape.dims[1] != 4)
+		return ifail(c, 1, "rois shape %s must be [R, 4]", ishape_str(&ro->shape));
+	if (!is_index(bi->dtype) || bi->shape.dims[0] != ro->shape.dims[0])
+		return ifail(c, 2, "batch_indices must be int64 [%" PRId64 "]", ro->shape.dims[0]);
+	int64_t oh = attr_int(c->n, "output_height", 1), ow = attr_int(c->n, "output_width", 1);
+	if (oh < 1 || ow < 1 || attr_int(c->n, "sampling_ratio", 0) < 0)
+		return ifail(c, -1, "output_height/output_width must be >= 1 and sampling_ratio >= 0");
+	int64_t d[4] = {ro->shape.dims[0], x->shape.dims[1], oh, ow};
+	Shape o = shape_make(4, d);
+	iset(c, 0, x->dtype, &o);
+	return true;
+}
