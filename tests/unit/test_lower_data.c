@@ -17,101 +17,7 @@
 
 #include "ir/ir.h"
 
-/* ---- graph building ---------------------------------------------------------- */
-
-typedef struct TG {
-	Graph *g;
-	NodeId node;
-} TG;
-
-static TG tg_new(void)
-{
-	TG t = {.g = graph_new("test.onnx"), .node = IR_NONE};
-	t.g->inputs = arena_alloc(&t.g->arena, 16 * sizeof(ValueId));
-	t.g->outputs = arena_alloc(&t.g->arena, 16 * sizeof(ValueId));
-	return t;
-}
-
-static Shape shp(int rank, const int64_t *dims)
-{
-	return shape_make(rank, dims);
-}
-
-static ValueId tg_input(TG *t, const char *name, DType dt, int rank, const int64_t *dims)
-{
-	Shape s = shp(rank, dims);
-	ValueId v = graph_add_value(t->g, name, dt, &s);
-	gval(t->g, v)->kind = VK_INPUT;
-	t->g->inputs[t->g->ninputs++] = v;
-	return v;
-}
-
-static ValueId tg_const_i64(TG *t, const char *name, int rank, const int64_t *dims, const int64_t *data)
-{
-	Shape s = shp(rank, dims);
-	return graph_add_const(t->g, name, DT_I64, &s, data);
-}
-
-static ValueId tg_output(TG *t, const char *name, DType dt, int rank, const int64_t *dims)
-{
-	Shape s = shp(rank, dims);
-	ValueId v = graph_add_value(t->g, name, dt, &s);
-	gval(t->g, v)->is_output = true;
-	t->g->outputs[t->g->noutputs++] = v;
-	return v;
-}
-
-static NodeId tg_node(TG *t, Op op, int opset, const ValueId *in, int nin, const ValueId *out, int nout)
-{
-	t->node = graph_add_node(t->g, op, op_name(op), "n0", in, nin, out, nout);
-	t->g->nodes[t->node].opset = opset;
-	return t->node;
-}
-
-static void tg_int(TG *t, const char *name, int64_t x)
-{
-	graph_add_attr(t->g, t->node, name, AK_INT)->i = x;
-}
-
-static void tg_ints(TG *t, const char *name, int n, const int64_t *xs)
-{
-	Attr *a = graph_add_attr(t->g, t->node, name, AK_INTS);
-	a->n = n;
-	a->ints = arena_dup(&t->g->arena, xs, (size_t)n * sizeof *xs);
-}
-
-static void tg_str(TG *t, const char *name, const char *s)
-{
-	Attr *a = graph_add_attr(t->g, t->node, name, AK_STRING);
-	a->s = arena_strdup(&t->g->arena, s);
-	a->slen = strlen(s);
-}
-
-/* Compiles and runs; fails the test with the diagnostics on error. */
-static void tg_run(TG *t, const void *const *in, void *const *out)
-{
-	Diag d;
-	diag_init(&d, "test.onnx", false);
-	bool ok = tu_run_graph(t->g, in, out, &d);
-	if (!ok)
-		fprintf(stderr, "%s\n", d.buf ? d.buf : "");
-	assert_true(ok);
-	diag_free(&d);
-	graph_free(t->g);
-}
-
-/* Compiles expecting failure with a diagnostic containing needle. */
-static void tg_reject(TG *t, const void *const *in, void *const *out, const char *needle)
-{
-	Diag d;
-	diag_init(&d, "test.onnx", false);
-	assert_false(tu_run_graph(t->g, in, out, &d));
-	if (!diag_contains(&d, needle))
-		fprintf(stderr, "diagnostics: %s\n", d.buf ? d.buf : "");
-	assert_true(diag_contains(&d, needle));
-	diag_free(&d);
-	graph_free(t->g);
-}
+/* Graphs are built and run with the TuGraph helpers of testutil.h. */
 
 static float frand(unsigned *seed)
 {
@@ -151,11 +57,11 @@ static void assert_i64_eq(const int64_t *got, const int64_t *want, int n)
 static void test_transpose(void **state)
 {
 	(void)state;
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t id[3] = {2, 3, 4}, od[3] = {3, 4, 2}, perm[3] = {1, 2, 0};
-	ValueId x = tg_input(&t, "x", DT_F32, 3, id), y = tg_output(&t, "y", DT_F32, 3, od);
-	tg_node(&t, OP_Transpose, 13, &x, 1, &y, 1);
-	tg_ints(&t, "perm", 3, perm);
+	ValueId x = tu_input(&t, "x", DT_F32, 3, id), y = tu_output(&t, "y", DT_F32, 3, od);
+	tu_node(&t, OP_Transpose, 13, &x, 1, &y, 1);
+	tu_attr_ints(&t, "perm", 3, perm);
 	float in[24], out[24], want[24];
 	fill_rand(in, 24, 1);
 	for (int a = 0; a < 2; a++)
@@ -164,7 +70,7 @@ static void test_transpose(void **state)
 				want[(b * 4 + c) * 2 + a] = in[(a * 3 + b) * 4 + c];
 	const void *ins[] = {in};
 	void *outs[] = {out};
-	tg_run(&t, ins, outs);
+	tu_run(&t, ins, outs);
 	assert_memory_equal(out, want, sizeof want);
 }
 
@@ -173,14 +79,14 @@ static void test_transpose(void **state)
 static void test_slice_negative_step(void **state)
 {
 	(void)state;
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t id[2] = {5, 6}, od[2] = {2, 3}, one[1] = {2};
 	int64_t starts[2] = {-1, 1}, ends[2] = {INT64_MIN, INT64_MAX}, axes[2] = {1, 0}, steps[2] = {-2, 3};
-	ValueId in[5] = {tg_input(&t, "x", DT_I32, 2, id), tg_const_i64(&t, "s", 1, one, starts),
-	                 tg_const_i64(&t, "e", 1, one, ends), tg_const_i64(&t, "a", 1, one, axes),
-	                 tg_const_i64(&t, "st", 1, one, steps)};
-	ValueId y = tg_output(&t, "y", DT_I32, 2, od);
-	tg_node(&t, OP_Slice, 13, in, 5, &y, 1);
+	ValueId in[5] = {tu_input(&t, "x", DT_I32, 2, id), tu_const(&t, "s", DT_I64, 1, one, starts),
+	                 tu_const(&t, "e", DT_I64, 1, one, ends), tu_const(&t, "a", DT_I64, 1, one, axes),
+	                 tu_const(&t, "st", DT_I64, 1, one, steps)};
+	ValueId y = tu_output(&t, "y", DT_I32, 2, od);
+	tu_node(&t, OP_Slice, 13, in, 5, &y, 1);
 	int32_t x[30], out[6], want[6];
 	for (int i = 0; i < 30; i++)
 		x[i] = i * 7 - 3;
@@ -191,36 +97,36 @@ static void test_slice_negative_step(void **state)
 			want[r * 3 + c] = x[rows[r] * 6 + cols[c]];
 	const void *ins[] = {x};
 	void *outs[] = {out};
-	tg_run(&t, ins, outs);
+	tu_run(&t, ins, outs);
 	assert_memory_equal(out, want, sizeof want);
 }
 
 static void test_slice_runtime_starts_rejected(void **state)
 {
 	(void)state;
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t id[1] = {6}, od[1] = {3}, one[1] = {1}, ends[1] = {4};
-	ValueId in[3] = {tg_input(&t, "x", DT_F32, 1, id), tg_input(&t, "s", DT_I64, 1, one),
-	                 tg_const_i64(&t, "e", 1, one, ends)};
-	ValueId y = tg_output(&t, "y", DT_F32, 1, od);
-	tg_node(&t, OP_Slice, 13, in, 3, &y, 1);
+	ValueId in[3] = {tu_input(&t, "x", DT_F32, 1, id), tu_input(&t, "s", DT_I64, 1, one),
+	                 tu_const(&t, "e", DT_I64, 1, one, ends)};
+	ValueId y = tu_output(&t, "y", DT_F32, 1, od);
+	tu_node(&t, OP_Slice, 13, in, 3, &y, 1);
 	float x[6] = {0}, out[3];
 	int64_t s[1] = {1};
 	const void *ins[] = {x, s};
 	void *outs[] = {out};
-	tg_reject(&t, ins, outs, "input 1: code generation: must be a compile-time constant");
+	tu_reject(&t, ins, outs, "input 1: code generation: must be a compile-time constant");
 }
 
 /* Concat of two inputs along axis -1, then checked element by element. */
 static void test_concat(void **state)
 {
 	(void)state;
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t ad[2] = {3, 2}, bd[2] = {3, 4}, od[2] = {3, 6};
-	ValueId in[2] = {tg_input(&t, "a", DT_F16, 2, ad), tg_input(&t, "b", DT_F16, 2, bd)};
-	ValueId y = tg_output(&t, "y", DT_F16, 2, od);
-	tg_node(&t, OP_Concat, 13, in, 2, &y, 1);
-	tg_int(&t, "axis", -1);
+	ValueId in[2] = {tu_input(&t, "a", DT_F16, 2, ad), tu_input(&t, "b", DT_F16, 2, bd)};
+	ValueId y = tu_output(&t, "y", DT_F16, 2, od);
+	tu_node(&t, OP_Concat, 13, in, 2, &y, 1);
+	tu_attr_int(&t, "axis", -1);
 	uint16_t a[6], b[12], out[18], want[18];
 	for (int i = 0; i < 6; i++)
 		a[i] = (uint16_t)(0x3c00 + i);
@@ -234,7 +140,7 @@ static void test_concat(void **state)
 	}
 	const void *ins[] = {a, b};
 	void *outs[] = {out};
-	tg_run(&t, ins, outs);
+	tu_run(&t, ins, outs);
 	assert_memory_equal(out, want, sizeof want);
 }
 
@@ -242,19 +148,19 @@ static void test_concat(void **state)
 static void test_split(void **state)
 {
 	(void)state;
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t id[2] = {2, 5}, d0[2] = {2, 1}, d1[2] = {2, 0}, d2[2] = {2, 4};
-	ValueId x = tg_input(&t, "x", DT_I64, 2, id);
-	ValueId out[3] = {tg_output(&t, "y0", DT_I64, 2, d0), tg_output(&t, "y1", DT_I64, 2, d1),
-	                  tg_output(&t, "y2", DT_I64, 2, d2)};
-	tg_node(&t, OP_Split, 13, &x, 1, out, 3);
-	tg_int(&t, "axis", 1);
+	ValueId x = tu_input(&t, "x", DT_I64, 2, id);
+	ValueId out[3] = {tu_output(&t, "y0", DT_I64, 2, d0), tu_output(&t, "y1", DT_I64, 2, d1),
+	                  tu_output(&t, "y2", DT_I64, 2, d2)};
+	tu_node(&t, OP_Split, 13, &x, 1, out, 3);
+	tu_attr_int(&t, "axis", 1);
 	int64_t in[10], o0[2], o1[1], o2[8];
 	for (int i = 0; i < 10; i++)
 		in[i] = 100 + i;
 	const void *ins[] = {in};
 	void *outs[] = {o0, o1, o2};
-	tg_run(&t, ins, outs);
+	tu_run(&t, ins, outs);
 	int64_t w0[2] = {100, 105}, w2[8] = {101, 102, 103, 104, 106, 107, 108, 109};
 	assert_i64_eq(o0, w0, 2);
 	assert_i64_eq(o2, w2, 8);
@@ -265,11 +171,11 @@ static void test_tile_expand(void **state)
 {
 	(void)state;
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t id[2] = {2, 3}, od[2] = {4, 9}, two[1] = {2}, reps[2] = {2, 3};
-		ValueId in[2] = {tg_input(&t, "x", DT_F32, 2, id), tg_const_i64(&t, "r", 1, two, reps)};
-		ValueId y = tg_output(&t, "y", DT_F32, 2, od);
-		tg_node(&t, OP_Tile, 13, in, 2, &y, 1);
+		ValueId in[2] = {tu_input(&t, "x", DT_F32, 2, id), tu_const(&t, "r", DT_I64, 1, two, reps)};
+		ValueId y = tu_output(&t, "y", DT_F32, 2, od);
+		tu_node(&t, OP_Tile, 13, in, 2, &y, 1);
 		float x[6], out[36], want[36];
 		fill_rand(x, 6, 2);
 		for (int i = 0; i < 4; i++)
@@ -277,21 +183,21 @@ static void test_tile_expand(void **state)
 				want[i * 9 + j] = x[(i % 2) * 3 + j % 3];
 		const void *ins[] = {x};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t id[2] = {3, 1}, od[3] = {2, 3, 4}, three[1] = {3}, shape[3] = {2, 1, 4};
-		ValueId in[2] = {tg_input(&t, "x", DT_F32, 2, id), tg_const_i64(&t, "s", 1, three, shape)};
-		ValueId y = tg_output(&t, "y", DT_F32, 3, od);
-		tg_node(&t, OP_Expand, 13, in, 2, &y, 1);
+		ValueId in[2] = {tu_input(&t, "x", DT_F32, 2, id), tu_const(&t, "s", DT_I64, 1, three, shape)};
+		ValueId y = tu_output(&t, "y", DT_F32, 3, od);
+		tu_node(&t, OP_Expand, 13, in, 2, &y, 1);
 		float x[3] = {1.5f, -2.0f, 7.0f}, out[24], want[24];
 		for (int i = 0; i < 24; i++)
 			want[i] = x[(i / 4) % 3];
 		const void *ins[] = {x};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 }
@@ -305,12 +211,12 @@ static void test_depth_space(void **state)
 	float x[N * C * H * W];
 	fill_rand(x, N * C * H * W, 3);
 	for (int crd = 0; crd < 2; crd++) {
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t id[4] = {N, C, H, W}, od[4] = {N, CO, H * B, W * B};
-		ValueId in = tg_input(&t, "x", DT_F32, 4, id), y = tg_output(&t, "y", DT_F32, 4, od);
-		tg_node(&t, OP_DepthToSpace, 13, &in, 1, &y, 1);
-		tg_int(&t, "blocksize", B);
-		tg_str(&t, "mode", crd ? "CRD" : "DCR");
+		ValueId in = tu_input(&t, "x", DT_F32, 4, id), y = tu_output(&t, "y", DT_F32, 4, od);
+		tu_node(&t, OP_DepthToSpace, 13, &in, 1, &y, 1);
+		tu_attr_int(&t, "blocksize", B);
+		tu_attr_str(&t, "mode", crd ? "CRD" : "DCR");
 		float out[N * C * H * W], want[N * C * H * W];
 		for (int c = 0; c < CO; c++)
 			for (int h = 0; h < H * B; h++)
@@ -321,19 +227,19 @@ static void test_depth_space(void **state)
 				}
 		const void *ins[] = {x};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 		if (crd)
 			continue;
 		/* SpaceToDepth(DepthToSpace_DCR(x)) == x */
-		TG u = tg_new();
-		ValueId in2 = tg_input(&u, "x", DT_F32, 4, od), y2 = tg_output(&u, "y", DT_F32, 4, id);
-		tg_node(&u, OP_SpaceToDepth, 13, &in2, 1, &y2, 1);
-		tg_int(&u, "blocksize", B);
+		TuGraph u = tu_graph();
+		ValueId in2 = tu_input(&u, "x", DT_F32, 4, od), y2 = tu_output(&u, "y", DT_F32, 4, id);
+		tu_node(&u, OP_SpaceToDepth, 13, &in2, 1, &y2, 1);
+		tu_attr_int(&u, "blocksize", B);
 		float back[N * C * H * W];
 		const void *ins2[] = {out};
 		void *outs2[] = {back};
-		tg_run(&u, ins2, outs2);
+		tu_run(&u, ins2, outs2);
 		assert_memory_equal(back, x, sizeof x);
 	}
 }
@@ -370,20 +276,20 @@ static void test_pad_modes(void **state)
 	float x[H * W];
 	fill_rand(x, H * W, 4);
 	for (int m = 0; m < 4; m++) {
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t id[2] = {H, W}, od[2] = {oh, ow}, four[1] = {4}, sc[1] = {1};
-		ValueId in[3] = {tg_input(&t, "x", DT_F32, 2, id), tg_const_i64(&t, "p", 1, four, pads),
-		                 tg_input(&t, "v", DT_F32, 0, sc)};
-		ValueId y = tg_output(&t, "y", DT_F32, 2, od);
-		tg_node(&t, OP_Pad, 13, in, 3, &y, 1);
-		tg_str(&t, "mode", modes[m]);
+		ValueId in[3] = {tu_input(&t, "x", DT_F32, 2, id), tu_const(&t, "p", DT_I64, 1, four, pads),
+		                 tu_input(&t, "v", DT_F32, 0, sc)};
+		ValueId y = tu_output(&t, "y", DT_F32, 2, od);
+		tu_node(&t, OP_Pad, 13, in, 3, &y, 1);
+		tu_attr_str(&t, "mode", modes[m]);
 		float v = 9.25f, out[11 * 8], want[11 * 8];
 		for (int i = 0; i < oh; i++)
 			for (int j = 0; j < ow; j++)
 				want[i * ow + j] = pad_ref(x, H, W, pads, modes[m], v, i, j);
 		const void *ins[] = {x, &v};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, (size_t)(oh * ow) * sizeof(float));
 	}
 }
@@ -394,12 +300,12 @@ static void test_pad_modes(void **state)
 static void test_gather(void **state)
 {
 	(void)state;
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t id[3] = {2, 3, 2}, jd[2] = {2, 2}, od[4] = {2, 2, 2, 2};
-	ValueId in[2] = {tg_input(&t, "x", DT_F32, 3, id), tg_input(&t, "i", DT_I32, 2, jd)};
-	ValueId y = tg_output(&t, "y", DT_F32, 4, od);
-	tg_node(&t, OP_Gather, 13, in, 2, &y, 1);
-	tg_int(&t, "axis", 1);
+	ValueId in[2] = {tu_input(&t, "x", DT_F32, 3, id), tu_input(&t, "i", DT_I32, 2, jd)};
+	ValueId y = tu_output(&t, "y", DT_F32, 4, od);
+	tu_node(&t, OP_Gather, 13, in, 2, &y, 1);
+	tu_attr_int(&t, "axis", 1);
 	float x[12], out[16], want[16];
 	fill_rand(x, 12, 5);
 	int32_t idx[4] = {0, -1, 2, -3};
@@ -409,7 +315,7 @@ static void test_gather(void **state)
 				want[(a * 4 + j) * 2 + c] = x[(a * 3 + (idx[j] + 3) % 3) * 2 + c];
 	const void *ins[] = {x, idx};
 	void *outs[] = {out};
-	tg_run(&t, ins, outs);
+	tu_run(&t, ins, outs);
 	assert_memory_equal(out, want, sizeof want);
 }
 
@@ -422,12 +328,12 @@ static void test_scatter_gather_elements(void **state)
 	float data[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, upd[6] = {10, 20, 30, 40, 50, 60};
 	int64_t idx[6] = {1, 0, 2, -2, 0, 2}; /* axis 0; row 1 col 0 appears twice */
 	{
-		TG t = tg_new();
-		ValueId in[3] = {tg_input(&t, "d", DT_F32, 2, dd), tg_input(&t, "i", DT_I64, 2, id),
-		                 tg_input(&t, "u", DT_F32, 2, id)};
-		ValueId y = tg_output(&t, "y", DT_F32, 2, dd);
-		tg_node(&t, OP_ScatterElements, 16, in, 3, &y, 1);
-		tg_str(&t, "reduction", "add");
+		TuGraph t = tu_graph();
+		ValueId in[3] = {tu_input(&t, "d", DT_F32, 2, dd), tu_input(&t, "i", DT_I64, 2, id),
+		                 tu_input(&t, "u", DT_F32, 2, id)};
+		ValueId y = tu_output(&t, "y", DT_F32, 2, dd);
+		tu_node(&t, OP_ScatterElements, 16, in, 3, &y, 1);
+		tu_attr_str(&t, "reduction", "add");
 		float out[9], want[9];
 		memcpy(want, data, sizeof data);
 		for (int r = 0; r < 2; r++)
@@ -437,15 +343,15 @@ static void test_scatter_gather_elements(void **state)
 			}
 		const void *ins[] = {data, idx, upd};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 	{
-		TG t = tg_new();
-		ValueId in[2] = {tg_input(&t, "d", DT_F32, 2, dd), tg_input(&t, "i", DT_I64, 2, id)};
-		ValueId y = tg_output(&t, "y", DT_F32, 2, id);
-		tg_node(&t, OP_GatherElements, 13, in, 2, &y, 1);
-		tg_int(&t, "axis", 1);
+		TuGraph t = tu_graph();
+		ValueId in[2] = {tu_input(&t, "d", DT_F32, 2, dd), tu_input(&t, "i", DT_I64, 2, id)};
+		ValueId y = tu_output(&t, "y", DT_F32, 2, id);
+		tu_node(&t, OP_GatherElements, 13, in, 2, &y, 1);
+		tu_attr_int(&t, "axis", 1);
 		float out[6], want[6];
 		for (int r = 0; r < 2; r++)
 			for (int c = 0; c < 3; c++) {
@@ -454,7 +360,7 @@ static void test_scatter_gather_elements(void **state)
 			}
 		const void *ins[] = {data, idx};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 }
@@ -464,12 +370,12 @@ static void test_gather_scatter_nd(void **state)
 {
 	(void)state;
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t dd[3] = {2, 3, 2}, id[3] = {2, 2, 1}, od[3] = {2, 2, 2};
-		ValueId in[2] = {tg_input(&t, "d", DT_I32, 3, dd), tg_input(&t, "i", DT_I64, 3, id)};
-		ValueId y = tg_output(&t, "y", DT_I32, 3, od);
-		tg_node(&t, OP_GatherND, 13, in, 2, &y, 1);
-		tg_int(&t, "batch_dims", 1);
+		ValueId in[2] = {tu_input(&t, "d", DT_I32, 3, dd), tu_input(&t, "i", DT_I64, 3, id)};
+		ValueId y = tu_output(&t, "y", DT_I32, 3, od);
+		tu_node(&t, OP_GatherND, 13, in, 2, &y, 1);
+		tu_attr_int(&t, "batch_dims", 1);
 		int32_t data[12], out[8], want[8];
 		for (int i = 0; i < 12; i++)
 			data[i] = i * i;
@@ -480,17 +386,17 @@ static void test_gather_scatter_nd(void **state)
 					want[(b * 2 + j) * 2 + s] = data[(b * 3 + (idx[b * 2 + j] + 3) % 3) * 2 + s];
 		const void *ins[] = {data, idx};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t dd[2] = {4, 2}, id[2] = {3, 1}, ud[2] = {3, 2};
-		ValueId in[3] = {tg_input(&t, "d", DT_F32, 2, dd), tg_input(&t, "i", DT_I64, 2, id),
-		                 tg_input(&t, "u", DT_F32, 2, ud)};
-		ValueId y = tg_output(&t, "y", DT_F32, 2, dd);
-		tg_node(&t, OP_ScatterND, 16, in, 3, &y, 1);
-		tg_str(&t, "reduction", "mul");
+		ValueId in[3] = {tu_input(&t, "d", DT_F32, 2, dd), tu_input(&t, "i", DT_I64, 2, id),
+		                 tu_input(&t, "u", DT_F32, 2, ud)};
+		ValueId y = tu_output(&t, "y", DT_F32, 2, dd);
+		tu_node(&t, OP_ScatterND, 16, in, 3, &y, 1);
+		tu_attr_str(&t, "reduction", "mul");
 		float data[8] = {1, 2, 3, 4, 5, 6, 7, 8}, upd[6] = {2, 3, 4, 5, 6, 7}, out[8], want[8];
 		int64_t idx[3] = {3, 0, 3};
 		memcpy(want, data, sizeof data);
@@ -499,7 +405,7 @@ static void test_gather_scatter_nd(void **state)
 				want[idx[r] * 2 + s] *= upd[r * 2 + s];
 		const void *ins[] = {data, idx, upd};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 }
@@ -510,13 +416,13 @@ static void test_onehot_trilu_eyelike(void **state)
 {
 	(void)state;
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t id[1] = {4}, sc[1] = {1}, two[1] = {2}, od[2] = {3, 4};
-		ValueId in[3] = {tg_input(&t, "i", DT_I64, 1, id), tg_input(&t, "depth", DT_I64, 0, sc),
-		                 tg_input(&t, "v", DT_F32, 1, two)};
-		ValueId y = tg_output(&t, "y", DT_F32, 2, od);
-		tg_node(&t, OP_OneHot, 11, in, 3, &y, 1);
-		tg_int(&t, "axis", 0);
+		ValueId in[3] = {tu_input(&t, "i", DT_I64, 1, id), tu_input(&t, "depth", DT_I64, 0, sc),
+		                 tu_input(&t, "v", DT_F32, 1, two)};
+		ValueId y = tu_output(&t, "y", DT_F32, 2, od);
+		tu_node(&t, OP_OneHot, 11, in, 3, &y, 1);
+		tu_attr_int(&t, "axis", 0);
 		int64_t idx[4] = {0, -1, 5, 1}, depth = 3;
 		float vals[2] = {-1, 4}, out[12], want[12];
 		for (int d = 0; d < 3; d++)
@@ -526,16 +432,16 @@ static void test_onehot_trilu_eyelike(void **state)
 			}
 		const void *ins[] = {idx, &depth, vals};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 	for (int upper = 0; upper < 2; upper++) {
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[3] = {2, 3, 4}, sc[1] = {1};
-		ValueId in[2] = {tg_input(&t, "x", DT_I64, 3, xd), tg_input(&t, "k", DT_I64, 0, sc)};
-		ValueId y = tg_output(&t, "y", DT_I64, 3, xd);
-		tg_node(&t, OP_Trilu, 14, in, 2, &y, 1);
-		tg_int(&t, "upper", upper);
+		ValueId in[2] = {tu_input(&t, "x", DT_I64, 3, xd), tu_input(&t, "k", DT_I64, 0, sc)};
+		ValueId y = tu_output(&t, "y", DT_I64, 3, xd);
+		tu_node(&t, OP_Trilu, 14, in, 2, &y, 1);
+		tu_attr_int(&t, "upper", upper);
 		int64_t x[24], out[24], want[24], k = -1;
 		for (int i = 0; i < 24; i++) {
 			x[i] = i + 1;
@@ -545,22 +451,22 @@ static void test_onehot_trilu_eyelike(void **state)
 		}
 		const void *ins[] = {x, &k};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_i64_eq(out, want, 24);
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[2] = {3, 4};
-		ValueId x = tg_input(&t, "x", DT_F32, 2, xd), y = tg_output(&t, "y", DT_I32, 2, xd);
-		tg_node(&t, OP_EyeLike, 9, &x, 1, &y, 1);
-		tg_int(&t, "k", 1);
+		ValueId x = tu_input(&t, "x", DT_F32, 2, xd), y = tu_output(&t, "y", DT_I32, 2, xd);
+		tu_node(&t, OP_EyeLike, 9, &x, 1, &y, 1);
+		tu_attr_int(&t, "k", 1);
 		float in[12] = {0};
 		int32_t out[12], want[12];
 		for (int i = 0; i < 12; i++)
 			want[i] = (i % 4) - (i / 4) == 1;
 		const void *ins[] = {in};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 }
@@ -570,30 +476,30 @@ static void test_range_shape(void **state)
 {
 	(void)state;
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t sc[1] = {1}, od[1] = {4};
-		ValueId in[3] = {tg_input(&t, "s", DT_I32, 0, sc), tg_input(&t, "l", DT_I32, 0, sc),
-		                 tg_input(&t, "d", DT_I32, 0, sc)};
-		ValueId y = tg_output(&t, "y", DT_I32, 1, od);
-		tg_node(&t, OP_Range, 11, in, 3, &y, 1);
+		ValueId in[3] = {tu_input(&t, "s", DT_I32, 0, sc), tu_input(&t, "l", DT_I32, 0, sc),
+		                 tu_input(&t, "d", DT_I32, 0, sc)};
+		ValueId y = tu_output(&t, "y", DT_I32, 1, od);
+		tu_node(&t, OP_Range, 11, in, 3, &y, 1);
 		int32_t s = 10, l = -2, d = -3, out[4], want[4] = {10, 7, 4, 1};
 		const void *ins[] = {&s, &l, &d};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[4] = {2, 5, 1, 3}, od[1] = {2};
-		ValueId x = tg_input(&t, "x", DT_F32, 4, xd), y = tg_output(&t, "y", DT_I64, 1, od);
-		tg_node(&t, OP_Shape, 15, &x, 1, &y, 1);
-		tg_int(&t, "start", -3);
-		tg_int(&t, "end", 3);
+		ValueId x = tu_input(&t, "x", DT_F32, 4, xd), y = tu_output(&t, "y", DT_I64, 1, od);
+		tu_node(&t, OP_Shape, 15, &x, 1, &y, 1);
+		tu_attr_int(&t, "start", -3);
+		tu_attr_int(&t, "end", 3);
 		float in[30] = {0};
 		int64_t out[2], want[2] = {5, 1};
 		const void *ins[] = {in};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_i64_eq(out, want, 2);
 	}
 }
@@ -663,26 +569,26 @@ static void test_reduce_ops(void **state)
 		for (int set = 0; set < 2; set++)
 			for (int opset = 13; opset <= 18; opset += 5) {
 				bool keep = opset == 18;
-				TG t = tg_new();
+				TuGraph t = tu_graph();
 				int64_t xd[3] = {2, 3, 4}, na[1] = {sets[set].n}, od[3];
 				int orank = 0;
 				for (int j = 0; j < 3; j++)
 					if (keep || !sets[set].red[j])
 						od[orank++] = sets[set].od[j];
 				bool input_axes = opset >= 18 || ops[k] == OP_ReduceSum;
-				ValueId in[2] = {tg_input(&t, "x", DT_F32, 3, xd),
-				                 input_axes ? tg_const_i64(&t, "a", 1, na, sets[set].axes) : IR_NONE};
-				ValueId y = tg_output(&t, "y", DT_F32, orank, od);
-				tg_node(&t, ops[k], opset, in, input_axes ? 2 : 1, &y, 1);
+				ValueId in[2] = {tu_input(&t, "x", DT_F32, 3, xd),
+				                 input_axes ? tu_const(&t, "a", DT_I64, 1, na, sets[set].axes) : IR_NONE};
+				ValueId y = tu_output(&t, "y", DT_F32, orank, od);
+				tu_node(&t, ops[k], opset, in, input_axes ? 2 : 1, &y, 1);
 				if (!input_axes)
-					tg_ints(&t, "axes", sets[set].n, sets[set].axes);
-				tg_int(&t, "keepdims", keep);
+					tu_attr_ints(&t, "axes", sets[set].n, sets[set].axes);
+				tu_attr_int(&t, "keepdims", keep);
 				float out[8], want[8];
 				for (int o = 0; o < sets[set].nout; o++)
 					want[o] = reduce_ref(ops[k], x, sets[set].red, o);
 				const void *ins[] = {x};
 				void *outs[] = {out};
-				tg_run(&t, ins, outs);
+				tu_run(&t, ins, outs);
 				assert_close(out, want, sets[set].nout, 1e-5);
 			}
 }
@@ -693,13 +599,13 @@ static void test_reduce_int(void **state)
 {
 	(void)state;
 	for (int mean = 0; mean < 2; mean++) {
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[3] = {2, 3, 2}, od[2] = {2, 2};
-		ValueId x = tg_input(&t, "x", DT_I32, 3, xd), y = tg_output(&t, "y", DT_I32, 2, od);
-		tg_node(&t, mean ? OP_ReduceMean : OP_ReduceMax, 13, &x, 1, &y, 1);
+		ValueId x = tu_input(&t, "x", DT_I32, 3, xd), y = tu_output(&t, "y", DT_I32, 2, od);
+		tu_node(&t, mean ? OP_ReduceMean : OP_ReduceMax, 13, &x, 1, &y, 1);
 		int64_t axes[1] = {1};
-		tg_ints(&t, "axes", 1, axes);
-		tg_int(&t, "keepdims", 0);
+		tu_attr_ints(&t, "axes", 1, axes);
+		tu_attr_int(&t, "keepdims", 0);
 		int32_t in[12] = {-7, 4, 1, 9, -1, 2, 5, -8, 6, 3, 1, 0}, out[4], want[4];
 		for (int a = 0; a < 2; a++)
 			for (int c = 0; c < 2; c++) {
@@ -713,7 +619,7 @@ static void test_reduce_int(void **state)
 			}
 		const void *ins[] = {in};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 }
@@ -723,16 +629,16 @@ static void test_reduce_empty_axes(void **state)
 {
 	(void)state;
 	for (int noop = 0; noop < 2; noop++) {
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[2] = {2, 3}, zero[1] = {0}, od[2] = {1, 1};
-		ValueId in[2] = {tg_input(&t, "x", DT_I64, 2, xd), tg_const_i64(&t, "a", 1, zero, zero)};
-		ValueId y = tg_output(&t, "y", DT_I64, 2, noop ? xd : od);
-		tg_node(&t, OP_ReduceSum, 13, in, 2, &y, 1);
-		tg_int(&t, "noop_with_empty_axes", noop);
+		ValueId in[2] = {tu_input(&t, "x", DT_I64, 2, xd), tu_const(&t, "a", DT_I64, 1, zero, zero)};
+		ValueId y = tu_output(&t, "y", DT_I64, 2, noop ? xd : od);
+		tu_node(&t, OP_ReduceSum, 13, in, 2, &y, 1);
+		tu_attr_int(&t, "noop_with_empty_axes", noop);
 		int64_t x[6] = {1, -2, 30, 4, 5, 600}, out[6];
 		const void *ins[] = {x};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		if (noop) {
 			assert_i64_eq(out, x, 6);
 		} else {
@@ -750,12 +656,12 @@ static void test_argmax_argmin(void **state)
 	                      -1, -1, -1, 2, -7, 2, -7, -9};
 	for (int mx = 0; mx < 2; mx++)
 		for (int last = 0; last < 2; last++) {
-			TG t = tg_new();
+			TuGraph t = tu_graph();
 			int64_t xd[3] = {2, 4, 2}, od[3] = {2, 1, 2};
-			ValueId in = tg_input(&t, "x", DT_F32, 3, xd), y = tg_output(&t, "y", DT_I64, 3, od);
-			tg_node(&t, mx ? OP_ArgMax : OP_ArgMin, 13, &in, 1, &y, 1);
-			tg_int(&t, "axis", -2);
-			tg_int(&t, "select_last_index", last);
+			ValueId in = tu_input(&t, "x", DT_F32, 3, xd), y = tu_output(&t, "y", DT_I64, 3, od);
+			tu_node(&t, mx ? OP_ArgMax : OP_ArgMin, 13, &in, 1, &y, 1);
+			tu_attr_int(&t, "axis", -2);
+			tu_attr_int(&t, "select_last_index", last);
 			int64_t out[4], want[4];
 			for (int b = 0; b < 2; b++)
 				for (int c = 0; c < 2; c++) {
@@ -769,7 +675,7 @@ static void test_argmax_argmin(void **state)
 				}
 			const void *ins[] = {x};
 			void *outs[] = {out};
-			tg_run(&t, ins, outs);
+			tu_run(&t, ins, outs);
 			assert_i64_eq(out, want, 4);
 		}
 }
@@ -787,11 +693,11 @@ static void test_softmax_family(void **state)
 	struct { Op op; int opset; } cases[] = {{OP_Softmax, 13}, {OP_Softmax, 11}, {OP_LogSoftmax, 13},
 	                                        {OP_LogSoftmax, 11}, {OP_Hardmax, 13}, {OP_Hardmax, 11}};
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[3] = {A, B, C};
-		ValueId in = tg_input(&t, "x", DT_F32, 3, xd), y = tg_output(&t, "y", DT_F32, 3, xd);
-		tg_node(&t, cases[k].op, cases[k].opset, &in, 1, &y, 1);
-		tg_int(&t, "axis", 1);
+		ValueId in = tu_input(&t, "x", DT_F32, 3, xd), y = tu_output(&t, "y", DT_F32, 3, xd);
+		tu_node(&t, cases[k].op, cases[k].opset, &in, 1, &y, 1);
+		tu_attr_int(&t, "axis", 1);
 		/* rows: opset 13 -> (a, c) over b with stride C; opset 11 -> a over B*C */
 		bool v13 = cases[k].opset >= 13;
 		int nrows = v13 ? A * C : A, len = v13 ? B : B * C, stride = v13 ? C : 1;
@@ -816,7 +722,7 @@ static void test_softmax_family(void **state)
 		}
 		const void *ins[] = {x};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_close(out, want, N, 1e-5);
 	}
 }
@@ -834,11 +740,11 @@ static void test_softmax_inner_extents(void **state)
 			float *x = malloc((size_t)n * sizeof *x), *out = malloc((size_t)n * sizeof *x);
 			float *want = malloc((size_t)n * sizeof *x);
 			fill_rand(x, (int)n, 11 + (unsigned)e);
-			TG t = tg_new();
+			TuGraph t = tu_graph();
 			int64_t xd[3] = {2, 3, C};
-			ValueId in = tg_input(&t, "x", DT_F32, 3, xd), y = tg_output(&t, "y", DT_F32, 3, xd);
-			tg_node(&t, ops[k], 13, &in, 1, &y, 1);
-			tg_int(&t, "axis", 1);
+			ValueId in = tu_input(&t, "x", DT_F32, 3, xd), y = tu_output(&t, "y", DT_F32, 3, xd);
+			tu_node(&t, ops[k], 13, &in, 1, &y, 1);
+			tu_attr_int(&t, "axis", 1);
 			for (int a = 0; a < 2; a++)
 				for (int64_t c = 0; c < C; c++) {
 					double m = -INFINITY, s = 0;
@@ -859,7 +765,7 @@ static void test_softmax_inner_extents(void **state)
 				}
 			const void *ins[] = {x};
 			void *outs[] = {out};
-			tg_run(&t, ins, outs);
+			tu_run(&t, ins, outs);
 			assert_close(out, want, (int)n, 1e-5);
 			free(x);
 			free(out);
@@ -874,13 +780,13 @@ static void test_cumsum(void **state)
 	for (int mode = 0; mode < 4; mode++) {
 		bool excl = mode & 1, rev = mode & 2;
 		for (int64_t axis = -2; axis < 2; axis++) {
-			TG t = tg_new();
+			TuGraph t = tu_graph();
 			int64_t xd[2] = {3, 4}, sc[1] = {1};
-			ValueId in[2] = {tg_input(&t, "x", DT_I32, 2, xd), tg_input(&t, "a", DT_I64, 0, sc)};
-			ValueId y = tg_output(&t, "y", DT_I32, 2, xd);
-			tg_node(&t, OP_CumSum, 14, in, 2, &y, 1);
-			tg_int(&t, "exclusive", excl);
-			tg_int(&t, "reverse", rev);
+			ValueId in[2] = {tu_input(&t, "x", DT_I32, 2, xd), tu_input(&t, "a", DT_I64, 0, sc)};
+			ValueId y = tu_output(&t, "y", DT_I32, 2, xd);
+			tu_node(&t, OP_CumSum, 14, in, 2, &y, 1);
+			tu_attr_int(&t, "exclusive", excl);
+			tu_attr_int(&t, "reverse", rev);
 			int32_t x[12], out[12], want[12];
 			for (int i = 0; i < 12; i++)
 				x[i] = (i * 37) % 11 - 5;
@@ -898,7 +804,7 @@ static void test_cumsum(void **state)
 				}
 			const void *ins[] = {x, &axis};
 			void *outs[] = {out};
-			tg_run(&t, ins, outs);
+			tu_run(&t, ins, outs);
 			assert_memory_equal(out, want, sizeof want);
 		}
 	}
@@ -911,13 +817,13 @@ static void test_topk(void **state)
 	enum { A = 6, C = 2, K = 4 };
 	float x[A * C] = {3, 1, 5, 1, 3, 2, -1, 2, 5, 0, 3, 1};
 	for (int largest = 0; largest < 2; largest++) {
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[2] = {A, C}, od[2] = {K, C}, one[1] = {1}, k[1] = {K};
-		ValueId in[2] = {tg_input(&t, "x", DT_F32, 2, xd), tg_const_i64(&t, "k", 1, one, k)};
-		ValueId out[2] = {tg_output(&t, "v", DT_F32, 2, od), tg_output(&t, "i", DT_I64, 2, od)};
-		tg_node(&t, OP_TopK, 11, in, 2, out, 2);
-		tg_int(&t, "axis", 0);
-		tg_int(&t, "largest", largest);
+		ValueId in[2] = {tu_input(&t, "x", DT_F32, 2, xd), tu_const(&t, "k", DT_I64, 1, one, k)};
+		ValueId out[2] = {tu_output(&t, "v", DT_F32, 2, od), tu_output(&t, "i", DT_I64, 2, od)};
+		tu_node(&t, OP_TopK, 11, in, 2, out, 2);
+		tu_attr_int(&t, "axis", 0);
+		tu_attr_int(&t, "largest", largest);
 		float v[K * C], wv[K * C];
 		int64_t idx[K * C], wi[K * C];
 		for (int c = 0; c < C; c++) {
@@ -938,7 +844,7 @@ static void test_topk(void **state)
 		}
 		const void *ins[] = {x};
 		void *outs[] = {v, idx};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(v, wv, sizeof wv);
 		assert_i64_eq(idx, wi, K * C);
 	}
@@ -959,10 +865,10 @@ static void test_small_types_move(void **state)
 	(void)state;
 	DType types[2] = {DT_BOOL, DT_I8};
 	for (int k = 0; k < 2; k++) {
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t id[2] = {3, 5}, od[2] = {5, 3};
-		ValueId x = tg_input(&t, "x", types[k], 2, id), y = tg_output(&t, "y", types[k], 2, od);
-		tg_node(&t, OP_Transpose, 13, &x, 1, &y, 1);
+		ValueId x = tu_input(&t, "x", types[k], 2, id), y = tu_output(&t, "y", types[k], 2, od);
+		tu_node(&t, OP_Transpose, 13, &x, 1, &y, 1);
 		uint8_t in[15], out[15], want[15];
 		for (int i = 0; i < 15; i++)
 			in[i] = types[k] == DT_BOOL ? (uint8_t)(i % 3 == 0) : (uint8_t)(i * 37 + 128);
@@ -971,20 +877,20 @@ static void test_small_types_move(void **state)
 				want[j * 3 + i] = in[i * 5 + j];
 		const void *ins[] = {in};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t id[1] = {6}, jd[1] = {3};
-		ValueId in[2] = {tg_input(&t, "x", DT_U8, 1, id), tg_input(&t, "i", DT_I64, 1, jd)};
-		ValueId y = tg_output(&t, "y", DT_U8, 1, jd);
-		tg_node(&t, OP_Gather, 13, in, 2, &y, 1);
+		ValueId in[2] = {tu_input(&t, "x", DT_U8, 1, id), tu_input(&t, "i", DT_I64, 1, jd)};
+		ValueId y = tu_output(&t, "y", DT_U8, 1, jd);
+		tu_node(&t, OP_Gather, 13, in, 2, &y, 1);
 		uint8_t x[6] = {250, 1, 2, 3, 4, 255}, out[3], want[3] = {255, 250, 3};
 		int64_t idx[3] = {-1, 0, 3};
 		const void *ins[] = {x, idx};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 }
@@ -996,10 +902,10 @@ static void test_numeric_types(void **state)
 	(void)state;
 	uint16_t h[8] = {0x3c00, 0x4000, 0xbc00, 0x0000, 0x4200, 0x3800, 0xc000, 0x3c00}; /* 1 2 -1 0 3 .5 -2 1 */
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[2] = {2, 4};
-		ValueId x = tg_input(&t, "x", DT_F16, 2, xd), y = tg_output(&t, "y", DT_F16, 2, xd);
-		tg_node(&t, OP_Softmax, 13, &x, 1, &y, 1);
+		ValueId x = tu_input(&t, "x", DT_F16, 2, xd), y = tu_output(&t, "y", DT_F16, 2, xd);
+		tu_node(&t, OP_Softmax, 13, &x, 1, &y, 1);
 		uint16_t out[8];
 		float got[8], want[8];
 		for (int r = 0; r < 2; r++) {
@@ -1013,68 +919,68 @@ static void test_numeric_types(void **state)
 		}
 		const void *ins[] = {h};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		for (int i = 0; i < 8; i++)
 			got[i] = half_to_float(out[i]);
 		assert_close(got, want, 8, 1e-3); /* float16 has 11 significant bits */
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[2] = {2, 4}, od[1] = {4}, one[1] = {1}, ax[1] = {0};
-		ValueId in[2] = {tg_input(&t, "x", DT_F16, 2, xd), tg_const_i64(&t, "a", 1, one, ax)};
-		ValueId y = tg_output(&t, "y", DT_F16, 1, od);
-		tg_node(&t, OP_ReduceSum, 13, in, 2, &y, 1);
-		tg_int(&t, "keepdims", 0);
+		ValueId in[2] = {tu_input(&t, "x", DT_F16, 2, xd), tu_const(&t, "a", DT_I64, 1, one, ax)};
+		ValueId y = tu_output(&t, "y", DT_F16, 1, od);
+		tu_node(&t, OP_ReduceSum, 13, in, 2, &y, 1);
+		tu_attr_int(&t, "keepdims", 0);
 		uint16_t out[4];
 		float got[4], want[4];
 		for (int j = 0; j < 4; j++)
 			want[j] = half_to_float(h[j]) + half_to_float(h[4 + j]);
 		const void *ins[] = {h};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		for (int i = 0; i < 4; i++)
 			got[i] = half_to_float(out[i]);
 		assert_close(got, want, 4, 0); /* small integers and halves: exact */
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[1] = {5}, sc[1] = {1};
-		ValueId in[2] = {tg_input(&t, "x", DT_F64, 1, xd), tg_const_i64(&t, "a", 0, sc, (int64_t[]){0})};
-		ValueId y = tg_output(&t, "y", DT_F64, 1, xd);
-		tg_node(&t, OP_CumSum, 14, in, 2, &y, 1);
-		tg_int(&t, "reverse", 1);
+		ValueId in[2] = {tu_input(&t, "x", DT_F64, 1, xd), tu_const(&t, "a", DT_I64, 0, sc, (int64_t[]){0})};
+		ValueId y = tu_output(&t, "y", DT_F64, 1, xd);
+		tu_node(&t, OP_CumSum, 14, in, 2, &y, 1);
+		tu_attr_int(&t, "reverse", 1);
 		double x[5] = {1e-17, 1, 0.5, 1e300, -1e300}, out[5], want[5];
 		double s = 0;
 		for (int i = 4; i >= 0; i--)
 			want[i] = s += x[i];
 		const void *ins[] = {x};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[1] = {5}, od[1] = {1};
-		ValueId x = tg_input(&t, "x", DT_U8, 1, xd), y = tg_output(&t, "y", DT_I64, 1, od);
-		tg_node(&t, OP_ArgMax, 13, &x, 1, &y, 1);
+		ValueId x = tu_input(&t, "x", DT_U8, 1, xd), y = tu_output(&t, "y", DT_I64, 1, od);
+		tu_node(&t, OP_ArgMax, 13, &x, 1, &y, 1);
 		uint8_t in[5] = {3, 200, 7, 200, 100};
 		int64_t out[1], want[1] = {1}; /* unsigned order: 200 > 100 */
 		const void *ins[] = {in};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_i64_eq(out, want, 1);
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[1] = {6}, od[1] = {3}, one[1] = {1}, k[1] = {3};
-		ValueId in[2] = {tg_input(&t, "x", DT_I32, 1, xd), tg_const_i64(&t, "k", 1, one, k)};
-		ValueId out[2] = {tg_output(&t, "v", DT_I32, 1, od), tg_output(&t, "i", DT_I64, 1, od)};
-		tg_node(&t, OP_TopK, 11, in, 2, out, 2);
+		ValueId in[2] = {tu_input(&t, "x", DT_I32, 1, xd), tu_const(&t, "k", DT_I64, 1, one, k)};
+		ValueId out[2] = {tu_output(&t, "v", DT_I32, 1, od), tu_output(&t, "i", DT_I64, 1, od)};
+		tu_node(&t, OP_TopK, 11, in, 2, out, 2);
 		int32_t x[6] = {-5, 9, -5, INT32_MIN, 9, 0}, v[3], wv[3] = {9, 9, 0};
 		int64_t idx[3], wi[3] = {1, 4, 5};
 		const void *ins[] = {x};
 		void *outs[] = {v, idx};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(v, wv, sizeof wv);
 		assert_i64_eq(idx, wi, 3);
 	}
@@ -1085,40 +991,40 @@ static void test_rejections(void **state)
 {
 	(void)state;
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[2] = {2, 3}, od[1] = {2};
-		ValueId x = tg_input(&t, "x", DT_I32, 2, xd), y = tg_output(&t, "y", DT_I32, 1, od);
-		tg_node(&t, OP_ReduceL2, 13, &x, 1, &y, 1);
+		ValueId x = tu_input(&t, "x", DT_I32, 2, xd), y = tu_output(&t, "y", DT_I32, 1, od);
+		tu_node(&t, OP_ReduceL2, 13, &x, 1, &y, 1);
 		int64_t axes[1] = {1};
-		tg_ints(&t, "axes", 1, axes);
-		tg_int(&t, "keepdims", 0);
+		tu_attr_ints(&t, "axes", 1, axes);
+		tu_attr_int(&t, "keepdims", 0);
 		int32_t in[6] = {0}, out[2];
 		const void *ins[] = {in};
 		void *outs[] = {out};
-		tg_reject(&t, ins, outs, "(ReduceL2): input 0: code generation: type i32 (floating point only)");
+		tu_reject(&t, ins, outs, "(ReduceL2): input 0: code generation: type i32 (floating point only)");
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[2] = {2, 3};
-		ValueId x = tg_input(&t, "x", DT_I64, 2, xd), y = tg_output(&t, "y", DT_I64, 2, xd);
-		tg_node(&t, OP_Softmax, 13, &x, 1, &y, 1);
+		ValueId x = tu_input(&t, "x", DT_I64, 2, xd), y = tu_output(&t, "y", DT_I64, 2, xd);
+		tu_node(&t, OP_Softmax, 13, &x, 1, &y, 1);
 		int64_t in[6] = {0}, out[6];
 		const void *ins[] = {in};
 		void *outs[] = {out};
-		tg_reject(&t, ins, outs, "(Softmax): input 0: code generation: type i64 (floating point only)");
+		tu_reject(&t, ins, outs, "(Softmax): input 0: code generation: type i64 (floating point only)");
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t xd[2] = {2, 3}, od[2] = {2, 1}, one[1] = {1}, bad[1] = {0};
-		ValueId in[5] = {tg_input(&t, "x", DT_F32, 2, xd), tg_const_i64(&t, "s", 1, one, bad),
-		                 tg_const_i64(&t, "e", 1, one, one), tg_const_i64(&t, "a", 1, one, one),
-		                 tg_const_i64(&t, "st", 1, one, bad)};
-		ValueId y = tg_output(&t, "y", DT_F32, 2, od);
-		tg_node(&t, OP_Slice, 13, in, 5, &y, 1);
+		ValueId in[5] = {tu_input(&t, "x", DT_F32, 2, xd), tu_const(&t, "s", DT_I64, 1, one, bad),
+		                 tu_const(&t, "e", DT_I64, 1, one, one), tu_const(&t, "a", DT_I64, 1, one, one),
+		                 tu_const(&t, "st", DT_I64, 1, one, bad)};
+		ValueId y = tu_output(&t, "y", DT_F32, 2, od);
+		tu_node(&t, OP_Slice, 13, in, 5, &y, 1);
 		float x[6] = {0}, out[2];
 		const void *ins[] = {x};
 		void *outs[] = {out};
-		tg_reject(&t, ins, outs, "code generation: step 0");
+		tu_reject(&t, ins, outs, "code generation: step 0");
 	}
 }
 
@@ -1129,29 +1035,29 @@ static void test_attribute_forms(void **state)
 	float x[12];
 	fill_rand(x, 12, 9);
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t id[2] = {3, 4}, od[2] = {3, 3};
 		int64_t starts[1] = {-3}, ends[1] = {1000}, axes[1] = {1};
-		ValueId in = tg_input(&t, "x", DT_F32, 2, id), y = tg_output(&t, "y", DT_F32, 2, od);
-		tg_node(&t, OP_Slice, 1, &in, 1, &y, 1);
-		tg_ints(&t, "starts", 1, starts);
-		tg_ints(&t, "ends", 1, ends);
-		tg_ints(&t, "axes", 1, axes);
+		ValueId in = tu_input(&t, "x", DT_F32, 2, id), y = tu_output(&t, "y", DT_F32, 2, od);
+		tu_node(&t, OP_Slice, 1, &in, 1, &y, 1);
+		tu_attr_ints(&t, "starts", 1, starts);
+		tu_attr_ints(&t, "ends", 1, ends);
+		tu_attr_ints(&t, "axes", 1, axes);
 		float out[9], want[9];
 		for (int r = 0; r < 3; r++)
 			for (int c = 0; c < 3; c++)
 				want[r * 3 + c] = x[r * 4 + 1 + c]; /* start -3 -> 1, end clamps to 4 */
 		const void *ins[] = {x};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 	{
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t id[2] = {3, 4}, od[2] = {4, 5}, pads[4] = {0, 1, 1, 0};
-		ValueId in = tg_input(&t, "x", DT_F32, 2, id), y = tg_output(&t, "y", DT_F32, 2, od);
-		tg_node(&t, OP_Pad, 2, &in, 1, &y, 1);
-		tg_ints(&t, "pads", 4, pads);
+		ValueId in = tu_input(&t, "x", DT_F32, 2, id), y = tu_output(&t, "y", DT_F32, 2, od);
+		tu_node(&t, OP_Pad, 2, &in, 1, &y, 1);
+		tu_attr_ints(&t, "pads", 4, pads);
 		graph_add_attr(t.g, t.node, "value", AK_FLOAT)->f = 1.5f;
 		float out[20], want[20];
 		for (int r = 0; r < 4; r++)
@@ -1159,7 +1065,7 @@ static void test_attribute_forms(void **state)
 				want[r * 5 + c] = r < 3 && c >= 1 ? x[r * 4 + c - 1] : 1.5f;
 		const void *ins[] = {x};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		assert_memory_equal(out, want, sizeof want);
 	}
 }

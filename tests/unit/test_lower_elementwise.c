@@ -20,104 +20,25 @@
 
 #include "ir/ir.h"
 
-/* ---- graph building ---------------------------------------------------------- */
-
-typedef struct TG {
-	Graph *g;
-	NodeId node;
-} TG;
-
-static TG tg_new(void)
-{
-	TG t = {.g = graph_new("test.onnx"), .node = IR_NONE};
-	t.g->inputs = arena_alloc(&t.g->arena, 16 * sizeof(ValueId));
-	t.g->outputs = arena_alloc(&t.g->arena, 16 * sizeof(ValueId));
-	return t;
-}
-
-static ValueId tg_input(TG *t, const char *name, DType dt, int rank, const int64_t *dims)
-{
-	Shape s = shape_make(rank, dims);
-	ValueId v = graph_add_value(t->g, name, dt, &s);
-	gval(t->g, v)->kind = VK_INPUT;
-	t->g->inputs[t->g->ninputs++] = v;
-	return v;
-}
-
-static ValueId tg_output(TG *t, const char *name, DType dt, int rank, const int64_t *dims)
-{
-	Shape s = shape_make(rank, dims);
-	ValueId v = graph_add_value(t->g, name, dt, &s);
-	gval(t->g, v)->is_output = true;
-	t->g->outputs[t->g->noutputs++] = v;
-	return v;
-}
-
-static NodeId tg_node(TG *t, Op op, int opset, const ValueId *in, int nin, const ValueId *out, int nout)
-{
-	t->node = graph_add_node(t->g, op, op_name(op), "n0", in, nin, out, nout);
-	t->g->nodes[t->node].opset = opset;
-	return t->node;
-}
-
-static void tg_int(TG *t, const char *name, int64_t x)
-{
-	graph_add_attr(t->g, t->node, name, AK_INT)->i = x;
-}
-
-static void tg_float(TG *t, const char *name, float x)
-{
-	graph_add_attr(t->g, t->node, name, AK_FLOAT)->f = x;
-}
-
-static void tg_str(TG *t, const char *name, const char *s)
-{
-	Attr *a = graph_add_attr(t->g, t->node, name, AK_STRING);
-	a->s = arena_strdup(&t->g->arena, s);
-	a->slen = strlen(s);
-}
-
-static void tg_run(TG *t, const void *const *in, void *const *out)
-{
-	Diag d;
-	diag_init(&d, "test.onnx", false);
-	bool ok = tu_run_graph(t->g, in, out, &d);
-	if (!ok)
-		fprintf(stderr, "%s\n", d.buf ? d.buf : "");
-	assert_true(ok);
-	diag_free(&d);
-	graph_free(t->g);
-}
-
-static void tg_reject(TG *t, const void *const *in, void *const *out, const char *needle)
-{
-	Diag d;
-	diag_init(&d, "test.onnx", false);
-	assert_false(tu_run_graph(t->g, in, out, &d));
-	if (!diag_contains(&d, needle))
-		fprintf(stderr, "diagnostics: %s\n", d.buf ? d.buf : "");
-	assert_true(diag_contains(&d, needle));
-	diag_free(&d);
-	graph_free(t->g);
-}
+/* Graphs are built and run with the TuGraph helpers of testutil.h. */
 
 /* One node, inputs of the same dtype/shape [n] (or given shapes), one output. */
 static void run_simple(Op op, int opset, DType dt, DType odt, int nin, int64_t n,
-                       const void *const *in, void *out, void (*attrs)(TG *))
+                       const void *const *in, void *out, void (*attrs)(TuGraph *))
 {
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	ValueId x[4];
 	char nm[16];
 	for (int i = 0; i < nin; i++) {
 		snprintf(nm, sizeof nm, "x%d", i);
-		x[i] = tg_input(&t, nm, dt, 1, &n);
+		x[i] = tu_input(&t, nm, dt, 1, &n);
 	}
-	ValueId y = tg_output(&t, "y", odt, 1, &n);
-	tg_node(&t, op, opset, x, nin, &y, 1);
+	ValueId y = tu_output(&t, "y", odt, 1, &n);
+	tu_node(&t, op, opset, x, nin, &y, 1);
 	if (attrs)
 		attrs(&t);
 	void *outs[] = {out};
-	tg_run(&t, in, outs);
+	tu_run(&t, in, outs);
 }
 
 static void assert_rel(const float *got, const double *want, int n, double rtol, const char *what)
@@ -142,11 +63,11 @@ static void assert_rel(const float *got, const double *want, int n, double rtol,
 static void test_add_broadcast(void **state)
 {
 	(void)state;
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t ad[3] = {2, 3, 4}, bd[2] = {3, 1};
-	ValueId in[2] = {tg_input(&t, "a", DT_F32, 3, ad), tg_input(&t, "b", DT_F32, 2, bd)};
-	ValueId y = tg_output(&t, "y", DT_F32, 3, ad);
-	tg_node(&t, OP_Add, 14, in, 2, &y, 1);
+	ValueId in[2] = {tu_input(&t, "a", DT_F32, 3, ad), tu_input(&t, "b", DT_F32, 2, bd)};
+	ValueId y = tu_output(&t, "y", DT_F32, 3, ad);
+	tu_node(&t, OP_Add, 14, in, 2, &y, 1);
 	float a[24], b[3], out[24], want[24];
 	for (int i = 0; i < 24; i++)
 		a[i] = (float)i * 0.25f - 3;
@@ -158,7 +79,7 @@ static void test_add_broadcast(void **state)
 				want[(i * 3 + j) * 4 + k] = a[(i * 3 + j) * 4 + k] + b[j];
 	const void *ins[] = {a, b};
 	void *outs[] = {out};
-	tg_run(&t, ins, outs);
+	tu_run(&t, ins, outs);
 	assert_memory_equal(out, want, sizeof want);
 }
 
@@ -169,12 +90,12 @@ static void test_variadic_broadcast(void **state)
 	(void)state;
 	for (int opi = 0; opi < 2; opi++) {
 		Op op = opi ? OP_Max : OP_Sum;
-		TG t = tg_new();
+		TuGraph t = tu_graph();
 		int64_t ad[3] = {2, 1, 3}, bd[2] = {4, 1}, od[3] = {2, 4, 3};
-		ValueId in[3] = {tg_input(&t, "a", DT_F32, 3, ad), tg_input(&t, "b", DT_F32, 2, bd),
-		                 tg_input(&t, "c", DT_F32, 0, NULL)};
-		ValueId y = tg_output(&t, "y", DT_F32, 3, od);
-		tg_node(&t, op, 13, in, 3, &y, 1);
+		ValueId in[3] = {tu_input(&t, "a", DT_F32, 3, ad), tu_input(&t, "b", DT_F32, 2, bd),
+		                 tu_input(&t, "c", DT_F32, 0, NULL)};
+		ValueId y = tu_output(&t, "y", DT_F32, 3, od);
+		tu_node(&t, op, 13, in, 3, &y, 1);
 		float a[6] = {1, -2, 3, NAN, 5, -6}, b[4] = {0.5f, -0.5f, 10, -10}, c[1] = {2};
 		float out[24], want[24];
 		for (int i = 0; i < 2; i++)
@@ -192,7 +113,7 @@ static void test_variadic_broadcast(void **state)
 				}
 		const void *ins[] = {a, b, c};
 		void *outs[] = {out};
-		tg_run(&t, ins, outs);
+		tu_run(&t, ins, outs);
 		for (int i = 0; i < 24; i++) {
 			if (isnan(want[i]))
 				assert_true(isnan(out[i]));
@@ -205,24 +126,24 @@ static void test_variadic_broadcast(void **state)
 static void test_where_broadcast(void **state)
 {
 	(void)state;
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t cd[2] = {2, 1}, xd[1] = {3}, od[2] = {2, 3};
-	ValueId in[3] = {tg_input(&t, "c", DT_BOOL, 2, cd), tg_input(&t, "x", DT_I64, 1, xd),
-	                 tg_input(&t, "y", DT_I64, 0, NULL)};
-	ValueId y = tg_output(&t, "o", DT_I64, 2, od);
-	tg_node(&t, OP_Where, 16, in, 3, &y, 1);
+	ValueId in[3] = {tu_input(&t, "c", DT_BOOL, 2, cd), tu_input(&t, "x", DT_I64, 1, xd),
+	                 tu_input(&t, "y", DT_I64, 0, NULL)};
+	ValueId y = tu_output(&t, "o", DT_I64, 2, od);
+	tu_node(&t, OP_Where, 16, in, 3, &y, 1);
 	uint8_t c[2] = {1, 0};
 	int64_t x[3] = {7, 8, 9}, yv[1] = {-1}, out[6];
 	int64_t want[6] = {7, 8, 9, -1, -1, -1};
 	const void *ins[] = {c, x, yv};
 	void *outs[] = {out};
-	tg_run(&t, ins, outs);
+	tu_run(&t, ins, outs);
 	assert_memory_equal(out, want, sizeof want);
 }
 
 /* ---- integer corner cases ------------------------------------------------------------ */
 
-static void fmod1(TG *t) { tg_int(t, "fmod", 1); }
+static void fmod1(TuGraph *t) { tu_attr_int(t, "fmod", 1); }
 
 static void test_int_div_mod(void **state)
 {
@@ -277,52 +198,52 @@ static void test_int_pow(void **state)
 {
 	(void)state;
 	/* i64 ^ i64, including negative exponents and wrap-around */
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t n = 8;
-	ValueId in[2] = {tg_input(&t, "x", DT_I64, 1, &n), tg_input(&t, "y", DT_I64, 1, &n)};
-	ValueId y = tg_output(&t, "o", DT_I64, 1, &n);
-	tg_node(&t, OP_Pow, 15, in, 2, &y, 1);
+	ValueId in[2] = {tu_input(&t, "x", DT_I64, 1, &n), tu_input(&t, "y", DT_I64, 1, &n)};
+	ValueId y = tu_output(&t, "o", DT_I64, 1, &n);
+	tu_node(&t, OP_Pow, 15, in, 2, &y, 1);
 	int64_t x[8] = {2, 3, -3, 1, -1, -1, 2, 7};
 	int64_t e[8] = {10, 13, 3, -5, -3, -4, -1, 0};
 	int64_t want[8] = {1024, 1594323, -27, 1, -1, 1, 0, 1};
 	int64_t out[8];
 	const void *ins[] = {x, e};
 	void *outs[] = {out};
-	tg_run(&t, ins, outs);
+	tu_run(&t, ins, outs);
 	assert_memory_equal(out, want, sizeof want);
 
 	/* i32 base, f32 exponent: integer-valued exponents are exact */
-	t = tg_new();
+	t = tu_graph();
 	int64_t m = 4;
-	ValueId in2[2] = {tg_input(&t, "x", DT_I32, 1, &m), tg_input(&t, "y", DT_F32, 1, &m)};
-	y = tg_output(&t, "o", DT_I32, 1, &m);
-	tg_node(&t, OP_Pow, 15, in2, 2, &y, 1);
+	ValueId in2[2] = {tu_input(&t, "x", DT_I32, 1, &m), tu_input(&t, "y", DT_F32, 1, &m)};
+	y = tu_output(&t, "o", DT_I32, 1, &m);
+	tu_node(&t, OP_Pow, 15, in2, 2, &y, 1);
 	int32_t xi[4] = {3, 2, 9, 5}, oi[4];
 	float ef[4] = {6.0f, 5.0f, 0.5f, 2.5f};
 	int32_t wi[4] = {729, 32, 3, 55}; /* 5^2.5 = 55.9 truncates */
 	const void *ins2[] = {xi, ef};
 	void *outs2[] = {oi};
-	tg_run(&t, ins2, outs2);
+	tu_run(&t, ins2, outs2);
 	assert_memory_equal(oi, wi, sizeof wi);
 
 	/* f32 base, i64 exponent */
-	t = tg_new();
-	ValueId in3[2] = {tg_input(&t, "x", DT_F32, 1, &m), tg_input(&t, "y", DT_I64, 1, &m)};
-	y = tg_output(&t, "o", DT_F32, 1, &m);
-	tg_node(&t, OP_Pow, 15, in3, 2, &y, 1);
+	t = tu_graph();
+	ValueId in3[2] = {tu_input(&t, "x", DT_F32, 1, &m), tu_input(&t, "y", DT_I64, 1, &m)};
+	y = tu_output(&t, "o", DT_F32, 1, &m);
+	tu_node(&t, OP_Pow, 15, in3, 2, &y, 1);
 	float xf[4] = {-2.0f, 1.5f, 0.0f, 10.0f}, of[4];
 	int64_t ei[4] = {3, 2, -1, -2};
 	const void *ins3[] = {xf, ei};
 	void *outs3[] = {of};
-	tg_run(&t, ins3, outs3);
+	tu_run(&t, ins3, outs3);
 	assert_true(of[0] == -8.0f);
 	assert_true(of[1] == 2.25f);
 	assert_true(isinf(of[2]) && of[2] > 0);
 	assert_true(fabsf(of[3] - 0.01f) <= 1e-9f);
 }
 
-static void shift_left(TG *t) { tg_str(t, "direction", "LEFT"); }
-static void shift_right(TG *t) { tg_str(t, "direction", "RIGHT"); }
+static void shift_left(TuGraph *t) { tu_attr_str(t, "direction", "LEFT"); }
+static void shift_right(TuGraph *t) { tu_attr_str(t, "direction", "RIGHT"); }
 
 static void test_bitshift(void **state)
 {
@@ -400,9 +321,9 @@ static double r_softsign(double x) { return x / (1 + fabs(x)); }
 static double r_sigmoid(double x) { return 1 / (1 + exp(-x)); }
 static double r_recip(double x) { return 1 / x; }
 
-static void gelu_tanh_attr(TG *t) { tg_str(t, "approximate", "tanh"); }
+static void gelu_tanh_attr(TuGraph *t) { tu_attr_str(t, "approximate", "tanh"); }
 
-static void check_act(Op op, int opset, RefFn ref, void (*attrs)(TG *), double rtol)
+static void check_act(Op op, int opset, RefFn ref, void (*attrs)(TuGraph *), double rtol)
 {
 	float out[NACT];
 	double want[NACT];
@@ -457,7 +378,7 @@ static void test_rounding(void **state)
 	}
 }
 
-static void isinf_pos_only(TG *t) { tg_int(t, "detect_negative", 0); }
+static void isinf_pos_only(TuGraph *t) { tu_attr_int(t, "detect_negative", 0); }
 
 static void test_isinf_isnan(void **state)
 {
@@ -475,10 +396,10 @@ static void test_isinf_isnan(void **state)
 
 /* ---- Cast, Clip, Dropout -------------------------------------------------------------------- */
 
-static void cast_to_i32(TG *t) { tg_int(t, "to", DT_I32); }
-static void cast_to_f16(TG *t) { tg_int(t, "to", DT_F16); }
-static void cast_to_bool(TG *t) { tg_int(t, "to", DT_BOOL); }
-static void cast_to_bf16(TG *t) { tg_int(t, "to", DT_BF16); }
+static void cast_to_i32(TuGraph *t) { tu_attr_int(t, "to", DT_I32); }
+static void cast_to_f16(TuGraph *t) { tu_attr_int(t, "to", DT_F16); }
+static void cast_to_bool(TuGraph *t) { tu_attr_int(t, "to", DT_BOOL); }
+static void cast_to_bf16(TuGraph *t) { tu_attr_int(t, "to", DT_BF16); }
 
 static void test_cast(void **state)
 {
@@ -514,10 +435,10 @@ static void test_cast(void **state)
 	assert_int_equal(obf[2], 0xff80);
 }
 
-static void clip6(TG *t)
+static void clip6(TuGraph *t)
 {
-	tg_float(t, "min", -1.0f);
-	tg_float(t, "max", 2.0f);
+	tu_attr_float(t, "min", -1.0f);
+	tu_attr_float(t, "max", 2.0f);
 }
 
 static void test_clip(void **state)
@@ -530,27 +451,27 @@ static void test_clip(void **state)
 	assert_true(isnan(out[4]));
 
 	/* Clip-13 on int64 with only max given (min omitted) */
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t n = 4;
-	ValueId in[3] = {tg_input(&t, "x", DT_I64, 1, &n), IR_NONE, tg_input(&t, "hi", DT_I64, 0, NULL)};
-	ValueId y = tg_output(&t, "y", DT_I64, 1, &n);
-	tg_node(&t, OP_Clip, 13, in, 3, &y, 1);
+	ValueId in[3] = {tu_input(&t, "x", DT_I64, 1, &n), IR_NONE, tu_input(&t, "hi", DT_I64, 0, NULL)};
+	ValueId y = tu_output(&t, "y", DT_I64, 1, &n);
+	tu_node(&t, OP_Clip, 13, in, 3, &y, 1);
 	int64_t xi[4] = {INT64_MIN, -3, 7, 100}, hi[1] = {7}, oi[4];
 	int64_t wi[4] = {INT64_MIN, -3, 7, 7};
 	const void *ins2[] = {xi, hi};
 	void *outs[] = {oi};
-	tg_run(&t, ins2, outs);
+	tu_run(&t, ins2, outs);
 	assert_memory_equal(oi, wi, sizeof wi);
 }
 
 static void test_dropout_mask(void **state)
 {
 	(void)state;
-	TG t = tg_new();
+	TuGraph t = tu_graph();
 	int64_t d[2] = {3, 5};
-	ValueId x = tg_input(&t, "x", DT_F32, 2, d);
-	ValueId out[2] = {tg_output(&t, "y", DT_F32, 2, d), tg_output(&t, "m", DT_BOOL, 2, d)};
-	tg_node(&t, OP_Dropout, 13, &x, 1, out, 2);
+	ValueId x = tu_input(&t, "x", DT_F32, 2, d);
+	ValueId out[2] = {tu_output(&t, "y", DT_F32, 2, d), tu_output(&t, "m", DT_BOOL, 2, d)};
+	tu_node(&t, OP_Dropout, 13, &x, 1, out, 2);
 	float xv[15], yv[15];
 	uint8_t mv[15];
 	for (int i = 0; i < 15; i++)
@@ -558,7 +479,7 @@ static void test_dropout_mask(void **state)
 	memset(mv, 0, sizeof mv);
 	const void *ins[] = {xv};
 	void *outs[] = {yv, mv};
-	tg_run(&t, ins, outs);
+	tu_run(&t, ins, outs);
 	assert_memory_equal(yv, xv, sizeof xv);
 	for (int i = 0; i < 15; i++)
 		assert_int_equal(mv[i], 1);
@@ -566,30 +487,30 @@ static void test_dropout_mask(void **state)
 
 /* ---- rejected configurations ---------------------------------------------------------------------- */
 
-static void bad_direction(TG *t) { tg_str(t, "direction", "UP"); }
+static void bad_direction(TuGraph *t) { tu_attr_str(t, "direction", "UP"); }
 
 static void test_rejects(void **state)
 {
 	(void)state;
 	int64_t n = 2;
-	TG t = tg_new();
-	ValueId in[2] = {tg_input(&t, "a", DT_U8, 1, &n), tg_input(&t, "b", DT_U8, 1, &n)};
-	ValueId y = tg_output(&t, "y", DT_U8, 1, &n);
-	tg_node(&t, OP_BitShift, 11, in, 2, &y, 1);
+	TuGraph t = tu_graph();
+	ValueId in[2] = {tu_input(&t, "a", DT_U8, 1, &n), tu_input(&t, "b", DT_U8, 1, &n)};
+	ValueId y = tu_output(&t, "y", DT_U8, 1, &n);
+	tu_node(&t, OP_BitShift, 11, in, 2, &y, 1);
 	bad_direction(&t);
 	uint8_t a[2], b[2], o[2];
 	const void *ins[] = {a, b};
 	void *outs[] = {o};
-	tg_reject(&t, ins, outs, "BitShift direction 'UP'");
+	tu_reject(&t, ins, outs, "BitShift direction 'UP'");
 
-	t = tg_new();
-	ValueId x = tg_input(&t, "x", DT_I32, 1, &n);
-	y = tg_output(&t, "y", DT_I32, 1, &n);
-	tg_node(&t, OP_Sqrt, 13, &x, 1, &y, 1);
+	t = tu_graph();
+	ValueId x = tu_input(&t, "x", DT_I32, 1, &n);
+	y = tu_output(&t, "y", DT_I32, 1, &n);
+	tu_node(&t, OP_Sqrt, 13, &x, 1, &y, 1);
 	int32_t xi[2], yi[2];
 	const void *ins2[] = {xi};
 	void *outs2[] = {yi};
-	tg_reject(&t, ins2, outs2, "does not accept dtype i32");
+	tu_reject(&t, ins2, outs2, "does not accept dtype i32");
 }
 
 int main(void)

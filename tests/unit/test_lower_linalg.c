@@ -15,78 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- graph building ------------------------------------------------------ */
-
-static Graph *new_graph(void)
-{
-	Graph *g = graph_new("test.onnx");
-	g->inputs = arena_alloc(&g->arena, 16 * sizeof(ValueId));
-	g->outputs = arena_alloc(&g->arena, 16 * sizeof(ValueId));
-	return g;
-}
-
-static ValueId add_in(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
-{
-	Shape s = shape_make(rank, dims);
-	ValueId v = graph_add_value(g, name, dt, &s);
-	gval(g, v)->kind = VK_INPUT;
-	g->inputs[g->ninputs++] = v;
-	return v;
-}
-
-static ValueId add_out(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
-{
-	Shape s = shape_make(rank, dims);
-	ValueId v = graph_add_value(g, name, dt, &s);
-	gval(g, v)->is_output = true;
-	g->outputs[g->noutputs++] = v;
-	return v;
-}
-
-static NodeId add_node(Graph *g, Op op, const ValueId *in, int nin, const ValueId *out, int nout)
-{
-	NodeId id = graph_add_node(g, op, op_name(op), "n0", in, nin, out, nout);
-	g->nodes[id].opset = 17;
-	return id;
-}
-
-static void set_int(Graph *g, NodeId n, const char *name, int64_t v)
-{
-	graph_add_attr(g, n, name, AK_INT)->i = v;
-}
-
-static void set_float(Graph *g, NodeId n, const char *name, float v)
-{
-	graph_add_attr(g, n, name, AK_FLOAT)->f = v;
-}
-
-static void set_ints(Graph *g, NodeId n, const char *name, int cnt, const int64_t *v)
-{
-	Attr *a = graph_add_attr(g, n, name, AK_INTS);
-	a->n = cnt;
-	a->ints = arena_dup(&g->arena, v, (size_t)cnt * sizeof *v);
-}
-
-static void set_str(Graph *g, NodeId n, const char *name, const char *s)
-{
-	Attr *a = graph_add_attr(g, n, name, AK_STRING);
-	a->s = arena_strdup(&g->arena, s);
-	a->slen = strlen(s);
-}
-
-/* Compiles and runs g (freed afterwards); fails the test with the
- * diagnostics if it does not compile. */
-static void run(Graph *g, const void *const *ins, void *const *outs)
-{
-	Diag d;
-	diag_init(&d, "test.onnx", false);
-	bool ok = tu_run_graph(g, ins, outs, &d);
-	if (!ok)
-		fprintf(stderr, "compile failed:\n%s\n", d.buf ? d.buf : "");
-	assert_true(ok);
-	diag_free(&d);
-	graph_free(g);
-}
+/* Graphs are built and run with the tu_* helpers of testutil.h (opset 17). */
 
 /* ---- data ------------------------------------------------------------------ */
 
@@ -123,10 +52,10 @@ static void expect_close(const char *what, const float *got, const float *want, 
 static void test_matmul_batched_broadcast(void **state)
 {
 	int64_t ad[] = {2, 1, 3, 4}, bd[] = {3, 4, 5}, yd[] = {2, 3, 3, 5};
-	Graph *g = new_graph();
-	ValueId in[2] = {add_in(g, "A", DT_F32, 4, ad), add_in(g, "B", DT_F32, 3, bd)};
-	ValueId out = add_out(g, "Y", DT_F32, 4, yd);
-	add_node(g, OP_MatMul, in, 2, &out, 1);
+	Graph *g = tu_new_graph();
+	ValueId in[2] = {tu_add_input(g, "A", DT_F32, 4, ad), tu_add_input(g, "B", DT_F32, 3, bd)};
+	ValueId out = tu_add_output(g, "Y", DT_F32, 4, yd);
+	tu_add_node(g, OP_MatMul, 17, in, 2, &out, 1);
 	float *A = rnd(24, 1), *B = rnd(60, 2), *Y = zeros(90), *R = zeros(90);
 	for (int p = 0; p < 2; p++)
 		for (int q = 0; q < 3; q++)
@@ -137,7 +66,7 @@ static void test_matmul_batched_broadcast(void **state)
 						s += A[(p * 3 + i) * 4 + k] * B[(q * 4 + k) * 5 + j];
 					R[((p * 3 + q) * 3 + i) * 5 + j] = (float)s;
 				}
-	run(g, (const void *[]){A, B}, (void *[]){Y});
+	tu_compile_run(g, (const void *[]){A, B}, (void *[]){Y});
 	expect_close("matmul", Y, R, 90, 1e-5);
 	free(A), free(B), free(Y), free(R);
 }
@@ -147,17 +76,17 @@ static void test_matmul_vectors(void **state)
 {
 	for (int which = 0; which < 2; which++) {
 		int64_t vd[] = {4}, md[] = {2, 4, 3}, md2[] = {2, 3, 4}, yd[] = {2, 3};
-		Graph *g = new_graph();
+		Graph *g = tu_new_graph();
 		ValueId in[2];
 		if (which == 0) {
-			in[0] = add_in(g, "A", DT_F32, 1, vd);
-			in[1] = add_in(g, "B", DT_F32, 3, md);
+			in[0] = tu_add_input(g, "A", DT_F32, 1, vd);
+			in[1] = tu_add_input(g, "B", DT_F32, 3, md);
 		} else {
-			in[0] = add_in(g, "A", DT_F32, 3, md2);
-			in[1] = add_in(g, "B", DT_F32, 1, vd);
+			in[0] = tu_add_input(g, "A", DT_F32, 3, md2);
+			in[1] = tu_add_input(g, "B", DT_F32, 1, vd);
 		}
-		ValueId out = add_out(g, "Y", DT_F32, 2, yd);
-		add_node(g, OP_MatMul, in, 2, &out, 1);
+		ValueId out = tu_add_output(g, "Y", DT_F32, 2, yd);
+		tu_add_node(g, OP_MatMul, 17, in, 2, &out, 1);
 		float *v = rnd(4, 3), *m = rnd(24, 4), *Y = zeros(6), *R = zeros(6);
 		for (int b = 0; b < 2; b++)
 			for (int x = 0; x < 3; x++) {
@@ -167,9 +96,9 @@ static void test_matmul_vectors(void **state)
 				R[b * 3 + x] = (float)s;
 			}
 		if (which == 0)
-			run(g, (const void *[]){v, m}, (void *[]){Y});
+			tu_compile_run(g, (const void *[]){v, m}, (void *[]){Y});
 		else
-			run(g, (const void *[]){m, v}, (void *[]){Y});
+			tu_compile_run(g, (const void *[]){m, v}, (void *[]){Y});
 		expect_close(which == 0 ? "vec x mat" : "mat x vec", Y, R, 6, 1e-5);
 		free(v), free(m), free(Y), free(R);
 	}
@@ -178,10 +107,10 @@ static void test_matmul_vectors(void **state)
 static void test_matmul_int64(void **state)
 {
 	int64_t ad[] = {3, 4}, bd[] = {4, 2}, yd[] = {3, 2};
-	Graph *g = new_graph();
-	ValueId in[2] = {add_in(g, "A", DT_I64, 2, ad), add_in(g, "B", DT_I64, 2, bd)};
-	ValueId out = add_out(g, "Y", DT_I64, 2, yd);
-	add_node(g, OP_MatMul, in, 2, &out, 1);
+	Graph *g = tu_new_graph();
+	ValueId in[2] = {tu_add_input(g, "A", DT_I64, 2, ad), tu_add_input(g, "B", DT_I64, 2, bd)};
+	ValueId out = tu_add_output(g, "Y", DT_I64, 2, yd);
+	tu_add_node(g, OP_MatMul, 17, in, 2, &out, 1);
 	int64_t A[12], B[8], Y[6], R[6];
 	for (int i = 0; i < 12; i++)
 		A[i] = (i * 7919) % 23 - 11 + (i == 5 ? 3000000000LL : 0);
@@ -193,7 +122,7 @@ static void test_matmul_int64(void **state)
 			for (int k = 0; k < 4; k++)
 				R[i * 2 + j] += A[i * 4 + k] * B[k * 2 + j];
 		}
-	run(g, (const void *[]){A, B}, (void *[]){Y});
+	tu_compile_run(g, (const void *[]){A, B}, (void *[]){Y});
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(Y[i], R[i]);
 }
@@ -202,10 +131,10 @@ static void test_matmul_int64(void **state)
 static void test_matmul_f16(void **state)
 {
 	int64_t ad[] = {3, 5}, bd[] = {5, 4}, yd[] = {3, 4};
-	Graph *g = new_graph();
-	ValueId in[2] = {add_in(g, "A", DT_F16, 2, ad), add_in(g, "B", DT_F16, 2, bd)};
-	ValueId out = add_out(g, "Y", DT_F16, 2, yd);
-	add_node(g, OP_MatMul, in, 2, &out, 1);
+	Graph *g = tu_new_graph();
+	ValueId in[2] = {tu_add_input(g, "A", DT_F16, 2, ad), tu_add_input(g, "B", DT_F16, 2, bd)};
+	ValueId out = tu_add_output(g, "Y", DT_F16, 2, yd);
+	tu_add_node(g, OP_MatMul, 17, in, 2, &out, 1);
 	float *a = rnd(15, 80), *b = rnd(20, 81);
 	_Float16 A[15], B[20], Y[12];
 	float got[12], want[12];
@@ -220,7 +149,7 @@ static void test_matmul_f16(void **state)
 				s += (float)A[i * 5 + k] * (float)B[k * 4 + j];
 			want[i * 4 + j] = (float)(_Float16)s;
 		}
-	run(g, (const void *[]){A, B}, (void *[]){Y});
+	tu_compile_run(g, (const void *[]){A, B}, (void *[]){Y});
 	for (int i = 0; i < 12; i++)
 		got[i] = (float)Y[i];
 	expect_close("matmul f16", got, want, 12, 1e-3);
@@ -234,18 +163,18 @@ static void gemm_case(bool ta, bool tb, int crank, float alpha, float beta, int 
 	const int M = 3, N = 5;
 	int64_t ad[2] = {ta ? K : M, ta ? M : K}, bd[2] = {tb ? N : K, tb ? K : N}, yd[] = {M, N};
 	int64_t cd1[] = {N}, cd2[] = {M, 1};
-	Graph *g = new_graph();
-	ValueId in[3] = {add_in(g, "A", DT_F32, 2, ad), add_in(g, "B", DT_F32, 2, bd), IR_NONE};
+	Graph *g = tu_new_graph();
+	ValueId in[3] = {tu_add_input(g, "A", DT_F32, 2, ad), tu_add_input(g, "B", DT_F32, 2, bd), IR_NONE};
 	if (crank == 1)
-		in[2] = add_in(g, "C", DT_F32, 1, cd1);
+		in[2] = tu_add_input(g, "C", DT_F32, 1, cd1);
 	else if (crank == 2)
-		in[2] = add_in(g, "C", DT_F32, 2, cd2);
-	ValueId out = add_out(g, "Y", DT_F32, 2, yd);
-	NodeId n = add_node(g, OP_Gemm, in, crank ? 3 : 2, &out, 1);
-	set_int(g, n, "transA", ta);
-	set_int(g, n, "transB", tb);
-	set_float(g, n, "alpha", alpha);
-	set_float(g, n, "beta", beta);
+		in[2] = tu_add_input(g, "C", DT_F32, 2, cd2);
+	ValueId out = tu_add_output(g, "Y", DT_F32, 2, yd);
+	NodeId n = tu_add_node(g, OP_Gemm, 17, in, crank ? 3 : 2, &out, 1);
+	tu_set_int(g, n, "transA", ta);
+	tu_set_int(g, n, "transB", tb);
+	tu_set_float(g, n, "alpha", alpha);
+	tu_set_float(g, n, "beta", beta);
 	float *A = rnd(M * K, 5), *B = rnd(K * N, 6), *C = rnd(15, 7), *Y = zeros(15), *R = zeros(15);
 	for (int i = 0; i < M; i++)
 		for (int j = 0; j < N; j++) {
@@ -260,9 +189,9 @@ static void gemm_case(bool ta, bool tb, int crank, float alpha, float beta, int 
 			R[i * N + j] = (float)s;
 		}
 	if (crank)
-		run(g, (const void *[]){A, B, C}, (void *[]){Y});
+		tu_compile_run(g, (const void *[]){A, B, C}, (void *[]){Y});
 	else
-		run(g, (const void *[]){A, B}, (void *[]){Y});
+		tu_compile_run(g, (const void *[]){A, B}, (void *[]){Y});
 	expect_close("gemm", Y, R, 15, 1e-5);
 	free(A), free(B), free(C), free(Y), free(R);
 }
@@ -285,13 +214,13 @@ static void test_f64_products(void **state)
 	enum { M = 3, N = 4, K = 21 };
 	for (int which = 0; which < 2; which++) {
 		int64_t ad[] = {M, K}, bt[] = {N, K}, bn[] = {K, N}, yd[] = {M, N};
-		Graph *g = new_graph();
-		ValueId in[2] = {add_in(g, "A", DT_F64, 2, ad),
-		                 add_in(g, "B", DT_F64, 2, which == 0 ? bt : bn)};
-		ValueId out = add_out(g, "Y", DT_F64, 2, yd);
-		NodeId n = add_node(g, which == 0 ? OP_Gemm : OP_MatMul, in, 2, &out, 1);
+		Graph *g = tu_new_graph();
+		ValueId in[2] = {tu_add_input(g, "A", DT_F64, 2, ad),
+		                 tu_add_input(g, "B", DT_F64, 2, which == 0 ? bt : bn)};
+		ValueId out = tu_add_output(g, "Y", DT_F64, 2, yd);
+		NodeId n = tu_add_node(g, which == 0 ? OP_Gemm : OP_MatMul, 17, in, 2, &out, 1);
 		if (which == 0)
-			set_int(g, n, "transB", 1);
+			tu_set_int(g, n, "transB", 1);
 		float *a = rnd(M * K, 110), *b = rnd(K * N, 111);
 		double A[M * K], B[K * N], Y[M * N], R[M * N];
 		for (int i = 0; i < M * K; i++)
@@ -305,7 +234,7 @@ static void test_f64_products(void **state)
 					sum += (long double)A[i * K + k] * (which == 0 ? B[j * K + k] : B[k * N + j]);
 				R[i * N + j] = (double)sum;
 			}
-		run(g, (const void *[]){A, B}, (void *[]){Y});
+		tu_compile_run(g, (const void *[]){A, B}, (void *[]){Y});
 		for (int i = 0; i < M * N; i++)
 			assert_true(fabs(Y[i] - R[i]) <= 1e-14 * (1 + fabs(R[i])));
 		free(a), free(b);
@@ -321,26 +250,26 @@ typedef void (*EinRef)(float *const *x, float *want);
 static void einsum_case(const char *eq, int nops, const int *ranks, const int64_t (*dims)[4],
                         int yr, const int64_t *yd, EinRef ref)
 {
-	Graph *g = new_graph();
+	Graph *g = tu_new_graph();
 	ValueId in[3];
 	float *x[3];
 	const void *ins[3];
 	for (int o = 0; o < nops; o++) {
 		char nm[16];
 		snprintf(nm, sizeof nm, "x%d", o);
-		in[o] = add_in(g, nm, DT_F32, ranks[o], dims[o]);
+		in[o] = tu_add_input(g, nm, DT_F32, ranks[o], dims[o]);
 		Shape s = shape_make(ranks[o], dims[o]);
 		x[o] = rnd((size_t)shape_numel(&s), 10 + (unsigned)o);
 		ins[o] = x[o];
 	}
-	ValueId out = add_out(g, "y", DT_F32, yr, yd);
-	NodeId n = add_node(g, OP_Einsum, in, nops, &out, 1);
-	set_str(g, n, "equation", eq);
+	ValueId out = tu_add_output(g, "y", DT_F32, yr, yd);
+	NodeId n = tu_add_node(g, OP_Einsum, 17, in, nops, &out, 1);
+	tu_set_str(g, n, "equation", eq);
 	Shape ys = shape_make(yr, yd);
 	size_t ny = (size_t)shape_numel(&ys);
 	float *y = zeros(ny), *want = zeros(ny);
 	ref(x, want);
-	run(g, ins, (void *[]){y});
+	tu_compile_run(g, ins, (void *[]){y});
 	expect_close(eq, y, want, ny, 1e-5);
 	for (int o = 0; o < nops; o++)
 		free(x[o]);
@@ -521,20 +450,20 @@ static void conv_case(const ConvP *p)
 	int Cg = p->C / p->group, Mg = p->M / p->group;
 	int64_t xd[] = {p->N, p->C, p->H, p->W}, wd[] = {p->M, Cg, p->kh, p->kw}, bd[] = {p->M};
 	int64_t yd[] = {p->N, p->M, OH, OW};
-	Graph *g = new_graph();
-	ValueId in[3] = {add_in(g, "X", DT_F32, 4, xd), add_in(g, "W", DT_F32, 4, wd), IR_NONE};
+	Graph *g = tu_new_graph();
+	ValueId in[3] = {tu_add_input(g, "X", DT_F32, 4, xd), tu_add_input(g, "W", DT_F32, 4, wd), IR_NONE};
 	if (p->bias)
-		in[2] = add_in(g, "B", DT_F32, 1, bd);
-	ValueId out = add_out(g, "Y", DT_F32, 4, yd);
-	NodeId n = add_node(g, OP_Conv, in, p->bias ? 3 : 2, &out, 1);
-	set_int(g, n, "group", p->group);
-	set_ints(g, n, "strides", 2, (int64_t[]){p->sh, p->sw});
-	set_ints(g, n, "dilations", 2, (int64_t[]){p->dh, p->dw});
-	set_ints(g, n, "kernel_shape", 2, (int64_t[]){p->kh, p->kw});
+		in[2] = tu_add_input(g, "B", DT_F32, 1, bd);
+	ValueId out = tu_add_output(g, "Y", DT_F32, 4, yd);
+	NodeId n = tu_add_node(g, OP_Conv, 17, in, p->bias ? 3 : 2, &out, 1);
+	tu_set_int(g, n, "group", p->group);
+	tu_set_ints(g, n, "strides", 2, (int64_t[]){p->sh, p->sw});
+	tu_set_ints(g, n, "dilations", 2, (int64_t[]){p->dh, p->dw});
+	tu_set_ints(g, n, "kernel_shape", 2, (int64_t[]){p->kh, p->kw});
 	if (p->auto_pad)
-		set_str(g, n, "auto_pad", p->auto_pad);
+		tu_set_str(g, n, "auto_pad", p->auto_pad);
 	else
-		set_ints(g, n, "pads", 4, (int64_t[]){p->pt, p->pl, p->pb, p->pr});
+		tu_set_ints(g, n, "pads", 4, (int64_t[]){p->pt, p->pl, p->pb, p->pr});
 	size_t nx = (size_t)p->N * p->C * p->H * p->W, nw = (size_t)p->M * Cg * p->kh * p->kw;
 	size_t ny = (size_t)p->N * p->M * OH * OW;
 	float *X = rnd(nx, 20), *Wt = rnd(nw, 21), *B = rnd(p->M, 22), *Y = zeros(ny), *R = zeros(ny);
@@ -556,9 +485,9 @@ static void conv_case(const ConvP *p)
 		R[((b * p->M + m) * OH + oh) * OW + ow] = (float)s;
 	}
 	if (p->bias)
-		run(g, (const void *[]){X, Wt, B}, (void *[]){Y});
+		tu_compile_run(g, (const void *[]){X, Wt, B}, (void *[]){Y});
 	else
-		run(g, (const void *[]){X, Wt}, (void *[]){Y});
+		tu_compile_run(g, (const void *[]){X, Wt}, (void *[]){Y});
 	expect_close("conv", Y, R, ny, 1e-5);
 	free(X), free(Wt), free(B), free(Y), free(R);
 }
@@ -597,13 +526,13 @@ static void conv_nd_case(int k, const int64_t *in_sp, const int64_t *ker)
 		wd[2 + i] = ker[i];
 		yd[2 + i] = out_sp[i];
 	}
-	Graph *g = new_graph();
-	ValueId in[2] = {add_in(g, "X", DT_F32, k + 2, xd), add_in(g, "W", DT_F32, k + 2, wd)};
-	ValueId out = add_out(g, "Y", DT_F32, k + 2, yd);
-	NodeId n = add_node(g, OP_Conv, in, 2, &out, 1);
-	set_ints(g, n, "strides", k, str);
-	set_ints(g, n, "dilations", k, dil);
-	set_ints(g, n, "pads", 2 * k, pads);
+	Graph *g = tu_new_graph();
+	ValueId in[2] = {tu_add_input(g, "X", DT_F32, k + 2, xd), tu_add_input(g, "W", DT_F32, k + 2, wd)};
+	ValueId out = tu_add_output(g, "Y", DT_F32, k + 2, yd);
+	NodeId n = tu_add_node(g, OP_Conv, 17, in, 2, &out, 1);
+	tu_set_ints(g, n, "strides", k, str);
+	tu_set_ints(g, n, "dilations", k, dil);
+	tu_set_ints(g, n, "pads", 2 * k, pads);
 	int64_t xsp = 1, ksp = 1, ysp = 1;
 	for (int i = 0; i < k; i++) {
 		xsp *= in_sp[i];
@@ -634,7 +563,7 @@ static void conv_nd_case(int k, const int64_t *in_sp, const int64_t *ker)
 		}
 		R[(b * M + m) * ysp + o] = (float)s;
 	}
-	run(g, (const void *[]){X, Wt}, (void *[]){Y});
+	tu_compile_run(g, (const void *[]){X, Wt}, (void *[]){Y});
 	expect_close(k == 1 ? "conv1d" : "conv3d", Y, R, (size_t)(N * M * ysp), 1e-5);
 	free(X), free(Wt), free(Y), free(R);
 }
@@ -651,10 +580,10 @@ static void test_conv_f16(void **state)
 {
 	enum { L = 40, KW = 20, OL = L - KW + 1 };
 	int64_t xd[] = {1, 1, L}, wd[] = {1, 1, KW}, yd[] = {1, 1, OL};
-	Graph *g = new_graph();
-	ValueId in[2] = {add_in(g, "X", DT_F16, 3, xd), add_in(g, "W", DT_F16, 3, wd)};
-	ValueId out = add_out(g, "Y", DT_F16, 3, yd);
-	add_node(g, OP_Conv, in, 2, &out, 1);
+	Graph *g = tu_new_graph();
+	ValueId in[2] = {tu_add_input(g, "X", DT_F16, 3, xd), tu_add_input(g, "W", DT_F16, 3, wd)};
+	ValueId out = tu_add_output(g, "Y", DT_F16, 3, yd);
+	tu_add_node(g, OP_Conv, 17, in, 2, &out, 1);
 	float *x = rnd(L, 120), *w = rnd(KW, 121), got[OL], want[OL];
 	_Float16 X[L], W[KW], Y[OL];
 	for (int i = 0; i < L; i++)
@@ -667,7 +596,7 @@ static void test_conv_f16(void **state)
 			s += (double)X[o + k] * (double)W[k];
 		want[o] = (float)(_Float16)s;
 	}
-	run(g, (const void *[]){X, W}, (void *[]){Y});
+	tu_compile_run(g, (const void *[]){X, W}, (void *[]){Y});
 	for (int o = 0; o < OL; o++)
 		got[o] = (float)Y[o];
 	expect_close("conv f16", got, want, OL, 2e-3);
@@ -684,16 +613,16 @@ static void test_convtranspose(void **state)
 	int OW = sw * (Wd - 1) + opw + (kw - 1) * dw + 1 - pl - pr;
 	int Cg = C / group;
 	int64_t xd[] = {N, C, H, Wd}, wd[] = {C, Mg, kh, kw}, bd[] = {M}, yd[] = {N, M, OH, OW};
-	Graph *g = new_graph();
-	ValueId in[3] = {add_in(g, "X", DT_F32, 4, xd), add_in(g, "W", DT_F32, 4, wd),
-	                 add_in(g, "B", DT_F32, 1, bd)};
-	ValueId out = add_out(g, "Y", DT_F32, 4, yd);
-	NodeId n = add_node(g, OP_ConvTranspose, in, 3, &out, 1);
-	set_int(g, n, "group", group);
-	set_ints(g, n, "strides", 2, (int64_t[]){sh, sw});
-	set_ints(g, n, "dilations", 2, (int64_t[]){dh, dw});
-	set_ints(g, n, "pads", 4, (int64_t[]){pt, pl, pb, pr});
-	set_ints(g, n, "output_padding", 2, (int64_t[]){oph, opw});
+	Graph *g = tu_new_graph();
+	ValueId in[3] = {tu_add_input(g, "X", DT_F32, 4, xd), tu_add_input(g, "W", DT_F32, 4, wd),
+	                 tu_add_input(g, "B", DT_F32, 1, bd)};
+	ValueId out = tu_add_output(g, "Y", DT_F32, 4, yd);
+	NodeId n = tu_add_node(g, OP_ConvTranspose, 17, in, 3, &out, 1);
+	tu_set_int(g, n, "group", group);
+	tu_set_ints(g, n, "strides", 2, (int64_t[]){sh, sw});
+	tu_set_ints(g, n, "dilations", 2, (int64_t[]){dh, dw});
+	tu_set_ints(g, n, "pads", 4, (int64_t[]){pt, pl, pb, pr});
+	tu_set_ints(g, n, "output_padding", 2, (int64_t[]){oph, opw});
 	size_t ny = (size_t)N * M * OH * OW;
 	float *X = rnd(N * C * H * Wd, 30), *Wt = rnd(C * Mg * kh * kw, 31), *B = rnd(M, 32);
 	float *Y = zeros(ny), *R = zeros(ny);
@@ -712,7 +641,7 @@ static void test_convtranspose(void **state)
 		int m = (c / Cg) * Mg + mm;
 		R[(m * OH + oh) * OW + ow] += X[(c * H + ih) * Wd + iw] * Wt[((c * Mg + mm) * kh + i) * kw + j];
 	}
-	run(g, (const void *[]){X, Wt, B}, (void *[]){Y});
+	tu_compile_run(g, (const void *[]){X, Wt, B}, (void *[]){Y});
 	expect_close("convtranspose", Y, R, ny, 1e-5);
 	free(X), free(Wt), free(B), free(Y), free(R);
 }
@@ -732,21 +661,21 @@ static void pool_case(bool is_max, bool incl_pad, bool ceil_mode, int dh)
 	if (ceil_mode && (OW - 1) * sw >= W + pl)
 		OW--;
 	int64_t xd[] = {1, C, H, W}, yd[] = {1, C, OH, OW};
-	Graph *g = new_graph();
-	ValueId x = add_in(g, "X", DT_F32, 4, xd);
-	ValueId out[2] = {add_out(g, "Y", DT_F32, 4, yd), IR_NONE};
+	Graph *g = tu_new_graph();
+	ValueId x = tu_add_input(g, "X", DT_F32, 4, xd);
+	ValueId out[2] = {tu_add_output(g, "Y", DT_F32, 4, yd), IR_NONE};
 	if (is_max)
-		out[1] = add_out(g, "I", DT_I64, 4, yd);
-	NodeId n = add_node(g, is_max ? OP_MaxPool : OP_AveragePool, &x, 1, out, is_max ? 2 : 1);
-	set_ints(g, n, "kernel_shape", 2, (int64_t[]){kh, kw});
-	set_ints(g, n, "strides", 2, (int64_t[]){sh, sw});
-	set_ints(g, n, "pads", 4, (int64_t[]){pt, pl, pb, pr});
+		out[1] = tu_add_output(g, "I", DT_I64, 4, yd);
+	NodeId n = tu_add_node(g, is_max ? OP_MaxPool : OP_AveragePool, 17, &x, 1, out, is_max ? 2 : 1);
+	tu_set_ints(g, n, "kernel_shape", 2, (int64_t[]){kh, kw});
+	tu_set_ints(g, n, "strides", 2, (int64_t[]){sh, sw});
+	tu_set_ints(g, n, "pads", 4, (int64_t[]){pt, pl, pb, pr});
 	if (is_max)
-		set_ints(g, n, "dilations", 2, (int64_t[]){dh, 1});
+		tu_set_ints(g, n, "dilations", 2, (int64_t[]){dh, 1});
 	if (incl_pad)
-		set_int(g, n, "count_include_pad", 1);
+		tu_set_int(g, n, "count_include_pad", 1);
 	if (ceil_mode)
-		set_int(g, n, "ceil_mode", 1);
+		tu_set_int(g, n, "ceil_mode", 1);
 	size_t ny = (size_t)C * OH * OW;
 	float *X = rnd(C * H * W, 40), *Y = zeros(ny), *R = zeros(ny);
 	int64_t *I = calloc(ny, sizeof *I), *RI = calloc(ny, sizeof *RI);
@@ -776,9 +705,9 @@ static void pool_case(bool is_max, bool incl_pad, bool ceil_mode, int dh)
 		RI[o] = arg;
 	}
 	if (is_max)
-		run(g, (const void *[]){X}, (void *[]){Y, I});
+		tu_compile_run(g, (const void *[]){X}, (void *[]){Y, I});
 	else
-		run(g, (const void *[]){X}, (void *[]){Y});
+		tu_compile_run(g, (const void *[]){X}, (void *[]){Y});
 	expect_close(is_max ? "maxpool" : "avgpool", Y, R, ny, 1e-6);
 	if (is_max)
 		for (size_t i = 0; i < ny; i++)
@@ -802,14 +731,14 @@ static void test_pools(void **state)
 static void test_layernorm(void **state)
 {
 	int64_t xd[] = {2, 3, 4}, sd[] = {3, 4}, bd[] = {4}, md[] = {2, 1, 1};
-	Graph *g = new_graph();
-	ValueId in[3] = {add_in(g, "X", DT_F32, 3, xd), add_in(g, "S", DT_F32, 2, sd),
-	                 add_in(g, "B", DT_F32, 1, bd)};
-	ValueId out[3] = {add_out(g, "Y", DT_F32, 3, xd), add_out(g, "Mean", DT_F32, 3, md),
-	                  add_out(g, "Inv", DT_F32, 3, md)};
-	NodeId n = add_node(g, OP_LayerNormalization, in, 3, out, 3);
-	set_int(g, n, "axis", 1);
-	set_float(g, n, "epsilon", 1e-3f);
+	Graph *g = tu_new_graph();
+	ValueId in[3] = {tu_add_input(g, "X", DT_F32, 3, xd), tu_add_input(g, "S", DT_F32, 2, sd),
+	                 tu_add_input(g, "B", DT_F32, 1, bd)};
+	ValueId out[3] = {tu_add_output(g, "Y", DT_F32, 3, xd), tu_add_output(g, "Mean", DT_F32, 3, md),
+	                  tu_add_output(g, "Inv", DT_F32, 3, md)};
+	NodeId n = tu_add_node(g, OP_LayerNormalization, 17, in, 3, out, 3);
+	tu_set_int(g, n, "axis", 1);
+	tu_set_float(g, n, "epsilon", 1e-3f);
 	float *X = rnd(24, 50), *S = rnd(12, 51), *B = rnd(4, 52);
 	float *Y = zeros(24), *Mn = zeros(2), *Iv = zeros(2), *R = zeros(24), *RM = zeros(2), *RI = zeros(2);
 	for (int o = 0; o < 2; o++) {
@@ -826,7 +755,7 @@ static void test_layernorm(void **state)
 		for (int j = 0; j < 12; j++)
 			R[o * 12 + j] = (float)((X[o * 12 + j] - m) * inv * S[j] + B[j % 4]);
 	}
-	run(g, (const void *[]){X, S, B}, (void *[]){Y, Mn, Iv});
+	tu_compile_run(g, (const void *[]){X, S, B}, (void *[]){Y, Mn, Iv});
 	expect_close("layernorm Y", Y, R, 24, 1e-5);
 	expect_close("layernorm Mean", Mn, RM, 2, 1e-6);
 	expect_close("layernorm InvStdDev", Iv, RI, 2, 1e-5);
@@ -844,16 +773,16 @@ static void test_lstm(void **state)
 	enum { S = 3, Bt = 2, I = 19, H = 17, D = 2 };
 	int64_t xd[] = {S, Bt, I}, wd[] = {D, 4 * H, I}, rd[] = {D, 4 * H, H}, bd[] = {D, 8 * H};
 	int64_t ld[] = {Bt}, sd[] = {D, Bt, H}, pd[] = {D, 3 * H}, yd[] = {S, D, Bt, H};
-	Graph *g = new_graph();
-	ValueId in[8] = {add_in(g, "X", DT_F32, 3, xd), add_in(g, "W", DT_F32, 3, wd),
-	                 add_in(g, "R", DT_F32, 3, rd), add_in(g, "B", DT_F32, 2, bd),
-	                 add_in(g, "L", DT_I32, 1, ld), add_in(g, "h0", DT_F32, 3, sd),
-	                 add_in(g, "c0", DT_F32, 3, sd), add_in(g, "P", DT_F32, 2, pd)};
-	ValueId out[3] = {add_out(g, "Y", DT_F32, 4, yd), add_out(g, "Yh", DT_F32, 3, sd),
-	                  add_out(g, "Yc", DT_F32, 3, sd)};
-	NodeId n = add_node(g, OP_LSTM, in, 8, out, 3);
-	set_int(g, n, "hidden_size", H);
-	set_str(g, n, "direction", "bidirectional");
+	Graph *g = tu_new_graph();
+	ValueId in[8] = {tu_add_input(g, "X", DT_F32, 3, xd), tu_add_input(g, "W", DT_F32, 3, wd),
+	                 tu_add_input(g, "R", DT_F32, 3, rd), tu_add_input(g, "B", DT_F32, 2, bd),
+	                 tu_add_input(g, "L", DT_I32, 1, ld), tu_add_input(g, "h0", DT_F32, 3, sd),
+	                 tu_add_input(g, "c0", DT_F32, 3, sd), tu_add_input(g, "P", DT_F32, 2, pd)};
+	ValueId out[3] = {tu_add_output(g, "Y", DT_F32, 4, yd), tu_add_output(g, "Yh", DT_F32, 3, sd),
+	                  tu_add_output(g, "Yc", DT_F32, 3, sd)};
+	NodeId n = tu_add_node(g, OP_LSTM, 17, in, 8, out, 3);
+	tu_set_int(g, n, "hidden_size", H);
+	tu_set_str(g, n, "direction", "bidirectional");
 	float *X = rnd(S * Bt * I, 60), *W = rnd(D * 4 * H * I, 61), *R = rnd(D * 4 * H * H, 62);
 	float *B = rnd(D * 8 * H, 63), *h0 = rnd(D * Bt * H, 64), *c0 = rnd(D * Bt * H, 65);
 	float *P = rnd(D * 3 * H, 66);
@@ -897,7 +826,7 @@ static void test_lstm(void **state)
 				RC[(d * Bt + b) * H + j] = (float)c[j];
 			}
 		}
-	run(g, (const void *[]){X, W, R, B, L, h0, c0, P}, (void *[]){Y, Yh, Yc});
+	tu_compile_run(g, (const void *[]){X, W, R, B, L, h0, c0, P}, (void *[]){Y, Yh, Yc});
 	expect_close("lstm Y", Y, RY, S * D * Bt * H, 1e-5);
 	expect_close("lstm Y_h", Yh, RH, D * Bt * H, 1e-5);
 	expect_close("lstm Y_c", Yc, RC, D * Bt * H, 1e-5);
@@ -913,18 +842,18 @@ static void gru_case(bool rev, bool lbr, bool batch_first)
 	int64_t xd[] = {S, Bt, I}, xd1[] = {Bt, S, I}, wd[] = {1, 3 * H, I}, rd[] = {1, 3 * H, H};
 	int64_t bd[] = {1, 6 * H}, yd[] = {S, 1, Bt, H}, yd1[] = {Bt, S, 1, H};
 	int64_t hd[] = {1, Bt, H}, hd1[] = {Bt, 1, H};
-	Graph *g = new_graph();
-	ValueId in[4] = {add_in(g, "X", DT_F32, 3, batch_first ? xd1 : xd), add_in(g, "W", DT_F32, 3, wd),
-	                 add_in(g, "R", DT_F32, 3, rd), add_in(g, "B", DT_F32, 2, bd)};
-	ValueId out[2] = {add_out(g, "Y", DT_F32, 4, batch_first ? yd1 : yd),
-	                  add_out(g, "Yh", DT_F32, 3, batch_first ? hd1 : hd)};
-	NodeId n = add_node(g, OP_GRU, in, 4, out, 2);
-	set_int(g, n, "hidden_size", H);
-	set_int(g, n, "linear_before_reset", lbr);
+	Graph *g = tu_new_graph();
+	ValueId in[4] = {tu_add_input(g, "X", DT_F32, 3, batch_first ? xd1 : xd), tu_add_input(g, "W", DT_F32, 3, wd),
+	                 tu_add_input(g, "R", DT_F32, 3, rd), tu_add_input(g, "B", DT_F32, 2, bd)};
+	ValueId out[2] = {tu_add_output(g, "Y", DT_F32, 4, batch_first ? yd1 : yd),
+	                  tu_add_output(g, "Yh", DT_F32, 3, batch_first ? hd1 : hd)};
+	NodeId n = tu_add_node(g, OP_GRU, 17, in, 4, out, 2);
+	tu_set_int(g, n, "hidden_size", H);
+	tu_set_int(g, n, "linear_before_reset", lbr);
 	if (rev)
-		set_str(g, n, "direction", "reverse");
+		tu_set_str(g, n, "direction", "reverse");
 	if (batch_first)
-		set_int(g, n, "layout", 1);
+		tu_set_int(g, n, "layout", 1);
 	float *X = rnd(S * Bt * I, 70), *W = rnd(3 * H * I, 71), *R = rnd(3 * H * H, 72);
 	float *B = rnd(6 * H, 73);
 	float *Y = zeros(S * Bt * H), *Yh = zeros(Bt * H), *RY = zeros(S * Bt * H), *RH = zeros(Bt * H);
@@ -966,7 +895,7 @@ static void gru_case(bool rev, bool lbr, bool batch_first)
 		for (int j = 0; j < H; j++)
 			RH[b * H + j] = (float)h[j];
 	}
-	run(g, (const void *[]){X, W, R, B}, (void *[]){Y, Yh});
+	tu_compile_run(g, (const void *[]){X, W, R, B}, (void *[]){Y, Yh});
 	expect_close("gru Y", Y, RY, S * Bt * H, 1e-5);
 	expect_close("gru Y_h", Yh, RH, Bt * H, 1e-5);
 	free(X), free(W), free(R), free(B), free(Y), free(Yh), free(RY), free(RH);
@@ -985,15 +914,15 @@ static void test_rnn_relu_clip(void **state)
 {
 	enum { S = 3, Bt = 2, I = 4, H = 3, D = 2 };
 	int64_t xd[] = {S, Bt, I}, wd[] = {D, H, I}, rd[] = {D, H, H}, hd[] = {D, Bt, H};
-	Graph *g = new_graph();
-	ValueId in[6] = {add_in(g, "X", DT_F32, 3, xd), add_in(g, "W", DT_F32, 3, wd),
-	                 add_in(g, "R", DT_F32, 3, rd), IR_NONE, IR_NONE,
-	                 add_in(g, "h0", DT_F32, 3, hd)};
-	ValueId out[2] = {IR_NONE, add_out(g, "Yh", DT_F32, 3, hd)};
-	NodeId n = add_node(g, OP_RNN, in, 6, out, 2);
-	set_int(g, n, "hidden_size", H);
-	set_str(g, n, "direction", "bidirectional");
-	set_float(g, n, "clip", 0.5f);
+	Graph *g = tu_new_graph();
+	ValueId in[6] = {tu_add_input(g, "X", DT_F32, 3, xd), tu_add_input(g, "W", DT_F32, 3, wd),
+	                 tu_add_input(g, "R", DT_F32, 3, rd), IR_NONE, IR_NONE,
+	                 tu_add_input(g, "h0", DT_F32, 3, hd)};
+	ValueId out[2] = {IR_NONE, tu_add_output(g, "Yh", DT_F32, 3, hd)};
+	NodeId n = tu_add_node(g, OP_RNN, 17, in, 6, out, 2);
+	tu_set_int(g, n, "hidden_size", H);
+	tu_set_str(g, n, "direction", "bidirectional");
+	tu_set_float(g, n, "clip", 0.5f);
 	Attr *a = graph_add_attr(g, n, "activations", AK_STRINGS);
 	a->n = 2;
 	a->strings = arena_alloc(&g->arena, 2 * sizeof(char *));
@@ -1022,7 +951,7 @@ static void test_rnn_relu_clip(void **state)
 			for (int j = 0; j < H; j++)
 				RH[(d * Bt + b) * H + j] = (float)h[j];
 		}
-	run(g, (const void *[]){X, W, R, h0}, (void *[]){Yh});
+	tu_compile_run(g, (const void *[]){X, W, R, h0}, (void *[]){Yh});
 	expect_close("rnn Y_h", Yh, RH, D * Bt * H, 1e-5);
 	free(X), free(W), free(R), free(h0), free(Yh), free(RH);
 }
@@ -1033,13 +962,13 @@ static void test_rnn_relu_clip(void **state)
 static void test_batchnorm_training_rejected(void **state)
 {
 	int64_t xd[] = {1, 2, 3}, cd[] = {2};
-	Graph *g = new_graph();
-	ValueId in[5] = {add_in(g, "X", DT_F32, 3, xd), add_in(g, "s", DT_F32, 1, cd),
-	                 add_in(g, "b", DT_F32, 1, cd), add_in(g, "m", DT_F32, 1, cd),
-	                 add_in(g, "v", DT_F32, 1, cd)};
-	ValueId out = add_out(g, "Y", DT_F32, 3, xd);
-	NodeId n = add_node(g, OP_BatchNormalization, in, 5, &out, 1);
-	set_int(g, n, "training_mode", 1);
+	Graph *g = tu_new_graph();
+	ValueId in[5] = {tu_add_input(g, "X", DT_F32, 3, xd), tu_add_input(g, "s", DT_F32, 1, cd),
+	                 tu_add_input(g, "b", DT_F32, 1, cd), tu_add_input(g, "m", DT_F32, 1, cd),
+	                 tu_add_input(g, "v", DT_F32, 1, cd)};
+	ValueId out = tu_add_output(g, "Y", DT_F32, 3, xd);
+	NodeId n = tu_add_node(g, OP_BatchNormalization, 17, in, 5, &out, 1);
+	tu_set_int(g, n, "training_mode", 1);
 	float X[6] = {0}, c[2] = {0}, Y[6];
 	Diag d;
 	diag_init(&d, "test.onnx", false);
@@ -1054,12 +983,12 @@ static void test_batchnorm_training_rejected(void **state)
 static void test_rnn_activation_rejected(void **state)
 {
 	int64_t xd[] = {2, 1, 3}, wd[] = {1, 4, 3}, rd[] = {1, 4, 4}, hd[] = {1, 1, 4};
-	Graph *g = new_graph();
-	ValueId in[3] = {add_in(g, "X", DT_F32, 3, xd), add_in(g, "W", DT_F32, 3, wd),
-	                 add_in(g, "R", DT_F32, 3, rd)};
-	ValueId out[2] = {IR_NONE, add_out(g, "Yh", DT_F32, 3, hd)};
-	NodeId n = add_node(g, OP_RNN, in, 3, out, 2);
-	set_int(g, n, "hidden_size", 4);
+	Graph *g = tu_new_graph();
+	ValueId in[3] = {tu_add_input(g, "X", DT_F32, 3, xd), tu_add_input(g, "W", DT_F32, 3, wd),
+	                 tu_add_input(g, "R", DT_F32, 3, rd)};
+	ValueId out[2] = {IR_NONE, tu_add_output(g, "Yh", DT_F32, 3, hd)};
+	NodeId n = tu_add_node(g, OP_RNN, 17, in, 3, out, 2);
+	tu_set_int(g, n, "hidden_size", 4);
 	Attr *a = graph_add_attr(g, n, "activations", AK_STRINGS);
 	a->n = 1;
 	a->strings = arena_alloc(&g->arena, sizeof(char *));
@@ -1082,11 +1011,11 @@ static void test_einsum_bad_equation_rejected(void **state)
 	                      "term 0 is malformed or does not match rank 2", "output label repeated or absent"};
 	for (int c = 0; c < 4; c++) {
 		int64_t xd[] = {2, 3}, yd[] = {2};
-		Graph *g = new_graph();
-		ValueId x = add_in(g, "x", DT_F32, 2, xd);
-		ValueId y = add_out(g, "y", DT_F32, 1, yd);
-		NodeId n = add_node(g, OP_Einsum, &x, 1, &y, 1);
-		set_str(g, n, "equation", eqs[c]);
+		Graph *g = tu_new_graph();
+		ValueId x = tu_add_input(g, "x", DT_F32, 2, xd);
+		ValueId y = tu_add_output(g, "y", DT_F32, 1, yd);
+		NodeId n = tu_add_node(g, OP_Einsum, 17, &x, 1, &y, 1);
+		tu_set_str(g, n, "equation", eqs[c]);
 		float X[6] = {0}, Y[2];
 		Diag d;
 		diag_init(&d, "test.onnx", false);
@@ -1104,10 +1033,10 @@ static void test_einsum_bad_equation_rejected(void **state)
 static void test_matmul_mismatch_rejected(void **state)
 {
 	int64_t ad[] = {2, 3}, bd[] = {4, 5}, yd[] = {2, 5};
-	Graph *g = new_graph();
-	ValueId in[2] = {add_in(g, "A", DT_F32, 2, ad), add_in(g, "B", DT_F32, 2, bd)};
-	ValueId out = add_out(g, "Y", DT_F32, 2, yd);
-	add_node(g, OP_MatMul, in, 2, &out, 1);
+	Graph *g = tu_new_graph();
+	ValueId in[2] = {tu_add_input(g, "A", DT_F32, 2, ad), tu_add_input(g, "B", DT_F32, 2, bd)};
+	ValueId out = tu_add_output(g, "Y", DT_F32, 2, yd);
+	tu_add_node(g, OP_MatMul, 17, in, 2, &out, 1);
 	float A[6] = {0}, B[20] = {0}, Y[10];
 	Diag d;
 	diag_init(&d, "test.onnx", false);

@@ -86,3 +86,130 @@ out:
 	free(dir);
 	return ok;
 }
+
+/* ---- hand-built graphs --------------------------------------------------- */
+
+Graph *tu_new_graph(void)
+{
+	Graph *g = graph_new("test.onnx");
+	g->inputs = arena_alloc(&g->arena, 16 * sizeof(ValueId));
+	g->outputs = arena_alloc(&g->arena, 16 * sizeof(ValueId));
+	return g;
+}
+
+ValueId tu_add_input(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
+{
+	assert_true(g->ninputs < 16);
+	Shape s = shape_make(rank, dims);
+	ValueId v = graph_add_value(g, name, dt, &s);
+	gval(g, v)->kind = VK_INPUT;
+	g->inputs[g->ninputs++] = v;
+	return v;
+}
+
+ValueId tu_add_output(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
+{
+	assert_true(g->noutputs < 16);
+	Shape s = shape_make(rank, dims);
+	ValueId v = graph_add_value(g, name, dt, &s);
+	gval(g, v)->is_output = true;
+	g->outputs[g->noutputs++] = v;
+	return v;
+}
+
+NodeId tu_add_node(Graph *g, Op op, int opset, const ValueId *in, int nin, const ValueId *out, int nout)
+{
+	NodeId id = graph_add_node(g, op, op_name(op), "n0", in, nin, out, nout);
+	g->nodes[id].opset = opset;
+	return id;
+}
+
+void tu_set_int(Graph *g, NodeId n, const char *name, int64_t x)
+{
+	graph_add_attr(g, n, name, AK_INT)->i = x;
+}
+
+void tu_set_float(Graph *g, NodeId n, const char *name, float x)
+{
+	graph_add_attr(g, n, name, AK_FLOAT)->f = x;
+}
+
+void tu_set_ints(Graph *g, NodeId n, const char *name, int cnt, const int64_t *xs)
+{
+	Attr *a = graph_add_attr(g, n, name, AK_INTS);
+	a->n = cnt;
+	a->ints = arena_dup(&g->arena, xs, (size_t)cnt * sizeof *xs);
+}
+
+void tu_set_str(Graph *g, NodeId n, const char *name, const char *s)
+{
+	Attr *a = graph_add_attr(g, n, name, AK_STRING);
+	a->s = arena_strdup(&g->arena, s);
+	a->slen = strlen(s);
+}
+
+void tu_compile_run(Graph *g, const void *const *in, void *const *out)
+{
+	Diag d;
+	diag_init(&d, "test.onnx", false);
+	bool ok = tu_run_graph(g, in, out, &d);
+	if (!ok)
+		fprintf(stderr, "compile failed:\n%s\n", d.buf ? d.buf : "");
+	assert_true(ok);
+	diag_free(&d);
+	graph_free(g);
+}
+
+void tu_compile_reject(Graph *g, const void *const *in, void *const *out, const char *needle)
+{
+	Diag d;
+	diag_init(&d, "test.onnx", false);
+	assert_false(tu_run_graph(g, in, out, &d));
+	if (!diag_contains(&d, needle))
+		fprintf(stderr, "diagnostics: %s\n", d.buf ? d.buf : "");
+	assert_true(diag_contains(&d, needle));
+	diag_free(&d);
+	graph_free(g);
+}
+
+TuGraph tu_graph(void)
+{
+	return (TuGraph){.g = tu_new_graph(), .node = IR_NONE};
+}
+
+ValueId tu_input(TuGraph *t, const char *name, DType dt, int rank, const int64_t *dims)
+{
+	return tu_add_input(t->g, name, dt, rank, dims);
+}
+
+ValueId tu_output(TuGraph *t, const char *name, DType dt, int rank, const int64_t *dims)
+{
+	return tu_add_output(t->g, name, dt, rank, dims);
+}
+
+ValueId tu_const(TuGraph *t, const char *name, DType dt, int rank, const int64_t *dims, const void *data)
+{
+	Shape s = shape_make(rank, dims);
+	return graph_add_const(t->g, name, dt, &s, data);
+}
+
+NodeId tu_node(TuGraph *t, Op op, int opset, const ValueId *in, int nin, const ValueId *out, int nout)
+{
+	t->node = tu_add_node(t->g, op, opset, in, nin, out, nout);
+	return t->node;
+}
+
+void tu_attr_int(TuGraph *t, const char *name, int64_t x) { tu_set_int(t->g, t->node, name, x); }
+void tu_attr_float(TuGraph *t, const char *name, float x) { tu_set_float(t->g, t->node, name, x); }
+void tu_attr_ints(TuGraph *t, const char *name, int n, const int64_t *xs) { tu_set_ints(t->g, t->node, name, n, xs); }
+void tu_attr_str(TuGraph *t, const char *name, const char *s) { tu_set_str(t->g, t->node, name, s); }
+
+void tu_run(TuGraph *t, const void *const *in, void *const *out)
+{
+	tu_compile_run(t->g, in, out);
+}
+
+void tu_reject(TuGraph *t, const void *const *in, void *const *out, const char *needle)
+{
+	tu_compile_reject(t->g, in, out, needle);
+}

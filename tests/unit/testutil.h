@@ -26,4 +26,42 @@ void tu_write_file(const char *path, const void *data, size_t n);
  * success; on a compile failure returns false with diagnostics in d. */
 bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Diag *d);
 
+/* ---- hand-built graphs ---------------------------------------------------
+ * Graph-level helpers: a graph with room for 16 inputs and 16 outputs;
+ * values with static shapes; one node named "n0" with the given opset;
+ * attributes on node n.  The TuGraph layer below remembers the last node
+ * added, so attribute setters need no node id. */
+Graph *tu_new_graph(void);
+ValueId tu_add_input(Graph *g, const char *name, DType dt, int rank, const int64_t *dims);
+ValueId tu_add_output(Graph *g, const char *name, DType dt, int rank, const int64_t *dims);
+NodeId tu_add_node(Graph *g, Op op, int opset, const ValueId *in, int nin, const ValueId *out, int nout);
+void tu_set_int(Graph *g, NodeId n, const char *name, int64_t x);
+void tu_set_float(Graph *g, NodeId n, const char *name, float x);
+void tu_set_ints(Graph *g, NodeId n, const char *name, int cnt, const int64_t *xs);
+void tu_set_str(Graph *g, NodeId n, const char *name, const char *s);
+/* Compiles and runs g with tu_run_graph, then frees g; fails the test
+ * (printing the diagnostics) when it does not compile. */
+void tu_compile_run(Graph *g, const void *const *in, void *const *out);
+/* Compiles g expecting failure with a diagnostic containing needle, then
+ * frees g. */
+void tu_compile_reject(Graph *g, const void *const *in, void *const *out, const char *needle);
+
+typedef struct TuGraph {
+	Graph *g;
+	NodeId node;    /* last node added, target of tu_attr_* */
+} TuGraph;
+
+TuGraph tu_graph(void);
+ValueId tu_input(TuGraph *t, const char *name, DType dt, int rank, const int64_t *dims);
+ValueId tu_output(TuGraph *t, const char *name, DType dt, int rank, const int64_t *dims);
+/* A constant of dtype dt holding data (copied). */
+ValueId tu_const(TuGraph *t, const char *name, DType dt, int rank, const int64_t *dims, const void *data);
+NodeId tu_node(TuGraph *t, Op op, int opset, const ValueId *in, int nin, const ValueId *out, int nout);
+void tu_attr_int(TuGraph *t, const char *name, int64_t x);
+void tu_attr_float(TuGraph *t, const char *name, float x);
+void tu_attr_ints(TuGraph *t, const char *name, int n, const int64_t *xs);
+void tu_attr_str(TuGraph *t, const char *name, const char *s);
+void tu_run(TuGraph *t, const void *const *in, void *const *out);
+void tu_reject(TuGraph *t, const void *const *in, void *const *out, const char *needle);
+
 #endif
