@@ -1,5 +1,6 @@
 /* tests/unit/test_lower_more.c — lowerings of the loss, quantization,
- * resize, window and ReverseSequence ops (codegen/lower_loss.c,
+ * resize, window, ReverseSequence, GridSample, Det, ConvInteger and
+ * MaxUnpool ops (codegen/lower_loss.c,
  * lower_quant.c, lower_resize.c, lower_misc.c) and their shape rules
  * (passes/infer_more.c).
  *
@@ -475,6 +476,144 @@ static void test_reverse_sequence(void **state)
 			}
 }
 
+/* GridSample bilinear, zeros padding, align_corners 0, against a direct
+ * formula; grid points include out-of-range ones. */
+static void test_grid_sample(void **state)
+{
+	(void)state;
+	enum { C = 2, H = 3, W = 4, HO = 2, WO = 3 };
+	float x[C * H * W], gr[HO * WO * 2], y[C * HO * WO];
+	fill(x, C * H * W, 13);
+	fill(gr, HO * WO * 2, 17);
+	for (int i = 0; i < HO * WO * 2; i++)
+		gr[i] *= 0.35f; /* [-1.4, 1.4]: some samples fall outside */
+	double want[C * HO * WO];
+	for (int c = 0; c < C; c++)
+		for (int i = 0; i < HO * WO; i++) {
+			double px = ((gr[2 * i] + 1.0) * W - 1) / 2, py = ((gr[2 * i + 1] + 1.0) * H - 1) / 2;
+			double fx = floor(px), fy = floor(py), s = 0;
+			for (int dy = 0; dy < 2; dy++)
+				for (int dx = 0; dx < 2; dx++) {
+					int xx = (int)fx + dx, yy = (int)fy + dy;
+					double w = (dx ? px - fx : 1 - (px - fx)) * (dy ? py - fy : 1 - (py - fy));
+					if (xx >= 0 && xx < W && yy >= 0 && yy < H)
+						s += w * x[(c * H + yy) * W + xx];
+				}
+			want[c * HO * WO + i] = s;
+		}
+	TG t = tg_new();
+	int64_t xd[] = {1, C, H, W}, gd[] = {1, HO, WO, 2}, yd[] = {1, C, HO, WO};
+	ValueId in[2] = {tg_input(&t, "x", DT_F32, 4, xd), tg_input(&t, "g", DT_F32, 4, gd)};
+	ValueId out = tg_output(&t, "y", DT_F32, 4, yd);
+	tg_node(&t, OP_GridSample, 16, in, 2, &out, 1);
+	const void *ins[] = {x, gr};
+	void *outs[] = {y};
+	tg_run(&t, ins, outs);
+	assert_close(y, want, C * HO * WO, 1e-5);
+}
+
+/* Det of two 3x3 matrices (one singular) against the cofactor expansion. */
+static void test_det(void **state)
+{
+	(void)state;
+	float x[18] = {2, -1, 0.5f, 3, 4, -2, 1, 0, 5,   1, 2, 3, 2, 4, 6, 7, 1, 0};
+	double want[2];
+	for (int k = 0; k < 2; k++) {
+		const float *a = x + 9 * k;
+		want[k] = (double)a[0] * (a[4] * a[8] - a[5] * a[7]) - (double)a[1] * (a[3] * a[8] - a[5] * a[6]) +
+		          (double)a[2] * (a[3] * a[7] - a[4] * a[6]);
+	}
+	TG t = tg_new();
+	int64_t xd[] = {2, 3, 3}, yd[] = {2};
+	ValueId in = tg_input(&t, "x", DT_F32, 3, xd);
+	ValueId out = tg_output(&t, "y", DT_F32, 1, yd);
+	tg_node(&t, OP_Det, 11, &in, 1, &out, 1);
+	float y[2];
+	const void *ins[] = {x};
+	void *outs[] = {y};
+	tg_run(&t, ins, outs);
+	assert_close(y, want, 2, 1e-5);
+}
+
+/* ConvInteger with padding 1, stride 2 and a w zero point per output
+ * channel, against a direct loop. */
+static void test_conv_integer(void **state)
+{
+	(void)state;
+	enum { C = 2, H = 5, W = 4, M = 3, KH = 3, KW = 2, OH = 3, OW = 3 };
+	uint8_t x[C * H * W], xz = 100;
+	int8_t w[M * C * KH * KW], wz[M] = {0, 3, -5};
+	for (int i = 0; i < C * H * W; i++)
+		x[i] = (uint8_t)(i * 53 % 256);
+	for (int i = 0; i < M * C * KH * KW; i++)
+		w[i] = (int8_t)(i * 41 % 256 - 128);
+	int32_t want[M * OH * OW], y[M * OH * OW];
+	for (int m = 0; m < M; m++)
+		for (int oh = 0; oh < OH; oh++)
+			for (int ow = 0; ow < OW; ow++) {
+				int32_t s = 0;
+				for (int c = 0; c < C; c++)
+					for (int kh = 0; kh < KH; kh++)
+						for (int kw = 0; kw < KW; kw++) {
+							int ih = oh * 2 + kh - 1, iw = ow * 2 + kw - 1;
+							if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+								continue;
+							s += (x[(c * H + ih) * W + iw] - xz) *
+							     (w[((m * C + c) * KH + kh) * KW + kw] - wz[m]);
+						}
+				want[(m * OH + oh) * OW + ow] = s;
+			}
+	TG t = tg_new();
+	int64_t xd[] = {1, C, H, W}, wd[] = {M, C, KH, KW}, zd[] = {M}, yd[] = {1, M, OH, OW};
+	ValueId in[4] = {tg_input(&t, "x", DT_U8, 4, xd), tg_input(&t, "w", DT_I8, 4, wd),
+	                 tg_const(&t, "xz", DT_U8, 0, NULL, &xz), tg_const(&t, "wz", DT_I8, 1, zd, wz)};
+	ValueId out = tg_output(&t, "y", DT_I32, 4, yd);
+	tg_node(&t, OP_ConvInteger, 10, in, 4, &out, 1);
+	int64_t pads[4] = {1, 1, 1, 1}, strides[2] = {2, 2};
+	Attr *a = graph_add_attr(t.g, t.node, "pads", AK_INTS);
+	a->n = 4;
+	a->ints = arena_dup(&t.g->arena, pads, sizeof pads);
+	a = graph_add_attr(t.g, t.node, "strides", AK_INTS);
+	a->n = 2;
+	a->ints = arena_dup(&t.g->arena, strides, sizeof strides);
+	/* the shape rule agrees with the hand-set output shape */
+	Diag d;
+	diag_init(&d, "test.onnx", false);
+	assert_true(pass_infer_node(t.g, t.node, &d));
+	diag_free(&d);
+	assert_int_equal(gval(t.g, out)->shape.dims[2], OH);
+	assert_int_equal(gval(t.g, out)->shape.dims[3], OW);
+	const void *ins[] = {x, w};
+	void *outs[] = {y};
+	tg_run(&t, ins, outs);
+	assert_memory_equal(y, want, sizeof y);
+}
+
+/* MaxUnpool 2x2 stride 2 of a 1x1x2x2 input into the default 4x4 output. */
+static void test_max_unpool(void **state)
+{
+	(void)state;
+	float x[4] = {1.5f, -2, 3, 4}, y[16], want[16] = {0};
+	int64_t idx[4] = {0, 3, 9, 14};
+	for (int i = 0; i < 4; i++)
+		want[idx[i]] = x[i];
+	TG t = tg_new();
+	int64_t xd[] = {1, 1, 2, 2}, yd[] = {1, 1, 4, 4}, two[] = {2, 2};
+	ValueId in[2] = {tg_input(&t, "x", DT_F32, 4, xd), tg_input(&t, "i", DT_I64, 4, xd)};
+	ValueId out = tg_output(&t, "y", DT_F32, 4, yd);
+	tg_node(&t, OP_MaxUnpool, 11, in, 2, &out, 1);
+	Attr *a = graph_add_attr(t.g, t.node, "kernel_shape", AK_INTS);
+	a->n = 2;
+	a->ints = arena_dup(&t.g->arena, two, sizeof two);
+	a = graph_add_attr(t.g, t.node, "strides", AK_INTS);
+	a->n = 2;
+	a->ints = arena_dup(&t.g->arena, two, sizeof two);
+	const void *ins[] = {x, idx};
+	void *outs[] = {y};
+	tg_run(&t, ins, outs);
+	assert_memory_equal(y, want, sizeof y);
+}
+
 /* ---- rejections ---------------------------------------------------------------- */
 
 static void test_rejections(void **state)
@@ -536,6 +675,10 @@ int main(void)
 		cmocka_unit_test(test_resize_nearest_cubic),
 		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_reverse_sequence),
+		cmocka_unit_test(test_grid_sample),
+		cmocka_unit_test(test_det),
+		cmocka_unit_test(test_conv_integer),
+		cmocka_unit_test(test_max_unpool),
 		cmocka_unit_test(test_rejections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
