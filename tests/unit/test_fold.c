@@ -106,7 +106,8 @@ static void fold_ok(NodeId n)
 	assert_int_equal(v->producer, IR_NONE);
 }
 
-static void expect_ints(NodeId n, DType dt, int rank, const int64_t *dims, const int64_t *want)
+/* fold_ok, then checks the output's dtype and shape; returns the output. */
+static Value *fold_shaped(NodeId n, DType dt, int rank, const int64_t *dims)
 {
 	fold_ok(n);
 	Value *v = gval(G, out0(n));
@@ -114,6 +115,12 @@ static void expect_ints(NodeId n, DType dt, int rank, const int64_t *dims, const
 	assert_int_equal(v->shape.rank, rank);
 	for (int k = 0; k < rank; k++)
 		assert_int_equal(v->shape.dims[k], dims[k]);
+	return v;
+}
+
+static void expect_ints(NodeId n, DType dt, int rank, const int64_t *dims, const int64_t *want)
+{
+	Value *v = fold_shaped(n, dt, rank, dims);
 	int64_t cnt = shape_numel(&v->shape);
 	assert_int_equal(v->nbytes, (size_t)cnt * dtype_size(dt));
 	for (int64_t k = 0; k < cnt; k++)
@@ -124,12 +131,7 @@ static void expect_ints(NodeId n, DType dt, int rank, const int64_t *dims, const
 
 static void expect_floats(NodeId n, DType dt, int rank, const int64_t *dims, const double *want)
 {
-	fold_ok(n);
-	Value *v = gval(G, out0(n));
-	assert_int_equal(v->dtype, dt);
-	assert_int_equal(v->shape.rank, rank);
-	for (int k = 0; k < rank; k++)
-		assert_int_equal(v->shape.dims[k], dims[k]);
+	Value *v = fold_shaped(n, dt, rank, dims);
 	int64_t cnt = shape_numel(&v->shape);
 	for (int64_t k = 0; k < cnt; k++) {
 		double got = value_get_f64(v, k);
