@@ -175,6 +175,20 @@ static bool window_out(InferCtx *c, const Window *w, int i, int64_t in, bool cei
 	return true;
 }
 
+/* Conv/ConvTranspose operands: X floating of rank >= 3, W of X's dtype
+ * and rank; sets w->n to the number of spatial dims. */
+static bool conv_operands(InferCtx *c, Window *w)
+{
+	Value *x = iin(c, 0), *wt = iin(c, 1);
+	if (!floating(c, 0) || !isame_dtype(c, 1, 0) || !irank(c, 0, 3, -1))
+		return false;
+	int r = x->shape.rank;
+	if (wt->shape.rank != r)
+		return ifail(c, 1, "rank %d differs from X's rank %d", wt->shape.rank, r);
+	*w = (Window){.n = r - 2};
+	return true;
+}
+
 /* Conv/ConvTranspose window: kernel sizes from W's spatial dims (input 1),
  * checked against the optional kernel_shape attribute, then strides,
  * dilations, pads and auto_pad.  w->n must be set. */
@@ -212,12 +226,9 @@ static bool conv_bias(InferCtx *c, const Value *b, int64_t m)
 bool infer_conv(InferCtx *c)
 {
 	Value *x = iin(c, 0), *wt = iin(c, 1), *b = iin(c, 2);
-	if (!floating(c, 0) || !isame_dtype(c, 1, 0) || !irank(c, 0, 3, -1))
+	Window w;
+	if (!conv_operands(c, &w))
 		return false;
-	int r = x->shape.rank;
-	if (wt->shape.rank != r)
-		return ifail(c, 1, "rank %d differs from X's rank %d", wt->shape.rank, r);
-	Window w = {.n = r - 2};
 	int64_t group = attr_int(c->n, "group", 1);
 	int64_t cin = x->shape.dims[1], m = wt->shape.dims[0];
 	if (group < 1 || cin % group || m % group)
@@ -245,12 +256,9 @@ bool infer_conv(InferCtx *c)
 bool infer_conv_transpose(InferCtx *c)
 {
 	Value *x = iin(c, 0), *wt = iin(c, 1), *b = iin(c, 2);
-	if (!floating(c, 0) || !isame_dtype(c, 1, 0) || !irank(c, 0, 3, -1))
+	Window w;
+	if (!conv_operands(c, &w))
 		return false;
-	int r = x->shape.rank;
-	if (wt->shape.rank != r)
-		return ifail(c, 1, "rank %d differs from X's rank %d", wt->shape.rank, r);
-	Window w = {.n = r - 2};
 	int64_t group = attr_int(c->n, "group", 1);
 	int64_t cin = x->shape.dims[1];
 	if (group < 1 || cin % group)
