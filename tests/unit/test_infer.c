@@ -1042,7 +1042,7 @@ static void test_random_nodes_never_crash(void **st)
 			int nin = oi->min_in + (int)(rnd() % (unsigned)(hi - oi->min_in + 1));
 			int ohi = oi->max_out < 0 ? 4 : oi->max_out;
 			int nout = oi->min_out + (int)(rnd() % (unsigned)(ohi - oi->min_out + 1));
-			ValueId ins[8];
+			ValueId ins[16]; /* QLinearConv has 9 inputs */
 			for (int k = 0; k < nin; k++)
 				ins[k] = k >= oi->min_in && rnd() % 4 == 0 ? IR_NONE : rnd_value(g);
 			NodeId n = node(g, (Op)op, (int)(rnd() % 19) + 1, nin, ins, nout);
