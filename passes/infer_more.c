@@ -73,8 +73,8 @@ bool infer_sce_loss(InferCtx *c)
 }
 
 /* Scale (input 1) and zero point (input 2) of Quantize/DequantizeLinear:
- * a scalar (or 1-element 1-D tensor), or per-axis a 1-D tensor of
- * x.shape[axis] elements (opset >= 13). */
+ * a scalar (or 1-element 1-D tensor: per tensor too), or per-axis a 1-D
+ * tensor of x.shape[axis] elements (opset >= 13). */
 static bool check_qparams(InferCtx *c)
 {
 	Value *x = iin(c, 0), *s = iin(c, 1), *z = iin(c, 2);
@@ -83,7 +83,7 @@ static bool check_qparams(InferCtx *c)
 	int64_t ns = shape_numel(&s->shape);
 	if (s->shape.rank > 1)
 		return ifail(c, 1, "scale must be a scalar or 1-D, got shape %s", ishape_str(&s->shape));
-	if (s->shape.rank == 1 && !(ns == 1 && c->opset < 13)) {
+	if (s->shape.rank == 1 && ns != 1) { /* one element: per tensor */
 		if (c->opset < 13)
 			return ifail(c, 1, "per-axis scale needs opset >= 13");
 		int ax;
