@@ -97,23 +97,28 @@ Graph *tu_new_graph(void)
 	return g;
 }
 
-ValueId tu_add_input(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
+/* A value of static shape dims[rank] appended to list (room for 16). */
+static ValueId add_listed(Graph *g, ValueId *list, int *count, const char *name, DType dt, int rank,
+                          const int64_t *dims)
 {
-	assert_true(g->ninputs < 16);
+	assert_true(*count < 16);
 	Shape s = shape_make(rank, dims);
 	ValueId v = graph_add_value(g, name, dt, &s);
+	list[(*count)++] = v;
+	return v;
+}
+
+ValueId tu_add_input(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
+{
+	ValueId v = add_listed(g, g->inputs, &g->ninputs, name, dt, rank, dims);
 	gval(g, v)->kind = VK_INPUT;
-	g->inputs[g->ninputs++] = v;
 	return v;
 }
 
 ValueId tu_add_output(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
 {
-	assert_true(g->noutputs < 16);
-	Shape s = shape_make(rank, dims);
-	ValueId v = graph_add_value(g, name, dt, &s);
+	ValueId v = add_listed(g, g->outputs, &g->noutputs, name, dt, rank, dims);
 	gval(g, v)->is_output = true;
-	g->outputs[g->noutputs++] = v;
 	return v;
 }
 
