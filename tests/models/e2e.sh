@@ -171,6 +171,14 @@ PREFIX=zoo_$(echo "$NAME" | tr -c 'A-Za-z0-9_\n' '_')
 UPREFIX=$(echo "$PREFIX" | tr 'a-z' 'A-Z')
 if "$ONNXCC" "$MD/model.onnx" -o "$W/model.o" --header "$W/model.h" --name "$PREFIX" \
 	>"$W/obj.out" 2>"$W/obj.err"; then
+	# The generated code may need memcpy/memset/memmove and nothing else:
+	# no libm, no other libc.
+	undef=$(nm -u "$W/model.o" | awk '{print $NF}' | grep -v -x -E 'memcpy|memset|memmove' | tr '\n' ' ')
+	if [ -n "$undef" ]; then
+		fail header "model.o needs symbols beyond memcpy/memset: $undef"
+	else
+		echo "symbols: ok (undefined: $(nm -u "$W/model.o" | awk '{print $NF}' | tr '\n' ' '))"
+	fi
 	args=
 	k=0
 	for i in $INPUTS; do args="$args in[$k],"; k=$((k + 1)); done
