@@ -23,7 +23,7 @@ demo: build
 	sh examples/run-demo.sh $(BUILD)
 
 test: build-debug
-	cd $(BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:malloc_context_size=8:quarantine_size_mb=64} ctest --output-on-failure -j $(JOBS)
 
 clean:
 	rm -rf $(BUILD)
