@@ -8,6 +8,7 @@
  */
 #include "module.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static LLVMValueRef const_global(Cg *cg, ValueId v)
 		if (w != v && cg->globals[w] && o->data == val->data && o->nbytes == val->nbytes && val->data)
 			return cg->globals[v] = cg->globals[w];
 	}
+	assert(val->nbytes <= UINT32_MAX); /* checked in cg_build_module */
 	LLVMValueRef init = LLVMConstStringInContext(cg->ctx, val->data ? val->data : "",
 	                                             (unsigned)val->nbytes, 1);
 	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "weight");
@@ -365,7 +367,13 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 	cg->globals = xcalloc((size_t)g->nvalues, sizeof *cg->globals);
 	LLVMValueRef *node_fns = xcalloc((size_t)g->nnodes + 1, sizeof *node_fns);
 	bool ok = true;
-	for (NodeId k = 0; k < g->nnodes; k++) {
+	for (ValueId v = 0; v < g->nvalues; v++)
+		if (gval(g, v)->kind == VK_CONST && gval(g, v)->nbytes > UINT32_MAX && graph_use_count(g, v)) {
+			diag_error(d, "constant '%s' is larger than 4 GiB: not supported in one object",
+			           gval(g, v)->name);
+			ok = false;
+		}
+	for (NodeId k = 0; ok && k < g->nnodes; k++) {
 		if (g->nodes[k].dead)
 			continue;
 		node_fns[k] = emit_node_fn(cg, k);

@@ -114,6 +114,17 @@ static void test_unsupported_op(void **state)
 	assert_no_output();
 }
 
+/* A node rejected during code generation (after the passes succeeded)
+ * also leaves no output or temporary file. */
+static void test_codegen_rejection_leaves_nothing(void **state)
+{
+	char args[9000];
+	snprintf(args, sizeof args, "'%s' -o '%s/bn.so'", tu_node_test("test_batchnorm_example_training_mode"), tmp);
+	assert_int_equal(onnxcc(args), 1);
+	assert_non_null(strstr(out_text, "(BatchNormalization): code generation: training_mode"));
+	assert_no_output();
+}
+
 static void test_shared_library_and_header(void **state)
 {
 	char args[4400];
@@ -236,6 +247,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_file_is_system_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unbound_dim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported_op, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_codegen_rejection_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_library_and_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_ir, setup, teardown),
