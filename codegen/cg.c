@@ -285,3 +285,23 @@ LLVMValueRef cg_convert(Cg *cg, LLVMValueRef x, DType from, DType to)
 		return dtype_is_signed(from) ? LLVMBuildSIToFP(cg->b, x, tt, "") : LLVMBuildUIToFP(cg->b, x, tt, "");
 	return LLVMBuildIntCast2(cg->b, x, tt, dtype_is_signed(from), "");
 }
+
+DType cg_acc_dtype(DType t)
+{
+	return (t == DT_F16 || t == DT_BF16) ? DT_F32 : t;
+}
+
+LLVMValueRef cg_load_as(Cg *cg, ValueId v, LLVMValueRef idx, DType ad)
+{
+	DType from = cg_acc_dtype(gval(cg->g, v)->dtype);
+	LLVMValueRef x = cg_load(cg, v, idx);
+	return from == ad ? x : cg_convert(cg, x, from, ad);
+}
+
+void cg_store_as(Cg *cg, ValueId v, LLVMValueRef idx, LLVMValueRef x, DType ad)
+{
+	DType to = cg_acc_dtype(gval(cg->g, v)->dtype);
+	if (to != ad)
+		x = cg_convert(cg, x, ad, to);
+	cg_store(cg, v, idx, x);
+}

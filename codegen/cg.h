@@ -117,4 +117,12 @@ void cg_memset(Cg *cg, LLVMValueRef dst, int byte, int64_t nbytes);
  * zero, ->bool is != 0, bool->number is 0/1). */
 LLVMValueRef cg_convert(Cg *cg, LLVMValueRef x, DType from, DType to);
 
+/* Accumulation dtype of arithmetic on t: f16/bf16 compute in f32, every
+ * other type in itself. */
+DType cg_acc_dtype(DType t);
+/* v[idx] converted to dtype ad / x (of dtype ad) converted and stored into
+ * v[idx]; f16/bf16 buffers count as f32 (cg_load/cg_store extend them). */
+LLVMValueRef cg_load_as(Cg *cg, ValueId v, LLVMValueRef idx, DType ad);
+void cg_store_as(Cg *cg, ValueId v, LLVMValueRef idx, LLVMValueRef x, DType ad);
+
 #endif

@@ -28,26 +28,6 @@
 
 #define SP IR_MAX_RANK /* max spatial rank */
 
-static DType acc_dtype(DType t)
-{
-	return (t == DT_F16 || t == DT_BF16) ? DT_F32 : t;
-}
-
-static LLVMValueRef ld(Cg *cg, ValueId v, LLVMValueRef idx, DType ad)
-{
-	DType from = acc_dtype(gval(cg->g, v)->dtype);
-	LLVMValueRef x = cg_load(cg, v, idx);
-	return from == ad ? x : cg_convert(cg, x, from, ad);
-}
-
-static void st(Cg *cg, ValueId v, LLVMValueRef idx, LLVMValueRef x, DType ad)
-{
-	DType to = acc_dtype(gval(cg->g, v)->dtype);
-	if (to != ad)
-		x = cg_convert(cg, x, ad, to);
-	cg_store(cg, v, idx, x);
-}
-
 static LLVMValueRef imul(Cg *cg, LLVMValueRef a, int64_t b)
 {
 	return b == 1 ? a : LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
@@ -211,15 +191,15 @@ static void emit_conv_rows(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 	LLVMValueRef grp = LLVMBuildSDiv(cg->b, lm.iv, cg_i64(cg, Mg), "");
 	LLVMValueRef xch0 = iadd(cg, imul(cg, ln.iv, C), imul(cg, grp, Cg_));
 	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
-	LLVMValueRef b0 = bias != IR_NONE ? ld(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
+	LLVMValueRef b0 = bias != IR_NONE ? cg_load_as(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
 	cg_for(cg, &lp, 0, ysp);
-	st(cg, n->out[0], iadd(cg, yoff, lp.iv), b0, ad);
+	cg_store_as(cg, n->out[0], iadd(cg, yoff, lp.iv), b0, ad);
 	cg_for_end(cg, &lp);
 	cg_for(cg, &lc, 0, Cg_);
 	LLVMValueRef xoff = imul(cg, iadd(cg, xch0, lc.iv), xsp);
 	LLVMValueRef woff = imul(cg, iadd(cg, imul(cg, lm.iv, Cg_), lc.iv), wsp);
 	cg_nest(cg, &kn, k, g->ker);
-	LLVMValueRef w = ld(cg, n->in[1], iadd(cg, woff, cg_linear(cg, k, kn.iv, ws)), ad);
+	LLVMValueRef w = cg_load_as(cg, n->in[1], iadd(cg, woff, cg_linear(cg, k, kn.iv, ws)), ad);
 	LLVMValueRef t[SP], olo[SP], ohi[SP], o[SP], xi[SP];
 	for (int i = 0; i < k; i++) {
 		/* input position of output o along dim i: o*str + t */
@@ -232,9 +212,9 @@ static void emit_conv_rows(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 		xi[i] = iadd(cg, imul(cg, o[i], g->str[i]), t[i]);
 	}
 	LLVMValueRef yi = iadd(cg, yoff, cg_linear(cg, k, o, ys));
-	LLVMValueRef xv = ld(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
-	LLVMValueRef yv = ld(cg, n->out[0], yi, ad);
-	st(cg, n->out[0], yi, LLVMBuildFAdd(cg->b, yv, LLVMBuildFMul(cg->b, w, xv, ""), ""), ad);
+	LLVMValueRef xv = cg_load_as(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
+	LLVMValueRef yv = cg_load_as(cg, n->out[0], yi, ad);
+	cg_store_as(cg, n->out[0], yi, LLVMBuildFAdd(cg->b, yv, LLVMBuildFMul(cg->b, w, xv, ""), ""), ad);
 	for (int i = k - 1; i >= 0; i--)
 		cg_for_end(cg, &lo[i]);
 	cg_nest_end(cg, &kn);
@@ -290,7 +270,7 @@ static bool lower_conv(Cg *cg, const Node *n)
 		emit_conv_rows(cg, n, &g, N, C, M, group, bias);
 		return true;
 	}
-	DType ad = acc_dtype(dt);
+	DType ad = cg_acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);
 	int64_t Cg_ = C / group, Mg = M / group;
 	int64_t xsp = prod(g.in, g.k), ysp = prod(g.out, g.k), wsp = prod(g.ker, g.k);
@@ -308,7 +288,7 @@ static bool lower_conv(Cg *cg, const Node *n)
 	LLVMValueRef grp = LLVMBuildSDiv(cg->b, lm.iv, cg_i64(cg, Mg), "");
 	/* X channel base of this group and W row of this m */
 	LLVMValueRef xch0 = iadd(cg, imul(cg, ln.iv, C), imul(cg, grp, Cg_));
-	LLVMValueRef b0 = bias != IR_NONE ? ld(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
+	LLVMValueRef b0 = bias != IR_NONE ? cg_load_as(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
 	cg_nest(cg, &on, g.k, g.out);
 	LLVMValueRef base[SP], lo[SP], hi[SP];
 	window_at(cg, &g, on.iv, base, lo, hi);
@@ -338,8 +318,8 @@ static bool lower_conv(Cg *cg, const Node *n)
 		s = LLVMBuildFAdd(cg->b, s, cg_dot(cg, ad, dt, cg_ptr(cg, n->in[0]), xidx, dt,
 		                                   cg_ptr(cg, n->in[1]), widx, len), "");
 	} else {
-		LLVMValueRef xv = ld(cg, n->in[0], xidx, ad);
-		LLVMValueRef wv = ld(cg, n->in[1], widx, ad);
+		LLVMValueRef xv = cg_load_as(cg, n->in[0], xidx, ad);
+		LLVMValueRef wv = cg_load_as(cg, n->in[1], widx, ad);
 		s = LLVMBuildFAdd(cg->b, s, LLVMBuildFMul(cg->b, xv, wv, ""), "");
 	}
 	LLVMBuildStore(cg->b, s, acc);
@@ -348,7 +328,7 @@ static bool lower_conv(Cg *cg, const Node *n)
 			cg_for_end(cg, &lk[i]);
 	cg_for_end(cg, &lc);
 	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
-	st(cg, n->out[0], iadd(cg, yoff, cg_linear(cg, g.k, on.iv, ys)),
+	cg_store_as(cg, n->out[0], iadd(cg, yoff, cg_linear(cg, g.k, on.iv, ys)),
 	   LLVMBuildLoad2(cg->b, at, acc, ""), ad);
 	cg_nest_end(cg, &on);
 	cg_for_end(cg, &lm);
@@ -434,7 +414,7 @@ static bool lower_convtranspose(Cg *cg, const Node *n)
 	if (bias != IR_NONE && shape_numel(&gval(cg->g, bias)->shape) != M)
 		return cg_unsupported(cg, 2, "bias must have %lld elements", (long long)M);
 
-	DType ad = acc_dtype(dt);
+	DType ad = cg_acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);
 	int64_t Cg_ = C / group;
 	int64_t xsp = prod(g.in, k), ysp = prod(g.out, k), wsp = prod(g.ker, k);
@@ -451,7 +431,7 @@ static bool lower_convtranspose(Cg *cg, const Node *n)
 	cg_for(cg, &lm, 0, M);
 	LLVMValueRef grp = LLVMBuildSDiv(cg->b, lm.iv, cg_i64(cg, Mg), "");
 	LLVMValueRef mm = LLVMBuildSRem(cg->b, lm.iv, cg_i64(cg, Mg), "");
-	LLVMValueRef b0 = bias != IR_NONE ? ld(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
+	LLVMValueRef b0 = bias != IR_NONE ? cg_load_as(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
 	cg_nest(cg, &on, k, g.out);
 	LLVMBuildStore(cg->b, b0, acc);
 	cg_for(cg, &lc, 0, Cg_);
@@ -475,15 +455,15 @@ static bool lower_convtranspose(Cg *cg, const Node *n)
 	}
 	CgIf cif;
 	cg_if(cg, &cif, ok);
-	LLVMValueRef xv = ld(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
-	LLVMValueRef wv = ld(cg, n->in[1], iadd(cg, woff, cg_linear(cg, k, kn.iv, ws)), ad);
+	LLVMValueRef xv = cg_load_as(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
+	LLVMValueRef wv = cg_load_as(cg, n->in[1], iadd(cg, woff, cg_linear(cg, k, kn.iv, ws)), ad);
 	LLVMValueRef s = LLVMBuildLoad2(cg->b, at, acc, "");
 	LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, s, LLVMBuildFMul(cg->b, xv, wv, ""), ""), acc);
 	cg_if_end(cg, &cif);
 	cg_nest_end(cg, &kn);
 	cg_for_end(cg, &lc);
 	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
-	st(cg, n->out[0], iadd(cg, yoff, cg_linear(cg, k, on.iv, ys)),
+	cg_store_as(cg, n->out[0], iadd(cg, yoff, cg_linear(cg, k, on.iv, ys)),
 	   LLVMBuildLoad2(cg->b, at, acc, ""), ad);
 	cg_nest_end(cg, &on);
 	cg_for_end(cg, &lm);
@@ -556,7 +536,7 @@ static bool lower_pool(Cg *cg, const Node *n)
 	bool colmajor = attr_int(n, "storage_order", 0) == 1;
 	bool incl_pad = !is_max && attr_int(n, "count_include_pad", 0) != 0;
 
-	DType ad = acc_dtype(dt);
+	DType ad = cg_acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);
 	int64_t xsp = prod(g.in, g.k), ysp = prod(g.out, g.k);
 	int64_t xs[SP], ys[SP], cs[SP];
@@ -584,7 +564,7 @@ static bool lower_pool(Cg *cg, const Node *n)
 		xi[i] = iadd(cg, base[i], imul(cg, lk[i].iv, g.dil[i]));
 	}
 	LLVMValueRef xidx = iadd(cg, xoff, cg_linear(cg, g.k, xi, xs));
-	LLVMValueRef xv = ld(cg, n->in[0], xidx, ad);
+	LLVMValueRef xv = cg_load_as(cg, n->in[0], xidx, ad);
 	LLVMValueRef cur = LLVMBuildLoad2(cg->b, at, acc, "");
 	if (is_max) {
 		LLVMValueRef gt = greater(cg, ad, xv, cur);
@@ -616,7 +596,7 @@ static bool lower_pool(Cg *cg, const Node *n)
 		res = LLVMBuildFDiv(cg->b, res, LLVMBuildSIToFP(cg->b, cnt, at, ""), "");
 	}
 	LLVMValueRef yidx = iadd(cg, imul(cg, lnc.iv, ysp), cg_linear(cg, g.k, on.iv, ys));
-	st(cg, n->out[0], yidx, res, ad);
+	cg_store_as(cg, n->out[0], yidx, res, ad);
 	if (arg)
 		cg_store(cg, ind, yidx, LLVMBuildLoad2(cg->b, cg->t_i64, arg, ""));
 	cg_nest_end(cg, &on);
@@ -640,7 +620,7 @@ static bool lower_global_pool(Cg *cg, const Node *n)
 	int64_t sp = prod(X->shape.dims + 2, r - 2);
 	if (shape_numel(&Y->shape) != NC)
 		return cg_unsupported(cg, -1, "output must have N*C elements");
-	DType ad = acc_dtype(dt);
+	DType ad = cg_acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);
 	LLVMValueRef acc = cg_alloca(cg, at, "acc");
 	CgLoop lnc, li;
@@ -648,7 +628,7 @@ static bool lower_global_pool(Cg *cg, const Node *n)
 	LLVMBuildStore(cg->b, is_max ? lowest(cg, ad) : cg_const(cg, ad, 0), acc);
 	LLVMValueRef off = imul(cg, lnc.iv, sp);
 	cg_for(cg, &li, 0, sp);
-	LLVMValueRef xv = ld(cg, n->in[0], iadd(cg, off, li.iv), ad);
+	LLVMValueRef xv = cg_load_as(cg, n->in[0], iadd(cg, off, li.iv), ad);
 	LLVMValueRef cur = LLVMBuildLoad2(cg->b, at, acc, "");
 	LLVMBuildStore(cg->b, is_max ? LLVMBuildSelect(cg->b, greater(cg, ad, xv, cur), xv, cur, "")
 	                             : LLVMBuildFAdd(cg->b, cur, xv, ""), acc);
@@ -656,7 +636,7 @@ static bool lower_global_pool(Cg *cg, const Node *n)
 	LLVMValueRef res = LLVMBuildLoad2(cg->b, at, acc, "");
 	if (!is_max)
 		res = LLVMBuildFDiv(cg->b, res, cg_const(cg, ad, (double)sp), "");
-	st(cg, n->out[0], lnc.iv, res, ad);
+	cg_store_as(cg, n->out[0], lnc.iv, res, ad);
 	cg_for_end(cg, &lnc);
 	return true;
 }

@@ -27,29 +27,6 @@
 #include <assert.h>
 #include <string.h>
 
-/* Accumulation dtype: f16/bf16 compute in f32, everything else in itself. */
-static DType acc_dtype(DType t)
-{
-	return (t == DT_F16 || t == DT_BF16) ? DT_F32 : t;
-}
-
-/* Loads v[idx] converted to the accumulation dtype ad. */
-static LLVMValueRef ld(Cg *cg, ValueId v, LLVMValueRef idx, DType ad)
-{
-	DType from = acc_dtype(gval(cg->g, v)->dtype);
-	LLVMValueRef x = cg_load(cg, v, idx);
-	return from == ad ? x : cg_convert(cg, x, from, ad);
-}
-
-/* Stores x (of accumulation dtype ad) into v[idx]. */
-static void st(Cg *cg, ValueId v, LLVMValueRef idx, LLVMValueRef x, DType ad)
-{
-	DType to = acc_dtype(gval(cg->g, v)->dtype);
-	if (to != ad)
-		x = cg_convert(cg, x, ad, to);
-	cg_store(cg, v, idx, x);
-}
-
 static LLVMValueRef add(Cg *cg, DType t, LLVMValueRef a, LLVMValueRef b)
 {
 	return dtype_is_float(t) ? LLVMBuildFAdd(cg->b, a, b, "") : LLVMBuildAdd(cg->b, a, b, "");
@@ -120,10 +97,10 @@ LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
 	cg_for_v(cg, &l, LLVMBuildNSWMul(cg->b, nv, cg_i64(cg, vl), ""), len);
 	LLVMValueRef xa = cg_load_ptr(cg, ta, a, iadd(cg, ia, l.iv));
 	LLVMValueRef xb = cg_load_ptr(cg, tb, b, iadd(cg, ib, l.iv));
-	if (acc_dtype(ta) != ad)
-		xa = cg_convert(cg, xa, acc_dtype(ta), ad);
-	if (acc_dtype(tb) != ad)
-		xb = cg_convert(cg, xb, acc_dtype(tb), ad);
+	if (cg_acc_dtype(ta) != ad)
+		xa = cg_convert(cg, xa, cg_acc_dtype(ta), ad);
+	if (cg_acc_dtype(tb) != ad)
+		xb = cg_convert(cg, xb, cg_acc_dtype(tb), ad);
 	LLVMValueRef s = LLVMBuildLoad2(cg->b, et, acc, "");
 	LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, s, LLVMBuildFMul(cg->b, xa, xb, ""), ""), acc);
 	cg_for_end(cg, &l);
@@ -161,7 +138,7 @@ static LLVMValueRef apply_epi(Cg *cg, DType ad, const Epi *e, LLVMValueRef acc,
 	if (e->alpha != 1.0)
 		acc = mul(cg, ad, acc, cg_const(cg, ad, e->alpha));
 	if (e->has_c && e->beta != 0.0) {
-		LLVMValueRef c = ld(cg, e->c.v, mat_idx(cg, &e->c, i, j), ad);
+		LLVMValueRef c = cg_load_as(cg, e->c.v, mat_idx(cg, &e->c, i, j), ad);
 		if (e->beta != 1.0)
 			c = mul(cg, ad, c, cg_const(cg, ad, e->beta));
 		acc = add(cg, ad, acc, c);
@@ -180,20 +157,20 @@ static void emit_gemm(Cg *cg, DType ad, const Mat *a, const Mat *b, const Mat *y
 	if (in_place) {
 		LLVMValueRef zero = cg_const(cg, ad, 0);
 		cg_for(cg, &lj, 0, N);
-		st(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), zero, ad);
+		cg_store_as(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), zero, ad);
 		cg_for_end(cg, &lj);
 		cg_for(cg, &lk, 0, K);
-		LLVMValueRef av = ld(cg, a->v, mat_idx(cg, a, li.iv, lk.iv), ad);
+		LLVMValueRef av = cg_load_as(cg, a->v, mat_idx(cg, a, li.iv, lk.iv), ad);
 		cg_for(cg, &lj, 0, N);
 		LLVMValueRef yi = mat_idx(cg, y, li.iv, lj.iv);
-		LLVMValueRef bv = ld(cg, b->v, mat_idx(cg, b, lk.iv, lj.iv), ad);
-		st(cg, y->v, yi, add(cg, ad, ld(cg, y->v, yi, ad), mul(cg, ad, av, bv)), ad);
+		LLVMValueRef bv = cg_load_as(cg, b->v, mat_idx(cg, b, lk.iv, lj.iv), ad);
+		cg_store_as(cg, y->v, yi, add(cg, ad, cg_load_as(cg, y->v, yi, ad), mul(cg, ad, av, bv)), ad);
 		cg_for_end(cg, &lj);
 		cg_for_end(cg, &lk);
 		if (e && (e->alpha != 1.0 || (e->has_c && e->beta != 0.0))) {
 			cg_for(cg, &lj, 0, N);
 			LLVMValueRef yi = mat_idx(cg, y, li.iv, lj.iv);
-			st(cg, y->v, yi, apply_epi(cg, ad, e, ld(cg, y->v, yi, ad), li.iv, lj.iv), ad);
+			cg_store_as(cg, y->v, yi, apply_epi(cg, ad, e, cg_load_as(cg, y->v, yi, ad), li.iv, lj.iv), ad);
 			cg_for_end(cg, &lj);
 		}
 	} else if (dtype_is_float(ad) && a->cs == 1 && b->rs == 1) {
@@ -203,20 +180,20 @@ static void emit_gemm(Cg *cg, DType ad, const Mat *a, const Mat *b, const Mat *y
 		LLVMValueRef s2 = cg_dot(cg, ad, gval(cg->g, a->v)->dtype, cg_ptr(cg, a->v),
 		                         mat_idx(cg, a, li.iv, zero), gval(cg->g, b->v)->dtype,
 		                         cg_ptr(cg, b->v), mat_idx(cg, b, zero, lj.iv), cg_i64(cg, K));
-		st(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), apply_epi(cg, ad, e, s2, li.iv, lj.iv), ad);
+		cg_store_as(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), apply_epi(cg, ad, e, s2, li.iv, lj.iv), ad);
 		cg_for_end(cg, &lj);
 	} else {
 		LLVMValueRef acc = cg_alloca(cg, cg_compute_type(cg, ad), "acc");
 		cg_for(cg, &lj, 0, N);
 		LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
 		cg_for(cg, &lk, 0, K);
-		LLVMValueRef av = ld(cg, a->v, mat_idx(cg, a, li.iv, lk.iv), ad);
-		LLVMValueRef bv = ld(cg, b->v, mat_idx(cg, b, lk.iv, lj.iv), ad);
+		LLVMValueRef av = cg_load_as(cg, a->v, mat_idx(cg, a, li.iv, lk.iv), ad);
+		LLVMValueRef bv = cg_load_as(cg, b->v, mat_idx(cg, b, lk.iv, lj.iv), ad);
 		LLVMValueRef s = LLVMBuildLoad2(cg->b, cg_compute_type(cg, ad), acc, "");
 		LLVMBuildStore(cg->b, add(cg, ad, s, mul(cg, ad, av, bv)), acc);
 		cg_for_end(cg, &lk);
 		LLVMValueRef s2 = LLVMBuildLoad2(cg->b, cg_compute_type(cg, ad), acc, "");
-		st(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), apply_epi(cg, ad, e, s2, li.iv, lj.iv), ad);
+		cg_store_as(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), apply_epi(cg, ad, e, s2, li.iv, lj.iv), ad);
 		cg_for_end(cg, &lj);
 	}
 	cg_for_end(cg, &li);
@@ -280,7 +257,7 @@ static bool lower_matmul(Cg *cg, const Node *n)
 		b.cs = 0;
 	}
 	Mat y = {n->out[0], cg_linear(cg, R, nest.iv, sy), N, 1};
-	emit_gemm(cg, acc_dtype(dt), &a, &b, &y, M, N, K, NULL);
+	emit_gemm(cg, cg_acc_dtype(dt), &a, &b, &y, M, N, K, NULL);
 	cg_nest_end(cg, &nest);
 	return true;
 }
@@ -327,7 +304,7 @@ static bool lower_gemm(Cg *cg, const Node *n)
 	Mat a = {n->in[0], cg_i64(cg, 0), ta ? 1 : K, ta ? M : 1};
 	Mat b = {n->in[1], cg_i64(cg, 0), tb ? 1 : N, tb ? K : 1};
 	Mat y = {n->out[0], cg_i64(cg, 0), N, 1};
-	emit_gemm(cg, acc_dtype(dt), &a, &b, &y, M, N, K, &e);
+	emit_gemm(cg, cg_acc_dtype(dt), &a, &b, &y, M, N, K, &e);
 	return true;
 }
 
@@ -547,7 +524,7 @@ static bool lower_einsum(Cg *cg, const Node *n)
 			}
 	int nloop = dot ? nsum - 1 : nsum; /* summed labels walked by loops */
 
-	DType ad = acc_dtype(dt);
+	DType ad = cg_acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);
 	LLVMValueRef acc = cg_alloca(cg, at, "acc");
 	CgNest on, sn;
@@ -568,7 +545,7 @@ static bool lower_einsum(Cg *cg, const Node *n)
 			s[i] = lstr[o][sum_lab[i]];
 		idx[o] = iadd(cg, base[o], cg_linear(cg, nloop, sn.iv, s));
 		if (!dot) {
-			LLVMValueRef x = ld(cg, n->in[o], idx[o], ad);
+			LLVMValueRef x = cg_load_as(cg, n->in[o], idx[o], ad);
 			prod = prod ? mul(cg, ad, prod, x) : x;
 		}
 	}
@@ -579,7 +556,7 @@ static bool lower_einsum(Cg *cg, const Node *n)
 	cg_nest_end(cg, &sn);
 	int64_t ystr[IR_MAX_RANK];
 	shape_strides(&Y->shape, ystr);
-	st(cg, n->out[0], cg_linear(cg, out.n, on.iv, ystr), LLVMBuildLoad2(cg->b, at, acc, ""), ad);
+	cg_store_as(cg, n->out[0], cg_linear(cg, out.n, on.iv, ystr), LLVMBuildLoad2(cg->b, at, acc, ""), ad);
 	cg_nest_end(cg, &on);
 	return true;
 }

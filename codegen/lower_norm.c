@@ -26,25 +26,6 @@ static DType acc_dtype(DType t)
 	return t == DT_F64 ? DT_F64 : DT_F32;
 }
 
-static LLVMValueRef ld(Cg *cg, ValueId v, LLVMValueRef idx, DType ad)
-{
-	DType from = gval(cg->g, v)->dtype;
-	if (from == DT_F16 || from == DT_BF16)
-		from = DT_F32;
-	LLVMValueRef x = cg_load(cg, v, idx);
-	return from == ad ? x : cg_convert(cg, x, from, ad);
-}
-
-static void st(Cg *cg, ValueId v, LLVMValueRef idx, LLVMValueRef x, DType ad)
-{
-	DType to = gval(cg->g, v)->dtype;
-	if (to == DT_F16 || to == DT_BF16)
-		to = DT_F32;
-	if (to != ad)
-		x = cg_convert(cg, x, ad, to);
-	cg_store(cg, v, idx, x);
-}
-
 static LLVMValueRef iadd(Cg *cg, LLVMValueRef a, LLVMValueRef b)
 {
 	return LLVMBuildNSWAdd(cg->b, a, b, "");
@@ -91,7 +72,7 @@ static LLVMValueRef sum_range(Cg *cg, ValueId x, LLVMValueRef off, int64_t len, 
 	LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
 	CgLoop l;
 	cg_for(cg, &l, 0, len);
-	LLVMValueRef v = ld(cg, x, iadd(cg, off, l.iv), ad);
+	LLVMValueRef v = cg_load_as(cg, x, iadd(cg, off, l.iv), ad);
 	if (mean) {
 		v = fsub(cg, v, mean);
 		v = fmul(cg, v, v);
@@ -128,14 +109,14 @@ static bool lower_batchnorm(Cg *cg, const Node *n)
 	CgLoop ln, lc, ls;
 	cg_for(cg, &ln, 0, N);
 	cg_for(cg, &lc, 0, C);
-	LLVMValueRef scale = ld(cg, n->in[1], lc.iv, ad), bias = ld(cg, n->in[2], lc.iv, ad);
-	LLVMValueRef mean = ld(cg, n->in[3], lc.iv, ad), var = ld(cg, n->in[4], lc.iv, ad);
+	LLVMValueRef scale = cg_load_as(cg, n->in[1], lc.iv, ad), bias = cg_load_as(cg, n->in[2], lc.iv, ad);
+	LLVMValueRef mean = cg_load_as(cg, n->in[3], lc.iv, ad), var = cg_load_as(cg, n->in[4], lc.iv, ad);
 	LLVMValueRef a = fdiv(cg, scale, cg_math_sqrt(cg, fadd(cg, var, cg_const(cg, ad, eps))));
 	LLVMValueRef off = imul(cg, iadd(cg, imul(cg, ln.iv, C), lc.iv), sp);
 	cg_for(cg, &ls, 0, sp);
 	LLVMValueRef idx = iadd(cg, off, ls.iv);
-	LLVMValueRef x = ld(cg, n->in[0], idx, ad);
-	st(cg, n->out[0], idx, fadd(cg, fmul(cg, fsub(cg, x, mean), a), bias), ad);
+	LLVMValueRef x = cg_load_as(cg, n->in[0], idx, ad);
+	cg_store_as(cg, n->out[0], idx, fadd(cg, fmul(cg, fsub(cg, x, mean), a), bias), ad);
 	cg_for_end(cg, &ls);
 	cg_for_end(cg, &lc);
 	cg_for_end(cg, &ln);
@@ -169,12 +150,12 @@ static bool lower_instancenorm(Cg *cg, const Node *n)
 	LLVMValueRef var = fmul(cg, sum_range(cg, n->in[0], off, sp, ad, mean), inv_sp);
 	LLVMValueRef inv = fdiv(cg, cg_const(cg, ad, 1.0),
 	                        cg_math_sqrt(cg, fadd(cg, var, cg_const(cg, ad, eps))));
-	LLVMValueRef a = fmul(cg, inv, ld(cg, n->in[1], c, ad));
-	LLVMValueRef bias = ld(cg, n->in[2], c, ad);
+	LLVMValueRef a = fmul(cg, inv, cg_load_as(cg, n->in[1], c, ad));
+	LLVMValueRef bias = cg_load_as(cg, n->in[2], c, ad);
 	cg_for(cg, &ls, 0, sp);
 	LLVMValueRef idx = iadd(cg, off, ls.iv);
-	LLVMValueRef x = ld(cg, n->in[0], idx, ad);
-	st(cg, n->out[0], idx, fadd(cg, fmul(cg, fsub(cg, x, mean), a), bias), ad);
+	LLVMValueRef x = cg_load_as(cg, n->in[0], idx, ad);
+	cg_store_as(cg, n->out[0], idx, fadd(cg, fmul(cg, fsub(cg, x, mean), a), bias), ad);
 	cg_for_end(cg, &ls);
 	cg_for_end(cg, &lnc);
 	return true;
@@ -233,16 +214,16 @@ static bool lower_layernorm(Cg *cg, const Node *n)
 	LLVMValueRef inv = fdiv(cg, cg_const(cg, ad, 1.0),
 	                        cg_math_sqrt(cg, fadd(cg, var, cg_const(cg, ad, eps))));
 	if (mv != IR_NONE)
-		st(cg, mv, lo.iv, mean, ad);
+		cg_store_as(cg, mv, lo.iv, mean, ad);
 	if (iv != IR_NONE)
-		st(cg, iv, lo.iv, inv, ad);
+		cg_store_as(cg, iv, lo.iv, inv, ad);
 	cg_nest(cg, &in, nr, nd);
 	LLVMValueRef idx = iadd(cg, off, cg_linear(cg, nr, in.iv, xstr));
-	LLVMValueRef y = fmul(cg, fsub(cg, ld(cg, n->in[0], idx, ad), mean), inv);
-	y = fmul(cg, y, ld(cg, sv, cg_linear(cg, nr, in.iv, sstr), ad));
+	LLVMValueRef y = fmul(cg, fsub(cg, cg_load_as(cg, n->in[0], idx, ad), mean), inv);
+	y = fmul(cg, y, cg_load_as(cg, sv, cg_linear(cg, nr, in.iv, sstr), ad));
 	if (bv != IR_NONE)
-		y = fadd(cg, y, ld(cg, bv, cg_linear(cg, nr, in.iv, bstr), ad));
-	st(cg, n->out[0], idx, y, ad);
+		y = fadd(cg, y, cg_load_as(cg, bv, cg_linear(cg, nr, in.iv, bstr), ad));
+	cg_store_as(cg, n->out[0], idx, y, ad);
 	cg_nest_end(cg, &in);
 	cg_for_end(cg, &lo);
 	return true;
@@ -295,14 +276,14 @@ static bool lower_mvn(Cg *cg, const Node *n)
 		LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
 		cg_nest(cg, &rn, nrd, rd);
 		LLVMValueRef idx = iadd(cg, off, cg_linear(cg, nrd, rn.iv, rs));
-		LLVMValueRef x = ld(cg, n->in[0], idx, ad);
+		LLVMValueRef x = cg_load_as(cg, n->in[0], idx, ad);
 		if (pass == 0) {
 			LLVMBuildStore(cg->b, fadd(cg, LLVMBuildLoad2(cg->b, at, acc, ""), x), acc);
 		} else if (pass == 1) {
 			LLVMValueRef d = fsub(cg, x, mean);
 			LLVMBuildStore(cg->b, fadd(cg, LLVMBuildLoad2(cg->b, at, acc, ""), fmul(cg, d, d)), acc);
 		} else {
-			st(cg, n->out[0], idx, fdiv(cg, fsub(cg, x, mean), sd), ad);
+			cg_store_as(cg, n->out[0], idx, fdiv(cg, fsub(cg, x, mean), sd), ad);
 		}
 		cg_nest_end(cg, &rn);
 		if (pass == 0)
@@ -346,7 +327,7 @@ static bool lower_lrn(Cg *cg, const Node *n)
 	cg_for(cg, &ls, 0, sp);
 	LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
 	cg_for_v(cg, &lw, lo, hi);
-	LLVMValueRef v = ld(cg, n->in[0], iadd(cg, nbase, iadd(cg, imul(cg, lw.iv, sp), ls.iv)), ad);
+	LLVMValueRef v = cg_load_as(cg, n->in[0], iadd(cg, nbase, iadd(cg, imul(cg, lw.iv, sp), ls.iv)), ad);
 	LLVMBuildStore(cg->b, fadd(cg, LLVMBuildLoad2(cg->b, at, acc, ""), fmul(cg, v, v)), acc);
 	cg_for_end(cg, &lw);
 	LLVMValueRef idx = iadd(cg, nbase, iadd(cg, imul(cg, lc.iv, sp), ls.iv));
@@ -354,7 +335,7 @@ static bool lower_lrn(Cg *cg, const Node *n)
 	                        fmul(cg, cg_const(cg, ad, alpha / (double)size),
 	                             LLVMBuildLoad2(cg->b, at, acc, "")));
 	den = cg_math_pow(cg, den, cg_const(cg, ad, beta));
-	st(cg, n->out[0], idx, fdiv(cg, ld(cg, n->in[0], idx, ad), den), ad);
+	cg_store_as(cg, n->out[0], idx, fdiv(cg, cg_load_as(cg, n->in[0], idx, ad), den), ad);
 	cg_for_end(cg, &ls);
 	cg_for_end(cg, &lc);
 	cg_for_end(cg, &ln);
