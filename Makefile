@@ -23,7 +23,11 @@ demo: build
 	sh examples/run-demo.sh $(BUILD)
 
 test: build-debug
-	cd $(BUILD) && ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:malloc_context_size=8:quarantine_size_mb=64} ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && { ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:malloc_context_size=8:quarantine_size_mb=64} ctest --output-on-failure -j $(JOBS); echo $$? >ctest.rc; } | tee ctest.log
+	@echo "== end-to-end models (build/e2e/table.txt)"; cat $(BUILD)/e2e/table.txt 2>/dev/null || echo "(no table)"
+	@echo "== ONNX node-test conformance (build/conformance.txt)"; awk -F'\t' '$$2 == "PASS" { p++ } $$2 == "REJECTED" { r++ } $$2 ~ /FAIL|CRASH|TIMEOUT/ { f++ } END { printf "conformance: %d passed, %d failed, %d rejected with a diagnostic\n", p, f, r }' $(BUILD)/conformance.txt 2>/dev/null || true
+	@grep -E 'tests passed, [0-9]+ tests failed' $(BUILD)/ctest.log | tail -1
+	@exit $$(cat $(BUILD)/ctest.rc)
 
 clean:
 	rm -rf $(BUILD)

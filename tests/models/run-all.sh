@@ -35,26 +35,7 @@ for model in "$@"; do
 	[ -n "$line" ] || line="RESULT $name - - - - - - - FAIL:script see $log"
 	echo "$line" >>"$results"
 done
-awk '
-BEGIN {
-	printf "%-22s %5s %4s %9s %9s %8s %9s %9s  %s\n", "model", "opset", "outs",
-	       "max_rel", "wall_s", "cpu_s", "so_bytes", "workspace", "status"
-}
-{
-	printf "%-22s %5s %4s %9s %9s %8s %9s %9s  %s\n", $2, $3, $4, $5, $6, $7, $8, $9, $10
-	if ($10 != "PASS") {
-		msg = ""
-		for (i = 11; i <= NF; i++) msg = msg " " $i
-		problems[++np] = $2 ":" msg
-	}
-	n++
-	if ($10 == "PASS") pass++
-}
-END {
-	printf "%d/%d models pass (max_rel: max abs error / max |PyTorch|, tolerance 1e-4;\n", pass, n
-	printf "wall_s/cpu_s: onnxcc to .so)\n"
-	for (i = 1; i <= np; i++) print "  " problems[i]
-}' "$results"
+sh "$HERE/table.sh" "$BUILD" "$results"
 # Distinct compile diagnostics over all models (node names dropped).
 cat "$BUILD"/e2e/*/compile.err 2>/dev/null |
 	sed -n "s|^.*node '[^']*' \(([A-Za-z0-9_]*)\)|\1|p" | sort | uniq -c | sort -rn >"$BUILD/e2e/diagnostics.txt"

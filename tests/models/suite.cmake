@@ -34,3 +34,13 @@ add_test(NAME e2e_npycmp_rejects_mismatch
           ${E2E_DIR}/txl_opset16_b1/stream/seg0/outputs/logits.npy)
 set_tests_properties(e2e_npycmp_accepts_identical e2e_npycmp_rejects_mismatch
   PROPERTIES LABELS e2e)
+
+# The summary table over every model's RESULT line, after the models ran.
+set(E2E_MODEL_TESTS "")
+foreach(manifest ${E2E_MANIFESTS})
+  get_filename_component(mdir ${manifest} DIRECTORY)
+  get_filename_component(mname ${mdir} NAME)
+  list(APPEND E2E_MODEL_TESTS e2e_${mname})
+endforeach()
+add_test(NAME e2e_summary COMMAND sh ${E2E_DIR}/table.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_summary PROPERTIES DEPENDS "${E2E_MODEL_TESTS}" LABELS e2e)
