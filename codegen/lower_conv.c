@@ -223,6 +223,92 @@ static void emit_conv_rows(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 	cg_for_end(cg, &ln);
 }
 
+/* Largest tap plane emit_conv_planes() keeps on the stack (bytes). */
+#define CONV_PLANE_MAX_BYTES 16384
+
+/* Conv in "plane" order for f32/f64 with at least 4 output channels per
+ * group: Y[n,m,:] starts as the bias; then for every input channel c and
+ * tap kk the shifted (and strided) input plane
+ *     P[o] = X[n,c, o*str - pb + kk*dil]   (0 where that falls in padding)
+ * is gathered once into a stack array of prod(out) elements, and every
+ * output channel m of c's group accumulates
+ *     Y[n,m,:] += W[m,c,kk] * P[:]
+ * along a contiguous, full-length row that vectorises without per-row
+ * range arithmetic.  The gather (strided for stride > 1) is paid once per
+ * (c, kk) instead of once per (m, c, kk) as in emit_conv_rows(). */
+static void emit_conv_planes(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
+                             int64_t group, ValueId bias)
+{
+	DType ad = gval(cg->g, n->out[0])->dtype;
+	int k = g->k;
+	int64_t Cg_ = C / group, Mg = M / group;
+	int64_t xsp = prod(g->in, k), ysp = prod(g->out, k), wsp = prod(g->ker, k);
+	int64_t xs[SP], ws[SP], ys[SP];
+	for (int i = k - 1; i >= 0; i--) {
+		xs[i] = i == k - 1 ? 1 : xs[i + 1] * g->in[i + 1];
+		ws[i] = i == k - 1 ? 1 : ws[i + 1] * g->ker[i + 1];
+		ys[i] = i == k - 1 ? 1 : ys[i + 1] * g->out[i + 1];
+	}
+	LLVMTypeRef at = cg_compute_type(cg, ad);
+	LLVMValueRef plane = cg_alloca(cg, LLVMArrayType2(at, (uint64_t)ysp), "plane");
+	int64_t esz = ad == DT_F64 ? 8 : 4;
+	CgLoop ln, lm, lp, lg, lc, lmm, lq, lo[SP];
+	CgNest kn;
+	cg_for(cg, &ln, 0, N);
+	cg_for(cg, &lm, 0, M);
+	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
+	LLVMValueRef b0 = bias != IR_NONE ? cg_load_as(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
+	cg_for(cg, &lp, 0, ysp);
+	cg_store_as(cg, n->out[0], iadd(cg, yoff, lp.iv), b0, ad);
+	cg_for_end(cg, &lp);
+	cg_for_end(cg, &lm);
+	cg_for(cg, &lg, 0, group);
+	cg_for(cg, &lc, 0, Cg_);
+	LLVMValueRef xoff = imul(cg, iadd(cg, iadd(cg, imul(cg, ln.iv, C), imul(cg, lg.iv, Cg_)), lc.iv), xsp);
+	cg_nest(cg, &kn, k, g->ker);
+	/* gather the plane of tap kk: positions whose input is padding stay 0 */
+	LLVMValueRef t[SP], olo[SP], ohi[SP], o[SP], xi[SP];
+	bool padded = false;
+	for (int i = 0; i < k; i++) {
+		t[i] = LLVMBuildSub(cg->b, imul(cg, kn.iv[i], g->dil[i]), cg_i64(cg, g->pb[i]), "");
+		if (full_window(g, i, 0, g->in[i])) {
+			olo[i] = cg_i64(cg, 0);
+			ohi[i] = cg_i64(cg, g->out[i]);
+		} else {
+			padded = true;
+			tap_range(cg, t[i], 0, g->in[i], g->out[i], g->str[i], &olo[i], &ohi[i]);
+		}
+	}
+	if (padded)
+		cg_memset(cg, plane, 0, ysp * esz);
+	for (int i = 0; i < k; i++) {
+		cg_for_v(cg, &lo[i], olo[i], ohi[i]);
+		o[i] = lo[i].iv;
+		xi[i] = iadd(cg, imul(cg, o[i], g->str[i]), t[i]);
+	}
+	LLVMValueRef xv = cg_load_as(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
+	cg_store_ptr(cg, ad, plane, cg_linear(cg, k, o, ys), xv);
+	for (int i = k - 1; i >= 0; i--)
+		cg_for_end(cg, &lo[i]);
+	/* every output channel of the group takes this plane, scaled by its weight */
+	LLVMValueRef widx = cg_linear(cg, k, kn.iv, ws);
+	cg_for(cg, &lmm, 0, Mg);
+	LLVMValueRef m = iadd(cg, imul(cg, lg.iv, Mg), lmm.iv);
+	LLVMValueRef w = cg_load_as(cg, n->in[1], iadd(cg, imul(cg, iadd(cg, imul(cg, m, Cg_), lc.iv), wsp), widx), ad);
+	LLVMValueRef yrow = imul(cg, iadd(cg, imul(cg, ln.iv, M), m), ysp);
+	cg_for(cg, &lq, 0, ysp);
+	LLVMValueRef yi = iadd(cg, yrow, lq.iv);
+	LLVMValueRef pv = cg_load_ptr(cg, ad, plane, lq.iv);
+	LLVMValueRef yv = cg_load_as(cg, n->out[0], yi, ad);
+	cg_store_as(cg, n->out[0], yi, LLVMBuildFAdd(cg->b, yv, LLVMBuildFMul(cg->b, w, pv, ""), ""), ad);
+	cg_for_end(cg, &lq);
+	cg_for_end(cg, &lmm);
+	cg_nest_end(cg, &kn);
+	cg_for_end(cg, &lc);
+	cg_for_end(cg, &lg);
+	cg_for_end(cg, &ln);
+}
+
 /* Conv-11: Y[n,m,o] = B[m] + sum_{c<C/group, kk} X[n, g*C/group + c,
  * o*str - pb + kk*dil] * W[m, c, kk], g = m / (M/group). */
 static bool lower_conv(Cg *cg, const Node *n)
@@ -264,8 +350,16 @@ static bool lower_conv(Cg *cg, const Node *n)
 	if (bias != IR_NONE && shape_numel(&gval(cg->g, bias)->shape) != M)
 		return cg_unsupported(cg, 2, "bias must have %lld elements", (long long)M);
 
-	/* short tap rows read with a small stride: accumulate output rows;
+	/* short tap rows with several output channels per group and a plane
+	 * that fits the stack: gather each tap plane once (any stride);
+	 * short tap rows read with a small stride: accumulate output rows;
 	 * else (long rows, patchify kernel == stride) dot products per output */
+	int64_t esz = dt == DT_F64 ? 8 : 4;
+	if ((dt == DT_F32 || dt == DT_F64) && g.ker[g.k - 1] < 8 && M / group >= 4 &&
+	    shape_numel(&Y->shape) / (N * M) * esz <= CONV_PLANE_MAX_BYTES) {
+		emit_conv_planes(cg, n, &g, N, C, M, group, bias);
+		return true;
+	}
 	if ((dt == DT_F32 || dt == DT_F64) && g.ker[g.k - 1] < 8 && g.str[g.k - 1] <= 2) {
 		emit_conv_rows(cg, n, &g, N, C, M, group, bias);
 		return true;

@@ -508,6 +508,25 @@ static void test_conv(void **state)
 	conv_case(&(ConvP){1, 2, 7, 8, 2, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, true, NULL});
 }
 
+/* Conv in plane order (f32, >= 4 output channels per group, short tap
+ * rows, output plane <= 16 KiB): each tap plane is gathered once and
+ * shared by the group's output channels. */
+static void test_conv_planes(void **state)
+{
+	(void)state;
+	/* 3x3 stride-2 stem, pads 1 (padding zeros re-cleared per tap), bias */
+	conv_case(&(ConvP){1, 3, 9, 10, 8, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, NULL});
+	/* grouped (2 groups of 4 output channels), batch 2, asymmetric pads */
+	conv_case(&(ConvP){2, 6, 7, 8, 8, 2, 3, 3, 2, 1, 1, 1, 0, 2, 1, 0, false, NULL});
+	/* dilated taps, stride 3, SAME_UPPER */
+	conv_case(&(ConvP){1, 2, 11, 9, 4, 1, 3, 2, 3, 3, 2, 2, 0, 0, 0, 0, true, "SAME_UPPER"});
+	/* no padding anywhere: the plane is fully overwritten per tap */
+	conv_case(&(ConvP){1, 4, 6, 6, 4, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, false, NULL});
+	/* output plane of 65x65 f32 (16900 bytes) exceeds the stack bound:
+	 * row order instead */
+	conv_case(&(ConvP){1, 1, 65, 65, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, NULL});
+}
+
 /* Conv of any spatial rank k (1 and 3 here): strides 2, dilation 1 on the
  * last dim and 2 elsewhere, pads 1 at the start and 0 at the end; the
  * reference walks flat indices and tests bounds. */
@@ -1057,6 +1076,7 @@ int main(void)
 		cmocka_unit_test(test_f64_products),
 		cmocka_unit_test(test_einsum),
 		cmocka_unit_test(test_conv),
+		cmocka_unit_test(test_conv_planes),
 		cmocka_unit_test(test_conv_nd),
 		cmocka_unit_test(test_conv_f16),
 		cmocka_unit_test(test_convtranspose),
