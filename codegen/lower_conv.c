@@ -63,6 +63,18 @@ typedef struct Geom {
 	int64_t in[SP], out[SP], ker[SP], str[SP], dil[SP], pb[SP], pe[SP];
 } Geom;
 
+/* Row-major strides of the input (xs), kernel (ws) and output (ys)
+ * spatial blocks of g. */
+static void geom_strides(const Geom *g, int64_t *xs, int64_t *ws, int64_t *ys)
+{
+	int k = g->k;
+	for (int i = k - 1; i >= 0; i--) {
+		xs[i] = i == k - 1 ? 1 : xs[i + 1] * g->in[i + 1];
+		ws[i] = i == k - 1 ? 1 : ws[i + 1] * g->ker[i + 1];
+		ys[i] = i == k - 1 ? 1 : ys[i + 1] * g->out[i + 1];
+	}
+}
+
 /* Reads an INTS attribute of exactly k entries (default def), false with a
  * diagnostic if its length is wrong. */
 static bool ints_attr(Cg *cg, const Node *n, const char *name, int k, int64_t def, int64_t *out)
@@ -179,11 +191,7 @@ static void emit_conv_rows(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 	int64_t Cg_ = C / group, Mg = M / group;
 	int64_t xsp = prod(g->in, k), ysp = prod(g->out, k), wsp = prod(g->ker, k);
 	int64_t xs[SP], ws[SP], ys[SP];
-	for (int i = k - 1; i >= 0; i--) {
-		xs[i] = i == k - 1 ? 1 : xs[i + 1] * g->in[i + 1];
-		ws[i] = i == k - 1 ? 1 : ws[i + 1] * g->ker[i + 1];
-		ys[i] = i == k - 1 ? 1 : ys[i + 1] * g->out[i + 1];
-	}
+	geom_strides(g, xs, ws, ys);
 	CgLoop ln, lm, lp, lc, lo[SP];
 	CgNest kn;
 	cg_for(cg, &ln, 0, N);
@@ -244,11 +252,7 @@ static void emit_conv_planes(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	int64_t Cg_ = C / group, Mg = M / group;
 	int64_t xsp = prod(g->in, k), ysp = prod(g->out, k), wsp = prod(g->ker, k);
 	int64_t xs[SP], ws[SP], ys[SP];
-	for (int i = k - 1; i >= 0; i--) {
-		xs[i] = i == k - 1 ? 1 : xs[i + 1] * g->in[i + 1];
-		ws[i] = i == k - 1 ? 1 : ws[i + 1] * g->ker[i + 1];
-		ys[i] = i == k - 1 ? 1 : ys[i + 1] * g->out[i + 1];
-	}
+	geom_strides(g, xs, ws, ys);
 	LLVMTypeRef at = cg_compute_type(cg, ad);
 	LLVMValueRef plane = cg_alloca(cg, LLVMArrayType2(at, (uint64_t)ysp), "plane");
 	int64_t esz = ad == DT_F64 ? 8 : 4;
@@ -369,11 +373,7 @@ static bool lower_conv(Cg *cg, const Node *n)
 	int64_t Cg_ = C / group, Mg = M / group;
 	int64_t xsp = prod(g.in, g.k), ysp = prod(g.out, g.k), wsp = prod(g.ker, g.k);
 	int64_t xs[SP], ws[SP], ys[SP];
-	for (int i = g.k - 1; i >= 0; i--) {
-		xs[i] = i == g.k - 1 ? 1 : xs[i + 1] * g.in[i + 1];
-		ws[i] = i == g.k - 1 ? 1 : ws[i + 1] * g.ker[i + 1];
-		ys[i] = i == g.k - 1 ? 1 : ys[i + 1] * g.out[i + 1];
-	}
+	geom_strides(&g, xs, ws, ys);
 	LLVMValueRef acc = cg_alloca(cg, at, "acc");
 	CgLoop ln, lm, lc, lk[SP];
 	CgNest on;
@@ -513,11 +513,7 @@ static bool lower_convtranspose(Cg *cg, const Node *n)
 	int64_t Cg_ = C / group;
 	int64_t xsp = prod(g.in, k), ysp = prod(g.out, k), wsp = prod(g.ker, k);
 	int64_t xs[SP], ws[SP], ys[SP];
-	for (int i = k - 1; i >= 0; i--) {
-		xs[i] = i == k - 1 ? 1 : xs[i + 1] * g.in[i + 1];
-		ws[i] = i == k - 1 ? 1 : ws[i + 1] * g.ker[i + 1];
-		ys[i] = i == k - 1 ? 1 : ys[i + 1] * g.out[i + 1];
-	}
+	geom_strides(&g, xs, ws, ys);
 	LLVMValueRef acc = cg_alloca(cg, at, "acc");
 	CgLoop ln, lm, lc;
 	CgNest on, kn;
