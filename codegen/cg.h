@@ -28,6 +28,18 @@
 
 #include "../ir/ir.h"
 
+/* The vector unit code is generated for (codegen/target.c: cg_isa_of()).
+ * vlen: f32 lanes of one vector register (16 AVX-512, 8 AVX2, 4 SSE/NEON,
+ * 1 with no vector unit); nregs: architectural vector registers; fma: a
+ * fused multiply-add instruction exists (llvm.fma is then one instruction,
+ * otherwise kernels use llvm.fmuladd and let the backend split it). */
+typedef struct CgIsa {
+	int vlen;
+	int nregs;
+	bool fma;
+	const char *name;            /* "avx512", "avx2", "sse", "neon", "scalar" */
+} CgIsa;
+
 typedef struct Cg {
 	Graph *g;
 	Diag *d;
@@ -36,6 +48,7 @@ typedef struct Cg {
 	LLVMBuilderRef b;
 	LLVMTargetDataRef td;
 	const char *prefix;          /* C symbol prefix */
+	CgIsa isa;                   /* vector unit of the target machine */
 	/* common types */
 	LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f16, t_bf16, t_f32, t_f64, t_ptr;
 	/* state for the node being lowered */

@@ -191,6 +191,9 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	CgModuleOptions mo = {.prefix = prefix, .export_alias = kind == CG_SO, .triple = NULL, .layout = layout};
 	char *triple = LLVMGetTargetMachineTriple(tm);
 	mo.triple = triple;
+	mo.isa = cg_isa_of(tm);
+	if (o->verbose)
+		fprintf(stderr, "onnxcc: vector unit %s (%d f32 lanes)\n", mo.isa.name, mo.isa.vlen);
 	bool built = cg_build_module(&cg, g, &plan, &mo, d);
 	LLVMDisposeMessage(triple);
 	ph[nph++] = (Phase){"codegen", now_ms() - t};

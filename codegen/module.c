@@ -351,6 +351,7 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 	cg->g = g;
 	cg->d = d;
 	cg->prefix = o->prefix;
+	cg->isa = o->isa.vlen ? o->isa : (CgIsa){4, 16, false, "sse"};
 	cg->ctx = LLVMContextCreate();
 	cg->mod = LLVMModuleCreateWithNameInContext(o->prefix, cg->ctx);
 	cg->b = LLVMCreateBuilderInContext(cg->ctx);

@@ -18,6 +18,7 @@ typedef struct CgModuleOptions {
 	bool export_alias;         /* also export `onnxcc_model` (shared libraries) */
 	const char *triple;
 	LLVMTargetDataRef layout;  /* the target machine's data layout */
+	CgIsa isa;                 /* zero: a portable 4-lane guess (unit tests) */
 } CgModuleOptions;
 
 /* Creates cg->ctx/mod/b and fills them.  On failure (an op that cannot be

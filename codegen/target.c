@@ -104,6 +104,48 @@ LLVMTargetMachineRef cg_target_machine(const char *triple, const char *cpu,
 	return tm;
 }
 
+static bool has_feature(const char *feats, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = feats; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n + 1 && p[0] == '+' && !strncmp(p + 1, name, n))
+			return true;
+		p = e ? e + 1 : p + len;
+	}
+	return false;
+}
+
+CgIsa cg_isa_of(LLVMTargetMachineRef tm)
+{
+	char *tr = LLVMGetTargetMachineTriple(tm);
+	char *cpu = LLVMGetTargetMachineCPU(tm);
+	char *fs = LLVMGetTargetMachineFeatureString(tm);
+	CgIsa isa = {1, 16, false, "scalar"};
+	if (!strncmp(tr, "x86_64", 6) || !strncmp(tr, "i686", 4) || !strncmp(tr, "i386", 4)) {
+		/* A named CPU without an explicit feature list: ask LLVM's view of
+		 * that CPU through the data it gives, i.e. fall back to the baseline. */
+		bool x64 = !strncmp(tr, "x86_64", 6);
+		if (has_feature(fs, "avx512f"))
+			isa = (CgIsa){16, 32, true, "avx512"};
+		else if (has_feature(fs, "avx2") && has_feature(fs, "fma"))
+			isa = (CgIsa){8, x64 ? 16 : 8, true, "avx2"};
+		else if (x64 || has_feature(fs, "sse2"))
+			isa = (CgIsa){4, x64 ? 16 : 8, has_feature(fs, "fma"), "sse"};
+	} else if (!strncmp(tr, "aarch64", 7) || !strncmp(tr, "arm64", 5)) {
+		isa = (CgIsa){4, 32, true, "neon"};
+	} else if (!strncmp(tr, "arm", 3) || !strncmp(tr, "thumb", 5)) {
+		if (has_feature(fs, "neon"))
+			isa = (CgIsa){4, 16, has_feature(fs, "vfp4"), "neon"};
+	}
+	(void)cpu;
+	LLVMDisposeMessage(tr);
+	LLVMDisposeMessage(cpu);
+	LLVMDisposeMessage(fs);
+	return isa;
+}
+
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level, Diag *d)
 {
 	char *err = NULL;

@@ -6,6 +6,7 @@
 #include <llvm-c/TargetMachine.h>
 
 #include "../ir/diag.h"
+#include "cg.h"
 
 typedef enum CgArtifact { CG_OBJ, CG_SO, CG_ASM, CG_LL } CgArtifact;
 
@@ -21,6 +22,10 @@ void cg_init_targets(void);
 LLVMTargetMachineRef cg_target_machine(const char *triple, const char *cpu,
                                        const char *features, int opt_level, Diag *d);
 bool cg_triple_is_host(const char *triple);
+
+/* The vector unit of tm, read from its triple and feature string (a named
+ * --cpu without --features reads as that architecture's baseline). */
+CgIsa cg_isa_of(LLVMTargetMachineRef tm);
 
 /* Verifies the module, runs the new-pass-manager pipeline default<O{n}>. */
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level, Diag *d);
