@@ -59,6 +59,7 @@ typedef struct Cg {
 	LLVMValueRef *buf;           /* [nvalues]: pointer to each value's buffer in fn */
 	LLVMValueRef *globals;       /* [nvalues]: global of each constant (or NULL) */
 	LLVMValueRef math_fns[32];   /* cache of emitted math helper functions */
+	void *kern_cache;            /* codegen/kernels: emitted kernel functions */
 } Cg;
 
 /* ---- diagnostics -------------------------------------------------------- */

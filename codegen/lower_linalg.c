@@ -23,6 +23,7 @@
  * transB, optional C broadcast to [M,N]), Einsum-12.
  */
 #include "lower.h"
+#include "kernels/kernels.h"
 
 #include <assert.h>
 #include <string.h>
@@ -248,8 +249,29 @@ static bool lower_matmul(Cg *cg, const Node *n)
 		bbs *= db;
 		ya *= bd[i];
 	}
+	bool b_batched = false;
+	for (int i = 0; i < R; i++)
+		b_batched |= sb[i] != 0;
+	bool fast = dt == DT_F32 && rb > 1 && kern_gemm_ok(cg, M, N, K);
+	Value *Bv = gval(cg->g, n->in[1]);
 	CgNest nest;
 	cg_nest(cg, &nest, R, bd);
+	if (fast) {
+		KGemm k = {
+			.M = M, .N = N, .K = K,
+			.a = cg_gep(cg, n->in[0], cg_linear(cg, R, nest.iv, sa)), .a_rs = K, .a_cs = 1,
+			.b_rs = N, .b_cs = 1,
+			.c = cg_gep(cg, n->out[0], cg_linear(cg, R, nest.iv, sy)), .ldc = N,
+			.alpha = 1.0f,
+		};
+		if (Bv->kind == VK_CONST && Bv->data && !b_batched)
+			k.b_const = (const float *)Bv->data;
+		else
+			k.b = cg_gep(cg, n->in[1], cg_linear(cg, R, nest.iv, sb));
+		bool ok = kern_gemm(cg, &k);
+		cg_nest_end(cg, &nest);
+		return ok;
+	}
 	Mat a = {n->in[0], cg_linear(cg, R, nest.iv, sa), K, 1};
 	Mat b = {n->in[1], cg_linear(cg, R, nest.iv, sb), N, 1};
 	if (rb == 1) {
@@ -300,6 +322,33 @@ static bool lower_gemm(Cg *cg, const Node *n)
 		cg_broadcast_strides(&C->shape, 2, cs);
 		e.has_c = true;
 		e.c = (Mat){n->in[2], cg_i64(cg, 0), cs[0], cs[1]};
+	}
+	if (dt == DT_F32 && kern_gemm_ok(cg, M, N, K)) {
+		Value *Bv = gval(cg->g, n->in[1]);
+		KGemm k = {
+			.M = M, .N = N, .K = K,
+			.a = cg_ptr(cg, n->in[0]), .a_rs = ta ? 1 : K, .a_cs = ta ? M : 1,
+			.b_rs = tb ? 1 : N, .b_cs = tb ? K : 1,
+			.c = cg_ptr(cg, n->out[0]), .ldc = N,
+			.alpha = e.alpha,
+		};
+		if (Bv->kind == VK_CONST && Bv->data)
+			k.b_const = (const float *)Bv->data;
+		else
+			k.b = cg_ptr(cg, n->in[1]);
+		if (e.has_c && e.beta != 0.0) {
+			if (e.c.rs == 0 && e.c.cs == 1) {
+				k.bias = cg_ptr(cg, e.c.v);
+				k.beta_bias = (float)e.beta;
+			} else {
+				k.res = cg_ptr(cg, e.c.v);
+				k.res_rs = e.c.rs;
+				k.res_cs = e.c.cs;
+				k.beta = (float)e.beta;
+			}
+		}
+		if (!k.res || k.res_cs <= 1)
+			return kern_gemm(cg, &k);
 	}
 	Mat a = {n->in[0], cg_i64(cg, 0), ta ? 1 : K, ta ? M : 1};
 	Mat b = {n->in[1], cg_i64(cg, 0), tb ? 1 : N, tb ? K : 1};

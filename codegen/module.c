@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lower.h"
+#include "kernels/kernels.h"
 
 void cg_init_types(Cg *cg)
 {
@@ -392,6 +393,7 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 
 void cg_dispose(Cg *cg)
 {
+	kern_cache_free(cg);
 	free(cg->buf);
 	free(cg->globals);
 	cg->buf = cg->globals = NULL;

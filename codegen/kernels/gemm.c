@@ -1,0 +1,611 @@
+/* codegen/kernels/gemm.c — f32 GEMM: register-blocked micro-kernels, cache
+ * blocking, weights packed at compile time (see kernels.h for the contract).
+ *
+ * Structure (the BLIS/GotoBLAS decomposition, sizes from cg->isa):
+ *   for ic  in M step MC                    A block MC x KC stays in L2
+ *     for pc in K step KC                   (accumulate into C across pc)
+ *       for jr in N step NR                 B panel KC x NR stays in L1
+ *         [runtime B not contiguous along j: pack the panel on the stack]
+ *         for ir in ic..ic+MC step MR
+ *           ukernel: MR x NR tile of vector accumulators, k = 0..kc
+ * The micro-kernel holds MR x (NR/W) accumulators of W lanes (W =
+ * cg->isa.vlen, NR = 2W); per k it loads NR/W vectors of B and broadcasts
+ * MR scalars of A into llvm.fmuladd.  Strides and tile shapes are constants
+ * of the kernel function, which is internal, noinline and shared by every
+ * call with the same constants (a transformer's layers share them).  Edge
+ * tiles are kernels of their own (fewer rows; masked stores for the last
+ * vector of columns).  Weights (constant B) are packed at compile time into
+ * panels [K/KC][N/NR][kc][NR], zero-padded to NR columns.
+ *
+ * Results do not depend on how the tiles are scheduled: every C element is
+ * the same sequence of fmuladds over k in order, blocks of KC accumulated in
+ * C in order, so a partition of tiles among threads changes nothing.
+ */
+#include "kernels.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- tile sizes ---------------------------------------------------------- */
+
+typedef struct Tiles {
+	int w;          /* lanes per vector */
+	int nv;         /* vectors per row of a tile: NR = nv * w */
+	int mr;         /* rows per tile */
+	int64_t kc, mc; /* cache blocks */
+} Tiles;
+
+static Tiles tiles_for(const Cg *cg, int64_t M, int64_t K)
+{
+	Tiles t;
+	t.w = cg->isa.vlen;
+	t.nv = 2;
+	/* accumulators mr*nv plus nv B vectors and a broadcast must fit */
+	int regs = cg->isa.nregs;
+	t.mr = (regs - t.nv - 2) / t.nv;
+	if (t.mr > 12)
+		t.mr = 12;
+	if (t.mr < 1)
+		t.mr = 1;
+	/* KC: a B panel (KC x NR floats) within about half of a 32-48 KiB L1 */
+	int64_t kc_max = 256;
+	int64_t nb = (K + kc_max - 1) / kc_max;
+	t.kc = (K + nb - 1) / nb;
+	/* MC: an A block (MC x KC floats) within a few hundred KiB of L2 */
+	int64_t mc = (256 * 1024 / 4) / (t.kc > 0 ? t.kc : 1);
+	mc -= mc % t.mr;
+	if (mc < t.mr)
+		mc = t.mr;
+	t.mc = M < mc ? M : mc;
+	return t;
+}
+
+bool kern_gemm_ok(const Cg *cg, int64_t M, int64_t N, int64_t K)
+{
+	return cg->isa.vlen >= 4 && M >= 1 && K >= 1 && N >= cg->isa.vlen && M * N * K >= 4096;
+}
+
+/* ---- small IR helpers ------------------------------------------------------ */
+
+static LLVMValueRef intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
+                              LLVMValueRef *args, unsigned nargs)
+{
+	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+	assert(id != 0);
+	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, over, nover);
+	LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, over, nover);
+	return LLVMBuildCall2(cg->b, ft, fn, args, nargs, "");
+}
+
+static LLVMValueRef gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx)
+{
+	return LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base, &idx, 1, "");
+}
+
+static LLVMValueRef gep_c(Cg *cg, LLVMValueRef base, int64_t idx)
+{
+	return idx ? gep_f32(cg, base, cg_i64(cg, idx)) : base;
+}
+
+static LLVMValueRef lane_mask(Cg *cg, int w, int valid)
+{
+	LLVMValueRef bits[64];
+	for (int i = 0; i < w; i++)
+		bits[i] = LLVMConstInt(cg->t_i1, i < valid, 0);
+	return LLVMConstVector(bits, (unsigned)w);
+}
+
+/* Loads w floats at p (the first `valid` lanes only when valid < w). */
+static LLVMValueRef vload(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, int valid)
+{
+	if (valid >= w) {
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
+		LLVMSetAlignment(x, 4);
+		return x;
+	}
+	LLVMTypeRef over[2] = {vt, cg->t_ptr};
+	LLVMValueRef args[4] = {p, cg_i32(cg, 4), lane_mask(cg, w, valid), LLVMConstNull(vt)};
+	return intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+}
+
+static void vstore(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, LLVMValueRef x, int valid)
+{
+	if (valid >= w) {
+		LLVMValueRef st = LLVMBuildStore(cg->b, x, p);
+		LLVMSetAlignment(st, 4);
+		return;
+	}
+	LLVMTypeRef over[2] = {vt, cg->t_ptr};
+	LLVMValueRef args[4] = {x, p, cg_i32(cg, 4), lane_mask(cg, w, valid)};
+	intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
+}
+
+static LLVMValueRef splat(Cg *cg, LLVMTypeRef vt, LLVMValueRef s)
+{
+	LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), s, cg_i32(cg, 0), "");
+	return LLVMBuildShuffleVector(cg->b, v, LLVMGetUndef(vt),
+	                              LLVMConstNull(LLVMVectorType(cg->t_i32, LLVMGetVectorSize(vt))), "");
+}
+
+static LLVMValueRef fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
+{
+	LLVMTypeRef t = LLVMTypeOf(a);
+	LLVMValueRef args[3] = {a, b, c};
+	return intrinsic(cg, "llvm.fmuladd", &t, 1, args, 3);
+}
+
+static void str_attr(Cg *cg, LLVMValueRef fn, const char *k, const char *v)
+{
+	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+	                        LLVMCreateStringAttribute(cg->ctx, k, (unsigned)strlen(k), v, (unsigned)strlen(v)));
+}
+
+static void enum_attr(Cg *cg, LLVMValueRef fn, unsigned idx, const char *name)
+{
+	unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+	LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(cg->ctx, kind, 0));
+}
+
+/* Attributes every kernel function carries: vectors of the ISA's full width
+ * are legal (otherwise LLVM splits <16 x float> into 256-bit halves). */
+static void kernel_attrs(Cg *cg, LLVMValueRef fn)
+{
+	char bits[16];
+	snprintf(bits, sizeof bits, "%d", cg->isa.vlen * 32);
+	str_attr(cg, fn, "min-legal-vector-width", bits);
+	str_attr(cg, fn, "prefer-vector-width", bits);
+	enum_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
+}
+
+/* ---- the micro-kernel ------------------------------------------------------ */
+
+/* Everything a micro-kernel function is specialised on. */
+typedef struct UKey {
+	int mr, nv, w;
+	int last_valid;      /* valid lanes of the last vector of columns (w: all) */
+	int b_masked;        /* B's last vector is loaded masked (unpadded runtime B) */
+	int64_t a_rs, a_cs, b_ks, ldc;
+	int has_bias, has_res, act;
+	int64_t res_rs, res_cs;
+	float alpha, beta, beta_bias;
+} UKey;
+
+typedef struct UKern {
+	UKey key;
+	LLVMValueRef fn;
+	struct UKern *next;
+} UKern;
+
+/* Per-module cache, hung on cg->kern_cache. */
+typedef struct KCache {
+	UKern *ukerns;
+	int n;
+} KCache;
+
+void kern_cache_free(Cg *cg)
+{
+	KCache *kc = cg->kern_cache;
+	if (!kc)
+		return;
+	for (UKern *u = kc->ukerns, *nx; u; u = nx) {
+		nx = u->next;
+		free(u);
+	}
+	free(kc);
+	cg->kern_cache = NULL;
+}
+
+/* void ukern(ptr a, ptr b, ptr c, ptr bias, ptr res, i64 kc, i32 flags)
+ *   flags bit 0: C already holds a partial sum (add to it), else start at 0
+ *   flags bit 1: last K block: apply the epilogue before storing. */
+static LLVMValueRef ukernel(Cg *cg, const UKey *k)
+{
+	KCache *cache = cg->kern_cache;
+	if (!cache)
+		cache = cg->kern_cache = xcalloc(1, sizeof *cache);
+	for (UKern *u = cache->ukerns; u; u = u->next)
+		if (!memcmp(&u->key, k, sizeof *k))
+			return u->fn;
+
+	LLVMTypeRef params[7] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i32};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 7, 0);
+	char name[256];
+	snprintf(name, sizeof name, "%s.gemm_%dx%d.%d", cg->prefix, k->mr, k->nv * k->w, cache->n++);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	kernel_attrs(cg, fn);
+	enum_attr(cg, fn, LLVMAttributeFunctionIndex, "noinline");
+	for (unsigned i = 1; i <= 5; i++)
+		enum_attr(cg, fn, i, "nocapture");
+	enum_attr(cg, fn, 3, "noalias");
+
+	/* Emit in fn with a builder of its own; restore the caller's state. */
+	LLVMBuilderRef saved_b = cg->b;
+	LLVMValueRef saved_fn = cg->fn;
+	LLVMBasicBlockRef saved_alloca = cg->alloca_bb;
+	cg->b = LLVMCreateBuilderInContext(cg->ctx);
+	cg->fn = fn;
+	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
+	LLVMPositionBuilderAtEnd(cg->b, start);
+
+	LLVMValueRef pa = LLVMGetParam(fn, 0), pb = LLVMGetParam(fn, 1), pc = LLVMGetParam(fn, 2);
+	LLVMValueRef pbias = LLVMGetParam(fn, 3), pres = LLVMGetParam(fn, 4);
+	LLVMValueRef kc = LLVMGetParam(fn, 5), flags = LLVMGetParam(fn, 6);
+	int w = k->w, nv = k->nv, mr = k->mr;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMValueRef acc[16][4];
+	assert(mr <= 16 && nv <= 4);
+	for (int r = 0; r < mr; r++)
+		for (int v = 0; v < nv; v++)
+			acc[r][v] = cg_alloca(cg, vt, "acc");
+#define VALID(v) ((v) == nv - 1 ? k->last_valid : w)
+
+	/* init: zero or the partial sum in C */
+	CgIf init;
+	LLVMValueRef accum = LLVMBuildICmp(cg->b, LLVMIntNE, LLVMBuildAnd(cg->b, flags, cg_i32(cg, 1), ""),
+	                                   cg_i32(cg, 0), "");
+	cg_if(cg, &init, accum);
+	for (int r = 0; r < mr; r++)
+		for (int v = 0; v < nv; v++)
+			LLVMBuildStore(cg->b, vload(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), VALID(v)), acc[r][v]);
+	cg_else(cg, &init);
+	for (int r = 0; r < mr; r++)
+		for (int v = 0; v < nv; v++)
+			LLVMBuildStore(cg->b, LLVMConstNull(vt), acc[r][v]);
+	cg_if_end(cg, &init);
+
+	/* k loop */
+	CgLoop lk;
+	cg_for_v(cg, &lk, cg_i64(cg, 0), kc);
+	LLVMValueRef bv[4];
+	LLVMValueRef boff = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->b_ks), "");
+	for (int v = 0; v < nv; v++) {
+		LLVMValueRef p = gep_f32(cg, pb, LLVMBuildNSWAdd(cg->b, boff, cg_i64(cg, v * w), ""));
+		bv[v] = vload(cg, vt, w, p, k->b_masked ? VALID(v) : w);
+	}
+	LLVMValueRef aoff = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->a_cs), "");
+	for (int r = 0; r < mr; r++) {
+		LLVMValueRef p = gep_f32(cg, pa, LLVMBuildNSWAdd(cg->b, aoff, cg_i64(cg, r * k->a_rs), ""));
+		LLVMValueRef as = LLVMBuildLoad2(cg->b, cg->t_f32, p, "");
+		LLVMSetAlignment(as, 4);
+		LLVMValueRef sv = splat(cg, vt, as);
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef s = LLVMBuildLoad2(cg->b, vt, acc[r][v], "");
+			LLVMBuildStore(cg->b, fmuladd(cg, sv, bv[v], s), acc[r][v]);
+		}
+	}
+	cg_for_end(cg, &lk);
+
+	/* epilogue on the last K block */
+	bool any_epi = k->alpha != 1.0f || k->has_bias || k->has_res || k->act != KACT_NONE;
+	if (any_epi) {
+		CgIf epi;
+		LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntNE, LLVMBuildAnd(cg->b, flags, cg_i32(cg, 2), ""),
+		                                  cg_i32(cg, 0), "");
+		cg_if(cg, &epi, last);
+		LLVMValueRef bias[4] = {0};
+		if (k->has_bias)
+			for (int v = 0; v < nv; v++) {
+				bias[v] = vload(cg, vt, w, gep_c(cg, pbias, v * w), VALID(v));
+				if (k->beta_bias != 1.0f)
+					bias[v] = LLVMBuildFMul(cg->b, bias[v], splat(cg, vt, cg_f32(cg, k->beta_bias)), "");
+			}
+		for (int r = 0; r < mr; r++) {
+			LLVMValueRef rs = NULL;
+			if (k->has_res && k->res_cs == 0) {
+				LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_c(cg, pres, r * k->res_rs), "");
+				rs = splat(cg, vt, x);
+			}
+			for (int v = 0; v < nv; v++) {
+				LLVMValueRef y = LLVMBuildLoad2(cg->b, vt, acc[r][v], "");
+				if (k->alpha != 1.0f)
+					y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->alpha)), "");
+				if (k->has_bias)
+					y = LLVMBuildFAdd(cg->b, y, bias[v], "");
+				if (k->act == KACT_RELU)
+					y = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOLT, y, LLVMConstNull(vt), ""),
+					                    LLVMConstNull(vt), y, "");
+				if (k->has_res) {
+					LLVMValueRef x = rs ? rs
+					                 : vload(cg, vt, w, gep_c(cg, pres, r * k->res_rs + v * w), VALID(v));
+					if (k->beta != 1.0f)
+						x = LLVMBuildFMul(cg->b, x, splat(cg, vt, cg_f32(cg, k->beta)), "");
+					y = LLVMBuildFAdd(cg->b, y, x, "");
+				}
+				LLVMBuildStore(cg->b, y, acc[r][v]);
+			}
+		}
+		cg_if_end(cg, &epi);
+	}
+	for (int r = 0; r < mr; r++)
+		for (int v = 0; v < nv; v++)
+			vstore(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
+			       VALID(v));
+#undef VALID
+	LLVMBuildRetVoid(cg->b);
+	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
+	LLVMBuildBr(cg->b, start);
+	LLVMDisposeBuilder(cg->b);
+	cg->b = saved_b;
+	cg->fn = saved_fn;
+	cg->alloca_bb = saved_alloca;
+
+	UKern *u = xcalloc(1, sizeof *u);
+	u->key = *k;
+	u->fn = fn;
+	u->next = cache->ukerns;
+	cache->ukerns = u;
+	return fn;
+}
+
+/* ---- weight packing ------------------------------------------------------- */
+
+/* Packs constant B into [nblocks of KC][N/NR panels][kc][NR] (zero padded);
+ * returns a private read-only global. */
+static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t)
+{
+	int64_t nr = (int64_t)t->nv * t->w;
+	int64_t npad = (g->N + nr - 1) / nr * nr;
+	size_t n = (size_t)(g->K * npad);
+	float *p = xcalloc(n ? n : 1, sizeof *p);
+	for (int64_t pc = 0; pc < g->K; pc += t->kc) {
+		int64_t kc = g->K - pc < t->kc ? g->K - pc : t->kc;
+		float *blk = p + pc * npad;
+		for (int64_t jr = 0; jr < npad; jr += nr) {
+			float *pan = blk + jr * kc;
+			for (int64_t k = 0; k < kc; k++)
+				for (int64_t j = 0; j < nr && jr + j < g->N; j++)
+					pan[k * nr + j] = g->b_const[(pc + k) * g->b_rs + (jr + j) * g->b_cs];
+		}
+	}
+	LLVMValueRef init = LLVMConstStringInContext(cg->ctx, (const char *)p, (unsigned)(n * sizeof *p), 1);
+	free(p);
+	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "packed");
+	LLVMSetInitializer(gv, init);
+	LLVMSetGlobalConstant(gv, 1);
+	LLVMSetLinkage(gv, LLVMPrivateLinkage);
+	LLVMSetUnnamedAddr(gv, 1);
+	LLVMSetAlignment(gv, 64);
+	return gv;
+}
+
+/* ---- the macro loops -------------------------------------------------------- */
+
+typedef struct Plan {
+	const KGemm *g;
+	Tiles t;
+	int64_t nr;
+	int64_t npad;       /* packed B: columns padded to NR */
+	LLVMValueRef bpack; /* packed constant B or NULL */
+	LLVMValueRef bbuf;  /* stack panel for runtime B not contiguous along j */
+	bool b_direct;      /* runtime B with unit column stride: used in place */
+	LLVMValueRef abuf;  /* stack block for packed A (MC x KC as [MC/MR][kc][MR]) */
+	LLVMValueRef i0;    /* first row of the current A block (when packed) */
+} Plan;
+
+static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
+{
+	const KGemm *g = P->g;
+	UKey k;
+	memset(&k, 0, sizeof k);
+	k.w = P->t.w;
+	k.nv = (int)((ncols + k.w - 1) / k.w);
+	k.mr = mr;
+	k.last_valid = (int)(ncols - (int64_t)(k.nv - 1) * k.w);
+	k.b_masked = P->b_direct && k.last_valid < k.w;
+	k.a_rs = P->abuf ? 1 : g->a_rs;
+	k.a_cs = P->abuf ? P->t.mr : g->a_cs;
+	k.b_ks = P->b_direct ? g->b_rs : P->nr;
+	k.ldc = g->ldc;
+	k.has_bias = g->bias != NULL;
+	k.has_res = g->res != NULL;
+	k.act = g->act;
+	k.res_rs = g->res ? g->res_rs : 0;
+	k.res_cs = g->res ? g->res_cs : 0;
+	k.alpha = g->alpha;
+	k.beta = g->res ? g->beta : 0;
+	k.beta_bias = g->bias ? g->beta_bias : 0;
+	(void)kc;
+	return k;
+}
+
+static LLVMValueRef add_i64(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildNSWAdd(cg->b, a, b, "");
+}
+
+static LLVMValueRef mul_i64(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
+}
+
+/* One call of a micro-kernel on the tile at rows i, columns j (i64 values). */
+static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef i, LLVMValueRef j,
+                      LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags)
+{
+	const KGemm *g = P->g;
+	UKey key = key_for(P, mr, ncols, kc);
+	LLVMValueRef fn = ukernel(cg, &key);
+	LLVMValueRef args[7];
+	if (P->abuf) {
+		/* tile t of the packed block starts at t*kc*MR; i0 is the block's first row */
+		LLVMValueRef t = LLVMBuildSDiv(cg->b, LLVMBuildNSWSub(cg->b, i, P->i0, ""), cg_i64(cg, P->t.mr), "");
+		args[0] = gep_f32(cg, P->abuf, mul_i64(cg, t, kc * P->t.mr));
+	} else {
+		LLVMValueRef aoff = add_i64(cg, mul_i64(cg, i, g->a_rs), mul_i64(cg, pcv, g->a_cs));
+		args[0] = gep_f32(cg, g->a, aoff);
+	}
+	args[1] = bp;
+	args[2] = gep_f32(cg, g->c, add_i64(cg, mul_i64(cg, i, g->ldc), j));
+	args[3] = g->bias ? gep_f32(cg, g->bias, j) : LLVMConstNull(cg->t_ptr);
+	args[4] = g->res ? gep_f32(cg, g->res, add_i64(cg, mul_i64(cg, i, g->res_rs), mul_i64(cg, j, g->res_cs)))
+	                 : LLVMConstNull(cg->t_ptr);
+	args[5] = cg_i64(cg, kc);
+	args[6] = flags;
+	LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 7, "");
+}
+
+/* Rows [i0, i0+rows) of one column panel: full tiles in a loop, then the
+ * remainder rows as one tile of its own. */
+static void row_tiles(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, int64_t ncols,
+                      LLVMValueRef j, LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags)
+{
+	int mr = P->t.mr;
+	int64_t full = rows / mr, rem = rows % mr;
+	if (full == 1) {
+		call_tile(cg, P, mr, ncols, i0, j, pcv, kc, bp, flags);
+	} else if (full > 1) {
+		CgLoop li;
+		cg_for(cg, &li, 0, full);
+		call_tile(cg, P, mr, ncols, add_i64(cg, i0, mul_i64(cg, li.iv, mr)), j, pcv, kc, bp, flags);
+		cg_for_end(cg, &li);
+	}
+	if (rem)
+		call_tile(cg, P, (int)rem, ncols, add_i64(cg, i0, cg_i64(cg, full * mr)), j, pcv, kc, bp, flags);
+}
+
+/* Copies the runtime B panel (kc x ncols at rows pc.., columns j..) into the
+ * stack buffer with row stride NR. */
+static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef j,
+                               int64_t ncols)
+{
+	const KGemm *g = P->g;
+	CgLoop lk, lj;
+	cg_for(cg, &lk, 0, kc);
+	LLVMValueRef krow = add_i64(cg, pcv, lk.iv);
+	cg_for(cg, &lj, 0, ncols);
+	LLVMValueRef src = add_i64(cg, mul_i64(cg, krow, g->b_rs), mul_i64(cg, add_i64(cg, j, lj.iv), g->b_cs));
+	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, g->b, src), "");
+	LLVMValueRef dst = add_i64(cg, mul_i64(cg, lk.iv, P->nr), lj.iv);
+	LLVMBuildStore(cg->b, x, gep_f32(cg, P->bbuf, dst));
+	cg_for_end(cg, &lj);
+	cg_for_end(cg, &lk);
+}
+
+/* The panel pointer for columns j.. of K block pc (kc rows). */
+static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef j,
+                              int64_t ncols)
+{
+	const KGemm *g = P->g;
+	if (P->bpack)
+		return gep_f32(cg, P->bpack, add_i64(cg, mul_i64(cg, pcv, P->npad), mul_i64(cg, j, kc)));
+	if (P->b_direct)
+		return gep_f32(cg, g->b, add_i64(cg, mul_i64(cg, pcv, g->b_rs), j));
+	pack_panel_runtime(cg, P, pcv, kc, j, ncols);
+	return P->bbuf;
+}
+
+/* Column panels of rows [i0, i0+rows) for K block pc. */
+static void col_panels(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc,
+                       LLVMValueRef flags)
+{
+	int64_t N = P->g->N, nr = P->nr;
+	int64_t full = N / nr, rem = N % nr;
+	if (full) {
+		CgLoop lj;
+		cg_for(cg, &lj, 0, full);
+		LLVMValueRef j = mul_i64(cg, lj.iv, nr);
+		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, nr);
+		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags);
+		cg_for_end(cg, &lj);
+	}
+	if (rem) {
+		LLVMValueRef j = cg_i64(cg, full * nr);
+		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, rem);
+		row_tiles(cg, P, i0, rows, rem, j, pcv, kc, bp, flags);
+	}
+}
+
+/* Packs rows [i0, i0+rows) x columns [pc, pc+kc) of A into P->abuf as
+ * tiles [rows/MR rounded up][kc][MR] (rows past the end: not read). */
+static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc)
+{
+	const KGemm *g = P->g;
+	int mr = P->t.mr;
+	CgLoop lr, lk;
+	cg_for(cg, &lr, 0, rows);
+	LLVMValueRef t = LLVMBuildSDiv(cg->b, lr.iv, cg_i64(cg, mr), "");
+	LLVMValueRef r = LLVMBuildSRem(cg->b, lr.iv, cg_i64(cg, mr), "");
+	LLVMValueRef dst0 = add_i64(cg, mul_i64(cg, t, kc * mr), r);
+	LLVMValueRef src0 = add_i64(cg, mul_i64(cg, add_i64(cg, i0, lr.iv), g->a_rs), mul_i64(cg, pcv, g->a_cs));
+	cg_for(cg, &lk, 0, kc);
+	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, g->a, add_i64(cg, src0, mul_i64(cg, lk.iv, g->a_cs))), "");
+	LLVMBuildStore(cg->b, x, gep_f32(cg, P->abuf, add_i64(cg, dst0, mul_i64(cg, lk.iv, mr))));
+	cg_for_end(cg, &lk);
+	cg_for_end(cg, &lr);
+}
+
+/* K blocks for rows [i0, i0+rows). */
+static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows)
+{
+	P->i0 = i0;
+	int64_t K = P->g->K, kcb = P->t.kc;
+	int64_t nfull = K / kcb, rem = K % kcb;
+	int64_t nblk = nfull + (rem != 0);
+	/* flags: bit0 accumulate (pc > 0), bit1 last block */
+	if (nfull) {
+		CgLoop lp;
+		cg_for(cg, &lp, 0, nfull);
+		LLVMValueRef pcv = mul_i64(cg, lp.iv, kcb);
+		LLVMValueRef first = LLVMBuildICmp(cg->b, LLVMIntEQ, lp.iv, cg_i64(cg, 0), "");
+		LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntEQ, lp.iv, cg_i64(cg, nblk - 1), "");
+		LLVMValueRef flags = LLVMBuildOr(cg->b,
+		                                 LLVMBuildSelect(cg->b, first, cg_i32(cg, 0), cg_i32(cg, 1), ""),
+		                                 LLVMBuildSelect(cg->b, last, cg_i32(cg, 2), cg_i32(cg, 0), ""), "");
+		if (P->abuf)
+			pack_a(cg, P, i0, rows, pcv, kcb);
+		col_panels(cg, P, i0, rows, pcv, kcb, flags);
+		cg_for_end(cg, &lp);
+	}
+	if (rem && P->abuf)
+		pack_a(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem);
+	if (rem)
+		col_panels(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem, cg_i32(cg, (nfull ? 1 : 0) | 2));
+}
+
+bool kern_gemm(Cg *cg, const KGemm *g)
+{
+	Plan P;
+	memset(&P, 0, sizeof P);
+	P.g = g;
+	P.t = tiles_for(cg, g->M, g->K);
+	P.nr = (int64_t)P.t.nv * P.t.w;
+	P.npad = (g->N + P.nr - 1) / P.nr * P.nr;
+	if (g->b_const) {
+		P.bpack = pack_b(cg, g, &P.t);
+	} else if (g->b_cs == 1) {
+		P.b_direct = true;
+	} else {
+		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(P.t.kc * P.nr));
+		P.bbuf = cg_alloca(cg, at, "bpanel");
+		LLVMSetAlignment(P.bbuf, 64);
+		/* columns past N in an edge panel are computed, never stored:
+		 * keep them zero rather than stack garbage (denormals are slow) */
+		cg_memset(cg, P.bbuf, 0, P.t.kc * P.nr * 4);
+	}
+	/* Pack A when its block is reused over enough column panels: the
+	 * micro-kernel then reads one stream instead of MR rows whose stride
+	 * may alias in L1 (rows of 1024 floats all map to one set). */
+	if (g->N > 2 * P.nr && g->M >= P.t.mr) {
+		int64_t tiles = (P.t.mc + P.t.mr - 1) / P.t.mr;
+		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(tiles * P.t.mr * P.t.kc));
+		P.abuf = cg_alloca(cg, at, "apack");
+		LLVMSetAlignment(P.abuf, 64);
+	}
+	int64_t mc = P.t.mc;
+	int64_t nfull = g->M / mc, rem = g->M % mc;
+	if (nfull == 1) {
+		k_blocks(cg, &P, cg_i64(cg, 0), mc);
+	} else if (nfull > 1) {
+		CgLoop li;
+		cg_for(cg, &li, 0, nfull);
+		k_blocks(cg, &P, mul_i64(cg, li.iv, mc), mc);
+		cg_for_end(cg, &li);
+	}
+	if (rem)
+		k_blocks(cg, &P, cg_i64(cg, nfull * mc), rem);
+	return true;
+}

@@ -1,0 +1,60 @@
+/* codegen/kernels/kernels.h — the kernel layer: fast routines that per-op
+ * lowerings call instead of writing their own loop nests.
+ *
+ * A kernel is emitted through the LLVM C API from one parameterised
+ * generator (docs/kernels.md says why, and what was measured): its tile
+ * sizes follow cg->isa (vector lanes, registers), its shapes and strides are
+ * compile-time constants, and its inner functions are shared by every node
+ * of the module with the same constants.
+ */
+#ifndef ONNXCC_KERNELS_H
+#define ONNXCC_KERNELS_H
+
+#include "../cg.h"
+
+/* Activation applied by a GEMM epilogue. */
+typedef enum KAct {
+	KACT_NONE,
+	KACT_RELU,
+} KAct;
+
+/* C[i,j] = epilogue(sum_k A[i,k] * B[k,j]), i < M, j < N, k < K, f32.
+ *   A: element (i,k) at a[i*a_rs + k*a_cs]           (a: f32 pointer)
+ *   B: element (k,j) at b[k*b_rs + j*b_cs]; when b_const is set, B is a
+ *      constant known now (b_const points at its f32 data) and is packed at
+ *      compile time into the micro-kernel's panel layout; b is unused then.
+ *   C: element (i,j) at c[i*ldc + j]                 (rows contiguous)
+ * Epilogue, in this order:  y = alpha*acc;  y += bias[j] * beta_bias;
+ *   y = act(y);  y += beta * res[i*res_rs + j*res_cs]  (res may alias
+ *   nothing written by this call).  bias/res NULL: absent. */
+typedef struct KGemm {
+	int64_t M, N, K;
+	LLVMValueRef a;
+	int64_t a_rs, a_cs;
+	LLVMValueRef b;
+	int64_t b_rs, b_cs;
+	const float *b_const;
+	LLVMValueRef c;
+	int64_t ldc;
+	float alpha;
+	LLVMValueRef bias;           /* f32 [N] (contiguous) or NULL */
+	float beta_bias;
+	KAct act;
+	LLVMValueRef res;            /* f32, strides res_rs/res_cs, or NULL */
+	int64_t res_rs, res_cs;
+	float beta;
+} KGemm;
+
+/* True when kern_gemm() handles this product on cg's target (f32, a vector
+ * unit, and a product large enough for tiles to pay); otherwise callers keep
+ * their scalar loop nest. */
+bool kern_gemm_ok(const Cg *cg, int64_t M, int64_t N, int64_t K);
+
+/* Emits the product at the builder's position in the current node
+ * function (see cg.h).  Returns false only after cg_unsupported(). */
+bool kern_gemm(Cg *cg, const KGemm *g);
+
+/* Frees the kernel cache of cg (cg_dispose() calls it). */
+void kern_cache_free(Cg *cg);
+
+#endif
