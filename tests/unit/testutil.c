@@ -44,6 +44,8 @@ void tu_write_file(const char *path, const void *data, size_t n)
 #include "passes/memplan.h"
 #include "runtime/onnxcc_model.h"
 
+CgIsa tu_isa_override;
+
 bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Diag *d)
 {
 	g->shapes_known = true;
@@ -59,6 +61,7 @@ bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Dia
 		goto out;
 	char *triple = LLVMGetTargetMachineTriple(tm);
 	CgModuleOptions mo = {.prefix = "tu", .export_alias = true, .triple = triple, .layout = layout};
+	mo.isa = tu_isa_override.vlen ? tu_isa_override : cg_isa_of(tm);
 	bool built = cg_build_module(&cg, g, &plan, &mo, d);
 	LLVMDisposeMessage(triple);
 	if (!built || !cg_optimize(cg.mod, tm, 2, d) || !cg_emit(cg.mod, tm, CG_SO, so, d))

@@ -25,6 +25,10 @@ void tu_write_file(const char *path, const void *data, size_t n);
  * and runs it once with inputs/outputs in graph order.  Returns true on
  * success; on a compile failure returns false with diagnostics in d. */
 bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Diag *d);
+/* The vector unit tu_run_graph generates for: the host's unless .vlen is
+ * set here (kernel tests run every tile size the host can execute). */
+#include "codegen/cg.h"
+extern CgIsa tu_isa_override;
 
 /* ---- hand-built graphs ---------------------------------------------------
  * Graph-level helpers: a graph with room for 16 inputs and 16 outputs;
