@@ -55,6 +55,8 @@ typedef struct Cg {
 	const Node *node;
 	NodeId node_id;
 	LLVMValueRef fn;             /* the node function */
+	LLVMValueRef par;            /* its OnnxccParallel pointer parameter (NULL at
+	                              * run time: serial), or NULL: none */
 	LLVMBasicBlockRef alloca_bb; /* entry block: cg_alloca() puts allocas here */
 	LLVMValueRef *buf;           /* [nvalues]: pointer to each value's buffer in fn */
 	LLVMValueRef *globals;       /* [nvalues]: global of each constant (or NULL) */

@@ -148,6 +148,13 @@ void cg_write_header(FILE *f, Graph *g, const MemPlan *plan, const char *prefix,
 	fprintf(f, "\n\tvoid *workspace);\n\n");
 	fprintf(f, "/* The same, with inputs[] and outputs[] in the order above. */\n");
 	fprintf(f, "int %s_run_v(const void *const *inputs, void *const *outputs, void *workspace);\n\n", prefix);
+	fprintf(f, "/* Multi-threaded: as %s_run_v, with a parallel-for the caller lends to\n"
+	           " * the model (NULL: serial).  The generated code starts no threads; see\n"
+	           " * OnnxccParallel in onnxcc_model.h and the pthread pool onnxcc_pool.h.\n"
+	           " * Results are bitwise the same for any number of threads. */\n", prefix);
+	fprintf(f, "struct OnnxccParallel;\n");
+	fprintf(f, "int %s_run_parallel_v(const void *const *inputs, void *const *outputs, void *workspace,\n"
+	           "\tconst struct OnnxccParallel *par);\n\n", prefix);
 	fprintf(f, "/* Self-description (names, dtypes, shapes): see onnxcc's runtime/onnxcc_model.h. */\n");
 	fprintf(f, "struct OnnxccModel;\nextern const struct OnnxccModel %s_model;\n\n", prefix);
 	fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s_H */\n", up);

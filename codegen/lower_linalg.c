@@ -252,26 +252,40 @@ static bool lower_matmul(Cg *cg, const Node *n)
 	bool b_batched = false;
 	for (int i = 0; i < R; i++)
 		b_batched |= sb[i] != 0;
-	bool fast = dt == DT_F32 && rb > 1 && kern_gemm_ok(cg, M, N, K);
 	Value *Bv = gval(cg->g, n->in[1]);
-	CgNest nest;
-	cg_nest(cg, &nest, R, bd);
-	if (fast) {
+	if (dt == DT_F32 && rb > 1 && kern_gemm_ok(cg, M, N, K)) {
 		KGemm k = {
 			.M = M, .N = N, .K = K,
-			.a = cg_gep(cg, n->in[0], cg_linear(cg, R, nest.iv, sa)), .a_rs = K, .a_cs = 1,
+			.a = cg_ptr(cg, n->in[0]), .a_rs = K, .a_cs = 1,
 			.b_rs = N, .b_cs = 1,
-			.c = cg_gep(cg, n->out[0], cg_linear(cg, R, nest.iv, sy)), .ldc = N,
+			.c = cg_ptr(cg, n->out[0]), .ldc = N,
 			.alpha = 1.0f,
+			.nbatch_dims = R,
 		};
+		for (int i = 0; i < R; i++) {
+			k.bdims[i] = bd[i];
+			k.a_bs[i] = sa[i];
+			k.b_bs[i] = sb[i];
+			k.c_bs[i] = sy[i];
+		}
+		/* B shared by every batch entry and A not broadcast: the batch is
+		 * more rows of one product */
+		bool fold = !b_batched;
+		for (int i = 0; i < R; i++)
+			fold &= bd[i] == 1 || sa[i] != 0;
+		if (fold) {
+			for (int i = 0; i < R; i++)
+				k.M *= bd[i];
+			k.nbatch_dims = 0;
+		}
 		if (Bv->kind == VK_CONST && Bv->data && !b_batched)
 			k.b_const = (const float *)Bv->data;
 		else
-			k.b = cg_gep(cg, n->in[1], cg_linear(cg, R, nest.iv, sb));
-		bool ok = kern_gemm(cg, &k);
-		cg_nest_end(cg, &nest);
-		return ok;
+			k.b = cg_ptr(cg, n->in[1]);
+		return kern_gemm(cg, &k);
 	}
+	CgNest nest;
+	cg_nest(cg, &nest, R, bd);
 	Mat a = {n->in[0], cg_linear(cg, R, nest.iv, sa), K, 1};
 	Mat b = {n->in[1], cg_linear(cg, R, nest.iv, sb), N, 1};
 	if (rb == 1) {

@@ -76,6 +76,7 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid)
 	for (int i = 0; i < n->nout; i++)
 		if (n->out[i] != IR_NONE)
 			params[np++] = cg->t_ptr;
+	params[np++] = cg->t_ptr; /* const OnnxccParallel *par (NULL: serial) */
 	if (np > 64) {
 		cg->node = n;
 		cg_unsupported(cg, -1, "more than 64 operands");
@@ -101,6 +102,7 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid)
 			add_fn_attr(cg, fn, (unsigned)p + 1, "nocapture");
 			p++;
 		}
+	cg->par = LLVMGetParam(fn, (unsigned)p);
 	cg->node = n;
 	cg->node_id = nid;
 	cg->fn = fn;
@@ -119,6 +121,7 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid)
 		if (n->out[i] != IR_NONE)
 			cg->buf[n->out[i]] = NULL;
 	cg->node = NULL;
+	cg->par = NULL;
 	if (!ok) {
 		LLVMDeleteFunction(fn);
 		return NULL;
@@ -146,18 +149,18 @@ static LLVMValueRef run_ptr(Cg *cg, LLVMValueRef *vptr, const MemPlan *plan, LLV
 	return vptr[v] = LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, ws, &off, 1, "");
 }
 
-/* int <prefix>_run(ptr in..., ptr out..., ptr ws) */
+/* int <prefix>_run_parallel(ptr in..., ptr out..., ptr ws, ptr par) */
 static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns)
 {
 	Graph *g = cg->g;
 	int np = g->ninputs + g->noutputs + 1;
-	LLVMTypeRef *params = xcalloc((size_t)np, sizeof *params);
-	for (int i = 0; i < np; i++)
+	LLVMTypeRef *params = xcalloc((size_t)np + 1, sizeof *params);
+	for (int i = 0; i < np + 1; i++)
 		params[i] = cg->t_ptr;
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, (unsigned)np, 0);
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, (unsigned)np + 1, 0);
 	free(params);
 	char name[300];
-	snprintf(name, sizeof name, "%s_run", cg->prefix);
+	snprintf(name, sizeof name, "%s_run_parallel", cg->prefix);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
 	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
 	cg->fn = fn;
@@ -218,6 +221,7 @@ static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns
 		for (int i = 0; i < n->nout; i++)
 			if (n->out[i] != IR_NONE)
 				args[na++] = run_ptr(cg, vptr, plan, ws, n->out[i]);
+		args[na++] = LLVMGetParam(fn, (unsigned)np);
 		LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(node_fns[k]), node_fns[k], args, (unsigned)na, "");
 	}
 	for (int i = 0; i < g->noutputs; i++) {
@@ -235,14 +239,40 @@ static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns
 	return fn;
 }
 
-/* int <prefix>_run_v(const void *const *in, void *const *out, void *ws) */
-static LLVMValueRef emit_run_v(Cg *cg, LLVMValueRef run)
+/* int <prefix>_run(ptr in..., ptr out..., ptr ws): run_parallel with no
+ * parallel-for. */
+static LLVMValueRef emit_run_serial(Cg *cg, LLVMValueRef runp)
 {
 	Graph *g = cg->g;
-	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_ptr, cg->t_ptr};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, 3, 0);
+	int np = g->ninputs + g->noutputs + 1;
+	LLVMTypeRef *params = xcalloc((size_t)np, sizeof *params);
+	for (int i = 0; i < np; i++)
+		params[i] = cg->t_ptr;
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, (unsigned)np, 0);
+	free(params);
 	char name[300];
-	snprintf(name, sizeof name, "%s_run_v", cg->prefix);
+	snprintf(name, sizeof name, "%s_run", cg->prefix);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
+	LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+	LLVMValueRef *args = xcalloc((size_t)np + 1, sizeof *args);
+	for (int i = 0; i < np; i++)
+		args[i] = LLVMGetParam(fn, (unsigned)i);
+	args[np] = LLVMConstNull(cg->t_ptr);
+	LLVMBuildRet(cg->b, LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(runp), runp, args, (unsigned)np + 1, ""));
+	free(args);
+	return fn;
+}
+
+/* int <prefix>_run_v(const void *const *in, void *const *out, void *ws)
+ * and, with_par, int <prefix>_run_parallel_v(..., const OnnxccParallel *par). */
+static LLVMValueRef emit_run_v(Cg *cg, LLVMValueRef runp, bool with_par)
+{
+	Graph *g = cg->g;
+	LLVMTypeRef params[4] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, with_par ? 4 : 3, 0);
+	char name[300];
+	snprintf(name, sizeof name, "%s_run%s_v", cg->prefix, with_par ? "_parallel" : "");
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
 	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
 	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
@@ -259,7 +289,7 @@ static LLVMValueRef emit_run_v(Cg *cg, LLVMValueRef run)
 	LLVMPositionBuilderAtEnd(cg->b, bad);
 	LLVMBuildRet(cg->b, cg_i32(cg, 1));
 	LLVMPositionBuilderAtEnd(cg->b, go);
-	int na = g->ninputs + g->noutputs + 1;
+	int na = g->ninputs + g->noutputs + 2;
 	LLVMValueRef *args = xcalloc((size_t)na, sizeof *args);
 	for (int i = 0; i < g->ninputs; i++) {
 		LLVMValueRef idx = cg_i64(cg, i);
@@ -271,8 +301,9 @@ static LLVMValueRef emit_run_v(Cg *cg, LLVMValueRef run)
 		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, out, &idx, 1, "");
 		args[g->ninputs + i] = LLVMBuildLoad2(cg->b, cg->t_ptr, p, "");
 	}
-	args[na - 1] = LLVMGetParam(fn, 2);
-	LLVMValueRef r = LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(run), run, args, (unsigned)na, "");
+	args[na - 2] = LLVMGetParam(fn, 2);
+	args[na - 1] = with_par ? LLVMGetParam(fn, 3) : LLVMConstNull(cg->t_ptr);
+	LLVMValueRef r = LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(runp), runp, args, (unsigned)na, "");
 	LLVMBuildRet(cg->b, r);
 	free(args);
 	return fn;
@@ -321,26 +352,26 @@ static LLVMValueRef tensor_infos(Cg *cg, const ValueId *ids, int n, LLVMTypeRef 
 }
 
 /* The descriptor: layout of OnnxccModel in runtime/onnxcc_model.h. */
-static void emit_descriptor(Cg *cg, const MemPlan *plan, LLVMValueRef run_v, bool alias)
+static void emit_descriptor(Cg *cg, const MemPlan *plan, LLVMValueRef run_v, LLVMValueRef runp_v, bool alias)
 {
 	Graph *g = cg->g;
 	LLVMTypeRef info_t = LLVMStructCreateNamed(cg->ctx, "OnnxccTensorInfo");
 	LLVMTypeRef info_f[5] = {cg->t_ptr, cg->t_i32, cg->t_i32, cg->t_ptr, cg->t_i64};
 	LLVMStructSetBody(info_t, info_f, 5, 0);
 	LLVMTypeRef model_t = LLVMStructCreateNamed(cg->ctx, "OnnxccModel");
-	LLVMTypeRef model_f[9] = {cg->t_i32, cg->t_i32, cg->t_i32, cg->t_i32, cg->t_ptr,
-	                          cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr};
-	LLVMStructSetBody(model_t, model_f, 9, 0);
-	LLVMValueRef f[9] = {
-		cg_i32(cg, 1), cg_i32(cg, g->ninputs), cg_i32(cg, g->noutputs), cg_i32(cg, 0),
+	LLVMTypeRef model_f[10] = {cg->t_i32, cg->t_i32, cg->t_i32, cg->t_i32, cg->t_ptr,
+	                           cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr, cg->t_ptr};
+	LLVMStructSetBody(model_t, model_f, 10, 0);
+	LLVMValueRef f[10] = {
+		cg_i32(cg, 2), cg_i32(cg, g->ninputs), cg_i32(cg, g->noutputs), cg_i32(cg, 0),
 		tensor_infos(cg, g->inputs, g->ninputs, info_t),
 		tensor_infos(cg, g->outputs, g->noutputs, info_t),
-		cg_i64(cg, (int64_t)plan->size), cstring(cg, cg->prefix), run_v,
+		cg_i64(cg, (int64_t)plan->size), cstring(cg, cg->prefix), run_v, runp_v,
 	};
 	char name[300];
 	snprintf(name, sizeof name, "%s_model", cg->prefix);
 	LLVMValueRef desc = LLVMAddGlobal(cg->mod, model_t, name);
-	LLVMSetInitializer(desc, LLVMConstNamedStruct(model_t, f, 9));
+	LLVMSetInitializer(desc, LLVMConstNamedStruct(model_t, f, 10));
 	LLVMSetGlobalConstant(desc, 1);
 	if (alias)
 		LLVMAddAlias2(cg->mod, model_t, 0, desc, "onnxcc_model");
@@ -383,9 +414,11 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 			ok = false;
 	}
 	if (ok) {
-		LLVMValueRef run = emit_run(cg, plan, node_fns);
-		LLVMValueRef run_v = emit_run_v(cg, run);
-		emit_descriptor(cg, plan, run_v, o->export_alias);
+		LLVMValueRef runp = emit_run(cg, plan, node_fns);
+		emit_run_serial(cg, runp);
+		LLVMValueRef run_v = emit_run_v(cg, runp, false);
+		LLVMValueRef runp_v = emit_run_v(cg, runp, true);
+		emit_descriptor(cg, plan, run_v, runp_v, o->export_alias);
 	}
 	free(node_fns);
 	return ok;

@@ -21,6 +21,7 @@
 
 #include "npy.h"
 #include "onnxcc_model.h"
+#include "onnxcc_pool.h"
 
 #ifndef ONNXCC_VERSION
 #define ONNXCC_VERSION "unknown"
@@ -45,9 +46,10 @@ static const char usage_text[] =
 	"                         written as float32\n"
 	"  --repeat N             after the first (warm-up) run, time N more runs and\n"
 	"                         print {\"median_ms\": X, \"min_ms\": Y, \"runs\": N}\n"
-	"  --threads T            number of threads; the generated code is\n"
-	"                         single-threaded in this version, so only T = 1\n"
-	"                         is accepted\n"
+	"  --threads T            run on T threads (default 1): the calling thread\n"
+	"                         and T-1 workers of runtime/onnxcc_pool.c, lent\n"
+	"                         to the model through its run_parallel entry;\n"
+	"                         results are bitwise the same for every T\n"
 	"  --quiet                do not print the per-output summary lines\n"
 	"  --help, --version\n"
 	"\n"
@@ -169,8 +171,17 @@ static bool match_input(const OnnxccModel *m, InputArg *ia)
 	return true;
 }
 
+static int run_model(const OnnxccModel *m, void **in, void **out, void *ws, const OnnxccParallel *par)
+{
+	if (par)
+		return m->run_parallel((const void *const *)in, out, ws, par);
+	return m->run((const void *const *)in, out, ws);
+}
+
 int main(int argc, char **argv)
 {
+	OnnxccPool *pool = NULL;
+	OnnxccParallel par = {0};
 	const char *lib = NULL, *outdir = ".";
 	long repeat = 0, threads = 1;
 	bool quiet = false;
@@ -219,11 +230,6 @@ int main(int argc, char **argv)
 				usage_error("--threads expects a count >= 1, got '%s'", val);
 				goto out;
 			}
-			if (threads != 1) {
-				usage_error("--threads %s: the generated code is single-threaded in "
-				            "this version; only --threads 1 is supported", val);
-				goto out;
-			}
 		} else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
 			quiet = true;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -270,7 +276,7 @@ int main(int argc, char **argv)
 		        libpath, m->abi_version, ONNXCC_ABI_VERSION);
 		goto out;
 	}
-	if (!m->run) {
+	if (!m->run || (threads > 1 && !m->run_parallel)) {
 		fprintf(stderr, "onnxcc-run: %s: descriptor has no run function\n", libpath);
 		goto out;
 	}
@@ -358,7 +364,16 @@ int main(int argc, char **argv)
 	if (!ws)
 		goto oom;
 
-	int st = m->run((const void *const *)inbufs, outbufs, ws);
+	if (threads > 1) {
+		pool = onnxcc_pool_create((int)threads);
+		if (!pool) {
+			fprintf(stderr, "onnxcc-run: cannot start %ld threads: %s\n", threads, strerror(errno));
+			rc = EXIT_RUN;
+			goto cleanup;
+		}
+		par = onnxcc_pool_parallel(pool);
+	}
+	int st = run_model(m, inbufs, outbufs, ws, pool ? &par : NULL);
 	if (st != ONNXCC_OK) {
 		fprintf(stderr, "onnxcc-run: %s: run failed with status %d (%s)\n", libpath,
 		        st, status_str(st));
@@ -449,7 +464,7 @@ int main(int argc, char **argv)
 		}
 		for (long r = 0; r < repeat; r++) {
 			double t0 = now_ms();
-			st = m->run((const void *const *)inbufs, outbufs, ws);
+			st = run_model(m, inbufs, outbufs, ws, pool ? &par : NULL);
 			times[r] = now_ms() - t0;
 			if (st != ONNXCC_OK) {
 				fprintf(stderr, "onnxcc-run: %s: run %ld failed with status %d (%s)\n",
@@ -486,6 +501,7 @@ cleanup:
 	}
 	free(first);
 	free(times);
+	onnxcc_pool_destroy(pool);
 	free(ws);
 	free(outbufs);
 	free(inbufs);

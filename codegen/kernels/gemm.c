@@ -498,24 +498,30 @@ static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t k
 	return P->bbuf;
 }
 
-/* Column panels of rows [i0, i0+rows) for K block pc. */
+/* Column panels [p0, p1) (i64 values; panel p covers columns p*NR..) of
+ * rows [i0, i0+rows) for K block pc.  The last panel may be partial. */
 static void col_panels(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc,
-                       LLVMValueRef flags)
+                       LLVMValueRef flags, LLVMValueRef p0, LLVMValueRef p1)
 {
 	int64_t N = P->g->N, nr = P->nr;
 	int64_t full = N / nr, rem = N % nr;
 	if (full) {
+		LLVMValueRef lt = LLVMBuildICmp(cg->b, LLVMIntSLT, p1, cg_i64(cg, full), "");
+		LLVMValueRef pe = LLVMBuildSelect(cg->b, lt, p1, cg_i64(cg, full), "");
 		CgLoop lj;
-		cg_for(cg, &lj, 0, full);
+		cg_for_v(cg, &lj, p0, pe);
 		LLVMValueRef j = mul_i64(cg, lj.iv, nr);
 		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, nr);
 		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags);
 		cg_for_end(cg, &lj);
 	}
 	if (rem) {
+		CgIf last;
+		cg_if(cg, &last, LLVMBuildICmp(cg->b, LLVMIntSGT, p1, cg_i64(cg, full), ""));
 		LLVMValueRef j = cg_i64(cg, full * nr);
 		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, rem);
 		row_tiles(cg, P, i0, rows, rem, j, pcv, kc, bp, flags);
+		cg_if_end(cg, &last);
 	}
 }
 
@@ -539,7 +545,7 @@ static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMVal
 }
 
 /* K blocks for rows [i0, i0+rows). */
-static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows)
+static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef p0, LLVMValueRef p1)
 {
 	P->i0 = i0;
 	int64_t K = P->g->K, kcb = P->t.kc;
@@ -557,13 +563,166 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows)
 		                                 LLVMBuildSelect(cg->b, last, cg_i32(cg, 2), cg_i32(cg, 0), ""), "");
 		if (P->abuf)
 			pack_a(cg, P, i0, rows, pcv, kcb);
-		col_panels(cg, P, i0, rows, pcv, kcb, flags);
+		col_panels(cg, P, i0, rows, pcv, kcb, flags, p0, p1);
 		cg_for_end(cg, &lp);
 	}
 	if (rem && P->abuf)
 		pack_a(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem);
 	if (rem)
-		col_panels(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem, cg_i32(cg, (nfull ? 1 : 0) | 2));
+		col_panels(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem, cg_i32(cg, (nfull ? 1 : 0) | 2), p0, p1);
+}
+
+/* ---- tasks ------------------------------------------------------------------- */
+
+/* The work of one product is split at compile time into tasks
+ * (batch entry, block of MC rows, group of column panels), numbered
+ * t = ((batch * n_m) + m_block) * n_n + n_group; a task function computes a
+ * range of them.  The node function calls it once over all tasks, or hands
+ * it to the caller's parallel-for (cg->par, see runtime/onnxcc_model.h). */
+typedef struct Split {
+	int64_t nbatch, n_m, n_n, group, panels, ntasks;
+} Split;
+
+static Split split_for(const KGemm *g, const Plan *P)
+{
+	Split s;
+	s.nbatch = 1;
+	for (int i = 0; i < g->nbatch_dims; i++)
+		s.nbatch *= g->bdims[i];
+	s.n_m = (g->M + P->t.mc - 1) / P->t.mc;
+	s.panels = (g->N + P->nr - 1) / P->nr;
+	/* enough tasks to balance a few threads; column groups only when the
+	 * batch and the row blocks do not already give them */
+	int64_t want = 8, have = s.nbatch * s.n_m;
+	s.n_n = have >= want ? 1 : (want + have - 1) / have;
+	if (s.n_n > s.panels)
+		s.n_n = s.panels;
+	s.group = (s.panels + s.n_n - 1) / s.n_n;
+	s.n_n = (s.panels + s.group - 1) / s.group;
+	s.ntasks = s.nbatch * s.n_m * s.n_n;
+	return s;
+}
+
+/* Emits `void task(ptr ctx, i64 begin, i64 end)`; ctx holds the base
+ * pointers {a, b, c, bias, res}. */
+static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
+{
+	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 3, 0);
+	char name[256];
+	snprintf(name, sizeof name, "%s.node%d.gemm_task", cg->prefix, (int)cg->node_id);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	kernel_attrs(cg, fn);
+
+	LLVMBuilderRef saved_b = cg->b;
+	LLVMValueRef saved_fn = cg->fn;
+	LLVMBasicBlockRef saved_alloca = cg->alloca_bb;
+	cg->b = LLVMCreateBuilderInContext(cg->ctx);
+	cg->fn = fn;
+	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
+	LLVMPositionBuilderAtEnd(cg->b, start);
+
+	LLVMValueRef ctx = LLVMGetParam(fn, 0);
+	LLVMValueRef base[5];
+	for (int i = 0; i < 5; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
+	}
+	if (P->bbuf) {
+		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(P->t.kc * P->nr));
+		P->bbuf = cg_alloca(cg, at, "bpanel");
+		LLVMSetAlignment(P->bbuf, 64);
+		/* columns past N in an edge panel are computed, never stored:
+		 * keep them zero rather than stack garbage (denormals are slow) */
+		cg_memset(cg, P->bbuf, 0, P->t.kc * P->nr * 4);
+	}
+	if (P->abuf) {
+		int64_t tiles = (P->t.mc + P->t.mr - 1) / P->t.mr;
+		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(tiles * P->t.mr * P->t.kc));
+		P->abuf = cg_alloca(cg, at, "apack");
+		LLVMSetAlignment(P->abuf, 64);
+	}
+
+	CgLoop lt;
+	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
+	LLVMValueRef t = lt.iv;
+	LLVMValueRef jn = LLVMBuildSRem(cg->b, t, cg_i64(cg, S->n_n), "");
+	LLVMValueRef r = LLVMBuildSDiv(cg->b, t, cg_i64(cg, S->n_n), "");
+	LLVMValueRef im = LLVMBuildSRem(cg->b, r, cg_i64(cg, S->n_m), "");
+	LLVMValueRef bi = LLVMBuildSDiv(cg->b, r, cg_i64(cg, S->n_m), "");
+	/* batch offsets, last batch dim fastest */
+	LLVMValueRef off[4] = {cg_i64(cg, 0), cg_i64(cg, 0), cg_i64(cg, 0), cg_i64(cg, 0)};
+	const int64_t *bs[4] = {g0->a_bs, g0->b_bs, g0->c_bs, g0->res_bs};
+	LLVMValueRef rest = bi;
+	for (int d = g0->nbatch_dims - 1; d >= 0; d--) {
+		LLVMValueRef x = LLVMBuildSRem(cg->b, rest, cg_i64(cg, g0->bdims[d]), "");
+		rest = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, g0->bdims[d]), "");
+		for (int o = 0; o < 4; o++)
+			if (bs[o][d])
+				off[o] = add_i64(cg, off[o], mul_i64(cg, x, bs[o][d]));
+	}
+	KGemm g = *g0;
+	g.a = gep_f32(cg, base[0], off[0]);
+	g.b = g0->b_const ? NULL : gep_f32(cg, base[1], off[1]);
+	g.c = gep_f32(cg, base[2], off[2]);
+	g.bias = g0->bias ? base[3] : NULL;
+	g.res = g0->res ? gep_f32(cg, base[4], off[3]) : NULL;
+	P->g = &g;
+	LLVMValueRef p0 = mul_i64(cg, jn, S->group);
+	LLVMValueRef p1 = add_i64(cg, p0, cg_i64(cg, S->group));
+	LLVMValueRef over = LLVMBuildICmp(cg->b, LLVMIntSGT, p1, cg_i64(cg, S->panels), "");
+	p1 = LLVMBuildSelect(cg->b, over, cg_i64(cg, S->panels), p1, "");
+	int64_t mc = P->t.mc, mrem = g.M % mc;
+	LLVMValueRef i0 = mul_i64(cg, im, mc);
+	if (mrem == 0 || S->n_m == 1) {
+		k_blocks(cg, P, i0, mrem && S->n_m == 1 ? mrem : mc, p0, p1);
+	} else {
+		CgIf last;
+		cg_if(cg, &last, LLVMBuildICmp(cg->b, LLVMIntEQ, im, cg_i64(cg, S->n_m - 1), ""));
+		k_blocks(cg, P, i0, mrem, p0, p1);
+		cg_else(cg, &last);
+		k_blocks(cg, P, i0, mc, p0, p1);
+		cg_if_end(cg, &last);
+	}
+	cg_for_end(cg, &lt);
+	P->g = g0;
+
+	LLVMBuildRetVoid(cg->b);
+	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
+	LLVMBuildBr(cg->b, start);
+	LLVMDisposeBuilder(cg->b);
+	cg->b = saved_b;
+	cg->fn = saved_fn;
+	cg->alloca_bb = saved_alloca;
+	return fn;
+}
+
+/* Runs task over [0, n): directly, or through the caller's parallel-for
+ * when the node function has one (cg->par, an OnnxccParallel pointer that
+ * may be NULL at run time). */
+void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n)
+{
+	LLVMTypeRef tty = LLVMGlobalGetValueType(task);
+	LLVMValueRef args[4] = {ctx, cg_i64(cg, 0), cg_i64(cg, n)};
+	if (!cg->par || n <= 1) {
+		LLVMBuildCall2(cg->b, tty, task, args, 3, "");
+		return;
+	}
+	CgIf serial;
+	cg_if(cg, &serial, LLVMBuildIsNull(cg->b, cg->par, ""));
+	LLVMBuildCall2(cg->b, tty, task, args, 3, "");
+	cg_else(cg, &serial);
+	/* OnnxccParallel { void (*parallel_for)(void *pool, int64_t n, task, void *ctx); void *pool; } */
+	LLVMValueRef one = cg_i64(cg, 1);
+	LLVMValueRef pf = LLVMBuildLoad2(cg->b, cg->t_ptr, cg->par, "");
+	LLVMValueRef pool = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, cg->par, &one, 1, ""), "");
+	LLVMTypeRef pty[4] = {cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr};
+	LLVMTypeRef pfty = LLVMFunctionType(cg->t_void, pty, 4, 0);
+	LLVMValueRef pargs[4] = {pool, cg_i64(cg, n), task, ctx};
+	LLVMBuildCall2(cg->b, pfty, pf, pargs, 4, "");
+	cg_if_end(cg, &serial);
 }
 
 bool kern_gemm(Cg *cg, const KGemm *g)
@@ -574,38 +733,27 @@ bool kern_gemm(Cg *cg, const KGemm *g)
 	P.t = tiles_for(cg, g->M, g->K);
 	P.nr = (int64_t)P.t.nv * P.t.w;
 	P.npad = (g->N + P.nr - 1) / P.nr * P.nr;
-	if (g->b_const) {
+	if (g->b_const)
 		P.bpack = pack_b(cg, g, &P.t);
-	} else if (g->b_cs == 1) {
+	else if (g->b_cs == 1)
 		P.b_direct = true;
-	} else {
-		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(P.t.kc * P.nr));
-		P.bbuf = cg_alloca(cg, at, "bpanel");
-		LLVMSetAlignment(P.bbuf, 64);
-		/* columns past N in an edge panel are computed, never stored:
-		 * keep them zero rather than stack garbage (denormals are slow) */
-		cg_memset(cg, P.bbuf, 0, P.t.kc * P.nr * 4);
+	else
+		P.bbuf = LLVMConstNull(cg->t_ptr); /* allocated in the task function */
+	/* Pack A when its rows would alias in L1: a row stride that is a
+	 * multiple of 2 KiB puts the MR rows a micro-kernel reads into a few
+	 * cache sets.  Otherwise A is read in place (no copy per task). */
+	if (g->a_cs == 1 && (g->a_rs * 4) % 2048 == 0 && g->N > 2 * P.nr && g->M >= P.t.mr)
+		P.abuf = LLVMConstNull(cg->t_ptr);
+	Split S = split_for(g, &P);
+	LLVMValueRef task = emit_task(cg, g, &P, &S);
+	LLVMTypeRef ctxt = LLVMArrayType2(cg->t_ptr, 5);
+	LLVMValueRef ctx = cg_alloca(cg, ctxt, "gemm_ctx");
+	LLVMValueRef ptrs[5] = {g->a, g->b, g->c, g->bias, g->res};
+	for (int i = 0; i < 5; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		LLVMBuildStore(cg->b, ptrs[i] ? ptrs[i] : LLVMConstNull(cg->t_ptr),
+		               LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""));
 	}
-	/* Pack A when its block is reused over enough column panels: the
-	 * micro-kernel then reads one stream instead of MR rows whose stride
-	 * may alias in L1 (rows of 1024 floats all map to one set). */
-	if (g->N > 2 * P.nr && g->M >= P.t.mr) {
-		int64_t tiles = (P.t.mc + P.t.mr - 1) / P.t.mr;
-		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(tiles * P.t.mr * P.t.kc));
-		P.abuf = cg_alloca(cg, at, "apack");
-		LLVMSetAlignment(P.abuf, 64);
-	}
-	int64_t mc = P.t.mc;
-	int64_t nfull = g->M / mc, rem = g->M % mc;
-	if (nfull == 1) {
-		k_blocks(cg, &P, cg_i64(cg, 0), mc);
-	} else if (nfull > 1) {
-		CgLoop li;
-		cg_for(cg, &li, 0, nfull);
-		k_blocks(cg, &P, mul_i64(cg, li.iv, mc), mc);
-		cg_for_end(cg, &li);
-	}
-	if (rem)
-		k_blocks(cg, &P, cg_i64(cg, nfull * mc), rem);
+	kern_parallel(cg, task, ctx, S.ntasks);
 	return true;
 }

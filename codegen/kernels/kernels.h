@@ -43,6 +43,12 @@ typedef struct KGemm {
 	LLVMValueRef res;            /* f32, strides res_rs/res_cs, or NULL */
 	int64_t res_rs, res_cs;
 	float beta;
+	/* Batch: the product is repeated over bdims[0..nbatch_dims) with the
+	 * element strides *_bs[d] added to A, B, C and res (a constant B must
+	 * not be batched: b_bs all 0). */
+	int nbatch_dims;
+	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK],
+	        res_bs[IR_MAX_RANK];
 } KGemm;
 
 /* True when kern_gemm() handles this product on cg's target (f32, a vector
@@ -53,6 +59,12 @@ bool kern_gemm_ok(const Cg *cg, int64_t M, int64_t N, int64_t K);
 /* Emits the product at the builder's position in the current node
  * function (see cg.h).  Returns false only after cg_unsupported(). */
 bool kern_gemm(Cg *cg, const KGemm *g);
+
+/* Calls task(ctx, 0, n) — `void task(ptr ctx, i64 begin, i64 end)` — or,
+ * when the node function received a parallel-for (cg->par, NULL at run
+ * time meaning serial), hands [0, n) to it.  Tasks must write disjoint
+ * outputs so that any partition gives bitwise the same result. */
+void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n);
 
 /* Frees the kernel cache of cg (cg_dispose() calls it). */
 void kern_cache_free(Cg *cg);

@@ -71,7 +71,14 @@ static int fake_run(const void *const *in, void *const *out, void *ws)
 	return ONNXCC_OK;
 }
 
+/* The parallel entry of a model with nothing to split: serial. */
+static int fake_run_parallel(const void *const *in, void *const *out, void *ws, const OnnxccParallel *par)
+{
+	(void)par;
+	return fake_run(in, out, ws);
+}
+
 __attribute__((visibility("default")))
 const OnnxccModel onnxcc_model = {
-	FAKE_ABI, 2, 4, 0, fake_inputs, fake_outputs, 24, "fake", fake_run,
+	FAKE_ABI, 2, 4, 0, fake_inputs, fake_outputs, 24, "fake", fake_run, fake_run_parallel,
 };

@@ -6,6 +6,7 @@
  * transposed A, and the Gemm epilogue (alpha, bias row, full / column /
  * scalar C with beta). */
 #include "testutil.h"
+#include "runtime/onnxcc_pool.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -214,12 +215,57 @@ static void test_gemm_epilogues(void **state)
 	gemm_case(21, 30, 45, 0, 0, -1, NULL, 1.0f, 1.0f, true);    /* no C */
 }
 
+/* The same products on 1, 2, 3 and 5 threads (the runtime's pool) give
+ * bitwise the outputs of the serial run: batched attention-like products
+ * (tasks over the batch) and one large product (tasks over row blocks and
+ * column groups). */
+static void run_batched(float *y, const float *a, const float *b, int64_t H, int64_t M, int64_t K, int64_t N)
+{
+	TuGraph g = tu_graph();
+	int64_t da[3] = {H, M, K}, db[3] = {H, K, N}, dy[3] = {H, M, N};
+	ValueId in[2] = {tu_input(&g, "a", DT_F32, 3, da), tu_input(&g, "b", DT_F32, 3, db)};
+	ValueId out = tu_output(&g, "y", DT_F32, 3, dy);
+	tu_node(&g, OP_MatMul, 13, in, 2, &out, 1);
+	const void *ins[2] = {a, b};
+	void *outs[1] = {y};
+	tu_run(&g, ins, outs);
+}
+
+static void test_threads_bitwise(void **state)
+{
+	(void)state;
+	const int64_t shapes[2][4] = {{6, 37, 20, 41}, {1, 300, 270, 200}};
+	for (int s = 0; s < 2; s++) {
+		int64_t H = shapes[s][0], M = shapes[s][1], K = shapes[s][2], N = shapes[s][3];
+		size_t na = (size_t)(H * M * K), nb = (size_t)(H * K * N), ny = (size_t)(H * M * N);
+		float *a = malloc(na * 4), *b = malloc(nb * 4), *y0 = malloc(ny * 4), *y = malloc(ny * 4);
+		fill(a, na, 11);
+		fill(b, nb, 12);
+		tu_parallel = NULL;
+		run_batched(y0, a, b, H, M, K, N);
+		const int counts[4] = {1, 2, 3, 5};
+		for (int c = 0; c < 4; c++) {
+			OnnxccPool *pool = onnxcc_pool_create(counts[c]);
+			assert_non_null(pool);
+			OnnxccParallel par = onnxcc_pool_parallel(pool);
+			tu_parallel = &par;
+			memset(y, 0xff, ny * 4);
+			run_batched(y, a, b, H, M, K, N);
+			tu_parallel = NULL;
+			onnxcc_pool_destroy(pool);
+			assert_memory_equal(y, y0, ny * 4);
+		}
+		free(a), free(b), free(y0), free(y);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matmul_shapes),
 		cmocka_unit_test(test_batched_strided_b),
 		cmocka_unit_test(test_gemm_epilogues),
+		cmocka_unit_test(test_threads_bitwise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

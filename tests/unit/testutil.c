@@ -45,6 +45,7 @@ void tu_write_file(const char *path, const void *data, size_t n)
 #include "runtime/onnxcc_model.h"
 
 CgIsa tu_isa_override;
+const OnnxccParallel *tu_parallel;
 
 bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Diag *d)
 {
@@ -73,7 +74,7 @@ bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Dia
 	void *ws = NULL;
 	if (m->workspace_size)
 		assert_int_equal(posix_memalign(&ws, 64, m->workspace_size), 0);
-	int rc = m->run(inputs, outputs, ws);
+	int rc = tu_parallel ? m->run_parallel(inputs, outputs, ws, tu_parallel) : m->run(inputs, outputs, ws);
 	free(ws);
 	dlclose(h);
 	assert_int_equal(rc, 0);

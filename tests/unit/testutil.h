@@ -29,6 +29,9 @@ bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Dia
  * set here (kernel tests run every tile size the host can execute). */
 #include "codegen/cg.h"
 extern CgIsa tu_isa_override;
+/* When set, tu_run_graph runs the model through run_parallel with it. */
+#include "runtime/onnxcc_model.h"
+extern const OnnxccParallel *tu_parallel;
 
 /* ---- hand-built graphs ---------------------------------------------------
  * Graph-level helpers: a graph with room for 16 inputs and 16 outputs;
