@@ -88,6 +88,11 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid)
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
+	/* One function per node stays one function: inlining every node into
+	 * the run function made LLVM optimise one huge function (compile time
+	 * superlinear in the model) for no run-time gain — a call per node is
+	 * nothing next to the node's loops. */
+	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "noinline");
 	int p = 0;
 	for (int i = 0; i < n->nin; i++)
 		if (n->in[i] != IR_NONE) {

@@ -477,8 +477,13 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 	cg_for(cg, &lk, 0, kc);
 	LLVMValueRef krow = add_i64(cg, pcv, lk.iv);
 	cg_for(cg, &lj, 0, ncols);
-	LLVMValueRef src = add_i64(cg, mul_i64(cg, krow, g->b_rs), mul_i64(cg, add_i64(cg, j, lj.iv), g->b_cs));
-	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, g->b, src), "");
+	LLVMValueRef x;
+	if (g->b_elem) {
+		x = g->b_elem(cg, g->b_elem_arg, g->b, krow, add_i64(cg, j, lj.iv));
+	} else {
+		LLVMValueRef src = add_i64(cg, mul_i64(cg, krow, g->b_rs), mul_i64(cg, add_i64(cg, j, lj.iv), g->b_cs));
+		x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, g->b, src), "");
+	}
 	LLVMValueRef dst = add_i64(cg, mul_i64(cg, lk.iv, P->nr), lj.iv);
 	LLVMBuildStore(cg->b, x, gep_f32(cg, P->bbuf, dst));
 	cg_for_end(cg, &lj);
@@ -572,6 +577,8 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRe
 		col_panels(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem, cg_i32(cg, (nfull ? 1 : 0) | 2), p0, p1);
 }
 
+static void plan_buffers(Cg *cg, Plan *P);
+
 /* ---- tasks ------------------------------------------------------------------- */
 
 /* The work of one product is split at compile time into tasks
@@ -630,20 +637,7 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 		LLVMValueRef idx = cg_i64(cg, i);
 		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
 	}
-	if (P->bbuf) {
-		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(P->t.kc * P->nr));
-		P->bbuf = cg_alloca(cg, at, "bpanel");
-		LLVMSetAlignment(P->bbuf, 64);
-		/* columns past N in an edge panel are computed, never stored:
-		 * keep them zero rather than stack garbage (denormals are slow) */
-		cg_memset(cg, P->bbuf, 0, P->t.kc * P->nr * 4);
-	}
-	if (P->abuf) {
-		int64_t tiles = (P->t.mc + P->t.mr - 1) / P->t.mr;
-		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(tiles * P->t.mr * P->t.kc));
-		P->abuf = cg_alloca(cg, at, "apack");
-		LLVMSetAlignment(P->abuf, 64);
-	}
+	plan_buffers(cg, P);
 
 	CgLoop lt;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
@@ -725,25 +719,70 @@ void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n)
 	cg_if_end(cg, &serial);
 }
 
-bool kern_gemm(Cg *cg, const KGemm *g)
+static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 {
-	Plan P;
-	memset(&P, 0, sizeof P);
-	P.g = g;
-	P.t = tiles_for(cg, g->M, g->K);
-	P.nr = (int64_t)P.t.nv * P.t.w;
-	P.npad = (g->N + P.nr - 1) / P.nr * P.nr;
+	memset(P, 0, sizeof *P);
+	P->g = g;
+	P->t = tiles_for(cg, g->M, g->K);
+	P->nr = (int64_t)P->t.nv * P->t.w;
+	P->npad = (g->N + P->nr - 1) / P->nr * P->nr;
 	if (g->b_const)
-		P.bpack = pack_b(cg, g, &P.t);
-	else if (g->b_cs == 1)
-		P.b_direct = true;
+		P->bpack = pack_b(cg, g, &P->t);
+	else if (g->b_cs == 1 && !g->b_elem)
+		P->b_direct = true;
 	else
-		P.bbuf = LLVMConstNull(cg->t_ptr); /* allocated in the task function */
+		P->bbuf = LLVMConstNull(cg->t_ptr); /* allocated where the loops are */
 	/* Pack A when its rows would alias in L1: a row stride that is a
 	 * multiple of 2 KiB puts the MR rows a micro-kernel reads into a few
 	 * cache sets.  Otherwise A is read in place (no copy per task). */
-	if (g->a_cs == 1 && (g->a_rs * 4) % 2048 == 0 && g->N > 2 * P.nr && g->M >= P.t.mr)
-		P.abuf = LLVMConstNull(cg->t_ptr);
+	if (g->a_cs == 1 && (g->a_rs * 4) % 2048 == 0 && g->N > 2 * P->nr && g->M >= P->t.mr)
+		P->abuf = LLVMConstNull(cg->t_ptr);
+}
+
+/* Allocates the packing buffers P needs in the current function. */
+static void plan_buffers(Cg *cg, Plan *P)
+{
+	if (P->bbuf) {
+		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(P->t.kc * P->nr));
+		P->bbuf = cg_alloca(cg, at, "bpanel");
+		LLVMSetAlignment(P->bbuf, 64);
+		/* columns past N in an edge panel are computed, never stored:
+		 * keep them zero rather than stack garbage (denormals are slow) */
+		cg_memset(cg, P->bbuf, 0, P->t.kc * P->nr * 4);
+	}
+	if (P->abuf) {
+		int64_t tiles = (P->t.mc + P->t.mr - 1) / P->t.mr;
+		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(tiles * P->t.mr * P->t.kc));
+		P->abuf = cg_alloca(cg, at, "apack");
+		LLVMSetAlignment(P->abuf, 64);
+	}
+}
+
+bool kern_gemm_here(Cg *cg, const KGemm *g)
+{
+	assert(g->nbatch_dims == 0);
+	Plan P;
+	plan_init(cg, g, &P);
+	plan_buffers(cg, &P);
+	LLVMValueRef p0 = cg_i64(cg, 0), p1 = cg_i64(cg, (g->N + P.nr - 1) / P.nr);
+	int64_t mc = P.t.mc, nfull = g->M / mc, rem = g->M % mc;
+	if (nfull == 1) {
+		k_blocks(cg, &P, cg_i64(cg, 0), mc, p0, p1);
+	} else if (nfull > 1) {
+		CgLoop li;
+		cg_for(cg, &li, 0, nfull);
+		k_blocks(cg, &P, mul_i64(cg, li.iv, mc), mc, p0, p1);
+		cg_for_end(cg, &li);
+	}
+	if (rem)
+		k_blocks(cg, &P, cg_i64(cg, nfull * mc), rem, p0, p1);
+	return true;
+}
+
+bool kern_gemm(Cg *cg, const KGemm *g)
+{
+	Plan P;
+	plan_init(cg, g, &P);
 	Split S = split_for(g, &P);
 	LLVMValueRef task = emit_task(cg, g, &P, &S);
 	LLVMTypeRef ctxt = LLVMArrayType2(cg->t_ptr, 5);

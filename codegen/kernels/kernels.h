@@ -46,6 +46,11 @@ typedef struct KGemm {
 	/* Batch: the product is repeated over bdims[0..nbatch_dims) with the
 	 * element strides *_bs[d] added to A, B, C and res (a constant B must
 	 * not be batched: b_bs all 0). */
+	/* Implicit B (e.g. convolution's im2col): when set, element (k,j) of B
+	 * is the f32 value b_elem emits (b: the B pointer of this batch entry,
+	 * k and j: i64), read while packing run-time panels; b_rs/b_cs unused. */
+	LLVMValueRef (*b_elem)(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef k, LLVMValueRef j);
+	void *b_elem_arg;
 	int nbatch_dims;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK],
 	        res_bs[IR_MAX_RANK];
@@ -59,6 +64,11 @@ bool kern_gemm_ok(const Cg *cg, int64_t M, int64_t N, int64_t K);
 /* Emits the product at the builder's position in the current node
  * function (see cg.h).  Returns false only after cg_unsupported(). */
 bool kern_gemm(Cg *cg, const KGemm *g);
+
+/* The same product emitted in place in the current function: serial, no
+ * task function, no batch (nbatch_dims == 0).  For kernels that compute a
+ * GEMM as one step of their own tasks (attention's row blocks). */
+bool kern_gemm_here(Cg *cg, const KGemm *g);
 
 /* Calls task(ctx, 0, n) — `void task(ptr ctx, i64 begin, i64 end)` — or,
  * when the node function received a parallel-for (cg->par, NULL at run
