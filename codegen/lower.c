@@ -18,7 +18,7 @@ bool cg_lower_node(Cg *cg, const Node *n)
 	case OP_ArgMax: case OP_ArgMin: case OP_Softmax: case OP_LogSoftmax:
 	case OP_Hardmax: case OP_CumSum: case OP_TopK:
 		return cg_lower_reduce(cg, n);
-	case OP_MatMul: case OP_Gemm: case OP_Einsum: case OP_Conv:
+	case OP_MatMul: case OP_MatMulEpi: case OP_Gemm: case OP_Einsum: case OP_Conv:
 	case OP_ConvTranspose: case OP_MaxPool: case OP_AveragePool:
 	case OP_GlobalAveragePool: case OP_GlobalMaxPool:
 	case OP_BatchNormalization: case OP_InstanceNormalization:

@@ -202,6 +202,32 @@ static void emit_gemm(Cg *cg, DType ad, const Mat *a, const Mat *b, const Mat *y
 
 /* ---- MatMul ------------------------------------------------------------ */
 
+static KAct epi_act(const Node *n)
+{
+	const char *a = attr_string(n, "act", "");
+	return !strcmp(a, "relu") ? KACT_RELU : KACT_NONE;
+}
+
+/* MatMulEpi off the kernel path: Y = act(Y + bias) + res in place over Y
+ * (f32; bias [.., N], res with Y's shape). */
+static void epilogue_loop(Cg *cg, const Node *n)
+{
+	Value *Y = gval(cg->g, n->out[0]);
+	int64_t total = shape_numel(&Y->shape), N = Y->shape.dims[Y->shape.rank - 1];
+	bool bias = n->nin > 2 && n->in[2] != IR_NONE, res = n->nin > 3 && n->in[3] != IR_NONE;
+	CgLoop l;
+	cg_for(cg, &l, 0, total);
+	LLVMValueRef y = cg_load(cg, n->out[0], l.iv);
+	if (bias)
+		y = LLVMBuildFAdd(cg->b, y, cg_load(cg, n->in[2], LLVMBuildSRem(cg->b, l.iv, cg_i64(cg, N), "")), "");
+	if (epi_act(n) == KACT_RELU)
+		y = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOLT, y, cg_f32(cg, 0), ""), cg_f32(cg, 0), y, "");
+	if (res)
+		y = LLVMBuildFAdd(cg->b, y, cg_load(cg, n->in[3], l.iv), "");
+	cg_store(cg, n->out[0], l.iv, y);
+	cg_for_end(cg, &l);
+}
+
 /* MatMul-13: numpy matmul.  A 1-D A is a row [1,K] whose M dim is dropped
  * from the result; a 1-D B a column [K,1] whose N dim is dropped; leading
  * (batch) dims broadcast. */
@@ -282,6 +308,23 @@ static bool lower_matmul(Cg *cg, const Node *n)
 			k.b_const = (const float *)Bv->data;
 		else
 			k.b = cg_ptr(cg, n->in[1]);
+		if (n->op == OP_MatMulEpi) {
+			/* bias [.., N] per column; res with Y's shape: row stride N,
+			 * batch strides as Y's (folded into rows when fold) */
+			if (n->nin > 2 && n->in[2] != IR_NONE) {
+				k.bias = cg_ptr(cg, n->in[2]);
+				k.beta_bias = 1.0f;
+			}
+			if (n->nin > 3 && n->in[3] != IR_NONE) {
+				k.res = cg_ptr(cg, n->in[3]);
+				k.res_rs = N;
+				k.res_cs = 1;
+				k.beta = 1.0f;
+				for (int i = 0; i < R; i++)
+					k.res_bs[i] = sy[i];
+			}
+			k.act = epi_act(n);
+		}
 		return kern_gemm(cg, &k);
 	}
 	CgNest nest;
@@ -295,6 +338,8 @@ static bool lower_matmul(Cg *cg, const Node *n)
 	Mat y = {n->out[0], cg_linear(cg, R, nest.iv, sy), N, 1};
 	emit_gemm(cg, cg_acc_dtype(dt), &a, &b, &y, M, N, K, NULL);
 	cg_nest_end(cg, &nest);
+	if (n->op == OP_MatMulEpi)
+		epilogue_loop(cg, n);
 	return true;
 }
 
@@ -632,6 +677,7 @@ bool cg_lower_linalg(Cg *cg, const Node *n)
 {
 	switch (n->op) {
 	case OP_MatMul:
+	case OP_MatMulEpi:
 		return lower_matmul(cg, n);
 	case OP_Gemm:
 		return lower_gemm(cg, n);

@@ -217,6 +217,7 @@ static const InferFn rules[OP__COUNT] = {
 	[OP_EyeLike] = infer_eyelike,
 	[OP_TopK] = infer_topk,
 	[OP_MatMul] = infer_matmul,
+	[OP_MatMulEpi] = infer_matmul,   /* bias/res checked by pass_fuse_gemm */
 	[OP_Gemm] = infer_gemm,
 	[OP_Einsum] = infer_einsum,
 	[OP_Conv] = infer_conv,

@@ -32,6 +32,12 @@ static bool run_aliases(Graph *g, const PassCtx *c, Diag *d)
 	return pass_remove_aliases(g, d);
 }
 
+static bool run_fuse_gemm(Graph *g, const PassCtx *c, Diag *d)
+{
+	(void)c;
+	return pass_fuse_gemm(g, d);
+}
+
 static bool run_dce(Graph *g, const PassCtx *c, Diag *d)
 {
 	(void)c;
@@ -39,9 +45,9 @@ static bool run_dce(Graph *g, const PassCtx *c, Diag *d)
 }
 
 /* The pipeline, in order: names[i] is the name of runs[i]. */
-static const char *const names[] = {"bind-dims", "infer", "aliases", "dce"};
+static const char *const names[] = {"bind-dims", "infer", "aliases", "fuse-gemm", "dce"};
 static bool (*const runs[])(Graph *g, const PassCtx *c, Diag *d) = {
-	run_bind_dims, run_infer, run_aliases, run_dce,
+	run_bind_dims, run_infer, run_aliases, run_fuse_gemm, run_dce,
 };
 #define NPASSES ((int)(sizeof names / sizeof names[0]))
 _Static_assert(sizeof names / sizeof names[0] == sizeof runs / sizeof runs[0],

@@ -35,6 +35,12 @@ const char *const *pass_names(int *n);
  * The graph-output rule is stated in passes/aliases.c. */
 bool pass_remove_aliases(Graph *g, Diag *d);
 
+/* requires: shapes inferred, constants folded, aliases removed
+ * keeps:    topological order, value ids, graph output names
+ * MatMul by a constant weight + bias Add + Relu + residual Add become one
+ * MatMulEpi node (see passes/fuse_gemm.c for the exact pattern). */
+bool pass_fuse_gemm(Graph *g, Diag *d);
+
 /* keeps: topological order, value ids; renumbers nodes (graph_compact).
  * Removes every node no graph output depends on. */
 bool pass_dce(Graph *g, Diag *d);

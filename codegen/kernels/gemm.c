@@ -179,8 +179,18 @@ typedef struct UKern {
 } UKern;
 
 /* Per-module cache, hung on cg->kern_cache. */
+/* A packed weight, shared by every product that reads the same constant
+ * the same way (weight-shared blocks: recursion, ODE steps). */
+typedef struct Packed {
+	const float *data;
+	int64_t K, N, b_rs, b_cs, kc, nr;
+	LLVMValueRef gv;
+	struct Packed *next;
+} Packed;
+
 typedef struct KCache {
 	UKern *ukerns;
+	struct Packed *packed;
 	int n;
 } KCache;
 
@@ -192,6 +202,10 @@ void kern_cache_free(Cg *cg)
 	for (UKern *u = kc->ukerns, *nx; u; u = nx) {
 		nx = u->next;
 		free(u);
+	}
+	for (struct Packed *q = kc->packed, *nx; q; q = nx) {
+		nx = q->next;
+		free(q);
 	}
 	free(kc);
 	cg->kern_cache = NULL;
@@ -343,22 +357,30 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 
 /* ---- weight packing ------------------------------------------------------- */
 
-/* Packs constant B into [nblocks of KC][N/NR panels][kc][NR] (zero padded);
- * returns a private read-only global. */
+/* Packs constant B into K blocks of KC rows, each [N/NR full panels][kc][NR]
+ * then the edge panel [kc][N%NR] (not padded: its last vector is loaded
+ * masked), so block pc starts at pc*N; returns a private read-only global. */
 static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t)
 {
 	int64_t nr = (int64_t)t->nv * t->w;
-	int64_t npad = (g->N + nr - 1) / nr * nr;
-	size_t n = (size_t)(g->K * npad);
+	KCache *cache = cg->kern_cache;
+	if (!cache)
+		cache = cg->kern_cache = xcalloc(1, sizeof *cache);
+	for (Packed *q = cache->packed; q; q = q->next)
+		if (q->data == g->b_const && q->K == g->K && q->N == g->N && q->b_rs == g->b_rs &&
+		    q->b_cs == g->b_cs && q->kc == t->kc && q->nr == nr)
+			return q->gv;
+	size_t n = (size_t)(g->K * g->N);
 	float *p = xcalloc(n ? n : 1, sizeof *p);
 	for (int64_t pc = 0; pc < g->K; pc += t->kc) {
 		int64_t kc = g->K - pc < t->kc ? g->K - pc : t->kc;
-		float *blk = p + pc * npad;
-		for (int64_t jr = 0; jr < npad; jr += nr) {
+		float *blk = p + pc * g->N;
+		for (int64_t jr = 0; jr < g->N; jr += nr) {
+			int64_t w = g->N - jr < nr ? g->N - jr : nr;
 			float *pan = blk + jr * kc;
 			for (int64_t k = 0; k < kc; k++)
-				for (int64_t j = 0; j < nr && jr + j < g->N; j++)
-					pan[k * nr + j] = g->b_const[(pc + k) * g->b_rs + (jr + j) * g->b_cs];
+				for (int64_t j = 0; j < w; j++)
+					pan[k * w + j] = g->b_const[(pc + k) * g->b_rs + (jr + j) * g->b_cs];
 		}
 	}
 	LLVMValueRef init = LLVMConstStringInContext(cg->ctx, (const char *)p, (unsigned)(n * sizeof *p), 1);
@@ -369,6 +391,9 @@ static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t)
 	LLVMSetLinkage(gv, LLVMPrivateLinkage);
 	LLVMSetUnnamedAddr(gv, 1);
 	LLVMSetAlignment(gv, 64);
+	Packed *q = xcalloc(1, sizeof *q);
+	*q = (Packed){g->b_const, g->K, g->N, g->b_rs, g->b_cs, t->kc, nr, gv, cache->packed};
+	cache->packed = q;
 	return gv;
 }
 
@@ -378,7 +403,6 @@ typedef struct Plan {
 	const KGemm *g;
 	Tiles t;
 	int64_t nr;
-	int64_t npad;       /* packed B: columns padded to NR */
 	LLVMValueRef bpack; /* packed constant B or NULL */
 	LLVMValueRef bbuf;  /* stack panel for runtime B not contiguous along j */
 	bool b_direct;      /* runtime B with unit column stride: used in place */
@@ -395,10 +419,10 @@ static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
 	k.nv = (int)((ncols + k.w - 1) / k.w);
 	k.mr = mr;
 	k.last_valid = (int)(ncols - (int64_t)(k.nv - 1) * k.w);
-	k.b_masked = P->b_direct && k.last_valid < k.w;
+	k.b_masked = (P->b_direct || P->bpack) && k.last_valid < k.w;
 	k.a_rs = P->abuf ? 1 : g->a_rs;
 	k.a_cs = P->abuf ? P->t.mr : g->a_cs;
-	k.b_ks = P->b_direct ? g->b_rs : P->nr;
+	k.b_ks = P->b_direct ? g->b_rs : P->bpack ? ncols : P->nr;
 	k.ldc = g->ldc;
 	k.has_bias = g->bias != NULL;
 	k.has_res = g->res != NULL;
@@ -496,7 +520,7 @@ static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t k
 {
 	const KGemm *g = P->g;
 	if (P->bpack)
-		return gep_f32(cg, P->bpack, add_i64(cg, mul_i64(cg, pcv, P->npad), mul_i64(cg, j, kc)));
+		return gep_f32(cg, P->bpack, add_i64(cg, mul_i64(cg, pcv, g->N), mul_i64(cg, j, kc)));
 	if (P->b_direct)
 		return gep_f32(cg, g->b, add_i64(cg, mul_i64(cg, pcv, g->b_rs), j));
 	pack_panel_runtime(cg, P, pcv, kc, j, ncols);
@@ -725,7 +749,6 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 	P->g = g;
 	P->t = tiles_for(cg, g->M, g->K);
 	P->nr = (int64_t)P->t.nv * P->t.w;
-	P->npad = (g->N + P->nr - 1) / P->nr * P->nr;
 	if (g->b_const)
 		P->bpack = pack_b(cg, g, &P->t);
 	else if (g->b_cs == 1 && !g->b_elem)

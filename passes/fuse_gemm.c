@@ -1,0 +1,169 @@
+/* passes/fuse_gemm.c — folds a Linear's bias, activation and residual add
+ * into its MatMul: the GEMM kernel applies them to its register tile
+ * before the one store (no pass over memory per elementwise op).
+ *
+ * requires: shapes inferred, constants folded, aliases removed
+ * keeps:    topological order (the fused node takes the MatMul's place),
+ *           value ids, graph output names
+ * breaks:   nothing; the Add/Relu nodes are left dead for pass_dce
+ *
+ * Pattern (the exporter's Linear on a 2-D or 3-D input, then the block's
+ * residual connection):
+ *     y  = MatMul(x, W)            W a constant f32 [K, N]
+ *     z  = Add(y, b) | Add(b, y)   b a constant f32 of N elements, [N] or [1,..,1,N]
+ *     z' = Relu(z)                 optional
+ *     o  = Add(z', r) | Add(r, z') optional; r has o's shape (no broadcast)
+ *                                  and is computed before the MatMul
+ * becomes o = MatMulEpi(x, W, b, r) {act}.  Each of bias, activation and
+ * residual is optional, but at least one must be present.  Every
+ * intermediate must have exactly one use and not be a graph output.
+ */
+#include "pipeline.h"
+
+#include <string.h>
+
+/* The only live consumer of v (IR_NONE if v has 0 or several uses or is a
+ * graph output). */
+static NodeId sole_consumer(Graph *g, ValueId v)
+{
+	if (gval(g, v)->is_output)
+		return IR_NONE;
+	NodeId found = IR_NONE;
+	for (NodeId i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+		if (n->dead)
+			continue;
+		for (int k = 0; k < n->nin; k++)
+			if (n->in[k] == v) {
+				if (found != IR_NONE)
+					return IR_NONE;
+				found = i;
+			}
+	}
+	return found;
+}
+
+static bool is_f32_const(Graph *g, ValueId v)
+{
+	const Value *x = gval(g, v);
+	return x->kind == VK_CONST && x->data && x->dtype == DT_F32 && shape_is_static(&x->shape);
+}
+
+/* For Add node a with one operand `from`: the other operand. */
+static ValueId other_operand(const Node *a, ValueId from)
+{
+	if (a->nin != 2)
+		return IR_NONE;
+	if (a->in[0] == from && a->in[1] != from)
+		return a->in[1];
+	if (a->in[1] == from && a->in[0] != from)
+		return a->in[0];
+	return IR_NONE;
+}
+
+/* A bias for output shape ys: N elements, all leading dims 1. */
+static bool is_bias(Graph *g, ValueId b, const Shape *ys)
+{
+	if (!is_f32_const(g, b))
+		return false;
+	const Shape *s = &gval(g, b)->shape;
+	int64_t n = ys->dims[ys->rank - 1];
+	if (s->rank < 1 || s->rank > ys->rank || s->dims[s->rank - 1] != n)
+		return false;
+	for (int i = 0; i < s->rank - 1; i++)
+		if (s->dims[i] != 1)
+			return false;
+	return true;
+}
+
+/* Produced before node `before` (or an input / constant). */
+static bool ready_before(Graph *g, ValueId v, NodeId before)
+{
+	NodeId p = gval(g, v)->producer;
+	return p == IR_NONE || p < before;
+}
+
+static void kill(Graph *g, NodeId i)
+{
+	Node *n = &g->nodes[i];
+	n->dead = true;
+	for (int k = 0; k < n->nout; k++)
+		if (n->out[k] != IR_NONE && gval(g, n->out[k])->producer == i)
+			gval(g, n->out[k])->producer = IR_NONE;
+}
+
+static bool fuse_one(Graph *g, NodeId mi)
+{
+	Node *m = &g->nodes[mi];
+	if (m->nin != 2 || m->nout != 1)
+		return false;
+	ValueId x = m->in[0], w = m->in[1], y = m->out[0];
+	Value *yv = gval(g, y), *xv = gval(g, x);
+	if (!is_f32_const(g, w) || gval(g, w)->shape.rank != 2 || xv->dtype != DT_F32 ||
+	    xv->shape.rank < 2 || !shape_is_static(&yv->shape))
+		return false;
+	ValueId bias = IR_NONE, res = IR_NONE, cur = y;
+	NodeId dead[3];
+	int ndead = 0;
+	const char *act = NULL;
+	NodeId c = sole_consumer(g, cur);
+	/* bias */
+	if (c != IR_NONE && g->nodes[c].op == OP_Add) {
+		ValueId b = other_operand(&g->nodes[c], cur);
+		const Value *o = gval(g, g->nodes[c].out[0]);
+		if (b != IR_NONE && is_bias(g, b, &yv->shape) && shape_eq(&o->shape, &yv->shape)) {
+			bias = b;
+			dead[ndead++] = c;
+			cur = g->nodes[c].out[0];
+			c = sole_consumer(g, cur);
+		}
+	}
+	/* activation */
+	if (c != IR_NONE && g->nodes[c].op == OP_Relu) {
+		act = "relu";
+		dead[ndead++] = c;
+		cur = g->nodes[c].out[0];
+		c = sole_consumer(g, cur);
+	}
+	/* residual */
+	if (c != IR_NONE && g->nodes[c].op == OP_Add) {
+		ValueId r = other_operand(&g->nodes[c], cur);
+		const Value *o = gval(g, g->nodes[c].out[0]);
+		if (r != IR_NONE && gval(g, r)->dtype == DT_F32 && shape_eq(&gval(g, r)->shape, &yv->shape) &&
+		    shape_eq(&o->shape, &yv->shape) && ready_before(g, r, mi)) {
+			res = r;
+			dead[ndead++] = c;
+			cur = g->nodes[c].out[0];
+		}
+	}
+	if (ndead == 0)
+		return false;
+	/* The final value is written by the fused node in the MatMul's place. */
+	ValueId ins[4] = {x, w, bias, res};
+	m = &g->nodes[mi];
+	m->in = arena_dup(&g->arena, ins, sizeof ins);
+	m->nin = res != IR_NONE ? 4 : bias != IR_NONE ? 3 : 2;
+	m->op = OP_MatMulEpi;
+	m->op_type = "MatMulEpi";
+	m->domain = "onnxcc";
+	for (int k = 0; k < ndead; k++)
+		kill(g, dead[k]);
+	gval(g, y)->producer = IR_NONE;
+	m->out[0] = cur;
+	gval(g, cur)->producer = mi;
+	if (act) {
+		Attr *a = graph_add_attr(g, mi, "act", AK_STRING);
+		a->s = act;
+		a->slen = strlen(act);
+	}
+	return true;
+}
+
+bool pass_fuse_gemm(Graph *g, Diag *d)
+{
+	(void)d;
+	for (NodeId i = 0; i < g->nnodes; i++)
+		if (!g->nodes[i].dead && g->nodes[i].op == OP_MatMul)
+			fuse_one(g, i);
+	return true;
+}
