@@ -5,7 +5,12 @@
  * (stride 0 on broadcast dims), f applied on compute types (cg.h: f16/bf16
  * as float, bool as i1).  Before the nest is built, output dims of size 1
  * are dropped and adjacent dims that are contiguous for every operand are
- * merged, so a same-shape op is a single flat loop the vectoriser widens.
+ * merged, so a same-shape op is a single flat loop.  When every operand
+ * and the output are f32 and the innermost dim is contiguous or broadcast
+ * for each of them, that dim is an explicit vector loop (vec.h) at the
+ * machine's full width: the op's scalar function is built on vectors
+ * (LLVM instructions, constants and cg_math_* work lane by lane), and a
+ * broadcast operand is loaded once per row and splat.
  *
  * Op semantics follow the ONNX operator docs; version-dependent points:
  *   Clip-1/6: min/max attributes; Clip-11+: optional inputs 1 and 2.
@@ -31,6 +36,7 @@
 #include <string.h>
 
 #include "mathfn.h"
+#include "vec.h"
 
 #define EW_MAX_OPS 16
 
@@ -49,6 +55,7 @@ typedef struct Ew {
 	double clip_lo, clip_hi;
 	int64_t fmod_, detect_pos, detect_neg;
 	bool shift_left, gelu_tanh;
+	bool pow_square;    /* Pow of a float by the constant 2: x*x */
 } Ew;
 
 static bool dtype_ok(DType t)
@@ -428,7 +435,7 @@ static LLVMValueRef scalar(Ew *e, LLVMValueRef *x)
 	case OP_Sub: return f ? fsub(e, a, x[1]) : LLVMBuildSub(b, a, x[1], "");
 	case OP_Mul: return f ? fmul(e, a, x[1]) : LLVMBuildMul(b, a, x[1], "");
 	case OP_Div: return f ? fdiv(e, a, x[1]) : int_divrem(e, a, x[1], false);
-	case OP_Pow: return pow_op(e, a, x[1]);
+	case OP_Pow: return e->pow_square ? fmul(e, a, a) : pow_op(e, a, x[1]);
 	case OP_Mod: return mod_op(e, a, x[1]);
 	case OP_Equal: case OP_Less: case OP_LessOrEqual: case OP_Greater:
 	case OP_GreaterOrEqual:
@@ -596,6 +603,13 @@ static bool ew_setup(Ew *e, const ValueId *ops)
 		else if (strcmp(ap, "none"))
 			return cg_unsupported(cg, -1, "Gelu approximate='%s'", ap);
 	}
+	if (e->op == OP_Pow && dtype_is_float(e->t) && ops[1] != IR_NONE) {
+		/* x^2 (LayerNorm's variance as exported by PyTorch): x*x is the
+		 * correctly rounded pow(x, 2), specials included */
+		const Value *y = gval(cg->g, ops[1]);
+		e->pow_square = y->kind == VK_CONST && y->data && shape_numel(&y->shape) == 1 &&
+		                value_get_f64(y, 0) == 2.0;
+	}
 	if (e->op == OP_Clip && n->opset < 11) {
 		e->clip_lo = attr_float(n, "min", -3.402823466e38f);
 		e->clip_hi = attr_float(n, "max", 3.402823466e38f);
@@ -604,6 +618,76 @@ static bool ew_setup(Ew *e, const ValueId *ops)
 }
 
 /* ---- the loop nest ---------------------------------------------------------------- */
+
+/* ---- explicit vector loops (f32) ---------------------------------------------- */
+
+/* The vector form applies: f32 operands and output, an op whose scalar
+ * function is lane-wise (fmod loops per element; Shrink computes in
+ * double scalars), a vector unit, and an innermost dim that is contiguous
+ * (stride 1) or broadcast (stride 0) for every operand. */
+static bool ew_vectorize(Ew *e, const ValueId *ops, int r,
+                         int64_t cst[EW_MAX_OPS + 1][IR_MAX_RANK])
+{
+	if (r == 0 || e->cg->isa.vlen <= 1 || e->tout != DT_F32 || cst[e->nops][r - 1] != 1)
+		return false;
+	if (e->op == OP_Mod || e->op == OP_Shrink || e->op == OP_Cast || e->op == OP_CastLike)
+		return false;
+	for (int i = 0; i < e->nops; i++)
+		if (ops[i] != IR_NONE && (e->opt[i] != DT_F32 || cst[i][r - 1] > 1))
+			return false;
+	return true;
+}
+
+typedef struct EwRow {
+	Ew *e;
+	const ValueId *ops;
+	LLVMValueRef off[EW_MAX_OPS + 1];   /* row start of each operand, output last */
+	LLVMValueRef bc[EW_MAX_OPS];        /* splat value of a broadcast operand */
+} EwRow;
+
+static void ew_step(CgVec *v, void *ctx)
+{
+	EwRow *w = ctx;
+	Ew *e = w->e;
+	LLVMValueRef x[EW_MAX_OPS], j = v->idx;
+	for (int i = 0; i < e->nops; i++) {
+		if (w->ops[i] == IR_NONE || w->bc[i]) {
+			x[i] = w->bc[i];
+			continue;
+		}
+		v->idx = LLVMBuildNSWAdd(e->cg->b, w->off[i], j, "");
+		x[i] = cg_vload(v, w->ops[i], 0);
+	}
+	LLVMValueRef y = scalar(e, x);
+	v->idx = LLVMBuildNSWAdd(e->cg->b, w->off[e->nops], j, "");
+	cg_vstore(v, e->n->out[0], y);
+	v->idx = j;
+}
+
+/* The loop nest of ew_emit with the innermost dim as a vector row. */
+static bool ew_emit_vec(Ew *e, const ValueId *ops, int r, const int64_t *dims,
+                        int64_t cst[EW_MAX_OPS + 1][IR_MAX_RANK])
+{
+	Cg *cg = e->cg;
+	CgVec v;
+	cg_vinit(cg, &v, DT_F32);
+	EwRow w = {.e = e, .ops = ops};
+	CgNest nest;
+	cg_nest(cg, &nest, r - 1, dims);
+	LLVMTypeRef sct = e->ct;
+	for (int i = 0; i <= e->nops; i++) {
+		if (i < e->nops && ops[i] == IR_NONE)
+			continue;
+		w.off[i] = cg_linear(cg, r - 1, nest.iv, cst[i]);
+		if (i < e->nops && cst[i][r - 1] == 0)
+			w.bc[i] = cg_vsplat(&v, cg_load(cg, ops[i], w.off[i]));
+	}
+	e->ct = v.t;           /* scalar() now builds lane-wise */
+	cg_vrow(&v, cg_i64(cg, 0), dims[r - 1], 1, ew_step, &w);
+	e->ct = sct;
+	cg_nest_end(cg, &nest);
+	return true;
+}
 
 /* Emits out[i] = scalar(ops[..][b(i)]) over the output shape. */
 static bool ew_emit(Ew *e, const ValueId *ops)
@@ -653,6 +737,8 @@ static bool ew_emit(Ew *e, const ValueId *ops)
 			r++;
 		}
 	}
+	if (ew_vectorize(e, ops, r, cst))
+		return ew_emit_vec(e, ops, r, dims, cst);
 	CgNest nest;
 	cg_nest(cg, &nest, r, dims);
 	LLVMValueRef x[EW_MAX_OPS];

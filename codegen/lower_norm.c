@@ -4,7 +4,9 @@
  * Statistics are computed in two passes (mean, then the mean of squared
  * deviations) in f32 (f64 for f64 tensors), which is both what the ONNX
  * reference does and numerically safer than E[x^2] - E[x]^2.  Every loop
- * walks the innermost dimension contiguously.
+ * walks the innermost dimension contiguously.  LayerNormalization with a
+ * Scale (and B) of the full normalized shape — the usual case — runs its
+ * three passes as explicit vector loops (vec.h) with partial sums.
  *
  * Semantics: BatchNormalization-15 (training_mode = 1 and the running-stat
  * outputs are rejected; opset < 9 with spatial = 0 too),
@@ -18,6 +20,7 @@
 #include "lower.h"
 
 #include "mathfn.h"
+#include "vec.h"
 
 #include <string.h>
 
@@ -163,6 +166,75 @@ static bool lower_instancenorm(Cg *cg, const Node *n)
 
 /* ---- LayerNormalization ------------------------------------------------------ */
 
+typedef struct RowLn {
+	const Node *n;
+	int pass;                       /* 0 sum, 1 squared deviations, 2 output */
+	LLVMValueRef acc[CG_VMAX_SLOTS];
+	LLVMValueRef off;               /* row start */
+	LLVMValueRef mean, inv;         /* splat */
+} RowLn;
+
+/* One step over the normalized row; v->idx counts from the row start. */
+static void ln_step(CgVec *v, void *ctx)
+{
+	RowLn *r = ctx;
+	Cg *cg = v->cg;
+	const Node *n = r->n;
+	LLVMValueRef j = v->idx;
+	v->idx = iadd(cg, r->off, j);
+	LLVMValueRef x = cg_vload(v, n->in[0], 0);
+	if (r->pass < 2) {
+		if (r->pass == 1) {
+			x = fsub(cg, x, r->mean);
+			x = fmul(cg, x, x);
+			if (v->mask)
+				x = LLVMBuildSelect(cg->b, v->mask, x, cg_vk(v, 0), "");
+		}
+		cg_vacc_put(v, r->acc, fadd(cg, cg_vacc_get(v, r->acc), x));
+	} else {
+		LLVMValueRef xo = v->idx;
+		v->idx = j;
+		LLVMValueRef y = fmul(cg, fmul(cg, fsub(cg, x, r->mean), r->inv), cg_vload(v, n->in[1], 0));
+		if (n->nin > 2 && n->in[2] != IR_NONE)
+			y = fadd(cg, y, cg_vload(v, n->in[2], 0));
+		v->idx = xo;
+		cg_vstore(v, n->out[0], y);
+	}
+	v->idx = j;
+}
+
+/* LayerNormalization of `outer` rows of `inner` elements, Scale and B of
+ * `inner` elements each; mv/iv the optional Mean/InvStdDev outputs. */
+static void layernorm_rows(Cg *cg, const Node *n, int64_t outer, int64_t inner, ValueId mv, ValueId iv)
+{
+	CgVec v;
+	cg_vinit(cg, &v, gval(cg->g, n->in[0])->dtype);
+	RowLn r = {.n = n};
+	int u = 4;
+	double eps = attr_float(n, "epsilon", 1e-5f);
+	LLVMValueRef inv_n = cg_const(cg, v.ad, 1.0 / (double)inner);
+	CgLoop lo;
+	cg_for(cg, &lo, 0, outer);
+	r.off = imul(cg, lo.iv, inner);
+	LLVMValueRef sums[2];
+	for (r.pass = 0; r.pass < 2; r.pass++) {
+		cg_vacc_init(&v, r.acc, u, 0);
+		cg_vrow(&v, cg_i64(cg, 0), inner, u, ln_step, &r);
+		sums[r.pass] = fmul(cg, cg_vacc_reduce(&v, r.acc, u, CG_COMB_ADD), inv_n);
+		if (r.pass == 0)
+			r.mean = cg_vsplat(&v, sums[0]);
+	}
+	LLVMValueRef inv = fdiv(cg, cg_const(cg, v.ad, 1.0),
+	                        cg_math_sqrt(cg, fadd(cg, sums[1], cg_const(cg, v.ad, eps))));
+	if (mv != IR_NONE)
+		cg_store_as(cg, mv, lo.iv, sums[0], v.ad);
+	if (iv != IR_NONE)
+		cg_store_as(cg, iv, lo.iv, inv, v.ad);
+	r.inv = cg_vsplat(&v, inv);
+	cg_vrow(&v, cg_i64(cg, 0), inner, 1, ln_step, &r);
+	cg_for_end(cg, &lo);
+}
+
 /* LayerNormalization-17 over dims [axis, rank). */
 static bool lower_layernorm(Cg *cg, const Node *n)
 {
@@ -201,6 +273,12 @@ static bool lower_layernorm(Cg *cg, const Node *n)
 	if ((mv != IR_NONE && shape_numel(&gval(cg->g, mv)->shape) != outer) ||
 	    (iv != IR_NONE && shape_numel(&gval(cg->g, iv)->shape) != outer))
 		return cg_unsupported(cg, -1, "Mean/InvStdDev must have %lld elements", (long long)outer);
+	if (shape_numel(&gval(cg->g, sv)->shape) == inner &&
+	    (bv == IR_NONE || shape_numel(&gval(cg->g, bv)->shape) == inner) &&
+	    gval(cg->g, sv)->dtype == X->dtype && (bv == IR_NONE || gval(cg->g, bv)->dtype == X->dtype)) {
+		layernorm_rows(cg, n, outer, inner, mv, iv);
+		return true;
+	}
 
 	DType ad = acc_dtype(X->dtype);
 	double eps = attr_float(n, "epsilon", 1e-5f);

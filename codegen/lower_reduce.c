@@ -6,7 +6,10 @@
  * accumulator (a register after mem2reg) over the reduced ones.  When the
  * last dimension is kept, that would read the input with a stride, so the
  * output itself accumulates instead while the input is read in memory
- * order (f32/f64/integers; f16/bf16 keep the float accumulator).  The
+ * order (f32/f64/integers; f16/bf16 keep the float accumulator).  Float
+ * reductions over a trailing block of dims (ReduceMean over the last axis,
+ * LayerNorm as PyTorch exports it) scan each contiguous block with an
+ * explicit vector loop (vec.h) and several partial accumulators.  The
  * identity of the combiner is the initial value, so an empty reduction
  * gives 0 (sum), 1 (prod), -inf / the type's minimum (max) as ONNX-18
  * specifies.  ReduceLogSumExp subtracts the maximum first (skipped when the
@@ -23,6 +26,7 @@
 #include "lower.h"
 #include "lower_data.h"
 #include "mathfn.h"
+#include "vec.h"
 
 #include <assert.h>
 #include <math.h>
@@ -199,6 +203,82 @@ static void reduce_into_output(Cg *cg, const Node *n, DType t, CgCombine op, con
 	}
 }
 
+/* ---- float reductions of contiguous blocks (vec.h) ------------------------- */
+
+typedef struct RowRed {
+	const Node *n;
+	CgCombine op;
+	LLVMValueRef shift;             /* LogSumExp's splat max, or NULL */
+	LLVMValueRef acc[CG_VMAX_SLOTS];
+} RowRed;
+
+static double comb_identity_f(CgCombine op)
+{
+	return op == CG_COMB_MUL ? 1 : op == CG_COMB_MAX ? -INFINITY : op == CG_COMB_MIN ? INFINITY : 0;
+}
+
+static void reduce_step(CgVec *v, void *ctx)
+{
+	RowRed *r = ctx;
+	Cg *cg = v->cg;
+	LLVMValueRef x = cg_vload(v, r->n->in[0], comb_identity_f(r->op));
+	switch (r->n->op) {
+	case OP_ReduceL1:
+		x = cg_math_fabs(cg, x);
+		break;
+	case OP_ReduceL2: case OP_ReduceSumSquare:
+		x = LLVMBuildFMul(cg->b, x, x, "");
+		break;
+	case OP_ReduceLogSumExp:
+		if (r->shift)
+			x = cg_math_exp(cg, LLVMBuildFSub(cg->b, x, r->shift, ""));
+		break;
+	default:
+		break;
+	}
+	if (v->mask)
+		x = LLVMBuildSelect(cg->b, v->mask, x, cg_vk(v, comb_identity_f(r->op)), "");
+	cg_vacc_put(v, r->acc, cg_dm_combine(cg, r->op, v->ad, cg_vacc_get(v, r->acc), x));
+}
+
+/* out[o] = reduction of the count contiguous elements in[o*count ..]. */
+static void reduce_blocks(Cg *cg, const Node *n, DType t, CgCombine op, int64_t nout, int64_t count)
+{
+	CgVec v;
+	cg_vinit(cg, &v, t);
+	RowRed r = {.n = n, .op = op};
+	int u = 4;
+	CgLoop lo;
+	cg_for(cg, &lo, 0, nout);
+	LLVMValueRef base = LLVMBuildNSWMul(cg->b, lo.iv, cg_i64(cg, count), "");
+	if (n->op == OP_ReduceLogSumExp) {
+		r.op = CG_COMB_MAX;
+		cg_vacc_init(&v, r.acc, u, -INFINITY);
+		cg_vrow(&v, base, count, u, reduce_step, &r);
+		LLVMValueRef m = cg_vacc_reduce(&v, r.acc, u, CG_COMB_MAX);
+		LLVMValueRef finite = LLVMBuildFCmp(cg->b, LLVMRealOLT, cg_math_fabs(cg, m),
+		                                    cg_const(cg, v.ad, INFINITY), "");
+		r.shift = LLVMBuildSelect(cg->b, finite, m, cg_const(cg, v.ad, 0), "");
+		r.op = op;
+	}
+	LLVMValueRef sh = r.shift;
+	if (sh)
+		r.shift = cg_vsplat(&v, sh);
+	cg_vacc_init(&v, r.acc, u, comb_identity_f(op));
+	cg_vrow(&v, base, count, u, reduce_step, &r);
+	LLVMValueRef y = cg_vacc_reduce(&v, r.acc, u, op);
+	if (n->op == OP_ReduceLogSumExp)
+		y = LLVMBuildFAdd(cg->b, sh, cg_math_log(cg, y), "");
+	else if (n->op == OP_ReduceMean)
+		y = LLVMBuildFDiv(cg->b, y, cg_const(cg, v.ad, (double)count), "");
+	else if (n->op == OP_ReduceL2)
+		y = cg_math_sqrt(cg, y);
+	else if (n->op == OP_ReduceLogSum)
+		y = cg_math_log(cg, y);
+	cg_store_as(cg, n->out[0], lo.iv, y, v.ad);
+	cg_for_end(cg, &lo);
+}
+
 /* Reduce{Sum,Mean,Max,Min,Prod,L1,L2,LogSum,LogSumExp,SumSquare}-1..18. */
 static bool lower_reduce_op(Cg *cg, const Node *n)
 {
@@ -251,6 +331,18 @@ static bool lower_reduce_op(Cg *cg, const Node *n)
 	if (count == 0 && n->op == OP_ReduceMean && !fl)
 		return cg_unsupported(cg, 0, "mean of an empty integer reduction");
 
+	/* reduced dims (of size > 1) all after the kept ones: contiguous blocks */
+	bool trailing = fl;
+	for (int k = 0, seen = 0; k < r; k++) {
+		if (red[k] && is->dims[k] > 1)
+			seen = 1;
+		else if (!red[k] && is->dims[k] > 1 && seen)
+			trailing = false;
+	}
+	if (trailing && count > 1) {
+		reduce_blocks(cg, n, t, op, nout, count);
+		return true;
+	}
 	LLVMTypeRef ct = cg_compute_type(cg, t);
 	if (r > 0 && !red[r - 1] && is->dims[r - 1] > 1 && nk < r && ct == cg_mem_type(cg, t) &&
 	    n->op != OP_ReduceLogSumExp) {

@@ -8,10 +8,14 @@
  * Hardmax 1 at the first maximum, 0 elsewhere.  With inner > 1 all inner
  * columns are processed together so every pass reads memory contiguously;
  * f32/f64 keep e in the output between passes, f16/bf16 recompute it.
+ * Softmax and LogSoftmax over contiguous rows (inner = 1, the attention
+ * case) are explicit vector loops (vec.h): f32 rows at the full vector
+ * width with several partial maxima/sums, other dtypes as scalars.
  */
 #include "lower.h"
 #include "lower_data.h"
 #include "mathfn.h"
+#include "vec.h"
 
 #include <math.h>
 
@@ -140,6 +144,75 @@ static void softmax_columns(Cg *cg, const Node *n, int64_t outer, int64_t A, int
 	cg_for_end(cg, &lo);
 }
 
+/* ---- contiguous rows (vec.h) ---------------------------------------------- */
+
+typedef struct RowSm {
+	const Node *n;
+	bool keep_e;                    /* e = exp(x - m) kept in the output */
+	LLVMValueRef acc[CG_VMAX_SLOTS];
+	LLVMValueRef m, s;              /* row max and sum (or log-sum), splat */
+	int pass;
+} RowSm;
+
+static void softmax_step(CgVec *v, void *ctx)
+{
+	RowSm *r = ctx;
+	Cg *cg = v->cg;
+	LLVMBuilderRef b = cg->b;
+	ValueId in = r->n->in[0], out = r->n->out[0];
+	bool log = r->n->op == OP_LogSoftmax;
+	if (r->pass == 0) {             /* maxima; masked-off lanes are -inf */
+		LLVMValueRef x = cg_vload(v, in, -INFINITY);
+		cg_vacc_put(v, r->acc, cg_dm_combine(cg, CG_COMB_MAX, v->ad, cg_vacc_get(v, r->acc), x));
+		return;
+	}
+	if (r->pass == 1) {             /* sums of e; masked-off lanes add 0 */
+		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(b, cg_vload(v, in, 0), r->m, ""));
+		if (r->keep_e && !log)
+			cg_vstore(v, out, e);
+		if (v->mask)
+			e = LLVMBuildSelect(b, v->mask, e, cg_vk(v, 0), "");
+		cg_vacc_put(v, r->acc, LLVMBuildFAdd(b, cg_vacc_get(v, r->acc), e, ""));
+		return;
+	}
+	LLVMValueRef y;
+	if (log) {
+		y = LLVMBuildFSub(b, LLVMBuildFSub(b, cg_vload(v, in, 0), r->m, ""), r->s, "");
+	} else {
+		LLVMValueRef e = r->keep_e ? cg_vload(v, out, 0)
+		                           : cg_math_exp(cg, LLVMBuildFSub(b, cg_vload(v, in, 0), r->m, ""));
+		y = LLVMBuildFDiv(b, e, r->s, "");
+	}
+	cg_vstore(v, out, y);
+}
+
+/* Softmax / LogSoftmax over `outer` contiguous rows of A elements. */
+static void softmax_rows(Cg *cg, const Node *n, int64_t outer, int64_t A)
+{
+	DType t = gval(cg->g, n->in[0])->dtype;
+	CgVec v;
+	cg_vinit(cg, &v, t);
+	RowSm r = {.n = n, .keep_e = cg_compute_type(cg, t) == cg_mem_type(cg, t)};
+	int u = 4;
+	CgLoop lo;
+	cg_for(cg, &lo, 0, outer);
+	LLVMValueRef base = LLVMBuildNSWMul(cg->b, lo.iv, cg_i64(cg, A), "");
+	r.pass = 0;
+	cg_vacc_init(&v, r.acc, u, -INFINITY);
+	cg_vrow(&v, base, A, u, softmax_step, &r);
+	r.m = cg_vsplat(&v, cg_vacc_reduce(&v, r.acc, u, CG_COMB_MAX));
+	r.pass = 1;
+	cg_vacc_init(&v, r.acc, u, 0);
+	cg_vrow(&v, base, A, u, softmax_step, &r);
+	/* LogSoftmax: (x - m) - log(sum); adding m to log(sum) first would
+	 * round away the small term when |m| is large */
+	LLVMValueRef sum = cg_vacc_reduce(&v, r.acc, u, CG_COMB_ADD);
+	r.s = cg_vsplat(&v, n->op == OP_LogSoftmax ? cg_math_log(cg, sum) : sum);
+	r.pass = 2;
+	cg_vrow(&v, base, A, u, softmax_step, &r);
+	cg_for_end(cg, &lo);
+}
+
 /* Lowers Softmax, LogSoftmax or Hardmax (any opset); called by
  * cg_lower_reduce().  False after cg_unsupported() for non-float types. */
 bool cg_lower_softmax(Cg *cg, const Node *n)
@@ -168,6 +241,10 @@ bool cg_lower_softmax(Cg *cg, const Node *n)
 	}
 	if (outer * A * inner == 0)
 		return true;
+	if (inner == 1 && n->op != OP_Hardmax) {
+		softmax_rows(cg, n, outer, A);
+		return true;
+	}
 	if (inner > 1 && inner <= SOFTMAX_MAX_COLUMNS) {
 		softmax_columns(cg, n, outer, A, inner);
 		return true;

@@ -45,30 +45,54 @@
 /* ---- emitter state --------------------------------------------------------- */
 
 /* M: where and in which type code is being emitted.  t is the compute type
- * (float or double); p32 says that only f32 accuracy is needed (shorter
- * polynomials). */
+ * (float or double, or a vector of w of them: every helper below works
+ * lane by lane, so the vector forms are the scalar algorithms unchanged);
+ * p32 says that only f32 accuracy is needed (shorter polynomials). */
 typedef struct M {
 	Cg *cg;
 	LLVMBuilderRef b;
-	LLVMTypeRef t, ti;  /* float/double and the same-width integer */
+	LLVMTypeRef t, ti, t1; /* float/double, same-width integer, i1 (vectors of w) */
+	LLVMTypeRef te, tie;   /* element types of t and ti */
+	int w;                 /* lanes: 1 for scalars */
 	bool dbl, p32;
-	int mbits, bias;    /* mantissa bits, exponent bias */
+	int mbits, bias;       /* mantissa bits, exponent bias */
 } M;
 
-static void m_init(M *m, Cg *cg, LLVMBuilderRef b, bool dbl, bool p32)
+static LLVMTypeRef lanes_of(LLVMTypeRef e, int w)
+{
+	return w > 1 ? LLVMVectorType(e, (unsigned)w) : e;
+}
+
+static void m_init(M *m, Cg *cg, LLVMBuilderRef b, bool dbl, bool p32, int w)
 {
 	m->cg = cg;
 	m->b = b;
 	m->dbl = dbl;
 	m->p32 = p32;
-	m->t = dbl ? LLVMDoubleTypeInContext(cg->ctx) : LLVMFloatTypeInContext(cg->ctx);
-	m->ti = dbl ? LLVMInt64TypeInContext(cg->ctx) : LLVMInt32TypeInContext(cg->ctx);
+	m->w = w;
+	m->te = dbl ? LLVMDoubleTypeInContext(cg->ctx) : LLVMFloatTypeInContext(cg->ctx);
+	m->tie = dbl ? LLVMInt64TypeInContext(cg->ctx) : LLVMInt32TypeInContext(cg->ctx);
+	m->t = lanes_of(m->te, w);
+	m->ti = lanes_of(m->tie, w);
+	m->t1 = lanes_of(LLVMInt1TypeInContext(cg->ctx), w);
 	m->mbits = dbl ? 52 : 23;
 	m->bias = dbl ? 1023 : 127;
 }
 
-static LLVMValueRef K(M *m, double x) { return LLVMConstReal(m->t, x); }
-static LLVMValueRef KI(M *m, long long x) { return LLVMConstInt(m->ti, (unsigned long long)x, 1); }
+/* c in every lane of a w-lane value (c itself when w == 1). */
+static LLVMValueRef splat_const(LLVMValueRef c, int w)
+{
+	if (w == 1)
+		return c;
+	LLVMValueRef v[64];
+	assert(w <= 64);
+	for (int i = 0; i < w; i++)
+		v[i] = c;
+	return LLVMConstVector(v, (unsigned)w);
+}
+
+static LLVMValueRef K(M *m, double x) { return splat_const(LLVMConstReal(m->te, x), m->w); }
+static LLVMValueRef KI(M *m, long long x) { return splat_const(LLVMConstInt(m->tie, (unsigned long long)x, 1), m->w); }
 static LLVMValueRef add(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(m->b, a, b, ""); }
 static LLVMValueRef sub(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(m->b, a, b, ""); }
 static LLVMValueRef mul(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(m->b, a, b, ""); }
@@ -336,9 +360,7 @@ static LLVMValueRef sigmoid_core(M *m, LLVMValueRef x)
 	/* x >= 0: 1/(1+e^-x);  x < 0: e^x/(1+e^x) — both from e = exp(-|x|) */
 	LLVMValueRef e = exp_core(m, neg(m, fabs_(m, x)));
 	LLVMValueRef d = add(m, K(m, 1.0), e);
-	LLVMValueRef pos = fdiv(m, K(m, 1.0), d);
-	LLVMValueRef negv = fdiv(m, e, d);
-	return sel(m, lt(m, x, K(m, 0.0)), negv, pos);
+	return fdiv(m, sel(m, lt(m, x, K(m, 0.0)), e, K(m, 1.0)), d);   /* one division */
 }
 
 /* ---- erf (double compute) ------------------------------------------------- */
@@ -516,13 +538,13 @@ static LLVMValueRef trig_core(M *m, LLVMValueRef x, int which)
 	LLVMValueRef s = sin_poly(m, r), c = cos_poly(m, r);
 	LLVMValueRef res;
 	if (which == 2) {
-		LLVMValueRef odd = LLVMBuildTrunc(m->b, q, LLVMInt1TypeInContext(m->cg->ctx), "");
+		LLVMValueRef odd = LLVMBuildTrunc(m->b, q, m->t1, "");
 		res = sel(m, odd, fdiv(m, neg(m, c), s), fdiv(m, s, c));
 	} else {
 		if (which == 1)
 			q = LLVMBuildAdd(m->b, q, KI(m, 1), "");
 		LLVMValueRef qq = LLVMBuildAnd(m->b, q, KI(m, 3), "");
-		LLVMValueRef use_c = LLVMBuildTrunc(m->b, qq, LLVMInt1TypeInContext(m->cg->ctx), "");
+		LLVMValueRef use_c = LLVMBuildTrunc(m->b, qq, m->t1, "");
 		LLVMValueRef negate = LLVMBuildICmp(m->b, LLVMIntUGE, qq, KI(m, 2), "");
 		res = sel(m, use_c, c, s);
 		res = sel(m, negate, neg(m, res), res);
@@ -624,7 +646,7 @@ static LLVMValueRef fmod_core(M *m, LLVMValueRef x, LLVMValueRef y)
 	LLVMTypeRef ti = m->ti;
 	LLVMValueRef ctlz_args[2];
 	/* normalise mantissas to have the implicit bit at position mbits */
-	LLVMValueRef mx, my, ex, ey;
+	LLVMValueRef mx = NULL, my = NULL, ex = NULL, ey = NULL;
 	for (int which = 0; which < 2; which++) {
 		LLVMValueRef u = which ? uy : ux;
 		LLVMValueRef e = LLVMBuildLShr(b, u, KI(m, m->mbits), "");
@@ -740,8 +762,14 @@ static Core1 core1_of(int id)
 	}
 }
 
-static bool is_double(LLVMTypeRef t)
+/* The element type of t (a scalar or a vector) is double; *w gets the lanes. */
+static bool is_double(LLVMTypeRef t, int *w)
 {
+	*w = 1;
+	if (LLVMGetTypeKind(t) == LLVMVectorTypeKind) {
+		*w = (int)LLVMGetVectorSize(t);
+		t = LLVMGetElementType(t);
+	}
 	LLVMTypeKind k = LLVMGetTypeKind(t);
 	assert(k == LLVMFloatTypeKind || k == LLVMDoubleTypeKind);
 	return k == LLVMDoubleTypeKind;
@@ -756,20 +784,24 @@ static void add_fn_attr(Cg *cg, LLVMValueRef fn, const char *name)
 }
 
 /* Returns (creating on first use in cg->mod) the helper function id for
- * the type of the arguments. */
-static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, LLVMTypeRef *fty)
+ * w lanes of float or double ("onnxcc_math_exp_f32", "..._v16f32"). */
+static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, int w, LLVMTypeRef *fty)
 {
 	int nargs = mf_table[id].f2 ? 2 : 1;
-	LLVMTypeRef t = dbl ? LLVMDoubleTypeInContext(cg->ctx) : LLVMFloatTypeInContext(cg->ctx);
+	LLVMTypeRef t = lanes_of(dbl ? LLVMDoubleTypeInContext(cg->ctx) : LLVMFloatTypeInContext(cg->ctx), w);
 	LLVMTypeRef params[2] = { t, t };
 	*fty = LLVMFunctionType(t, params, (unsigned)nargs, 0);
 	int slot = 2 * id + (dbl ? 1 : 0);
-	char name[64];
-	snprintf(name, sizeof name, "onnxcc_math_%s_%s", mf_table[id].name, dbl ? "f64" : "f32");
-	/* The cache is trusted only when it matches cg->mod's own symbol, so a
-	 * Cg reused for a new module never touches a stale function. */
+	char name[64], lanes[16] = "";
+	assert(w == 1 || id != MF_FMOD);   /* fmod loops per element */
+	if (w > 1)
+		snprintf(lanes, sizeof lanes, "v%d", w);
+	snprintf(name, sizeof name, "onnxcc_math_%s_%s%s", mf_table[id].name, lanes, dbl ? "f64" : "f32");
+	/* The cache (scalars only) is trusted only when it matches cg->mod's
+	 * own symbol, so a Cg reused for a new module never touches a stale
+	 * function. */
 	LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
-	if (fn && fn == cg->math_fns[slot])
+	if (fn && (w > 1 || fn == cg->math_fns[slot]))
 		return fn;
 	if (!fn) {
 		fn = LLVMAddFunction(cg->mod, name, *fty);
@@ -783,7 +815,7 @@ static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, LLVMTypeRef *fty)
 		LLVMPositionBuilderAtEnd(b, bb);
 		bool widen = !dbl && mf_table[id].via_double;
 		M m;
-		m_init(&m, cg, b, dbl || widen, !dbl);
+		m_init(&m, cg, b, dbl || widen, !dbl, w);
 		LLVMValueRef a[2];
 		for (int i = 0; i < nargs; i++) {
 			a[i] = LLVMGetParam(fn, (unsigned)i);
@@ -796,14 +828,17 @@ static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, LLVMTypeRef *fty)
 		LLVMBuildRet(b, r);
 		LLVMDisposeBuilder(b);
 	}
-	cg->math_fns[slot] = fn;
+	if (w == 1)
+		cg->math_fns[slot] = fn;
 	return fn;
 }
 
 static LLVMValueRef call1(Cg *cg, int id, LLVMValueRef x)
 {
 	LLVMTypeRef fty;
-	LLVMValueRef fn = get_fn(cg, id, is_double(LLVMTypeOf(x)), &fty);
+	int w;
+	bool dbl = is_double(LLVMTypeOf(x), &w);
+	LLVMValueRef fn = get_fn(cg, id, dbl, w, &fty);
 	return LLVMBuildCall2(cg->b, fty, fn, &x, 1, "");
 }
 
@@ -811,7 +846,9 @@ static LLVMValueRef call2(Cg *cg, int id, LLVMValueRef x, LLVMValueRef y)
 {
 	assert(LLVMTypeOf(x) == LLVMTypeOf(y));
 	LLVMTypeRef fty;
-	LLVMValueRef fn = get_fn(cg, id, is_double(LLVMTypeOf(x)), &fty);
+	int w;
+	bool dbl = is_double(LLVMTypeOf(x), &w);
+	LLVMValueRef fn = get_fn(cg, id, dbl, w, &fty);
 	LLVMValueRef a[2] = { x, y };
 	return LLVMBuildCall2(cg->b, fty, fn, a, 2, "");
 }
@@ -820,8 +857,9 @@ static LLVMValueRef call2(Cg *cg, int id, LLVMValueRef x, LLVMValueRef y)
 static M inline_m(Cg *cg, LLVMValueRef x)
 {
 	M m;
-	bool dbl = is_double(LLVMTypeOf(x));
-	m_init(&m, cg, cg->b, dbl, !dbl);
+	int w;
+	bool dbl = is_double(LLVMTypeOf(x), &w);
+	m_init(&m, cg, cg->b, dbl, !dbl, w);
 	return m;
 }
 

@@ -3,9 +3,13 @@
  * Generated code must not call libm, so every transcendental function is
  * emitted here as straight-line IR (range reduction + polynomial, selects
  * instead of branches) that the loop vectoriser can widen.  Each takes and
- * returns a scalar `float` or `double` LLVM value (the type of x; both
- * arguments of a binary function have the same type).  f16/bf16 callers
- * extend to float first (cg_load does).
+ * returns a `float` or `double` LLVM value, or a vector <w x float|double>
+ * (the type of x; both arguments of a binary function have the same type).
+ * A vector form computes every lane exactly as the scalar form does (same
+ * algorithm, same results, same accuracy), so explicit vector loops
+ * (codegen/vec.h) and their scalar tails agree bit for bit; the one
+ * exception is fmod, which is scalar only.  f16/bf16 callers extend to
+ * float first (cg_load does).
  *
  * Accuracy (measured by tests/unit/test_mathfn.c against libm):
  *   f32: exp, expm1, log computed in float, <= 2 ulp; log1p, tanh, sigmoid,
