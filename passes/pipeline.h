@@ -16,7 +16,8 @@ typedef struct PipelineOptions {
 } PipelineOptions;
 
 /* Runs, in order: bind-dims (pass_bind_dims), infer (pass_infer_shapes,
- * which folds constants as it goes), aliases (pass_remove_aliases), dce
+ * which folds constants as it goes), aliases (pass_remove_aliases),
+ * fuse-layernorm (pass_fuse_layernorm), fuse-gelu (pass_fuse_gelu), dce
  * (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
@@ -28,12 +29,26 @@ bool pass_pipeline(Graph *g, const PipelineOptions *o, Diag *d);
 /* The pass names, in pipeline order, for --help and --print-after. */
 const char *const *pass_names(int *n);
 
+/* Runs the one pass called `name` (see pass_names; bind-dims binds
+ * nothing).  Unknown name: a diagnostic, false.  For pass tests. */
+bool pass_run_named(Graph *g, const char *name, Diag *d);
+
 /* requires: shapes inferred, constants folded
  * keeps:    topological order, value ids, graph output names
  * Identity, same-dtype Cast/CastLike, inference Dropout and shape-preserving
  * Reshape/Flatten/Squeeze/Unsqueeze are removed; uses go to the source value.
  * The graph-output rule is stated in passes/aliases.c. */
 bool pass_remove_aliases(Graph *g, Diag *d);
+
+/* requires: shapes inferred; keeps: topological order, value ids.
+ * The decomposed LayerNorm chain (opset < 17 export) becomes one
+ * LayerNormalization node; the pattern is stated in passes/fuse_layernorm.c. */
+bool pass_fuse_layernorm(Graph *g, Diag *d);
+
+/* requires: shapes inferred; keeps: topological order, value ids.
+ * The erf and tanh GELU formulas become one Gelu node (approximate="tanh"
+ * for the latter); the patterns are stated in passes/fuse_gelu.c. */
+bool pass_fuse_gelu(Graph *g, Diag *d);
 
 /* keeps: topological order, value ids; renumbers nodes (graph_compact).
  * Removes every node no graph output depends on. */
