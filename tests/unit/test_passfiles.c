@@ -11,6 +11,11 @@
  * The graph is verified before and after; the dump after the passes must
  * equal NAME.expected (or, with "expect: unchanged", the dump of the input).
  * ONNXCC_UPDATE_EXPECTED=1 rewrites the .expected files (review the diff!).
+ * A case that runs a fuse-* pass and changes the graph is also compiled
+ * before and after the passes (tu_run_graph, no other pass) and run on the
+ * same pseudo-random inputs: the outputs must agree within 1e-5 relative
+ * (plus 1e-6 absolute), so each fused form is checked against the chain it
+ * replaced.
  *
  * Also: for every model of the zoo (tests/models/NAME/model.onnx), the
  * op counts with the fusion passes and without, printed as a table, and the
@@ -20,6 +25,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +95,87 @@ static char **list_dir(const char *dir, const char *suffix, int *n)
 	return names;
 }
 
+/* Compiles and runs g on inputs filled from seed; returns the outputs,
+ * concatenated as f32 (all outputs of fusion tests are f32), in *out. */
+static bool run_graph(Graph *g, float **out, int64_t *nout, char *msg, size_t cap)
+{
+	void *ins[16], *outs[16];
+	int64_t total = 0;
+	assert_true(g->ninputs <= 16 && g->noutputs <= 16);
+	uint32_t seed = 12345;
+	for (int k = 0; k < g->ninputs; k++) {
+		Value *v = gval(g, g->inputs[k]);
+		int64_t n = shape_numel(&v->shape);
+		assert_int_equal(v->dtype, DT_F32);
+		float *buf = malloc(sizeof(float) * (size_t)(n ? n : 1));
+		for (int64_t i = 0; i < n; i++) {
+			seed = seed * 1664525u + 1013904223u;
+			buf[i] = (float)((seed >> 8) % 6001) / 1000.0f - 3.0f; /* [-3, 3] */
+		}
+		ins[k] = buf;
+	}
+	for (int k = 0; k < g->noutputs; k++) {
+		Value *v = gval(g, g->outputs[k]);
+		assert_int_equal(v->dtype, DT_F32);
+		total += shape_numel(&v->shape);
+	}
+	float *all = calloc((size_t)(total ? total : 1), sizeof(float));
+	int64_t off = 0;
+	for (int k = 0; k < g->noutputs; k++) {
+		outs[k] = all + off;
+		off += shape_numel(&gval(g, g->outputs[k])->shape);
+	}
+	Diag d;
+	diag_init(&d, "passfile", false);
+	bool ok = tu_run_graph(g, (const void *const *)ins, outs, &d);
+	if (!ok)
+		snprintf(msg, cap, "compile: %s", d.buf ? d.buf : "");
+	diag_free(&d);
+	for (int k = 0; k < g->ninputs; k++)
+		free(ins[k]);
+	*out = all;
+	*nout = total;
+	return ok;
+}
+
+/* The case's graph before (re-parsed from text) and after (g) the passes
+ * compute the same outputs. */
+static char *same_numbers(const char *text, const char *path, Graph *g)
+{
+	char msg[8192] = "";
+	Diag d;
+	diag_init(&d, path, false);
+	Graph *b = ir_parse(text, path, 0, &d);
+	assert_non_null(b);
+	float *x = NULL, *y = NULL;
+	int64_t nx = 0, ny = 0;
+	pass_dce(g, &d); /* drop the chains' dead nodes */
+	bool ok = run_graph(b, &x, &nx, msg, sizeof msg) && run_graph(g, &y, &ny, msg, sizeof msg);
+	if (ok && nx != ny) {
+		snprintf(msg, sizeof msg, "output sizes differ: %lld vs %lld", (long long)nx, (long long)ny);
+		ok = false;
+	}
+	double worst = 0;
+	for (int64_t i = 0; ok && i < nx; i++) {
+		double err = fabs((double)x[i] - (double)y[i]);
+		if (err / (1e-6 + fabs((double)x[i])) > worst)
+			worst = err / (1e-6 + fabs((double)x[i]));
+		if (!(err <= 1e-6 + 1e-5 * fabs((double)x[i]))) {
+			snprintf(msg, sizeof msg, "output element %lld: unfused %.9g, fused %.9g",
+			         (long long)i, (double)x[i], (double)y[i]);
+			ok = false;
+		}
+	}
+	if (ok)
+		fprintf(stderr, "%s: fused vs unfused, %lld outputs, max relative difference %.3g\n",
+		        path, (long long)nx, worst);
+	free(x);
+	free(y);
+	graph_free(b);
+	diag_free(&d);
+	return ok ? NULL : strdup(msg);
+}
+
 /* Runs one NAME.in; returns a malloc'd failure message or NULL. */
 static char *run_case(const char *dir, const char *name)
 {
@@ -118,6 +205,7 @@ static char *run_case(const char *dir, const char *name)
 		goto out;
 	}
 	before = dump_str(g);
+	bool fusing = strstr(passes, "fuse-") != NULL;
 	for (char *tok = strtok(passes, " "); tok; tok = strtok(NULL, " ")) {
 		if (!pass_run_named(g, tok, &d) || !ir_verify(g, &d)) {
 			snprintf(msg, sizeof msg, "pass %s: %s", tok, d.buf ? d.buf : "");
@@ -148,6 +236,9 @@ static char *run_case(const char *dir, const char *name)
 		fail = strdup(msg);
 	} else if (strcmp(got, before) == 0) {
 		fail = strdup("the passes changed nothing: mark it '; expect: unchanged' if that is the point");
+	} else if (fusing) {
+		snprintf(path, sizeof path, "%s/%s.in", dir, name);
+		fail = same_numbers(text, path, g);
 	}
 	free(want);
 out:
