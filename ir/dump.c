@@ -189,7 +189,9 @@ static void put_node(Graph *g, Node *n, FILE *f)
 
 void ir_dump(Graph *g, FILE *f)
 {
-	fprintf(f, "graph \"%s\"", g->name ? g->name : "");
+	const char *gname = g->name ? g->name : "";
+	fputs("graph ", f);
+	put_string(gname, strlen(gname), f);
 	if (g->nopsets) {
 		fputs(" opset", f);
 		for (int i = 0; i < g->nopsets; i++) {

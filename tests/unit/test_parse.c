@@ -45,7 +45,7 @@ static Graph *round_trip(const char *text, unsigned flags)
 }
 
 static const char *ALL_KINDS =
-	"graph \"every kind\" opset ai.onnx=17, com.microsoft=1\n"
+	"graph \"every \\\"kind\\\"\" opset ai.onnx=17, com.microsoft=1\n"
 	"input  %x : f32[N,3,?,4]\n"
 	"input  %u : ?[?]\n"
 	"const  %h : f16[3] = {1, -0.5, 65504}\n"
