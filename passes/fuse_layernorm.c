@@ -11,7 +11,8 @@
  * attribute, or its input 1 from opset 18; negative or not; no axes = all):
  *
  *   m = ReduceMean(x, A)                  keepdims = 1
- *   d = Sub(x, m)
+ *   d = Sub(x, m)                         or two such Subs, one feeding q
+ *                                         and one n (x - u written twice)
  *   q = Pow(d, 2)  |  Mul(d, d)
  *   v = ReduceMean(q, A)                  keepdims = 1
  *   e = Add(v, eps)  |  Add(eps, v)       eps: a one-element float constant
@@ -139,6 +140,13 @@ static ValueId ones(Graph *g, ValueId x, int k)
 	return v;
 }
 
+/* Node n squares d: Pow(d, 2) or Mul(d, d). */
+static bool is_square(Graph *g, const Node *n, ValueId d)
+{
+	return (n->op == OP_Pow && n->in[0] == d && const_near(g, n->in[1], 2.0, 0)) ||
+	       (n->op == OP_Mul && n->in[0] == d && n->in[1] == d);
+}
+
 static bool same_shape(Graph *g, ValueId a, ValueId b)
 {
 	return shape_eq(&gval(g, a)->shape, &gval(g, b)->shape);
@@ -155,37 +163,49 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId r1)
 	    !trailing_axes(g, mean, r, &k))
 		return false;
 
-	/* d = x - m */
-	NodeId sub = uses_single(g, u, m);
-	if (sub == IR_NONE || g->nodes[sub].op != OP_Sub || g->nodes[sub].in[0] != x ||
-	    g->nodes[sub].in[1] != m)
+	/* d = x - m: one Sub read by the square and the division (torch.onnx),
+	 * or two equal Subs, one for each (code that writes x - u twice) */
+	NodeId subs[2], sq = IR_NONE, norm = IR_NONE;
+	int nsub = 0;
+	int mc = uses_count(g, u, m);
+	if (mc < 1 || mc > 2)
 		return false;
-	ValueId d = g->nodes[sub].out[0];
-	if (!same_shape(g, d, x))
-		return false;
-
-	/* d's consumers: the square and the normalizing node */
-	NodeId sq = IR_NONE, norm = IR_NONE;
-	int slots = 0;
-	for (int j = u->off[d]; j < u->off[d + 1]; j++) {
+	for (int j = u->off[m]; j < u->off[m + 1]; j++) {
 		NodeId c = u->node[j];
 		Node *cn = &g->nodes[c];
-		if (cn->dead || c == sq || c == norm)
+		if (cn->dead)
 			continue;
-		if ((cn->op == OP_Pow && cn->in[0] == d && const_near(g, cn->in[1], 2.0, 0)) ||
-		    (cn->op == OP_Mul && cn->in[0] == d && cn->in[1] == d)) {
-			if (sq != IR_NONE)
-				return false;
-			sq = c;
-			slots += cn->op == OP_Mul ? 2 : 1;
-		} else {
-			if (norm != IR_NONE)
-				return false;
-			norm = c;
-			slots++;
-		}
+		if (cn->op != OP_Sub || cn->in[0] != x || cn->in[1] != m || !same_shape(g, cn->out[0], x))
+			return false;
+		subs[nsub++] = c;
 	}
-	if (sq == IR_NONE || norm == IR_NONE || uses_count(g, u, d) != slots)
+	ValueId dq = IR_NONE, dn = IR_NONE; /* the d squared, the d divided */
+	for (int i = 0; i < nsub; i++) {
+		ValueId d = g->nodes[subs[i]].out[0];
+		int slots = 0;
+		for (int j = u->off[d]; j < u->off[d + 1]; j++) {
+			NodeId c = u->node[j];
+			Node *cn = &g->nodes[c];
+			if (cn->dead || c == sq || c == norm)
+				continue;
+			if (is_square(g, cn, d)) {
+				if (sq != IR_NONE)
+					return false;
+				sq = c;
+				dq = d;
+				slots += cn->op == OP_Mul ? 2 : 1;
+			} else {
+				if (norm != IR_NONE)
+					return false;
+				norm = c;
+				dn = d;
+				slots++;
+			}
+		}
+		if (uses_count(g, u, d) != slots)
+			return false;
+	}
+	if (sq == IR_NONE || norm == IR_NONE || (nsub == 2 && dq == dn))
 		return false;
 	ValueId q = g->nodes[sq].out[0];
 	if (!same_shape(g, q, x))
@@ -220,9 +240,9 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId r1)
 		rec = c;
 		c = uses_single(g, u, g->nodes[rec].out[0]);
 		if (c != norm || g->nodes[c].op != OP_Mul ||
-		    other_input(&g->nodes[c], g->nodes[rec].out[0]) != d)
+		    other_input(&g->nodes[c], g->nodes[rec].out[0]) != dn)
 			return false;
-	} else if (c != norm || g->nodes[c].op != OP_Div || g->nodes[c].in[0] != d ||
+	} else if (c != norm || g->nodes[c].op != OP_Div || g->nodes[c].in[0] != dn ||
 	           g->nodes[c].in[1] != s) {
 		return false;
 	}
@@ -256,7 +276,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId r1)
 
 	const Node *first = &g->nodes[r1];
 	const char *name = fused_name(g, first, &g->nodes[last], "LayerNormalization");
-	NodeId dead[] = {r1, sub, sq, r2, add, sqrt, rec, norm, mul};
+	NodeId dead[] = {r1, subs[0], nsub == 2 ? subs[1] : IR_NONE, sq, r2, add, sqrt, rec, norm, mul};
 	for (size_t i = 0; i < sizeof dead / sizeof dead[0]; i++)
 		if (dead[i] != IR_NONE && dead[i] != last)
 			node_kill(g, dead[i]);
