@@ -7,6 +7,7 @@
 
 void uses_build(Graph *g, Uses *u)
 {
+	u->nvalues = g->nvalues;
 	u->off = xcalloc((size_t)g->nvalues + 1, sizeof *u->off);
 	for (int i = 0; i < g->nnodes; i++) {
 		Node *n = &g->nodes[i];
@@ -43,6 +44,8 @@ int uses_count(Graph *g, const Uses *u, ValueId v)
 {
 	if (gval(g, v)->is_output)
 		return -1;
+	if (v >= u->nvalues)
+		return 0;
 	int c = 0;
 	for (int j = u->off[v]; j < u->off[v + 1]; j++)
 		c += !g->nodes[u->node[j]].dead;
@@ -52,7 +55,7 @@ int uses_count(Graph *g, const Uses *u, ValueId v)
 NodeId uses_single(Graph *g, const Uses *u, ValueId v)
 {
 	if (uses_count(g, u, v) != 1)
-		return IR_NONE;
+		return IR_NONE; /* also every value newer than the index */
 	for (int j = u->off[v]; j < u->off[v + 1]; j++)
 		if (!g->nodes[u->node[j]].dead)
 			return u->node[j];

@@ -15,6 +15,7 @@
 typedef struct Uses {
 	int *off;      /* consumers of v: node[off[v] .. off[v+1]) */
 	NodeId *node;  /* one entry per input slot that reads v */
+	int nvalues;   /* values that existed when the index was built */
 } Uses;
 
 /* Builds the consumer index of g's live nodes; free with uses_free. */
@@ -22,7 +23,8 @@ void uses_build(Graph *g, Uses *u);
 void uses_free(Uses *u);
 
 /* Number of input slots of live nodes reading v, or -1 if v is a graph
- * output (a graph output can never be fused away). */
+ * output (a graph output can never be fused away).  A value added after
+ * uses_build (a constant a fusion made) counts 0. */
 int uses_count(Graph *g, const Uses *u, ValueId v);
 
 /* The one live node reading v, if v has exactly one use and is not a graph
