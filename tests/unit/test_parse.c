@@ -184,6 +184,43 @@ static void test_errors(void **state)
 	}
 }
 
+/* Every prefix of a valid text, and the text with each byte replaced by
+ * a few troublesome ones, parses or gives a diagnostic: never a crash
+ * (run under ASan/UBSan in CI). */
+static void test_mangled_inputs(void **state)
+{
+	(void)state;
+	size_t n = strlen(ALL_KINDS);
+	char *buf = malloc(n + 1);
+	static const char subst[] = {'\0', '\n', '%', '"', ',', '[', ']', '{', '}', '(', ')', ' ', '9', '\\'};
+	int parsed = 0, rejected = 0;
+	for (size_t len = 0; len <= n; len++) {
+		for (size_t k = 0; k <= sizeof subst; k++) {
+			memcpy(buf, ALL_KINDS, n + 1);
+			if (k == sizeof subst)
+				buf[len] = 0; /* the prefix */
+			else if (len < n)
+				buf[len] = subst[k];
+			else
+				continue;
+			Diag d;
+			diag_init(&d, "m.ir", false);
+			Graph *g = ir_parse(buf, "m.ir", 0, &d);
+			if (g) {
+				parsed++;
+				assert_int_equal(d.nerrors, 0);
+			} else {
+				rejected++;
+				assert_int_equal(d.nerrors, 1);
+			}
+			graph_free(g);
+			diag_free(&d);
+		}
+	}
+	free(buf);
+	assert_true(parsed > 0 && rejected > 0);
+}
+
 /* Loads path, optionally runs the pipeline, and round-trips its dump.
  * Returns false when the model is not processed (load/pipeline diagnostic
  * or a subgraph attribute, which the dump cannot carry). */
@@ -264,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_all_kinds),
 		cmocka_unit_test(test_full_and_elided_data),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_mangled_inputs),
 		cmocka_unit_test(test_zoo_round_trip),
 		cmocka_unit_test(test_node_tests_round_trip),
 	};
