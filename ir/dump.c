@@ -6,7 +6,8 @@
  *   %y : f32[1,4,8,8] = Conv(%x, %w, _) {kernel_shape=[3,3], pads=[1,1,1,1]}  # conv1
  *   output %y
  *
- * Deterministic: no pointers, attributes sorted by name, floats with %.9g,
+ * Deterministic: no pointers, attributes sorted by name, floats with %.9g
+ * (float attributes always with a '.' or an exponent: "1.0", not "1"),
  * constants only when referenced by a live node or a graph output, in value
  * id order, with at most DUMP_ELEMS leading elements.  Omitted optional
  * inputs/outputs print as "_"; ops outside ai.onnx as "domain::Op".
@@ -78,12 +79,23 @@ static void put_data(DType dt, const Shape *s, const void *data, FILE *f)
 	fputc('}', f);
 }
 
+/* A float attribute with %.9g, plus ".0" when that reads like an integer,
+ * so ir_parse() can tell AK_FLOAT from AK_INT ("1.0" vs "1"). */
+static void put_float(double v, FILE *f)
+{
+	char b[64];
+	snprintf(b, sizeof b, "%.9g", v);
+	fputs(b, f);
+	if (strspn(b, "-0123456789") == strlen(b))
+		fputs(".0", f);
+}
+
 static void put_attr(const Attr *a, FILE *f)
 {
 	fprintf(f, "%s=", a->name);
 	switch (a->kind) {
 	case AK_FLOAT:
-		fprintf(f, "%.9g", (double)a->f);
+		put_float((double)a->f, f);
 		break;
 	case AK_INT:
 		fprintf(f, "%lld", (long long)a->i);
@@ -99,7 +111,7 @@ static void put_attr(const Attr *a, FILE *f)
 			if (i)
 				fputc(',', f);
 			if (a->kind == AK_FLOATS)
-				fprintf(f, "%.9g", (double)a->floats[i]);
+				put_float((double)a->floats[i], f);
 			else if (a->kind == AK_INTS)
 				fprintf(f, "%lld", (long long)a->ints[i]);
 			else
@@ -177,7 +189,9 @@ static void put_node(Graph *g, Node *n, FILE *f)
 
 void ir_dump(Graph *g, FILE *f)
 {
-	fprintf(f, "graph \"%s\"", g->name ? g->name : "");
+	const char *gname = g->name ? g->name : "";
+	fputs("graph ", f);
+	put_string(gname, strlen(gname), f);
 	if (g->nopsets) {
 		fputs(" opset", f);
 		for (int i = 0; i < g->nopsets; i++) {

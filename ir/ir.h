@@ -269,4 +269,14 @@ bool ir_verify(Graph *g, Diag *d);
 #include <stdio.h>
 void ir_dump(Graph *g, FILE *f);
 
+/* Reads the text ir_dump() writes (grammar in ir/parse.c) into a new
+ * graph; path names the file in diagnostics ("path: line N: message").
+ * Constants must list all their elements unless flags has
+ * IR_PARSE_FILL_ELIDED, which repeats the shown prefix of an elided
+ * constant (for round trips of real models; such data is not the model's).
+ * Returns NULL after a diagnostic.  dump(parse(dump(g))) == dump(g) for
+ * every graph without subgraph attributes. */
+enum { IR_PARSE_FILL_ELIDED = 1u << 0 };
+Graph *ir_parse(const char *text, const char *path, unsigned flags, Diag *d);
+
 #endif

@@ -38,6 +38,18 @@ static bool run_fuse_gemm(Graph *g, const PassCtx *c, Diag *d)
 	return pass_fuse_gemm(g, d);
 }
 
+static bool run_fuse_layernorm(Graph *g, const PassCtx *c, Diag *d)
+{
+	(void)c;
+	return pass_fuse_layernorm(g, d);
+}
+
+static bool run_fuse_gelu(Graph *g, const PassCtx *c, Diag *d)
+{
+	(void)c;
+	return pass_fuse_gelu(g, d);
+}
+
 static bool run_dce(Graph *g, const PassCtx *c, Diag *d)
 {
 	(void)c;
@@ -45,9 +57,11 @@ static bool run_dce(Graph *g, const PassCtx *c, Diag *d)
 }
 
 /* The pipeline, in order: names[i] is the name of runs[i]. */
-static const char *const names[] = {"bind-dims", "infer", "aliases", "fuse-gemm", "dce"};
+static const char *const names[] = {
+	"bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-gemm", "dce",
+};
 static bool (*const runs[])(Graph *g, const PassCtx *c, Diag *d) = {
-	run_bind_dims, run_infer, run_aliases, run_fuse_gemm, run_dce,
+	run_bind_dims, run_infer, run_aliases, run_fuse_layernorm, run_fuse_gelu, run_fuse_gemm, run_dce,
 };
 #define NPASSES ((int)(sizeof names / sizeof names[0]))
 _Static_assert(sizeof names / sizeof names[0] == sizeof runs / sizeof runs[0],
@@ -57,6 +71,16 @@ const char *const *pass_names(int *n)
 {
 	*n = NPASSES;
 	return names;
+}
+
+bool pass_run_named(Graph *g, const char *name, Diag *d)
+{
+	PassCtx c = {NULL};
+	for (int i = 0; i < NPASSES; i++)
+		if (!strcmp(names[i], name))
+			return runs[i](g, &c, d);
+	diag_error(d, "unknown pass '%s'", name);
+	return false;
 }
 
 static double now_ms(void)
@@ -109,12 +133,12 @@ bool pass_pipeline(Graph *g, const PipelineOptions *o, Diag *d)
 	}
 	if (o && o->time_passes) {
 		double total = 0;
-		fprintf(stderr, "%-12s %10s\n", "pass", "ms");
+		fprintf(stderr, "%-16s %10s\n", "pass", "ms");
 		for (int i = 0; i < ran; i++) {
-			fprintf(stderr, "%-12s %10.3f\n", names[i], ms[i]);
+			fprintf(stderr, "%-16s %10.3f\n", names[i], ms[i]);
 			total += ms[i];
 		}
-		fprintf(stderr, "%-12s %10.3f\n", "total", total);
+		fprintf(stderr, "%-16s %10.3f\n", "total", total);
 	}
 	return ok;
 }

@@ -16,8 +16,9 @@ typedef struct PipelineOptions {
 } PipelineOptions;
 
 /* Runs, in order: bind-dims (pass_bind_dims), infer (pass_infer_shapes,
- * which folds constants as it goes), aliases (pass_remove_aliases), dce
- * (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
+ * which folds constants as it goes), aliases (pass_remove_aliases),
+ * fuse-layernorm (pass_fuse_layernorm), fuse-gelu (pass_fuse_gelu),
+ * fuse-gemm (pass_fuse_gemm), dce (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
  * print_after name is a diagnostic listing the valid names, reported before
@@ -27,6 +28,10 @@ bool pass_pipeline(Graph *g, const PipelineOptions *o, Diag *d);
 
 /* The pass names, in pipeline order, for --help and --print-after. */
 const char *const *pass_names(int *n);
+
+/* Runs the one pass called `name` (see pass_names; bind-dims binds
+ * nothing).  Unknown name: a diagnostic, false.  For pass tests. */
+bool pass_run_named(Graph *g, const char *name, Diag *d);
 
 /* requires: shapes inferred, constants folded
  * keeps:    topological order, value ids, graph output names
@@ -40,6 +45,16 @@ bool pass_remove_aliases(Graph *g, Diag *d);
  * MatMul by a constant weight + bias Add + Relu + residual Add become one
  * MatMulEpi node (see passes/fuse_gemm.c for the exact pattern). */
 bool pass_fuse_gemm(Graph *g, Diag *d);
+
+/* requires: shapes inferred; keeps: topological order, value ids.
+ * The decomposed LayerNorm chain (opset < 17 export) becomes one
+ * LayerNormalization node; the pattern is stated in passes/fuse_layernorm.c. */
+bool pass_fuse_layernorm(Graph *g, Diag *d);
+
+/* requires: shapes inferred; keeps: topological order, value ids.
+ * The erf and tanh GELU formulas become one Gelu node (approximate="tanh"
+ * for the latter); the patterns are stated in passes/fuse_gelu.c. */
+bool pass_fuse_gelu(Graph *g, Diag *d);
 
 /* keeps: topological order, value ids; renumbers nodes (graph_compact).
  * Removes every node no graph output depends on. */

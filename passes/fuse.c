@@ -1,0 +1,142 @@
+/* passes/fuse.c — helpers shared by the fusion passes (contracts in fuse.h). */
+#include "fuse.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void uses_build(Graph *g, Uses *u)
+{
+	u->nvalues = g->nvalues;
+	u->off = xcalloc((size_t)g->nvalues + 1, sizeof *u->off);
+	for (int i = 0; i < g->nnodes; i++) {
+		Node *n = &g->nodes[i];
+		if (n->dead)
+			continue;
+		for (int k = 0; k < n->nin; k++)
+			if (n->in[k] != IR_NONE)
+				u->off[n->in[k] + 1]++;
+	}
+	for (int v = 0; v < g->nvalues; v++)
+		u->off[v + 1] += u->off[v];
+	u->node = xmalloc(sizeof *u->node * (size_t)(u->off[g->nvalues] + 1));
+	int *fill = xcalloc((size_t)g->nvalues + 1, sizeof *fill);
+	for (int i = 0; i < g->nnodes; i++) {
+		Node *n = &g->nodes[i];
+		if (n->dead)
+			continue;
+		for (int k = 0; k < n->nin; k++)
+			if (n->in[k] != IR_NONE)
+				u->node[u->off[n->in[k]] + fill[n->in[k]]++] = i;
+	}
+	free(fill);
+}
+
+void uses_free(Uses *u)
+{
+	free(u->off);
+	free(u->node);
+	u->off = NULL;
+	u->node = NULL;
+}
+
+int uses_count(Graph *g, const Uses *u, ValueId v)
+{
+	if (gval(g, v)->is_output)
+		return -1;
+	if (v >= u->nvalues)
+		return 0;
+	int c = 0;
+	for (int j = u->off[v]; j < u->off[v + 1]; j++)
+		c += !g->nodes[u->node[j]].dead;
+	return c;
+}
+
+NodeId uses_single(Graph *g, const Uses *u, ValueId v)
+{
+	if (uses_count(g, u, v) != 1)
+		return IR_NONE; /* also every value newer than the index */
+	for (int j = u->off[v]; j < u->off[v + 1]; j++)
+		if (!g->nodes[u->node[j]].dead)
+			return u->node[j];
+	return IR_NONE;
+}
+
+Node *producer_op(Graph *g, ValueId v, Op op)
+{
+	if (v == IR_NONE)
+		return NULL;
+	NodeId p = gval(g, v)->producer;
+	if (p == IR_NONE || g->nodes[p].dead || g->nodes[p].op != op)
+		return NULL;
+	return &g->nodes[p];
+}
+
+bool const_scalar(Graph *g, ValueId v, double *out)
+{
+	if (v == IR_NONE)
+		return false;
+	Value *val = gval(g, v);
+	if (val->kind != VK_CONST || !val->data || !dtype_is_float(val->dtype) ||
+	    shape_numel(&val->shape) != 1)
+		return false;
+	*out = value_get_f64(val, 0);
+	return true;
+}
+
+bool const_near(Graph *g, ValueId v, double want, double rel)
+{
+	double x;
+	return const_scalar(g, v, &x) && fabs(x - want) <= rel * fabs(want);
+}
+
+ValueId other_input(const Node *n, ValueId v)
+{
+	if (n->nin != 2)
+		return IR_NONE;
+	if (n->in[0] == v)
+		return n->in[1];
+	if (n->in[1] == v)
+		return n->in[0];
+	return IR_NONE;
+}
+
+void node_rewrite(Graph *g, NodeId last, Op op, int opset, const ValueId *in, int nin,
+                  int nout, const char *name)
+{
+	Node *n = &g->nodes[last];
+	n->op = op;
+	n->op_type = op_name(op);
+	n->domain = (op_info[op].flags & OPF_FUSED) ? "onnxcc" : "";
+	n->opset = opset;
+	n->in = arena_dup(&g->arena, in, sizeof(ValueId) * (size_t)nin);
+	n->nin = nin;
+	for (int k = nout; k < n->nout; k++)
+		if (n->out[k] != IR_NONE)
+			gval(g, n->out[k])->producer = IR_NONE;
+	n->nout = nout;
+	n->attrs = NULL;
+	n->nattr = 0;
+	n->name = name;
+}
+
+void node_kill(Graph *g, NodeId id)
+{
+	Node *n = &g->nodes[id];
+	n->dead = true;
+	for (int k = 0; k < n->nout; k++)
+		if (n->out[k] != IR_NONE && gval(g, n->out[k])->producer == id)
+			gval(g, n->out[k])->producer = IR_NONE;
+}
+
+const char *fused_name(Graph *g, const Node *a, const Node *b, const char *op)
+{
+	const char *x = a->name ? a->name : "", *y = b->name ? b->name : "";
+	size_t cut = 0;
+	for (size_t i = 0; x[i] && x[i] == y[i]; i++)
+		if (x[i] == '/')
+			cut = i + 1;
+	if (cut == 0)
+		return y;
+	return arena_printf(&g->arena, "%.*s%s", (int)cut, x, op);
+}

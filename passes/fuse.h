@@ -1,0 +1,62 @@
+/* passes/fuse.h — what the pattern-fusion passes (fuse_*.c) share: a
+ * consumer index over the live nodes, constant-scalar tests, and the
+ * in-place rewrite of a chain's last node into the fused op.
+ *
+ * The index is built once per pass run.  A fusion kills the chain's other
+ * nodes and rewrites its last node; the index stays right for every value
+ * the pass still looks at as long as chains are disjoint, which the match
+ * rules guarantee (each intermediate of a chain has all its uses inside it).
+ */
+#ifndef ONNXCC_FUSE_H
+#define ONNXCC_FUSE_H
+
+#include "../ir/ir.h"
+
+typedef struct Uses {
+	int *off;      /* consumers of v: node[off[v] .. off[v+1]) */
+	NodeId *node;  /* one entry per input slot that reads v */
+	int nvalues;   /* values that existed when the index was built */
+} Uses;
+
+/* Builds the consumer index of g's live nodes; free with uses_free. */
+void uses_build(Graph *g, Uses *u);
+void uses_free(Uses *u);
+
+/* Number of input slots of live nodes reading v, or -1 if v is a graph
+ * output (a graph output can never be fused away).  A value added after
+ * uses_build (a constant a fusion made) counts 0. */
+int uses_count(Graph *g, const Uses *u, ValueId v);
+
+/* The one live node reading v, if v has exactly one use and is not a graph
+ * output; else IR_NONE. */
+NodeId uses_single(Graph *g, const Uses *u, ValueId v);
+
+/* The live producer of v if it is a node of op `op`, else NULL. */
+Node *producer_op(Graph *g, ValueId v, Op op);
+
+/* True if v is a constant of a float dtype with exactly one element; its
+ * value in *out. */
+bool const_scalar(Graph *g, ValueId v, double *out);
+
+/* True if v is a one-element float constant within rel*|want| of want. */
+bool const_near(Graph *g, ValueId v, double want, double rel);
+
+/* For a binary node n with n->in[k] == v: the other input (k = 0 or 1);
+ * IR_NONE if neither input is v. */
+ValueId other_input(const Node *n, ValueId v);
+
+/* Rewrites node `last` into op(in[0..nin)), keeping its outputs 0..nout-1
+ * (others dropped) and its position; attributes are cleared, the name is
+ * `name`.  The node's opset becomes `opset` (the version whose semantics
+ * the fused node has). */
+void node_rewrite(Graph *g, NodeId last, Op op, int opset, const ValueId *in, int nin,
+                  int nout, const char *name);
+
+/* Marks node n dead and clears the producer of its outputs. */
+void node_kill(Graph *g, NodeId n);
+
+/* "prefix/<op>" where prefix is the common '/'-terminated prefix of the
+ * names of a and b (the module path PyTorch gives both), else b's name. */
+const char *fused_name(Graph *g, const Node *a, const Node *b, const char *op);
+
+#endif

@@ -1,0 +1,363 @@
+/* tests/unit/test_passfiles.c — pass tests as files.
+ *
+ * Every tests/passes/NAME.in is a graph in ir_dump's text form (read by
+ * ir_parse, all constant data written out) whose first line names what to
+ * run:
+ *
+ *   ; pass: fuse-layernorm dce         passes in order (pass_names)
+ *   ; expect: unchanged                optional: the graph must come out as
+ *                                      it went in (near-miss tests)
+ *
+ * The graph is verified before and after; the dump after the passes must
+ * equal NAME.expected (or, with "expect: unchanged", the dump of the input).
+ * ONNXCC_UPDATE_EXPECTED=1 rewrites the .expected files (review the diff!).
+ * A case that runs a fuse-* pass and changes the graph is also compiled
+ * before and after the passes (tu_run_graph, no other pass) and run on the
+ * same pseudo-random inputs: the outputs must agree within 1e-5 relative
+ * (plus 1e-6 absolute), so each fused form is checked against the chain it
+ * replaced.
+ *
+ * Also: for every model of the zoo (tests/models/NAME/model.onnx), the
+ * op counts with the fusion passes and without, printed as a table, and the
+ * rule that after the pipeline no model keeps an Erf, a Pow or a Sqrt
+ * (their only sources in the zoo are GELU and LayerNorm chains).
+ */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/onnx.h"
+#include "passes/pipeline.h"
+
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+	char chunk[4096];
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (len + n + 1 > cap) {
+			cap = (len + n + 1) * 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		memcpy(buf + len, chunk, n);
+		len += n;
+	}
+	fclose(f);
+	if (!buf)
+		buf = calloc(1, 1);
+	buf[len] = 0;
+	return buf;
+}
+
+static char *dump_str(Graph *g)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	ir_dump(g, f);
+	fclose(f);
+	return buf;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of the entries of dir ending in suffix (suffix kept off). */
+static char **list_dir(const char *dir, const char *suffix, int *n)
+{
+	DIR *dp = opendir(dir);
+	assert_non_null(dp);
+	char **names = NULL;
+	int cnt = 0;
+	size_t sl = strlen(suffix);
+	struct dirent *e;
+	while ((e = readdir(dp)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (e->d_name[0] == '.' || l <= sl || strcmp(e->d_name + l - sl, suffix) != 0)
+			continue;
+		names = realloc(names, sizeof *names * (size_t)(cnt + 1));
+		names[cnt++] = strndup(e->d_name, l - sl);
+	}
+	closedir(dp);
+	qsort(names, (size_t)cnt, sizeof *names, cmp_str);
+	*n = cnt;
+	return names;
+}
+
+/* Compiles and runs g on inputs filled from seed; returns the outputs,
+ * concatenated as f32 (all outputs of fusion tests are f32), in *out. */
+static bool run_graph(Graph *g, float **out, int64_t *nout, char *msg, size_t cap)
+{
+	void *ins[16], *outs[16];
+	int64_t total = 0;
+	assert_true(g->ninputs <= 16 && g->noutputs <= 16);
+	uint32_t seed = 12345;
+	for (int k = 0; k < g->ninputs; k++) {
+		Value *v = gval(g, g->inputs[k]);
+		int64_t n = shape_numel(&v->shape);
+		assert_int_equal(v->dtype, DT_F32);
+		float *buf = malloc(sizeof(float) * (size_t)(n ? n : 1));
+		for (int64_t i = 0; i < n; i++) {
+			seed = seed * 1664525u + 1013904223u;
+			buf[i] = (float)((seed >> 8) % 6001) / 1000.0f - 3.0f; /* [-3, 3] */
+		}
+		ins[k] = buf;
+	}
+	for (int k = 0; k < g->noutputs; k++) {
+		Value *v = gval(g, g->outputs[k]);
+		assert_int_equal(v->dtype, DT_F32);
+		total += shape_numel(&v->shape);
+	}
+	float *all = calloc((size_t)(total ? total : 1), sizeof(float));
+	int64_t off = 0;
+	for (int k = 0; k < g->noutputs; k++) {
+		outs[k] = all + off;
+		off += shape_numel(&gval(g, g->outputs[k])->shape);
+	}
+	Diag d;
+	diag_init(&d, "passfile", false);
+	bool ok = tu_run_graph(g, (const void *const *)ins, outs, &d);
+	if (!ok)
+		snprintf(msg, cap, "compile: %s", d.buf ? d.buf : "");
+	diag_free(&d);
+	for (int k = 0; k < g->ninputs; k++)
+		free(ins[k]);
+	*out = all;
+	*nout = total;
+	return ok;
+}
+
+/* The case's graph before (re-parsed from text) and after (g) the passes
+ * compute the same outputs. */
+static char *same_numbers(const char *text, const char *path, Graph *g)
+{
+	char msg[8192] = "";
+	Diag d;
+	diag_init(&d, path, false);
+	Graph *b = ir_parse(text, path, 0, &d);
+	assert_non_null(b);
+	float *x = NULL, *y = NULL;
+	int64_t nx = 0, ny = 0;
+	pass_dce(g, &d); /* drop the chains' dead nodes */
+	bool ok = run_graph(b, &x, &nx, msg, sizeof msg) && run_graph(g, &y, &ny, msg, sizeof msg);
+	if (ok && nx != ny) {
+		snprintf(msg, sizeof msg, "output sizes differ: %lld vs %lld", (long long)nx, (long long)ny);
+		ok = false;
+	}
+	double worst = 0;
+	for (int64_t i = 0; ok && i < nx; i++) {
+		double err = fabs((double)x[i] - (double)y[i]);
+		if (err / (1e-6 + fabs((double)x[i])) > worst)
+			worst = err / (1e-6 + fabs((double)x[i]));
+		if (!(err <= 1e-6 + 1e-5 * fabs((double)x[i]))) {
+			snprintf(msg, sizeof msg, "output element %lld: unfused %.9g, fused %.9g",
+			         (long long)i, (double)x[i], (double)y[i]);
+			ok = false;
+		}
+	}
+	if (ok)
+		fprintf(stderr, "%s: fused vs unfused, %lld outputs, max relative difference %.3g\n",
+		        path, (long long)nx, worst);
+	free(x);
+	free(y);
+	graph_free(b);
+	diag_free(&d);
+	return ok ? NULL : strdup(msg);
+}
+
+/* Runs one NAME.in; returns a malloc'd failure message or NULL. */
+static char *run_case(const char *dir, const char *name)
+{
+	char path[4096], msg[8192];
+	snprintf(path, sizeof path, "%s/%s.in", dir, name);
+	char *text = read_all(path);
+	if (!text)
+		return strdup("cannot read the .in file");
+	char passes[512] = "";
+	bool unchanged = strstr(text, "\n; expect: unchanged\n") != NULL;
+	if (sscanf(text, "; pass: %511[^\n]", passes) != 1) {
+		free(text);
+		return strdup("first line must be '; pass: NAME...'");
+	}
+	Diag d;
+	diag_init(&d, path, false);
+	Graph *g = ir_parse(text, path, 0, &d);
+	char *fail = NULL, *before = NULL, *got = NULL;
+	if (!g) {
+		snprintf(msg, sizeof msg, "parse: %s", d.buf);
+		fail = strdup(msg);
+		goto out;
+	}
+	if (!ir_verify(g, &d)) {
+		snprintf(msg, sizeof msg, "input does not verify: %s", d.buf);
+		fail = strdup(msg);
+		goto out;
+	}
+	before = dump_str(g);
+	bool fusing = strstr(passes, "fuse-") != NULL;
+	for (char *tok = strtok(passes, " "); tok; tok = strtok(NULL, " ")) {
+		if (!pass_run_named(g, tok, &d) || !ir_verify(g, &d)) {
+			snprintf(msg, sizeof msg, "pass %s: %s", tok, d.buf ? d.buf : "");
+			fail = strdup(msg);
+			goto out;
+		}
+	}
+	got = dump_str(g);
+	if (unchanged) {
+		if (strcmp(got, before) != 0) {
+			snprintf(msg, sizeof msg, "near miss changed the graph:\n--- in\n%s--- out\n%s", before, got);
+			fail = strdup(msg);
+		}
+		goto out;
+	}
+	snprintf(path, sizeof path, "%s/%s.expected", dir, name);
+	const char *upd = getenv("ONNXCC_UPDATE_EXPECTED");
+	if (upd && !strcmp(upd, "1")) {
+		tu_write_file(path, got, strlen(got));
+		goto out;
+	}
+	char *want = read_all(path);
+	if (!want) {
+		snprintf(msg, sizeof msg, "missing %s; got:\n%s", path, got);
+		fail = strdup(msg);
+	} else if (strcmp(want, got) != 0) {
+		snprintf(msg, sizeof msg, "differs from %s\n--- expected\n%s--- got\n%s", path, want, got);
+		fail = strdup(msg);
+	} else if (strcmp(got, before) == 0) {
+		fail = strdup("the passes changed nothing: mark it '; expect: unchanged' if that is the point");
+	} else if (fusing) {
+		snprintf(path, sizeof path, "%s/%s.in", dir, name);
+		fail = same_numbers(text, path, g);
+	}
+	free(want);
+out:
+	free(before);
+	free(got);
+	graph_free(g);
+	diag_free(&d);
+	free(text);
+	return fail;
+}
+
+static void test_pass_files(void **state)
+{
+	(void)state;
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/tests/passes", ONNXCC_SOURCE_DIR);
+	int n;
+	char **names = list_dir(dir, ".in", &n);
+	int failed = 0;
+	for (int i = 0; i < n; i++) {
+		char *f = run_case(dir, names[i]);
+		if (f) {
+			fprintf(stderr, "FAIL %s: %s\n", names[i], f);
+			failed++;
+		}
+		free(f);
+		free(names[i]);
+	}
+	free(names);
+	fprintf(stderr, "pass files: %d cases, %d failed\n", n, failed);
+	assert_true(n >= 20);
+	assert_int_equal(failed, 0);
+}
+
+/* ---- the zoo after the pipeline ------------------------------------------------ */
+
+static void count_ops(Graph *g, int *cnt)
+{
+	memset(cnt, 0, sizeof(int) * OP__COUNT);
+	for (int i = 0; i < g->nnodes; i++)
+		if (!g->nodes[i].dead)
+			cnt[g->nodes[i].op]++;
+}
+
+static int total(const int *cnt)
+{
+	int t = 0;
+	for (int i = 0; i < OP__COUNT; i++)
+		t += cnt[i];
+	return t;
+}
+
+static void test_zoo_fused(void **state)
+{
+	(void)state;
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/tests/models", ONNXCC_SOURCE_DIR);
+	DIR *dp = opendir(dir);
+	assert_non_null(dp);
+	char **names = NULL;
+	int nm = 0;
+	struct dirent *e;
+	while ((e = readdir(dp)) != NULL) {
+		char p[4600];
+		snprintf(p, sizeof p, "%s/%s/model.onnx", dir, e->d_name);
+		FILE *f = e->d_name[0] != '.' ? fopen(p, "rb") : NULL;
+		if (!f)
+			continue;
+		fclose(f);
+		names = realloc(names, sizeof *names * (size_t)(nm + 1));
+		names[nm++] = strdup(e->d_name);
+	}
+	closedir(dp);
+	qsort(names, (size_t)nm, sizeof *names, cmp_str);
+	assert_true(nm >= 10);
+	static const char *const unfused[] = {"bind-dims", "infer", "aliases", "dce"};
+	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s\n", "model", "nodes", "Erf", "Pow", "LayerNorm", "Gelu");
+	for (int i = 0; i < nm; i++) {
+		char p[4600];
+		snprintf(p, sizeof p, "%s/%s/model.onnx", dir, names[i]);
+		int before[OP__COUNT], after[OP__COUNT];
+		Diag d;
+		diag_init(&d, p, false);
+		Graph *g = onnx_load(p, &d);
+		assert_non_null(g);
+		for (size_t k = 0; k < sizeof unfused / sizeof unfused[0]; k++)
+			if (!pass_run_named(g, unfused[k], &d))
+				fail_msg("%s: %s", names[i], d.buf);
+		count_ops(g, before);
+		graph_free(g);
+		g = onnx_load(p, &d);
+		assert_non_null(g);
+		PipelineOptions o = {.verify_each = true};
+		if (!pass_pipeline(g, &o, &d))
+			fail_msg("%s: %s", names[i], d.buf);
+		count_ops(g, after);
+		graph_free(g);
+		diag_free(&d);
+		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%d\n", names[i],
+		        total(before), total(after), before[OP_Erf], after[OP_Erf], before[OP_Pow],
+		        after[OP_Pow], before[OP_LayerNormalization], after[OP_LayerNormalization],
+		        before[OP_Gelu], after[OP_Gelu]);
+		if (after[OP_Erf] || after[OP_Pow] || after[OP_Sqrt])
+			fail_msg("%s keeps %d Erf, %d Pow, %d Sqrt after the pipeline", names[i],
+			         after[OP_Erf], after[OP_Pow], after[OP_Sqrt]);
+		/* each fused LayerNorm chain had 2 ReduceMeans; each GELU one Erf */
+		assert_int_equal(before[OP_ReduceMean] - after[OP_ReduceMean],
+		                 2 * (after[OP_LayerNormalization] - before[OP_LayerNormalization]));
+		assert_int_equal(before[OP_Erf], after[OP_Gelu] - before[OP_Gelu]);
+		free(names[i]);
+	}
+	free(names);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pass_files),
+		cmocka_unit_test(test_zoo_fused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
