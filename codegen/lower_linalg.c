@@ -205,7 +205,8 @@ static void emit_gemm(Cg *cg, DType ad, const Mat *a, const Mat *b, const Mat *y
 static KAct epi_act(const Node *n)
 {
 	const char *a = attr_string(n, "act", "");
-	return !strcmp(a, "relu") ? KACT_RELU : KACT_NONE;
+	return !strcmp(a, "relu") ? KACT_RELU : !strcmp(a, "gelu") ? KACT_GELU
+	       : !strcmp(a, "gelu_tanh") ? KACT_GELU_TANH : KACT_NONE;
 }
 
 /* MatMulEpi off the kernel path: Y = act(Y + bias) + res in place over Y
@@ -222,6 +223,8 @@ static void epilogue_loop(Cg *cg, const Node *n)
 		y = LLVMBuildFAdd(cg->b, y, cg_load(cg, n->in[2], LLVMBuildSRem(cg->b, l.iv, cg_i64(cg, N), "")), "");
 	if (epi_act(n) == KACT_RELU)
 		y = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOLT, y, cg_f32(cg, 0), ""), cg_f32(cg, 0), y, "");
+	else if (epi_act(n) != KACT_NONE)
+		y = kern_gelu(cg, y, epi_act(n) == KACT_GELU_TANH);
 	if (res)
 		y = LLVMBuildFAdd(cg->b, y, cg_load(cg, n->in[3], l.iv), "");
 	cg_store(cg, n->out[0], l.iv, y);

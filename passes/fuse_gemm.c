@@ -11,10 +11,11 @@
  * residual connection):
  *     y  = MatMul(x, W)            W a constant f32 [K, N]
  *     z  = Add(y, b) | Add(b, y)   b a constant f32 of N elements, [N] or [1,..,1,N]
- *     z' = Relu(z)                 optional
+ *     z' = Relu(z) | Gelu(z)       optional (Gelu: approximate "none" or "tanh",
+ *                                  as fuse-gelu writes it)
  *     o  = Add(z', r) | Add(r, z') optional; r has o's shape (no broadcast)
  *                                  and is computed before the MatMul
- * becomes o = MatMulEpi(x, W, b, r) {act}.  Each of bias, activation and
+ * becomes o = MatMulEpi(x, W, b, r) {act = "relu" | "gelu" | "gelu_tanh"}.  Each of bias, activation and
  * residual is optional, but at least one must be present.  Every
  * intermediate must have exactly one use and not be a graph output.
  */
@@ -119,8 +120,11 @@ static bool fuse_one(Graph *g, NodeId mi)
 		}
 	}
 	/* activation */
-	if (c != IR_NONE && g->nodes[c].op == OP_Relu) {
-		act = "relu";
+	const char *gelu_ap = c != IR_NONE && g->nodes[c].op == OP_Gelu
+	                      ? attr_string(&g->nodes[c], "approximate", "none") : NULL;
+	if (c != IR_NONE && (g->nodes[c].op == OP_Relu ||
+	                     (gelu_ap && (!strcmp(gelu_ap, "none") || !strcmp(gelu_ap, "tanh"))))) {
+		act = g->nodes[c].op == OP_Relu ? "relu" : !strcmp(gelu_ap, "tanh") ? "gelu_tanh" : "gelu";
 		dead[ndead++] = c;
 		cur = g->nodes[c].out[0];
 		c = sole_consumer(g, cur);

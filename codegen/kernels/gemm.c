@@ -22,6 +22,7 @@
  * C in order, so a partition of tiles among threads changes nothing.
  */
 #include "kernels.h"
+#include "../mathfn.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -157,6 +158,24 @@ static void kernel_attrs(Cg *cg, LLVMValueRef fn)
 	str_attr(cg, fn, "min-legal-vector-width", bits);
 	str_attr(cg, fn, "prefer-vector-width", bits);
 	enum_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
+}
+
+LLVMValueRef kern_gelu(Cg *cg, LLVMValueRef x, bool tanh_form)
+{
+	LLVMTypeRef t = LLVMTypeOf(x);
+	LLVMTypeRef et = LLVMGetTypeKind(t) == LLVMVectorTypeKind ? LLVMGetElementType(t) : t;
+#define KC_(v) (LLVMGetTypeKind(t) == LLVMVectorTypeKind ? splat(cg, t, LLVMConstReal(et, (v))) : LLVMConstReal(et, (v)))
+	if (tanh_form) {
+		/* 0.5x(1 + tanh(u)) = x*sigmoid(2u): no cancellation for x << 0 */
+		LLVMValueRef x3 = LLVMBuildFMul(cg->b, LLVMBuildFMul(cg->b, x, x, ""), x, "");
+		LLVMValueRef in = LLVMBuildFAdd(cg->b, x, LLVMBuildFMul(cg->b, KC_(0.044715), x3, ""), "");
+		LLVMValueRef u2 = LLVMBuildFMul(cg->b, KC_(2 * 0.7978845608028654), in, "");
+		return LLVMBuildFMul(cg->b, x, cg_math_sigmoid(cg, u2), "");
+	}
+	/* 0.5x(1 + erf(x/sqrt2)) = 0.5x*erfc(-x/sqrt2): no cancellation for x << 0 */
+	LLVMValueRef inner = cg_math_erfc(cg, LLVMBuildFMul(cg->b, x, KC_(-0.70710678118654752440), ""));
+	return LLVMBuildFMul(cg->b, LLVMBuildFMul(cg->b, KC_(0.5), x, ""), inner, "");
+#undef KC_
 }
 
 /* ---- the micro-kernel ------------------------------------------------------ */
@@ -322,6 +341,8 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 				if (k->act == KACT_RELU)
 					y = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOLT, y, LLVMConstNull(vt), ""),
 					                    LLVMConstNull(vt), y, "");
+				else if (k->act == KACT_GELU || k->act == KACT_GELU_TANH)
+					y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
 				if (k->has_res) {
 					LLVMValueRef x = rs ? rs
 					                 : vload(cg, vt, w, gep_c(cg, pres, r * k->res_rs + v * w), VALID(v));

@@ -16,6 +16,8 @@
 typedef enum KAct {
 	KACT_NONE,
 	KACT_RELU,
+	KACT_GELU,        /* 0.5x(1+erf(x/sqrt2)), as 0.5x*erfc(-x/sqrt2) */
+	KACT_GELU_TANH,   /* 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))), as x*sigmoid(2u) */
 } KAct;
 
 /* C[i,j] = epilogue(sum_k A[i,k] * B[k,j]), i < M, j < N, k < K, f32.
@@ -75,6 +77,9 @@ bool kern_gemm_here(Cg *cg, const KGemm *g);
  * time meaning serial), hands [0, n) to it.  Tasks must write disjoint
  * outputs so that any partition gives bitwise the same result. */
 void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n);
+
+/* GELU of x (f32 scalar or vector), the same formulas as the Gelu op. */
+LLVMValueRef kern_gelu(Cg *cg, LLVMValueRef x, bool tanh_form);
 
 /* Frees the kernel cache of cg (cg_dispose() calls it). */
 void kern_cache_free(Cg *cg);

@@ -34,6 +34,8 @@ typedef struct Built {
 
 /* x [1,T,K] · W [K,N] (+ bias) (relu) (+ res); `bias_first`: Add(b, y);
  * `extra_use`: the MatMul output is also a graph output. */
+static bool use_gelu; /* the activation is Gelu (approximate="none") instead of Relu */
+
 static Built build(bool with_bias, bool bias_first, bool relu, bool with_res, bool extra_use)
 {
 	Built b;
@@ -57,7 +59,7 @@ static Built build(bool with_bias, bool bias_first, bool relu, bool with_res, bo
 	}
 	if (relu) {
 		ValueId z = graph_add_value(t->g, "zr", DT_F32, &sy);
-		tu_node(t, OP_Relu, 13, &cur, 1, &z, 1);
+		tu_node(t, use_gelu ? OP_Gelu : OP_Relu, use_gelu ? 20 : 13, &cur, 1, &z, 1);
 		cur = z;
 	}
 	if (with_res) {
@@ -90,7 +92,9 @@ static void reference(float *out, bool with_bias, bool relu, bool with_res)
 				s += (double)xin[i * K + k] * w[k * N + j];
 			if (with_bias)
 				s += bias[j];
-			if (relu && s < 0)
+			if (relu && use_gelu)
+				s = 0.5 * s * (1 + erf(s / sqrt(2.0)));
+			else if (relu && s < 0)
 				s = 0;
 			if (with_res)
 				s += resid[i * N + j];
@@ -129,6 +133,9 @@ static void test_fuses(void **state)
 	fused_case(true, true, true, true, 1);      /* bias + relu + residual */
 	fused_case(false, false, false, true, 1);   /* residual only */
 	fused_case(false, false, false, false, 0);  /* nothing to fuse */
+	use_gelu = true;
+	fused_case(true, false, true, true, 1);     /* bias + GELU + residual */
+	use_gelu = false;
 }
 
 static void test_near_misses(void **state)
