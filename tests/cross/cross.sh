@@ -4,9 +4,13 @@
 #
 #   sh tests/cross/cross.sh BUILD_DIR ARCH [MODEL...]
 #
-# ARCH is aarch64 or armv7.  Needs the target's cross gcc (Debian:
-# gcc-aarch64-linux-gnu / gcc-arm-linux-gnueabihf) and qemu-user; without
-# them it prints a SKIP line and exits 77 (ctest's skip code).  Steps:
+# ARCH is aarch64 or armv7 (needs the target's cross gcc, Debian's
+# gcc-aarch64-linux-gnu / gcc-arm-linux-gnueabihf, and qemu-user), or
+# x86_64-nehalem: the host's own triple run under `qemu-x86_64 -cpu
+# Nehalem`, a CPU without AVX, which checks that the default build is
+# portable (and, on an AVX2 host, that a --cpu native build is not: it must
+# die there with an illegal instruction).  Without the tools it prints a
+# SKIP line and exits 77 (ctest's skip code).  Steps:
 #   1. onnxcc-run for the target: cmake -DONNXCC_RUNTIME_ONLY=ON with
 #      cmake/toolchain-<triple>.cmake, into BUILD_DIR/cross/<arch>/rt
 #   2. per model: onnxcc model.onnx --target TRIPLE -o model.so (default CPU,
@@ -22,17 +26,25 @@ SRC=$(cd "$HERE/../.." && pwd)
 BUILD=$(cd "$1" && pwd) || exit 2
 ARCH=$2
 shift 2
+CPU=
 case $ARCH in
 aarch64) TRIPLE=aarch64-linux-gnu QEMU=qemu-aarch64 ;;
 armv7) TRIPLE=arm-linux-gnueabihf QEMU=qemu-arm ;;
-*) echo "$0: unknown ARCH '$ARCH' (aarch64, armv7)" >&2; exit 2 ;;
+x86_64-nehalem) TRIPLE=x86_64-linux-gnu QEMU=qemu-x86_64 CPU="-cpu Nehalem" ;;
+*) echo "$0: unknown ARCH '$ARCH' (aarch64, armv7, x86_64-nehalem)" >&2; exit 2 ;;
 esac
 [ $# -gt 0 ] || set -- encoder_opset14 txl_opset16_b1 swin_opset14
 SYSROOT=/usr/$TRIPLE
+TOOLCHAIN=-DCMAKE_TOOLCHAIN_FILE=$SRC/cmake/toolchain-$TRIPLE.cmake
+GCC=$TRIPLE-gcc
+if [ "$ARCH" = x86_64-nehalem ]; then
+	SYSROOT=/ TOOLCHAIN= GCC=cc
+	[ "$(uname -m)" = x86_64 ] || { echo "SKIP cross $ARCH: the host is not x86_64"; exit 77; }
+fi
 W=$BUILD/cross/$ARCH
 
 missing=
-command -v "$TRIPLE-gcc" >/dev/null 2>&1 || missing="$missing $TRIPLE-gcc"
+command -v "$GCC" >/dev/null 2>&1 || missing="$missing $GCC"
 command -v "$QEMU" >/dev/null 2>&1 || missing="$missing $QEMU"
 [ -d "$SYSROOT" ] || missing="$missing $SYSROOT"
 if [ -n "$missing" ]; then
@@ -46,7 +58,7 @@ fails=0
 
 # 1. the runtime and onnxcc-run, cross-built
 if ! cmake -S "$SRC" -B "$W/rt" -DONNXCC_RUNTIME_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
-	-DCMAKE_TOOLCHAIN_FILE="$SRC/cmake/toolchain-$TRIPLE.cmake" >"$W/rt.log" 2>&1 ||
+	$TOOLCHAIN >"$W/rt.log" 2>&1 ||
 	! cmake --build "$W/rt" >>"$W/rt.log" 2>&1; then
 	echo "FAIL cross $ARCH: building onnxcc-run: $(tail -n 5 "$W/rt.log")"
 	exit 1
@@ -69,7 +81,7 @@ for m in "$@"; do
 	for i in $(sed -n 's/^input //p' "$MD/manifest.txt"); do
 		set -- "$@" --input "$i=$MD/inputs/$i.npy"
 	done
-	if ! "$QEMU" -L "$SYSROOT" "$RUN" "$MW/model.so" "$@" --output-dir "$MW/out" >"$MW/run.log" 2>&1; then
+	if ! "$QEMU" $CPU -L "$SYSROOT" "$RUN" "$MW/model.so" "$@" --output-dir "$MW/out" >"$MW/run.log" 2>&1; then
 		echo "FAIL $ARCH $m: $QEMU onnxcc-run: $(head -n 3 "$MW/run.log")"
 		fails=$((fails + 1))
 		continue
@@ -86,4 +98,22 @@ for m in "$@"; do
 		fails=$((fails + 1))
 	fi
 done
+
+# The check has teeth: on an AVX2 host a --cpu native build of the last
+# model must not run on Nehalem.
+if [ "$ARCH" = x86_64-nehalem ] && grep -qw avx2 /proc/cpuinfo; then
+	set --
+	for i in $(sed -n 's/^input //p' "$MD/manifest.txt"); do
+		set -- "$@" --input "$i=$MD/inputs/$i.npy"
+	done
+	if ! "$BUILD/onnxcc" "$MD/model.onnx" --cpu native -o "$MW/native.so" >"$MW/native.log" 2>&1; then
+		echo "FAIL $ARCH $m: --cpu native compile: $(head -n 3 "$MW/native.log")"
+		fails=$((fails + 1))
+	elif "$QEMU" $CPU -L "$SYSROOT" "$RUN" "$MW/native.so" "$@" --output-dir "$MW/native" >"$MW/native.run" 2>&1; then
+		echo "FAIL $ARCH: a --cpu native build of $m ran on Nehalem: the check cannot tell"
+		fails=$((fails + 1))
+	else
+		echo "ok: a --cpu native build of $m does not run on Nehalem ($(grep -o 'Illegal instruction' "$MW/native.run" | head -n 1))"
+	fi
+fi
 [ $fails -eq 0 ]

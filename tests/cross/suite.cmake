@@ -1,12 +1,13 @@
 # tests/cross/suite.cmake — cross targets (included by tests/CMakeLists.txt).
 # cross_aarch64 / cross_armv7: zoo models compiled to .so for the target,
 # run under qemu-user with a cross-built onnxcc-run, compared with PyTorch's
-# outputs (tests/cross/cross.sh); cross_cortex_m7: a bare-metal object
+# outputs (tests/cross/cross.sh); cross_x86_64-nehalem: default x86-64
+# builds run under qemu-x86_64 -cpu Nehalem (no AVX); cross_cortex_m7: a bare-metal object
 # checked for machine, float ABI and undefined symbols (cortex_m.sh).
 # Without the cross tools (scripts/setup.sh installs them) each prints a
 # SKIP line and is reported as skipped.
 set(CROSS_DIR ${CMAKE_CURRENT_LIST_DIR})
-foreach(arch aarch64 armv7)
+foreach(arch aarch64 armv7 x86_64-nehalem)
   add_test(NAME cross_${arch}
     COMMAND sh ${CROSS_DIR}/cross.sh ${CMAKE_BINARY_DIR} ${arch}
             encoder_opset14 txl_opset16_b1 swin_opset14)
