@@ -76,12 +76,26 @@ static char *canonical_path(const char *path)
 }
 
 /* Mode bits a new file gets from open(2): 0666 (0777 for an executable
- * such as a shared library) less the umask. */
+ * such as a shared library) less the umask.  The umask is read from
+ * /proc/self/status (Linux >= 4.7), which leaves it alone for other
+ * threads; elsewhere it is set and restored. */
 static mode_t creation_mode(bool exec)
 {
-	mode_t mask = umask(0);
-	umask(mask);
-	return (exec ? 0777 : 0666) & ~mask;
+	unsigned mask = 0;
+	bool found = false;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f) {
+		char line[256];
+		while (!found && fgets(line, sizeof line, f))
+			found = sscanf(line, "Umask: %o", &mask) == 1;
+		fclose(f);
+	}
+	if (!found) {
+		mode_t m = umask(0);
+		umask(m);
+		mask = m;
+	}
+	return (exec ? 0777 : 0666) & ~(mode_t)mask;
 }
 
 /* A fresh temporary file name beside `path`. */

@@ -130,8 +130,9 @@ static void baseline(const char *tr, const char **cpu, const char **features)
 	*features = "";
 	if (!strcmp(arch, "x86_64"))
 		*cpu = "x86-64";
-	else if (is_arm32(arch) && strstr(tr, "-linux") && strstr(tr, "eabihf"))
-		*features = "+neon,+vfp4";      /* ARMv7-A with NEON (VFPv4) */
+	else if (!strncmp(arch, "armv7", 5) && strchr("alh", arch[5]) && strstr(tr, "-linux") &&
+	         strstr(tr, "eabihf"))
+		*features = "+neon,+vfp4";      /* ARMv7-A with NEON (VFPv4); "armv7" "armv7a" "armv7l" */
 }
 
 /* Features that select the instruction-set mode are fixed by the triple;
