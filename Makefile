@@ -1,10 +1,12 @@
 # onnxcc — the two commands of the README.
 #   make demo   install deps, build (release), compile and run examples/
 #   make test   install deps, build (Debug, ASan+UBSan), run ctest
+#   make install PREFIX=/opt/onnxcc   build (release) and install bin/ lib/ include/
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
 
-.PHONY: all setup build build-debug demo test clean
+.PHONY: all setup build build-debug demo test install clean
 
 all: build
 
@@ -28,6 +30,9 @@ test: build-debug
 	@echo "== ONNX node-test conformance (build/conformance.txt)"; awk -F'\t' '$$2 == "PASS" { p++ } $$2 == "REJECTED" { r++ } $$2 ~ /FAIL|CRASH|TIMEOUT/ { f++ } END { printf "conformance: %d passed, %d failed, %d rejected with a diagnostic\n", p, f, r }' $(BUILD)/conformance.txt 2>/dev/null || true
 	@grep -E 'tests passed, [0-9]+ tests failed' $(BUILD)/ctest.log | tail -1
 	@exit $$(cat $(BUILD)/ctest.rc)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

@@ -134,7 +134,7 @@ for name in "$@"; do
 	echo "== $name" >&2
 
 	# 1. compile
-	if ! "$ONNXCC" "$MD/model.onnx" -o "$W/model.so" -O3 --stats >"$W/compile.out" 2>"$W/compile.err"; then
+	if ! "$ONNXCC" "$MD/model.onnx" -o "$W/model.so" -O3 --cpu native --stats >"$W/compile.out" 2>"$W/compile.err"; then
 		msg=$(grep -v '^stats:' "$W/compile.err" | head -n 1 | sed "s|$MD/||g" | cut -c1-200)
 		echo "$name COMPILE-FAIL $msg" >>"$TABLE"
 		echo "   compile failed: $msg" >&2

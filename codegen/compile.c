@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,7 +24,8 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* "dir/my-model.onnx" -> "my_model" */
+/* "dir/my-model.onnx" -> "my_model" (used on the output path, or the
+ * model path when there is no output). */
 static void default_prefix(const char *path, char *out, size_t n)
 {
 	const char *base = strrchr(path, '/');
@@ -47,6 +49,53 @@ static char *header_default(const char *out)
 		*dot = 0;
 	strcat(h, ".h");
 	return h;
+}
+
+/* path with its directory resolved (realpath) and its last component
+ * kept, so that "x.o" and "./x.o" compare equal; a copy of path when the
+ * directory does not resolve. */
+static char *canonical_path(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	char *real = realpath(dir, NULL);
+	if (!real)
+		return strdup(path);
+	const char *base = slash ? slash + 1 : path;
+	size_t n = strlen(real) + strlen(base) + 2;
+	char *r = xmalloc(n);
+	snprintf(r, n, "%s/%s", real, base);
+	free(real);
+	return r;
+}
+
+/* Mode bits a new file gets from open(2): 0666 (0777 for an executable
+ * such as a shared library) less the umask.  The umask is read from
+ * /proc/self/status (Linux >= 4.7), which leaves it alone for other
+ * threads; elsewhere it is set and restored. */
+static mode_t creation_mode(bool exec)
+{
+	unsigned mask = 0;
+	bool found = false;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f) {
+		char line[256];
+		while (!found && fgets(line, sizeof line, f))
+			found = sscanf(line, "Umask: %o", &mask) == 1;
+		fclose(f);
+	}
+	if (!found) {
+		mode_t m = umask(0);
+		umask(m);
+		mask = m;
+	}
+	return (exec ? 0777 : 0666) & ~(mode_t)mask;
 }
 
 /* A fresh temporary file name beside `path`. */
@@ -137,13 +186,43 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 			return false;
 		}
 	} else {
-		default_prefix(o->model_path, prefix, sizeof prefix);
+		default_prefix(o->out_path ? o->out_path : o->model_path, prefix, sizeof prefix);
 	}
-	if (o->out_path && kind == CG_SO && !cg_triple_is_host(o->triple)) {
-		diag_error(d, "output '%s': shared libraries can only be linked for the host; "
-		           "for --target %s emit an object (.o) and link it with your toolchain",
-		           o->out_path, o->triple);
-		return false;
+	for (int i = 0; i < o->ndims; i++) {
+		const char *eq = strrchr(o->dims[i], '=');
+		char *end;
+		errno = 0;
+		long long v = eq ? strtoll(eq + 1, &end, 10) : 0;
+		if (!eq || eq == o->dims[i] || !eq[1] || *end || errno || v < 1 || v > INT32_MAX) {
+			diag_error(d, "--dim %s: expected SYMBOL=N with N a positive integer (1 .. %d)",
+			           o->dims[i], INT32_MAX);
+			return false;
+		}
+	}
+	if (o->out_path) {
+		char *h = o->header_path ? strdup(o->header_path) : header_default(o->out_path);
+		char *co = canonical_path(o->out_path), *ch = canonical_path(h);
+		bool same = !strcmp(co, ch);
+		free(co);
+		free(ch);
+		if (same) {
+			diag_error(d, "output '%s' and header '%s' are the same file; give --header another name",
+			           o->out_path, h);
+			free(h);
+			return false;
+		}
+		free(h);
+	}
+	if (o->out_path && kind == CG_SO) {
+		if (!cg_can_link(o->triple)) {
+			diag_error(d, "output '%s': --target %s is bare metal, without shared libraries; "
+			           "emit an object (.o) and link it into your firmware", o->out_path, o->triple);
+			return false;
+		}
+		char *ld = cg_find_linker(o->triple, o->linker, d);   /* fail before the work */
+		if (!ld)
+			return false;
+		free(ld);
 	}
 	if (o->out_path) {
 		tm = cg_target_machine(o->triple, o->cpu, o->features, o->opt_level, d);
@@ -211,7 +290,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	hdr_path = o->header_path ? strdup(o->header_path) : header_default(o->out_path);
 	if (!(tmp_out = temp_beside(o->out_path, d)) || !(tmp_hdr = temp_beside(hdr_path, d)))
 		goto out;
-	if (!cg_emit(cg.mod, tm, kind, tmp_out, d))
+	if (!cg_emit_with(cg.mod, tm, kind, tmp_out, o->linker, d))
 		goto out;
 	FILE *hf = fopen(tmp_hdr, "w");
 	if (!hf) {
@@ -221,6 +300,11 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	cg_write_header(hf, g, &plan, prefix, o->model_path);
 	if (fclose(hf) != 0) {
 		diag_syserr(d, tmp_hdr);
+		goto out;
+	}
+	/* mkstemp made them 0600 (and a linker may have replaced the file) */
+	if (chmod(tmp_out, creation_mode(kind == CG_SO)) != 0 || chmod(tmp_hdr, creation_mode(false)) != 0) {
+		diag_syserr(d, tmp_out);
 		goto out;
 	}
 	if (rename(tmp_out, o->out_path) != 0) {

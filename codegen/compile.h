@@ -22,9 +22,9 @@ typedef struct CompileOptions {
 	const char *model_path;
 	const char *out_path;      /* .o .so .s .ll; NULL: stop after the passes */
 	const char *header_path;   /* NULL: out_path with its extension -> .h */
-	const char *prefix;        /* NULL: from the model file name */
+	const char *prefix;        /* NULL: from the output file name (the model's without one) */
 	const char *triple;        /* NULL: host */
-	const char *cpu;           /* NULL: host CPU for the host, generic otherwise */
+	const char *cpu;           /* NULL: the architecture's portable baseline; "native": this machine */
 	const char *features;
 	int opt_level;             /* 0..3 */
 	const char *const *dims;   /* "SYM=N" bindings */
@@ -37,11 +37,13 @@ typedef struct CompileOptions {
 	bool stats;                /* one summary line to stderr */
 	bool quiet;                /* no diagnostics echo (they stay in Diag) */
 	bool verbose;              /* progress lines to stderr */
+	const char *linker;        /* .so: C compiler driver to link with (NULL: see cg_find_linker) */
 } CompileOptions;
 
 /* Loads, checks, optimises and emits.  On failure: diagnostics in d and
  * no output file or header left behind (artifacts are written to temporary
- * names in the output's directory and renamed at the end). */
+ * names in the output's directory and renamed at the end).  Artifacts get
+ * the mode a new file gets (0666, a .so 0777, less the umask). */
 bool onnxcc_compile(const CompileOptions *o, Diag *d);
 
 #endif

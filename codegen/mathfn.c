@@ -93,6 +93,25 @@ static LLVMValueRef splat_const(LLVMValueRef c, int w)
 
 static LLVMValueRef K(M *m, double x) { return splat_const(LLVMConstReal(m->te, x), m->w); }
 static LLVMValueRef KI(M *m, long long x) { return splat_const(LLVMConstInt(m->tie, (unsigned long long)x, 1), m->w); }
+
+/* Float <-> ti conversions of values known to fit in 32 bits (exponents):
+ * through i32, so that 32-bit targets need no libgcc helper for 64-bit
+ * conversions (__aeabi_d2lz, __aeabi_l2d). */
+static LLVMTypeRef i32_of(M *m)
+{
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(m->cg->ctx);
+	return m->w == 1 ? i32 : LLVMVectorType(i32, (unsigned)m->w);
+}
+
+static LLVMValueRef fptosi_small(M *m, LLVMValueRef f)
+{
+	return LLVMBuildSExt(m->b, LLVMBuildFPToSI(m->b, f, i32_of(m), ""), m->ti, "");
+}
+
+static LLVMValueRef sitofp_small(M *m, LLVMValueRef i)
+{
+	return LLVMBuildSIToFP(m->b, LLVMBuildTrunc(m->b, i, i32_of(m), ""), m->t, "");
+}
 static LLVMValueRef add(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(m->b, a, b, ""); }
 static LLVMValueRef sub(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(m->b, a, b, ""); }
 static LLVMValueRef mul(M *m, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(m->b, a, b, ""); }
@@ -220,7 +239,7 @@ static LLVMValueRef exp_reduce(M *m, LLVMValueRef x, LLVMValueRef *k, LLVMValueR
 	LLVMValueRef r = sub(m, rh, kl);
 	if (c)
 		*c = sub(m, sub(m, rh, r), kl);
-	*k = LLVMBuildFPToSI(m->b, kf, m->ti, "");
+	*k = fptosi_small(m, kf);     /* |k| <= 1077 */
 	return r;
 }
 
@@ -305,7 +324,7 @@ static LLVMValueRef log_core(M *m, LLVMValueRef x)
 	k = LLVMBuildSub(m->b, k, LLVMBuildSelect(m->b, issub, KI(m, sub_shift), KI(m, 0), ""), "");
 	LLVMValueRef mb = LLVMBuildAdd(m->b, LLVMBuildAnd(m->b, ix, KI(m, mmask), ""), KI(m, sq), "");
 	LLVMValueRef mant = frombits(m, mb);             /* [sqrt2/2, sqrt2) */
-	LLVMValueRef kf = LLVMBuildSIToFP(m->b, k, m->t, "");
+	LLVMValueRef kf = sitofp_small(m, k);            /* |k| <= 1075 + 52 */
 	LLVMValueRef f = sub(m, mant, K(m, 1.0));
 	LLVMValueRef s = fdiv(m, f, add(m, f, K(m, 2.0)));
 	LLVMValueRef z = mul(m, s, s);

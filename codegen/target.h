@@ -17,11 +17,26 @@ bool cg_artifact_from_path(const char *path, CgArtifact *kind);
 void cg_init_targets(void);
 
 /* Creates a target machine for triple (NULL: host).  cpu NULL means the
- * host CPU (with its features) for the host triple, "generic" otherwise.
- * A triple LLVM does not know is a diagnostic. */
+ * portable baseline of the triple's architecture (see target.c); "native"
+ * or "host" the build machine's CPU and features (host triple only).
+ * features are appended to the baseline's.  A triple LLVM does not know, a
+ * CPU or feature it does not know for that triple, or an impossible
+ * combination is a diagnostic (never a warning or a crash). */
 LLVMTargetMachineRef cg_target_machine(const char *triple, const char *cpu,
                                        const char *features, int opt_level, Diag *d);
 bool cg_triple_is_host(const char *triple);
+/* "native" or "host". */
+bool cg_is_native_cpu(const char *cpu);
+/* False for bare-metal triples (no shared libraries there). */
+bool cg_can_link(const char *triple);
+/* The linker command (malloc'd; may hold arguments separated by blanks)
+ * for a .so of triple: `linker` if given, else $ONNXCC_CC, else `cc` for the
+ * host or `<triple>-gcc` found in $PATH.  A missing program is a system
+ * error (diag_syserr, ENOENT) and NULL. */
+char *cg_find_linker(const char *triple, const char *linker, Diag *d);
+/* The --print-targets table: each supported target, its default CPU and
+ * the linker found for it. */
+void cg_print_targets(FILE *f);
 
 /* The vector unit of tm, read from its triple and feature string (a named
  * --cpu without --features reads as that architecture's baseline). */
@@ -31,8 +46,11 @@ CgIsa cg_isa_of(LLVMTargetMachineRef tm);
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level, Diag *d);
 
 /* Writes the artifact to `path` (callers pass a temporary name; see
- * compile.c).  CG_SO emits an object and links it with the system C
- * compiler driver (`cc -shared`). */
+ * compile.c).  CG_SO emits an object and links it with `linker` (NULL:
+ * cg_find_linker's default for tm's triple) `-shared`. */
+bool cg_emit_with(LLVMModuleRef m, LLVMTargetMachineRef tm, CgArtifact kind,
+                  const char *path, const char *linker, Diag *d);
+/* cg_emit_with(..., NULL, d). */
 bool cg_emit(LLVMModuleRef m, LLVMTargetMachineRef tm, CgArtifact kind,
              const char *path, Diag *d);
 

@@ -1,21 +1,33 @@
 #!/bin/sh
-# scripts/setup.sh — installs the Debian packages onnxcc builds with.
-# Run by `make demo` and `make test`; as root it installs what is missing
-# with apt-get, otherwise it prints the command to run and fails.
+# scripts/setup.sh — installs the Debian packages onnxcc builds and tests with.
+# Run by `make demo` and `make test`.  PKGS are required: as root it
+# installs what is missing with apt-get, otherwise it prints the command to
+# run and fails.  CROSS_PKGS (cross gcc for aarch64 and armhf, qemu-user)
+# let ctest run the zoo on those targets (tests/cross/); as root they are
+# installed too, otherwise their absence is only reported (those tests then
+# print SKIP).  Nothing is run when everything is present.
 set -e
 PKGS="build-essential cmake libprotobuf-c-dev protobuf-c-compiler llvm-19-dev libcmocka-dev"
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-[ -z "$missing" ] && exit 0
+CROSS_PKGS="gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user"
+missing_of() {
+	m=""
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || m="$m $p"
+	done
+	echo "$m"
+}
+missing=$(missing_of $PKGS)
+cross=$(missing_of $CROSS_PKGS)
+[ -z "$missing$cross" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
-	echo "setup: installing$missing"
+	echo "setup: installing$missing$cross"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q >/dev/null
-	apt-get install -y -q $missing >/dev/null
-else
+	apt-get install -y -q $missing $cross >/dev/null
+elif [ -n "$missing" ]; then
 	echo "setup: missing Debian packages:$missing" >&2
-	echo "setup: run: sudo apt-get update && sudo apt-get install -y$missing" >&2
+	echo "setup: run: sudo apt-get update && sudo apt-get install -y$missing$cross" >&2
 	exit 1
+else
+	echo "setup: cross tests will be skipped; to run them: sudo apt-get install -y$cross" >&2
 fi

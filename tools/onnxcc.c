@@ -8,6 +8,7 @@
 #include <llvm-c/Core.h>
 
 #include "codegen/compile.h"
+#include "codegen/target.h"
 #include "runtime/npy.h"
 #include "passes/pipeline.h"
 
@@ -17,23 +18,39 @@ static void usage(FILE *f)
 	"usage: onnxcc MODEL.onnx -o OUT [options]\n"
 	"       onnxcc MODEL.onnx --dump-ir [options]\n"
 	"\n"
+	"       onnxcc --print-targets\n"
+	"\n"
 	"Compiles an ONNX model ahead of time into native code. OUT's extension\n"
-	"selects the artifact: .o (object), .so (shared library, host only,\n"
-	"linked with 'cc -shared'), .s (assembly), .ll (LLVM IR). A C header\n"
+	"selects the artifact: .o (object), .so (shared library, linked with a C\n"
+	"compiler driver: see --linker), .s (assembly), .ll (LLVM IR). A C header\n"
 	"with the run function and the workspace size is written beside it.\n"
+	"Outputs get mode 0666 (.so 0777) less the umask.\n"
 	"\n"
 	"options:\n"
 	"  -o OUT              output file (.o .so .s .ll)\n"
-	"  --header FILE.h     header path (default: OUT with .h)\n"
-	"  --name PREFIX       C symbol prefix (default: from the model file name)\n"
-	"  --dim SYMBOL=N      bind a symbolic (dynamic) dimension; repeatable\n"
+	"  --header FILE.h     header path (default: OUT with .h; not OUT itself)\n"
+	"  --name PREFIX       C symbol prefix (default: OUT's file name without its\n"
+	"                      extension, as a C identifier: -o nets/resnet.so gives\n"
+	"                      resnet_run, RESNET_H, resnet_model)\n"
+	"  --dim SYMBOL=N      bind a symbolic (dynamic) dimension, N >= 1; repeatable\n"
 	"  --const-input NAME=FILE.npy\n"
 	"                      freeze input NAME to the array in FILE at compile time\n"
 	"                      (e.g. a shape or index input); it leaves the interface\n"
-	"  --target TRIPLE     target triple (default: the host), e.g.\n"
-	"                      aarch64-linux-gnu, armv7a-linux-gnueabihf, thumbv7em-none-eabi\n"
-	"  --cpu NAME          target CPU (default: host CPU for the host, generic otherwise)\n"
-	"  --features LIST     LLVM target features, e.g. +neon\n"
+	"  --target TRIPLE     target triple (default: the host), e.g. x86_64-linux-gnu,\n"
+	"                      aarch64-linux-gnu, armv7-linux-gnueabihf (= arm-linux-\n"
+	"                      gnueabihf), thumbv7em-none-eabihf; see --print-targets\n"
+	"  --cpu NAME          target CPU. Default: the architecture's baseline, which\n"
+	"                      runs on every CPU of it (x86-64; aarch64 generic; armv7\n"
+	"                      Linux: ARMv7-A with NEON and VFPv4). 'native' (or 'host'):\n"
+	"                      this machine's CPU and features, fastest here, may not\n"
+	"                      run elsewhere. A name LLVM does not know for the target\n"
+	"                      is an error (llc-19 -mtriple=T -mcpu=help lists them)\n"
+	"  --features LIST     LLVM target features added to the CPU's, e.g. +avx2,+fma\n"
+	"  --linker CMD        C compiler driver that links a .so (may include options,\n"
+	"                      e.g. 'clang --target=aarch64-linux-gnu'); default:\n"
+	"                      $ONNXCC_CC, else cc for the host and TRIPLE-gcc (e.g.\n"
+	"                      aarch64-linux-gnu-gcc) for a cross target\n"
+	"  --print-targets     list the targets, their default CPU and linker\n"
 	"  -O0 -O1 -O2 -O3     optimisation level (default -O3)\n"
 	"  --dump-ir           print the IR after the passes to stdout\n"
 	"  --print-after PASS  print the IR after PASS to stdout (passes listed below)\n"
@@ -122,6 +139,12 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--features")) {
 			NEED_ARG();
 			o.features = next;
+		} else if (!strcmp(a, "--linker")) {
+			NEED_ARG();
+			o.linker = next;
+		} else if (!strcmp(a, "--print-targets")) {
+			cg_print_targets(stdout);
+			goto done;
 		} else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
 			o.opt_level = a[2] - '0';
 		} else if (!strcmp(a, "--dump-ir")) {

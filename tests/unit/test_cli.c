@@ -141,8 +141,14 @@ static void test_shared_library_and_header(void **state)
 	size_t n = fread(h, 1, sizeof h - 1, f);
 	h[n] = 0;
 	fclose(f);
-	assert_non_null(strstr(h, "#define DYNAMIC_BATCH_WORKSPACE_SIZE "));
-	assert_non_null(strstr(h, "int dynamic_batch_run("));
+	/* the default prefix comes from the output name, not the model's */
+	assert_non_null(strstr(h, "#define NET_WORKSPACE_SIZE "));
+	assert_non_null(strstr(h, "#ifndef NET_H"));
+	assert_non_null(strstr(h, "int net_run("));
+	assert_null(strstr(h, "dynamic_batch_run"));
+	/* the header shows how to declare an aligned static workspace */
+	assert_non_null(strstr(h, "_Alignas(64) static unsigned char ws[NET_WORKSPACE_SIZE"));
+	assert_non_null(strstr(h, "NET_ERR_ALIGN"));
 	assert_non_null(strstr(h, "const float *x /* f32[2,4] */"));
 	assert_non_null(strstr(h, "float *y /* f32[2,3] */"));
 }
@@ -176,10 +182,139 @@ static void test_cross_targets(void **state)
 		snprintf(name, sizeof name, "net%zu.o", i);
 		assert_int_equal(elf_machine(name), t[i].machine);
 	}
+	/* A cross .so links with the target's cross gcc when there is one;
+	 * without it, that is a system error (exit 2) naming what was tried. */
 	char args[4400];
 	snprintf(args, sizeof args, DATA "dynamic_batch.onnx --dim batch=1 --target aarch64-linux-gnu -o '%s/a.so'", tmp);
+	if (system("command -v aarch64-linux-gnu-gcc >/dev/null 2>&1") == 0) {
+		assert_int_equal(onnxcc(args), 0);
+		assert_int_equal(elf_machine("a.so"), 183);
+		char cmd[4400];
+		snprintf(cmd, sizeof cmd, "nm -D '%s/a.so' | grep -q ' onnxcc_model$'", tmp);
+		assert_int_equal(system(cmd), 0);
+	} else {
+		assert_int_equal(onnxcc(args), 2);
+		assert_non_null(strstr(out_text, "no linker for aarch64"));
+		assert_non_null(strstr(out_text, "aarch64-linux-gnu-gcc"));
+		assert_no_output();
+	}
+	/* bare metal: no shared libraries */
+	snprintf(args, sizeof args, DATA "dynamic_batch.onnx --dim batch=1 --target thumbv7em-none-eabihf -o '%s/t.so'", tmp);
 	assert_int_equal(onnxcc(args), 1);
-	assert_non_null(strstr(out_text, "only be linked for the host"));
+	assert_non_null(strstr(out_text, "bare metal"));
+}
+
+/* --print-targets lists the supported targets with a linker column. */
+static void test_print_targets(void **state)
+{
+	assert_int_equal(onnxcc("--print-targets"), 0);
+	const char *want[] = {"x86_64-linux-gnu", "aarch64-linux-gnu", "armv7-linux-gnueabihf",
+	                      "arm-linux-gnueabihf", "thumbv7em-none-eabihf", "linker: "};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+		if (!strstr(out_text, want[i]))
+			fail_msg("--print-targets lacks '%s':\n%s", want[i], out_text);
+}
+
+/* Outputs get the mode open(2) would give (0666 / .so 0777, less the
+ * umask), not mkstemp's 0600. */
+static void test_output_modes(void **state)
+{
+	char args[4400];
+	snprintf(args, sizeof args, "(umask 027; '%s/onnxcc' " DATA "dynamic_batch.onnx --dim batch=1 -o '%s/m.so')"
+	         " && (umask 002; '%s/onnxcc' " DATA "dynamic_batch.onnx --dim batch=1 -o '%s/m.o')",
+	         ONNXCC_BINARY_DIR, tmp, ONNXCC_BINARY_DIR, tmp);
+	assert_int_equal(system(args), 0);
+	struct { const char *name; unsigned mode; } want[] = {
+		{"m.so", 0750}, {"m.h", 0664}, {"m.o", 0664},
+	};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		char path[4200];
+		struct stat sb;
+		snprintf(path, sizeof path, "%s/%s", tmp, want[i].name);
+		assert_int_equal(stat(path, &sb), 0);
+		if ((sb.st_mode & 07777) != want[i].mode)
+			fail_msg("%s: mode %o, want %o", want[i].name, sb.st_mode & 07777, want[i].mode);
+	}
+}
+
+/* CPU and feature names LLVM does not accept for the target are
+ * diagnostics (exit 1), not LLVM warnings or fatal errors, and leave no
+ * file behind. */
+static void test_bad_cpu_and_features(void **state)
+{
+	struct { const char *flags, *msg; } t[] = {
+		{"--cpu bogus", "'bogus' is not a recognized processor"},
+		{"--cpu i386", "64-bit code requested"},
+		{"--features -64bit-mode", "selects the instruction-set mode"},
+		{"--features +nosuchfeature", "'+nosuchfeature' is not a recognized feature"},
+		{"--target aarch64-linux-gnu --cpu skylake", "'skylake' is not a recognized processor"},
+		{"--target armv7-linux-gnueabihf --cpu native", "--cpu native: only when compiling for this machine"},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+		char args[4400];
+		snprintf(args, sizeof args, DATA "dynamic_batch.onnx --dim batch=1 %s -o '%s/c.o'", t[i].flags, tmp);
+		assert_int_equal(onnxcc(args), 1);
+		if (!strstr(out_text, t[i].msg))
+			fail_msg("%s: want '%s' in:\n%s", t[i].flags, t[i].msg, out_text);
+		assert_null(strstr(out_text, "LLVM ERROR"));
+		assert_null(strstr(out_text, "warning"));
+		assert_no_output();
+	}
+	/* named CPUs of the target and native are fine */
+	const char *good[] = {"--cpu native", "--cpu host", "--cpu haswell --features +avx2",
+	                      "--target aarch64-linux-gnu --cpu cortex-a72",
+	                      "--target thumbv7em-none-eabihf --cpu cortex-m7"};
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		char args[4400];
+		snprintf(args, sizeof args, DATA "dynamic_batch.onnx --dim batch=1 %s -o '%s/c.o'", good[i], tmp);
+		if (onnxcc(args) != 0)
+			fail_msg("%s: %s", good[i], out_text);
+		assert_null(strstr(out_text, "not a recognized"));
+	}
+}
+
+/* The default CPU is the architecture's baseline: no AVX in a default
+ * x86-64 object of a model with vectorisable loops; --cpu native may use
+ * what the host has. */
+static void test_portable_default(void **state)
+{
+	char args[4400], cmd[4400];
+	snprintf(args, sizeof args, ONNXCC_SOURCE_DIR "/examples/pvt/model.onnx --target x86_64-linux-gnu -o '%s/p.o'", tmp);
+	assert_int_equal(onnxcc(args), 0);
+	snprintf(cmd, sizeof cmd, "objdump -d '%s/p.o' | grep -Eq '%%[yz]mm'", tmp);
+	assert_int_not_equal(system(cmd), 0);
+	snprintf(cmd, sizeof cmd, "objdump -d '%s/p.o' | grep -q '%%xmm'", tmp);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Bad --dim values, coinciding output and header, and a missing linker. */
+static void test_small_contract_rules(void **state)
+{
+	char args[4400];
+	const char *dims[] = {"batch=0", "batch=-3", "batch=x", "batch="};
+	for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) {
+		snprintf(args, sizeof args, DATA "dynamic_batch.onnx --dim %s -o '%s/d.o'", dims[i], tmp);
+		assert_int_equal(onnxcc(args), 1);
+		assert_non_null(strstr(out_text, "N a positive integer"));
+		assert_no_output();
+	}
+	snprintf(args, sizeof args, DATA "dynamic_batch.onnx --dim batch=1 -o '%s/x.o' --header '%s/../%s/x.o'",
+	         tmp, tmp, strrchr(tmp, '/') + 1);
+	assert_int_equal(onnxcc(args), 1);
+	assert_non_null(strstr(out_text, "are the same file"));
+	assert_no_output();
+	snprintf(args, sizeof args, DATA "dynamic_batch.onnx --dim batch=1 -o '%s/x.so'", tmp);
+	setenv("ONNXCC_CC", "/nonexistent/cc", 1);
+	int rc = onnxcc(args);
+	unsetenv("ONNXCC_CC");
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(out_text, "/nonexistent/cc"));
+	assert_non_null(strstr(out_text, "No such file or directory"));
+	assert_no_output();
+	snprintf(args, sizeof args, DATA "dynamic_batch.onnx --dim batch=1 -o '%s/x.so' --linker no-such-linker-cmd", tmp);
+	assert_int_equal(onnxcc(args), 2);
+	assert_non_null(strstr(out_text, "no-such-linker-cmd"));
+	assert_no_output();
 }
 
 static void test_dump_ir(void **state)
@@ -250,6 +385,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_codegen_rejection_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_library_and_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_targets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_print_targets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_cpu_and_features, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_portable_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_small_contract_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_ir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_const_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_family_dumps_static, setup, teardown),
