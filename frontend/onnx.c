@@ -886,9 +886,10 @@ Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag
 	d->path = path;
 	Graph *g = NULL;
 	OnnxOwner *owner = xcalloc(1, sizeof *owner);
-	if (!onnx_wire_depth_ok(&onnx__model_proto__descriptor, buf, len, ONNX_MAX_MESSAGE_DEPTH)) {
-		diag_error(d, "not a valid ONNX model (messages nested deeper than %d levels)",
-		           ONNX_MAX_MESSAGE_DEPTH);
+	char why[512];
+	if (!onnx_wire_check(&onnx__model_proto__descriptor, buf, len, ONNX_MAX_MESSAGE_DEPTH,
+	                     why, sizeof why)) {
+		diag_error(d, "not a valid ONNX model (%s)", why);
 		goto fail;
 	}
 	owner->model = onnx__model_proto__unpack(NULL, len, buf);

@@ -62,10 +62,13 @@ bool onnx_map_input(const char *path, void **base, size_t *len, Diag *d);
 enum { ONNX_MAX_MESSAGE_DEPTH = 128 };
 
 /* True unless the serialized message of type desc in buf nests messages
- * deeper than max_depth.  Never reads outside [buf, buf+len); malformed
- * data passes (protobuf-c's unpack rejects it). */
-bool onnx_wire_depth_ok(const ProtobufCMessageDescriptor *desc, const void *buf, size_t len,
-                        int max_depth);
+ * deeper than max_depth (<= ONNX_MAX_MESSAGE_DEPTH) or has a string field
+ * containing a NUL byte; then why (whylen > 0 bytes) gets the field path
+ * and the problem, e.g. "graph.node.name: a string contains a NUL byte".
+ * Never reads outside [buf, buf+len); malformed data passes (protobuf-c's
+ * unpack rejects it). */
+bool onnx_wire_check(const ProtobufCMessageDescriptor *desc, const void *buf, size_t len,
+                     int max_depth, char *why, size_t whylen);
 
 /* The folder part of path ("." if none), in arena a. */
 const char *onnx_dirname(Arena *a, const char *path);

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "frontend/onnx.h"
 #include "frontend/onnx_priv.h"
@@ -854,6 +856,81 @@ static void test_external_data(void **state)
 	assert_true(diag_contains(&d, "escapes the model's folder"));
 	diag_free(&d);
 
+	/* Symbolic links out of the folder: a file, and a directory. */
+	char outside[4200], q[4300];
+	snprintf(outside, sizeof outside, "%s/outside", dir);
+	assert_int_equal(mkdir(outside, 0777), 0);
+	snprintf(q, sizeof q, "%s/secret.bin", outside);
+	tu_write_file(q, file, sizeof file);
+	char *inner = malloc(4300);
+	snprintf(inner, 4300, "%s/model", dir);
+	assert_int_equal(mkdir(inner, 0777), 0);
+	snprintf(q, sizeof q, "%s/link.bin", inner);
+	assert_int_equal(symlink("../outside/secret.bin", q), 0);
+	snprintf(q, sizeof q, "%s/linkdir", inner);
+	assert_int_equal(symlink(outside, q), 0);
+	snprintf(q, sizeof q, "%s/fifo.bin", inner);
+	assert_int_equal(mkfifo(q, 0600), 0);
+	snprintf(q, sizeof q, "%s/sub", inner);
+	assert_int_equal(mkdir(q, 0777), 0);
+	snprintf(q, sizeof q, "%s/sub/w.bin", inner);
+	tu_write_file(q, file, sizeof file);
+	snprintf(q, sizeof q, "%s/weights.bin", inner);
+	tu_write_file(q, file, sizeof file);
+	snprintf(p, sizeof p, "%s/model.onnx", inner);
+	const struct {
+		const char *loc, *expect;
+	} cases[] = {
+		{"link.bin", "external data 'link.bin': leads outside the model's folder"},
+		{"linkdir/secret.bin", "external data 'linkdir/secret.bin': leads outside the model's folder"},
+		{"fifo.bin", "external data 'fifo.bin': not a regular file"},
+		{"sub", "external data 'sub': not a regular file"},
+		{"./sub/w.bin", NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		g->initializer[1]->external_data[0]->value = (char *)cases[i].loc;
+		buf = pack(m, &len);
+		tu_write_file(p, buf, len);
+		diag_init(&d, "", false);
+		G = onnx_load(p, &d);
+		if (!cases[i].expect) {
+			if (!G)
+				fail_msg("%s: %s", cases[i].loc, d.buf ? d.buf : "");
+			graph_free(G);
+		} else {
+			assert_null(G);
+			if (!diag_contains(&d, cases[i].expect))
+				fail_msg("%s: '%s' lacks '%s'", cases[i].loc, d.buf ? d.buf : "",
+				         cases[i].expect);
+		}
+		diag_free(&d);
+	}
+	free(inner);
+
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* A FIFO as the model or as a tensor file is refused at once (opening it
+ * must not wait for a writer). */
+static void test_fifo_model(void **state)
+{
+	char *dir = tu_tmpdir();
+	char p[4200];
+	snprintf(p, sizeof p, "%s/pipe.onnx", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	Diag d;
+	diag_init(&d, "", false);
+	assert_null(onnx_load(p, &d));
+	assert_true(diag_contains(&d, "pipe.onnx: not a regular file"));
+	diag_free(&d);
+	Arena a = {0};
+	Tensor t;
+	diag_init(&d, "", false);
+	assert_false(onnx_load_tensor_file(p, &a, &t, NULL, &d));
+	assert_true(diag_contains(&d, "pipe.onnx: not a regular file"));
+	diag_free(&d);
+	arena_free(&a);
 	tu_rmtree(dir);
 	free(dir);
 }
@@ -1231,6 +1308,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_subgraph_outer_use_sorted, teardown),
 		cmocka_unit_test_teardown(test_constant_variants_and_attrs, teardown),
 		cmocka_unit_test_teardown(test_external_data, teardown),
+		cmocka_unit_test(test_fifo_model),
 		cmocka_unit_test_teardown(test_err_undefined_input, teardown),
 		cmocka_unit_test_teardown(test_err_two_producers, teardown),
 		cmocka_unit_test_teardown(test_err_cycle, teardown),
