@@ -57,6 +57,10 @@ bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp,
  * returns false on failure. */
 bool onnx_map_input(const char *path, void **base, size_t *len, Diag *d);
 
+/* The newest IR version onnxcc knows (onnx.proto IR_VERSION at the onnx
+ * commit frontend/onnx_schema.c was generated from). */
+enum { ONNX_MAX_IR_VERSION = 14 };
+
 /* Deepest message nesting a model may have (ONNX files need a few levels
  * per subgraph; protobuf-c would recurse without bound). */
 enum { ONNX_MAX_MESSAGE_DEPTH = 128 };

@@ -1197,6 +1197,8 @@ static void test_err_deep_nesting(void **state)
 	prepend_header(buf, &pos, 1, 1);
 	prepend_header(buf, &pos, 11, cap - pos);
 	prepend_header(buf, &pos, 7, cap - pos);
+	buf[--pos] = 8;                               /* ModelProto.ir_version = 8 */
+	buf[--pos] = 1 << 3;
 	diag_init(&d, "", false);
 	assert_null(onnx_load_from_memory(buf + pos, cap - pos, "seq.onnx", &d));
 	assert_true(diag_contains(&d, "seq.onnx: graph input 'x': sequence types not supported"));
