@@ -795,14 +795,33 @@ static const OnnxSchema *schema_for(const char *op, int64_t opset, int *first)
 	return best;
 }
 
-/* Checks a default-domain node against the ONNX schema in force for its
- * opset: the op exists at that opset, every attribute is one the schema
- * defines, with the type it defines. */
+/* Checks a default-domain node against ops.def and the ONNX schema in force
+ * for its opset: its input and output counts, the op exists at that opset,
+ * every attribute is one the schema defines, with the type it defines. */
 static bool check_schema(GraphLoad *G, const Node *n, const char *label)
 {
 	Diag *d = G->L->d;
 	if (n->domain[0] || n->op == OP_UNKNOWN || (op_info[n->op].flags & OPF_FUSED))
 		return true;
+	/* Arity as ops.def has it (the same phrasing as shape inference). */
+	const OpInfo *oi = &op_info[n->op];
+	const char *what[2] = {"inputs", "outputs"};
+	int cnt[2] = {n->nin, n->nout}, lo[2] = {oi->min_in, oi->min_out};
+	int hi[2] = {oi->max_in, oi->max_out};
+	for (int k = 0; k < 2; k++) {
+		if (cnt[k] >= lo[k] && (hi[k] < 0 || cnt[k] <= hi[k]))
+			continue;
+		if (hi[k] < 0)
+			diag_node(d, label, n->op_type, -1, "expected at least %d %s, got %d", lo[k],
+			          what[k], cnt[k]);
+		else if (lo[k] == hi[k])
+			diag_node(d, label, n->op_type, -1, "expected %d %s, got %d", lo[k], what[k],
+			          cnt[k]);
+		else
+			diag_node(d, label, n->op_type, -1, "expected %d to %d %s, got %d", lo[k], hi[k],
+			          what[k], cnt[k]);
+		return false;
+	}
 	int first;
 	const OnnxSchema *s = schema_for(n->op_type, n->opset, &first);
 	if (!first)

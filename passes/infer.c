@@ -359,7 +359,8 @@ bool pass_infer_node(Graph *g, NodeId nid, Diag *d)
 		/* every rule sets each output it has */
 		assert(v->shape.rank >= 0 && v->dtype != DT_UNDEF);
 		if (!shape_sane(&v->shape))
-			return ifail(c, -1, "output %d: inferred shape %s is invalid or too large", k,
+			return ifail(c, -1, "output %d: inferred shape %s is invalid or too large "
+			             "(a negative dim or more than 2^48 elements)", k,
 			             ishape_str(&v->shape));
 		if (k >= NDECL)
 			continue;
