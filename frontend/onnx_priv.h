@@ -74,6 +74,13 @@ enum { ONNX_MAX_MESSAGE_DEPTH = 128 };
 bool onnx_wire_check(const ProtobufCMessageDescriptor *desc, const void *buf, size_t len,
                      int max_depth, char *why, size_t whylen);
 
+/* Opens loc (relative, without '..') beneath the folder dir read-only and
+ * non-blocking, one component at a time with O_NOFOLLOW: any symbolic link
+ * on the way fails (ELOOP or ENOTDIR).  The fallback of the external-data
+ * loader where openat2(RESOLVE_BENEATH) is not available.  Returns the
+ * descriptor, or -1 with errno set. */
+int onnx_open_beneath_nofollow(const char *dir, const char *loc);
+
 /* The folder part of path ("." if none), in arena a. */
 const char *onnx_dirname(Arena *a, const char *path);
 

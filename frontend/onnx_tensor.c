@@ -118,24 +118,31 @@ static bool path_escapes(const char *loc)
  * block).  Returns the descriptor, or -1 with errno set. */
 static int open_beneath(const char *dir, const char *loc)
 {
+#ifdef SYS_openat2
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
-	int fd = -1;
-#ifdef SYS_openat2
 	struct open_how how;
 	memset(&how, 0, sizeof how);
 	how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-	fd = (int)syscall(SYS_openat2, dfd, loc, &how, sizeof how);
-	if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) {
-		int e = errno;
-		close(dfd);
-		errno = e;
+	int fd = (int)syscall(SYS_openat2, dfd, loc, &how, sizeof how);
+	int e = errno;
+	close(dfd);
+	errno = e;
+	if (fd >= 0 || (e != ENOSYS && e != EPERM))
 		return fd;
-	}
 #endif
-	/* Component by component, never following a link. */
+	return onnx_open_beneath_nofollow(dir, loc);
+}
+
+/* See onnx_priv.h. */
+int onnx_open_beneath_nofollow(const char *dir, const char *loc)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	int fd = -1;
 	const char *p = loc;
 	for (;;) {
 		const char *e = strchr(p, '/');

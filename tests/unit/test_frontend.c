@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -905,6 +906,18 @@ static void test_external_data(void **state)
 		}
 		diag_free(&d);
 	}
+	/* The O_NOFOLLOW fallback (no openat2): every symbolic link refused,
+	 * plain paths and subfolders fine. */
+	int fd = onnx_open_beneath_nofollow(inner, "./sub/w.bin");
+	assert_true(fd >= 0);
+	close(fd);
+	fd = onnx_open_beneath_nofollow(inner, "weights.bin");
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(onnx_open_beneath_nofollow(inner, "link.bin"), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(onnx_open_beneath_nofollow(inner, "linkdir/secret.bin"), -1);
+	assert_true(errno == ELOOP || errno == ENOTDIR);
 	free(inner);
 
 	tu_rmtree(dir);
