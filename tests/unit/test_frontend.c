@@ -21,6 +21,7 @@
 
 #include "frontend/onnx.h"
 #include "frontend/onnx_priv.h"
+#include "frontend/onnx_schema.h"
 
 /* ---- model builder ------------------------------------------------------ */
 
@@ -924,6 +925,32 @@ static void test_external_data(void **state)
 	free(dir);
 }
 
+/* Every ai.onnx op of ops.def has a schema in the generated table (adding
+ * an op means regenerating it: scripts/gen_onnx_schema.py), its versions
+ * ascending, its attribute types real AttributeProto types. */
+static void test_schema_table_covers_ops(void **state)
+{
+	for (int op = 1; op < OP__COUNT; op++) {
+		if (op_info[op].flags & OPF_FUSED)
+			continue;
+		int rows = 0, last = 0;
+		for (int i = 0; i < onnx_nschemas; i++) {
+			const OnnxSchema *s = &onnx_schemas[i];
+			if (strcmp(s->op, op_info[op].name))
+				continue;
+			if (s->since <= last || s->since > onnx_max_opset)
+				fail_msg("%s: version %d after %d", s->op, s->since, last);
+			last = s->since;
+			rows++;
+			for (int k = 0; k < s->nattrs; k++)
+				assert_true(s->attrs[k].type >= 1 && s->attrs[k].type <= 14);
+		}
+		if (!rows)
+			fail_msg("op %s has no schema in frontend/onnx_schema.c", op_info[op].name);
+	}
+	assert_true(onnx_max_opset >= 17);
+}
+
 /* A FIFO as the model or as a tensor file is refused at once (opening it
  * must not wait for a writer). */
 static void test_fifo_model(void **state)
@@ -1324,6 +1351,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_constant_variants_and_attrs, teardown),
 		cmocka_unit_test_teardown(test_external_data, teardown),
 		cmocka_unit_test(test_fifo_model),
+		cmocka_unit_test(test_schema_table_covers_ops),
 		cmocka_unit_test_teardown(test_err_undefined_input, teardown),
 		cmocka_unit_test_teardown(test_err_two_producers, teardown),
 		cmocka_unit_test_teardown(test_err_cycle, teardown),
