@@ -10,6 +10,7 @@
  * Python 2 style long literals (3L); anything else is reported with its
  * byte offset.  Sizes are checked for overflow before any allocation.
  */
+#define _POSIX_C_SOURCE 200809L   /* open flags, fdopen, fcntl under -std=c11 */
 #include "npy.h"
 
 #include <errno.h>
