@@ -2,11 +2,15 @@
 #   make demo   install deps, build (release), compile and run examples/
 #   make test   install deps, build (Debug, ASan+UBSan), run ctest
 #   make install PREFIX=/opt/onnxcc   build (release) and install bin/ lib/ include/
+#   make fuzz   build the libFuzzer targets with clang, run each SECONDS s
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
-.PHONY: all setup build build-debug demo test install clean
+SECONDS ?= 60
+FUZZ_BUILD ?= build-fuzz
+
+.PHONY: all setup build build-debug demo test install fuzz clean
 
 all: build
 
@@ -33,6 +37,17 @@ test: build-debug
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+# Seeds: the ONNX node tests and tests/bad for the frontend, the zoo's .npy
+# files for the .npy parser; new findings go to $(FUZZ_BUILD)/corpus-*.
+fuzz: setup
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DONNXCC_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_frontend fuzz_npy
+	mkdir -p $(FUZZ_BUILD)/corpus-frontend $(FUZZ_BUILD)/corpus-npy
+	$(FUZZ_BUILD)/fuzz_frontend -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=65536 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus-frontend \
+	  ../shared/onnx-node-tests/*/ tests/bad/
+	$(FUZZ_BUILD)/fuzz_npy -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus-npy tests/models/*/inputs/
 
 clean:
 	rm -rf $(BUILD)

@@ -20,6 +20,7 @@
  */
 #include "onnx.h"
 #include "onnx_priv.h"
+#include "onnx_schema.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -492,6 +493,31 @@ static const char *io_name(Diag *d, const Onnx__ValueInfoProto *vi, const char *
 	return name;
 }
 
+/* A graph input that is also an initializer: its declared dtype and static
+ * dims must be those of the initializer (a symbolic dim is no conflict). */
+static bool check_shadow(GraphLoad *G, const Onnx__ValueInfoProto *vi, const Value *c,
+                         const char *what)
+{
+	DType dt;
+	Shape s;
+	bool is_tensor;
+	if (!read_type(G, vi->type, what, &dt, &s, &is_tensor))
+		return false;
+	bool same = !is_tensor || ((dt == DT_UNDEF || dt == c->dtype) &&
+	                           (s.rank < 0 || s.rank == c->shape.rank));
+	for (int i = 0; same && is_tensor && i < s.rank; i++)
+		same = s.dims[i] < 0 || s.dims[i] == c->shape.dims[i];
+	if (!same) {
+		char a[128], b[128];
+		diag_error(G->L->d, "%s is declared %s%s but an initializer of that name is %s%s "
+		           "(an initializer must match the input it shadows)", what,
+		           dt == DT_UNDEF ? "?" : dtype_name(dt), shape_str(&s, a, sizeof a),
+		           dtype_name(c->dtype), shape_str(&c->shape, b, sizeof b));
+		return false;
+	}
+	return true;
+}
+
 static bool load_inputs(GraphLoad *G)
 {
 	Diag *d = G->L->d;
@@ -508,8 +534,16 @@ static bool load_inputs(GraphLoad *G)
 			continue;
 		}
 		ValueId v = graph_find_value(g, name);
-		if (find_unsup(G, name) || (v != IR_NONE && gval(g, v)->kind == VK_CONST))
-			continue;   /* an initializer listed as input (IR < 4): a constant */
+		if (v != IR_NONE && gval(g, v)->kind == VK_CONST) {
+			/* an initializer listed as input (IR < 4; a default value
+			 * from IR 4): compiled as a constant, so its declared type
+			 * must agree with the data */
+			if (!check_shadow(G, vi, gval(g, v), what))
+				ok = false;
+			continue;
+		}
+		if (find_unsup(G, name))
+			continue;
 		if (v != IR_NONE) {
 			diag_error(d, "%s is listed twice", what);
 			ok = false;
@@ -742,6 +776,83 @@ out:
 	return nord;
 }
 
+/* The schema version of op in force at opset (the highest since_version
+ * <= opset); NULL if op is not in the table.  *first gets the opset that
+ * introduced op (0 if not in the table). */
+static const OnnxSchema *schema_for(const char *op, int64_t opset, int *first)
+{
+	const OnnxSchema *best = NULL;
+	*first = 0;
+	for (int i = 0; i < onnx_nschemas; i++) {
+		const OnnxSchema *s = &onnx_schemas[i];
+		if (s->op[0] != op[0] || strcmp(s->op, op))
+			continue;
+		if (!*first || s->since < *first)
+			*first = s->since;
+		if (s->since <= opset && (!best || s->since > best->since))
+			best = s;
+	}
+	return best;
+}
+
+/* Checks a default-domain node against ops.def and the ONNX schema in force
+ * for its opset: its input and output counts, the op exists at that opset,
+ * every attribute is one the schema defines, with the type it defines. */
+static bool check_schema(GraphLoad *G, const Node *n, const char *label)
+{
+	Diag *d = G->L->d;
+	if (n->domain[0] || n->op == OP_UNKNOWN || (op_info[n->op].flags & OPF_FUSED))
+		return true;
+	/* Arity as ops.def has it (the same phrasing as shape inference). */
+	const OpInfo *oi = &op_info[n->op];
+	const char *what[2] = {"inputs", "outputs"};
+	int cnt[2] = {n->nin, n->nout}, lo[2] = {oi->min_in, oi->min_out};
+	int hi[2] = {oi->max_in, oi->max_out};
+	for (int k = 0; k < 2; k++) {
+		if (cnt[k] >= lo[k] && (hi[k] < 0 || cnt[k] <= hi[k]))
+			continue;
+		if (hi[k] < 0)
+			diag_node(d, label, n->op_type, -1, "expected at least %d %s, got %d", lo[k],
+			          what[k], cnt[k]);
+		else if (lo[k] == hi[k])
+			diag_node(d, label, n->op_type, -1, "expected %d %s, got %d", lo[k], what[k],
+			          cnt[k]);
+		else
+			diag_node(d, label, n->op_type, -1, "expected %d to %d %s, got %d", lo[k], hi[k],
+			          what[k], cnt[k]);
+		return false;
+	}
+	int first;
+	const OnnxSchema *s = schema_for(n->op_type, n->opset, &first);
+	if (!first)
+		return true;    /* not an ONNX op (cannot happen for ops.def rows) */
+	if (!s) {
+		diag_node(d, label, n->op_type, -1, "operator %s was introduced in opset %d; "
+		          "the model imports ai.onnx opset %d", n->op_type, first, n->opset);
+		return false;
+	}
+	bool ok = true;
+	for (int k = 0; k < n->nattr; k++) {
+		const Attr *a = &n->attrs[k];
+		const OnnxSchemaAttr *sa = NULL;
+		for (int j = 0; j < s->nattrs; j++)
+			if (!strcmp(s->attrs[j].name, a->name))
+				sa = &s->attrs[j];
+		if (!sa) {
+			diag_node(d, label, n->op_type, -1, "attribute '%s' is not defined by %s-%d "
+			          "(the schema in force at opset %d)", a->name, n->op_type, s->since,
+			          n->opset);
+			ok = false;
+		} else if ((int)a->kind != sa->type) {
+			diag_node(d, label, n->op_type, -1, "attribute '%s' must be of type %s "
+			          "(%s-%d), got %s", a->name, attr_type_name(sa->type), n->op_type,
+			          s->since, attr_type_name((int)a->kind));
+			ok = false;
+		}
+	}
+	return ok;
+}
+
 /* Step 6: add the nodes in order, with domain, opset and attributes. */
 static bool emit_nodes(GraphLoad *G, const int *order, int nord)
 {
@@ -758,8 +869,10 @@ static bool emit_nodes(GraphLoad *G, const int *order, int nord)
 		n->domain = dom[0] ? arena_strdup(&g->arena, dom) : "";
 		int64_t ver = graph_opset(g, dom);
 		n->opset = ver > INT32_MAX ? INT32_MAX : (int)ver;
+		bool aok = true;
 		for (size_t k = 0; k < np->n_attribute; k++)
-			ok &= load_attr(G, nid, np->attribute[k], G->labels[i], np->op_type);
+			aok &= load_attr(G, nid, np->attribute[k], G->labels[i], np->op_type);
+		ok &= aok && check_schema(G, &g->nodes[nid], G->labels[i]);
 	}
 	return ok;
 }
@@ -772,11 +885,23 @@ static bool load_outputs(GraphLoad *G)
 	const Onnx__GraphProto *gp = G->gp;
 	bool ok = true;
 	g->outputs = io_array(g, gp->n_output);
+	if (!G->nested && gp->n_output == 0) {
+		diag_error(d, "the graph has no outputs (a model must have at least one)");
+		return false;
+	}
 	for (size_t i = 0; i < gp->n_output; i++) {
 		const Onnx__ValueInfoProto *vi = gp->output[i];
 		char what[300];
 		const char *name = io_name(d, vi, "output", i, what, sizeof what);
 		if (!name) {
+			ok = false;
+			continue;
+		}
+		bool dup = false;
+		for (size_t j = 0; j < i && !G->nested; j++)
+			dup |= !strcmp(S(gp->output[j]->name), name);
+		if (dup) {
+			diag_error(d, "%s is listed twice", what);
 			ok = false;
 			continue;
 		}
@@ -886,9 +1011,10 @@ Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag
 	d->path = path;
 	Graph *g = NULL;
 	OnnxOwner *owner = xcalloc(1, sizeof *owner);
-	if (!onnx_wire_depth_ok(&onnx__model_proto__descriptor, buf, len, ONNX_MAX_MESSAGE_DEPTH)) {
-		diag_error(d, "not a valid ONNX model (messages nested deeper than %d levels)",
-		           ONNX_MAX_MESSAGE_DEPTH);
+	char why[512];
+	if (!onnx_wire_check(&onnx__model_proto__descriptor, buf, len, ONNX_MAX_MESSAGE_DEPTH,
+	                     why, sizeof why)) {
+		diag_error(d, "not a valid ONNX model (%s)", why);
 		goto fail;
 	}
 	owner->model = onnx__model_proto__unpack(NULL, len, buf);
@@ -900,6 +1026,31 @@ Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag
 	if (!m->graph) {
 		diag_error(d, "not a valid ONNX model (no graph)");
 		goto fail;
+	}
+	if (m->ir_version < 1 || m->ir_version > ONNX_MAX_IR_VERSION) {
+		diag_error(d, "ir_version %lld is outside the range onnxcc knows (1 to %d)",
+		           (long long)m->ir_version, ONNX_MAX_IR_VERSION);
+		goto fail;
+	}
+	for (size_t i = 0; i < m->n_opset_import; i++) {
+		const Onnx__OperatorSetIdProto *os = m->opset_import[i];
+		if (is_default_domain(os->domain) &&
+		    (os->version < 1 || os->version > onnx_max_opset)) {
+			diag_error(d, "opset_import: ai.onnx opset %lld is outside the range onnxcc "
+			           "knows (1 to %d)", (long long)os->version, onnx_max_opset);
+			goto fail;
+		}
+		for (size_t k = 0; k < i; k++) {
+			const Onnx__OperatorSetIdProto *o2 = m->opset_import[k];
+			if (!strcmp(is_default_domain(os->domain) ? "" : os->domain,
+			            is_default_domain(o2->domain) ? "" : o2->domain) &&
+			    os->version != o2->version) {
+				diag_error(d, "opset_import: domain '%s' imported twice (opsets %lld and "
+				           "%lld)", is_default_domain(os->domain) ? "ai.onnx" : os->domain,
+				           (long long)o2->version, (long long)os->version);
+				goto fail;
+			}
+		}
 	}
 	Arena scratch = {0};
 	OpsetImport *ops = arena_alloc(&scratch, sizeof(OpsetImport) * (m->n_opset_import + 1));

@@ -8,6 +8,12 @@
  * graph_free().  Weights given in the typed fields (float_data, int32_data,
  * ...) are converted once into the Graph's arena.
  *
+ * Files are opened non-blocking and read only when they are regular files;
+ * external data only beneath the model's folder.  Nodes of the default
+ * domain are checked against the ONNX schema in force at their opset
+ * (frontend/onnx_schema.h: the op exists at that opset; attribute names
+ * and types), and against ops.def's arity.
+ *
  * Every problem with the input — unreadable file, not protobuf, bad types,
  * undefined or doubly-defined names, cycles, bad tensor data — is reported
  * through the Diag, naming the file (and the node and input where there is

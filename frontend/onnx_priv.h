@@ -57,15 +57,29 @@ bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp,
  * returns false on failure. */
 bool onnx_map_input(const char *path, void **base, size_t *len, Diag *d);
 
+/* The newest IR version onnxcc knows (onnx.proto IR_VERSION at the onnx
+ * commit frontend/onnx_schema.c was generated from). */
+enum { ONNX_MAX_IR_VERSION = 14 };
+
 /* Deepest message nesting a model may have (ONNX files need a few levels
  * per subgraph; protobuf-c would recurse without bound). */
 enum { ONNX_MAX_MESSAGE_DEPTH = 128 };
 
 /* True unless the serialized message of type desc in buf nests messages
- * deeper than max_depth.  Never reads outside [buf, buf+len); malformed
- * data passes (protobuf-c's unpack rejects it). */
-bool onnx_wire_depth_ok(const ProtobufCMessageDescriptor *desc, const void *buf, size_t len,
-                        int max_depth);
+ * deeper than max_depth (<= ONNX_MAX_MESSAGE_DEPTH) or has a string field
+ * containing a NUL byte; then why (whylen > 0 bytes) gets the field path
+ * and the problem, e.g. "graph.node.name: a string contains a NUL byte".
+ * Never reads outside [buf, buf+len); malformed data passes (protobuf-c's
+ * unpack rejects it). */
+bool onnx_wire_check(const ProtobufCMessageDescriptor *desc, const void *buf, size_t len,
+                     int max_depth, char *why, size_t whylen);
+
+/* Opens loc (relative, without '..') beneath the folder dir read-only and
+ * non-blocking, one component at a time with O_NOFOLLOW: any symbolic link
+ * on the way fails (ELOOP or ENOTDIR).  The fallback of the external-data
+ * loader where openat2(RESOLVE_BENEATH) is not available.  Returns the
+ * descriptor, or -1 with errno set. */
+int onnx_open_beneath_nofollow(const char *dir, const char *loc);
 
 /* The folder part of path ("." if none), in arena a. */
 const char *onnx_dirname(Arena *a, const char *path);

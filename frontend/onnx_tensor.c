@@ -10,7 +10,12 @@
  *   - data_location == EXTERNAL: external_data keys "location" (relative
  *     to the model's folder), "offset" and "length".  With an owner the
  *     file is mmapped once (shared by all tensors in it) and the Tensor
- *     points into the mapping.
+ *     points into the mapping.  The file is opened beneath the model's
+ *     folder (openat2 RESOLVE_BENEATH, or component by component with
+ *     O_NOFOLLOW), non-blocking, and must be a regular file: absolute
+ *     paths, '..' and symbolic links leading out of the folder are
+ *     diagnostics.  (A NUL inside the location is caught before unpacking
+ *     by onnx_wire_check.)
  * Everything else — missing or unknown data types, negative dims, a rank
  * over IR_MAX_RANK, a byte count that does not match the shape, external
  * paths leaving the model's folder — is a diagnostic.
@@ -26,7 +31,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
 
 /* See onnx_priv.h. */
 DType onnx_dtype(int64_t v)
@@ -101,15 +110,86 @@ static bool path_escapes(const char *loc)
 	return false;
 }
 
-/* Maps the whole file at full (read-only).  On failure reports a system
- * error mentioning `what` and the location, and returns false. */
-static bool map_file(Diag *d, const char *what, const char *loc, const char *full,
+/* Opens loc beneath the folder dir: no component may lead outside it.
+ * With openat2(RESOLVE_BENEATH) symbolic links that stay inside the folder
+ * are followed and every other one fails with EXDEV; where openat2 is not
+ * available each component is opened with O_NOFOLLOW, so any symbolic link
+ * fails (ELOOP / ENOTDIR).  The final open is O_NONBLOCK (a FIFO must not
+ * block).  Returns the descriptor, or -1 with errno set. */
+static int open_beneath(const char *dir, const char *loc)
+{
+#ifdef SYS_openat2
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	struct open_how how;
+	memset(&how, 0, sizeof how);
+	how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	int fd = (int)syscall(SYS_openat2, dfd, loc, &how, sizeof how);
+	int e = errno;
+	close(dfd);
+	errno = e;
+	if (fd >= 0 || (e != ENOSYS && e != EPERM))
+		return fd;
+#endif
+	return onnx_open_beneath_nofollow(dir, loc);
+}
+
+/* See onnx_priv.h. */
+int onnx_open_beneath_nofollow(const char *dir, const char *loc)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	int fd = -1;
+	const char *p = loc;
+	for (;;) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		char comp[256];
+		if (n >= sizeof comp) {
+			close(dfd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = 0;
+		if (!e) {
+			fd = openat(dfd, comp, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+			int err = errno;
+			close(dfd);
+			errno = err;
+			return fd;
+		}
+		if (n && strcmp(comp, ".")) {
+			int nd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int err = errno;
+			close(dfd);
+			if (nd < 0) {
+				errno = err;
+				return -1;
+			}
+			dfd = nd;
+		}
+		p = e + 1;
+	}
+}
+
+/* Maps the whole file loc (beneath dir, read-only).  On failure reports
+ * the problem mentioning `what` and the location, and returns false. */
+static bool map_file(Diag *d, const char *what, const char *loc, const char *dir,
                      void **base, size_t *len)
 {
 	char msg[1200];
 	snprintf(msg, sizeof msg, "%s: external data '%s'", what, loc);
-	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	int fd = open_beneath(dir, loc);
 	if (fd < 0) {
+		if (errno == EXDEV || errno == ELOOP || errno == ENOTDIR) {
+			diag_error(d, "%s: leads outside the model's folder through a symbolic link "
+			           "(external data must be regular files inside the folder)", msg);
+			return false;
+		}
 		diag_syserr(d, msg);
 		return false;
 	}
@@ -188,7 +268,7 @@ static bool load_external(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const c
 				m = &c->owner->maps[i];
 	}
 	if (!m) {
-		if (!map_file(c->d, what, loc, full, &tmp.base, &tmp.len)) {
+		if (!map_file(c->d, what, loc, c->dir, &tmp.base, &tmp.len)) {
 			free(full);
 			return false;
 		}
@@ -403,7 +483,16 @@ bool onnx_tensor_from_memory(const void *buf, size_t len, const char *path, Aren
 	const char *saved = d->path;
 	d->path = path ? path : "<memory>";
 	bool ok = false;
-	Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
+	char why[512];
+	Onnx__TensorProto *tp = NULL;
+	if (!onnx_wire_check(&onnx__tensor_proto__descriptor, buf, len, ONNX_MAX_MESSAGE_DEPTH,
+	                     why, sizeof why)) {
+		diag_error(d, "not a valid ONNX tensor (%s)", why);
+		memset(t, 0, sizeof *t);
+		t->shape.rank = -1;
+		goto out;
+	}
+	tp = onnx__tensor_proto__unpack(NULL, len, buf);
 	if (!tp) {
 		diag_error(d, "not a valid ONNX tensor (protobuf parse failed)");
 		memset(t, 0, sizeof *t);
@@ -427,7 +516,8 @@ out:
 /* See onnx_priv.h. */
 bool onnx_map_input(const char *path, void **base, size_t *len, Diag *d)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		diag_syserr(d, "cannot open");
 		return false;
@@ -442,6 +532,11 @@ bool onnx_map_input(const char *path, void **base, size_t *len, Diag *d)
 		close(fd);
 		errno = EISDIR;
 		diag_syserr(d, "cannot read");
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		diag_error(d, "not a regular file (a FIFO, device or socket is not read)");
 		return false;
 	}
 	if ((uint64_t)st.st_size > (uint64_t)INT32_MAX) {

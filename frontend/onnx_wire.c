@@ -1,4 +1,4 @@
-/* frontend/onnx_wire.c — a nesting-depth check on protobuf wire data.
+/* frontend/onnx_wire.c — checks on protobuf wire data before unpacking.
  *
  * protobuf-c unpacks nested messages by recursion with no depth limit, so
  * a few megabytes of nested TypeProtos (sequence of sequence of ...) would
@@ -8,10 +8,19 @@
  * other field is skipped by its length, so the walk costs little even on
  * a 2 GB file (raw_data is skipped in one step).  Malformed data is not
  * judged here: the walk stops and leaves the verdict to protobuf-c.
+ *
+ * The same walk rejects string fields holding a NUL byte: protobuf-c hands
+ * strings over NUL-terminated, so "w.bin\0../../etc/passwd" would silently
+ * become "w.bin" (and two different names could compare equal).  The
+ * message names the field by its path of message fields, e.g.
+ * "graph.initializer.external_data.value".
  */
 #include "onnx_priv.h"
 
+#include <assert.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 /* Reads a varint at *p (bounded by end); false if truncated or too long. */
 static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
@@ -28,9 +37,34 @@ static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
 	return false;
 }
 
-/* false only if a message nested deeper than max_depth was found. */
-static bool walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const uint8_t *end,
-                 int depth, int max_depth)
+typedef struct Walk {
+	int max_depth;
+	const char *path[ONNX_MAX_MESSAGE_DEPTH + 2];   /* field names, outermost first */
+	char *why;
+	size_t whylen;
+} Walk;
+
+/* Writes the dotted field path (depth entries, then last) into W->why. */
+static void describe(Walk *W, int depth, const char *last, const char *problem)
+{
+	size_t k = 0;
+	W->why[0] = 0;
+	for (int i = 0; i <= depth && k + 1 < W->whylen; i++) {
+		const char *nm = i < depth ? W->path[i] : last;
+		int w = snprintf(W->why + k, W->whylen - k, "%s%s", i ? "." : "", nm);
+		if (w < 0)
+			break;
+		k += (size_t)w;
+		if (k >= W->whylen)
+			k = W->whylen - 1;
+	}
+	snprintf(W->why + k, W->whylen - k, "%s", problem);
+}
+
+/* false only if a message nested deeper than max_depth or a string field
+ * with a NUL byte was found (W->why says which). */
+static bool walk(Walk *W, const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                 const uint8_t *end, int depth)
 {
 	while (p < end) {
 		uint64_t key, n;
@@ -58,10 +92,17 @@ static bool walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const
 			const ProtobufCFieldDescriptor *f = num <= UINT32_MAX
 				? protobuf_c_message_descriptor_get_field(desc, (unsigned)num) : NULL;
 			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
-				if (depth + 1 > max_depth)
+				if (depth + 1 > W->max_depth) {
+					snprintf(W->why, W->whylen, "messages nested deeper than %d levels",
+					         W->max_depth);
 					return false;
-				if (!walk(f->descriptor, p, p + n, depth + 1, max_depth))
+				}
+				W->path[depth] = f->name;
+				if (!walk(W, f->descriptor, p, p + n, depth + 1))
 					return false;
+			} else if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, (size_t)n)) {
+				describe(W, depth, f->name, ": a string contains a NUL byte");
+				return false;
 			}
 			p += n;
 			break;
@@ -74,9 +115,12 @@ static bool walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const
 }
 
 /* See onnx_priv.h. */
-bool onnx_wire_depth_ok(const ProtobufCMessageDescriptor *desc, const void *buf, size_t len,
-                        int max_depth)
+bool onnx_wire_check(const ProtobufCMessageDescriptor *desc, const void *buf, size_t len,
+                     int max_depth, char *why, size_t whylen)
 {
+	assert(whylen > 0 && max_depth <= ONNX_MAX_MESSAGE_DEPTH);
 	const uint8_t *p = buf;
-	return walk(desc, p, p + len, 0, max_depth);
+	Walk W = {.max_depth = max_depth, .why = why, .whylen = whylen};
+	why[0] = 0;
+	return walk(&W, desc, p, p + len, 0);
 }

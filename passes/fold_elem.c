@@ -3,6 +3,7 @@
  * Add, Sub, Mul, Div, Mod, Pow, the comparisons, And/Or/Xor (numpy
  * broadcasting), Min/Max/Sum/Mean (variadic), the unary ops, Where, Cast
  * and CastLike.  Contract: integer arithmetic wraps (two's complement),
+ * float -> int Cast saturates exactly as the generated code does,
  * integer Div truncates toward zero, integer Mod follows the divisor's sign
  * unless fmod=1, an integer division by zero is F_ERR after a diagnostic;
  * float arithmetic is done in double and rounded once when the driver
@@ -244,6 +245,40 @@ FRes fold_eval_where(Fold *F)
 	return F_OK;
 }
 
+/* Cast float -> integer dtype `to`, with the semantics of the generated
+ * code (LLVM's fptosi.sat / fptoui.sat, see cg_convert): truncate toward
+ * zero, NaN -> 0, values beyond the type's range saturate to its min/max.
+ * (ONNX leaves out-of-range casts undefined; one defined result is chosen
+ * so that folding and running agree bit for bit.)  The result is the int64
+ * the folder stores, for u64 its bit pattern. */
+static int64_t cast_f2int(double x, DType to)
+{
+	if (isnan(x))
+		return 0;
+	if (to == DT_U64) {
+		if (x <= 0)
+			return 0;
+		if (x >= 18446744073709551616.0)
+			return (int64_t)UINT64_MAX;
+		return (int64_t)(uint64_t)x;
+	}
+	double lo, hi;
+	switch (to) {
+	case DT_I8: lo = INT8_MIN; hi = INT8_MAX; break;
+	case DT_U8: lo = 0; hi = UINT8_MAX; break;
+	case DT_I16: lo = INT16_MIN; hi = INT16_MAX; break;
+	case DT_U16: lo = 0; hi = UINT16_MAX; break;
+	case DT_I32: lo = INT32_MIN; hi = INT32_MAX; break;
+	case DT_U32: lo = 0; hi = UINT32_MAX; break;
+	default: return f2i(x);    /* i64: f2i saturates to its range */
+	}
+	if (x <= lo)
+		return (int64_t)lo;
+	if (x >= hi)
+		return (int64_t)hi;
+	return (int64_t)x;
+}
+
 FRes fold_eval_cast(Fold *F, DType to)
 {
 	Ten *x = &F->in[0];
@@ -255,6 +290,8 @@ FRes fold_eval_cast(Fold *F, DType to)
 	for (int64_t k = 0; k < x->n; k++) {
 		if (to == DT_BOOL)
 			F->out.i[k] = x->isf ? x->f[k] != 0 : x->i[k] != 0;
+		else if (x->isf && !F->out.isf)
+			F->out.i[k] = cast_f2int(x->f[k], to);
 		else
 			copy_el(&F->out, k, x, k);
 	}

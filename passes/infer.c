@@ -334,15 +334,21 @@ bool pass_infer_node(Graph *g, NodeId nid, Diag *d)
 		if (v->kind == VK_CONST && !v->data)
 			return ifail(c, k, "constant '%s' has no data", v->name);
 	}
-	/* A graph output's declared static shape is kept to warn when the
-	 * model contradicts itself; the inferred shape is the one used. */
-	Shape declared[16];
+	/* What the model declares for the outputs (graph output types and
+	 * value_info, applied by the frontend) is kept: an inferred dtype or
+	 * static dim that contradicts it is an error (a symbolic or unknown
+	 * declared dim is no contradiction).  The inferred shape is used. */
+	enum { NDECL = 32 };
+	Shape declared[NDECL];
+	DType declared_dt[NDECL];
 	for (int k = 0; k < n->nout; k++) {
 		if (n->out[k] == IR_NONE)
 			continue;
 		Value *v = gval(g, n->out[k]);
-		if (k < 16)
-			declared[k] = v->is_output ? v->shape : (Shape){.rank = -1};
+		if (k < NDECL) {
+			declared[k] = v->shape;
+			declared_dt[k] = v->dtype;
+		}
 		v->shape.rank = -1;
 	}
 	if (!fn(c))
@@ -354,12 +360,27 @@ bool pass_infer_node(Graph *g, NodeId nid, Diag *d)
 		/* every rule sets each output it has */
 		assert(v->shape.rank >= 0 && v->dtype != DT_UNDEF);
 		if (!shape_sane(&v->shape))
-			return ifail(c, -1, "output %d: inferred shape %s is invalid or too large", k,
+			return ifail(c, -1, "output %d: inferred shape %s is invalid or too large "
+			             "(a negative dim or more than 2^48 elements)", k,
 			             ishape_str(&v->shape));
-		if (k < 16 && shape_is_static(&declared[k]) && !shape_eq(&declared[k], &v->shape))
-			diag_warn(d, "node '%s' (%s): output %d ('%s'): inferred shape %s differs from "
-			          "the declared %s", node_label(g, n), n->op_type, k, v->name,
-			          ishape_str(&v->shape), ishape_str(&declared[k]));
+		if (k >= NDECL)
+			continue;
+		bool agree = declared_dt[k] == DT_UNDEF || declared_dt[k] == v->dtype;
+		if (declared[k].rank >= 0) {
+			agree &= declared[k].rank == v->shape.rank;
+			for (int i = 0; agree && i < v->shape.rank; i++)
+				agree = declared[k].dims[i] < 0 || declared[k].dims[i] == v->shape.dims[i];
+		}
+		if (!agree) {
+			Shape ds = declared[k];
+			if (ds.rank < 0)
+				ds = v->shape;   /* only the dtype was declared */
+			return ifail(c, -1, "output %d ('%s'): inferred %s%s contradicts the declared "
+			             "%s%s (%s)", k, v->name, dtype_name(v->dtype), ishape_str(&v->shape),
+			             declared_dt[k] == DT_UNDEF ? "?" : dtype_name(declared_dt[k]),
+			             declared[k].rank < 0 ? "" : ishape_str(&ds),
+			             v->is_output ? "graph output" : "value_info");
+		}
 	}
 	return true;
 }

@@ -52,6 +52,27 @@ bool infer_gather(InferCtx *c)
 	return true;
 }
 
+/* Constant indices (input 1) must lie in [-d, d) for the dim they index:
+ * axis `ax` of data for the *Elements ops (tuple < 0), or for GatherND /
+ * ScatterND dim first + j for element j of each index tuple (the last dim
+ * of the indices).  Indices only known at run time are the generated
+ * code's business. */
+static bool const_indices_ok(InferCtx *c, const Value *x, const Value *idx, int ax,
+                             int64_t tuple, int first)
+{
+	if (idx->kind != VK_CONST || !idx->data)
+		return true;
+	int64_t ni = shape_numel(&idx->shape);
+	for (int64_t i = 0; i < ni; i++) {
+		int dim = tuple > 0 ? first + (int)(i % tuple) : ax;
+		int64_t d = x->shape.dims[dim], v = value_get_int(idx, i);
+		if (v < -d || v >= d)
+			return ifail(c, 1, "index %" PRId64 " (element %" PRId64 ") out of range for "
+			             "axis %d of size %" PRId64, v, i, dim, d);
+	}
+	return true;
+}
+
 bool infer_gather_elements(InferCtx *c)
 {
 	Value *x = iin(c, 0), *idx = iin(c, 1);
@@ -63,6 +84,8 @@ bool infer_gather_elements(InferCtx *c)
 	if (idx->shape.rank != r)
 		return ifail(c, 1, "rank %d differs from data's rank %d", idx->shape.rank, r);
 	if (!iaxis(c, attr_int(c->n, "axis", 0), r, -1, "axis", &ax))
+		return false;
+	if (!const_indices_ok(c, x, idx, ax, 0, 0))
 		return false;
 	iset(c, 0, x->dtype, &idx->shape);
 	return true;
@@ -88,6 +111,8 @@ bool infer_gather_nd(InferCtx *c)
 	int64_t m = idx->shape.dims[q - 1];
 	if (m < 1 || m > r - b)
 		return ifail(c, 1, "last dim %" PRId64 " must be in [1, %" PRId64 "]", m, r - b);
+	if (!const_indices_ok(c, x, idx, 0, m, (int)b))
+		return false;
 	Shape s = shape_make(0, NULL);
 	for (int i = 0; i < q - 1; i++)
 		s.dims[s.rank++] = idx->shape.dims[i];
@@ -124,6 +149,8 @@ bool infer_scatter_elements(InferCtx *c)
 		             ishape_str(&u->shape), ishape_str(&idx->shape));
 	if (!iaxis(c, attr_int(c->n, "axis", 0), r, -1, "axis", &ax))
 		return false;
+	if (!const_indices_ok(c, x, idx, ax, 0, 0))
+		return false;
 	iset(c, 0, x->dtype, &x->shape);
 	return true;
 }
@@ -142,6 +169,8 @@ bool infer_scatter_nd(InferCtx *c)
 	int64_t k = idx->shape.dims[q - 1];
 	if (k < 1 || k > r)
 		return ifail(c, 1, "last dim %" PRId64 " must be in [1, %d]", k, r);
+	if (!const_indices_ok(c, x, idx, 0, k, 0))
+		return false;
 	Shape want = shape_make(0, NULL);
 	for (int i = 0; i < q - 1; i++)
 		want.dims[want.rank++] = idx->shape.dims[i];

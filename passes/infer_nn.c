@@ -272,6 +272,13 @@ bool infer_conv_transpose(InferCtx *c)
 	int64_t opad[IR_MAX_RANK];
 	if (!ints_attr(c, "output_padding", w.n, 0, opad, 0))
 		return false;
+	/* output_padding picks one of the stride·dilation-ambiguous sizes: it
+	 * must be below the stride or the dilation (as PyTorch requires). */
+	for (int i = 0; i < w.n; i++)
+		if (opad[i] < 0 || (opad[i] >= w.s[i] && opad[i] >= w.d[i]))
+			return ifail(c, -1, "attribute 'output_padding': entry %d (%" PRId64 ") must be "
+			             ">= 0 and less than the stride (%" PRId64 ") or the dilation (%"
+			             PRId64 ")", i, opad[i], w.s[i], w.d[i]);
 	if (b && !conv_bias(c, b, m))
 		return false;
 	Shape s = x->shape;
@@ -483,6 +490,8 @@ bool infer_rnn(InferCtx *c)
 	int64_t seq = x->shape.dims[layout ? 1 : 0], batch = x->shape.dims[layout ? 0 : 1];
 	int64_t insz = x->shape.dims[2];
 	int64_t h = rr->shape.dims[2];
+	if (h < 1)
+		return ifail(c, 2, "hidden size (R's dim 2) must be >= 1, got %" PRId64, h);
 	const Attr *hs = node_attr(n, "hidden_size");
 	if (hs && (hs->kind != AK_INT || hs->i != h))
 		return ifail(c, 2, "hidden_size %" PRId64 " differs from R's dim 2 (%" PRId64 ")",

@@ -575,6 +575,15 @@ bool infer_pad(InferCtx *c)
 	Shape s = x->shape;
 	for (int i = 0; i < na; i++) {
 		int ax = axes[i];
+		int64_t d = x->shape.dims[ax], lo = pads[i], hi = pads[i + na];
+		/* reflect mirrors without repeating the edge: a side can add at
+		 * most d-1 values; edge and wrap need a value to copy */
+		if (!strcmp(mode, "reflect") && (lo > 0 || hi > 0) && (lo > d - 1 || hi > d - 1))
+			return ifail(c, where, "reflect pads (%" PRId64 ", %" PRId64 ") on axis %d of "
+			             "size %" PRId64 ": each must be at most %" PRId64, lo, hi, ax, d,
+			             d > 0 ? d - 1 : 0);
+		if (strcmp(mode, "constant") && d == 0 && (lo > 0 || hi > 0))
+			return ifail(c, where, "%s pads on axis %d of size 0", mode, ax);
 		s.dims[ax] = isat_add(s.dims[ax], isat_add(pads[i], pads[i + na]));
 		if (s.dims[ax] < 0)
 			return ifail(c, where, "pads make axis %d negative (%" PRId64 ")", ax, s.dims[ax]);

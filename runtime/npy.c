@@ -10,15 +10,19 @@
  * Python 2 style long literals (3L); anything else is reported with its
  * byte offset.  Sizes are checked for overflow before any allocation.
  */
+#define _POSIX_C_SOURCE 200809L   /* open flags, fdopen, fcntl under -std=c11 */
 #include "npy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define HOST_BIG_ENDIAN 1
@@ -555,18 +559,34 @@ bool onnxcc_npy_parse(const void *buf, size_t len, const char *name,
 bool onnxcc_npy_read(const char *path, OnnxccNpy *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	/* Non-blocking, so that a FIFO cannot stall the open; only regular
+	 * files are read (a FIFO, device or socket would block or never end). */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return fail(err, errlen, path, "%s", strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return fail(err, errlen, path, "cannot stat: %s", strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(err, errlen, path, "%s", S_ISDIR(st.st_mode) ? strerror(EISDIR)
+		            : "not a regular file (a FIFO, device or socket is not read)");
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		int e = errno;
+		close(fd);
+		return fail(err, errlen, path, "%s", strerror(e));
+	}
 	/* The file size bounds every allocation below, so a corrupt header
 	 * cannot make us allocate gigabytes. */
-	uint64_t fsize = UINT64_MAX;  /* unknown (a pipe): no bound */
-	if (fseek(f, 0, SEEK_END) == 0) {
-		long sz = ftell(f);
-		if (sz >= 0)
-			fsize = (uint64_t)sz;
-		rewind(f);
-	}
+	uint64_t fsize = (uint64_t)st.st_size;
 	unsigned char pre[12];
 	size_t got = fread(pre, 1, sizeof pre, f);
 	if (ferror(f)) {   /* e.g. a directory: EISDIR */
@@ -651,6 +671,21 @@ done:
 
 /* ---- writing ------------------------------------------------------------------ */
 
+/* Creates a fresh file "path.tmp-PID-N" (O_EXCL: never an existing file
+ * or a symlink planted there; mode 0666 less the umask, as fopen gives);
+ * its name goes to tmp.  Returns the descriptor, or -1 with errno set. */
+static int create_temp(const char *path, char *tmp, size_t n)
+{
+	static unsigned counter;
+	for (int tries = 0; tries < 100; tries++) {
+		snprintf(tmp, n, "%s.tmp-%ld-%u", path, (long)getpid(), counter++);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
 bool onnxcc_npy_write(const char *path, int32_t dtype, int32_t rank,
                       const int64_t *shape, const void *data,
                       char *err, size_t errlen)
@@ -677,7 +712,11 @@ bool onnxcc_npy_write(const char *path, int32_t dtype, int32_t rank,
 			return fail(err, errlen, path, "negative dimension %lld",
 			             (long long)shape[i]);
 		}
-		numel *= (uint64_t)shape[i];
+		if (__builtin_mul_overflow(numel, (uint64_t)shape[i], &numel) ||
+		    numel > (uint64_t)SIZE_MAX / 8) {
+			free(hdr);
+			return fail(err, errlen, path, "shape too large");
+		}
 		n += (size_t)snprintf(hdr + n, cap - n, "%lld%s", (long long)shape[i],
 		                      rank == 1 ? "," : i + 1 < rank ? ", " : "");
 	}
@@ -704,17 +743,24 @@ bool onnxcc_npy_write(const char *path, int32_t dtype, int32_t rank,
 	for (size_t i = 0; i < pre - 8; i++)
 		preamble[8 + i] = (unsigned char)(hlen >> (8 * i));
 
-	size_t tlen = strlen(path) + 5;
+	/* A fresh temporary beside path, renamed into place once complete. */
+	size_t tlen = strlen(path) + 48;
 	char *tmp = malloc(tlen);
 	if (!tmp) {
 		free(hdr);
 		return fail(err, errlen, path, "out of memory");
 	}
-	snprintf(tmp, tlen, "%s.tmp", path);
 	bool ok = false;
-	FILE *f = fopen(tmp, "wb");
+	int tfd = create_temp(path, tmp, tlen);
+	if (tfd < 0) {
+		fail(err, errlen, path, "cannot create %s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	FILE *f = fdopen(tfd, "wb");
 	if (!f) {
 		fail(err, errlen, path, "cannot create %s: %s", tmp, strerror(errno));
+		close(tfd);
+		remove(tmp);
 		goto done;
 	}
 	bool wr = fwrite(preamble, 1, pre, f) == pre && fwrite(hdr, 1, hlen, f) == hlen &&

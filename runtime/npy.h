@@ -11,6 +11,9 @@
  * including scalars `()` and empty dims.  Files are written as version 1.0
  * in host byte order ('<' on every supported host), data 64-byte aligned.
  *
+ * Files are opened non-blocking and read only when they are regular files
+ * (a FIFO or device is an error, never a hang); POSIX is assumed.
+ *
  * Errors: every function that can fail returns false and writes a one-line
  * message "FILE: what is wrong" into err (errlen bytes, always
  * NUL-terminated when errlen > 0).  Nothing is printed.
@@ -44,7 +47,7 @@ bool onnxcc_npy_read(const char *path, OnnxccNpy *out, char *err, size_t errlen)
 bool onnxcc_npy_parse(const void *buf, size_t len, const char *name,
                       OnnxccNpy *out, char *err, size_t errlen);
 
-/* Writes an array to path.  The data goes to "path.tmp" first and is
+/* Writes an array to path.  The data goes to a fresh "path.tmp-PID-N" first and is
  * renamed into place, so a failed write leaves no partial file.  data may
  * be NULL only when the array has no elements. */
 bool onnxcc_npy_write(const char *path, int32_t dtype, int32_t rank,

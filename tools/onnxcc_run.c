@@ -6,7 +6,10 @@
  * Finds the descriptor `onnxcc_model` (runtime/onnxcc_model.h) in LIB,
  * checks every input file against it (name, dtype, shape), runs the model
  * once, writes each output to DIR/NAME.npy and prints one summary line per
- * output; with --repeat N it then times N more runs.  Exit status: 0 ok,
+ * output; with --repeat N it then times N more runs.  The descriptor is
+ * validated before use (counts, ranks, dims, nbytes == numel * element
+ * size); each output goes to a temporary renamed into place, and a failed
+ * write removes the outputs already written.  Exit status: 0 ok,
  * 1 usage or input error, 2 the model's run function failed.
  */
 #include <dlfcn.h>
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "npy.h"
 #include "onnxcc_model.h"
@@ -140,6 +144,83 @@ static void *aligned_buffer(uint64_t nbytes)
 {
 	size_t n = (size_t)((nbytes + 63) / 64 * 64);
 	return aligned_alloc(64, n ? n : 64);
+}
+
+/* Bounds on what a descriptor may claim (far above any real model). */
+enum { MAX_TENSORS = 1 << 16, MAX_NAME = 4096 };
+#define MAX_BYTES ((uint64_t)1 << 52)
+
+/* Checks one tensor of the descriptor before anything is sized from it:
+ * a name, a known dtype, rank within .npy's limit, dims >= 0, and nbytes
+ * equal to the product of the shape times the element size (no overflow).
+ * Prints the problem and returns false. */
+static bool check_info(const char *lib, const char *kind, uint32_t i, const OnnxccTensorInfo *t)
+{
+	const char *why = NULL;
+	char buf[160];
+	size_t es = onnxcc_dtype_size(t->dtype);
+	uint64_t numel = 1;
+	if (!t->name || memchr(t->name, 0, MAX_NAME) == NULL)
+		why = "no name (or a name over 4096 bytes)";
+	else if (es == 0)
+		why = "unknown dtype";
+	else if (t->rank < 0 || t->rank > ONNXCC_NPY_MAX_RANK)
+		why = "rank out of range";
+	else if (t->rank > 0 && !t->shape)
+		why = "no shape";
+	for (int32_t d = 0; !why && d < t->rank; d++) {
+		if (t->shape[d] < 0)
+			why = "negative dimension";
+		else if (__builtin_mul_overflow(numel, (uint64_t)t->shape[d], &numel) ||
+		         numel > MAX_BYTES)
+			why = "shape too large";
+	}
+	if (!why && numel * es != t->nbytes) {
+		snprintf(buf, sizeof buf, "nbytes %llu differs from shape x element size (%llu)",
+		         (unsigned long long)t->nbytes, (unsigned long long)(numel * es));
+		why = buf;
+	}
+	if (why) {
+		fprintf(stderr, "onnxcc-run: %s: invalid descriptor: %s %u: %s\n", lib, kind,
+		        (unsigned)i, why);
+		return false;
+	}
+	return true;
+}
+
+/* Checks the whole descriptor (counts, arrays, every tensor, workspace). */
+static bool check_model(const char *lib, const OnnxccModel *m)
+{
+	const char *why = NULL;
+	if (m->ninputs > MAX_TENSORS || m->noutputs > MAX_TENSORS)
+		why = "more than 65536 inputs or outputs";
+	else if ((m->ninputs && !m->inputs) || (m->noutputs && !m->outputs))
+		why = "no tensor array";
+	else if (m->workspace_size > MAX_BYTES)
+		why = "workspace too large";
+	if (why) {
+		fprintf(stderr, "onnxcc-run: %s: invalid descriptor: %s\n", lib, why);
+		return false;
+	}
+	for (uint32_t i = 0; i < m->ninputs; i++)
+		if (!check_info(lib, "input", i, &m->inputs[i]))
+			return false;
+	for (uint32_t i = 0; i < m->noutputs; i++)
+		if (!check_info(lib, "output", i, &m->outputs[i]))
+			return false;
+	return true;
+}
+
+/* Removes the first n output files already written (each was complete:
+ * onnxcc_npy_write renames a finished temporary into place), so that a
+ * failed run leaves no partial set of outputs. */
+static void remove_outputs(const char *outdir, char (*fnames)[256], uint32_t n)
+{
+	for (uint32_t j = 0; j < n; j++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s.npy", outdir, fnames[j]);
+		unlink(path);
+	}
 }
 
 typedef struct InputArg {
@@ -280,6 +361,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "onnxcc-run: %s: descriptor has no run function\n", libpath);
 		goto out;
 	}
+	if (!check_model(libpath, m))
+		goto out;
 
 	/* Match --input arguments to model inputs. */
 	int *given_by = calloc(m->ninputs + 1, sizeof *given_by);
@@ -419,6 +502,7 @@ int main(int argc, char **argv)
 		if (t->dtype == 16) {
 			conv = malloc((size_t)numel * sizeof *conv + 1);
 			if (!conv) {
+				remove_outputs(outdir, fnames, i);
 				free(fnames);
 				goto oom;
 			}
@@ -432,6 +516,7 @@ int main(int argc, char **argv)
 		free(conv);
 		if (!wrote) {
 			fprintf(stderr, "onnxcc-run: output '%s': %s\n", t->name, err);
+			remove_outputs(outdir, fnames, i);
 			free(fnames);
 			goto cleanup;
 		}

@@ -11,7 +11,9 @@
  *                                  sanitized "y/out:0"; bf16 has no .npy)
  * The workspace (24 bytes) holds 2*x's first row, to exercise it.
  * Build variants: -DFAKE_STATUS=N makes run return N after checking its
- * arguments; -DFAKE_ABI=N exports a different ABI version.
+ * arguments; -DFAKE_ABI=N exports a different ABI version; -DFAKE_BAD=1
+ * claims 0xffffffff inputs, -DFAKE_BAD=2 an output nbytes smaller than its
+ * shape (descriptors onnxcc-run must refuse before using them).
  */
 #include <stdint.h>
 #include <string.h>
@@ -20,6 +22,9 @@
 
 #ifndef FAKE_STATUS
 #define FAKE_STATUS ONNXCC_OK
+#endif
+#ifndef FAKE_BAD
+#define FAKE_BAD 0
 #endif
 #ifndef FAKE_ABI
 #define FAKE_ABI ONNXCC_ABI_VERSION
@@ -32,8 +37,19 @@ static const OnnxccTensorInfo fake_inputs[2] = {
 	{"x", 1, 2, shape_23, 24},
 	{"ids", 7, 1, shape_3, 24},
 };
+#if FAKE_BAD == 2
+#define Y_NBYTES 8
+#else
+#define Y_NBYTES 24
+#endif
+#if FAKE_BAD == 1
+#define N_INPUTS 0xffffffffu
+#else
+#define N_INPUTS 2
+#endif
+
 static const OnnxccTensorInfo fake_outputs[4] = {
-	{"y/out:0", 1, 2, shape_23, 24},
+	{"y/out:0", 1, 2, shape_23, Y_NBYTES},
 	{"count", 7, 0, NULL, 8},
 	{"pos", 9, 2, shape_23, 6},
 	{"y_out_0", 16, 0, NULL, 2},
@@ -80,5 +96,5 @@ static int fake_run_parallel(const void *const *in, void *const *out, void *ws, 
 
 __attribute__((visibility("default")))
 const OnnxccModel onnxcc_model = {
-	FAKE_ABI, 2, 4, 0, fake_inputs, fake_outputs, 24, "fake", fake_run, fake_run_parallel,
+	FAKE_ABI, N_INPUTS, 4, 0, fake_inputs, fake_outputs, 24, "fake", fake_run, fake_run_parallel,
 };

@@ -5,11 +5,13 @@
  * (1 usage/input, 2 run failure) and message. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -242,6 +244,58 @@ static void test_run_failure_and_abi(void **state)
 	EXPECT_ERR("model ABI version 99");
 }
 
+/* Descriptors that lie: a huge input count, an output buffer smaller than
+ * its shape.  Refused before any buffer is sized from them. */
+static void test_bad_descriptor(void **state)
+{
+	const char *bad1[] = {FAKE_MODEL_BAD1, "--input", "x=x.npy", NULL};
+	assert_int_equal(run_tool(bad1), 1);
+	EXPECT_ERR("invalid descriptor: more than 65536 inputs or outputs");
+	const char *bad2[] = {FAKE_MODEL_BAD2, "--input", "x=x.npy", "--input", "ids=ids.npy", NULL};
+	assert_int_equal(run_tool(bad2), 1);
+	EXPECT_ERR("invalid descriptor: output 0: nbytes 8 differs from shape x element size (24)");
+}
+
+/* A FIFO as an input file is refused at once (no hang). */
+static void test_fifo_input(void **state)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/fifo.npy", tmpdir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	const char *args[] = {FAKE_MODEL_OK, "--input", "x=fifo.npy", "--input", "ids=ids.npy", NULL};
+	assert_int_equal(run_tool(args), 1);
+	EXPECT_ERR("input 'x': fifo.npy: not a regular file");
+	unlink(path);
+}
+
+/* When one output cannot be written, the ones already written are removed
+ * and no temporary file is left: a failed run leaves no partial set. */
+static void test_failed_write_leaves_nothing(void **state)
+{
+	char dir[4200], path[4300];
+	snprintf(dir, sizeof dir, "%s/outw", tmpdir);
+	assert_int_equal(mkdir(dir, 0777), 0);
+	snprintf(path, sizeof path, "%s/count.npy", dir);   /* a directory in the way */
+	assert_int_equal(mkdir(path, 0777), 0);
+	const char *args[] = {FAKE_MODEL_OK, "--input", "x=x.npy", "--input", "ids=ids.npy",
+	                      "--output-dir", "outw", NULL};
+	assert_int_equal(run_tool(args), 1);
+	EXPECT_ERR("output 'count'");
+	DIR *dd = opendir(dir);
+	assert_non_null(dd);
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(dd))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (strcmp(e->d_name, "count.npy"))
+			fail_msg("left behind: %s", e->d_name);
+		n++;
+	}
+	closedir(dd);
+	assert_int_equal(n, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +307,9 @@ int main(void)
 		cmocka_unit_test(test_wrong_shape_and_dtype),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_run_failure_and_abi),
+		cmocka_unit_test(test_bad_descriptor),
+		cmocka_unit_test(test_fifo_input),
+		cmocka_unit_test(test_failed_write_leaves_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

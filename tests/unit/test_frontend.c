@@ -12,12 +12,16 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "frontend/onnx.h"
 #include "frontend/onnx_priv.h"
+#include "frontend/onnx_schema.h"
 
 /* ---- model builder ------------------------------------------------------ */
 
@@ -854,6 +858,119 @@ static void test_external_data(void **state)
 	assert_true(diag_contains(&d, "escapes the model's folder"));
 	diag_free(&d);
 
+	/* Symbolic links out of the folder: a file, and a directory. */
+	char outside[4200], q[4300];
+	snprintf(outside, sizeof outside, "%s/outside", dir);
+	assert_int_equal(mkdir(outside, 0777), 0);
+	snprintf(q, sizeof q, "%s/secret.bin", outside);
+	tu_write_file(q, file, sizeof file);
+	char *inner = malloc(4300);
+	snprintf(inner, 4300, "%s/model", dir);
+	assert_int_equal(mkdir(inner, 0777), 0);
+	snprintf(q, sizeof q, "%s/link.bin", inner);
+	assert_int_equal(symlink("../outside/secret.bin", q), 0);
+	snprintf(q, sizeof q, "%s/linkdir", inner);
+	assert_int_equal(symlink(outside, q), 0);
+	snprintf(q, sizeof q, "%s/fifo.bin", inner);
+	assert_int_equal(mkfifo(q, 0600), 0);
+	snprintf(q, sizeof q, "%s/sub", inner);
+	assert_int_equal(mkdir(q, 0777), 0);
+	snprintf(q, sizeof q, "%s/sub/w.bin", inner);
+	tu_write_file(q, file, sizeof file);
+	snprintf(q, sizeof q, "%s/weights.bin", inner);
+	tu_write_file(q, file, sizeof file);
+	snprintf(p, sizeof p, "%s/model.onnx", inner);
+	const struct {
+		const char *loc, *expect;
+	} cases[] = {
+		{"link.bin", "external data 'link.bin': leads outside the model's folder"},
+		{"linkdir/secret.bin", "external data 'linkdir/secret.bin': leads outside the model's folder"},
+		{"fifo.bin", "external data 'fifo.bin': not a regular file"},
+		{"sub", "external data 'sub': not a regular file"},
+		{"./sub/w.bin", NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		g->initializer[1]->external_data[0]->value = (char *)cases[i].loc;
+		buf = pack(m, &len);
+		tu_write_file(p, buf, len);
+		diag_init(&d, "", false);
+		G = onnx_load(p, &d);
+		if (!cases[i].expect) {
+			if (!G)
+				fail_msg("%s: %s", cases[i].loc, d.buf ? d.buf : "");
+			graph_free(G);
+		} else {
+			assert_null(G);
+			if (!diag_contains(&d, cases[i].expect))
+				fail_msg("%s: '%s' lacks '%s'", cases[i].loc, d.buf ? d.buf : "",
+				         cases[i].expect);
+		}
+		diag_free(&d);
+	}
+	/* The O_NOFOLLOW fallback (no openat2): every symbolic link refused,
+	 * plain paths and subfolders fine. */
+	int fd = onnx_open_beneath_nofollow(inner, "./sub/w.bin");
+	assert_true(fd >= 0);
+	close(fd);
+	fd = onnx_open_beneath_nofollow(inner, "weights.bin");
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(onnx_open_beneath_nofollow(inner, "link.bin"), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(onnx_open_beneath_nofollow(inner, "linkdir/secret.bin"), -1);
+	assert_true(errno == ELOOP || errno == ENOTDIR);
+	free(inner);
+
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* Every ai.onnx op of ops.def has a schema in the generated table (adding
+ * an op means regenerating it: scripts/gen_onnx_schema.py), its versions
+ * ascending, its attribute types real AttributeProto types. */
+static void test_schema_table_covers_ops(void **state)
+{
+	for (int op = 1; op < OP__COUNT; op++) {
+		if (op_info[op].flags & OPF_FUSED)
+			continue;
+		int rows = 0, last = 0;
+		for (int i = 0; i < onnx_nschemas; i++) {
+			const OnnxSchema *s = &onnx_schemas[i];
+			if (strcmp(s->op, op_info[op].name))
+				continue;
+			if (s->since <= last || s->since > onnx_max_opset)
+				fail_msg("%s: version %d after %d", s->op, s->since, last);
+			last = s->since;
+			rows++;
+			for (int k = 0; k < s->nattrs; k++)
+				assert_true(s->attrs[k].type >= 1 && s->attrs[k].type <= 14);
+		}
+		if (!rows)
+			fail_msg("op %s has no schema in frontend/onnx_schema.c", op_info[op].name);
+	}
+	assert_true(onnx_max_opset >= 17);
+}
+
+/* A FIFO as the model or as a tensor file is refused at once (opening it
+ * must not wait for a writer). */
+static void test_fifo_model(void **state)
+{
+	char *dir = tu_tmpdir();
+	char p[4200];
+	snprintf(p, sizeof p, "%s/pipe.onnx", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	Diag d;
+	diag_init(&d, "", false);
+	assert_null(onnx_load(p, &d));
+	assert_true(diag_contains(&d, "pipe.onnx: not a regular file"));
+	diag_free(&d);
+	Arena a = {0};
+	Tensor t;
+	diag_init(&d, "", false);
+	assert_false(onnx_load_tensor_file(p, &a, &t, NULL, &d));
+	assert_true(diag_contains(&d, "pipe.onnx: not a regular file"));
+	diag_free(&d);
+	arena_free(&a);
 	tu_rmtree(dir);
 	free(dir);
 }
@@ -1120,6 +1237,8 @@ static void test_err_deep_nesting(void **state)
 	prepend_header(buf, &pos, 1, 1);
 	prepend_header(buf, &pos, 11, cap - pos);
 	prepend_header(buf, &pos, 7, cap - pos);
+	buf[--pos] = 8;                               /* ModelProto.ir_version = 8 */
+	buf[--pos] = 1 << 3;
 	diag_init(&d, "", false);
 	assert_null(onnx_load_from_memory(buf + pos, cap - pos, "seq.onnx", &d));
 	assert_true(diag_contains(&d, "seq.onnx: graph input 'x': sequence types not supported"));
@@ -1231,6 +1350,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_subgraph_outer_use_sorted, teardown),
 		cmocka_unit_test_teardown(test_constant_variants_and_attrs, teardown),
 		cmocka_unit_test_teardown(test_external_data, teardown),
+		cmocka_unit_test(test_fifo_model),
+		cmocka_unit_test(test_schema_table_covers_ops),
 		cmocka_unit_test_teardown(test_err_undefined_input, teardown),
 		cmocka_unit_test_teardown(test_err_two_producers, teardown),
 		cmocka_unit_test_teardown(test_err_cycle, teardown),

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "npy.h"
@@ -373,6 +374,14 @@ static void test_system_errors(void **state)
 	assert_false(onnxcc_npy_read(tmpdir, &a, err, sizeof err));
 	if (!strstr(err, "Is a directory"))
 		fail_msg("directory: '%s'", err);
+
+	/* A FIFO is refused at once, not waited on. */
+	err[0] = 0;
+	const char *fifo = tmp_path("pipe.npy");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_false(onnxcc_npy_read(fifo, &a, err, sizeof err));
+	if (!strstr(err, "pipe.npy") || !strstr(err, "not a regular file"))
+		fail_msg("fifo: '%s'", err);
 
 	/* Writing into a missing directory fails and leaves nothing behind. */
 	const float x = 1;
