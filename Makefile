@@ -1,10 +1,12 @@
 # onnxcc — the two commands of the README.
 #   make demo   install deps, build (release), compile and run examples/
 #   make test   install deps, build (Debug, ASan+UBSan), run ctest
+#   make bench  (not part of test) real-size models, GEMM and zoo benchmarks
+#               against ONNX Runtime and oneDNN; see bench/README.md
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all setup build build-debug demo test clean
+.PHONY: all setup build build-debug demo test bench bench-gemm bench-setup clean
 
 all: build
 
@@ -28,6 +30,18 @@ test: build-debug
 	@echo "== ONNX node-test conformance (build/conformance.txt)"; awk -F'\t' '$$2 == "PASS" { p++ } $$2 == "REJECTED" { r++ } $$2 ~ /FAIL|CRASH|TIMEOUT/ { f++ } END { printf "conformance: %d passed, %d failed, %d rejected with a diagnostic\n", p, f, r }' $(BUILD)/conformance.txt 2>/dev/null || true
 	@grep -E 'tests passed, [0-9]+ tests failed' $(BUILD)/ctest.log | tail -1
 	@exit $$(cat $(BUILD)/ctest.rc)
+
+bench-setup:
+	@sh scripts/setup-bench.sh
+
+# Release build, models generated into $(BUILD)/bench-models if missing,
+# then the three tables; results in bench/results/latest.txt.
+bench: build bench-setup
+	sh bench/all.sh $(BUILD)
+
+bench-gemm: build bench-setup
+	sh bench/models/gen.sh $(BUILD)/bench-models
+	sh bench/gemm/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
