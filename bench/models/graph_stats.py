@@ -168,12 +168,36 @@ EVAL = {
 }
 
 
+def einsum_shape(node, shapes):
+	"""Output shape of an explicit ('->') Einsum without ellipsis, or None."""
+	eq = attr(node, "equation", b"").decode().replace(" ", "")
+	if "->" not in eq or "." in eq or not known(*shapes):
+		return None
+	lhs, rhs = eq.split("->")
+	size = {}
+	for term, sh in zip(lhs.split(","), shapes):
+		if len(term) != len(sh):
+			return None
+		for ch, d in zip(term, sh):
+			size[ch] = d
+	return [size[ch] for ch in rhs] if all(ch in size for ch in rhs) else None
+
+
 def fold_shapes(model, max_rounds=20):
 	"""Returns the model with every small constant-input node folded into an
 	initializer and shapes inferred (onnx data propagation) after each round."""
+	extra = {}    # Einsum output shapes computed here (onnx infers only the rank)
 	for _ in range(max_rounds):
+		model.graph.value_info.extend(extra.values())
 		model = onnx.shape_inference.infer_shapes(model, data_prop=True)
 		sh = shapes_of(model)
+		grew = False
+		for n in model.graph.node:
+			if n.op_type == "Einsum" and n.output[0] not in extra and not known(sh.get(n.output[0])):
+				d = einsum_shape(n, [sh.get(x) for x in n.input])
+				if d is not None:
+					extra[n.output[0]] = onnx.helper.make_tensor_value_info(n.output[0], 0, d)
+					grew = True
 		vals = {}
 		for init in model.graph.initializer:
 			if np.prod(init.dims) <= (1 << 16):
@@ -198,7 +222,7 @@ def fold_shapes(model, max_rounds=20):
 			for name, v in zip(n.output, out):
 				vals[name] = v
 				folded.append(onnx.numpy_helper.from_array(np.array(v, order="C"), name))
-		if not [f for f in folded if f.name not in {i.name for i in model.graph.initializer}]:
+		if not grew and not [f for f in folded if f.name not in {i.name for i in model.graph.initializer}]:
 			return model
 		del model.graph.node[:]
 		model.graph.node.extend(keep)
