@@ -3,6 +3,8 @@
 #   make test   install deps, build (Debug, ASan+UBSan), run ctest
 #   make install PREFIX=/opt/onnxcc   build (release) and install bin/ lib/ include/
 #   make fuzz   build the libFuzzer targets with clang, run each SECONDS s
+#   make bench  (not part of test) real-size models, GEMM and zoo benchmarks
+#               against ONNX Runtime and oneDNN; see bench/README.md
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
@@ -10,7 +12,7 @@ PREFIX ?= /usr/local
 SECONDS ?= 60
 FUZZ_BUILD ?= build-fuzz
 
-.PHONY: all setup build build-debug demo test install fuzz clean
+.PHONY: all setup build build-debug demo test install fuzz bench bench-gemm bench-setup clean
 
 all: build
 
@@ -48,6 +50,17 @@ fuzz: setup
 	  ../shared/onnx-node-tests/*/ tests/bad/
 	$(FUZZ_BUILD)/fuzz_npy -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus-npy tests/models/*/inputs/
+bench-setup:
+	@sh scripts/setup-bench.sh
+
+# Release build, models generated into $(BUILD)/bench-models if missing,
+# then the three tables; results in bench/results/latest.txt.
+bench: build bench-setup
+	sh bench/all.sh $(BUILD)
+
+bench-gemm: build bench-setup
+	sh bench/models/gen.sh $(BUILD)/bench-models
+	sh bench/gemm/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
