@@ -16,7 +16,7 @@
 typedef enum KAct {
 	KACT_NONE,
 	KACT_RELU,
-	KACT_GELU,        /* 0.5x(1+erf(x/sqrt2)), as 0.5x*erfc(-x/sqrt2) */
+	KACT_GELU,        /* 0.5x(1+erf(x/sqrt2)) */
 	KACT_GELU_TANH,   /* 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))), as x*sigmoid(2u) */
 } KAct;
 
@@ -78,7 +78,8 @@ bool kern_gemm_here(Cg *cg, const KGemm *g);
  * outputs so that any partition gives bitwise the same result. */
 void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n);
 
-/* GELU of x (f32 scalar or vector), the same formulas as the Gelu op. */
+/* GELU of x (f32 scalar or vector): the erf form as PyTorch writes it
+ * (0.5x(1+erf(x/sqrt2))), the tanh form as x*sigmoid(2u). */
 LLVMValueRef kern_gelu(Cg *cg, LLVMValueRef x, bool tanh_form);
 
 /* Frees the kernel cache of cg (cg_dispose() calls it). */
