@@ -7,7 +7,8 @@
  * slots: a lone masked tail (5), full vector(s) + tail (17), and the
  * unrolled main loop + leftover vectors + tail (183 = 2*64 + 3*16 + 7 at
  * 16 lanes, 5*32 + 2*8 + 7 at 8).  Each graph is compiled for
- * the host and run with tu_run(); every element is compared with a C
+ * the host (one graph per test, dtype or length, with a node per case to
+ * keep compilations few) and run with tu_run(); every element is compared with a C
  * reference in double (relative tolerance 1e-5).  f64 inputs take the
  * scalar (one lane) form of the same loops.
  */
@@ -58,22 +59,37 @@ static void check(DType dt, const void *got, const double *want, int64_t n, cons
 	}
 }
 
-/* Softmax-13 and LogSoftmax-13 over the last axis of [ROWS, len]. */
+/* Softmax-13 and LogSoftmax-13 over the last axis of [ROWS, len]: one
+ * graph per dtype with a Softmax and a LogSoftmax node per length. */
 static void test_softmax_rows(void **state)
 {
 	(void)state;
-	for (int d = 0; d < 2; d++)
-		for (int l = 0; l < NLENS; l++)
+	for (int d = 0; d < 2; d++) {
+		DType dt = d ? DT_F64 : DT_F32;
+		TuGraph t = tu_graph();
+		const void *ins[NLENS];
+		void *outs[2 * NLENS];
+		double *want[2 * NLENS];
+		for (int l = 0; l < NLENS; l++) {
+			int64_t len = LENS[l], n = ROWS * len, xd[2] = {ROWS, len};
+			double *x = malloc((size_t)n * 8);
+			void *in = fill(dt, n, 17 + (unsigned)l, x);
+			x[n - 1] = 80.0;   /* exp would overflow without the max */
+			if (dt == DT_F32)
+				((float *)in)[n - 1] = 80.0f;
+			else
+				((double *)in)[n - 1] = 80.0;
+			char name[16];
+			snprintf(name, sizeof name, "x%d", l);
+			ValueId xi = tu_input(&t, name, dt, 2, xd);
+			ins[l] = in;
 			for (int lg = 0; lg < 2; lg++) {
-				DType dt = d ? DT_F64 : DT_F32;
-				int64_t len = LENS[l], n = ROWS * len, xd[2] = {ROWS, len};
-				double *x = malloc((size_t)n * 8), *want = malloc((size_t)n * 8);
-				void *in = fill(dt, n, 17 + (unsigned)l, x), *out = malloc((size_t)n * 8);
-				x[n - 1] = 80.0;   /* exp would overflow without the max */
-				if (dt == DT_F32)
-					((float *)in)[n - 1] = 80.0f;
-				else
-					((double *)in)[n - 1] = 80.0;
+				int k = 2 * l + lg;
+				snprintf(name, sizeof name, "y%d", k);
+				ValueId y = tu_output(&t, name, dt, 2, xd);
+				tu_node(&t, lg ? OP_LogSoftmax : OP_Softmax, 13, &xi, 1, &y, 1);
+				outs[k] = malloc((size_t)n * 8);
+				want[k] = malloc((size_t)n * 8);
 				for (int r = 0; r < ROWS; r++) {
 					const double *xr = x + r * len;
 					double m = -INFINITY, s = 0;
@@ -82,34 +98,46 @@ static void test_softmax_rows(void **state)
 					for (int64_t i = 0; i < len; i++)
 						s += exp(xr[i] - m);
 					for (int64_t i = 0; i < len; i++)
-						want[r * len + i] = lg ? xr[i] - m - log(s) : exp(xr[i] - m) / s;
+						want[k][r * len + i] = lg ? xr[i] - m - log(s) : exp(xr[i] - m) / s;
 				}
-				TuGraph t = tu_graph();
-				ValueId xi = tu_input(&t, "x", dt, 2, xd), y = tu_output(&t, "y", dt, 2, xd);
-				tu_node(&t, lg ? OP_LogSoftmax : OP_Softmax, 13, &xi, 1, &y, 1);
-				const void *ins[] = {in};
-				void *outs[] = {out};
-				tu_run(&t, ins, outs);
-				check(dt, out, want, n, lg ? "LogSoftmax" : "Softmax", len);
-				free(x);
-				free(want);
-				free(in);
-				free(out);
 			}
+			free(x);
+		}
+		tu_run(&t, ins, outs);
+		for (int k = 0; k < 2 * NLENS; k++) {
+			check(dt, outs[k], want[k], ROWS * LENS[k / 2], k % 2 ? "LogSoftmax" : "Softmax", LENS[k / 2]);
+			free(outs[k]);
+			free(want[k]);
+		}
+		for (int l = 0; l < NLENS; l++)
+			free((void *)ins[l]);
+	}
 }
 
 /* ReduceSum/Mean/Max/Min/L2/LogSumExp-11 (axes attribute) over the last
- * axis of [ROWS, len]. */
+ * axis of [ROWS, len]: one graph per length with a node per op. */
 static void test_reduce_rows(void **state)
 {
 	(void)state;
-	Op ops[] = {OP_ReduceSum, OP_ReduceMean, OP_ReduceMax, OP_ReduceMin, OP_ReduceL2, OP_ReduceLogSumExp};
-	for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
-		for (int l = 0; l < NLENS; l++) {
-			int64_t len = LENS[l], n = ROWS * len, xd[2] = {ROWS, len}, od[1] = {ROWS}, ax[1] = {-1};
-			double *x = malloc((size_t)n * 8), want[ROWS];
-			void *in = fill(DT_F32, n, 29 + (unsigned)l, x);
-			float out[ROWS];
+	enum { NOPS = 6 };
+	const Op ops[NOPS] = {OP_ReduceSum, OP_ReduceMean, OP_ReduceMax, OP_ReduceMin, OP_ReduceL2,
+	                      OP_ReduceLogSumExp};
+	for (int l = 0; l < NLENS; l++) {
+		int64_t len = LENS[l], n = ROWS * len, xd[2] = {ROWS, len}, od[1] = {ROWS}, ax[1] = {-1};
+		double *x = malloc((size_t)n * 8), want[NOPS][ROWS];
+		void *in = fill(DT_F32, n, 29 + (unsigned)l, x);
+		float out[NOPS][ROWS];
+		TuGraph t = tu_graph();
+		ValueId xi = tu_input(&t, "x", DT_F32, 2, xd);
+		void *outs[NOPS];
+		for (int k = 0; k < NOPS; k++) {
+			char name[16];
+			snprintf(name, sizeof name, "y%d", k);
+			ValueId y = tu_output(&t, name, DT_F32, 1, od);
+			tu_node(&t, ops[k], 11, &xi, 1, &y, 1);
+			tu_attr_ints(&t, "axes", 1, ax);
+			tu_attr_int(&t, "keepdims", 0);
+			outs[k] = out[k];
 			for (int r = 0; r < ROWS; r++) {
 				const double *xr = x + r * len;
 				double m = -INFINITY, a = ops[k] == OP_ReduceMin ? INFINITY : ops[k] == OP_ReduceMax ? -INFINITY : 0;
@@ -123,36 +151,40 @@ static void test_reduce_rows(void **state)
 					case OP_ReduceLogSumExp: a += exp(xr[i] - m); break;
 					default: a += xr[i]; break;
 					}
-				want[r] = ops[k] == OP_ReduceMean ? a / (double)len : ops[k] == OP_ReduceL2 ? sqrt(a)
-				        : ops[k] == OP_ReduceLogSumExp ? m + log(a) : a;
+				want[k][r] = ops[k] == OP_ReduceMean ? a / (double)len : ops[k] == OP_ReduceL2 ? sqrt(a)
+				           : ops[k] == OP_ReduceLogSumExp ? m + log(a) : a;
 			}
-			TuGraph t = tu_graph();
-			ValueId xi = tu_input(&t, "x", DT_F32, 2, xd), y = tu_output(&t, "y", DT_F32, 1, od);
-			tu_node(&t, ops[k], 11, &xi, 1, &y, 1);
-			tu_attr_ints(&t, "axes", 1, ax);
-			tu_attr_int(&t, "keepdims", 0);
-			const void *ins[] = {in};
-			void *outs[] = {out};
-			tu_run(&t, ins, outs);
-			check(DT_F32, out, want, ROWS, op_name(ops[k]), len);
-			free(x);
-			free(in);
 		}
+		const void *ins[] = {in};
+		tu_run(&t, ins, outs);
+		for (int k = 0; k < NOPS; k++)
+			check(DT_F32, out[k], want[k], ROWS, op_name(ops[k]), len);
+		free(x);
+		free(in);
+	}
 }
 
 /* LayerNormalization-17 over the last axis with Scale and B, Mean and
- * InvStdDev outputs. */
+ * InvStdDev outputs: one graph per dtype with a node per length. */
 static void test_layernorm_rows(void **state)
 {
 	(void)state;
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < 2; d++) {
+		DType dt = d ? DT_F64 : DT_F32;
+		TuGraph t = tu_graph();
+		const void *ins[3 * NLENS];
+		void *outs[3 * NLENS];
+		double *want[3 * NLENS];
 		for (int l = 0; l < NLENS; l++) {
-			DType dt = d ? DT_F64 : DT_F32;
 			int64_t len = LENS[l], n = ROWS * len, xd[2] = {ROWS, len}, sd[1] = {len}, md[2] = {ROWS, 1};
 			double *x = malloc((size_t)n * 8), *sc = malloc((size_t)len * 8), *bi = malloc((size_t)len * 8);
-			double *want = malloc((size_t)n * 8), wm[ROWS], wi[ROWS];
-			void *in = fill(dt, n, 41 + (unsigned)l, x), *out = malloc((size_t)n * 8);
-			void *scale = fill(dt, len, 43, sc), *bias = fill(dt, len, 47, bi);
+			ins[3 * l] = fill(dt, n, 41 + (unsigned)l, x);
+			ins[3 * l + 1] = fill(dt, len, 43, sc);
+			ins[3 * l + 2] = fill(dt, len, 47, bi);
+			for (int k = 0; k < 3; k++)
+				outs[3 * l + k] = malloc((size_t)n * 8);
+			double *w = want[3 * l] = malloc((size_t)n * 8), *wm = want[3 * l + 1] = malloc(ROWS * 8);
+			double *wi = want[3 * l + 2] = malloc(ROWS * 8);
 			for (int r = 0; r < ROWS; r++) {
 				const double *xr = x + r * len;
 				double m = 0, v = 0;
@@ -165,78 +197,95 @@ static void test_layernorm_rows(void **state)
 				wm[r] = m;
 				wi[r] = 1 / sqrt(v + 1e-5);
 				for (int64_t i = 0; i < len; i++)
-					want[r * len + i] = (xr[i] - m) * wi[r] * sc[i] + bi[i];
+					w[r * len + i] = (xr[i] - m) * wi[r] * sc[i] + bi[i];
 			}
-			TuGraph t = tu_graph();
-			ValueId in3[3] = {tu_input(&t, "x", dt, 2, xd), tu_input(&t, "s", dt, 1, sd), tu_input(&t, "b", dt, 1, sd)};
-			ValueId o3[3] = {tu_output(&t, "y", dt, 2, xd), tu_output(&t, "m", dt, 2, md), tu_output(&t, "i", dt, 2, md)};
+			char nm[3][16];
+			for (int k = 0; k < 3; k++)
+				snprintf(nm[k], sizeof nm[k], "%c%d", "xsb"[k], l);
+			ValueId in3[3] = {tu_input(&t, nm[0], dt, 2, xd), tu_input(&t, nm[1], dt, 1, sd),
+			                  tu_input(&t, nm[2], dt, 1, sd)};
+			for (int k = 0; k < 3; k++)
+				snprintf(nm[k], sizeof nm[k], "%c%d", "ymi"[k], l);
+			ValueId o3[3] = {tu_output(&t, nm[0], dt, 2, xd), tu_output(&t, nm[1], dt, 2, md),
+			                 tu_output(&t, nm[2], dt, 2, md)};
 			tu_node(&t, OP_LayerNormalization, 17, in3, 3, o3, 3);
 			tu_attr_int(&t, "axis", -1);
-			char mo[ROWS * 8], io[ROWS * 8];
-			const void *ins[] = {in, scale, bias};
-			void *outs[] = {out, mo, io};
-			tu_run(&t, ins, outs);
-			check(dt, out, want, n, "LayerNormalization", len);
-			check(dt, mo, wm, ROWS, "LayerNormalization Mean", len);
-			/* a one-element row has variance 0: InvStdDev = 1/sqrt(eps) */
-			check(dt, io, wi, ROWS, "LayerNormalization InvStdDev", len);
 			free(x);
 			free(sc);
 			free(bi);
-			free(want);
-			free(in);
-			free(out);
-			free(scale);
-			free(bias);
 		}
+		tu_run(&t, ins, outs);
+		static const char *what[3] = {"LayerNormalization", "LayerNormalization Mean",
+		                              "LayerNormalization InvStdDev"};
+		for (int k = 0; k < 3 * NLENS; k++) {
+			check(dt, outs[k], want[k], k % 3 ? ROWS : ROWS * LENS[k / 3], what[k % 3], LENS[k / 3]);
+			free(outs[k]);
+			free(want[k]);
+			free((void *)ins[k]);
+		}
+	}
 }
 
 /* f32 elementwise ops with the row as the vector dim: Sub of a [ROWS, 1]
  * column (broadcast, splat per row), Pow by a constant 2, Erf, Sigmoid,
- * and Add of a [len] row (contiguous in both operands). */
+ * and x + x (two contiguous operands); one graph with a node per op and
+ * length. */
 static void test_elementwise_rows(void **state)
 {
 	(void)state;
-	Op ops[] = {OP_Sub, OP_Pow, OP_Erf, OP_Sigmoid, OP_Add};
-	for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
-		for (int l = 0; l < NLENS; l++) {
-			int64_t len = LENS[l], n = ROWS * len, xd[2] = {ROWS, len}, cd[2] = {ROWS, 1}, rd[1] = {len};
-			double *x = malloc((size_t)n * 8), *b = malloc((size_t)n * 8), *want = malloc((size_t)n * 8);
-			void *in = fill(DT_F32, n, 53 + (unsigned)l, x), *bin = fill(DT_F32, n, 59, b);
-			float *out = malloc((size_t)n * 4), two = 2.0f;
-			TuGraph t = tu_graph();
-			ValueId xi = tu_input(&t, "x", DT_F32, 2, xd), y = tu_output(&t, "y", DT_F32, 2, xd);
-			ValueId in2[2] = {xi, IR_NONE};
-			int nin = 1;
+	enum { NOPS = 5 };
+	const Op ops[NOPS] = {OP_Sub, OP_Pow, OP_Erf, OP_Sigmoid, OP_Add};
+	TuGraph t = tu_graph();
+	float two = 2.0f;
+	ValueId c2 = tu_const(&t, "two", DT_F32, 0, NULL, &two);
+	const void *ins[2 * NLENS];
+	void *outs[NOPS * NLENS];
+	double *want[NOPS * NLENS];
+	for (int l = 0; l < NLENS; l++) {
+		int64_t len = LENS[l], n = ROWS * len, xd[2] = {ROWS, len}, cd[2] = {ROWS, 1};
+		double *x = malloc((size_t)n * 8), *b = malloc((size_t)n * 8);
+		ins[2 * l] = fill(DT_F32, n, 53 + (unsigned)l, x);
+		ins[2 * l + 1] = fill(DT_F32, n, 59, b);
+		char name[16];
+		snprintf(name, sizeof name, "x%d", l);
+		ValueId xi = tu_input(&t, name, DT_F32, 2, xd);
+		snprintf(name, sizeof name, "b%d", l);
+		ValueId bi = tu_input(&t, name, DT_F32, 2, cd);
+		for (int k = 0; k < NOPS; k++) {
+			int o = NOPS * l + k;
+			snprintf(name, sizeof name, "y%d", o);
+			ValueId y = tu_output(&t, name, DT_F32, 2, xd), in2[2] = {xi, IR_NONE};
 			if (ops[k] == OP_Sub)
-				in2[1] = tu_input(&t, "c", DT_F32, 2, cd);
-			else if (ops[k] == OP_Add)
-				in2[1] = tu_input(&t, "r", DT_F32, 1, rd);
+				in2[1] = bi;
 			else if (ops[k] == OP_Pow)
-				in2[1] = tu_const(&t, "two", DT_F32, 0, NULL, &two);
-			nin += in2[1] != IR_NONE;
-			tu_node(&t, ops[k], 13, in2, nin, &y, 1);
+				in2[1] = c2;
+			else if (ops[k] == OP_Add)
+				in2[1] = xi;
+			tu_node(&t, ops[k], 13, in2, in2[1] != IR_NONE ? 2 : 1, &y, 1);
+			outs[o] = malloc((size_t)n * 4);
+			want[o] = malloc((size_t)n * 8);
 			for (int64_t i = 0; i < n; i++) {
 				double v = x[i];
 				switch (ops[k]) {
-				case OP_Sub: want[i] = v - b[i / len]; break;
-				case OP_Pow: want[i] = v * v; break;
-				case OP_Erf: want[i] = erf(v); break;
-				case OP_Sigmoid: want[i] = 1 / (1 + exp(-v)); break;
-				default: want[i] = v + b[i % len]; break;
+				case OP_Sub: want[o][i] = v - b[i / len]; break;
+				case OP_Pow: want[o][i] = v * v; break;
+				case OP_Erf: want[o][i] = erf(v); break;
+				case OP_Sigmoid: want[o][i] = 1 / (1 + exp(-v)); break;
+				default: want[o][i] = v + v; break;
 				}
 			}
-			const void *ins[] = {in, bin};
-			void *outs[] = {out};
-			tu_run(&t, ins, outs);
-			check(DT_F32, out, want, n, op_name(ops[k]), len);
-			free(x);
-			free(b);
-			free(want);
-			free(in);
-			free(bin);
-			free(out);
 		}
+		free(x);
+		free(b);
+	}
+	tu_run(&t, ins, outs);
+	for (int o = 0; o < NOPS * NLENS; o++) {
+		check(DT_F32, outs[o], want[o], ROWS * LENS[o / NOPS], op_name(ops[o % NOPS]), LENS[o / NOPS]);
+		free(outs[o]);
+		free(want[o]);
+	}
+	for (int i = 0; i < 2 * NLENS; i++)
+		free((void *)ins[i]);
 }
 
 int main(void)
