@@ -64,7 +64,10 @@ command -v "$NODE" >/dev/null || { echo "real.sh: node not found" >&2; exit 2; }
 [ -d "$HERE/node_modules/onnxruntime-node" ] ||
 	{ echo "real.sh: onnxruntime-node missing: sh scripts/setup-bench.sh" >&2; exit 2; }
 [ -x "$TIME" ] || TIME=
-mkdir -p "$WORK" "$(dirname "$OUT")"
+mkdir -p "$WORK" "$MODELS_DIR" "$(dirname "$OUT")"
+# Absolute: ORT runs from bench/.
+WORK=$(cd "$WORK" && pwd)
+MODELS_DIR=$(cd "$MODELS_DIR" && pwd)
 
 # shellcheck disable=SC2086 # model names have no spaces
 sh "$HERE/models/gen.sh" "$MODELS_DIR" $MODELS
@@ -132,9 +135,14 @@ for name in $MODELS; do
 		fails=$((fails + 1))
 		continue
 	fi
-	GF=$("$PY" "$HERE/models/graph_stats.py" "$MD/model.onnx" 2>"$W/stats.err" | sed -n 's/^gflop //p')
+	# A partial count (a node whose shapes were not inferred) is no count: "-".
+	if "$PY" "$HERE/models/graph_stats.py" "$MD/model.onnx" >"$W/stats.out" 2>"$W/stats.err"; then
+		GF=$(sed -n 's/^gflop //p' "$W/stats.out")
+	else
+		GF=
+		echo "   graph_stats: $(head -c 200 "$W/stats.err")" >&2
+	fi
 	[ -n "$GF" ] || GF=-
-	[ -s "$W/stats.err" ] && echo "   graph_stats: $(head -c 200 "$W/stats.err")" >&2
 
 	# compile (cached by onnxcc binary + model stamp)
 	KEY="$CCKEY $(cat "$MD/.stamp" 2>/dev/null) $(cksum <"$MD/model.onnx")"
@@ -246,6 +254,7 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 	awk '
 	function ms(x) { return (x == "-" || x == "n/a") ? x : sprintf("%.1f", x) }
 	function ratio(a, b) { return (a == "-" || b == "-" || a == "n/a" || b + 0 == 0) ? "-" : sprintf("%.2f", a / b) }
+	function gf(x) { return x == "-" ? x : sprintf("%.1f", x) }
 	function mib(k) { return (k == "-" || k == "n/a") ? k : sprintf("%.0f", k / 1024) }
 	BEGIN {
 		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s  %s\n", "model", "T", "GFLOP",
@@ -256,11 +265,11 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 		gfs = ($8 == "n/a" || $8 == "-" || $4 == "-") ? "-" : sprintf("%.1f", $4 / ($8 / 1000))
 		pk = (gfs == "-" || peak + 0 == 0) ? "-" : sprintf("%.0f%%", 100 * gfs / ($2 * peak))
 		if ($8 == "n/a") {
-			printf "%-13s %2s %6.1f %8s %8s %8s %17s %6s %6s %7s %6s %5s %5s %9s %9s  %s\n", $1, $2, $4, $5, ms($6),
+			printf "%-13s %2s %6s %8s %8s %8s %17s %6s %6s %7s %6s %5s %5s %9s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
 			       ms($7), "n/a (no threads)", "-", "-", "-", "-", "n/a", mib($11), "-", $13, $3
 			next
 		}
-		printf "%-13s %2s %6.1f %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s  %s\n", $1, $2, $4, $5, ms($6),
+		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
 		       ms($7), ms($8), ms($9), ratio($8, $6), ratio($9, $7), gfs, pk, mib($10), mib($11), $12, $13, $3
 		next
 	}
