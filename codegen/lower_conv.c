@@ -1,6 +1,16 @@
 /* codegen/lower_conv.c — Conv, ConvTranspose, MaxPool, AveragePool,
  * GlobalAveragePool, GlobalMaxPool (N-D, NCHW layout, static shapes).
  *
+ * f32 Conv goes through the kernel layer (codegen/kernels/): with 8 or
+ * more output channels per group, per image and group a GEMM
+ *     Y[Mg, out] = W[Mg, Cg*ker] . im2col(X)[Cg*ker, out] + bias
+ * on kern_gemm() (im2col as its implicit B: padding reads 0, never out of
+ * bounds; a 1x1 stride-1 unpadded conv reads X as B in place; image and
+ * group are batch dims); with fewer (depthwise, channel multipliers), a
+ * direct loop vectorised over output columns (emit_conv_direct()), one
+ * task per output plane.  Both are bitwise the same on any thread count.
+ * The loop nests below serve f64/f16 and what the kernels do not take.
+ *
  * Windowed ops (Conv and the pools) loop over output positions; for each
  * spatial dim the valid kernel taps are the range [lo, hi) of kk with
  *     0 <= o*stride - pad_begin + kk*dilation < in
@@ -363,6 +373,122 @@ static LLVMValueRef im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef 
 	return LLVMBuildSelect(cg->b, ok, v, cg_f32(cg, 0.0f), "");
 }
 
+/* The implicit B of one output row of a 2-D conv (the row form): B(k, j)
+ * with k = (c, kh, kw) and j = ow, no division of j.  htest: b points at
+ * the group's X and the row is the constant oh (a border row: kh taps
+ * may fall in the padding); else b already points at input row
+ * oh*sh - pbh of an interior row (every kh tap inside X). */
+typedef struct RowIm2col {
+	const Geom *g;
+	int64_t xsp, wsp, oh;
+	bool htest, wpad;
+} RowIm2col;
+
+static LLVMValueRef row_im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, LLVMValueRef jv)
+{
+	const RowIm2col *rc = arg;
+	const Geom *g = rc->g;
+	int64_t KW = g->ker[1], IW = g->in[1];
+	LLVMValueRef c = LLVMBuildUDiv(cg->b, kv, cg_i64(cg, rc->wsp), "");
+	LLVMValueRef r = LLVMBuildURem(cg->b, kv, cg_i64(cg, rc->wsp), "");
+	LLVMValueRef kh = LLVMBuildUDiv(cg->b, r, cg_i64(cg, KW), "");
+	LLVMValueRef kw = LLVMBuildURem(cg->b, r, cg_i64(cg, KW), "");
+	LLVMValueRef ih = imul(cg, kh, g->dil[0]), ok = NULL;
+	if (rc->htest) {
+		ih = iadd(cg, ih, cg_i64(cg, rc->oh * g->str[0] - g->pb[0]));
+		ok = LLVMBuildICmp(cg->b, LLVMIntULT, ih, cg_i64(cg, g->in[0]), "");
+	}
+	LLVMValueRef iw = iadd(cg, imul(cg, jv, g->str[1]), imul(cg, kw, g->dil[1]));
+	if (g->pb[1])
+		iw = LLVMBuildNSWSub(cg->b, iw, cg_i64(cg, g->pb[1]), "");
+	if (rc->wpad) {
+		LLVMValueRef in = LLVMBuildICmp(cg->b, LLVMIntULT, iw, cg_i64(cg, IW), "");
+		ok = ok ? LLVMBuildAnd(cg->b, ok, in, "") : in;
+	}
+	LLVMValueRef idx = iadd(cg, iadd(cg, imul(cg, c, rc->xsp), imul(cg, ih, IW)), iw);
+	if (!ok)
+		return LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, b, &idx, 1, ""), "");
+	idx = LLVMBuildSelect(cg->b, ok, idx, cg_i64(cg, 0), "");
+	LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, b, &idx, 1, ""), "");
+	return LLVMBuildSelect(cg->b, ok, v, cg_f32(cg, 0.0f), "");
+}
+
+/* Output widths from which a 2-D conv takes the row form (in vectors),
+ * and the most border rows it emits a GEMM call for each. */
+#define CONV_ROW_FORM_VECS 3
+#define CONV_ROW_FORM_BORDER 4
+
+/* The row form of emit_conv_gemm(): one GEMM per output row, C = Y[.., oh, :]
+ * (N = OW, ldc = OH*OW): the border rows whose kh taps reach the padding
+ * one call each, the interior rows one call with oh as a third batch dim
+ * (B advancing sh input rows per entry).  False, having emitted nothing,
+ * when there are more than CONV_ROW_FORM_BORDER border rows. */
+static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
+                                int64_t group, ValueId bias)
+{
+	int64_t Cg_ = C / group, Mg = M / group;
+	int64_t IH = g->in[0], IW = g->in[1], OH = g->out[0], OW = g->out[1];
+	int64_t sh = g->str[0], pbh = g->pb[0];
+	int64_t xsp = IH * IW, ysp = OH * OW, wsp = g->ker[0] * g->ker[1], Kg = Cg_ * wsp;
+	/* rows [top, bot) have every kh tap inside X */
+	int64_t top = (pbh + sh - 1) / sh, reach = (g->ker[0] - 1) * g->dil[0];
+	int64_t bot = IH - reach + pbh <= 0 ? 0 : (IH - reach + pbh + sh - 1) / sh;
+	if (top > OH)
+		top = OH;
+	if (bot > OH)
+		bot = OH;
+	if (bot < top)
+		bot = top;
+	if (OH - (bot - top) > CONV_ROW_FORM_BORDER)
+		return false;
+	LLVMValueRef X = cg_ptr(cg, n->in[0]), Y = cg_ptr(cg, n->out[0]);
+	KGemm base = {
+		.M = Mg, .N = OW, .K = Kg,
+		.a = cg_ptr(cg, n->in[1]), .a_rs = Kg, .a_cs = 1,
+		.ldc = ysp,
+		.alpha = 1.0f,
+		.b_elem = row_im2col_elem,
+		.nbatch_dims = 2,
+		.bdims = {N, group},
+		.a_bs = {0, Mg * Kg},
+		.b_bs = {C * xsp, Cg_ * xsp},
+		.c_bs = {M * ysp, Mg * ysp},
+		.res_bs = {0, Mg},
+	};
+	if (bias != IR_NONE) {
+		base.res = cg_ptr(cg, bias);
+		base.res_rs = 1;
+		base.res_cs = 0;
+		base.beta = 1.0f;
+	}
+	RowIm2col rc = {.g = g, .xsp = xsp, .wsp = wsp, .wpad = !full_window(g, 1, 0, IW)};
+	for (int64_t oh = 0; oh < OH; oh++) {
+		if (oh == top && bot > top) {
+			RowIm2col ri = rc;
+			KGemm k = base;
+			k.b = LLVMBuildGEP2(cg->b, cg->t_f32, X, (LLVMValueRef[]){cg_i64(cg, (top * sh - pbh) * IW)}, 1, "");
+			k.c = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, Y, (LLVMValueRef[]){cg_i64(cg, top * OW)}, 1, "");
+			k.b_elem_arg = &ri;
+			k.nbatch_dims = 3;
+			k.bdims[2] = bot - top;
+			k.b_bs[2] = sh * IW;
+			k.c_bs[2] = OW;
+			kern_gemm(cg, &k);
+			oh = bot - 1;
+			continue;
+		}
+		RowIm2col rb = rc;
+		rb.htest = true;
+		rb.oh = oh;
+		KGemm k = base;
+		k.b = X;
+		k.c = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, Y, (LLVMValueRef[]){cg_i64(cg, oh * OW)}, 1, "");
+		k.b_elem_arg = &rb;
+		kern_gemm(cg, &k);
+	}
+	return true;
+}
+
 /* f32 Conv of a group with CONV_GEMM_MIN_MG or more output channels as the
  * product, per image n and group gi,
  *     Y[n, gi*Mg + :, :] = W[gi*Mg + :, Cg_*ker] . im2col(X[n, gi*Cg_ + :]) + bias
@@ -382,6 +508,9 @@ static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 		ic.pad[i] = !full_window(g, i, 0, g->in[i]);
 		pointwise &= g->ker[i] == 1 && g->str[i] == 1 && g->pb[i] == 0 && g->pe[i] == 0;
 	}
+	if (k == 2 && g->out[1] >= CONV_ROW_FORM_VECS * cg->isa.vlen && !pointwise &&
+	    kern_gemm_ok(cg, Mg, g->out[1], Kg) && emit_conv_gemm_rows(cg, n, g, N, C, M, group, bias))
+		return;
 	KGemm kg = {
 		.M = Mg, .N = ysp, .K = Kg,
 		.a = cg_ptr(cg, n->in[1]), .a_rs = Kg, .a_cs = 1,

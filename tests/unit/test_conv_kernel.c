@@ -5,8 +5,9 @@
  * this host can run (4, 8 and, with AVX-512, 16 lanes): strides, pads
  * (symmetric, asymmetric, wider than the kernel's reach), dilations,
  * groups, depthwise, channel multipliers, bias or none, 1x1 convolutions
- * read in place, patchify stems, batch > 1, and output widths that end
- * inside a vector.  Outputs are bitwise the same on 1, 2, 3 and 5 threads.
+ * read in place, patchify stems, batch > 1, output widths that end
+ * inside a vector, and the row form (border rows and interior rows).
+ * Outputs of each form are bitwise the same on 1, 2, 3 and 5 threads.
  */
 #include "testutil.h"
 #include "runtime/onnxcc_pool.h"
@@ -102,8 +103,9 @@ static void run_case(const Case *c, const float *x, const float *w, const float 
 }
 
 /* Runs c at every vector width against the reference (max error relative
- * to max |ref| <= 1e-5), then on 1/2/3/5 threads: bitwise equal. */
-static void conv_case(Case c)
+ * to max |ref| <= 1e-5), then, when threads is set, on 1/2/3/5 threads:
+ * bitwise equal to the serial run. */
+static void conv_check(Case c, bool threads)
 {
 	int64_t OH = out_dim(c.H, c.pads[0], c.pads[2], c.KH, c.dh, c.sh);
 	int64_t OW = out_dim(c.W, c.pads[1], c.pads[3], c.KW, c.dw, c.sw);
@@ -137,22 +139,29 @@ static void conv_case(Case c)
 		assert_true(e / mx <= 1e-5);
 	}
 	tu_isa_override = (CgIsa){0};
-	/* threads: the host's width, serial result first */
-	tu_parallel = NULL;
-	run_case(&c, x, w, b, y0, OH, OW);
-	const int counts[4] = {1, 2, 3, 5};
-	for (int k = 0; k < 4; k++) {
-		OnnxccPool *pool = onnxcc_pool_create(counts[k]);
-		assert_non_null(pool);
-		OnnxccParallel par = onnxcc_pool_parallel(pool);
-		tu_parallel = &par;
-		memset(y, 0xff, ny * 4);
-		run_case(&c, x, w, b, y, OH, OW);
+	if (threads) {
+		/* the host's width, serial result first */
 		tu_parallel = NULL;
-		onnxcc_pool_destroy(pool);
-		assert_memory_equal(y, y0, ny * 4);
+		run_case(&c, x, w, b, y0, OH, OW);
+		const int counts[4] = {1, 2, 3, 5};
+		for (int k = 0; k < 4; k++) {
+			OnnxccPool *pool = onnxcc_pool_create(counts[k]);
+			assert_non_null(pool);
+			OnnxccParallel par = onnxcc_pool_parallel(pool);
+			tu_parallel = &par;
+			memset(y, 0xff, ny * 4);
+			run_case(&c, x, w, b, y, OH, OW);
+			tu_parallel = NULL;
+			onnxcc_pool_destroy(pool);
+			assert_memory_equal(y, y0, ny * 4);
+		}
 	}
 	free(x), free(w), free(b), free(y), free(y0), free(ref);
+}
+
+static void conv_case(Case c)
+{
+	conv_check(c, false);
 }
 
 /* im2col GEMM: 8 or more output channels per group */
@@ -178,6 +187,16 @@ static void test_conv_gemm(void **state)
 	/* groups as a batch dim: 2 groups of 8 outputs, 3 groups of 9 */
 	conv_case((Case){1, 6, 9, 10, 16, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 2, true});
 	conv_case((Case){2, 9, 8, 8, 27, 3, 3, 2, 1, 1, 1, {0, 1, 1, 0}, 3, true});
+	/* row form (output rows of 12 vectors or more: one GEMM per border
+	 * row, one batched over the interior rows) */
+	conv_case((Case){1, 4, 9, 50, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, true});
+	conv_case((Case){2, 3, 11, 101, 10, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, false});
+	conv_case((Case){1, 3, 12, 60, 16, 3, 2, 1, 1, 2, 3, {2, 0, 1, 3}, 1, true});
+	conv_case((Case){1, 2, 2, 52, 8, 3, 3, 1, 1, 1, 1, {2, 1, 2, 1}, 1, true}); /* no interior row */
+	conv_case((Case){1, 6, 9, 49, 16, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 2, true});
+	conv_case((Case){1, 3, 12, 200, 16, 4, 4, 4, 4, 1, 1, {0, 0, 0, 0}, 1, true});
+	/* more border rows than the row form takes: whole-plane im2col */
+	conv_case((Case){1, 2, 3, 50, 8, 2, 2, 1, 1, 1, 1, {6, 1, 6, 1}, 1, true});
 	/* K of two cache blocks (C*kh*kw = 300) */
 	conv_case((Case){1, 75, 6, 6, 13, 2, 2, 1, 1, 1, 1, {1, 1, 0, 0}, 1, true});
 }
@@ -203,11 +222,22 @@ static void test_conv_direct(void **state)
 	conv_case((Case){1, 2, 4, 30, 2, 1, 11, 1, 1, 1, 1, {0, 5, 0, 5}, 2, true});
 }
 
+/* bitwise the same on 1/2/3/5 threads: whole-plane im2col with groups and
+ * batch, the row form, the direct loop */
+static void test_conv_threads(void **state)
+{
+	(void)state;
+	conv_check((Case){2, 9, 8, 8, 27, 3, 3, 2, 1, 1, 1, {0, 1, 1, 0}, 3, true}, true);
+	conv_check((Case){2, 3, 11, 101, 10, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, false}, true);
+	conv_check((Case){2, 4, 11, 13, 8, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 4, true}, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conv_gemm),
 		cmocka_unit_test(test_conv_direct),
+		cmocka_unit_test(test_conv_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
