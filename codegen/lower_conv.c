@@ -1,6 +1,16 @@
 /* codegen/lower_conv.c — Conv, ConvTranspose, MaxPool, AveragePool,
  * GlobalAveragePool, GlobalMaxPool (N-D, NCHW layout, static shapes).
  *
+ * f32 Conv goes through the kernel layer (codegen/kernels/): with 8 or
+ * more output channels per group, per image and group a GEMM
+ *     Y[Mg, out] = W[Mg, Cg*ker] . im2col(X)[Cg*ker, out] + bias
+ * on kern_gemm() (im2col as its implicit B: padding reads 0, never out of
+ * bounds; a 1x1 stride-1 unpadded conv reads X as B in place; image and
+ * group are batch dims); with fewer (depthwise, channel multipliers), a
+ * direct loop vectorised over output columns (emit_conv_direct()), one
+ * task per output plane.  Both are bitwise the same on any thread count.
+ * The loop nests below serve f64/f16 and what the kernels do not take.
+ *
  * Windowed ops (Conv and the pools) loop over output positions; for each
  * spatial dim the valid kernel taps are the range [lo, hi) of kk with
  *     0 <= o*stride - pad_begin + kk*dilation < in
@@ -22,8 +32,10 @@
  * the odd padding at the end/beginning.
  */
 #include "lower.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define SP IR_MAX_RANK /* max spatial rank */
@@ -313,6 +325,410 @@ static void emit_conv_planes(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	cg_for_end(cg, &ln);
 }
 
+/* ---- f32 Conv through the kernel layer ---------------------------------------- */
+
+/* Output channels per group from which a group's convolution is a GEMM
+ * (fewer: the direct loop, which reads X once per output channel). */
+#define CONV_GEMM_MIN_MG 8
+
+/* The implicit B of the im2col product of one (image, group):
+ * B(k, j) = X[c, o*str - pb + kk*dil] with k = (c, kk...) over Cg_ x ker
+ * and j = (o...) over out, row-major; 0 where the input is padding. */
+typedef struct Im2col {
+	const Geom *g;
+	int64_t xsp, wsp, xs[SP], ws[SP], ys[SP];
+	bool pad[SP];   /* dim i reaches the padding */
+} Im2col;
+
+static LLVMValueRef im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, LLVMValueRef jv)
+{
+	const Im2col *ic = arg;
+	const Geom *g = ic->g;
+	LLVMValueRef c = LLVMBuildUDiv(cg->b, kv, cg_i64(cg, ic->wsp), "");
+	LLVMValueRef idx = imul(cg, c, ic->xsp), ok = NULL;
+	for (int i = 0; i < g->k; i++) {
+		LLVMValueRef kk = kv, o = jv;
+		if (ic->ws[i] != 1)
+			kk = LLVMBuildUDiv(cg->b, kk, cg_i64(cg, ic->ws[i]), "");
+		kk = LLVMBuildURem(cg->b, kk, cg_i64(cg, g->ker[i]), "");
+		if (ic->ys[i] != 1)
+			o = LLVMBuildUDiv(cg->b, o, cg_i64(cg, ic->ys[i]), "");
+		if (i > 0)
+			o = LLVMBuildURem(cg->b, o, cg_i64(cg, g->out[i]), "");
+		LLVMValueRef x = iadd(cg, imul(cg, o, g->str[i]), imul(cg, kk, g->dil[i]));
+		if (g->pb[i])
+			x = LLVMBuildNSWSub(cg->b, x, cg_i64(cg, g->pb[i]), "");
+		if (ic->pad[i]) {
+			/* unsigned: negative positions are out of range too */
+			LLVMValueRef in = LLVMBuildICmp(cg->b, LLVMIntULT, x, cg_i64(cg, g->in[i]), "");
+			ok = ok ? LLVMBuildAnd(cg->b, ok, in, "") : in;
+		}
+		idx = iadd(cg, idx, imul(cg, x, ic->xs[i]));
+	}
+	if (!ok)
+		return LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, b, &idx, 1, ""), "");
+	/* padding: read element 0 (always inside X) and drop it */
+	idx = LLVMBuildSelect(cg->b, ok, idx, cg_i64(cg, 0), "");
+	LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, b, &idx, 1, ""), "");
+	return LLVMBuildSelect(cg->b, ok, v, cg_f32(cg, 0.0f), "");
+}
+
+/* The implicit B of one output row of a 2-D conv (the row form): B(k, j)
+ * with k = (c, kh, kw) and j = ow, no division of j.  htest: b points at
+ * the group's X and the row is the constant oh (a border row: kh taps
+ * may fall in the padding); else b already points at input row
+ * oh*sh - pbh of an interior row (every kh tap inside X). */
+typedef struct RowIm2col {
+	const Geom *g;
+	int64_t xsp, wsp, oh;
+	bool htest, wpad;
+} RowIm2col;
+
+static LLVMValueRef row_im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, LLVMValueRef jv)
+{
+	const RowIm2col *rc = arg;
+	const Geom *g = rc->g;
+	int64_t KW = g->ker[1], IW = g->in[1];
+	LLVMValueRef c = LLVMBuildUDiv(cg->b, kv, cg_i64(cg, rc->wsp), "");
+	LLVMValueRef r = LLVMBuildURem(cg->b, kv, cg_i64(cg, rc->wsp), "");
+	LLVMValueRef kh = LLVMBuildUDiv(cg->b, r, cg_i64(cg, KW), "");
+	LLVMValueRef kw = LLVMBuildURem(cg->b, r, cg_i64(cg, KW), "");
+	LLVMValueRef ih = imul(cg, kh, g->dil[0]), ok = NULL;
+	if (rc->htest) {
+		ih = iadd(cg, ih, cg_i64(cg, rc->oh * g->str[0] - g->pb[0]));
+		ok = LLVMBuildICmp(cg->b, LLVMIntULT, ih, cg_i64(cg, g->in[0]), "");
+	}
+	LLVMValueRef iw = iadd(cg, imul(cg, jv, g->str[1]), imul(cg, kw, g->dil[1]));
+	if (g->pb[1])
+		iw = LLVMBuildNSWSub(cg->b, iw, cg_i64(cg, g->pb[1]), "");
+	if (rc->wpad) {
+		LLVMValueRef in = LLVMBuildICmp(cg->b, LLVMIntULT, iw, cg_i64(cg, IW), "");
+		ok = ok ? LLVMBuildAnd(cg->b, ok, in, "") : in;
+	}
+	LLVMValueRef idx = iadd(cg, iadd(cg, imul(cg, c, rc->xsp), imul(cg, ih, IW)), iw);
+	if (!ok)
+		return LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, b, &idx, 1, ""), "");
+	idx = LLVMBuildSelect(cg->b, ok, idx, cg_i64(cg, 0), "");
+	LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, b, &idx, 1, ""), "");
+	return LLVMBuildSelect(cg->b, ok, v, cg_f32(cg, 0.0f), "");
+}
+
+/* Output widths from which a 2-D conv takes the row form (in vectors),
+ * and the most border rows it emits a GEMM call for each. */
+#define CONV_ROW_FORM_VECS 3
+#define CONV_ROW_FORM_BORDER 4
+
+/* The row form of emit_conv_gemm(): one GEMM per output row, C = Y[.., oh, :]
+ * (N = OW, ldc = OH*OW): the border rows whose kh taps reach the padding
+ * one call each, the interior rows one call with oh as a third batch dim
+ * (B advancing sh input rows per entry).  False, having emitted nothing,
+ * when there are more than CONV_ROW_FORM_BORDER border rows. */
+static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
+                                int64_t group, ValueId bias)
+{
+	int64_t Cg_ = C / group, Mg = M / group;
+	int64_t IH = g->in[0], IW = g->in[1], OH = g->out[0], OW = g->out[1];
+	int64_t sh = g->str[0], pbh = g->pb[0];
+	int64_t xsp = IH * IW, ysp = OH * OW, wsp = g->ker[0] * g->ker[1], Kg = Cg_ * wsp;
+	/* rows [top, bot) have every kh tap inside X */
+	int64_t top = (pbh + sh - 1) / sh, reach = (g->ker[0] - 1) * g->dil[0];
+	int64_t bot = IH - reach + pbh <= 0 ? 0 : (IH - reach + pbh + sh - 1) / sh;
+	if (top > OH)
+		top = OH;
+	if (bot > OH)
+		bot = OH;
+	if (bot < top)
+		bot = top;
+	if (OH - (bot - top) > CONV_ROW_FORM_BORDER)
+		return false;
+	LLVMValueRef X = cg_ptr(cg, n->in[0]), Y = cg_ptr(cg, n->out[0]);
+	KGemm base = {
+		.M = Mg, .N = OW, .K = Kg,
+		.a = cg_ptr(cg, n->in[1]), .a_rs = Kg, .a_cs = 1,
+		.ldc = ysp,
+		.alpha = 1.0f,
+		.b_elem = row_im2col_elem,
+		.nbatch_dims = 2,
+		.bdims = {N, group},
+		.a_bs = {0, Mg * Kg},
+		.b_bs = {C * xsp, Cg_ * xsp},
+		.c_bs = {M * ysp, Mg * ysp},
+		.res_bs = {0, Mg},
+	};
+	if (bias != IR_NONE) {
+		base.res = cg_ptr(cg, bias);
+		base.res_rs = 1;
+		base.res_cs = 0;
+		base.beta = 1.0f;
+	}
+	RowIm2col rc = {.g = g, .xsp = xsp, .wsp = wsp, .wpad = !full_window(g, 1, 0, IW)};
+	for (int64_t oh = 0; oh < OH; oh++) {
+		if (oh == top && bot > top) {
+			RowIm2col ri = rc;
+			KGemm k = base;
+			k.b = LLVMBuildGEP2(cg->b, cg->t_f32, X, (LLVMValueRef[]){cg_i64(cg, (top * sh - pbh) * IW)}, 1, "");
+			k.c = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, Y, (LLVMValueRef[]){cg_i64(cg, top * OW)}, 1, "");
+			k.b_elem_arg = &ri;
+			k.nbatch_dims = 3;
+			k.bdims[2] = bot - top;
+			k.b_bs[2] = sh * IW;
+			k.c_bs[2] = OW;
+			kern_gemm(cg, &k);
+			oh = bot - 1;
+			continue;
+		}
+		RowIm2col rb = rc;
+		rb.htest = true;
+		rb.oh = oh;
+		KGemm k = base;
+		k.b = X;
+		k.c = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, Y, (LLVMValueRef[]){cg_i64(cg, oh * OW)}, 1, "");
+		k.b_elem_arg = &rb;
+		kern_gemm(cg, &k);
+	}
+	return true;
+}
+
+/* f32 Conv of a group with CONV_GEMM_MIN_MG or more output channels as the
+ * product, per image n and group gi,
+ *     Y[n, gi*Mg + :, :] = W[gi*Mg + :, Cg_*ker] . im2col(X[n, gi*Cg_ + :]) + bias
+ * through kern_gemm() with (n, gi) as batch dims; bias is the per-row
+ * residual (res_rs 1, res_cs 0).  A 1x1 stride-1 unpadded convolution
+ * reads X as B directly (rows of xsp). */
+static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
+                           int64_t group, ValueId bias)
+{
+	int k = g->k;
+	int64_t Cg_ = C / group, Mg = M / group;
+	int64_t xsp = prod(g->in, k), ysp = prod(g->out, k), wsp = prod(g->ker, k), Kg = Cg_ * wsp;
+	Im2col ic = {.g = g, .xsp = xsp, .wsp = wsp};
+	geom_strides(g, ic.xs, ic.ws, ic.ys);
+	bool pointwise = true;
+	for (int i = 0; i < k; i++) {
+		ic.pad[i] = !full_window(g, i, 0, g->in[i]);
+		pointwise &= g->ker[i] == 1 && g->str[i] == 1 && g->pb[i] == 0 && g->pe[i] == 0;
+	}
+	if (k == 2 && g->out[1] >= CONV_ROW_FORM_VECS * cg->isa.vlen && !pointwise &&
+	    kern_gemm_ok(cg, Mg, g->out[1], Kg) && emit_conv_gemm_rows(cg, n, g, N, C, M, group, bias))
+		return;
+	KGemm kg = {
+		.M = Mg, .N = ysp, .K = Kg,
+		.a = cg_ptr(cg, n->in[1]), .a_rs = Kg, .a_cs = 1,
+		.b = cg_ptr(cg, n->in[0]),
+		.c = cg_ptr(cg, n->out[0]), .ldc = ysp,
+		.alpha = 1.0f,
+		.nbatch_dims = 2,
+		.bdims = {N, group},
+		.a_bs = {0, Mg * Kg},
+		.b_bs = {C * xsp, Cg_ * xsp},
+		.c_bs = {M * ysp, Mg * ysp},
+		.res_bs = {0, Mg},
+	};
+	if (pointwise) {
+		kg.b_rs = xsp;
+		kg.b_cs = 1;
+	} else {
+		kg.b_elem = im2col_elem;
+		kg.b_elem_arg = &ic;
+	}
+	if (bias != IR_NONE) {
+		kg.res = cg_ptr(cg, bias);
+		kg.res_rs = 1;
+		kg.res_cs = 0;
+		kg.beta = 1.0f;
+	}
+	kern_gemm(cg, &kg);
+}
+
+/* Attributes of a task function holding vectors of the ISA's full width
+ * (as the kernel layer's: otherwise LLVM splits 512-bit vectors). */
+static void vector_fn_attrs(Cg *cg, LLVMValueRef fn)
+{
+	char bits[16];
+	snprintf(bits, sizeof bits, "%d", cg->isa.vlen * 32);
+	const char *keys[2] = {"min-legal-vector-width", "prefer-vector-width"};
+	for (int i = 0; i < 2; i++)
+		LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+		                        LLVMCreateStringAttribute(cg->ctx, keys[i], (unsigned)strlen(keys[i]),
+		                                                  bits, (unsigned)strlen(bits)));
+	unsigned kind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, kind, 0));
+}
+
+static LLVMValueRef call_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
+                                   LLVMValueRef *args, unsigned nargs)
+{
+	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, over, nover);
+	LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, over, nover);
+	return LLVMBuildCall2(cg->b, ft, fn, args, nargs, "");
+}
+
+static LLVMValueRef vsplat(Cg *cg, LLVMTypeRef vt, LLVMValueRef s)
+{
+	LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), s, cg_i32(cg, 0), "");
+	return LLVMBuildShuffleVector(cg->b, v, LLVMGetUndef(vt),
+	                              LLVMConstNull(LLVMVectorType(cg->t_i32, LLVMGetVectorSize(vt))), "");
+}
+
+/* Vectors of output columns one step of the direct loop accumulates. */
+#define CONV_DIRECT_VECS 4
+
+/* f32 2-D Conv with few output channels per group (depthwise and the
+ * like), directly: task t < N*M computes the plane Y[n, m] (t = n*M + m)
+ * from the Cg_ input channels of m's group.  Per output row, U vectors of
+ * W = cg->isa.vlen consecutive output columns accumulate, for every
+ * channel c and tap (kh, kw) inside the input,
+ *     acc += W[m, c, kh, kw] * X[n, c, oh*sh - pbh + kh*dh, ow*sw - pbw + kw*dw]
+ * with the kh range computed per row (no test) and the columns read by a
+ * masked load (stride 1) or gather whose mask drops padding and columns
+ * past OW.  Planes are independent: any partition among threads gives
+ * bitwise the same output. */
+static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
+                             int64_t group, ValueId bias)
+{
+	int64_t Cg_ = C / group, Mg = M / group;
+	int64_t IH = g->in[0], IW = g->in[1], OH = g->out[0], OW = g->out[1], KH = g->ker[0], KW = g->ker[1];
+	int64_t sw = g->str[1], dw = g->dil[1], pbw = g->pb[1];
+	int64_t xsp = IH * IW, ysp = OH * OW, wsp = KH * KW;
+	int w = cg->isa.vlen;
+	int64_t nvec = (OW + w - 1) / w;
+	int U = nvec < CONV_DIRECT_VECS ? (int)nvec : CONV_DIRECT_VECS;
+	int64_t ngrp = (nvec + U - 1) / U;
+	bool wpad = !full_window(g, 1, 0, IW);
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMTypeRef vi = LLVMVectorType(cg->t_i64, (unsigned)w);
+	LLVMTypeRef vp = LLVMVectorType(cg->t_ptr, (unsigned)w);
+
+	/* the task function */
+	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
+	char name[256];
+	snprintf(name, sizeof name, "%s.node%d.conv_task", cg->prefix, (int)cg->node_id);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, params, 3, 0));
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	vector_fn_attrs(cg, fn);
+	LLVMBuilderRef saved_b = cg->b;
+	LLVMValueRef saved_fn = cg->fn;
+	LLVMBasicBlockRef saved_alloca = cg->alloca_bb;
+	cg->b = LLVMCreateBuilderInContext(cg->ctx);
+	cg->fn = fn;
+	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
+	LLVMPositionBuilderAtEnd(cg->b, start);
+
+	LLVMValueRef ctx = LLVMGetParam(fn, 0), base[4];
+	for (int i = 0; i < 4; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
+	}
+	LLVMValueRef acc[CONV_DIRECT_VECS];
+	for (int u = 0; u < U; u++)
+		acc[u] = cg_alloca(cg, vt, "acc");
+	LLVMValueRef lanes[64];
+	for (int l = 0; l < w; l++)
+		lanes[l] = cg_i64(cg, l);
+	LLVMValueRef lane_iota = LLVMConstVector(lanes, (unsigned)w);
+
+	CgLoop lt, lh, lg, lc, lk;
+	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
+	LLVMValueRef m = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, M), "");
+	LLVMValueRef img = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, M), "");
+	LLVMValueRef grp = LLVMBuildSDiv(cg->b, m, cg_i64(cg, Mg), "");
+	LLVMValueRef xb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[0],
+	                                         (LLVMValueRef[]){imul(cg, iadd(cg, imul(cg, img, C), imul(cg, grp, Cg_)), xsp)}, 1, "");
+	LLVMValueRef wb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[1],
+	                                         (LLVMValueRef[]){imul(cg, m, Cg_ * wsp)}, 1, "");
+	LLVMValueRef yb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[3], (LLVMValueRef[]){imul(cg, lt.iv, ysp)}, 1, "");
+	LLVMValueRef b0 = cg_f32(cg, 0.0f);
+	if (bias != IR_NONE)
+		b0 = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[2], &m, 1, ""), "");
+	LLVMValueRef b0v = vsplat(cg, vt, b0);
+
+	cg_for(cg, &lh, 0, OH);
+	LLVMValueRef hbase = LLVMBuildSub(cg->b, imul(cg, lh.iv, g->str[0]), cg_i64(cg, g->pb[0]), "");
+	LLVMValueRef klo, khi;
+	if (full_window(g, 0, 0, IH)) {
+		klo = cg_i64(cg, 0);
+		khi = cg_i64(cg, KH);
+	} else {
+		tap_range(cg, hbase, 0, IH, KH, g->dil[0], &klo, &khi);
+	}
+	cg_for(cg, &lg, 0, ngrp);
+	LLVMValueRef ow0[CONV_DIRECT_VECS], valid[CONV_DIRECT_VECS], iw0[CONV_DIRECT_VECS];
+	for (int u = 0; u < U; u++) {
+		ow0[u] = iadd(cg, imul(cg, lg.iv, (int64_t)U * w), cg_i64(cg, (int64_t)u * w));
+		LLVMValueRef owv = LLVMBuildAdd(cg->b, vsplat(cg, vi, ow0[u]), lane_iota, "");
+		valid[u] = LLVMBuildICmp(cg->b, LLVMIntSLT, owv, vsplat(cg, vi, cg_i64(cg, OW)), "");
+		iw0[u] = LLVMBuildSub(cg->b, LLVMBuildMul(cg->b, owv, vsplat(cg, vi, cg_i64(cg, sw)), ""),
+		                      vsplat(cg, vi, cg_i64(cg, pbw)), "");
+		LLVMBuildStore(cg->b, b0v, acc[u]);
+	}
+	cg_for(cg, &lc, 0, Cg_);
+	cg_for_v(cg, &lk, klo, khi);
+	LLVMValueRef ih = iadd(cg, hbase, imul(cg, lk.iv, g->dil[0]));
+	LLVMValueRef row = LLVMBuildGEP2(cg->b, cg->t_f32, xb, (LLVMValueRef[]){iadd(cg, imul(cg, lc.iv, xsp), imul(cg, ih, IW))}, 1, "");
+	LLVMValueRef wrow = iadd(cg, imul(cg, lc.iv, wsp), imul(cg, lk.iv, KW));
+	for (int64_t kw = 0; kw < KW; kw++) {
+		LLVMValueRef wv = LLVMBuildLoad2(cg->b, cg->t_f32,
+		                                 LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, wb, (LLVMValueRef[]){iadd(cg, wrow, cg_i64(cg, kw))}, 1, ""), "");
+		LLVMValueRef wsv = vsplat(cg, vt, wv);
+		for (int u = 0; u < U; u++) {
+			LLVMValueRef iwv = LLVMBuildAdd(cg->b, iw0[u], vsplat(cg, vi, cg_i64(cg, kw * dw)), "");
+			LLVMValueRef mask = valid[u];
+			if (wpad)
+				mask = LLVMBuildAnd(cg->b, mask,
+				                    LLVMBuildICmp(cg->b, LLVMIntULT, iwv, vsplat(cg, vi, cg_i64(cg, IW)), ""), "");
+			LLVMValueRef xv;
+			if (sw == 1) {
+				LLVMValueRef off = iadd(cg, ow0[u], cg_i64(cg, kw * dw - pbw));
+				LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, row, &off, 1, "");
+				LLVMTypeRef over[2] = {vt, cg->t_ptr};
+				LLVMValueRef args[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
+				xv = call_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+			} else {
+				LLVMValueRef ps = LLVMBuildGEP2(cg->b, cg->t_f32, row, &iwv, 1, "");
+				LLVMTypeRef over[2] = {vt, vp};
+				LLVMValueRef args[4] = {ps, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
+				xv = call_intrinsic(cg, "llvm.masked.gather", over, 2, args, 4);
+			}
+			LLVMValueRef s = LLVMBuildLoad2(cg->b, vt, acc[u], "");
+			LLVMTypeRef ft = vt;
+			LLVMValueRef fa[3] = {wsv, xv, s};
+			LLVMBuildStore(cg->b, call_intrinsic(cg, "llvm.fmuladd", &ft, 1, fa, 3), acc[u]);
+		}
+	}
+	cg_for_end(cg, &lk);
+	cg_for_end(cg, &lc);
+	for (int u = 0; u < U; u++) {
+		LLVMValueRef off = iadd(cg, imul(cg, lh.iv, OW), ow0[u]);
+		LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, yb, &off, 1, "");
+		LLVMTypeRef over[2] = {vt, cg->t_ptr};
+		LLVMValueRef args[4] = {LLVMBuildLoad2(cg->b, vt, acc[u], ""), p, cg_i32(cg, 4), valid[u]};
+		call_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
+	}
+	cg_for_end(cg, &lg);
+	cg_for_end(cg, &lh);
+	cg_for_end(cg, &lt);
+
+	LLVMBuildRetVoid(cg->b);
+	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
+	LLVMBuildBr(cg->b, start);
+	LLVMDisposeBuilder(cg->b);
+	cg->b = saved_b;
+	cg->fn = saved_fn;
+	cg->alloca_bb = saved_alloca;
+
+	/* the node function hands the N*M planes to the task */
+	LLVMValueRef cx = cg_alloca(cg, LLVMArrayType2(cg->t_ptr, 4), "conv_ctx");
+	LLVMValueRef ptrs[4] = {cg_ptr(cg, n->in[0]), cg_ptr(cg, n->in[1]),
+	                        bias != IR_NONE ? cg_ptr(cg, bias) : LLVMConstNull(cg->t_ptr), cg_ptr(cg, n->out[0])};
+	for (int i = 0; i < 4; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		LLVMBuildStore(cg->b, ptrs[i], LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, cx, &idx, 1, ""));
+	}
+	kern_parallel(cg, fn, cx, N * M);
+}
+
 /* Conv-11: Y[n,m,o] = B[m] + sum_{c<C/group, kk} X[n, g*C/group + c,
  * o*str - pb + kk*dil] * W[m, c, kk], g = m / (M/group). */
 static bool lower_conv(Cg *cg, const Node *n)
@@ -358,6 +774,16 @@ static bool lower_conv(Cg *cg, const Node *n)
 	 * that fits the stack: gather each tap plane once (any stride);
 	 * short tap rows read with a small stride: accumulate output rows;
 	 * else (long rows, patchify kernel == stride) dot products per output */
+	int64_t Mg_ = M / group, Kg_ = C / group * prod(g.ker, g.k);
+	bool bias_f32 = bias == IR_NONE || gval(cg->g, bias)->dtype == DT_F32;
+	if (dt == DT_F32 && bias_f32 && Mg_ >= CONV_GEMM_MIN_MG && kern_gemm_ok(cg, Mg_, prod(g.out, g.k), Kg_)) {
+		emit_conv_gemm(cg, n, &g, N, C, M, group, bias);
+		return true;
+	}
+	if (dt == DT_F32 && bias_f32 && g.k == 2 && cg->isa.vlen >= 4 && Mg_ < CONV_GEMM_MIN_MG) {
+		emit_conv_direct(cg, n, &g, N, C, M, group, bias);
+		return true;
+	}
 	int64_t esz = dt == DT_F64 ? 8 : 4;
 	if ((dt == DT_F32 || dt == DT_F64) && g.ker[g.k - 1] < 8 && M / group >= 4 &&
 	    shape_numel(&Y->shape) / (N * M) * esz <= CONV_PLANE_MAX_BYTES) {
