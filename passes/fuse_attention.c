@@ -11,16 +11,19 @@
  *     s = MatMul(q', kT')                       q', kT' rank >= 2
  *     s = Mul(s, c) | Mul(c, s) | Div(s, c)     optional, c a scalar constant
  *     s = Add(s, bias) | Add(bias, s)           optional, bias broadcasts to s
- *         or, with constant bias and mask (Swin's shifted windows):
- *         Reshape(Add(Reshape(Add(s, bias)), mask)) back to s's shape
+ *         or Swin's shifted windows (either operand order):
+ *         x = Reshape(Add(Reshape(Add(s, b1)), mask)) back to s's shape
  *     p = Softmax(s)                            over the last axis
  *     o = MatMul(p, v)
  * becomes  o = onnxcc::Attention(q, k, v[, bias]) {scale, k_transposed}.
  * The scale may also sit on q' or kT' (a scalar Mul/Div used only there);
  * all scales multiply into `scale`.  kT' = Transpose(k) swapping the last
  * two dims is read as k (k_transposed=0); any other kT' is read as given
- * (k_transposed=1).  Swin's two constant additions become one constant
- * (bias + mask, computed once here).  Anything else — softmax over another
+ * (k_transposed=1).  Swin's two additions become one bias: a constant
+ * b1 + mask computed here when both are constants, else the mask's Add
+ * is rewritten to Add(b1, mask) (when b1 spans trailing dims common to the
+ * two shapes and the sum keeps the Add's shape) and the Reshape after it
+ * gives the bias.  Anything else — softmax over another
  * axis, a non-scalar scale, an intermediate with a second use — is left
  * unchanged.  Attention over more than ATTN_MAX_KEYS keys is left alone (the
  * lowering keeps a block of score rows on the stack).
@@ -132,7 +135,22 @@ static bool softmax_last_axis(Graph *g, const Node *n)
  * constants and x shaped like s. */
 typedef struct WinBias {
 	ValueId b1, mask, y1, y2;   /* y1 = s + b1, y2 = Reshape(y1) + mask */
+	Node *a2;                   /* run-time form: a2 becomes Add(b1, mask) */
+	int a2_slot;                /* its input that was Reshape(y1) */
+	Shape sum;                  /* the shape of Add(b1, mask) */
 } WinBias;
+
+/* b1, aligned right, reads the same element at each flat index of y1 and
+ * of y2 (the dims it spans are trailing dims common to both). */
+static bool same_trailing(const Shape *b1, const Shape *y1, const Shape *y2)
+{
+	if (b1->rank > y1->rank || b1->rank > y2->rank)
+		return false;
+	for (int i = 1; i <= b1->rank; i++)
+		if (y1->dims[y1->rank - i] != y2->dims[y2->rank - i])
+			return false;
+	return true;
+}
 
 /* On a match fills *w, sets *score = s and records the four nodes. */
 static bool window_bias(Fuse *F, ValueId x, ValueId *score, WinBias *w, Node **kill, int *nkill)
@@ -146,7 +164,7 @@ static bool window_bias(Fuse *F, ValueId x, ValueId *score, WinBias *w, Node **k
 		Value *mask = gval(g, a2->in[1 - k2]);
 		Node *r1 = sole(F, a2->in[k2], OP_Reshape);
 		Node *a1 = r1 ? sole(F, r1->in[0], OP_Add) : NULL;
-		if (!a1 || a1->nin != 2 || mask->kind != VK_CONST || mask->dtype != DT_F32)
+		if (!a1 || a1->nin != 2 || mask->dtype != DT_F32)
 			continue;
 		const Shape *y1 = &gval(g, a1->out[0])->shape, *y2 = &gval(g, a2->out[0])->shape;
 		if (!shape_eq(&gval(g, x)->shape, y1) || !shape_eq(&gval(g, r1->out[0])->shape, y2) ||
@@ -154,13 +172,43 @@ static bool window_bias(Fuse *F, ValueId x, ValueId *score, WinBias *w, Node **k
 			continue;
 		for (int k1 = 0; k1 < 2; k1++) {
 			Value *b1 = gval(g, a1->in[1 - k1]);
-			if (b1->kind != VK_CONST || b1->dtype != DT_F32 || b1->shape.rank > y1->rank ||
+			if (b1->dtype != DT_F32 || b1->shape.rank > y1->rank ||
 			    !shape_eq(&gval(g, a1->in[k1])->shape, y1))
 				continue;
 			w->b1 = a1->in[1 - k1];
 			w->mask = a2->in[1 - k2];
 			w->y1 = a1->out[0];
 			w->y2 = a2->out[0];
+			w->a2 = NULL;
+			if (b1->kind != VK_CONST || mask->kind != VK_CONST) {
+				/* run-time form: a2 := Add(b1, mask) keeps y2's shape, r2
+				 * reshapes it to y1's: the bias */
+				Shape t = shape_make(0, NULL);
+				int r = b1->shape.rank > mask->shape.rank ? b1->shape.rank : mask->shape.rank;
+				t.rank = r;
+				for (int i = 0; i < r; i++) {
+					int ib = i - (r - b1->shape.rank), im = i - (r - mask->shape.rank);
+					int64_t db = ib >= 0 ? b1->shape.dims[ib] : 1, dm = im >= 0 ? mask->shape.dims[im] : 1;
+					if (db != dm && db != 1 && dm != 1)
+						return false;
+					t.dims[i] = db == 1 ? dm : db;
+				}
+				/* t may lack y2's leading 1s; same elements in the same order */
+				bool same = t.rank <= y2->rank;
+				for (int i = 0; same && i < y2->rank; i++) {
+					int j = i - (y2->rank - t.rank);
+					same = (j < 0 ? 1 : t.dims[j]) == y2->dims[i];
+				}
+				if (!same_trailing(&b1->shape, y1, y2) || !same)
+					continue;
+				w->sum = t;
+				w->a2 = a2;
+				w->a2_slot = k2;
+				*score = a1->in[k1];
+				kill[(*nkill)++] = r1;
+				kill[(*nkill)++] = a1;
+				return true;
+			}
 			*score = a1->in[k1];
 			kill[(*nkill)++] = r2;
 			kill[(*nkill)++] = a2;
@@ -271,7 +319,7 @@ static bool fuse_at(Fuse *F, NodeId smi, Diag *d, bool *err)
 	double scale = 1.0;
 	ValueId s = sm->in[0], bias = IR_NONE;
 	/* optional bias */
-	WinBias wb = {IR_NONE, IR_NONE, IR_NONE, IR_NONE};
+	WinBias wb = {IR_NONE, IR_NONE, IR_NONE, IR_NONE, NULL, 0, {0}};
 	bool win = window_bias(F, s, &s, &wb, kill, &nkill);
 	if (!win) {
 		Node *add = sole(F, s, OP_Add);
@@ -325,8 +373,15 @@ static bool fuse_at(Fuse *F, NodeId smi, Diag *d, bool *err)
 	if (bias != IR_NONE && gval(g, bias)->shape.rank > gval(g, sm->in[0])->shape.rank)
 		return false;
 	assert(nkill <= 16);
-	if (win)
+	if (win && !wb.a2) {
 		bias = window_bias_const(g, &wb);
+	} else if (win) {
+		F->uses[wb.a2->in[wb.a2_slot]]--;
+		wb.a2->in[wb.a2_slot] = wb.b1;
+		F->uses[wb.b1]++;
+		gval(g, wb.a2->out[0])->shape = wb.sum;
+		bias = sm->in[0];
+	}
 
 	/* rewrite: mm2 becomes the Attention node; the rest dies */
 	for (int i = 0; i < nkill; i++) {
