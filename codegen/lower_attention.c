@@ -8,8 +8,8 @@
  *                                         of R x Nk floats (R chosen so that
  *                                         it stays within 128 KiB: the
  *                                         Nq x Nk score tensor never exists)
- *   per row: m = max, e = exp(s - m) in place, l = sum e  (max and sum in
- *            W-lane vectors, W = cg->isa.vlen; exp as a loop LLVM widens)
+ *   per row: m = max, e = exp(s - m) in place, l = sum e  (W-lane vectors,
+ *            W = cg->isa.vlen, with the vector exp of codegen/mathfn.h)
  *   O_blk = E . V                          kern_gemm_here into the output
  *   O_blk[r, :] *= 1 / l[r]
  * Every output row is computed by the same code whatever the partition of
@@ -139,6 +139,52 @@ static LLVMValueRef row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max)
 	return r;
 }
 
+/* row[j] = exp(row[j] - m) for j < n; returns the sum of the new row:
+ * W-lane vectors over full chunks (vector exp, lanes summed in vector
+ * accumulators, folded in order), then the tail element by element (the
+ * scalar exp gives the same values as a lane of the vector one). */
+static LLVMValueRef exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m)
+{
+	int w = cg->isa.vlen < 1 ? 1 : cg->isa.vlen;
+	int64_t full = w > 1 ? n / w : 0, rem = n - full * w;
+	LLVMValueRef r = cg_f32(cg, 0.0f);
+	if (full) {
+		LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+		LLVMValueRef acc = cg_alloca(cg, vt, "esum");
+		LLVMBuildStore(cg->b, LLVMConstNull(vt), acc);
+		LLVMValueRef mv = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), m, cg_i32(cg, 0), "");
+		mv = LLVMBuildShuffleVector(cg->b, mv, LLVMGetUndef(vt),
+		                            LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)w)), "");
+		CgLoop l;
+		cg_for(cg, &l, 0, full);
+		LLVMValueRef p = gep_f32(cg, row, mul_i64(cg, l.iv, w));
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
+		LLVMSetAlignment(x, 4);
+		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, x, mv, ""));
+		LLVMValueRef st = LLVMBuildStore(cg->b, e, p);
+		LLVMSetAlignment(st, 4);
+		LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, vt, acc, ""), e, ""), acc);
+		cg_for_end(cg, &l);
+		LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
+		r = LLVMBuildExtractElement(cg->b, a, cg_i32(cg, 0), "");
+		for (int i = 1; i < w; i++)
+			r = LLVMBuildFAdd(cg->b, r, LLVMBuildExtractElement(cg->b, a, cg_i32(cg, i), ""), "");
+	}
+	if (rem) {
+		LLVMValueRef acc = cg_alloca(cg, cg->t_f32, "etail");
+		LLVMBuildStore(cg->b, r, acc);
+		CgLoop l;
+		cg_for(cg, &l, full * w, n);
+		LLVMValueRef p = gep_f32(cg, row, l.iv);
+		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, LLVMBuildLoad2(cg->b, cg->t_f32, p, ""), m, ""));
+		LLVMBuildStore(cg->b, e, p);
+		LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, cg->t_f32, acc, ""), e, ""), acc);
+		cg_for_end(cg, &l);
+		r = LLVMBuildLoad2(cg->b, cg->t_f32, acc, "");
+	}
+	return r;
+}
+
 /* One block of `rows` query rows starting at i0; p[] are the batch entry's
  * q, k, v, bias, o pointers; sbuf/lbuf the score rows and row sums. */
 static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef i0, int64_t rows,
@@ -166,13 +212,7 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef row = gep_f32(cg, sbuf, mul_i64(cg, lr.iv, A->nk));
 	LLVMValueRef m = row_reduce(cg, row, A->nk, true);
-	CgLoop lj;
-	cg_for(cg, &lj, 0, A->nk);
-	LLVMValueRef ep = gep_f32(cg, row, lj.iv);
-	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, ep, "");
-	LLVMBuildStore(cg->b, cg_math_exp(cg, LLVMBuildFSub(cg->b, x, m, "")), ep);
-	cg_for_end(cg, &lj);
-	LLVMValueRef l = row_reduce(cg, row, A->nk, false);
+	LLVMValueRef l = exp_sum(cg, row, A->nk, m);
 	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), gep_f32(cg, lbuf, lr.iv));
 	cg_for_end(cg, &lr);
 
@@ -190,6 +230,7 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, lbuf, lr.iv), "");
 	LLVMValueRef orow = gep_f32(cg, ob, mul_i64(cg, lr.iv, A->dv));
+	CgLoop lj;
 	cg_for(cg, &lj, 0, A->dv);
 	LLVMValueRef op = gep_f32(cg, orow, lj.iv);
 	LLVMValueRef y = LLVMBuildLoad2(cg->b, cg->t_f32, op, "");
