@@ -47,6 +47,8 @@ bool cg_lower_quant(Cg *cg, const Node *n);
 bool cg_lower_misc(Cg *cg, const Node *n);
 /* Resize, Upsample — lower_resize.c */
 bool cg_lower_resize(Cg *cg, const Node *n);
+/* Attention (fused, domain onnxcc) — lower_attention.c */
+bool cg_lower_attention(Cg *cg, const Node *n);
 
 /* Dispatches to the group owning n->op. */
 bool cg_lower_node(Cg *cg, const Node *n);

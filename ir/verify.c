@@ -11,7 +11,8 @@
  *   2. one producer per value, and Value.producer agrees with the live node
  *      that lists the value as an output; graph inputs and constants have no
  *      producer; constants have data;
- *   3. arity within op_info for known ops;
+ *   3. arity within op_info for known ops; fused ops (OPF_FUSED) in
+ *      domain "onnxcc";
  *   4. live nodes topologically ordered: each input is a graph input, a
  *      constant, or an output of an earlier live node;
  *   5. graph inputs/outputs in range, graph outputs defined, Value.is_output
@@ -123,6 +124,11 @@ bool ir_verify(Graph *g, Diag *d)
 		}
 		if (n->op != OP_UNKNOWN && (unsigned)n->op < OP__COUNT) {
 			const OpInfo *oi = &op_info[n->op];
+			if ((oi->flags & OPF_FUSED) && (!n->domain || strcmp(n->domain, "onnxcc") != 0)) {
+				diag_error(d, "verify: node '%s' (%s): fused op outside domain 'onnxcc'",
+				           lab, n->op_type);
+				ok = false;
+			}
 			if (n->nin < oi->min_in || (oi->max_in >= 0 && n->nin > oi->max_in)) {
 				diag_error(d, "verify: node '%s' (%s): %d inputs, expected %d..%d",
 				           lab, n->op_type, n->nin, oi->min_in, oi->max_in);

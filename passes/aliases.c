@@ -6,7 +6,8 @@
  * breaks:   nothing; leaves dead nodes for pass_dce / graph_compact
  *
  * Aliases: Identity; Cast and CastLike to the input's own dtype; Dropout in
- * inference (training_mode absent or a constant false) when its mask output
+ * inference (training_mode absent or a constant false, or a constant true
+ * with a constant ratio of 0) when its mask output
  * is absent or no graph output depends on it — with a needed mask the node
  * stays and codegen lowers it; Reshape, Flatten, Squeeze and Unsqueeze whose output shape equals the
  * input's.  (Reshape & co. of constants are already constants: pass_fold.)
@@ -47,8 +48,16 @@ static ValueId alias_source(Graph *g, Node *n, const char *needed)
 			return IR_NONE;
 		if (n->nin >= 3 && n->in[2] != IR_NONE) {
 			Value *tm = gval(g, n->in[2]);
-			if (tm->kind != VK_CONST || shape_numel(&tm->shape) != 1 || value_get_int(tm, 0) != 0)
+			if (tm->kind != VK_CONST || shape_numel(&tm->shape) != 1)
 				return IR_NONE;
+			if (value_get_int(tm, 0) != 0) {
+				/* training mode with a constant ratio of 0 drops nothing
+				 * and scales by 1/(1-0) (torchvision exports attention
+				 * dropout this way) */
+				Value *r = n->in[1] != IR_NONE ? gval(g, n->in[1]) : NULL;
+				if (!r || r->kind != VK_CONST || shape_numel(&r->shape) != 1 || value_get_f64(r, 0) != 0)
+					return IR_NONE;
+			}
 		}
 		return n->in[0];
 	}

@@ -177,6 +177,7 @@ bool infer_max_unpool(InferCtx *c);
 bool infer_det(InferCtx *c);
 bool infer_conv_integer(InferCtx *c);
 bool infer_roi_align(InferCtx *c);
+bool infer_attention(InferCtx *c);     /* infer_fused.c */
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
@@ -257,6 +258,7 @@ static const InferFn rules[OP__COUNT] = {
 	[OP_ConvInteger] = infer_conv_integer,
 	[OP_QLinearConv] = infer_conv_integer,
 	[OP_RoiAlign] = infer_roi_align,
+	[OP_Attention] = infer_attention,
 };
 
 /* The rule for op: the table first, then the family flags. */

@@ -18,7 +18,7 @@ typedef struct PipelineOptions {
 /* Runs, in order: bind-dims (pass_bind_dims), infer (pass_infer_shapes,
  * which folds constants as it goes), aliases (pass_remove_aliases),
  * fuse-layernorm (pass_fuse_layernorm), fuse-gelu (pass_fuse_gelu),
- * fuse-gemm (pass_fuse_gemm), dce (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
+ * fuse-attention (pass_fuse_attention), fuse-gemm (pass_fuse_gemm), dce (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
  * print_after name is a diagnostic listing the valid names, reported before
@@ -55,6 +55,12 @@ bool pass_fuse_layernorm(Graph *g, Diag *d);
  * The erf and tanh GELU formulas become one Gelu node (approximate="tanh"
  * for the latter); the patterns are stated in passes/fuse_gelu.c. */
 bool pass_fuse_gelu(Graph *g, Diag *d);
+
+/* Fuses MatMul -> scale -> bias -> Softmax -> MatMul chains into
+ * onnxcc::Attention nodes (passes/fuse_attention.c has the contract).
+ * requires: shapes inferred, constants folded, aliases removed.  Returns
+ * false only after a diagnostic (the fused node failing its shape rule). */
+bool pass_fuse_attention(Graph *g, Diag *d);
 
 /* keeps: topological order, value ids; renumbers nodes (graph_compact).
  * Removes every node no graph output depends on. */

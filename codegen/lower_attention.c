@@ -1,0 +1,393 @@
+/* codegen/lower_attention.c — the fused Attention op (ops.def, made by
+ * passes/fuse_attention.c):  O = softmax(scale * Q.K^T + bias) . V  over the
+ * last axis, per batch entry.
+ *
+ * Work is split at compile time into tasks (batch entry x block of R query
+ * rows), run through kern_parallel.  Per task:
+ *   S = scale * Q_blk . K^T + bias_blk    kern_gemm_here into a stack buffer
+ *                                         of R x Nk floats (R chosen so that
+ *                                         it stays within 128 KiB: the
+ *                                         Nq x Nk score tensor never exists)
+ *   per row: m = max, e = exp(s - m) in place, l = sum e  (W-lane vectors,
+ *            W = cg->isa.vlen, with the vector exp of codegen/mathfn.h)
+ *   O_blk = E . V                          kern_gemm_here into the output
+ *   O_blk[r, :] *= 1 / l[r]
+ * Every output row is computed by the same code whatever the partition of
+ * tasks among threads, so results are bitwise identical on any number of
+ * threads.  Targets without a vector unit (vlen < 4) get plain loop nests
+ * for the two products.  Batch dims of Q, K, V and bias broadcast (stride
+ * 0); the bias is added by the first product's residual epilogue.
+ */
+#include "lower.h"
+#include "kernels/kernels.h"
+#include "mathfn.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Floats of the score block kept on the stack per task. */
+#define ATTN_BLOCK_FLOATS (32 * 1024)
+
+typedef struct AttnPlan {
+	int64_t nq, nk, d, dv;
+	int br;                          /* batch rank */
+	int64_t bdims[IR_MAX_RANK];
+	int64_t bs[5][IR_MAX_RANK];      /* batch strides of q, k, v, bias, o */
+	int64_t bias_rs, bias_cs;        /* bias strides along Nq and Nk */
+	bool has_bias, k_t;
+	float scale;
+	int64_t nbatch, rows, nblk;      /* R = rows per block, nblk blocks */
+} AttnPlan;
+
+static LLVMValueRef add_i64(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildNSWAdd(cg->b, a, b, "");
+}
+
+static LLVMValueRef mul_i64(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
+}
+
+static LLVMValueRef gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx)
+{
+	return LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base, &idx, 1, "");
+}
+
+/* C = alpha * A.B + res (the subset of KGemm the attention products use)
+ * as a plain loop nest: for targets without a vector unit. */
+static void plain_gemm(Cg *cg, const KGemm *g)
+{
+	LLVMValueRef acc = cg_alloca(cg, cg->t_f32, "acc");
+	CgLoop li, lj, lk;
+	cg_for(cg, &li, 0, g->M);
+	cg_for(cg, &lj, 0, g->N);
+	LLVMBuildStore(cg->b, cg_f32(cg, 0.0f), acc);
+	cg_for(cg, &lk, 0, g->K);
+	LLVMValueRef a = LLVMBuildLoad2(cg->b, cg->t_f32,
+	                                gep_f32(cg, g->a, add_i64(cg, mul_i64(cg, li.iv, g->a_rs), mul_i64(cg, lk.iv, g->a_cs))), "");
+	LLVMValueRef b = LLVMBuildLoad2(cg->b, cg->t_f32,
+	                                gep_f32(cg, g->b, add_i64(cg, mul_i64(cg, lk.iv, g->b_rs), mul_i64(cg, lj.iv, g->b_cs))), "");
+	LLVMValueRef s = LLVMBuildLoad2(cg->b, cg->t_f32, acc, "");
+	LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, s, LLVMBuildFMul(cg->b, a, b, ""), ""), acc);
+	cg_for_end(cg, &lk);
+	LLVMValueRef y = LLVMBuildLoad2(cg->b, cg->t_f32, acc, "");
+	if (g->alpha != 1.0f)
+		y = LLVMBuildFMul(cg->b, y, cg_f32(cg, g->alpha), "");
+	if (g->res) {
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32,
+		                                gep_f32(cg, g->res, add_i64(cg, mul_i64(cg, li.iv, g->res_rs),
+		                                                            mul_i64(cg, lj.iv, g->res_cs))), "");
+		y = LLVMBuildFAdd(cg->b, y, x, "");
+	}
+	LLVMBuildStore(cg->b, y, gep_f32(cg, g->c, add_i64(cg, mul_i64(cg, li.iv, g->ldc), lj.iv)));
+	cg_for_end(cg, &lj);
+	cg_for_end(cg, &li);
+}
+
+static void gemm_here(Cg *cg, const KGemm *g)
+{
+	if (cg->isa.vlen >= 4) {
+		bool ok = kern_gemm_here(cg, g);
+		assert(ok);
+		(void)ok;
+	} else {
+		plain_gemm(cg, g);
+	}
+}
+
+/* Horizontal max (is_max) or sum of the n floats at row, in W-lane
+ * vectors over full chunks, the tail masked in, then the lanes folded in
+ * order.  NaN in the row: the max may drop it, but exp(NaN - m) then
+ * carries it into the sum and every output of the row. */
+static LLVMValueRef row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max)
+{
+	int w = cg->isa.vlen < 1 ? 1 : cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	float init = is_max ? -__builtin_inff() : 0.0f;
+	LLVMValueRef initv[64];
+	assert(w <= 64);
+	for (int i = 0; i < w; i++)
+		initv[i] = cg_f32(cg, init);
+	LLVMValueRef vinit = LLVMConstVector(initv, (unsigned)w);
+	LLVMValueRef acc = cg_alloca(cg, vt, is_max ? "vmax" : "vsum");
+	LLVMBuildStore(cg->b, vinit, acc);
+	int64_t full = n / w, rem = n % w;
+#define COMBINE(a, x) (is_max ? LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, (x), (a), ""), (x), (a), "") \
+                              : LLVMBuildFAdd(cg->b, (a), (x), ""))
+	if (full) {
+		CgLoop l;
+		cg_for(cg, &l, 0, full);
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, gep_f32(cg, row, mul_i64(cg, l.iv, w)), "");
+		LLVMSetAlignment(x, 4);
+		LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
+		LLVMBuildStore(cg->b, COMBINE(a, x), acc);
+		cg_for_end(cg, &l);
+	}
+	LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
+	LLVMValueRef r = NULL;
+	for (int i = 0; i < w; i++) {
+		LLVMValueRef x = LLVMBuildExtractElement(cg->b, a, cg_i32(cg, i), "");
+		r = r ? COMBINE(r, x) : x;
+	}
+	for (int64_t j = 0; j < rem; j++) {
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, row, cg_i64(cg, full * w + j)), "");
+		r = COMBINE(r, x);
+	}
+#undef COMBINE
+	return r;
+}
+
+/* row[j] = exp(row[j] - m) for j < n; returns the sum of the new row:
+ * W-lane vectors over full chunks (vector exp, lanes summed in vector
+ * accumulators, folded in order), then the tail element by element (the
+ * scalar exp gives the same values as a lane of the vector one). */
+static LLVMValueRef exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m)
+{
+	int w = cg->isa.vlen < 1 ? 1 : cg->isa.vlen;
+	int64_t full = w > 1 ? n / w : 0, rem = n - full * w;
+	LLVMValueRef r = cg_f32(cg, 0.0f);
+	if (full) {
+		LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+		LLVMValueRef acc = cg_alloca(cg, vt, "esum");
+		LLVMBuildStore(cg->b, LLVMConstNull(vt), acc);
+		LLVMValueRef mv = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), m, cg_i32(cg, 0), "");
+		mv = LLVMBuildShuffleVector(cg->b, mv, LLVMGetUndef(vt),
+		                            LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)w)), "");
+		CgLoop l;
+		cg_for(cg, &l, 0, full);
+		LLVMValueRef p = gep_f32(cg, row, mul_i64(cg, l.iv, w));
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
+		LLVMSetAlignment(x, 4);
+		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, x, mv, ""));
+		LLVMValueRef st = LLVMBuildStore(cg->b, e, p);
+		LLVMSetAlignment(st, 4);
+		LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, vt, acc, ""), e, ""), acc);
+		cg_for_end(cg, &l);
+		LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
+		r = LLVMBuildExtractElement(cg->b, a, cg_i32(cg, 0), "");
+		for (int i = 1; i < w; i++)
+			r = LLVMBuildFAdd(cg->b, r, LLVMBuildExtractElement(cg->b, a, cg_i32(cg, i), ""), "");
+	}
+	if (rem) {
+		LLVMValueRef acc = cg_alloca(cg, cg->t_f32, "etail");
+		LLVMBuildStore(cg->b, r, acc);
+		CgLoop l;
+		cg_for(cg, &l, full * w, n);
+		LLVMValueRef p = gep_f32(cg, row, l.iv);
+		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, LLVMBuildLoad2(cg->b, cg->t_f32, p, ""), m, ""));
+		LLVMBuildStore(cg->b, e, p);
+		LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, cg->t_f32, acc, ""), e, ""), acc);
+		cg_for_end(cg, &l);
+		r = LLVMBuildLoad2(cg->b, cg->t_f32, acc, "");
+	}
+	return r;
+}
+
+/* One block of `rows` query rows starting at i0; p[] are the batch entry's
+ * q, k, v, bias, o pointers; sbuf/lbuf the score rows and row sums. */
+static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef i0, int64_t rows,
+                       LLVMValueRef sbuf, LLVMValueRef lbuf)
+{
+	KGemm g1;
+	memset(&g1, 0, sizeof g1);
+	g1.M = rows, g1.N = A->nk, g1.K = A->d;
+	g1.a = gep_f32(cg, p[0], mul_i64(cg, i0, A->d));
+	g1.a_rs = A->d, g1.a_cs = 1;
+	g1.b = p[1];
+	g1.b_rs = A->k_t ? A->nk : 1;
+	g1.b_cs = A->k_t ? 1 : A->d;
+	g1.c = sbuf, g1.ldc = A->nk;
+	g1.alpha = A->scale;
+	if (A->has_bias) {
+		g1.res = gep_f32(cg, p[3], mul_i64(cg, i0, A->bias_rs));
+		g1.res_rs = A->bias_rs, g1.res_cs = A->bias_cs;
+		g1.beta = 1.0f;
+	}
+	gemm_here(cg, &g1);
+
+	/* softmax numerators in place, row sums into lbuf */
+	CgLoop lr;
+	cg_for(cg, &lr, 0, rows);
+	LLVMValueRef row = gep_f32(cg, sbuf, mul_i64(cg, lr.iv, A->nk));
+	LLVMValueRef m = row_reduce(cg, row, A->nk, true);
+	LLVMValueRef l = exp_sum(cg, row, A->nk, m);
+	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), gep_f32(cg, lbuf, lr.iv));
+	cg_for_end(cg, &lr);
+
+	KGemm g2;
+	memset(&g2, 0, sizeof g2);
+	g2.M = rows, g2.N = A->dv, g2.K = A->nk;
+	g2.a = sbuf, g2.a_rs = A->nk, g2.a_cs = 1;
+	g2.b = p[2], g2.b_rs = A->dv, g2.b_cs = 1;
+	LLVMValueRef ob = gep_f32(cg, p[4], mul_i64(cg, i0, A->dv));
+	g2.c = ob, g2.ldc = A->dv;
+	g2.alpha = 1.0f;
+	gemm_here(cg, &g2);
+
+	/* normalise: O[r, :] *= 1 / l[r] */
+	cg_for(cg, &lr, 0, rows);
+	LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, lbuf, lr.iv), "");
+	LLVMValueRef orow = gep_f32(cg, ob, mul_i64(cg, lr.iv, A->dv));
+	CgLoop lj;
+	cg_for(cg, &lj, 0, A->dv);
+	LLVMValueRef op = gep_f32(cg, orow, lj.iv);
+	LLVMValueRef y = LLVMBuildLoad2(cg->b, cg->t_f32, op, "");
+	LLVMBuildStore(cg->b, LLVMBuildFMul(cg->b, y, inv, ""), op);
+	cg_for_end(cg, &lj);
+	cg_for_end(cg, &lr);
+}
+
+static void str_attr(Cg *cg, LLVMValueRef fn, const char *k, const char *v)
+{
+	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+	                        LLVMCreateStringAttribute(cg->ctx, k, (unsigned)strlen(k), v, (unsigned)strlen(v)));
+}
+
+/* Emits `void task(ptr ctx, i64 begin, i64 end)` over tasks
+ * t = batch * nblk + block; ctx holds {q, k, v, bias, o}. */
+static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
+{
+	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 3, 0);
+	char name[256];
+	snprintf(name, sizeof name, "%s.node%d.attention_task", cg->prefix, (int)cg->node_id);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	char bits[16];
+	snprintf(bits, sizeof bits, "%d", (cg->isa.vlen < 1 ? 1 : cg->isa.vlen) * 32);
+	str_attr(cg, fn, "min-legal-vector-width", bits);
+	str_attr(cg, fn, "prefer-vector-width", bits);
+
+	LLVMBuilderRef saved_b = cg->b;
+	LLVMValueRef saved_fn = cg->fn;
+	LLVMBasicBlockRef saved_alloca = cg->alloca_bb;
+	cg->b = LLVMCreateBuilderInContext(cg->ctx);
+	cg->fn = fn;
+	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
+	LLVMPositionBuilderAtEnd(cg->b, start);
+
+	LLVMValueRef sbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->rows * A->nk)), "scores");
+	LLVMSetAlignment(sbuf, 64);
+	LLVMValueRef lbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)A->rows), "rowsum");
+
+	LLVMValueRef ctx = LLVMGetParam(fn, 0);
+	LLVMValueRef base[5];
+	for (int i = 0; i < 5; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
+	}
+	CgLoop lt;
+	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
+	LLVMValueRef ib = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, A->nblk), "");
+	LLVMValueRef rest = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, A->nblk), "");
+	LLVMValueRef off[5];
+	for (int o = 0; o < 5; o++)
+		off[o] = cg_i64(cg, 0);
+	for (int d = A->br - 1; d >= 0; d--) {
+		LLVMValueRef x = LLVMBuildSRem(cg->b, rest, cg_i64(cg, A->bdims[d]), "");
+		rest = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, A->bdims[d]), "");
+		for (int o = 0; o < 5; o++)
+			if (A->bs[o][d])
+				off[o] = add_i64(cg, off[o], mul_i64(cg, x, A->bs[o][d]));
+	}
+	LLVMValueRef p[5];
+	for (int o = 0; o < 5; o++)
+		p[o] = (o == 3 && !A->has_bias) ? NULL : gep_f32(cg, base[o], off[o]);
+	LLVMValueRef i0 = mul_i64(cg, ib, A->rows);
+	int64_t last = A->nq - (A->nblk - 1) * A->rows;
+	if (last == A->rows) {
+		emit_block(cg, A, p, i0, A->rows, sbuf, lbuf);
+	} else {
+		CgIf c;
+		cg_if(cg, &c, LLVMBuildICmp(cg->b, LLVMIntEQ, ib, cg_i64(cg, A->nblk - 1), ""));
+		emit_block(cg, A, p, i0, last, sbuf, lbuf);
+		cg_else(cg, &c);
+		emit_block(cg, A, p, i0, A->rows, sbuf, lbuf);
+		cg_if_end(cg, &c);
+	}
+	cg_for_end(cg, &lt);
+
+	LLVMBuildRetVoid(cg->b);
+	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
+	LLVMBuildBr(cg->b, start);
+	LLVMDisposeBuilder(cg->b);
+	cg->b = saved_b;
+	cg->fn = saved_fn;
+	cg->alloca_bb = saved_alloca;
+	return fn;
+}
+
+bool cg_lower_attention(Cg *cg, const Node *n)
+{
+	Graph *g = cg->g;
+	const Value *q = gval(g, n->in[0]), *k = gval(g, n->in[1]), *v = gval(g, n->in[2]);
+	const Value *bias = n->nin > 3 && n->in[3] != IR_NONE ? gval(g, n->in[3]) : NULL;
+	const Value *o = gval(g, n->out[0]);
+	AttnPlan A;
+	memset(&A, 0, sizeof A);
+	int r = o->shape.rank;
+	assert(r >= 2);
+	A.br = r - 2;
+	A.k_t = attr_int(n, "k_transposed", 0) != 0;
+	A.scale = attr_float(n, "scale", 1.0f);
+	A.nq = q->shape.dims[q->shape.rank - 2];
+	A.d = q->shape.dims[q->shape.rank - 1];
+	A.nk = v->shape.dims[v->shape.rank - 2];
+	A.dv = v->shape.dims[v->shape.rank - 1];
+	A.has_bias = bias != NULL;
+	if (A.nk > ATTN_BLOCK_FLOATS)
+		return cg_unsupported(cg, 1, "Attention over %lld keys (at most %d)", (long long)A.nk,
+		                      ATTN_BLOCK_FLOATS);
+	const Value *vals[5] = {q, k, v, bias, o};
+	for (int i = 0; i < 5; i++) {
+		if (!vals[i])
+			continue;
+		int64_t st[IR_MAX_RANK];
+		cg_broadcast_strides(&vals[i]->shape, r, st);
+		for (int d = 0; d < A.br; d++)
+			A.bs[i][d] = st[d];
+		if (i == 3) {
+			A.bias_rs = st[r - 2];
+			A.bias_cs = st[r - 1];
+			assert(A.bias_cs == 0 || A.bias_cs == 1);
+		}
+	}
+	A.nbatch = 1;
+	for (int d = 0; d < A.br; d++) {
+		A.bdims[d] = o->shape.dims[d];
+		A.nbatch *= A.bdims[d];
+	}
+	/* rows per block: the score block within ATTN_BLOCK_FLOATS, and enough
+	 * tasks (8) to balance a few threads when the batch alone does not */
+	int64_t rows = ATTN_BLOCK_FLOATS / A.nk;
+	if (rows > A.nq)
+		rows = A.nq;
+	if (rows < 1)
+		rows = 1;
+	int64_t nblk = (A.nq + rows - 1) / rows;
+	if (A.nbatch * nblk < 8) {
+		int64_t want = (8 + A.nbatch - 1) / A.nbatch;
+		int64_t maxblk = (A.nq + 7) / 8; /* blocks of at least 8 rows */
+		if (want > maxblk)
+			want = maxblk;
+		if (want > nblk)
+			nblk = want;
+		rows = (A.nq + nblk - 1) / nblk;
+	}
+	A.rows = rows;
+	A.nblk = (A.nq + rows - 1) / rows;
+
+	LLVMValueRef task = emit_task(cg, &A);
+	LLVMValueRef ctx = cg_alloca(cg, LLVMArrayType2(cg->t_ptr, 5), "attn_ctx");
+	LLVMValueRef ptrs[5] = {cg_ptr(cg, n->in[0]), cg_ptr(cg, n->in[1]), cg_ptr(cg, n->in[2]),
+	                        bias ? cg_ptr(cg, n->in[3]) : LLVMConstNull(cg->t_ptr), cg_ptr(cg, n->out[0])};
+	for (int i = 0; i < 5; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		LLVMBuildStore(cg->b, ptrs[i], LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""));
+	}
+	kern_parallel(cg, task, ctx, A.nbatch * A.nblk);
+	return true;
+}

@@ -1,0 +1,292 @@
+/* tests/unit/test_attention.c — the fused Attention op.
+ *
+ * Lowering (codegen/lower_attention.c) against a double-precision
+ * reference, at every vector width this host runs (4, 8, 16 lanes): Nq !=
+ * Nk, dv != d, batch dims that broadcast between Q, K and V, K given
+ * transposed, additive bias in several broadcast forms (per score, per
+ * key for each batch entry, shared by the batch), several query-row blocks
+ * with a short last one and key counts past one K block of the kernel; the
+ * same outputs bitwise on 1, 2, 3 and 5 threads.  The fusion pass
+ * (passes/fuse_attention.c) on the zoo: how many Attention nodes each model
+ * gets and how many Softmax nodes it keeps.  (Pattern and near-miss cases
+ * are pass files: tests/passes/attention_*.in.)
+ */
+#include "testutil.h"
+#include "runtime/onnxcc_pool.h"
+#include "frontend/onnx.h"
+#include "passes/pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const CgIsa isas[] = {
+	{4, 16, false, "sse"},
+	{8, 16, true, "avx2"},
+	{16, 32, true, "avx512"},
+};
+
+static bool host_has(const CgIsa *isa)
+{
+	if (isa->vlen == 16)
+		return __builtin_cpu_supports("avx512f");
+	if (isa->vlen == 8)
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	return true;
+}
+
+static void fill(float *x, size_t n, unsigned seed, float amp)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		x[i] = amp * (float)((int)((seed >> 16) % 2001) - 1000) / 1000.0f;
+	}
+}
+
+typedef struct Case {
+	int r;                        /* output rank */
+	int rank[4];                  /* q, k, v, bias (0: no bias) */
+	int64_t dims[4][IR_MAX_RANK];
+	int k_t;
+	float scale;
+} Case;
+
+static int64_t numel(int rank, const int64_t *d)
+{
+	int64_t n = 1;
+	for (int i = 0; i < rank; i++)
+		n *= d[i];
+	return n;
+}
+
+/* Offset in a tensor of `rank` dims of the full index idx[0..r) (numpy
+ * broadcast: aligned right, dims of 1 read at 0). */
+static int64_t bofs(int rank, const int64_t *dims, int r, const int64_t *idx)
+{
+	int64_t o = 0;
+	for (int i = 0; i < rank; i++) {
+		int64_t x = dims[i] == 1 ? 0 : idx[r - rank + i];
+		o = o * dims[i] + x;
+	}
+	return o;
+}
+
+static void reference(const Case *c, const float *const *x, const int64_t *od, double *ref)
+{
+	int r = c->r;
+	int64_t nq = od[r - 2], dv = od[r - 1];
+	const int64_t *qd = c->dims[0];
+	int64_t d = qd[c->rank[0] - 1];
+	int64_t nk = c->dims[2][c->rank[2] - 2];
+	int64_t nb = numel(r - 2, od);
+	double *s = malloc(sizeof(double) * (size_t)nk);
+	int64_t idx[IR_MAX_RANK];
+	for (int64_t b = 0; b < nb; b++) {
+		int64_t rest = b;
+		for (int i = r - 3; i >= 0; i--) {
+			idx[i] = rest % od[i];
+			rest /= od[i];
+		}
+		for (int64_t i = 0; i < nq; i++) {
+			double m = -INFINITY;
+			for (int64_t j = 0; j < nk; j++) {
+				double acc = 0;
+				for (int64_t t = 0; t < d; t++) {
+					idx[r - 2] = i, idx[r - 1] = t;
+					double qv = x[0][bofs(c->rank[0], c->dims[0], r, idx)];
+					idx[r - 2] = c->k_t ? t : j, idx[r - 1] = c->k_t ? j : t;
+					acc += qv * x[1][bofs(c->rank[1], c->dims[1], r, idx)];
+				}
+				acc *= c->scale;
+				if (c->rank[3]) {
+					idx[r - 2] = i, idx[r - 1] = j;
+					acc += x[3][bofs(c->rank[3], c->dims[3], r, idx)];
+				}
+				s[j] = acc;
+				m = fmax(m, acc);
+			}
+			double l = 0;
+			for (int64_t j = 0; j < nk; j++)
+				l += s[j] = exp(s[j] - m);
+			for (int64_t e = 0; e < dv; e++) {
+				double o = 0;
+				for (int64_t j = 0; j < nk; j++) {
+					idx[r - 2] = j, idx[r - 1] = e;
+					o += s[j] / l * x[2][bofs(c->rank[2], c->dims[2], r, idx)];
+				}
+				ref[(b * nq + i) * dv + e] = o;
+			}
+		}
+	}
+	free(s);
+}
+
+/* Output dims of c (batch dims broadcast). */
+static void out_dims(const Case *c, int64_t *od)
+{
+	int r = c->r;
+	for (int i = 0; i < r - 2; i++) {
+		od[i] = 1;
+		for (int t = 0; t < 3; t++) {
+			int k = i - (r - c->rank[t]);
+			if (k >= 0 && c->dims[t][k] != 1)
+				od[i] = c->dims[t][k];
+		}
+	}
+	od[r - 2] = c->dims[0][c->rank[0] - 2];
+	od[r - 1] = c->dims[2][c->rank[2] - 1];
+}
+
+static void run_case(const Case *c, const float *const *x, float *y)
+{
+	TuGraph g = tu_graph();
+	static const char *const names[4] = {"q", "k", "v", "bias"};
+	ValueId in[4];
+	int nin = c->rank[3] ? 4 : 3;
+	for (int t = 0; t < nin; t++)
+		in[t] = tu_input(&g, names[t], DT_F32, c->rank[t], c->dims[t]);
+	int64_t od[IR_MAX_RANK];
+	out_dims(c, od);
+	ValueId out = tu_output(&g, "o", DT_F32, c->r, od);
+	NodeId n = tu_node(&g, OP_Attention, 1, in, nin, &out, 1);
+	g.g->nodes[n].domain = "onnxcc";
+	tu_attr_float(&g, "scale", c->scale);
+	if (c->k_t)
+		tu_attr_int(&g, "k_transposed", 1);
+	const void *ins[4] = {x[0], x[1], x[2], x[3]};
+	void *outs[1] = {y};
+	tu_run(&g, ins, outs);
+}
+
+static void attention_case(const Case *c, bool threads)
+{
+	float *x[4] = {0};
+	for (int t = 0; t < 4; t++) {
+		if (!c->rank[t])
+			continue;
+		size_t n = (size_t)numel(c->rank[t], c->dims[t]);
+		x[t] = malloc(sizeof(float) * n);
+		fill(x[t], n, 7u + (unsigned)t, t == 3 ? 3.0f : 1.0f);
+	}
+	if (c->rank[3]) /* a few masked-out scores */
+		for (int64_t i = 0; i < numel(c->rank[3], c->dims[3]); i += 7)
+			x[3][i] = -1e4f;
+	int64_t od[IR_MAX_RANK];
+	out_dims(c, od);
+	size_t ny = (size_t)numel(c->r, od);
+	float *y = malloc(sizeof(float) * ny), *y0 = malloc(sizeof(float) * ny);
+	double *ref = malloc(sizeof(double) * ny);
+	reference(c, (const float *const *)x, od, ref);
+	for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
+		if (!host_has(&isas[t]))
+			continue;
+		tu_isa_override = isas[t];
+		memset(y, 0xff, ny * 4);
+		run_case(c, (const float *const *)x, y);
+		double e = 0;
+		for (size_t i = 0; i < ny; i++)
+			e = fmax(e, fabs(y[i] - ref[i]));
+		if (!(e <= 2e-6))
+			fprintf(stderr, "Attention case (Nq %lld, dv %lld) %s: max abs err %g\n",
+			        (long long)od[c->r - 2], (long long)od[c->r - 1], isas[t].name, e);
+		assert_true(e <= 2e-6);
+	}
+	tu_isa_override = (CgIsa){0};
+	if (threads) {
+		tu_parallel = NULL;
+		run_case(c, (const float *const *)x, y0);
+		const int counts[4] = {1, 2, 3, 5};
+		for (int k = 0; k < 4; k++) {
+			OnnxccPool *pool = onnxcc_pool_create(counts[k]);
+			assert_non_null(pool);
+			OnnxccParallel par = onnxcc_pool_parallel(pool);
+			tu_parallel = &par;
+			memset(y, 0xff, ny * 4);
+			run_case(c, (const float *const *)x, y);
+			tu_parallel = NULL;
+			onnxcc_pool_destroy(pool);
+			assert_memory_equal(y, y0, ny * 4);
+		}
+	}
+	for (int t = 0; t < 4; t++)
+		free(x[t]);
+	free(y), free(y0), free(ref);
+}
+
+static void test_lowering(void **state)
+{
+	(void)state;
+	/* no bias; Nq != Nk, dv != d */
+	Case a = {4, {4, 4, 4, 0}, {{2, 3, 37, 16}, {2, 3, 21, 16}, {2, 3, 21, 24}}, 0, 0.25f};
+	attention_case(&a, false);
+	/* bias per score shared by the batch; few keys (one masked vector) */
+	Case b = {4, {4, 4, 4, 2}, {{2, 3, 13, 8}, {2, 3, 5, 8}, {2, 3, 5, 5}, {13, 5}}, 0, 0.5f};
+	attention_case(&b, true);
+	/* key padding mask per batch entry [B,1,1,Nk]; K transposed; Q, K, V
+	 * batch dims broadcasting (Q [3,2], K [1,2], V [3,1]) */
+	Case c = {4, {4, 4, 4, 4}, {{3, 2, 9, 12}, {1, 2, 12, 40}, {3, 1, 40, 7}, {3, 1, 1, 40}}, 1, 0.3f};
+	attention_case(&c, false);
+	/* relative-position bias [1,H,Nq,Nk]; several row blocks (a short last
+	 * one) and keys spanning three K blocks of the P.V product */
+	Case d = {4, {4, 4, 4, 4}, {{1, 2, 100, 64}, {1, 2, 700, 64}, {1, 2, 700, 32}, {1, 2, 100, 700}}, 0, 0.125f};
+	attention_case(&d, true);
+	/* rank 2, no batch: one task per block of rows */
+	Case e = {2, {2, 2, 2, 1}, {{50, 4}, {33, 4}, {33, 3}, {33}}, 0, 1.0f};
+	attention_case(&e, true);
+}
+
+/* The fusion on the zoo: Attention nodes made and Softmax nodes left. */
+static void test_zoo_counts(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *model;
+		int attention, softmax_left;
+	} want[] = {
+		{"encoder_opset14", 2, 0}, /* one per encoder layer */
+		{"ode_euler", 2, 0},       /* one per function evaluation */
+		{"ode_rk2", 4, 0},
+		{"ode_rk4", 8, 0},
+		{"pvt_opset13", 4, 0},     /* one per block */
+		{"pvt_opset17", 4, 0},
+		{"skip_attn", 3, 0},
+		{"sret_opset14", 5, 0},
+		{"swin_opset14", 4, 0},    /* plain and shifted windows */
+		{"txl_opset13_b1", 0, 2},  /* relative attention (Einsum + rel-shift): not matched */
+		{"txl_opset16_b1", 0, 2},
+		{"txl_opset16_b2", 0, 2},
+		{"lstm_depth_onnx", 3, 0},     /* attention over the depth outputs */
+		{"lstm_depth_decomposed", 3, 0},
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		char p[4096];
+		snprintf(p, sizeof p, "%s/tests/models/%s/model.onnx", ONNXCC_SOURCE_DIR, want[i].model);
+		Diag d;
+		diag_init(&d, p, false);
+		Graph *g = onnx_load(p, &d);
+		assert_non_null(g);
+		PipelineOptions o = {.verify_each = true};
+		if (!pass_pipeline(g, &o, &d))
+			fail_msg("%s: %s", want[i].model, d.buf);
+		int att = 0, sm = 0;
+		for (int k = 0; k < g->nnodes; k++) {
+			att += !g->nodes[k].dead && g->nodes[k].op == OP_Attention;
+			sm += !g->nodes[k].dead && g->nodes[k].op == OP_Softmax;
+		}
+		fprintf(stderr, "%-18s Attention %d, Softmax left %d\n", want[i].model, att, sm);
+		assert_int_equal(att, want[i].attention);
+		assert_int_equal(sm, want[i].softmax_left);
+		graph_free(g);
+		diag_free(&d);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lowering),
+		cmocka_unit_test(test_zoo_counts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
