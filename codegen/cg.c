@@ -203,9 +203,23 @@ void cg_store_ptr(Cg *cg, DType t, LLVMValueRef base, LLVMValueRef idx, LLVMValu
 	LLVMTypeRef mt = cg_mem_type(cg, t);
 	LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, mt, base, &idx, 1, "");
 	switch (t) {
-	case DT_F16: case DT_BF16:
+	case DT_F16:
 		x = LLVMBuildFPTrunc(cg->b, x, mt, "");
 		break;
+	case DT_BF16: {
+		/* float -> bfloat16 rounding to nearest even, in integer ops: an
+		 * fptrunc to bfloat is a libgcc call (__truncsfbf2) on CPUs
+		 * without AVX512-BF16, and the generated code calls nothing. */
+		LLVMValueRef bits = LLVMBuildBitCast(cg->b, x, cg->t_i32, "");
+		LLVMValueRef lsb = LLVMBuildAnd(cg->b, LLVMBuildLShr(cg->b, bits, cg_i32(cg, 16), ""), cg_i32(cg, 1), "");
+		LLVMValueRef r = LLVMBuildAdd(cg->b, bits, LLVMBuildAdd(cg->b, lsb, cg_i32(cg, 0x7fff), ""), "");
+		LLVMValueRef hi = LLVMBuildLShr(cg->b, r, cg_i32(cg, 16), "");
+		LLVMValueRef qnan = LLVMBuildOr(cg->b, LLVMBuildLShr(cg->b, bits, cg_i32(cg, 16), ""), cg_i32(cg, 0x40), "");
+		LLVMValueRef isnan = LLVMBuildFCmp(cg->b, LLVMRealUNO, x, x, "");
+		hi = LLVMBuildSelect(cg->b, isnan, qnan, hi, "");
+		x = LLVMBuildBitCast(cg->b, LLVMBuildTrunc(cg->b, hi, cg->t_i16, ""), mt, "");
+		break;
+	}
 	case DT_BOOL:
 		x = LLVMBuildZExt(cg->b, x, cg->t_i8, "");
 		break;

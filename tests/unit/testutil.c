@@ -68,6 +68,8 @@ bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Dia
 	if (!built || !cg_optimize(cg.mod, tm, 2, d) || !cg_emit(cg.mod, tm, CG_SO, so, d))
 		goto out;
 	void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		fprintf(stderr, "dlopen: %s\n", dlerror());
 	assert_non_null(h);
 	const OnnxccModel *m = dlsym(h, "onnxcc_model");
 	assert_non_null(m);
