@@ -260,14 +260,8 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	str_attr(cg, fn, "min-legal-vector-width", bits);
 	str_attr(cg, fn, "prefer-vector-width", bits);
 
-	LLVMBuilderRef saved_b = cg->b;
-	LLVMValueRef saved_fn = cg->fn;
-	LLVMBasicBlockRef saved_alloca = cg->alloca_bb;
-	cg->b = LLVMCreateBuilderInContext(cg->ctx);
-	cg->fn = fn;
-	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
-	LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
-	LLVMPositionBuilderAtEnd(cg->b, start);
+	KFn kf;
+	kern_fn_begin(cg, &kf, fn);
 
 	LLVMValueRef sbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->rows * A->nk)), "scores");
 	LLVMSetAlignment(sbuf, 64);
@@ -310,13 +304,7 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	}
 	cg_for_end(cg, &lt);
 
-	LLVMBuildRetVoid(cg->b);
-	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
-	LLVMBuildBr(cg->b, start);
-	LLVMDisposeBuilder(cg->b);
-	cg->b = saved_b;
-	cg->fn = saved_fn;
-	cg->alloca_bb = saved_alloca;
+	kern_fn_end(cg, &kf);
 	return fn;
 }
 

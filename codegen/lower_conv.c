@@ -607,14 +607,8 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, params, 3, 0));
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	vector_fn_attrs(cg, fn);
-	LLVMBuilderRef saved_b = cg->b;
-	LLVMValueRef saved_fn = cg->fn;
-	LLVMBasicBlockRef saved_alloca = cg->alloca_bb;
-	cg->b = LLVMCreateBuilderInContext(cg->ctx);
-	cg->fn = fn;
-	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
-	LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
-	LLVMPositionBuilderAtEnd(cg->b, start);
+	KFn kf;
+	kern_fn_begin(cg, &kf, fn);
 
 	LLVMValueRef ctx = LLVMGetParam(fn, 0), base[4];
 	for (int i = 0; i < 4; i++) {
@@ -710,13 +704,7 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	cg_for_end(cg, &lh);
 	cg_for_end(cg, &lt);
 
-	LLVMBuildRetVoid(cg->b);
-	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
-	LLVMBuildBr(cg->b, start);
-	LLVMDisposeBuilder(cg->b);
-	cg->b = saved_b;
-	cg->fn = saved_fn;
-	cg->alloca_bb = saved_alloca;
+	kern_fn_end(cg, &kf);
 
 	/* the node function hands the N*M planes to the task */
 	LLVMValueRef cx = cg_alloca(cg, LLVMArrayType2(cg->t_ptr, 4), "conv_ctx");

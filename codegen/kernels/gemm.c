@@ -180,6 +180,29 @@ LLVMValueRef kern_gelu(Cg *cg, LLVMValueRef x, bool tanh_form)
 #undef KC_
 }
 
+void kern_fn_begin(Cg *cg, KFn *kf, LLVMValueRef fn)
+{
+	kf->b = cg->b;
+	kf->fn = cg->fn;
+	kf->alloca_bb = cg->alloca_bb;
+	cg->b = LLVMCreateBuilderInContext(cg->ctx);
+	cg->fn = fn;
+	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	kf->start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
+	LLVMPositionBuilderAtEnd(cg->b, kf->start);
+}
+
+void kern_fn_end(Cg *cg, KFn *kf)
+{
+	LLVMBuildRetVoid(cg->b);
+	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
+	LLVMBuildBr(cg->b, kf->start);
+	LLVMDisposeBuilder(cg->b);
+	cg->b = kf->b;
+	cg->fn = kf->fn;
+	cg->alloca_bb = kf->alloca_bb;
+}
+
 /* ---- the micro-kernel ------------------------------------------------------ */
 
 /* Everything a micro-kernel function is specialised on. */
@@ -256,15 +279,8 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		enum_attr(cg, fn, i, "nocapture");
 	enum_attr(cg, fn, 3, "noalias");
 
-	/* Emit in fn with a builder of its own; restore the caller's state. */
-	LLVMBuilderRef saved_b = cg->b;
-	LLVMValueRef saved_fn = cg->fn;
-	LLVMBasicBlockRef saved_alloca = cg->alloca_bb;
-	cg->b = LLVMCreateBuilderInContext(cg->ctx);
-	cg->fn = fn;
-	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
-	LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
-	LLVMPositionBuilderAtEnd(cg->b, start);
+	KFn kf;
+	kern_fn_begin(cg, &kf, fn);
 
 	LLVMValueRef pa = LLVMGetParam(fn, 0), pb = LLVMGetParam(fn, 1), pc = LLVMGetParam(fn, 2);
 	LLVMValueRef pbias = LLVMGetParam(fn, 3), pres = LLVMGetParam(fn, 4);
@@ -362,13 +378,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 			vstore(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
 			       VALID(v));
 #undef VALID
-	LLVMBuildRetVoid(cg->b);
-	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
-	LLVMBuildBr(cg->b, start);
-	LLVMDisposeBuilder(cg->b);
-	cg->b = saved_b;
-	cg->fn = saved_fn;
-	cg->alloca_bb = saved_alloca;
+	kern_fn_end(cg, &kf);
 
 	UKern *u = xcalloc(1, sizeof *u);
 	u->key = *k;
@@ -669,14 +679,8 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	kernel_attrs(cg, fn);
 
-	LLVMBuilderRef saved_b = cg->b;
-	LLVMValueRef saved_fn = cg->fn;
-	LLVMBasicBlockRef saved_alloca = cg->alloca_bb;
-	cg->b = LLVMCreateBuilderInContext(cg->ctx);
-	cg->fn = fn;
-	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
-	LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
-	LLVMPositionBuilderAtEnd(cg->b, start);
+	KFn kf;
+	kern_fn_begin(cg, &kf, fn);
 
 	LLVMValueRef ctx = LLVMGetParam(fn, 0);
 	LLVMValueRef base[5];
@@ -730,13 +734,7 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 	cg_for_end(cg, &lt);
 	P->g = g0;
 
-	LLVMBuildRetVoid(cg->b);
-	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
-	LLVMBuildBr(cg->b, start);
-	LLVMDisposeBuilder(cg->b);
-	cg->b = saved_b;
-	cg->fn = saved_fn;
-	cg->alloca_bb = saved_alloca;
+	kern_fn_end(cg, &kf);
 	return fn;
 }
 

@@ -82,6 +82,20 @@ void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n);
  * (0.5x(1+erf(x/sqrt2))), the tanh form as x*sigmoid(2u). */
 LLVMValueRef kern_gelu(Cg *cg, LLVMValueRef x, bool tanh_form);
 
+/* Emitting a helper function (a micro-kernel, a task) from inside a node's
+ * lowering:
+ *     KFn kf;
+ *     kern_fn_begin(cg, &kf, fn);   // cg->b/fn/alloca_bb now point into fn
+ *     ... emit the body (cg_alloca goes to fn's entry block) ...
+ *     kern_fn_end(cg, &kf);         // ret void; the node function's state back */
+typedef struct KFn {
+	LLVMBuilderRef b;
+	LLVMValueRef fn;
+	LLVMBasicBlockRef alloca_bb, start;
+} KFn;
+void kern_fn_begin(Cg *cg, KFn *kf, LLVMValueRef fn);
+void kern_fn_end(Cg *cg, KFn *kf);
+
 /* Frees the kernel cache of cg (cg_dispose() calls it). */
 void kern_cache_free(Cg *cg);
 
