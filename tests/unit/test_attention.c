@@ -21,20 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const CgIsa isas[] = {
-	{4, 16, false, "sse"},
-	{8, 16, true, "avx2"},
-	{16, 32, true, "avx512"},
-};
-
-static bool host_has(const CgIsa *isa)
-{
-	if (isa->vlen == 16)
-		return __builtin_cpu_supports("avx512f");
-	if (isa->vlen == 8)
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	return true;
-}
 
 static void fill(float *x, size_t n, unsigned seed, float amp)
 {
@@ -178,10 +164,10 @@ static void attention_case(const Case *c, bool threads)
 	float *y = malloc(sizeof(float) * ny), *y0 = malloc(sizeof(float) * ny);
 	double *ref = malloc(sizeof(double) * ny);
 	reference(c, (const float *const *)x, od, ref);
-	for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
-		if (!host_has(&isas[t]))
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
 			continue;
-		tu_isa_override = isas[t];
+		tu_isa_override = tu_isas[t];
 		memset(y, 0xff, ny * 4);
 		run_case(c, (const float *const *)x, y);
 		double e = 0;
@@ -189,7 +175,7 @@ static void attention_case(const Case *c, bool threads)
 			e = fmax(e, fabs(y[i] - ref[i]));
 		if (!(e <= 2e-6))
 			fprintf(stderr, "Attention case (Nq %lld, dv %lld) %s: max abs err %g\n",
-			        (long long)od[c->r - 2], (long long)od[c->r - 1], isas[t].name, e);
+			        (long long)od[c->r - 2], (long long)od[c->r - 1], tu_isas[t].name, e);
 		assert_true(e <= 2e-6);
 	}
 	tu_isa_override = (CgIsa){0};

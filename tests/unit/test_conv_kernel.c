@@ -17,20 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const CgIsa isas[] = {
-	{4, 16, false, "sse"},
-	{8, 16, true, "avx2"},
-	{16, 32, true, "avx512"},
-};
-
-static bool host_has(const CgIsa *isa)
-{
-	if (isa->vlen == 16)
-		return __builtin_cpu_supports("avx512f");
-	if (isa->vlen == 8)
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	return true;
-}
 
 static void fill(float *x, size_t n, unsigned seed)
 {
@@ -118,10 +104,10 @@ static void conv_check(Case c, bool threads)
 	fill(w, nw, 4);
 	fill(b, (size_t)c.M, 5);
 	reference(&c, x, w, b, ref, OH, OW);
-	for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
-		if (!host_has(&isas[t]))
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
 			continue;
-		tu_isa_override = isas[t];
+		tu_isa_override = tu_isas[t];
 		memset(y, 0xff, ny * 4);
 		run_case(&c, x, w, b, y, OH, OW);
 		double e = 0, mx = 1e-30;
@@ -135,7 +121,7 @@ static void conv_check(Case c, bool threads)
 			        (long long)c.N, (long long)c.C, (long long)c.H, (long long)c.W, (long long)c.M,
 			        (long long)c.KH, (long long)c.KW, (long long)c.sh, (long long)c.sw, (long long)c.dh,
 			        (long long)c.dw, (long long)c.pads[0], (long long)c.pads[1], (long long)c.pads[2],
-			        (long long)c.pads[3], (long long)c.group, c.bias, isas[t].name, e / mx);
+			        (long long)c.pads[3], (long long)c.group, c.bias, tu_isas[t].name, e / mx);
 		assert_true(e / mx <= 1e-5);
 	}
 	tu_isa_override = (CgIsa){0};

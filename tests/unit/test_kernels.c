@@ -13,20 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const CgIsa isas[] = {
-	{4, 16, false, "sse"},
-	{8, 16, true, "avx2"},
-	{16, 32, true, "avx512"},
-};
-
-static bool host_has(const CgIsa *isa)
-{
-	if (isa->vlen == 16)
-		return __builtin_cpu_supports("avx512f");
-	if (isa->vlen == 8)
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	return true;
-}
 
 static void fill(float *x, size_t n, unsigned seed)
 {
@@ -62,10 +48,10 @@ static void matmul_case(int64_t M, int64_t K, int64_t N, bool bconst)
 				s += (double)a[i * K + k] * b[k * N + j];
 			ref[i * N + j] = s;
 		}
-	for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
-		if (!host_has(&isas[t]))
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
 			continue;
-		tu_isa_override = isas[t];
+		tu_isa_override = tu_isas[t];
 		TuGraph g = tu_graph();
 		int64_t da[2] = {M, K}, db[2] = {K, N}, dy[2] = {M, N};
 		ValueId in[2];
@@ -80,7 +66,7 @@ static void matmul_case(int64_t M, int64_t K, int64_t N, bool bconst)
 		double e = rel_err(y, ref, (size_t)(M * N));
 		if (e > 1e-5)
 			fprintf(stderr, "MatMul %lldx%lldx%lld %s, %s: rel err %g\n", (long long)M, (long long)K,
-			        (long long)N, bconst ? "const B" : "input B", isas[t].name, e);
+			        (long long)N, bconst ? "const B" : "input B", tu_isas[t].name, e);
 		assert_true(e <= 1e-5);
 	}
 	tu_isa_override = (CgIsa){0};
@@ -117,10 +103,10 @@ static void test_batched_strided_b(void **state)
 					s += (double)q[(h * M + i) * D + k] * kt[(h * N + j) * D + k];
 				ref[(h * M + i) * N + j] = s;
 			}
-	for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
-		if (!host_has(&isas[t]))
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
 			continue;
-		tu_isa_override = isas[t];
+		tu_isa_override = tu_isas[t];
 		TuGraph g = tu_graph();
 		int64_t dq[3] = {H, M, D}, dk[3] = {H, N, D}, dkt[3] = {H, D, N}, dy[3] = {H, M, N};
 		ValueId vq = tu_input(&g, "q", DT_F32, 3, dq);
@@ -170,10 +156,10 @@ static void gemm_case(int64_t M, int64_t K, int64_t N, int ta, int tb, int crank
 				s += (double)beta * c[i * cs0 + j * cs1];
 			ref[i * N + j] = s;
 		}
-	for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
-		if (!host_has(&isas[t]))
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
 			continue;
-		tu_isa_override = isas[t];
+		tu_isa_override = tu_isas[t];
 		TuGraph g = tu_graph();
 		int64_t da[2] = {ta ? K : M, ta ? M : K}, db[2] = {tb ? N : K, tb ? K : N}, dy[2] = {M, N};
 		ValueId in[3];
@@ -196,7 +182,7 @@ static void gemm_case(int64_t M, int64_t K, int64_t N, int ta, int tb, int crank
 		double e = rel_err(y, ref, ny);
 		if (e > 1e-5)
 			fprintf(stderr, "Gemm %lldx%lldx%lld ta=%d tb=%d crank=%d %s: rel err %g\n", (long long)M,
-			        (long long)K, (long long)N, ta, tb, crank, isas[t].name, e);
+			        (long long)K, (long long)N, ta, tb, crank, tu_isas[t].name, e);
 		assert_true(e <= 1e-5);
 	}
 	tu_isa_override = (CgIsa){0};

@@ -45,6 +45,21 @@ void tu_write_file(const char *path, const void *data, size_t n)
 #include "runtime/onnxcc_model.h"
 
 CgIsa tu_isa_override;
+
+const CgIsa tu_isas[3] = {
+	{4, 16, false, "sse"},
+	{8, 16, true, "avx2"},
+	{16, 32, true, "avx512"},
+};
+
+bool tu_host_has(const CgIsa *isa)
+{
+	if (isa->vlen == 16)
+		return __builtin_cpu_supports("avx512f");
+	if (isa->vlen == 8)
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	return true;
+}
 const OnnxccParallel *tu_parallel;
 
 bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Diag *d)

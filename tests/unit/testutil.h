@@ -29,6 +29,10 @@ bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Dia
  * set here (kernel tests run every tile size the host can execute). */
 #include "codegen/cg.h"
 extern CgIsa tu_isa_override;
+/* The tile sizes kernel tests run: 4 (SSE/NEON), 8 (AVX2) and 16 (AVX-512)
+ * lanes; tu_host_has() says whether this CPU can execute one. */
+extern const CgIsa tu_isas[3];
+bool tu_host_has(const CgIsa *isa);
 /* When set, tu_run_graph runs the model through run_parallel with it. */
 #include "runtime/onnxcc_model.h"
 extern const OnnxccParallel *tu_parallel;
