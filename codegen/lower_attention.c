@@ -239,12 +239,6 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	cg_for_end(cg, &lr);
 }
 
-static void str_attr(Cg *cg, LLVMValueRef fn, const char *k, const char *v)
-{
-	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-	                        LLVMCreateStringAttribute(cg->ctx, k, (unsigned)strlen(k), v, (unsigned)strlen(v)));
-}
-
 /* Emits `void task(ptr ctx, i64 begin, i64 end)` over tasks
  * t = batch * nblk + block; ctx holds {q, k, v, bias, o}. */
 static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
@@ -255,10 +249,7 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	snprintf(name, sizeof name, "%s.node%d.attention_task", cg->prefix, (int)cg->node_id);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	char bits[16];
-	snprintf(bits, sizeof bits, "%d", (cg->isa.vlen < 1 ? 1 : cg->isa.vlen) * 32);
-	str_attr(cg, fn, "min-legal-vector-width", bits);
-	str_attr(cg, fn, "prefer-vector-width", bits);
+	kern_fn_attrs(cg, fn);
 
 	KFn kf;
 	kern_fn_begin(cg, &kf, fn);

@@ -540,30 +540,6 @@ static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 	kern_gemm(cg, &kg);
 }
 
-/* Attributes of a task function holding vectors of the ISA's full width
- * (as the kernel layer's: otherwise LLVM splits 512-bit vectors). */
-static void vector_fn_attrs(Cg *cg, LLVMValueRef fn)
-{
-	char bits[16];
-	snprintf(bits, sizeof bits, "%d", cg->isa.vlen * 32);
-	const char *keys[2] = {"min-legal-vector-width", "prefer-vector-width"};
-	for (int i = 0; i < 2; i++)
-		LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-		                        LLVMCreateStringAttribute(cg->ctx, keys[i], (unsigned)strlen(keys[i]),
-		                                                  bits, (unsigned)strlen(bits)));
-	unsigned kind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, kind, 0));
-}
-
-static LLVMValueRef call_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
-                                   LLVMValueRef *args, unsigned nargs)
-{
-	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, over, nover);
-	LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, over, nover);
-	return LLVMBuildCall2(cg->b, ft, fn, args, nargs, "");
-}
-
 static LLVMValueRef vsplat(Cg *cg, LLVMTypeRef vt, LLVMValueRef s)
 {
 	LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), s, cg_i32(cg, 0), "");
@@ -606,7 +582,7 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	snprintf(name, sizeof name, "%s.node%d.conv_task", cg->prefix, (int)cg->node_id);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, params, 3, 0));
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	vector_fn_attrs(cg, fn);
+	kern_fn_attrs(cg, fn);
 	KFn kf;
 	kern_fn_begin(cg, &kf, fn);
 
@@ -678,17 +654,17 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 				LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, row, &off, 1, "");
 				LLVMTypeRef over[2] = {vt, cg->t_ptr};
 				LLVMValueRef args[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
-				xv = call_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+				xv = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
 			} else {
 				LLVMValueRef ps = LLVMBuildGEP2(cg->b, cg->t_f32, row, &iwv, 1, "");
 				LLVMTypeRef over[2] = {vt, vp};
 				LLVMValueRef args[4] = {ps, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
-				xv = call_intrinsic(cg, "llvm.masked.gather", over, 2, args, 4);
+				xv = kern_intrinsic(cg, "llvm.masked.gather", over, 2, args, 4);
 			}
 			LLVMValueRef s = LLVMBuildLoad2(cg->b, vt, acc[u], "");
 			LLVMTypeRef ft = vt;
 			LLVMValueRef fa[3] = {wsv, xv, s};
-			LLVMBuildStore(cg->b, call_intrinsic(cg, "llvm.fmuladd", &ft, 1, fa, 3), acc[u]);
+			LLVMBuildStore(cg->b, kern_intrinsic(cg, "llvm.fmuladd", &ft, 1, fa, 3), acc[u]);
 		}
 	}
 	cg_for_end(cg, &lk);
@@ -698,7 +674,7 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 		LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, yb, &off, 1, "");
 		LLVMTypeRef over[2] = {vt, cg->t_ptr};
 		LLVMValueRef args[4] = {LLVMBuildLoad2(cg->b, vt, acc[u], ""), p, cg_i32(cg, 4), valid[u]};
-		call_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
+		kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
 	}
 	cg_for_end(cg, &lg);
 	cg_for_end(cg, &lh);

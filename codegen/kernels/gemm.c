@@ -70,8 +70,8 @@ bool kern_gemm_ok(const Cg *cg, int64_t M, int64_t N, int64_t K)
 
 /* ---- small IR helpers ------------------------------------------------------ */
 
-static LLVMValueRef intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
-                              LLVMValueRef *args, unsigned nargs)
+LLVMValueRef kern_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
+                            LLVMValueRef *args, unsigned nargs)
 {
 	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
 	assert(id != 0);
@@ -108,7 +108,7 @@ static LLVMValueRef vload(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, int val
 	}
 	LLVMTypeRef over[2] = {vt, cg->t_ptr};
 	LLVMValueRef args[4] = {p, cg_i32(cg, 4), lane_mask(cg, w, valid), LLVMConstNull(vt)};
-	return intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+	return kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
 }
 
 static void vstore(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, LLVMValueRef x, int valid)
@@ -120,7 +120,7 @@ static void vstore(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, LLVMValueRef x
 	}
 	LLVMTypeRef over[2] = {vt, cg->t_ptr};
 	LLVMValueRef args[4] = {x, p, cg_i32(cg, 4), lane_mask(cg, w, valid)};
-	intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
+	kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
 }
 
 static LLVMValueRef splat(Cg *cg, LLVMTypeRef vt, LLVMValueRef s)
@@ -134,7 +134,7 @@ static LLVMValueRef fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef
 {
 	LLVMTypeRef t = LLVMTypeOf(a);
 	LLVMValueRef args[3] = {a, b, c};
-	return intrinsic(cg, "llvm.fmuladd", &t, 1, args, 3);
+	return kern_intrinsic(cg, "llvm.fmuladd", &t, 1, args, 3);
 }
 
 static void str_attr(Cg *cg, LLVMValueRef fn, const char *k, const char *v)
@@ -151,10 +151,10 @@ static void enum_attr(Cg *cg, LLVMValueRef fn, unsigned idx, const char *name)
 
 /* Attributes every kernel function carries: vectors of the ISA's full width
  * are legal (otherwise LLVM splits <16 x float> into 256-bit halves). */
-static void kernel_attrs(Cg *cg, LLVMValueRef fn)
+void kern_fn_attrs(Cg *cg, LLVMValueRef fn)
 {
 	char bits[16];
-	snprintf(bits, sizeof bits, "%d", cg->isa.vlen * 32);
+	snprintf(bits, sizeof bits, "%d", (cg->isa.vlen < 1 ? 1 : cg->isa.vlen) * 32);
 	str_attr(cg, fn, "min-legal-vector-width", bits);
 	str_attr(cg, fn, "prefer-vector-width", bits);
 	enum_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
@@ -273,7 +273,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	snprintf(name, sizeof name, "%s.gemm_%dx%d.%d", cg->prefix, k->mr, k->nv * k->w, cache->n++);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	kernel_attrs(cg, fn);
+	kern_fn_attrs(cg, fn);
 	enum_attr(cg, fn, LLVMAttributeFunctionIndex, "noinline");
 	for (unsigned i = 1; i <= 5; i++)
 		enum_attr(cg, fn, i, "nocapture");
@@ -677,7 +677,7 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 	snprintf(name, sizeof name, "%s.node%d.gemm_task", cg->prefix, (int)cg->node_id);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	kernel_attrs(cg, fn);
+	kern_fn_attrs(cg, fn);
 
 	KFn kf;
 	kern_fn_begin(cg, &kf, fn);

@@ -96,6 +96,15 @@ typedef struct KFn {
 void kern_fn_begin(Cg *cg, KFn *kf, LLVMValueRef fn);
 void kern_fn_end(Cg *cg, KFn *kf);
 
+/* Attributes of a function holding vectors of the ISA's full width
+ * ("min-legal-vector-width"/"prefer-vector-width": otherwise LLVM splits
+ * <16 x float> into 256-bit halves) and nounwind. */
+void kern_fn_attrs(Cg *cg, LLVMValueRef fn);
+
+/* Calls the LLVM intrinsic `name` overloaded on over[0..nover). */
+LLVMValueRef kern_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
+                            LLVMValueRef *args, unsigned nargs);
+
 /* Frees the kernel cache of cg (cg_dispose() calls it). */
 void kern_cache_free(Cg *cg);
 
