@@ -144,6 +144,8 @@ static LLVMValueRef run_ptr(Cg *cg, LLVMValueRef *vptr, const MemPlan *plan, LLV
 {
 	if (vptr[v])
 		return vptr[v];
+	if (plan->view_of[v] != IR_NONE)
+		return vptr[v] = run_ptr(cg, vptr, plan, ws, plan->view_of[v]);
 	Value *val = gval(cg->g, v);
 	if (val->kind == VK_CONST)
 		return vptr[v] = const_global(cg, v);
@@ -216,8 +218,8 @@ static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns
 	}
 	for (NodeId k = 0; k < g->nnodes; k++) {
 		const Node *n = &g->nodes[k];
-		if (n->dead)
-			continue;
+		if (n->dead || !node_fns[k])
+			continue; /* dead, or a view (no code) */
 		LLVMValueRef args[64];
 		int na = 0;
 		for (int i = 0; i < n->nin; i++)
@@ -412,8 +414,8 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 			ok = false;
 		}
 	for (NodeId k = 0; ok && k < g->nnodes; k++) {
-		if (g->nodes[k].dead)
-			continue;
+		if (g->nodes[k].dead || memplan_view_node(g, &g->nodes[k]))
+			continue; /* a view names its input's bytes: no code */
 		node_fns[k] = emit_node_fn(cg, k);
 		if (!node_fns[k])
 			ok = false;

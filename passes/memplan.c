@@ -36,9 +36,25 @@ static int by_off(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+bool memplan_view_node(const Graph *g, const Node *n)
+{
+	if (n->dead || n->nin < 1 || n->nout != 1 || n->in[0] == IR_NONE || n->out[0] == IR_NONE)
+		return false;
+	switch (n->op) {
+	case OP_Reshape: case OP_Flatten: case OP_Squeeze: case OP_Unsqueeze:
+		break;
+	default:
+		return false;
+	}
+	const Value *x = gval((Graph *)g, n->in[0]), *y = gval((Graph *)g, n->out[0]);
+	return y->kind == VK_INTERMEDIATE && !y->is_output && x->dtype == y->dtype &&
+	       shape_numel(&x->shape) == shape_numel(&y->shape);
+}
+
 void memplan_free(MemPlan *plan)
 {
 	free(plan->offset);
+	free(plan->view_of);
 	memset(plan, 0, sizeof *plan);
 }
 
@@ -51,11 +67,15 @@ bool pass_memplan(Graph *g, MemPlan *plan, Diag *d)
 	}
 	int nv = g->nvalues;
 	plan->offset = xmalloc(sizeof(int64_t) * (size_t)(nv ? nv : 1));
+	plan->view_of = xmalloc(sizeof(ValueId) * (size_t)(nv ? nv : 1));
+	ValueId *root = xmalloc(sizeof(ValueId) * (size_t)(nv ? nv : 1)); /* view -> storage owner */
 	int *idx = xmalloc(sizeof(int) * (size_t)(nv ? nv : 1)); /* value -> item or -1 */
 	Item *items = xcalloc((size_t)(nv ? nv : 1), sizeof(Item));
 	int ni = 0;
 	for (int v = 0; v < nv; v++) {
 		plan->offset[v] = -1;
+		plan->view_of[v] = IR_NONE;
+		root[v] = v;
 		idx[v] = -1;
 	}
 	int pos = 0;
@@ -66,8 +86,15 @@ bool pass_memplan(Graph *g, MemPlan *plan, Diag *d)
 			continue;
 		for (int k = 0; k < n->nin; k++) {
 			ValueId v = n->in[k];
-			if (v != IR_NONE && idx[v] >= 0)
-				items[idx[v]].last = pos;
+			if (v != IR_NONE && idx[root[v]] >= 0)
+				items[idx[root[v]]].last = pos;
+		}
+		if (memplan_view_node(g, n)) {
+			plan->view_of[n->out[0]] = n->in[0];
+			root[n->out[0]] = root[n->in[0]];
+			plan->nviews++;
+			pos++;
+			continue;
 		}
 		for (int k = 0; k < n->nout; k++) {
 			ValueId v = n->out[k];
@@ -98,6 +125,7 @@ bool pass_memplan(Graph *g, MemPlan *plan, Diag *d)
 		pos++;
 	}
 	if (!ok) {
+		free(root);
 		free(idx);
 		free(items);
 		memplan_free(plan);
@@ -128,6 +156,10 @@ bool pass_memplan(Graph *g, MemPlan *plan, Diag *d)
 	}
 	plan->size = (plan->size + MEMPLAN_ALIGN - 1) / MEMPLAN_ALIGN * MEMPLAN_ALIGN;
 	plan->nplanned = ni;
+	for (int v = 0; v < nv; v++)
+		if (plan->view_of[v] != IR_NONE)
+			plan->offset[v] = plan->offset[root[v]];
+	free(root);
 	free(conf);
 	free(idx);
 	free(items);

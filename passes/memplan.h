@@ -11,8 +11,19 @@ typedef struct MemPlan {
 	                      (graph inputs, graph outputs — caller buffers —, constants, values of dead nodes, omitted) */
 	uint64_t size;     /* workspace bytes: max end, rounded up to MEMPLAN_ALIGN */
 	uint64_t naive;    /* sum of the (aligned) sizes of all planned values: a no-reuse plan */
-	int nplanned;      /* number of values with offset >= 0 */
+	int nplanned;      /* number of values given a range of their own */
+	ValueId *view_of;  /* [g->nvalues]: for the output of a view node (memplan_view_node),
+	                      the value whose bytes it names; IR_NONE otherwise */
+	int nviews;        /* number of view nodes (no code, no buffer of their own) */
 } MemPlan;
+
+/* True when live node n only renames its input's bytes under another shape
+ * (Reshape, Flatten, Squeeze, Unsqueeze: row-major order unchanged) and its
+ * output is not a graph output (those live in the caller's buffer): the
+ * output then shares the input's storage — an intermediate's workspace
+ * range, a graph input or output buffer, or a constant — and the node emits
+ * no code. */
+bool memplan_view_node(const Graph *g, const Node *n);
 
 /* requires: g->shapes_known (a diagnostic otherwise); live nodes in
  *           topological order, as ir_verify checks
@@ -22,7 +33,10 @@ typedef struct MemPlan {
  * ranges, so a node's outputs never overlap its inputs or each other.
  * Greedy: largest first, each at the lowest MEMPLAN_ALIGN-aligned offset
  * free of every already-placed value with an overlapping life.
- * Zero-byte values get offset 0.  Returns false after a diagnostic (a value
+ * Zero-byte values get offset 0.  The output of a view node gets no range
+ * of its own: view_of names its input, its offset is the input's (or -1 when
+ * the input is not planned), and the input's life extends over the view's
+ * uses.  Returns false after a diagnostic (a value
  * whose byte size overflows or whose dtype has no size); plan is then
  * empty.  Free with memplan_free. */
 bool pass_memplan(Graph *g, MemPlan *plan, Diag *d);

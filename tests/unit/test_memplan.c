@@ -27,17 +27,27 @@ static void check_plan(Graph *g, const MemPlan *p)
 {
 	int nv = g->nvalues;
 	int *first = malloc(sizeof(int) * (size_t)nv), *last = malloc(sizeof(int) * (size_t)nv);
+	ValueId *root = malloc(sizeof(ValueId) * (size_t)nv);
 	char *should = calloc((size_t)nv, 1);
-	for (int v = 0; v < nv; v++)
+	for (int v = 0; v < nv; v++) {
 		first[v] = last[v] = -1;
+		root[v] = v;
+	}
 	int pos = 0;
 	for (int i = 0; i < g->nnodes; i++) {
 		Node *n = &g->nodes[i];
 		if (n->dead)
 			continue;
 		for (int k = 0; k < n->nin; k++)
-			if (n->in[k] != IR_NONE && first[n->in[k]] >= 0)
-				last[n->in[k]] = pos;
+			if (n->in[k] != IR_NONE && first[root[n->in[k]]] >= 0)
+				last[root[n->in[k]]] = pos;
+		if (memplan_view_node(g, n)) {
+			/* a view shares its input's storage and extends its life */
+			assert_int_equal(p->view_of[n->out[0]], n->in[0]);
+			root[n->out[0]] = root[n->in[0]];
+			pos++;
+			continue;
+		}
 		for (int k = 0; k < n->nout; k++) {
 			ValueId v = n->out[k];
 			if (v == IR_NONE)
@@ -52,6 +62,11 @@ static void check_plan(Graph *g, const MemPlan *p)
 	int planned = 0;
 	uint64_t naive = 0;
 	for (int v = 0; v < nv; v++) {
+		if (root[v] != v) {
+			assert_int_equal(p->offset[v], p->offset[root[v]]);
+			continue;
+		}
+		assert_int_equal(p->view_of[v], IR_NONE);
 		if (!should[v]) {
 			if (p->offset[v] != -1)
 				fail_msg("value '%s' (kind %d) must not be planned, has offset %lld", gval(g, v)->name,
@@ -86,6 +101,7 @@ static void check_plan(Graph *g, const MemPlan *p)
 	}
 	free(first);
 	free(last);
+	free(root);
 	free(should);
 }
 
@@ -126,7 +142,7 @@ static Graph *random_dag(int nnodes)
 	Shape cs = shape_make(0, NULL);
 	pool[np++] = graph_add_const(g, NULL, DT_F32, &cs, &c);
 	for (int i = 0; i < nnodes; i++) {
-		int kind = (int)rnd(3);
+		int kind = (int)rnd(4);
 		/* prefer recent values so lives are short and reuse matters */
 		ValueId a = pool[np - 1 - (int)rnd((uint32_t)(np < 6 ? np : 6))];
 		ValueId b = pool[rnd((uint32_t)np)];
@@ -137,6 +153,14 @@ static Graph *random_dag(int nnodes)
 		} else if (kind == 1) {
 			ValueId in[] = {a, b}, o = new_val(g);
 			graph_add_node(g, OP_Add, NULL, NULL, in, 2, &o, 1);
+			pool[np++] = o;
+		} else if (kind == 2) {
+			/* a view: same bytes under another shape (the output may
+			 * still become a graph output below, and then is no view) */
+			int64_t d[2] = {1, shape_numel(&gval(g, a)->shape)};
+			Shape s2 = shape_make(2, d);
+			ValueId o = graph_add_value(g, NULL, gval(g, a)->dtype, &s2);
+			graph_add_node(g, OP_Reshape, NULL, NULL, &a, 1, &o, 1);
 			pool[np++] = o;
 		} else {
 			ValueId o[] = {new_val(g), new_val(g)};
@@ -163,7 +187,7 @@ static Graph *random_dag(int nnodes)
 static void test_random_dags(void **state)
 {
 	(void)state;
-	int reused = 0;
+	int reused = 0, views = 0;
 	for (int t = 0; t < 300; t++) {
 		Graph *g = random_dag(1 + (int)rnd(120));
 		Diag d;
@@ -173,12 +197,14 @@ static void test_random_dags(void **state)
 			fail_msg("memplan: %s", d.buf);
 		check_plan(g, &p);
 		reused += p.size < p.naive;
+		views += p.nviews;
 		memplan_free(&p);
 		diag_free(&d);
 		graph_free(g);
 	}
 	/* the generator favours short lives: most plans must share memory */
 	assert_true(reused > 150);
+	assert_true(views > 300); /* a quarter of the nodes are Reshapes */
 }
 
 /* ---- chains ------------------------------------------------------------------- */
