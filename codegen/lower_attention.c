@@ -34,6 +34,10 @@ typedef struct AttnPlan {
 	int br;                          /* batch rank */
 	int64_t bdims[IR_MAX_RANK];
 	int64_t bs[5][IR_MAX_RANK];      /* batch strides of q, k, v, bias, o */
+	int64_t q_rs, q_cs;              /* Q strides along Nq and d */
+	int64_t kb_rs, kb_cs;            /* K^T (the B of Q.K^T) along d and Nk */
+	int64_t v_rs, v_cs;              /* V along Nk and dv */
+	int64_t o_rs;                    /* O along Nq (along dv: 1) */
 	int64_t bias_rs, bias_cs;        /* bias strides along Nq and Nk */
 	bool has_bias, k_t;
 	float scale;
@@ -193,11 +197,11 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	KGemm g1;
 	memset(&g1, 0, sizeof g1);
 	g1.M = rows, g1.N = A->nk, g1.K = A->d;
-	g1.a = gep_f32(cg, p[0], mul_i64(cg, i0, A->d));
-	g1.a_rs = A->d, g1.a_cs = 1;
+	g1.a = gep_f32(cg, p[0], mul_i64(cg, i0, A->q_rs));
+	g1.a_rs = A->q_rs, g1.a_cs = A->q_cs;
 	g1.b = p[1];
-	g1.b_rs = A->k_t ? A->nk : 1;
-	g1.b_cs = A->k_t ? 1 : A->d;
+	g1.b_rs = A->kb_rs;
+	g1.b_cs = A->kb_cs;
 	g1.c = sbuf, g1.ldc = A->nk;
 	g1.alpha = A->scale;
 	if (A->has_bias) {
@@ -220,16 +224,16 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	memset(&g2, 0, sizeof g2);
 	g2.M = rows, g2.N = A->dv, g2.K = A->nk;
 	g2.a = sbuf, g2.a_rs = A->nk, g2.a_cs = 1;
-	g2.b = p[2], g2.b_rs = A->dv, g2.b_cs = 1;
-	LLVMValueRef ob = gep_f32(cg, p[4], mul_i64(cg, i0, A->dv));
-	g2.c = ob, g2.ldc = A->dv;
+	g2.b = p[2], g2.b_rs = A->v_rs, g2.b_cs = A->v_cs;
+	LLVMValueRef ob = gep_f32(cg, p[4], mul_i64(cg, i0, A->o_rs));
+	g2.c = ob, g2.ldc = A->o_rs;
 	g2.alpha = 1.0f;
 	gemm_here(cg, &g2);
 
 	/* normalise: O[r, :] *= 1 / l[r] */
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, lbuf, lr.iv), "");
-	LLVMValueRef orow = gep_f32(cg, ob, mul_i64(cg, lr.iv, A->dv));
+	LLVMValueRef orow = gep_f32(cg, ob, mul_i64(cg, lr.iv, A->o_rs));
 	CgLoop lj;
 	cg_for(cg, &lj, 0, A->dv);
 	LLVMValueRef op = gep_f32(cg, orow, lj.iv);
@@ -299,6 +303,33 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	return fn;
 }
 
+/* Dims and element strides of operand x as the op reads it — the
+ * Transpose of x by the node's ints attribute `perm` when present — aligned
+ * right to rank r: missing leading dims and dims of 1 get stride 0. */
+static void read_view(const Node *n, const char *perm, const Value *x, int r, int64_t *dims,
+                      int64_t *st)
+{
+	int xr = x->shape.rank;
+	int64_t cst[IR_MAX_RANK], s = 1;
+	for (int i = xr - 1; i >= 0; i--) {
+		cst[i] = s;
+		s *= x->shape.dims[i];
+	}
+	const int64_t *p;
+	int np = attr_ints(n, perm, &p);
+	assert(np < 0 || np == xr);
+	for (int i = 0; i < r; i++) {
+		int k = i - (r - xr);
+		if (k < 0) {
+			dims[i] = 1, st[i] = 0;
+			continue;
+		}
+		int src = np < 0 ? k : (int)p[k];
+		dims[i] = x->shape.dims[src];
+		st[i] = dims[i] == 1 ? 0 : cst[src];
+	}
+}
+
 bool cg_lower_attention(Cg *cg, const Node *n)
 {
 	Graph *g = cg->g;
@@ -312,32 +343,58 @@ bool cg_lower_attention(Cg *cg, const Node *n)
 	A.br = r - 2;
 	A.k_t = attr_int(n, "k_transposed", 0) != 0;
 	A.scale = attr_float(n, "scale", 1.0f);
-	A.nq = q->shape.dims[q->shape.rank - 2];
-	A.d = q->shape.dims[q->shape.rank - 1];
-	A.nk = v->shape.dims[v->shape.rank - 2];
-	A.dv = v->shape.dims[v->shape.rank - 1];
+	int64_t dims[4][IR_MAX_RANK], st[5][IR_MAX_RANK];
+	read_view(n, "perm_q", q, r, dims[0], st[0]);
+	read_view(n, "perm_k", k, r, dims[1], st[1]);
+	read_view(n, "perm_v", v, r, dims[2], st[2]);
+	A.nq = dims[0][r - 2];
+	A.d = dims[0][r - 1];
+	A.nk = dims[2][r - 2];
+	A.dv = dims[2][r - 1];
+	A.q_rs = st[0][r - 2], A.q_cs = st[0][r - 1];
+	A.kb_rs = A.k_t ? st[1][r - 2] : st[1][r - 1];
+	A.kb_cs = A.k_t ? st[1][r - 1] : st[1][r - 2];
+	A.v_rs = st[2][r - 2], A.v_cs = st[2][r - 1];
+	/* the output: stored as Transpose(O, perm_o); O's dim perm_o[j] has
+	 * the stored dim j's stride */
+	{
+		int64_t cst[IR_MAX_RANK], s = 1;
+		for (int i = r - 1; i >= 0; i--) {
+			cst[i] = s;
+			s *= o->shape.dims[i];
+		}
+		const int64_t *po;
+		int npo = attr_ints(n, "perm_o", &po);
+		assert(npo < 0 || npo == r);
+		for (int j = 0; j < r; j++) {
+			int l = npo < 0 ? j : (int)po[j];
+			st[4][l] = cst[j];
+		}
+		assert(st[4][r - 1] == 1);
+		A.o_rs = st[4][r - 2];
+	}
 	A.has_bias = bias != NULL;
 	if (A.nk > ATTN_BLOCK_FLOATS)
 		return cg_unsupported(cg, 1, "Attention over %lld keys (at most %d)", (long long)A.nk,
 		                      ATTN_BLOCK_FLOATS);
-	const Value *vals[5] = {q, k, v, bias, o};
-	for (int i = 0; i < 5; i++) {
-		if (!vals[i])
-			continue;
-		int64_t st[IR_MAX_RANK];
-		cg_broadcast_strides(&vals[i]->shape, r, st);
-		for (int d = 0; d < A.br; d++)
-			A.bs[i][d] = st[d];
-		if (i == 3) {
-			A.bias_rs = st[r - 2];
-			A.bias_cs = st[r - 1];
-			assert(A.bias_cs == 0 || A.bias_cs == 1);
-		}
+	if (bias) {
+		cg_broadcast_strides(&bias->shape, r, st[3]);
+		A.bias_rs = st[3][r - 2];
+		A.bias_cs = st[3][r - 1];
+		assert(A.bias_cs == 0 || A.bias_cs == 1);
 	}
 	A.nbatch = 1;
 	for (int d = 0; d < A.br; d++) {
-		A.bdims[d] = o->shape.dims[d];
+		A.bdims[d] = 1;
+		for (int i = 0; i < 3; i++)
+			if (dims[i][d] != 1)
+				A.bdims[d] = dims[i][d];
 		A.nbatch *= A.bdims[d];
+		for (int i = 0; i < 5; i++)
+			A.bs[i][d] = (i == 3 && !bias) ? 0 : st[i][d];
+		if (A.bdims[d] == 1)
+			for (int i = 0; i < 5; i++)
+				A.bs[i][d] = 0;
 	}
 	/* rows per block: the score block within ATTN_BLOCK_FLOATS, and enough
 	 * tasks (8) to balance a few threads when the batch alone does not */

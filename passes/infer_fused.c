@@ -6,20 +6,50 @@
 #define INFER_INTERNAL
 #include "infer.h"
 
+/* The operand of input slot k as the op reads it: Transpose(x, perm) when
+ * the node has the ints attribute `name` (a permutation of x's dims; the
+ * head split of multi-head attention read through strides), else x. */
+static bool read_perm(InferCtx *c, int k, const char *name, const Shape *x, Shape *out)
+{
+	const int64_t *p;
+	int n = attr_ints(c->n, name, &p);
+	*out = *x;
+	if (n < 0)
+		return true;
+	if (n != x->rank)
+		return ifail(c, k, "attribute %s: %d entries for a rank-%d operand", name, n, x->rank);
+	bool seen[IR_MAX_RANK] = {false};
+	for (int i = 0; i < n; i++) {
+		if (p[i] < 0 || p[i] >= n || seen[p[i]])
+			return ifail(c, k, "attribute %s: not a permutation of 0..%d", name, n - 1);
+		seen[p[i]] = true;
+		out->dims[i] = x->dims[p[i]];
+	}
+	return true;
+}
+
 /* Attention(Q [..., Nq, d], K [..., Nk, d], V [..., Nk, dv], bias?) ->
  * [..., Nq, dv].  With k_transposed=1, K is [..., d, Nk].  The batch dims
  * ("...") of Q, K and V broadcast (numpy rules) to the output's; bias
  * broadcasts to [..., Nq, Nk] without widening it.  All f32; attribute
- * scale (float, default 1) multiplies Q.K^T before the bias is added. */
+ * scale (float, default 1) multiplies Q.K^T before the bias is added.
+ * Layouts (passes/fuse_transpose.c): perm_q, perm_k, perm_v read an input
+ * as its Transpose by that permutation; perm_o stores the output as
+ * Transpose(O, perm_o), which must keep O's last dim last (rows of the
+ * output stay contiguous). */
 bool infer_attention(InferCtx *c)
 {
-	Value *q = iin(c, 0), *k = iin(c, 1), *v = iin(c, 2), *bias = iin(c, 3);
+	Value *q0 = iin(c, 0), *k0 = iin(c, 1), *v0 = iin(c, 2), *bias = iin(c, 3);
 	for (int i = 0; i < 4; i++) {
 		Value *x = iin(c, i);
 		if (x && x->dtype != DT_F32)
 			return ifail(c, i, "Attention takes f32, got %s", dtype_name(x->dtype));
 	}
 	if (!irank(c, 0, 2, IR_MAX_RANK) || !irank(c, 1, 2, IR_MAX_RANK) || !irank(c, 2, 2, IR_MAX_RANK))
+		return false;
+	Value qv = *q0, kv = *k0, vv = *v0, *q = &qv, *k = &kv, *v = &vv;
+	if (!read_perm(c, 0, "perm_q", &q0->shape, &q->shape) || !read_perm(c, 1, "perm_k", &k0->shape, &k->shape) ||
+	    !read_perm(c, 2, "perm_v", &v0->shape, &v->shape))
 		return false;
 	int64_t kt = attr_int(c->n, "k_transposed", 0);
 	if (kt != 0 && kt != 1)
@@ -53,6 +83,23 @@ bool infer_attention(InferCtx *c)
 			             ishape_str(&s));
 	}
 	s.dims[b.rank + 1] = dv;
+	const int64_t *po;
+	int npo = attr_ints(c->n, "perm_o", &po);
+	if (npo >= 0) {
+		Shape t = s;
+		if (npo != s.rank)
+			return ifail(c, -1, "attribute perm_o: %d entries for a rank-%d output", npo, s.rank);
+		if (po[npo - 1] != npo - 1)
+			return ifail(c, -1, "attribute perm_o: must keep the last dim last");
+		bool seen[IR_MAX_RANK] = {false};
+		for (int i = 0; i < npo; i++) {
+			if (po[i] < 0 || po[i] >= npo || seen[po[i]])
+				return ifail(c, -1, "attribute perm_o: not a permutation of 0..%d", npo - 1);
+			seen[po[i]] = true;
+			t.dims[i] = s.dims[po[i]];
+		}
+		s = t;
+	}
 	iset(c, 0, DT_F32, &s);
 	return true;
 }

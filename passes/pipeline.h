@@ -18,7 +18,8 @@ typedef struct PipelineOptions {
 /* Runs, in order: bind-dims (pass_bind_dims), infer (pass_infer_shapes,
  * which folds constants as it goes), aliases (pass_remove_aliases),
  * fuse-layernorm (pass_fuse_layernorm), fuse-gelu (pass_fuse_gelu),
- * fuse-attention (pass_fuse_attention), fuse-gemm (pass_fuse_gemm), dce (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
+ * fuse-attention (pass_fuse_attention), fuse-transpose (pass_fuse_transpose),
+ * fuse-gemm (pass_fuse_gemm), dce (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
  * print_after name is a diagnostic listing the valid names, reported before
@@ -61,6 +62,12 @@ bool pass_fuse_gelu(Graph *g, Diag *d);
  * requires: shapes inferred, constants folded, aliases removed.  Returns
  * false only after a diagnostic (the fused node failing its shape rule). */
 bool pass_fuse_attention(Graph *g, Diag *d);
+
+/* Transposes feeding or fed by an Attention node (the head split and merge)
+ * become its perm_q/perm_k/perm_v/perm_o attributes: strided reads and
+ * writes (passes/fuse_transpose.c has the contract).  requires: shapes
+ * inferred.  Returns false only after a diagnostic. */
+bool pass_fuse_transpose(Graph *g, Diag *d);
 
 /* keeps: topological order, value ids; renumbers nodes (graph_compact).
  * Removes every node no graph output depends on. */

@@ -1,0 +1,147 @@
+/* passes/fuse_transpose.c — the head split and merge of multi-head
+ * attention read and written through strides instead of copied.
+ *
+ * requires: shapes inferred; fuse-attention has run (Attention nodes exist)
+ * keeps:    topological order (a fused node keeps its position; its output
+ *           value may become the absorbed Transpose's, which is read only
+ *           after it), value ids, graph outputs (a graph output may become
+ *           the Attention node's output; it never disappears)
+ * breaks:   nothing; leaves dead nodes for pass_dce
+ *
+ * The exporter splits heads as Transpose(Reshape(Linear(x))) and merges
+ * them as Reshape(Transpose(Attention(...))); with Reshape a view
+ * (memplan), the Transposes are the only copies.  For each Attention node:
+ *   - an input q/k/v that is x = Transpose(y, t) read by this node only
+ *     becomes y, and the node's permutation for that input (perm_q, perm_k,
+ *     perm_v; identity when absent) p becomes p'[i] = t[p[i]] — the operand
+ *     read is Transpose(y, p'), the same values;
+ *   - an output o read only by z = Transpose(o, t) (o not a graph output)
+ *     is replaced by z: the node stores Transpose(O, perm_o') with
+ *     perm_o'[j] = perm_o[t[j]], provided that keeps O's last dim last
+ *     (output rows stay contiguous for the GEMM kernel's stores); else the
+ *     Transpose stays.
+ * Repeated until no Transpose next to the node qualifies (chains of
+ * Transposes compose).  The lowering (codegen/lower_attention.c) reads the
+ * operands with the permuted strides.
+ */
+#include "pipeline.h"
+#include "fuse.h"
+#include "infer.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* The permutation attribute `name` of n (identity of rank r when absent)
+ * into p. */
+static void get_perm(const Node *n, const char *name, int r, int64_t *p)
+{
+	const int64_t *a;
+	int k = attr_ints(n, name, &a);
+	assert(k < 0 || k == r);
+	for (int i = 0; i < r; i++)
+		p[i] = k < 0 ? i : a[i];
+}
+
+/* Sets the ints attribute `name` of node id to p[0..r) (replacing it). */
+static void set_perm(Graph *g, NodeId id, const char *name, int r, const int64_t *p)
+{
+	Node *n = &g->nodes[id];
+	Attr *a = NULL;
+	for (int i = 0; i < n->nattr; i++)
+		if (!strcmp(n->attrs[i].name, name))
+			a = &n->attrs[i];
+	if (!a)
+		a = graph_add_attr(g, id, name, AK_INTS);
+	a->kind = AK_INTS;
+	a->n = r;
+	a->ints = arena_dup(&g->arena, p, sizeof(int64_t) * (size_t)r);
+}
+
+/* The permutation of Transpose node t (default: reversed dims). */
+static void transpose_perm(const Graph *g, const Node *t, int64_t *p)
+{
+	int r = gval((Graph *)g, t->in[0])->shape.rank;
+	const int64_t *a;
+	int k = attr_ints(t, "perm", &a);
+	for (int i = 0; i < r; i++)
+		p[i] = k == r ? a[i] : r - 1 - i;
+}
+
+/* One absorption at node id; true if the graph changed. */
+static bool absorb_one(Graph *g, const Uses *u, NodeId id)
+{
+	static const char *const in_perm[3] = {"perm_q", "perm_k", "perm_v"};
+	Node *n = &g->nodes[id];
+	for (int s = 0; s < 3; s++) {
+		ValueId x = n->in[s];
+		Node *t = producer_op(g, x, OP_Transpose);
+		if (!t || t->nin != 1 || t->in[0] == IR_NONE || uses_single(g, u, x) != id)
+			continue;
+		if (gval(g, t->in[0])->dtype != DT_F32)
+			continue;
+		int r = gval(g, x)->shape.rank;
+		int64_t tp[IR_MAX_RANK], p[IR_MAX_RANK], np[IR_MAX_RANK];
+		transpose_perm(g, t, tp);
+		get_perm(n, in_perm[s], r, p);
+		for (int i = 0; i < r; i++)
+			np[i] = tp[p[i]];
+		ValueId y = t->in[0];
+		node_kill(g, (NodeId)(t - g->nodes));
+		n = &g->nodes[id];
+		n->in[s] = y;
+		set_perm(g, id, in_perm[s], r, np);
+		return true;
+	}
+	ValueId o = n->out[0];
+	NodeId tid = uses_single(g, u, o);
+	if (tid == IR_NONE)
+		return false;
+	Node *t = &g->nodes[tid];
+	if (t->op != OP_Transpose || t->nin != 1 || t->nout != 1 || t->out[0] == IR_NONE)
+		return false;
+	int r = gval(g, o)->shape.rank;
+	int64_t tp[IR_MAX_RANK], p[IR_MAX_RANK], np[IR_MAX_RANK];
+	transpose_perm(g, t, tp);
+	get_perm(n, "perm_o", r, p);
+	for (int j = 0; j < r; j++)
+		np[j] = p[tp[j]];
+	if (np[r - 1] != r - 1)
+		return false;
+	ValueId z = t->out[0];
+	node_kill(g, tid);
+	n = &g->nodes[id];
+	n->out[0] = z;
+	gval(g, z)->producer = id;
+	gval(g, o)->producer = IR_NONE;
+	set_perm(g, id, "perm_o", r, np);
+	return true;
+}
+
+bool pass_fuse_transpose(Graph *g, Diag *d)
+{
+	assert(g->shapes_known);
+	for (NodeId id = 0; id < g->nnodes; id++) {
+		if (g->nodes[id].dead || g->nodes[id].op != OP_Attention)
+			continue;
+		bool changed = false;
+		for (;;) {
+			/* the index is rebuilt after each change: an absorbed
+			 * Transpose's input gains this node as its reader */
+			Uses u;
+			uses_build(g, &u);
+			bool c = absorb_one(g, &u, id);
+			uses_free(&u);
+			if (!c)
+				break;
+			changed = true;
+		}
+		if (changed) {
+			Shape want = gval(g, g->nodes[id].out[0])->shape;
+			if (!pass_infer_node(g, id, d))
+				return false;
+			assert(shape_eq(&want, &gval(g, g->nodes[id].out[0])->shape));
+			(void)want;
+		}
+	}
+	return true;
+}
