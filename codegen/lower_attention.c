@@ -38,6 +38,7 @@ typedef struct AttnPlan {
 	int64_t kb_rs, kb_cs;            /* K^T (the B of Q.K^T) along d and Nk */
 	int64_t v_rs, v_cs;              /* V along Nk and dv */
 	int64_t o_rs;                    /* O along Nq (along dv: 1) */
+	int64_t off[3];                  /* element offsets of q, k, v (sel_*) */
 	int64_t bias_rs, bias_cs;        /* bias strides along Nq and Nk */
 	bool has_bias, k_t;
 	float scale;
@@ -283,6 +284,9 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 				off[o] = add_i64(cg, off[o], mul_i64(cg, x, A->bs[o][d]));
 	}
 	LLVMValueRef p[5];
+	for (int o = 0; o < 3; o++)
+		if (A->off[o])
+			off[o] = add_i64(cg, off[o], cg_i64(cg, A->off[o]));
 	for (int o = 0; o < 5; o++)
 		p[o] = (o == 3 && !A->has_bias) ? NULL : gep_f32(cg, base[o], off[o]);
 	LLVMValueRef i0 = mul_i64(cg, ib, A->rows);
@@ -306,8 +310,8 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 /* Dims and element strides of operand x as the op reads it — the
  * Transpose of x by the node's ints attribute `perm` when present — aligned
  * right to rank r: missing leading dims and dims of 1 get stride 0. */
-static void read_view(const Node *n, const char *perm, const Value *x, int r, int64_t *dims,
-                      int64_t *st)
+static int64_t read_view(const Node *n, const char *perm, const char *sel, const Value *x, int r,
+                         int64_t *dims, int64_t *st)
 {
 	int xr = x->shape.rank;
 	int64_t cst[IR_MAX_RANK], s = 1;
@@ -318,16 +322,26 @@ static void read_view(const Node *n, const char *perm, const Value *x, int r, in
 	const int64_t *p;
 	int np = attr_ints(n, perm, &p);
 	assert(np < 0 || np == xr);
+	int64_t src[IR_MAX_RANK];
+	for (int i = 0; i < xr; i++)
+		src[i] = np < 0 ? i : p[i];
+	int64_t off = 0;
+	int lr = xr, first = 0; /* logical rank, first stored-order entry read */
+	if (node_attr(n, sel)) {
+		off = attr_int(n, sel, 0) * cst[src[0]];
+		lr = xr - 1, first = 1;
+	}
 	for (int i = 0; i < r; i++) {
-		int k = i - (r - xr);
+		int k = i - (r - lr);
 		if (k < 0) {
 			dims[i] = 1, st[i] = 0;
 			continue;
 		}
-		int src = np < 0 ? k : (int)p[k];
-		dims[i] = x->shape.dims[src];
-		st[i] = dims[i] == 1 ? 0 : cst[src];
+		int64_t d = src[first + k];
+		dims[i] = x->shape.dims[d];
+		st[i] = dims[i] == 1 ? 0 : cst[d];
 	}
+	return off;
 }
 
 bool cg_lower_attention(Cg *cg, const Node *n)
@@ -344,9 +358,9 @@ bool cg_lower_attention(Cg *cg, const Node *n)
 	A.k_t = attr_int(n, "k_transposed", 0) != 0;
 	A.scale = attr_float(n, "scale", 1.0f);
 	int64_t dims[4][IR_MAX_RANK], st[5][IR_MAX_RANK];
-	read_view(n, "perm_q", q, r, dims[0], st[0]);
-	read_view(n, "perm_k", k, r, dims[1], st[1]);
-	read_view(n, "perm_v", v, r, dims[2], st[2]);
+	A.off[0] = read_view(n, "perm_q", "sel_q", q, r, dims[0], st[0]);
+	A.off[1] = read_view(n, "perm_k", "sel_k", k, r, dims[1], st[1]);
+	A.off[2] = read_view(n, "perm_v", "sel_v", v, r, dims[2], st[2]);
 	A.nq = dims[0][r - 2];
 	A.d = dims[0][r - 1];
 	A.nk = dims[2][r - 2];

@@ -20,6 +20,12 @@
  *     perm_o'[j] = perm_o[t[j]], provided that keeps O's last dim last
  *     (output rows stay contiguous for the GEMM kernel's stores); else the
  *     Transpose stays.
+ *   - an input x = Gather(T, c) with c a constant scalar index on axis 0
+ *     (x read by this node only) and T = Transpose(y, t) — the packed
+ *     q/k/v (or k/v) projection split as qkv[0], qkv[1], qkv[2] — becomes
+ *     y with a permutation of y's rank and sel_q/sel_k/sel_v = c: the
+ *     operand read is Transpose(y, P)[c], P[0] = t[0], P[i+1] = t[p[i]+1].
+ *     T stays for its other readers; dce removes it once all are absorbed.
  * Repeated until no Transpose next to the node qualifies (chains of
  * Transposes compose).  The lowering (codegen/lower_attention.c) reads the
  * operands with the permuted strides.
@@ -67,13 +73,55 @@ static void transpose_perm(const Graph *g, const Node *t, int64_t *p)
 		p[i] = k == r ? a[i] : r - 1 - i;
 }
 
+/* x = Gather(T, c) on axis 0 with c a constant scalar: c normalised into
+ * [0, dim) in *c and the Gather node returned; else NULL. */
+static Node *gather_first(Graph *g, ValueId x, int64_t *c)
+{
+	Node *ga = producer_op(g, x, OP_Gather);
+	if (!ga || ga->nin != 2 || ga->in[0] == IR_NONE || ga->in[1] == IR_NONE ||
+	    attr_int(ga, "axis", 0) != 0)
+		return NULL;
+	Value *ix = gval(g, ga->in[1]);
+	if (ix->kind != VK_CONST || ix->shape.rank != 0 || (ix->dtype != DT_I64 && ix->dtype != DT_I32))
+		return NULL;
+	int64_t dim = gval(g, ga->in[0])->shape.dims[0];
+	int64_t i = (int64_t)value_get_f64(ix, 0);
+	if (i < 0)
+		i += dim;
+	if (i < 0 || i >= dim)
+		return NULL;
+	*c = i;
+	return ga;
+}
+
 /* One absorption at node id; true if the graph changed. */
 static bool absorb_one(Graph *g, const Uses *u, NodeId id)
 {
 	static const char *const in_perm[3] = {"perm_q", "perm_k", "perm_v"};
+	static const char *const in_sel[3] = {"sel_q", "sel_k", "sel_v"};
 	Node *n = &g->nodes[id];
 	for (int s = 0; s < 3; s++) {
 		ValueId x = n->in[s];
+		int64_t c;
+		Node *ga = attr_int(n, in_sel[s], -1) < 0 ? gather_first(g, x, &c) : NULL;
+		Node *gt = ga ? producer_op(g, ga->in[0], OP_Transpose) : NULL;
+		if (gt && gt->nin == 1 && gt->in[0] != IR_NONE && uses_single(g, u, x) == id &&
+		    gval(g, gt->in[0])->dtype == DT_F32) {
+			int r = gval(g, x)->shape.rank;
+			int64_t tp[IR_MAX_RANK], p[IR_MAX_RANK], np[IR_MAX_RANK];
+			transpose_perm(g, gt, tp);
+			get_perm(n, in_perm[s], r, p);
+			np[0] = tp[0];
+			for (int i = 0; i < r; i++)
+				np[i + 1] = tp[p[i] + 1];
+			ValueId y = gt->in[0];
+			node_kill(g, (NodeId)(ga - g->nodes));
+			n = &g->nodes[id];
+			n->in[s] = y;
+			set_perm(g, id, in_perm[s], r + 1, np);
+			graph_add_attr(g, id, in_sel[s], AK_INT)->i = c;
+			return true;
+		}
 		Node *t = producer_op(g, x, OP_Transpose);
 		if (!t || t->nin != 1 || t->in[0] == IR_NONE || uses_single(g, u, x) != id)
 			continue;

@@ -9,21 +9,31 @@
 /* The operand of input slot k as the op reads it: Transpose(x, perm) when
  * the node has the ints attribute `name` (a permutation of x's dims; the
  * head split of multi-head attention read through strides), else x. */
-static bool read_perm(InferCtx *c, int k, const char *name, const Shape *x, Shape *out)
+static bool read_perm(InferCtx *c, int k, const char *name, const char *sel, const Shape *x,
+                      Shape *out)
 {
 	const int64_t *p;
 	int n = attr_ints(c->n, name, &p);
 	*out = *x;
-	if (n < 0)
-		return true;
-	if (n != x->rank)
-		return ifail(c, k, "attribute %s: %d entries for a rank-%d operand", name, n, x->rank);
-	bool seen[IR_MAX_RANK] = {false};
-	for (int i = 0; i < n; i++) {
-		if (p[i] < 0 || p[i] >= n || seen[p[i]])
-			return ifail(c, k, "attribute %s: not a permutation of 0..%d", name, n - 1);
-		seen[p[i]] = true;
-		out->dims[i] = x->dims[p[i]];
+	if (n >= 0) {
+		if (n != x->rank)
+			return ifail(c, k, "attribute %s: %d entries for a rank-%d operand", name, n, x->rank);
+		bool seen[IR_MAX_RANK] = {false};
+		for (int i = 0; i < n; i++) {
+			if (p[i] < 0 || p[i] >= n || seen[p[i]])
+				return ifail(c, k, "attribute %s: not a permutation of 0..%d", name, n - 1);
+			seen[p[i]] = true;
+			out->dims[i] = x->dims[p[i]];
+		}
+	}
+	int64_t s = attr_int(c->n, sel, -1);
+	if (node_attr(c->n, sel)) {
+		if (out->rank < 3 || s < 0 || s >= out->dims[0])
+			return ifail(c, k, "attribute %s: index %lld outside the first dim of %s", sel, (long long)s,
+			             ishape_str(out));
+		for (int i = 1; i < out->rank; i++)
+			out->dims[i - 1] = out->dims[i];
+		out->rank--;
 	}
 	return true;
 }
@@ -34,7 +44,8 @@ static bool read_perm(InferCtx *c, int k, const char *name, const Shape *x, Shap
  * broadcasts to [..., Nq, Nk] without widening it.  All f32; attribute
  * scale (float, default 1) multiplies Q.K^T before the bias is added.
  * Layouts (passes/fuse_transpose.c): perm_q, perm_k, perm_v read an input
- * as its Transpose by that permutation; perm_o stores the output as
+ * as its Transpose by that permutation, and sel_q, sel_k, sel_v then take
+ * index sel of its first dim (the q/k/v split of a packed projection); perm_o stores the output as
  * Transpose(O, perm_o), which must keep O's last dim last (rows of the
  * output stay contiguous). */
 bool infer_attention(InferCtx *c)
@@ -48,8 +59,9 @@ bool infer_attention(InferCtx *c)
 	if (!irank(c, 0, 2, IR_MAX_RANK) || !irank(c, 1, 2, IR_MAX_RANK) || !irank(c, 2, 2, IR_MAX_RANK))
 		return false;
 	Value qv = *q0, kv = *k0, vv = *v0, *q = &qv, *k = &kv, *v = &vv;
-	if (!read_perm(c, 0, "perm_q", &q0->shape, &q->shape) || !read_perm(c, 1, "perm_k", &k0->shape, &k->shape) ||
-	    !read_perm(c, 2, "perm_v", &v0->shape, &v->shape))
+	if (!read_perm(c, 0, "perm_q", "sel_q", &q0->shape, &q->shape) ||
+	    !read_perm(c, 1, "perm_k", "sel_k", &k0->shape, &k->shape) ||
+	    !read_perm(c, 2, "perm_v", "sel_v", &v0->shape, &v->shape))
 		return false;
 	int64_t kt = attr_int(c->n, "k_transposed", 0);
 	if (kt != 0 && kt != 1)
