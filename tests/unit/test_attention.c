@@ -6,9 +6,11 @@
  * transposed, additive bias in several broadcast forms (per score, per
  * key for each batch entry, shared by the batch), several query-row blocks
  * with a short last one and key counts past one K block of the kernel; the
- * same outputs bitwise on 1, 2, 3 and 5 threads.  The fusion pass
- * (passes/fuse_attention.c) on the zoo: how many Attention nodes each model
- * gets and how many Softmax nodes it keeps.  (Pattern and near-miss cases
+ * same outputs bitwise on 1, 2, 3 and 5 threads; operands read through
+ * permutations and a selected first dim, and the output written through
+ * a permutation (the perm_ and sel_ attributes of passes/fuse_transpose.c).
+ * The fusion passes on the zoo: how many Attention nodes each model gets,
+ * how many Softmax nodes and head split/merge Transposes it keeps.  (Pattern and near-miss cases
  * are pass files: tests/passes/attention_*.in.)
  */
 #include "testutil.h"
@@ -222,28 +224,161 @@ static void test_lowering(void **state)
 	attention_case(&e, true);
 }
 
-/* The fusion on the zoo: Attention nodes made and Softmax nodes left. */
+/* True if value v reaches an input of an Attention node through nodes
+ * that only move data (Reshape and co., Gather, Concat, Transpose). */
+static bool feeds_attention(Graph *g, ValueId v, int depth)
+{
+	if (depth > 8)
+		return false;
+	for (int k = 0; k < g->nnodes; k++) {
+		Node *n = &g->nodes[k];
+		if (n->dead)
+			continue;
+		for (int i = 0; i < n->nin; i++) {
+			if (n->in[i] != v)
+				continue;
+			if (n->op == OP_Attention)
+				return true;
+			bool moves = n->op == OP_Reshape || n->op == OP_Squeeze || n->op == OP_Unsqueeze ||
+			             n->op == OP_Gather || n->op == OP_Concat || n->op == OP_Transpose;
+			if (moves && feeds_attention(g, n->out[0], depth + 1))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* True if value v is an Attention output, possibly through Reshapes. */
+static bool from_attention(Graph *g, ValueId v)
+{
+	for (int depth = 0; depth < 8 && v != IR_NONE; depth++) {
+		NodeId p = gval(g, v)->producer;
+		if (p == IR_NONE || g->nodes[p].dead)
+			return false;
+		if (g->nodes[p].op == OP_Attention)
+			return true;
+		if (g->nodes[p].op != OP_Reshape && g->nodes[p].op != OP_Squeeze && g->nodes[p].op != OP_Unsqueeze)
+			return false;
+		v = g->nodes[p].in[0];
+	}
+	return false;
+}
+
+/* Element offset in a row-major tensor of dims d (rank r) of index ix. */
+static int64_t rm_ofs(int r, const int64_t *d, const int64_t *ix)
+{
+	int64_t o = 0;
+	for (int i = 0; i < r; i++)
+		o = o * d[i] + ix[i];
+	return o;
+}
+
+/* Advances the index ix over dims d (rank r); false after the last. */
+static bool next_index(int r, const int64_t *d, int64_t *ix)
+{
+	for (int i = r - 1; i >= 0; i--) {
+		if (++ix[i] < d[i])
+			return true;
+		ix[i] = 0;
+	}
+	return false;
+}
+
+/* Operands read through layouts: the q/k/v split of a packed projection
+ * y [B, N, 3, H, Dh] as Transpose(y, [2,0,3,1,4])[0], [1], [2] (perm_* and
+ * sel_* attributes; the three inputs are one graph input), the output
+ * written as Transpose(O, [0,2,1,3]) = [B, N, H, Dh].  The logical operands
+ * are gathered from y in C and the plain cases' reference applies.  (The
+ * [S, B*H, Dh] form with perm [1,0,2] is the pass file
+ * tests/passes/transpose_head_split.in.) */
+static void test_layouts(void **state)
+{
+	(void)state;
+	const int64_t B = 2, H = 3, n = 11, d = 8;
+	Case c = {4, {4, 4, 4, 0}, {{B, H, n, d}, {B, H, n, d}, {B, H, n, d}}, 0, 0.3f};
+	int64_t yd[5] = {B, n, 3, H, d};
+	size_t ny = (size_t)numel(5, yd);
+	float *y = malloc(sizeof(float) * ny), *logical[3];
+	fill(y, ny, 99u, 1.0f);
+	for (int t = 0; t < 3; t++) {
+		logical[t] = malloc(sizeof(float) * (size_t)numel(4, c.dims[t]));
+		int64_t ix[4] = {0};
+		do {
+			int64_t yi[5] = {ix[0], ix[2], t, ix[1], ix[3]};
+			logical[t][rm_ofs(4, c.dims[t], ix)] = y[rm_ofs(5, yd, yi)];
+		} while (next_index(4, c.dims[t], ix));
+	}
+	int64_t od[4] = {B, H, n, d}, so[4] = {B, n, H, d};
+	size_t no = (size_t)numel(4, od);
+	double *ref = malloc(sizeof(double) * no);
+	const float *lx[4] = {logical[0], logical[1], logical[2], NULL};
+	reference(&c, lx, od, ref);
+	float *o = malloc(sizeof(float) * no);
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
+			continue;
+		tu_isa_override = tu_isas[t];
+		TuGraph g = tu_graph();
+		ValueId yin = tu_input(&g, "y", DT_F32, 5, yd);
+		ValueId in[3] = {yin, yin, yin};
+		ValueId out = tu_output(&g, "o", DT_F32, 4, so);
+		NodeId id = tu_node(&g, OP_Attention, 1, in, 3, &out, 1);
+		g.g->nodes[id].domain = "onnxcc";
+		tu_attr_float(&g, "scale", c.scale);
+		static const int64_t po[4] = {0, 2, 1, 3}, pp[5] = {2, 0, 3, 1, 4};
+		static const char *const pn[3] = {"perm_q", "perm_k", "perm_v"};
+		static const char *const sn[3] = {"sel_q", "sel_k", "sel_v"};
+		tu_attr_ints(&g, "perm_o", 4, po);
+		for (int k = 0; k < 3; k++) {
+			tu_attr_ints(&g, pn[k], 5, pp);
+			tu_attr_int(&g, sn[k], k);
+		}
+		memset(o, 0xff, no * 4);
+		const void *ins[1] = {y};
+		void *outs[1] = {o};
+		tu_run(&g, ins, outs);
+		double e = 0;
+		int64_t ix[4] = {0};
+		do {
+			int64_t si[4] = {ix[0], ix[2], ix[1], ix[3]};
+			e = fmax(e, fabs(o[rm_ofs(4, so, si)] - ref[rm_ofs(4, od, ix)]));
+		} while (next_index(4, od, ix));
+		if (!(e <= 2e-6))
+			fprintf(stderr, "Attention layout case %s: max abs err %g\n", tu_isas[t].name, e);
+		assert_true(e <= 2e-6);
+	}
+	tu_isa_override = (CgIsa){0};
+	for (int t = 0; t < 3; t++)
+		free(logical[t]);
+	free(y), free(o), free(ref);
+}
+
+/* The fusion on the zoo: Attention nodes made, Softmax nodes left, and
+ * head split/merge Transposes left (a Transpose whose output reaches an
+ * Attention through data movement only, or that reads one's output). */
 static void test_zoo_counts(void **state)
 {
 	(void)state;
 	static const struct {
 		const char *model;
-		int attention, softmax_left;
+		int attention, softmax_left, head_transposes_left;
 	} want[] = {
-		{"encoder_opset14", 2, 0}, /* one per encoder layer */
-		{"ode_euler", 2, 0},       /* one per function evaluation */
-		{"ode_rk2", 4, 0},
-		{"ode_rk4", 8, 0},
-		{"pvt_opset13", 4, 0},     /* one per block */
-		{"pvt_opset17", 4, 0},
-		{"skip_attn", 3, 0},
-		{"sret_opset14", 5, 0},
-		{"swin_opset14", 4, 0},    /* plain and shifted windows */
-		{"txl_opset13_b1", 0, 2},  /* relative attention (Einsum + rel-shift): not matched */
-		{"txl_opset16_b1", 0, 2},
-		{"txl_opset16_b2", 0, 2},
-		{"lstm_depth_onnx", 3, 0},     /* attention over the depth outputs */
-		{"lstm_depth_decomposed", 3, 0},
+		{"encoder_opset14", 2, 0, 0}, /* one per encoder layer */
+		{"ode_euler", 2, 0, 0},       /* one per function evaluation */
+		{"ode_rk2", 4, 0, 0},
+		{"ode_rk4", 8, 0, 0},
+		{"pvt_opset13", 4, 0, 0},     /* one per block */
+		{"pvt_opset17", 4, 0, 0},
+		/* K/V of two layers concatenated: the K/V split Transposes feed
+		 * the Concat (attention over two segments is not fused yet) */
+		{"skip_attn", 3, 0, 3},
+		{"sret_opset14", 5, 0, 0},
+		{"swin_opset14", 4, 0, 0},    /* plain and shifted windows */
+		{"txl_opset13_b1", 0, 2, 0},  /* relative attention (Einsum + rel-shift): not matched */
+		{"txl_opset16_b1", 0, 2, 0},
+		{"txl_opset16_b2", 0, 2, 0},
+		{"lstm_depth_onnx", 3, 0, 0},     /* attention over the depth outputs */
+		{"lstm_depth_decomposed", 3, 0, 0},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		char p[4096];
@@ -255,14 +390,19 @@ static void test_zoo_counts(void **state)
 		PipelineOptions o = {.verify_each = true};
 		if (!pass_pipeline(g, &o, &d))
 			fail_msg("%s: %s", want[i].model, d.buf);
-		int att = 0, sm = 0;
+		int att = 0, sm = 0, ht = 0;
 		for (int k = 0; k < g->nnodes; k++) {
-			att += !g->nodes[k].dead && g->nodes[k].op == OP_Attention;
-			sm += !g->nodes[k].dead && g->nodes[k].op == OP_Softmax;
+			Node *n = &g->nodes[k];
+			att += !n->dead && n->op == OP_Attention;
+			sm += !n->dead && n->op == OP_Softmax;
+			ht += !n->dead && n->op == OP_Transpose &&
+			      (feeds_attention(g, n->out[0], 0) || from_attention(g, n->in[0]));
 		}
-		fprintf(stderr, "%-18s Attention %d, Softmax left %d\n", want[i].model, att, sm);
+		fprintf(stderr, "%-22s Attention %d, Softmax left %d, head split/merge Transposes left %d\n",
+		        want[i].model, att, sm, ht);
 		assert_int_equal(att, want[i].attention);
 		assert_int_equal(sm, want[i].softmax_left);
+		assert_int_equal(ht, want[i].head_transposes_left);
 		graph_free(g);
 		diag_free(&d);
 	}
@@ -272,6 +412,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lowering),
+		cmocka_unit_test(test_layouts),
 		cmocka_unit_test(test_zoo_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
