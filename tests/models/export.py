@@ -740,6 +740,21 @@ def make_encoder():
 
 
 # ---------------------------------------------------------------------------
+# torchvision's own SwinTransformer class at reduced width (the full swin_t
+# runs in the bench): torch.roll shifts, padded windows, relative-position
+# bias tables, PatchMerging — as torchvision writes them, not as we would
+# ---------------------------------------------------------------------------
+
+
+def make_swin_tv():
+	from torchvision.models.swin_transformer import SwinTransformer
+	m = SwinTransformer(patch_size=[4, 4], embed_dim=24, depths=[2, 2, 2],
+	                    num_heads=[2, 2, 4], window_size=[4, 4],
+	                    stochastic_depth_prob=0.0, num_classes=10)
+	return m, [("image", torch.randn(1, 3, 64, 64))], ["logits"]
+
+
+# ---------------------------------------------------------------------------
 # The zoo
 # ---------------------------------------------------------------------------
 
@@ -759,6 +774,7 @@ ZOO = collections.OrderedDict([
 	("lstm_depth_decomposed", ("parallel-lstm", 14, make_lstm(False), True, False)),
 	("lstm_depth_onnx", ("parallel-lstm", 17, make_lstm(True), True, False)),
 	("encoder_opset14", ("encoder", 14, make_encoder, False, False)),
+	("swin_tv_mini", ("cascade-swin", 17, make_swin_tv, False, False)),
 ])
 
 

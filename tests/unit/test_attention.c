@@ -374,6 +374,7 @@ static void test_zoo_counts(void **state)
 		{"skip_attn", 3, 0, 3},
 		{"sret_opset14", 5, 0, 0},
 		{"swin_opset14", 4, 0, 0},    /* plain and shifted windows */
+		{"swin_tv_mini", 6, 0, 0},    /* torchvision's SwinTransformer, depths 2,2,2 */
 		{"txl_opset13_b1", 0, 2, 0},  /* relative attention (Einsum + rel-shift): not matched */
 		{"txl_opset16_b1", 0, 2, 0},
 		{"txl_opset16_b2", 0, 2, 0},
