@@ -49,6 +49,8 @@ bool cg_lower_misc(Cg *cg, const Node *n);
 bool cg_lower_resize(Cg *cg, const Node *n);
 /* Attention (fused, domain onnxcc) — lower_attention.c */
 bool cg_lower_attention(Cg *cg, const Node *n);
+/* DwConvNhwc (fused, domain onnxcc) — lower_dwconv.c */
+bool cg_lower_dwconv_nhwc(Cg *cg, const Node *n);
 
 /* Dispatches to the group owning n->op. */
 bool cg_lower_node(Cg *cg, const Node *n);

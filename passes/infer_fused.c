@@ -6,6 +6,8 @@
 #define INFER_INTERNAL
 #include "infer.h"
 
+#include <string.h>
+
 /* The operand of input slot k as the op reads it: Transpose(x, perm) when
  * the node has the ints attribute `name` (a permutation of x's dims; the
  * head split of multi-head attention read through strides), else x. */
@@ -112,6 +114,73 @@ bool infer_attention(InferCtx *c)
 		}
 		s = t;
 	}
+	iset(c, 0, DT_F32, &s);
+	return true;
+}
+
+/* The ints attribute `name` of c's node: exactly n entries, each >= lo, into
+ * out; absent: def for each. */
+static bool ints_n(InferCtx *c, const char *name, int n, int64_t lo, int64_t def, int64_t *out)
+{
+	const int64_t *a;
+	int k = attr_ints(c->n, name, &a);
+	if (k < 0) {
+		for (int i = 0; i < n; i++)
+			out[i] = def;
+		return true;
+	}
+	if (k != n)
+		return ifail(c, -1, "attribute %s: %d entries, want %d", name, k, n);
+	for (int i = 0; i < n; i++) {
+		if (a[i] < lo)
+			return ifail(c, -1, "attribute %s: entry %d is %lld, below %lld", name, i, (long long)a[i],
+			             (long long)lo);
+		out[i] = a[i];
+	}
+	return true;
+}
+
+/* DwConvNhwc(X [B, H*W, C], W [C, 1, kh, kw], bias [C]?) -> [B, Ho*Wo, C]
+ * with H, W the attributes height and width, kernel_shape = [kh, kw],
+ * pads [top, left, bottom, right] >= 0, strides and dilations >= 1,
+ * Ho = (H + top + bottom - dh*(kh-1) - 1) / sh + 1 (likewise Wo) >= 1;
+ * act "", "gelu" or "gelu_tanh".  All f32. */
+bool infer_dwconv_nhwc(InferCtx *c)
+{
+	Value *x = iin(c, 0), *w = iin(c, 1), *b = iin(c, 2);
+	for (int i = 0; i < 3; i++) {
+		Value *v = iin(c, i);
+		if (v && v->dtype != DT_F32)
+			return ifail(c, i, "DwConvNhwc takes f32, got %s", dtype_name(v->dtype));
+	}
+	if (!irank(c, 0, 3, 3) || !irank(c, 1, 4, 4))
+		return false;
+	int64_t H = attr_int(c->n, "height", 0), W = attr_int(c->n, "width", 0);
+	int64_t C = x->shape.dims[2];
+	if (H < 1 || W < 1 || H * W != x->shape.dims[1])
+		return ifail(c, 0, "X %s is not height %lld x width %lld tokens", ishape_str(&x->shape), (long long)H,
+		             (long long)W);
+	int64_t ker[2], pads[4], str[2], dil[2];
+	if (!ints_n(c, "kernel_shape", 2, 1, 1, ker) || !ints_n(c, "pads", 4, 0, 0, pads) ||
+	    !ints_n(c, "strides", 2, 1, 1, str) || !ints_n(c, "dilations", 2, 1, 1, dil))
+		return false;
+	if (w->shape.dims[0] != C || w->shape.dims[1] != 1 || w->shape.dims[2] != ker[0] || w->shape.dims[3] != ker[1])
+		return ifail(c, 1, "W %s is not [%lld, 1, %lld, %lld]", ishape_str(&w->shape), (long long)C,
+		             (long long)ker[0], (long long)ker[1]);
+	if (b && (b->shape.rank != 1 || b->shape.dims[0] != C))
+		return ifail(c, 2, "bias %s is not [%lld]", ishape_str(&b->shape), (long long)C);
+	const char *act = attr_string(c->n, "act", "");
+	if (strcmp(act, "") && strcmp(act, "gelu") && strcmp(act, "gelu_tanh"))
+		return ifail(c, -1, "attribute act: '%s' is not \"\", \"gelu\" or \"gelu_tanh\"", act);
+	int64_t in[2] = {H, W}, out[2];
+	for (int i = 0; i < 2; i++) {
+		int64_t span = in[i] + pads[i] + pads[i + 2] - dil[i] * (ker[i] - 1) - 1;
+		if (span < 0)
+			return ifail(c, 0, "the kernel does not fit the padded input along spatial dim %d", i);
+		out[i] = span / str[i] + 1;
+	}
+	int64_t dims[3] = {x->shape.dims[0], out[0] * out[1], C};
+	Shape s = shape_make(3, dims);
 	iset(c, 0, DT_F32, &s);
 	return true;
 }

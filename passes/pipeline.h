@@ -19,7 +19,7 @@ typedef struct PipelineOptions {
  * which folds constants as it goes), aliases (pass_remove_aliases),
  * fuse-layernorm (pass_fuse_layernorm), fuse-gelu (pass_fuse_gelu),
  * fuse-attention (pass_fuse_attention), fuse-transpose (pass_fuse_transpose),
- * fuse-gemm (pass_fuse_gemm), dce (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
+ * fuse-dwconv (pass_fuse_dwconv), fuse-gemm (pass_fuse_gemm), dce (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
  * print_after name is a diagnostic listing the valid names, reported before
@@ -68,6 +68,13 @@ bool pass_fuse_attention(Graph *g, Diag *d);
  * writes (passes/fuse_transpose.c has the contract).  requires: shapes
  * inferred.  Returns false only after a diagnostic. */
 bool pass_fuse_transpose(Graph *g, Diag *d);
+
+/* A depthwise Conv between token sequences (Transpose + Reshape to NCHW,
+ * Conv, Reshape + Transpose back, optional Gelu) becomes one
+ * onnxcc::DwConvNhwc that runs channels-last (passes/fuse_dwconv.c has the
+ * contract).  requires: shapes inferred, constants folded.  Returns false
+ * only after a diagnostic. */
+bool pass_fuse_dwconv(Graph *g, Diag *d);
 
 /* keeps: topological order, value ids; renumbers nodes (graph_compact).
  * Removes every node no graph output depends on. */

@@ -8,6 +8,8 @@
  * read in place, patchify stems, batch > 1, output widths that end
  * inside a vector, and the row form (border rows and interior rows).
  * Outputs of each form are bitwise the same on 1, 2, 3 and 5 threads.
+ * The fused channels-last depthwise op (onnxcc::DwConvNhwc) against the
+ * same reference.
  */
 #include "testutil.h"
 #include "runtime/onnxcc_pool.h"
@@ -64,9 +66,56 @@ static void reference(const Case *c, const float *x, const float *w, const float
 				}
 }
 
+/* When set, run_case runs depthwise cases as the fused channels-last
+ * onnxcc::DwConvNhwc (codegen/lower_dwconv.c): x transposed to tokens
+ * [N, H*W, C] on the way in, the output [N, OH*OW, C] back to NCHW. */
+static bool nhwc_mode;
+
+static void run_nhwc(const Case *c, const float *x, const float *w, const float *b, float *y,
+                     int64_t OH, int64_t OW)
+{
+	int64_t C = c->C, HW = c->H * c->W, OHW = OH * OW;
+	float *xt = malloc(sizeof(float) * (size_t)(c->N * HW * C));
+	float *yt = malloc(sizeof(float) * (size_t)(c->N * OHW * C));
+	for (int64_t n = 0; n < c->N; n++)
+		for (int64_t ch = 0; ch < C; ch++)
+			for (int64_t p = 0; p < HW; p++)
+				xt[(n * HW + p) * C + ch] = x[(n * C + ch) * HW + p];
+	TuGraph g = tu_graph();
+	int64_t dx[3] = {c->N, HW, C}, dw[4] = {C, 1, c->KH, c->KW}, dy[3] = {c->N, OHW, C}, db[1] = {C};
+	ValueId in[3];
+	in[0] = tu_input(&g, "x", DT_F32, 3, dx);
+	in[1] = tu_const(&g, "w", DT_F32, 4, dw, w);
+	if (c->bias)
+		in[2] = tu_const(&g, "b", DT_F32, 1, db, b);
+	ValueId out = tu_output(&g, "y", DT_F32, 3, dy);
+	NodeId id = tu_node(&g, OP_DwConvNhwc, 1, in, c->bias ? 3 : 2, &out, 1);
+	g.g->nodes[id].domain = "onnxcc";
+	int64_t ks[2] = {c->KH, c->KW}, st[2] = {c->sh, c->sw}, dl[2] = {c->dh, c->dw};
+	tu_attr_int(&g, "height", c->H);
+	tu_attr_int(&g, "width", c->W);
+	tu_attr_ints(&g, "kernel_shape", 2, ks);
+	tu_attr_ints(&g, "strides", 2, st);
+	tu_attr_ints(&g, "dilations", 2, dl);
+	tu_attr_ints(&g, "pads", 4, c->pads);
+	const void *ins[1] = {xt};
+	void *outs[1] = {yt};
+	tu_run(&g, ins, outs);
+	for (int64_t n = 0; n < c->N; n++)
+		for (int64_t ch = 0; ch < C; ch++)
+			for (int64_t p = 0; p < OHW; p++)
+				y[(n * C + ch) * OHW + p] = yt[(n * OHW + p) * C + ch];
+	free(xt);
+	free(yt);
+}
+
 static void run_case(const Case *c, const float *x, const float *w, const float *b, float *y,
                      int64_t OH, int64_t OW)
 {
+	if (nhwc_mode) {
+		run_nhwc(c, x, w, b, y, OH, OW);
+		return;
+	}
 	TuGraph g = tu_graph();
 	int64_t dx[4] = {c->N, c->C, c->H, c->W}, dw[4] = {c->M, c->C / c->group, c->KH, c->KW};
 	int64_t dy[4] = {c->N, c->M, OH, OW}, db[1] = {c->M};
@@ -218,12 +267,28 @@ static void test_conv_threads(void **state)
 	conv_check((Case){2, 4, 11, 13, 8, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 4, true}, true);
 }
 
+/* The channels-last depthwise op: channel counts below, at and past one
+ * vector (tails), strides, asymmetric and wide pads, dilation, batch 2,
+ * no bias; bitwise the same on 1/2/3/5 threads. */
+static void test_dwconv_nhwc(void **state)
+{
+	(void)state;
+	nhwc_mode = true;
+	/* N, C, H, W, M, KH, KW, sh, sw, dh, dw, pads, group, bias */
+	conv_check((Case){1, 20, 7, 9, 20, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 20, true}, true);
+	conv_check((Case){2, 3, 5, 6, 3, 3, 3, 2, 2, 1, 1, {1, 0, 1, 1}, 3, true}, false);
+	conv_check((Case){1, 64, 6, 6, 64, 5, 3, 1, 2, 2, 1, {3, 1, 0, 2}, 64, false}, true);
+	conv_check((Case){1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1, {4, 4, 4, 4}, 16, true}, false);
+	nhwc_mode = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conv_gemm),
 		cmocka_unit_test(test_conv_direct),
 		cmocka_unit_test(test_conv_threads),
+		cmocka_unit_test(test_dwconv_nhwc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,196 @@
+/* codegen/lower_dwconv.c — the fused DwConvNhwc op (ops.def, made by
+ * passes/fuse_dwconv.c): a depthwise 2-D convolution of tokens kept
+ * channels-last, X [B, H*W, C] -> Y [B, Ho*Wo, C], with its activation.
+ *
+ *   Y[b, oy*Wo + ox, c] = act(bias[c] + sum_{ky, kx inside X}
+ *       X[b, iy*W + ix, c] * Wt[c, ky, kx]),
+ *   iy = oy*sh - top + ky*dh,  ix = ox*sw - left + kx*dw.
+ *
+ * Channels are the vector dim: W-lane vectors (W = cg->isa.vlen) of
+ * consecutive channels, the taps a constant unrolled loop, the weights
+ * transposed at compile time to [kh*kw, C] so that a tap's weights are one
+ * contiguous vector load.  A tap outside the input is skipped by a branch
+ * on its row and column (uniform over the channels of a pixel).  The
+ * channel tail (C mod W) runs the same taps on scalars.  One task per
+ * output row (b, oy) through kern_parallel: rows are independent, so any
+ * partition among threads gives bitwise the same output.
+ */
+#include "lower.h"
+#include "kernels/kernels.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct DwPlan {
+	int64_t B, H, W, C, Ho, Wo, kh, kw, sh, sw, dh, dw, top, left;
+	bool has_bias;
+	KAct act;
+} DwPlan;
+
+static LLVMValueRef gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx)
+{
+	return LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base, &idx, 1, "");
+}
+
+static LLVMValueRef iadd(Cg *cg, LLVMValueRef a, LLVMValueRef b)
+{
+	return LLVMBuildNSWAdd(cg->b, a, b, "");
+}
+
+static LLVMValueRef imul(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return b == 1 ? a : LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
+}
+
+/* Weights [C, 1, kh, kw] transposed to [kh*kw, C] as a private global. */
+static LLVMValueRef weights_t(Cg *cg, const Value *w, const DwPlan *P)
+{
+	int64_t taps = P->kh * P->kw, C = P->C;
+	size_t n = (size_t)(taps * C);
+	float *t = xmalloc((n ? n : 1) * sizeof *t);
+	const float *src = w->data;
+	for (int64_t c = 0; c < C; c++)
+		for (int64_t k = 0; k < taps; k++)
+			t[k * C + c] = src[c * taps + k];
+	LLVMValueRef init = LLVMConstStringInContext(cg->ctx, (const char *)t, (unsigned)(n * sizeof *t), 1);
+	free(t);
+	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "dw_weights");
+	LLVMSetInitializer(gv, init);
+	LLVMSetGlobalConstant(gv, 1);
+	LLVMSetLinkage(gv, LLVMPrivateLinkage);
+	LLVMSetUnnamedAddr(gv, 1);
+	LLVMSetAlignment(gv, 64);
+	return gv;
+}
+
+/* Accumulates the taps of output pixel (oy, ox) for the `lanes` channels
+ * starting at c (type t: <lanes x float>, or float when lanes == 1) into
+ * acc, then stores act(acc) to y. */
+static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, LLVMValueRef x, LLVMValueRef wt,
+                       LLVMValueRef bias, LLVMValueRef y, LLVMValueRef oy, LLVMValueRef ox,
+                       LLVMValueRef c, LLVMValueRef acc)
+{
+	LLVMValueRef a0;
+	if (P->has_bias) {
+		a0 = LLVMBuildLoad2(cg->b, t, gep_f32(cg, bias, c), "");
+		LLVMSetAlignment(a0, 4);
+	} else {
+		a0 = LLVMConstNull(t);
+	}
+	LLVMBuildStore(cg->b, a0, acc);
+	LLVMValueRef iy0 = LLVMBuildSub(cg->b, imul(cg, oy, P->sh), cg_i64(cg, P->top), "");
+	LLVMValueRef ix0 = LLVMBuildSub(cg->b, imul(cg, ox, P->sw), cg_i64(cg, P->left), "");
+	for (int64_t ky = 0; ky < P->kh; ky++) {
+		LLVMValueRef iy = iadd(cg, iy0, cg_i64(cg, ky * P->dh));
+		CgIf row;
+		cg_if(cg, &row, LLVMBuildICmp(cg->b, LLVMIntULT, iy, cg_i64(cg, P->H), ""));
+		for (int64_t kx = 0; kx < P->kw; kx++) {
+			LLVMValueRef ix = iadd(cg, ix0, cg_i64(cg, kx * P->dw));
+			CgIf col;
+			cg_if(cg, &col, LLVMBuildICmp(cg->b, LLVMIntULT, ix, cg_i64(cg, P->W), ""));
+			LLVMValueRef xo = iadd(cg, imul(cg, iadd(cg, imul(cg, iy, P->W), ix), P->C), c);
+			LLVMValueRef xv = LLVMBuildLoad2(cg->b, t, gep_f32(cg, x, xo), "");
+			LLVMSetAlignment(xv, 4);
+			LLVMValueRef wv = LLVMBuildLoad2(cg->b, t, gep_f32(cg, wt, iadd(cg, cg_i64(cg, (ky * P->kw + kx) * P->C), c)), "");
+			LLVMSetAlignment(wv, 4);
+			LLVMValueRef args[3] = {xv, wv, LLVMBuildLoad2(cg->b, t, acc, "")};
+			LLVMTypeRef over = t;
+			LLVMBuildStore(cg->b, kern_intrinsic(cg, "llvm.fmuladd", &over, 1, args, 3), acc);
+			cg_if_end(cg, &col);
+		}
+		cg_if_end(cg, &row);
+	}
+	LLVMValueRef r = LLVMBuildLoad2(cg->b, t, acc, "");
+	if (P->act == KACT_GELU || P->act == KACT_GELU_TANH)
+		r = kern_gelu(cg, r, P->act == KACT_GELU_TANH);
+	LLVMValueRef yo = iadd(cg, imul(cg, iadd(cg, imul(cg, oy, P->Wo), ox), P->C), c);
+	LLVMValueRef st = LLVMBuildStore(cg->b, r, gep_f32(cg, y, yo));
+	LLVMSetAlignment(st, 4);
+}
+
+/* `void task(ptr ctx, i64 begin, i64 end)` over output rows t = b*Ho + oy;
+ * ctx holds {x, weights^T, bias, y}. */
+static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
+{
+	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
+	char name[256];
+	snprintf(name, sizeof name, "%s.node%d.dwconv_task", cg->prefix, (int)cg->node_id);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, params, 3, 0));
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	kern_fn_attrs(cg, fn);
+	KFn kf;
+	kern_fn_begin(cg, &kf, fn);
+	LLVMValueRef ctx = LLVMGetParam(fn, 0), base[4];
+	for (int i = 0; i < 4; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
+	}
+	int w = cg->isa.vlen > 1 ? cg->isa.vlen : 1;
+	LLVMTypeRef vt = w > 1 ? LLVMVectorType(cg->t_f32, (unsigned)w) : cg->t_f32;
+	LLVMValueRef vacc = cg_alloca(cg, vt, "acc");
+	LLVMValueRef sacc = cg_alloca(cg, cg->t_f32, "acc1");
+	int64_t full = w > 1 ? P->C / w : 0, tail0 = full * w;
+
+	CgLoop lt, lx, lc;
+	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
+	LLVMValueRef img = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, P->Ho), "");
+	LLVMValueRef oy = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, P->Ho), "");
+	LLVMValueRef x = gep_f32(cg, base[0], imul(cg, img, P->H * P->W * P->C));
+	LLVMValueRef y = gep_f32(cg, base[3], imul(cg, img, P->Ho * P->Wo * P->C));
+	cg_for(cg, &lx, 0, P->Wo);
+	if (full) {
+		cg_for(cg, &lc, 0, full);
+		emit_pixel(cg, P, vt, x, base[1], base[2], y, oy, lx.iv, imul(cg, lc.iv, w), vacc);
+		cg_for_end(cg, &lc);
+	}
+	if (tail0 < P->C) {
+		cg_for(cg, &lc, tail0, P->C);
+		emit_pixel(cg, P, cg->t_f32, x, base[1], base[2], y, oy, lx.iv, lc.iv, sacc);
+		cg_for_end(cg, &lc);
+	}
+	cg_for_end(cg, &lx);
+	cg_for_end(cg, &lt);
+	kern_fn_end(cg, &kf);
+	return fn;
+}
+
+bool cg_lower_dwconv_nhwc(Cg *cg, const Node *n)
+{
+	Graph *g = cg->g;
+	const Value *X = gval(g, n->in[0]), *Wv = gval(g, n->in[1]), *Y = gval(g, n->out[0]);
+	bool has_bias = n->nin > 2 && n->in[2] != IR_NONE;
+	if (Wv->kind != VK_CONST || !Wv->data)
+		return cg_unsupported(cg, 1, "DwConvNhwc with run-time weights");
+	DwPlan P;
+	memset(&P, 0, sizeof P);
+	P.B = X->shape.dims[0], P.C = X->shape.dims[2];
+	P.H = attr_int(n, "height", 0), P.W = attr_int(n, "width", 0);
+	P.kh = Wv->shape.dims[2], P.kw = Wv->shape.dims[3];
+	const int64_t *a;
+	P.sh = P.sw = P.dh = P.dw = 1;
+	if (attr_ints(n, "strides", &a) == 2)
+		P.sh = a[0], P.sw = a[1];
+	if (attr_ints(n, "dilations", &a) == 2)
+		P.dh = a[0], P.dw = a[1];
+	if (attr_ints(n, "pads", &a) == 4)
+		P.top = a[0], P.left = a[1];
+	P.Ho = (P.H + (attr_ints(n, "pads", &a) == 4 ? a[0] + a[2] : 0) - P.dh * (P.kh - 1) - 1) / P.sh + 1;
+	P.Wo = Y->shape.dims[1] / P.Ho;
+	assert(P.Ho * P.Wo == Y->shape.dims[1]);
+	P.has_bias = has_bias;
+	const char *act = attr_string(n, "act", "");
+	P.act = !strcmp(act, "gelu") ? KACT_GELU : !strcmp(act, "gelu_tanh") ? KACT_GELU_TANH : KACT_NONE;
+
+	LLVMValueRef task = emit_task(cg, &P);
+	LLVMValueRef cx = cg_alloca(cg, LLVMArrayType2(cg->t_ptr, 4), "dw_ctx");
+	LLVMValueRef ptrs[4] = {cg_ptr(cg, n->in[0]), weights_t(cg, Wv, &P),
+	                        has_bias ? cg_ptr(cg, n->in[2]) : LLVMConstNull(cg->t_ptr), cg_ptr(cg, n->out[0])};
+	for (int i = 0; i < 4; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		LLVMBuildStore(cg->b, ptrs[i], LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, cx, &idx, 1, ""));
+	}
+	kern_parallel(cg, task, cx, P.B * P.Ho);
+	return true;
+}
