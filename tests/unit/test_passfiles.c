@@ -20,7 +20,8 @@
  * Also: for every model of the zoo (tests/models/NAME/model.onnx), the
  * op counts with the fusion passes and without, printed as a table, and the
  * rule that after the pipeline no model keeps an Erf, a Pow or a Sqrt
- * (their only sources in the zoo are GELU and LayerNorm chains).
+ * (their only sources in the zoo are GELU and LayerNorm chains), and the
+ * workspace of the memory plan before and after fusion (it must not grow).
  */
 #include "testutil.h"
 
@@ -31,6 +32,7 @@
 #include <string.h>
 
 #include "frontend/onnx.h"
+#include "passes/memplan.h"
 #include "passes/pipeline.h"
 
 static char *read_all(const char *path)
@@ -320,7 +322,8 @@ static void test_zoo_fused(void **state)
 	qsort(names, (size_t)nm, sizeof *names, cmp_str);
 	assert_true(nm >= 10);
 	static const char *const unfused[] = {"bind-dims", "infer", "aliases", "dce"};
-	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s\n", "model", "nodes", "Erf", "Pow", "LayerNorm", "Gelu", "MMEpi");
+	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %21s\n", "model", "nodes", "Erf", "Pow",
+	        "LayerNorm", "Gelu", "MMEpi", "Softmax", "Transpose", "workspace KiB");
 	for (int i = 0; i < nm; i++) {
 		char p[4600];
 		snprintf(p, sizeof p, "%s/%s/model.onnx", dir, names[i]);
@@ -333,6 +336,9 @@ static void test_zoo_fused(void **state)
 			if (!pass_run_named(g, unfused[k], &d))
 				fail_msg("%s: %s", names[i], d.buf);
 		count_ops(g, before);
+		MemPlan mp0, mp1;
+		if (!pass_memplan(g, &mp0, &d))
+			fail_msg("%s: %s", names[i], d.buf);
 		graph_free(g);
 		g = onnx_load(p, &d);
 		assert_non_null(g);
@@ -340,12 +346,21 @@ static void test_zoo_fused(void **state)
 		if (!pass_pipeline(g, &o, &d))
 			fail_msg("%s: %s", names[i], d.buf);
 		count_ops(g, after);
+		if (!pass_memplan(g, &mp1, &d))
+			fail_msg("%s: %s", names[i], d.buf);
 		graph_free(g);
 		diag_free(&d);
-		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d\n", names[i],
-		        total(before), total(after), before[OP_Erf], after[OP_Erf], before[OP_Pow],
+		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %9.1f -> %-9.1f\n",
+		        names[i], total(before), total(after), before[OP_Erf], after[OP_Erf], before[OP_Pow],
 		        after[OP_Pow], before[OP_LayerNormalization], after[OP_LayerNormalization],
-		        before[OP_Gelu], after[OP_Gelu], after[OP_MatMulEpi]);
+		        before[OP_Gelu], after[OP_Gelu], after[OP_MatMulEpi], before[OP_Softmax], after[OP_Softmax],
+		        before[OP_Transpose], after[OP_Transpose], mp0.size / 1024.0, mp1.size / 1024.0);
+		/* fused ops need no intermediates: the workspace never grows */
+		if (mp1.size > mp0.size)
+			fail_msg("%s: workspace %llu bytes after fusion, %llu before", names[i],
+			         (unsigned long long)mp1.size, (unsigned long long)mp0.size);
+		memplan_free(&mp0);
+		memplan_free(&mp1);
 		if (after[OP_Erf] || after[OP_Pow] || after[OP_Sqrt])
 			fail_msg("%s keeps %d Erf, %d Pow, %d Sqrt after the pipeline", names[i],
 			         after[OP_Erf], after[OP_Pow], after[OP_Sqrt]);
