@@ -100,7 +100,7 @@ enum {
 
 typedef enum Op {
 	OP_UNKNOWN = 0,
-#define OP(name, ilo, ihi, olo, ohi, fl) OP_##name,
+#define OP(name, ilo, ihi, olo, ohi, fl, infer, lower) OP_##name,
 #include "ops.def"
 #undef OP
 	OP__COUNT

@@ -182,104 +182,17 @@ bool infer_dwconv_nhwc(InferCtx *c);   /* infer_fused.c */
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
-	[OP_Identity] = infer_identity,
-	[OP_Cast] = infer_cast,
-	[OP_CastLike] = infer_castlike,
-	[OP_Clip] = infer_clip,
-	[OP_Dropout] = infer_dropout,
-	[OP_Where] = infer_where,
-	[OP_ArgMax] = infer_argminmax,
-	[OP_ArgMin] = infer_argminmax,
-	[OP_Shape] = infer_shape,
-	[OP_Size] = infer_size,
-	[OP_Constant] = infer_constant,
-	[OP_ConstantOfShape] = infer_constant_of_shape,
-	[OP_Reshape] = infer_reshape,
-	[OP_Flatten] = infer_flatten,
-	[OP_Squeeze] = infer_squeeze,
-	[OP_Unsqueeze] = infer_unsqueeze,
-	[OP_Transpose] = infer_transpose,
-	[OP_Concat] = infer_concat,
-	[OP_Split] = infer_split,
-	[OP_Slice] = infer_slice,
-	[OP_Gather] = infer_gather,
-	[OP_GatherElements] = infer_gather_elements,
-	[OP_GatherND] = infer_gather_nd,
-	[OP_ScatterElements] = infer_scatter_elements,
-	[OP_ScatterND] = infer_scatter_nd,
-	[OP_Expand] = infer_expand,
-	[OP_Tile] = infer_tile,
-	[OP_Pad] = infer_pad,
-	[OP_Range] = infer_range,
-	[OP_Trilu] = infer_trilu,
-	[OP_OneHot] = infer_onehot,
-	[OP_CumSum] = infer_cumsum,
-	[OP_DepthToSpace] = infer_depth_to_space,
-	[OP_SpaceToDepth] = infer_space_to_depth,
-	[OP_EyeLike] = infer_eyelike,
-	[OP_TopK] = infer_topk,
-	[OP_MatMul] = infer_matmul,
-	[OP_MatMulEpi] = infer_matmul,   /* bias/res checked by pass_fuse_gemm */
-	[OP_Gemm] = infer_gemm,
-	[OP_Einsum] = infer_einsum,
-	[OP_Conv] = infer_conv,
-	[OP_ConvTranspose] = infer_conv_transpose,
-	[OP_MaxPool] = infer_pool,
-	[OP_AveragePool] = infer_pool,
-	[OP_GlobalAveragePool] = infer_global_pool,
-	[OP_GlobalMaxPool] = infer_global_pool,
-	[OP_BatchNormalization] = infer_batchnorm,
-	[OP_InstanceNormalization] = infer_instancenorm,
-	[OP_LayerNormalization] = infer_layernorm,
-	[OP_MeanVarianceNormalization] = infer_same_shape,
-	[OP_LRN] = infer_same_shape,
-	[OP_Softmax] = infer_softmax,
-	[OP_LogSoftmax] = infer_softmax,
-	[OP_Hardmax] = infer_softmax,
-	[OP_LSTM] = infer_rnn,
-	[OP_GRU] = infer_rnn,
-	[OP_RNN] = infer_rnn,
-	[OP_NegativeLogLikelihoodLoss] = infer_nll_loss,
-	[OP_SoftmaxCrossEntropyLoss] = infer_sce_loss,
-	[OP_QuantizeLinear] = infer_quantize,
-	[OP_DequantizeLinear] = infer_dequantize,
-	[OP_DynamicQuantizeLinear] = infer_dynamic_quantize,
-	[OP_HannWindow] = infer_window,
-	[OP_HammingWindow] = infer_window,
-	[OP_BlackmanWindow] = infer_window,
-	[OP_Scatter] = infer_scatter,
-	[OP_ReverseSequence] = infer_reverse_sequence,
-	[OP_MatMulInteger] = infer_matmul_integer,
-	[OP_Resize] = infer_resize,
-	[OP_Upsample] = infer_upsample,
-	[OP_GridSample] = infer_grid_sample,
-	[OP_QLinearMatMul] = infer_qlinear_matmul,
-	[OP_MaxUnpool] = infer_max_unpool,
-	[OP_Det] = infer_det,
-	[OP_ConvInteger] = infer_conv_integer,
-	[OP_QLinearConv] = infer_conv_integer,
-	[OP_RoiAlign] = infer_roi_align,
-	[OP_Attention] = infer_attention,
-	[OP_DwConvNhwc] = infer_dwconv_nhwc,
+#define OP(name, ilo, ihi, olo, ohi, fl, infer, lower) [OP_##name] = infer,
+#include "../ir/ops.def"
+#undef OP
 };
 
-/* The rule for op: the table first, then the family flags. */
+/* The rule for op (ops.def's infer column). */
 static InferFn rule_for(Op op)
 {
 	if ((unsigned)op >= OP__COUNT || op == OP_UNKNOWN)
 		return NULL;
-	if (rules[op])
-		return rules[op];
-	unsigned fl = op_info[op].flags;
-	if (fl & OPF_UNARY)
-		return infer_unary;
-	if (fl & OPF_BINARY)
-		return infer_binary;
-	if (fl & OPF_VARIADIC)
-		return infer_variadic;
-	if (fl & OPF_REDUCE)
-		return infer_reduce;
-	return NULL;
+	return rules[op];
 }
 
 bool pass_infer_has_rule(Op op) { return rule_for(op) != NULL; }
