@@ -35,6 +35,18 @@ bool cg_lower_norm(Cg *cg, const Node *n);
  * lowerings — lower_linalg.c */
 LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
                     DType tb, LLVMValueRef b, LLVMValueRef ib, LLVMValueRef len);
+/* An Einsum's labels as the GEMM path reads them: per output position its
+ * size, its element stride in operand 0 and 1 (0: absent or broadcast) and
+ * in the output; per summed label the same for the operands. */
+typedef struct EinLabels {
+	int nout, nsum;
+	int64_t osize[IR_MAX_RANK], ostr[2][IR_MAX_RANK], ystr[IR_MAX_RANK];
+	int64_t ssize[IR_MAX_RANK], sstr[2][IR_MAX_RANK];
+} EinLabels;
+/* Einsum node n (two operands) lowered on the GEMM kernel when it is one
+ * (batched) matrix product; returns 1 when emitted, 0 when n is not of that
+ * form (nothing emitted), -1 after cg_unsupported() — lower_einsum_gemm.c */
+int cg_einsum_gemm(Cg *cg, const Node *n, const EinLabels *e);
 /* LSTM, GRU, RNN — lower_rnn.c */
 bool cg_lower_rnn(Cg *cg, const Node *n);
 /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss — lower_loss.c */
