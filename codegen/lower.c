@@ -39,6 +39,8 @@ bool cg_lower_node(Cg *cg, const Node *n)
 		return cg_lower_resize(cg, n);
 	case OP_Attention:
 		return cg_lower_attention(cg, n);
+	case OP_RelAttention:
+		return cg_lower_relattention(cg, n);
 	case OP_Constant:
 		return cg_unsupported(cg, -1, "Constant nodes are turned into constants by the frontend");
 	default:

@@ -61,6 +61,19 @@ bool cg_lower_misc(Cg *cg, const Node *n);
 bool cg_lower_resize(Cg *cg, const Node *n);
 /* Attention (fused, domain onnxcc) — lower_attention.c */
 bool cg_lower_attention(Cg *cg, const Node *n);
+/* Pieces of the attention lowerings, shared with lower_relattention.c:
+ * cg_attn_gemm emits the product g (no batch) in place — kern_gemm_here,
+ * or a plain loop nest (alpha, res epilogue only) on targets without a
+ * vector unit; cg_attn_row_reduce returns the max (is_max) or the sum of
+ * the n floats at row (W-lane vectors, lanes folded in order);
+ * cg_attn_exp_sum replaces row[j] by exp(row[j] - m) and returns their sum
+ * (same order for any row position) — lower_attention.c */
+struct KGemm;
+void cg_attn_gemm(Cg *cg, const struct KGemm *g);
+LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max);
+LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m);
+/* RelAttention (fused, domain onnxcc) — lower_relattention.c */
+bool cg_lower_relattention(Cg *cg, const Node *n);
 
 /* Dispatches to the group owning n->op. */
 bool cg_lower_node(Cg *cg, const Node *n);

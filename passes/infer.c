@@ -178,6 +178,7 @@ bool infer_det(InferCtx *c);
 bool infer_conv_integer(InferCtx *c);
 bool infer_roi_align(InferCtx *c);
 bool infer_attention(InferCtx *c);     /* infer_fused.c */
+bool infer_relattention(InferCtx *c);  /* infer_fused.c */
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
@@ -259,6 +260,7 @@ static const InferFn rules[OP__COUNT] = {
 	[OP_QLinearConv] = infer_conv_integer,
 	[OP_RoiAlign] = infer_roi_align,
 	[OP_Attention] = infer_attention,
+	[OP_RelAttention] = infer_relattention,
 };
 
 /* The rule for op: the table first, then the family flags. */

@@ -222,28 +222,29 @@ static void test_lowering(void **state)
 	attention_case(&e, true);
 }
 
-/* The fusion on the zoo: Attention nodes made and Softmax nodes left. */
+/* The fusions on the zoo: Attention and RelAttention nodes made, Softmax
+ * nodes left. */
 static void test_zoo_counts(void **state)
 {
 	(void)state;
 	static const struct {
 		const char *model;
-		int attention, softmax_left;
+		int attention, relattention, softmax_left;
 	} want[] = {
-		{"encoder_opset14", 2, 0}, /* one per encoder layer */
-		{"ode_euler", 2, 0},       /* one per function evaluation */
-		{"ode_rk2", 4, 0},
-		{"ode_rk4", 8, 0},
-		{"pvt_opset13", 4, 0},     /* one per block */
-		{"pvt_opset17", 4, 0},
-		{"skip_attn", 3, 0},
-		{"sret_opset14", 5, 0},
-		{"swin_opset14", 4, 0},    /* plain and shifted windows */
-		{"txl_opset13_b1", 0, 2},  /* relative attention (Einsum + rel-shift): not matched */
-		{"txl_opset16_b1", 0, 2},
-		{"txl_opset16_b2", 0, 2},
-		{"lstm_depth_onnx", 3, 0},     /* attention over the depth outputs */
-		{"lstm_depth_decomposed", 3, 0},
+		{"encoder_opset14", 2, 0, 0}, /* one per encoder layer */
+		{"ode_euler", 2, 0, 0},       /* one per function evaluation */
+		{"ode_rk2", 4, 0, 0},
+		{"ode_rk4", 8, 0, 0},
+		{"pvt_opset13", 4, 0, 0},     /* one per block */
+		{"pvt_opset17", 4, 0, 0},
+		{"skip_attn", 3, 0, 0},
+		{"sret_opset14", 5, 0, 0},
+		{"swin_opset14", 4, 0, 0},    /* plain and shifted windows */
+		{"txl_opset13_b1", 0, 2, 0},  /* one RelAttention per layer */
+		{"txl_opset16_b1", 0, 2, 0},
+		{"txl_opset16_b2", 0, 2, 0},
+		{"lstm_depth_onnx", 3, 0, 0},     /* attention over the depth outputs */
+		{"lstm_depth_decomposed", 3, 0, 0},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		char p[4096];
@@ -255,13 +256,15 @@ static void test_zoo_counts(void **state)
 		PipelineOptions o = {.verify_each = true};
 		if (!pass_pipeline(g, &o, &d))
 			fail_msg("%s: %s", want[i].model, d.buf);
-		int att = 0, sm = 0;
+		int att = 0, rel = 0, sm = 0;
 		for (int k = 0; k < g->nnodes; k++) {
 			att += !g->nodes[k].dead && g->nodes[k].op == OP_Attention;
+			rel += !g->nodes[k].dead && g->nodes[k].op == OP_RelAttention;
 			sm += !g->nodes[k].dead && g->nodes[k].op == OP_Softmax;
 		}
-		fprintf(stderr, "%-18s Attention %d, Softmax left %d\n", want[i].model, att, sm);
+		fprintf(stderr, "%-18s Attention %d, RelAttention %d, Softmax left %d\n", want[i].model, att, rel, sm);
 		assert_int_equal(att, want[i].attention);
+		assert_int_equal(rel, want[i].relattention);
 		assert_int_equal(sm, want[i].softmax_left);
 		graph_free(g);
 		diag_free(&d);
