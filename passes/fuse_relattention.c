@@ -26,7 +26,9 @@
  *     o   = Einsum(p, v)   'ijbn,jbnd->ibnd'        v [L,B,H,Dv]
  * with Q <= L and shapes exactly these (no broadcasting inside the
  * Einsums).  o's Einsum becomes RelAttention(qw, qr, k, r, v, [mask])
- * {scale, fill}; the rest dies.  Anything else is left unchanged.
+ * {scale, fill}; the rest dies.  Anything else is left unchanged, and so
+ * is attention over more than RELATTN_MAX_KEYS keys (the lowering keeps
+ * 2R + 1 rows of L scores on the stack, R >= 1).
  */
 #include "pipeline.h"
 #include "fuse.h"
@@ -35,6 +37,8 @@
 #include <assert.h>
 #include <math.h>
 #include <string.h>
+
+#define RELATTN_MAX_KEYS 8192
 
 /* The Einsum equation of n with its letters renamed a, b, c, ... in order
  * of first appearance and spaces removed equals `want`. */
@@ -170,7 +174,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId smi, Diag *d, bool *err)
 	if (ss->rank != 4 || (ax != 1 && ax != -3))
 		return false;
 	int64_t Q = ss->dims[0], L = ss->dims[1], B = ss->dims[2], H = ss->dims[3];
-	if (Q > L || Q < 1)
+	if (Q > L || Q < 1 || L > RELATTN_MAX_KEYS)
 		return false;
 	NodeId mi = uses_single(g, u, sm->out[0]);
 	if (mi == IR_NONE)
