@@ -26,6 +26,7 @@ bool cg_lower_misc(Cg *cg, const Node *n);         /* lower_misc.c */
 bool cg_lower_resize(Cg *cg, const Node *n);       /* lower_resize.c */
 bool cg_lower_attention(Cg *cg, const Node *n);    /* lower_attention.c (fused) */
 bool cg_lower_dwconv_nhwc(Cg *cg, const Node *n);  /* lower_dwconv.c (fused) */
+bool cg_lower_relattention(Cg *cg, const Node *n); /* lower_relattention.c (fused) */
 
 /* sum_{k < len} a[ia + k] * b[ib + k] for contiguous float vectors (a, b:
  * element pointers of dtypes ta, tb; ad: the accumulation dtype, f32 or
@@ -34,6 +35,30 @@ bool cg_lower_dwconv_nhwc(Cg *cg, const Node *n);  /* lower_dwconv.c (fused) */
  * lowerings — lower_linalg.c */
 LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
                     DType tb, LLVMValueRef b, LLVMValueRef ib, LLVMValueRef len);
+
+/* An Einsum's labels as the GEMM path reads them: per output position its
+ * size, its element stride in operand 0 and 1 (0: absent or broadcast) and
+ * in the output; per summed label the same for the operands. */
+typedef struct EinLabels {
+	int nout, nsum;
+	int64_t osize[IR_MAX_RANK], ostr[2][IR_MAX_RANK], ystr[IR_MAX_RANK];
+	int64_t ssize[IR_MAX_RANK], sstr[2][IR_MAX_RANK];
+} EinLabels;
+/* Einsum node n (two operands) lowered on the GEMM kernel when it is one
+ * (batched) matrix product; returns 1 when emitted, 0 when n is not of that
+ * form (nothing emitted), -1 after cg_unsupported() — lower_einsum_gemm.c */
+int cg_einsum_gemm(Cg *cg, const Node *n, const EinLabels *e);
+/* Pieces of the attention lowerings, shared with lower_relattention.c:
+ * cg_attn_gemm emits the product g (no batch) in place — kern_gemm_here,
+ * or a plain loop nest (alpha, res epilogue only) on targets without a
+ * vector unit; cg_attn_row_reduce returns the max (is_max) or the sum of
+ * the n floats at row (W-lane vectors, lanes folded in order);
+ * cg_attn_exp_sum replaces row[j] by exp(row[j] - m) and returns their sum
+ * (same order for any row position) — lower_attention.c */
+struct KGemm;
+void cg_attn_gemm(Cg *cg, const struct KGemm *g);
+LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max);
+LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m);
 
 /* Lowers n with its op's function from ops.def. */
 bool cg_lower_node(Cg *cg, const Node *n);

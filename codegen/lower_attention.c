@@ -91,7 +91,7 @@ static void plain_gemm(Cg *cg, const KGemm *g)
 	cg_for_end(cg, &li);
 }
 
-static void gemm_here(Cg *cg, const KGemm *g)
+void cg_attn_gemm(Cg *cg, const KGemm *g)
 {
 	if (cg->isa.vlen >= 4) {
 		bool ok = kern_gemm_here(cg, g);
@@ -106,7 +106,7 @@ static void gemm_here(Cg *cg, const KGemm *g)
  * vectors over full chunks, the tail masked in, then the lanes folded in
  * order.  NaN in the row: the max may drop it, but exp(NaN - m) then
  * carries it into the sum and every output of the row. */
-static LLVMValueRef row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max)
+LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max)
 {
 	int w = cg->isa.vlen < 1 ? 1 : cg->isa.vlen;
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
@@ -148,7 +148,7 @@ static LLVMValueRef row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max)
  * W-lane vectors over full chunks (vector exp, lanes summed in vector
  * accumulators, folded in order), then the tail element by element (the
  * scalar exp gives the same values as a lane of the vector one). */
-static LLVMValueRef exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m)
+LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m)
 {
 	int w = cg->isa.vlen < 1 ? 1 : cg->isa.vlen;
 	int64_t full = w > 1 ? n / w : 0, rem = n - full * w;
@@ -210,14 +210,14 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 		g1.res_rs = A->bias_rs, g1.res_cs = A->bias_cs;
 		g1.beta = 1.0f;
 	}
-	gemm_here(cg, &g1);
+	cg_attn_gemm(cg, &g1);
 
 	/* softmax numerators in place, row sums into lbuf */
 	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef row = gep_f32(cg, sbuf, mul_i64(cg, lr.iv, A->nk));
-	LLVMValueRef m = row_reduce(cg, row, A->nk, true);
-	LLVMValueRef l = exp_sum(cg, row, A->nk, m);
+	LLVMValueRef m = cg_attn_row_reduce(cg, row, A->nk, true);
+	LLVMValueRef l = cg_attn_exp_sum(cg, row, A->nk, m);
 	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), gep_f32(cg, lbuf, lr.iv));
 	cg_for_end(cg, &lr);
 
@@ -229,7 +229,7 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	LLVMValueRef ob = gep_f32(cg, p[4], mul_i64(cg, i0, A->o_rs));
 	g2.c = ob, g2.ldc = A->o_rs;
 	g2.alpha = 1.0f;
-	gemm_here(cg, &g2);
+	cg_attn_gemm(cg, &g2);
 
 	/* normalise: O[r, :] *= 1 / l[r] */
 	cg_for(cg, &lr, 0, rows);

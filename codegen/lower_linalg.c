@@ -18,7 +18,8 @@
  *     The lowering is an output-label loop nest around a reduction nest over
  *     the summed labels; with two float operands contiguous along a summed
  *     label (XL's 'ibnd,jbnd->ijbn' over d) that label is summed innermost
- *     by cg_dot().
+ *     by cg_dot().  Before that, an f32 Einsum that is one (batched) matrix
+ *     product goes to the GEMM kernel (lower_einsum_gemm.c).
  * Semantics: MatMul-13 (numpy matmul), Gemm-13 (alpha, beta, transA,
  * transB, optional C broadcast to [M,N]), Einsum-12.
  */
@@ -615,6 +616,27 @@ static bool lower_einsum(Cg *cg, const Node *n)
 			if (!(s->dims[i] == 1 && size[l] != 1))
 				lstr[o][l] += st_[i];
 		}
+	}
+
+	if (nops == 2) {
+		EinLabels el;
+		memset(&el, 0, sizeof el);
+		el.nout = out.n;
+		el.nsum = nsum;
+		shape_strides(&Y->shape, el.ystr);
+		for (int i = 0; i < out.n; i++) {
+			el.osize[i] = odims[i];
+			for (int o = 0; o < 2; o++)
+				el.ostr[o][i] = lstr[o][out.lab[i]];
+		}
+		for (int i = 0; i < nsum; i++) {
+			el.ssize[i] = sdims[i];
+			for (int o = 0; o < 2; o++)
+				el.sstr[o][i] = lstr[o][sum_lab[i]];
+		}
+		int r = cg_einsum_gemm(cg, n, &el);
+		if (r != 0)
+			return r > 0;
 	}
 
 	/* Two float operands both contiguous along a summed label: make it the

@@ -18,7 +18,8 @@ typedef struct PipelineOptions {
 /* Runs, in order: bind-dims (pass_bind_dims), infer (pass_infer_shapes,
  * which folds constants as it goes), aliases (pass_remove_aliases),
  * fuse-layernorm (pass_fuse_layernorm), fuse-gelu (pass_fuse_gelu),
- * fuse-attention (pass_fuse_attention), fuse-transpose (pass_fuse_transpose),
+ * fuse-attention (pass_fuse_attention), fuse-relattention
+ * (pass_fuse_relattention), fuse-transpose (pass_fuse_transpose),
  * fuse-dwconv (pass_fuse_dwconv), fuse-gemm (pass_fuse_gemm), dce (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
@@ -62,6 +63,13 @@ bool pass_fuse_gelu(Graph *g, Diag *d);
  * requires: shapes inferred, constants folded, aliases removed.  Returns
  * false only after a diagnostic (the fused node failing its shape rule). */
 bool pass_fuse_attention(Graph *g, Diag *d);
+
+/* Fuses Transformer-XL's relative attention (two Einsums, the rel-shift
+ * Concat/Reshape/Slice/Reshape, scale, Where mask, Softmax, Einsum) into
+ * onnxcc::RelAttention nodes (passes/fuse_relattention.c has the contract).
+ * requires: shapes inferred, constants folded, aliases removed.  Returns
+ * false only after a diagnostic (the fused node failing its shape rule). */
+bool pass_fuse_relattention(Graph *g, Diag *d);
 
 /* Transposes feeding or fed by an Attention node (the head split and merge)
  * become its perm_q/perm_k/perm_v/perm_o attributes: strided reads and

@@ -237,7 +237,7 @@ static bool feeds_attention(Graph *g, ValueId v, int depth)
 		for (int i = 0; i < n->nin; i++) {
 			if (n->in[i] != v)
 				continue;
-			if (n->op == OP_Attention)
+			if (n->op == OP_Attention || n->op == OP_RelAttention)
 				return true;
 			bool moves = n->op == OP_Reshape || n->op == OP_Squeeze || n->op == OP_Unsqueeze ||
 			             n->op == OP_Gather || n->op == OP_Concat || n->op == OP_Transpose;
@@ -255,7 +255,7 @@ static bool from_attention(Graph *g, ValueId v)
 		NodeId p = gval(g, v)->producer;
 		if (p == IR_NONE || g->nodes[p].dead)
 			return false;
-		if (g->nodes[p].op == OP_Attention)
+		if (g->nodes[p].op == OP_Attention || g->nodes[p].op == OP_RelAttention)
 			return true;
 		if (g->nodes[p].op != OP_Reshape && g->nodes[p].op != OP_Squeeze && g->nodes[p].op != OP_Unsqueeze)
 			return false;
@@ -353,33 +353,34 @@ static void test_layouts(void **state)
 	free(y), free(o), free(ref);
 }
 
-/* The fusion on the zoo: Attention nodes made, Softmax nodes left, and
- * head split/merge Transposes left (a Transpose whose output reaches an
- * Attention through data movement only, or that reads one's output). */
+/* The fusions on the zoo: Attention and RelAttention nodes made, Softmax
+ * nodes left, and head split/merge Transposes left (a Transpose whose
+ * output reaches an attention node through data movement only, or that
+ * reads one's output). */
 static void test_zoo_counts(void **state)
 {
 	(void)state;
 	static const struct {
 		const char *model;
-		int attention, softmax_left, head_transposes_left;
+		int attention, relattention, softmax_left, head_transposes_left;
 	} want[] = {
-		{"encoder_opset14", 2, 0, 0}, /* one per encoder layer */
-		{"ode_euler", 2, 0, 0},       /* one per function evaluation */
-		{"ode_rk2", 4, 0, 0},
-		{"ode_rk4", 8, 0, 0},
-		{"pvt_opset13", 4, 0, 0},     /* one per block */
-		{"pvt_opset17", 4, 0, 0},
+		{"encoder_opset14", 2, 0, 0, 0}, /* one per encoder layer */
+		{"ode_euler", 2, 0, 0, 0},       /* one per function evaluation */
+		{"ode_rk2", 4, 0, 0, 0},
+		{"ode_rk4", 8, 0, 0, 0},
+		{"pvt_opset13", 4, 0, 0, 0},     /* one per block */
+		{"pvt_opset17", 4, 0, 0, 0},
 		/* K/V of two layers concatenated: the K/V split Transposes feed
 		 * the Concat (attention over two segments is not fused yet) */
-		{"skip_attn", 3, 0, 3},
-		{"sret_opset14", 5, 0, 0},
-		{"swin_opset14", 4, 0, 0},    /* plain and shifted windows */
-		{"swin_tv_mini", 6, 0, 0},    /* torchvision's SwinTransformer, depths 2,2,2 */
-		{"txl_opset13_b1", 0, 2, 0},  /* relative attention (Einsum + rel-shift): not matched */
-		{"txl_opset16_b1", 0, 2, 0},
-		{"txl_opset16_b2", 0, 2, 0},
-		{"lstm_depth_onnx", 3, 0, 0},     /* attention over the depth outputs */
-		{"lstm_depth_decomposed", 3, 0, 0},
+		{"skip_attn", 3, 0, 0, 3},
+		{"sret_opset14", 5, 0, 0, 0},
+		{"swin_opset14", 4, 0, 0, 0},    /* plain and shifted windows */
+		{"swin_tv_mini", 6, 0, 0, 0},    /* torchvision's SwinTransformer, depths 2,2,2 */
+		{"txl_opset13_b1", 0, 2, 0, 0},  /* one RelAttention per layer */
+		{"txl_opset16_b1", 0, 2, 0, 0},
+		{"txl_opset16_b2", 0, 2, 0, 0},
+		{"lstm_depth_onnx", 3, 0, 0, 0},     /* attention over the depth outputs */
+		{"lstm_depth_decomposed", 3, 0, 0, 0},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		char p[4096];
@@ -391,17 +392,19 @@ static void test_zoo_counts(void **state)
 		PipelineOptions o = {.verify_each = true};
 		if (!pass_pipeline(g, &o, &d))
 			fail_msg("%s: %s", want[i].model, d.buf);
-		int att = 0, sm = 0, ht = 0;
+		int att = 0, rel = 0, sm = 0, ht = 0;
 		for (int k = 0; k < g->nnodes; k++) {
 			Node *n = &g->nodes[k];
 			att += !n->dead && n->op == OP_Attention;
+			rel += !n->dead && n->op == OP_RelAttention;
 			sm += !n->dead && n->op == OP_Softmax;
 			ht += !n->dead && n->op == OP_Transpose &&
 			      (feeds_attention(g, n->out[0], 0) || from_attention(g, n->in[0]));
 		}
-		fprintf(stderr, "%-22s Attention %d, Softmax left %d, head split/merge Transposes left %d\n",
-		        want[i].model, att, sm, ht);
+		fprintf(stderr, "%-22s Attention %d, RelAttention %d, Softmax left %d, head split/merge Transposes left %d\n",
+		        want[i].model, att, rel, sm, ht);
 		assert_int_equal(att, want[i].attention);
+		assert_int_equal(rel, want[i].relattention);
 		assert_int_equal(sm, want[i].softmax_left);
 		assert_int_equal(ht, want[i].head_transposes_left);
 		graph_free(g);
