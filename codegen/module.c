@@ -417,6 +417,8 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 		node_fns[k] = emit_node_fn(cg, k);
 		if (!node_fns[k])
 			ok = false;
+		if (o->done)
+			atomic_fetch_add(o->done, 1);
 	}
 	if (ok) {
 		LLVMValueRef runp = emit_run(cg, plan, node_fns);
