@@ -17,6 +17,7 @@
 #include "module.h"
 #include "phase.h"
 #include "target.h"
+#include "weights.h"
 
 /* "dir/my-model.onnx" -> "my_model" (used on the output path, or the
  * model path when there is no output). */
@@ -149,6 +150,24 @@ static bool freeze_inputs(Graph *g, const CompileOptions *o, Diag *d)
 	return true;
 }
 
+/* Constants of at least this many bytes go into the object after LLVM
+ * has emitted it (codegen/weights.h); smaller ones (scalars, shapes,
+ * norms' scales) stay in the module, where the optimiser may use their
+ * values. */
+enum { WEIGHTS_DEFER_MIN = 4096 };
+
+/* True if triple's objects are little-endian ELF (every Linux and
+ * bare-metal triple onnxcc supports; not Darwin, Windows or WebAssembly). */
+static bool elf_little_endian(const char *triple, LLVMTargetDataRef layout)
+{
+	static const char *const not_elf[] = {"apple", "darwin", "macos", "ios", "windows", "mingw",
+	                                      "cygwin", "wasm", "aix", "zos", "uefi"};
+	for (size_t i = 0; i < sizeof not_elf / sizeof *not_elf; i++)
+		if (strstr(triple, not_elf[i]))
+			return false;
+	return LLVMByteOrder(layout) == LLVMLittleEndian;
+}
+
 bool onnxcc_compile(const CompileOptions *o, Diag *d)
 {
 	Phases P;
@@ -159,6 +178,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	LLVMTargetMachineRef tm = NULL;
 	LLVMTargetDataRef layout = NULL;
 	char *tmp_out = NULL, *tmp_hdr = NULL, *tmp_obj = NULL, *hdr_path = NULL;
+	CgWeights weights = {.min_bytes = WEIGHTS_DEFER_MIN};
 	CgArtifact kind = CG_OBJ;
 	char prefix[128];
 
@@ -261,6 +281,8 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	                      .layout = layout, .done = &P.done};
 	char *triple = LLVMGetTargetMachineTriple(tm);
 	mo.triple = triple;
+	if ((kind == CG_OBJ || kind == CG_SO) && elf_little_endian(triple, layout))
+		mo.weights = &weights;
 	mo.isa = cg_isa_of(tm);
 	if (o->verbose)
 		fprintf(stderr, "onnxcc: vector unit %s (%d f32 lanes)\n", mo.isa.name, mo.isa.vlen);
@@ -292,6 +314,12 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	if (!emitted)
 		goto out;
 	cg_dispose(&cg);   /* the module is no longer needed: free it before linking */
+	phase_begin(&P, "weights", 0);
+	bool wrote = cg_weights_write(&weights, tmp_obj ? tmp_obj : tmp_out, d);
+	phase_end(&P);
+	cg_weights_free(&weights);
+	if (!wrote)
+		goto out;
 	if (kind == CG_SO) {
 		phase_begin(&P, "link", 0);
 		bool linked = cg_link_shared(tm, tmp_obj, tmp_out, o->linker, d);
@@ -360,6 +388,7 @@ out:
 	}
 	free(hdr_path);
 	cg_dispose(&cg);
+	cg_weights_free(&weights);
 	memplan_free(&plan);
 	graph_free(g);
 	if (layout)

@@ -21,6 +21,8 @@ typedef struct CgModuleOptions {
 	const char *triple;
 	LLVMTargetDataRef layout;  /* the target machine's data layout */
 	CgIsa isa;                 /* zero: a portable 4-lane guess (unit tests) */
+	struct CgWeights *weights; /* NULL, or where large constants are deferred to
+	                              (codegen/weights.h; the caller writes and frees them) */
 	atomic_int *done;          /* NULL, or incremented after each node function (progress) */
 } CgModuleOptions;
 
