@@ -100,7 +100,9 @@ void phase_end(Phases *P)
 	if (P->verbose) {
 		if (P->progress)
 			fputs("\r\033[K", stderr);
-		fprintf(stderr, "onnxcc: %-12s %9.1f ms (cpu %.1f ms)\n", name, w, c);
+		struct rusage ru;
+		long peak = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024 : -1;
+		fprintf(stderr, "onnxcc: %-12s %9.1f ms (cpu %.1f ms), peak RSS %ld MB\n", name, w, c, peak);
 	}
 }
 

@@ -52,7 +52,8 @@ void phase_begin(Phases *P, const char *name, int total);
 /* One more item of the current phase done (any thread). */
 void phase_tick(Phases *P);
 /* Ends the current phase: records its times, erases the indicator line,
- * and with verbose prints "onnxcc: NAME  W ms (cpu C ms)". */
+ * and with verbose prints "onnxcc: NAME  W ms (cpu C ms), peak RSS R MB"
+ * (the peak of the process so far). */
 void phase_end(Phases *P);
 /* Stops the indicator thread (call once, before returning). */
 void phases_finish(Phases *P);
