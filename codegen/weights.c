@@ -127,6 +127,8 @@ bool cg_weights_write(CgWeights *w, const char *path, Diag *d)
 	}
 	bool ok = false;
 	char *names = NULL;
+	void *fillbuf = NULL;
+	size_t cap = 0;
 	unsigned char id[EI_NIDENT];
 	if (!read_at(fd, id, sizeof id, 0))
 		goto sys;
@@ -192,10 +194,14 @@ bool cg_weights_write(CgWeights *w, const char *path, Diag *d)
 		}
 		bool wrote;
 		if (cw->fill) {
-			void *buf = xmalloc(cw->n ? cw->n : 1);
-			cw->fill(buf, cw->n, cw->arg);
-			wrote = write_at(fd, buf, cw->n, s.offset);
-			free(buf);
+			/* one buffer, grown to the largest filled weight */
+			if (cw->n > cap) {
+				free(fillbuf);
+				fillbuf = xmalloc(cw->n);
+				cap = cw->n;
+			}
+			cw->fill(fillbuf, cw->n, cw->arg);
+			wrote = write_at(fd, fillbuf, cw->n, s.offset);
 		} else {
 			wrote = write_at(fd, cw->data, cw->n, s.offset);
 			cg_release_pages(cw->data, cw->n);
@@ -211,6 +217,7 @@ sys:
 		errno = EIO;
 	diag_syserr(d, path);
 out:
+	free(fillbuf);
 	free(names);
 	if (close(fd) != 0 && ok) {
 		diag_syserr(d, path);
