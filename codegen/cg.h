@@ -62,6 +62,8 @@ typedef struct Cg {
 	LLVMValueRef *globals;       /* [nvalues]: global of each constant (or NULL) */
 	LLVMValueRef math_fns[32];   /* cache of emitted math helper functions */
 	void *kern_cache;            /* codegen/kernels: emitted kernel functions */
+	struct CgWeights *weights;   /* large constants written after emission
+	                              * (codegen/weights.h), or NULL: all in the module */
 } Cg;
 
 /* ---- diagnostics -------------------------------------------------------- */
@@ -78,6 +80,18 @@ LLVMValueRef cg_i32(Cg *cg, int32_t x);
 LLVMValueRef cg_const(Cg *cg, DType t, double x);
 LLVMValueRef cg_const_int(Cg *cg, DType t, int64_t x);
 LLVMValueRef cg_f32(Cg *cg, float x);
+
+/* A private, read-only, 64-byte-aligned global of n bytes (a weight, a
+ * packed weight, a table): `data`, or, when fill is set, what
+ * fill(dst, n, arg) writes (arg: arg_size bytes, copied).  With
+ * cg->weights set and n at least its min_bytes, the bytes are not copied
+ * into the module: they are written into the object file after emission
+ * (codegen/weights.h), so `data` (and what arg points to) must stay valid
+ * until then, and fill runs then, one weight at a time.  The optimiser
+ * never sees the values of such a global (no load from it is folded). */
+typedef void (*CgFillFn)(void *dst, size_t n, const void *arg);
+LLVMValueRef cg_data_global(Cg *cg, const char *name, size_t n, const void *data, CgFillFn fill,
+                            const void *arg, size_t arg_size);
 
 /* ---- loops ---------------------------------------------------------------
  *   CgLoop i;

@@ -15,14 +15,9 @@
 #include "passes/pipeline.h"
 #include "header.h"
 #include "module.h"
+#include "phase.h"
 #include "target.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#include "weights.h"
 
 /* "dir/my-model.onnx" -> "my_model" (used on the output path, or the
  * model path when there is no output). */
@@ -155,23 +150,35 @@ static bool freeze_inputs(Graph *g, const CompileOptions *o, Diag *d)
 	return true;
 }
 
-typedef struct Phase {
-	const char *name;
-	double ms;
-} Phase;
+/* Constants of at least this many bytes go into the object after LLVM
+ * has emitted it (codegen/weights.h); smaller ones (scalars, shapes,
+ * norms' scales) stay in the module, where the optimiser may use their
+ * values. */
+enum { WEIGHTS_DEFER_MIN = 4096 };
+
+/* True if triple's objects are little-endian ELF (every Linux and
+ * bare-metal triple onnxcc supports; not Darwin, Windows or WebAssembly). */
+static bool elf_little_endian(const char *triple, LLVMTargetDataRef layout)
+{
+	static const char *const not_elf[] = {"apple", "darwin", "macos", "ios", "windows", "mingw",
+	                                      "cygwin", "wasm", "aix", "zos", "uefi"};
+	for (size_t i = 0; i < sizeof not_elf / sizeof *not_elf; i++)
+		if (strstr(triple, not_elf[i]))
+			return false;
+	return LLVMByteOrder(layout) == LLVMLittleEndian;
+}
 
 bool onnxcc_compile(const CompileOptions *o, Diag *d)
 {
-	Phase ph[8];
-	int nph = 0;
-	double t0 = now_ms(), t;
+	Phases P;
 	bool ok = false;
 	Graph *g = NULL;
 	MemPlan plan = {0};
 	Cg cg = {0};
 	LLVMTargetMachineRef tm = NULL;
 	LLVMTargetDataRef layout = NULL;
-	char *tmp_out = NULL, *tmp_hdr = NULL, *hdr_path = NULL;
+	char *tmp_out = NULL, *tmp_hdr = NULL, *tmp_obj = NULL, *hdr_path = NULL;
+	CgWeights weights = {.min_bytes = WEIGHTS_DEFER_MIN};
 	CgArtifact kind = CG_OBJ;
 	char prefix[128];
 
@@ -224,22 +231,22 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 			return false;
 		free(ld);
 	}
+	phases_init(&P, o->verbose, !o->quiet && isatty(2));
 	if (o->out_path) {
 		tm = cg_target_machine(o->triple, o->cpu, o->features, o->opt_level, d);
 		if (!tm)
-			return false;
+			goto out;
 		layout = LLVMCreateTargetDataLayout(tm);
 	}
 
 	if (o->verbose)
 		fprintf(stderr, "onnxcc: loading %s\n", o->model_path);
-	t = now_ms();
+	phase_begin(&P, "load", 0);
 	g = onnx_load(o->model_path, d);
-	ph[nph++] = (Phase){"load", now_ms() - t};
+	phase_end(&P);
 	if (!g || !freeze_inputs(g, o, d))
 		goto out;
 
-	t = now_ms();
 	PipelineOptions po = {
 		.dims = o->dims, .ndims = o->ndims, .print_after = o->print_after,
 		.time_passes = o->time_passes, .dump_out = stdout,
@@ -249,49 +256,78 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	};
 	if (o->verbose)
 		fprintf(stderr, "onnxcc: %d nodes, running passes\n", g->nnodes);
-	if (!pass_pipeline(g, &po, d))
+	phase_begin(&P, "passes", 0);
+	bool passed = pass_pipeline(g, &po, d);
+	phase_end(&P);
+	if (!passed)
 		goto out;
-	ph[nph++] = (Phase){"passes", now_ms() - t};
 	if (o->dump_ir)
 		ir_dump(g, stdout);
 
-	t = now_ms();
-	if (!pass_memplan(g, &plan, d))
+	phase_begin(&P, "memory plan", 0);
+	bool planned = pass_memplan(g, &plan, d);
+	phase_end(&P);
+	if (!planned)
 		goto out;
-	ph[nph++] = (Phase){"memory plan", now_ms() - t};
 	if (!o->out_path) {
 		ok = true;
 		goto out;
 	}
 
-	if (o->verbose)
-		fprintf(stderr, "onnxcc: generating code for %d nodes\n", g->nnodes);
-	t = now_ms();
-	CgModuleOptions mo = {.prefix = prefix, .export_alias = kind == CG_SO, .triple = NULL, .layout = layout};
+	int live = 0;
+	for (int i = 0; i < g->nnodes; i++)
+		live += !g->nodes[i].dead;
+	CgModuleOptions mo = {.prefix = prefix, .export_alias = kind == CG_SO, .triple = NULL,
+	                      .layout = layout, .done = &P.done};
 	char *triple = LLVMGetTargetMachineTriple(tm);
 	mo.triple = triple;
+	if ((kind == CG_OBJ || kind == CG_SO) && elf_little_endian(triple, layout))
+		mo.weights = &weights;
 	mo.isa = cg_isa_of(tm);
 	if (o->verbose)
 		fprintf(stderr, "onnxcc: vector unit %s (%d f32 lanes)\n", mo.isa.name, mo.isa.vlen);
+	phase_begin(&P, "codegen", live);
 	bool built = cg_build_module(&cg, g, &plan, &mo, d);
+	phase_end(&P);
 	LLVMDisposeMessage(triple);
-	ph[nph++] = (Phase){"codegen", now_ms() - t};
 	if (!built)
 		goto out;
 
-	if (o->verbose)
-		fprintf(stderr, "onnxcc: optimising (-O%d)\n", o->opt_level);
-	t = now_ms();
-	if (!cg_optimize(cg.mod, tm, o->opt_level, d))
+	phase_begin(&P, "llvm opt", 0);
+	bool optimised = cg_optimize(cg.mod, tm, o->opt_level, d);
+	phase_end(&P);
+	if (!optimised)
 		goto out;
-	ph[nph++] = (Phase){"llvm opt", now_ms() - t};
 
-	t = now_ms();
 	hdr_path = o->header_path ? strdup(o->header_path) : header_default(o->out_path);
 	if (!(tmp_out = temp_beside(o->out_path, d)) || !(tmp_hdr = temp_beside(hdr_path, d)))
 		goto out;
-	if (!cg_emit_with(cg.mod, tm, kind, tmp_out, o->linker, d))
+	if (kind == CG_SO) {
+		size_t n = strlen(tmp_out) + 3;
+		tmp_obj = xmalloc(n);
+		snprintf(tmp_obj, n, "%s.o", tmp_out);
+	}
+	phase_begin(&P, "llvm emit", 0);
+	bool emitted = cg_emit_with(cg.mod, tm, kind == CG_SO ? CG_OBJ : kind, tmp_obj ? tmp_obj : tmp_out,
+	                            o->linker, d);
+	phase_end(&P);
+	if (!emitted)
 		goto out;
+	cg_dispose(&cg);   /* the module is no longer needed: free it before linking */
+	phase_begin(&P, "weights", 0);
+	bool wrote = cg_weights_write(&weights, tmp_obj ? tmp_obj : tmp_out, d);
+	phase_end(&P);
+	cg_weights_free(&weights);
+	if (!wrote)
+		goto out;
+	if (kind == CG_SO) {
+		phase_begin(&P, "link", 0);
+		bool linked = cg_link_shared(tm, tmp_obj, tmp_out, o->linker, d);
+		phase_end(&P);
+		if (!linked)
+			goto out;
+	}
+	phase_begin(&P, "header", 0);
 	FILE *hf = fopen(tmp_hdr, "w");
 	if (!hf) {
 		diag_syserr(d, tmp_hdr);
@@ -320,22 +356,23 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	}
 	free(tmp_hdr);
 	tmp_hdr = NULL;
-	ph[nph++] = (Phase){"emit", now_ms() - t};
+	phase_end(&P);
 	ok = true;
 
 out:
+	phase_end(&P);
+	phases_finish(&P);
+	if (tmp_obj)
+		unlink(tmp_obj);
+	free(tmp_obj);
 	if (tmp_out)
 		unlink(tmp_out);
 	if (tmp_hdr)
 		unlink(tmp_hdr);
 	free(tmp_out);
 	free(tmp_hdr);
-	if (ok && o->time_passes) {
-		fprintf(stderr, "onnxcc: time per phase\n");
-		for (int i = 0; i < nph; i++)
-			fprintf(stderr, "  %-12s %9.1f ms\n", ph[i].name, ph[i].ms);
-		fprintf(stderr, "  %-12s %9.1f ms\n", "total", now_ms() - t0);
-	}
+	if (ok && o->time_passes)
+		phases_print(&P, stderr);
 	if (ok && (o->stats || o->time_passes) && g) {
 		int live = 0;
 		uint64_t wbytes = 0;
@@ -351,6 +388,7 @@ out:
 	}
 	free(hdr_path);
 	cg_dispose(&cg);
+	cg_weights_free(&weights);
 	memplan_free(&plan);
 	graph_free(g);
 	if (layout)

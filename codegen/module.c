@@ -15,6 +15,7 @@
 
 #include "lower.h"
 #include "kernels/kernels.h"
+#include "weights.h"
 
 void cg_init_types(Cg *cg)
 {
@@ -51,16 +52,40 @@ static LLVMValueRef const_global(Cg *cg, ValueId v)
 		if (w != v && cg->globals[w] && o->data == val->data && o->nbytes == val->nbytes && val->data)
 			return cg->globals[v] = cg->globals[w];
 	}
-	assert(val->nbytes <= UINT32_MAX); /* checked in cg_build_module */
-	LLVMValueRef init = LLVMConstStringInContext(cg->ctx, val->data ? val->data : "",
-	                                             (unsigned)val->nbytes, 1);
-	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "weight");
-	LLVMSetInitializer(gv, init);
+	return cg->globals[v] = cg_data_global(cg, "weight", val->nbytes, val->data, NULL, NULL, 0);
+}
+
+/* See cg.h. */
+LLVMValueRef cg_data_global(Cg *cg, const char *name, size_t n, const void *data, CgFillFn fill,
+                            const void *arg, size_t arg_size)
+{
+	assert(n <= UINT32_MAX); /* checked in cg_build_module */
+	LLVMValueRef gv;
+	if (cg->weights && n >= cg->weights->min_bytes && n > 0) {
+		LLVMTypeRef at = LLVMArrayType2(cg->t_i8, n);
+		gv = LLVMAddGlobal(cg->mod, at, name);
+		LLVMSetInitializer(gv, LLVMConstNull(at));
+		LLVMSetExternallyInitialized(gv, 1);
+		int k = cg_weights_add(cg->weights, n, data, fill, arg, arg_size);
+		char sec[64];
+		snprintf(sec, sizeof sec, ".rodata.onnxcc_w%d", k);
+		LLVMSetSection(gv, sec);
+	} else {
+		void *buf = NULL;
+		if (fill) {
+			buf = xmalloc(n ? n : 1);
+			fill(buf, n, arg);
+			data = buf;
+		}
+		LLVMValueRef init = LLVMConstStringInContext(cg->ctx, data ? data : "", (unsigned)n, 1);
+		free(buf);
+		gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
+		LLVMSetInitializer(gv, init);
+		LLVMSetUnnamedAddr(gv, 1);
+	}
 	LLVMSetGlobalConstant(gv, 1);
 	LLVMSetLinkage(gv, LLVMPrivateLinkage);
-	LLVMSetUnnamedAddr(gv, 1);
 	LLVMSetAlignment(gv, 64);
-	cg->globals[v] = gv;
 	return gv;
 }
 
@@ -390,6 +415,7 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 	cg->g = g;
 	cg->d = d;
 	cg->prefix = o->prefix;
+	cg->weights = o->weights;
 	cg->isa = o->isa.vlen ? o->isa : (CgIsa){4, 16, false, "sse"};
 	cg->ctx = LLVMContextCreate();
 	cg->mod = LLVMModuleCreateWithNameInContext(o->prefix, cg->ctx);
@@ -419,6 +445,8 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 		node_fns[k] = emit_node_fn(cg, k);
 		if (!node_fns[k])
 			ok = false;
+		if (o->done)
+			atomic_fetch_add(o->done, 1);
 	}
 	if (ok) {
 		LLVMValueRef runp = emit_run(cg, plan, node_fns);

@@ -10,6 +10,8 @@
 #ifndef ONNXCC_MODULE_H
 #define ONNXCC_MODULE_H
 
+#include <stdatomic.h>
+
 #include "cg.h"
 #include "passes/memplan.h"
 
@@ -19,6 +21,9 @@ typedef struct CgModuleOptions {
 	const char *triple;
 	LLVMTargetDataRef layout;  /* the target machine's data layout */
 	CgIsa isa;                 /* zero: a portable 4-lane guess (unit tests) */
+	struct CgWeights *weights; /* NULL, or where large constants are deferred to
+	                              (codegen/weights.h; the caller writes and frees them) */
+	atomic_int *done;          /* NULL, or incremented after each node function (progress) */
 } CgModuleOptions;
 
 /* Creates cg->ctx/mod/b and fills them.  On failure (an op that cannot be

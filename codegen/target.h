@@ -50,6 +50,10 @@ bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level, Diag *
  * cg_find_linker's default for tm's triple) `-shared`. */
 bool cg_emit_with(LLVMModuleRef m, LLVMTargetMachineRef tm, CgArtifact kind,
                   const char *path, const char *linker, Diag *d);
+/* Links the object file obj into the shared library path with `linker`
+ * (NULL: cg_find_linker's default for tm's triple) `-shared`. */
+bool cg_link_shared(LLVMTargetMachineRef tm, const char *obj, const char *path, const char *linker,
+                    Diag *d);
 /* cg_emit_with(..., NULL, d). */
 bool cg_emit(LLVMModuleRef m, LLVMTargetMachineRef tm, CgArtifact kind,
              const char *path, Diag *d);

@@ -1002,8 +1002,10 @@ static Graph *load_graph(Loader *L, const Onnx__GraphProto *gp, bool nested,
 
 /* ---- entry points ------------------------------------------------------ */
 
-/* See onnx.h.  The unpacked ModelProto becomes the Graph's owner. */
-Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag *d)
+/* Loads the model in buf.  map (NULL for onnx_load_from_memory) is the
+ * mapping buf lies in: large raw_data is then left there (onnx_wire_strip)
+ * and the Graph's owner takes the mapping over (*map is cleared). */
+static Graph *load_model(const void *buf, size_t len, const char *path, OnnxMap *map, Diag *d)
 {
 	const char *saved = d->path;
 	int errors0 = d->nerrors;
@@ -1017,7 +1019,20 @@ Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag
 		diag_error(d, "not a valid ONNX model (%s)", why);
 		goto fail;
 	}
+	void *stripped = NULL;
+	if (map) {
+		size_t slen;
+		stripped = onnx_wire_strip(buf, len, ONNX_RAW_REF_MIN, &slen, &owner->raw_refs,
+		                           &owner->nraw_refs);
+		if (stripped) {
+			owner->model_map = *map;
+			*map = (OnnxMap){0};
+			buf = stripped;
+			len = slen;
+		}
+	}
 	owner->model = onnx__model_proto__unpack(NULL, len, buf);
+	free(stripped);
 	const Onnx__ModelProto *m = owner->model;
 	if (!m) {
 		diag_error(d, "not a valid ONNX model (protobuf parse failed)");
@@ -1091,7 +1106,15 @@ fail:
 	return NULL;
 }
 
-/* See onnx.h.  The file is mapped only while it is being unpacked. */
+/* See onnx.h.  buf is not kept: protobuf-c copies what the Graph needs
+ * (the caller may free buf once this returns). */
+Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag *d)
+{
+	return load_model(buf, len, path, NULL, d);
+}
+
+/* See onnx.h.  The file stays mapped as long as the Graph when large
+ * tensors point into it, else only while it is being unpacked. */
 Graph *onnx_load(const char *path, Diag *d)
 {
 	const char *saved = d->path;
@@ -1102,8 +1125,9 @@ Graph *onnx_load(const char *path, Diag *d)
 	d->path = saved;
 	if (!ok)
 		return NULL;
-	Graph *g = onnx_load_from_memory(base ? base : "", len, path, d);
-	if (base)
-		munmap(base, len);
+	OnnxMap map = {NULL, base, len};
+	Graph *g = load_model(base ? base : "", len, path, base ? &map : NULL, d);
+	if (map.base)
+		munmap(map.base, map.len);
 	return g;
 }

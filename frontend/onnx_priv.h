@@ -21,8 +21,17 @@ typedef struct OnnxMap {
 	size_t len;
 } OnnxMap;
 
+/* A large raw_data left in the model's mapping (onnx_wire_strip). */
+typedef struct OnnxRawRef {
+	const void *data;
+	size_t len;
+} OnnxRawRef;
+
 typedef struct OnnxOwner {
 	Onnx__ModelProto *model;
+	OnnxMap model_map;      /* the model file, when raw_refs point into it */
+	OnnxRawRef *raw_refs;
+	size_t nraw_refs;
 	OnnxMap *maps;
 	int nmaps, cap_maps;
 	Graph **subs;   /* nested graphs of GRAPH attributes */
@@ -40,6 +49,11 @@ typedef struct OnnxTensorCtx {
 	OnnxOwner *owner;   /* non-NULL: point at raw_data / mapped files (the
 	                       owner keeps them alive); NULL: copy into arena */
 } OnnxTensorCtx;
+
+/* Drops the whole pages inside [p, p+n) of a read-only private file
+ * mapping from memory (madvise MADV_DONTNEED: they are re-read from the
+ * file if touched again).  Only for such mappings. */
+void onnx_release_mapped(const void *p, size_t n);
 
 /* DType for an ONNX elem_type / data_type number, DT_UNDEF if not one. */
 DType onnx_dtype(int64_t v);
@@ -73,6 +87,23 @@ enum { ONNX_MAX_MESSAGE_DEPTH = 128 };
  * unpack rejects it). */
 bool onnx_wire_check(const ProtobufCMessageDescriptor *desc, const void *buf, size_t len,
                      int max_depth, char *why, size_t whylen);
+
+/* raw_data fields of TensorProtos at least this long are left in the
+ * model's mapping instead of being copied by protobuf-c. */
+enum { ONNX_RAW_REF_MIN = 1024 };
+/* TensorProto.onnxcc_raw_ref's field number (frontend/onnx.proto). */
+enum { ONNX_RAW_REF_FIELD = 536870001 };
+
+/* Rewrites the serialized ModelProto buf for unpacking without copying
+ * its large tensors: every TensorProto.raw_data of at least min bytes is
+ * replaced by onnxcc_raw_ref = K, where (*refs)[K] points at the bytes in
+ * buf; any onnxcc_raw_ref in buf itself is dropped.  Returns NULL (and no
+ * refs) when there is nothing to replace: unpack buf itself then.
+ * Otherwise a malloc'd buffer of *out_len bytes (the caller frees it and
+ * *refs).  Malformed data is copied as it is, for protobuf-c to reject;
+ * run onnx_wire_check first (nesting is bounded by it). */
+void *onnx_wire_strip(const void *buf, size_t len, size_t min, size_t *out_len, OnnxRawRef **refs,
+                      size_t *nrefs);
 
 /* Opens loc (relative, without '..') beneath the folder dir read-only and
  * non-blocking, one component at a time with O_NOFOLLOW: any symbolic link

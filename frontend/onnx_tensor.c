@@ -71,7 +71,22 @@ void onnx_owner_free(void *p)
 	free(o->maps);
 	if (o->model)
 		onnx__model_proto__free_unpacked(o->model, NULL);
+	if (o->model_map.base)
+		munmap(o->model_map.base, o->model_map.len);
+	free(o->raw_refs);
 	free(o);
+}
+
+/* See onnx_priv.h. */
+void onnx_release_mapped(const void *p, size_t n)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	if (pg <= 0)
+		return;
+	uintptr_t lo = ((uintptr_t)p + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1);
+	uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)(pg - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* ---- external data -------------------------------------------------- */
@@ -298,9 +313,11 @@ static bool load_external(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const c
 		size_t al = dtype_size(t->dtype);
 		/* Point into the mapping unless copying was asked for or the
 		 * offset leaves the elements misaligned. */
-		if (!c->owner || !p || (uintptr_t)p % al)
+		if (!c->owner || !p || (uintptr_t)p % al) {
 			t->data = nbytes ? arena_dup(c->arena, p, nbytes) : arena_alloc(c->arena, 1);
-		else
+			if (p && c->owner)
+				onnx_release_mapped(p, nbytes);
+		} else
 			t->data = p;
 	}
 	if (m == &tmp) {
@@ -455,6 +472,29 @@ bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const ch
 	if (tp->has_data_location && tp->data_location != ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT) {
 		diag_error(c->d, "%s: unknown data_location %d", what, (int)tp->data_location);
 		return false;
+	}
+	if (tp->has_onnxcc_raw_ref) {
+		/* raw_data left in the model's mapping by onnx_wire_strip */
+		if (!c->owner || tp->onnxcc_raw_ref >= c->owner->nraw_refs || tp->has_raw_data) {
+			diag_error(c->d, "%s: unknown field %d in the tensor", what,
+			           (int)ONNX_RAW_REF_FIELD);
+			return false;
+		}
+		const OnnxRawRef *r = &c->owner->raw_refs[tp->onnxcc_raw_ref];
+		if (r->len != nbytes) {
+			diag_error(c->d, "%s: raw_data has %zu bytes, expected %zu (%llu elements of %s)",
+			           what, r->len, nbytes, (unsigned long long)numel, dtype_name(dt));
+			return false;
+		}
+		if ((uintptr_t)r->data % esize == 0) {
+			t->data = r->data;
+		} else {
+			/* protobuf does not align: a misaligned tensor is copied, and
+			 * its pages of the read-only file mapping handed back */
+			t->data = arena_dup(c->arena, r->data, nbytes);
+			onnx_release_mapped(r->data, nbytes);
+		}
+		return true;
 	}
 	if (tp->has_raw_data) {
 		if (tp->raw_data.len != nbytes) {

@@ -22,6 +22,7 @@
  * C in order, so a partition of tiles among threads changes nothing.
  */
 #include "kernels.h"
+#include "../weights.h"
 #include "../mathfn.h"
 
 #include <assert.h>
@@ -390,9 +391,41 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 
 /* ---- weight packing ------------------------------------------------------- */
 
+/* What pack_fill needs: B's data and strides, the blocking. */
+typedef struct PackArg {
+	const float *b;
+	int64_t K, N, b_rs, b_cs, kc, nr;
+} PackArg;
+
+/* Packs B into dst (K*N floats): K blocks of KC rows, each [N/NR full
+ * panels][kc][NR] then the edge panel [kc][N%NR]; then hands B's pages
+ * back (the raw weight is not read again unless emitted too). */
+static void pack_fill(void *dst, size_t n, const void *arg)
+{
+	const PackArg *a = arg;
+	float *p = dst;
+	assert(n == (size_t)(a->K * a->N) * sizeof *p);
+	(void)n;
+	for (int64_t pc = 0; pc < a->K; pc += a->kc) {
+		int64_t kc = a->K - pc < a->kc ? a->K - pc : a->kc;
+		float *blk = p + pc * a->N;
+		for (int64_t jr = 0; jr < a->N; jr += a->nr) {
+			int64_t w = a->N - jr < a->nr ? a->N - jr : a->nr;
+			float *pan = blk + jr * kc;
+			for (int64_t k = 0; k < kc; k++)
+				for (int64_t j = 0; j < w; j++)
+					pan[k * w + j] = a->b[(pc + k) * a->b_rs + (jr + j) * a->b_cs];
+		}
+	}
+	int64_t last = (a->K - 1) * a->b_rs + (a->N - 1) * a->b_cs;
+	if (a->K > 0 && a->N > 0 && a->b_rs >= 0 && a->b_cs >= 0)
+		cg_release_pages(a->b, (size_t)(last + 1) * sizeof *a->b);
+}
+
 /* Packs constant B into K blocks of KC rows, each [N/NR full panels][kc][NR]
  * then the edge panel [kc][N%NR] (not padded: its last vector is loaded
- * masked), so block pc starts at pc*N; returns a private read-only global. */
+ * masked), so block pc starts at pc*N; returns a private read-only global
+ * (cg_data_global: filled when the object is written, for a large one). */
 static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t)
 {
 	int64_t nr = (int64_t)t->nv * t->w;
@@ -404,26 +437,8 @@ static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t)
 		    q->b_cs == g->b_cs && q->kc == t->kc && q->nr == nr)
 			return q->gv;
 	size_t n = (size_t)(g->K * g->N);
-	float *p = xcalloc(n ? n : 1, sizeof *p);
-	for (int64_t pc = 0; pc < g->K; pc += t->kc) {
-		int64_t kc = g->K - pc < t->kc ? g->K - pc : t->kc;
-		float *blk = p + pc * g->N;
-		for (int64_t jr = 0; jr < g->N; jr += nr) {
-			int64_t w = g->N - jr < nr ? g->N - jr : nr;
-			float *pan = blk + jr * kc;
-			for (int64_t k = 0; k < kc; k++)
-				for (int64_t j = 0; j < w; j++)
-					pan[k * w + j] = g->b_const[(pc + k) * g->b_rs + (jr + j) * g->b_cs];
-		}
-	}
-	LLVMValueRef init = LLVMConstStringInContext(cg->ctx, (const char *)p, (unsigned)(n * sizeof *p), 1);
-	free(p);
-	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "packed");
-	LLVMSetInitializer(gv, init);
-	LLVMSetGlobalConstant(gv, 1);
-	LLVMSetLinkage(gv, LLVMPrivateLinkage);
-	LLVMSetUnnamedAddr(gv, 1);
-	LLVMSetAlignment(gv, 64);
+	PackArg a = {g->b_const, g->K, g->N, g->b_rs, g->b_cs, t->kc, nr};
+	LLVMValueRef gv = cg_data_global(cg, "packed", n * sizeof(float), NULL, pack_fill, &a, sizeof a);
 	Packed *q = xcalloc(1, sizeof *q);
 	*q = (Packed){g->b_const, g->K, g->N, g->b_rs, g->b_cs, t->kc, nr, gv, cache->packed};
 	cache->packed = q;
