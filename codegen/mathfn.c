@@ -59,6 +59,7 @@ typedef struct M {
 	LLVMTypeRef te, tie;   /* element types of t and ti */
 	int w;                 /* lanes: 1 for scalars */
 	bool dbl, p32;
+	bool fma;              /* fmuladd is fused (cg->isa.fma): see two_prod */
 	int mbits, bias;       /* mantissa bits, exponent bias */
 } M;
 
@@ -73,6 +74,7 @@ static void m_init(M *m, Cg *cg, LLVMBuilderRef b, bool dbl, bool p32, int w)
 	m->b = b;
 	m->dbl = dbl;
 	m->p32 = p32;
+	m->fma = cg->isa.fma;
 	m->w = w;
 	m->te = dbl ? LLVMDoubleTypeInContext(cg->ctx) : LLVMFloatTypeInContext(cg->ctx);
 	m->tie = dbl ? LLVMInt64TypeInContext(cg->ctx) : LLVMInt32TypeInContext(cg->ctx);
@@ -494,6 +496,28 @@ static LLVMValueRef erfc_f64(M *m, LLVMValueRef x)
 	return sel(m, isnan_(m, x), x, r);
 }
 
+/* p + e = a*b exactly (float emitters; no overflow or underflow).  With
+ * a fused fmuladd e = fma(a, b, -p); otherwise Dekker's product with both
+ * factors split by masking into 12 + 12 significant bits, whose partial
+ * products are exact.  (A module's functions are built for one target
+ * machine, so cg->isa.fma says how fmuladd will be lowered; if it is
+ * lowered unfused anyway, the result is merely less exact.) */
+static LLVMValueRef two_prod(M *m, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *e)
+{
+	LLVMValueRef p = mul(m, a, b);
+	if (m->fma) {
+		*e = fma_(m, a, b, neg(m, p));
+		return p;
+	}
+	assert(!m->dbl);
+	LLVMValueRef ah = frombits(m, LLVMBuildAnd(m->b, tobits(m, a), KI(m, ~0xfffLL), ""));
+	LLVMValueRef bh = frombits(m, LLVMBuildAnd(m->b, tobits(m, b), KI(m, ~0xfffLL), ""));
+	LLVMValueRef al = sub(m, a, ah), bl = sub(m, b, bh);
+	LLVMValueRef e1 = add(m, sub(m, mul(m, ah, bh), p), mul(m, ah, bl));
+	*e = add(m, add(m, e1, mul(m, al, bh)), mul(m, al, bl));
+	return p;
+}
+
 /* ---- f32 erf / erfc / tanh / sigmoid in float arithmetic ------------------------
  *
  * Tables from scripts/fit_mathf32.py (near-minimax fits, highest degree
@@ -508,9 +532,9 @@ static LLVMValueRef erfc_f64(M *m, LLVMValueRef x)
  *   tanh(x): |x| <= 0.55: x + x (x^2 R(x^2));  else 1 - 2/(e+1), e = exp(2|x|),
  *     with e + 1 kept in two parts and one residual step on the quotient.
  *   sigmoid(x): 1/(1+e) or e/(1+e), e = exp(-|x|), likewise.
- * The residual steps and product splits are exact where fmuladd fuses
- * (FMA targets); without FMA they are ordinary roundings and the results
- * are less accurate (see mathfn.h). */
+ * Residuals use exact products (two_prod: fused fmuladd on FMA targets,
+ * Dekker's product otherwise), so the accuracy does not depend on FMA;
+ * the results differ between the two in the last bit at most. */
 
 /* erf(x)/x - 1 in z = x^2, |x| <= 0.75 */
 static const double erf_small_f32[7] = {
@@ -573,13 +597,13 @@ static LLVMValueRef exp_t2_f32(M *m, LLVMValueRef r, LLVMValueRef rl)
 }
 
 /* (qh + ql) exp(r + rl), t2 = exp_t2_f32(r, rl), rounded once (|r| <=
- * 0.35, |ql| << |qh|): qh + qh r is summed exactly (product split by
- * fmuladd, Fast2Sum), the small rest qh t2 + ql (1 + r) is added to its
+ * 0.35, |ql| << |qh|): qh + qh r is summed exactly (two_prod,
+ * Fast2Sum), the small rest qh t2 + ql (1 + r) is added to its
  * error terms. */
 static LLVMValueRef mul_exp_f32(M *m, LLVMValueRef qh, LLVMValueRef ql, LLVMValueRef r, LLVMValueRef t2)
 {
-	LLVMValueRef pr = mul(m, qh, r);
-	LLVMValueRef prl = fma_(m, qh, r, neg(m, pr));
+	LLVMValueRef prl;
+	LLVMValueRef pr = two_prod(m, qh, r, &prl);
 	LLVMValueRef sh = add(m, qh, pr);
 	LLVMValueRef se = sub(m, pr, sub(m, sh, qh));
 	LLVMValueRef tail = add(m, add(m, se, prl), fma_(m, ql, r, fma_(m, qh, t2, ql)));
@@ -590,7 +614,7 @@ static LLVMValueRef mul_exp_f32(M *m, LLVMValueRef qh, LLVMValueRef ql, LLVMValu
  * exp(-a^2) (1 + P)/(1 + 2a), P = (1+t) S(t), t = (a-3)/(a+3).
  * Error-free transformations keep the parts that decide the last bit:
  * a -+ 3 and 1 + 2a are TwoSums, t and the quotient q = qh + ql get one
- * residual correction each (exact where fmuladd fuses), and q exp(r) is
+ * residual correction each (exact products: two_prod), and q exp(r) is
  * rounded once (mul_exp_f32) before the exact scaling by 2^k. */
 static LLVMValueRef erfc_pos_f32(M *m, LLVMValueRef a)
 {
@@ -602,16 +626,23 @@ static LLVMValueRef erfc_pos_f32(M *m, LLVMValueRef a)
 	LLVMValueRef dh = two_sum(m, a, three, &dl);
 	LLVMValueRef rp = fdiv(m, one, dh);
 	LLVMValueRef t = mul(m, nh, rp);
-	LLVMValueRef res = sub(m, add(m, fma_(m, neg(m, t), dh, nh), nl), mul(m, t, dl));
+	LLVMValueRef tpe;
+	LLVMValueRef tp = two_prod(m, t, dh, &tpe);
+	LLVMValueRef res = sub(m, add(m, sub(m, sub(m, nh, tp), tpe), nl), mul(m, t, dl));
 	t = fma_(m, res, rp, t);
 	LLVMValueRef s = horner(m, t, erfc_s_f32, 10);
-	LLVMValueRef p = fma_(m, t, s, s);
+	/* p = s + t s; near x = 0 (t ~ -1) both terms cancel: exact product */
+	LLVMValueRef tse;
+	LLVMValueRef ts = two_prod(m, t, s, &tse);
+	LLVMValueRef p = add(m, add(m, s, ts), tse);
 	/* q = qh + ql = (1 + p)/(eh + el), eh + el = 1 + 2a */
 	LLVMValueRef el;
 	LLVMValueRef eh = two_sum(m, one, a2, &el);
 	LLVMValueRef rd = fdiv(m, one, eh);
 	LLVMValueRef qh = fma_(m, p, rd, rd);
-	res = sub(m, add(m, fma_(m, neg(m, qh), eh, one), p), mul(m, qh, el));
+	LLVMValueRef qpe;
+	LLVMValueRef qp = two_prod(m, qh, eh, &qpe);
+	res = sub(m, add(m, sub(m, sub(m, one, qp), qpe), p), mul(m, qh, el));
 	LLVMValueRef ql = mul(m, res, rd);
 	/* -a^2 = hi + lo, hi = -ah^2 exact (ah: a with 12 significant bits) */
 	LLVMValueRef ah = frombits(m, LLVMBuildAnd(m->b, tobits(m, a), KI(m, ~0xfffLL), ""));
@@ -655,7 +686,7 @@ static LLVMValueRef tanh_f32(M *m, LLVMValueRef x)
 	LLVMValueRef ac = sel(m, lt(m, a, K(m, 9.5)), a, K(m, 9.5));
 	/* u = 2/(e+1), e = exp(2|x|) = 2^k (1 + rq), k in [2, 28]:
 	 * e + 1 = (2^k + 1) + 2^k rq = d + dl exactly (Fast2Sum), then one
-	 * correction of 2/d with the residual 2 - u(d+dl) */
+	 * correction of 2/d with the residual 2 - u(d+dl) (two_prod) */
 	LLVMValueRef k;
 	LLVMValueRef rq = exp_rq_f32(m, add(m, ac, ac), K(m, 0.0), &k);
 	LLVMValueRef s = pow2i(m, k);
@@ -664,7 +695,9 @@ static LLVMValueRef tanh_f32(M *m, LLVMValueRef x)
 	LLVMValueRef d = add(m, s1, srq);
 	LLVMValueRef dl = sub(m, srq, sub(m, d, s1));
 	LLVMValueRef u = fdiv(m, K(m, 2.0), d);
-	LLVMValueRef res = sub(m, fma_(m, neg(m, u), d, K(m, 2.0)), mul(m, u, dl));
+	LLVMValueRef upe;
+	LLVMValueRef up = two_prod(m, u, d, &upe);
+	LLVMValueRef res = sub(m, sub(m, sub(m, K(m, 2.0), up), upe), mul(m, u, dl));
 	u = fma_(m, res, mul(m, u, K(m, 0.5)), u);
 	LLVMValueRef big = copysign_(m, sub(m, one, u), x);
 	LLVMValueRef r = sel(m, gt(m, a, K(m, 0.55)), big, small);
@@ -696,7 +729,9 @@ static LLVMValueRef sigmoid_f32(M *m, LLVMValueRef x)
 	LLVMValueRef dh = add(m, d1, st);
 	LLVMValueRef dl = add(m, add(m, sub(m, st, sub(m, dh, d1)), d1l), s1l);
 	LLVMValueRef u = fdiv(m, one, dh);
-	LLVMValueRef res = sub(m, fma_(m, neg(m, u), dh, one), mul(m, u, dl));
+	LLVMValueRef upe;
+	LLVMValueRef up = two_prod(m, u, dh, &upe);
+	LLVMValueRef res = sub(m, sub(m, sub(m, one, up), upe), mul(m, u, dl));
 	LLVMValueRef ul = mul(m, res, u);
 	LLVMValueRef pos = add(m, u, ul);
 	LLVMValueRef negv = scale2(m, mul_exp_f32(m, u, ul, r, t2), k);

@@ -15,8 +15,7 @@
  *   f32: exp, expm1, log computed in float, <= 2 ulp; erf, tanh, sigmoid
  *        computed in float, <= 1 ulp; erfc computed in float, <= 1.5 ulp
  *        where the result is not subnormal (measured maxima 0.85, 0.82,
- *        0.74, 1.15 ulp on a host with FMA; without FMA the error-free
- *        steps of mathfn.c degrade by a fraction of an ulp); log1p, sin,
+ *        0.74, 1.15 ulp with and without FMA); log1p, sin,
  *        cos, tan, atan, asin, acos, pow computed in double and rounded
  *        once, <= 1 ulp (sin/cos/tan for |x| < ~1.6e6).
  *   f64: real double-precision algorithms: exp, expm1, log, tanh, erf

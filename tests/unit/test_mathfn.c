@@ -121,7 +121,7 @@ static void build_kernel(Cg *cg, int ki, bool dbl, bool vec)
 }
 
 /* Fills the Cg fields the math functions need and builds all kernels. */
-static LLVMModuleRef build_module(LLVMContextRef ctx)
+static LLVMModuleRef build_module(LLVMContextRef ctx, bool fma)
 {
 	Cg cg;
 	memset(&cg, 0, sizeof cg);
@@ -139,6 +139,7 @@ static LLVMModuleRef build_module(LLVMContextRef ctx)
 	cg.t_f32 = LLVMFloatTypeInContext(ctx);
 	cg.t_f64 = LLVMDoubleTypeInContext(ctx);
 	cg.t_ptr = LLVMPointerTypeInContext(ctx, 0);
+	cg.isa.fma = fma;   /* how the mathfn helpers expect fmuladd to lower */
 	for (int k = 0; k < NKERNELS; k++)
 		for (int d = 0; d < 2; d++)
 			for (int v = 0; v < 1 + has_vector(k); v++)
@@ -173,24 +174,46 @@ static void optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm)
 	LLVMDisposePassBuilderOptions(o);
 }
 
+/* feature list fs ("+a,-b,...") contains f exactly */
+static bool has_feature(const char *fs, const char *f)
+{
+	size_t n = strlen(f);
+	for (const char *p = fs; (p = strstr(p, f)) != NULL; p += n)
+		if ((p == fs || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	LLVMInitializeNativeTarget();
 	LLVMInitializeNativeAsmPrinter();
 	LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-	LLVMModuleRef mod = build_module(LLVMOrcThreadSafeContextGetContext(tsc));
 	char *triple = LLVMGetDefaultTargetTriple();
 	char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
-	LLVMTargetMachineRef tm = make_tm(triple, cpu, feat);
+	/* ONNXCC_MATHFN_CPU=x86-64 (say): optimise and JIT for that CPU with
+	 * no extra features instead of the host (e.g. to measure without FMA) */
+	const char *ecpu = getenv("ONNXCC_MATHFN_CPU");
+	bool fma = !ecpu && has_feature(feat, "+fma");
+	LLVMModuleRef mod = build_module(LLVMOrcThreadSafeContextGetContext(tsc), fma);
+	LLVMTargetMachineRef tm = ecpu ? make_tm(triple, ecpu, "") : make_tm(triple, cpu, feat);
 	LLVMSetTarget(mod, triple);
 	optimise(mod, tm);
-	LLVMDisposeTargetMachine(tm);
 	LLVMDisposeMessage(triple);
 	LLVMDisposeMessage(cpu);
 	LLVMDisposeMessage(feat);
 
-	if (LLVMOrcCreateLLJIT(&J.jit, NULL))
+	LLVMOrcLLJITBuilderRef jb = NULL;
+	if (ecpu) {
+		printf("  (optimised and run for -mcpu=%s)\n", ecpu);
+		jb = LLVMOrcCreateLLJITBuilder();
+		LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(jb,
+			LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));   /* takes tm */
+	} else {
+		LLVMDisposeTargetMachine(tm);
+	}
+	if (LLVMOrcCreateLLJIT(&J.jit, jb))
 		return -1;
 	LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
 	LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModule(J.jit, LLVMOrcLLJITGetMainJITDylib(J.jit), tsm);
@@ -702,7 +725,7 @@ static void test_no_libm(void **state)
 	LLVMInitializeX86TargetMC();
 	LLVMInitializeX86AsmPrinter();
 	LLVMContextRef ctx = LLVMContextCreate();
-	LLVMModuleRef mod = build_module(ctx);
+	LLVMModuleRef mod = build_module(ctx, false);
 	const char *triple = "x86_64-unknown-linux-gnu";
 	LLVMTargetMachineRef tm = make_tm(triple, "x86-64", "");
 	LLVMSetTarget(mod, triple);
