@@ -1045,7 +1045,8 @@ static void add_fn_attr(Cg *cg, LLVMValueRef fn, const char *name)
 }
 
 /* Returns (creating on first use in cg->mod) the helper function id for
- * w lanes of float or double ("onnxcc_math_exp_f32", "..._v16f32"). */
+ * w lanes of float or double ("onnxcc_math_exp_f32", "..._v16f32",
+ * "..._erf_v16f32_fma" for a body built for fused fmuladd). */
 static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, int w, LLVMTypeRef *fty)
 {
 	int nargs = mf_table[id].f2 ? 2 : 1;
@@ -1057,7 +1058,12 @@ static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, int w, LLVMTypeRef *fty)
 	assert(w == 1 || id != MF_FMOD);   /* fmod loops per element */
 	if (w > 1)
 		snprintf(lanes, sizeof lanes, "v%d", w);
-	snprintf(name, sizeof name, "onnxcc_math_%s_%s%s", mf_table[id].name, lanes, dbl ? "f64" : "f32");
+	/* the f32 float-arithmetic bodies depend on cg->isa.fma (two_prod):
+	 * one helper per setting, should a module mix target machines */
+	bool fma_dep = !dbl && cg->isa.fma && !mf_table[id].via_double &&
+		(id == MF_ERF || id == MF_ERFC || id == MF_TANH || id == MF_SIGMOID);
+	snprintf(name, sizeof name, "onnxcc_math_%s_%s%s%s", mf_table[id].name, lanes,
+		dbl ? "f64" : "f32", fma_dep ? "_fma" : "");
 	/* The cache (scalars only) is trusted only when it matches cg->mod's
 	 * own symbol, so a Cg reused for a new module never touches a stale
 	 * function. */
