@@ -11,8 +11,12 @@
  *   - exp, expm1, log: computed natively in the type of x (float or
  *     double) with Cody-Waite reduction and Taylor polynomials whose degree
  *     is picked for that type.
- *   - log1p, tanh, sigmoid, erf, erfc, sin, cos, tan, atan, asin, acos, pow: computed in
- *     double; f32
+ *   - erf, erfc, tanh, sigmoid: f64 as above; f32 computed in float (so
+ *     that <16 x float> stays 16 float lanes) with near-minimax fits from
+ *     scripts/fit_mathf32.py and error-free transformations (TwoSum,
+ *     products split by fmuladd) where the last bit is decided; see "f32
+ *     erf / erfc / tanh / sigmoid" below.
+ *   - log1p, sin, cos, tan, atan, asin, acos, pow: computed in double; f32
  *     arguments are widened, computed with polynomials of f32-sized degree
  *     and rounded once at the end (so f32 results are within ~1 ulp), f64
  *     arguments use full-length polynomials.
@@ -55,6 +59,7 @@ typedef struct M {
 	LLVMTypeRef te, tie;   /* element types of t and ti */
 	int w;                 /* lanes: 1 for scalars */
 	bool dbl, p32;
+	bool fma;              /* fmuladd is fused (cg->isa.fma): see two_prod */
 	int mbits, bias;       /* mantissa bits, exponent bias */
 } M;
 
@@ -69,6 +74,7 @@ static void m_init(M *m, Cg *cg, LLVMBuilderRef b, bool dbl, bool p32, int w)
 	m->b = b;
 	m->dbl = dbl;
 	m->p32 = p32;
+	m->fma = cg->isa.fma;
 	m->w = w;
 	m->te = dbl ? LLVMDoubleTypeInContext(cg->ctx) : LLVMFloatTypeInContext(cg->ctx);
 	m->tie = dbl ? LLVMInt64TypeInContext(cg->ctx) : LLVMInt32TypeInContext(cg->ctx);
@@ -360,7 +366,7 @@ static LLVMValueRef log1p_core(M *m, LLVMValueRef x)
 
 /* ---- tanh / sigmoid ------------------------------------------------------- */
 
-static LLVMValueRef tanh_core(M *m, LLVMValueRef x)
+static LLVMValueRef tanh_f64(M *m, LLVMValueRef x)
 {
 	LLVMValueRef a = fabs_(m, x);
 	/* |x| <= 0.55: -t/(t+2), t = expm1(-2|x|) in (-0.67, 0] (no cancellation);
@@ -374,7 +380,7 @@ static LLVMValueRef tanh_core(M *m, LLVMValueRef x)
 	return copysign_(m, r, x);
 }
 
-static LLVMValueRef sigmoid_core(M *m, LLVMValueRef x)
+static LLVMValueRef sigmoid_f64(M *m, LLVMValueRef x)
 {
 	/* x >= 0: 1/(1+e^-x);  x < 0: e^x/(1+e^x) — both from e = exp(-|x|) */
 	LLVMValueRef e = exp_core(m, neg(m, fabs_(m, x)));
@@ -386,12 +392,6 @@ static LLVMValueRef sigmoid_core(M *m, LLVMValueRef x)
 
 /* h(t) = x*exp(x^2)*erfc(x), t = 1/x, as polynomials in u = (t-mid)/half,
  * highest degree first (fitted with mpmath's chebyfit). */
-static const double erfc_f32[10] = {      /* x in [1,4]: t in [0.25,1] */
-	-7.013177631081287e-06, 2.147800778062495e-05, -2.5657897344807657e-05,
-	-3.123759082866196e-05, 0.0003679123096997042, -0.0015421514925069782,
-	0.003802250245229823, -0.00018217785358928056, -0.06434461927192427,
-	0.489524790289337,
-};
 static const double erfc_f64a[17] = {     /* x in [1,2]: t in [0.5,1]; padded */
 	0.0,
 	9.554796082627911e-12, -2.8605438668138976e-11, 2.3567233764665185e-12,
@@ -412,30 +412,24 @@ static const double erfc_f64b[17] = {     /* x in [2,6]: t in [1/6,0.5] */
 
 static LLVMValueRef erf_small(M *m, LLVMValueRef x);
 
-/* m is a double emitter; m->p32 picks the polynomial set. */
-static LLVMValueRef erf_core(M *m, LLVMValueRef x)
+/* erf for double emitters (f64; f32 is erf_f32). */
+static LLVMValueRef erf_f64(M *m, LLVMValueRef x)
 {
 	LLVMValueRef a = fabs_(m, x);
 	LLVMValueRef small = erf_small(m, x);
 
 	/* |x| >= 1: erf = 1 - exp(-x^2) * h(1/x) / x */
-	double sat = m->p32 ? 4.0 : 6.0;
+	double sat = 6.0;
 	LLVMValueRef ac = sel(m, lt(m, a, K(m, 1.0)), K(m, 1.0), a);
 	ac = sel(m, gt(m, ac, K(m, sat)), K(m, sat), ac);
 	LLVMValueRef t = fdiv(m, K(m, 1.0), ac);
-	LLVMValueRef h;
-	if (m->p32) {
-		LLVMValueRef u = mul(m, sub(m, t, K(m, 0.625)), K(m, 1.0 / 0.375));
-		h = horner(m, u, erfc_f32, 10);
-	} else {
-		LLVMValueRef lo = lt(m, ac, K(m, 2.0));
-		LLVMValueRef mid = sel(m, lo, K(m, 0.75), K(m, 1.0 / 3.0));
-		LLVMValueRef ihalf = sel(m, lo, K(m, 4.0), K(m, 6.0));
-		LLVMValueRef u = mul(m, sub(m, t, mid), ihalf);
-		h = sel(m, lo, K(m, erfc_f64a[0]), K(m, erfc_f64b[0]));
-		for (int i = 1; i < 17; i++)
-			h = fma_(m, h, u, sel(m, lo, K(m, erfc_f64a[i]), K(m, erfc_f64b[i])));
-	}
+	LLVMValueRef lo = lt(m, ac, K(m, 2.0));
+	LLVMValueRef mid = sel(m, lo, K(m, 0.75), K(m, 1.0 / 3.0));
+	LLVMValueRef ihalf = sel(m, lo, K(m, 4.0), K(m, 6.0));
+	LLVMValueRef u = mul(m, sub(m, t, mid), ihalf);
+	LLVMValueRef h = sel(m, lo, K(m, erfc_f64a[0]), K(m, erfc_f64b[0]));
+	for (int i = 1; i < 17; i++)
+		h = fma_(m, h, u, sel(m, lo, K(m, erfc_f64a[i]), K(m, erfc_f64b[i])));
 	LLVMValueRef erfc = mul(m, mul(m, exp_core(m, neg(m, mul(m, ac, ac))), h), t);
 	LLVMValueRef big = sub(m, K(m, 1.0), erfc);
 	big = sel(m, gt(m, a, K(m, sat)), K(m, 1.0), big);
@@ -469,10 +463,10 @@ static LLVMValueRef erf_small(M *m, LLVMValueRef x)
 	return mul(m, x, horner(m, mul(m, x, x), c, nt));
 }
 
-/* erfc(x) for double emitters, any accuracy target:  |x| < 1: 1 - erf(x);
+/* erfc(x) for double emitters (f64; f32 is erfc_f32):  |x| < 1: 1 - erf(x);
  * else exp(-x^2) h(1/x) / x with h from three fits over [1,27] and x^2
  * split exactly (hi^2 + (x-hi)(x+hi)) so large x keep full accuracy. */
-static LLVMValueRef erfc_core(M *m, LLVMValueRef x)
+static LLVMValueRef erfc_f64(M *m, LLVMValueRef x)
 {
 	M md = *m;
 	md.p32 = false;
@@ -501,6 +495,254 @@ static LLVMValueRef erfc_core(M *m, LLVMValueRef x)
 	LLVMValueRef r = sel(m, lt(m, a, one), small, big);
 	return sel(m, isnan_(m, x), x, r);
 }
+
+/* p + e = a*b exactly (float emitters; no overflow or underflow).  With
+ * a fused fmuladd e = fma(a, b, -p); otherwise Dekker's product with both
+ * factors split by masking into 12 + 12 significant bits, whose partial
+ * products are exact.  (A module's functions are built for one target
+ * machine, so cg->isa.fma says how fmuladd will be lowered; if it is
+ * lowered unfused anyway, the result is merely less exact.) */
+static LLVMValueRef two_prod(M *m, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *e)
+{
+	LLVMValueRef p = mul(m, a, b);
+	if (m->fma) {
+		*e = fma_(m, a, b, neg(m, p));
+		return p;
+	}
+	assert(!m->dbl);
+	LLVMValueRef ah = frombits(m, LLVMBuildAnd(m->b, tobits(m, a), KI(m, ~0xfffLL), ""));
+	LLVMValueRef bh = frombits(m, LLVMBuildAnd(m->b, tobits(m, b), KI(m, ~0xfffLL), ""));
+	LLVMValueRef al = sub(m, a, ah), bl = sub(m, b, bh);
+	LLVMValueRef e1 = add(m, sub(m, mul(m, ah, bh), p), mul(m, ah, bl));
+	*e = add(m, add(m, e1, mul(m, al, bh)), mul(m, al, bl));
+	return p;
+}
+
+/* ---- f32 erf / erfc / tanh / sigmoid in float arithmetic ------------------------
+ *
+ * Tables from scripts/fit_mathf32.py (near-minimax fits, highest degree
+ * first, coefficients rounded to float).  The algorithms:
+ *   erfc(x), x >= 0:  exp(-x^2) (1 + P(t)) / (1 + 2x), t = (x-3)/(x+3),
+ *     P = (1+t) S(t) (the form of Shepherd & Laframboise, Math. Comp. 36
+ *     (1981), our fit): t and the quotient get one residual step each,
+ *     exp(-x^2) is evaluated on x^2 split exactly into ah^2 (ah: x with 12
+ *     significant bits) + al(x+ah), and quotient times exponential is
+ *     rounded once.  x < 0: 2 - erfc(-x).  x > 10.0542: +0.
+ *   erf(x): |x| < 0.75: x + x Q(x^2);  else sign(x) (1 - erfc(|x|)).
+ *   tanh(x): |x| <= 0.55: x + x (x^2 R(x^2));  else 1 - 2/(e+1), e = exp(2|x|),
+ *     with e + 1 kept in two parts and one residual step on the quotient.
+ *   sigmoid(x): 1/(1+e) or e/(1+e), e = exp(-|x|), likewise.
+ * Residuals use exact products (two_prod: fused fmuladd on FMA targets,
+ * Dekker's product otherwise), so the accuracy does not depend on FMA;
+ * the results differ between the two in the last bit at most. */
+
+/* erf(x)/x - 1 in z = x^2, |x| <= 0.75 */
+static const double erf_small_f32[7] = {
+	2.99047715e-05, -0.000726625731, 0.00514799636, -0.0268447939,
+	0.112835169, -0.37612626, 0.128379166,
+};
+/* S(t) = ((1+2x) exp(x^2) erfc(x) - 1)/(1+t), t = (x-3)/(x+3), x in [0, 10.06] */
+static const double erfc_s_f32[10] = {
+	-0.000279839238, -0.000530398916, 0.00250364677, 6.22027437e-05,
+	-0.0238479767, 0.0921502858, -0.211421236, 0.341066509, -0.388629168,
+	0.253008068,
+};
+/* (tanh(x)/x - 1)/x^2 in z = x^2, |x| <= 0.55 */
+static const double tanh_small_f32[6] = {
+	0.00447780918, -0.010008621, 0.0222131126, -0.0540076979, 0.13333489,
+	-0.333333343,
+};
+
+/* s + e = a + b exactly (Knuth's TwoSum, any order of magnitudes). */
+static LLVMValueRef two_sum(M *m, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *e)
+{
+	LLVMValueRef s = add(m, a, b);
+	LLVMValueRef bb = sub(m, s, a);
+	*e = add(m, sub(m, a, sub(m, s, bb)), sub(m, b, bb));
+	return s;
+}
+
+/* hi + lo = k ln2 + r + rl for a float emitter (|r| <= 0.35, rl the
+ * rounding error of r); sets *k (ti).  hi in [-104, 89]: hi - k*ln2hi is
+ * exact for any float hi; lo is a correction term, |lo| <= 2^-10 |hi|. */
+static LLVMValueRef exp_reduce_f32(M *m, LLVMValueRef hi, LLVMValueRef lo, LLVMValueRef *rl, LLVMValueRef *k)
+{
+	double h, l;
+	ln2_split(m, &h, &l);
+	LLVMValueRef kf = rne_small(m, mul(m, hi, K(m, 1.4426950408889634)));
+	LLVMValueRef rh = sub(m, hi, mul(m, kf, K(m, h)));   /* exact */
+	*k = fptosi_small(m, kf);
+	return two_sum(m, rh, sub(m, lo, mul(m, kf, K(m, l))), rl);
+}
+
+/* exp(hi + lo) = 2^k (1 + rq) (exp_reduce_f32's conditions); returns rq
+ * (|rq| < 0.42).  exp(r + rl) - 1 = r Q(r) + rl, Q the Taylor polynomial
+ * to r^7/8! (|r| <= 0.35: truncation 2e-10). */
+static LLVMValueRef exp_rq_f32(M *m, LLVMValueRef hi, LLVMValueRef lo, LLVMValueRef *k)
+{
+	LLVMValueRef rl;
+	LLVMValueRef r = exp_reduce_f32(m, hi, lo, &rl, k);
+	double c[12];
+	int n = inv_fact(c, 8, 1);
+	return fma_(m, r, horner(m, r, c, n), rl);
+}
+
+/* exp(r + rl) - 1 - r = r^2 Q2(r) + rl, Q2 the Taylor polynomial 1/2! ..
+ * r^6/8! (|r| <= 0.35: truncation 2e-10; result |.| < 0.07). */
+static LLVMValueRef exp_t2_f32(M *m, LLVMValueRef r, LLVMValueRef rl)
+{
+	double c[12];
+	int n = inv_fact(c, 8, 2);
+	return fma_(m, mul(m, r, r), horner(m, r, c, n), rl);
+}
+
+/* (qh + ql) exp(r + rl), t2 = exp_t2_f32(r, rl), rounded once (|r| <=
+ * 0.35, |ql| << |qh|): qh + qh r is summed exactly (two_prod,
+ * Fast2Sum), the small rest qh t2 + ql (1 + r) is added to its
+ * error terms. */
+static LLVMValueRef mul_exp_f32(M *m, LLVMValueRef qh, LLVMValueRef ql, LLVMValueRef r, LLVMValueRef t2)
+{
+	LLVMValueRef prl;
+	LLVMValueRef pr = two_prod(m, qh, r, &prl);
+	LLVMValueRef sh = add(m, qh, pr);
+	LLVMValueRef se = sub(m, pr, sub(m, sh, qh));
+	LLVMValueRef tail = add(m, add(m, se, prl), fma_(m, ql, r, fma_(m, qh, t2, ql)));
+	return add(m, sh, tail);
+}
+
+/* erfc(a) for 0 <= a <= 10.06 (not NaN), float:
+ * exp(-a^2) (1 + P)/(1 + 2a), P = (1+t) S(t), t = (a-3)/(a+3).
+ * Error-free transformations keep the parts that decide the last bit:
+ * a -+ 3 and 1 + 2a are TwoSums, t and the quotient q = qh + ql get one
+ * residual correction each (exact products: two_prod), and q exp(r) is
+ * rounded once (mul_exp_f32) before the exact scaling by 2^k. */
+static LLVMValueRef erfc_pos_f32(M *m, LLVMValueRef a)
+{
+	LLVMValueRef one = K(m, 1.0), three = K(m, 3.0);
+	LLVMValueRef a2 = add(m, a, a);
+	/* t = (nh + nl)/(dh + dl) to ~0.5 ulp */
+	LLVMValueRef nl, dl;
+	LLVMValueRef nh = two_sum(m, a, K(m, -3.0), &nl);
+	LLVMValueRef dh = two_sum(m, a, three, &dl);
+	LLVMValueRef rp = fdiv(m, one, dh);
+	LLVMValueRef t = mul(m, nh, rp);
+	LLVMValueRef tpe;
+	LLVMValueRef tp = two_prod(m, t, dh, &tpe);
+	LLVMValueRef res = sub(m, add(m, sub(m, sub(m, nh, tp), tpe), nl), mul(m, t, dl));
+	t = fma_(m, res, rp, t);
+	LLVMValueRef s = horner(m, t, erfc_s_f32, 10);
+	/* p = s + t s; near x = 0 (t ~ -1) both terms cancel: exact product */
+	LLVMValueRef tse;
+	LLVMValueRef ts = two_prod(m, t, s, &tse);
+	LLVMValueRef p = add(m, add(m, s, ts), tse);
+	/* q = qh + ql = (1 + p)/(eh + el), eh + el = 1 + 2a */
+	LLVMValueRef el;
+	LLVMValueRef eh = two_sum(m, one, a2, &el);
+	LLVMValueRef rd = fdiv(m, one, eh);
+	LLVMValueRef qh = fma_(m, p, rd, rd);
+	LLVMValueRef qpe;
+	LLVMValueRef qp = two_prod(m, qh, eh, &qpe);
+	res = sub(m, add(m, sub(m, sub(m, one, qp), qpe), p), mul(m, qh, el));
+	LLVMValueRef ql = mul(m, res, rd);
+	/* -a^2 = hi + lo, hi = -ah^2 exact (ah: a with 12 significant bits) */
+	LLVMValueRef ah = frombits(m, LLVMBuildAnd(m->b, tobits(m, a), KI(m, ~0xfffLL), ""));
+	LLVMValueRef hi = neg(m, mul(m, ah, ah));
+	LLVMValueRef lo = neg(m, mul(m, sub(m, a, ah), add(m, a, ah)));
+	LLVMValueRef k, rl;
+	LLVMValueRef r = exp_reduce_f32(m, hi, lo, &rl, &k);
+	return scale2(m, mul_exp_f32(m, qh, ql, r, exp_t2_f32(m, r, rl)), k);
+}
+
+#define ERFC_F32_ZERO 10.0541949   /* erfc(x) < 2^-150 above (fit script) */
+
+static LLVMValueRef erfc_f32(M *m, LLVMValueRef x)
+{
+	LLVMValueRef a = fabs_(m, x);
+	LLVMValueRef lim = K(m, ERFC_F32_ZERO);
+	LLVMValueRef ac = sel(m, lt(m, a, lim), a, lim);      /* NaN, inf: lim */
+	LLVMValueRef r = erfc_pos_f32(m, ac);
+	r = sel(m, gt(m, a, lim), K(m, 0.0), r);
+	r = sel(m, lt(m, x, K(m, 0.0)), sub(m, K(m, 2.0), r), r);
+	return sel(m, isnan_(m, x), x, r);
+}
+
+static LLVMValueRef erf_f32(M *m, LLVMValueRef x)
+{
+	LLVMValueRef a = fabs_(m, x);
+	LLVMValueRef small = fma_(m, x, horner(m, mul(m, x, x), erf_small_f32, 7), x);
+	/* erfc(4) < 2^-25: 1 - erfc rounds to 1 from there on */
+	LLVMValueRef ac = sel(m, lt(m, a, K(m, 4.0)), a, K(m, 4.0));
+	LLVMValueRef big = copysign_(m, sub(m, K(m, 1.0), erfc_pos_f32(m, ac)), x);
+	LLVMValueRef r = sel(m, lt(m, a, K(m, 0.75)), small, big);
+	return sel(m, isnan_(m, x), x, r);
+}
+
+static LLVMValueRef tanh_f32(M *m, LLVMValueRef x)
+{
+	LLVMValueRef a = fabs_(m, x), one = K(m, 1.0);
+	LLVMValueRef z = mul(m, x, x);
+	LLVMValueRef small = fma_(m, x, mul(m, z, horner(m, z, tanh_small_f32, 6)), x);
+	/* tanh(9.5) rounds to 1 */
+	LLVMValueRef ac = sel(m, lt(m, a, K(m, 9.5)), a, K(m, 9.5));
+	/* u = 2/(e+1), e = exp(2|x|) = 2^k (1 + rq), k in [2, 28]:
+	 * e + 1 = (2^k + 1) + 2^k rq = d + dl exactly (Fast2Sum), then one
+	 * correction of 2/d with the residual 2 - u(d+dl) (two_prod) */
+	LLVMValueRef k;
+	LLVMValueRef rq = exp_rq_f32(m, add(m, ac, ac), K(m, 0.0), &k);
+	LLVMValueRef s = pow2i(m, k);
+	LLVMValueRef s1 = add(m, s, one);
+	LLVMValueRef srq = mul(m, s, rq);
+	LLVMValueRef d = add(m, s1, srq);
+	LLVMValueRef dl = sub(m, srq, sub(m, d, s1));
+	LLVMValueRef u = fdiv(m, K(m, 2.0), d);
+	LLVMValueRef upe;
+	LLVMValueRef up = two_prod(m, u, d, &upe);
+	LLVMValueRef res = sub(m, sub(m, sub(m, K(m, 2.0), up), upe), mul(m, u, dl));
+	u = fma_(m, res, mul(m, u, K(m, 0.5)), u);
+	LLVMValueRef big = copysign_(m, sub(m, one, u), x);
+	LLVMValueRef r = sel(m, gt(m, a, K(m, 0.55)), big, small);
+	return sel(m, isnan_(m, x), x, r);
+}
+
+/* sigmoid in float: e = exp(-|x|) = 2^k exp(r); u = 1/(1+e) with
+ * 1 + e = dh + dl to ~2^-40 (k clamped at -100: below, e only rounds
+ * 1+e away) and one residual correction; x >= 0: u, x < 0: e u =
+ * 2^k u exp(r) (mul_exp_f32). */
+static LLVMValueRef sigmoid_f32(M *m, LLVMValueRef x)
+{
+	LLVMValueRef one = K(m, 1.0);
+	LLVMValueRef a = fabs_(m, x);
+	LLVMValueRef ac = sel(m, lt(m, a, K(m, 104.0)), a, K(m, 104.0));
+	LLVMValueRef k, rl;
+	LLVMValueRef r = exp_reduce_f32(m, neg(m, ac), K(m, 0.0), &rl, &k);
+	LLVMValueRef t2 = exp_t2_f32(m, r, rl);
+	/* 1 + e = (1 + sc) + sc r + sc t2 (sc r, sc t2 exact) = dh + dl,
+	 * three Fast2Sums (each first operand >= 1 > the second) */
+	LLVMValueRef kc = LLVMBuildSelect(m->b, LLVMBuildICmp(m->b, LLVMIntSLT, k, KI(m, -100), ""), KI(m, -100), k, "");
+	LLVMValueRef sc = pow2i(m, kc);
+	LLVMValueRef s1 = add(m, one, sc);
+	LLVMValueRef s1l = sub(m, sc, sub(m, s1, one));
+	LLVMValueRef sr = mul(m, sc, r);
+	LLVMValueRef d1 = add(m, s1, sr);
+	LLVMValueRef d1l = sub(m, sr, sub(m, d1, s1));
+	LLVMValueRef st = mul(m, sc, t2);
+	LLVMValueRef dh = add(m, d1, st);
+	LLVMValueRef dl = add(m, add(m, sub(m, st, sub(m, dh, d1)), d1l), s1l);
+	LLVMValueRef u = fdiv(m, one, dh);
+	LLVMValueRef upe;
+	LLVMValueRef up = two_prod(m, u, dh, &upe);
+	LLVMValueRef res = sub(m, sub(m, sub(m, one, up), upe), mul(m, u, dl));
+	LLVMValueRef ul = mul(m, res, u);
+	LLVMValueRef pos = add(m, u, ul);
+	LLVMValueRef negv = scale2(m, mul_exp_f32(m, u, ul, r, t2), k);
+	LLVMValueRef y = sel(m, lt(m, x, K(m, 0.0)), negv, pos);
+	return sel(m, isnan_(m, x), x, y);
+}
+
+static LLVMValueRef sigmoid_core(M *m, LLVMValueRef x) { return m->dbl ? sigmoid_f64(m, x) : sigmoid_f32(m, x); }
+static LLVMValueRef erf_core(M *m, LLVMValueRef x) { return m->dbl ? erf_f64(m, x) : erf_f32(m, x); }
+static LLVMValueRef erfc_core(M *m, LLVMValueRef x) { return m->dbl ? erfc_f64(m, x) : erfc_f32(m, x); }
+static LLVMValueRef tanh_core(M *m, LLVMValueRef x) { return m->dbl ? tanh_f64(m, x) : tanh_f32(m, x); }
 
 /* ---- trigonometry (double compute) -------------------------------------------- */
 
@@ -753,8 +995,8 @@ static const struct {
 	[MF_EXPM1] = { "expm1", expm1_core, NULL, false },
 	[MF_LOG] = { "log", log_core, NULL, false },
 	[MF_LOG1P] = { "log1p", log1p_core, NULL, true },
-	[MF_ERF] = { "erf", erf_core, NULL, true },
-	[MF_TANH] = { "tanh", tanh_core, NULL, true },
+	[MF_ERF] = { "erf", erf_core, NULL, false },
+	[MF_TANH] = { "tanh", tanh_core, NULL, false },
 	[MF_SIN] = { "sin", NULL, NULL, true },
 	[MF_COS] = { "cos", NULL, NULL, true },
 	[MF_TAN] = { "tan", NULL, NULL, true },
@@ -762,9 +1004,9 @@ static const struct {
 	[MF_ASIN] = { "asin", asin_core, NULL, true },
 	[MF_ACOS] = { "acos", acos_core, NULL, true },
 	[MF_POW] = { "pow", NULL, pow_core, true },
-	[MF_SIGMOID] = { "sigmoid", sigmoid_core, NULL, true },
+	[MF_SIGMOID] = { "sigmoid", sigmoid_core, NULL, false },
 	[MF_FMOD] = { "fmod", NULL, fmod_core, false },
-	[MF_ERFC] = { "erfc", erfc_core, NULL, true },
+	[MF_ERFC] = { "erfc", erfc_core, NULL, false },
 };
 
 static LLVMValueRef sin_core(M *m, LLVMValueRef x) { return trig_core(m, x, 0); }
@@ -803,7 +1045,8 @@ static void add_fn_attr(Cg *cg, LLVMValueRef fn, const char *name)
 }
 
 /* Returns (creating on first use in cg->mod) the helper function id for
- * w lanes of float or double ("onnxcc_math_exp_f32", "..._v16f32"). */
+ * w lanes of float or double ("onnxcc_math_exp_f32", "..._v16f32",
+ * "..._erf_v16f32_fma" for a body built for fused fmuladd). */
 static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, int w, LLVMTypeRef *fty)
 {
 	int nargs = mf_table[id].f2 ? 2 : 1;
@@ -815,7 +1058,12 @@ static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, int w, LLVMTypeRef *fty)
 	assert(w == 1 || id != MF_FMOD);   /* fmod loops per element */
 	if (w > 1)
 		snprintf(lanes, sizeof lanes, "v%d", w);
-	snprintf(name, sizeof name, "onnxcc_math_%s_%s%s", mf_table[id].name, lanes, dbl ? "f64" : "f32");
+	/* the f32 float-arithmetic bodies depend on cg->isa.fma (two_prod):
+	 * one helper per setting, should a module mix target machines */
+	bool fma_dep = !dbl && cg->isa.fma && !mf_table[id].via_double &&
+		(id == MF_ERF || id == MF_ERFC || id == MF_TANH || id == MF_SIGMOID);
+	snprintf(name, sizeof name, "onnxcc_math_%s_%s%s%s", mf_table[id].name, lanes,
+		dbl ? "f64" : "f32", fma_dep ? "_fma" : "");
 	/* The cache (scalars only) is trusted only when it matches cg->mod's
 	 * own symbol, so a Cg reused for a new module never touches a stale
 	 * function. */

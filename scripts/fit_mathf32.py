@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""scripts/fit_mathf32.py — polynomial coefficients of codegen/mathfn.c's
+float-arithmetic f32 erf, erfc and tanh.
+
+    /usr/bin/python3 scripts/fit_mathf32.py
+
+Prints the C tables (coefficients highest degree first, rounded to float)
+and the fit error of each with the rounded coefficients.  Needs numpy and
+mpmath.  Reference values come from mpmath at 40 digits; the fit is a
+near-minimax polynomial obtained by Lawson's iteratively reweighted least
+squares (absolute error) on a Chebyshev grid.
+
+  erf_small   Q(z) ~ erf(x)/x - 1,        z = x^2, |x| <= 0.75:
+              erf(x) = x + x*Q(x^2)
+  erfc_s      S(t) ~ ((1+2x) exp(x^2) erfc(x) - 1)/(1+t),  t = (x-3)/(x+3),
+              x in [0, 10.06] (t in [-1, 0.541]); the form is
+              M. M. Shepherd and J. G. Laframboise, "Chebyshev approximation
+              of (1+2x)exp(x^2)erfc x in 0 <= x < infinity", Math. Comp. 36
+              (1981) 249-253, with our own fit for f32 accuracy:
+              erfc(x) = exp(-x^2) (1 + (1+t) S(t)) / (1+2x)
+              (P = (1+t) S vanishes at x = 0, so its rounding error does
+              too: 1 + P is not rounded at all, see mathfn.c)
+  tanh_small  R(z) ~ (tanh(x)/x - 1)/z,   z = x^2, |x| <= 0.55:
+              tanh(x) = x + x*(z*R(z))
+"""
+import numpy as np
+import mpmath as mp
+
+mp.mp.dps = 40
+
+
+def lawson(f, a, b, deg, n=2000, iters=40):
+	"""Near-minimax polynomial (numpy order, highest first) of f on [a,b]
+	with float coefficients, and its max error.  The coefficients are
+	rounded to float one at a time from the constant term up, the higher
+	ones refitted after each rounding (so they absorb its error)."""
+	k = np.arange(n)
+	xs = (a + b) / 2 + (b - a) / 2 * np.cos(np.pi * (k + 0.5) / n)
+	xs = np.concatenate([xs, [a, b]])
+	ys = np.array([float(f(mp.mpf(float(x)))) for x in xs])
+	V = np.vander(xs, deg + 1)
+	fixed = np.zeros(deg + 1)
+	nfix = 0   # the last nfix coefficients (lowest degrees) are fixed
+	while True:
+		free = deg + 1 - nfix
+		Vf = V[:, :free]
+		rhs = ys - V[:, free:] @ fixed[free:]
+		w = np.ones(len(xs)) / len(xs)
+		for _ in range(iters):
+			sw = np.sqrt(w)
+			c, *_ = np.linalg.lstsq(Vf * sw[:, None], rhs * sw, rcond=None)
+			e = np.abs(Vf @ c - rhs)
+			w = w * (e + 1e-300)
+			w /= w.sum()
+		if free == 0:
+			break
+		fixed[free - 1] = float(np.float32(c[free - 1]))
+		nfix += 1
+	err = np.max(np.abs(V @ fixed - ys))
+	return fixed, err
+
+
+def emit(name, comment, c, err, scale):
+	print("/* %s; max fit error %.3g (%.4f ulp of the result) */" % (comment, err, err / scale))
+	print("static const float %s[%d] = {" % (name, len(c)))
+	line = "\t"
+	for v in c:
+		s = "%.9gf, " % v
+		if len(line) + len(s) > 78:
+			print(line.rstrip())
+			line = "\t"
+		line += s
+	print(line.rstrip())
+	print("};")
+
+
+def erf_q(z):
+	if z == 0:
+		return 2 / mp.sqrt(mp.pi) - 1
+	x = mp.sqrt(z)
+	return mp.erf(x) / x - 1
+
+
+def erfc_p(t, K=3):
+	x = K * (1 + t) / (1 - t)
+	return (1 + 2 * x) * mp.exp(x * x) * mp.erfc(x) - 1
+
+
+def erfc_s(t, K=3):
+	if t == -1:   # P'(-1) = (d/dx)P(0) * dx/dt(-1) = (2 - 2/sqrt(pi)) * K/2
+		return (2 - 2 / mp.sqrt(mp.pi)) * K / 2
+	return erfc_p(t, K) / (1 + t)
+
+
+def tanh_r(z):
+	if z == 0:
+		return mp.mpf(-1) / 3
+	x = mp.sqrt(z)
+	return (mp.tanh(x) / x - 1) / z
+
+
+def main():
+	# x beyond which float erfc(x) rounds to +0 (erfc < 2^-150)
+	lo, hi = mp.mpf(9), mp.mpf(11)
+	for _ in range(200):
+		mid = (lo + hi) / 2
+		if mp.erfc(mid) < mp.mpf(2) ** -150:
+			hi = mid
+		else:
+			lo = mid
+	print("/* erfc(x) < 2^-150 (rounds to +0 in float) for x > %.9g */" % lo)
+	c, e = lawson(erf_q, 0.0, 0.75 ** 2, 6)
+	# |erf| < 0.75 uses Q; the ulp of erf(x)/x ~ 1.1 is 2^-23
+	emit("erf_small_f32", "erf(x)/x - 1 in z = x^2, |x| <= 0.75", c, e, 2.0 ** -23)
+	tmax = (10.06 - 3) / (10.06 + 3)
+	c, e = lawson(erfc_s, -1.0, tmax, 9, n=1500, iters=30)
+	# P = (1+t) S with 1+t <= 1.55; the ulp of 1 + P is 2^-23
+	emit("erfc_s_f32", "((1+2x) exp(x^2) erfc(x) - 1)/(1+t) in t = (x-3)/(x+3), x in [0, 10.06]",
+		c, e * 1.55, 2.0 ** -23)
+	c, e = lawson(tanh_r, 0.0, 0.55 ** 2, 5)
+	# the term z*R is at most 0.1 of tanh(x)/x ~ 1
+	emit("tanh_small_f32", "(tanh(x)/x - 1)/x^2 in z = x^2, |x| <= 0.55", c, e, 2.0 ** -23 / 0.3025)
+
+
+if __name__ == "__main__":
+	main()
