@@ -19,6 +19,10 @@ typedef struct CgModuleOptions {
 	const char *triple;
 	LLVMTargetDataRef layout;  /* the target machine's data layout */
 	CgIsa isa;                 /* zero: a portable 4-lane guess (unit tests) */
+	/* Variants of the hot node functions, selected at run time by a CPU
+	 * check (cg_isa_variants(); nvariants 0: a single version). */
+	CgIsa variants[CG_MAX_VARIANTS];
+	int nvariants;
 } CgModuleOptions;
 
 /* Creates cg->ctx/mod/b and fills them.  On failure (an op that cannot be

@@ -357,6 +357,24 @@ CgIsa cg_isa_of(LLVMTargetMachineRef tm)
 	return isa;
 }
 
+int cg_isa_variants(LLVMTargetMachineRef tm, const char *cpu, const char *features, CgIsa *out)
+{
+	if ((cpu && *cpu) || (features && *features))
+		return 0;
+	char *tr = LLVMGetTargetMachineTriple(tm);
+	char *fs = LLVMGetTargetMachineFeatureString(tm);
+	int n = 0;
+	/* only the portable x86-64 machine (its feature string is empty) */
+	if (!strncmp(tr, "x86_64", 6) && !*fs) {
+		out[n++] = (CgIsa){8, 16, true, "avx2", "+avx2,+fma,+f16c", 2};
+		out[n++] = (CgIsa){16, 32, true, "avx512",
+		                   "+avx512f,+avx512vl,+avx512bw,+avx512dq,+evex512,+avx2,+fma,+f16c", 3};
+	}
+	LLVMDisposeMessage(tr);
+	LLVMDisposeMessage(fs);
+	return n;
+}
+
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level, Diag *d)
 {
 	char *err = NULL;

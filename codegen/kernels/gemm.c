@@ -208,6 +208,7 @@ void kern_fn_end(Cg *cg, KFn *kf)
 /* Everything a micro-kernel function is specialised on. */
 typedef struct UKey {
 	int mr, nv, w;
+	int level;           /* the ISA's dispatch level (variants differ in features) */
 	int last_valid;      /* valid lanes of the last vector of columns (w: all) */
 	int b_masked;        /* B's last vector is loaded masked (unpadded runtime B) */
 	int64_t a_rs, a_cs, b_ks, ldc;
@@ -390,12 +391,14 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 
 /* ---- weight packing ------------------------------------------------------- */
 
-/* Packs constant B into K blocks of KC rows, each [N/NR full panels][kc][NR]
- * then the edge panel [kc][N%NR] (not padded: its last vector is loaded
- * masked), so block pc starts at pc*N; returns a private read-only global. */
-static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t)
+/* Packs constant B into K blocks of KC rows, each [N/PNR full panels][kc][PNR]
+ * then the edge panel [kc][N%PNR] (not padded: its last vector is loaded
+ * masked), so block pc starts at pc*N; returns a private read-only global.
+ * PNR (nr here) is the panel width of the widest variant of the module
+ * (plan_init), a multiple of every variant's NR: one packed copy serves
+ * them all, a narrower kernel reading a PNR panel as PNR/NR sub-panels. */
+static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t, int64_t nr)
 {
-	int64_t nr = (int64_t)t->nv * t->w;
 	KCache *cache = cg->kern_cache;
 	if (!cache)
 		cache = cg->kern_cache = xcalloc(1, sizeof *cache);
@@ -436,6 +439,9 @@ typedef struct Plan {
 	const KGemm *g;
 	Tiles t;
 	int64_t nr;
+	int level;          /* cg->isa.level, part of every micro-kernel's key */
+	int64_t pnr;        /* width of a packed panel of constant B (a multiple of nr) */
+	int64_t bks;        /* B's row stride in the panels being computed now */
 	LLVMValueRef bpack; /* packed constant B or NULL */
 	LLVMValueRef bbuf;  /* stack panel for runtime B not contiguous along j */
 	bool b_direct;      /* runtime B with unit column stride: used in place */
@@ -449,13 +455,14 @@ static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
 	UKey k;
 	memset(&k, 0, sizeof k);
 	k.w = P->t.w;
+	k.level = P->level;
 	k.nv = (int)((ncols + k.w - 1) / k.w);
 	k.mr = mr;
 	k.last_valid = (int)(ncols - (int64_t)(k.nv - 1) * k.w);
 	k.b_masked = (P->b_direct || P->bpack) && k.last_valid < k.w;
 	k.a_rs = P->abuf ? 1 : g->a_rs;
 	k.a_cs = P->abuf ? P->t.mr : g->a_cs;
-	k.b_ks = P->b_direct ? g->b_rs : P->bpack ? ncols : P->nr;
+	k.b_ks = P->bks;
 	k.ldc = g->ldc;
 	k.has_bias = g->bias != NULL;
 	k.has_res = g->res != NULL;
@@ -552,32 +559,60 @@ static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t k
                               int64_t ncols)
 {
 	const KGemm *g = P->g;
-	if (P->bpack)
+	if (P->bpack && P->pnr == P->nr)
 		return gep_f32(cg, P->bpack, add_i64(cg, mul_i64(cg, pcv, g->N), mul_i64(cg, j, kc)));
+	if (P->bpack) {
+		/* column j lies in packed panel q = j / PNR (which starts at
+		 * q*PNR*kc in the block), at column j - q*PNR of it */
+		LLVMValueRef q = LLVMBuildSDiv(cg->b, j, cg_i64(cg, P->pnr), "");
+		LLVMValueRef o = LLVMBuildNSWSub(cg->b, j, mul_i64(cg, q, P->pnr), "");
+		LLVMValueRef off = add_i64(cg, mul_i64(cg, pcv, g->N), add_i64(cg, mul_i64(cg, q, P->pnr * kc), o));
+		return gep_f32(cg, P->bpack, off);
+	}
 	if (P->b_direct)
 		return gep_f32(cg, g->b, add_i64(cg, mul_i64(cg, pcv, g->b_rs), j));
 	pack_panel_runtime(cg, P, pcv, kc, j, ncols);
 	return P->bbuf;
 }
 
+static LLVMValueRef min_i64(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, cg_i64(cg, b), ""), a, cg_i64(cg, b), "");
+}
+
+static LLVMValueRef max_i64(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, a, cg_i64(cg, b), ""), a, cg_i64(cg, b), "");
+}
+
 /* Column panels [p0, p1) (i64 values; panel p covers columns p*NR..) of
- * rows [i0, i0+rows) for K block pc.  The last panel may be partial. */
-static void col_panels(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc,
+ * rows [i0, i0+rows) for K block pc.  The last panel may be partial.  With
+ * packed B the full panels come in two runs of their own B row stride:
+ * those inside full packed panels (PNR), then those inside the edge packed
+ * panel (N % PNR). */
+static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc,
                        LLVMValueRef flags, LLVMValueRef p0, LLVMValueRef p1)
 {
 	int64_t N = P->g->N, nr = P->nr;
 	int64_t full = N / nr, rem = N % nr;
-	if (full) {
-		LLVMValueRef lt = LLVMBuildICmp(cg->b, LLVMIntSLT, p1, cg_i64(cg, full), "");
-		LLVMValueRef pe = LLVMBuildSelect(cg->b, lt, p1, cg_i64(cg, full), "");
+	int64_t bks = P->b_direct ? P->g->b_rs : P->bpack ? P->pnr : P->nr;
+	int64_t edge_bks = P->bpack ? N % P->pnr : bks;
+	/* kernel panels [0, in_full) lie in full packed panels */
+	int64_t in_full = P->bpack ? (N / P->pnr) * (P->pnr / nr) : full;
+	for (int run = 0; run < 2; run++) {
+		int64_t lo = run ? in_full : 0, hi = run ? full : in_full;
+		if (lo >= hi)
+			continue;
+		P->bks = run ? edge_bks : bks;
 		CgLoop lj;
-		cg_for_v(cg, &lj, p0, pe);
+		cg_for_v(cg, &lj, lo ? max_i64(cg, p0, lo) : p0, min_i64(cg, p1, hi));
 		LLVMValueRef j = mul_i64(cg, lj.iv, nr);
 		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, nr);
 		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags);
 		cg_for_end(cg, &lj);
 	}
 	if (rem) {
+		P->bks = P->bpack ? edge_bks : P->b_direct ? bks : P->nr;
 		CgIf last;
 		cg_if(cg, &last, LLVMBuildICmp(cg->b, LLVMIntSGT, p1, cg_i64(cg, full), ""));
 		LLVMValueRef j = cg_i64(cg, full * nr);
@@ -770,8 +805,12 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 	P->g = g;
 	P->t = tiles_for(cg, g->M, g->K);
 	P->nr = (int64_t)P->t.nv * P->t.w;
+	P->level = cg->isa.level;
+	P->pnr = P->nr;
+	if (cg->pack_vlen > P->t.w && cg->pack_vlen % P->t.w == 0)
+		P->pnr = (int64_t)P->t.nv * cg->pack_vlen;
 	if (g->b_const)
-		P->bpack = pack_b(cg, g, &P->t);
+		P->bpack = pack_b(cg, g, &P->t, P->pnr);
 	else if (g->b_cs == 1 && !g->b_elem)
 		P->b_direct = true;
 	else
