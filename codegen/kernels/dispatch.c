@@ -43,16 +43,30 @@ static LLVMValueRef after(Cg *cg, LLVMValueRef mark)
 	return mark ? LLVMGetNextFunction(mark) : LLVMGetFirstFunction(cg->mod);
 }
 
+/* Whether f, or a function it calls (depth levels down: node -> task ->
+ * micro-kernel), computes on vectors.  Callees count because a lowering
+ * may reuse micro-kernels an earlier node created. */
+static bool fn_uses_vectors(LLVMValueRef f, int depth)
+{
+	for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(f); bb; bb = LLVMGetNextBasicBlock(bb))
+		for (LLVMValueRef i = LLVMGetFirstInstruction(bb); i; i = LLVMGetNextInstruction(i)) {
+			if (LLVMGetTypeKind(LLVMTypeOf(i)) == LLVMVectorTypeKind)
+				return true;
+			if (depth > 0 && LLVMIsACallInst(i)) {
+				LLVMValueRef callee = LLVMGetCalledValue(i);
+				if (LLVMIsAFunction(callee) && !LLVMIsDeclaration(callee) && callee != f &&
+				    fn_uses_vectors(callee, depth - 1))
+					return true;
+			}
+		}
+	return false;
+}
+
 bool kern_fns_use_vectors(Cg *cg, LLVMValueRef mark)
 {
-	for (LLVMValueRef f = after(cg, mark); f; f = LLVMGetNextFunction(f)) {
-		if (LLVMIsDeclaration(f) || has_enum_attr(f, "alwaysinline"))
-			continue;
-		for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(f); bb; bb = LLVMGetNextBasicBlock(bb))
-			for (LLVMValueRef i = LLVMGetFirstInstruction(bb); i; i = LLVMGetNextInstruction(i))
-				if (LLVMGetTypeKind(LLVMTypeOf(i)) == LLVMVectorTypeKind)
-					return true;
-	}
+	for (LLVMValueRef f = after(cg, mark); f; f = LLVMGetNextFunction(f))
+		if (!LLVMIsDeclaration(f) && !has_enum_attr(f, "alwaysinline") && fn_uses_vectors(f, 3))
+			return true;
 	return false;
 }
 

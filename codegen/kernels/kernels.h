@@ -110,7 +110,8 @@ LLVMValueRef kern_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigne
  * "the functions after mark" are the ones that lowering created. */
 
 /* True when a function created after mark (always-inline helpers and
- * declarations aside) computes on vectors: its code depends on the ISA. */
+ * declarations aside), or one it calls, computes on vectors: its code
+ * depends on the ISA. */
 bool kern_fns_use_vectors(Cg *cg, LLVMValueRef mark);
 
 /* Gives every function defined after mark (always-inline helpers aside:
