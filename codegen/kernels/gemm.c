@@ -233,9 +233,26 @@ typedef struct Packed {
 	struct Packed *next;
 } Packed;
 
+/* Everything a task function is specialised on besides its node: products
+ * of the same shape, strides and epilogue (a transformer's layers) share
+ * one task function, the packed weights coming through the context. */
+typedef struct TKey {
+	int level, w, b_const, has_bias, has_res, act, nbatch_dims;
+	int64_t M, N, K, a_rs, a_cs, b_rs, b_cs, ldc, res_rs, res_cs;
+	float alpha, beta, beta_bias;
+	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK], res_bs[IR_MAX_RANK];
+} TKey;
+
+typedef struct KTask {
+	TKey key;
+	LLVMValueRef fn;
+	struct KTask *next;
+} KTask;
+
 typedef struct KCache {
 	UKern *ukerns;
 	struct Packed *packed;
+	KTask *tasks;
 	int n;
 } KCache;
 
@@ -251,6 +268,10 @@ void kern_cache_free(Cg *cg)
 	for (struct Packed *q = kc->packed, *nx; q; q = nx) {
 		nx = q->next;
 		free(q);
+	}
+	for (KTask *t = kc->tasks, *nx; t; t = nx) {
+		nx = t->next;
+		free(t);
 	}
 	free(kc);
 	cg->kern_cache = NULL;
@@ -703,7 +724,8 @@ static Split split_for(const KGemm *g, const Plan *P)
 }
 
 /* Emits `void task(ptr ctx, i64 begin, i64 end)`; ctx holds the base
- * pointers {a, b, c, bias, res}. */
+ * pointers {a, b, c, bias, res}, b being the packed weights when B is
+ * constant. */
 static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 {
 	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
@@ -744,6 +766,9 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 				off[o] = add_i64(cg, off[o], mul_i64(cg, x, bs[o][d]));
 	}
 	KGemm g = *g0;
+	LLVMValueRef bpack = P->bpack;
+	if (g0->b_const)
+		P->bpack = base[1];
 	g.a = gep_f32(cg, base[0], off[0]);
 	g.b = g0->b_const ? NULL : gep_f32(cg, base[1], off[1]);
 	g.c = gep_f32(cg, base[2], off[2]);
@@ -768,6 +793,7 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 	}
 	cg_for_end(cg, &lt);
 	P->g = g0;
+	P->bpack = bpack;
 
 	kern_fn_end(cg, &kf);
 	return fn;
@@ -862,15 +888,58 @@ bool kern_gemm_here(Cg *cg, const KGemm *g)
 	return true;
 }
 
+/* The task function of product g: one emitted earlier with the same key,
+ * or a new one (products with an implicit B are never shared: b_elem is
+ * their own code). */
+static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S)
+{
+	if (g->b_elem)
+		return emit_task(cg, g, P, S);
+	TKey k;
+	memset(&k, 0, sizeof k);
+	k.level = cg->isa.level;
+	k.w = P->t.w;
+	k.b_const = g->b_const != NULL;
+	k.has_bias = g->bias != NULL;
+	k.has_res = g->res != NULL;
+	k.act = g->act;
+	k.nbatch_dims = g->nbatch_dims;
+	k.M = g->M, k.N = g->N, k.K = g->K;
+	k.a_rs = g->a_rs, k.a_cs = g->a_cs, k.b_rs = g->b_rs, k.b_cs = g->b_cs, k.ldc = g->ldc;
+	k.res_rs = g->res ? g->res_rs : 0, k.res_cs = g->res ? g->res_cs : 0;
+	k.alpha = g->alpha;
+	k.beta = g->res ? g->beta : 0;
+	k.beta_bias = g->bias ? g->beta_bias : 0;
+	for (int d = 0; d < g->nbatch_dims; d++) {
+		k.bdims[d] = g->bdims[d];
+		k.a_bs[d] = g->a_bs[d];
+		k.b_bs[d] = g->b_bs[d];
+		k.c_bs[d] = g->c_bs[d];
+		k.res_bs[d] = g->res ? g->res_bs[d] : 0;
+	}
+	KCache *cache = cg->kern_cache;
+	if (!cache)
+		cache = cg->kern_cache = xcalloc(1, sizeof *cache);
+	for (KTask *t = cache->tasks; t; t = t->next)
+		if (!memcmp(&t->key, &k, sizeof k))
+			return t->fn;
+	KTask *t = xcalloc(1, sizeof *t);
+	t->key = k;
+	t->fn = emit_task(cg, g, P, S);
+	t->next = cache->tasks;
+	cache->tasks = t;
+	return t->fn;
+}
+
 bool kern_gemm(Cg *cg, const KGemm *g)
 {
 	Plan P;
 	plan_init(cg, g, &P);
 	Split S = split_for(g, &P);
-	LLVMValueRef task = emit_task(cg, g, &P, &S);
+	LLVMValueRef task = cached_task(cg, g, &P, &S);
 	LLVMTypeRef ctxt = LLVMArrayType2(cg->t_ptr, 5);
 	LLVMValueRef ctx = cg_alloca(cg, ctxt, "gemm_ctx");
-	LLVMValueRef ptrs[5] = {g->a, g->b, g->c, g->bias, g->res};
+	LLVMValueRef ptrs[5] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res};
 	for (int i = 0; i < 5; i++) {
 		LLVMValueRef idx = cg_i64(cg, i);
 		LLVMBuildStore(cg->b, ptrs[i] ? ptrs[i] : LLVMConstNull(cg->t_ptr),
