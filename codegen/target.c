@@ -591,7 +591,9 @@ void cg_print_targets(FILE *f)
 		free(tr);
 	}
 	fprintf(f, "Any other triple LLVM knows is accepted for .o .s .ll.\n"
-	        "--cpu native (or host) builds for this machine's CPU and its features.\n");
+	        "Without --cpu/--features, x86-64 code also holds AVX2 and AVX-512 versions of its hot\n"
+	        "kernels, chosen at the first call by cpuid.\n"
+	        "--cpu native (or host) builds for this machine's CPU and its features, one version.\n");
 }
 
 bool cg_emit(LLVMModuleRef m, LLVMTargetMachineRef tm, CgArtifact kind, const char *path, Diag *d)
