@@ -37,7 +37,8 @@
 #
 # The portable columns: port_med (median of the portable build), port/nat
 # (its median / the native median: the cost of running anywhere; the goal
-# is <= 1.05) and port_comp (its compile seconds, wall/CPU).
+# is <= 1.05), pmin/nmin (the same for the fastest runs, steadier on a
+# loaded machine) and port_comp (its compile seconds, wall/CPU).
 # Environment: PORTABLE (yes/no, default yes), MODELS (names, default all six), MODELS_DIR, REPEAT
 # (default 5), ROUNDS (default 4), THREADS (default "1 2"), OUT (default
 # bench/results/real-latest.txt), WORK (default BUILD_DIR/bench/real).
@@ -257,16 +258,19 @@ for name in $MODELS; do
 			CC_MED=$(for f in "$R"/cc[0-9]*.out; do json median_ms "$f"; done | median)
 			CC_MIN=$(for f in "$R"/cc[0-9]*.out; do json min_ms "$f"; done | minimum)
 			CC_RSS=$(for f in "$R"/cc[0-9]*.time; do rss "$f"; done | sort -g | tail -n 1)
-			PT_MED=-
-			[ "$PORTABLE" = yes ] && PT_MED=$(for f in "$R"/pt[0-9]*.out; do json median_ms "$f"; done | median)
+			PT_MED=- PT_MIN=-
+			if [ "$PORTABLE" = yes ]; then
+				PT_MED=$(for f in "$R"/pt[0-9]*.out; do json median_ms "$f"; done | median)
+				PT_MIN=$(for f in "$R"/pt[0-9]*.out; do json min_ms "$f"; done | minimum)
+			fi
 		else
-			CC_MED=n/a CC_MIN=n/a CC_RSS=n/a PT_MED=n/a
+			CC_MED=n/a CC_MIN=n/a CC_RSS=n/a PT_MED=n/a PT_MIN=n/a
 		fi
 		ORT_MED=$(for f in "$R"/ort[0-9]*.out; do json median_ms "$f"; done | median)
 		ORT_MIN=$(for f in "$R"/ort[0-9]*.out; do json min_ms "$f"; done | minimum)
 		ORT_RSS=$(for f in "$R"/ort[0-9]*.time; do rss "$f"; done | sort -g | tail -n 1)
 		echo "$name $T $status $GF $CT ${ORT_MED:--} ${ORT_MIN:--} ${CC_MED:--} ${CC_MIN:--}" \
-			"${CC_RSS:--} ${ORT_RSS:--} $CCABS $ORTABS ${PT_MED:--} $CTP" >>"$TABLE"
+			"${CC_RSS:--} ${ORT_RSS:--} $CCABS $ORTABS ${PT_MED:--} $CTP ${PT_MIN:--}" >>"$TABLE"
 		echo "   T=$T: onnxcc median ${CC_MED:--} ms (portable ${PT_MED:--}), ORT median ${ORT_MED:--} ms" >&2
 	done
 done
@@ -287,7 +291,7 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 	echo "timing: $ROUNDS rounds x $REPEAT runs (1 untimed warm-up per process), onnxcc and ORT alternating;"
 	echo "        med = median of the round medians, min = fastest run, ms per inference"
 	echo "GFLOP = MatMul/Gemm/Conv/Einsum FLOPs (2 per multiply-add); cc/ORT = onnxcc ms / ORT ms (< 1: onnxcc faster)"
-	echo "port_med = median of the portable build (no --cpu: hot kernels chosen at run time by cpuid), port/nat = port_med / cc_med"
+	echo "port_med = median of the portable build (no --cpu: hot kernels chosen at run time by cpuid), port/nat = port_med / cc_med, pmin/nmin = fastest portable / fastest native run"
 	echo "RSS = peak resident set, MiB, whole process (ORT's includes Node.js); compile = onnxcc -O3 seconds, wall/CPU"
 	echo "cc_err, ort_err = max |output - PyTorch| (WRONG when > 1e-4 max|ref| for onnxcc; '!' marks ORT beyond it)"
 	echo
@@ -297,9 +301,9 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 	function gf(x) { return x == "-" ? x : sprintf("%.1f", x) }
 	function mib(k) { return (k == "-" || k == "n/a") ? k : sprintf("%.0f", k / 1024) }
 	BEGIN {
-		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s  %s\n", "model", "T", "GFLOP",
+		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s %9s  %s\n", "model", "T", "GFLOP",
 		       "compile", "ORT_med", "ORT_min", "cc_med", "cc_min", "cc/ORT", "r_min", "GFLOP/s", "%peak",
-		       "ccRSS", "ortRSS", "cc_err", "ort_err", "port_med", "port/nat", "port_comp", "status"
+		       "ccRSS", "ortRSS", "cc_err", "ort_err", "port_med", "port/nat", "pmin/nmin", "port_comp", "status"
 	}
 	NF >= 13 {
 		gfs = ($8 == "n/a" || $8 == "-" || $4 == "-") ? "-" : sprintf("%.1f", $4 / ($8 / 1000))
@@ -309,9 +313,9 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 			       ms($7), "n/a (no threads)", "-", "-", "-", "-", "n/a", mib($11), "-", $13, $3
 			next
 		}
-		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
+		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
 		       ms($7), ms($8), ms($9), ratio($8, $6), ratio($9, $7), gfs, pk, mib($10), mib($11), $12, $13,
-		       ms($14), ratio($14, $8), $15, $3
+		       ms($14), ratio($14, $8), ratio($16, $9), $15, $3
 		next
 	}
 	{
