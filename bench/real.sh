@@ -13,8 +13,11 @@
 # For each model:
 #   1. GFLOP   bench/models/graph_stats.py: MatMul/Gemm/Conv/Einsum FLOPs of
 #              the graph with shapes inferred (2 FLOP per multiply-add)
-#   2. compile onnxcc model.onnx -o model.so -O3 (wall/CPU seconds; the
-#              .so is reused while the onnxcc binary and model are unchanged)
+#   2. compile onnxcc model.onnx -o model.so -O3 --cpu native, and (unless
+#              PORTABLE=no) the portable default build port.so: -O3 without
+#              --cpu, whose hot kernels pick SSE/AVX2/AVX-512 at run time
+#              (wall/CPU seconds; each .so is reused while the onnxcc binary
+#              and model are unchanged)
 #   3. check   for each T in THREADS: onnxcc-run --threads T and ORT
 #              (intra-op threads T) run once on inputs/*.npy; both outputs
 #              are compared with PyTorch's (outputs/*.npy) by onnxcc-npycmp:
@@ -22,17 +25,21 @@
 #              onnxcc-run rejects --threads T, the onnxcc cells of that row
 #              read "n/a (no threads)".
 #   4. time    ROUNDS rounds, each `onnxcc-run --threads T --repeat REPEAT`
-#              then `node ort_run.js --threads T --repeat REPEAT`, so the two
-#              alternate and a burst of load from other jobs hits both; each
+#              (native, then portable) then `node ort_run.js --threads T
+#              --repeat REPEAT`, so they alternate and a burst of load from other jobs hits both; each
 #              process has one untimed warm-up run.  ROUNDS x REPEAT timed
 #              runs each (default 4 x 5 = 20).  med = median of all timed
 #              runs' round medians, min = fastest run.  Peak RSS: largest
 #              "Maximum resident set size" of /usr/bin/time -v over the
 #              rounds (whole process; ORT's includes Node.js).
-# Columns: GFLOP/s = GFLOP / onnxcc median; %peak = that / (T x the
+# Columns: GFLOP/s = GFLOP / onnxcc median (native); %peak = that / (T x the
 # single-core FMA peak that bench/peak.c measures at the start).
 #
-# Environment: MODELS (names, default all six), MODELS_DIR, REPEAT
+# The portable columns: port_med (median of the portable build), port/nat
+# (its median / the native median: the cost of running anywhere; the goal
+# is <= 1.05), pmin/nmin (the same for the fastest runs, steadier on a
+# loaded machine) and port_comp (its compile seconds, wall/CPU).
+# Environment: PORTABLE (yes/no, default yes), MODELS (names, default all six), MODELS_DIR, REPEAT
 # (default 5), ROUNDS (default 4), THREADS (default "1 2"), OUT (default
 # bench/results/real-latest.txt), WORK (default BUILD_DIR/bench/real).
 # Exit status: 0 when every model compiled, ran and matched PyTorch; 1
@@ -47,6 +54,7 @@ MODELS_DIR=${MODELS_DIR:-$BUILD/bench-models}
 REPEAT=${REPEAT:-5}
 ROUNDS=${ROUNDS:-4}
 THREADS=${THREADS:-1 2}
+PORTABLE=${PORTABLE:-yes}
 OUT=${OUT:-$HERE/results/real-latest.txt}
 WORK=${WORK:-$BUILD/bench/real}
 PY=${PY:-/usr/bin/python3}
@@ -144,29 +152,43 @@ for name in $MODELS; do
 	fi
 	[ -n "$GF" ] || GF=-
 
-	# compile (cached by onnxcc binary + model stamp)
+	# compile (cached by onnxcc binary + model stamp): model.so with --cpu
+	# native, port.so the portable default (PORTABLE=yes)
 	KEY="$CCKEY $(cat "$MD/.stamp" 2>/dev/null) $(cksum <"$MD/model.onnx")"
-	if [ -f "$W/model.so" ] && [ "$(cat "$W/model.key" 2>/dev/null)" = "$KEY" ]; then
-		CT=$(cat "$W/compile.s")
-	else
-		rm -f "$W/model.so" "$W/model.key"
-		t0=$(date +%s.%N)
-		if ! timed "$W/compile.time" "$ONNXCC" "$MD/model.onnx" -o "$W/model.so" -O3 --cpu native --stats \
-			>"$W/compile.out" 2>"$W/compile.err"; then
-			msg=$(grep -v '^stats:' "$W/compile.err" | head -n 1 | sed "s|$MD/||g" | cut -c1-200)
-			echo "$name - COMPILE-FAIL $msg" >>"$TABLE"
-			echo "   compile failed: $msg" >&2
-			fails=$((fails + 1))
-			continue
+	CTP=-
+	cfail=
+	for V in model port; do
+		[ $V = port ] && [ "$PORTABLE" != yes ] && continue
+		CPUFLAG="--cpu native"
+		[ $V = port ] && CPUFLAG=
+		if [ -f "$W/$V.so" ] && [ "$(cat "$W/$V.key" 2>/dev/null)" = "$KEY" ]; then
+			C=$(cat "$W/$V.compile.s")
+		else
+			rm -f "$W/$V.so" "$W/$V.key"
+			t0=$(date +%s.%N)
+			# shellcheck disable=SC2086 # CPUFLAG is two words or none
+			if ! timed "$W/$V.compile.time" "$ONNXCC" "$MD/model.onnx" -o "$W/$V.so" -O3 $CPUFLAG --stats \
+				>"$W/$V.compile.out" 2>"$W/$V.compile.err"; then
+				msg=$(grep -v '^stats:' "$W/$V.compile.err" | head -n 1 | sed "s|$MD/||g" | cut -c1-200)
+				cfail="$V: $msg"
+				break
+			fi
+			# wall/cpu seconds (cpu = user + system of the compiler process)
+			CPU=$(sed -n 's/^[[:space:]]*\(User\|System\) time (seconds): *//p' "$W/$V.compile.time" 2>/dev/null |
+				awk '{ t += $1 } END { printf "%.0f", t }')
+			C=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v c="${CPU:--}" 'BEGIN { printf "%.0f/%s", b - a, c }')
+			echo "$C" >"$W/$V.compile.s"
+			echo "$KEY" >"$W/$V.key"
 		fi
-		# wall/cpu seconds (cpu = user + system of the compiler process)
-		CPU=$(sed -n 's/^[[:space:]]*\(User\|System\) time (seconds): *//p' "$W/compile.time" 2>/dev/null |
-			awk '{ t += $1 } END { printf "%.0f", t }')
-		CT=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v c="${CPU:--}" 'BEGIN { printf "%.0f/%s", b - a, c }')
-		echo "$CT" >"$W/compile.s"
-		echo "$KEY" >"$W/model.key"
+		if [ $V = model ]; then CT=$C; else CTP=$C; fi
+	done
+	if [ -n "$cfail" ]; then
+		echo "$name - COMPILE-FAIL $cfail" >>"$TABLE"
+		echo "   compile failed: $cfail" >&2
+		fails=$((fails + 1))
+		continue
 	fi
-	echo "   compiled in $CT s (wall/CPU)" >&2
+	echo "   compiled in $CT s (wall/CPU), portable $CTP" >&2
 
 	set --
 	for i in $(sed -n 's/^input //p' "$MD/manifest.txt"); do
@@ -194,6 +216,16 @@ for name in $MODELS; do
 			CCABS=$(cmpout "$R/cc" "$MD" "$R/cc.cmp") || status=WRONG
 			sed 's/^/   onnxcc vs PyTorch: /' "$R/cc.cmp" | grep -v maxrel >&2
 		fi
+		# check: the portable build
+		if [ "$PORTABLE" = yes ]; then
+			if ! "$RUN" "$W/port.so" "$@" --threads "$T" --output-dir "$R/pt" --quiet >"$R/pt.out" 2>"$R/pt.err"; then
+				msg=$(head -n 1 "$R/pt.err" | cut -c1-200)
+				echo "$name $T RUN-FAIL onnxcc-run (portable): $msg" >>"$TABLE"
+				fails=$((fails + 1))
+				continue
+			fi
+			cmpout "$R/pt" "$MD" "$R/pt.cmp" >/dev/null || status=WRONG
+		fi
 		# check: ORT
 		if ! (cd "$HERE" && "$NODE" ort_run.js "$MD/model.onnx" "$@" --threads "$T" --repeat 1 \
 			--output-dir "$R/ort" --quiet) >"$R/ort.out" 2>"$R/ort.err"; then
@@ -211,6 +243,11 @@ for name in $MODELS; do
 				timed "$R/cc$r.time" "$RUN" "$W/model.so" "$@" --threads "$T" --repeat "$REPEAT" --quiet \
 					--output-dir "$R/cc$r" >"$R/cc$r.out" 2>"$R/cc$r.err" ||
 					echo "   onnxcc-run round $r failed: $(head -n 1 "$R/cc$r.err")" >&2
+				if [ "$PORTABLE" = yes ]; then
+					"$RUN" "$W/port.so" "$@" --threads "$T" --repeat "$REPEAT" --quiet \
+						--output-dir "$R/pt$r" >"$R/pt$r.out" 2>"$R/pt$r.err" ||
+						echo "   onnxcc-run (portable) round $r failed: $(head -n 1 "$R/pt$r.err")" >&2
+				fi
 			fi
 			(cd "$HERE" && timed "$R/ort$r.time" "$NODE" ort_run.js "$MD/model.onnx" "$@" \
 				--threads "$T" --repeat "$REPEAT" --quiet) >"$R/ort$r.out" 2>"$R/ort$r.err" ||
@@ -221,15 +258,20 @@ for name in $MODELS; do
 			CC_MED=$(for f in "$R"/cc[0-9]*.out; do json median_ms "$f"; done | median)
 			CC_MIN=$(for f in "$R"/cc[0-9]*.out; do json min_ms "$f"; done | minimum)
 			CC_RSS=$(for f in "$R"/cc[0-9]*.time; do rss "$f"; done | sort -g | tail -n 1)
+			PT_MED=- PT_MIN=-
+			if [ "$PORTABLE" = yes ]; then
+				PT_MED=$(for f in "$R"/pt[0-9]*.out; do json median_ms "$f"; done | median)
+				PT_MIN=$(for f in "$R"/pt[0-9]*.out; do json min_ms "$f"; done | minimum)
+			fi
 		else
-			CC_MED=n/a CC_MIN=n/a CC_RSS=n/a
+			CC_MED=n/a CC_MIN=n/a CC_RSS=n/a PT_MED=n/a PT_MIN=n/a
 		fi
 		ORT_MED=$(for f in "$R"/ort[0-9]*.out; do json median_ms "$f"; done | median)
 		ORT_MIN=$(for f in "$R"/ort[0-9]*.out; do json min_ms "$f"; done | minimum)
 		ORT_RSS=$(for f in "$R"/ort[0-9]*.time; do rss "$f"; done | sort -g | tail -n 1)
 		echo "$name $T $status $GF $CT ${ORT_MED:--} ${ORT_MIN:--} ${CC_MED:--} ${CC_MIN:--}" \
-			"${CC_RSS:--} ${ORT_RSS:--} $CCABS $ORTABS" >>"$TABLE"
-		echo "   T=$T: onnxcc median ${CC_MED:--} ms, ORT median ${ORT_MED:--} ms" >&2
+			"${CC_RSS:--} ${ORT_RSS:--} $CCABS $ORTABS ${PT_MED:--} $CTP ${PT_MIN:--}" >>"$TABLE"
+		echo "   T=$T: onnxcc median ${CC_MED:--} ms (portable ${PT_MED:--}), ORT median ${ORT_MED:--} ms" >&2
 	done
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
@@ -243,11 +285,13 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 	echo "load average before/after: ${LOAD0:-?} / ${LOAD1:-?} (the machine is shared: prefer the minima)"
 	echo "peak (bench/peak.c, $PEAK_ISA FMA loop): $PEAK GFLOP/s per core; %peak of T threads = GFLOP/s / (T x $PEAK)"
 	echo "onnxcc: $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt") build of" \
-		"$(date -u -r "$ONNXCC" '+%Y-%m-%d %H:%M UTC'), tree HEAD $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?'), -O3 --cpu native"
+		"$(date -u -r "$ONNXCC" '+%Y-%m-%d %H:%M UTC'), tree HEAD $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?'), -O3 --cpu native" \
+		"(port_*: -O3, the portable default)"
 	echo "ONNX Runtime: onnxruntime-node ${ORTV:-?}, CPU EP, all graph optimisations, intra-op threads T, Node.js $("$NODE" --version)"
 	echo "timing: $ROUNDS rounds x $REPEAT runs (1 untimed warm-up per process), onnxcc and ORT alternating;"
 	echo "        med = median of the round medians, min = fastest run, ms per inference"
 	echo "GFLOP = MatMul/Gemm/Conv/Einsum FLOPs (2 per multiply-add); cc/ORT = onnxcc ms / ORT ms (< 1: onnxcc faster)"
+	echo "port_med = median of the portable build (no --cpu: hot kernels chosen at run time by cpuid), port/nat = port_med / cc_med, pmin/nmin = fastest portable / fastest native run"
 	echo "RSS = peak resident set, MiB, whole process (ORT's includes Node.js); compile = onnxcc -O3 seconds, wall/CPU"
 	echo "cc_err, ort_err = max |output - PyTorch| (WRONG when > 1e-4 max|ref| for onnxcc; '!' marks ORT beyond it)"
 	echo
@@ -257,9 +301,9 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 	function gf(x) { return x == "-" ? x : sprintf("%.1f", x) }
 	function mib(k) { return (k == "-" || k == "n/a") ? k : sprintf("%.0f", k / 1024) }
 	BEGIN {
-		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s  %s\n", "model", "T", "GFLOP",
+		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s %9s  %s\n", "model", "T", "GFLOP",
 		       "compile", "ORT_med", "ORT_min", "cc_med", "cc_min", "cc/ORT", "r_min", "GFLOP/s", "%peak",
-		       "ccRSS", "ortRSS", "cc_err", "ort_err", "status"
+		       "ccRSS", "ortRSS", "cc_err", "ort_err", "port_med", "port/nat", "pmin/nmin", "port_comp", "status"
 	}
 	NF >= 13 {
 		gfs = ($8 == "n/a" || $8 == "-" || $4 == "-") ? "-" : sprintf("%.1f", $4 / ($8 / 1000))
@@ -269,8 +313,9 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 			       ms($7), "n/a (no threads)", "-", "-", "-", "-", "n/a", mib($11), "-", $13, $3
 			next
 		}
-		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
-		       ms($7), ms($8), ms($9), ratio($8, $6), ratio($9, $7), gfs, pk, mib($10), mib($11), $12, $13, $3
+		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
+		       ms($7), ms($8), ms($9), ratio($8, $6), ratio($9, $7), gfs, pk, mib($10), mib($11), $12, $13,
+		       ms($14), ratio($14, $8), ratio($16, $9), $15, $3
 		next
 	}
 	{

@@ -38,7 +38,17 @@ typedef struct CgIsa {
 	int nregs;
 	bool fma;
 	const char *name;            /* "avx512", "avx2", "sse", "neon", "scalar" */
+	/* Multi-versioning (codegen/kernels/dispatch.c): a variant's
+	 * "target-features" for the functions emitted for it (NULL: the target
+	 * machine's), and its dispatch level, the CPU check that selects it at
+	 * run time (x86-64: 1 baseline, 2 AVX2+FMA+F16C, 3 AVX-512 F/VL/BW/DQ;
+	 * 0: no run-time choice). */
+	const char *features;
+	int level;
 } CgIsa;
+
+/* At most this many variants besides the baseline. */
+#define CG_MAX_VARIANTS 3
 
 typedef struct Cg {
 	Graph *g;
@@ -48,7 +58,16 @@ typedef struct Cg {
 	LLVMBuilderRef b;
 	LLVMTargetDataRef td;
 	const char *prefix;          /* C symbol prefix */
-	CgIsa isa;                   /* vector unit of the target machine */
+	CgIsa isa;                   /* vector unit code is generated for now */
+	/* Portable builds: the ISAs hot node functions are also emitted for,
+	 * chosen at run time (codegen/kernels/dispatch.c); nvariants 0: one
+	 * version.  pack_vlen: the lanes compile-time packed weights are laid
+	 * out for (the widest variant's, so that every variant reads one copy);
+	 * 0 means isa.vlen. */
+	CgIsa variants[CG_MAX_VARIANTS];
+	int nvariants;
+	int pack_vlen;
+	LLVMValueRef isa_level_fn;   /* the module's CPU check (dispatch.c), or NULL */
 	/* common types */
 	LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f16, t_bf16, t_f32, t_f64, t_ptr;
 	/* state for the node being lowered */

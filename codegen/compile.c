@@ -284,8 +284,14 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	if ((kind == CG_OBJ || kind == CG_SO) && elf_little_endian(triple, layout))
 		mo.weights = &weights;
 	mo.isa = cg_isa_of(tm);
-	if (o->verbose)
-		fprintf(stderr, "onnxcc: vector unit %s (%d f32 lanes)\n", mo.isa.name, mo.isa.vlen);
+	mo.nvariants = cg_isa_variants(tm, o->cpu, o->features, mo.variants);
+	if (o->verbose) {
+		fprintf(stderr, "onnxcc: vector unit %s (%d f32 lanes)", mo.isa.name, mo.isa.vlen);
+		for (int k = 0; k < mo.nvariants; k++)
+			fprintf(stderr, "%s%s (%d)", k ? ", " : "; hot kernels also for ", mo.variants[k].name,
+			        mo.variants[k].vlen);
+		fprintf(stderr, "%s\n", mo.nvariants ? ", chosen at run time" : "");
+	}
 	phase_begin(&P, "codegen", live);
 	bool built = cg_build_module(&cg, g, &plan, &mo, d);
 	phase_end(&P);

@@ -89,8 +89,9 @@ LLVMValueRef cg_data_global(Cg *cg, const char *name, size_t n, const void *data
 	return gv;
 }
 
-/* Emits node `nid` as an internal function; returns it (NULL on failure). */
-static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid)
+/* Emits node `nid` as an internal function for cg->isa (its name ends in
+ * suffix); returns it (NULL on failure). */
+static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid, const char *suffix)
 {
 	const Node *n = &cg->g->nodes[nid];
 	LLVMTypeRef params[64];
@@ -109,7 +110,7 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid)
 	}
 	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, (unsigned)np, 0);
 	char name[256];
-	snprintf(name, sizeof name, "%s.node%d.%s", cg->prefix, (int)nid, n->op_type);
+	snprintf(name, sizeof name, "%s.node%d.%s%s", cg->prefix, (int)nid, n->op_type, suffix);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
@@ -157,6 +158,34 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid)
 		return NULL;
 	}
 	return fn;
+}
+
+/* Emits node `nid`; returns the function the run function calls (NULL on
+ * failure).  In a module with variants (cg->nvariants), a node whose
+ * baseline lowering computes on vectors is lowered again for each variant
+ * ISA, and a dispatcher choosing among them at run time is returned (see
+ * codegen/kernels/dispatch.c); other nodes have one version. */
+static LLVMValueRef emit_node(Cg *cg, NodeId nid)
+{
+	LLVMValueRef mark = LLVMGetLastFunction(cg->mod);
+	LLVMValueRef base = emit_node_fn(cg, nid, "");
+	if (!base || !cg->nvariants || !kern_fns_use_vectors(cg, mark))
+		return base;
+	CgIsa isa0 = cg->isa;
+	LLVMValueRef vfns[CG_MAX_VARIANTS];
+	for (int k = 0; k < cg->nvariants; k++) {
+		cg->isa = cg->variants[k];
+		char suffix[32];
+		snprintf(suffix, sizeof suffix, ".%s", cg->isa.name);
+		LLVMValueRef vmark = LLVMGetLastFunction(cg->mod);
+		vfns[k] = emit_node_fn(cg, nid, suffix);
+		if (vfns[k])
+			kern_isa_attrs(cg, vmark);
+		cg->isa = isa0;
+		if (!vfns[k])
+			return NULL;
+	}
+	return kern_dispatch(cg, base, vfns, cg->variants, cg->nvariants);
 }
 
 static uint64_t value_bytes(const Value *v)
@@ -416,7 +445,15 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 	cg->d = d;
 	cg->prefix = o->prefix;
 	cg->weights = o->weights;
-	cg->isa = o->isa.vlen ? o->isa : (CgIsa){4, 16, false, "sse"};
+	cg->isa = o->isa.vlen ? o->isa : (CgIsa){4, 16, false, "sse", NULL, 0};
+	cg->nvariants = o->nvariants < CG_MAX_VARIANTS ? o->nvariants : CG_MAX_VARIANTS;
+	for (int k = 0; k < cg->nvariants; k++) {
+		cg->variants[k] = o->variants[k];
+		if (o->variants[k].vlen > cg->pack_vlen)
+			cg->pack_vlen = o->variants[k].vlen;
+	}
+	if (cg->nvariants)
+		cg->isa.level = 1;
 	cg->ctx = LLVMContextCreate();
 	cg->mod = LLVMModuleCreateWithNameInContext(o->prefix, cg->ctx);
 	cg->b = LLVMCreateBuilderInContext(cg->ctx);
@@ -442,7 +479,7 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 	for (NodeId k = 0; ok && k < g->nnodes; k++) {
 		if (g->nodes[k].dead || memplan_view_node(g, &g->nodes[k]))
 			continue; /* a view names its input's bytes: no code */
-		node_fns[k] = emit_node_fn(cg, k);
+		node_fns[k] = emit_node(cg, k);
 		if (!node_fns[k])
 			ok = false;
 		if (o->done)

@@ -24,6 +24,10 @@ typedef struct CgModuleOptions {
 	struct CgWeights *weights; /* NULL, or where large constants are deferred to
 	                              (codegen/weights.h; the caller writes and frees them) */
 	atomic_int *done;          /* NULL, or incremented after each node function (progress) */
+	/* Variants of the hot node functions, selected at run time by a CPU
+	 * check (cg_isa_variants(); nvariants 0: a single version). */
+	CgIsa variants[CG_MAX_VARIANTS];
+	int nvariants;
 } CgModuleOptions;
 
 /* Creates cg->ctx/mod/b and fills them.  On failure (an op that cannot be

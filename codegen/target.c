@@ -357,6 +357,24 @@ CgIsa cg_isa_of(LLVMTargetMachineRef tm)
 	return isa;
 }
 
+int cg_isa_variants(LLVMTargetMachineRef tm, const char *cpu, const char *features, CgIsa *out)
+{
+	if ((cpu && *cpu) || (features && *features))
+		return 0;
+	char *tr = LLVMGetTargetMachineTriple(tm);
+	char *fs = LLVMGetTargetMachineFeatureString(tm);
+	int n = 0;
+	/* only the portable x86-64 machine (its feature string is empty) */
+	if (!strncmp(tr, "x86_64", 6) && !*fs) {
+		out[n++] = (CgIsa){8, 16, true, "avx2", "+avx2,+fma,+f16c", 2};
+		out[n++] = (CgIsa){16, 32, true, "avx512",
+		                   "+avx512f,+avx512vl,+avx512bw,+avx512dq,+evex512,+avx2,+fma,+f16c", 3};
+	}
+	LLVMDisposeMessage(tr);
+	LLVMDisposeMessage(fs);
+	return n;
+}
+
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level, Diag *d)
 {
 	char *err = NULL;
@@ -577,7 +595,9 @@ void cg_print_targets(FILE *f)
 		free(tr);
 	}
 	fprintf(f, "Any other triple LLVM knows is accepted for .o .s .ll.\n"
-	        "--cpu native (or host) builds for this machine's CPU and its features.\n");
+	        "Without --cpu/--features, x86-64 code also holds AVX2 and AVX-512 versions of its hot\n"
+	        "kernels, chosen at the first call by cpuid.\n"
+	        "--cpu native (or host) builds for this machine's CPU and its features, one version.\n");
 }
 
 bool cg_emit(LLVMModuleRef m, LLVMTargetMachineRef tm, CgArtifact kind, const char *path, Diag *d)

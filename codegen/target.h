@@ -42,6 +42,14 @@ void cg_print_targets(FILE *f);
  * --cpu without --features reads as that architecture's baseline). */
 CgIsa cg_isa_of(LLVMTargetMachineRef tm);
 
+/* The variants a portable build of tm also carries for its hot kernels
+ * (written to out[0..CG_MAX_VARIANTS), returns how many): on x86-64
+ * without --cpu and --features (cpu and features NULL or empty), AVX2+FMA
+ * (8 lanes) and AVX-512 (16 lanes), picked at run time by a CPU check
+ * (codegen/kernels/dispatch.c); 0 elsewhere: AArch64 and ARMv7-A Linux have
+ * NEON in their baseline, and a named or native CPU builds for one CPU. */
+int cg_isa_variants(LLVMTargetMachineRef tm, const char *cpu, const char *features, CgIsa *out);
+
 /* Verifies the module, runs the new-pass-manager pipeline default<O{n}>. */
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level, Diag *d);
 

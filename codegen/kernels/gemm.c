@@ -209,6 +209,7 @@ void kern_fn_end(Cg *cg, KFn *kf)
 /* Everything a micro-kernel function is specialised on. */
 typedef struct UKey {
 	int mr, nv, w;
+	int level;           /* the ISA's dispatch level (variants differ in features) */
 	int last_valid;      /* valid lanes of the last vector of columns (w: all) */
 	int b_masked;        /* B's last vector is loaded masked (unpadded runtime B) */
 	int64_t a_rs, a_cs, b_ks, ldc;
@@ -233,9 +234,26 @@ typedef struct Packed {
 	struct Packed *next;
 } Packed;
 
+/* Everything a task function is specialised on besides its node: products
+ * of the same shape, strides and epilogue (a transformer's layers) share
+ * one task function, the packed weights coming through the context. */
+typedef struct TKey {
+	int level, w, b_const, has_bias, has_res, act, nbatch_dims;
+	int64_t M, N, K, a_rs, a_cs, b_rs, b_cs, ldc, res_rs, res_cs;
+	float alpha, beta, beta_bias;
+	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK], res_bs[IR_MAX_RANK];
+} TKey;
+
+typedef struct KTask {
+	TKey key;
+	LLVMValueRef fn;
+	struct KTask *next;
+} KTask;
+
 typedef struct KCache {
 	UKern *ukerns;
 	struct Packed *packed;
+	KTask *tasks;
 	int n;
 } KCache;
 
@@ -251,6 +269,10 @@ void kern_cache_free(Cg *cg)
 	for (struct Packed *q = kc->packed, *nx; q; q = nx) {
 		nx = q->next;
 		free(q);
+	}
+	for (KTask *t = kc->tasks, *nx; t; t = nx) {
+		nx = t->next;
+		free(t);
 	}
 	free(kc);
 	cg->kern_cache = NULL;
@@ -422,13 +444,15 @@ static void pack_fill(void *dst, size_t n, const void *arg)
 		cg_release_pages(a->b, (size_t)(last + 1) * sizeof *a->b);
 }
 
-/* Packs constant B into K blocks of KC rows, each [N/NR full panels][kc][NR]
- * then the edge panel [kc][N%NR] (not padded: its last vector is loaded
+/* Packs constant B into K blocks of KC rows, each [N/PNR full panels][kc][PNR]
+ * then the edge panel [kc][N%PNR] (not padded: its last vector is loaded
  * masked), so block pc starts at pc*N; returns a private read-only global
- * (cg_data_global: filled when the object is written, for a large one). */
-static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t)
+ * (cg_data_global: filled when the object is written, for a large one).
+ * PNR (nr here) is the panel width of the widest variant of the module
+ * (plan_init), a multiple of every variant's NR: one packed copy serves
+ * them all, a narrower kernel reading a PNR panel as PNR/NR sub-panels. */
+static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t, int64_t nr)
 {
-	int64_t nr = (int64_t)t->nv * t->w;
 	KCache *cache = cg->kern_cache;
 	if (!cache)
 		cache = cg->kern_cache = xcalloc(1, sizeof *cache);
@@ -451,6 +475,9 @@ typedef struct Plan {
 	const KGemm *g;
 	Tiles t;
 	int64_t nr;
+	int level;          /* cg->isa.level, part of every micro-kernel's key */
+	int64_t pnr;        /* width of a packed panel of constant B (a multiple of nr) */
+	int64_t bks;        /* B's row stride in the panels being computed now */
 	LLVMValueRef bpack; /* packed constant B or NULL */
 	LLVMValueRef bbuf;  /* stack panel for runtime B not contiguous along j */
 	bool b_direct;      /* runtime B with unit column stride: used in place */
@@ -464,13 +491,14 @@ static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
 	UKey k;
 	memset(&k, 0, sizeof k);
 	k.w = P->t.w;
+	k.level = P->level;
 	k.nv = (int)((ncols + k.w - 1) / k.w);
 	k.mr = mr;
 	k.last_valid = (int)(ncols - (int64_t)(k.nv - 1) * k.w);
 	k.b_masked = (P->b_direct || P->bpack) && k.last_valid < k.w;
 	k.a_rs = P->abuf ? 1 : g->a_rs;
 	k.a_cs = P->abuf ? P->t.mr : g->a_cs;
-	k.b_ks = P->b_direct ? g->b_rs : P->bpack ? ncols : P->nr;
+	k.b_ks = P->bks;
 	k.ldc = g->ldc;
 	k.has_bias = g->bias != NULL;
 	k.has_res = g->res != NULL;
@@ -567,32 +595,60 @@ static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t k
                               int64_t ncols)
 {
 	const KGemm *g = P->g;
-	if (P->bpack)
+	if (P->bpack && P->pnr == P->nr)
 		return gep_f32(cg, P->bpack, add_i64(cg, mul_i64(cg, pcv, g->N), mul_i64(cg, j, kc)));
+	if (P->bpack) {
+		/* column j lies in packed panel q = j / PNR (which starts at
+		 * q*PNR*kc in the block), at column j - q*PNR of it */
+		LLVMValueRef q = LLVMBuildSDiv(cg->b, j, cg_i64(cg, P->pnr), "");
+		LLVMValueRef o = LLVMBuildNSWSub(cg->b, j, mul_i64(cg, q, P->pnr), "");
+		LLVMValueRef off = add_i64(cg, mul_i64(cg, pcv, g->N), add_i64(cg, mul_i64(cg, q, P->pnr * kc), o));
+		return gep_f32(cg, P->bpack, off);
+	}
 	if (P->b_direct)
 		return gep_f32(cg, g->b, add_i64(cg, mul_i64(cg, pcv, g->b_rs), j));
 	pack_panel_runtime(cg, P, pcv, kc, j, ncols);
 	return P->bbuf;
 }
 
+static LLVMValueRef min_i64(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, cg_i64(cg, b), ""), a, cg_i64(cg, b), "");
+}
+
+static LLVMValueRef max_i64(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, a, cg_i64(cg, b), ""), a, cg_i64(cg, b), "");
+}
+
 /* Column panels [p0, p1) (i64 values; panel p covers columns p*NR..) of
- * rows [i0, i0+rows) for K block pc.  The last panel may be partial. */
-static void col_panels(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc,
+ * rows [i0, i0+rows) for K block pc.  The last panel may be partial.  With
+ * packed B the full panels come in two runs of their own B row stride:
+ * those inside full packed panels (PNR), then those inside the edge packed
+ * panel (N % PNR). */
+static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc,
                        LLVMValueRef flags, LLVMValueRef p0, LLVMValueRef p1)
 {
 	int64_t N = P->g->N, nr = P->nr;
 	int64_t full = N / nr, rem = N % nr;
-	if (full) {
-		LLVMValueRef lt = LLVMBuildICmp(cg->b, LLVMIntSLT, p1, cg_i64(cg, full), "");
-		LLVMValueRef pe = LLVMBuildSelect(cg->b, lt, p1, cg_i64(cg, full), "");
+	int64_t bks = P->b_direct ? P->g->b_rs : P->bpack ? P->pnr : P->nr;
+	int64_t edge_bks = P->bpack ? N % P->pnr : bks;
+	/* kernel panels [0, in_full) lie in full packed panels */
+	int64_t in_full = P->bpack ? (N / P->pnr) * (P->pnr / nr) : full;
+	for (int run = 0; run < 2; run++) {
+		int64_t lo = run ? in_full : 0, hi = run ? full : in_full;
+		if (lo >= hi)
+			continue;
+		P->bks = run ? edge_bks : bks;
 		CgLoop lj;
-		cg_for_v(cg, &lj, p0, pe);
+		cg_for_v(cg, &lj, lo ? max_i64(cg, p0, lo) : p0, min_i64(cg, p1, hi));
 		LLVMValueRef j = mul_i64(cg, lj.iv, nr);
 		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, nr);
 		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags);
 		cg_for_end(cg, &lj);
 	}
 	if (rem) {
+		P->bks = P->bpack ? edge_bks : P->b_direct ? bks : P->nr;
 		CgIf last;
 		cg_if(cg, &last, LLVMBuildICmp(cg->b, LLVMIntSGT, p1, cg_i64(cg, full), ""));
 		LLVMValueRef j = cg_i64(cg, full * nr);
@@ -683,7 +739,8 @@ static Split split_for(const KGemm *g, const Plan *P)
 }
 
 /* Emits `void task(ptr ctx, i64 begin, i64 end)`; ctx holds the base
- * pointers {a, b, c, bias, res}. */
+ * pointers {a, b, c, bias, res}, b being the packed weights when B is
+ * constant. */
 static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 {
 	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
@@ -724,6 +781,9 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 				off[o] = add_i64(cg, off[o], mul_i64(cg, x, bs[o][d]));
 	}
 	KGemm g = *g0;
+	LLVMValueRef bpack = P->bpack;
+	if (g0->b_const)
+		P->bpack = base[1];
 	g.a = gep_f32(cg, base[0], off[0]);
 	g.b = g0->b_const ? NULL : gep_f32(cg, base[1], off[1]);
 	g.c = gep_f32(cg, base[2], off[2]);
@@ -748,6 +808,7 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 	}
 	cg_for_end(cg, &lt);
 	P->g = g0;
+	P->bpack = bpack;
 
 	kern_fn_end(cg, &kf);
 	return fn;
@@ -785,8 +846,12 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 	P->g = g;
 	P->t = tiles_for(cg, g->M, g->K);
 	P->nr = (int64_t)P->t.nv * P->t.w;
+	P->level = cg->isa.level;
+	P->pnr = P->nr;
+	if (cg->pack_vlen > P->t.w && cg->pack_vlen % P->t.w == 0)
+		P->pnr = (int64_t)P->t.nv * cg->pack_vlen;
 	if (g->b_const)
-		P->bpack = pack_b(cg, g, &P->t);
+		P->bpack = pack_b(cg, g, &P->t, P->pnr);
 	else if (g->b_cs == 1 && !g->b_elem)
 		P->b_direct = true;
 	else
@@ -838,15 +903,58 @@ bool kern_gemm_here(Cg *cg, const KGemm *g)
 	return true;
 }
 
+/* The task function of product g: one emitted earlier with the same key,
+ * or a new one (products with an implicit B are never shared: b_elem is
+ * their own code). */
+static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S)
+{
+	if (g->b_elem)
+		return emit_task(cg, g, P, S);
+	TKey k;
+	memset(&k, 0, sizeof k);
+	k.level = cg->isa.level;
+	k.w = P->t.w;
+	k.b_const = g->b_const != NULL;
+	k.has_bias = g->bias != NULL;
+	k.has_res = g->res != NULL;
+	k.act = g->act;
+	k.nbatch_dims = g->nbatch_dims;
+	k.M = g->M, k.N = g->N, k.K = g->K;
+	k.a_rs = g->a_rs, k.a_cs = g->a_cs, k.b_rs = g->b_rs, k.b_cs = g->b_cs, k.ldc = g->ldc;
+	k.res_rs = g->res ? g->res_rs : 0, k.res_cs = g->res ? g->res_cs : 0;
+	k.alpha = g->alpha;
+	k.beta = g->res ? g->beta : 0;
+	k.beta_bias = g->bias ? g->beta_bias : 0;
+	for (int d = 0; d < g->nbatch_dims; d++) {
+		k.bdims[d] = g->bdims[d];
+		k.a_bs[d] = g->a_bs[d];
+		k.b_bs[d] = g->b_bs[d];
+		k.c_bs[d] = g->c_bs[d];
+		k.res_bs[d] = g->res ? g->res_bs[d] : 0;
+	}
+	KCache *cache = cg->kern_cache;
+	if (!cache)
+		cache = cg->kern_cache = xcalloc(1, sizeof *cache);
+	for (KTask *t = cache->tasks; t; t = t->next)
+		if (!memcmp(&t->key, &k, sizeof k))
+			return t->fn;
+	KTask *t = xcalloc(1, sizeof *t);
+	t->key = k;
+	t->fn = emit_task(cg, g, P, S);
+	t->next = cache->tasks;
+	cache->tasks = t;
+	return t->fn;
+}
+
 bool kern_gemm(Cg *cg, const KGemm *g)
 {
 	Plan P;
 	plan_init(cg, g, &P);
 	Split S = split_for(g, &P);
-	LLVMValueRef task = emit_task(cg, g, &P, &S);
+	LLVMValueRef task = cached_task(cg, g, &P, &S);
 	LLVMTypeRef ctxt = LLVMArrayType2(cg->t_ptr, 5);
 	LLVMValueRef ctx = cg_alloca(cg, ctxt, "gemm_ctx");
-	LLVMValueRef ptrs[5] = {g->a, g->b, g->c, g->bias, g->res};
+	LLVMValueRef ptrs[5] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res};
 	for (int i = 0; i < 5; i++) {
 		LLVMValueRef idx = cg_i64(cg, i);
 		LLVMBuildStore(cg->b, ptrs[i] ? ptrs[i] : LLVMConstNull(cg->t_ptr),

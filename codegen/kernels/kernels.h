@@ -105,6 +105,24 @@ void kern_fn_attrs(Cg *cg, LLVMValueRef fn);
 LLVMValueRef kern_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
                             LLVMValueRef *args, unsigned nargs);
 
+/* ---- multi-versioning (dispatch.c) ----------------------------------------
+ * mark: the module's last function before a lowering (NULL: none), so that
+ * "the functions after mark" are the ones that lowering created. */
+
+/* True when a function created after mark (always-inline helpers and
+ * declarations aside), or one it calls, computes on vectors: its code
+ * depends on the ISA. */
+bool kern_fns_use_vectors(Cg *cg, LLVMValueRef mark);
+
+/* Gives every function defined after mark (always-inline helpers aside:
+ * they take their caller's features) cg->isa's "target-features"; nothing
+ * when cg->isa.features is NULL. */
+void kern_isa_attrs(Cg *cg, LLVMValueRef mark);
+
+/* A function of base's type that calls vfns[k] when the run-time CPU check
+ * gives visa[k].level, and base otherwise (see dispatch.c). */
+LLVMValueRef kern_dispatch(Cg *cg, LLVMValueRef base, const LLVMValueRef *vfns, const CgIsa *visa, int n);
+
 /* Frees the kernel cache of cg (cg_dispose() calls it). */
 void kern_cache_free(Cg *cg);
 

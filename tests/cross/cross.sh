@@ -9,7 +9,10 @@
 # x86_64-nehalem: the host's own triple run under `qemu-x86_64 -cpu
 # Nehalem`, a CPU without AVX, which checks that the default build is
 # portable (and, on an AVX2 host, that a --cpu native build is not: it must
-# die there with an illegal instruction).  Without the tools it prints a
+# die there with an illegal instruction); the last model's default build
+# then also runs under `-cpu Haswell` (when this qemu has it), where its
+# run-time CPU check must take the AVX2+FMA versions: the outputs match
+# PyTorch and differ bit for bit from the Nehalem run (FMA rounds once).  Without the tools it prints a
 # SKIP line and exits 77 (ctest's skip code).  Steps:
 #   1. onnxcc-run for the target: cmake -DONNXCC_RUNTIME_ONLY=ON with
 #      cmake/toolchain-<triple>.cmake, into BUILD_DIR/cross/<arch>/rt
@@ -114,6 +117,39 @@ if [ "$ARCH" = x86_64-nehalem ] && grep -qw avx2 /proc/cpuinfo; then
 		fails=$((fails + 1))
 	else
 		echo "ok: a --cpu native build of $m does not run on Nehalem ($(grep -o 'Illegal instruction' "$MW/native.run" | head -n 1))"
+	fi
+fi
+# The AVX2 versions of the portable build: same .so under a Haswell.
+if [ "$ARCH" = x86_64-nehalem ] && [ -f "$MW/model.so" ]; then
+	if ! "$QEMU" -cpu help 2>/dev/null | grep -qw Haswell; then
+		echo "SKIP $ARCH: $QEMU has no Haswell CPU model (the AVX2 path is not run)"
+	else
+		set --
+		for i in $(sed -n 's/^input //p' "$MD/manifest.txt"); do
+			set -- "$@" --input "$i=$MD/inputs/$i.npy"
+		done
+		mkdir -p "$MW/haswell"
+		if ! "$QEMU" -cpu Haswell -L "$SYSROOT" "$RUN" "$MW/model.so" "$@" --output-dir "$MW/haswell" \
+			>"$MW/haswell.run" 2>&1; then
+			echo "FAIL $ARCH $m: default build under -cpu Haswell: $(grep -v 'TCG doesn' "$MW/haswell.run" | head -n 3)"
+			fails=$((fails + 1))
+		else
+			set --
+			same=yes
+			for o in $(sed -n 's/^output //p' "$MD/manifest.txt"); do
+				set -- "$@" "$o" "$MD/outputs/$o.npy" "$MW/haswell/$o.npy"
+				cmp -s "$MW/out/$o.npy" "$MW/haswell/$o.npy" || same=no
+			done
+			if ! "$BUILD/onnxcc-npycmp" "$@" >"$MW/haswell.cmp" 2>&1; then
+				echo "FAIL $ARCH $m under -cpu Haswell: $(grep -v ' ok$' "$MW/haswell.cmp" | head -n 3)"
+				fails=$((fails + 1))
+			elif [ $same = yes ]; then
+				echo "FAIL $ARCH $m: the default build gives bitwise the Nehalem (SSE) result under -cpu Haswell: the AVX2 versions did not run"
+				fails=$((fails + 1))
+			else
+				echo "PASS $ARCH $m under -cpu Haswell (AVX2+FMA versions: not bitwise the SSE result): $(sed -n 's/^maxrel/max rel error/p' "$MW/haswell.cmp")"
+			fi
+		fi
 	fi
 fi
 [ $fails -eq 0 ]

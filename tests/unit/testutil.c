@@ -41,25 +41,32 @@ void tu_write_file(const char *path, const void *data, size_t n)
 
 #include "codegen/module.h"
 #include "codegen/target.h"
+#include "codegen/kernels/kernels.h"
 #include "passes/memplan.h"
 #include "runtime/onnxcc_model.h"
 
 CgIsa tu_isa_override;
 
 const CgIsa tu_isas[3] = {
-	{4, 16, false, "sse"},
-	{8, 16, true, "avx2"},
-	{16, 32, true, "avx512"},
+	{4, 16, false, "sse", NULL, 1},
+	{8, 16, true, "avx2", "+avx2,+fma,+f16c", 2},
+	{16, 32, true, "avx512", "+avx512f,+avx512vl,+avx512bw,+avx512dq,+evex512,+avx2,+fma,+f16c", 3},
 };
 
 bool tu_host_has(const CgIsa *isa)
 {
+	bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	            __builtin_cpu_supports("f16c");
 	if (isa->vlen == 16)
-		return __builtin_cpu_supports("avx512f");
+		return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
 	if (isa->vlen == 8)
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+		return avx2;
 	return true;
 }
+bool tu_variants;
+void (*tu_module_hook)(Cg *cg);
+void (*tu_loaded_hook)(void *handle);
 const OnnxccParallel *tu_parallel;
 
 bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Diag *d)
@@ -78,8 +85,14 @@ bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Dia
 	char *triple = LLVMGetTargetMachineTriple(tm);
 	CgModuleOptions mo = {.prefix = "tu", .export_alias = true, .triple = triple, .layout = layout};
 	mo.isa = tu_isa_override.vlen ? tu_isa_override : cg_isa_of(tm);
+	if (tu_variants)
+		mo.nvariants = cg_isa_variants(tm, NULL, NULL, mo.variants);
 	bool built = cg_build_module(&cg, g, &plan, &mo, d);
 	LLVMDisposeMessage(triple);
+	if (built && tu_isa_override.features)
+		kern_isa_attrs(&cg, NULL);    /* the whole module for that ISA */
+	if (built && tu_module_hook)
+		tu_module_hook(&cg);
 	if (!built || !cg_optimize(cg.mod, tm, 2, d) || !cg_emit(cg.mod, tm, CG_SO, so, d))
 		goto out;
 	void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
@@ -88,6 +101,8 @@ bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Dia
 	assert_non_null(h);
 	const OnnxccModel *m = dlsym(h, "onnxcc_model");
 	assert_non_null(m);
+	if (tu_loaded_hook)
+		tu_loaded_hook(h);
 	void *ws = NULL;
 	if (m->workspace_size)
 		assert_int_equal(posix_memalign(&ws, 64, m->workspace_size), 0);

@@ -30,9 +30,19 @@ bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Dia
 #include "codegen/cg.h"
 extern CgIsa tu_isa_override;
 /* The tile sizes kernel tests run: 4 (SSE/NEON), 8 (AVX2) and 16 (AVX-512)
- * lanes; tu_host_has() says whether this CPU can execute one. */
+ * lanes, the last two with the target features of the portable build's
+ * variants (tu_run_graph gives every function of the module an override's
+ * features, so the AVX2/AVX-512 instructions themselves run); tu_host_has()
+ * says whether this CPU can execute one. */
 extern const CgIsa tu_isas[3];
 bool tu_host_has(const CgIsa *isa);
+/* When set, tu_run_graph builds the module with the run-time-dispatched
+ * variants of a portable build (cg_isa_variants()). */
+extern bool tu_variants;
+/* When set, called on the built module before it is optimised, and with
+ * the loaded library's dlopen handle before it runs. */
+extern void (*tu_module_hook)(Cg *cg);
+extern void (*tu_loaded_hook)(void *handle);
 /* When set, tu_run_graph runs the model through run_parallel with it. */
 #include "runtime/onnxcc_model.h"
 extern const OnnxccParallel *tu_parallel;
