@@ -66,7 +66,7 @@ static char *canonical_path(const char *path)
 		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
 	char *real = realpath(dir, NULL);
 	if (!real)
-		return strdup(path);
+		return xstrdup(path);
 	const char *base = slash ? slash + 1 : path;
 	size_t n = strlen(real) + strlen(base) + 2;
 	char *r = xmalloc(n);
@@ -111,6 +111,7 @@ static char *temp_beside(const char *path, Diag *d)
 		return NULL;
 	}
 	close(fd);
+	xalloc_remove_on_oom(t);
 	return t;
 }
 
@@ -200,7 +201,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		}
 	}
 	if (o->out_path) {
-		char *h = o->header_path ? strdup(o->header_path) : header_default(o->out_path);
+		char *h = o->header_path ? xstrdup(o->header_path) : header_default(o->out_path);
 		char *co = canonical_path(o->out_path), *ch = canonical_path(h);
 		bool same = !strcmp(co, ch);
 		free(co);
@@ -287,7 +288,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	ph[nph++] = (Phase){"llvm opt", now_ms() - t};
 
 	t = now_ms();
-	hdr_path = o->header_path ? strdup(o->header_path) : header_default(o->out_path);
+	hdr_path = o->header_path ? xstrdup(o->header_path) : header_default(o->out_path);
 	if (!(tmp_out = temp_beside(o->out_path, d)) || !(tmp_hdr = temp_beside(hdr_path, d)))
 		goto out;
 	if (!cg_emit_with(cg.mod, tm, kind, tmp_out, o->linker, d))
@@ -311,6 +312,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		diag_syserr(d, o->out_path);
 		goto out;
 	}
+	xalloc_keep_on_oom(tmp_out);
 	free(tmp_out);
 	tmp_out = NULL;
 	if (rename(tmp_hdr, hdr_path) != 0) {
@@ -318,16 +320,21 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		unlink(o->out_path);
 		goto out;
 	}
+	xalloc_keep_on_oom(tmp_hdr);
 	free(tmp_hdr);
 	tmp_hdr = NULL;
 	ph[nph++] = (Phase){"emit", now_ms() - t};
 	ok = true;
 
 out:
-	if (tmp_out)
+	if (tmp_out) {
 		unlink(tmp_out);
-	if (tmp_hdr)
+		xalloc_keep_on_oom(tmp_out);
+	}
+	if (tmp_hdr) {
 		unlink(tmp_hdr);
+		xalloc_keep_on_oom(tmp_hdr);
+	}
 	free(tmp_out);
 	free(tmp_hdr);
 	if (ok && o->time_passes) {

@@ -1002,6 +1002,23 @@ static Graph *load_graph(Loader *L, const Onnx__GraphProto *gp, bool nested,
 
 /* ---- entry points ------------------------------------------------------ */
 
+/* protobuf-c allocates through xmalloc: running out of memory while
+ * unpacking is the system error of ir/xalloc.c, not "not a valid model".
+ * (free() releases it, so free_unpacked(m, NULL) stays right.) */
+static void *pb_alloc(void *data, size_t n)
+{
+	(void)data;
+	return xmalloc(n);
+}
+
+static void pb_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+
 /* See onnx.h.  The unpacked ModelProto becomes the Graph's owner. */
 Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag *d)
 {
@@ -1017,7 +1034,7 @@ Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag
 		diag_error(d, "not a valid ONNX model (%s)", why);
 		goto fail;
 	}
-	owner->model = onnx__model_proto__unpack(NULL, len, buf);
+	owner->model = onnx__model_proto__unpack(&pb_allocator, len, buf);
 	const Onnx__ModelProto *m = owner->model;
 	if (!m) {
 		diag_error(d, "not a valid ONNX model (protobuf parse failed)");

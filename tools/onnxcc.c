@@ -75,11 +75,9 @@ int main(int argc, char **argv)
 {
 	CompileOptions o = {.opt_level = 3};
 	int rc = 0;
-	const char **dims = calloc((size_t)argc, sizeof *dims);
-	CompileConstInput *consts = calloc((size_t)argc, sizeof *consts);
-	OnnxccNpy *arrays = calloc((size_t)argc, sizeof *arrays);
-	if (!dims || !consts || !arrays)
-		return 2;
+	const char **dims = xcalloc((size_t)argc, sizeof *dims);
+	CompileConstInput *consts = xcalloc((size_t)argc, sizeof *consts);
+	OnnxccNpy *arrays = xcalloc((size_t)argc, sizeof *arrays);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -125,7 +123,10 @@ int main(int argc, char **argv)
 				goto done;
 			}
 			CompileConstInput *c = &consts[o.nconst_inputs++];
-			c->name = strndup(next, (size_t)(eq - next));
+			char *name = xmalloc((size_t)(eq - next) + 1);
+			memcpy(name, next, (size_t)(eq - next));
+			name[eq - next] = 0;
+			c->name = name;
 			c->dtype = arr->dtype;
 			c->rank = arr->rank;
 			c->shape = arr->shape;
