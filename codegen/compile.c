@@ -268,7 +268,8 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	if (o->verbose)
 		fprintf(stderr, "onnxcc: generating code for %d nodes\n", g->nnodes);
 	t = now_ms();
-	CgModuleOptions mo = {.prefix = prefix, .export_alias = kind == CG_SO, .triple = NULL, .layout = layout};
+	CgModuleOptions mo = {.prefix = prefix, .export_alias = kind == CG_SO, .triple = NULL, .layout = layout,
+	                      .index_clamp = o->index_clamp};
 	char *triple = LLVMGetTargetMachineTriple(tm);
 	mo.triple = triple;
 	mo.isa = cg_isa_of(tm);
@@ -298,7 +299,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		diag_syserr(d, tmp_hdr);
 		goto out;
 	}
-	cg_write_header(hf, g, &plan, prefix, o->model_path);
+	cg_write_header(hf, g, &plan, prefix, o->model_path, o->index_clamp);
 	if (fclose(hf) != 0) {
 		diag_syserr(d, tmp_hdr);
 		goto out;

@@ -1,7 +1,8 @@
 /* codegen/module.h — builds the LLVM module of a whole graph.
  *
  * requires: shapes inferred and static, a memory plan for the graph
- * produces: one internal function per live node, the typed entry point
+ * produces: one internal function per live node (returning an i32 status),
+ *           the typed entry point
  *           int <prefix>_run(inputs..., outputs..., void *workspace),
  *           the generic <prefix>_run_v, the descriptor <prefix>_model
  *           (and the alias `onnxcc_model` when export_alias is set),
@@ -19,6 +20,8 @@ typedef struct CgModuleOptions {
 	const char *triple;
 	LLVMTargetDataRef layout;  /* the target machine's data layout */
 	CgIsa isa;                 /* zero: a portable 4-lane guess (unit tests) */
+	bool index_clamp;          /* run-time indices out of range: clamped (true) or
+	                            * the run function returns CG_STATUS_INDEX (false) */
 } CgModuleOptions;
 
 /* Creates cg->ctx/mod/b and fills them.  On failure (an op that cannot be

@@ -26,7 +26,7 @@ nodes=$src/../shared/onnx-node-tests
 jobs=${JOBS:-2}
 
 CC=clang-19 cmake -S "$src" -B "$B" -DCMAKE_BUILD_TYPE=Debug -DONNXCC_FUZZ=ON >/dev/null || exit 2
-cmake --build "$B" -j "$jobs" --target $targets >"$B.log" 2>&1 || { tail -20 "$B.log"; exit 2; }
+cmake --build "$B" -j "$jobs" --target $targets >"$B/build.log" 2>&1 || { tail -20 "$B/build.log"; exit 2; }
 
 # seeds: links to the node tests' and the zoo's models, the zoo's .npy files
 rm -rf "$B/seeds-onnx" "$B/seeds-npy"

@@ -33,6 +33,10 @@ extern CgIsa tu_isa_override;
  * lanes; tu_host_has() says whether this CPU can execute one. */
 extern const CgIsa tu_isas[3];
 bool tu_host_has(const CgIsa *isa);
+/* Compile with --index-oob=clamp (default: error); the status tu_run_graph
+ * expects from the run function (default 0). */
+extern bool tu_index_clamp;
+extern int tu_expect_status;
 /* When set, tu_run_graph runs the model through run_parallel with it. */
 #include "runtime/onnxcc_model.h"
 extern const OnnxccParallel *tu_parallel;
