@@ -406,12 +406,225 @@ static void test_reduce_where(void **state)
 	run_all();
 }
 
+/* ---- data movement and shape-like ops -------------------------------------
+ * Their parameters (indices, starts, repeats, ...) must be constants for
+ * the output shape to be static, so here both graphs hold constants: one
+ * is folded, the other goes to codegen unfolded (tu_run_graph runs no
+ * passes) and computes the result at run time. */
+
+typedef struct Mv {
+	const char *label;
+	NodeId node_c, node_r;
+	ValueId out_c, out_r;
+	void *run;
+} Mv;
+
+static Mv mvs[32];
+static int nmv;
+
+static ValueId kconst(Graph *g, DType dt, int rank, const int64_t *dims, const void *data)
+{
+	char name[32];
+	snprintf(name, sizeof name, "k%d", g->nvalues);
+	Shape s = shape_make(rank, dims);
+	return graph_add_const(g, name, dt, &s, data);
+}
+
+/* A node of op over the constants (dt[i], rank[i], dims[i], data[i]) in
+ * both graphs, output dtype odt and shape (orank, odims). */
+static Mv *mv(const char *label, Op op, int opset, int nin, const DType *dt, const int *rank,
+              const int64_t (*dims)[4], const void *const *data, DType odt, int orank,
+              const int64_t *odims)
+{
+	assert_true(nmv < 32);
+	Mv *m = &mvs[nmv++];
+	m->label = label;
+	Graph *gs[2] = {gc, gr};
+	for (int w = 0; w < 2; w++) {
+		ValueId in[5];
+		assert_true(nin <= 5);
+		for (int i = 0; i < nin; i++)
+			in[i] = kconst(gs[w], dt[i], rank[i], dims[i], data[i]);
+		char name[32];
+		snprintf(name, sizeof name, "mv%d_out", nmv);
+		Shape so = shape_make(orank, odims);
+		ValueId o = graph_add_value(gs[w], name, odt, &so);
+		gs[w]->outputs[gs[w]->noutputs++] = o;
+		NodeId n = tu_add_node(gs[w], op, opset, in, nin, &o, 1);
+		if (w == 0)
+			m->node_c = n, m->out_c = o;
+		else
+			m->node_r = n, m->out_r = o;
+	}
+	m->run = calloc(1, (size_t)numel(orank, odims) * dtype_size(odt) + 1);
+	return m;
+}
+
+static void attr_ints2(Mv *m, const char *name, int n, const int64_t *xs)
+{
+	tu_set_ints(gc, m->node_c, name, n, xs);
+	tu_set_ints(gr, m->node_r, name, n, xs);
+}
+
+static void attr_int2(Mv *m, const char *name, int64_t x)
+{
+	tu_set_int(gc, m->node_c, name, x);
+	tu_set_int(gr, m->node_r, name, x);
+}
+
+static void attr_str2(Mv *m, const char *name, const char *s)
+{
+	tu_set_str(gc, m->node_c, name, s);
+	tu_set_str(gr, m->node_r, name, s);
+}
+
+static void test_data_movement(void **state)
+{
+	(void)state;
+	gc = big_graph();
+	gr = big_graph();
+	nmv = 0;
+	float f12[12], f35[15], f7[7], f5[5];
+	int64_t i12[12];
+	fill(f12, DT_F32, 12, 0);
+	fill(f35, DT_F32, 15, 5);
+	fill(f7, DT_F32, 7, 40);
+	fill(f5, DT_F32, 5, 41);
+	fill(i12, DT_I64, 12, 3);
+	{   /* Range f32 and i32 (the element count from the ONNX formula) */
+		float s = 0.1f, l = 10.0f, dl = 0.3f;
+		int64_t n = (int64_t)ceil(((double)l - (double)s) / (double)dl);
+		const DType dt[3] = {DT_F32, DT_F32, DT_F32};
+		const int rk[3] = {0, 0, 0};
+		const int64_t dims[3][4] = {{0}};
+		const void *data[3] = {&s, &l, &dl};
+		mv("Range f32", OP_Range, 11, 3, dt, rk, dims, data, DT_F32, 1, &n);
+		int32_t a = 5, b = -20, c = -3;
+		int64_t m = 9;
+		const DType di[3] = {DT_I32, DT_I32, DT_I32};
+		const void *dd[3] = {&a, &b, &c};
+		mv("Range i32", OP_Range, 11, 3, di, rk, dims, dd, DT_I32, 1, &m);
+	}
+	{   /* Einsum outer product (folded: one product per element) */
+		const DType dt[2] = {DT_F32, DT_F32};
+		const int rk[2] = {1, 1};
+		const int64_t dims[2][4] = {{7}, {5}};
+		const void *data[2] = {f7, f5};
+		const int64_t od[2] = {7, 5};
+		Mv *m = mv("Einsum i,j->ij", OP_Einsum, 12, 2, dt, rk, dims, data, DT_F32, 2, od);
+		attr_str2(m, "equation", "i,j->ij");
+	}
+	{   /* Trilu upper, k = 1, on [3, 5] */
+		int64_t k = 1;
+		const DType dt[2] = {DT_F32, DT_I64};
+		const int rk[2] = {2, 0};
+		const int64_t dims[2][4] = {{3, 5}, {0}};
+		const void *data[2] = {f35, &k};
+		const int64_t od[2] = {3, 5};
+		mv("Trilu", OP_Trilu, 14, 2, dt, rk, dims, data, DT_F32, 2, od);
+	}
+	{   /* Transpose [3, 4] i64 */
+		const DType dt[1] = {DT_I64};
+		const int rk[1] = {2};
+		const int64_t dims[1][4] = {{3, 4}};
+		const void *data[1] = {i12};
+		const int64_t od[2] = {4, 3}, perm[2] = {1, 0};
+		Mv *m = mv("Transpose", OP_Transpose, 13, 1, dt, rk, dims, data, DT_I64, 2, od);
+		attr_ints2(m, "perm", 2, perm);
+	}
+	{   /* Gather axis 0 with negative indices */
+		int64_t idx[4] = {-1, 0, 2, -5};
+		const DType dt[2] = {DT_F32, DT_I64};
+		const int rk[2] = {2, 1};
+		const int64_t dims[2][4] = {{5, 3}, {4}};
+		const void *data[2] = {f35, idx};
+		const int64_t od[2] = {4, 3};
+		Mv *m = mv("Gather", OP_Gather, 13, 2, dt, rk, dims, data, DT_F32, 2, od);
+		attr_int2(m, "axis", 0);
+	}
+	{   /* CastLike f32 -> f16 */
+		uint16_t like = 0;
+		const DType dt[2] = {DT_F32, DT_F16};
+		const int rk[2] = {1, 0};
+		const int64_t dims[2][4] = {{12}, {0}};
+		const void *data[2] = {f12, &like};
+		const int64_t od[1] = {12};
+		mv("CastLike", OP_CastLike, 15, 2, dt, rk, dims, data, DT_F16, 1, od);
+	}
+	{   /* Concat axis 1 of [2, 3] and [2, 3] */
+		const DType dt[2] = {DT_F32, DT_F32};
+		const int rk[2] = {2, 2};
+		const int64_t dims[2][4] = {{2, 3}, {2, 3}};
+		const void *data[2] = {f12, f12 + 6};
+		const int64_t od[2] = {2, 6};
+		Mv *m = mv("Concat", OP_Concat, 13, 2, dt, rk, dims, data, DT_F32, 2, od);
+		attr_int2(m, "axis", 1);
+	}
+	{   /* Slice [3, 4] starts 1 ends -1 axis 1 step 2 -> [3, 1] */
+		int64_t st = 1, en = -1, ax = 1, sp = 2;
+		const DType dt[5] = {DT_I64, DT_I64, DT_I64, DT_I64, DT_I64};
+		const int rk[5] = {2, 1, 1, 1, 1};
+		const int64_t dims[5][4] = {{3, 4}, {1}, {1}, {1}, {1}};
+		const void *data[5] = {i12, &st, &en, &ax, &sp};
+		const int64_t od[2] = {3, 1};
+		mv("Slice", OP_Slice, 13, 5, dt, rk, dims, data, DT_I64, 2, od);
+	}
+	{   /* Tile [2, 3] by [2, 1]; Expand [3, 1] to [3, 4] */
+		int64_t rep[2] = {2, 1}, shp[2] = {3, 4};
+		const DType dt[2] = {DT_F32, DT_I64};
+		const int rk[2] = {2, 1};
+		const int64_t dims[2][4] = {{2, 3}, {2}};
+		const void *data[2] = {f12, rep};
+		const int64_t od[2] = {4, 3};
+		mv("Tile", OP_Tile, 13, 2, dt, rk, dims, data, DT_F32, 2, od);
+		const int64_t ed[2][4] = {{3, 1}, {2}};
+		const void *edata[2] = {f12, shp};
+		const int64_t eod[2] = {3, 4};
+		mv("Expand", OP_Expand, 13, 2, dt, rk, ed, edata, DT_F32, 2, eod);
+	}
+	Diag d;
+	diag_init(&d, "fold_vs_run.onnx", true);
+	void **outs = calloc((size_t)nmv + 1, sizeof *outs);
+	for (int i = 0; i < nmv; i++) {
+		assert_true(pass_fold_node(gc, mvs[i].node_c, &d));
+		outs[i] = mvs[i].run;
+	}
+	tu_compile_run(gr, NULL, outs);
+	int bad = 0;
+	for (int i = 0; i < nmv; i++) {
+		Value *v = gval(gc, mvs[i].out_c);
+		if (v->kind != VK_CONST) {
+			fprintf(stderr, "%s: not folded\n", mvs[i].label);
+			bad++;
+			continue;
+		}
+		size_t es = dtype_size(v->dtype);
+		for (int64_t e = 0; e < shape_numel(&v->shape); e++)
+			if (!same_el(v->dtype, (const unsigned char *)v->data + e * (int64_t)es,
+			             (const unsigned char *)mvs[i].run + e * (int64_t)es)) {
+				fprintf(stderr, "%s element %lld: folded ", mvs[i].label, (long long)e);
+				print_el(v->dtype, v->data, e);
+				fprintf(stderr, ", run ");
+				print_el(v->dtype, mvs[i].run, e);
+				fputc('\n', stderr);
+				bad++;
+			}
+	}
+	for (int i = 0; i < nmv; i++)
+		free(mvs[i].run);
+	free(outs);
+	graph_free(gc);
+	diag_free(&d);
+	assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_elementwise),
 		cmocka_unit_test(test_cast),
 		cmocka_unit_test(test_reduce_where),
+		cmocka_unit_test(test_data_movement),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
