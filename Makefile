@@ -2,7 +2,8 @@
 #   make demo   install deps, build (release), compile and run examples/
 #   make test   install deps, build (Debug, ASan+UBSan), run ctest
 #   make install PREFIX=/opt/onnxcc   build (release) and install bin/ lib/ include/
-#   make fuzz   build the libFuzzer targets with clang, run each SECONDS s
+#   make fuzz   build the libFuzzer targets with clang-19, run each SECONDS s
+#               (make test runs them 60 s each after ctest)
 #   make bench  (not part of test) real-size models, GEMM and zoo benchmarks
 #               against ONNX Runtime and oneDNN; see bench/README.md
 BUILD ?= build
@@ -32,24 +33,20 @@ demo: build
 
 test: build-debug
 	cd $(BUILD) && { ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:malloc_context_size=8:quarantine_size_mb=64} ctest --output-on-failure -j $(JOBS); echo $$? >ctest.rc; } | tee ctest.log
+	@echo "== fuzzing, 60 s a target ($(FUZZ_BUILD)/fuzz_*.log)"; JOBS=$(JOBS) sh tests/fuzz/run.sh $(FUZZ_BUILD) 60; echo $$? >$(BUILD)/fuzz.rc
 	@echo "== end-to-end models (build/e2e/table.txt)"; cat $(BUILD)/e2e/table.txt 2>/dev/null || echo "(no table)"
 	@echo "== ONNX node-test conformance (build/conformance.txt)"; awk -F'\t' '$$2 == "PASS" { p++ } $$2 == "REJECTED" { r++ } $$2 ~ /FAIL|CRASH|TIMEOUT/ { f++ } END { printf "conformance: %d passed, %d failed, %d rejected with a diagnostic\n", p, f, r }' $(BUILD)/conformance.txt 2>/dev/null || true
 	@grep -E 'tests passed, [0-9]+ tests failed' $(BUILD)/ctest.log | tail -1
-	@exit $$(cat $(BUILD)/ctest.rc)
+	@test "$$(cat $(BUILD)/fuzz.rc)" = 0 || echo "fuzzing FAILED (see above)"
+	@exit $$(( $$(cat $(BUILD)/ctest.rc) | $$(cat $(BUILD)/fuzz.rc) ))
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
-# Seeds: the ONNX node tests and tests/bad for the frontend, the zoo's .npy
-# files for the .npy parser; new findings go to $(FUZZ_BUILD)/corpus-*.
+# Builds the libFuzzer targets with clang-19 and runs each SECONDS s
+# (tests/fuzz/run.sh; new findings go to $(FUZZ_BUILD)/corpus-*).
 fuzz: setup
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DONNXCC_FUZZ=ON >/dev/null
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_frontend fuzz_npy
-	mkdir -p $(FUZZ_BUILD)/corpus-frontend $(FUZZ_BUILD)/corpus-npy
-	$(FUZZ_BUILD)/fuzz_frontend -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	  -max_len=65536 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus-frontend \
-	  ../shared/onnx-node-tests/*/ tests/bad/
-	$(FUZZ_BUILD)/fuzz_npy -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus-npy tests/models/*/inputs/
+	JOBS=$(JOBS) sh tests/fuzz/run.sh $(FUZZ_BUILD) $(SECONDS)
+
 bench-setup:
 	@sh scripts/setup-bench.sh
 

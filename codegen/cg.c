@@ -89,6 +89,17 @@ void cg_for_v(Cg *cg, CgLoop *l, LLVMValueRef lo, LLVMValueRef hi)
 	LLVMPositionBuilderAtEnd(cg->b, l->body);
 }
 
+void cg_fail_if(Cg *cg, LLVMValueRef cond, int status)
+{
+	LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "fail");
+	LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "checked");
+	LLVMBuildCondBr(cg->b, cond, fail, cont);
+	LLVMPositionBuilderAtEnd(cg->b, fail);
+	LLVMBuildRet(cg->b, cg_i32(cg, status));
+	LLVMPositionBuilderAtEnd(cg->b, cont);
+	cg->node_can_fail = true;
+}
+
 void cg_for(Cg *cg, CgLoop *l, int64_t lo, int64_t hi)
 {
 	cg_for_v(cg, l, cg_i64(cg, lo), cg_i64(cg, hi));

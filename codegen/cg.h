@@ -1,7 +1,7 @@
 /* codegen/cg.h — the code-generation context shared by every lowering.
  *
  * Lowering model: each live node becomes one internal LLVM function
- *     void <prefix>_node<N>(ptr in0, ..., ptr inK, ptr out0, ..., ptr outM)
+ *     i32 <prefix>_node<N>(ptr in0, ..., ptr inK, ptr out0, ..., ptr outM, ptr par)
  * (omitted optional inputs/outputs get no parameter).  Before a lowering
  * runs, the builder is positioned in that function's body and
  * cg->buf[v] holds the pointer parameter of every input/output value v of
@@ -83,7 +83,20 @@ typedef struct Cg {
 	void *kern_cache;            /* codegen/kernels: emitted kernel functions */
 	struct CgWeights *weights;   /* large constants written after emission
 	                              * (codegen/weights.h), or NULL: all in the module */
+	bool index_clamp;            /* --index-oob=clamp: clamp run-time indices, no status */
+	bool node_can_fail;          /* the node function may return a non-zero status
+	                              * (set by the lowering, cg_fail_if) */
 } Cg;
+
+/* Status codes of the run function (codegen/header.c documents them). */
+enum { CG_STATUS_OK = 0, CG_STATUS_NULL = 1, CG_STATUS_ALIGN = 2, CG_STATUS_INDEX = 3 };
+
+/* Node functions return an i32 status (CG_STATUS_OK unless a check fails).
+ * cg_fail_if() returns `status` from the node function when cond (i1) holds
+ * and continues in a fresh block otherwise; it marks the node as one that
+ * can fail, so the run function checks its result.  Only in the node
+ * function's own body (not inside a helper function a kernel emits). */
+void cg_fail_if(Cg *cg, LLVMValueRef cond, int status);
 
 /* ---- diagnostics -------------------------------------------------------- */
 /* "node 'N' (Op): [input K: ]code generation: <reason>"; returns false. */

@@ -61,7 +61,7 @@ static char *canonical_path(const char *path)
 		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
 	char *real = realpath(dir, NULL);
 	if (!real)
-		return strdup(path);
+		return xstrdup(path);
 	const char *base = slash ? slash + 1 : path;
 	size_t n = strlen(real) + strlen(base) + 2;
 	char *r = xmalloc(n);
@@ -106,6 +106,7 @@ static char *temp_beside(const char *path, Diag *d)
 		return NULL;
 	}
 	close(fd);
+	xalloc_remove_on_oom(t);
 	return t;
 }
 
@@ -207,7 +208,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		}
 	}
 	if (o->out_path) {
-		char *h = o->header_path ? strdup(o->header_path) : header_default(o->out_path);
+		char *h = o->header_path ? xstrdup(o->header_path) : header_default(o->out_path);
 		char *co = canonical_path(o->out_path), *ch = canonical_path(h);
 		bool same = !strcmp(co, ch);
 		free(co);
@@ -278,7 +279,8 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	for (int i = 0; i < g->nnodes; i++)
 		live += !g->nodes[i].dead;
 	CgModuleOptions mo = {.prefix = prefix, .export_alias = kind == CG_SO, .triple = NULL,
-	                      .layout = layout, .done = &P.done};
+	                      .layout = layout, .done = &P.done,
+	                      .index_clamp = o->index_clamp};
 	char *triple = LLVMGetTargetMachineTriple(tm);
 	mo.triple = triple;
 	if ((kind == CG_OBJ || kind == CG_SO) && elf_little_endian(triple, layout))
@@ -305,13 +307,14 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	if (!optimised)
 		goto out;
 
-	hdr_path = o->header_path ? strdup(o->header_path) : header_default(o->out_path);
+	hdr_path = o->header_path ? xstrdup(o->header_path) : header_default(o->out_path);
 	if (!(tmp_out = temp_beside(o->out_path, d)) || !(tmp_hdr = temp_beside(hdr_path, d)))
 		goto out;
 	if (kind == CG_SO) {
 		size_t n = strlen(tmp_out) + 3;
 		tmp_obj = xmalloc(n);
 		snprintf(tmp_obj, n, "%s.o", tmp_out);
+		xalloc_remove_on_oom(tmp_obj);
 	}
 	phase_begin(&P, "llvm emit", 0);
 	bool emitted = cg_emit_with(cg.mod, tm, kind == CG_SO ? CG_OBJ : kind, tmp_obj ? tmp_obj : tmp_out,
@@ -339,7 +342,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		diag_syserr(d, tmp_hdr);
 		goto out;
 	}
-	cg_write_header(hf, g, &plan, prefix, o->model_path);
+	cg_write_header(hf, g, &plan, prefix, o->model_path, o->index_clamp);
 	if (fclose(hf) != 0) {
 		diag_syserr(d, tmp_hdr);
 		goto out;
@@ -353,6 +356,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		diag_syserr(d, o->out_path);
 		goto out;
 	}
+	xalloc_keep_on_oom(tmp_out);
 	free(tmp_out);
 	tmp_out = NULL;
 	if (rename(tmp_hdr, hdr_path) != 0) {
@@ -360,6 +364,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		unlink(o->out_path);
 		goto out;
 	}
+	xalloc_keep_on_oom(tmp_hdr);
 	free(tmp_hdr);
 	tmp_hdr = NULL;
 	phase_end(&P);
@@ -368,13 +373,19 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 out:
 	phase_end(&P);
 	phases_finish(&P);
-	if (tmp_obj)
+	if (tmp_obj) {
 		unlink(tmp_obj);
+		xalloc_keep_on_oom(tmp_obj);
+	}
 	free(tmp_obj);
-	if (tmp_out)
+	if (tmp_out) {
 		unlink(tmp_out);
-	if (tmp_hdr)
+		xalloc_keep_on_oom(tmp_out);
+	}
+	if (tmp_hdr) {
 		unlink(tmp_hdr);
+		xalloc_keep_on_oom(tmp_hdr);
+	}
 	free(tmp_out);
 	free(tmp_hdr);
 	if (ok && o->time_passes)

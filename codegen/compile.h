@@ -38,6 +38,7 @@ typedef struct CompileOptions {
 	bool quiet;                /* no diagnostics echo (they stay in Diag) */
 	bool verbose;              /* progress lines to stderr */
 	const char *linker;        /* .so: C compiler driver to link with (NULL: see cg_find_linker) */
+	bool index_clamp;          /* --index-oob=clamp (default: error status) */
 } CompileOptions;
 
 /* Loads, checks, optimises and emits.  On failure: diagnostics in d and

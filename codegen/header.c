@@ -85,8 +85,35 @@ static bool may_share(Graph *g, ValueId in, ValueId out)
 	return true;
 }
 
+/* The nodes whose index input is read at run time (constant indices are
+ * checked at compile time), as "Gather 'name', ..." into buf. */
+static int runtime_index_nodes(Graph *g, char *buf, size_t n)
+{
+	int count = 0;
+	size_t len = 0;
+	buf[0] = 0;
+	for (NodeId k = 0; k < g->nnodes; k++) {
+		const Node *nd = &g->nodes[k];
+		if (nd->dead || nd->nin < 2 || nd->in[1] == IR_NONE)
+			continue;
+		if (nd->op != OP_Gather && nd->op != OP_GatherElements && nd->op != OP_GatherND &&
+		    nd->op != OP_ScatterElements && nd->op != OP_ScatterND)
+			continue;
+		if (gval(g, nd->in[1])->kind == VK_CONST)
+			continue;
+		if (count++ < 8 && len < n) {
+			int w = snprintf(buf + len, n - len, "%s%s '%s'", len ? ", " : "", op_name(nd->op),
+			                 nd->name ? nd->name : "");
+			len += w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (count > 8 && len < n)
+		snprintf(buf + len, n - len, " and %d more", count - 8);
+	return count;
+}
+
 void cg_write_header(FILE *f, Graph *g, const MemPlan *plan, const char *prefix,
-                     const char *model_path)
+                     const char *model_path, bool index_clamp)
 {
 	char up[300];
 	upper(prefix, up, sizeof up);
@@ -117,7 +144,26 @@ void cg_write_header(FILE *f, Graph *g, const MemPlan *plan, const char *prefix,
 	fprintf(f, "/* Status codes returned by %s_run(). */\n", prefix);
 	fprintf(f, "#define %s_OK 0          /* success */\n", up);
 	fprintf(f, "#define %s_ERR_NULL 1    /* a buffer pointer (or the workspace, when its size is non-zero) was NULL */\n", up);
-	fprintf(f, "#define %s_ERR_ALIGN 2   /* the workspace is not 16-byte aligned */\n\n", up);
+	fprintf(f, "#define %s_ERR_ALIGN 2   /* the workspace is not 16-byte aligned */\n", up);
+	fprintf(f, "#define %s_ERR_INDEX 3   /* a run-time index was out of range (below) */\n\n", up);
+	char idx[512];
+	int nidx = runtime_index_nodes(g, idx, sizeof idx);
+	fprintf(f, "/* Run-time indices (Gather, GatherElements, GatherND, ScatterElements,\n");
+	fprintf(f, " * ScatterND; e.g. token ids into an embedding table).  An index into a\n");
+	fprintf(f, " * dimension of size D is valid in [-D, D-1]; a negative one counts from the\n");
+	fprintf(f, " * end (-1 is the last).  This model reads indices at run time in %s%s.\n",
+	        nidx ? idx : "no node", nidx ? "" : " (its indices are constants, checked at compile time)");
+	if (index_clamp) {
+		fprintf(f, " * Compiled with --index-oob=clamp: an index out of range is clamped\n");
+		fprintf(f, " * (below -D to 0, above D-1 to D-1; others wrap first), never an error;\n");
+		fprintf(f, " * %s_run() does not return %s_ERR_INDEX. */\n", prefix, up);
+	} else {
+		fprintf(f, " * Compiled with --index-oob=error (the default): such a node checks all\n");
+		fprintf(f, " * its indices before it writes anything; if one is out of range,\n");
+		fprintf(f, " * %s_run() returns %s_ERR_INDEX at once.  The outputs then hold\n", prefix, up);
+		fprintf(f, " * unspecified values, and nothing was written outside any buffer. */\n");
+	}
+	fprintf(f, "#define %s_INDEX_OOB_CLAMP %d\n\n", up, index_clamp ? 1 : 0);
 	for (int i = 0; i < np; i++) {
 		ValueId v = i < g->ninputs ? g->inputs[i] : g->outputs[i - g->ninputs];
 		Value *val = gval(g, v);

@@ -2,10 +2,15 @@
  * on the element position: Gather, GatherElements, GatherND,
  * ScatterElements, ScatterND, OneHot, Trilu, EyeLike.
  *
- * Index tensors are read at run time (they may come from a graph input);
- * each index is wrapped (negative counts from the end) and clamped into the
- * dimension by cg_dm_wrap_index(), so a bad index can never address memory
- * outside the buffers (ONNX leaves out-of-range indices undefined).  Data
+ * Index tensors are read at run time (they may come from a graph input).
+ * An index into a dimension of size D is valid in [-D, D-1] (negative
+ * counts from the end); ONNX leaves others undefined.  By default
+ * (--index-oob=error) Gather, GatherElements, GatherND, ScatterElements and
+ * ScatterND first check every index, before writing anything, and the node
+ * returns CG_STATUS_INDEX (the run function's <PREFIX>_ERR_INDEX) if one is
+ * out of range; with --index-oob=clamp (cg->index_clamp) there is no check.
+ * Either way each index is then wrapped and clamped into the dimension by
+ * cg_dm_wrap_index(), so no index can address memory outside the buffers.  Data
  * elements move as raw bits unless a scatter reduction needs arithmetic.
  * Scatters first copy data to the output, then apply updates in index
  * order, so for duplicate indices with reduction "none" the last one wins
@@ -16,6 +21,37 @@
 
 #include <assert.h>
 #include <string.h>
+
+/* --index-oob=error: the index tensor ind, viewed as rows of m components
+ * (m >= 1), has component t of every row in [-dims[t], dims[t] - 1], or the
+ * node returns CG_STATUS_INDEX.  One pass over the indices, branch-free
+ * (an or-ed flag), before the node writes anything.  Valid x satisfies
+ * (x + D) mod 2^64 < 2D as unsigned, which also catches the int64 extremes. */
+static void check_indices(Cg *cg, ValueId ind, int m, const int64_t *dims)
+{
+	if (cg->index_clamp || m < 1)
+		return;
+	Value *iv = gval(cg->g, ind);
+	int64_t rows = shape_numel(&iv->shape) / m;
+	if (rows == 0)
+		return;
+	LLVMValueRef flag = cg_alloca(cg, cg->t_i1, "oob");
+	LLVMBuildStore(cg->b, LLVMConstInt(cg->t_i1, 0, 0), flag);
+	CgLoop l;
+	cg_for(cg, &l, 0, rows);
+	LLVMValueRef bad = LLVMBuildLoad2(cg->b, cg->t_i1, flag, "");
+	LLVMValueRef rb = LLVMBuildMul(cg->b, l.iv, cg_i64(cg, m), "");
+	for (int t = 0; t < m; t++) {
+		LLVMValueRef x = cg_load(cg, ind, LLVMBuildAdd(cg->b, rb, cg_i64(cg, t), ""));
+		x = LLVMBuildIntCast2(cg->b, x, cg->t_i64, 1, "");
+		LLVMValueRef sh = LLVMBuildAdd(cg->b, x, cg_i64(cg, dims[t]), "");
+		LLVMValueRef out = LLVMBuildICmp(cg->b, LLVMIntUGE, sh, cg_i64(cg, 2 * dims[t]), "");
+		bad = LLVMBuildOr(cg->b, bad, out, "");
+	}
+	LLVMBuildStore(cg->b, bad, flag);
+	cg_for_end(cg, &l);
+	cg_fail_if(cg, LLVMBuildLoad2(cg->b, cg->t_i1, flag, ""), CG_STATUS_INDEX);
+}
 
 /* Gather-13: out[o, j, i] = data[o, idx[j], i] with o over the dims before
  * axis, j over indices (any rank, scalar included), i over the dims after. */
@@ -38,6 +74,7 @@ static bool lower_gather(Cg *cg, const Node *n)
 		return true;
 	if (D == 0)
 		return cg_unsupported(cg, 0, "cannot gather from an empty axis");
+	check_indices(cg, ind, 1, &D);
 	DType bt = cg_dm_bits_dtype(gval(cg->g, data)->dtype);
 	CgLoop lo, lj, li;
 	cg_for(cg, &lo, 0, outer);
@@ -98,18 +135,20 @@ static bool lower_elements(Cg *cg, const Node *n, bool gather)
 		return false;
 	if (comb != CG_COMB_NONE && dt == DT_BOOL)
 		return cg_unsupported(cg, -1, "reduction on bool");
-	if (!gather) {
-		if (!shape_eq(&gval(cg->g, upd)->shape, is))
-			return cg_unsupported(cg, 2, "shape differs from the indices'");
-		cg_memcpy(cg, cg_ptr(cg, out), cg_ptr(cg, data), shape_numel(ds) * (int64_t)dtype_size(dt));
+	if (!gather && !shape_eq(&gval(cg->g, upd)->shape, is))
+		return cg_unsupported(cg, 2, "shape differs from the indices'");
+	if (shape_numel(is) != 0) {
+		if (ds->dims[axis] == 0)
+			return cg_unsupported(cg, 0, "cannot index an empty axis");
+		for (int k = 0; k < r; k++)
+			if (k != axis && is->dims[k] > ds->dims[k])
+				return cg_unsupported(cg, 1, "dimension %d exceeds the data's", k);
+		check_indices(cg, ind, 1, &ds->dims[axis]);
 	}
+	if (!gather)
+		cg_memcpy(cg, cg_ptr(cg, out), cg_ptr(cg, data), shape_numel(ds) * (int64_t)dtype_size(dt));
 	if (shape_numel(is) == 0)
 		return true;
-	if (ds->dims[axis] == 0)
-		return cg_unsupported(cg, 0, "cannot index an empty axis");
-	for (int k = 0; k < r; k++)
-		if (k != axis && is->dims[k] > ds->dims[k])
-			return cg_unsupported(cg, 1, "dimension %d exceeds the data's", k);
 	int64_t dst_st[IR_MAX_RANK], ist[IR_MAX_RANK];
 	shape_strides(ds, dst_st); /* data and out have the same layout for scatter */
 	shape_strides(is, ist);
@@ -178,6 +217,7 @@ static bool lower_gather_nd(Cg *cg, const Node *n)
 	for (int t = 0; t < m; t++)
 		if (ds->dims[b + t] == 0)
 			return cg_unsupported(cg, 0, "cannot index an empty dimension");
+	check_indices(cg, ind, m, &ds->dims[b]);
 	int64_t dst[IR_MAX_RANK];
 	shape_strides(ds, dst);
 	DType bt = cg_dm_bits_dtype(gval(cg->g, data)->dtype);
@@ -220,12 +260,15 @@ static bool lower_scatter_nd(Cg *cg, const Node *n)
 	int64_t R = cg_dm_prod(is->dims, 0, is->rank - 1), S = cg_dm_prod(ds->dims, m, ds->rank);
 	if (shape_numel(&gval(cg->g, upd)->shape) != R * S)
 		return cg_unsupported(cg, 2, "size does not match indices and data");
+	if (R * S != 0) {
+		for (int t = 0; t < m; t++)
+			if (ds->dims[t] == 0)
+				return cg_unsupported(cg, 0, "cannot index an empty dimension");
+		check_indices(cg, ind, m, ds->dims);
+	}
 	cg_memcpy(cg, cg_ptr(cg, out), cg_ptr(cg, data), shape_numel(ds) * (int64_t)dtype_size(dt));
 	if (R * S == 0)
 		return true;
-	for (int t = 0; t < m; t++)
-		if (ds->dims[t] == 0)
-			return cg_unsupported(cg, 0, "cannot index an empty dimension");
 	int64_t dst[IR_MAX_RANK];
 	shape_strides(ds, dst);
 	DType bt = cg_dm_bits_dtype(dt);

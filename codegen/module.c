@@ -108,7 +108,7 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid, const char *suffix)
 		cg_unsupported(cg, -1, "more than 64 operands");
 		return NULL;
 	}
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, (unsigned)np, 0);
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, (unsigned)np, 0);
 	char name[256];
 	snprintf(name, sizeof name, "%s.node%d.%s%s", cg->prefix, (int)nid, n->op_type, suffix);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
@@ -140,9 +140,10 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid, const char *suffix)
 	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
 	LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
 	LLVMPositionBuilderAtEnd(cg->b, body);
+	cg->node_can_fail = false;
 	bool ok = cg_lower_node(cg, n);
 	if (ok)
-		LLVMBuildRetVoid(cg->b);
+		LLVMBuildRet(cg->b, cg_i32(cg, CG_STATUS_OK));
 	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
 	LLVMBuildBr(cg->b, body);
 	for (int i = 0; i < n->nin; i++)
@@ -210,8 +211,10 @@ static LLVMValueRef run_ptr(Cg *cg, LLVMValueRef *vptr, const MemPlan *plan, LLV
 	return vptr[v] = LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, ws, &off, 1, "");
 }
 
-/* int <prefix>_run_parallel(ptr in..., ptr out..., ptr ws, ptr par) */
-static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns)
+/* int <prefix>_run_parallel(ptr in..., ptr out..., ptr ws, ptr par).
+ * After a node that can fail (can_fail[k]: run-time index checks), a
+ * non-zero status is returned at once. */
+static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns, const bool *can_fail)
 {
 	Graph *g = cg->g;
 	int np = g->ninputs + g->noutputs + 1;
@@ -252,9 +255,9 @@ static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns
 		mis = LLVMConstInt(cg->t_i1, 0, 0);
 	LLVMBuildCondBr(cg->b, mis, badalign, go);
 	LLVMPositionBuilderAtEnd(cg->b, bad);
-	LLVMBuildRet(cg->b, cg_i32(cg, 1));
+	LLVMBuildRet(cg->b, cg_i32(cg, CG_STATUS_NULL));
 	LLVMPositionBuilderAtEnd(cg->b, badalign);
-	LLVMBuildRet(cg->b, cg_i32(cg, 2));
+	LLVMBuildRet(cg->b, cg_i32(cg, CG_STATUS_ALIGN));
 
 	LLVMPositionBuilderAtEnd(cg->b, go);
 	for (int i = 0; i < g->ninputs; i++)
@@ -283,7 +286,17 @@ static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns
 			if (n->out[i] != IR_NONE)
 				args[na++] = run_ptr(cg, vptr, plan, ws, n->out[i]);
 		args[na++] = LLVMGetParam(fn, (unsigned)np);
-		LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(node_fns[k]), node_fns[k], args, (unsigned)na, "");
+		LLVMValueRef st = LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(node_fns[k]), node_fns[k],
+		                                 args, (unsigned)na, "");
+		if (can_fail[k]) {
+			LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(cg->ctx, fn, "node_failed");
+			LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(cg->ctx, fn, "next");
+			LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntNE, st, cg_i32(cg, CG_STATUS_OK), ""),
+			                fail, next);
+			LLVMPositionBuilderAtEnd(cg->b, fail);
+			LLVMBuildRet(cg->b, st);
+			LLVMPositionBuilderAtEnd(cg->b, next);
+		}
 	}
 	for (int i = 0; i < g->noutputs; i++) {
 		if (!copy_out[i])
@@ -468,7 +481,9 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 	}
 	cg->buf = xcalloc((size_t)g->nvalues, sizeof *cg->buf);
 	cg->globals = xcalloc((size_t)g->nvalues, sizeof *cg->globals);
+	cg->index_clamp = o->index_clamp;
 	LLVMValueRef *node_fns = xcalloc((size_t)g->nnodes + 1, sizeof *node_fns);
+	bool *can_fail = xcalloc((size_t)g->nnodes + 1, sizeof *can_fail);
 	bool ok = true;
 	for (ValueId v = 0; v < g->nvalues; v++)
 		if (gval(g, v)->kind == VK_CONST && gval(g, v)->nbytes > UINT32_MAX && graph_use_count(g, v)) {
@@ -480,19 +495,21 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 		if (g->nodes[k].dead || memplan_view_node(g, &g->nodes[k]))
 			continue; /* a view names its input's bytes: no code */
 		node_fns[k] = emit_node(cg, k);
+		can_fail[k] = cg->node_can_fail;
 		if (!node_fns[k])
 			ok = false;
 		if (o->done)
 			atomic_fetch_add(o->done, 1);
 	}
 	if (ok) {
-		LLVMValueRef runp = emit_run(cg, plan, node_fns);
+		LLVMValueRef runp = emit_run(cg, plan, node_fns, can_fail);
 		emit_run_serial(cg, runp);
 		LLVMValueRef run_v = emit_run_v(cg, runp, false);
 		LLVMValueRef runp_v = emit_run_v(cg, runp, true);
 		emit_descriptor(cg, plan, run_v, runp_v, o->export_alias);
 	}
 	free(node_fns);
+	free(can_fail);
 	return ok;
 }
 

@@ -1,7 +1,8 @@
 /* codegen/module.h — builds the LLVM module of a whole graph.
  *
  * requires: shapes inferred and static, a memory plan for the graph
- * produces: one internal function per live node, the typed entry point
+ * produces: one internal function per live node (returning an i32 status),
+ *           the typed entry point
  *           int <prefix>_run(inputs..., outputs..., void *workspace),
  *           the generic <prefix>_run_v, the descriptor <prefix>_model
  *           (and the alias `onnxcc_model` when export_alias is set),
@@ -28,6 +29,8 @@ typedef struct CgModuleOptions {
 	 * check (cg_isa_variants(); nvariants 0: a single version). */
 	CgIsa variants[CG_MAX_VARIANTS];
 	int nvariants;
+	bool index_clamp;          /* run-time indices out of range: clamped (true) or
+	                            * the run function returns CG_STATUS_INDEX (false) */
 } CgModuleOptions;
 
 /* Creates cg->ctx/mod/b and fills them.  On failure (an op that cannot be

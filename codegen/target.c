@@ -534,7 +534,7 @@ char *cg_find_linker(const char *triple, const char *linker, Diag *d)
 			diag_syserr(d, what);
 			return NULL;
 		}
-		return strdup(cmd);
+		return xstrdup(cmd);
 	}
 	char *tr = target_triple(triple);
 	char cand[4][256];
@@ -542,7 +542,7 @@ char *cg_find_linker(const char *triple, const char *linker, Diag *d)
 	for (int i = 0; i < n; i++)
 		if (find_program(cand[i], NULL, 0)) {
 			free(tr);
-			return strdup(cand[i]);
+			return xstrdup(cand[i]);
 		}
 	char what[900];
 	int k = snprintf(what, sizeof what, "no linker for %s (tried", tr);
@@ -629,6 +629,7 @@ bool cg_emit_with(LLVMModuleRef m, LLVMTargetMachineRef tm, CgArtifact kind, con
 	size_t n = strlen(path) + 8;
 	char *obj = xmalloc(n);
 	snprintf(obj, n, "%s.o", path);
+	xalloc_remove_on_oom(obj);
 	bool ok = false;
 	if (LLVMTargetMachineEmitToFile(tm, m, obj, LLVMObjectFile, &err)) {
 		diag_error(d, "cannot emit '%s': %s", obj, err ? err : "");
@@ -637,6 +638,7 @@ bool cg_emit_with(LLVMModuleRef m, LLVMTargetMachineRef tm, CgArtifact kind, con
 		ok = cg_link_shared(tm, obj, path, linker, d);
 	}
 	unlink(obj);
+	xalloc_keep_on_oom(obj);
 	free(obj);
 	return ok;
 }

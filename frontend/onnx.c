@@ -1002,6 +1002,23 @@ static Graph *load_graph(Loader *L, const Onnx__GraphProto *gp, bool nested,
 
 /* ---- entry points ------------------------------------------------------ */
 
+/* protobuf-c allocates through xmalloc: running out of memory while
+ * unpacking is the system error of ir/xalloc.c, not "not a valid model".
+ * (free() releases it, so free_unpacked(m, NULL) stays right.) */
+static void *pb_alloc(void *data, size_t n)
+{
+	(void)data;
+	return xmalloc(n);
+}
+
+static void pb_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+
 /* Loads the model in buf.  map (NULL for onnx_load_from_memory) is the
  * mapping buf lies in: large raw_data is then left there (onnx_wire_strip)
  * and the Graph's owner takes the mapping over (*map is cleared). */
@@ -1031,7 +1048,7 @@ static Graph *load_model(const void *buf, size_t len, const char *path, OnnxMap 
 			len = slen;
 		}
 	}
-	owner->model = onnx__model_proto__unpack(NULL, len, buf);
+	owner->model = onnx__model_proto__unpack(&pb_allocator, len, buf);
 	free(stripped);
 	const Onnx__ModelProto *m = owner->model;
 	if (!m) {

@@ -1,5 +1,5 @@
-/* ir/arena.c — bump allocator freed in one go, and the x*alloc wrappers.
- * Out of memory is a system error that onnxcc does not try to survive. */
+/* ir/arena.c — bump allocator freed in one go (blocks from xmalloc, so
+ * running out of memory is handled as ir/xalloc.c says). */
 #include "ir.h"
 
 #include <stdarg.h>
@@ -12,36 +12,6 @@ struct ArenaBlock {
 	size_t used, cap;
 	_Alignas(16) unsigned char data[];
 };
-
-static void oom(void)
-{
-	fputs("onnxcc: out of memory\n", stderr);
-	abort();
-}
-
-void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-void *xcalloc(size_t n, size_t m)
-{
-	void *p = calloc(n ? n : 1, m ? m : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		oom();
-	return p;
-}
 
 void *arena_alloc(Arena *a, size_t size)
 {

@@ -1,5 +1,6 @@
 /* ir/diag.c — see diag.h. */
 #include "diag.h"
+#include "ir.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,12 +29,7 @@ static void append(Diag *d, const char *msg)
 		size_t cap = d->cap ? d->cap * 2 : 256;
 		while (cap < d->len + n + 2)
 			cap *= 2;
-		char *p = realloc(d->buf, cap);
-		if (!p) {
-			fputs("onnxcc: out of memory\n", stderr);
-			abort();
-		}
-		d->buf = p;
+		d->buf = xrealloc(d->buf, cap);
 		d->cap = cap;
 	}
 	d->last = d->len;

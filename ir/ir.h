@@ -35,10 +35,20 @@ char *arena_printf(Arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void arena_free(Arena *a);
 
-/* xmalloc & co: abort with a message on out-of-memory (system error). */
+/* xmalloc & co (ir/xalloc.c): never NULL.  Out of memory is a system
+ * error onnxcc does not try to survive: "onnxcc: out of memory" on stderr,
+ * the files registered with xalloc_remove_on_oom() unlinked, exit status 2.
+ * xstrdup(NULL) is a copy of "". */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* Registers path (a temporary file being written) to be unlinked if memory
+ * runs out; xalloc_keep_on_oom() unregisters it (after a rename or unlink).
+ * At most XALLOC_MAX_CLEANUP paths at a time (a broken invariant beyond). */
+enum { XALLOC_MAX_CLEANUP = 8 };
+void xalloc_remove_on_oom(const char *path);
+void xalloc_keep_on_oom(const char *path);
 
 /* ---- data types: the numbers are ONNX's TensorProto.DataType ---------- */
 typedef enum DType {

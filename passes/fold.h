@@ -32,17 +32,25 @@
  * GreaterOrEqual, Not, And, Or, Xor, Min, Max, Sum, Mean, ReduceSum,
  * ReduceProd, ReduceMin, ReduceMax, ReduceMean — for bool, every integer
  * width and f16/bf16/f32/f64 — and, on floats only, Sqrt, Reciprocal,
- * Floor, Ceil, Exp, Log, Sin, Cos, Tanh, Erf, Relu, Sigmoid.  Integer arithmetic wraps (two's
- * complement); integer Div truncates toward zero (like C, as onnxruntime);
- * integer Mod follows the divisor's sign unless fmod=1.  Float arithmetic
- * is done in double and rounded once to the output type (exact for
- * + - * / sqrt; within an ulp or so for the transcendental functions).
+ * Floor, Ceil, Exp, Log, Sin, Cos, Tanh, Erf, Relu, Sigmoid.
+ *
+ * One semantics: a folded result has the bits the generated code would
+ * compute (NaN payloads aside; tests/unit/test_fold_vs_run.c).  Integer
+ * arithmetic wraps (two's complement); integer Div truncates toward zero
+ * (like C, as onnxruntime); integer Div and Mod by zero give 0; integer
+ * Mod follows the divisor's sign unless fmod=1; float -> int Cast
+ * saturates (NaN -> 0); Cast to bfloat16 truncates.  Float arithmetic is
+ * done in double and rounded once to the output type, which is exact for
+ * + - * / sqrt and the exact ops; nodes whose float result the host cannot
+ * reproduce bit for bit — Exp, Log, Sin, Cos, Tanh, Erf, Sigmoid, Pow,
+ * Mean, Sum of more than two inputs, ReduceSum/Prod/Mean, Einsum with a
+ * summed letter or more than two operands, on float data — are not folded
+ * and run at run time.
  *
  * requires: the node's output dtype/shape inferred if known (pass_infer_node
  *           ran); a computed shape that contradicts a static inferred one is
  *           reported as a diagnostic.
- * returns:  false only after a diagnostic (integer division by zero, index
- *           out of range, bad Reshape/Squeeze/Slice parameters, ...); true
+ * returns:  false only after a diagnostic (index out of range, bad Reshape/Squeeze/Slice parameters, ...); true
  *           otherwise, folded or not. */
 bool pass_fold_node(Graph *g, NodeId nid, Diag *d);
 

@@ -5,7 +5,8 @@
  * and CastLike.  Contract: integer arithmetic wraps (two's complement),
  * float -> int Cast saturates exactly as the generated code does,
  * integer Div truncates toward zero, integer Mod follows the divisor's sign
- * unless fmod=1, an integer division by zero is F_ERR after a diagnostic;
+ * unless fmod=1, an integer Div or Mod by zero gives 0 (as the generated
+ * code does: tests/unit/test_fold_vs_run.c holds the two to one semantics);
  * float arithmetic is done in double and rounded once when the driver
  * stores the output.  Float-only unary ops on integers are F_SKIP (the
  * dtype error is inference's diagnostic).
@@ -14,21 +15,27 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Combines x (element xi) and y (element yi) with op into out element k.
- * Returns false on integer division by zero. */
+ * Always true (integer division by zero gives 0). */
 static bool binop(Fold *F, Op op, Ten *out, int64_t k, const Ten *x, int64_t xi, const Ten *y, int64_t yi)
 {
 	bool fl = x->isf || y->isf;
 	double a = tf(x, xi), b = tf(y, yi);
 	int64_t p = ti(x, xi), q = ti(y, yi);
+	/* uint64 elements are held as their int64 bits: compare and divide them
+	 * unsigned (narrower unsigned types are zero-extended, so signed
+	 * arithmetic on them is already right) */
+	bool u64 = x->dt == DT_U64 && op != OP_Pow;
+	uint64_t up = (uint64_t)p, uq = (uint64_t)q;
 	bool c;
 	switch (op) {
 	case OP_Equal: c = fl ? a == b : p == q; goto cmp;
-	case OP_Less: c = fl ? a < b : p < q; goto cmp;
-	case OP_LessOrEqual: c = fl ? a <= b : p <= q; goto cmp;
-	case OP_Greater: c = fl ? a > b : p > q; goto cmp;
-	case OP_GreaterOrEqual: c = fl ? a >= b : p >= q; goto cmp;
+	case OP_Less: c = fl ? a < b : u64 ? up < uq : p < q; goto cmp;
+	case OP_LessOrEqual: c = fl ? a <= b : u64 ? up <= uq : p <= q; goto cmp;
+	case OP_Greater: c = fl ? a > b : u64 ? up > uq : p > q; goto cmp;
+	case OP_GreaterOrEqual: c = fl ? a >= b : u64 ? up >= uq : p >= q; goto cmp;
 	case OP_And: c = p && q; goto cmp;
 	case OP_Or: c = p || q; goto cmp;
 	case OP_Xor: c = (p != 0) != (q != 0); goto cmp;
@@ -59,14 +66,23 @@ static bool binop(Fold *F, Op op, Ten *out, int64_t k, const Ten *x, int64_t xi,
 	case OP_Add: case OP_Sum: case OP_Mean: r = wadd(p, q); break;
 	case OP_Sub: r = wsub(p, q); break;
 	case OP_Mul: r = wmul(p, q); break;
-	case OP_Div:
+	case OP_Div:   /* by zero: 0, as the generated code (codegen/lower_elementwise.c) */
 		if (q == 0)
-			return false;
-		r = q == -1 ? wsub(0, p) : p / q;
+			r = 0;
+		else if (u64)
+			r = (int64_t)(up / uq);
+		else
+			r = q == -1 ? wsub(0, p) : p / q;
 		break;
 	case OP_Mod:
-		if (q == 0)
-			return false;
+		if (q == 0) {
+			r = 0;
+			break;
+		}
+		if (u64) {
+			r = (int64_t)(up % uq);
+			break;
+		}
 		r = q == -1 ? 0 : p % q;
 		if (!attr_int(F->n, "fmod", 0) && r != 0 && (r < 0) != (q < 0))
 			r += q;
@@ -87,8 +103,8 @@ static bool binop(Fold *F, Op op, Ten *out, int64_t k, const Ten *x, int64_t xi,
 		}
 		break;
 	}
-	case OP_Max: r = p > q ? p : q; break;
-	case OP_Min: r = p < q ? p : q; break;
+	case OP_Max: r = u64 ? (int64_t)(up > uq ? up : uq) : p > q ? p : q; break;
+	case OP_Min: r = u64 ? (int64_t)(up < uq ? up : uq) : p < q ? p : q; break;
 	default: IR_UNREACHABLE("binop: op");
 	}
 	set_num(out, k, 0, r, false);
@@ -197,7 +213,7 @@ FRes fold_eval_unary(Fold *F)
 			case OP_Cos: r = cos(a); break;
 			case OP_Tanh: r = tanh(a); break;
 			case OP_Erf: r = erf(a); break;
-			case OP_Relu: r = a > 0 || isnan(a) ? a : 0; break;
+			case OP_Relu: r = a < 0 ? 0 : a; break;   /* -0 and NaN pass, as at run time */
 			case OP_Sigmoid: r = 1 / (1 + exp(-a)); break;
 			default: IR_UNREACHABLE("fold_eval_unary: op");
 			}
@@ -292,8 +308,21 @@ FRes fold_eval_cast(Fold *F, DType to)
 			F->out.i[k] = x->isf ? x->f[k] != 0 : x->i[k] != 0;
 		else if (x->isf && !F->out.isf)
 			F->out.i[k] = cast_f2int(x->f[k], to);
+		else if (x->dt == DT_U64 && F->out.isf)
+			F->out.f[k] = (double)(uint64_t)x->i[k];
 		else
 			copy_el(&F->out, k, x, k);
+		if (to == DT_BF16 && !isnan(F->out.f[k])) {
+			/* Cast to bfloat16 truncates the float's low 16 bits, as the
+			 * generated code does (codegen/lower_elementwise.c); the
+			 * driver's round-to-nearest store then keeps the value */
+			float y = (float)F->out.f[k];
+			uint32_t b;
+			memcpy(&b, &y, 4);
+			b &= 0xffff0000u;
+			memcpy(&y, &b, 4);
+			F->out.f[k] = y;
+		}
 	}
 	return F_OK;
 }

@@ -58,6 +58,19 @@ static inline int64_t f2i(double x)
 }
 
 /* Element k of t as a double / as an int64. */
+/* v wrapped into integer dtype dt (two's complement; zero-extended for
+ * unsigned types). */
+static inline int64_t fold_wrap_int(int64_t v, DType dt)
+{
+	int bits = 8 * (int)dtype_size(dt);
+	if (bits >= 64 || dt == DT_BOOL)
+		return v;
+	uint64_t m = ((uint64_t)1 << bits) - 1, u = (uint64_t)v & m;
+	if (dtype_is_signed(dt) && (u >> (bits - 1)))
+		u |= ~m;
+	return (int64_t)u;
+}
+
 static inline double tf(const Ten *t, int64_t k) { return t->isf ? t->f[k] : (double)t->i[k]; }
 static inline int64_t ti(const Ten *t, int64_t k) { return t->isf ? f2i(t->f[k]) : t->i[k]; }
 

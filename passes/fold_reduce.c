@@ -261,8 +261,12 @@ FRes fold_eval_reduce(Fold *F)
 			switch (op) {
 			case OP_ReduceSum: case OP_ReduceMean: a = wadd(a, b); break;
 			case OP_ReduceProd: a = wmul(a, b); break;
-			case OP_ReduceMax: a = a > b ? a : b; break;
-			case OP_ReduceMin: a = a < b ? a : b; break;
+			case OP_ReduceMax:
+				a = o->dt == DT_U64 ? ((uint64_t)a > (uint64_t)b ? a : b) : a > b ? a : b;
+				break;
+			case OP_ReduceMin:
+				a = o->dt == DT_U64 ? ((uint64_t)a < (uint64_t)b ? a : b) : a < b ? a : b;
+				break;
 			default: IR_UNREACHABLE("fold_eval_reduce: op");
 			}
 			o->i[m] = a;
@@ -273,8 +277,10 @@ FRes fold_eval_reduce(Fold *F)
 			set_num(o, m, op == OP_ReduceProd, op == OP_ReduceProd, o->isf);
 		else if (op == OP_ReduceMean && o->isf)
 			o->f[m] /= (double)cnt;
-		else if (op == OP_ReduceMean)
-			o->i[m] /= cnt;
+		else if (op == OP_ReduceMean && o->dt == DT_U64)
+			o->i[m] = (int64_t)((uint64_t)o->i[m] / (uint64_t)cnt);
+		else if (op == OP_ReduceMean)   /* the sum wraps in the dtype first, as at run time */
+			o->i[m] = fold_wrap_int(o->i[m], o->dt) / cnt;
 	}
 	free(init);
 	free(map);

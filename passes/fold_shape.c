@@ -514,8 +514,14 @@ FRes fold_eval_range(Fold *F)
 	FRes res = fold_ten_alloc(&F->out, a->dt, &s);
 	if (res != F_OK)
 		return res;
+	bool single = a->dt == DT_F32 || a->dt == DT_F16 || a->dt == DT_BF16;
 	for (int64_t k = 0; k < cnt; k++) {
-		if (a->isf)
+		if (a->isf && single) {
+			/* as the generated code: in float (f16/bf16 compute in float),
+			 * i*delta rounded, then + start rounded (ONNX: in T) */
+			float p = (float)((double)(float)k * (double)(float)c->f[0]);
+			F->out.f[k] = (float)((double)p + (double)(float)a->f[0]);
+		} else if (a->isf)
 			F->out.f[k] = a->f[0] + (double)k * c->f[0];
 		else
 			F->out.i[k] = (int64_t)((uint64_t)a->i[0] + (uint64_t)k * (uint64_t)c->i[0]);

@@ -7,7 +7,7 @@
 # installed too, otherwise their absence is only reported (those tests then
 # print SKIP).  Nothing is run when everything is present.
 set -e
-PKGS="build-essential cmake libprotobuf-c-dev protobuf-c-compiler llvm-19-dev libcmocka-dev"
+PKGS="build-essential cmake libprotobuf-c-dev protobuf-c-compiler llvm-19-dev libcmocka-dev clang-19 libclang-rt-19-dev"
 CROSS_PKGS="gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user"
 missing_of() {
 	m=""

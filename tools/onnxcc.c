@@ -50,6 +50,12 @@ static void usage(FILE *f)
 	"                      e.g. 'clang --target=aarch64-linux-gnu'); default:\n"
 	"                      $ONNXCC_CC, else cc for the host and TRIPLE-gcc (e.g.\n"
 	"                      aarch64-linux-gnu-gcc) for a cross target\n"
+	"  --index-oob MODE    run-time indices out of range (Gather, GatherElements,\n"
+	"                      GatherND, ScatterElements, ScatterND; token ids):\n"
+	"                      'error' (default): the run function returns\n"
+	"                      PREFIX_ERR_INDEX, nothing is written out of bounds;\n"
+	"                      'clamp': negative ones count from the end, then they\n"
+	"                      are clamped into the dimension, no error\n"
 	"  --print-targets     list the targets, their default CPU and linker\n"
 	"  -O0 -O1 -O2 -O3     optimisation level (default -O3)\n"
 	"  --dump-ir           print the IR after the passes to stdout\n"
@@ -75,11 +81,9 @@ int main(int argc, char **argv)
 {
 	CompileOptions o = {.opt_level = 3};
 	int rc = 0;
-	const char **dims = calloc((size_t)argc, sizeof *dims);
-	CompileConstInput *consts = calloc((size_t)argc, sizeof *consts);
-	OnnxccNpy *arrays = calloc((size_t)argc, sizeof *arrays);
-	if (!dims || !consts || !arrays)
-		return 2;
+	const char **dims = xcalloc((size_t)argc, sizeof *dims);
+	CompileConstInput *consts = xcalloc((size_t)argc, sizeof *consts);
+	OnnxccNpy *arrays = xcalloc((size_t)argc, sizeof *arrays);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -125,7 +129,10 @@ int main(int argc, char **argv)
 				goto done;
 			}
 			CompileConstInput *c = &consts[o.nconst_inputs++];
-			c->name = strndup(next, (size_t)(eq - next));
+			char *name = xmalloc((size_t)(eq - next) + 1);
+			memcpy(name, next, (size_t)(eq - next));
+			name[eq - next] = 0;
+			c->name = name;
 			c->dtype = arr->dtype;
 			c->rank = arr->rank;
 			c->shape = arr->shape;
@@ -154,6 +161,18 @@ int main(int argc, char **argv)
 			o.print_after = next;
 		} else if (!strcmp(a, "--time-passes")) {
 			o.time_passes = true;
+		} else if (!strcmp(a, "--index-oob") || !strncmp(a, "--index-oob=", 12)) {
+			const char *mode = a[11] == '=' ? a + 12 : NULL;
+			if (!mode) {
+				NEED_ARG();
+				mode = next;
+			}
+			if (strcmp(mode, "error") && strcmp(mode, "clamp")) {
+				fprintf(stderr, "onnxcc: --index-oob expects 'error' or 'clamp', got '%s'\n", mode);
+				rc = 1;
+				goto done;
+			}
+			o.index_clamp = !strcmp(mode, "clamp");
 		} else if (!strcmp(a, "--stats")) {
 			o.stats = true;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {

@@ -234,12 +234,10 @@ LLVMValueRef kern_dispatch(Cg *cg, LLVMValueRef base, const LLVMValueRef *vfns, 
 		LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, visa[k].name);
 		LLVMAddCase(sw, cg_i32(cg, visa[k].level), bb);
 		LLVMPositionBuilderAtEnd(b, bb);
-		LLVMBuildCall2(b, fty, vfns[k], args, np, "");
-		LLVMBuildRetVoid(b);
+		LLVMBuildRet(b, LLVMBuildCall2(b, fty, vfns[k], args, np, "st"));
 	}
 	LLVMPositionBuilderAtEnd(b, dflt);
-	LLVMBuildCall2(b, fty, base, args, np, "");
-	LLVMBuildRetVoid(b);
+	LLVMBuildRet(b, LLVMBuildCall2(b, fty, base, args, np, "st"));
 	LLVMDisposeBuilder(b);
 	return fn;
 }

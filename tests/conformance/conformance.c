@@ -83,16 +83,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-char *xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-	if (!p) {
-		fputs("onnxcc-conformance: out of memory\n", stderr);
-		exit(2);
-	}
-	return p;
-}
-
 static void slot_read(Slot *s)
 {
 	for (;;) {

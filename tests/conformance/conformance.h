@@ -45,7 +45,7 @@ void child_run(const Options *o, const Case *c, const char *workdir, int fd)
 void run_all(const Options *o, Case *cases, int n, const char *workdir);
 void rmtree(const char *dir);
 bool file_exists(const char *path);
-char *xstrdup(const char *s);   /* exits on out-of-memory */
+char *xstrdup(const char *s);   /* ir/xalloc.c: exits 2 on out-of-memory */
 
 /* selftest.c — the --self-test run; returns the number of surprises. */
 int self_test(Options o, const char *base_case);

@@ -153,6 +153,33 @@ static void test_shared_library_and_header(void **state)
 	assert_non_null(strstr(h, "float *y /* f32[2,3] */"));
 }
 
+/* --index-oob: the header says what happens to out-of-range run-time
+ * indices in the mode compiled for; a bad mode is a usage error. */
+static void test_index_oob_flag(void **state)
+{
+	char args[4400], path[4200];
+	static char h[1 << 15];
+	for (int clamp = 0; clamp < 2; clamp++) {
+		snprintf(args, sizeof args, "'%s' -O0 -o '%s/g.o'%s", tu_node_test("test_gather_0"), tmp,
+		         clamp ? " --index-oob=clamp" : "");
+		assert_int_equal(onnxcc(args), 0);
+		snprintf(path, sizeof path, "%s/g.h", tmp);
+		FILE *f = fopen(path, "r");
+		assert_non_null(f);
+		size_t n = fread(h, 1, sizeof h - 1, f);
+		h[n] = 0;
+		fclose(f);
+		assert_non_null(strstr(h, "#define G_ERR_INDEX 3"));
+		assert_non_null(strstr(h, "reads indices at run time in Gather '"));
+		assert_non_null(strstr(h, clamp ? "#define G_INDEX_OOB_CLAMP 1" : "#define G_INDEX_OOB_CLAMP 0"));
+		assert_non_null(strstr(h, clamp ? "--index-oob=clamp" : "--index-oob=error (the default)"));
+	}
+	snprintf(args, sizeof args, "'%s' -o '%s/b.o' --index-oob wrap", tu_node_test("test_gather_0"), tmp);
+	assert_int_equal(onnxcc(args), 1);
+	assert_non_null(strstr(out_text, "--index-oob expects 'error' or 'clamp', got 'wrap'"));
+	assert_false(exists("b.o"));
+}
+
 /* ELF e_machine of tmp/name. */
 static int elf_machine(const char *name)
 {
@@ -393,6 +420,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unsupported_op, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codegen_rejection_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_library_and_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_oob_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_print_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_modes, setup, teardown),

@@ -106,6 +106,15 @@ static void fold_ok(NodeId n)
 	assert_int_equal(v->producer, IR_NONE);
 }
 
+/* The folder leaves n alone (no diagnostic): one it cannot evaluate with
+ * the generated code's bits (passes/fold.h). */
+static void not_folded(NodeId n)
+{
+	assert_true(pass_fold_node(G, n, &D));
+	assert_false(G->nodes[n].dead);
+	assert_int_equal(gval(G, out0(n))->kind, VK_INTERMEDIATE);
+}
+
 /* fold_ok, then checks the output's dtype and shape; returns the output. */
 static Value *fold_shaped(NodeId n, DType dt, int rank, const int64_t *dims)
 {
@@ -467,7 +476,8 @@ static void test_arith(void **state)
 	expect_ints(node(OP_Abs, &in[0], 1), DT_I64, 1, d, wabs);
 	int64_t z[] = {1, 0, 1, 1};
 	ValueId zin[] = {in[0], ci64(1, d, z)};
-	expect_diag(node(OP_Div, zin, 2), "input 1: integer division by zero");
+	int64_t wz[] = {7, 0, 7, -7};   /* by zero: 0, as at run time */
+	expect_ints(node(OP_Div, zin, 2), DT_I64, 1, d, wz);
 	/* wrapping, not UB: INT64_MAX + 1 */
 	int64_t mx = INT64_MAX, one = 1;
 	ValueId win[] = {ci64(0, NULL, &mx), ci64(0, NULL, &one)};
@@ -480,8 +490,8 @@ static void test_arith(void **state)
 	expect_floats(node(OP_Div, fin, 2), DT_F32, 1, d, wfdiv);
 	double wsq[] = {1, 2, 3, sqrtf(2)};
 	expect_floats(node(OP_Sqrt, &fin[0], 1), DT_F32, 1, d, wsq);
-	double wpow[] = {1, 16, 3, 1024};
-	expect_floats(node(OP_Pow, fin, 2), DT_F32, 1, d, wpow);
+	/* float Pow: libm's pow is not the generated code's: left to run time */
+	not_folded(node(OP_Pow, fin, 2));
 }
 
 static void test_minmax_sum(void **state)
@@ -548,12 +558,13 @@ static void test_einsum_and_float_unary(void **state)
 	NodeId mm = node(OP_Einsum, in, 2);
 	graph_add_attr(G, mm, "equation", AK_STRING)->s = "ij,jk->ik";
 	int64_t od[] = {2, 2};
-	double w[] = {4, 5, 10, 11};
-	expect_floats(mm, DT_F32, 2, od, w);
-	/* implicit output: letters used once, alphabetical -> "ik" again */
+	/* a float contraction sums in another order than the generated code:
+	 * left to run time (so is the implicit form, which sums j too) */
+	(void)od;
+	not_folded(mm);
 	NodeId im = node(OP_Einsum, in, 2);
 	graph_add_attr(G, im, "equation", AK_STRING)->s = "ij,jk";
-	expect_floats(im, DT_F32, 2, od, w);
+	not_folded(im);
 	/* outer product (Transformer-XL positional embedding) and a diagonal */
 	int64_t d2[] = {2}, d3[] = {3};
 	float p[] = {0, 1}, q[] = {1, 2, 3};
@@ -570,15 +581,19 @@ static void test_einsum_and_float_unary(void **state)
 	graph_add_attr(G, dg, "equation", AK_STRING)->s = "ii->i";
 	double dw[] = {1, 4};
 	expect_floats(dg, DT_F32, 1, d2, dw);
-	/* Sin of the folded product: computed in double, rounded to f32 */
+	/* Sin of the folded product: onnxcc's sin is not libm's: run time */
 	ValueId so = out0(outer);
-	double sw[6];
-	for (int k = 0; k < 6; k++)
-		sw[k] = (float)sin(ow[k]);
-	expect_floats(node(OP_Sin, &so, 1), DT_F32, 2, oud, sw);
-	NodeId bad = node(OP_Einsum, in, 2);
+	not_folded(node(OP_Sin, &so, 1));
+	int64_t ia[] = {1, 2, 3, 4, 5, 6}, ib[] = {1, 0, 0, 1, 1, 1};
+	ValueId iin[] = {ci64(2, da, ia), ci64(2, db, ib)};
+	NodeId bad = node(OP_Einsum, iin, 2);
 	graph_add_attr(G, bad, "equation", AK_STRING)->s = "ij,kj->ik";
 	expect_diag(bad, "letter 'j' is 2 here, 3 elsewhere");
+	/* integer contractions are exact: folded */
+	NodeId imm = node(OP_Einsum, iin, 2);
+	graph_add_attr(G, imm, "equation", AK_STRING)->s = "ij,jk->ik";
+	int64_t iw[] = {4, 5, 10, 11};
+	expect_ints(imm, DT_I64, 2, od, iw);
 }
 
 static void test_reduce(void **state)

@@ -43,6 +43,10 @@ extern bool tu_variants;
  * the loaded library's dlopen handle before it runs. */
 extern void (*tu_module_hook)(Cg *cg);
 extern void (*tu_loaded_hook)(void *handle);
+/* Compile with --index-oob=clamp (default: error); the status tu_run_graph
+ * expects from the run function (default 0). */
+extern bool tu_index_clamp;
+extern int tu_expect_status;
 /* When set, tu_run_graph runs the model through run_parallel with it. */
 #include "runtime/onnxcc_model.h"
 extern const OnnxccParallel *tu_parallel;

@@ -1,0 +1,68 @@
+#!/bin/sh
+# tests/fuzz/run.sh — builds the libFuzzer targets with clang-19 (ASan +
+# UBSan + coverage, -DONNXCC_FUZZ=ON) into FUZZ_BUILD and runs each for
+# SECONDS seconds, one after the other on one core:
+#   fuzz_frontend  arbitrary bytes as a model: frontend, verifier, passes
+#                  (seeds: the ONNX node tests' models and data, the zoo's
+#                  models, tests/bad)
+#   fuzz_graph     structure-aware: valid models mutated as graphs, compiled
+#                  through codegen at -O0 in memory (seeds: the node tests'
+#                  and the zoo's models)
+#   fuzz_npy       arbitrary bytes as a .npy file (seeds: the zoo's .npy)
+# New inputs accumulate in FUZZ_BUILD/corpus-<target>; a crash, leak,
+# sanitizer report, timeout (10 s an input) or RSS over 2 GB is written to
+# FUZZ_BUILD/crash-<target>-* and makes the script fail.  Every run is
+# bounded: libFuzzer's -max_total_time, and `timeout` at SECONDS + 120 s
+# (loading the seeds counts towards the time).  Used by `make fuzz` and, at
+# 60 s a target, by `make test`.
+#
+# usage: run.sh FUZZ_BUILD SECONDS [TARGET...]
+set -u
+B=$1 S=$2
+shift 2
+targets=${*:-fuzz_frontend fuzz_graph fuzz_npy}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+nodes=$src/../shared/onnx-node-tests
+jobs=${JOBS:-2}
+
+CC=clang-19 cmake -S "$src" -B "$B" -DCMAKE_BUILD_TYPE=Debug -DONNXCC_FUZZ=ON >/dev/null || exit 2
+cmake --build "$B" -j "$jobs" --target $targets >"$B/build.log" 2>&1 || { tail -20 "$B/build.log"; exit 2; }
+
+# seeds: links to the node tests' and the zoo's models, the zoo's .npy files
+rm -rf "$B/seeds-onnx" "$B/seeds-npy"
+mkdir -p "$B/seeds-onnx" "$B/seeds-npy" || exit 2
+for d in "$nodes"/*/; do
+	[ -f "$d/model.onnx" ] && ln -s "$d/model.onnx" "$B/seeds-onnx/$(basename "$d").onnx"
+done
+for d in "$src"/tests/models/*/; do
+	n=$(basename "$d")
+	ln -s "$d/model.onnx" "$B/seeds-onnx/zoo_$n.onnx"
+	for f in "$d"/inputs/*.npy "$d"/outputs/*.npy; do
+		[ -f "$f" ] && ln -s "$f" "$B/seeds-npy/${n}_$(basename "$(dirname "$f")")_$(basename "$f")"
+	done
+done
+echo "fuzz: seeds $(ls "$B/seeds-onnx" | wc -l) models, $(ls "$B/seeds-npy" | wc -l) .npy files; $S s a target"
+
+rc=0
+for t in $targets; do
+	mkdir -p "$B/corpus-$t"
+	case $t in
+	fuzz_frontend) seeds="$B/seeds-onnx $src/tests/bad"; opts=-max_len=65536 ;;
+	fuzz_graph) seeds="$B/seeds-onnx"; opts=-max_len=1048576 ;;
+	fuzz_npy) seeds="$B/seeds-npy"; opts=-max_len=65536 ;;
+	*) echo "fuzz: unknown target $t"; exit 2 ;;
+	esac
+	log=$B/$t.log
+	start=$(date +%s)
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} FUZZ_GRAPH_STATS=1 \
+	timeout -k 10 $((S + 120)) "$B/$t" -max_total_time="$S" -timeout=10 -rss_limit_mb=2048 $opts \
+		-print_final_stats=1 -artifact_prefix="$B/crash-$t-" "$B/corpus-$t" $seeds >"$log" 2>&1
+	st=$?
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	echo "fuzz: $t: exit $st, ${runs:-?} inputs in $(($(date +%s) - start)) s$(grep '^fuzz_graph:' "$log" | sed 's/^fuzz_graph:/;/')"
+	if [ "$st" -ne 0 ]; then
+		rc=1
+		grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$log" | head -20
+	fi
+done
+exit $rc
