@@ -4,6 +4,8 @@
  * Structure (the BLIS/GotoBLAS decomposition, sizes from cg->isa):
  *   for ic  in M step MC                    A block MC x KC stays in L2
  *     for pc in K step KC                   (accumulate into C across pc)
+ *       [A rows 2 KiB-aliased in L1: copy the MC x KC block with a padded
+ *        row stride, once per K block for all the task's column panels]
  *       for jr in N step NR                 B panel KC x NR stays in L1
  *         [runtime B not contiguous along j: pack the panel on the stack]
  *         for ir in ic..ic+MC step MR
@@ -212,6 +214,7 @@ typedef struct UKey {
 	int level;           /* the ISA's dispatch level (variants differ in features) */
 	int last_valid;      /* valid lanes of the last vector of columns (w: all) */
 	int b_masked;        /* B's last vector is loaded masked (unpadded runtime B) */
+	int prefetch;        /* prefetch one line of the next B panel per k step */
 	int64_t a_rs, a_cs, b_ks, ldc;
 	int has_bias, has_res, act;
 	int64_t res_rs, res_cs;
@@ -278,9 +281,13 @@ void kern_cache_free(Cg *cg)
 	cg->kern_cache = NULL;
 }
 
-/* void ukern(ptr a, ptr b, ptr c, ptr bias, ptr res, i64 kc, i32 flags)
+/* void ukern(ptr a, ptr b, ptr c, ptr bias, ptr res, i64 kc, i32 flags, ptr pf)
  *   flags bit 0: C already holds a partial sum (add to it), else start at 0
- *   flags bit 1: last K block: apply the epilogue before storing. */
+ *   flags bit 1: last K block: apply the epilogue before storing
+ *   pf (key.prefetch): line k of the kc lines at pf is prefetched into L2
+ *   at step k: the caller points it at a part of the next B panel, so that
+ *   packed weights streamed from memory arrive before the first tile of
+ *   their panel needs them. */
 static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 {
 	KCache *cache = cg->kern_cache;
@@ -290,8 +297,8 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		if (!memcmp(&u->key, k, sizeof *k))
 			return u->fn;
 
-	LLVMTypeRef params[7] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i32};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 7, 0);
+	LLVMTypeRef params[8] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i32, cg->t_ptr};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 8, 0);
 	char name[256];
 	snprintf(name, sizeof name, "%s.gemm_%dx%d.%d", cg->prefix, k->mr, k->nv * k->w, cache->n++);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
@@ -339,6 +346,14 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	for (int v = 0; v < nv; v++) {
 		LLVMValueRef p = gep_f32(cg, pb, LLVMBuildNSWAdd(cg->b, boff, cg_i64(cg, v * w), ""));
 		bv[v] = vload(cg, vt, w, p, k->b_masked ? VALID(v) : w);
+	}
+	if (k->prefetch) {
+		/* llvm.prefetch(ptr, rw 0, locality 2 (L2), data cache) */
+		LLVMValueRef off = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, 16), "");
+		LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, LLVMGetParam(fn, 7), &off, 1, "");
+		LLVMValueRef pargs[4] = {pp, cg_i32(cg, 0), cg_i32(cg, 2), cg_i32(cg, 1)};
+		LLVMTypeRef pt = cg->t_ptr;
+		kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
 	}
 	LLVMValueRef aoff = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->a_cs), "");
 	for (int r = 0; r < mr; r++) {
@@ -481,9 +496,16 @@ typedef struct Plan {
 	LLVMValueRef bpack; /* packed constant B or NULL */
 	LLVMValueRef bbuf;  /* stack panel for runtime B not contiguous along j */
 	bool b_direct;      /* runtime B with unit column stride: used in place */
-	LLVMValueRef abuf;  /* stack block for packed A (MC x KC as [MC/MR][kc][MR]) */
+	LLVMValueRef abuf;  /* stack block for copied A (MC rows of KC, row stride a_copy_stride) */
 	LLVMValueRef i0;    /* first row of the current A block (when packed) */
 } Plan;
+
+/* Row stride (floats) of the copied A block: KC plus one cache line, so
+ * that the MR rows a micro-kernel reads fall into different L1 sets. */
+static int64_t a_copy_stride(const Tiles *t)
+{
+	return t->kc + 16;
+}
 
 static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
 {
@@ -496,8 +518,8 @@ static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
 	k.mr = mr;
 	k.last_valid = (int)(ncols - (int64_t)(k.nv - 1) * k.w);
 	k.b_masked = (P->b_direct || P->bpack) && k.last_valid < k.w;
-	k.a_rs = P->abuf ? 1 : g->a_rs;
-	k.a_cs = P->abuf ? P->t.mr : g->a_cs;
+	k.a_rs = P->abuf ? a_copy_stride(&P->t) : g->a_rs;
+	k.a_cs = P->abuf ? 1 : g->a_cs;
 	k.b_ks = P->bks;
 	k.ldc = g->ldc;
 	k.has_bias = g->bias != NULL;
@@ -522,18 +544,19 @@ static LLVMValueRef mul_i64(Cg *cg, LLVMValueRef a, int64_t b)
 	return LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
 }
 
-/* One call of a micro-kernel on the tile at rows i, columns j (i64 values). */
+/* One call of a micro-kernel on the tile at rows i, columns j (i64 values);
+ * pf: the lines it prefetches, or NULL. */
 static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef i, LLVMValueRef j,
-                      LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags)
+                      LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags, LLVMValueRef pf)
 {
 	const KGemm *g = P->g;
 	UKey key = key_for(P, mr, ncols, kc);
+	key.prefetch = pf != NULL;
 	LLVMValueRef fn = ukernel(cg, &key);
-	LLVMValueRef args[7];
+	LLVMValueRef args[8];
 	if (P->abuf) {
-		/* tile t of the packed block starts at t*kc*MR; i0 is the block's first row */
-		LLVMValueRef t = LLVMBuildSDiv(cg->b, LLVMBuildNSWSub(cg->b, i, P->i0, ""), cg_i64(cg, P->t.mr), "");
-		args[0] = gep_f32(cg, P->abuf, mul_i64(cg, t, kc * P->t.mr));
+		/* row i of the copied block; i0 is the block's first row */
+		args[0] = gep_f32(cg, P->abuf, mul_i64(cg, LLVMBuildNSWSub(cg->b, i, P->i0, ""), a_copy_stride(&P->t)));
 	} else {
 		LLVMValueRef aoff = add_i64(cg, mul_i64(cg, i, g->a_rs), mul_i64(cg, pcv, g->a_cs));
 		args[0] = gep_f32(cg, g->a, aoff);
@@ -545,26 +568,45 @@ static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef
 	                 : LLVMConstNull(cg->t_ptr);
 	args[5] = cg_i64(cg, kc);
 	args[6] = flags;
-	LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 7, "");
+	args[7] = pf ? pf : LLVMConstNull(cg->t_ptr);
+	LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 8, "");
+}
+
+/* The lines tile t (i64) of a panel prefetches from the next panel at
+ * pnext (NULL: none): a panel is kc rows of NR floats, NR/16 lines per
+ * row, so tiles t mod NR/16 each take kc consecutive lines of it.  The
+ * address may lie past the weights (no fault: a prefetch is a hint; the
+ * GEP is not inbounds). */
+static LLVMValueRef tile_prefetch(Cg *cg, const Plan *P, LLVMValueRef pnext, LLVMValueRef t, int64_t kc)
+{
+	if (!pnext)
+		return NULL;
+	int64_t lines = P->nr / 16 > 1 ? P->nr / 16 : 1;
+	LLVMValueRef part = lines > 1 ? LLVMBuildSRem(cg->b, t, cg_i64(cg, lines), "") : cg_i64(cg, 0);
+	LLVMValueRef off = mul_i64(cg, part, kc * 16);
+	return LLVMBuildGEP2(cg->b, cg->t_f32, pnext, &off, 1, "");
 }
 
 /* Rows [i0, i0+rows) of one column panel: full tiles in a loop, then the
  * remainder rows as one tile of its own. */
 static void row_tiles(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, int64_t ncols,
-                      LLVMValueRef j, LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags)
+                      LLVMValueRef j, LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags,
+                      LLVMValueRef pnext)
 {
 	int mr = P->t.mr;
 	int64_t full = rows / mr, rem = rows % mr;
 	if (full == 1) {
-		call_tile(cg, P, mr, ncols, i0, j, pcv, kc, bp, flags);
+		call_tile(cg, P, mr, ncols, i0, j, pcv, kc, bp, flags, tile_prefetch(cg, P, pnext, cg_i64(cg, 0), kc));
 	} else if (full > 1) {
 		CgLoop li;
 		cg_for(cg, &li, 0, full);
-		call_tile(cg, P, mr, ncols, add_i64(cg, i0, mul_i64(cg, li.iv, mr)), j, pcv, kc, bp, flags);
+		call_tile(cg, P, mr, ncols, add_i64(cg, i0, mul_i64(cg, li.iv, mr)), j, pcv, kc, bp, flags,
+		          tile_prefetch(cg, P, pnext, li.iv, kc));
 		cg_for_end(cg, &li);
 	}
 	if (rem)
-		call_tile(cg, P, (int)rem, ncols, add_i64(cg, i0, cg_i64(cg, full * mr)), j, pcv, kc, bp, flags);
+		call_tile(cg, P, (int)rem, ncols, add_i64(cg, i0, cg_i64(cg, full * mr)), j, pcv, kc, bp, flags,
+		          tile_prefetch(cg, P, pnext, cg_i64(cg, full), kc));
 }
 
 /* Copies the runtime B panel (kc x ncols at rows pc.., columns j..) into the
@@ -644,7 +686,14 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 		cg_for_v(cg, &lj, lo ? max_i64(cg, p0, lo) : p0, min_i64(cg, p1, hi));
 		LLVMValueRef j = mul_i64(cg, lj.iv, nr);
 		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, nr);
-		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags);
+		/* packed panels follow each other: prefetch the next one (for
+		 * the last, the start of the next K block or past the end) */
+		LLVMValueRef pnext = NULL;
+		if (P->bpack && P->pnr == P->nr) {
+			LLVMValueRef step = cg_i64(cg, kc * nr);
+			pnext = LLVMBuildGEP2(cg->b, cg->t_f32, bp, &step, 1, "");
+		}
+		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags, pnext);
 		cg_for_end(cg, &lj);
 	}
 	if (rem) {
@@ -653,27 +702,22 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 		cg_if(cg, &last, LLVMBuildICmp(cg->b, LLVMIntSGT, p1, cg_i64(cg, full), ""));
 		LLVMValueRef j = cg_i64(cg, full * nr);
 		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, rem);
-		row_tiles(cg, P, i0, rows, rem, j, pcv, kc, bp, flags);
+		row_tiles(cg, P, i0, rows, rem, j, pcv, kc, bp, flags, NULL);
 		cg_if_end(cg, &last);
 	}
 }
 
-/* Packs rows [i0, i0+rows) x columns [pc, pc+kc) of A into P->abuf as
- * tiles [rows/MR rounded up][kc][MR] (rows past the end: not read). */
+/* Copies rows [i0, i0+rows) x columns [pc, pc+kc) of A (unit column
+ * stride) into P->abuf with row stride a_copy_stride: a row is one
+ * contiguous copy, and the rows no longer alias in L1. */
 static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc)
 {
 	const KGemm *g = P->g;
-	int mr = P->t.mr;
-	CgLoop lr, lk;
+	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef t = LLVMBuildSDiv(cg->b, lr.iv, cg_i64(cg, mr), "");
-	LLVMValueRef r = LLVMBuildSRem(cg->b, lr.iv, cg_i64(cg, mr), "");
-	LLVMValueRef dst0 = add_i64(cg, mul_i64(cg, t, kc * mr), r);
-	LLVMValueRef src0 = add_i64(cg, mul_i64(cg, add_i64(cg, i0, lr.iv), g->a_rs), mul_i64(cg, pcv, g->a_cs));
-	cg_for(cg, &lk, 0, kc);
-	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, g->a, add_i64(cg, src0, mul_i64(cg, lk.iv, g->a_cs))), "");
-	LLVMBuildStore(cg->b, x, gep_f32(cg, P->abuf, add_i64(cg, dst0, mul_i64(cg, lk.iv, mr))));
-	cg_for_end(cg, &lk);
+	LLVMValueRef src = add_i64(cg, mul_i64(cg, add_i64(cg, i0, lr.iv), g->a_rs), pcv);
+	LLVMValueRef dst = mul_i64(cg, lr.iv, a_copy_stride(&P->t));
+	cg_memcpy(cg, gep_f32(cg, P->abuf, dst), gep_f32(cg, g->a, src), kc * 4);
 	cg_for_end(cg, &lr);
 }
 
@@ -703,6 +747,31 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRe
 		pack_a(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem);
 	if (rem)
 		col_panels(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem, cg_i32(cg, (nfull ? 1 : 0) | 2), p0, p1);
+}
+
+/* Column panels [p0, p1) of rows [i0, i0+rows), in chunks of panels
+ * whose C block (rows x chunk) stays in L2 while the K blocks accumulate
+ * into it: without them, a product with several K blocks and a wide C
+ * reloads C from L3 once per K block. */
+static void nc_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef p0, LLVMValueRef p1)
+{
+	int64_t ncp = (384 * 1024) / (rows * P->nr * 4);
+	if (ncp < 1)
+		ncp = 1;
+	int64_t panels = (P->g->N + P->nr - 1) / P->nr;
+	if (P->g->K <= P->t.kc || ncp >= panels) {
+		k_blocks(cg, P, i0, rows, p0, p1);
+		return;
+	}
+	LLVMValueRef n = LLVMBuildSDiv(cg->b, add_i64(cg, LLVMBuildNSWSub(cg->b, p1, p0, ""), cg_i64(cg, ncp - 1)),
+	                               cg_i64(cg, ncp), "");
+	CgLoop lq;
+	cg_for_v(cg, &lq, cg_i64(cg, 0), n);
+	LLVMValueRef q0 = add_i64(cg, p0, mul_i64(cg, lq.iv, ncp));
+	LLVMValueRef q1 = add_i64(cg, q0, cg_i64(cg, ncp));
+	q1 = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, q1, p1, ""), q1, p1, "");
+	k_blocks(cg, P, i0, rows, q0, q1);
+	cg_for_end(cg, &lq);
 }
 
 static void plan_buffers(Cg *cg, Plan *P);
@@ -762,11 +831,24 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 	}
 	plan_buffers(cg, P);
 
-	CgLoop lt;
-	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
-	LLVMValueRef t = lt.iv;
-	LLVMValueRef jn = LLVMBuildSRem(cg->b, t, cg_i64(cg, S->n_n), "");
-	LLVMValueRef r = LLVMBuildSDiv(cg->b, t, cg_i64(cg, S->n_n), "");
+	/* Tasks [begin, end) are walked by (batch, row block) r, each with the
+	 * union of its column groups in the range as one panel range: a run of
+	 * tasks of one row block packs its A block once per K block, not once
+	 * per column group. */
+	LLVMValueRef tb = LLVMGetParam(fn, 1), te = LLVMGetParam(fn, 2);
+	LLVMValueRef nn = cg_i64(cg, S->n_n);
+	LLVMValueRef r_lo = LLVMBuildSDiv(cg->b, tb, nn, "");
+	LLVMValueRef r_last = LLVMBuildSDiv(cg->b, LLVMBuildNSWSub(cg->b, te, cg_i64(cg, 1), ""), nn, "");
+	LLVMValueRef nonempty = LLVMBuildICmp(cg->b, LLVMIntSGT, te, tb, "");
+	LLVMValueRef r_end = LLVMBuildSelect(cg->b, nonempty, add_i64(cg, r_last, cg_i64(cg, 1)), r_lo, "");
+	CgLoop lr;
+	cg_for_v(cg, &lr, r_lo, r_end);
+	LLVMValueRef r = lr.iv;
+	LLVMValueRef g_lo = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntEQ, r, r_lo, ""),
+	                                    LLVMBuildSRem(cg->b, tb, nn, ""), cg_i64(cg, 0), "");
+	LLVMValueRef g_hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntEQ, r, r_last, ""),
+	                                    LLVMBuildSRem(cg->b, LLVMBuildNSWSub(cg->b, te, cg_i64(cg, 1), ""), nn, ""),
+	                                    cg_i64(cg, S->n_n - 1), "");
 	LLVMValueRef im = LLVMBuildSRem(cg->b, r, cg_i64(cg, S->n_m), "");
 	LLVMValueRef bi = LLVMBuildSDiv(cg->b, r, cg_i64(cg, S->n_m), "");
 	/* batch offsets, last batch dim fastest */
@@ -790,23 +872,23 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 	g.bias = g0->bias ? base[3] : NULL;
 	g.res = g0->res ? gep_f32(cg, base[4], off[3]) : NULL;
 	P->g = &g;
-	LLVMValueRef p0 = mul_i64(cg, jn, S->group);
-	LLVMValueRef p1 = add_i64(cg, p0, cg_i64(cg, S->group));
+	LLVMValueRef p0 = mul_i64(cg, g_lo, S->group);
+	LLVMValueRef p1 = mul_i64(cg, add_i64(cg, g_hi, cg_i64(cg, 1)), S->group);
 	LLVMValueRef over = LLVMBuildICmp(cg->b, LLVMIntSGT, p1, cg_i64(cg, S->panels), "");
 	p1 = LLVMBuildSelect(cg->b, over, cg_i64(cg, S->panels), p1, "");
 	int64_t mc = P->t.mc, mrem = g.M % mc;
 	LLVMValueRef i0 = mul_i64(cg, im, mc);
 	if (mrem == 0 || S->n_m == 1) {
-		k_blocks(cg, P, i0, mrem && S->n_m == 1 ? mrem : mc, p0, p1);
+		nc_blocks(cg, P, i0, mrem && S->n_m == 1 ? mrem : mc, p0, p1);
 	} else {
 		CgIf last;
 		cg_if(cg, &last, LLVMBuildICmp(cg->b, LLVMIntEQ, im, cg_i64(cg, S->n_m - 1), ""));
-		k_blocks(cg, P, i0, mrem, p0, p1);
+		nc_blocks(cg, P, i0, mrem, p0, p1);
 		cg_else(cg, &last);
-		k_blocks(cg, P, i0, mc, p0, p1);
+		nc_blocks(cg, P, i0, mc, p0, p1);
 		cg_if_end(cg, &last);
 	}
-	cg_for_end(cg, &lt);
+	cg_for_end(cg, &lr);
 	P->g = g0;
 	P->bpack = bpack;
 
@@ -875,8 +957,7 @@ static void plan_buffers(Cg *cg, Plan *P)
 		cg_memset(cg, P->bbuf, 0, P->t.kc * P->nr * 4);
 	}
 	if (P->abuf) {
-		int64_t tiles = (P->t.mc + P->t.mr - 1) / P->t.mr;
-		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(tiles * P->t.mr * P->t.kc));
+		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(P->t.mc * a_copy_stride(&P->t)));
 		P->abuf = cg_alloca(cg, at, "apack");
 		LLVMSetAlignment(P->abuf, 64);
 	}

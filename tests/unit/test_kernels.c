@@ -82,6 +82,10 @@ static void test_matmul_shapes(void **state)
 	matmul_case(25, 300, 70, false);
 	matmul_case(300, 40, 100, false);   /* several row tiles, N edge in the last vector */
 	matmul_case(5, 520, 17, false);     /* fewer rows than a tile, three K blocks */
+	/* A's row stride 2 KiB (copied A block), two K blocks, more column
+	 * panels than one L2 chunk of C (chunks of 12 panels at 256 rows) */
+	matmul_case(300, 512, 420, true);
+	matmul_case(300, 512, 420, false);
 }
 
 /* Batched MatMul with B transposed through strides: [H,M,D] x [H,D,N] where
@@ -220,8 +224,8 @@ static void run_batched(float *y, const float *a, const float *b, int64_t H, int
 static void test_threads_bitwise(void **state)
 {
 	(void)state;
-	const int64_t shapes[2][4] = {{6, 37, 20, 41}, {1, 300, 270, 200}};
-	for (int s = 0; s < 2; s++) {
+	const int64_t shapes[3][4] = {{6, 37, 20, 41}, {1, 300, 270, 200}, {1, 300, 512, 420}};
+	for (int s = 0; s < 3; s++) {
 		int64_t H = shapes[s][0], M = shapes[s][1], K = shapes[s][2], N = shapes[s][3];
 		size_t na = (size_t)(H * M * K), nb = (size_t)(H * K * N), ny = (size_t)(H * M * N);
 		float *a = malloc(na * 4), *b = malloc(nb * 4), *y0 = malloc(ny * 4), *y = malloc(ny * 4);
