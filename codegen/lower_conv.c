@@ -413,6 +413,44 @@ static LLVMValueRef row_im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValue
 	return LLVMBuildSelect(cg->b, ok, v, cg_f32(cg, 0.0f), "");
 }
 
+/* Row k = (c, kh, kw) of row_im2col_elem's B as a strided run (KGemm.b_row):
+ * column j reads X[c, ih, j*sw + kw*dw - pbw], inside the row for
+ * lo <= j < hi (lo = ceil((pbw - kw*dw) / sw), hi = floor((IW - 1 + pbw -
+ * kw*dw) / sw) + 1, clamped at 0); an ih outside X (border rows) empties
+ * the run. */
+static void row_im2col_row(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, LLVMValueRef *p, LLVMValueRef *lo,
+                           LLVMValueRef *hi)
+{
+	const RowIm2col *rc = arg;
+	const Geom *g = rc->g;
+	int64_t KW = g->ker[1], IW = g->in[1], sw = g->str[1];
+	LLVMValueRef c = LLVMBuildUDiv(cg->b, kv, cg_i64(cg, rc->wsp), "");
+	LLVMValueRef r = LLVMBuildURem(cg->b, kv, cg_i64(cg, rc->wsp), "");
+	LLVMValueRef kh = LLVMBuildUDiv(cg->b, r, cg_i64(cg, KW), "");
+	LLVMValueRef kw = LLVMBuildURem(cg->b, r, cg_i64(cg, KW), "");
+	LLVMValueRef ih = imul(cg, kh, g->dil[0]);
+	if (rc->htest)
+		ih = iadd(cg, ih, cg_i64(cg, rc->oh * g->str[0] - g->pb[0]));
+	/* the column offset of j = 0: kw*dw - pbw (may be negative) */
+	LLVMValueRef off0 = LLVMBuildNSWSub(cg->b, imul(cg, kw, g->dil[1]), cg_i64(cg, g->pb[1]), "");
+	LLVMValueRef idx = iadd(cg, iadd(cg, imul(cg, c, rc->xsp), imul(cg, ih, IW)), off0);
+	*p = LLVMBuildGEP2(cg->b, cg->t_f32, b, &idx, 1, "");
+	LLVMValueRef zero = cg_i64(cg, 0);
+	LLVMValueRef lnum = LLVMBuildNSWSub(cg->b, zero, off0, "");
+	LLVMValueRef l = LLVMBuildSDiv(cg->b, iadd(cg, lnum, cg_i64(cg, sw - 1)), cg_i64(cg, sw), "");
+	l = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, lnum, zero, ""), l, zero, "");
+	LLVMValueRef hnum = LLVMBuildNSWSub(cg->b, cg_i64(cg, IW - 1), off0, "");
+	LLVMValueRef h = iadd(cg, LLVMBuildSDiv(cg->b, hnum, cg_i64(cg, sw), ""), cg_i64(cg, 1));
+	h = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, hnum, zero, ""), zero, h, "");
+	if (rc->htest) {
+		LLVMValueRef in = LLVMBuildICmp(cg->b, LLVMIntULT, ih, cg_i64(cg, g->in[0]), "");
+		h = LLVMBuildSelect(cg->b, in, h, zero, "");
+		l = LLVMBuildSelect(cg->b, in, l, zero, "");
+	}
+	*lo = l;
+	*hi = h;
+}
+
 /* Output widths from which a 2-D conv takes the row form (in vectors),
  * and the most border rows it emits a GEMM call for each. */
 #define CONV_ROW_FORM_VECS 3
@@ -448,6 +486,8 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
 		.ldc = ysp,
 		.alpha = 1.0f,
 		.b_elem = row_im2col_elem,
+		.b_row = row_im2col_row,
+		.b_row_cs = g->str[1],
 		.nbatch_dims = 2,
 		.bdims = {N, group},
 		.a_bs = {0, Mg * Kg},

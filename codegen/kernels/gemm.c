@@ -609,6 +609,16 @@ static void row_tiles(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, int6
 		          tile_prefetch(cg, P, pnext, cg_i64(cg, full), kc));
 }
 
+static LLVMValueRef min_i64(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, cg_i64(cg, b), ""), a, cg_i64(cg, b), "");
+}
+
+static LLVMValueRef max_i64(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, a, cg_i64(cg, b), ""), a, cg_i64(cg, b), "");
+}
+
 /* Copies the runtime B panel (kc x ncols at rows pc.., columns j..) into the
  * stack buffer with row stride NR. */
 static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef j,
@@ -618,6 +628,29 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 	CgLoop lk, lj;
 	cg_for(cg, &lk, 0, kc);
 	LLVMValueRef krow = add_i64(cg, pcv, lk.iv);
+	if (g->b_row) {
+		/* zeros, the strided run, zeros: columns [0, jlo), [jlo, jhi), [jhi, ncols) */
+		LLVMValueRef p, lo, hi;
+		g->b_row(cg, g->b_elem_arg, g->b, krow, &p, &lo, &hi);
+		LLVMValueRef jlo = min_i64(cg, max_i64(cg, LLVMBuildNSWSub(cg->b, lo, j, ""), 0), ncols);
+		LLVMValueRef jhi = min_i64(cg, LLVMBuildNSWSub(cg->b, hi, j, ""), ncols);
+		jhi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, jhi, jlo, ""), jlo, jhi, "");
+		LLVMValueRef row = mul_i64(cg, lk.iv, P->nr);
+		LLVMValueRef bounds[4] = {cg_i64(cg, 0), jlo, jhi, cg_i64(cg, ncols)};
+		for (int part = 0; part < 3; part++) {
+			CgLoop lc;
+			cg_for_v(cg, &lc, bounds[part], bounds[part + 1]);
+			LLVMValueRef x = cg_f32(cg, 0.0f);
+			if (part == 1) {
+				LLVMValueRef src = mul_i64(cg, add_i64(cg, j, lc.iv), g->b_row_cs);
+				x = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildGEP2(cg->b, cg->t_f32, p, &src, 1, ""), "");
+			}
+			LLVMBuildStore(cg->b, x, gep_f32(cg, P->bbuf, add_i64(cg, row, lc.iv)));
+			cg_for_end(cg, &lc);
+		}
+		cg_for_end(cg, &lk);
+		return;
+	}
 	cg_for(cg, &lj, 0, ncols);
 	LLVMValueRef x;
 	if (g->b_elem) {
@@ -653,15 +686,6 @@ static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t k
 	return P->bbuf;
 }
 
-static LLVMValueRef min_i64(Cg *cg, LLVMValueRef a, int64_t b)
-{
-	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, cg_i64(cg, b), ""), a, cg_i64(cg, b), "");
-}
-
-static LLVMValueRef max_i64(Cg *cg, LLVMValueRef a, int64_t b)
-{
-	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, a, cg_i64(cg, b), ""), a, cg_i64(cg, b), "");
-}
 
 /* Column panels [p0, p1) (i64 values; panel p covers columns p*NR..) of
  * rows [i0, i0+rows) for K block pc.  The last panel may be partial.  With

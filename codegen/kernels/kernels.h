@@ -53,6 +53,14 @@ typedef struct KGemm {
 	 * k and j: i64), read while packing run-time panels; b_rs/b_cs unused. */
 	LLVMValueRef (*b_elem)(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef k, LLVMValueRef j);
 	void *b_elem_arg;
+	/* Optional, with b_elem (same arg): row k of the implicit B as a
+	 * strided run, so that a panel is packed without per-element index
+	 * arithmetic: B[k,j] = p[j * b_row_cs] for lo <= j < hi, else 0; b_row
+	 * sets *p (an f32 pointer, dereferenced only inside the run), *lo and
+	 * *hi (i64, lo <= hi) from b and k. */
+	void (*b_row)(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef k, LLVMValueRef *p, LLVMValueRef *lo,
+	              LLVMValueRef *hi);
+	int64_t b_row_cs;
 	int nbatch_dims;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK],
 	        res_bs[IR_MAX_RANK];
