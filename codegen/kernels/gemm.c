@@ -819,9 +819,12 @@ static Split split_for(const KGemm *g, const Plan *P)
 		s.nbatch *= g->bdims[i];
 	s.n_m = (g->M + P->t.mc - 1) / P->t.mc;
 	s.panels = (g->N + P->nr - 1) / P->nr;
-	/* enough tasks to balance a few threads; column groups only when the
-	 * batch and the row blocks do not already give them */
-	int64_t want = 8, have = s.nbatch * s.n_m;
+	/* enough tasks that a few threads get shares within a few percent of
+	 * each other (the pool gives each thread a contiguous range); column
+	 * groups only when the batch and the row blocks do not already give
+	 * them.  Serially this costs nothing: a task range is walked per row
+	 * block with all its column groups at once (emit_task). */
+	int64_t want = 32, have = s.nbatch * s.n_m;
 	s.n_n = have >= want ? 1 : (want + have - 1) / have;
 	if (s.n_n > s.panels)
 		s.n_n = s.panels;
