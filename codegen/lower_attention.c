@@ -248,27 +248,14 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
  * t = batch * nblk + block; ctx holds {q, k, v, bias, o}. */
 static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 {
-	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 3, 0);
-	char name[256];
-	snprintf(name, sizeof name, "%s.node%d.attention_task", cg->prefix, (int)cg->node_id);
-	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
-	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	kern_fn_attrs(cg, fn);
-
 	KFn kf;
-	kern_fn_begin(cg, &kf, fn);
+	LLVMValueRef base[5];
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "attention_task", 5, base);
 
 	LLVMValueRef sbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->rows * A->nk)), "scores");
 	LLVMSetAlignment(sbuf, 64);
 	LLVMValueRef lbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)A->rows), "rowsum");
 
-	LLVMValueRef ctx = LLVMGetParam(fn, 0);
-	LLVMValueRef base[5];
-	for (int i = 0; i < 5; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
-	}
 	CgLoop lt;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
 	LLVMValueRef ib = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, A->nblk), "");
@@ -431,13 +418,8 @@ bool cg_lower_attention(Cg *cg, const Node *n)
 	A.nblk = (A.nq + rows - 1) / rows;
 
 	LLVMValueRef task = emit_task(cg, &A);
-	LLVMValueRef ctx = cg_alloca(cg, LLVMArrayType2(cg->t_ptr, 5), "attn_ctx");
 	LLVMValueRef ptrs[5] = {cg_ptr(cg, n->in[0]), cg_ptr(cg, n->in[1]), cg_ptr(cg, n->in[2]),
-	                        bias ? cg_ptr(cg, n->in[3]) : LLVMConstNull(cg->t_ptr), cg_ptr(cg, n->out[0])};
-	for (int i = 0; i < 5; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		LLVMBuildStore(cg->b, ptrs[i], LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""));
-	}
-	kern_parallel(cg, task, ctx, A.nbatch * A.nblk);
+	                        bias ? cg_ptr(cg, n->in[3]) : NULL, cg_ptr(cg, n->out[0])};
+	kern_parallel_ptrs(cg, task, ptrs, 5, A.nbatch * A.nblk);
 	return true;
 }

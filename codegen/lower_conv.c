@@ -617,20 +617,10 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	LLVMTypeRef vp = LLVMVectorType(cg->t_ptr, (unsigned)w);
 
 	/* the task function */
-	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
-	char name[256];
-	snprintf(name, sizeof name, "%s.node%d.conv_task", cg->prefix, (int)cg->node_id);
-	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, params, 3, 0));
-	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	kern_fn_attrs(cg, fn);
 	KFn kf;
-	kern_fn_begin(cg, &kf, fn);
+	LLVMValueRef base[4];
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "conv_task", 4, base);
 
-	LLVMValueRef ctx = LLVMGetParam(fn, 0), base[4];
-	for (int i = 0; i < 4; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
-	}
 	LLVMValueRef acc[CONV_DIRECT_VECS];
 	for (int u = 0; u < U; u++)
 		acc[u] = cg_alloca(cg, vt, "acc");
@@ -723,14 +713,9 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	kern_fn_end(cg, &kf);
 
 	/* the node function hands the N*M planes to the task */
-	LLVMValueRef cx = cg_alloca(cg, LLVMArrayType2(cg->t_ptr, 4), "conv_ctx");
 	LLVMValueRef ptrs[4] = {cg_ptr(cg, n->in[0]), cg_ptr(cg, n->in[1]),
-	                        bias != IR_NONE ? cg_ptr(cg, bias) : LLVMConstNull(cg->t_ptr), cg_ptr(cg, n->out[0])};
-	for (int i = 0; i < 4; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		LLVMBuildStore(cg->b, ptrs[i], LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, cx, &idx, 1, ""));
-	}
-	kern_parallel(cg, fn, cx, N * M);
+	                        bias != IR_NONE ? cg_ptr(cg, bias) : NULL, cg_ptr(cg, n->out[0])};
+	kern_parallel_ptrs(cg, fn, ptrs, 4, N * M);
 }
 
 /* Conv-11: Y[n,m,o] = B[m] + sum_{c<C/group, kk} X[n, g*C/group + c,

@@ -114,19 +114,9 @@ static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, LLVMValueRef x, L
  * ctx holds {x, weights^T, bias, y}. */
 static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
 {
-	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
-	char name[256];
-	snprintf(name, sizeof name, "%s.node%d.dwconv_task", cg->prefix, (int)cg->node_id);
-	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, params, 3, 0));
-	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	kern_fn_attrs(cg, fn);
 	KFn kf;
-	kern_fn_begin(cg, &kf, fn);
-	LLVMValueRef ctx = LLVMGetParam(fn, 0), base[4];
-	for (int i = 0; i < 4; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
-	}
+	LLVMValueRef base[4];
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "dwconv_task", 4, base);
 	int w = cg->isa.vlen > 1 ? cg->isa.vlen : 1;
 	LLVMTypeRef vt = w > 1 ? LLVMVectorType(cg->t_f32, (unsigned)w) : cg->t_f32;
 	LLVMValueRef vacc = cg_alloca(cg, vt, "acc");
@@ -184,13 +174,8 @@ bool cg_lower_dwconv_nhwc(Cg *cg, const Node *n)
 	P.act = !strcmp(act, "gelu") ? KACT_GELU : !strcmp(act, "gelu_tanh") ? KACT_GELU_TANH : KACT_NONE;
 
 	LLVMValueRef task = emit_task(cg, &P);
-	LLVMValueRef cx = cg_alloca(cg, LLVMArrayType2(cg->t_ptr, 4), "dw_ctx");
 	LLVMValueRef ptrs[4] = {cg_ptr(cg, n->in[0]), weights_t(cg, Wv, &P),
-	                        has_bias ? cg_ptr(cg, n->in[2]) : LLVMConstNull(cg->t_ptr), cg_ptr(cg, n->out[0])};
-	for (int i = 0; i < 4; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		LLVMBuildStore(cg->b, ptrs[i], LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, cx, &idx, 1, ""));
-	}
-	kern_parallel(cg, task, cx, P.B * P.Ho);
+	                        has_bias ? cg_ptr(cg, n->in[2]) : NULL, cg_ptr(cg, n->out[0])};
+	kern_parallel_ptrs(cg, task, ptrs, 4, P.B * P.Ho);
 	return true;
 }

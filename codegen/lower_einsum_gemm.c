@@ -81,23 +81,12 @@ static void stage_block(Cg *cg, const EinPlan *P, LLVMValueRef a, LLVMValueRef b
  * ctx holds {a, b, y}. */
 static LLVMValueRef stage_task(Cg *cg, const EinPlan *P)
 {
-	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 3, 0);
-	char name[256];
-	snprintf(name, sizeof name, "%s.node%d.einsum_task", cg->prefix, (int)cg->node_id);
-	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
-	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	kern_fn_attrs(cg, fn);
 	KFn kf;
-	kern_fn_begin(cg, &kf, fn);
+	LLVMValueRef base[3];
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "einsum_task", 3, base);
 
 	LLVMValueRef sbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(P->rows * P->g.N)), "stage");
 	LLVMSetAlignment(sbuf, 64);
-	LLVMValueRef ctx = LLVMGetParam(fn, 0), base[3];
-	for (int i = 0; i < 3; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
-	}
 	CgLoop lt;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
 	LLVMValueRef ib = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, P->nblk), "");
@@ -229,12 +218,7 @@ int cg_einsum_gemm(Cg *cg, const Node *n, const EinLabels *e)
 	P.rows = rows;
 	P.nblk = (g->M + rows - 1) / rows;
 	LLVMValueRef task = stage_task(cg, &P);
-	LLVMValueRef ctx = cg_alloca(cg, LLVMArrayType2(cg->t_ptr, 3), "einsum_ctx");
 	LLVMValueRef ptrs[3] = {pa, pb, py};
-	for (int i = 0; i < 3; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		LLVMBuildStore(cg->b, ptrs[i], LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""));
-	}
-	kern_parallel(cg, task, ctx, P.nbatch * P.nblk);
+	kern_parallel_ptrs(cg, task, ptrs, 3, P.nbatch * P.nblk);
 	return 1;
 }

@@ -150,15 +150,9 @@ static void emit_block(Cg *cg, const RelPlan *P, LLVMValueRef *p, LLVMValueRef i
  * block; ctx holds the P_N pointers. */
 static LLVMValueRef emit_task(Cg *cg, const RelPlan *P)
 {
-	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 3, 0);
-	char name[256];
-	snprintf(name, sizeof name, "%s.node%d.relattention_task", cg->prefix, (int)cg->node_id);
-	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
-	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	kern_fn_attrs(cg, fn);
 	KFn kf;
-	kern_fn_begin(cg, &kf, fn);
+	LLVMValueRef base[P_N];
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "relattention_task", P_N, base);
 
 	LLVMValueRef sbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(P->rows * P->L)), "scores");
 	LLVMValueRef pbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)((P->rows + 1) * P->L)), "pos");
@@ -166,11 +160,6 @@ static LLVMValueRef emit_task(Cg *cg, const RelPlan *P)
 	LLVMSetAlignment(pbuf, 64);
 	LLVMValueRef lbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)P->rows), "rowsum");
 
-	LLVMValueRef ctx = LLVMGetParam(fn, 0), base[P_N];
-	for (int i = 0; i < P_N; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
-	}
 	CgLoop lt;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
 	LLVMValueRef blk = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, P->nblk), "");
@@ -248,14 +237,9 @@ bool cg_lower_relattention(Cg *cg, const Node *n)
 	P.nblk = (P.Q + P.rows - 1) / P.rows;
 
 	LLVMValueRef task = emit_task(cg, &P);
-	LLVMValueRef ctx = cg_alloca(cg, LLVMArrayType2(cg->t_ptr, P_N), "relattn_ctx");
 	LLVMValueRef ptrs[P_N] = {cg_ptr(cg, n->in[0]), cg_ptr(cg, n->in[1]), cg_ptr(cg, n->in[2]),
 	                          cg_ptr(cg, n->in[3]), cg_ptr(cg, n->in[4]),
-	                          mask ? cg_ptr(cg, n->in[5]) : LLVMConstNull(cg->t_ptr), cg_ptr(cg, n->out[0])};
-	for (int i = 0; i < P_N; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		LLVMBuildStore(cg->b, ptrs[i], LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""));
-	}
-	kern_parallel(cg, task, ctx, nbatch * P.nblk);
+	                          mask ? cg_ptr(cg, n->in[5]) : NULL, cg_ptr(cg, n->out[0])};
+	kern_parallel_ptrs(cg, task, ptrs, P_N, nbatch * P.nblk);
 	return true;
 }

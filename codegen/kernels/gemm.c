@@ -183,29 +183,6 @@ LLVMValueRef kern_gelu(Cg *cg, LLVMValueRef x, bool tanh_form)
 #undef KC_
 }
 
-void kern_fn_begin(Cg *cg, KFn *kf, LLVMValueRef fn)
-{
-	kf->b = cg->b;
-	kf->fn = cg->fn;
-	kf->alloca_bb = cg->alloca_bb;
-	cg->b = LLVMCreateBuilderInContext(cg->ctx);
-	cg->fn = fn;
-	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
-	kf->start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
-	LLVMPositionBuilderAtEnd(cg->b, kf->start);
-}
-
-void kern_fn_end(Cg *cg, KFn *kf)
-{
-	LLVMBuildRetVoid(cg->b);
-	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
-	LLVMBuildBr(cg->b, kf->start);
-	LLVMDisposeBuilder(cg->b);
-	cg->b = kf->b;
-	cg->fn = kf->fn;
-	cg->alloca_bb = kf->alloca_bb;
-}
-
 /* ---- the micro-kernel ------------------------------------------------------ */
 
 /* Everything a micro-kernel function is specialised on. */
@@ -839,23 +816,9 @@ static Split split_for(const KGemm *g, const Plan *P)
  * constant. */
 static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 {
-	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 3, 0);
-	char name[256];
-	snprintf(name, sizeof name, "%s.node%d.gemm_task", cg->prefix, (int)cg->node_id);
-	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
-	LLVMSetLinkage(fn, LLVMInternalLinkage);
-	kern_fn_attrs(cg, fn);
-
 	KFn kf;
-	kern_fn_begin(cg, &kf, fn);
-
-	LLVMValueRef ctx = LLVMGetParam(fn, 0);
 	LLVMValueRef base[5];
-	for (int i = 0; i < 5; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
-	}
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "gemm_task", 5, base);
 	plan_buffers(cg, P);
 
 	/* Tasks [begin, end) are walked by (batch, row block) r, each with the
@@ -921,32 +884,6 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 
 	kern_fn_end(cg, &kf);
 	return fn;
-}
-
-/* Runs task over [0, n): directly, or through the caller's parallel-for
- * when the node function has one (cg->par, an OnnxccParallel pointer that
- * may be NULL at run time). */
-void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n)
-{
-	LLVMTypeRef tty = LLVMGlobalGetValueType(task);
-	LLVMValueRef args[4] = {ctx, cg_i64(cg, 0), cg_i64(cg, n)};
-	if (!cg->par || n <= 1) {
-		LLVMBuildCall2(cg->b, tty, task, args, 3, "");
-		return;
-	}
-	CgIf serial;
-	cg_if(cg, &serial, LLVMBuildIsNull(cg->b, cg->par, ""));
-	LLVMBuildCall2(cg->b, tty, task, args, 3, "");
-	cg_else(cg, &serial);
-	/* OnnxccParallel { void (*parallel_for)(void *pool, int64_t n, task, void *ctx); void *pool; } */
-	LLVMValueRef one = cg_i64(cg, 1);
-	LLVMValueRef pf = LLVMBuildLoad2(cg->b, cg->t_ptr, cg->par, "");
-	LLVMValueRef pool = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, cg->par, &one, 1, ""), "");
-	LLVMTypeRef pty[4] = {cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr};
-	LLVMTypeRef pfty = LLVMFunctionType(cg->t_void, pty, 4, 0);
-	LLVMValueRef pargs[4] = {pool, cg_i64(cg, n), task, ctx};
-	LLVMBuildCall2(cg->b, pfty, pf, pargs, 4, "");
-	cg_if_end(cg, &serial);
 }
 
 static void plan_init(Cg *cg, const KGemm *g, Plan *P)
@@ -1060,14 +997,7 @@ bool kern_gemm(Cg *cg, const KGemm *g)
 	plan_init(cg, g, &P);
 	Split S = split_for(g, &P);
 	LLVMValueRef task = cached_task(cg, g, &P, &S);
-	LLVMTypeRef ctxt = LLVMArrayType2(cg->t_ptr, 5);
-	LLVMValueRef ctx = cg_alloca(cg, ctxt, "gemm_ctx");
 	LLVMValueRef ptrs[5] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res};
-	for (int i = 0; i < 5; i++) {
-		LLVMValueRef idx = cg_i64(cg, i);
-		LLVMBuildStore(cg->b, ptrs[i] ? ptrs[i] : LLVMConstNull(cg->t_ptr),
-		               LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""));
-	}
-	kern_parallel(cg, task, ctx, S.ntasks);
+	kern_parallel_ptrs(cg, task, ptrs, 5, S.ntasks);
 	return true;
 }

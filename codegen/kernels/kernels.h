@@ -109,6 +109,27 @@ void kern_fn_end(Cg *cg, KFn *kf);
  * <16 x float> into 256-bit halves) and nounwind. */
 void kern_fn_attrs(Cg *cg, LLVMValueRef fn);
 
+/* A task function and its launch, the pattern every threaded kernel uses:
+ *     LLVMValueRef base[N];
+ *     KFn kf;
+ *     LLVMValueRef task = kern_task_begin(cg, &kf, "softmax_task", N, base);
+ *     ... loop over tasks [LLVMGetParam(task, 1), LLVMGetParam(task, 2)),
+ *         reading through base[0..N) ...
+ *     kern_fn_end(cg, &kf);
+ *     LLVMValueRef ptrs[N] = {...};        // in the node function
+ *     kern_parallel_ptrs(cg, task, ptrs, N, ntasks);
+ *
+ * kern_task_begin() adds the internal function
+ * `void <prefix>.node<id>.<name>(ptr ctx, i64 begin, i64 end)` with
+ * kern_fn_attrs(), enters it as kern_fn_begin() does, and loads base[i] =
+ * ((ptr *)ctx)[i] for i < n; returns the function. */
+LLVMValueRef kern_task_begin(Cg *cg, KFn *kf, const char *name, int n, LLVMValueRef *base);
+
+/* In the node function: stores ptrs[0..n) (NULL entries as null pointers)
+ * into a context array of n pointers on the stack and runs task over
+ * [0, ntasks) with kern_parallel(). */
+void kern_parallel_ptrs(Cg *cg, LLVMValueRef task, const LLVMValueRef *ptrs, int n, int64_t ntasks);
+
 /* Calls the LLVM intrinsic `name` overloaded on over[0..nover). */
 LLVMValueRef kern_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
                             LLVMValueRef *args, unsigned nargs);

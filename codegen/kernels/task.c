@@ -1,0 +1,94 @@
+/* codegen/kernels/task.c — helper functions and tasks: how a kernel emits a
+ * function of its own from inside a node's lowering, and how the node
+ * function runs a task function serially or through the caller's
+ * parallel-for (see kernels.h for the contracts).
+ *
+ * A task function is `void task(ptr ctx, i64 begin, i64 end)`: it computes
+ * tasks [begin, end) of a split decided at compile time; ctx is an array of
+ * base pointers (inputs, outputs, packed weights) the node function fills
+ * on its stack.  The node function calls task(ctx, 0, n), or, when it was
+ * given an OnnxccParallel (runtime/onnxcc_model.h), hands [0, n) to its
+ * parallel_for, which may run any sub-ranges on any threads: tasks write
+ * disjoint outputs, so the result does not depend on the partition.
+ */
+#include "kernels.h"
+
+#include <stdio.h>
+
+void kern_fn_begin(Cg *cg, KFn *kf, LLVMValueRef fn)
+{
+	kf->b = cg->b;
+	kf->fn = cg->fn;
+	kf->alloca_bb = cg->alloca_bb;
+	cg->b = LLVMCreateBuilderInContext(cg->ctx);
+	cg->fn = fn;
+	cg->alloca_bb = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	kf->start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
+	LLVMPositionBuilderAtEnd(cg->b, kf->start);
+}
+
+void kern_fn_end(Cg *cg, KFn *kf)
+{
+	LLVMBuildRetVoid(cg->b);
+	LLVMPositionBuilderAtEnd(cg->b, cg->alloca_bb);
+	LLVMBuildBr(cg->b, kf->start);
+	LLVMDisposeBuilder(cg->b);
+	cg->b = kf->b;
+	cg->fn = kf->fn;
+	cg->alloca_bb = kf->alloca_bb;
+}
+
+/* Runs task over [0, n): directly, or through the caller's parallel-for
+ * when the node function has one (cg->par, an OnnxccParallel pointer that
+ * may be NULL at run time). */
+void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n)
+{
+	LLVMTypeRef tty = LLVMGlobalGetValueType(task);
+	LLVMValueRef args[4] = {ctx, cg_i64(cg, 0), cg_i64(cg, n)};
+	if (!cg->par || n <= 1) {
+		LLVMBuildCall2(cg->b, tty, task, args, 3, "");
+		return;
+	}
+	CgIf serial;
+	cg_if(cg, &serial, LLVMBuildIsNull(cg->b, cg->par, ""));
+	LLVMBuildCall2(cg->b, tty, task, args, 3, "");
+	cg_else(cg, &serial);
+	/* OnnxccParallel { void (*parallel_for)(void *pool, int64_t n, task, void *ctx); void *pool; } */
+	LLVMValueRef one = cg_i64(cg, 1);
+	LLVMValueRef pf = LLVMBuildLoad2(cg->b, cg->t_ptr, cg->par, "");
+	LLVMValueRef pool = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, cg->par, &one, 1, ""), "");
+	LLVMTypeRef pty[4] = {cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr};
+	LLVMTypeRef pfty = LLVMFunctionType(cg->t_void, pty, 4, 0);
+	LLVMValueRef pargs[4] = {pool, cg_i64(cg, n), task, ctx};
+	LLVMBuildCall2(cg->b, pfty, pf, pargs, 4, "");
+	cg_if_end(cg, &serial);
+}
+
+LLVMValueRef kern_task_begin(Cg *cg, KFn *kf, const char *name, int n, LLVMValueRef *base)
+{
+	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i64, cg->t_i64};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 3, 0);
+	char full[256];
+	snprintf(full, sizeof full, "%s.node%d.%s", cg->prefix, (int)cg->node_id, name);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, full, fty);
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	kern_fn_attrs(cg, fn);
+	kern_fn_begin(cg, kf, fn);
+	LLVMValueRef ctx = LLVMGetParam(fn, 0);
+	for (int i = 0; i < n; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		base[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""), "");
+	}
+	return fn;
+}
+
+void kern_parallel_ptrs(Cg *cg, LLVMValueRef task, const LLVMValueRef *ptrs, int n, int64_t ntasks)
+{
+	LLVMValueRef ctx = cg_alloca(cg, LLVMArrayType2(cg->t_ptr, (uint64_t)n), "task_ctx");
+	for (int i = 0; i < n; i++) {
+		LLVMValueRef idx = cg_i64(cg, i);
+		LLVMBuildStore(cg->b, ptrs[i] ? ptrs[i] : LLVMConstNull(cg->t_ptr),
+		               LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""));
+	}
+	kern_parallel(cg, task, ctx, ntasks);
+}
