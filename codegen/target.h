@@ -54,7 +54,7 @@ int cg_isa_variants(LLVMTargetMachineRef tm, const char *cpu, const char *featur
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level, Diag *d);
 
 /* Writes the artifact to `path` (callers pass a temporary name; see
- * compile.c).  CG_SO emits an object and links it with `linker` (NULL:
+ * driver/compile.c).  CG_SO emits an object and links it with `linker` (NULL:
  * cg_find_linker's default for tm's triple) `-shared`. */
 bool cg_emit_with(LLVMModuleRef m, LLVMTargetMachineRef tm, CgArtifact kind,
                   const char *path, const char *linker, Diag *d);

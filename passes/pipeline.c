@@ -15,6 +15,11 @@ typedef struct PassCtx {
 	const PipelineOptions *o;
 } PassCtx;
 
+static bool run_freeze_inputs(Graph *g, const PassCtx *c, Diag *d)
+{
+	return pass_freeze_inputs(g, c->o ? c->o->const_inputs : NULL, c->o ? c->o->nconst_inputs : 0, d);
+}
+
 static bool run_bind_dims(Graph *g, const PassCtx *c, Diag *d)
 {
 	return pass_bind_dims(g, c->o ? c->o->dims : NULL, c->o ? c->o->ndims : 0, d);
@@ -80,12 +85,24 @@ static bool run_dce(Graph *g, const PassCtx *c, Diag *d)
 	return pass_dce(g, d);
 }
 
+/* The memory plan, into o->plan; without one (pass tests), planned to
+ * check that it can be, then freed. */
+static bool run_memplan(Graph *g, const PassCtx *c, Diag *d)
+{
+	if (c->o && c->o->plan)
+		return pass_memplan(g, c->o->plan, d);
+	MemPlan p = {0};
+	bool ok = pass_memplan(g, &p, d);
+	memplan_free(&p);
+	return ok;
+}
+
 /* The pipeline, in order: names[i] is the name of runs[i]. */
 static const char *const names[] = {
-	"bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-gemm", "dce",
+	"freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-gemm", "dce", "memplan",
 };
 static bool (*const runs[])(Graph *g, const PassCtx *c, Diag *d) = {
-	run_bind_dims, run_infer, run_aliases, run_fuse_layernorm, run_fuse_gelu, run_fuse_attention, run_fuse_relattention, run_fuse_transpose, run_fuse_dwconv, run_fuse_gemm, run_dce,
+	run_freeze_inputs, run_bind_dims, run_infer, run_aliases, run_fuse_layernorm, run_fuse_gelu, run_fuse_attention, run_fuse_relattention, run_fuse_transpose, run_fuse_dwconv, run_fuse_gemm, run_dce, run_memplan,
 };
 #define NPASSES ((int)(sizeof names / sizeof names[0]))
 _Static_assert(sizeof names / sizeof names[0] == sizeof runs / sizeof runs[0],

@@ -5,8 +5,22 @@
 #include <stdio.h>
 
 #include "../ir/ir.h"
+#include "memplan.h"
+
+/* A graph input frozen to a value at compile time (--const-input): it
+ * becomes a constant and leaves the generated interface. */
+typedef struct ConstInput {
+	const char *name;
+	int dtype;                 /* ONNX TensorProto.DataType */
+	int rank;
+	const int64_t *shape;
+	const void *data;          /* copied */
+} ConstInput;
 
 typedef struct PipelineOptions {
+	const ConstInput *const_inputs; /* for freeze-inputs */
+	int nconst_inputs;
+	MemPlan *plan;            /* memplan's result (NULL: planned, checked, freed) */
 	const char *const *dims;  /* "SYM=N" bindings for pass_bind_dims */
 	int ndims;
 	const char *print_after;  /* pass name (see pass_names) or NULL */
@@ -15,18 +29,26 @@ typedef struct PipelineOptions {
 	FILE *dump_out;           /* where print_after dumps (NULL: stdout) */
 } PipelineOptions;
 
-/* Runs, in order: bind-dims (pass_bind_dims), infer (pass_infer_shapes,
+/* Runs, in order: freeze-inputs (pass_freeze_inputs), bind-dims
+ * (pass_bind_dims), infer (pass_infer_shapes,
  * which folds constants as it goes), aliases (pass_remove_aliases),
  * fuse-layernorm (pass_fuse_layernorm), fuse-gelu (pass_fuse_gelu),
  * fuse-attention (pass_fuse_attention), fuse-relattention
  * (pass_fuse_relattention), fuse-transpose (pass_fuse_transpose),
- * fuse-dwconv (pass_fuse_dwconv), fuse-gemm (pass_fuse_gemm), dce (pass_dce).  o may be NULL (no bindings, no printing).  With verify_each
+ * fuse-dwconv (pass_fuse_dwconv), fuse-gemm (pass_fuse_gemm), dce (pass_dce), memplan
+ * (pass_memplan, into o->plan).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
  * print_after name is a diagnostic listing the valid names, reported before
  * any pass runs.  Returns false after a diagnostic; the graph is then in an
  * unspecified (but freeable) state. */
 bool pass_pipeline(Graph *g, const PipelineOptions *o, Diag *d);
+
+/* freeze-inputs (passes/freeze_inputs.c): the graph inputs named in
+ * ci[0..n) become constants of the given values and leave the input list.
+ * A name that is not a graph input, or a dtype/rank/dim that contradicts
+ * the input's declaration, is a diagnostic (false). */
+bool pass_freeze_inputs(Graph *g, const ConstInput *ci, int n, Diag *d);
 
 /* The pass names, in pipeline order, for --help and --print-after. */
 const char *const *pass_names(int *n);

@@ -7,7 +7,7 @@
 
 #include <llvm-c/Core.h>
 
-#include "codegen/compile.h"
+#include "driver/compile.h"
 #include "codegen/target.h"
 #include "runtime/npy.h"
 #include "passes/pipeline.h"

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "codegen/compile.h"
+#include "driver/compile.h"
 #include "conformance.h"
 #include "frontend/onnx.h"
 #include "ir/ir.h"

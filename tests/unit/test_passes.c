@@ -324,18 +324,21 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_false(pass_pipeline(G, &o, &D));
 	assert_int_equal(D.nerrors, 1);
 	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
-	                              "(valid: bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, fuse-attention, "
-	                              "fuse-relattention, fuse-transpose, fuse-dwconv, fuse-gemm, dce)\n"));
+	                              "(valid: freeze-inputs, bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, "
+	                              "fuse-attention, fuse-relattention, fuse-transpose, fuse-dwconv, fuse-gemm, dce, "
+	                              "memplan)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
-	assert_int_equal(n, 11);
-	assert_string_equal(names[1], "infer");
-	assert_string_equal(names[5], "fuse-attention");
-	assert_string_equal(names[6], "fuse-relattention");
-	assert_string_equal(names[7], "fuse-transpose");
-	assert_string_equal(names[8], "fuse-dwconv");
-	assert_string_equal(names[9], "fuse-gemm");
-	assert_string_equal(names[10], "dce");
+	assert_int_equal(n, 13);
+	assert_string_equal(names[0], "freeze-inputs");
+	assert_string_equal(names[2], "infer");
+	assert_string_equal(names[6], "fuse-attention");
+	assert_string_equal(names[7], "fuse-relattention");
+	assert_string_equal(names[8], "fuse-transpose");
+	assert_string_equal(names[9], "fuse-dwconv");
+	assert_string_equal(names[10], "fuse-gemm");
+	assert_string_equal(names[11], "dce");
+	assert_string_equal(names[12], "memplan");
 	/* nothing ran */
 	assert_false(G->shapes_known);
 }
@@ -349,7 +352,7 @@ static void test_pipeline_verify_each(void **state)
 	PipelineOptions o = {.verify_each = true};
 	assert_false(pass_pipeline(G, &o, &D));
 	assert_true(diag_contains(&D, "is used before its producer 'unsq'"));
-	assert_true(diag_contains(&D, "verify failed after pass 'bind-dims'"));
+	assert_true(diag_contains(&D, "verify failed after pass 'freeze-inputs'"));
 }
 
 /* --time-passes: a table on stderr with one row per pass and a total. */
@@ -374,7 +377,7 @@ static void test_pipeline_time_passes(void **state)
 	assert_true(ok);
 	char *txt = read_all(path);
 	assert_non_null(txt);
-	const char *rows[] = {"pass", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-gemm", "dce", "total"};
+	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-gemm", "dce", "memplan", "total"};
 	const char *at = txt;
 	for (int k = 0; k < 8; k++) {
 		const char *p = strstr(at, rows[k]);

@@ -1,5 +1,6 @@
-/* codegen/compile.c — the compiler driver: frontend -> passes -> memory
- * plan -> LLVM module -> optimisation -> artifact + header. */
+/* driver/compile.c — the compiler driver: frontend -> pass pipeline (with
+ * input freezing and the memory plan) -> LLVM module -> optimisation ->
+ * artifact + header. */
 #include "compile.h"
 
 #include <errno.h>
@@ -11,13 +12,12 @@
 #include <unistd.h>
 
 #include "frontend/onnx.h"
-#include "passes/memplan.h"
 #include "passes/pipeline.h"
-#include "header.h"
-#include "module.h"
+#include "codegen/header.h"
+#include "codegen/module.h"
 #include "phase.h"
-#include "target.h"
-#include "weights.h"
+#include "codegen/target.h"
+#include "codegen/weights.h"
 
 /* "dir/my-model.onnx" -> "my_model" (used on the output path, or the
  * model path when there is no output). */
@@ -108,47 +108,6 @@ static char *temp_beside(const char *path, Diag *d)
 	close(fd);
 	xalloc_remove_on_oom(t);
 	return t;
-}
-
-/* Turns the graph inputs named in o->const_inputs into constants. */
-static bool freeze_inputs(Graph *g, const CompileOptions *o, Diag *d)
-{
-	for (int k = 0; k < o->nconst_inputs; k++) {
-		const CompileConstInput *c = &o->const_inputs[k];
-		int at = -1;
-		for (int i = 0; i < g->ninputs; i++)
-			if (!strcmp(gval(g, g->inputs[i])->name, c->name))
-				at = i;
-		if (at < 0) {
-			diag_error(d, "--const-input %s: the model has no input of that name", c->name);
-			return false;
-		}
-		Value *v = gval(g, g->inputs[at]);
-		if ((int)v->dtype != c->dtype) {
-			diag_error(d, "--const-input %s: value is %s, the input is %s", c->name,
-			           dtype_name((DType)c->dtype), dtype_name(v->dtype));
-			return false;
-		}
-		if (c->rank > IR_MAX_RANK || (v->shape.rank >= 0 && v->shape.rank != c->rank)) {
-			diag_error(d, "--const-input %s: value has rank %d, the input has rank %d", c->name,
-			           c->rank, v->shape.rank);
-			return false;
-		}
-		for (int i = 0; i < c->rank && v->shape.rank >= 0; i++)
-			if (v->shape.dims[i] >= 0 && v->shape.dims[i] != c->shape[i]) {
-				diag_error(d, "--const-input %s: dim %d is %lld, the input's is %lld", c->name, i,
-				           (long long)c->shape[i], (long long)v->shape.dims[i]);
-				return false;
-			}
-		Shape s = shape_make(c->rank, c->shape);
-		v->shape = s;
-		v->kind = VK_CONST;
-		v->nbytes = (size_t)shape_numel(&s) * dtype_size(v->dtype);
-		v->data = arena_dup(&g->arena, c->data, v->nbytes);
-		memmove(&g->inputs[at], &g->inputs[at + 1], sizeof(ValueId) * (size_t)(g->ninputs - at - 1));
-		g->ninputs--;
-	}
-	return true;
 }
 
 /* Constants of at least this many bytes go into the object after LLVM
@@ -245,10 +204,11 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	phase_begin(&P, "load", 0);
 	g = onnx_load(o->model_path, d);
 	phase_end(&P);
-	if (!g || !freeze_inputs(g, o, d))
+	if (!g)
 		goto out;
 
 	PipelineOptions po = {
+		.const_inputs = o->const_inputs, .nconst_inputs = o->nconst_inputs, .plan = &plan,
 		.dims = o->dims, .ndims = o->ndims, .print_after = o->print_after,
 		.time_passes = o->time_passes, .dump_out = stdout,
 #ifndef NDEBUG
@@ -264,12 +224,6 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		goto out;
 	if (o->dump_ir)
 		ir_dump(g, stdout);
-
-	phase_begin(&P, "memory plan", 0);
-	bool planned = pass_memplan(g, &plan, d);
-	phase_end(&P);
-	if (!planned)
-		goto out;
 	if (!o->out_path) {
 		ok = true;
 		goto out;

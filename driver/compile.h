@@ -1,4 +1,4 @@
-/* codegen/compile.h — the whole compiler as one call (used by the CLI, the
+/* driver/compile.h — the whole compiler as one call (used by the CLI, the
  * conformance runner and the end-to-end tests). */
 #ifndef ONNXCC_COMPILE_H
 #define ONNXCC_COMPILE_H
@@ -7,16 +7,10 @@
 #include <stdint.h>
 
 #include "../ir/diag.h"
+#include "../passes/pipeline.h"
 
-/* A graph input frozen to a value at compile time (--const-input): it
- * becomes a constant and leaves the generated interface. */
-typedef struct CompileConstInput {
-	const char *name;
-	int dtype;                 /* ONNX TensorProto.DataType */
-	int rank;
-	const int64_t *shape;
-	const void *data;          /* copied */
-} CompileConstInput;
+/* A graph input frozen to a value at compile time (--const-input). */
+typedef ConstInput CompileConstInput;
 
 typedef struct CompileOptions {
 	const char *model_path;

@@ -1,4 +1,4 @@
-/* codegen/phase.h — the compiler driver's phases: wall and CPU time of
+/* driver/phase.h — the compiler driver's phases: wall and CPU time of
  * each, a line per phase with -v, the --time-passes table, and a progress
  * indicator on a terminal.
  *

@@ -1,4 +1,4 @@
-/* codegen/phase.c — phase times and the progress indicator (see phase.h). */
+/* driver/phase.c — phase times and the progress indicator (see phase.h). */
 #include "phase.h"
 
 #include <string.h>
