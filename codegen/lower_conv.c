@@ -373,6 +373,43 @@ static LLVMValueRef im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef 
 	return LLVMBuildSelect(cg->b, ok, v, cg_f32(cg, 0.0f), "");
 }
 
+/* im2col_elem's offset split in two when no window reaches the padding:
+ * the part of k = (c, kernel position) and the part of j = output position. */
+static LLVMValueRef im2col_koff(Cg *cg, void *arg, LLVMValueRef kv)
+{
+	const Im2col *ic = arg;
+	const Geom *g = ic->g;
+	LLVMValueRef c = LLVMBuildUDiv(cg->b, kv, cg_i64(cg, ic->wsp), "");
+	LLVMValueRef idx = imul(cg, c, ic->xsp);
+	for (int i = 0; i < g->k; i++) {
+		LLVMValueRef kk = kv;
+		if (ic->ws[i] != 1)
+			kk = LLVMBuildUDiv(cg->b, kk, cg_i64(cg, ic->ws[i]), "");
+		kk = LLVMBuildURem(cg->b, kk, cg_i64(cg, g->ker[i]), "");
+		idx = iadd(cg, idx, imul(cg, kk, g->dil[i] * ic->xs[i]));
+	}
+	return idx;
+}
+
+static LLVMValueRef im2col_joff(Cg *cg, void *arg, LLVMValueRef jv)
+{
+	const Im2col *ic = arg;
+	const Geom *g = ic->g;
+	LLVMValueRef idx = cg_i64(cg, 0);
+	for (int i = 0; i < g->k; i++) {
+		LLVMValueRef o = jv;
+		if (ic->ys[i] != 1)
+			o = LLVMBuildUDiv(cg->b, o, cg_i64(cg, ic->ys[i]), "");
+		if (i > 0)
+			o = LLVMBuildURem(cg->b, o, cg_i64(cg, g->out[i]), "");
+		LLVMValueRef x = imul(cg, o, g->str[i]);
+		if (g->pb[i])
+			x = LLVMBuildNSWSub(cg->b, x, cg_i64(cg, g->pb[i]), "");
+		idx = iadd(cg, idx, imul(cg, x, ic->xs[i]));
+	}
+	return idx;
+}
+
 /* The implicit B of one output row of a 2-D conv (the row form): B(k, j)
  * with k = (c, kh, kw) and j = ow, no division of j.  htest: b points at
  * the group's X and the row is the constant oh (a border row: kh taps
@@ -453,7 +490,7 @@ static void row_im2col_row(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, L
 
 /* Output widths from which a 2-D conv takes the row form (in vectors),
  * and the most border rows it emits a GEMM call for each. */
-#define CONV_ROW_FORM_VECS 3
+#define CONV_ROW_FORM_VECS 1
 #define CONV_ROW_FORM_BORDER 4
 
 /* The row form of emit_conv_gemm(): one GEMM per output row, C = Y[.., oh, :]
@@ -570,6 +607,13 @@ static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 	} else {
 		kg.b_elem = im2col_elem;
 		kg.b_elem_arg = &ic;
+		bool padded = false;
+		for (int i = 0; i < k; i++)
+			padded |= ic.pad[i];
+		if (!padded) {
+			kg.b_koff = im2col_koff;
+			kg.b_joff = im2col_joff;
+		}
 	}
 	if (bias != IR_NONE) {
 		kg.res = cg_ptr(cg, bias);

@@ -603,6 +603,24 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 {
 	const KGemm *g = P->g;
 	CgLoop lk, lj;
+	if (g->b_koff) {
+		/* the panel's column offsets once, then a load per element */
+		LLVMValueRef joffs = cg_alloca(cg, LLVMArrayType2(cg->t_i64, (uint64_t)P->nr), "joffs");
+		cg_for(cg, &lj, 0, ncols);
+		LLVMBuildStore(cg->b, g->b_joff(cg, g->b_elem_arg, add_i64(cg, j, lj.iv)),
+		               LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, joffs, &lj.iv, 1, ""));
+		cg_for_end(cg, &lj);
+		cg_for(cg, &lk, 0, kc);
+		LLVMValueRef ko = g->b_koff(cg, g->b_elem_arg, add_i64(cg, pcv, lk.iv));
+		LLVMValueRef row = mul_i64(cg, lk.iv, P->nr);
+		cg_for(cg, &lj, 0, ncols);
+		LLVMValueRef jo = LLVMBuildLoad2(cg->b, cg->t_i64, LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, joffs, &lj.iv, 1, ""), "");
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, g->b, add_i64(cg, ko, jo)), "");
+		LLVMBuildStore(cg->b, x, gep_f32(cg, P->bbuf, add_i64(cg, row, lj.iv)));
+		cg_for_end(cg, &lj);
+		cg_for_end(cg, &lk);
+		return;
+	}
 	cg_for(cg, &lk, 0, kc);
 	LLVMValueRef krow = add_i64(cg, pcv, lk.iv);
 	if (g->b_row) {

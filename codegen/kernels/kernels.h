@@ -61,6 +61,12 @@ typedef struct KGemm {
 	void (*b_row)(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef k, LLVMValueRef *p, LLVMValueRef *lo,
 	              LLVMValueRef *hi);
 	int64_t b_row_cs;
+	/* Optional, with b_elem (same arg), for an implicit B whose element
+	 * offsets separate: B[k,j] = b[b_koff(k) + b_joff(j)], every element
+	 * inside b (no padding).  A panel's column offsets are then computed
+	 * once, and each element of a row costs a load. */
+	LLVMValueRef (*b_koff)(Cg *cg, void *arg, LLVMValueRef k);
+	LLVMValueRef (*b_joff)(Cg *cg, void *arg, LLVMValueRef j);
 	int nbatch_dims;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK],
 	        res_bs[IR_MAX_RANK];
