@@ -300,16 +300,14 @@ static bool lower_max_unpool(Cg *cg, const Node *n)
 	/* the shape the indices refer to: from kernel_shape/strides/pads */
 	int r = x->shape.rank, k = r - 2;
 	int64_t dflt[IR_MAX_RANK], ys[IR_MAX_RANK];
-	const int64_t *ks, *st, *pd;
-	int nk = attr_ints(n, "kernel_shape", &ks), ns = attr_ints(n, "strides", &st);
-	int np = attr_ints(n, "pads", &pd);
-	if (nk != k || (ns >= 0 && ns != k) || (np >= 0 && np != 2 * k))
-		return cg_unsupported(cg, -1, "kernel_shape/strides/pads have the wrong length");
+	const WindowParams *wp = node_window(cg->g, (NodeId)(n - cg->g->nodes), cg->d);
+	if (!wp)
+		return false;
 	dflt[0] = x->shape.dims[0];
 	dflt[1] = x->shape.dims[1];
 	for (int d = 0; d < k; d++)
-		dflt[2 + d] = (x->shape.dims[2 + d] - 1) * (ns >= 0 ? st[d] : 1) + ks[d] -
-		              (np >= 0 ? pd[d] + pd[k + d] : 0);
+		dflt[2 + d] = (x->shape.dims[2 + d] - 1) * wp->strides[d] + wp->kernel[d] -
+		              (wp->pads[d] + wp->pads[k + d]);
 	bool same = true;
 	for (int d = 0; d < r; d++) {
 		if (dflt[d] < 0)

@@ -197,6 +197,8 @@ typedef struct Node {
 	int nattr;
 	Attr *attrs;
 	bool dead;           /* removed; skipped by everything, compacted later */
+	const struct OpParams *params; /* typed parameters, parsed once (ir/params.h);
+	                                  NULL until first use */
 } Node;
 
 typedef struct OpsetImport {

@@ -3,6 +3,7 @@
 #define ONNXCC_FOLD_H
 
 #include "../ir/ir.h"
+#include "../ir/params.h"
 
 /* Largest folded output, and largest constant input read, in elements.
  * Larger nodes are left to codegen (folding them would only bloat the

@@ -9,6 +9,8 @@
  */
 #include "fold_priv.h"
 
+#include <assert.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,35 +192,23 @@ FRes fold_eval_einsum(Fold *F)
 	return F_OK;
 }
 
-/* ReduceSum/Prod/Min/Max/Mean.  Axes from input 1 (ReduceSum-13+,
- * others 18+) or the "axes" attribute; empty axes reduce everything unless
- * noop_with_empty_axes. */
+/* ReduceSum/Prod/Min/Max/Mean over the dims the node's params (ir/params.h)
+ * name. */
 FRes fold_eval_reduce(Fold *F)
 {
 	Ten *x = &F->in[0];
 	Op op = F->n->op;
 	int r = x->s.rank;
-	int64_t axes[IR_MAX_RANK * 2];
-	int na;
-	FRes res = fold_get_axes(F, 1, "axes", axes, &na);
-	if (res != F_OK)
-		return res;
-	bool keep = attr_int(F->n, "keepdims", 1) != 0;
-	bool red[IR_MAX_RANK] = {false};
-	if (na <= 0) {
-		if (na == 0 && attr_int(F->n, "noop_with_empty_axes", 0)) {
-			Shape s = x->s;
-			return fold_same_data(F, &s);
-		}
-		for (int j = 0; j < r; j++)
-			red[j] = true;
-	} else {
-		for (int j = 0; j < na; j++) {
-			int a;
-			if (!fold_norm_axis(axes[j], r, &a))
-				return fold_err(F, 1, "axis %lld out of range for rank %d", (long long)axes[j], r);
-			red[a] = true;
-		}
+	const ReduceParams *rp = node_reduce(F->g, (NodeId)(F->n - F->g->nodes), F->d);
+	if (!rp)
+		return F_ERR;
+	assert(rp->rank == r);
+	bool keep = rp->keepdims;
+	const bool *red = rp->reduced;
+	FRes res;
+	if (rp->noop) {
+		Shape s = x->s;
+		return fold_same_data(F, &s);
 	}
 	Shape s = shape_make(0, NULL), full = x->s;
 	int64_t cnt = 1;

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "../ir/ir.h"
+#include "../ir/params.h"
 
 /* Infers dtype and static shape of every output of node `nid` from its inputs' dtypes/shapes and,
  * where the op needs them (Reshape's shape, Slice's starts/ends/axes/steps, Unsqueeze/Squeeze axes at opset>=13,

@@ -471,18 +471,12 @@ bool infer_max_unpool(InferCtx *c)
 				return ifail(c, 2, "output_shape dim %d (%" PRId64 ") is invalid", i, d[i]);
 		o = shape_make(r, d);
 	} else {
-		const int64_t *ks, *st, *pd;
-		int nk = attr_ints(c->n, "kernel_shape", &ks), ns = attr_ints(c->n, "strides", &st);
-		int np = attr_ints(c->n, "pads", &pd);
-		if (nk != k)
-			return ifail(c, -1, "kernel_shape must have %d values", k);
-		if ((ns >= 0 && ns != k) || (np >= 0 && np != 2 * k))
-			return ifail(c, -1, "strides/pads have the wrong length");
+		const WindowParams *w = node_window(c->g, c->nid, c->d);
+		if (!w)
+			return false;
 		for (int i = 0; i < k; i++) {
-			int64_t s = ns >= 0 ? st[i] : 1, pb = np >= 0 ? pd[i] : 0, pe = np >= 0 ? pd[k + i] : 0;
-			if (s < 1 || ks[i] < 1 || pb < 0 || pe < 0)
-				return ifail(c, -1, "invalid kernel_shape/strides/pads");
-			int64_t v = isat_add(isat_add(isat_mul(x->shape.dims[2 + i] - 1, s), ks[i]), -(pb + pe));
+			int64_t v = isat_add(isat_add(isat_mul(x->shape.dims[2 + i] - 1, w->strides[i]),
+			                              w->kernel[i]), -(w->pads[i] + w->pads[k + i]));
 			if (v < 0)
 				return ifail(c, -1, "output dim %d would be negative", 2 + i);
 			o.dims[2 + i] = v;
@@ -559,27 +553,17 @@ bool infer_conv_integer(InferCtx *c)
 		if (bias && (bias->dtype != DT_I32 || bias->shape.rank != 1 || bias->shape.dims[0] != M))
 			return ifail(c, 8, "B must be int32 [%" PRId64 "]", M);
 	}
-	const int64_t *st, *dl, *pd, *ks;
-	int ns = attr_ints(c->n, "strides", &st), nd = attr_ints(c->n, "dilations", &dl);
-	int np = attr_ints(c->n, "pads", &pd), nk = attr_ints(c->n, "kernel_shape", &ks);
-	if ((ns >= 0 && ns != k) || (nd >= 0 && nd != k) || (np >= 0 && np != 2 * k) || (nk >= 0 && nk != k))
-		return ifail(c, -1, "strides/dilations/pads/kernel_shape have the wrong length");
-	const char *ap = attr_string(c->n, "auto_pad", "NOTSET");
-	bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
-	if (!same && strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
-		return ifail(c, -1, "unknown auto_pad '%s'", ap);
+	const WindowParams *wp = node_window(c->g, c->nid, c->d);
+	if (!wp)
+		return false;
 	Shape o = shape_make(r, NULL);
 	o.dims[0] = x->shape.dims[0];
 	o.dims[1] = M;
 	for (int i = 0; i < k; i++) {
-		int64_t s = ns >= 0 ? st[i] : 1, d = nd >= 0 ? dl[i] : 1, kk = w->shape.dims[2 + i];
-		if (nk >= 0 && ks[i] != kk)
-			return ifail(c, -1, "kernel_shape differs from w's shape");
-		int64_t p = !strcmp(ap, "NOTSET") && np >= 0 ? isat_add(pd[i], pd[k + i]) : 0;
-		if (s < 1 || d < 1 || p < 0)
-			return ifail(c, -1, "invalid strides/dilations/pads");
+		int64_t s = wp->strides[i], d = wp->dilations[i], kk = wp->kernel[i];
+		int64_t p = isat_add(wp->pads[i], wp->pads[k + i]);
 		int64_t in = x->shape.dims[2 + i];
-		if (same) {
+		if (wp->auto_pad == AUTOPAD_SAME_UPPER || wp->auto_pad == AUTOPAD_SAME_LOWER) {
 			o.dims[2 + i] = (in + s - 1) / s;
 		} else {
 			int64_t span = isat_add(isat_mul(kk - 1, d), 1), v = isat_add(in, p) - span;
