@@ -575,6 +575,7 @@ bool cg_lower_data(Cg *cg, const Node *n)
 	case OP_OneHot:
 	case OP_Trilu:
 	case OP_EyeLike:
+	case OP_ReverseSequence:
 		return cg_lower_index(cg, n);
 	default:
 		return cg_unsupported(cg, -1, "not a data-movement op");

@@ -13,7 +13,7 @@
  *     (scale 0) gives zp 0 and y 0 instead of NaN conversions.
  *   MatMulInteger  y[.., m, n] = sum_k (a[.., m, k] - az) * (b[.., k, n] - bz)
  *     in int32; zero points scalar or per row of A / per column of B.
- * Shapes and dtypes are checked by passes/infer_more.c.
+ * Shapes and dtypes are checked by passes/infer_quant.c.
  */
 #include "lower.h"
 #include "lower_data.h"

@@ -141,28 +141,6 @@ static bool shape_sane(const Shape *s)
 	return true;
 }
 
-/* Rules of passes/infer_more.c (declared here, next to their only user). */
-bool infer_nll_loss(InferCtx *c);
-bool infer_sce_loss(InferCtx *c);
-bool infer_quantize(InferCtx *c);
-bool infer_dequantize(InferCtx *c);
-bool infer_dynamic_quantize(InferCtx *c);
-bool infer_window(InferCtx *c);
-bool infer_scatter(InferCtx *c);
-bool infer_reverse_sequence(InferCtx *c);
-bool infer_matmul_integer(InferCtx *c);
-bool infer_resize(InferCtx *c);
-bool infer_upsample(InferCtx *c);
-bool infer_grid_sample(InferCtx *c);
-bool infer_qlinear_matmul(InferCtx *c);
-bool infer_max_unpool(InferCtx *c);
-bool infer_det(InferCtx *c);
-bool infer_conv_integer(InferCtx *c);
-bool infer_roi_align(InferCtx *c);
-bool infer_attention(InferCtx *c);     /* infer_fused.c */
-bool infer_dwconv_nhwc(InferCtx *c);   /* infer_fused.c */
-bool infer_relattention(InferCtx *c);  /* infer_fused.c */
-
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
 #define OP(name, ilo, ihi, olo, ohi, fl, infer, lower) [OP_##name] = infer,

@@ -1,6 +1,6 @@
 /* passes/infer_nn.c — shape rules of the neural-network ops: MatMul, Gemm,
- * Conv, ConvTranspose, the pools, the normalizations, LRN, and the
- * recurrent ops (LSTM, GRU, RNN).
+ * Det, Conv, ConvTranspose, the pools, MaxUnpool, the normalizations, LRN,
+ * and the recurrent ops (LSTM, GRU, RNN).
  *
  * Conv/pool output size per spatial axis (ONNX Conv-11, MaxPool-12):
  *   NOTSET:     floor((in + pb + pe - ((k-1)·d + 1)) / s) + 1   (ceil with ceil_mode)
@@ -84,6 +84,23 @@ bool infer_gemm(InferCtx *c)
 	iset(c, 0, a->dtype, &s);
 	return true;
 }
+
+/* Det: float [*, M, M] -> [*]. */
+bool infer_det(InferCtx *c)
+{
+	Value *x = iin(c, 0);
+	if (!dtype_is_float(x->dtype))
+		return ifail(c, 0, "expected a float tensor, got %s", dtype_name(x->dtype));
+	if (!irank(c, 0, 2, -1))
+		return false;
+	int r = x->shape.rank;
+	if (x->shape.dims[r - 1] != x->shape.dims[r - 2])
+		return ifail(c, 0, "matrices of shape %s are not square", ishape_str(&x->shape));
+	Shape o = shape_make(r - 2, x->shape.dims);
+	iset(c, 0, x->dtype, &o);
+	return true;
+}
+
 
 /* The node's window geometry (ir/params.h), parsed once. */
 static const WindowParams *window(InferCtx *c)
@@ -249,6 +266,48 @@ bool infer_global_pool(InferCtx *c)
 	iset(c, 0, x->dtype, &s);
 	return true;
 }
+
+/* MaxUnpool: X (N, C, D1..Dk), I int64 like X; output (N, C, O1..Ok) with
+ * Oi = (Di - 1) * stride - pad_begin - pad_end + kernel, or the constant
+ * output_shape input. */
+bool infer_max_unpool(InferCtx *c)
+{
+	Value *x = iin(c, 0), *ix = iin(c, 1);
+	if (!irank(c, 0, 3, -1))
+		return false;
+	if (ix->dtype != DT_I64)
+		return ifail(c, 1, "indices must be int64, got %s", dtype_name(ix->dtype));
+	if (!shape_eq(&ix->shape, &x->shape))
+		return ifail(c, 1, "shape %s differs from X's %s", ishape_str(&ix->shape), ishape_str(&x->shape));
+	int r = x->shape.rank, k = r - 2;
+	Shape o = x->shape;
+	if (iin(c, 2)) {
+		int64_t d[IR_MAX_RANK];
+		int cnt;
+		if (!iconst_ints(c, 2, d, IR_MAX_RANK, &cnt))
+			return false;
+		if (cnt != r)
+			return ifail(c, 2, "has %d elements, X has rank %d", cnt, r);
+		for (int i = 0; i < r; i++)
+			if (d[i] < 0 || (i < 2 && d[i] != x->shape.dims[i]))
+				return ifail(c, 2, "output_shape dim %d (%" PRId64 ") is invalid", i, d[i]);
+		o = shape_make(r, d);
+	} else {
+		const WindowParams *w = node_window(c->g, c->nid, c->d);
+		if (!w)
+			return false;
+		for (int i = 0; i < k; i++) {
+			int64_t v = isat_add(isat_add(isat_mul(x->shape.dims[2 + i] - 1, w->strides[i]),
+			                              w->kernel[i]), -(w->pads[i] + w->pads[k + i]));
+			if (v < 0)
+				return ifail(c, -1, "output dim %d would be negative", 2 + i);
+			o.dims[2 + i] = v;
+		}
+	}
+	iset(c, 0, x->dtype, &o);
+	return true;
+}
+
 
 /* Checks that input k is a 1-D tensor of length n. */
 static bool vec_of(InferCtx *c, int k, int64_t n)
