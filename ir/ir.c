@@ -125,7 +125,7 @@ void shape_strides(const Shape *s, int64_t *strides)
 /* ---- op table -------------------------------------------------------- */
 const OpInfo op_info[OP__COUNT] = {
 	[OP_UNKNOWN] = {"<unknown>", 0, -1, 0, -1, 0},
-#define OP(name, ilo, ihi, olo, ohi, fl, infer, lower) [OP_##name] = {#name, ilo, ihi, olo, ohi, fl},
+#define OP(name, ilo, ihi, olo, ohi, fl, infer, fold, lower) [OP_##name] = {#name, ilo, ihi, olo, ohi, fl},
 #include "ops.def"
 #undef OP
 };

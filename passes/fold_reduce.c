@@ -52,8 +52,30 @@ FRes fold_eval_trilu(Fold *F)
  * walks its diagonal.  Implicit output (no "->"): the letters used once,
  * in alphabetical order.  Skipped (left to codegen) beyond FOLD_MAX_IN_ELEMS
  * visited combinations. */
+/* Float Einsum folds bit-exactly only without a summed letter and with at
+ * most two operands (each output element one product, rounded once): the
+ * outer product of a positional embedding, a diagonal. */
+static bool einsum_exact(const Fold *F)
+{
+	bool fl = false;
+	for (int k = 0; k < F->nin; k++)
+		fl |= present(F, k) && dtype_is_float(F->in[k].dt);
+	if (!fl)
+		return true;
+	const char *eq = attr_string(F->n, "equation", "");
+	const char *arrow = strstr(eq, "->");
+	if (F->nin > 2 || !arrow)
+		return false;
+	for (const char *p = eq; p < arrow; p++)
+		if (((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) && !strchr(arrow + 2, *p))
+			return false;
+	return true;
+}
+
 FRes fold_eval_einsum(Fold *F)
 {
+	if (!einsum_exact(F))
+		return F_SKIP;   /* left to run time: one semantics (fold.h) */
 	const char *eq = attr_string(F->n, "equation", NULL);
 	if (!eq)
 		return fold_err(F, -1, "missing attribute 'equation'");

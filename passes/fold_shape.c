@@ -68,8 +68,9 @@ FRes fold_eval_constant(Fold *F)
 }
 
 /* Shape-15: dims[start:end], both clamped to [0, rank]. */
-FRes fold_eval_shape(Fold *F, const Shape *xs)
+FRes fold_eval_shape(Fold *F)
 {
+	const Shape *xs = &gval(F->g, F->n->in[0])->shape;
 	int r = xs->rank;
 	int64_t start = attr_int(F->n, "start", 0), end = attr_int(F->n, "end", r);
 	if (start < 0)
@@ -91,8 +92,9 @@ FRes fold_eval_shape(Fold *F, const Shape *xs)
 	return F_OK;
 }
 
-FRes fold_eval_size(Fold *F, const Shape *xs)
+FRes fold_eval_size(Fold *F)
 {
+	const Shape *xs = &gval(F->g, F->n->in[0])->shape;
 	if (!shape_is_static(xs))
 		return F_SKIP;
 	Shape s = shape_make(0, NULL);

@@ -143,7 +143,7 @@ static bool shape_sane(const Shape *s)
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
-#define OP(name, ilo, ihi, olo, ohi, fl, infer, lower) [OP_##name] = infer,
+#define OP(name, ilo, ihi, olo, ohi, fl, infer, fold, lower) [OP_##name] = infer,
 #include "../ir/ops.def"
 #undef OP
 };
