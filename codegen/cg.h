@@ -27,6 +27,7 @@
 #include <llvm-c/TargetMachine.h>
 
 #include "../ir/ir.h"
+#include "../ir/params.h"
 
 /* The vector unit code is generated for (codegen/target.c: cg_isa_of()).
  * vlen: f32 lanes of one vector register (16 AVX-512, 8 AVX2, 4 SSE/NEON,

@@ -14,7 +14,7 @@ typedef bool (*LowerFn)(Cg *cg, const Node *n);
 
 /* ops.def's lower column. */
 static const LowerFn lowerings[OP__COUNT] = {
-#define OP(name, ilo, ihi, olo, ohi, fl, infer, lower) [OP_##name] = lower,
+#define OP(name, ilo, ihi, olo, ohi, fl, infer, fold, lower) [OP_##name] = lower,
 #include "../ir/ops.def"
 #undef OP
 };

@@ -22,7 +22,10 @@ bool cg_lower_norm(Cg *cg, const Node *n);         /* lower_norm.c */
 bool cg_lower_rnn(Cg *cg, const Node *n);          /* lower_rnn.c */
 bool cg_lower_loss(Cg *cg, const Node *n);         /* lower_loss.c */
 bool cg_lower_quant(Cg *cg, const Node *n);        /* lower_quant.c */
-bool cg_lower_misc(Cg *cg, const Node *n);         /* lower_misc.c */
+bool cg_lower_signal(Cg *cg, const Node *n);       /* lower_signal.c */
+bool cg_lower_sampling(Cg *cg, const Node *n);     /* lower_sampling.c */
+bool cg_lower_unpool(Cg *cg, const Node *n);       /* lower_unpool.c */
+bool cg_lower_det(Cg *cg, const Node *n);          /* lower_det.c */
 bool cg_lower_resize(Cg *cg, const Node *n);       /* lower_resize.c */
 bool cg_lower_attention(Cg *cg, const Node *n);    /* lower_attention.c (fused) */
 bool cg_lower_dwconv_nhwc(Cg *cg, const Node *n);  /* lower_dwconv.c (fused) */

@@ -87,62 +87,22 @@ static void geom_strides(const Geom *g, int64_t *xs, int64_t *ws, int64_t *ys)
 	}
 }
 
-/* Reads an INTS attribute of exactly k entries (default def), false with a
- * diagnostic if its length is wrong. */
-static bool ints_attr(Cg *cg, const Node *n, const char *name, int k, int64_t def, int64_t *out)
+/* The window geometry of n (ir/params.h); NULL after a diagnostic. */
+static const WindowParams *params_of(Cg *cg, const Node *n)
 {
-	const int64_t *v;
-	int c = attr_ints(n, name, &v);
-	for (int i = 0; i < k; i++)
-		out[i] = def;
-	if (c < 0)
-		return true;
-	if (c != k)
-		return cg_unsupported(cg, -1, "attribute %s has %d values, expected %d", name, c, k);
-	for (int i = 0; i < k; i++)
-		out[i] = v[i];
-	return true;
+	return node_window(cg->g, (NodeId)(n - cg->g->nodes), cg->d);
 }
 
-/* Fills strides, dilations, pads (explicit or auto_pad) of a forward window
- * (Conv, pools); g->in, g->ker and g->k must be set. */
-static bool forward_geom(Cg *cg, const Node *n, Geom *g)
+/* Fills strides, dilations and pads (explicit or auto_pad) of a forward
+ * window (Conv, pools) from w; g->in and g->k must be set. */
+static void forward_geom(const WindowParams *w, Geom *g)
 {
-	int k = g->k;
-	if (!ints_attr(cg, n, "strides", k, 1, g->str) || !ints_attr(cg, n, "dilations", k, 1, g->dil))
-		return false;
-	for (int i = 0; i < k; i++)
-		if (g->str[i] < 1 || g->dil[i] < 1 || g->ker[i] < 1)
-			return cg_unsupported(cg, -1, "strides, dilations and kernel must be >= 1");
-	const char *ap = attr_string(n, "auto_pad", "NOTSET");
-	if (!strcmp(ap, "NOTSET")) {
-		const int64_t *p;
-		int c = attr_ints(n, "pads", &p);
-		if (c >= 0 && c != 2 * k)
-			return cg_unsupported(cg, -1, "pads has %d values, expected %d", c, 2 * k);
-		for (int i = 0; i < k; i++) {
-			g->pb[i] = c < 0 ? 0 : p[i];
-			g->pe[i] = c < 0 ? 0 : p[k + i];
-			if (g->pb[i] < 0 || g->pe[i] < 0)
-				return cg_unsupported(cg, -1, "negative pads");
-		}
-	} else if (!strcmp(ap, "VALID")) {
-		for (int i = 0; i < k; i++)
-			g->pb[i] = g->pe[i] = 0;
-	} else if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
-		bool upper = ap[5] == 'U';
-		for (int i = 0; i < k; i++) {
-			int64_t o = (g->in[i] + g->str[i] - 1) / g->str[i];
-			int64_t total = (o - 1) * g->str[i] + (g->ker[i] - 1) * g->dil[i] + 1 - g->in[i];
-			if (total < 0)
-				total = 0;
-			g->pb[i] = upper ? total / 2 : total - total / 2;
-			g->pe[i] = total - g->pb[i];
-		}
-	} else {
-		return cg_unsupported(cg, -1, "auto_pad '%s'", ap);
+	for (int i = 0; i < g->k; i++) {
+		g->ker[i] = w->kernel[i];
+		g->str[i] = w->strides[i];
+		g->dil[i] = w->dilations[i];
+		window_pads(w, i, g->in[i], &g->pb[i], &g->pe[i]);
 	}
-	return true;
 }
 
 /* Taps kk in [0, ker) with lo_b <= base + kk*dil < hi_b, as [*lo, *hi). */
@@ -775,22 +735,18 @@ static bool lower_conv(Cg *cg, const Node *n)
 		return cg_unsupported(cg, -1, "Conv needs X, W, Y of equal rank >= 3");
 	Geom g = {.k = r - 2};
 	int64_t N = X->shape.dims[0], C = X->shape.dims[1], M = W->shape.dims[0];
-	int64_t group = attr_int(n, "group", 1);
+	const WindowParams *wp = params_of(cg, n);
+	if (!wp)
+		return false;
+	int64_t group = wp->group;
 	if (group < 1 || C % group || M % group || W->shape.dims[1] != C / group)
 		return cg_unsupported(cg, 1, "W of shape [%lld,%lld,...] does not fit C=%lld, group=%lld",
 		                      (long long)M, (long long)W->shape.dims[1], (long long)C, (long long)group);
 	for (int i = 0; i < g.k; i++) {
 		g.in[i] = X->shape.dims[2 + i];
-		g.ker[i] = W->shape.dims[2 + i];
 		g.out[i] = Y->shape.dims[2 + i];
 	}
-	const int64_t *ks;
-	int kc = attr_ints(n, "kernel_shape", &ks);
-	for (int i = 0; i < kc && i < g.k; i++)
-		if (kc != g.k || ks[i] != g.ker[i])
-			return cg_unsupported(cg, -1, "kernel_shape disagrees with W");
-	if (!forward_geom(cg, n, &g))
-		return false;
+	forward_geom(wp, &g);
 	for (int i = 0; i < g.k; i++) {
 		int64_t want = (g.in[i] + g.pb[i] + g.pe[i] - (g.ker[i] - 1) * g.dil[i] - 1) / g.str[i] + 1;
 		if (g.out[i] != want || want < 1)
@@ -909,7 +865,10 @@ static bool lower_convtranspose(Cg *cg, const Node *n)
 	Geom g = {.k = r - 2};
 	int k = g.k;
 	int64_t N = X->shape.dims[0], C = X->shape.dims[1];
-	int64_t group = attr_int(n, "group", 1);
+	const WindowParams *wp = params_of(cg, n);
+	if (!wp)
+		return false;
+	int64_t group = wp->group;
 	if (group < 1 || C % group || W->shape.dims[0] != C)
 		return cg_unsupported(cg, 1, "W does not fit C=%lld, group=%lld", (long long)C,
 		                      (long long)group);
@@ -918,46 +877,29 @@ static bool lower_convtranspose(Cg *cg, const Node *n)
 		return cg_unsupported(cg, -1, "output batch/channels disagree with inputs");
 	for (int i = 0; i < k; i++) {
 		g.in[i] = X->shape.dims[2 + i];
-		g.ker[i] = W->shape.dims[2 + i];
+		g.ker[i] = wp->kernel[i];
 		g.out[i] = Y->shape.dims[2 + i];
+		g.str[i] = wp->strides[i];
+		g.dil[i] = wp->dilations[i];
 	}
-	int64_t opad[SP];
-	if (!ints_attr(cg, n, "strides", k, 1, g.str) || !ints_attr(cg, n, "dilations", k, 1, g.dil) ||
-	    !ints_attr(cg, n, "output_padding", k, 0, opad))
-		return false;
-	for (int i = 0; i < k; i++)
-		if (g.str[i] < 1 || g.dil[i] < 1)
-			return cg_unsupported(cg, -1, "strides and dilations must be >= 1");
-	const char *ap = attr_string(n, "auto_pad", "NOTSET");
-	const int64_t *os;
-	int oc = attr_ints(n, "output_shape", &os);
-	bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
-	if (oc >= 0 && oc != k && oc != k + 2)
-		return cg_unsupported(cg, -1, "output_shape has %d values", oc);
-	if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && !same)
-		return cg_unsupported(cg, -1, "auto_pad '%s'", ap);
+	bool same = wp->auto_pad == AUTOPAD_SAME_UPPER || wp->auto_pad == AUTOPAD_SAME_LOWER;
 	for (int i = 0; i < k; i++) {
-		int64_t full = g.str[i] * (g.in[i] - 1) + opad[i] + (g.ker[i] - 1) * g.dil[i] + 1;
-		if (oc >= 0 || same) {
-			int64_t target = oc >= 0 ? os[oc - k + i] : g.in[i] * g.str[i];
+		int64_t full = g.str[i] * (g.in[i] - 1) + wp->output_padding[i] +
+		               (g.ker[i] - 1) * g.dil[i] + 1;
+		if (wp->has_output_shape || same) {
+			int64_t target = wp->has_output_shape ? wp->output_shape[i] : g.in[i] * g.str[i];
 			int64_t total = full - target;
 			int64_t half = floordiv(total, 2);
-			if (!strcmp(ap, "SAME_UPPER")) {
+			if (wp->auto_pad == AUTOPAD_SAME_UPPER) {
 				g.pb[i] = half;
 				g.pe[i] = total - half;
 			} else {
 				g.pb[i] = total - half;
 				g.pe[i] = half;
 			}
-		} else if (!strcmp(ap, "VALID")) {
-			g.pb[i] = g.pe[i] = 0;
 		} else {
-			const int64_t *p;
-			int c = attr_ints(n, "pads", &p);
-			if (c >= 0 && c != 2 * k)
-				return cg_unsupported(cg, -1, "pads has %d values, expected %d", c, 2 * k);
-			g.pb[i] = c < 0 ? 0 : p[i];
-			g.pe[i] = c < 0 ? 0 : p[k + i];
+			g.pb[i] = wp->pads[i];   /* 0 for VALID */
+			g.pe[i] = wp->pads[k + i];
 		}
 		if (g.out[i] != full - g.pb[i] - g.pe[i])
 			return cg_unsupported(cg, -1, "output dim %d is %lld, expected %lld", 2 + i,
@@ -1057,16 +999,14 @@ static bool lower_pool(Cg *cg, const Node *n)
 	if (r < 3 || Y->shape.rank != r)
 		return cg_unsupported(cg, 0, "%s needs rank >= 3", n->op_type);
 	Geom g = {.k = r - 2};
-	const int64_t *ks;
-	if (attr_ints(n, "kernel_shape", &ks) != g.k)
-		return cg_unsupported(cg, -1, "kernel_shape must have %d values", g.k);
+	const WindowParams *wp = params_of(cg, n);
+	if (!wp)
+		return false;
 	for (int i = 0; i < g.k; i++) {
 		g.in[i] = X->shape.dims[2 + i];
 		g.out[i] = Y->shape.dims[2 + i];
-		g.ker[i] = ks[i];
 	}
-	if (!forward_geom(cg, n, &g))
-		return false;
+	forward_geom(wp, &g);
 	int64_t NC = X->shape.dims[0] * X->shape.dims[1];
 	if (Y->shape.dims[0] != X->shape.dims[0] || Y->shape.dims[1] != X->shape.dims[1])
 		return cg_unsupported(cg, -1, "output batch/channels disagree with X");
@@ -1082,8 +1022,8 @@ static bool lower_pool(Cg *cg, const Node *n)
 	ValueId ind = (is_max && n->nout > 1) ? n->out[1] : IR_NONE;
 	if (ind != IR_NONE && gval(cg->g, ind)->dtype != DT_I64)
 		return cg_unsupported(cg, -1, "Indices must be int64");
-	bool colmajor = attr_int(n, "storage_order", 0) == 1;
-	bool incl_pad = !is_max && attr_int(n, "count_include_pad", 0) != 0;
+	bool colmajor = wp->storage_colmajor;
+	bool incl_pad = !is_max && wp->count_include_pad;
 
 	DType ad = cg_acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);

@@ -122,23 +122,10 @@ static bool lower_transpose(Cg *cg, const Node *n)
 {
 	const Shape *is = &gval(cg->g, n->in[0])->shape, *os = &gval(cg->g, n->out[0])->shape;
 	int r = is->rank;
-	int64_t perm[IR_MAX_RANK];
-	const int64_t *p;
-	int np = attr_ints(n, "perm", &p);
-	if (np < 0) {
-		for (int k = 0; k < r; k++)
-			perm[k] = r - 1 - k;
-	} else {
-		if (np != r)
-			return cg_unsupported(cg, -1, "perm has %d entries for rank %d", np, r);
-		bool seen[IR_MAX_RANK] = {false};
-		for (int k = 0; k < r; k++) {
-			if (p[k] < 0 || p[k] >= r || seen[p[k]])
-				return cg_unsupported(cg, -1, "perm is not a permutation");
-			seen[p[k]] = true;
-			perm[k] = p[k];
-		}
-	}
+	const PermParams *t = node_perm(cg->g, (NodeId)(n - cg->g->nodes), cg->d);
+	if (!t)
+		return false;
+	const int64_t *perm = t->perm;
 	int64_t ist[IR_MAX_RANK];
 	shape_strides(is, ist);
 	CgView dst = view_of(cg, n->out[0]), src = {.v = n->in[0], .base = 0};
@@ -588,6 +575,7 @@ bool cg_lower_data(Cg *cg, const Node *n)
 	case OP_OneHot:
 	case OP_Trilu:
 	case OP_EyeLike:
+	case OP_ReverseSequence:
 		return cg_lower_index(cg, n);
 	default:
 		return cg_unsupported(cg, -1, "not a data-movement op");

@@ -157,16 +157,14 @@ bool cg_lower_dwconv_nhwc(Cg *cg, const Node *n)
 	memset(&P, 0, sizeof P);
 	P.B = X->shape.dims[0], P.C = X->shape.dims[2];
 	P.H = attr_int(n, "height", 0), P.W = attr_int(n, "width", 0);
-	P.kh = Wv->shape.dims[2], P.kw = Wv->shape.dims[3];
-	const int64_t *a;
-	P.sh = P.sw = P.dh = P.dw = 1;
-	if (attr_ints(n, "strides", &a) == 2)
-		P.sh = a[0], P.sw = a[1];
-	if (attr_ints(n, "dilations", &a) == 2)
-		P.dh = a[0], P.dw = a[1];
-	if (attr_ints(n, "pads", &a) == 4)
-		P.top = a[0], P.left = a[1];
-	P.Ho = (P.H + (attr_ints(n, "pads", &a) == 4 ? a[0] + a[2] : 0) - P.dh * (P.kh - 1) - 1) / P.sh + 1;
+	const WindowParams *wp = node_window(g, (NodeId)(n - g->nodes), cg->d);
+	if (!wp)
+		return false;
+	P.kh = wp->kernel[0], P.kw = wp->kernel[1];
+	P.sh = wp->strides[0], P.sw = wp->strides[1];
+	P.dh = wp->dilations[0], P.dw = wp->dilations[1];
+	P.top = wp->pads[0], P.left = wp->pads[1];
+	P.Ho = (P.H + wp->pads[0] + wp->pads[2] - P.dh * (P.kh - 1) - 1) / P.sh + 1;
 	P.Wo = Y->shape.dims[1] / P.Ho;
 	assert(P.Ho * P.Wo == Y->shape.dims[1]);
 	P.has_bias = has_bias;

@@ -1,6 +1,6 @@
 /* codegen/lower_index.c — ops whose addressing depends on run-time data or
  * on the element position: Gather, GatherElements, GatherND,
- * ScatterElements, ScatterND, OneHot, Trilu, EyeLike.
+ * ScatterElements, ScatterND, OneHot, Trilu, EyeLike, ReverseSequence.
  *
  * Index tensors are read at run time (they may come from a graph input).
  * An index into a dimension of size D is valid in [-D, D-1] (negative
@@ -388,6 +388,42 @@ static bool lower_eyelike(Cg *cg, const Node *n)
 	return true;
 }
 
+/* ReverseSequence: along time_axis, the first len[b] elements of batch
+ * entry b are reversed, the rest copied; len is clamped into [0, T] (a
+ * longer one is undefined in ONNX) so no access leaves the buffers.
+ * Elements are moved bit for bit. */
+static bool lower_reverse_sequence(Cg *cg, const Node *n)
+{
+	LLVMBuilderRef b = cg->b;
+	ValueId xv = n->in[0], lv = n->in[1], yv = n->out[0];
+	const Value *x = gval(cg->g, xv);
+	int r = x->shape.rank;
+	int ba = (int)attr_int(n, "batch_axis", 1), ta = (int)attr_int(n, "time_axis", 0);
+	if (!((ba == 0 && ta == 1) || (ba == 1 && ta == 0)))
+		return cg_unsupported(cg, -1, "batch_axis/time_axis must be 0 and 1");
+	int64_t st[IR_MAX_RANK], T = x->shape.dims[ta];
+	shape_strides(&x->shape, st);
+	DType bt = cg_dm_bits_dtype(x->dtype), lt = gval(cg->g, lv)->dtype;
+	CgNest nest;
+	cg_nest(cg, &nest, r, x->shape.dims);
+	LLVMValueRef idx = cg_linear(cg, r, nest.iv, st);
+	LLVMValueRef len = cg_load(cg, lv, nest.iv[ba]);
+	if (lt != DT_I64)
+		len = LLVMBuildSExt(b, len, cg->t_i64, "");
+	len = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, len, cg_i64(cg, 0), ""), cg_i64(cg, 0), len, "");
+	len = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, len, cg_i64(cg, T), ""), cg_i64(cg, T), len, "");
+	LLVMValueRef t = nest.iv[ta];
+	LLVMValueRef rt = LLVMBuildSub(b, LLVMBuildSub(b, len, cg_i64(cg, 1), ""), t, "");
+	LLVMValueRef src_t = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, t, len, ""), rt, t, "");
+	LLVMValueRef src = LLVMBuildAdd(b, idx, LLVMBuildMul(b, LLVMBuildSub(b, src_t, t, ""),
+	                                                     cg_i64(cg, st[ta]), ""), "");
+	LLVMValueRef e = cg_load_ptr(cg, bt, cg_ptr(cg, xv), src);
+	cg_store_ptr(cg, bt, cg_ptr(cg, yv), idx, e);
+	cg_nest_end(cg, &nest);
+	return true;
+}
+
+
 /* Lowers the indexing ops (see the file comment); called by
  * cg_lower_data().  Returns false after cg_unsupported() on an
  * unsupported configuration. */
@@ -402,6 +438,7 @@ bool cg_lower_index(Cg *cg, const Node *n)
 	case OP_OneHot: return lower_onehot(cg, n);
 	case OP_Trilu: return lower_trilu(cg, n);
 	case OP_EyeLike: return lower_eyelike(cg, n);
+	case OP_ReverseSequence: return lower_reverse_sequence(cg, n);
 	default: return cg_unsupported(cg, -1, "not an indexing op");
 	}
 }

@@ -13,7 +13,7 @@
  *     (scale 0) gives zp 0 and y 0 instead of NaN conversions.
  *   MatMulInteger  y[.., m, n] = sum_k (a[.., m, k] - az) * (b[.., k, n] - bz)
  *     in int32; zero points scalar or per row of A / per column of B.
- * Shapes and dtypes are checked by passes/infer_more.c.
+ * Shapes and dtypes are checked by passes/infer_quant.c.
  */
 #include "lower.h"
 #include "lower_data.h"
@@ -197,8 +197,7 @@ static bool lower_matmul_integer(Cg *cg, const Node *n)
  * w_scale, w_zp, y_scale, y_zp, B): a direct N-d convolution of
  * (x - x_zp) and (w - w_zp[m]) in int32 (padding contributes 0), plus B;
  * QLinearConv then requantizes with x_scale * w_scale[m] / y_scale as
- * QLinearMatMul does.  pads come from the attribute, or for auto_pad
- * SAME_UPPER/SAME_LOWER from the output shape. */
+ * QLinearMatMul does.  Geometry from the node's params (ir/params.h). */
 static bool lower_conv_integer(Cg *cg, const Node *n)
 {
 	Graph *g = cg->g;
@@ -208,31 +207,16 @@ static bool lower_conv_integer(Cg *cg, const Node *n)
 	ValueId xv = n->in[kx], wv = n->in[kw], yv = n->out[0];
 	const Value *x = gval(g, xv), *w = gval(g, wv), *y = gval(g, yv);
 	int r = x->shape.rank, k = r - 2;
-	int64_t M = y->shape.dims[1], grp = attr_int(n, "group", 1);
+	const WindowParams *wp = node_window(g, (NodeId)(n - g->nodes), cg->d);
+	if (!wp)
+		return false;
+	int64_t M = y->shape.dims[1], grp = wp->group;
 	int64_t Cg = w->shape.dims[1], Mg = M / grp;
-	int64_t st[IR_MAX_RANK], dl[IR_MAX_RANK], pb[IR_MAX_RANK];
-	const int64_t *a;
-	int na;
-	const char *ap = attr_string(n, "auto_pad", "NOTSET");
+	const int64_t *st = wp->strides, *dl = wp->dilations;
+	int64_t pb[IR_MAX_RANK];
 	for (int i = 0; i < k; i++) {
-		st[i] = 1;
-		dl[i] = 1;
-		pb[i] = 0;
-	}
-	if ((na = attr_ints(n, "strides", &a)) == k)
-		memcpy(st, a, (size_t)k * sizeof *a);
-	if ((na = attr_ints(n, "dilations", &a)) == k)
-		memcpy(dl, a, (size_t)k * sizeof *a);
-	if (!strcmp(ap, "NOTSET")) {
-		if ((na = attr_ints(n, "pads", &a)) == 2 * k)
-			memcpy(pb, a, (size_t)k * sizeof *a);
-	} else if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
-		for (int i = 0; i < k; i++) {
-			int64_t tot = (y->shape.dims[2 + i] - 1) * st[i] + (w->shape.dims[2 + i] - 1) * dl[i] + 1 -
-			              x->shape.dims[2 + i];
-			tot = tot < 0 ? 0 : tot;
-			pb[i] = !strcmp(ap, "SAME_UPPER") ? tot / 2 : tot - tot / 2;
-		}
+		int64_t pe;
+		window_pads(wp, i, x->shape.dims[2 + i], &pb[i], &pe);
 	}
 	if (shape_numel(&y->shape) == 0)
 		return true;

@@ -70,38 +70,17 @@ static LLVMValueRef comb_identity(Cg *cg, CgCombine op, DType t)
 	}
 }
 
-/* Which dims of the input are reduced.  Axes come from the attribute
- * (ReduceSum < 13, the others < 18) or the optional constant input 1.
- * Absent/empty axes reduce everything, or nothing when
- * noop_with_empty_axes is set (*noop). */
+/* Which dims of the input are reduced (the node's params, ir/params.h);
+ * *noop when none (noop_with_empty_axes). */
 static bool reduce_axes(Cg *cg, const Node *n, int rank, bool *red, bool *noop)
 {
-	int64_t axes[IR_MAX_RANK];
-	int na;
-	bool attr_form = n->op == OP_ReduceSum ? n->opset < 13 : n->opset < 18;
-	*noop = false;
-	if (attr_form) {
-		const int64_t *p;
-		na = attr_ints(n, "axes", &p);
-		if (na > IR_MAX_RANK)
-			return cg_unsupported(cg, -1, "too many axes");
-		for (int k = 0; k < na; k++)
-			axes[k] = p[k];
-	} else if (!cg_dm_const_ints(cg, n, 1, axes, IR_MAX_RANK, &na)) {
+	const ReduceParams *rp = node_reduce(cg->g, (NodeId)(n - cg->g->nodes), cg->d);
+	if (!rp)
 		return false;
-	}
+	assert(rp->rank == rank);
 	for (int k = 0; k < rank; k++)
-		red[k] = na <= 0;
-	if (na <= 0) {
-		*noop = !attr_form && attr_int(n, "noop_with_empty_axes", 0) != 0;
-		return true;
-	}
-	for (int j = 0; j < na; j++) {
-		int a = cg_dm_axis(axes[j], rank);
-		if (a < 0)
-			return cg_unsupported(cg, -1, "axis %lld out of range", (long long)axes[j]);
-		red[a] = true;
-	}
+		red[k] = rp->reduced[k];
+	*noop = rp->noop;
 	return true;
 }
 

@@ -125,7 +125,7 @@ void shape_strides(const Shape *s, int64_t *strides)
 /* ---- op table -------------------------------------------------------- */
 const OpInfo op_info[OP__COUNT] = {
 	[OP_UNKNOWN] = {"<unknown>", 0, -1, 0, -1, 0},
-#define OP(name, ilo, ihi, olo, ohi, fl, infer, lower) [OP_##name] = {#name, ilo, ihi, olo, ohi, fl},
+#define OP(name, ilo, ihi, olo, ohi, fl, infer, fold, lower) [OP_##name] = {#name, ilo, ihi, olo, ohi, fl},
 #include "ops.def"
 #undef OP
 };
@@ -282,6 +282,7 @@ Attr *graph_add_attr(Graph *g, NodeId nid, const char *name, AttrKind kind)
 	if (n->nattr)
 		memcpy(a, n->attrs, sizeof(Attr) * (size_t)n->nattr);
 	n->attrs = a;
+	n->params = NULL;   /* parsed from the old attributes */
 	Attr *r = &a[n->nattr++];
 	r->name = arena_strdup(&g->arena, name);
 	r->kind = kind;
@@ -294,9 +295,12 @@ void graph_replace_uses(Graph *g, ValueId from, ValueId to)
 		Node *n = &g->nodes[i];
 		if (n->dead)
 			continue;
-		for (int k = 0; k < n->nin; k++)
-			if (n->in[k] == from)
+		for (int k = 0; k < n->nin; k++) {
+			if (n->in[k] == from) {
 				n->in[k] = to;
+				n->params = NULL;   /* parsed against the old input */
+			}
+		}
 	}
 	for (int k = 0; k < g->noutputs; k++)
 		if (g->outputs[k] == from)

@@ -106,11 +106,17 @@ enum {
 	OPF_VARIADIC = 1 << 2, /* elementwise, broadcasting N inputs */
 	OPF_REDUCE = 1 << 3,   /* Reduce* family */
 	OPF_FUSED = 1 << 4,    /* onnxcc fused op, domain "onnxcc" */
+	OPF_FOLD_SHAPE = 1 << 5,   /* folds from input 0's static shape alone */
+	OPF_FOLD_INEXACT = 1 << 6, /* the host evaluator's float result may differ
+	                              from the generated code's bits: float
+	                              nodes are left to run time */
+	OPF_SAME_BYTES = 1 << 7,   /* output holds input 0's bytes when the dtype
+	                              is unchanged (folding shares the data) */
 };
 
 typedef enum Op {
 	OP_UNKNOWN = 0,
-#define OP(name, ilo, ihi, olo, ohi, fl, infer, lower) OP_##name,
+#define OP(name, ilo, ihi, olo, ohi, fl, infer, fold, lower) OP_##name,
 #include "ops.def"
 #undef OP
 	OP__COUNT
@@ -197,6 +203,8 @@ typedef struct Node {
 	int nattr;
 	Attr *attrs;
 	bool dead;           /* removed; skipped by everything, compacted later */
+	const struct OpParams *params; /* typed parameters, parsed once (ir/params.h);
+	                                  NULL until first use */
 } Node;
 
 typedef struct OpsetImport {

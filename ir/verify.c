@@ -19,9 +19,13 @@
  *      set exactly on the values listed as graph outputs; constants hold
  *      dtype_size * numel bytes;
  *   6. when g->shapes_known: every live value (graph input/output, input or
- *      output of a live node) has a dtype and a static shape.
+ *      output of a live node) has a dtype and a static shape;
+ *   7. when 1-6 hold: the typed params cached on a live node (ir/params.h)
+ *      equal a fresh parse of its attributes and inputs (a pass that edited
+ *      the node without node_params_reset leaves them stale).
  */
 #include "ir.h"
+#include "params.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +248,17 @@ bool ir_verify(Graph *g, Diag *d)
 		for (int k = 0; k < g->noutputs; k++)
 			if (in_range(g, g->outputs[k]))
 				check_typed(g, g->outputs[k], d, &ok, seen);
+	}
+
+	/* Pass 4: cached params still what the node says. */
+	bool sound = ok;   /* parsing reads the node's inputs: only in a sound graph */
+	for (NodeId i = 0; sound && i < g->nnodes; i++) {
+		Node *n = &g->nodes[i];
+		if (!n->dead && n->params && !node_params_current(g, i)) {
+			diag_error(d, "verify: node '%s' (%s): cached params are stale (edited without "
+			           "node_params_reset)", node_label(g, n), n->op_type);
+			ok = false;
+		}
 	}
 
 	free(producer);

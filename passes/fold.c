@@ -3,8 +3,8 @@
  * Contract: see fold.h.  This file is the driver: it loads the constant
  * inputs into host tensors (Ten, fold_priv.h) holding either int64
  * elements (integers and bool) or double elements (float dtypes),
- * dispatches to the op's evaluator (fold_shape.c, fold_elem.c,
- * fold_reduce.c), which computes the output shape itself (so the folder
+ * dispatches to the op's evaluator (ops.def's fold column: fold_shape.c,
+ * fold_elem.c, fold_reduce.c), which computes the output shape itself (so the folder
  * does not depend on the inference rule for correctness, only checks it
  * agrees) and fills an output Ten of the output dtype; the result is then
  * converted element by element into the output dtype's bytes (wrapping for
@@ -115,74 +115,31 @@ static FRes load_const(Fold *F, int k, Ten *t)
 
 
 /* ---- driver ------------------------------------------------------------------ */
-static bool foldable(Op op)
+typedef FRes (*FoldFn)(Fold *F);
+
+/* ops.def's fold column: the host evaluator of each op, NULL if none. */
+static const FoldFn folders[] = {
+	[OP_UNKNOWN] = NULL,
+#define OP(name, ilo, ihi, olo, ohi, fl, infer, fold, lower) [OP_##name] = fold,
+#include "../ir/ops.def"
+#undef OP
+};
+_Static_assert(sizeof folders / sizeof folders[0] == OP__COUNT,
+               "folders[] has one entry per op of ops.def");
+
+bool pass_fold_has_folder(Op op)
 {
-	switch (op) {
-	case OP_Constant: case OP_Shape: case OP_Size: case OP_Identity: case OP_Cast:
-	case OP_CastLike: case OP_Reshape: case OP_Flatten: case OP_Squeeze: case OP_Unsqueeze:
-	case OP_Concat: case OP_Slice: case OP_Gather: case OP_Transpose: case OP_Expand:
-	case OP_Tile: case OP_ConstantOfShape: case OP_Range: case OP_Where: case OP_Trilu:
-	case OP_Add: case OP_Sub: case OP_Mul: case OP_Div: case OP_Mod: case OP_Pow:
-	case OP_Neg: case OP_Abs: case OP_Sqrt: case OP_Reciprocal: case OP_Floor: case OP_Ceil:
-	case OP_Exp: case OP_Log: case OP_Sin: case OP_Cos: case OP_Tanh: case OP_Erf: case OP_Relu:
-	case OP_Sigmoid: case OP_Einsum:
-	case OP_Equal: case OP_Less: case OP_LessOrEqual: case OP_Greater: case OP_GreaterOrEqual:
-	case OP_Not: case OP_And: case OP_Or: case OP_Xor:
-	case OP_Min: case OP_Max: case OP_Sum: case OP_Mean:
-	case OP_ReduceSum: case OP_ReduceProd: case OP_ReduceMin: case OP_ReduceMax: case OP_ReduceMean:
-		return true;
-	default:
-		return false;
-	}
+	return (unsigned)op < OP__COUNT && folders[op] != NULL;
 }
 
-static FRes eval(Fold *F)
-{
-	switch (F->n->op) {
-	case OP_Constant: return fold_eval_constant(F);
-	case OP_Identity: return fold_same_data(F, &F->in[0].s);
-	case OP_Cast: return fold_eval_cast(F, (DType)attr_int(F->n, "to", DT_UNDEF));
-	case OP_CastLike: return fold_eval_cast(F, F->in[1].dt);
-	case OP_Reshape: return fold_eval_reshape(F);
-	case OP_Flatten: return fold_eval_flatten(F);
-	case OP_Squeeze: return fold_eval_squeeze(F);
-	case OP_Unsqueeze: return fold_eval_unsqueeze(F);
-	case OP_Concat: return fold_eval_concat(F);
-	case OP_Slice: return fold_eval_slice(F);
-	case OP_Gather: return fold_eval_gather(F);
-	case OP_Transpose: return fold_eval_transpose(F);
-	case OP_Expand: return fold_eval_expand(F);
-	case OP_Tile: return fold_eval_tile(F);
-	case OP_ConstantOfShape: return fold_eval_constant_of_shape(F);
-	case OP_Range: return fold_eval_range(F);
-	case OP_Where: return fold_eval_where(F);
-	case OP_Trilu: return fold_eval_trilu(F);
-	case OP_Neg: case OP_Abs: case OP_Sqrt: case OP_Reciprocal: case OP_Floor: case OP_Ceil:
-	case OP_Exp: case OP_Log: case OP_Sin: case OP_Cos: case OP_Tanh: case OP_Erf: case OP_Relu:
-	case OP_Sigmoid: case OP_Not:
-		return fold_eval_unary(F);
-	case OP_Einsum: return fold_eval_einsum(F);
-	case OP_Min: case OP_Max: case OP_Sum: case OP_Mean:
-		return fold_eval_variadic(F);
-	case OP_ReduceSum: case OP_ReduceProd: case OP_ReduceMin: case OP_ReduceMax: case OP_ReduceMean:
-		return fold_eval_reduce(F);
-	default:
-		return fold_eval_binary(F);
-	}
-}
-
-/* Ops whose folded output holds exactly input 0's bytes when the dtype is
- * unchanged: the constant then shares input 0's data instead of a copy. */
-static bool keeps_bytes(Op op)
-{
-	return op == OP_Identity || op == OP_Cast || op == OP_CastLike || op == OP_Reshape ||
-	       op == OP_Flatten || op == OP_Squeeze || op == OP_Unsqueeze;
-}
+FRes fold_eval_identity(Fold *F) { return fold_same_data(F, &F->in[0].s); }
+FRes fold_eval_cast(Fold *F) { return fold_cast_to(F, (DType)attr_int(F->n, "to", DT_UNDEF)); }
+FRes fold_eval_castlike(Fold *F) { return fold_cast_to(F, F->in[1].dt); }
 
 /* Turns output 0 into a constant holding F->out; diagnoses disagreement
- * with inference.  An Identity (or same-dtype Cast/CastLike) of a constant
- * that is not a graph output also has its uses rewired to the source
- * constant, so shared initializers stay one constant (one global in the
+ * with inference.  A result equal to its source constant (an Identity, a
+ * same-dtype Cast/CastLike, a Reshape to the same shape) that is not a
+ * graph output also has its uses rewired to the source constant, so shared initializers stay one constant (one global in the
  * object file) — the "Identity of initializers" export pattern. */
 static FRes commit(Fold *F)
 {
@@ -200,7 +157,7 @@ static FRes commit(Fold *F)
 	size_t nbytes = (size_t)F->out.n * es;
 	ValueId src = F->n->nin > 0 ? F->n->in[0] : IR_NONE;
 	const void *data;
-	bool shared = keeps_bytes(F->n->op) && src != IR_NONE && gval(g, src)->kind == VK_CONST &&
+	bool shared = (op_info[F->n->op].flags & OPF_SAME_BYTES) && src != IR_NONE && gval(g, src)->kind == VK_CONST &&
 	              gval(g, src)->dtype == F->out.dt && gval(g, src)->nbytes == nbytes;
 	if (shared) {
 		data = gval(g, src)->data;
@@ -217,9 +174,8 @@ static FRes commit(Fold *F)
 	v->nbytes = nbytes;
 	v->producer = IR_NONE;
 	F->n->dead = true;
-	if (shared && !v->is_output &&
-	    (F->n->op == OP_Identity || F->n->op == OP_Cast || F->n->op == OP_CastLike))
-		graph_replace_uses(g, ov, src);
+	if (shared && !v->is_output && shape_eq(&gval(g, src)->shape, &v->shape))
+		graph_replace_uses(g, ov, src);   /* the very same constant */
 	return F_OK;
 }
 
@@ -227,45 +183,22 @@ static FRes commit(Fold *F)
  * this node, which is then left to run time: one semantics for folding and
  * running (tests/unit/test_fold_vs_run.c).  Float arithmetic in double
  * rounded once is exact for + - * / sqrt and the exact ops, but not for the
- * transcendental functions (the generated code uses codegen/mathfn.c, not
- * libm), Pow, and sums whose order and precision differ (Sum of more than
- * two, Mean, ReduceSum/Prod/Mean, Einsum with a summed letter). */
+ * ops flagged OPF_FOLD_INEXACT in ops.def (transcendental functions — the
+ * generated code uses codegen/mathfn.c, not libm —, Pow, and sums whose
+ * order and precision differ).  Sum and Einsum are exact in some forms
+ * only: their evaluators skip the others. */
 static bool bit_exact(const Fold *F)
 {
 	bool fl = false;
 	for (int k = 0; k < F->nin; k++)
 		fl |= present(F, k) && dtype_is_float(F->in[k].dt);
-	if (!fl)
-		return true;
-	switch (F->n->op) {
-	case OP_Exp: case OP_Log: case OP_Sin: case OP_Cos: case OP_Tanh: case OP_Erf:
-	case OP_Sigmoid: case OP_Pow: case OP_Mean:
-	case OP_ReduceSum: case OP_ReduceProd: case OP_ReduceMean:
-		return false;
-	case OP_Einsum: {
-		/* exact only without a summed letter and with at most two operands
-		 * (each output element one product, rounded once): the outer
-		 * product of a positional embedding, a diagonal */
-		const char *eq = attr_string(F->n, "equation", "");
-		const char *arrow = strstr(eq, "->");
-		if (F->nin > 2 || !arrow)
-			return false;
-		for (const char *p = eq; p < arrow; p++)
-			if (((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) && !strchr(arrow + 2, *p))
-				return false;
-		return true;
-	}
-	case OP_Sum:
-		return F->nin <= 2;
-	default:
-		return true;
-	}
+	return !fl || !(op_info[F->n->op].flags & OPF_FOLD_INEXACT);
 }
 
 bool pass_fold_node(Graph *g, NodeId nid, Diag *d)
 {
 	Node *n = &g->nodes[nid];
-	if (n->dead || !foldable(n->op) || n->nout != 1 || n->out[0] == IR_NONE)
+	if (n->dead || !pass_fold_has_folder(n->op) || n->nout != 1 || n->out[0] == IR_NONE)
 		return true;
 	if (n->nin < op_info[n->op].min_in || (op_info[n->op].max_in >= 0 && n->nin > op_info[n->op].max_in))
 		return true; /* arity is inference's diagnostic */
@@ -276,13 +209,10 @@ bool pass_fold_node(Graph *g, NodeId nid, Diag *d)
 	F.d = d;
 	F.nin = n->nin;
 	FRes res;
-	if (n->op == OP_Shape || n->op == OP_Size) {
-		if (n->in[0] == IR_NONE)
+	if (op_info[n->op].flags & OPF_FOLD_SHAPE) {
+		if (n->in[0] == IR_NONE || gval(g, n->in[0])->shape.rank < 0)
 			return true;
-		const Shape *xs = &gval(g, n->in[0])->shape;
-		if (xs->rank < 0)
-			return true;
-		res = n->op == OP_Shape ? fold_eval_shape(&F, xs) : fold_eval_size(&F, xs);
+		res = folders[n->op](&F);
 	} else {
 		F.in = xcalloc((size_t)(n->nin ? n->nin : 1), sizeof(Ten));
 		res = F_OK;
@@ -295,7 +225,7 @@ bool pass_fold_node(Graph *g, NodeId nid, Diag *d)
 		if (res == F_OK && !bit_exact(&F))
 			res = F_SKIP;
 		if (res == F_OK)
-			res = eval(&F);
+			res = folders[n->op](&F);
 	}
 	if (res == F_OK)
 		res = commit(&F);

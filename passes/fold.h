@@ -3,6 +3,7 @@
 #define ONNXCC_FOLD_H
 
 #include "../ir/ir.h"
+#include "../ir/params.h"
 
 /* Largest folded output, and largest constant input read, in elements.
  * Larger nodes are left to codegen (folding them would only bloat the
@@ -25,14 +26,11 @@
  * output also has its uses rewired to the source constant, so a shared
  * initializer stays one constant.
  *
- * Foldable ops: Constant, Shape, Size, Identity, Cast, CastLike, Reshape,
- * Flatten, Squeeze, Unsqueeze, Concat, Slice, Gather, Transpose, Expand,
- * Tile, ConstantOfShape, Range, Trilu, Einsum (without "..."), Where, Add,
- * Sub, Mul, Div, Mod, Pow, Neg, Abs, Equal, Less, LessOrEqual, Greater,
- * GreaterOrEqual, Not, And, Or, Xor, Min, Max, Sum, Mean, ReduceSum,
- * ReduceProd, ReduceMin, ReduceMax, ReduceMean — for bool, every integer
- * width and f16/bf16/f32/f64 — and, on floats only, Sqrt, Reciprocal,
- * Floor, Ceil, Exp, Log, Sin, Cos, Tanh, Erf, Relu, Sigmoid.
+ * Foldable ops: those whose ops.def row names a fold function (Constant,
+ * the shape and data-movement ops, the elementwise arithmetic, comparison
+ * and logic, Min/Max/Sum/Mean, ReduceSum/Prod/Min/Max/Mean, Einsum without
+ * "...", Where, Trilu) — for bool, every integer width and
+ * f16/bf16/f32/f64 where the op takes them.
  *
  * One semantics: a folded result has the bits the generated code would
  * compute (NaN payloads aside; tests/unit/test_fold_vs_run.c).  Integer
@@ -42,10 +40,10 @@
  * saturates (NaN -> 0); Cast to bfloat16 truncates.  Float arithmetic is
  * done in double and rounded once to the output type, which is exact for
  * + - * / sqrt and the exact ops; nodes whose float result the host cannot
- * reproduce bit for bit — Exp, Log, Sin, Cos, Tanh, Erf, Sigmoid, Pow,
- * Mean, Sum of more than two inputs, ReduceSum/Prod/Mean, Einsum with a
- * summed letter or more than two operands, on float data — are not folded
- * and run at run time.
+ * reproduce bit for bit — the ops flagged OPF_FOLD_INEXACT in ops.def
+ * (Exp, Log, Sin, Cos, Tanh, Erf, Sigmoid, Pow, Mean, ReduceSum/Prod/Mean),
+ * Sum of more than two inputs, Einsum with a summed letter or more than two
+ * operands, on float data — are not folded and run at run time.
  *
  * requires: the node's output dtype/shape inferred if known (pass_infer_node
  *           ran); a computed shape that contradicts a static inferred one is
@@ -53,5 +51,8 @@
  * returns:  false only after a diagnostic (index out of range, bad Reshape/Squeeze/Slice parameters, ...); true
  *           otherwise, folded or not. */
 bool pass_fold_node(Graph *g, NodeId nid, Diag *d);
+
+/* True when op has a host evaluator (ops.def's fold column). */
+bool pass_fold_has_folder(Op op);
 
 #endif

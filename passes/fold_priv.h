@@ -137,12 +137,13 @@ FRes fold_same_data(Fold *F, const Shape *s);
  * zeros after the last element. */
 void fold_index_next(int64_t *idx, const int64_t *dims, int r);
 
-/* ---- evaluators: F->in loaded (omitted inputs have dt DT_UNDEF) --------- */
+/* ---- evaluators: F->in loaded (omitted inputs have dt DT_UNDEF) ---------
+ * ops.def's fold column names them (the type FRes (Fold *)). */
 
 /* fold_shape.c: data movement and shape ops */
 FRes fold_eval_constant(Fold *F);
-FRes fold_eval_shape(Fold *F, const Shape *xs);  /* xs: the input's shape, data not needed */
-FRes fold_eval_size(Fold *F, const Shape *xs);
+FRes fold_eval_shape(Fold *F);  /* OPF_FOLD_SHAPE: read input 0's shape, not data */
+FRes fold_eval_size(Fold *F);
 FRes fold_eval_reshape(Fold *F);
 FRes fold_eval_flatten(Fold *F);
 FRes fold_eval_squeeze(Fold *F);
@@ -161,7 +162,12 @@ FRes fold_eval_binary(Fold *F);
 FRes fold_eval_variadic(Fold *F);  /* Min, Max, Sum, Mean */
 FRes fold_eval_unary(Fold *F);
 FRes fold_eval_where(Fold *F);
-FRes fold_eval_cast(Fold *F, DType to);
+FRes fold_cast_to(Fold *F, DType to);   /* Cast/CastLike's conversion */
+
+/* fold.c: the thin ones */
+FRes fold_eval_identity(Fold *F);
+FRes fold_eval_cast(Fold *F);
+FRes fold_eval_castlike(Fold *F);
 
 /* fold_reduce.c: reductions, Einsum, Trilu */
 FRes fold_eval_reduce(Fold *F);

@@ -9,6 +9,8 @@
  */
 #include "fold_priv.h"
 
+#include <assert.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +52,30 @@ FRes fold_eval_trilu(Fold *F)
  * walks its diagonal.  Implicit output (no "->"): the letters used once,
  * in alphabetical order.  Skipped (left to codegen) beyond FOLD_MAX_IN_ELEMS
  * visited combinations. */
+/* Float Einsum folds bit-exactly only without a summed letter and with at
+ * most two operands (each output element one product, rounded once): the
+ * outer product of a positional embedding, a diagonal. */
+static bool einsum_exact(const Fold *F)
+{
+	bool fl = false;
+	for (int k = 0; k < F->nin; k++)
+		fl |= present(F, k) && dtype_is_float(F->in[k].dt);
+	if (!fl)
+		return true;
+	const char *eq = attr_string(F->n, "equation", "");
+	const char *arrow = strstr(eq, "->");
+	if (F->nin > 2 || !arrow)
+		return false;
+	for (const char *p = eq; p < arrow; p++)
+		if (((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) && !strchr(arrow + 2, *p))
+			return false;
+	return true;
+}
+
 FRes fold_eval_einsum(Fold *F)
 {
+	if (!einsum_exact(F))
+		return F_SKIP;   /* left to run time: one semantics (fold.h) */
 	const char *eq = attr_string(F->n, "equation", NULL);
 	if (!eq)
 		return fold_err(F, -1, "missing attribute 'equation'");
@@ -190,35 +214,23 @@ FRes fold_eval_einsum(Fold *F)
 	return F_OK;
 }
 
-/* ReduceSum/Prod/Min/Max/Mean.  Axes from input 1 (ReduceSum-13+,
- * others 18+) or the "axes" attribute; empty axes reduce everything unless
- * noop_with_empty_axes. */
+/* ReduceSum/Prod/Min/Max/Mean over the dims the node's params (ir/params.h)
+ * name. */
 FRes fold_eval_reduce(Fold *F)
 {
 	Ten *x = &F->in[0];
 	Op op = F->n->op;
 	int r = x->s.rank;
-	int64_t axes[IR_MAX_RANK * 2];
-	int na;
-	FRes res = fold_get_axes(F, 1, "axes", axes, &na);
-	if (res != F_OK)
-		return res;
-	bool keep = attr_int(F->n, "keepdims", 1) != 0;
-	bool red[IR_MAX_RANK] = {false};
-	if (na <= 0) {
-		if (na == 0 && attr_int(F->n, "noop_with_empty_axes", 0)) {
-			Shape s = x->s;
-			return fold_same_data(F, &s);
-		}
-		for (int j = 0; j < r; j++)
-			red[j] = true;
-	} else {
-		for (int j = 0; j < na; j++) {
-			int a;
-			if (!fold_norm_axis(axes[j], r, &a))
-				return fold_err(F, 1, "axis %lld out of range for rank %d", (long long)axes[j], r);
-			red[a] = true;
-		}
+	const ReduceParams *rp = node_reduce(F->g, (NodeId)(F->n - F->g->nodes), F->d);
+	if (!rp)
+		return F_ERR;
+	assert(rp->rank == r);
+	bool keep = rp->keepdims;
+	const bool *red = rp->reduced;
+	FRes res;
+	if (rp->noop) {
+		Shape s = x->s;
+		return fold_same_data(F, &s);
 	}
 	Shape s = shape_make(0, NULL), full = x->s;
 	int64_t cnt = 1;

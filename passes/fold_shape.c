@@ -11,6 +11,8 @@
  */
 #include "fold_priv.h"
 
+#include <assert.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,8 +68,9 @@ FRes fold_eval_constant(Fold *F)
 }
 
 /* Shape-15: dims[start:end], both clamped to [0, rank]. */
-FRes fold_eval_shape(Fold *F, const Shape *xs)
+FRes fold_eval_shape(Fold *F)
 {
+	const Shape *xs = &gval(F->g, F->n->in[0])->shape;
 	int r = xs->rank;
 	int64_t start = attr_int(F->n, "start", 0), end = attr_int(F->n, "end", r);
 	if (start < 0)
@@ -89,8 +92,9 @@ FRes fold_eval_shape(Fold *F, const Shape *xs)
 	return F_OK;
 }
 
-FRes fold_eval_size(Fold *F, const Shape *xs)
+FRes fold_eval_size(Fold *F)
 {
+	const Shape *xs = &gval(F->g, F->n->in[0])->shape;
 	if (!shape_is_static(xs))
 		return F_SKIP;
 	Shape s = shape_make(0, NULL);
@@ -369,18 +373,11 @@ FRes fold_eval_transpose(Fold *F)
 {
 	Ten *x = &F->in[0];
 	int r = x->s.rank;
-	int64_t perm[IR_MAX_RANK];
-	const int64_t *p;
-	int np = attr_ints(F->n, "perm", &p);
-	if (np >= 0 && np != r)
-		return fold_err(F, -1, "perm has %d entries for rank %d", np, r);
-	bool used[IR_MAX_RANK] = {false};
-	for (int j = 0; j < r; j++) {
-		perm[j] = np >= 0 ? p[j] : r - 1 - j;
-		if (perm[j] < 0 || perm[j] >= r || used[perm[j]])
-			return fold_err(F, -1, "perm is not a permutation of 0..%d", r - 1);
-		used[perm[j]] = true;
-	}
+	const PermParams *t = node_perm(F->g, (NodeId)(F->n - F->g->nodes), F->d);
+	if (!t)
+		return F_ERR;
+	assert(t->rank == r);
+	const int64_t *perm = t->perm;
 	Shape s = shape_make(r, NULL);
 	for (int j = 0; j < r; j++)
 		s.dims[j] = x->s.dims[perm[j]];

@@ -117,6 +117,7 @@ void node_rewrite(Graph *g, NodeId last, Op op, int opset, const ValueId *in, in
 	n->nout = nout;
 	n->attrs = NULL;
 	n->nattr = 0;
+	n->params = NULL;
 	n->name = name;
 }
 

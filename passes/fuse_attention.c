@@ -111,15 +111,14 @@ static bool strip_scale(Fuse *F, ValueId *v, double *scale, Node **kill, int *nk
 /* Transpose n swaps the last two of its r dims and keeps the others. */
 static bool swaps_last_two(Graph *g, const Node *n)
 {
-	int r = gval(g, n->in[0])->shape.rank;
-	const int64_t *perm;
-	int np = attr_ints(n, "perm", &perm);
-	if (r < 2 || np != r)
+	const PermParams *t = node_perm(g, (NodeId)(n - g->nodes), NULL);
+	int r = t ? t->rank : 0;
+	if (r < 2)
 		return false;
 	for (int i = 0; i < r - 2; i++)
-		if (perm[i] != i)
+		if (t->perm[i] != i)
 			return false;
-	return perm[r - 2] == r - 1 && perm[r - 1] == r - 2;
+	return t->perm[r - 2] == r - 1 && t->perm[r - 1] == r - 2;
 }
 
 static bool softmax_last_axis(Graph *g, const Node *n)
@@ -413,6 +412,7 @@ static bool fuse_at(Fuse *F, NodeId smi, Diag *d, bool *err)
 	mm2->nin = nin;
 	mm2->nattr = 0;
 	mm2->attrs = NULL;
+	mm2->params = NULL;
 	NodeId id = (NodeId)(mm2 - g->nodes);
 	graph_add_attr(g, id, "scale", AK_FLOAT)->f = (float)scale;
 	if (k_transposed)

@@ -40,8 +40,8 @@ static bool swap12(Graph *g, const Node *n)
 	if (!n || n->nin != 1 || n->in[0] == IR_NONE || gval(g, n->in[0])->shape.rank != 3 ||
 	    gval(g, n->in[0])->dtype != DT_F32)
 		return false;
-	const int64_t *p;
-	return attr_ints(n, "perm", &p) == 3 && p[0] == 0 && p[1] == 2 && p[2] == 1;
+	const PermParams *t = node_perm(g, (NodeId)(n - g->nodes), NULL);
+	return t && t->perm[0] == 0 && t->perm[1] == 2 && t->perm[2] == 1;
 }
 
 /* The one reader of v when it is live, of op `op`, and v is not a graph
@@ -61,10 +61,9 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	if (r1v->shape.rank != 4 || r1v->dtype != DT_F32 || wv->kind != VK_CONST || wv->dtype != DT_F32 || !wv->data)
 		return false;
 	int64_t B = r1v->shape.dims[0], C = r1v->shape.dims[1], H = r1v->shape.dims[2], W = r1v->shape.dims[3];
-	if (attr_int(cv, "group", 1) != C || wv->shape.rank != 4 || wv->shape.dims[0] != C || wv->shape.dims[1] != 1)
-		return false;
-	const char *ap = attr_string(cv, "auto_pad", "NOTSET");
-	if (strcmp(ap, "NOTSET"))
+	const WindowParams *wp = node_window(g, ci, NULL);
+	if (!wp || wp->group != C || wv->shape.dims[0] != C || wv->shape.dims[1] != 1 ||
+	    wp->auto_pad != AUTOPAD_NOTSET)
 		return false;
 	ValueId bias = cv->nin > 2 ? cv->in[2] : IR_NONE;
 	if (bias != IR_NONE && (gval(g, bias)->kind != VK_CONST || gval(g, bias)->dtype != DT_F32))
@@ -104,28 +103,11 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 			out = ge->out[0];
 		}
 	}
-	/* the Conv's geometry, as attributes of the fused node */
-	const int64_t *a;
-	int64_t ker[2] = {wv->shape.dims[2], wv->shape.dims[3]}, pads[4] = {0, 0, 0, 0}, str[2] = {1, 1},
-	        dil[2] = {1, 1};
-	int k;
-	if ((k = attr_ints(cv, "kernel_shape", &a)) >= 0 && (k != 2 || a[0] != ker[0] || a[1] != ker[1]))
-		return false;
-	if ((k = attr_ints(cv, "pads", &a)) >= 0) {
-		if (k != 4)
-			return false;
-		memcpy(pads, a, sizeof pads);
-	}
-	if ((k = attr_ints(cv, "strides", &a)) >= 0) {
-		if (k != 2)
-			return false;
-		memcpy(str, a, sizeof str);
-	}
-	if ((k = attr_ints(cv, "dilations", &a)) >= 0) {
-		if (k != 2)
-			return false;
-		memcpy(dil, a, sizeof dil);
-	}
+	int64_t ker[2], pads[4], str[2], dil[2];
+	memcpy(ker, wp->kernel, sizeof ker);
+	memcpy(pads, wp->pads, sizeof pads);
+	memcpy(str, wp->strides, sizeof str);
+	memcpy(dil, wp->dilations, sizeof dil);
 
 	/* rewrite: the Conv becomes the fused node writing `out` */
 	ValueId y = cv->out[0];
@@ -141,6 +123,8 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	gval(g, out)->producer = ci;
 	graph_add_attr(g, ci, "height", AK_INT)->i = H;
 	graph_add_attr(g, ci, "width", AK_INT)->i = W;
+	/* the Conv's geometry (copied: the rewrite drops its params), as
+	 * attributes of the fused node */
 	static const char *const names[4] = {"kernel_shape", "pads", "strides", "dilations"};
 	const int64_t *vals[4] = {ker, pads, str, dil};
 	for (int i = 0; i < 4; i++) {

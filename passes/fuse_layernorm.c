@@ -38,50 +38,23 @@
 #include <string.h>
 
 #include "fuse.h"
+#include "../ir/params.h"
 
 /* The reduced axes of ReduceMean node n over rank r as the trailing range
  * [*k, r); false if they are not such a range or keepdims is 0. */
 static bool trailing_axes(Graph *g, const Node *n, int r, int *k)
 {
-	if (attr_int(n, "keepdims", 1) != 1)
+	const ReduceParams *rp = node_reduce(g, (NodeId)(n - g->nodes), NULL);
+	if (!rp || !rp->keepdims || rp->noop || rp->rank != r || r == 0)
 		return false;
-	int64_t ax[IR_MAX_RANK];
-	int na;
-	const int64_t *attr;
-	int nattr = attr_ints(n, "axes", &attr);
-	if (n->nin > 1 && n->in[1] != IR_NONE) {
-		Value *a = gval(g, n->in[1]);
-		int64_t cnt = shape_numel(&a->shape);
-		if (a->kind != VK_CONST || !dtype_is_int(a->dtype) || cnt < 0 || cnt > IR_MAX_RANK)
+	int lo = r;
+	while (lo > 0 && rp->reduced[lo - 1])
+		lo--;
+	for (int a = 0; a < lo; a++)
+		if (rp->reduced[a])
 			return false;
-		na = (int)cnt;
-		for (int i = 0; i < na; i++)
-			ax[i] = value_get_int(a, i);
-	} else if (nattr >= 0) {
-		if (nattr > IR_MAX_RANK)
-			return false;
-		na = nattr;
-		memcpy(ax, attr, sizeof(int64_t) * (size_t)na);
-	} else {
-		na = 0;
-	}
-	if (na == 0) {
-		if (attr_int(n, "noop_with_empty_axes", 0))
-			return false;
-		*k = 0; /* all axes */
-		return r > 0;
-	}
-	bool seen[IR_MAX_RANK] = {false};
-	for (int i = 0; i < na; i++) {
-		int64_t a = ax[i] < 0 ? ax[i] + r : ax[i];
-		if (a < 0 || a >= r || seen[a])
-			return false;
-		seen[a] = true;
-	}
-	int lo = r - na;
-	for (int a = lo; a < r; a++)
-		if (!seen[a])
-			return false;
+	if (lo == r)
+		return false;
 	*k = lo;
 	return true;
 }

@@ -58,19 +58,18 @@ static void set_perm(Graph *g, NodeId id, const char *name, int r, const int64_t
 			a = &n->attrs[i];
 	if (!a)
 		a = graph_add_attr(g, id, name, AK_INTS);
+	node_params_reset(n);
 	a->kind = AK_INTS;
 	a->n = r;
 	a->ints = arena_dup(&g->arena, p, sizeof(int64_t) * (size_t)r);
 }
 
-/* The permutation of Transpose node t (default: reversed dims). */
-static void transpose_perm(const Graph *g, const Node *t, int64_t *p)
+/* The permutation of Transpose node t (ir/params.h). */
+static void transpose_perm(Graph *g, const Node *t, int64_t *p)
 {
-	int r = gval((Graph *)g, t->in[0])->shape.rank;
-	const int64_t *a;
-	int k = attr_ints(t, "perm", &a);
-	for (int i = 0; i < r; i++)
-		p[i] = k == r ? a[i] : r - 1 - i;
+	const PermParams *tp = node_perm(g, (NodeId)(t - g->nodes), NULL);
+	assert(tp);   /* inferred before */
+	memcpy(p, tp->perm, sizeof(int64_t) * (size_t)tp->rank);
 }
 
 /* x = Gather(T, c) on axis 0 with c a constant scalar: c normalised into

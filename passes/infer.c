@@ -65,30 +65,12 @@ const char *ishape_str(const Shape *s)
 
 bool inot_const(InferCtx *c, int k)
 {
-	Value *v = iin(c, k);
-	if (v && v->kind == VK_INPUT)
-		return ifail(c, k, "must be a constant for static compilation (it is graph input '%s': "
-		             "freeze it with --const-input %s=FILE.npy)", v->name, v->name);
-	return ifail(c, k, "must be a constant for static compilation");
+	return diag_not_const(c->g, c->n, k, c->d);
 }
 
 bool iconst_ints(InferCtx *c, int k, int64_t *out, int max, int *count)
 {
-	Value *v = iin(c, k);
-	assert(v);
-	if (v->kind != VK_CONST || !v->data)
-		return inot_const(c, k);
-	if (!dtype_is_int(v->dtype))
-		return ifail(c, k, "expected an integer tensor, got %s", dtype_name(v->dtype));
-	if (v->shape.rank > 1)
-		return ifail(c, k, "expected a 1-D tensor, got shape %s", ishape_str(&v->shape));
-	int64_t n = shape_numel(&v->shape);
-	if (n > max)
-		return ifail(c, k, "has %" PRId64 " elements, at most %d supported", n, max);
-	for (int64_t i = 0; i < n; i++)
-		out[i] = value_get_int(v, i);
-	*count = (int)n;
-	return true;
+	return node_const_ints(c->g, c->n, k, out, max, count, c->d);
 }
 
 bool iaxis(InferCtx *c, int64_t axis, int rank, int input, const char *what, int *out)
@@ -159,31 +141,9 @@ static bool shape_sane(const Shape *s)
 	return true;
 }
 
-/* Rules of passes/infer_more.c (declared here, next to their only user). */
-bool infer_nll_loss(InferCtx *c);
-bool infer_sce_loss(InferCtx *c);
-bool infer_quantize(InferCtx *c);
-bool infer_dequantize(InferCtx *c);
-bool infer_dynamic_quantize(InferCtx *c);
-bool infer_window(InferCtx *c);
-bool infer_scatter(InferCtx *c);
-bool infer_reverse_sequence(InferCtx *c);
-bool infer_matmul_integer(InferCtx *c);
-bool infer_resize(InferCtx *c);
-bool infer_upsample(InferCtx *c);
-bool infer_grid_sample(InferCtx *c);
-bool infer_qlinear_matmul(InferCtx *c);
-bool infer_max_unpool(InferCtx *c);
-bool infer_det(InferCtx *c);
-bool infer_conv_integer(InferCtx *c);
-bool infer_roi_align(InferCtx *c);
-bool infer_attention(InferCtx *c);     /* infer_fused.c */
-bool infer_dwconv_nhwc(InferCtx *c);   /* infer_fused.c */
-bool infer_relattention(InferCtx *c);  /* infer_fused.c */
-
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
-#define OP(name, ilo, ihi, olo, ohi, fl, infer, lower) [OP_##name] = infer,
+#define OP(name, ilo, ihi, olo, ohi, fl, infer, fold, lower) [OP_##name] = infer,
 #include "../ir/ops.def"
 #undef OP
 };
@@ -217,6 +177,7 @@ bool pass_infer_node(Graph *g, NodeId nid, Diag *d)
 		c->opset = v > INT32_MAX ? INT32_MAX : (int)v;
 	}
 	InferFn fn = rule_for(n->op);
+	n->params = NULL;   /* parsed afresh by the rule (ir/params.h) */
 	if (!fn)
 		return ifail(c, -1, "no shape rule for operator '%s'", n->op_type);
 

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "../ir/ir.h"
+#include "../ir/params.h"
 
 /* Infers dtype and static shape of every output of node `nid` from its inputs' dtypes/shapes and,
  * where the op needs them (Reshape's shape, Slice's starts/ends/axes/steps, Unsqueeze/Squeeze axes at opset>=13,
@@ -148,6 +149,8 @@ bool infer_depth_to_space(InferCtx *c);
 bool infer_space_to_depth(InferCtx *c);
 bool infer_eyelike(InferCtx *c);
 bool infer_topk(InferCtx *c);
+bool infer_scatter(InferCtx *c);
+bool infer_reverse_sequence(InferCtx *c);
 
 bool infer_matmul(InferCtx *c);      /* infer_nn.c */
 bool infer_gemm(InferCtx *c);
@@ -160,6 +163,30 @@ bool infer_instancenorm(InferCtx *c);
 bool infer_layernorm(InferCtx *c);
 bool infer_same_shape(InferCtx *c);
 bool infer_rnn(InferCtx *c);
+bool infer_det(InferCtx *c);
+bool infer_max_unpool(InferCtx *c);
+
+bool infer_nll_loss(InferCtx *c);    /* infer_loss.c */
+bool infer_sce_loss(InferCtx *c);
+
+bool infer_quantize(InferCtx *c);    /* infer_quant.c */
+bool infer_dequantize(InferCtx *c);
+bool infer_dynamic_quantize(InferCtx *c);
+bool infer_matmul_integer(InferCtx *c);
+bool infer_qlinear_matmul(InferCtx *c);
+bool infer_conv_integer(InferCtx *c);
+
+bool infer_resize(InferCtx *c);      /* infer_resize.c */
+bool infer_upsample(InferCtx *c);
+
+bool infer_grid_sample(InferCtx *c); /* infer_sampling.c */
+bool infer_roi_align(InferCtx *c);
+
+bool infer_window(InferCtx *c);      /* infer_signal.c */
+
+bool infer_attention(InferCtx *c);   /* infer_fused.c */
+bool infer_dwconv_nhwc(InferCtx *c);
+bool infer_relattention(InferCtx *c);
 
 bool infer_einsum(InferCtx *c);      /* infer_einsum.c */
 #endif /* INFER_INTERNAL */

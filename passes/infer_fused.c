@@ -118,28 +118,6 @@ bool infer_attention(InferCtx *c)
 	return true;
 }
 
-/* The ints attribute `name` of c's node: exactly n entries, each >= lo, into
- * out; absent: def for each. */
-static bool ints_n(InferCtx *c, const char *name, int n, int64_t lo, int64_t def, int64_t *out)
-{
-	const int64_t *a;
-	int k = attr_ints(c->n, name, &a);
-	if (k < 0) {
-		for (int i = 0; i < n; i++)
-			out[i] = def;
-		return true;
-	}
-	if (k != n)
-		return ifail(c, -1, "attribute %s: %d entries, want %d", name, k, n);
-	for (int i = 0; i < n; i++) {
-		if (a[i] < lo)
-			return ifail(c, -1, "attribute %s: entry %d is %lld, below %lld", name, i, (long long)a[i],
-			             (long long)lo);
-		out[i] = a[i];
-	}
-	return true;
-}
-
 /* DwConvNhwc(X [B, H*W, C], W [C, 1, kh, kw], bias [C]?) -> [B, Ho*Wo, C]
  * with H, W the attributes height and width, kernel_shape = [kh, kw],
  * pads [top, left, bottom, right] >= 0, strides and dilations >= 1,
@@ -160,11 +138,13 @@ bool infer_dwconv_nhwc(InferCtx *c)
 	if (H < 1 || W < 1 || H * W != x->shape.dims[1])
 		return ifail(c, 0, "X %s is not height %lld x width %lld tokens", ishape_str(&x->shape), (long long)H,
 		             (long long)W);
-	int64_t ker[2], pads[4], str[2], dil[2];
-	if (!ints_n(c, "kernel_shape", 2, 1, 1, ker) || !ints_n(c, "pads", 4, 0, 0, pads) ||
-	    !ints_n(c, "strides", 2, 1, 1, str) || !ints_n(c, "dilations", 2, 1, 1, dil))
+	const WindowParams *wp = node_window(c->g, c->nid, c->d);
+	if (!wp)
 		return false;
-	if (w->shape.dims[0] != C || w->shape.dims[1] != 1 || w->shape.dims[2] != ker[0] || w->shape.dims[3] != ker[1])
+	if (wp->auto_pad != AUTOPAD_NOTSET)
+		return ifail(c, -1, "attribute auto_pad: DwConvNhwc takes explicit pads");
+	const int64_t *ker = wp->kernel, *pads = wp->pads, *str = wp->strides, *dil = wp->dilations;
+	if (w->shape.dims[0] != C || w->shape.dims[1] != 1)
 		return ifail(c, 1, "W %s is not [%lld, 1, %lld, %lld]", ishape_str(&w->shape), (long long)C,
 		             (long long)ker[0], (long long)ker[1]);
 	if (b && (b->shape.rank != 1 || b->shape.dims[0] != C))

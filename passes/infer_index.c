@@ -1,6 +1,7 @@
 /* passes/infer_index.c — shape rules of the indexing and rearranging ops:
  * Gather, GatherElements, GatherND, ScatterElements, ScatterND, Trilu,
- * OneHot, CumSum, DepthToSpace, SpaceToDepth, EyeLike, TopK.
+ * OneHot, CumSum, DepthToSpace, SpaceToDepth, EyeLike, TopK, the deprecated
+ * Scatter and ReverseSequence.
  */
 #define INFER_INTERNAL
 #include "infer.h"
@@ -336,5 +337,37 @@ bool infer_topk(InferCtx *c)
 	s.dims[ax] = k;
 	iset(c, 0, x->dtype, &s);
 	iset(c, 1, DT_I64, &s);
+	return true;
+}
+
+static bool is_index(DType t) { return t == DT_I32 || t == DT_I64; }
+
+/* Scatter (opset 9-10, deprecated): the same operation as ScatterElements
+ * without a reduction.  The node is canonicalised to ScatterElements here
+ * so the one ScatterElements lowering serves both (op_type stays "Scatter"
+ * in diagnostics). */
+bool infer_scatter(InferCtx *c)
+{
+	c->n->op = OP_ScatterElements;
+	return infer_scatter_elements(c);
+}
+
+/* ReverseSequence: x (rank >= 2), sequence_lens int64 [batch]; batch_axis
+ * and time_axis are 0 and 1 in some order.  Output like x. */
+bool infer_reverse_sequence(InferCtx *c)
+{
+	Value *x = iin(c, 0), *l = iin(c, 1);
+	if (!irank(c, 0, 2, -1))
+		return false;
+	int64_t ba = attr_int(c->n, "batch_axis", 1), ta = attr_int(c->n, "time_axis", 0);
+	if (!((ba == 0 && ta == 1) || (ba == 1 && ta == 0)))
+		return ifail(c, -1, "batch_axis %" PRId64 " and time_axis %" PRId64 " must be 0 and 1",
+		             ba, ta);
+	if (!is_index(l->dtype))
+		return ifail(c, 1, "sequence_lens must be int64, got %s", dtype_name(l->dtype));
+	if (l->shape.rank != 1 || l->shape.dims[0] != x->shape.dims[ba])
+		return ifail(c, 1, "sequence_lens shape %s must be [%" PRId64 "]", ishape_str(&l->shape),
+		             x->shape.dims[ba]);
+	iset_like(c, 0, 0);
 	return true;
 }

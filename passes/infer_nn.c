@@ -1,6 +1,6 @@
 /* passes/infer_nn.c — shape rules of the neural-network ops: MatMul, Gemm,
- * Conv, ConvTranspose, the pools, the normalizations, LRN, and the
- * recurrent ops (LSTM, GRU, RNN).
+ * Det, Conv, ConvTranspose, the pools, MaxUnpool, the normalizations, LRN,
+ * and the recurrent ops (LSTM, GRU, RNN).
  *
  * Conv/pool output size per spatial axis (ONNX Conv-11, MaxPool-12):
  *   NOTSET:     floor((in + pb + pe - ((k-1)·d + 1)) / s) + 1   (ceil with ceil_mode)
@@ -85,81 +85,39 @@ bool infer_gemm(InferCtx *c)
 	return true;
 }
 
-/* Spatial attributes of a Conv/pool node with n spatial axes. */
-typedef struct Window {
-	int n;
-	int64_t k[IR_MAX_RANK], s[IR_MAX_RANK], d[IR_MAX_RANK], pads[2 * IR_MAX_RANK];
-	enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } autopad;
-} Window;
-
-/* Reads an ints attribute of exactly n entries into out, or fills `def`. */
-static bool ints_attr(InferCtx *c, const char *name, int n, int64_t def, int64_t *out,
-                      int64_t min)
+/* Det: float [*, M, M] -> [*]. */
+bool infer_det(InferCtx *c)
 {
-	const int64_t *a;
-	int na = attr_ints(c->n, name, &a);
-	if (na < 0) {
-		for (int i = 0; i < n; i++)
-			out[i] = def;
-		return true;
-	}
-	if (na != n)
-		return ifail(c, -1, "attribute '%s' has %d entries, expected %d", name, na, n);
-	for (int i = 0; i < n; i++) {
-		if (a[i] < min)
-			return ifail(c, -1, "attribute '%s' entry %d is %" PRId64 ", must be >= %" PRId64,
-			             name, i, a[i], min);
-		out[i] = a[i];
-	}
+	Value *x = iin(c, 0);
+	if (!dtype_is_float(x->dtype))
+		return ifail(c, 0, "expected a float tensor, got %s", dtype_name(x->dtype));
+	if (!irank(c, 0, 2, -1))
+		return false;
+	int r = x->shape.rank;
+	if (x->shape.dims[r - 1] != x->shape.dims[r - 2])
+		return ifail(c, 0, "matrices of shape %s are not square", ishape_str(&x->shape));
+	Shape o = shape_make(r - 2, x->shape.dims);
+	iset(c, 0, x->dtype, &o);
 	return true;
 }
 
-/* Reads strides, dilations (if allowed), pads and auto_pad; the kernel
- * sizes must already be in w->k. */
-static bool read_window(InferCtx *c, Window *w, bool has_dilations)
+
+/* The node's window geometry (ir/params.h), parsed once. */
+static const WindowParams *window(InferCtx *c)
 {
-	int n = w->n;
-	if (!ints_attr(c, "strides", n, 1, w->s, 1) || !ints_attr(c, "pads", 2 * n, 0, w->pads, 0))
-		return false;
-	if (has_dilations) {
-		if (!ints_attr(c, "dilations", n, 1, w->d, 1))
-			return false;
-	} else {
-		if (node_attr(c->n, "dilations"))
-			return ifail(c, -1, "attribute 'dilations' needs a newer opset (node has %d)",
-			             c->opset);
-		for (int i = 0; i < n; i++)
-			w->d[i] = 1;
-	}
-	const char *ap = attr_string(c->n, "auto_pad", "NOTSET");
-	if (!strcmp(ap, "NOTSET"))
-		w->autopad = PAD_NOTSET;
-	else if (!strcmp(ap, "SAME_UPPER"))
-		w->autopad = PAD_SAME_UPPER;
-	else if (!strcmp(ap, "SAME_LOWER"))
-		w->autopad = PAD_SAME_LOWER;
-	else if (!strcmp(ap, "VALID"))
-		w->autopad = PAD_VALID;
-	else
-		return ifail(c, -1, "unknown auto_pad '%s'", ap);
-	if (w->autopad != PAD_NOTSET && node_attr(c->n, "pads")) {
-		for (int i = 0; i < 2 * n; i++)
-			if (w->pads[i])
-				return ifail(c, -1, "attribute 'pads' conflicts with auto_pad=%s", ap);
-	}
-	return true;
+	return node_window(c->g, c->nid, c->d);
 }
 
 /* Output size of a sliding window over `in` (see the file comment). */
-static bool window_out(InferCtx *c, const Window *w, int i, int64_t in, bool ceil_mode,
-                       int64_t *out)
+static bool window_out(InferCtx *c, const WindowParams *w, int i, int64_t in, int64_t *out)
 {
-	int64_t dk = isat_add(isat_mul(w->k[i] - 1, w->d[i]), 1), s = w->s[i];
+	int64_t dk = isat_add(isat_mul(w->kernel[i] - 1, w->dilations[i]), 1), s = w->strides[i];
 	int64_t pb = 0, pe = 0, o;
-	if (w->autopad == PAD_SAME_UPPER || w->autopad == PAD_SAME_LOWER) {
+	bool ceil_mode = w->ceil_mode;
+	if (w->auto_pad == AUTOPAD_SAME_UPPER || w->auto_pad == AUTOPAD_SAME_LOWER) {
 		o = in / s + (in % s != 0);
 	} else {
-		if (w->autopad == PAD_NOTSET) {
+		if (w->auto_pad == AUTOPAD_NOTSET) {
 			pb = w->pads[i];
 			pe = w->pads[i + w->n];
 		}
@@ -176,8 +134,8 @@ static bool window_out(InferCtx *c, const Window *w, int i, int64_t in, bool cei
 }
 
 /* Conv/ConvTranspose operands: X floating of rank >= 3, W of X's dtype
- * and rank; sets w->n to the number of spatial dims. */
-static bool conv_operands(InferCtx *c, Window *w)
+ * and rank. */
+static bool conv_operands(InferCtx *c)
 {
 	Value *x = iin(c, 0), *wt = iin(c, 1);
 	if (!floating(c, 0) || !isame_dtype(c, 1, 0) || !irank(c, 0, 3, -1))
@@ -185,31 +143,7 @@ static bool conv_operands(InferCtx *c, Window *w)
 	int r = x->shape.rank;
 	if (wt->shape.rank != r)
 		return ifail(c, 1, "rank %d differs from X's rank %d", wt->shape.rank, r);
-	*w = (Window){.n = r - 2};
 	return true;
-}
-
-/* Conv/ConvTranspose window: kernel sizes from W's spatial dims (input 1),
- * checked against the optional kernel_shape attribute, then strides,
- * dilations, pads and auto_pad.  w->n must be set. */
-static bool conv_window(InferCtx *c, const Value *wt, Window *w)
-{
-	for (int i = 0; i < w->n; i++) {
-		w->k[i] = wt->shape.dims[2 + i];
-		if (w->k[i] < 1)
-			return ifail(c, 1, "kernel size 0 in shape %s", ishape_str(&wt->shape));
-	}
-	const int64_t *ks;
-	int nk = attr_ints(c->n, "kernel_shape", &ks);
-	if (nk >= 0) {
-		if (nk != w->n)
-			return ifail(c, -1, "attribute 'kernel_shape' has %d entries, expected %d", nk, w->n);
-		for (int i = 0; i < nk; i++)
-			if (ks[i] != w->k[i])
-				return ifail(c, 1, "kernel_shape %" PRId64 " differs from W's dim %" PRId64,
-				             ks[i], w->k[i]);
-	}
-	return read_window(c, w, true);
 }
 
 /* Conv/ConvTranspose bias (input 2): X's dtype, shape [m]. */
@@ -226,8 +160,7 @@ static bool conv_bias(InferCtx *c, const Value *b, int64_t m)
 bool infer_conv(InferCtx *c)
 {
 	Value *x = iin(c, 0), *wt = iin(c, 1), *b = iin(c, 2);
-	Window w;
-	if (!conv_operands(c, &w))
+	if (!conv_operands(c))
 		return false;
 	int64_t group = attr_int(c->n, "group", 1);
 	int64_t cin = x->shape.dims[1], m = wt->shape.dims[0];
@@ -237,14 +170,15 @@ bool infer_conv(InferCtx *c)
 	if (isat_mul(wt->shape.dims[1], group) != cin)
 		return ifail(c, 1, "W has %" PRId64 " input channels per group, X has %" PRId64
 		             " channels in %" PRId64 " groups", wt->shape.dims[1], cin, group);
-	if (!conv_window(c, wt, &w))
+	const WindowParams *w = window(c);
+	if (!w)
 		return false;
 	if (b && !conv_bias(c, b, m))
 		return false;
 	Shape s = x->shape;
 	s.dims[1] = m;
-	for (int i = 0; i < w.n; i++)
-		if (!window_out(c, &w, i, x->shape.dims[2 + i], false, &s.dims[2 + i]))
+	for (int i = 0; i < w->n; i++)
+		if (!window_out(c, w, i, x->shape.dims[2 + i], &s.dims[2 + i]))
 			return false;
 	iset(c, 0, x->dtype, &s);
 	return true;
@@ -256,8 +190,7 @@ bool infer_conv(InferCtx *c)
 bool infer_conv_transpose(InferCtx *c)
 {
 	Value *x = iin(c, 0), *wt = iin(c, 1), *b = iin(c, 2);
-	Window w;
-	if (!conv_operands(c, &w))
+	if (!conv_operands(c))
 		return false;
 	int64_t group = attr_int(c->n, "group", 1);
 	int64_t cin = x->shape.dims[1];
@@ -267,45 +200,32 @@ bool infer_conv_transpose(InferCtx *c)
 		return ifail(c, 1, "W dim 0 is %" PRId64 ", X has %" PRId64 " channels",
 		             wt->shape.dims[0], cin);
 	int64_t m = isat_mul(wt->shape.dims[1], group);
-	if (!conv_window(c, wt, &w))
+	const WindowParams *w = window(c);
+	if (!w)
 		return false;
-	int64_t opad[IR_MAX_RANK];
-	if (!ints_attr(c, "output_padding", w.n, 0, opad, 0))
-		return false;
-	/* output_padding picks one of the stride·dilation-ambiguous sizes: it
-	 * must be below the stride or the dilation (as PyTorch requires). */
-	for (int i = 0; i < w.n; i++)
-		if (opad[i] < 0 || (opad[i] >= w.s[i] && opad[i] >= w.d[i]))
-			return ifail(c, -1, "attribute 'output_padding': entry %d (%" PRId64 ") must be "
-			             ">= 0 and less than the stride (%" PRId64 ") or the dilation (%"
-			             PRId64 ")", i, opad[i], w.s[i], w.d[i]);
 	if (b && !conv_bias(c, b, m))
 		return false;
 	Shape s = x->shape;
 	s.dims[1] = m;
-	const int64_t *os;
-	int nos = attr_ints(c->n, "output_shape", &os);
-	if (nos >= 0) {
-		if (nos != w.n && nos != w.n + 2)
-			return ifail(c, -1, "attribute 'output_shape' has %d entries, expected %d", nos, w.n);
-		for (int i = 0; i < w.n; i++)
-			s.dims[2 + i] = os[nos - w.n + i];
+	if (w->has_output_shape) {
+		for (int i = 0; i < w->n; i++)
+			s.dims[2 + i] = w->output_shape[i];
 	} else {
-		for (int i = 0; i < w.n; i++) {
+		for (int i = 0; i < w->n; i++) {
 			int64_t in = x->shape.dims[2 + i];
-			if (w.autopad == PAD_SAME_UPPER || w.autopad == PAD_SAME_LOWER) {
-				s.dims[2 + i] = isat_mul(in, w.s[i]);
+			if (w->auto_pad == AUTOPAD_SAME_UPPER || w->auto_pad == AUTOPAD_SAME_LOWER) {
+				s.dims[2 + i] = isat_mul(in, w->strides[i]);
 				continue;
 			}
-			int64_t pb = w.autopad == PAD_NOTSET ? w.pads[i] : 0;
-			int64_t pe = w.autopad == PAD_NOTSET ? w.pads[i + w.n] : 0;
-			int64_t o = isat_mul(w.s[i], in - 1);
-			o = isat_add(o, opad[i]);
-			o = isat_add(o, isat_add(isat_mul(w.k[i] - 1, w.d[i]), 1));
+			int64_t pb = w->auto_pad == AUTOPAD_NOTSET ? w->pads[i] : 0;
+			int64_t pe = w->auto_pad == AUTOPAD_NOTSET ? w->pads[i + w->n] : 0;
+			int64_t o = isat_mul(w->strides[i], in - 1);
+			o = isat_add(o, w->output_padding[i]);
+			o = isat_add(o, isat_add(isat_mul(w->kernel[i] - 1, w->dilations[i]), 1));
 			s.dims[2 + i] = isat_add(o, -isat_add(pb, pe));
 		}
 	}
-	for (int i = 0; i < w.n; i++)
+	for (int i = 0; i < w->n; i++)
 		if (s.dims[2 + i] < 0)
 			return ifail(c, -1, "negative output size %" PRId64 " on spatial axis %d",
 			             s.dims[2 + i], i);
@@ -322,26 +242,12 @@ bool infer_pool(InferCtx *c)
 	bool maxp = c->n->op == OP_MaxPool;
 	if (!(maxp ? numeric(c, 0) : floating(c, 0)) || !irank(c, 0, 3, -1))
 		return false;
-	int r = x->shape.rank;
-	Window w = {.n = r - 2};
-	const int64_t *ks;
-	int nk = attr_ints(c->n, "kernel_shape", &ks);
-	if (nk < 0)
-		return ifail(c, -1, "attribute 'kernel_shape' is required");
-	if (nk != w.n)
-		return ifail(c, -1, "attribute 'kernel_shape' has %d entries, expected %d", nk, w.n);
-	for (int i = 0; i < nk; i++) {
-		if (ks[i] < 1)
-			return ifail(c, -1, "attribute 'kernel_shape' entry %d is %" PRId64, i, ks[i]);
-		w.k[i] = ks[i];
-	}
-	bool dil = maxp ? c->opset >= 10 : c->opset >= 19;
-	if (!read_window(c, &w, dil))
+	const WindowParams *w = window(c);
+	if (!w)
 		return false;
-	int64_t ceil_mode = c->opset >= 10 ? attr_int(c->n, "ceil_mode", 0) : 0;
 	Shape s = x->shape;
-	for (int i = 0; i < w.n; i++)
-		if (!window_out(c, &w, i, x->shape.dims[2 + i], ceil_mode != 0, &s.dims[2 + i]))
+	for (int i = 0; i < w->n; i++)
+		if (!window_out(c, w, i, x->shape.dims[2 + i], &s.dims[2 + i]))
 			return false;
 	iset(c, 0, x->dtype, &s);
 	if (maxp)
@@ -360,6 +266,48 @@ bool infer_global_pool(InferCtx *c)
 	iset(c, 0, x->dtype, &s);
 	return true;
 }
+
+/* MaxUnpool: X (N, C, D1..Dk), I int64 like X; output (N, C, O1..Ok) with
+ * Oi = (Di - 1) * stride - pad_begin - pad_end + kernel, or the constant
+ * output_shape input. */
+bool infer_max_unpool(InferCtx *c)
+{
+	Value *x = iin(c, 0), *ix = iin(c, 1);
+	if (!irank(c, 0, 3, -1))
+		return false;
+	if (ix->dtype != DT_I64)
+		return ifail(c, 1, "indices must be int64, got %s", dtype_name(ix->dtype));
+	if (!shape_eq(&ix->shape, &x->shape))
+		return ifail(c, 1, "shape %s differs from X's %s", ishape_str(&ix->shape), ishape_str(&x->shape));
+	int r = x->shape.rank, k = r - 2;
+	Shape o = x->shape;
+	if (iin(c, 2)) {
+		int64_t d[IR_MAX_RANK];
+		int cnt;
+		if (!iconst_ints(c, 2, d, IR_MAX_RANK, &cnt))
+			return false;
+		if (cnt != r)
+			return ifail(c, 2, "has %d elements, X has rank %d", cnt, r);
+		for (int i = 0; i < r; i++)
+			if (d[i] < 0 || (i < 2 && d[i] != x->shape.dims[i]))
+				return ifail(c, 2, "output_shape dim %d (%" PRId64 ") is invalid", i, d[i]);
+		o = shape_make(r, d);
+	} else {
+		const WindowParams *w = node_window(c->g, c->nid, c->d);
+		if (!w)
+			return false;
+		for (int i = 0; i < k; i++) {
+			int64_t v = isat_add(isat_add(isat_mul(x->shape.dims[2 + i] - 1, w->strides[i]),
+			                              w->kernel[i]), -(w->pads[i] + w->pads[k + i]));
+			if (v < 0)
+				return ifail(c, -1, "output dim %d would be negative", 2 + i);
+			o.dims[2 + i] = v;
+		}
+	}
+	iset(c, 0, x->dtype, &o);
+	return true;
+}
+
 
 /* Checks that input k is a 1-D tensor of length n. */
 static bool vec_of(InferCtx *c, int k, int64_t n)

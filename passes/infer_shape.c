@@ -271,28 +271,16 @@ bool infer_unsqueeze(InferCtx *c)
 	return true;
 }
 
+/* Transpose: output dim i is input dim perm[i] (ir/params.h). */
 bool infer_transpose(InferCtx *c)
 {
 	Value *x = iin(c, 0);
-	int r = x->shape.rank;
-	const int64_t *perm;
-	int np = attr_ints(c->n, "perm", &perm);
-	Shape s = shape_make(r, NULL);
-	if (np < 0) {
-		for (int i = 0; i < r; i++)
-			s.dims[i] = x->shape.dims[r - 1 - i];
-	} else {
-		if (np != r)
-			return ifail(c, -1, "perm has %d entries for rank %d", np, r);
-		bool seen[IR_MAX_RANK] = {false};
-		for (int i = 0; i < r; i++) {
-			int64_t p = perm[i];
-			if (p < 0 || p >= r || seen[p])
-				return ifail(c, -1, "perm is not a permutation of 0..%d", r - 1);
-			seen[p] = true;
-			s.dims[i] = x->shape.dims[p];
-		}
-	}
+	const PermParams *t = node_perm(c->g, c->nid, c->d);
+	if (!t)
+		return false;
+	Shape s = shape_make(t->rank, NULL);
+	for (int i = 0; i < t->rank; i++)
+		s.dims[i] = x->shape.dims[t->perm[i]];
 	iset(c, 0, x->dtype, &s);
 	return true;
 }

@@ -881,6 +881,30 @@ static void test_fold_matches_node_tests(void **state)
 	assert_true(folded > 0);
 }
 
+/* ops.def's fold column and the folding flags agree: the flags refine
+ * how an op folds, so only ops with a folder carry them; Shape and Size
+ * fold from the shape alone; the data-sharing ops are folded. */
+static void test_fold_table(void **state)
+{
+	(void)state;
+	int nfold = 0;
+	for (int op = 1; op < OP__COUNT; op++) {
+		unsigned fl = op_info[op].flags;
+		if (fl & (OPF_FOLD_SHAPE | OPF_FOLD_INEXACT | OPF_SAME_BYTES))
+			assert_true(pass_fold_has_folder((Op)op));
+		nfold += pass_fold_has_folder((Op)op);
+	}
+	assert_true(op_info[OP_Shape].flags & OPF_FOLD_SHAPE);
+	assert_true(op_info[OP_Size].flags & OPF_FOLD_SHAPE);
+	assert_false(op_info[OP_Reshape].flags & OPF_FOLD_SHAPE);
+	assert_true(op_info[OP_Exp].flags & OPF_FOLD_INEXACT);
+	assert_false(op_info[OP_Add].flags & OPF_FOLD_INEXACT);
+	assert_true(pass_fold_has_folder(OP_Add));
+	assert_false(pass_fold_has_folder(OP_Conv));
+	assert_false(pass_fold_has_folder(OP_UNKNOWN));
+	assert_true(nfold > 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -904,6 +928,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disagreeing_inference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_robustness, setup, teardown),
 		cmocka_unit_test(test_fold_matches_node_tests),
+		cmocka_unit_test(test_fold_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /* tests/unit/test_lower_more.c — lowerings of the loss, quantization,
  * resize, window, ReverseSequence, GridSample, Det, ConvInteger and
- * MaxUnpool ops (codegen/lower_loss.c,
- * lower_quant.c, lower_resize.c, lower_misc.c) and their shape rules
- * (passes/infer_more.c).
+ * MaxUnpool ops (codegen/lower_loss.c, lower_quant.c, lower_resize.c,
+ * lower_signal.c, lower_index.c, lower_sampling.c, lower_det.c,
+ * lower_unpool.c) and their shape rules (passes/infer_loss.c,
+ * infer_quant.c, infer_resize.c, infer_signal.c, infer_index.c,
+ * infer_sampling.c, infer_nn.c).
  *
  * Each test builds a one-node graph by hand, compiles and runs it with
  * tu_run_graph(), and compares every output with a plain C reference

@@ -1,15 +1,4 @@
-/* codegen/lower_misc.c — HannWindow, HammingWindow, BlackmanWindow,
- * ReverseSequence, GridSample, MaxUnpool, RoiAlign and Det.
- *
- * Windows: with N = size (periodic=1, default) or size - 1 (periodic=0) and
- * a = 2*pi*i/N, computed in double and rounded once to the output dtype:
- *   Hann     0.5 - 0.5 cos a
- *   Hamming  25/46 - 21/46 cos a
- *   Blackman 0.42 - 0.5 cos a + 0.08 cos 2a
- * ReverseSequence: along time_axis, the first len[b] elements of batch
- * entry b are reversed, the rest copied; len is clamped into [0, T] (a
- * longer one is undefined in ONNX) so no access leaves the buffers.
- * Elements are moved bit for bit.
+/* codegen/lower_sampling.c — the image samplers GridSample and RoiAlign.
  *
  * GridSample (4-D input): grid (x, y) in [-1, 1] is unnormalised to pixel
  * coordinates (align_corners: (g+1)/2*(len-1), else ((g+1)*len-1)/2).
@@ -21,13 +10,6 @@
  * with border/reflection padding is not lowered (implementations
  * disagree on whether the coordinate is padded first).
  *
- * MaxUnpool: the output is zeroed, then y[I[e]] = x[e] for every element e.
- * Indices are flat over the default unpooled shape (from kernel_shape,
- * strides, pads); with an output_shape that differs, an index is split into
- * coordinates of the default shape and stored at the same coordinates of
- * the output (as the ONNX test data expects).  Out-of-range indices,
- * undefined in ONNX, are clamped.
- *
  * RoiAlign (mode avg): per roi, bin (ph, pw) and channel, the mean of
  * grid_h x grid_w bilinear samples at the bin's regular sub-grid; the
  * bilinear sampler follows the reference (ONNX Runtime's): samples beyond
@@ -36,79 +18,12 @@
  * output_half_pixel instead forces roi sizes >= 1.  sampling_ratio 0 uses
  * ceil(roi size / output size) samples, computed at run time.  mode max is
  * not lowered.
- *
- * Det: per [M, M] matrix, Gaussian elimination with partial pivoting on a
- * double copy in a stack scratch (M <= DET_MAX_M): det = sign * prod(pivots);
- * a zero pivot column gives 0.
  */
 #include "lower.h"
 #include "lower_data.h"
 #include "mathfn.h"
 
 #include <string.h>
-
-/* Window functions. */
-static bool lower_window(Cg *cg, const Node *n)
-{
-	LLVMBuilderRef b = cg->b;
-	ValueId yv = n->out[0];
-	const Value *y = gval(cg->g, yv);
-	int64_t size = y->shape.dims[0];
-	double N = attr_int(n, "periodic", 1) ? (double)size : (double)(size - 1);
-	LLVMTypeRef dt = cg->t_f64;
-	CgLoop l;
-	cg_for(cg, &l, 0, size);
-	LLVMValueRef i = LLVMBuildSIToFP(b, l.iv, dt, "");
-	LLVMValueRef a = LLVMBuildFDiv(b, LLVMBuildFMul(b, i, LLVMConstReal(dt, 2 * 3.14159265358979323846), ""),
-	                               LLVMConstReal(dt, N), "");
-	LLVMValueRef c1 = cg_math_cos(cg, a), v;
-	if (n->op == OP_HannWindow) {
-		v = LLVMBuildFSub(b, LLVMConstReal(dt, 0.5), LLVMBuildFMul(b, LLVMConstReal(dt, 0.5), c1, ""), "");
-	} else if (n->op == OP_HammingWindow) {
-		v = LLVMBuildFSub(b, LLVMConstReal(dt, 25.0 / 46.0),
-		                  LLVMBuildFMul(b, LLVMConstReal(dt, 21.0 / 46.0), c1, ""), "");
-	} else {
-		LLVMValueRef c2 = cg_math_cos(cg, LLVMBuildFMul(b, a, LLVMConstReal(dt, 2.0), ""));
-		v = LLVMBuildFSub(b, LLVMConstReal(dt, 0.42), LLVMBuildFMul(b, LLVMConstReal(dt, 0.5), c1, ""), "");
-		v = LLVMBuildFAdd(b, v, LLVMBuildFMul(b, LLVMConstReal(dt, 0.08), c2, ""), "");
-	}
-	DType yt = y->dtype == DT_F16 || y->dtype == DT_BF16 ? DT_F32 : y->dtype;
-	cg_store(cg, yv, l.iv, cg_convert(cg, v, DT_F64, yt));
-	cg_for_end(cg, &l);
-	return true;
-}
-
-/* ReverseSequence. */
-static bool lower_reverse_sequence(Cg *cg, const Node *n)
-{
-	LLVMBuilderRef b = cg->b;
-	ValueId xv = n->in[0], lv = n->in[1], yv = n->out[0];
-	const Value *x = gval(cg->g, xv);
-	int r = x->shape.rank;
-	int ba = (int)attr_int(n, "batch_axis", 1), ta = (int)attr_int(n, "time_axis", 0);
-	if (!((ba == 0 && ta == 1) || (ba == 1 && ta == 0)))
-		return cg_unsupported(cg, -1, "batch_axis/time_axis must be 0 and 1");
-	int64_t st[IR_MAX_RANK], T = x->shape.dims[ta];
-	shape_strides(&x->shape, st);
-	DType bt = cg_dm_bits_dtype(x->dtype), lt = gval(cg->g, lv)->dtype;
-	CgNest nest;
-	cg_nest(cg, &nest, r, x->shape.dims);
-	LLVMValueRef idx = cg_linear(cg, r, nest.iv, st);
-	LLVMValueRef len = cg_load(cg, lv, nest.iv[ba]);
-	if (lt != DT_I64)
-		len = LLVMBuildSExt(b, len, cg->t_i64, "");
-	len = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, len, cg_i64(cg, 0), ""), cg_i64(cg, 0), len, "");
-	len = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, len, cg_i64(cg, T), ""), cg_i64(cg, T), len, "");
-	LLVMValueRef t = nest.iv[ta];
-	LLVMValueRef rt = LLVMBuildSub(b, LLVMBuildSub(b, len, cg_i64(cg, 1), ""), t, "");
-	LLVMValueRef src_t = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, t, len, ""), rt, t, "");
-	LLVMValueRef src = LLVMBuildAdd(b, idx, LLVMBuildMul(b, LLVMBuildSub(b, src_t, t, ""),
-	                                                     cg_i64(cg, st[ta]), ""), "");
-	LLVMValueRef e = cg_load_ptr(cg, bt, cg_ptr(cg, xv), src);
-	cg_store_ptr(cg, bt, cg_ptr(cg, yv), idx, e);
-	cg_nest_end(cg, &nest);
-	return true;
-}
 
 /* GridSample: a sample coordinate along one axis of length len. */
 typedef struct GsAxis {
@@ -286,138 +201,6 @@ static bool lower_grid_sample(Cg *cg, const Node *n)
 	return true;
 }
 
-/* MaxUnpool. */
-static bool lower_max_unpool(Cg *cg, const Node *n)
-{
-	LLVMBuilderRef b = cg->b;
-	ValueId xv = n->in[0], iv = n->in[1], yv = n->out[0];
-	const Value *x = gval(cg->g, xv), *y = gval(cg->g, yv);
-	DType bt = cg_dm_bits_dtype(x->dtype);
-	int64_t ny = shape_numel(&y->shape), nx = shape_numel(&x->shape);
-	cg_memset(cg, cg_ptr(cg, yv), 0, ny * (int64_t)dtype_size(y->dtype));
-	if (ny == 0 || nx == 0)
-		return true;
-	/* the shape the indices refer to: from kernel_shape/strides/pads */
-	int r = x->shape.rank, k = r - 2;
-	int64_t dflt[IR_MAX_RANK], ys[IR_MAX_RANK];
-	const int64_t *ks, *st, *pd;
-	int nk = attr_ints(n, "kernel_shape", &ks), ns = attr_ints(n, "strides", &st);
-	int np = attr_ints(n, "pads", &pd);
-	if (nk != k || (ns >= 0 && ns != k) || (np >= 0 && np != 2 * k))
-		return cg_unsupported(cg, -1, "kernel_shape/strides/pads have the wrong length");
-	dflt[0] = x->shape.dims[0];
-	dflt[1] = x->shape.dims[1];
-	for (int d = 0; d < k; d++)
-		dflt[2 + d] = (x->shape.dims[2 + d] - 1) * (ns >= 0 ? st[d] : 1) + ks[d] -
-		              (np >= 0 ? pd[d] + pd[k + d] : 0);
-	bool same = true;
-	for (int d = 0; d < r; d++) {
-		if (dflt[d] < 0)
-			return cg_unsupported(cg, -1, "invalid kernel_shape/strides/pads");
-		same &= dflt[d] == y->shape.dims[d];
-	}
-	shape_strides(&y->shape, ys);
-	CgLoop l;
-	cg_for(cg, &l, 0, nx);
-	LLVMValueRef i = cg_load(cg, iv, l.iv);
-	if (gval(cg->g, iv)->dtype != DT_I64)
-		i = LLVMBuildSExt(b, i, cg->t_i64, "");
-	if (!same) {
-		/* coordinates in the default shape, placed at the same
-		 * coordinates of the output (each clamped to its dim) */
-		LLVMValueRef o = cg_i64(cg, 0);
-		for (int d = r - 1; d >= 0; d--) {
-			LLVMValueRef dd = cg_i64(cg, dflt[d] > 0 ? dflt[d] : 1);
-			LLVMValueRef co = LLVMBuildSRem(b, i, dd, "");
-			i = LLVMBuildSDiv(b, i, dd, "");
-			co = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, co, cg_i64(cg, y->shape.dims[d] - 1), ""),
-			                     cg_i64(cg, y->shape.dims[d] - 1), co, "");
-			o = LLVMBuildAdd(b, o, LLVMBuildMul(b, co, cg_i64(cg, ys[d]), ""), "");
-		}
-		i = o;
-	}
-	i = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, i, cg_i64(cg, 0), ""), cg_i64(cg, 0), i, "");
-	i = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, i, cg_i64(cg, ny - 1), ""), cg_i64(cg, ny - 1), i, "");
-	cg_store_ptr(cg, bt, cg_ptr(cg, yv), i, cg_load_ptr(cg, bt, cg_ptr(cg, xv), l.iv));
-	cg_for_end(cg, &l);
-	return true;
-}
-
-/* Largest matrix Det lowers (the scratch is M*M doubles on the stack). */
-#define DET_MAX_M 128
-
-/* Det. */
-static bool lower_det(Cg *cg, const Node *n)
-{
-	LLVMBuilderRef b = cg->b;
-	ValueId xv = n->in[0], yv = n->out[0];
-	const Value *x = gval(cg->g, xv);
-	int r = x->shape.rank;
-	int64_t M = x->shape.dims[r - 1], batch = cg_dm_prod(x->shape.dims, 0, r - 2);
-	DType ct = x->dtype == DT_F64 ? DT_F64 : DT_F32;
-	if (M > DET_MAX_M)
-		return cg_unsupported(cg, 0, "matrices larger than %d x %d are not supported", DET_MAX_M, DET_MAX_M);
-	if (batch == 0)
-		return true;
-	LLVMTypeRef dt = cg->t_f64;
-	LLVMValueRef a = cg_alloca(cg, LLVMArrayType2(dt, (uint64_t)(M * M > 0 ? M * M : 1)), "lu");
-	LLVMValueRef detp = cg_alloca(cg, dt, "det"), pp = cg_alloca(cg, cg->t_i64, "piv");
-	LLVMValueRef bestp = cg_alloca(cg, dt, "best");
-#define AT(i, j) LLVMBuildInBoundsGEP2(b, dt, a, (LLVMValueRef[]){LLVMBuildAdd(b, \
-	LLVMBuildMul(b, (i), cg_i64(cg, M), ""), (j), "")}, 1, "")
-	CgLoop lb, li, lj, lk;
-	cg_for(cg, &lb, 0, batch);
-	LLVMValueRef base = LLVMBuildMul(b, lb.iv, cg_i64(cg, M * M), "");
-	cg_for(cg, &li, 0, M * M);
-	LLVMValueRef e = cg_convert(cg, cg_load(cg, xv, LLVMBuildAdd(b, base, li.iv, "")), ct, DT_F64);
-	LLVMBuildStore(b, e, LLVMBuildInBoundsGEP2(b, dt, a, &li.iv, 1, ""));
-	cg_for_end(cg, &li);
-	LLVMBuildStore(b, LLVMConstReal(dt, 1), detp);
-	cg_for(cg, &lk, 0, M);
-	LLVMValueRef k = lk.iv;
-	/* pivot: the first row i >= k with the largest |a[i][k]| */
-	LLVMBuildStore(b, k, pp);
-	LLVMBuildStore(b, cg_math_fabs(cg, LLVMBuildLoad2(b, dt, AT(k, k), "")), bestp);
-	cg_for_v(cg, &li, LLVMBuildAdd(b, k, cg_i64(cg, 1), ""), cg_i64(cg, M));
-	LLVMValueRef v = cg_math_fabs(cg, LLVMBuildLoad2(b, dt, AT(li.iv, k), ""));
-	LLVMValueRef better = LLVMBuildFCmp(b, LLVMRealOGT, v, LLVMBuildLoad2(b, dt, bestp, ""), "");
-	LLVMBuildStore(b, LLVMBuildSelect(b, better, v, LLVMBuildLoad2(b, dt, bestp, ""), ""), bestp);
-	LLVMBuildStore(b, LLVMBuildSelect(b, better, li.iv, LLVMBuildLoad2(b, cg->t_i64, pp, ""), ""), pp);
-	cg_for_end(cg, &li);
-	LLVMValueRef p = LLVMBuildLoad2(b, cg->t_i64, pp, "");
-	CgIf sw;
-	cg_if(cg, &sw, LLVMBuildICmp(b, LLVMIntNE, p, k, ""));
-	cg_for(cg, &lj, 0, M);
-	LLVMValueRef pa = AT(k, lj.iv), pb = AT(p, lj.iv);
-	LLVMValueRef va = LLVMBuildLoad2(b, dt, pa, ""), vb = LLVMBuildLoad2(b, dt, pb, "");
-	LLVMBuildStore(b, vb, pa);
-	LLVMBuildStore(b, va, pb);
-	cg_for_end(cg, &lj);
-	LLVMBuildStore(b, LLVMBuildFNeg(b, LLVMBuildLoad2(b, dt, detp, ""), ""), detp);
-	cg_if_end(cg, &sw);
-	LLVMValueRef piv = LLVMBuildLoad2(b, dt, AT(k, k), "");
-	LLVMBuildStore(b, LLVMBuildFMul(b, LLVMBuildLoad2(b, dt, detp, ""), piv, ""), detp);
-	CgIf nz;
-	cg_if(cg, &nz, LLVMBuildFCmp(b, LLVMRealONE, piv, LLVMConstReal(dt, 0), ""));
-	cg_for_v(cg, &li, LLVMBuildAdd(b, k, cg_i64(cg, 1), ""), cg_i64(cg, M));
-	LLVMValueRef f = LLVMBuildFDiv(b, LLVMBuildLoad2(b, dt, AT(li.iv, k), ""), piv, "");
-	cg_for_v(cg, &lj, LLVMBuildAdd(b, k, cg_i64(cg, 1), ""), cg_i64(cg, M));
-	LLVMValueRef q = AT(li.iv, lj.iv);
-	LLVMValueRef nv = LLVMBuildFSub(b, LLVMBuildLoad2(b, dt, q, ""),
-	                                LLVMBuildFMul(b, f, LLVMBuildLoad2(b, dt, AT(k, lj.iv), ""), ""), "");
-	LLVMBuildStore(b, nv, q);
-	cg_for_end(cg, &lj);
-	cg_for_end(cg, &li);
-	cg_if_end(cg, &nz);
-	cg_for_end(cg, &lk);
-#undef AT
-	LLVMValueRef d = LLVMBuildLoad2(b, dt, detp, "");
-	DType yt = gval(cg->g, yv)->dtype;
-	cg_store(cg, yv, lb.iv, cg_convert(cg, d, DT_F64, yt == DT_F64 ? DT_F64 : DT_F32));
-	cg_for_end(cg, &lb);
-	return true;
-}
-
 /* float compute-type helpers for RoiAlign */
 static LLVMValueRef fmaxv(Cg *cg, LLVMValueRef a, LLVMValueRef b)
 {
@@ -542,16 +325,13 @@ static bool lower_roi_align(Cg *cg, const Node *n)
 	return true;
 }
 
-/* Misc group entry: see the file comment. */
-bool cg_lower_misc(Cg *cg, const Node *n)
+
+/* GridSample and RoiAlign (see the file comment). */
+bool cg_lower_sampling(Cg *cg, const Node *n)
 {
 	switch (n->op) {
-	case OP_HannWindow: case OP_HammingWindow: case OP_BlackmanWindow: return lower_window(cg, n);
-	case OP_ReverseSequence: return lower_reverse_sequence(cg, n);
 	case OP_GridSample: return lower_grid_sample(cg, n);
-	case OP_MaxUnpool: return lower_max_unpool(cg, n);
-	case OP_Det: return lower_det(cg, n);
 	case OP_RoiAlign: return lower_roi_align(cg, n);
-	default: return cg_unsupported(cg, -1, "not a misc op");
+	default: IR_UNREACHABLE("cg_lower_sampling: op not in this group");
 	}
 }
