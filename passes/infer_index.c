@@ -259,7 +259,7 @@ static bool blocksize(InferCtx *c, int64_t *b)
 bool infer_depth_to_space(InferCtx *c)
 {
 	Value *x = iin(c, 0);
-	int64_t b;
+	int64_t b = 0;
 	if (!irank(c, 0, 4, 4) || !blocksize(c, &b))
 		return false;
 	const char *mode = attr_string(c->n, "mode", "DCR");
@@ -281,7 +281,7 @@ bool infer_depth_to_space(InferCtx *c)
 bool infer_space_to_depth(InferCtx *c)
 {
 	Value *x = iin(c, 0);
-	int64_t b;
+	int64_t b = 0;
 	if (!irank(c, 0, 4, 4) || !blocksize(c, &b))
 		return false;
 	Shape s = x->shape;
