@@ -44,6 +44,19 @@ static bool infer_loss_common(InferCtx *c)
 			return ifail(c, 2, "weight shape %s must be [C] with C = %" PRId64,
 			             ishape_str(&w->shape), x->shape.dims[1]);
 	}
+	/* constant targets: in [0, C-1] or ignore_index (run-time ones are
+	 * checked by the generated code, codegen/lower_loss.c) */
+	int64_t C = x->shape.dims[1];
+	const Attr *ia = node_attr(c->n, "ignore_index");
+	if (t->kind == VK_CONST && t->data && C >= 0) {
+		int64_t nt = shape_numel(&t->shape);
+		for (int64_t i = 0; i < nt; i++) {
+			int64_t v = value_get_int(t, i);
+			if ((v < 0 || v >= C) && !(ia && ia->kind == AK_INT && v == ia->i))
+				return ifail(c, 1, "target %" PRId64 " (element %" PRId64 ") out of range "
+				             "for %" PRId64 " classes", v, i, C);
+		}
+	}
 	const char *red = attr_string(c->n, "reduction", "mean");
 	if (!strcmp(red, "none"))
 		iset(c, 0, x->dtype, &t->shape);
@@ -486,6 +499,18 @@ bool infer_max_unpool(InferCtx *c)
 			if (v < 0)
 				return ifail(c, -1, "output dim %d would be negative", 2 + i);
 			o.dims[2 + i] = v;
+		}
+		/* constant indices: flat in the unpooled shape (run-time ones are
+		 * checked by the generated code, codegen/lower_misc.c) */
+		int64_t total = shape_is_static(&o) ? shape_numel(&o) : -1;
+		if (ix->kind == VK_CONST && ix->data && total >= 0) {
+			int64_t ni = shape_numel(&ix->shape);
+			for (int64_t i = 0; i < ni; i++) {
+				int64_t v = value_get_int(ix, i);
+				if (v < 0 || v >= total)
+					return ifail(c, 1, "index %" PRId64 " (element %" PRId64 ") out of range "
+					             "for the %" PRId64 " elements of the output", v, i, total);
+			}
 		}
 	}
 	iset(c, 0, x->dtype, &o);
