@@ -226,10 +226,13 @@ static FRes commit(Fold *F)
 /* False when the host evaluator cannot give the generated code's bits for
  * this node, which is then left to run time: one semantics for folding and
  * running (tests/unit/test_fold_vs_run.c).  Float arithmetic in double
- * rounded once is exact for + - * / sqrt and the exact ops, but not for the
- * transcendental functions (the generated code uses codegen/mathfn.c, not
- * libm), Pow, and sums whose order and precision differ (Sum of more than
- * two, Mean, ReduceSum/Prod/Mean, Einsum with a summed letter). */
+ * rounded once is exact for + - * / sqrt and the exact ops; the
+ * transcendental functions and Pow are evaluated as the generated code
+ * computes them (fold_elem.c, math_eval: folded only where every target
+ * agrees).  Left to run time: sums whose order and precision differ (Sum
+ * of more than two, Mean, ReduceSum/Prod/Mean, Einsum with a summed
+ * letter: the generated order depends on the vector width chosen at run
+ * time). */
 static bool bit_exact(const Fold *F)
 {
 	bool fl = false;
@@ -238,8 +241,7 @@ static bool bit_exact(const Fold *F)
 	if (!fl)
 		return true;
 	switch (F->n->op) {
-	case OP_Exp: case OP_Log: case OP_Sin: case OP_Cos: case OP_Tanh: case OP_Erf:
-	case OP_Sigmoid: case OP_Pow: case OP_Mean:
+	case OP_Mean:
 	case OP_ReduceSum: case OP_ReduceProd: case OP_ReduceMean:
 		return false;
 	case OP_Einsum: {
