@@ -374,6 +374,13 @@ node_case("maxunpool_index_out_of_range",
           [vi("xu", shape=(1, 1, 1, 1))], [vi("y", shape=(1, 1, 2, 2))],
           "input 1: index 4 (element 0) out of range for the 4 elements of the output",
           inits=[ints("i", [[[[4]]]])])
+# two chained 32 GiB tensors: the intermediate one needs more workspace than
+# the default limit (16 GiB, --max-workspace)
+case("workspace_over_limit",
+     model([helper.make_node("Relu", ["x"], ["h"], name="r1"),
+            helper.make_node("Relu", ["h"], ["y"], name="r2")],
+           [vi("x", shape=(1 << 33,))], [vi("y", shape=(1 << 33,))]), 1,
+     "more than the limit of 17179869184 (--max-workspace BYTES raises it)")
 
 # ---- op-specific rules -----------------------------------------------------------------
 node_case("convtranspose_output_padding_ge_stride",
