@@ -97,7 +97,8 @@ static int runtime_index_nodes(Graph *g, char *buf, size_t n)
 		if (nd->dead || nd->nin < 2 || nd->in[1] == IR_NONE)
 			continue;
 		if (nd->op != OP_Gather && nd->op != OP_GatherElements && nd->op != OP_GatherND &&
-		    nd->op != OP_ScatterElements && nd->op != OP_ScatterND)
+		    nd->op != OP_ScatterElements && nd->op != OP_ScatterND && nd->op != OP_MaxUnpool &&
+		    nd->op != OP_NegativeLogLikelihoodLoss && nd->op != OP_SoftmaxCrossEntropyLoss)
 			continue;
 		if (gval(g, nd->in[1])->kind == VK_CONST)
 			continue;
@@ -151,11 +152,16 @@ void cg_write_header(FILE *f, Graph *g, const MemPlan *plan, const char *prefix,
 	fprintf(f, "/* Run-time indices (Gather, GatherElements, GatherND, ScatterElements,\n");
 	fprintf(f, " * ScatterND; e.g. token ids into an embedding table).  An index into a\n");
 	fprintf(f, " * dimension of size D is valid in [-D, D-1]; a negative one counts from the\n");
-	fprintf(f, " * end (-1 is the last).  This model reads indices at run time in %s%s.\n",
+	fprintf(f, " * end (-1 is the last).  The targets of NegativeLogLikelihoodLoss and\n");
+	fprintf(f, " * SoftmaxCrossEntropyLoss are valid in [0, C-1] (C classes) or equal to\n");
+	fprintf(f, " * ignore_index; MaxUnpool's indices in [0, P-1] (P elements of the\n");
+	fprintf(f, " * unpooled shape), inside the output.\n");
+	fprintf(f, " * This model reads indices at run time in %s%s.\n",
 	        nidx ? idx : "no node", nidx ? "" : " (its indices are constants, checked at compile time)");
 	if (index_clamp) {
 		fprintf(f, " * Compiled with --index-oob=clamp: an index out of range is clamped\n");
-		fprintf(f, " * (below -D to 0, above D-1 to D-1; others wrap first), never an error;\n");
+		fprintf(f, " * (below -D to 0, above D-1 to D-1; for Gather & co others wrap first;\n");
+		fprintf(f, " * loss targets and MaxUnpool indices below 0 go to 0), never an error;\n");
 		fprintf(f, " * %s_run() does not return %s_ERR_INDEX. */\n", prefix, up);
 	} else {
 		fprintf(f, " * Compiled with --index-oob=error (the default): such a node checks all\n");

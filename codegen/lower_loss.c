@@ -10,9 +10,16 @@
  *   loss   = -lp(t) * w
  * reduction none stores loss per position; sum stores sum(loss); mean
  * stores sum(loss) / sum(w) (which is the plain mean without weights and
- * ignored positions).  Arithmetic is in the compute type of the input.  A
- * target outside [0, C) that is not ignore_index is undefined in ONNX; it is
- * clamped into range so the code never reads out of bounds.
+ * ignored positions).  Arithmetic is in the compute type of the input.
+ *
+ * Targets are class indices read at run time: valid in [0, C-1], or equal
+ * to ignore_index (which may lie outside that range).  Others are undefined
+ * in ONNX.  By default (--index-oob=error) every target is checked before
+ * the node writes anything, and the node returns CG_STATUS_INDEX (the run
+ * function's <PREFIX>_ERR_INDEX) if one is out of range; with
+ * --index-oob=clamp there is no check.  Either way a target is then
+ * clamped into [0, C-1] for addressing, so the code never reads out of
+ * bounds.
  */
 #include "lower.h"
 #include "lower_data.h"
@@ -26,6 +33,29 @@ enum { RED_NONE, RED_SUM, RED_MEAN };
 static LLVMValueRef mad(Cg *cg, LLVMValueRef x, int64_t y, LLVMValueRef z)
 {
 	return LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, x, cg_i64(cg, y), ""), z, "");
+}
+
+/* --index-oob=error: every target t (count elements of tv) is in [0, C-1]
+ * or equals ignore_index (ia, may be NULL), or the node returns
+ * CG_STATUS_INDEX.  One branch-free pass (an or-ed flag) before anything
+ * is written. */
+static void check_targets(Cg *cg, ValueId tv, int64_t count, int64_t C, const Attr *ia)
+{
+	LLVMBuilderRef b = cg->b;
+	if (cg->index_clamp || count == 0)
+		return;
+	LLVMValueRef flag = cg_alloca(cg, cg->t_i1, "oob");
+	LLVMBuildStore(b, LLVMConstInt(cg->t_i1, 0, 0), flag);
+	CgLoop l;
+	cg_for(cg, &l, 0, count);
+	LLVMValueRef t = LLVMBuildIntCast2(b, cg_load(cg, tv, l.iv), cg->t_i64, 1, "");
+	/* unsigned t >= C: negative or too large */
+	LLVMValueRef out = LLVMBuildICmp(b, LLVMIntUGE, t, cg_i64(cg, C), "");
+	if (ia)
+		out = LLVMBuildAnd(b, out, LLVMBuildICmp(b, LLVMIntNE, t, cg_i64(cg, ia->i), ""), "");
+	LLVMBuildStore(b, LLVMBuildOr(b, LLVMBuildLoad2(b, cg->t_i1, flag, ""), out, ""), flag);
+	cg_for_end(cg, &l);
+	cg_fail_if(cg, LLVMBuildLoad2(b, cg->t_i1, flag, ""), CG_STATUS_INDEX);
 }
 
 /* Loss lowering entry: see the file comment. */
@@ -48,6 +78,7 @@ bool cg_lower_loss(Cg *cg, const Node *n)
 		return cg_unsupported(cg, -1, "ignore_index must be an int attribute");
 	if (C <= 0 && N * D > 0)
 		return cg_unsupported(cg, 0, "zero classes");
+	check_targets(cg, tv, N * D, C, ia);
 	LLVMTypeRef ct = cg_compute_type(cg, xt);
 	LLVMValueRef zero = LLVMConstReal(ct, 0.0), one = LLVMConstReal(ct, 1.0);
 	LLVMValueRef acc = cg_alloca(cg, ct, "loss_sum"), wacc = cg_alloca(cg, ct, "weight_sum");

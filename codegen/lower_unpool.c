@@ -4,11 +4,55 @@
  * Indices are flat over the default unpooled shape (from kernel_shape,
  * strides, pads); with an output_shape that differs, an index is split into
  * coordinates of the default shape and stored at the same coordinates of
- * the output (as the ONNX test data expects).  Out-of-range indices,
- * undefined in ONNX, are clamped.
+ * the output (as the ONNX test data expects).  An index is valid in
+ * [0, P-1], P the element count of the default unpooled shape, when its
+ * coordinates also lie inside the output; others are undefined in ONNX.
+ * By default (--index-oob=error) every index is checked before the node
+ * writes anything (the zeroing included), and the node returns
+ * CG_STATUS_INDEX (<PREFIX>_ERR_INDEX) if one is out of range; with
+ * --index-oob=clamp there is no check.  Either way each index (each
+ * coordinate) is then clamped into the output, so no store leaves it.
  */
 #include "lower.h"
 #include "lower_data.h"
+
+/* --index-oob=error: every MaxUnpool index i (nx of them, flat over the
+ * default unpooled shape dflt) is in [0, prod(dflt) - 1] and, when the
+ * output shape differs (!same), each of its coordinates in dflt is inside
+ * the output's dims; else the node returns CG_STATUS_INDEX. */
+static void check_unpool_indices(Cg *cg, ValueId iv, int64_t nx, const int64_t *dflt,
+                                 const Shape *ys, bool same)
+{
+	LLVMBuilderRef b = cg->b;
+	if (cg->index_clamp || nx == 0)
+		return;
+	int r = ys->rank;
+	int64_t total = 1;
+	for (int d = 0; d < r; d++)
+		total *= dflt[d];
+	LLVMValueRef flag = cg_alloca(cg, cg->t_i1, "oob");
+	LLVMBuildStore(b, LLVMConstInt(cg->t_i1, 0, 0), flag);
+	CgLoop l;
+	cg_for(cg, &l, 0, nx);
+	LLVMValueRef i = LLVMBuildIntCast2(b, cg_load(cg, iv, l.iv), cg->t_i64, 1, "");
+	LLVMValueRef bad = LLVMBuildICmp(b, LLVMIntUGE, i, cg_i64(cg, total), "");
+	if (!same) {
+		/* coordinates of a valid i are in [0, dflt[d] - 1]; only a dim
+		 * the output shrinks can reject one */
+		LLVMValueRef q = LLVMBuildSelect(b, bad, cg_i64(cg, 0), i, "");
+		for (int d = r - 1; d >= 0; d--) {
+			LLVMValueRef dd = cg_i64(cg, dflt[d] > 0 ? dflt[d] : 1);
+			LLVMValueRef co = LLVMBuildURem(b, q, dd, "");
+			q = LLVMBuildUDiv(b, q, dd, "");
+			if (dflt[d] > ys->dims[d])
+				bad = LLVMBuildOr(b, bad, LLVMBuildICmp(b, LLVMIntSGE, co,
+				                  cg_i64(cg, ys->dims[d]), ""), "");
+		}
+	}
+	LLVMBuildStore(b, LLVMBuildOr(b, LLVMBuildLoad2(b, cg->t_i1, flag, ""), bad, ""), flag);
+	cg_for_end(cg, &l);
+	cg_fail_if(cg, LLVMBuildLoad2(b, cg->t_i1, flag, ""), CG_STATUS_INDEX);
+}
 
 /* MaxUnpool-11 (see the file comment). */
 bool cg_lower_unpool(Cg *cg, const Node *n)
@@ -18,9 +62,10 @@ bool cg_lower_unpool(Cg *cg, const Node *n)
 	const Value *x = gval(cg->g, xv), *y = gval(cg->g, yv);
 	DType bt = cg_dm_bits_dtype(x->dtype);
 	int64_t ny = shape_numel(&y->shape), nx = shape_numel(&x->shape);
-	cg_memset(cg, cg_ptr(cg, yv), 0, ny * (int64_t)dtype_size(y->dtype));
-	if (ny == 0 || nx == 0)
+	if (ny == 0 || nx == 0) {
+		cg_memset(cg, cg_ptr(cg, yv), 0, ny * (int64_t)dtype_size(y->dtype));
 		return true;
+	}
 	/* the shape the indices refer to: from kernel_shape/strides/pads */
 	int r = x->shape.rank, k = r - 2;
 	int64_t dflt[IR_MAX_RANK], ys[IR_MAX_RANK];
@@ -39,6 +84,8 @@ bool cg_lower_unpool(Cg *cg, const Node *n)
 		same &= dflt[d] == y->shape.dims[d];
 	}
 	shape_strides(&y->shape, ys);
+	check_unpool_indices(cg, iv, nx, dflt, &y->shape, same);
+	cg_memset(cg, cg_ptr(cg, yv), 0, ny * (int64_t)dtype_size(y->dtype));
 	CgLoop l;
 	cg_for(cg, &l, 0, nx);
 	LLVMValueRef i = cg_load(cg, iv, l.iv);

@@ -22,7 +22,9 @@
  *     arguments use full-length polynomials.
  * Limits (documented, not bugs):
  *   - sin/cos/tan reduce by pi/2 split in three parts with 33-bit leading
- *     parts: accurate for |x| < ~1.6e6; |x| >= 2^50 gives NaN.
+ *     parts, for f32 arguments below 2^20 and f64 below 2^50; larger f32
+ *     arguments use 4/pi to 96 bits in 64-bit fixed point (every finite
+ *     float); f64 |x| >= 2^50 gives NaN.
  *   - f64 pow is exp(y*log|x|) in double: relative error up to about
  *     |y*ln x| * 2^-53 (at most ~1e-13 before overflow).  f32 pow is exact
  *     to ~1 ulp because the product is formed in double.
@@ -777,18 +779,121 @@ static LLVMValueRef cos_poly(M *m, LLVMValueRef r)
 	return horner(m, mul(m, r, r), c, nt);
 }
 
-/* x = q*pi/2 + r; returns r, *q (i64) the quadrant count; *ok false for
- * |x| >= 2^50, inf and NaN. */
+/* 4/pi in binary, 8 new bits per entry: entry j holds the 32 bits of the
+ * fraction that end at bit 8(j+1) (the table of ARM's optimized-routines
+ * sinf/cosf, "__inv_pio4"). */
+static const uint32_t inv_pio4[24] = {
+	0xa2,       0xa2f9,     0xa2f983,   0xa2f9836e,
+	0xf9836e4e, 0x836e4e44, 0x6e4e4415, 0x4e441529,
+	0x441529fc, 0x1529fc27, 0x29fc2757, 0xfc2757d1,
+	0x2757d1f5, 0x57d1f534, 0xd1f534dd, 0xf534ddc0,
+	0x34ddc0db, 0xddc0db62, 0xc0db6295, 0xdb629599,
+	0x6295993c, 0x95993c43, 0x993c4390, 0x3c439041,
+};
+
+/* inv_pio4[idx] for idx (i32 lanes, each in [0, 23]): a load from an
+ * internal constant table (a masked gather for vectors). */
+static LLVMValueRef inv_pio4_word(M *m, LLVMValueRef idx)
+{
+	Cg *cg = m->cg;
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(cg->ctx);
+	LLVMTypeRef at = LLVMArrayType2(i32, 24);
+	const char *name = "onnxcc_math_inv_pio4";
+	LLVMValueRef g = LLVMGetNamedGlobal(cg->mod, name);
+	if (!g) {
+		LLVMValueRef el[24];
+		for (int i = 0; i < 24; i++)
+			el[i] = LLVMConstInt(i32, inv_pio4[i], 0);
+		g = LLVMAddGlobal(cg->mod, at, name);
+		LLVMSetInitializer(g, LLVMConstArray2(i32, el, 24));
+		LLVMSetGlobalConstant(g, 1);
+		LLVMSetLinkage(g, LLVMInternalLinkage);
+		LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
+	}
+	if (m->w == 1) {
+		LLVMValueRef ix[2] = { LLVMConstInt(i32, 0, 0), idx };
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(m->b, at, g, ix, 2, "");
+		return LLVMBuildLoad2(m->b, i32, p, "");
+	}
+	LLVMValueRef ps = LLVMBuildInBoundsGEP2(m->b, i32, g, &idx, 1, "");
+	LLVMTypeRef vt = i32_of(m), ov[2] = { vt, LLVMTypeOf(ps) };
+	const char *gn = "llvm.masked.gather";
+	unsigned id = LLVMLookupIntrinsicID(gn, strlen(gn));
+	assert(id != 0);
+	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, ov, 2);
+	LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, ov, 2);
+	LLVMValueRef ones = splat_const(LLVMConstInt(LLVMInt1TypeInContext(cg->ctx), 1, 0), m->w);
+	LLVMValueRef args[4] = { ps, LLVMConstInt(i32, 4, 0), ones, LLVMGetPoison(vt) };
+	return LLVMBuildCall2(m->b, ft, fn, args, 4, "");
+}
+
+/* |x| = n*pi/2 + r for an f32 argument held in double (m->dbl, m->p32),
+ * a = |x| >= 2 and finite (other lanes give garbage, never a stray load):
+ * returns r (|r| <= pi/4), *n (i64, 0..3) the quadrant mod 4.  The
+ * 24-bit mantissa times the 96 bits of 4/pi its exponent needs, in 64-bit
+ * fixed point (ARM optimized-routines' reduce_large): n the top two bits,
+ * the fraction signed with 62 bits, enough for every float (their
+ * exhaustive test).  The fraction goes to double through two 32-bit
+ * halves, so 32-bit targets need no 64-bit conversion helper. */
+static LLVMValueRef trig_reduce_big_f32(M *m, LLVMValueRef a, LLVMValueRef *n)
+{
+	LLVMBuilderRef b = m->b;
+	LLVMTypeRef t32 = i32_of(m), t64 = m->ti;
+	LLVMTypeRef tf = lanes_of(LLVMFloatTypeInContext(m->cg->ctx), m->w);
+#define C32(v) splat_const(LLVMConstInt(LLVMInt32TypeInContext(m->cg->ctx), (v), 0), m->w)
+	LLVMValueRef xi = LLVMBuildBitCast(b, LLVMBuildFPTrunc(b, a, tf, ""), t32, "");
+	LLVMValueRef idx = LLVMBuildAnd(b, LLVMBuildLShr(b, xi, C32(26), ""), C32(15), "");
+	LLVMValueRef shift = LLVMBuildAnd(b, LLVMBuildLShr(b, xi, C32(23), ""), C32(7), "");
+	LLVMValueRef mant = LLVMBuildOr(b, LLVMBuildAnd(b, xi, C32(0xffffff), ""), C32(0x800000), "");
+	mant = LLVMBuildShl(b, mant, shift, "");
+	LLVMValueRef w0 = inv_pio4_word(m, idx);
+	LLVMValueRef w4 = inv_pio4_word(m, LLVMBuildAdd(b, idx, C32(4), ""));
+	LLVMValueRef w8 = inv_pio4_word(m, LLVMBuildAdd(b, idx, C32(8), ""));
+#undef C32
+	LLVMValueRef m64 = LLVMBuildZExt(b, mant, t64, "");
+	LLVMValueRef r0 = LLVMBuildZExt(b, LLVMBuildMul(b, mant, w0, ""), t64, "");
+	LLVMValueRef r1 = LLVMBuildMul(b, m64, LLVMBuildZExt(b, w4, t64, ""), "");
+	LLVMValueRef r2 = LLVMBuildMul(b, m64, LLVMBuildZExt(b, w8, t64, ""), "");
+	LLVMValueRef r = LLVMBuildOr(b, LLVMBuildLShr(b, r2, KI(m, 32), ""), LLVMBuildShl(b, r0, KI(m, 32), ""), "");
+	r = LLVMBuildAdd(b, r, r1, "");
+	*n = LLVMBuildLShr(b, LLVMBuildAdd(b, r, KI(m, 1LL << 61), ""), KI(m, 62), "");
+	r = LLVMBuildSub(b, r, LLVMBuildShl(b, *n, KI(m, 62), ""), "");
+	LLVMValueRef hi = LLVMBuildTrunc(b, LLVMBuildAShr(b, r, KI(m, 32), ""), t32, "");
+	LLVMValueRef lo = LLVMBuildTrunc(b, r, t32, "");
+	LLVMValueRef v = add(m, mul(m, LLVMBuildSIToFP(b, hi, m->t, ""), K(m, 0x1p32)),
+	                     LLVMBuildUIToFP(b, lo, m->t, ""));
+	return mul(m, v, K(m, 0x1.921FB54442D18p-62));   /* pi/2 * 2^-62 */
+}
+
+/* x = q*pi/2 + r; returns r, *q (i64) the quadrant count (mod 4 is what
+ * counts).  f32 arguments (in double): Cody-Waite with pi/2 in three parts
+ * (33-bit leading parts, q*part exact) for |x| < 2^20, trig_reduce_big_f32
+ * above; *ok is false for inf and NaN only.  f64: Cody-Waite for
+ * |x| < 2^50, *ok false beyond (NaN). */
 static LLVMValueRef trig_reduce(M *m, LLVMValueRef x, LLVMValueRef *q, LLVMValueRef *ok)
 {
-	*ok = lt(m, fabs_(m, x), K(m, ldexp(1.0, 50)));
-	LLVMValueRef xs = sel(m, *ok, x, K(m, 0.0));
+	bool f32 = m->dbl && m->p32;
+	LLVMValueRef a = fabs_(m, x);
+	LLVMValueRef fast = lt(m, a, K(m, ldexp(1.0, f32 ? 20 : 50)));
+	*ok = f32 ? lt(m, a, K(m, INFINITY)) : fast;
+	LLVMValueRef xs = sel(m, fast, x, K(m, 0.0));
 	LLVMValueRef qf = rne_small(m, mul(m, xs, K(m, 0.6366197723675814)));
 	LLVMValueRef r = sub(m, xs, mul(m, qf, K(m, 1.5707963267341256)));
 	r = sub(m, r, mul(m, qf, K(m, 6.077100506303966e-11)));
 	r = sub(m, r, mul(m, qf, K(m, 2.0222662487959506e-21)));
-	*q = LLVMBuildFPToSI(m->b, qf, m->ti, "");
-	return r;
+	if (!f32) {
+		*q = LLVMBuildFPToSI(m->b, qf, m->ti, "");
+		return r;
+	}
+	*q = fptosi_small(m, qf);
+	LLVMValueRef n;
+	LLVMValueRef rb = trig_reduce_big_f32(m, a, &n);
+	/* x < 0: x = -n pi/2 - r */
+	LLVMValueRef neg_x = lt(m, x, K(m, 0.0));
+	rb = sel(m, neg_x, neg(m, rb), rb);
+	n = LLVMBuildSelect(m->b, neg_x, LLVMBuildNeg(m->b, n, ""), n, "");
+	*q = LLVMBuildSelect(m->b, fast, *q, n, "");
+	return sel(m, fast, r, rb);
 }
 
 /* which: 0 sin, 1 cos, 2 tan */
@@ -1131,6 +1236,16 @@ static M inline_m(Cg *cg, LLVMValueRef x)
 }
 
 /* ---- public entry points: see mathfn.h ---------------------------------------- */
+
+LLVMValueRef cg_math_helper(Cg *cg, const char *name, bool dbl)
+{
+	for (int id = 0; id < MF__COUNT; id++)
+		if (!strcmp(mf_table[id].name, name)) {
+			LLVMTypeRef fty;
+			return get_fn(cg, id, dbl, 1, &fty);
+		}
+	return NULL;
+}
 
 LLVMValueRef cg_math_exp(Cg *cg, LLVMValueRef x) { return call1(cg, MF_EXP, x); }
 LLVMValueRef cg_math_expm1(Cg *cg, LLVMValueRef x) { return call1(cg, MF_EXPM1, x); }

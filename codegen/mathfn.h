@@ -19,12 +19,13 @@
  *        FMA; no larger on baseline x86-64 without FMA, every 4096th
  *        float); log1p, sin,
  *        cos, tan, atan, asin, acos, pow computed in double and rounded
- *        once, <= 1 ulp (sin/cos/tan for |x| < ~1.6e6).
+ *        once, <= 1 ulp (sin/cos/tan for every finite float: arguments
+ *        from 2^20 up are reduced with 4/pi to 96 bits).
  *   f64: real double-precision algorithms: exp, expm1, log, tanh, erf
  *        <= 2 ulp; log1p, sigmoid, sin, cos, tan, atan, asin, acos <= 3 ulp;
  *        erfc <= 6 ulp (1 - erf cancellation for 0.5 < x < 1); pow is
  *        exp(y*log|x|) in double, relative error up to ~|y ln x| * 2^-53.
- *   sin/cos/tan: |x| >= 2^50 (and inf) give NaN.
+ *   sin/cos/tan: inf and NaN give NaN; f64 |x| >= 2^50 gives NaN too.
  * sqrt/fabs are llvm.sqrt/llvm.fabs.  floor/ceil/round/trunc are built from
  * adds and selects, NOT llvm.floor & co: on baseline x86-64 those intrinsics
  * become calls to floorf/ceil/roundevenf.  fmod is exact (integer long
@@ -60,5 +61,21 @@ LLVMValueRef cg_math_log1p(Cg *cg, LLVMValueRef x);  /* log(1+x) without cancell
 LLVMValueRef cg_math_erfc(Cg *cg, LLVMValueRef x);   /* 1-erf(x), accurate for large x */
 LLVMValueRef cg_math_trunc(Cg *cg, LLVMValueRef x);  /* toward zero */
 LLVMValueRef cg_math_copysign(Cg *cg, LLVMValueRef mag, LLVMValueRef sgn); /* llvm.copysign */
+
+/* The scalar helper function `name` ("exp", "log", "sin", "pow", ... as
+ * in the "onnxcc_math_<name>_<f32|f64>" symbols) of f64 (dbl) or f32, created
+ * in cg->mod on first use; NULL for an unknown name.  Needs only cg->ctx,
+ * cg->mod, cg->isa.fma (and a zeroed cg->math_fns). */
+LLVMValueRef cg_math_helper(Cg *cg, const char *name, bool dbl);
+
+/* Host evaluation for the constant folder (codegen/mathfn_host.c):
+ * out[i] = name(x[i]) (or name(x[i], y[i]) for pow) for i < n, computed by
+ * interpreting the scalar helper's IR as built for a target with
+ * (isa_fma) or without an FMA instruction, with llvm.fmuladd fused or
+ * not.  x, y hold f32 values (exactly representable) when !dbl.  Gives
+ * the generated code's bits for that variant; false if the helper uses
+ * something the interpreter does not support (fmod). */
+bool cg_math_host_eval(const char *name, bool dbl, bool isa_fma, bool fused, const double *x,
+                       const double *y, double *out, int64_t n);
 
 #endif

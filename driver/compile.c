@@ -224,6 +224,13 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		goto out;
 	if (o->dump_ir)
 		ir_dump(g, stdout);
+	uint64_t max_ws = o->max_workspace ? o->max_workspace : COMPILE_MAX_WORKSPACE;
+	if ((uint64_t)plan.size > max_ws) {
+		diag_error(d, "the model needs a workspace of %llu bytes, more than the limit of %llu "
+		           "(--max-workspace BYTES raises it)", (unsigned long long)plan.size,
+		           (unsigned long long)max_ws);
+		goto out;
+	}
 	if (!o->out_path) {
 		ok = true;
 		goto out;

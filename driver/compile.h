@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdint.h>
 
 #include "../ir/diag.h"
 #include "../passes/pipeline.h"
@@ -33,7 +34,13 @@ typedef struct CompileOptions {
 	bool verbose;              /* progress lines to stderr */
 	const char *linker;        /* .so: C compiler driver to link with (NULL: see cg_find_linker) */
 	bool index_clamp;          /* --index-oob=clamp (default: error status) */
+	uint64_t max_workspace;    /* --max-workspace: bytes (0: COMPILE_MAX_WORKSPACE) */
 } CompileOptions;
+
+/* Default limit on the workspace (scratch memory) a model may need: a
+ * model needing more is refused (no tensor may exceed 2^48 elements, but
+ * many large ones still could), unless --max-workspace raises it. */
+#define COMPILE_MAX_WORKSPACE ((uint64_t)1 << 34)   /* 16 GiB */
 
 /* Loads, checks, optimises and emits.  On failure: diagnostics in d and
  * no output file or header left behind (artifacts are written to temporary

@@ -182,11 +182,13 @@ static FRes commit(Fold *F)
 /* False when the host evaluator cannot give the generated code's bits for
  * this node, which is then left to run time: one semantics for folding and
  * running (tests/unit/test_fold_vs_run.c).  Float arithmetic in double
- * rounded once is exact for + - * / sqrt and the exact ops, but not for the
- * ops flagged OPF_FOLD_INEXACT in ops.def (transcendental functions — the
- * generated code uses codegen/mathfn.c, not libm —, Pow, and sums whose
- * order and precision differ).  Sum and Einsum are exact in some forms
- * only: their evaluators skip the others. */
+ * rounded once is exact for + - * / sqrt and the exact ops; the
+ * transcendental functions and Pow are evaluated as the generated code
+ * computes them (fold_elem.c, math_eval: folded only where every target
+ * agrees).  Not for the ops flagged OPF_FOLD_INEXACT in ops.def: sums whose
+ * order and precision differ (Mean, ReduceSum/Prod/Mean: the generated
+ * order depends on the vector width chosen at run time).  Sum and Einsum
+ * are exact in some forms only: their evaluators skip the others. */
 static bool bit_exact(const Fold *F)
 {
 	bool fl = false;

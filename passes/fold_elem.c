@@ -7,15 +7,115 @@
  * integer Div truncates toward zero, integer Mod follows the divisor's sign
  * unless fmod=1, an integer Div or Mod by zero gives 0 (as the generated
  * code does: tests/unit/test_fold_vs_run.c holds the two to one semantics);
- * float arithmetic is done in double and rounded once when the driver
- * stores the output.  Float-only unary ops on integers are F_SKIP (the
- * dtype error is inference's diagnostic).
+ * float + - * / sqrt are done in double and rounded once when the driver
+ * stores the output (exact for f32, f16, bf16: double has more than twice
+ * their precision); the transcendental functions and float Pow are the
+ * generated code's own (codegen/mathfn.c), evaluated by interpreting their
+ * IR and folded only where every target gives the same bits (math_eval).
+ * Float-only unary ops on integers are F_SKIP (the dtype error is
+ * inference's diagnostic).
  */
 #include "fold_priv.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "codegen/mathfn.h"
+
+/* Largest tensor a transcendental is folded for (4 interpreted variants
+ * per element); larger ones run at run time. */
+#define FOLD_MATH_MAX_ELEMS ((int64_t)1 << 18)
+
+/* Bits of x as stored in dtype dt's compute type (float for f32/f16/bf16);
+ * NaNs compare equal whatever their payloads. */
+static bool same_result(double a, double b, bool dbl)
+{
+	if (isnan(a) || isnan(b))
+		return isnan(a) && isnan(b);
+	if (dbl)
+		return !memcmp(&a, &b, sizeof a);
+	float x = (float)a, y = (float)b;
+	return !memcmp(&x, &y, sizeof x);
+}
+
+/* out[i] = the generated code's function `name` (codegen/mathfn.c) of x[i]
+ * (and y[i]), f64 when dbl, else f32, evaluated on the host by
+ * interpreting the helper's own IR (cg_math_host_eval).  The generated
+ * code's bits depend on the CPU it runs on (an FMA instruction or not,
+ * chosen at run time by the portable x86-64 code), so all four variants
+ * (IR built for FMA or not x fmuladd fused or not) are evaluated and the
+ * node is folded only when they agree on every element: F_SKIP leaves it
+ * to run time otherwise (or when the helper cannot be interpreted). */
+static FRes math_eval(const char *name, bool dbl, const double *x, const double *y, double *out, int64_t n)
+{
+	static const bool variant[4][2] = {{false, false}, {true, true}, {false, true}, {true, false}};
+	if (n > FOLD_MATH_MAX_ELEMS)
+		return F_SKIP;   /* interpreting costs ~1 us an element: bounded compile time */
+	double *alt = xmalloc(sizeof(double) * (size_t)(n ? n : 1));
+	FRes res = F_OK;
+	for (int v = 0; v < 4 && res == F_OK; v++) {
+		double *dst = v ? alt : out;
+		if (!cg_math_host_eval(name, dbl, variant[v][0], variant[v][1], x, y, dst, n))
+			res = F_SKIP;
+		for (int64_t i = 0; v && res == F_OK && i < n; i++)
+			if (!same_result(out[i], alt[i], dbl))
+				res = F_SKIP;
+	}
+	free(alt);
+	return res;
+}
+
+/* The mathfn helper of a unary op, or NULL: the op is exact in double. */
+static const char *math_name(Op op)
+{
+	switch (op) {
+	case OP_Exp: return "exp";
+	case OP_Log: return "log";
+	case OP_Sin: return "sin";
+	case OP_Cos: return "cos";
+	case OP_Tanh: return "tanh";
+	case OP_Erf: return "erf";
+	case OP_Sigmoid: return "sigmoid";
+	default: return NULL;
+	}
+}
+
+/* Float Pow x^y with broadcasting into out, as the generated code
+ * (codegen/lower_elementwise.c): x*x when y is a one-element constant 2,
+ * else mathfn's pow of x and y converted to x's dtype.  Folded for x of
+ * f32/f64 and y of the same dtype or an integer dtype exactly converted;
+ * F_SKIP otherwise (and when the targets could disagree, math_eval). */
+static FRes float_pow(Ten *out, const Ten *x, const Ten *y, const int64_t *mx, const int64_t *my)
+{
+	bool dbl = x->dt == DT_F64;
+	if ((x->dt != DT_F32 && !dbl) || (y->isf && y->dt != x->dt))
+		return F_SKIP;
+	int64_t n = out->n;
+	if (y->n == 1 && tf(y, 0) == 2.0) {
+		for (int64_t k = 0; k < n; k++) {
+			double a = x->f[mx[k]];
+			out->f[k] = dbl ? a * a : (double)((float)a * (float)a);
+		}
+		return F_OK;
+	}
+	double *xs = xmalloc(sizeof(double) * (size_t)(n ? n : 1));
+	double *ys = xmalloc(sizeof(double) * (size_t)(n ? n : 1));
+	FRes res = F_OK;
+	for (int64_t k = 0; k < n && res == F_OK; k++) {
+		xs[k] = x->f[mx[k]];
+		ys[k] = tf(y, my[k]);
+		/* an integer exponent must convert exactly (no rounding to mirror) */
+		if (!y->isf && (dbl ? (double)(int64_t)ys[k] != ys[k] || fabs(ys[k]) > 0x1p53
+		                    : (double)(float)ys[k] != ys[k]))
+			res = F_SKIP;
+	}
+	if (res == F_OK)
+		res = math_eval("pow", dbl, xs, ys, out->f, n);
+	free(xs);
+	free(ys);
+	return res;
+}
 
 /* Combines x (element xi) and y (element yi) with op into out element k.
  * Always true (integer division by zero gives 0). */
@@ -48,7 +148,6 @@ static bool binop(Fold *F, Op op, Ten *out, int64_t k, const Ten *x, int64_t xi,
 		case OP_Sub: r = a - b; break;
 		case OP_Mul: r = a * b; break;
 		case OP_Div: r = a / b; break;
-		case OP_Pow: r = pow(a, b); break;
 		case OP_Max: r = isnan(a) || isnan(b) ? NAN : a > b ? a : b; break;
 		case OP_Min: r = isnan(a) || isnan(b) ? NAN : a < b ? a : b; break;
 		case OP_Mod:
@@ -131,6 +230,21 @@ static FRes bcast_binary(Fold *F, Op op, Ten *out, const Ten *x, const Ten *y, D
 		return res;
 	int64_t *mx = fold_bcast_map(&s, &x->s), *my = fold_bcast_map(&s, &y->s);
 	res = F_OK;
+	if (op == OP_Pow && x->isf) {
+		res = float_pow(out, x, y, mx, my);
+		if (res != F_OK)
+			fold_ten_free(out);
+		free(mx);
+		free(my);
+		return res;
+	}
+	if (op == OP_Pow && y->isf) {
+		/* integer base, float exponent: left to run time */
+		fold_ten_free(out);
+		free(mx);
+		free(my);
+		return F_SKIP;
+	}
 	for (int64_t k = 0; k < out->n; k++)
 		if (!binop(F, op, out, k, x, mx[k], y, my[k])) {
 			res = fold_err(F, iy, "integer division by zero");
@@ -203,6 +317,14 @@ FRes fold_eval_unary(Fold *F)
 	FRes res = fold_ten_alloc(&F->out, dt, &x->s);
 	if (res != F_OK)
 		return res;
+	const char *mf = x->isf ? math_name(op) : NULL;
+	if (mf) {
+		/* f16/bf16 compute in float, as the generated code */
+		res = math_eval(mf, dt == DT_F64, x->f, NULL, F->out.f, x->n);
+		if (res != F_OK)
+			fold_ten_free(&F->out);
+		return res;
+	}
 	for (int64_t k = 0; k < x->n; k++) {
 		if (x->isf) {
 			double a = x->f[k], r;
@@ -213,14 +335,7 @@ FRes fold_eval_unary(Fold *F)
 			case OP_Reciprocal: r = 1.0 / a; break;
 			case OP_Floor: r = floor(a); break;
 			case OP_Ceil: r = ceil(a); break;
-			case OP_Exp: r = exp(a); break;
-			case OP_Log: r = log(a); break;
-			case OP_Sin: r = sin(a); break;
-			case OP_Cos: r = cos(a); break;
-			case OP_Tanh: r = tanh(a); break;
-			case OP_Erf: r = erf(a); break;
 			case OP_Relu: r = a < 0 ? 0 : a; break;   /* -0 and NaN pass, as at run time */
-			case OP_Sigmoid: r = 1 / (1 + exp(-a)); break;
 			default: IR_UNREACHABLE("fold_eval_unary: op");
 			}
 			/* f32: compute what a float kernel computes */

@@ -37,6 +37,19 @@ static bool infer_loss_common(InferCtx *c)
 			return ifail(c, 2, "weight shape %s must be [C] with C = %" PRId64,
 			             ishape_str(&w->shape), x->shape.dims[1]);
 	}
+	/* constant targets: in [0, C-1] or ignore_index (run-time ones are
+	 * checked by the generated code, codegen/lower_loss.c) */
+	int64_t C = x->shape.dims[1];
+	const Attr *ia = node_attr(c->n, "ignore_index");
+	if (t->kind == VK_CONST && t->data && C >= 0) {
+		int64_t nt = shape_numel(&t->shape);
+		for (int64_t i = 0; i < nt; i++) {
+			int64_t v = value_get_int(t, i);
+			if ((v < 0 || v >= C) && !(ia && ia->kind == AK_INT && v == ia->i))
+				return ifail(c, 1, "target %" PRId64 " (element %" PRId64 ") out of range "
+				             "for %" PRId64 " classes", v, i, C);
+		}
+	}
 	const char *red = attr_string(c->n, "reduction", "mean");
 	if (!strcmp(red, "none"))
 		iset(c, 0, x->dtype, &t->shape);

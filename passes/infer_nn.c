@@ -303,6 +303,18 @@ bool infer_max_unpool(InferCtx *c)
 				return ifail(c, -1, "output dim %d would be negative", 2 + i);
 			o.dims[2 + i] = v;
 		}
+		/* constant indices: flat in the unpooled shape (run-time ones are
+		 * checked by the generated code, codegen/lower_unpool.c) */
+		int64_t total = shape_is_static(&o) ? shape_numel(&o) : -1;
+		if (ix->kind == VK_CONST && ix->data && total >= 0) {
+			int64_t ni = shape_numel(&ix->shape);
+			for (int64_t i = 0; i < ni; i++) {
+				int64_t v = value_get_int(ix, i);
+				if (v < 0 || v >= total)
+					return ifail(c, 1, "index %" PRId64 " (element %" PRId64 ") out of range "
+					             "for the %" PRId64 " elements of the output", v, i, total);
+			}
+		}
 	}
 	iset(c, 0, x->dtype, &o);
 	return true;

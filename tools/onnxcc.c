@@ -1,6 +1,7 @@
 /* tools/onnxcc.c — the compiler's command line.  The contract (flags,
  * exit codes, no partial output on failure) is relied on by tests and
  * scripts: see --help and the README. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,11 +52,15 @@ static void usage(FILE *f)
 	"                      $ONNXCC_CC, else cc for the host and TRIPLE-gcc (e.g.\n"
 	"                      aarch64-linux-gnu-gcc) for a cross target\n"
 	"  --index-oob MODE    run-time indices out of range (Gather, GatherElements,\n"
-	"                      GatherND, ScatterElements, ScatterND; token ids):\n"
+	"                      GatherND, ScatterElements, ScatterND; token ids; loss\n"
+	"                      targets, MaxUnpool indices):\n"
 	"                      'error' (default): the run function returns\n"
 	"                      PREFIX_ERR_INDEX, nothing is written out of bounds;\n"
 	"                      'clamp': negative ones count from the end, then they\n"
 	"                      are clamped into the dimension, no error\n"
+	"  --max-workspace N   refuse a model whose workspace (scratch memory of\n"
+	"                      the run function) exceeds N bytes (default 2^34,\n"
+	"                      16 GiB; suffixes K, M, G: powers of 1024)\n"
 	"  --print-targets     list the targets, their default CPU and linker\n"
 	"  -O0 -O1 -O2 -O3     optimisation level (default -O3)\n"
 	"  --dump-ir           print the IR after the passes to stdout\n"
@@ -173,6 +178,22 @@ int main(int argc, char **argv)
 				goto done;
 			}
 			o.index_clamp = !strcmp(mode, "clamp");
+		} else if (!strcmp(a, "--max-workspace")) {
+			NEED_ARG();
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(next, &end, 10);
+			int shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+			if (shift)
+				end++;
+			if (errno || end == next || *end || next[0] == '-' || v == 0 ||
+			    v > (~0ULL >> shift)) {
+				fprintf(stderr, "onnxcc: --max-workspace expects a positive byte count, got '%s'\n",
+				        next);
+				rc = 1;
+				goto done;
+			}
+			o.max_workspace = (uint64_t)v << shift;
 		} else if (!strcmp(a, "--stats")) {
 			o.stats = true;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {

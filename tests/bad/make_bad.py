@@ -359,6 +359,28 @@ node_case("scatterelements_index_out_of_range",
           helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], name="n", axis=1),
           x1, y1, "index 9 (element 0) out of range for axis 1 of size 3",
           inits=[ints("i", [[9]]), numpy_helper.from_array(np.ones((1, 1), np.float32), "u")])
+node_case("nllloss_target_out_of_range",
+          helper.make_node("NegativeLogLikelihoodLoss", ["x", "t"], ["y"], name="n",
+                           reduction="none", ignore_index=-1),
+          x1, [vi("y", shape=(2,))], "input 1: target 3 (element 1) out of range for 3 classes",
+          inits=[ints("t", [-1, 3])])
+node_case("softmaxcrossentropyloss_negative_target",
+          helper.make_node("SoftmaxCrossEntropyLoss", ["x", "t"], ["y"], name="n"),
+          x1, [vi("y", shape=())], "input 1: target -2 (element 0) out of range for 3 classes",
+          inits=[ints("t", [-2, 0])])
+node_case("maxunpool_index_out_of_range",
+          helper.make_node("MaxUnpool", ["xu", "i"], ["y"], name="n", kernel_shape=[2, 2],
+                           strides=[2, 2]),
+          [vi("xu", shape=(1, 1, 1, 1))], [vi("y", shape=(1, 1, 2, 2))],
+          "input 1: index 4 (element 0) out of range for the 4 elements of the output",
+          inits=[ints("i", [[[[4]]]])])
+# two chained 32 GiB tensors: the intermediate one needs more workspace than
+# the default limit (16 GiB, --max-workspace)
+case("workspace_over_limit",
+     model([helper.make_node("Relu", ["x"], ["h"], name="r1"),
+            helper.make_node("Relu", ["h"], ["y"], name="r2")],
+           [vi("x", shape=(1 << 33,))], [vi("y", shape=(1 << 33,))]), 1,
+     "more than the limit of 17179869184 (--max-workspace BYTES raises it)")
 
 # ---- op-specific rules -----------------------------------------------------------------
 node_case("convtranspose_output_padding_ge_stride",

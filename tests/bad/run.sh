@@ -16,32 +16,18 @@ rm -rf "$scratch"
 mkdir -p "$scratch/out" || exit 2
 cp -a "$src" "$scratch/bad" || exit 2
 mkfifo "$scratch/bad/fifo_model.onnx" "$scratch/bad/fifo_ext.bin" || exit 2
-pass=0 fail=0
+. "$(dirname "$0")/../common/refusal.sh"
 tab=$(printf '\t')
 while IFS="$tab" read -r file want msg; do
 	case $file in ''|'#'*) continue ;; esac
 	[ -n "$only" ] && case $file in *"$only"*) ;; *) continue ;; esac
 	err=$scratch/stderr.txt
 	timeout 20 "$onnxcc" "$scratch/bad/$file" -o "$scratch/out/model.so" >/dev/null 2>"$err"
-	rc=$?
-	why=
-	if [ "$rc" -ne "$want" ]; then
-		why="exit status $rc, expected $want"
-	elif ! grep -qF -- "$msg" "$err"; then
-		why="diagnostic lacks '$msg'"
-	elif ! grep -qF -- "$file" "$err"; then
+	why=$(why_not_clean $? "$want" "$err" "$msg" "$scratch/out")
+	if [ -z "$why" ] && ! grep -qF -- "$file" "$err"; then
 		why="diagnostic does not name the file"
-	elif [ -n "$(ls -A "$scratch/out")" ]; then
-		why="left behind: $(ls -A "$scratch/out" | tr '\n' ' ')"
 	fi
-	if [ -n "$why" ]; then
-		fail=$((fail + 1))
-		echo "FAIL $file: $why"
-		sed 's/^/    /' "$err" | head -5
-		rm -rf "$scratch/out" && mkdir -p "$scratch/out"
-	else
-		pass=$((pass + 1))
-	fi
+	tally "$file" "$why" "$err" 5 "$scratch/out"
 done <"$src/cases.txt"
 echo "bad models: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

@@ -32,26 +32,12 @@ stride=1
 if [ "$maxruns" -gt 0 ] && [ "$total" -gt "$maxruns" ]; then
 	stride=$(( (total - from) / (maxruns - from) + 1 ))
 fi
-pass=0 fail=0 n=1
+. "$(dirname "$0")/../common/refusal.sh"
+n=1
 while [ "$n" -le "$total" ]; do
 	ONNXCC_FAIL_ALLOC=$n timeout 60 "$onnxcc" "$model" -O0 -o "$scratch/out/m.so" >/dev/null 2>"$err"
-	rc=$?
-	why=
-	if [ "$rc" -ne 2 ]; then
-		why="exit status $rc, expected 2"
-	elif ! grep -q "out of memory" "$err"; then
-		why="no 'out of memory' message"
-	elif [ -n "$(ls -A "$scratch/out")" ]; then
-		why="left behind: $(ls -A "$scratch/out" | tr '\n' ' ')"
-	fi
-	if [ -n "$why" ]; then
-		fail=$((fail + 1))
-		echo "FAIL allocation $n: $why"
-		sed 's/^/    /' "$err" | head -8
-		rm -rf "$scratch/out" && mkdir -p "$scratch/out"
-	else
-		pass=$((pass + 1))
-	fi
+	tally "allocation $n" "$(why_not_clean $? 2 "$err" "out of memory" "$scratch/out")" "$err" 8 \
+	      "$scratch/out"
 	if [ "$n" -lt "$from" ] || [ "$stride" -eq 1 ]; then
 		n=$((n + 1))
 	elif [ "$n" -lt "$total" ] && [ $((n + stride)) -gt "$total" ]; then

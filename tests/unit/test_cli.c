@@ -180,6 +180,26 @@ static void test_index_oob_flag(void **state)
 	assert_false(exists("b.o"));
 }
 
+/* --max-workspace: a model needing more scratch memory than the limit is
+ * refused (exit 1, no output), a larger limit accepts it, a bad value is a
+ * usage error.  (The default limit: tests/bad workspace_over_limit.) */
+static void test_max_workspace(void **state)
+{
+	(void)state;
+	char args[4400];
+	const char *m = tu_node_test("test_softmax_example_expanded");
+	snprintf(args, sizeof args, "'%s' -O0 -o '%s/w.o' --max-workspace 1", m, tmp);
+	assert_int_equal(onnxcc(args), 1);   /* it has intermediate tensors */
+	assert_non_null(strstr(out_text, "more than the limit of 1 (--max-workspace BYTES raises it)"));
+	assert_false(exists("w.o"));
+	snprintf(args, sizeof args, "'%s' -O0 -o '%s/w.o' --max-workspace 1M", m, tmp);
+	assert_int_equal(onnxcc(args), 0);
+	assert_true(exists("w.o"));
+	snprintf(args, sizeof args, "'%s' -o '%s/v.o' --max-workspace -5", m, tmp);
+	assert_int_equal(onnxcc(args), 1);
+	assert_non_null(strstr(out_text, "--max-workspace expects a positive byte count, got '-5'"));
+}
+
 /* ELF e_machine of tmp/name. */
 static int elf_machine(const char *name)
 {
@@ -421,6 +441,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_codegen_rejection_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_library_and_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_oob_flag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_workspace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_print_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_modes, setup, teardown),

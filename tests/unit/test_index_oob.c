@@ -7,7 +7,10 @@
  *     [0, D-1].
  * Valid negative indices ([-D, -1]) count from the end in both modes.
  * Ops: Gather (int32 and int64 ids, an embedding lookup), GatherElements,
- * ScatterElements, GatherND, ScatterND. */
+ * ScatterElements, GatherND, ScatterND; the class targets of
+ * NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss (valid in [0, C-1]
+ * or ignore_index; clamp mode clamps into [0, C-1] without wrapping) and
+ * MaxUnpool's indices (flat in the unpooled shape, inside the output). */
 #include <stdint.h>
 #include <string.h>
 
@@ -211,12 +214,166 @@ static void test_nd(void **state)
 		}
 }
 
+/* NegativeLogLikelihoodLoss (reduction none) on x [N=2, C=3, D=2] with
+ * targets [2, 2] of dtype tt and ignore_index -100: loss = -x[n, t, d],
+ * 0 where t is ignored. */
+static void nll_case(DType tt, const int64_t *tg, bool bad, bool clamp)
+{
+	enum { NB = 2, C = 3, D = 2, IGN = -100 };
+	TuGraph t = tu_graph();
+	int64_t xd[3] = {NB, C, D}, td[2] = {NB, D};
+	ValueId in[2];
+	in[0] = tu_input(&t, "x", DT_F32, 3, xd);
+	in[1] = tu_input(&t, "t", tt, 2, td);
+	ValueId y = tu_output(&t, "y", DT_F32, 2, td);
+	tu_node(&t, OP_NegativeLogLikelihoodLoss, 13, in, 2, &y, 1);
+	tu_attr_str(&t, "reduction", "none");
+	tu_attr_int(&t, "ignore_index", IGN);
+	float x[NB * C * D], want[NB * D];
+	for (int i = 0; i < NB * C * D; i++)
+		x[i] = (float)(i + 1) * 0.25f;
+	int32_t t32[NB * D];
+	for (int n = 0; n < NB; n++)
+		for (int d = 0; d < D; d++) {
+			int64_t v = tg[n * D + d];
+			t32[n * D + d] = (int32_t)v;
+			int64_t c = v < 0 ? 0 : v >= C ? C - 1 : v;
+			want[n * D + d] = v == IGN ? 0.0f : -x[(n * C + c) * D + d];
+		}
+	const void *ins[] = {x, tt == DT_I32 ? (const void *)t32 : (const void *)tg};
+	Guarded out;
+	guarded(&out, sizeof want);
+	run_mode(&t, ins, &out, clamp, bad && !clamp ? CG_STATUS_INDEX : 0);
+	if (!bad || clamp)
+		assert_memory_equal(out.bytes + GUARD, want, sizeof want);
+}
+
+static void test_nll_targets(void **state)
+{
+	(void)state;
+	const int64_t valid[4] = {0, 2, -100, 1};   /* ignore_index is allowed */
+	const int64_t high[4] = {0, 3, 1, 2};       /* C */
+	const int64_t neg[4] = {0, 1, -1, 2};       /* no counting from the end */
+	const int64_t huge[4] = {INT64_MIN, 1, 2, INT64_MAX};
+	for (int clamp = 0; clamp < 2; clamp++) {
+		nll_case(DT_I64, valid, false, clamp);
+		nll_case(DT_I32, valid, false, clamp);
+		nll_case(DT_I64, high, true, clamp);
+		nll_case(DT_I32, neg, true, clamp);
+		nll_case(DT_I64, huge, true, clamp);
+	}
+}
+
+/* SoftmaxCrossEntropyLoss (reduction sum, with log_prob) on x [2, 4] and
+ * targets tg: error mode leaves both outputs untouched for a bad target;
+ * clamp mode gives what the clamped targets give. */
+static void sce_run(const int64_t *tg, bool clamp, int status, Guarded *loss, Guarded *lp)
+{
+	enum { NB = 2, C = 4 };
+	TuGraph t = tu_graph();
+	int64_t xd[2] = {NB, C}, td[1] = {NB};
+	ValueId in[2], out[2];
+	in[0] = tu_input(&t, "x", DT_F32, 2, xd);
+	in[1] = tu_input(&t, "t", DT_I64, 1, td);
+	out[0] = tu_output(&t, "loss", DT_F32, 0, NULL);
+	out[1] = tu_output(&t, "log_prob", DT_F32, 2, xd);
+	tu_node(&t, OP_SoftmaxCrossEntropyLoss, 13, in, 2, out, 2);
+	tu_attr_str(&t, "reduction", "sum");
+	tu_attr_int(&t, "ignore_index", 7);
+	float x[NB * C] = {0.5f, -1.0f, 2.0f, 0.25f, 3.0f, 1.0f, -2.0f, 0.0f};
+	const void *ins[] = {x, tg};
+	guarded(loss, sizeof(float));
+	guarded(lp, sizeof x);
+	tu_index_clamp = clamp;
+	tu_expect_status = status;
+	void *outs[] = {loss->bytes + GUARD, lp->bytes + GUARD};
+	tu_run(&t, ins, outs);
+	tu_index_clamp = false;
+	tu_expect_status = 0;
+	check_guards(loss, status != 0);
+	check_guards(lp, status != 0);
+}
+
+static void test_sce_targets(void **state)
+{
+	(void)state;
+	Guarded l1, p1, l2, p2;
+	const int64_t ignored[2] = {3, 7}, high[2] = {4, 1}, low[2] = {-1, 1};
+	const int64_t high_c[2] = {3, 1}, low_c[2] = {0, 1};
+	sce_run(ignored, false, 0, &l1, &p1);
+	sce_run(high, false, CG_STATUS_INDEX, &l1, &p1);
+	sce_run(low, false, CG_STATUS_INDEX, &l1, &p1);
+	/* clamp: 4 acts as 3, -1 as 0 */
+	sce_run(high, true, 0, &l1, &p1);
+	sce_run(high_c, false, 0, &l2, &p2);
+	assert_memory_equal(l1.bytes + GUARD, l2.bytes + GUARD, sizeof(float));
+	assert_memory_equal(p1.bytes + GUARD, p2.bytes + GUARD, 8 * sizeof(float));
+	sce_run(low, true, 0, &l1, &p1);
+	sce_run(low_c, false, 0, &l2, &p2);
+	assert_memory_equal(l1.bytes + GUARD, l2.bytes + GUARD, sizeof(float));
+}
+
+/* MaxUnpool of x [1, 1, 2, 2] (kernel 2, stride 2: default shape
+ * [1, 1, 4, 4]) with indices idx; with shrink, output_shape [1, 1, 3, 3],
+ * where an index keeps its coordinates (row 3 or column 3 is outside). */
+static void unpool_case(const int64_t *idx, bool shrink, bool bad, bool clamp)
+{
+	TuGraph t = tu_graph();
+	int64_t xd[4] = {1, 1, 2, 2}, yd[4] = {1, 1, shrink ? 3 : 4, shrink ? 3 : 4};
+	int64_t k2[2] = {2, 2}, od4[1] = {4};
+	ValueId in[3];
+	in[0] = tu_input(&t, "x", DT_F32, 4, xd);
+	in[1] = tu_input(&t, "i", DT_I64, 4, xd);
+	in[2] = shrink ? tu_const(&t, "shape", DT_I64, 1, od4, yd) : IR_NONE;
+	ValueId y = tu_output(&t, "y", DT_F32, 4, yd);
+	tu_node(&t, OP_MaxUnpool, 11, in, shrink ? 3 : 2, &y, 1);
+	tu_attr_ints(&t, "kernel_shape", 2, k2);
+	tu_attr_ints(&t, "strides", 2, k2);
+	float x[4] = {1.5f, -2.0f, 3.25f, 4.0f}, want[16];
+	int W = shrink ? 3 : 4;
+	memset(want, 0, sizeof want);
+	for (int e = 0; e < 4; e++) {
+		int64_t i = idx[e] < 0 ? 0 : idx[e] > 15 ? 15 : idx[e];
+		int64_t r = i / 4, c = i % 4;
+		if (r > W - 1)
+			r = W - 1;
+		if (c > W - 1)
+			c = W - 1;
+		want[r * W + c] = x[e];
+	}
+	const void *ins[] = {x, idx};
+	Guarded out;
+	size_t n = (size_t)(W * W) * sizeof(float);
+	guarded(&out, n);
+	run_mode(&t, ins, &out, clamp, bad && !clamp ? CG_STATUS_INDEX : 0);
+	if (!bad || clamp)
+		assert_memory_equal(out.bytes + GUARD, want, n);
+}
+
+static void test_unpool(void **state)
+{
+	(void)state;
+	const int64_t valid[4] = {0, 3, 9, 15}, high[4] = {0, 16, 9, 15}, neg[4] = {0, 3, -1, 15};
+	const int64_t inner[4] = {0, 5, 9, 10}, edge[4] = {0, 5, 12, 10};   /* (3, 0) */
+	for (int clamp = 0; clamp < 2; clamp++) {
+		unpool_case(valid, false, false, clamp);
+		unpool_case(high, false, true, clamp);
+		unpool_case(neg, false, true, clamp);
+		unpool_case(inner, true, false, clamp);
+		unpool_case(edge, true, true, clamp);
+		unpool_case(valid, true, true, clamp);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gather_ids),
 		cmocka_unit_test(test_elements),
 		cmocka_unit_test(test_nd),
+		cmocka_unit_test(test_nll_targets),
+		cmocka_unit_test(test_sce_targets),
+		cmocka_unit_test(test_unpool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -291,7 +291,8 @@ static bool const_inputs(Graph *g, const Node *n)
 }
 
 /* Live nodes per op; Erf, Pow and Sqrt count only when they read a
- * computed value (the chains the fusions replace). */
+ * computed value (the chains the fusions replace; one of constants is
+ * folded unless the targets' variants of it disagree, passes/fold_elem.c). */
 static void count_ops(Graph *g, int *cnt)
 {
 	memset(cnt, 0, sizeof(int) * OP__COUNT);
