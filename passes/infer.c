@@ -180,6 +180,7 @@ bool infer_roi_align(InferCtx *c);
 bool infer_attention(InferCtx *c);     /* infer_fused.c */
 bool infer_dwconv_nhwc(InferCtx *c);   /* infer_fused.c */
 bool infer_relattention(InferCtx *c);  /* infer_fused.c */
+bool infer_gather_rows(InferCtx *c);   /* infer_fused.c */
 
 /* ---- dispatch ---------------------------------------------------------- */
 static const InferFn rules[OP__COUNT] = {
