@@ -325,18 +325,19 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_int_equal(D.nerrors, 1);
 	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
 	                              "(valid: bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, fuse-attention, "
-	                              "fuse-relattention, fuse-transpose, fuse-dwconv, fuse-remap, fuse-gemm, dce)\n"));
+	                              "fuse-relattention, fuse-transpose, fuse-dwconv, fuse-patchify, fuse-remap, fuse-gemm, dce)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 13);
 	assert_string_equal(names[1], "infer");
 	assert_string_equal(names[5], "fuse-attention");
 	assert_string_equal(names[6], "fuse-relattention");
 	assert_string_equal(names[7], "fuse-transpose");
 	assert_string_equal(names[8], "fuse-dwconv");
-	assert_string_equal(names[9], "fuse-remap");
-	assert_string_equal(names[10], "fuse-gemm");
-	assert_string_equal(names[11], "dce");
+	assert_string_equal(names[9], "fuse-patchify");
+	assert_string_equal(names[10], "fuse-remap");
+	assert_string_equal(names[11], "fuse-gemm");
+	assert_string_equal(names[12], "dce");
 	/* nothing ran */
 	assert_false(G->shapes_known);
 }
@@ -375,7 +376,7 @@ static void test_pipeline_time_passes(void **state)
 	assert_true(ok);
 	char *txt = read_all(path);
 	assert_non_null(txt);
-	const char *rows[] = {"pass", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-remap", "fuse-gemm", "dce", "total"};
+	const char *rows[] = {"pass", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-remap", "fuse-gemm", "dce", "total"};
 	const char *at = txt;
 	for (int k = 0; k < 8; k++) {
 		const char *p = strstr(at, rows[k]);
