@@ -30,6 +30,7 @@ bool cg_lower_resize(Cg *cg, const Node *n);       /* lower_resize.c */
 bool cg_lower_attention(Cg *cg, const Node *n);    /* lower_attention.c (fused) */
 bool cg_lower_dwconv_nhwc(Cg *cg, const Node *n);  /* lower_dwconv.c (fused) */
 bool cg_lower_relattention(Cg *cg, const Node *n); /* lower_relattention.c (fused) */
+bool cg_lower_gather_rows(Cg *cg, const Node *n);  /* lower_remap.c (fused) */
 
 /* sum_{k < len} a[ia + k] * b[ib + k] for contiguous float vectors (a, b:
  * element pointers of dtypes ta, tb; ad: the accumulation dtype, f32 or

@@ -217,3 +217,39 @@ bool infer_relattention(InferCtx *c)
 	iset(c, 0, DT_F32, &o);
 	return true;
 }
+
+/* GatherRows(X, idx, {shape}) -> `shape`, X's dtype (ops.def states the
+ * semantics): idx a constant integer tensor of R >= 1 entries, rank 1;
+ * numel(shape) = R * u for a row length u >= 1 that also divides numel(X);
+ * every idx entry in [0, numel(X) / u). */
+bool infer_gather_rows(InferCtx *c)
+{
+	Value *x = iin(c, 0), *idx = iin(c, 1);
+	if (!idx)
+		return ifail(c, 1, "input is missing");
+	if (idx->kind != VK_CONST || !idx->data || !dtype_is_int(idx->dtype) || idx->shape.rank != 1)
+		return ifail(c, 1, "idx must be a rank-1 integer constant");
+	const int64_t *sh;
+	int rank = attr_ints(c->n, "shape", &sh);
+	if (rank < 0 || rank > IR_MAX_RANK)
+		return ifail(c, -1, "attribute shape: required, at most %d entries", IR_MAX_RANK);
+	for (int i = 0; i < rank; i++)
+		if (sh[i] < 0)
+			return ifail(c, -1, "attribute shape: entry %d is negative", i);
+	Shape s = shape_make(rank, sh);
+	int64_t ny = shape_numel(&s), nx = shape_numel(&x->shape), R = idx->shape.dims[0];
+	if (R < 1 || ny % R != 0 || ny / R < 1)
+		return ifail(c, 1, "%lld rows do not divide the %lld elements of %s", (long long)R, (long long)ny,
+		             ishape_str(&s));
+	int64_t u = ny / R;
+	if (nx % u != 0)
+		return ifail(c, 0, "X %s is not made of rows of %lld elements", ishape_str(&x->shape), (long long)u);
+	for (int64_t r = 0; r < R; r++) {
+		int64_t k = value_get_int(idx, r);
+		if (k < 0 || k >= nx / u)
+			return ifail(c, 1, "entry %lld is %lld, outside the %lld rows of X", (long long)r, (long long)k,
+			             (long long)(nx / u));
+	}
+	iset(c, 0, x->dtype, &s);
+	return true;
+}

@@ -35,8 +35,9 @@ typedef struct PipelineOptions {
  * fuse-layernorm (pass_fuse_layernorm), fuse-gelu (pass_fuse_gelu),
  * fuse-attention (pass_fuse_attention), fuse-relattention
  * (pass_fuse_relattention), fuse-transpose (pass_fuse_transpose),
- * fuse-dwconv (pass_fuse_dwconv), fuse-gemm (pass_fuse_gemm), dce (pass_dce), memplan
- * (pass_memplan, into o->plan).  o may be NULL (no bindings, no printing).  With verify_each
+ * fuse-dwconv (pass_fuse_dwconv), fuse-patchify (pass_fuse_patchify),
+ * fuse-remap (pass_fuse_remap), fuse-gemm (pass_fuse_gemm), dce (pass_dce),
+ * memplan (pass_memplan, into o->plan).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
  * print_after name is a diagnostic listing the valid names, reported before
@@ -105,6 +106,21 @@ bool pass_fuse_transpose(Graph *g, Diag *d);
  * contract).  requires: shapes inferred, constants folded.  Returns false
  * only after a diagnostic. */
 bool pass_fuse_dwconv(Graph *g, Diag *d);
+
+/* A patchify Conv (kernel == stride) whose output is flattened and
+ * transposed to tokens becomes a patch gather (onnxcc::GatherRows) and one
+ * GEMM writing the tokens channels-last; tokens put back to NCHW before it
+ * are read in place (passes/fuse_patchify.c has the contract).  requires:
+ * shapes inferred, constants folded.  Returns false only after a
+ * diagnostic. */
+bool pass_fuse_patchify(Graph *g, Diag *d);
+
+/* A DAG of pure data movement (Reshape/Transpose/Slice/Concat/Gather/zero
+ * Pad) reading one value becomes one onnxcc::GatherRows, an index remap of
+ * rows: Swin's roll + window partition/reverse, patch merging's strided
+ * Slices + Concat (passes/fuse_remap.c has the contract).  requires: shapes
+ * inferred, constants folded.  Returns false only after a diagnostic. */
+bool pass_fuse_remap(Graph *g, Diag *d);
 
 /* keeps: topological order, value ids; renumbers nodes (graph_compact).
  * Removes every node no graph output depends on. */

@@ -325,20 +325,22 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_int_equal(D.nerrors, 1);
 	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
 	                              "(valid: freeze-inputs, bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, "
-	                              "fuse-attention, fuse-relattention, fuse-transpose, fuse-dwconv, fuse-gemm, dce, "
-	                              "memplan)\n"));
+	                              "fuse-attention, fuse-relattention, fuse-transpose, fuse-dwconv, fuse-patchify, "
+	                              "fuse-remap, fuse-gemm, dce, memplan)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
-	assert_int_equal(n, 13);
+	assert_int_equal(n, 15);
 	assert_string_equal(names[0], "freeze-inputs");
 	assert_string_equal(names[2], "infer");
 	assert_string_equal(names[6], "fuse-attention");
 	assert_string_equal(names[7], "fuse-relattention");
 	assert_string_equal(names[8], "fuse-transpose");
 	assert_string_equal(names[9], "fuse-dwconv");
-	assert_string_equal(names[10], "fuse-gemm");
-	assert_string_equal(names[11], "dce");
-	assert_string_equal(names[12], "memplan");
+	assert_string_equal(names[10], "fuse-patchify");
+	assert_string_equal(names[11], "fuse-remap");
+	assert_string_equal(names[12], "fuse-gemm");
+	assert_string_equal(names[13], "dce");
+	assert_string_equal(names[14], "memplan");
 	/* nothing ran */
 	assert_false(G->shapes_known);
 }
@@ -377,7 +379,7 @@ static void test_pipeline_time_passes(void **state)
 	assert_true(ok);
 	char *txt = read_all(path);
 	assert_non_null(txt);
-	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-gemm", "dce", "memplan", "total"};
+	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-remap", "fuse-gemm", "dce", "memplan", "total"};
 	const char *at = txt;
 	for (int k = 0; k < 8; k++) {
 		const char *p = strstr(at, rows[k]);

@@ -20,8 +20,10 @@
  * Also: for every model of the zoo (tests/models/NAME/model.onnx), the
  * op counts with the fusion passes and without, printed as a table, and the
  * rule that after the pipeline no model keeps an Erf, a Pow or a Sqrt
- * (their only sources in the zoo are GELU and LayerNorm chains), and the
- * workspace of the memory plan before and after fusion (it must not grow).
+ * (their only sources in the zoo are GELU and LayerNorm chains), the
+ * workspace of the memory plan before and after fusion (it must not grow),
+ * and per model the stage-transition fusions: GatherRows made, Transposes
+ * and Convs left.
  */
 #include "testutil.h"
 
@@ -339,8 +341,25 @@ static void test_zoo_fused(void **state)
 	qsort(names, (size_t)nm, sizeof *names, cmp_str);
 	assert_true(nm >= 10);
 	static const char *const unfused[] = {"bind-dims", "infer", "aliases", "dce"};
-	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %21s\n", "model", "nodes", "Erf", "Pow",
-	        "LayerNorm", "Gelu", "MMEpi", "Softmax", "Transpose", "workspace KiB");
+	/* Stage transitions after the pipeline: GatherRows made (roll + window
+	 * partition/reverse, patch merging, patch gathers, qkv Transpose +
+	 * Gather), and the Transposes and Convs left. */
+	static const struct {
+		const char *model;
+		int gather_rows, transposes, convs;
+	} stages[] = {
+		{"encoder_opset14", 8, 2, 0},  /* q/k/v Slice + Reshape; the [1,0,2] input Transposes stay */
+		{"pvt_opset13", 6, 0, 0},      /* 3 patch embeddings + 3 spatial reductions, from tokens */
+		{"pvt_opset17", 6, 0, 0},
+		{"skip_attn", 3, 0, 0},        /* the K/V split Transposes before the segment Concat */
+		{"sret_opset14", 6, 3, 4},     /* permutation Gathers; the stem and the strided dw Conv stay */
+		{"swin_opset14", 10, 0, 0},    /* patch gather, 4 window partitions + 4 reverses, patch merging */
+		{"swin_tv_mini", 13, 1, 0},    /* also the mask's; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
+		{"txl_opset13_b1", 8, 0, 0},   /* qkv chunks and the rel-shift inputs */
+	};
+	int checked = 0;
+	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %21s\n", "model", "nodes", "Erf", "Pow",
+	        "LayerNorm", "Gelu", "MMEpi", "Softmax", "Transpose", "Conv", "GRows", "workspace KiB");
 	for (int i = 0; i < nm; i++) {
 		char p[4600];
 		snprintf(p, sizeof p, "%s/%s/model.onnx", dir, names[i]);
@@ -367,11 +386,22 @@ static void test_zoo_fused(void **state)
 			fail_msg("%s: %s", names[i], d.buf);
 		graph_free(g);
 		diag_free(&d);
-		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %9.1f -> %-9.1f\n",
+		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %9.1f -> %-9.1f\n",
 		        names[i], total(before), total(after), before[OP_Erf], after[OP_Erf], before[OP_Pow],
 		        after[OP_Pow], before[OP_LayerNormalization], after[OP_LayerNormalization],
 		        before[OP_Gelu], after[OP_Gelu], after[OP_MatMulEpi], before[OP_Softmax], after[OP_Softmax],
-		        before[OP_Transpose], after[OP_Transpose], mp0.size / 1024.0, mp1.size / 1024.0);
+		        before[OP_Transpose], after[OP_Transpose], before[OP_Conv], after[OP_Conv],
+		        after[OP_GatherRows], mp0.size / 1024.0, mp1.size / 1024.0);
+		/* the stage transitions (fuse-patchify, fuse-remap), per model */
+		for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++)
+			if (!strcmp(stages[k].model, names[i])) {
+				if (after[OP_GatherRows] != stages[k].gather_rows || after[OP_Transpose] != stages[k].transposes ||
+				    after[OP_Conv] != stages[k].convs)
+					fail_msg("%s: %d GatherRows, %d Transposes, %d Convs after the pipeline; want %d, %d, %d",
+					         names[i], after[OP_GatherRows], after[OP_Transpose], after[OP_Conv],
+					         stages[k].gather_rows, stages[k].transposes, stages[k].convs);
+				checked++;
+			}
 		/* fused ops need no intermediates: the workspace never grows */
 		if (mp1.size > mp0.size)
 			fail_msg("%s: workspace %llu bytes after fusion, %llu before", names[i],
@@ -388,6 +418,7 @@ static void test_zoo_fused(void **state)
 		free(names[i]);
 	}
 	free(names);
+	assert_int_equal(checked, (int)(sizeof stages / sizeof stages[0]));
 }
 
 int main(void)

@@ -1,0 +1,230 @@
+/* passes/fuse_patchify.c — a patchify Conv (kernel == stride: the patch
+ * embedding of Swin, PVT and ViT, PVT's spatial reduction and stage
+ * transitions) whose output the exporter flattens and transposes to tokens
+ * becomes a gather of its patches (onnxcc::GatherRows, im2col as one index
+ * remap) and one GEMM writing the tokens channels-last (MatMulEpi with the
+ * bias, or MatMul): no Transpose on either side.
+ *
+ * requires: shapes inferred, constants folded, aliases removed
+ * keeps:    topological order (the gather takes the Conv's place, the GEMM
+ *           the last Transpose's), value ids, graph outputs
+ * breaks:   nothing; leaves dead nodes for pass_dce
+ *
+ * Pattern (every intermediate read once, by the next node, and not a graph
+ * output; all f32):
+ *     y = Conv(x, W, [b])      x [B, Cin, H, W], W [Cout, Cin, kh, kw] and
+ *                              b [Cout] constants, group 1, strides ==
+ *                              kernel, pads 0, dilations 1, auto_pad NOTSET
+ *   output side, one of
+ *     t = Transpose(Reshape(y, [B, Cout, Ho*Wo]), [0,2,1])    -> [B, N, Cout]
+ *     t = Transpose(y, [0,2,3,1])                 (torchvision) -> [B, Ho, Wo, Cout]
+ *   input side, when x is tokens put back to NCHW (then read in place):
+ *     x = Reshape(Transpose(s [B, H*W, Cin], [0,2,1]), [B, Cin, H, W])
+ *     x = Transpose(s [B, H, W, Cin], [0,3,1,2])
+ * becomes  c = GatherRows(src, idx) {shape = t's dims with Cout -> K},
+ *          t = MatMulEpi(c, Wk, b) (MatMul without bias), K = Cin*kh*kw.
+ * From NCHW x the rows are kw pixels (K in (ci, ky, kx) order; needs
+ * W % kw == 0 and kw >= 2); from channels-last s the rows are the Cin
+ * channels of a pixel (K in (ky, kx, ci) order; needs Cin >= 4).  Wk
+ * [K, Cout] is W transposed to that order at compile time.  A Conv that
+ * differs (overlapping or padded windows, groups, run-time weights,
+ * another permutation after it) is left unchanged.
+ */
+#include "pipeline.h"
+#include "fuse.h"
+#include "infer.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The one reader of v when it is live, of op `op`, and v is not a graph
+ * output; else NULL. */
+static Node *next_op(Graph *g, const Uses *u, ValueId v, Op op)
+{
+	NodeId id = uses_single(g, u, v);
+	return id != IR_NONE && g->nodes[id].op == op ? &g->nodes[id] : NULL;
+}
+
+/* n is a Transpose whose perm is p[0..r). */
+static bool perm_is(const Node *n, int r, const int64_t *p)
+{
+	const int64_t *a;
+	if (!n || attr_ints(n, "perm", &a) != r)
+		return false;
+	for (int i = 0; i < r; i++)
+		if (a[i] != p[i])
+			return false;
+	return true;
+}
+
+/* The ints attribute `name` of n is absent or every entry equals v[i]. */
+static bool ints_are(const Node *n, const char *name, int cnt, const int64_t *v)
+{
+	const int64_t *a;
+	int k = attr_ints(n, name, &a);
+	if (k < 0)
+		return true;
+	if (k != cnt)
+		return false;
+	for (int i = 0; i < k; i++)
+		if (a[i] != v[i])
+			return false;
+	return true;
+}
+
+static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
+{
+	Node *cv = &g->nodes[ci];
+	if (cv->nin < 2 || cv->in[0] == IR_NONE || cv->in[1] == IR_NONE || cv->nout != 1 || cv->out[0] == IR_NONE)
+		return false;
+	ValueId xid = cv->in[0], wid = cv->in[1], yid = cv->out[0];
+	ValueId bias = cv->nin > 2 ? cv->in[2] : IR_NONE;
+	const Value *xv = gval(g, xid), *wv = gval(g, wid);
+	if (xv->dtype != DT_F32 || xv->shape.rank != 4 || wv->kind != VK_CONST || !wv->data ||
+	    wv->dtype != DT_F32 || wv->shape.rank != 4)
+		return false;
+	int64_t B = xv->shape.dims[0], Cin = xv->shape.dims[1], H = xv->shape.dims[2], W = xv->shape.dims[3];
+	int64_t Cout = wv->shape.dims[0], kh = wv->shape.dims[2], kw = wv->shape.dims[3];
+	if (wv->shape.dims[1] != Cin || attr_int(cv, "group", 1) != 1 ||
+	    strcmp(attr_string(cv, "auto_pad", "NOTSET"), "NOTSET"))
+		return false;
+	const int64_t ker[2] = {kh, kw}, zeros[4] = {0, 0, 0, 0}, ones[2] = {1, 1};
+	if (!ints_are(cv, "kernel_shape", 2, ker) || !ints_are(cv, "pads", 4, zeros) ||
+	    !ints_are(cv, "dilations", 2, ones))
+		return false;
+	const int64_t *st;
+	if (attr_ints(cv, "strides", &st) != 2 || st[0] != kh || st[1] != kw)
+		return false;
+	if (bias != IR_NONE) {
+		const Value *bv = gval(g, bias);
+		if (bv->kind != VK_CONST || !bv->data || bv->dtype != DT_F32 || bv->shape.rank != 1 ||
+		    bv->shape.dims[0] != Cout)
+			return false;
+	}
+	int64_t Ho = H / kh, Wo = W / kw;
+	if (Ho < 1 || Wo < 1)
+		return false;
+
+	/* output side */
+	static const int64_t p021[3] = {0, 2, 1}, p0231[4] = {0, 2, 3, 1}, p0312[4] = {0, 3, 1, 2};
+	Node *r2 = next_op(g, u, yid, OP_Reshape), *t2;
+	if (r2) {
+		const Shape *rs = &gval(g, r2->out[0])->shape;
+		if (rs->rank != 3 || rs->dims[0] != B || rs->dims[1] != Cout || rs->dims[2] != Ho * Wo)
+			return false;
+		t2 = next_op(g, u, r2->out[0], OP_Transpose);
+		if (!perm_is(t2, 3, p021))
+			return false;
+	} else {
+		t2 = next_op(g, u, yid, OP_Transpose);
+		if (!perm_is(t2, 4, p0231))
+			return false;
+	}
+	if (t2->nout != 1 || t2->out[0] == IR_NONE)
+		return false;
+
+	/* input side: channels-last tokens read in place, or x itself */
+	Node *kill_in[2] = {NULL, NULL};
+	ValueId src = xid;
+	bool nhwc = false;
+	Node *p = producer_op(g, xid, OP_Reshape);
+	if (p && uses_single(g, u, xid) == ci) {
+		Node *t1 = producer_op(g, p->in[0], OP_Transpose);
+		const Shape *ss = t1 ? &gval(g, t1->in[0])->shape : NULL;
+		if (t1 && perm_is(t1, 3, p021) && uses_single(g, u, p->in[0]) == (NodeId)(p - g->nodes) &&
+		    ss->rank == 3 && ss->dims[0] == B && ss->dims[1] == H * W && ss->dims[2] == Cin) {
+			kill_in[0] = p, kill_in[1] = t1;
+			src = t1->in[0];
+			nhwc = true;
+		}
+	} else if ((p = producer_op(g, xid, OP_Transpose)) != NULL && uses_single(g, u, xid) == ci &&
+	           perm_is(p, 4, p0312)) {
+		kill_in[0] = p;
+		src = p->in[0];
+		nhwc = true;
+	}
+	if (nhwc ? Cin < 4 : (W % kw != 0 || kw < 2))
+		return false;
+	int64_t K = Cin * kh * kw, per = nhwc ? kh * kw : Cin * kh, R = B * Ho * Wo * per;
+	if (shape_numel(&xv->shape) > INT32_MAX)
+		return false;
+
+	/* the patch gather: row r of token (b, oy, ox), part j */
+	int32_t *idx = xmalloc(sizeof *idx * (size_t)R);
+	int64_t r = 0;
+	for (int64_t b = 0; b < B; b++)
+		for (int64_t oy = 0; oy < Ho; oy++)
+			for (int64_t ox = 0; ox < Wo; ox++)
+				for (int64_t j = 0; j < per; j++) {
+					if (nhwc) { /* j = ky*kw + kx: the Cin channels of one pixel */
+						int64_t y = oy * kh + j / kw, x = ox * kw + j % kw;
+						idx[r++] = (int32_t)((b * H + y) * W + x);
+					} else { /* j = ci*kh + ky: kw pixels of one input row */
+						int64_t c = j / kh, y = oy * kh + j % kh;
+						idx[r++] = (int32_t)((((b * Cin + c) * H + y) * W) / kw + ox);
+					}
+				}
+	assert(r == R);
+	/* Wk [K, Cout] in the gather's K order */
+	const float *w = wv->data;
+	float *wk = xmalloc(sizeof *wk * (size_t)(K * Cout));
+	for (int64_t co = 0; co < Cout; co++)
+		for (int64_t c = 0; c < Cin; c++)
+			for (int64_t ky = 0; ky < kh; ky++)
+				for (int64_t kx = 0; kx < kw; kx++) {
+					int64_t k = nhwc ? (ky * kw + kx) * Cin + c : (c * kh + ky) * kw + kx;
+					wk[k * Cout + co] = w[((co * Cin + c) * kh + ky) * kw + kx];
+				}
+
+	ValueId out = t2->out[0];
+	Shape os = gval(g, out)->shape, cs = os;
+	cs.dims[cs.rank - 1] = K;
+	int64_t rdim[1] = {R}, wdim[2] = {K, Cout};
+	Shape is = shape_make(1, rdim), ws = shape_make(2, wdim);
+	ValueId iv = graph_add_const(g, NULL, DT_I32, &is, idx);
+	ValueId wkv = graph_add_const(g, NULL, DT_F32, &ws, wk);
+	ValueId cols = graph_add_value(g, NULL, DT_F32, &cs);
+	free(idx);
+	free(wk);
+	NodeId ti = (NodeId)(t2 - g->nodes);
+	if (r2)
+		node_kill(g, (NodeId)(r2 - g->nodes));
+	for (int i = 0; i < 2; i++)
+		if (kill_in[i])
+			node_kill(g, (NodeId)(kill_in[i] - g->nodes));
+	cv = &g->nodes[ci];
+	const char *base = cv->name && cv->name[0] ? cv->name : "patchify";
+	ValueId gin[2] = {src, iv};
+	node_rewrite(g, ci, OP_GatherRows, 1, gin, 2, 1, arena_printf(&g->arena, "%s.patches", base));
+	gval(g, yid)->producer = IR_NONE;
+	g->nodes[ci].out[0] = cols;
+	gval(g, cols)->producer = ci;
+	Attr *at = graph_add_attr(g, ci, "shape", AK_INTS);
+	at->n = cs.rank;
+	at->ints = arena_dup(&g->arena, cs.dims, sizeof(int64_t) * (size_t)cs.rank);
+	ValueId min[3] = {cols, wkv, bias};
+	node_rewrite(g, ti, bias != IR_NONE ? OP_MatMulEpi : OP_MatMul, 13, min, bias != IR_NONE ? 3 : 2, 1,
+	             arena_printf(&g->arena, "%s.gemm", base));
+	if (!pass_infer_node(g, ci, d) || !pass_infer_node(g, ti, d)) {
+		*err = true;
+		return false;
+	}
+	assert(shape_eq(&os, &gval(g, out)->shape));
+	return true;
+}
+
+bool pass_fuse_patchify(Graph *g, Diag *d)
+{
+	assert(g->shapes_known);
+	Uses u;
+	uses_build(g, &u);
+	bool err = false;
+	for (NodeId i = 0; i < g->nnodes && !err; i++)
+		if (!g->nodes[i].dead && g->nodes[i].op == OP_Conv && fuse_at(g, &u, i, d, &err)) {
+			uses_free(&u); /* the gather reads the source in place */
+			uses_build(g, &u);
+		}
+	uses_free(&u);
+	return !err;
+}
