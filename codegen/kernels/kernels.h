@@ -122,6 +122,14 @@ LLVMValueRef kern_task_begin(Cg *cg, KFn *kf, const char *name, int n, LLVMValue
  * [0, ntasks) with kern_parallel(). */
 void kern_parallel_ptrs(Cg *cg, LLVMValueRef task, const LLVMValueRef *ptrs, int n, int64_t ntasks);
 
+/* A constant the compiler derives from a weight (a packed or transposed
+ * copy): cg_data_global(cg, name, n, NULL, fill, arg, arg_size), or the
+ * global an earlier call with the same fill, n and arg bytes (compared
+ * bytewise: give arg no padding, or zero it) returned, so that every node
+ * and every ISA variant deriving the same bytes shares one copy. */
+LLVMValueRef kern_const_global(Cg *cg, const char *name, size_t n, CgFillFn fill, const void *arg,
+                               size_t arg_size);
+
 /* Calls the LLVM intrinsic `name` overloaded on over[0..nover). */
 LLVMValueRef kern_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
                             LLVMValueRef *args, unsigned nargs);
