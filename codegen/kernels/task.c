@@ -95,15 +95,15 @@ void kern_parallel_ptrs(Cg *cg, LLVMValueRef task, const LLVMValueRef *ptrs, int
 }
 
 /* ---- row-parallel node bodies ---------------------------------------------
- * Threshold: a launch through the runtime's pool costs a condition-variable
- * broadcast, the workers' wake-up and a join, some 5-20 us on an idle
- * machine (more on a loaded one); an f32 elementwise pass streams about
- * 2-4 elements per ns from L2, so 64K element-passes take 20-30 us, about
- * where splitting starts to pay on two threads.  Below that a node stays
- * serial, in its node function.  Tasks: up to 64, at least 8K
- * element-passes each, so that a pool of T threads (which hands each
- * thread one contiguous range of tasks) is balanced within 1/64 of the work
- * for T <= 8. */
+ * Threshold (an estimate, not a measurement): a launch through the
+ * runtime's pool costs a condition-variable broadcast, the workers'
+ * wake-up and a join, several us (tens on a loaded machine); an f32
+ * elementwise pass streams a few elements per ns from L2, so 64K
+ * element-passes take some 20-30 us, about where splitting starts to pay
+ * on two threads.  Below that a node stays serial, in its node function.
+ * Tasks: up to 64, of about 8K element-passes or more each; a pool of T
+ * threads hands each thread a contiguous range of tasks, so the threads
+ * differ by at most one task. */
 #define KROWS_MIN_WORK (64 * 1024)
 #define KROWS_TASK_WORK (8 * 1024)
 #define KROWS_MAX_TASKS 64
