@@ -17,6 +17,7 @@
  */
 #include "lower.h"
 #include "kernels/kernels.h"
+#include "weights.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -44,25 +45,36 @@ static LLVMValueRef imul(Cg *cg, LLVMValueRef a, int64_t b)
 	return b == 1 ? a : LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
 }
 
-/* Weights [C, 1, kh, kw] transposed to [kh*kw, C] as a private global. */
+/* What fill_weights_t needs: the weight [C, 1, taps] (no padding: the
+ * cache compares it bytewise). */
+typedef struct DwArg {
+	const float *w;
+	int64_t taps, C;
+} DwArg;
+
+/* Writes W [C, taps] transposed to [taps, C] into dst, then hands W's pages
+ * back (as pack_fill does for GEMM weights). */
+static void fill_weights_t(void *dst, size_t n, const void *arg)
+{
+	const DwArg *a = arg;
+	float *t = dst;
+	assert(n == (size_t)(a->taps * a->C) * sizeof *t);
+	(void)n;
+	for (int64_t c = 0; c < a->C; c++)
+		for (int64_t k = 0; k < a->taps; k++)
+			t[k * a->C + c] = a->w[c * a->taps + k];
+	if (a->taps > 0 && a->C > 0)
+		cg_release_pages(a->w, (size_t)(a->taps * a->C) * sizeof *a->w);
+}
+
+/* Weights [C, 1, kh, kw] transposed to [kh*kw, C] as a private global,
+ * written after emission when large (cg_data_global) and shared by the
+ * ISA variants of the node (kern_const_global). */
 static LLVMValueRef weights_t(Cg *cg, const Value *w, const DwPlan *P)
 {
-	int64_t taps = P->kh * P->kw, C = P->C;
-	size_t n = (size_t)(taps * C);
-	float *t = xmalloc((n ? n : 1) * sizeof *t);
-	const float *src = w->data;
-	for (int64_t c = 0; c < C; c++)
-		for (int64_t k = 0; k < taps; k++)
-			t[k * C + c] = src[c * taps + k];
-	LLVMValueRef init = LLVMConstStringInContext(cg->ctx, (const char *)t, (unsigned)(n * sizeof *t), 1);
-	free(t);
-	LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "dw_weights");
-	LLVMSetInitializer(gv, init);
-	LLVMSetGlobalConstant(gv, 1);
-	LLVMSetLinkage(gv, LLVMPrivateLinkage);
-	LLVMSetUnnamedAddr(gv, 1);
-	LLVMSetAlignment(gv, 64);
-	return gv;
+	DwArg a = {w->data, P->kh * P->kw, P->C};
+	return kern_const_global(cg, "dw_weights", (size_t)(a.taps * a.C) * sizeof(float), fill_weights_t, &a,
+	                         sizeof a);
 }
 
 /* Accumulates the taps of output pixel (oy, ox) for the `lanes` channels

@@ -35,6 +35,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "mathfn.h"
 #include "vec.h"
 
@@ -664,28 +665,116 @@ static void ew_step(CgVec *v, void *ctx)
 	v->idx = j;
 }
 
-/* The loop nest of ew_emit with the innermost dim as a vector row. */
+/* The loop nest of ew_emit with the innermost dim as a vector row, for
+ * rows [r0, r1) of the outermost dim (r >= 2), or, for one flat dim (r ==
+ * 1), for blocks [r0, r1) of blk elements (the last one shorter).  Lanes
+ * are independent, so how the elements are cut changes no bit. */
+typedef struct EwVec {
+	Ew *e;
+	const ValueId *ops;
+	int r;
+	const int64_t *dims;
+	int64_t (*cst)[IR_MAX_RANK];
+	int64_t blk;            /* r == 1: elements per block */
+} EwVec;
+
+static void ew_vec_body(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
+{
+	const EwVec *a = arg;
+	Ew *e = a->e;
+	int r = a->r;
+	CgVec v;
+	cg_vinit(cg, &v, DT_F32);
+	EwRow w = {.e = e, .ops = a->ops};
+	LLVMTypeRef sct = e->ct;
+	if (r == 1) {
+		int64_t n = a->dims[0], nfull = n / a->blk, rem = n % a->blk;
+		for (int i = 0; i <= e->nops; i++)
+			w.off[i] = cg_i64(cg, 0);   /* a flat op broadcasts nothing */
+		e->ct = v.t;
+		if (nfull > 0) {
+			LLVMValueRef hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, r1, cg_i64(cg, nfull), ""),
+			                                  r1, cg_i64(cg, nfull), "");
+			CgLoop lb;
+			cg_for_v(cg, &lb, r0, hi);
+			cg_vrow(&v, LLVMBuildNSWMul(cg->b, lb.iv, cg_i64(cg, a->blk), ""), a->blk, 1, ew_step, &w);
+			cg_for_end(cg, &lb);
+		}
+		if (rem > 0) {
+			CgIf last;
+			cg_if(cg, &last, LLVMBuildICmp(cg->b, LLVMIntSGT, r1, cg_i64(cg, nfull), ""));
+			cg_vrow(&v, cg_i64(cg, nfull * a->blk), rem, 1, ew_step, &w);
+			cg_if_end(cg, &last);
+		}
+		e->ct = sct;
+		return;
+	}
+	CgLoop l0;
+	CgNest nest;
+	cg_for_v(cg, &l0, r0, r1);
+	cg_nest(cg, &nest, r - 2, a->dims + 1);
+	LLVMValueRef iv[IR_MAX_RANK];
+	iv[0] = l0.iv;
+	for (int d = 0; d < r - 2; d++)
+		iv[d + 1] = nest.iv[d];
+	for (int i = 0; i <= e->nops; i++) {
+		if (i < e->nops && a->ops[i] == IR_NONE)
+			continue;
+		w.off[i] = cg_linear(cg, r - 1, iv, a->cst[i]);
+		if (i < e->nops && a->cst[i][r - 1] == 0)
+			w.bc[i] = cg_vsplat(&v, cg_load(cg, a->ops[i], w.off[i]));
+	}
+	e->ct = v.t;           /* scalar() now builds lane-wise */
+	cg_vrow(&v, cg_i64(cg, 0), a->dims[r - 1], 1, ew_step, &w);
+	e->ct = sct;
+	cg_nest_end(cg, &nest);
+	cg_for_end(cg, &l0);
+}
+
+/* Work per element in kern_rows' units: 1 for an op of a few
+ * instructions, 5 for one that calls a transcendental function (exp, erf,
+ * tanh, ...: some tens of instructions per vector).  */
+static int64_t ew_cost(const Ew *e)
+{
+	switch (e->op) {
+	case OP_Abs: case OP_Neg: case OP_Relu: case OP_Sign: case OP_Sqrt: case OP_Reciprocal:
+	case OP_Floor: case OP_Ceil: case OP_Round: case OP_LeakyRelu: case OP_HardSigmoid:
+	case OP_HardSwish: case OP_ThresholdedRelu: case OP_Identity: case OP_Dropout: case OP_Clip:
+	case OP_Add: case OP_Sub: case OP_Mul: case OP_Div: case OP_PRelu: case OP_Max: case OP_Min:
+	case OP_Sum: case OP_Mean: case OP_Where: case OP_IsNaN: case OP_IsInf:
+		return 1;
+	case OP_Pow:
+		return e->pow_square ? 1 : 5;
+	default:
+		return 5;
+	}
+}
+
+/* The vector form of ew_emit over dims[0..r) (r >= 1), split among tasks
+ * by rows of the outermost dim, or blocks of a flat dim, when large
+ * (kern_rows). */
 static bool ew_emit_vec(Ew *e, const ValueId *ops, int r, const int64_t *dims,
                         int64_t cst[EW_MAX_OPS + 1][IR_MAX_RANK])
 {
 	Cg *cg = e->cg;
-	CgVec v;
-	cg_vinit(cg, &v, DT_F32);
-	EwRow w = {.e = e, .ops = ops};
-	CgNest nest;
-	cg_nest(cg, &nest, r - 1, dims);
-	LLVMTypeRef sct = e->ct;
-	for (int i = 0; i <= e->nops; i++) {
-		if (i < e->nops && ops[i] == IR_NONE)
-			continue;
-		w.off[i] = cg_linear(cg, r - 1, nest.iv, cst[i]);
-		if (i < e->nops && cst[i][r - 1] == 0)
-			w.bc[i] = cg_vsplat(&v, cg_load(cg, ops[i], w.off[i]));
+	EwVec a = {e, ops, r, dims, cst, 0};
+	int64_t numel = 1;
+	for (int d = 0; d < r; d++)
+		numel *= dims[d];
+	int64_t work = numel * ew_cost(e);
+	if (r >= 2) {
+		kern_rows(cg, dims[0], work, ew_vec_body, &a);
+		return true;
 	}
-	e->ct = v.t;           /* scalar() now builds lane-wise */
-	cg_vrow(&v, cg_i64(cg, 0), dims[r - 1], 1, ew_step, &w);
-	e->ct = sct;
-	cg_nest_end(cg, &nest);
+	/* one flat dim: blocks of a multiple of 64 elements (whole vectors
+	 * for every width), at most 64 of them; one block when serial */
+	int64_t n = dims[0];
+	a.blk = n;
+	if (kern_rows_tasks(cg, n, work) > 1) {
+		a.blk = (n + 63) / 64;
+		a.blk = (a.blk + 63) / 64 * 64;
+	}
+	kern_rows(cg, (n + a.blk - 1) / a.blk, work, ew_vec_body, &a);
 	return true;
 }
 

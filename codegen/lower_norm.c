@@ -19,6 +19,7 @@
  */
 #include "lower.h"
 
+#include "kernels/kernels.h"
 #include "mathfn.h"
 #include "vec.h"
 
@@ -204,9 +205,19 @@ static void ln_step(CgVec *v, void *ctx)
 }
 
 /* LayerNormalization of `outer` rows of `inner` elements, Scale and B of
- * `inner` elements each; mv/iv the optional Mean/InvStdDev outputs. */
-static void layernorm_rows(Cg *cg, const Node *n, int64_t outer, int64_t inner, ValueId mv, ValueId iv)
+ * `inner` elements each; mv/iv the optional Mean/InvStdDev outputs.  Rows
+ * are independent: large ones are split among tasks (kern_rows). */
+typedef struct LnRows {
+	const Node *n;
+	int64_t inner;
+	ValueId mv, iv;
+} LnRows;
+
+static void layernorm_body(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 {
+	const LnRows *a = arg;
+	const Node *n = a->n;
+	int64_t inner = a->inner;
 	CgVec v;
 	cg_vinit(cg, &v, gval(cg->g, n->in[0])->dtype);
 	RowLn r = {.n = n};
@@ -214,7 +225,7 @@ static void layernorm_rows(Cg *cg, const Node *n, int64_t outer, int64_t inner, 
 	double eps = attr_float(n, "epsilon", 1e-5f);
 	LLVMValueRef inv_n = cg_const(cg, v.ad, 1.0 / (double)inner);
 	CgLoop lo;
-	cg_for(cg, &lo, 0, outer);
+	cg_for_v(cg, &lo, r0, r1);
 	r.off = imul(cg, lo.iv, inner);
 	LLVMValueRef sums[2];
 	for (r.pass = 0; r.pass < 2; r.pass++) {
@@ -226,13 +237,20 @@ static void layernorm_rows(Cg *cg, const Node *n, int64_t outer, int64_t inner, 
 	}
 	LLVMValueRef inv = fdiv(cg, cg_const(cg, v.ad, 1.0),
 	                        cg_math_sqrt(cg, fadd(cg, sums[1], cg_const(cg, v.ad, eps))));
-	if (mv != IR_NONE)
-		cg_store_as(cg, mv, lo.iv, sums[0], v.ad);
-	if (iv != IR_NONE)
-		cg_store_as(cg, iv, lo.iv, inv, v.ad);
+	if (a->mv != IR_NONE)
+		cg_store_as(cg, a->mv, lo.iv, sums[0], v.ad);
+	if (a->iv != IR_NONE)
+		cg_store_as(cg, a->iv, lo.iv, inv, v.ad);
 	r.inv = cg_vsplat(&v, inv);
 	cg_vrow(&v, cg_i64(cg, 0), inner, 1, ln_step, &r);
 	cg_for_end(cg, &lo);
+}
+
+static void layernorm_rows(Cg *cg, const Node *n, int64_t outer, int64_t inner, ValueId mv, ValueId iv)
+{
+	LnRows a = {n, inner, mv, iv};
+	/* three passes over each row */
+	kern_rows(cg, outer, 3 * outer * inner, layernorm_body, &a);
 }
 
 /* LayerNormalization-17 over dims [axis, rank). */

@@ -13,6 +13,7 @@
  * width with several partial maxima/sums, other dtypes as scalars.
  */
 #include "lower.h"
+#include "kernels/kernels.h"
 #include "lower_data.h"
 #include "mathfn.h"
 #include "vec.h"
@@ -186,16 +187,24 @@ static void softmax_step(CgVec *v, void *ctx)
 	cg_vstore(v, out, y);
 }
 
-/* Softmax / LogSoftmax over `outer` contiguous rows of A elements. */
-static void softmax_rows(Cg *cg, const Node *n, int64_t outer, int64_t A)
+/* Softmax / LogSoftmax over contiguous rows [r0, r1) of A elements. */
+typedef struct SmRows {
+	const Node *n;
+	int64_t A;
+} SmRows;
+
+static void softmax_body(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 {
+	const SmRows *a = arg;
+	const Node *n = a->n;
+	int64_t A = a->A;
 	DType t = gval(cg->g, n->in[0])->dtype;
 	CgVec v;
 	cg_vinit(cg, &v, t);
 	RowSm r = {.n = n, .keep_e = cg_compute_type(cg, t) == cg_mem_type(cg, t)};
 	int u = 4;
 	CgLoop lo;
-	cg_for(cg, &lo, 0, outer);
+	cg_for_v(cg, &lo, r0, r1);
 	LLVMValueRef base = LLVMBuildNSWMul(cg->b, lo.iv, cg_i64(cg, A), "");
 	r.pass = 0;
 	cg_vacc_init(&v, r.acc, u, -INFINITY);
@@ -211,6 +220,16 @@ static void softmax_rows(Cg *cg, const Node *n, int64_t outer, int64_t A)
 	r.pass = 2;
 	cg_vrow(&v, base, A, u, softmax_step, &r);
 	cg_for_end(cg, &lo);
+}
+
+/* Softmax / LogSoftmax over `outer` contiguous rows of A elements; rows
+ * are independent, so large ones are split among tasks (kern_rows). */
+static void softmax_rows(Cg *cg, const Node *n, int64_t outer, int64_t A)
+{
+	SmRows a = {n, A};
+	/* three passes, one exp per element (counted as 4 passes, as
+	 * lower_elementwise.c's ew_cost does) */
+	kern_rows(cg, outer, 7 * outer * A, softmax_body, &a);
 }
 
 /* Lowers Softmax, LogSoftmax or Hardmax (any opset); called by

@@ -205,14 +205,16 @@ typedef struct UKern {
 } UKern;
 
 /* Per-module cache, hung on cg->kern_cache. */
-/* A packed weight, shared by every product that reads the same constant
- * the same way (weight-shared blocks: recursion, ODE steps). */
-typedef struct Packed {
-	const float *data;
-	int64_t K, N, b_rs, b_cs, kc, nr;
+/* A constant derived at compile time (a packed or transposed weight),
+ * shared by every node and ISA variant that derives it the same way
+ * (weight-shared blocks: recursion, ODE steps; the variants of a node). */
+typedef struct Derived {
+	CgFillFn fill;
+	size_t n, arg_size;
+	void *arg;           /* owned copy, compared bytewise */
 	LLVMValueRef gv;
-	struct Packed *next;
-} Packed;
+	struct Derived *next;
+} Derived;
 
 /* Everything a task function is specialised on besides its node: products
  * of the same shape, strides and epilogue (a transformer's layers) share
@@ -232,7 +234,7 @@ typedef struct KTask {
 
 typedef struct KCache {
 	UKern *ukerns;
-	struct Packed *packed;
+	Derived *derived;
 	KTask *tasks;
 	int n;
 } KCache;
@@ -246,8 +248,9 @@ void kern_cache_free(Cg *cg)
 		nx = u->next;
 		free(u);
 	}
-	for (struct Packed *q = kc->packed, *nx; q; q = nx) {
+	for (Derived *q = kc->derived, *nx; q; q = nx) {
 		nx = q->next;
+		free(q->arg);
 		free(q);
 	}
 	for (KTask *t = kc->tasks, *nx; t; t = nx) {
@@ -445,20 +448,30 @@ static void pack_fill(void *dst, size_t n, const void *arg)
  * them all, a narrower kernel reading a PNR panel as PNR/NR sub-panels. */
 static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t, int64_t nr)
 {
+	size_t n = (size_t)(g->K * g->N);
+	PackArg a = {g->b_const, g->K, g->N, g->b_rs, g->b_cs, t->kc, nr};
+	return kern_const_global(cg, "packed", n * sizeof(float), pack_fill, &a, sizeof a);
+}
+
+LLVMValueRef kern_const_global(Cg *cg, const char *name, size_t n, CgFillFn fill, const void *arg,
+                               size_t arg_size)
+{
 	KCache *cache = cg->kern_cache;
 	if (!cache)
 		cache = cg->kern_cache = xcalloc(1, sizeof *cache);
-	for (Packed *q = cache->packed; q; q = q->next)
-		if (q->data == g->b_const && q->K == g->K && q->N == g->N && q->b_rs == g->b_rs &&
-		    q->b_cs == g->b_cs && q->kc == t->kc && q->nr == nr)
+	for (Derived *q = cache->derived; q; q = q->next)
+		if (q->fill == fill && q->n == n && q->arg_size == arg_size && !memcmp(q->arg, arg, arg_size))
 			return q->gv;
-	size_t n = (size_t)(g->K * g->N);
-	PackArg a = {g->b_const, g->K, g->N, g->b_rs, g->b_cs, t->kc, nr};
-	LLVMValueRef gv = cg_data_global(cg, "packed", n * sizeof(float), NULL, pack_fill, &a, sizeof a);
-	Packed *q = xcalloc(1, sizeof *q);
-	*q = (Packed){g->b_const, g->K, g->N, g->b_rs, g->b_cs, t->kc, nr, gv, cache->packed};
-	cache->packed = q;
-	return gv;
+	Derived *q = xcalloc(1, sizeof *q);
+	q->fill = fill;
+	q->n = n;
+	q->arg_size = arg_size;
+	q->arg = xmalloc(arg_size ? arg_size : 1);
+	memcpy(q->arg, arg, arg_size);
+	q->gv = cg_data_global(cg, name, n, NULL, fill, arg, arg_size);
+	q->next = cache->derived;
+	cache->derived = q;
+	return q->gv;
 }
 
 /* ---- the macro loops -------------------------------------------------------- */

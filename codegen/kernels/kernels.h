@@ -136,6 +136,34 @@ LLVMValueRef kern_task_begin(Cg *cg, KFn *kf, const char *name, int n, LLVMValue
  * [0, ntasks) with kern_parallel(). */
 void kern_parallel_ptrs(Cg *cg, LLVMValueRef task, const LLVMValueRef *ptrs, int n, int64_t ntasks);
 
+/* A constant the compiler derives from a weight (a packed or transposed
+ * copy): cg_data_global(cg, name, n, NULL, fill, arg, arg_size), or the
+ * global an earlier call with the same fill, n and arg bytes (compared
+ * bytewise: give arg no padding, or zero it) returned, so that every node
+ * and every ISA variant deriving the same bytes shares one copy. */
+LLVMValueRef kern_const_global(Cg *cg, const char *name, size_t n, CgFillFn fill, const void *arg,
+                               size_t arg_size);
+
+/* Row-parallel node bodies, for ops whose output rows are computed
+ * independently (LayerNorm, Softmax, elementwise ops): body(cg, arg, r0,
+ * r1) emits the node's work for rows [r0, r1) (i64 values), reading and
+ * writing through cg_load/cg_store/cg_ptr (cg->buf) as in the node function.
+ *
+ * kern_rows() calls body once, in place, over [0, rows) when
+ * kern_rows_tasks() gives 1 (no parallel-for parameter, fewer than 2 rows,
+ * or work — the node's element-passes, e.g. numel x passes — below the
+ * threshold task.c explains); otherwise it emits body into a task function
+ * over chunks of rows, with cg->buf of every operand of cg->node pointing
+ * at the task's copies of their pointers (and cg->par NULL), and launches
+ * it with kern_parallel_ptrs().  body must not call cg_fail_if() nor keep
+ * LLVM values across calls (it may run in another function).  Rows written
+ * by one task are read by no other, so the result is bitwise the same for
+ * every thread count as long as a row's arithmetic does not depend on
+ * [r0, r1). */
+typedef void (*KRowsFn)(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1);
+int64_t kern_rows_tasks(const Cg *cg, int64_t rows, int64_t work);
+void kern_rows(Cg *cg, int64_t rows, int64_t work, KRowsFn body, void *arg);
+
 /* Calls the LLVM intrinsic `name` overloaded on over[0..nover). */
 LLVMValueRef kern_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
                             LLVMValueRef *args, unsigned nargs);

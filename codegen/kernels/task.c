@@ -13,6 +13,7 @@
  */
 #include "kernels.h"
 
+#include <assert.h>
 #include <stdio.h>
 
 void kern_fn_begin(Cg *cg, KFn *kf, LLVMValueRef fn)
@@ -91,4 +92,73 @@ void kern_parallel_ptrs(Cg *cg, LLVMValueRef task, const LLVMValueRef *ptrs, int
 		               LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, ctx, &idx, 1, ""));
 	}
 	kern_parallel(cg, task, ctx, ntasks);
+}
+
+/* ---- row-parallel node bodies ---------------------------------------------
+ * Threshold (an estimate, not a measurement): a launch through the
+ * runtime's pool costs a condition-variable broadcast, the workers'
+ * wake-up and a join, several us (tens on a loaded machine); an f32
+ * elementwise pass streams a few elements per ns from L2, so 64K
+ * element-passes take some 20-30 us, about where splitting starts to pay
+ * on two threads.  Below that a node stays serial, in its node function.
+ * Tasks: up to 64, of about 8K element-passes or more each; a pool of T
+ * threads hands each thread a contiguous range of tasks, so the threads
+ * differ by at most one task. */
+#define KROWS_MIN_WORK (64 * 1024)
+#define KROWS_TASK_WORK (8 * 1024)
+#define KROWS_MAX_TASKS 64
+
+int64_t kern_rows_tasks(const Cg *cg, int64_t rows, int64_t work)
+{
+	if (!cg->par || rows < 2 || work < KROWS_MIN_WORK)
+		return 1;
+	int64_t nt = work / KROWS_TASK_WORK;
+	if (nt > KROWS_MAX_TASKS)
+		nt = KROWS_MAX_TASKS;
+	if (nt > rows)
+		nt = rows;
+	if (nt < 2)
+		nt = 2;
+	int64_t chunk = (rows + nt - 1) / nt;
+	return (rows + chunk - 1) / chunk;
+}
+
+void kern_rows(Cg *cg, int64_t rows, int64_t work, KRowsFn body, void *arg)
+{
+	int64_t nt = kern_rows_tasks(cg, rows, work);
+	if (nt <= 1) {
+		body(cg, arg, cg_i64(cg, 0), cg_i64(cg, rows));
+		return;
+	}
+	int64_t chunk = (rows + nt - 1) / nt;
+	/* every operand of the node goes through the context; inside the task
+	 * cg->buf points at the loaded copies, so the body's cg_load/cg_store
+	 * work unchanged */
+	const Node *n = cg->node;
+	ValueId vals[64];   /* a node function has at most 64 operands (module.c) */
+	LLVMValueRef ptrs[64], base[64];
+	int k = 0;
+	for (int i = 0; i < n->nin + n->nout; i++) {
+		ValueId v = i < n->nin ? n->in[i] : n->out[i - n->nin];
+		if (v == IR_NONE)
+			continue;
+		assert(k < 64);
+		vals[k] = v, ptrs[k] = cg->buf[v], k++;
+	}
+	LLVMValueRef par = cg->par;
+	KFn kf;
+	LLVMValueRef task = kern_task_begin(cg, &kf, "rows_task", k, base);
+	for (int i = 0; i < k; i++)
+		cg->buf[vals[i]] = base[i];
+	cg->par = NULL;
+	LLVMValueRef r0 = LLVMBuildNSWMul(cg->b, LLVMGetParam(task, 1), cg_i64(cg, chunk), "");
+	LLVMValueRef r1 = LLVMBuildNSWMul(cg->b, LLVMGetParam(task, 2), cg_i64(cg, chunk), "");
+	LLVMValueRef big = LLVMBuildICmp(cg->b, LLVMIntSGT, r1, cg_i64(cg, rows), "");
+	r1 = LLVMBuildSelect(cg->b, big, cg_i64(cg, rows), r1, "");
+	body(cg, arg, r0, r1);
+	kern_fn_end(cg, &kf);
+	cg->par = par;
+	for (int i = 0; i < k; i++)
+		cg->buf[vals[i]] = ptrs[i];
+	kern_parallel_ptrs(cg, task, ptrs, k, nt);
 }

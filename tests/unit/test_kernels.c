@@ -4,7 +4,8 @@
  * with edge tiles in M and N, several K and M cache blocks, constant
  * (packed at compile time) and run-time B, contiguous and strided B,
  * transposed A, and the Gemm epilogue (alpha, bias row, full / column /
- * scalar C with beta). */
+ * scalar C with beta); threads: GEMM tasks and row-parallel nodes
+ * (LayerNorm, Softmax, elementwise) give bitwise the serial result. */
 #include "testutil.h"
 #include "runtime/onnxcc_pool.h"
 
@@ -249,6 +250,118 @@ static void test_threads_bitwise(void **state)
 	}
 }
 
+/* Row-parallel nodes (kern_rows): LayerNormalization, Softmax, a
+ * broadcasting Add (rows of the outer dim), Gelu and Mul over one flat dim
+ * (blocks, the last one ending in a masked vector), each large enough to
+ * be split into tasks.  The module must hold their task functions; every
+ * thread count gives bitwise the serial outputs, which match a double
+ * reference. */
+#define RW_R 97
+#define RW_C 771          /* not a multiple of any vector width */
+#define RW_N (RW_R * RW_C)
+
+static int rows_tasks_seen;
+
+static void count_rows_tasks(Cg *cg)
+{
+	for (LLVMValueRef f = LLVMGetFirstFunction(cg->mod); f; f = LLVMGetNextFunction(f))
+		if (strstr(LLVMGetValueName(f), ".rows_task"))
+			rows_tasks_seen++;
+}
+
+static void run_rows(float *const y[5], const float *x, const float *scale, const float *bias)
+{
+	TuGraph g = tu_graph();
+	int64_t dx[2] = {RW_R, RW_C}, dc[1] = {RW_C};
+	ValueId vx = tu_input(&g, "x", DT_F32, 2, dx);
+	ValueId vs = tu_const(&g, "scale", DT_F32, 1, dc, scale);
+	ValueId vb = tu_const(&g, "bias", DT_F32, 1, dc, bias);
+	ValueId out[5];
+	const char *names[5] = {"ln", "sm", "add", "gelu", "mul"};
+	for (int i = 0; i < 5; i++)
+		out[i] = tu_output(&g, names[i], DT_F32, 2, dx);
+	ValueId ln_in[3] = {vx, vs, vb};
+	tu_node(&g, OP_LayerNormalization, 17, ln_in, 3, &out[0], 1);
+	tu_node(&g, OP_Softmax, 13, &vx, 1, &out[1], 1);
+	ValueId add_in[2] = {vx, vb};
+	tu_node(&g, OP_Add, 14, add_in, 2, &out[2], 1);
+	tu_node(&g, OP_Gelu, 20, &vx, 1, &out[3], 1);
+	ValueId mul_in[2] = {vx, vx};
+	tu_node(&g, OP_Mul, 14, mul_in, 2, &out[4], 1);
+	const void *ins[1] = {x};
+	void *outs[5] = {y[0], y[1], y[2], y[3], y[4]};
+	tu_run(&g, ins, outs);
+}
+
+static void test_rows_threads_bitwise(void **state)
+{
+	(void)state;
+	size_t nb = RW_N * sizeof(float);
+	float *x = malloc(nb), *scale = malloc(RW_C * 4), *bias = malloc(RW_C * 4);
+	float *y0[5], *y[5];
+	for (int i = 0; i < 5; i++)
+		y0[i] = malloc(nb), y[i] = malloc(nb);
+	fill(x, RW_N, 21);
+	fill(scale, RW_C, 22);
+	fill(bias, RW_C, 23);
+
+	tu_parallel = NULL;
+	rows_tasks_seen = 0;
+	tu_module_hook = count_rows_tasks;
+	run_rows(y0, x, scale, bias);
+	tu_module_hook = NULL;
+	assert_int_equal(rows_tasks_seen, 5);
+
+	/* the serial run against a double reference */
+	double *ref = malloc(RW_N * sizeof(double));
+	for (int k = 0; k < 5; k++) {
+		for (int r = 0; r < RW_R; r++) {
+			const float *xr = x + r * RW_C;
+			double mean = 0, var = 0, mx = -INFINITY, sum = 0;
+			for (int c = 0; c < RW_C; c++)
+				mean += xr[c], mx = fmax(mx, xr[c]);
+			mean /= RW_C;
+			for (int c = 0; c < RW_C; c++)
+				var += (xr[c] - mean) * (xr[c] - mean), sum += exp(xr[c] - mx);
+			var /= RW_C;
+			for (int c = 0; c < RW_C; c++) {
+				double v = xr[c], o;
+				switch (k) {
+				case 0: o = (v - mean) / sqrt(var + 1e-5) * scale[c] + bias[c]; break;
+				case 1: o = exp(v - mx) / sum; break;
+				case 2: o = v + bias[c]; break;
+				case 3: o = 0.5 * v * (1 + erf(v / sqrt(2.0))); break;
+				default: o = v * v; break;
+				}
+				ref[r * RW_C + c] = o;
+			}
+		}
+		double e = rel_err(y0[k], ref, RW_N);
+		if (e > 1e-5)
+			fprintf(stderr, "rows node %d: rel err %g\n", k, e);
+		assert_true(e <= 1e-5);
+	}
+	free(ref);
+
+	const int counts[3] = {1, 2, 3};
+	for (int c = 0; c < 3; c++) {
+		OnnxccPool *pool = onnxcc_pool_create(counts[c]);
+		assert_non_null(pool);
+		OnnxccParallel par = onnxcc_pool_parallel(pool);
+		tu_parallel = &par;
+		for (int i = 0; i < 5; i++)
+			memset(y[i], 0xff, nb);
+		run_rows(y, x, scale, bias);
+		tu_parallel = NULL;
+		onnxcc_pool_destroy(pool);
+		for (int i = 0; i < 5; i++)
+			assert_memory_equal(y[i], y0[i], nb);
+	}
+	for (int i = 0; i < 5; i++)
+		free(y0[i]), free(y[i]);
+	free(x), free(scale), free(bias);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_batched_strided_b),
 		cmocka_unit_test(test_gemm_epilogues),
 		cmocka_unit_test(test_threads_bitwise),
+		cmocka_unit_test(test_rows_threads_bitwise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
