@@ -3,6 +3,7 @@
 #include "cg.h"
 
 #include <assert.h>
+#include <llvm-c/DebugInfo.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,6 +81,16 @@ void cg_for_v(Cg *cg, CgLoop *l, LLVMValueRef lo, LLVMValueRef hi)
 	l->body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "body");
 	l->exit = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "done");
 	l->end = hi;
+	l->trip = -1;
+	if (LLVMIsAConstantInt(lo) && LLVMIsAConstantInt(hi)) {
+		int64_t a = LLVMConstIntGetSExtValue(lo), b = LLVMConstIntGetSExtValue(hi);
+		l->trip = b > a ? b - a : 0;
+	}
+	if (cg->loop_depth < CG_LOOP_STACK) {
+		cg->loop_work[cg->loop_depth] = 0;
+		cg->loop_nested[cg->loop_depth] = false;
+	}
+	cg->loop_depth++;
 	LLVMBuildBr(cg->b, l->header);
 	LLVMPositionBuilderAtEnd(cg->b, l->header);
 	l->iv = LLVMBuildPhi(cg->b, cg->t_i64, "i");
@@ -105,11 +116,39 @@ void cg_for(Cg *cg, CgLoop *l, int64_t lo, int64_t hi)
 	cg_for_v(cg, l, cg_i64(cg, lo), cg_i64(cg, hi));
 }
 
+/* Marks the loop whose latch branch is br with llvm.loop.unroll.disable. */
+static void no_unroll(Cg *cg, LLVMValueRef br)
+{
+	static const char dis[] = "llvm.loop.unroll.disable";
+	LLVMMetadataRef s = LLVMMDStringInContext2(cg->ctx, dis, sizeof dis - 1);
+	LLVMMetadataRef prop = LLVMMDNodeInContext2(cg->ctx, &s, 1);
+	LLVMMetadataRef tmp = LLVMTemporaryMDNode(cg->ctx, NULL, 0);
+	LLVMMetadataRef ops[2] = {tmp, prop};
+	LLVMMetadataRef loop = LLVMMDNodeInContext2(cg->ctx, ops, 2);
+	LLVMMetadataReplaceAllUsesWith(tmp, loop);   /* self-reference; frees tmp */
+	LLVMSetMetadata(br, LLVMGetMDKindIDInContext(cg->ctx, "llvm.loop", 9), LLVMMetadataAsValue(cg->ctx, loop));
+}
+
 void cg_for_end(Cg *cg, CgLoop *l)
 {
 	LLVMValueRef next = LLVMBuildNSWAdd(cg->b, l->iv, cg_i64(cg, 1), "");
 	LLVMBasicBlockRef latch = LLVMGetInsertBlock(cg->b);
-	LLVMBuildBr(cg->b, l->header);
+	LLVMValueRef br = LLVMBuildBr(cg->b, l->header);
+	assert(cg->loop_depth > 0);
+	int d = --cg->loop_depth;
+	if (d < CG_LOOP_STACK) {
+		bool nested = cg->loop_nested[d];
+		int64_t body = nested ? cg->loop_work[d] : 1;
+		int64_t trip = l->trip < 0 ? 1 : l->trip;   /* unknown: LLVM cannot unroll it fully */
+		int64_t work = body > INT64_MAX / (trip ? trip : 1) ? INT64_MAX : body * trip;
+		if (nested && l->trip > 1 && work > CG_UNROLL_NEST_MAX)
+			no_unroll(cg, br);
+		if (d > 0) {
+			cg->loop_work[d - 1] = work > INT64_MAX - cg->loop_work[d - 1] ? INT64_MAX
+			                                                                : cg->loop_work[d - 1] + work;
+			cg->loop_nested[d - 1] = true;
+		}
+	}
 	LLVMAddIncoming(l->iv, &next, &latch, 1);
 	l->next_iv = next;
 	LLVMPositionBuilderAtEnd(cg->b, l->exit);

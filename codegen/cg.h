@@ -51,6 +51,8 @@ typedef struct CgIsa {
 /* At most this many variants besides the baseline. */
 #define CG_MAX_VARIANTS 3
 
+enum { CG_LOOP_STACK = 32 };
+
 typedef struct Cg {
 	Graph *g;
 	Diag *d;
@@ -87,6 +89,11 @@ typedef struct Cg {
 	bool index_clamp;            /* --index-oob=clamp: clamp run-time indices, no status */
 	bool node_can_fail;          /* the node function may return a non-zero status
 	                              * (set by the lowering, cg_fail_if) */
+	/* Open cg_for loops (see CgLoop): per level, the innermost-body
+	 * iterations emitted inside it so far and whether it holds a loop. */
+	int loop_depth;
+	int64_t loop_work[CG_LOOP_STACK];
+	bool loop_nested[CG_LOOP_STACK];
 } Cg;
 
 /* Status codes of the run function (codegen/header.c documents them). */
@@ -132,10 +139,18 @@ LLVMValueRef cg_data_global(Cg *cg, const char *name, size_t n, const void *data
  *       ... i.iv (i64) ...
  *   cg_for_end(cg, &i);            // }
  * Bodies may contain nested loops and branches.  Accumulators: cg_alloca()
- * + LLVMBuildLoad2/Store (mem2reg turns them into registers).            */
+ * + LLVMBuildLoad2/Store (mem2reg turns them into registers).
+ * A loop that holds other loops and whose nest runs more than
+ * CG_UNROLL_NEST_MAX innermost iterations (constant bounds) is marked
+ * llvm.loop.unroll.disable: LLVM fully unrolled such outer loops of small
+ * tensors (a 16 x 64 transpose, a mean over 16 x 128) into blocks of a
+ * thousand loads and stores, which cost more to compile than the rest of
+ * the node and run no faster.  Innermost loops are left to LLVM.        */
+enum { CG_UNROLL_NEST_MAX = 256 };
 typedef struct CgLoop {
 	LLVMValueRef iv, next_iv, end;
 	LLVMBasicBlockRef header, body, exit;
+	int64_t trip;                /* constant trip count, or -1 */
 } CgLoop;
 void cg_for(Cg *cg, CgLoop *l, int64_t lo, int64_t hi);
 void cg_for_v(Cg *cg, CgLoop *l, LLVMValueRef lo, LLVMValueRef hi); /* i64 bounds */

@@ -141,6 +141,7 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid, const char *suffix)
 	LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
 	LLVMPositionBuilderAtEnd(cg->b, body);
 	cg->node_can_fail = false;
+	cg->loop_depth = 0;   /* a failed lowering may have left loops open */
 	bool ok = cg_lower_node(cg, n);
 	if (ok)
 		LLVMBuildRet(cg->b, cg_i32(cg, CG_STATUS_OK));

@@ -350,7 +350,59 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 
 	/* epilogue on the last K block */
 	bool any_epi = k->alpha != 1.0f || k->has_bias || k->has_res || k->act != KACT_NONE;
-	if (any_epi) {
+	/* A GELU epilogue is long (an erf or a sigmoid per vector): unrolled
+	 * over the mr x nv accumulators it made the micro-kernel ten times
+	 * larger and dominated compile time (every MLP shape, once per ISA).
+	 * It runs as a loop over the tile's rows instead, on C: the
+	 * accumulators are stored, then each row is read back (from L1),
+	 * finished and stored again — the same operations per element in the
+	 * same order, so the same bits, for a few loads and stores per tile. */
+	bool epi_loop = k->act == KACT_GELU || k->act == KACT_GELU_TANH;
+	if (epi_loop) {
+		for (int r = 0; r < mr; r++)
+			for (int v = 0; v < nv; v++)
+				vstore(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
+				       VALID(v));
+		CgIf epi;
+		LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntNE, LLVMBuildAnd(cg->b, flags, cg_i32(cg, 2), ""),
+		                                  cg_i32(cg, 0), "");
+		cg_if(cg, &epi, last);
+		LLVMValueRef bias[4] = {0};
+		if (k->has_bias)
+			for (int v = 0; v < nv; v++) {
+				bias[v] = vload(cg, vt, w, gep_c(cg, pbias, v * w), VALID(v));
+				if (k->beta_bias != 1.0f)
+					bias[v] = LLVMBuildFMul(cg->b, bias[v], splat(cg, vt, cg_f32(cg, k->beta_bias)), "");
+			}
+		CgLoop lr;
+		cg_for(cg, &lr, 0, mr);
+		LLVMValueRef crow = gep_f32(cg, pc, LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, k->ldc), ""));
+		LLVMValueRef rrow = k->has_res ? gep_f32(cg, pres, LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, k->res_rs), ""))
+		                               : NULL;
+		LLVMValueRef rs = NULL;
+		if (k->has_res && k->res_cs == 0) {
+			LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, rrow, "");
+			LLVMSetAlignment(x, 4);
+			rs = splat(cg, vt, x);
+		}
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef y = vload(cg, vt, w, gep_c(cg, crow, v * w), VALID(v));
+			if (k->alpha != 1.0f)
+				y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->alpha)), "");
+			if (k->has_bias)
+				y = LLVMBuildFAdd(cg->b, y, bias[v], "");
+			y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
+			if (k->has_res) {
+				LLVMValueRef x = rs ? rs : vload(cg, vt, w, gep_c(cg, rrow, v * w), VALID(v));
+				if (k->beta != 1.0f)
+					x = LLVMBuildFMul(cg->b, x, splat(cg, vt, cg_f32(cg, k->beta)), "");
+				y = LLVMBuildFAdd(cg->b, y, x, "");
+			}
+			vstore(cg, vt, w, gep_c(cg, crow, v * w), y, VALID(v));
+		}
+		cg_for_end(cg, &lr);
+		cg_if_end(cg, &epi);
+	} else if (any_epi) {
 		CgIf epi;
 		LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntNE, LLVMBuildAnd(cg->b, flags, cg_i32(cg, 2), ""),
 		                                  cg_i32(cg, 0), "");
@@ -391,10 +443,11 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		}
 		cg_if_end(cg, &epi);
 	}
-	for (int r = 0; r < mr; r++)
-		for (int v = 0; v < nv; v++)
-			vstore(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
-			       VALID(v));
+	if (!epi_loop)
+		for (int r = 0; r < mr; r++)
+			for (int v = 0; v < nv; v++)
+				vstore(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
+				       VALID(v));
 #undef VALID
 	kern_fn_end(cg, &kf);
 
