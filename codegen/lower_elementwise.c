@@ -689,8 +689,14 @@ static void ew_vec_body(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 	LLVMTypeRef sct = e->ct;
 	if (r == 1) {
 		int64_t n = a->dims[0], nfull = n / a->blk, rem = n % a->blk;
-		for (int i = 0; i <= e->nops; i++)
-			w.off[i] = cg_i64(cg, 0);   /* a flat op broadcasts nothing */
+		/* one dim: each operand is contiguous or a broadcast scalar */
+		for (int i = 0; i <= e->nops; i++) {
+			if (i < e->nops && a->ops[i] == IR_NONE)
+				continue;
+			w.off[i] = cg_i64(cg, 0);
+			if (i < e->nops && a->cst[i][0] == 0)
+				w.bc[i] = cg_vsplat(&v, cg_load(cg, a->ops[i], w.off[i]));
+		}
 		e->ct = v.t;
 		if (nfull > 0) {
 			LLVMValueRef hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, r1, cg_i64(cg, nfull), ""),
