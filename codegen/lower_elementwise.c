@@ -689,10 +689,12 @@ static void ew_vec_body(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 	LLVMTypeRef sct = e->ct;
 	if (r == 1) {
 		int64_t n = a->dims[0], nfull = n / a->blk, rem = n % a->blk;
+		/* one dim: each operand is contiguous or a broadcast scalar */
 		for (int i = 0; i <= e->nops; i++) {
+			if (i < e->nops && a->ops[i] == IR_NONE)
+				continue;
 			w.off[i] = cg_i64(cg, 0);
-			/* an operand of one element broadcast over the flat dim */
-			if (i < e->nops && a->ops[i] != IR_NONE && a->cst[i][0] == 0)
+			if (i < e->nops && a->cst[i][0] == 0)
 				w.bc[i] = cg_vsplat(&v, cg_load(cg, a->ops[i], w.off[i]));
 		}
 		e->ct = v.t;

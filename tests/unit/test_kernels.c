@@ -251,8 +251,8 @@ static void test_threads_bitwise(void **state)
 }
 
 /* Row-parallel nodes (kern_rows): LayerNormalization, Softmax, a
- * broadcasting Add (rows of the outer dim), Gelu and Mul over one flat dim
- * (blocks, the last one ending in a masked vector), each large enough to
+ * broadcasting Add (rows of the outer dim), Gelu and a Mul by a scalar over
+ * one flat dim (blocks, the last one ending in a masked vector), each large enough to
  * be split into tasks.  The module must hold their task functions; every
  * thread count gives bitwise the serial outputs, which match a double
  * reference. */
@@ -286,7 +286,9 @@ static void run_rows(float *const y[5], const float *x, const float *scale, cons
 	ValueId add_in[2] = {vx, vb};
 	tu_node(&g, OP_Add, 14, add_in, 2, &out[2], 1);
 	tu_node(&g, OP_Gelu, 20, &vx, 1, &out[3], 1);
-	ValueId mul_in[2] = {vx, vx};
+	float two = 2.5f;
+	ValueId vk = tu_const(&g, "k", DT_F32, 0, NULL, &two);
+	ValueId mul_in[2] = {vx, vk};
 	tu_node(&g, OP_Mul, 14, mul_in, 2, &out[4], 1);
 	const void *ins[1] = {x};
 	void *outs[5] = {y[0], y[1], y[2], y[3], y[4]};
@@ -331,7 +333,7 @@ static void test_rows_threads_bitwise(void **state)
 				case 1: o = exp(v - mx) / sum; break;
 				case 2: o = v + bias[c]; break;
 				case 3: o = 0.5 * v * (1 + erf(v / sqrt(2.0))); break;
-				default: o = v * v; break;
+				default: o = v * 2.5; break;
 				}
 				ref[r * RW_C + c] = o;
 			}
