@@ -390,6 +390,17 @@ static bool from_attention(Graph *g, ValueId v)
 	return false;
 }
 
+/* n is a Gather along axis 1 by a constant 1-D index with as many entries
+ * as that axis has (SReT's token permutation or its inverse). */
+static bool token_permutation(Graph *g, const Node *n)
+{
+	if (n->op != OP_Gather || n->nin != 2 || attr_int(n, "axis", 0) != 1)
+		return false;
+	const Value *x = gval(g, n->in[0]), *ix = gval(g, n->in[1]);
+	return x->shape.rank >= 2 && ix->kind == VK_CONST && ix->shape.rank == 1 &&
+	       ix->shape.dims[0] == x->shape.dims[1];
+}
+
 /* Element offset in a row-major tensor of dims d (rank r) of index ix. */
 static int64_t rm_ofs(int r, const int64_t *d, const int64_t *ix)
 {
@@ -482,32 +493,38 @@ static void test_layouts(void **state)
 /* The fusions on the zoo: Attention and RelAttention nodes made, Softmax
  * nodes left, head split/merge Transposes left (a Transpose whose
  * output reaches an attention node through data movement only, or that
- * reads one's output) and Concats left whose output reaches an attention
- * node through data movement only (skip-layer K/V segments). */
+ * reads one's output), Concats left whose output reaches an attention
+ * node through data movement only (skip-layer K/V segments) and token
+ * permutation Gathers left (SReT's group attention). */
 static void test_zoo_counts(void **state)
 {
 	(void)state;
 	static const struct {
 		const char *model;
-		int attention, relattention, softmax_left, head_transposes_left, concats_left;
+		int attention, relattention, softmax_left, head_transposes_left, concats_left, perm_gathers_left;
 	} want[] = {
-		{"encoder_opset14", 2, 0, 0, 0, 0}, /* one per encoder layer */
-		{"ode_euler", 2, 0, 0, 0, 0},       /* one per function evaluation */
-		{"ode_rk2", 4, 0, 0, 0, 0},
-		{"ode_rk4", 8, 0, 0, 0, 0},
-		{"pvt_opset13", 4, 0, 0, 0, 0},     /* one per block */
-		{"pvt_opset17", 4, 0, 0, 0, 0},
+		{"encoder_opset14", 2, 0, 0, 0, 0, 0}, /* one per encoder layer */
+		{"ode_euler", 2, 0, 0, 0, 0, 0},       /* one per function evaluation */
+		{"ode_rk2", 4, 0, 0, 0, 0, 0},
+		{"ode_rk4", 8, 0, 0, 0, 0, 0},
+		{"pvt_opset13", 4, 0, 0, 0, 0, 0},     /* one per block */
+		{"pvt_opset17", 4, 0, 0, 0, 0, 0},
 		/* K/V of two layers concatenated: read as two segments, each
 		 * layer's k/v by its own and the next layer's Attention */
-		{"skip_attn", 3, 0, 0, 0, 0},
-		{"sret_opset14", 5, 0, 0, 0, 0},
-		{"swin_opset14", 4, 0, 0, 0, 0},    /* plain and shifted windows */
-		{"swin_tv_mini", 6, 0, 0, 0, 0},    /* torchvision's SwinTransformer, depths 2,2,2 */
-		{"txl_opset13_b1", 0, 2, 0, 0, 0},  /* one RelAttention per layer */
-		{"txl_opset16_b1", 0, 2, 0, 0, 0},
-		{"txl_opset16_b2", 0, 2, 0, 0, 0},
-		{"lstm_depth_onnx", 3, 0, 0, 0, 0},     /* attention over the depth outputs */
-		{"lstm_depth_decomposed", 3, 0, 0, 0, 0},
+		{"skip_attn", 3, 0, 0, 0, 0, 0},
+		/* group attention: the token permutation (Gather axis 1 by a
+		 * random permutation) and its inverse stay, one pair per
+		 * attention: they sit before the qkv GEMM and after the
+		 * projection GEMM, not next to the Attention node, and an
+		 * arbitrary permutation is no stride pattern (perm_*) */
+		{"sret_opset14", 5, 0, 0, 0, 0, 10},
+		{"swin_opset14", 4, 0, 0, 0, 0, 0},    /* plain and shifted windows */
+		{"swin_tv_mini", 6, 0, 0, 0, 0, 0},    /* torchvision's SwinTransformer, depths 2,2,2 */
+		{"txl_opset13_b1", 0, 2, 0, 0, 0, 0},  /* one RelAttention per layer */
+		{"txl_opset16_b1", 0, 2, 0, 0, 0, 0},
+		{"txl_opset16_b2", 0, 2, 0, 0, 0, 0},
+		{"lstm_depth_onnx", 3, 0, 0, 0, 0, 0},     /* attention over the depth outputs */
+		{"lstm_depth_decomposed", 3, 0, 0, 0, 0, 0},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		char p[4096];
@@ -519,7 +536,7 @@ static void test_zoo_counts(void **state)
 		PipelineOptions o = {.verify_each = true};
 		if (!pass_pipeline(g, &o, &d))
 			fail_msg("%s: %s", want[i].model, d.buf);
-		int att = 0, rel = 0, sm = 0, ht = 0, cat = 0;
+		int att = 0, rel = 0, sm = 0, ht = 0, cat = 0, pg = 0;
 		for (int k = 0; k < g->nnodes; k++) {
 			Node *n = &g->nodes[k];
 			att += !n->dead && n->op == OP_Attention;
@@ -528,14 +545,17 @@ static void test_zoo_counts(void **state)
 			ht += !n->dead && n->op == OP_Transpose &&
 			      (feeds_attention(g, n->out[0], 0) || from_attention(g, n->in[0]));
 			cat += !n->dead && n->op == OP_Concat && feeds_attention(g, n->out[0], 0);
+			pg += !n->dead && token_permutation(g, n);
 		}
 		fprintf(stderr, "%-22s Attention %d, RelAttention %d, Softmax left %d, head split/merge Transposes left %d, "
-		        "Concats feeding attention left %d\n", want[i].model, att, rel, sm, ht, cat);
+		        "Concats feeding attention left %d, token permutation Gathers left %d\n", want[i].model, att,
+		        rel, sm, ht, cat, pg);
 		assert_int_equal(att, want[i].attention);
 		assert_int_equal(rel, want[i].relattention);
 		assert_int_equal(sm, want[i].softmax_left);
 		assert_int_equal(ht, want[i].head_transposes_left);
 		assert_int_equal(cat, want[i].concats_left);
+		assert_int_equal(pg, want[i].perm_gathers_left);
 		graph_free(g);
 		diag_free(&d);
 	}
