@@ -17,6 +17,12 @@
  * threads.  Targets without a vector unit (vlen < 4) get plain loop nests
  * for the two products.  Batch dims of Q, K, V and bias broadcast (stride
  * 0); the bias is added by the first product's residual epilogue.
+ *
+ * K and V may each come in two segments along the token axis (inputs K2,
+ * V2: the skip-layer Concat, never built): the first product then fills
+ * the score columns [0, n0) from K and [n0, Nk) from K2, the softmax runs
+ * over the whole row, and the second product is E[:, :m0] . V followed by
+ * E[:, m0:] . V2 accumulated into the same output rows (KGemm.accumulate).
  */
 #include "lower.h"
 #include "kernels/kernels.h"
@@ -29,16 +35,21 @@
 /* Floats of the score block kept on the stack per task. */
 #define ATTN_BLOCK_FLOATS (32 * 1024)
 
+/* The task's pointers: ctx entries and AttnPlan.bs/off rows. */
+enum { AP_Q, AP_K, AP_V, AP_BIAS, AP_O, AP_K2, AP_V2, AP_N };
+
 typedef struct AttnPlan {
 	int64_t nq, nk, d, dv;
 	int br;                          /* batch rank */
 	int64_t bdims[IR_MAX_RANK];
-	int64_t bs[5][IR_MAX_RANK];      /* batch strides of q, k, v, bias, o */
+	int64_t bs[AP_N][IR_MAX_RANK];   /* batch strides of the AP_* operands */
 	int64_t q_rs, q_cs;              /* Q strides along Nq and d */
-	int64_t kb_rs, kb_cs;            /* K^T (the B of Q.K^T) along d and Nk */
-	int64_t v_rs, v_cs;              /* V along Nk and dv */
+	int nks, nvs;                    /* segments of K and of V (1 or 2) */
+	int64_t kn[2], vn[2];            /* keys per K segment, rows per V segment */
+	int64_t kb_rs[2], kb_cs[2];      /* K^T (the B of Q.K^T) along d and Nk */
+	int64_t v_rs[2], v_cs[2];        /* V along Nk and dv */
 	int64_t o_rs;                    /* O along Nq (along dv: 1) */
-	int64_t off[3];                  /* element offsets of q, k, v (sel_*) */
+	int64_t off[AP_N];               /* element offsets of the operands (sel_*) */
 	int64_t bias_rs, bias_cs;        /* bias strides along Nq and Nk */
 	bool has_bias, k_t;
 	float scale;
@@ -60,15 +71,17 @@ static LLVMValueRef gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx)
 	return LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base, &idx, 1, "");
 }
 
-/* C = alpha * A.B + res (the subset of KGemm the attention products use)
- * as a plain loop nest: for targets without a vector unit. */
+/* C = alpha * A.B + res, or C += A.B with accumulate (the subset of KGemm
+ * the attention products use) as a plain loop nest: for targets without a
+ * vector unit. */
 static void plain_gemm(Cg *cg, const KGemm *g)
 {
 	LLVMValueRef acc = cg_alloca(cg, cg->t_f32, "acc");
 	CgLoop li, lj, lk;
 	cg_for(cg, &li, 0, g->M);
 	cg_for(cg, &lj, 0, g->N);
-	LLVMBuildStore(cg->b, cg_f32(cg, 0.0f), acc);
+	LLVMValueRef cp = gep_f32(cg, g->c, add_i64(cg, mul_i64(cg, li.iv, g->ldc), lj.iv));
+	LLVMBuildStore(cg->b, g->accumulate ? LLVMBuildLoad2(cg->b, cg->t_f32, cp, "") : cg_f32(cg, 0.0f), acc);
 	cg_for(cg, &lk, 0, g->K);
 	LLVMValueRef a = LLVMBuildLoad2(cg->b, cg->t_f32,
 	                                gep_f32(cg, g->a, add_i64(cg, mul_i64(cg, li.iv, g->a_rs), mul_i64(cg, lk.iv, g->a_cs))), "");
@@ -86,7 +99,7 @@ static void plain_gemm(Cg *cg, const KGemm *g)
 		                                                            mul_i64(cg, lj.iv, g->res_cs))), "");
 		y = LLVMBuildFAdd(cg->b, y, x, "");
 	}
-	LLVMBuildStore(cg->b, y, gep_f32(cg, g->c, add_i64(cg, mul_i64(cg, li.iv, g->ldc), lj.iv)));
+	LLVMBuildStore(cg->b, y, cp);
 	cg_for_end(cg, &lj);
 	cg_for_end(cg, &li);
 }
@@ -195,22 +208,26 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
 static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef i0, int64_t rows,
                        LLVMValueRef sbuf, LLVMValueRef lbuf)
 {
-	KGemm g1;
-	memset(&g1, 0, sizeof g1);
-	g1.M = rows, g1.N = A->nk, g1.K = A->d;
-	g1.a = gep_f32(cg, p[0], mul_i64(cg, i0, A->q_rs));
-	g1.a_rs = A->q_rs, g1.a_cs = A->q_cs;
-	g1.b = p[1];
-	g1.b_rs = A->kb_rs;
-	g1.b_cs = A->kb_cs;
-	g1.c = sbuf, g1.ldc = A->nk;
-	g1.alpha = A->scale;
-	if (A->has_bias) {
-		g1.res = gep_f32(cg, p[3], mul_i64(cg, i0, A->bias_rs));
-		g1.res_rs = A->bias_rs, g1.res_cs = A->bias_cs;
-		g1.beta = 1.0f;
+	/* scores, columns [j0, j0 + kn[s]) from K segment s */
+	int64_t j0 = 0;
+	for (int s = 0; s < A->nks; j0 += A->kn[s], s++) {
+		KGemm g1;
+		memset(&g1, 0, sizeof g1);
+		g1.M = rows, g1.N = A->kn[s], g1.K = A->d;
+		g1.a = gep_f32(cg, p[AP_Q], mul_i64(cg, i0, A->q_rs));
+		g1.a_rs = A->q_rs, g1.a_cs = A->q_cs;
+		g1.b = p[s ? AP_K2 : AP_K];
+		g1.b_rs = A->kb_rs[s];
+		g1.b_cs = A->kb_cs[s];
+		g1.c = gep_f32(cg, sbuf, cg_i64(cg, j0)), g1.ldc = A->nk;
+		g1.alpha = A->scale;
+		if (A->has_bias) {
+			g1.res = gep_f32(cg, p[AP_BIAS], add_i64(cg, mul_i64(cg, i0, A->bias_rs), cg_i64(cg, j0 * A->bias_cs)));
+			g1.res_rs = A->bias_rs, g1.res_cs = A->bias_cs;
+			g1.beta = 1.0f;
+		}
+		cg_attn_gemm(cg, &g1);
 	}
-	cg_attn_gemm(cg, &g1);
 
 	/* softmax numerators in place, row sums into lbuf */
 	CgLoop lr;
@@ -221,15 +238,20 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), gep_f32(cg, lbuf, lr.iv));
 	cg_for_end(cg, &lr);
 
-	KGemm g2;
-	memset(&g2, 0, sizeof g2);
-	g2.M = rows, g2.N = A->dv, g2.K = A->nk;
-	g2.a = sbuf, g2.a_rs = A->nk, g2.a_cs = 1;
-	g2.b = p[2], g2.b_rs = A->v_rs, g2.b_cs = A->v_cs;
-	LLVMValueRef ob = gep_f32(cg, p[4], mul_i64(cg, i0, A->o_rs));
-	g2.c = ob, g2.ldc = A->o_rs;
-	g2.alpha = 1.0f;
-	cg_attn_gemm(cg, &g2);
+	/* O_blk = E . V, the rows [j0, j0 + vn[s]) of V from segment s */
+	LLVMValueRef ob = gep_f32(cg, p[AP_O], mul_i64(cg, i0, A->o_rs));
+	j0 = 0;
+	for (int s = 0; s < A->nvs; j0 += A->vn[s], s++) {
+		KGemm g2;
+		memset(&g2, 0, sizeof g2);
+		g2.M = rows, g2.N = A->dv, g2.K = A->vn[s];
+		g2.a = gep_f32(cg, sbuf, cg_i64(cg, j0)), g2.a_rs = A->nk, g2.a_cs = 1;
+		g2.b = p[s ? AP_V2 : AP_V], g2.b_rs = A->v_rs[s], g2.b_cs = A->v_cs[s];
+		g2.c = ob, g2.ldc = A->o_rs;
+		g2.alpha = 1.0f;
+		g2.accumulate = s > 0;
+		cg_attn_gemm(cg, &g2);
+	}
 
 	/* normalise: O[r, :] *= 1 / l[r] */
 	cg_for(cg, &lr, 0, rows);
@@ -245,12 +267,13 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 }
 
 /* Emits `void task(ptr ctx, i64 begin, i64 end)` over tasks
- * t = batch * nblk + block; ctx holds {q, k, v, bias, o}. */
+ * t = batch * nblk + block; ctx holds the AP_* pointers {q, k, v, bias, o,
+ * k2, v2}. */
 static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 {
 	KFn kf;
-	LLVMValueRef base[5];
-	LLVMValueRef fn = kern_task_begin(cg, &kf, "attention_task", 5, base);
+	LLVMValueRef base[AP_N];
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "attention_task", AP_N, base);
 
 	LLVMValueRef sbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->rows * A->nk)), "scores");
 	LLVMSetAlignment(sbuf, 64);
@@ -260,22 +283,25 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
 	LLVMValueRef ib = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, A->nblk), "");
 	LLVMValueRef rest = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, A->nblk), "");
-	LLVMValueRef off[5];
-	for (int o = 0; o < 5; o++)
+	LLVMValueRef off[AP_N];
+	for (int o = 0; o < AP_N; o++)
 		off[o] = cg_i64(cg, 0);
 	for (int d = A->br - 1; d >= 0; d--) {
 		LLVMValueRef x = LLVMBuildSRem(cg->b, rest, cg_i64(cg, A->bdims[d]), "");
 		rest = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, A->bdims[d]), "");
-		for (int o = 0; o < 5; o++)
+		for (int o = 0; o < AP_N; o++)
 			if (A->bs[o][d])
 				off[o] = add_i64(cg, off[o], mul_i64(cg, x, A->bs[o][d]));
 	}
-	LLVMValueRef p[5];
-	for (int o = 0; o < 3; o++)
+	LLVMValueRef p[AP_N];
+	for (int o = 0; o < AP_N; o++)
 		if (A->off[o])
 			off[o] = add_i64(cg, off[o], cg_i64(cg, A->off[o]));
-	for (int o = 0; o < 5; o++)
-		p[o] = (o == 3 && !A->has_bias) ? NULL : gep_f32(cg, base[o], off[o]);
+	for (int o = 0; o < AP_N; o++) {
+		bool absent = (o == AP_BIAS && !A->has_bias) || (o == AP_K2 && A->nks < 2) ||
+		              (o == AP_V2 && A->nvs < 2);
+		p[o] = absent ? NULL : gep_f32(cg, base[o], off[o]);
+	}
 	LLVMValueRef i0 = mul_i64(cg, ib, A->rows);
 	int64_t last = A->nq - (A->nblk - 1) * A->rows;
 	if (last == A->rows) {
@@ -334,8 +360,14 @@ static int64_t read_view(const Node *n, const char *perm, const char *sel, const
 bool cg_lower_attention(Cg *cg, const Node *n)
 {
 	Graph *g = cg->g;
-	const Value *q = gval(g, n->in[0]), *k = gval(g, n->in[1]), *v = gval(g, n->in[2]);
-	const Value *bias = n->nin > 3 && n->in[3] != IR_NONE ? gval(g, n->in[3]) : NULL;
+	/* the operand values by AP_* index (NULL: absent) */
+	static const int slot[AP_N] = {0, 1, 2, 3, -1, 4, 5};
+	static const char *const perm[AP_N] = {"perm_q", "perm_k", "perm_v", NULL, NULL, "perm_k2", "perm_v2"};
+	static const char *const sel[AP_N] = {"sel_q", "sel_k", "sel_v", NULL, NULL, "sel_k2", "sel_v2"};
+	const Value *x[AP_N];
+	for (int i = 0; i < AP_N; i++)
+		x[i] = slot[i] >= 0 && slot[i] < n->nin && n->in[slot[i]] != IR_NONE ? gval(g, n->in[slot[i]]) : NULL;
+	const Value *bias = x[AP_BIAS];
 	const Value *o = gval(g, n->out[0]);
 	AttnPlan A;
 	memset(&A, 0, sizeof A);
@@ -344,18 +376,30 @@ bool cg_lower_attention(Cg *cg, const Node *n)
 	A.br = r - 2;
 	A.k_t = attr_int(n, "k_transposed", 0) != 0;
 	A.scale = attr_float(n, "scale", 1.0f);
-	int64_t dims[4][IR_MAX_RANK], st[5][IR_MAX_RANK];
-	A.off[0] = read_view(n, "perm_q", "sel_q", q, r, dims[0], st[0]);
-	A.off[1] = read_view(n, "perm_k", "sel_k", k, r, dims[1], st[1]);
-	A.off[2] = read_view(n, "perm_v", "sel_v", v, r, dims[2], st[2]);
-	A.nq = dims[0][r - 2];
-	A.d = dims[0][r - 1];
-	A.nk = dims[2][r - 2];
-	A.dv = dims[2][r - 1];
-	A.q_rs = st[0][r - 2], A.q_cs = st[0][r - 1];
-	A.kb_rs = A.k_t ? st[1][r - 2] : st[1][r - 1];
-	A.kb_cs = A.k_t ? st[1][r - 1] : st[1][r - 2];
-	A.v_rs = st[2][r - 2], A.v_cs = st[2][r - 1];
+	int64_t dims[AP_N][IR_MAX_RANK], st[AP_N][IR_MAX_RANK];
+	for (int i = 0; i < AP_N; i++)
+		if (perm[i] && x[i])
+			A.off[i] = read_view(n, perm[i], sel[i], x[i], r, dims[i], st[i]);
+	A.nq = dims[AP_Q][r - 2];
+	A.d = dims[AP_Q][r - 1];
+	A.dv = dims[AP_V][r - 1];
+	A.q_rs = st[AP_Q][r - 2], A.q_cs = st[AP_Q][r - 1];
+	A.nks = x[AP_K2] ? 2 : 1;
+	A.nvs = x[AP_V2] ? 2 : 1;
+	A.nk = 0;
+	for (int s = 0; s < A.nks; s++) {
+		int i = s ? AP_K2 : AP_K;
+		A.kn[s] = dims[i][r - (A.k_t ? 1 : 2)];
+		A.kb_rs[s] = A.k_t ? st[i][r - 2] : st[i][r - 1];
+		A.kb_cs[s] = A.k_t ? st[i][r - 1] : st[i][r - 2];
+		A.nk += A.kn[s];
+	}
+	for (int s = 0; s < A.nvs; s++) {
+		int i = s ? AP_V2 : AP_V;
+		A.vn[s] = dims[i][r - 2];
+		A.v_rs[s] = st[i][r - 2], A.v_cs[s] = st[i][r - 1];
+	}
+	assert(A.vn[0] + A.vn[1] == A.nk);
 	/* the output: stored as Transpose(O, perm_o); O's dim perm_o[j] has
 	 * the stored dim j's stride */
 	{
@@ -369,33 +413,30 @@ bool cg_lower_attention(Cg *cg, const Node *n)
 		assert(npo < 0 || npo == r);
 		for (int j = 0; j < r; j++) {
 			int l = npo < 0 ? j : (int)po[j];
-			st[4][l] = cst[j];
+			st[AP_O][l] = cst[j];
 		}
-		assert(st[4][r - 1] == 1);
-		A.o_rs = st[4][r - 2];
+		assert(st[AP_O][r - 1] == 1);
+		A.o_rs = st[AP_O][r - 2];
 	}
 	A.has_bias = bias != NULL;
 	if (A.nk > ATTN_BLOCK_FLOATS)
 		return cg_unsupported(cg, 1, "Attention over %lld keys (at most %d)", (long long)A.nk,
 		                      ATTN_BLOCK_FLOATS);
 	if (bias) {
-		cg_broadcast_strides(&bias->shape, r, st[3]);
-		A.bias_rs = st[3][r - 2];
-		A.bias_cs = st[3][r - 1];
+		cg_broadcast_strides(&bias->shape, r, st[AP_BIAS]);
+		A.bias_rs = st[AP_BIAS][r - 2];
+		A.bias_cs = st[AP_BIAS][r - 1];
 		assert(A.bias_cs == 0 || A.bias_cs == 1);
 	}
 	A.nbatch = 1;
 	for (int d = 0; d < A.br; d++) {
 		A.bdims[d] = 1;
-		for (int i = 0; i < 3; i++)
-			if (dims[i][d] != 1)
+		for (int i = 0; i < AP_N; i++)
+			if (perm[i] && x[i] && dims[i][d] != 1)
 				A.bdims[d] = dims[i][d];
 		A.nbatch *= A.bdims[d];
-		for (int i = 0; i < 5; i++)
-			A.bs[i][d] = (i == 3 && !bias) ? 0 : st[i][d];
-		if (A.bdims[d] == 1)
-			for (int i = 0; i < 5; i++)
-				A.bs[i][d] = 0;
+		for (int i = 0; i < AP_N; i++)
+			A.bs[i][d] = (i != AP_O && !x[i]) || A.bdims[d] == 1 ? 0 : st[i][d];
 	}
 	/* rows per block: the score block within ATTN_BLOCK_FLOATS, and enough
 	 * tasks (8) to balance a few threads when the batch alone does not */
@@ -418,8 +459,9 @@ bool cg_lower_attention(Cg *cg, const Node *n)
 	A.nblk = (A.nq + rows - 1) / rows;
 
 	LLVMValueRef task = emit_task(cg, &A);
-	LLVMValueRef ptrs[5] = {cg_ptr(cg, n->in[0]), cg_ptr(cg, n->in[1]), cg_ptr(cg, n->in[2]),
-	                        bias ? cg_ptr(cg, n->in[3]) : NULL, cg_ptr(cg, n->out[0])};
-	kern_parallel_ptrs(cg, task, ptrs, 5, A.nbatch * A.nblk);
+	LLVMValueRef ptrs[AP_N];
+	for (int i = 0; i < AP_N; i++)
+		ptrs[i] = i == AP_O ? cg_ptr(cg, n->out[0]) : x[i] ? cg_ptr(cg, n->in[slot[i]]) : NULL;
+	kern_parallel_ptrs(cg, task, ptrs, AP_N, A.nbatch * A.nblk);
 	return true;
 }

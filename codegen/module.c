@@ -514,6 +514,83 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 	return ok;
 }
 
+/* Functions by name (names are unique in a module: a stable order). */
+static int cmp_fn_name(const void *a, const void *b)
+{
+	size_t la, lb;
+	return strcmp(LLVMGetValueName2(*(LLVMValueRef const *)a, &la), LLVMGetValueName2(*(LLVMValueRef const *)b, &lb));
+}
+
+/* fn is what the run function calls for one node: "<node>K.Op" (a node
+ * function, or the baseline version of a multi-versioned one) or
+ * "<node>K.Op.dispatch"; not a variant "<node>K.Op.avx2" (an inlined
+ * dispatcher leaves calls of the baseline and of each variant). */
+static bool node_entry(const char *fn, const char *node)
+{
+	size_t n = strlen(node);
+	if (strncmp(fn, node, n))
+		return false;
+	const char *p = fn + n;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (p == fn + n || *p++ != '.')
+		return false;
+	p = strchr(p, '.');
+	return !p || !strcmp(p, ".dispatch");
+}
+
+void cg_node_sharing(LLVMModuleRef m, const char *prefix, CgSharing *s)
+{
+	memset(s, 0, sizeof *s);
+	char name[300], node[300];
+	snprintf(name, sizeof name, "%s_run_parallel", prefix);
+	snprintf(node, sizeof node, "%s.node", prefix);
+	LLVMValueRef run = LLVMGetNamedFunction(m, name);
+	if (!run)
+		return;
+	/* the callees of the node calls, sorted by name: equal ones adjacent */
+	int n = 0, cap = 64;
+	LLVMValueRef *callee = xmalloc(sizeof *callee * (size_t)cap);
+	for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(run); bb; bb = LLVMGetNextBasicBlock(bb))
+		for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in)) {
+			if (!LLVMIsACallInst(in))
+				continue;
+			LLVMValueRef f = LLVMGetCalledValue(in);
+			size_t len;
+			const char *fn = f && LLVMIsAFunction(f) ? LLVMGetValueName2(f, &len) : NULL;
+			if (!fn || !node_entry(fn, node))
+				continue;
+			if (n == cap)
+				callee = xrealloc(callee, sizeof *callee * (size_t)(cap *= 2));
+			callee[n++] = f;
+		}
+	qsort(callee, (size_t)n, sizeof *callee, cmp_fn_name);
+	s->calls = n;
+	for (int i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && callee[j] == callee[i]; j++)
+			;
+		s->functions++;
+		int c = j - i;
+		if (c < 2)
+			continue;
+		s->shared++;
+		s->shared_calls += c;
+		/* keep the most-called (insertion into top, most calls first) */
+		int k = s->ntop < 8 ? s->ntop++ : 8;
+		while (k > 0 && s->top[k - 1].calls < c) {
+			if (k < 8)
+				s->top[k] = s->top[k - 1];
+			k--;
+		}
+		if (k < 8) {
+			size_t len;
+			snprintf(s->top[k].name, sizeof s->top[k].name, "%s", LLVMGetValueName2(callee[i], &len));
+			s->top[k].calls = c;
+		}
+	}
+	free(callee);
+}
+
 void cg_dispose(Cg *cg)
 {
 	kern_cache_free(cg);

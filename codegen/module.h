@@ -38,6 +38,28 @@ typedef struct CgModuleOptions {
 bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOptions *o, Diag *d);
 void cg_dispose(Cg *cg);
 
+/* How the node calls of a module's run function share functions: after
+ * cg_optimize() (LLVM's mergefunc replaces a node function identical to
+ * an earlier one, e.g. a repeated block with the same weights, by that
+ * one), the calls of <prefix>_run_parallel to node functions grouped by
+ * callee: one call per node (a multi-versioned node counts by its
+ * dispatcher, or its baseline version when the dispatcher was inlined). */
+typedef struct CgSharing {
+	int calls;              /* node calls in the run function */
+	int functions;          /* distinct node functions they call */
+	int shared;             /* of those, functions called more than once */
+	int shared_calls;       /* the calls of the shared functions */
+	int ntop;               /* top[0..ntop): the most-called shared functions */
+	struct {
+		char name[160];
+		int calls;
+	} top[8];
+} CgSharing;
+
+/* Fills *s from module m built with prefix (all zero when m has no run
+ * function). */
+void cg_node_sharing(LLVMModuleRef m, const char *prefix, CgSharing *s);
+
 /* Fills the cached types of cg from cg->ctx (for tests that build their own
  * context). */
 void cg_init_types(Cg *cg);

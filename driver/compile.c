@@ -135,6 +135,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	Graph *g = NULL;
 	MemPlan plan = {0};
 	Cg cg = {0};
+	CgSharing sharing = {0};
 	LLVMTargetMachineRef tm = NULL;
 	LLVMTargetDataRef layout = NULL;
 	char *tmp_out = NULL, *tmp_hdr = NULL, *tmp_obj = NULL, *hdr_path = NULL;
@@ -267,6 +268,8 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	phase_end(&P);
 	if (!optimised)
 		goto out;
+	if (o->stats)
+		cg_node_sharing(cg.mod, prefix, &sharing);
 
 	hdr_path = o->header_path ? xstrdup(o->header_path) : header_default(o->out_path);
 	if (!(tmp_out = temp_beside(o->out_path, d)) || !(tmp_hdr = temp_beside(hdr_path, d)))
@@ -363,6 +366,19 @@ out:
 		fprintf(stderr, "stats: %d nodes, weights %llu bytes, workspace %llu bytes "
 		        "(naive %llu bytes, %.1f%% saved)\n", live, (unsigned long long)wbytes,
 		        (unsigned long long)plan.size, (unsigned long long)plan.naive, saved);
+		if (sharing.calls) {
+			fprintf(stderr, "stats: node functions: %d calls, %d functions emitted; ", sharing.calls,
+			        sharing.functions);
+			if (sharing.shared)
+				fprintf(stderr, "%d emitted once and called by %d nodes (identical nodes merged: "
+				        "repeated or weight-shared blocks)\n", sharing.shared, sharing.shared_calls);
+			else
+				fprintf(stderr, "none shared\n");
+			for (int i = 0; i < sharing.ntop; i++)
+				fprintf(stderr, "stats:   %s called %d times\n", sharing.top[i].name, sharing.top[i].calls);
+			if (sharing.shared > sharing.ntop)
+				fprintf(stderr, "stats:   ... and %d more shared functions\n", sharing.shared - sharing.ntop);
+		}
 	}
 	free(hdr_path);
 	cg_dispose(&cg);

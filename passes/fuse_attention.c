@@ -19,7 +19,14 @@
  * The scale may also sit on q' or kT' (a scalar Mul/Div used only there);
  * all scales multiply into `scale`.  kT' = Transpose(k) swapping the last
  * two dims is read as k (k_transposed=0); any other kT' is read as given
- * (k_transposed=1).  Swin's two additions become one bias: a constant
+ * (k_transposed=1).  When k (after that Transpose) or v is a Concat of two
+ * tensors along the token axis (k: its second-to-last dim, or its last
+ * with k_transposed=1; v: its second-to-last), read only here — the
+ * skip-layer form, K/V of the preceding and the current layer — its two
+ * inputs become the op's K and K2 (V and V2): the op reads the segments in
+ * place and the Concat dies.  A Concat along another axis, of more than
+ * two inputs or with a second reader stays and is read as one tensor.
+ * Swin's two additions become one bias: a constant
  * b1 + mask computed here when both are constants, else the mask's Add
  * is rewritten to Add(b1, mask) (when b1 spans trailing dims common to the
  * two shapes and the sum keeps the Add's shape) and the Reshape after it
@@ -264,6 +271,30 @@ static ValueId window_bias_const(Graph *g, const WinBias *w)
 	return c;
 }
 
+/* x is Concat(a, b) along axis r - from_end of its rank r, both parts
+ * non-empty f32, and read once: returns the Concat (a, b in *a, *b). */
+static Node *concat_segments(Fuse *F, ValueId x, int from_end, ValueId *a, ValueId *b)
+{
+	Graph *g = F->g;
+	Node *cat = sole(F, x, OP_Concat);
+	if (!cat || cat->nin != 2 || !is_f32(g, cat->in[0]) || !is_f32(g, cat->in[1]))
+		return NULL;
+	int r = gval(g, x)->shape.rank;
+	int64_t ax = attr_int(cat, "axis", INT64_MIN);
+	if (ax < 0)
+		ax += r;
+	if (ax != r - from_end)
+		return NULL;
+	for (int i = 0; i < 2; i++) {
+		const Shape *si = &gval(g, cat->in[i])->shape;
+		if (si->rank != r || si->dims[ax] < 1)
+			return NULL;
+	}
+	*a = cat->in[0];
+	*b = cat->in[1];
+	return cat;
+}
+
 /* t is the scores: a sole MatMul, or a sole scalar Mul/Div of one. */
 static bool reaches_matmul(Fuse *F, ValueId t)
 {
@@ -312,7 +343,7 @@ static bool fuse_at(Fuse *F, NodeId smi, Diag *d, bool *err)
 	if (!is_f32(g, v) || gval(g, v)->shape.rank < 2 || gval(g, p)->shape.rank < 2)
 		return false;
 
-	Node *kill[16];
+	Node *kill[18];
 	int nkill = 0;
 	kill[nkill++] = sm;
 	double scale = 1.0;
@@ -358,20 +389,31 @@ static bool fuse_at(Fuse *F, NodeId smi, Diag *d, bool *err)
 		if (tr->dead || tr->op != OP_Transpose || tr->nin != 1 || !swaps_last_two(g, tr))
 			tr = NULL;
 	}
+	bool k_alone = true; /* k read by a node this fusion removes only */
 	if (tr) {
 		k = tr->in[0];
 		k_transposed = 0;
 		if (F->uses[kt] == 1 && !gval(g, kt)->is_output)
 			kill[nkill++] = tr;
+		else
+			k_alone = false;
 		strip_scale(F, &k, &scale, kill, &nkill);
 	}
-	const Shape *ks = &gval(g, k)->shape;
-	int64_t nk = ks->dims[ks->rank - (k_transposed ? 1 : 2)];
+	/* K and V as two segments each: a Concat along the token axis */
+	ValueId k2 = IR_NONE, v2 = IR_NONE;
+	Node *kcat = k_alone ? concat_segments(F, k, k_transposed ? 1 : 2, &k, &k2) : NULL;
+	Node *vcat = concat_segments(F, v, 2, &v, &v2);
+	const Shape *ss = &gval(g, mm1->out[0])->shape; /* the scores [..., Nq, Nk] */
+	int64_t nk = ss->dims[ss->rank - 1];
 	if (nk > ATTN_MAX_KEYS)
 		return false;
 	if (bias != IR_NONE && gval(g, bias)->shape.rank > gval(g, sm->in[0])->shape.rank)
 		return false;
-	assert(nkill <= 16);
+	if (kcat)
+		kill[nkill++] = kcat;
+	if (vcat)
+		kill[nkill++] = vcat;
+	assert(nkill <= 18);
 	if (win && !wb.a2) {
 		bias = window_bias_const(g, &wb);
 	} else if (win) {
@@ -395,10 +437,12 @@ static bool fuse_at(Fuse *F, NodeId smi, Diag *d, bool *err)
 	}
 	for (int o = 0; o < mm2->nin; o++)
 		F->uses[mm2->in[o]]--;
-	int nin = bias != IR_NONE ? 4 : 3;
-	ValueId *in = arena_alloc(&g->arena, sizeof(ValueId) * 4);
-	in[0] = q, in[1] = k, in[2] = v, in[3] = bias;
+	int nin = k2 != IR_NONE || v2 != IR_NONE ? 6 : bias != IR_NONE ? 4 : 3;
+	ValueId *in = arena_alloc(&g->arena, sizeof(ValueId) * 6);
+	in[0] = q, in[1] = k, in[2] = v, in[3] = bias, in[4] = k2, in[5] = v2;
 	for (int o = 0; o < nin; o++) {
+		if (in[o] == IR_NONE)
+			continue;
 		F->uses[in[o]]++;
 		F->user[in[o]] = (NodeId)(mm2 - g->nodes);
 	}

@@ -10,20 +10,26 @@
  *
  * The exporter splits heads as Transpose(Reshape(Linear(x))) and merges
  * them as Reshape(Transpose(Attention(...))); with Reshape a view
- * (memplan), the Transposes are the only copies.  For each Attention node:
- *   - an input q/k/v that is x = Transpose(y, t) read by this node only
- *     becomes y, and the node's permutation for that input (perm_q, perm_k,
- *     perm_v; identity when absent) p becomes p'[i] = t[p[i]] — the operand
- *     read is Transpose(y, p'), the same values;
+ * (memplan), the Transposes are the only copies.  The operands are q, k,
+ * v and the second K/V segments k2, v2 (input slots 0, 1, 2, 4, 5; the
+ * bias, slot 3, is read as it is).  An operand value x qualifies when every
+ * reader of x is an Attention node reading it as an operand (x not a graph
+ * output): each reader absorbs it in turn, and the last one kills the
+ * node making x (skip-layer attention reads a layer's k and v in two
+ * Attention nodes, its own and the next layer's).  For each Attention node:
+ *   - an operand that is x = Transpose(y, t) becomes y, and the node's
+ *     permutation for that input (perm_q, perm_k, perm_v, perm_k2,
+ *     perm_v2; identity when absent) p becomes p'[i] = t[p[i]] — the
+ *     operand read is Transpose(y, p'), the same values;
  *   - an output o read only by z = Transpose(o, t) (o not a graph output)
  *     is replaced by z: the node stores Transpose(O, perm_o') with
  *     perm_o'[j] = perm_o[t[j]], provided that keeps O's last dim last
  *     (output rows stay contiguous for the GEMM kernel's stores); else the
  *     Transpose stays.
- *   - an input x = Gather(T, c) with c a constant scalar index on axis 0
- *     (x read by this node only) and T = Transpose(y, t) — the packed
- *     q/k/v (or k/v) projection split as qkv[0], qkv[1], qkv[2] — becomes
- *     y with a permutation of y's rank and sel_q/sel_k/sel_v = c: the
+ *   - an operand x = Gather(T, c) with c a constant scalar index on axis 0
+ *     and T = Transpose(y, t) — the packed q/k/v (or k/v) projection split
+ *     as qkv[0], qkv[1], qkv[2] — becomes y with a permutation of y's rank
+ *     and sel_q/sel_k/sel_v/sel_k2/sel_v2 = c: the
  *     operand read is Transpose(y, P)[c], P[0] = t[0], P[i+1] = t[p[i]+1].
  *     T stays for its other readers; dce removes it once all are absorbed.
  * Repeated until no Transpose next to the node qualifies (chains of
@@ -93,50 +99,74 @@ static Node *gather_first(Graph *g, ValueId x, int64_t *c)
 	return ga;
 }
 
+/* True when x is read, and only read, by Attention nodes as an operand
+ * (never as the bias) and is not a graph output. */
+static bool attention_operand_only(Graph *g, const Uses *u, ValueId x)
+{
+	if (uses_count(g, u, x) < 1)
+		return false;
+	for (int i = u->off[x]; i < u->off[x + 1]; i++) {
+		const Node *r = &g->nodes[u->node[i]];
+		if (r->dead)
+			continue;
+		if (r->op != OP_Attention || (r->nin > 3 && r->in[3] == x))
+			return false;
+	}
+	return true;
+}
+
 /* One absorption at node id; true if the graph changed. */
 static bool absorb_one(Graph *g, const Uses *u, NodeId id)
 {
-	static const char *const in_perm[3] = {"perm_q", "perm_k", "perm_v"};
-	static const char *const in_sel[3] = {"sel_q", "sel_k", "sel_v"};
+	static const int slot[5] = {0, 1, 2, 4, 5};
+	static const char *const in_perm[5] = {"perm_q", "perm_k", "perm_v", "perm_k2", "perm_v2"};
+	static const char *const in_sel[5] = {"sel_q", "sel_k", "sel_v", "sel_k2", "sel_v2"};
 	Node *n = &g->nodes[id];
-	for (int s = 0; s < 3; s++) {
+	for (int j = 0; j < 5; j++) {
+		int s = slot[j];
+		if (s >= n->nin || n->in[s] == IR_NONE)
+			continue;
 		ValueId x = n->in[s];
+		if (!attention_operand_only(g, u, x))
+			continue;
+		bool last = uses_count(g, u, x) == 1; /* this is x's last reader */
 		int64_t c;
-		Node *ga = attr_int(n, in_sel[s], -1) < 0 ? gather_first(g, x, &c) : NULL;
+		Node *ga = attr_int(n, in_sel[j], -1) < 0 ? gather_first(g, x, &c) : NULL;
 		Node *gt = ga ? producer_op(g, ga->in[0], OP_Transpose) : NULL;
-		if (gt && gt->nin == 1 && gt->in[0] != IR_NONE && uses_single(g, u, x) == id &&
-		    gval(g, gt->in[0])->dtype == DT_F32) {
+		if (gt && gt->nin == 1 && gt->in[0] != IR_NONE && gval(g, gt->in[0])->dtype == DT_F32) {
 			int r = gval(g, x)->shape.rank;
 			int64_t tp[IR_MAX_RANK], p[IR_MAX_RANK], np[IR_MAX_RANK];
 			transpose_perm(g, gt, tp);
-			get_perm(n, in_perm[s], r, p);
+			get_perm(n, in_perm[j], r, p);
 			np[0] = tp[0];
 			for (int i = 0; i < r; i++)
 				np[i + 1] = tp[p[i] + 1];
 			ValueId y = gt->in[0];
-			node_kill(g, (NodeId)(ga - g->nodes));
+			if (last)
+				node_kill(g, (NodeId)(ga - g->nodes));
 			n = &g->nodes[id];
 			n->in[s] = y;
-			set_perm(g, id, in_perm[s], r + 1, np);
-			graph_add_attr(g, id, in_sel[s], AK_INT)->i = c;
+			set_perm(g, id, in_perm[j], r + 1, np);
+			graph_add_attr(g, id, in_sel[j], AK_INT)->i = c;
 			return true;
 		}
 		Node *t = producer_op(g, x, OP_Transpose);
-		if (!t || t->nin != 1 || t->in[0] == IR_NONE || uses_single(g, u, x) != id)
+		if (!t || t->nin != 1 || t->in[0] == IR_NONE)
 			continue;
 		if (gval(g, t->in[0])->dtype != DT_F32)
 			continue;
 		int r = gval(g, x)->shape.rank;
 		int64_t tp[IR_MAX_RANK], p[IR_MAX_RANK], np[IR_MAX_RANK];
 		transpose_perm(g, t, tp);
-		get_perm(n, in_perm[s], r, p);
+		get_perm(n, in_perm[j], r, p);
 		for (int i = 0; i < r; i++)
 			np[i] = tp[p[i]];
 		ValueId y = t->in[0];
-		node_kill(g, (NodeId)(t - g->nodes));
+		if (last)
+			node_kill(g, (NodeId)(t - g->nodes));
 		n = &g->nodes[id];
 		n->in[s] = y;
-		set_perm(g, id, in_perm[s], r, np);
+		set_perm(g, id, in_perm[j], r, np);
 		return true;
 	}
 	ValueId o = n->out[0];

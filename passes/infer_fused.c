@@ -40,50 +40,79 @@ static bool read_perm(InferCtx *c, int k, const char *name, const char *sel, con
 	return true;
 }
 
-/* Attention(Q [..., Nq, d], K [..., Nk, d], V [..., Nk, dv], bias?) ->
- * [..., Nq, dv].  With k_transposed=1, K is [..., d, Nk].  The batch dims
- * ("...") of Q, K and V broadcast (numpy rules) to the output's; bias
- * broadcasts to [..., Nq, Nk] without widening it.  All f32; attribute
- * scale (float, default 1) multiplies Q.K^T before the bias is added.
- * Layouts (passes/fuse_transpose.c): perm_q, perm_k, perm_v read an input
- * as its Transpose by that permutation, and sel_q, sel_k, sel_v then take
- * index sel of its first dim (the q/k/v split of a packed projection); perm_o stores the output as
+/* Attention(Q [..., Nq, d], K [..., Nk, d], V [..., Nk, dv], bias?, K2?, V2?)
+ * -> [..., Nq, dv].  With k_transposed=1, K is [..., d, Nk].  K2 and V2,
+ * when present, are second segments of K and V along the token axis (the
+ * op reads Concat(K, K2) and Concat(V, V2); K2 in K's form, with its own
+ * token count; segments of K and V may split the keys at different
+ * points).  The batch dims ("...") of Q, K, V, K2, V2 broadcast (numpy
+ * rules) to the output's; bias broadcasts to [..., Nq, Nk] (Nk counting
+ * both segments) without widening it.  All f32; attribute scale (float,
+ * default 1) multiplies Q.K^T before the bias is added.
+ * Layouts (passes/fuse_transpose.c): perm_q, perm_k, perm_v, perm_k2,
+ * perm_v2 read an input as its Transpose by that permutation, and sel_q,
+ * sel_k, sel_v, sel_k2, sel_v2 then take index sel of its first dim (the
+ * q/k/v split of a packed projection); perm_o stores the output as
  * Transpose(O, perm_o), which must keep O's last dim last (rows of the
  * output stay contiguous). */
 bool infer_attention(InferCtx *c)
 {
-	Value *q0 = iin(c, 0), *k0 = iin(c, 1), *v0 = iin(c, 2), *bias = iin(c, 3);
-	for (int i = 0; i < 4; i++) {
+	static const char *const perm[6] = {"perm_q", "perm_k", "perm_v", NULL, "perm_k2", "perm_v2"};
+	static const char *const sel[6] = {"sel_q", "sel_k", "sel_v", NULL, "sel_k2", "sel_v2"};
+	Value *bias = iin(c, 3);
+	for (int i = 0; i < 6; i++) {
 		Value *x = iin(c, i);
 		if (x && x->dtype != DT_F32)
 			return ifail(c, i, "Attention takes f32, got %s", dtype_name(x->dtype));
 	}
-	if (!irank(c, 0, 2, IR_MAX_RANK) || !irank(c, 1, 2, IR_MAX_RANK) || !irank(c, 2, 2, IR_MAX_RANK))
-		return false;
-	Value qv = *q0, kv = *k0, vv = *v0, *q = &qv, *k = &kv, *v = &vv;
-	if (!read_perm(c, 0, "perm_q", "sel_q", &q0->shape, &q->shape) ||
-	    !read_perm(c, 1, "perm_k", "sel_k", &k0->shape, &k->shape) ||
-	    !read_perm(c, 2, "perm_v", "sel_v", &v0->shape, &v->shape))
-		return false;
+	/* sh[i]: operand i as the op reads it */
+	Shape sh[6];
+	bool has[6] = {false};
+	for (int i = 0; i < 6; i++) {
+		if (i == 3 || (i > 2 && !iin(c, i)))
+			continue;
+		if (!irank(c, i, 2, IR_MAX_RANK) || !read_perm(c, i, perm[i], sel[i], &iin(c, i)->shape, &sh[i]))
+			return false;
+		has[i] = true;
+	}
 	int64_t kt = attr_int(c->n, "k_transposed", 0);
 	if (kt != 0 && kt != 1)
 		return ifail(c, -1, "attribute k_transposed: must be 0 or 1, got %lld", (long long)kt);
-	int rq = q->shape.rank, rk = k->shape.rank, rv = v->shape.rank;
-	int64_t nq = q->shape.dims[rq - 2], d = q->shape.dims[rq - 1];
-	int64_t kd = k->shape.dims[rk - (kt ? 2 : 1)], nk = k->shape.dims[rk - (kt ? 1 : 2)];
-	int64_t vn = v->shape.dims[rv - 2], dv = v->shape.dims[rv - 1];
+	const Shape *q = &sh[0], *k = &sh[1], *v = &sh[2];
+	int rq = q->rank, rk = k->rank, rv = v->rank;
+	int64_t nq = q->dims[rq - 2], d = q->dims[rq - 1];
+	int64_t kd = k->dims[rk - (kt ? 2 : 1)], nk = k->dims[rk - (kt ? 1 : 2)];
+	int64_t vn = v->dims[rv - 2], dv = v->dims[rv - 1];
 	if (kd != d)
 		return ifail(c, 1, "K %s (k_transposed=%lld) has depth %lld, Q %s has %lld",
-		             ishape_str(&k->shape), (long long)kt, (long long)kd, ishape_str(&q->shape),
-		             (long long)d);
+		             ishape_str(k), (long long)kt, (long long)kd, ishape_str(q), (long long)d);
+	if (has[4]) {
+		const Shape *k2 = &sh[4];
+		int64_t kd2 = k2->dims[k2->rank - (kt ? 2 : 1)];
+		if (kd2 != d)
+			return ifail(c, 4, "K2 %s (k_transposed=%lld) has depth %lld, Q %s has %lld",
+			             ishape_str(k2), (long long)kt, (long long)kd2, ishape_str(q), (long long)d);
+		nk += k2->dims[k2->rank - (kt ? 1 : 2)];
+	}
+	if (has[5]) {
+		const Shape *v2 = &sh[5];
+		if (v2->dims[v2->rank - 1] != dv)
+			return ifail(c, 5, "V2 %s has depth %lld, V %s has %lld", ishape_str(v2),
+			             (long long)v2->dims[v2->rank - 1], ishape_str(v), (long long)dv);
+		vn += v2->dims[v2->rank - 2];
+	}
 	if (vn != nk)
-		return ifail(c, 2, "V %s has %lld rows, K %s has %lld keys", ishape_str(&v->shape),
-		             (long long)vn, ishape_str(&k->shape), (long long)nk);
-	/* batch dims: Q, K, V broadcast */
-	Shape bq = shape_make(rq - 2, q->shape.dims), bk = shape_make(rk - 2, k->shape.dims),
-	      bv = shape_make(rv - 2, v->shape.dims), b;
-	if (!ibroadcast(c, &bq, 0, &bk, 1, &b) || !ibroadcast(c, &b, 0, &bv, 2, &b))
-		return false;
+		return ifail(c, has[5] ? 5 : 2, "V has %lld rows (both segments), K has %lld keys", (long long)vn,
+		             (long long)nk);
+	/* batch dims: Q, K, V (and the second segments) broadcast */
+	Shape b = shape_make(rq - 2, q->dims);
+	for (int i = 1; i < 6; i++) {
+		if (!has[i])
+			continue;
+		Shape bi = shape_make(sh[i].rank - 2, sh[i].dims);
+		if (!ibroadcast(c, &b, 0, &bi, i, &b))
+			return false;
+	}
 	Shape s = b;
 	s.rank = b.rank + 2;
 	s.dims[b.rank] = nq;

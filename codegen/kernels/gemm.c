@@ -220,7 +220,7 @@ typedef struct Derived {
  * of the same shape, strides and epilogue (a transformer's layers) share
  * one task function, the packed weights coming through the context. */
 typedef struct TKey {
-	int level, w, b_const, has_bias, has_res, act, nbatch_dims;
+	int level, w, b_const, has_bias, has_res, act, nbatch_dims, accumulate;
 	int64_t M, N, K, a_rs, a_cs, b_rs, b_cs, ldc, res_rs, res_cs;
 	float alpha, beta, beta_bias;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK], res_bs[IR_MAX_RANK];
@@ -813,7 +813,8 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRe
 	int64_t K = P->g->K, kcb = P->t.kc;
 	int64_t nfull = K / kcb, rem = K % kcb;
 	int64_t nblk = nfull + (rem != 0);
-	/* flags: bit0 accumulate (pc > 0), bit1 last block */
+	/* flags: bit0 accumulate (pc > 0, or C += A.B), bit1 last block */
+	int acc0 = P->g->accumulate ? 1 : 0;
 	if (nfull) {
 		CgLoop lp;
 		cg_for(cg, &lp, 0, nfull);
@@ -821,7 +822,7 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRe
 		LLVMValueRef first = LLVMBuildICmp(cg->b, LLVMIntEQ, lp.iv, cg_i64(cg, 0), "");
 		LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntEQ, lp.iv, cg_i64(cg, nblk - 1), "");
 		LLVMValueRef flags = LLVMBuildOr(cg->b,
-		                                 LLVMBuildSelect(cg->b, first, cg_i32(cg, 0), cg_i32(cg, 1), ""),
+		                                 LLVMBuildSelect(cg->b, first, cg_i32(cg, acc0), cg_i32(cg, 1), ""),
 		                                 LLVMBuildSelect(cg->b, last, cg_i32(cg, 2), cg_i32(cg, 0), ""), "");
 		if (P->abuf)
 			pack_a(cg, P, i0, rows, pcv, kcb);
@@ -831,7 +832,7 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRe
 	if (rem && P->abuf)
 		pack_a(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem);
 	if (rem)
-		col_panels(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem, cg_i32(cg, (nfull ? 1 : 0) | 2), p0, p1);
+		col_panels(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem, cg_i32(cg, (nfull ? 1 : acc0) | 2), p0, p1);
 }
 
 /* Column panels [p0, p1) of rows [i0, i0+rows), in chunks of panels
@@ -1047,6 +1048,7 @@ static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S)
 	k.has_bias = g->bias != NULL;
 	k.has_res = g->res != NULL;
 	k.act = g->act;
+	k.accumulate = g->accumulate;
 	k.nbatch_dims = g->nbatch_dims;
 	k.M = g->M, k.N = g->N, k.K = g->K;
 	k.a_rs = g->a_rs, k.a_cs = g->a_cs, k.b_rs = g->b_rs, k.b_cs = g->b_cs, k.ldc = g->ldc;

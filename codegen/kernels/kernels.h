@@ -26,6 +26,8 @@ typedef enum KAct {
  *      constant known now (b_const points at its f32 data) and is packed at
  *      compile time into the micro-kernel's panel layout; b is unused then.
  *   C: element (i,j) at c[i*ldc + j]                 (rows contiguous)
+ * With accumulate set, acc starts from C's value instead of 0 (C += A.B,
+ *   e.g. a product split along K into two calls).
  * Epilogue, in this order:  y = alpha*acc;  y += bias[j] * beta_bias;
  *   y = act(y);  y += beta * res[i*res_rs + j*res_cs]  (res may alias
  *   nothing written by this call).  bias/res NULL: absent. */
@@ -45,6 +47,7 @@ typedef struct KGemm {
 	LLVMValueRef res;            /* f32, strides res_rs/res_cs, or NULL */
 	int64_t res_rs, res_cs;
 	float beta;
+	bool accumulate;             /* acc starts from C (see above) */
 	/* Batch: the product is repeated over bdims[0..nbatch_dims) with the
 	 * element strides *_bs[d] added to A, B, C and res (a constant B must
 	 * not be batched: b_bs all 0). */

@@ -8,7 +8,9 @@
  * with a short last one and key counts past one K block of the kernel; the
  * same outputs bitwise on 1, 2, 3 and 5 threads; operands read through
  * permutations and a selected first dim, and the output written through
- * a permutation (the perm_ and sel_ attributes of passes/fuse_transpose.c).
+ * a permutation (the perm_ and sel_ attributes of passes/fuse_transpose.c);
+ * K and V as two segments each (inputs K2, V2, split at different points),
+ * also in the scalar form of targets without a vector unit.
  * The fusion passes on the zoo: how many Attention nodes each model gets,
  * how many Softmax nodes and head split/merge Transposes it keeps.  (Pattern and near-miss cases
  * are pass files: tests/passes/attention_*.in.)
@@ -224,6 +226,130 @@ static void test_lowering(void **state)
 	attention_case(&e, true);
 }
 
+/* The parts [0, n0) and [n0, dims[ax]) of x (rank-`rank` row-major) along
+ * axis ax into a and b. */
+static void split_axis(const float *x, int rank, const int64_t *dims, int ax, int64_t n0, float *a, float *b)
+{
+	int64_t outer = numel(ax, dims), len = dims[ax], inner = numel(rank - ax - 1, dims + ax + 1);
+	for (int64_t o = 0; o < outer; o++) {
+		memcpy(a + o * n0 * inner, x + o * len * inner, sizeof(float) * (size_t)(n0 * inner));
+		memcpy(b + o * (len - n0) * inner, x + (o * len + n0) * inner,
+		       sizeof(float) * (size_t)((len - n0) * inner));
+	}
+}
+
+/* Case c with K given as two segments split after kn0 keys and V as two
+ * split after vn0 rows (inputs K2, V2): the same outputs as the whole
+ * tensors give, against the reference, at every vector width of the host
+ * and the scalar (vlen 1) form; bitwise the same on 1, 2, 3 and 5 threads
+ * (SSE) when `threads`. */
+static void segments_case(const Case *c, int64_t kn0, int64_t vn0, bool threads)
+{
+	float *x[4] = {0};
+	for (int t = 0; t < 4; t++) {
+		if (!c->rank[t])
+			continue;
+		size_t n = (size_t)numel(c->rank[t], c->dims[t]);
+		x[t] = malloc(sizeof(float) * n);
+		fill(x[t], n, 11u + (unsigned)t, t == 3 ? 3.0f : 1.0f);
+	}
+	int64_t od[IR_MAX_RANK];
+	out_dims(c, od);
+	size_t ny = (size_t)numel(c->r, od);
+	double *ref = malloc(sizeof(double) * ny);
+	reference(c, (const float *const *)x, od, ref);
+	/* the segments: dims[t] with the token axis cut */
+	int kr = c->rank[1], vr = c->rank[2], kax = kr - (c->k_t ? 1 : 2), vax = vr - 2;
+	int64_t sd[4][IR_MAX_RANK]; /* K, K2, V, V2 */
+	memcpy(sd[0], c->dims[1], sizeof sd[0]);
+	memcpy(sd[1], c->dims[1], sizeof sd[1]);
+	memcpy(sd[2], c->dims[2], sizeof sd[2]);
+	memcpy(sd[3], c->dims[2], sizeof sd[3]);
+	sd[0][kax] = kn0, sd[1][kax] = c->dims[1][kax] - kn0;
+	sd[2][vax] = vn0, sd[3][vax] = c->dims[2][vax] - vn0;
+	float *seg[4];
+	for (int t = 0; t < 4; t++)
+		seg[t] = malloc(sizeof(float) * (size_t)numel(t < 2 ? kr : vr, sd[t]));
+	split_axis(x[1], kr, c->dims[1], kax, kn0, seg[0], seg[1]);
+	split_axis(x[2], vr, c->dims[2], vax, vn0, seg[2], seg[3]);
+	float *y = malloc(sizeof(float) * ny), *y0 = malloc(sizeof(float) * ny);
+	const CgIsa scalar = {1, 16, false, "scalar", NULL, 0};
+	for (size_t t = 0; t <= sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		bool last = t == sizeof tu_isas / sizeof tu_isas[0];
+		const CgIsa *isa = last ? &scalar : &tu_isas[t];
+		if (!last && !tu_host_has(isa))
+			continue;
+		tu_isa_override = *isa;
+		for (int rep = 0; rep < (threads && t == 0 ? 5 : 1); rep++) {
+			static const int counts[5] = {0, 1, 2, 3, 5};
+			OnnxccPool *pool = NULL;
+			OnnxccParallel par;
+			if (rep > 0) {
+				pool = onnxcc_pool_create(counts[rep]);
+				assert_non_null(pool);
+				par = onnxcc_pool_parallel(pool);
+				tu_parallel = &par;
+			}
+			TuGraph g = tu_graph();
+			ValueId in[6];
+			in[0] = tu_input(&g, "q", DT_F32, c->rank[0], c->dims[0]);
+			in[1] = tu_input(&g, "k", DT_F32, kr, sd[0]);
+			in[2] = tu_input(&g, "v", DT_F32, vr, sd[2]);
+			in[3] = c->rank[3] ? tu_input(&g, "bias", DT_F32, c->rank[3], c->dims[3]) : IR_NONE;
+			in[4] = tu_input(&g, "k2", DT_F32, kr, sd[1]);
+			in[5] = tu_input(&g, "v2", DT_F32, vr, sd[3]);
+			ValueId out = tu_output(&g, "o", DT_F32, c->r, od);
+			NodeId n = tu_node(&g, OP_Attention, 1, in, 6, &out, 1);
+			g.g->nodes[n].domain = "onnxcc";
+			tu_attr_float(&g, "scale", c->scale);
+			if (c->k_t)
+				tu_attr_int(&g, "k_transposed", 1);
+			const void *ins[6] = {x[0], seg[0], seg[2]};
+			int k = 3;
+			if (c->rank[3])
+				ins[k++] = x[3];
+			ins[k++] = seg[1];
+			ins[k++] = seg[3];
+			void *outs[1] = {rep ? y : y0};
+			memset(outs[0], 0xff, ny * 4);
+			tu_run(&g, ins, outs);
+			if (pool) {
+				tu_parallel = NULL;
+				onnxcc_pool_destroy(pool);
+				assert_memory_equal(y, y0, ny * 4);
+			}
+		}
+		double e = 0;
+		for (size_t i = 0; i < ny; i++)
+			e = fmax(e, fabs(y0[i] - ref[i]));
+		if (!(e <= 2e-6))
+			fprintf(stderr, "Attention segments case (K %lld+%lld, V %lld+%lld) %s: max abs err %g\n",
+			        (long long)kn0, (long long)sd[1][kax], (long long)vn0, (long long)sd[3][vax], isa->name, e);
+		assert_true(e <= 2e-6);
+	}
+	tu_isa_override = (CgIsa){0};
+	for (int t = 0; t < 4; t++)
+		free(x[t]), free(seg[t]);
+	free(y), free(y0), free(ref);
+}
+
+static void test_segments(void **state)
+{
+	(void)state;
+	/* relative-position bias [1,H,Nq,Nk]; K split after 250 keys, V after
+	 * 520 rows: the first V segment spans two K blocks of the P.V
+	 * product, the second is accumulated onto it */
+	Case a = {4, {4, 4, 4, 4}, {{1, 2, 40, 32}, {1, 2, 600, 32}, {1, 2, 600, 24}, {1, 2, 40, 600}}, 0, 0.125f};
+	segments_case(&a, 250, 520, true);
+	/* K transposed, batch dims broadcasting, key padding mask; a segment
+	 * of one key */
+	Case b = {4, {4, 4, 4, 4}, {{3, 2, 9, 12}, {1, 2, 12, 40}, {3, 1, 40, 7}, {3, 1, 1, 40}}, 1, 0.3f};
+	segments_case(&b, 1, 33, false);
+	/* no bias, rank 3 (the skip-layer shape: 16 + 16 tokens) */
+	Case c = {3, {3, 3, 3, 0}, {{2, 16, 24}, {2, 32, 24}, {2, 32, 24}}, 0, 0.2f};
+	segments_case(&c, 16, 16, false);
+}
+
 /* True if value v reaches an input of an Attention node through nodes
  * that only move data (Reshape and co., Gather, Concat, Transpose). */
 static bool feeds_attention(Graph *g, ValueId v, int depth)
@@ -262,6 +388,17 @@ static bool from_attention(Graph *g, ValueId v)
 		v = g->nodes[p].in[0];
 	}
 	return false;
+}
+
+/* n is a Gather along axis 1 by a constant 1-D index with as many entries
+ * as that axis has (SReT's token permutation or its inverse). */
+static bool token_permutation(Graph *g, const Node *n)
+{
+	if (n->op != OP_Gather || n->nin != 2 || attr_int(n, "axis", 0) != 1)
+		return false;
+	const Value *x = gval(g, n->in[0]), *ix = gval(g, n->in[1]);
+	return x->shape.rank >= 2 && ix->kind == VK_CONST && ix->shape.rank == 1 &&
+	       ix->shape.dims[0] == x->shape.dims[1];
 }
 
 /* Element offset in a row-major tensor of dims d (rank r) of index ix. */
@@ -354,34 +491,41 @@ static void test_layouts(void **state)
 }
 
 /* The fusions on the zoo: Attention and RelAttention nodes made, Softmax
- * nodes left, and head split/merge Transposes left (a Transpose whose
+ * nodes left, head split/merge Transposes left (a Transpose whose
  * output reaches an attention node through data movement only, or that
- * reads one's output). */
+ * reads one's output), Concats left whose output reaches an attention
+ * node through data movement only (skip-layer K/V segments) and token
+ * permutation Gathers left (SReT's group attention). */
 static void test_zoo_counts(void **state)
 {
 	(void)state;
 	static const struct {
 		const char *model;
-		int attention, relattention, softmax_left, head_transposes_left;
+		int attention, relattention, softmax_left, head_transposes_left, concats_left, perm_gathers_left;
 	} want[] = {
-		{"encoder_opset14", 2, 0, 0, 0}, /* one per encoder layer */
-		{"ode_euler", 2, 0, 0, 0},       /* one per function evaluation */
-		{"ode_rk2", 4, 0, 0, 0},
-		{"ode_rk4", 8, 0, 0, 0},
-		{"pvt_opset13", 4, 0, 0, 0},     /* one per block */
-		{"pvt_opset17", 4, 0, 0, 0},
-		/* K/V of two layers concatenated: the K/V split Reshape +
-		 * Transpose pairs feeding the Concat are GatherRows (fuse-remap;
-		 * attention over two segments is not fused yet) */
-		{"skip_attn", 3, 0, 0, 0},
-		{"sret_opset14", 5, 0, 0, 0},
-		{"swin_opset14", 4, 0, 0, 0},    /* plain and shifted windows */
-		{"swin_tv_mini", 6, 0, 0, 0},    /* torchvision's SwinTransformer, depths 2,2,2 */
-		{"txl_opset13_b1", 0, 2, 0, 0},  /* one RelAttention per layer */
-		{"txl_opset16_b1", 0, 2, 0, 0},
-		{"txl_opset16_b2", 0, 2, 0, 0},
-		{"lstm_depth_onnx", 3, 0, 0, 0},     /* attention over the depth outputs */
-		{"lstm_depth_decomposed", 3, 0, 0, 0},
+		{"encoder_opset14", 2, 0, 0, 0, 0, 0}, /* one per encoder layer */
+		{"ode_euler", 2, 0, 0, 0, 0, 0},       /* one per function evaluation */
+		{"ode_rk2", 4, 0, 0, 0, 0, 0},
+		{"ode_rk4", 8, 0, 0, 0, 0, 0},
+		{"pvt_opset13", 4, 0, 0, 0, 0, 0},     /* one per block */
+		{"pvt_opset17", 4, 0, 0, 0, 0, 0},
+		/* K/V of two layers concatenated: read as two segments, each
+		 * layer's k/v by its own and the next layer's Attention */
+		{"skip_attn", 3, 0, 0, 0, 0, 0},
+		/* group attention: the token permutation (Gather axis 1 by a
+		 * random permutation) and its inverse, one pair per attention,
+		 * sit before the qkv GEMM and after the projection GEMM, not
+		 * next to the Attention node, and an arbitrary permutation is
+		 * no stride pattern (perm_*); fuse-remap makes 6 of the 10 one
+		 * GatherRows with their neighbouring data movement, 4 stay */
+		{"sret_opset14", 5, 0, 0, 0, 0, 4},
+		{"swin_opset14", 4, 0, 0, 0, 0, 0},    /* plain and shifted windows */
+		{"swin_tv_mini", 6, 0, 0, 0, 0, 0},    /* torchvision's SwinTransformer, depths 2,2,2 */
+		{"txl_opset13_b1", 0, 2, 0, 0, 0, 0},  /* one RelAttention per layer */
+		{"txl_opset16_b1", 0, 2, 0, 0, 0, 0},
+		{"txl_opset16_b2", 0, 2, 0, 0, 0, 0},
+		{"lstm_depth_onnx", 3, 0, 0, 0, 0, 0},     /* attention over the depth outputs */
+		{"lstm_depth_decomposed", 3, 0, 0, 0, 0, 0},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		char p[4096];
@@ -393,7 +537,7 @@ static void test_zoo_counts(void **state)
 		PipelineOptions o = {.verify_each = true};
 		if (!pass_pipeline(g, &o, &d))
 			fail_msg("%s: %s", want[i].model, d.buf);
-		int att = 0, rel = 0, sm = 0, ht = 0;
+		int att = 0, rel = 0, sm = 0, ht = 0, cat = 0, pg = 0;
 		for (int k = 0; k < g->nnodes; k++) {
 			Node *n = &g->nodes[k];
 			att += !n->dead && n->op == OP_Attention;
@@ -401,13 +545,18 @@ static void test_zoo_counts(void **state)
 			sm += !n->dead && n->op == OP_Softmax;
 			ht += !n->dead && n->op == OP_Transpose &&
 			      (feeds_attention(g, n->out[0], 0) || from_attention(g, n->in[0]));
+			cat += !n->dead && n->op == OP_Concat && feeds_attention(g, n->out[0], 0);
+			pg += !n->dead && token_permutation(g, n);
 		}
-		fprintf(stderr, "%-22s Attention %d, RelAttention %d, Softmax left %d, head split/merge Transposes left %d\n",
-		        want[i].model, att, rel, sm, ht);
+		fprintf(stderr, "%-22s Attention %d, RelAttention %d, Softmax left %d, head split/merge Transposes left %d, "
+		        "Concats feeding attention left %d, token permutation Gathers left %d\n", want[i].model, att,
+		        rel, sm, ht, cat, pg);
 		assert_int_equal(att, want[i].attention);
 		assert_int_equal(rel, want[i].relattention);
 		assert_int_equal(sm, want[i].softmax_left);
 		assert_int_equal(ht, want[i].head_transposes_left);
+		assert_int_equal(cat, want[i].concats_left);
+		assert_int_equal(pg, want[i].perm_gathers_left);
 		graph_free(g);
 		diag_free(&d);
 	}
@@ -418,6 +567,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lowering),
 		cmocka_unit_test(test_layouts),
+		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_zoo_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -131,6 +131,8 @@ static void test_shared_library_and_header(void **state)
 	snprintf(args, sizeof args, DATA "dynamic_batch.onnx --dim batch=2 -o '%s/net.so' --stats", tmp);
 	assert_int_equal(onnxcc(args), 0);
 	assert_non_null(strstr(out_text, "stats: "));
+	/* one node (the GEMM with its epilogue): nothing to share */
+	assert_non_null(strstr(out_text, "stats: node functions: 1 calls, 1 functions emitted; none shared"));
 	assert_true(exists("net.so"));
 	assert_true(exists("net.h"));
 	char path[4200];
@@ -155,6 +157,26 @@ static void test_shared_library_and_header(void **state)
 
 /* --index-oob: the header says what happens to out-of-range run-time
  * indices in the mode compiled for; a bad mode is a usage error. */
+/* --stats names the node functions emitted once for repeated blocks:
+ * tanh(x @ W + b) applied three times with the same initializers is two
+ * functions (the fused GEMM and the Tanh), each called by three nodes. */
+static void test_stats_shared_blocks(void **state)
+{
+	(void)state;
+	char args[4400];
+	snprintf(args, sizeof args, DATA "shared_block.onnx -o '%s/sb.so' --stats", tmp);
+	assert_int_equal(onnxcc(args), 0);
+	assert_non_null(strstr(out_text, "stats: node functions: 6 calls, 2 functions emitted; "
+	                                 "2 emitted once and called by 6 nodes"));
+	assert_non_null(strstr(out_text, "stats:   sb.node0.MatMulEpi called 3 times\n"));
+	assert_non_null(strstr(out_text, "stats:   sb.node1.Tanh called 3 times\n"));
+	assert_true(exists("sb.so"));
+	/* --dump-ir without an output makes no code: no node-function line */
+	assert_int_equal(onnxcc(DATA "shared_block.onnx --dump-ir --stats"), 0);
+	assert_non_null(strstr(out_text, "stats: 6 nodes"));
+	assert_null(strstr(out_text, "node functions"));
+}
+
 static void test_index_oob_flag(void **state)
 {
 	char args[4400], path[4200];
@@ -440,6 +462,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unsupported_op, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codegen_rejection_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_library_and_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_shared_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_oob_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_workspace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_targets, setup, teardown),

@@ -351,7 +351,7 @@ static void test_zoo_fused(void **state)
 		{"encoder_opset14", 8, 2, 0},  /* q/k/v Slice + Reshape; the [1,0,2] input Transposes stay */
 		{"pvt_opset13", 6, 0, 0},      /* 3 patch embeddings + 3 spatial reductions, from tokens */
 		{"pvt_opset17", 6, 0, 0},
-		{"skip_attn", 3, 0, 0},        /* the K/V split Transposes before the segment Concat */
+		{"skip_attn", 0, 0, 0},        /* K/V read as two segments: the split Transposes are Attention strides */
 		{"sret_opset14", 6, 3, 4},     /* permutation Gathers; the stem and the strided dw Conv stay */
 		{"swin_opset14", 10, 0, 0},    /* patch gather, 4 window partitions + 4 reverses, patch merging */
 		{"swin_tv_mini", 13, 1, 0},    /* also the mask's; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
