@@ -399,6 +399,10 @@ node_case("pad_edge_on_empty_dim",
           inits=[ints("pads", [1, 0, 0, 0])])
 lstm_w = numpy_helper.from_array(np.zeros((1, 0, 3), np.float32), "W")
 lstm_r = numpy_helper.from_array(np.zeros((1, 0, 0), np.float32), "R")
+node_case("clip6_int_input",
+          helper.make_node("Clip", ["x"], ["y"], name="n"),
+          [vi("x", TensorProto.INT8, (3, 4))], [vi("y", TensorProto.INT8, (3, 4))],
+          "Clip before opset 11 takes float tensors only", opset=6)
 node_case("lstm_hidden_size_0",
           helper.make_node("LSTM", ["xs", "W", "R"], ["y"], name="n", hidden_size=0),
           [vi("xs", shape=(2, 1, 3))], [vi("y", shape=None)],
