@@ -53,6 +53,17 @@ LLVMValueRef cg_i64(Cg *cg, int64_t x) { return LLVMConstInt(cg->t_i64, (unsigne
 LLVMValueRef cg_i32(Cg *cg, int32_t x) { return LLVMConstInt(cg->t_i32, (unsigned long long)(int64_t)x, 1); }
 LLVMValueRef cg_f32(Cg *cg, float x) { return LLVMConstReal(cg->t_f32, x); }
 
+LLVMValueRef cg_add_i64(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWAdd(cg->b, a, b, ""); }
+LLVMValueRef cg_mul_i64(Cg *cg, LLVMValueRef a, int64_t b)
+{
+	return b == 1 ? a : LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
+}
+
+LLVMValueRef cg_gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx)
+{
+	return LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base, &idx, 1, "");
+}
+
 LLVMValueRef cg_const(Cg *cg, DType t, double x)
 {
 	if (dtype_is_float(t))

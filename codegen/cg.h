@@ -120,6 +120,12 @@ LLVMValueRef cg_i32(Cg *cg, int32_t x);
 LLVMValueRef cg_const(Cg *cg, DType t, double x);
 LLVMValueRef cg_const_int(Cg *cg, DType t, int64_t x);
 LLVMValueRef cg_f32(Cg *cg, float x);
+/* Index arithmetic on i64 values that cannot wrap (offsets inside one
+ * tensor): a + b and a * b as nsw (a itself when b is 1); &base[idx] on a
+ * float pointer. */
+LLVMValueRef cg_add_i64(Cg *cg, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_mul_i64(Cg *cg, LLVMValueRef a, int64_t b);
+LLVMValueRef cg_gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx);
 
 /* A private, read-only, 64-byte-aligned global of n bytes (a weight, a
  * packed weight, a table): `data`, or, when fill is set, what

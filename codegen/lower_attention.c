@@ -56,21 +56,6 @@ typedef struct AttnPlan {
 	int64_t nbatch, rows, nblk;      /* R = rows per block, nblk blocks */
 } AttnPlan;
 
-static LLVMValueRef add_i64(Cg *cg, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(cg->b, a, b, "");
-}
-
-static LLVMValueRef mul_i64(Cg *cg, LLVMValueRef a, int64_t b)
-{
-	return LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
-}
-
-static LLVMValueRef gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx)
-{
-	return LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base, &idx, 1, "");
-}
-
 /* C = alpha * A.B + res, or C += A.B with accumulate (the subset of KGemm
  * the attention products use) as a plain loop nest: for targets without a
  * vector unit. */
@@ -80,13 +65,13 @@ static void plain_gemm(Cg *cg, const KGemm *g)
 	CgLoop li, lj, lk;
 	cg_for(cg, &li, 0, g->M);
 	cg_for(cg, &lj, 0, g->N);
-	LLVMValueRef cp = gep_f32(cg, g->c, add_i64(cg, mul_i64(cg, li.iv, g->ldc), lj.iv));
+	LLVMValueRef cp = cg_gep_f32(cg, g->c, cg_add_i64(cg, cg_mul_i64(cg, li.iv, g->ldc), lj.iv));
 	LLVMBuildStore(cg->b, g->accumulate ? LLVMBuildLoad2(cg->b, cg->t_f32, cp, "") : cg_f32(cg, 0.0f), acc);
 	cg_for(cg, &lk, 0, g->K);
 	LLVMValueRef a = LLVMBuildLoad2(cg->b, cg->t_f32,
-	                                gep_f32(cg, g->a, add_i64(cg, mul_i64(cg, li.iv, g->a_rs), mul_i64(cg, lk.iv, g->a_cs))), "");
+	                                cg_gep_f32(cg, g->a, cg_add_i64(cg, cg_mul_i64(cg, li.iv, g->a_rs), cg_mul_i64(cg, lk.iv, g->a_cs))), "");
 	LLVMValueRef b = LLVMBuildLoad2(cg->b, cg->t_f32,
-	                                gep_f32(cg, g->b, add_i64(cg, mul_i64(cg, lk.iv, g->b_rs), mul_i64(cg, lj.iv, g->b_cs))), "");
+	                                cg_gep_f32(cg, g->b, cg_add_i64(cg, cg_mul_i64(cg, lk.iv, g->b_rs), cg_mul_i64(cg, lj.iv, g->b_cs))), "");
 	LLVMValueRef s = LLVMBuildLoad2(cg->b, cg->t_f32, acc, "");
 	LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, s, LLVMBuildFMul(cg->b, a, b, ""), ""), acc);
 	cg_for_end(cg, &lk);
@@ -95,8 +80,8 @@ static void plain_gemm(Cg *cg, const KGemm *g)
 		y = LLVMBuildFMul(cg->b, y, cg_f32(cg, g->alpha), "");
 	if (g->res) {
 		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32,
-		                                gep_f32(cg, g->res, add_i64(cg, mul_i64(cg, li.iv, g->res_rs),
-		                                                            mul_i64(cg, lj.iv, g->res_cs))), "");
+		                                cg_gep_f32(cg, g->res, cg_add_i64(cg, cg_mul_i64(cg, li.iv, g->res_rs),
+		                                                            cg_mul_i64(cg, lj.iv, g->res_cs))), "");
 		y = LLVMBuildFAdd(cg->b, y, x, "");
 	}
 	LLVMBuildStore(cg->b, y, cp);
@@ -137,7 +122,7 @@ LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max
 	if (full) {
 		CgLoop l;
 		cg_for(cg, &l, 0, full);
-		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, gep_f32(cg, row, mul_i64(cg, l.iv, w)), "");
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, cg_gep_f32(cg, row, cg_mul_i64(cg, l.iv, w)), "");
 		LLVMSetAlignment(x, 4);
 		LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
 		LLVMBuildStore(cg->b, COMBINE(a, x), acc);
@@ -150,7 +135,7 @@ LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max
 		r = r ? COMBINE(r, x) : x;
 	}
 	for (int64_t j = 0; j < rem; j++) {
-		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, row, cg_i64(cg, full * w + j)), "");
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, row, cg_i64(cg, full * w + j)), "");
 		r = COMBINE(r, x);
 	}
 #undef COMBINE
@@ -175,7 +160,7 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
 		                            LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)w)), "");
 		CgLoop l;
 		cg_for(cg, &l, 0, full);
-		LLVMValueRef p = gep_f32(cg, row, mul_i64(cg, l.iv, w));
+		LLVMValueRef p = cg_gep_f32(cg, row, cg_mul_i64(cg, l.iv, w));
 		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
 		LLVMSetAlignment(x, 4);
 		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, x, mv, ""));
@@ -193,7 +178,7 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
 		LLVMBuildStore(cg->b, r, acc);
 		CgLoop l;
 		cg_for(cg, &l, full * w, n);
-		LLVMValueRef p = gep_f32(cg, row, l.iv);
+		LLVMValueRef p = cg_gep_f32(cg, row, l.iv);
 		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, LLVMBuildLoad2(cg->b, cg->t_f32, p, ""), m, ""));
 		LLVMBuildStore(cg->b, e, p);
 		LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, cg->t_f32, acc, ""), e, ""), acc);
@@ -214,15 +199,15 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 		KGemm g1;
 		memset(&g1, 0, sizeof g1);
 		g1.M = rows, g1.N = A->kn[s], g1.K = A->d;
-		g1.a = gep_f32(cg, p[AP_Q], mul_i64(cg, i0, A->q_rs));
+		g1.a = cg_gep_f32(cg, p[AP_Q], cg_mul_i64(cg, i0, A->q_rs));
 		g1.a_rs = A->q_rs, g1.a_cs = A->q_cs;
 		g1.b = p[s ? AP_K2 : AP_K];
 		g1.b_rs = A->kb_rs[s];
 		g1.b_cs = A->kb_cs[s];
-		g1.c = gep_f32(cg, sbuf, cg_i64(cg, j0)), g1.ldc = A->nk;
+		g1.c = cg_gep_f32(cg, sbuf, cg_i64(cg, j0)), g1.ldc = A->nk;
 		g1.alpha = A->scale;
 		if (A->has_bias) {
-			g1.res = gep_f32(cg, p[AP_BIAS], add_i64(cg, mul_i64(cg, i0, A->bias_rs), cg_i64(cg, j0 * A->bias_cs)));
+			g1.res = cg_gep_f32(cg, p[AP_BIAS], cg_add_i64(cg, cg_mul_i64(cg, i0, A->bias_rs), cg_i64(cg, j0 * A->bias_cs)));
 			g1.res_rs = A->bias_rs, g1.res_cs = A->bias_cs;
 			g1.beta = 1.0f;
 		}
@@ -232,20 +217,20 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	/* softmax numerators in place, row sums into lbuf */
 	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef row = gep_f32(cg, sbuf, mul_i64(cg, lr.iv, A->nk));
+	LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, A->nk));
 	LLVMValueRef m = cg_attn_row_reduce(cg, row, A->nk, true);
 	LLVMValueRef l = cg_attn_exp_sum(cg, row, A->nk, m);
-	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), gep_f32(cg, lbuf, lr.iv));
+	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), cg_gep_f32(cg, lbuf, lr.iv));
 	cg_for_end(cg, &lr);
 
 	/* O_blk = E . V, the rows [j0, j0 + vn[s]) of V from segment s */
-	LLVMValueRef ob = gep_f32(cg, p[AP_O], mul_i64(cg, i0, A->o_rs));
+	LLVMValueRef ob = cg_gep_f32(cg, p[AP_O], cg_mul_i64(cg, i0, A->o_rs));
 	j0 = 0;
 	for (int s = 0; s < A->nvs; j0 += A->vn[s], s++) {
 		KGemm g2;
 		memset(&g2, 0, sizeof g2);
 		g2.M = rows, g2.N = A->dv, g2.K = A->vn[s];
-		g2.a = gep_f32(cg, sbuf, cg_i64(cg, j0)), g2.a_rs = A->nk, g2.a_cs = 1;
+		g2.a = cg_gep_f32(cg, sbuf, cg_i64(cg, j0)), g2.a_rs = A->nk, g2.a_cs = 1;
 		g2.b = p[s ? AP_V2 : AP_V], g2.b_rs = A->v_rs[s], g2.b_cs = A->v_cs[s];
 		g2.c = ob, g2.ldc = A->o_rs;
 		g2.alpha = 1.0f;
@@ -255,11 +240,11 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 
 	/* normalise: O[r, :] *= 1 / l[r] */
 	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, lbuf, lr.iv), "");
-	LLVMValueRef orow = gep_f32(cg, ob, mul_i64(cg, lr.iv, A->o_rs));
+	LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, lbuf, lr.iv), "");
+	LLVMValueRef orow = cg_gep_f32(cg, ob, cg_mul_i64(cg, lr.iv, A->o_rs));
 	CgLoop lj;
 	cg_for(cg, &lj, 0, A->dv);
-	LLVMValueRef op = gep_f32(cg, orow, lj.iv);
+	LLVMValueRef op = cg_gep_f32(cg, orow, lj.iv);
 	LLVMValueRef y = LLVMBuildLoad2(cg->b, cg->t_f32, op, "");
 	LLVMBuildStore(cg->b, LLVMBuildFMul(cg->b, y, inv, ""), op);
 	cg_for_end(cg, &lj);
@@ -291,18 +276,18 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 		rest = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, A->bdims[d]), "");
 		for (int o = 0; o < AP_N; o++)
 			if (A->bs[o][d])
-				off[o] = add_i64(cg, off[o], mul_i64(cg, x, A->bs[o][d]));
+				off[o] = cg_add_i64(cg, off[o], cg_mul_i64(cg, x, A->bs[o][d]));
 	}
 	LLVMValueRef p[AP_N];
 	for (int o = 0; o < AP_N; o++)
 		if (A->off[o])
-			off[o] = add_i64(cg, off[o], cg_i64(cg, A->off[o]));
+			off[o] = cg_add_i64(cg, off[o], cg_i64(cg, A->off[o]));
 	for (int o = 0; o < AP_N; o++) {
 		bool absent = (o == AP_BIAS && !A->has_bias) || (o == AP_K2 && A->nks < 2) ||
 		              (o == AP_V2 && A->nvs < 2);
-		p[o] = absent ? NULL : gep_f32(cg, base[o], off[o]);
+		p[o] = absent ? NULL : cg_gep_f32(cg, base[o], off[o]);
 	}
-	LLVMValueRef i0 = mul_i64(cg, ib, A->rows);
+	LLVMValueRef i0 = cg_mul_i64(cg, ib, A->rows);
 	int64_t last = A->nq - (A->nblk - 1) * A->rows;
 	if (last == A->rows) {
 		emit_block(cg, A, p, i0, A->rows, sbuf, lbuf);

@@ -40,16 +40,6 @@
 
 #define SP IR_MAX_RANK /* max spatial rank */
 
-static LLVMValueRef imul(Cg *cg, LLVMValueRef a, int64_t b)
-{
-	return b == 1 ? a : LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
-}
-
-static LLVMValueRef iadd(Cg *cg, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(cg->b, a, b, "");
-}
-
 static LLVMValueRef imin(Cg *cg, LLVMValueRef a, LLVMValueRef b)
 {
 	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, b, ""), a, b, "");
@@ -111,10 +101,10 @@ static void tap_range(Cg *cg, LLVMValueRef base, int64_t lo_b, int64_t hi_b, int
 {
 	LLVMValueRef zero = cg_i64(cg, 0);
 	LLVMValueRef t = LLVMBuildSub(cg->b, cg_i64(cg, lo_b), base, "");
-	LLVMValueRef tq = LLVMBuildSDiv(cg->b, iadd(cg, t, cg_i64(cg, dil - 1)), cg_i64(cg, dil), "");
+	LLVMValueRef tq = LLVMBuildSDiv(cg->b, cg_add_i64(cg, t, cg_i64(cg, dil - 1)), cg_i64(cg, dil), "");
 	*lo = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLE, t, zero, ""), zero, tq, "");
 	LLVMValueRef u = LLVMBuildSub(cg->b, cg_i64(cg, hi_b - 1), base, "");
-	LLVMValueRef uq = iadd(cg, LLVMBuildSDiv(cg->b, u, cg_i64(cg, dil), ""), cg_i64(cg, 1));
+	LLVMValueRef uq = cg_add_i64(cg, LLVMBuildSDiv(cg->b, u, cg_i64(cg, dil), ""), cg_i64(cg, 1));
 	*hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, u, zero, ""), zero,
 	                      imin(cg, uq, cg_i64(cg, ker)), "");
 }
@@ -133,7 +123,7 @@ static void window_at(Cg *cg, const Geom *g, const LLVMValueRef *o,
                       LLVMValueRef *base, LLVMValueRef *lo, LLVMValueRef *hi)
 {
 	for (int i = 0; i < g->k; i++) {
-		base[i] = LLVMBuildSub(cg->b, imul(cg, o[i], g->str[i]), cg_i64(cg, g->pb[i]), "");
+		base[i] = LLVMBuildSub(cg->b, cg_mul_i64(cg, o[i], g->str[i]), cg_i64(cg, g->pb[i]), "");
 		int64_t lb = 0, hb = g->in[i];
 		if (full_window(g, i, lb, hb)) {
 			lo[i] = cg_i64(cg, 0);
@@ -169,30 +159,30 @@ static void emit_conv_rows(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 	cg_for(cg, &ln, 0, N);
 	cg_for(cg, &lm, 0, M);
 	LLVMValueRef grp = LLVMBuildSDiv(cg->b, lm.iv, cg_i64(cg, Mg), "");
-	LLVMValueRef xch0 = iadd(cg, imul(cg, ln.iv, C), imul(cg, grp, Cg_));
-	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
+	LLVMValueRef xch0 = cg_add_i64(cg, cg_mul_i64(cg, ln.iv, C), cg_mul_i64(cg, grp, Cg_));
+	LLVMValueRef yoff = cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, ln.iv, M), lm.iv), ysp);
 	LLVMValueRef b0 = bias != IR_NONE ? cg_load_as(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
 	cg_for(cg, &lp, 0, ysp);
-	cg_store_as(cg, n->out[0], iadd(cg, yoff, lp.iv), b0, ad);
+	cg_store_as(cg, n->out[0], cg_add_i64(cg, yoff, lp.iv), b0, ad);
 	cg_for_end(cg, &lp);
 	cg_for(cg, &lc, 0, Cg_);
-	LLVMValueRef xoff = imul(cg, iadd(cg, xch0, lc.iv), xsp);
-	LLVMValueRef woff = imul(cg, iadd(cg, imul(cg, lm.iv, Cg_), lc.iv), wsp);
+	LLVMValueRef xoff = cg_mul_i64(cg, cg_add_i64(cg, xch0, lc.iv), xsp);
+	LLVMValueRef woff = cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, lm.iv, Cg_), lc.iv), wsp);
 	cg_nest(cg, &kn, k, g->ker);
-	LLVMValueRef w = cg_load_as(cg, n->in[1], iadd(cg, woff, cg_linear(cg, k, kn.iv, ws)), ad);
+	LLVMValueRef w = cg_load_as(cg, n->in[1], cg_add_i64(cg, woff, cg_linear(cg, k, kn.iv, ws)), ad);
 	LLVMValueRef t[SP], olo[SP], ohi[SP], o[SP], xi[SP];
 	for (int i = 0; i < k; i++) {
 		/* input position of output o along dim i: o*str + t */
-		t[i] = LLVMBuildSub(cg->b, imul(cg, kn.iv[i], g->dil[i]), cg_i64(cg, g->pb[i]), "");
+		t[i] = LLVMBuildSub(cg->b, cg_mul_i64(cg, kn.iv[i], g->dil[i]), cg_i64(cg, g->pb[i]), "");
 		tap_range(cg, t[i], 0, g->in[i], g->out[i], g->str[i], &olo[i], &ohi[i]);
 	}
 	for (int i = 0; i < k; i++) {
 		cg_for_v(cg, &lo[i], olo[i], ohi[i]);
 		o[i] = lo[i].iv;
-		xi[i] = iadd(cg, imul(cg, o[i], g->str[i]), t[i]);
+		xi[i] = cg_add_i64(cg, cg_mul_i64(cg, o[i], g->str[i]), t[i]);
 	}
-	LLVMValueRef yi = iadd(cg, yoff, cg_linear(cg, k, o, ys));
-	LLVMValueRef xv = cg_load_as(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
+	LLVMValueRef yi = cg_add_i64(cg, yoff, cg_linear(cg, k, o, ys));
+	LLVMValueRef xv = cg_load_as(cg, n->in[0], cg_add_i64(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
 	LLVMValueRef yv = cg_load_as(cg, n->out[0], yi, ad);
 	cg_store_as(cg, n->out[0], yi, LLVMBuildFAdd(cg->b, yv, LLVMBuildFMul(cg->b, w, xv, ""), ""), ad);
 	for (int i = k - 1; i >= 0; i--)
@@ -232,21 +222,21 @@ static void emit_conv_planes(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	CgNest kn;
 	cg_for(cg, &ln, 0, N);
 	cg_for(cg, &lm, 0, M);
-	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
+	LLVMValueRef yoff = cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, ln.iv, M), lm.iv), ysp);
 	LLVMValueRef b0 = bias != IR_NONE ? cg_load_as(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
 	cg_for(cg, &lp, 0, ysp);
-	cg_store_as(cg, n->out[0], iadd(cg, yoff, lp.iv), b0, ad);
+	cg_store_as(cg, n->out[0], cg_add_i64(cg, yoff, lp.iv), b0, ad);
 	cg_for_end(cg, &lp);
 	cg_for_end(cg, &lm);
 	cg_for(cg, &lg, 0, group);
 	cg_for(cg, &lc, 0, Cg_);
-	LLVMValueRef xoff = imul(cg, iadd(cg, iadd(cg, imul(cg, ln.iv, C), imul(cg, lg.iv, Cg_)), lc.iv), xsp);
+	LLVMValueRef xoff = cg_mul_i64(cg, cg_add_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, ln.iv, C), cg_mul_i64(cg, lg.iv, Cg_)), lc.iv), xsp);
 	cg_nest(cg, &kn, k, g->ker);
 	/* gather the plane of tap kk: positions whose input is padding stay 0 */
 	LLVMValueRef t[SP], olo[SP], ohi[SP], o[SP], xi[SP];
 	bool padded = false;
 	for (int i = 0; i < k; i++) {
-		t[i] = LLVMBuildSub(cg->b, imul(cg, kn.iv[i], g->dil[i]), cg_i64(cg, g->pb[i]), "");
+		t[i] = LLVMBuildSub(cg->b, cg_mul_i64(cg, kn.iv[i], g->dil[i]), cg_i64(cg, g->pb[i]), "");
 		if (full_window(g, i, 0, g->in[i])) {
 			olo[i] = cg_i64(cg, 0);
 			ohi[i] = cg_i64(cg, g->out[i]);
@@ -260,20 +250,20 @@ static void emit_conv_planes(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	for (int i = 0; i < k; i++) {
 		cg_for_v(cg, &lo[i], olo[i], ohi[i]);
 		o[i] = lo[i].iv;
-		xi[i] = iadd(cg, imul(cg, o[i], g->str[i]), t[i]);
+		xi[i] = cg_add_i64(cg, cg_mul_i64(cg, o[i], g->str[i]), t[i]);
 	}
-	LLVMValueRef xv = cg_load_as(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
+	LLVMValueRef xv = cg_load_as(cg, n->in[0], cg_add_i64(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
 	cg_store_ptr(cg, ad, plane, cg_linear(cg, k, o, ys), xv);
 	for (int i = k - 1; i >= 0; i--)
 		cg_for_end(cg, &lo[i]);
 	/* every output channel of the group takes this plane, scaled by its weight */
 	LLVMValueRef widx = cg_linear(cg, k, kn.iv, ws);
 	cg_for(cg, &lmm, 0, Mg);
-	LLVMValueRef m = iadd(cg, imul(cg, lg.iv, Mg), lmm.iv);
-	LLVMValueRef w = cg_load_as(cg, n->in[1], iadd(cg, imul(cg, iadd(cg, imul(cg, m, Cg_), lc.iv), wsp), widx), ad);
-	LLVMValueRef yrow = imul(cg, iadd(cg, imul(cg, ln.iv, M), m), ysp);
+	LLVMValueRef m = cg_add_i64(cg, cg_mul_i64(cg, lg.iv, Mg), lmm.iv);
+	LLVMValueRef w = cg_load_as(cg, n->in[1], cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, m, Cg_), lc.iv), wsp), widx), ad);
+	LLVMValueRef yrow = cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, ln.iv, M), m), ysp);
 	cg_for(cg, &lq, 0, ysp);
-	LLVMValueRef yi = iadd(cg, yrow, lq.iv);
+	LLVMValueRef yi = cg_add_i64(cg, yrow, lq.iv);
 	LLVMValueRef pv = cg_load_ptr(cg, ad, plane, lq.iv);
 	LLVMValueRef yv = cg_load_as(cg, n->out[0], yi, ad);
 	cg_store_as(cg, n->out[0], yi, LLVMBuildFAdd(cg->b, yv, LLVMBuildFMul(cg->b, w, pv, ""), ""), ad);
@@ -305,7 +295,7 @@ static LLVMValueRef im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef 
 	const Im2col *ic = arg;
 	const Geom *g = ic->g;
 	LLVMValueRef c = LLVMBuildUDiv(cg->b, kv, cg_i64(cg, ic->wsp), "");
-	LLVMValueRef idx = imul(cg, c, ic->xsp), ok = NULL;
+	LLVMValueRef idx = cg_mul_i64(cg, c, ic->xsp), ok = NULL;
 	for (int i = 0; i < g->k; i++) {
 		LLVMValueRef kk = kv, o = jv;
 		if (ic->ws[i] != 1)
@@ -315,7 +305,7 @@ static LLVMValueRef im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef 
 			o = LLVMBuildUDiv(cg->b, o, cg_i64(cg, ic->ys[i]), "");
 		if (i > 0)
 			o = LLVMBuildURem(cg->b, o, cg_i64(cg, g->out[i]), "");
-		LLVMValueRef x = iadd(cg, imul(cg, o, g->str[i]), imul(cg, kk, g->dil[i]));
+		LLVMValueRef x = cg_add_i64(cg, cg_mul_i64(cg, o, g->str[i]), cg_mul_i64(cg, kk, g->dil[i]));
 		if (g->pb[i])
 			x = LLVMBuildNSWSub(cg->b, x, cg_i64(cg, g->pb[i]), "");
 		if (ic->pad[i]) {
@@ -323,7 +313,7 @@ static LLVMValueRef im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef 
 			LLVMValueRef in = LLVMBuildICmp(cg->b, LLVMIntULT, x, cg_i64(cg, g->in[i]), "");
 			ok = ok ? LLVMBuildAnd(cg->b, ok, in, "") : in;
 		}
-		idx = iadd(cg, idx, imul(cg, x, ic->xs[i]));
+		idx = cg_add_i64(cg, idx, cg_mul_i64(cg, x, ic->xs[i]));
 	}
 	if (!ok)
 		return LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, b, &idx, 1, ""), "");
@@ -340,13 +330,13 @@ static LLVMValueRef im2col_koff(Cg *cg, void *arg, LLVMValueRef kv)
 	const Im2col *ic = arg;
 	const Geom *g = ic->g;
 	LLVMValueRef c = LLVMBuildUDiv(cg->b, kv, cg_i64(cg, ic->wsp), "");
-	LLVMValueRef idx = imul(cg, c, ic->xsp);
+	LLVMValueRef idx = cg_mul_i64(cg, c, ic->xsp);
 	for (int i = 0; i < g->k; i++) {
 		LLVMValueRef kk = kv;
 		if (ic->ws[i] != 1)
 			kk = LLVMBuildUDiv(cg->b, kk, cg_i64(cg, ic->ws[i]), "");
 		kk = LLVMBuildURem(cg->b, kk, cg_i64(cg, g->ker[i]), "");
-		idx = iadd(cg, idx, imul(cg, kk, g->dil[i] * ic->xs[i]));
+		idx = cg_add_i64(cg, idx, cg_mul_i64(cg, kk, g->dil[i] * ic->xs[i]));
 	}
 	return idx;
 }
@@ -362,10 +352,10 @@ static LLVMValueRef im2col_joff(Cg *cg, void *arg, LLVMValueRef jv)
 			o = LLVMBuildUDiv(cg->b, o, cg_i64(cg, ic->ys[i]), "");
 		if (i > 0)
 			o = LLVMBuildURem(cg->b, o, cg_i64(cg, g->out[i]), "");
-		LLVMValueRef x = imul(cg, o, g->str[i]);
+		LLVMValueRef x = cg_mul_i64(cg, o, g->str[i]);
 		if (g->pb[i])
 			x = LLVMBuildNSWSub(cg->b, x, cg_i64(cg, g->pb[i]), "");
-		idx = iadd(cg, idx, imul(cg, x, ic->xs[i]));
+		idx = cg_add_i64(cg, idx, cg_mul_i64(cg, x, ic->xs[i]));
 	}
 	return idx;
 }
@@ -390,19 +380,19 @@ static LLVMValueRef row_im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValue
 	LLVMValueRef r = LLVMBuildURem(cg->b, kv, cg_i64(cg, rc->wsp), "");
 	LLVMValueRef kh = LLVMBuildUDiv(cg->b, r, cg_i64(cg, KW), "");
 	LLVMValueRef kw = LLVMBuildURem(cg->b, r, cg_i64(cg, KW), "");
-	LLVMValueRef ih = imul(cg, kh, g->dil[0]), ok = NULL;
+	LLVMValueRef ih = cg_mul_i64(cg, kh, g->dil[0]), ok = NULL;
 	if (rc->htest) {
-		ih = iadd(cg, ih, cg_i64(cg, rc->oh * g->str[0] - g->pb[0]));
+		ih = cg_add_i64(cg, ih, cg_i64(cg, rc->oh * g->str[0] - g->pb[0]));
 		ok = LLVMBuildICmp(cg->b, LLVMIntULT, ih, cg_i64(cg, g->in[0]), "");
 	}
-	LLVMValueRef iw = iadd(cg, imul(cg, jv, g->str[1]), imul(cg, kw, g->dil[1]));
+	LLVMValueRef iw = cg_add_i64(cg, cg_mul_i64(cg, jv, g->str[1]), cg_mul_i64(cg, kw, g->dil[1]));
 	if (g->pb[1])
 		iw = LLVMBuildNSWSub(cg->b, iw, cg_i64(cg, g->pb[1]), "");
 	if (rc->wpad) {
 		LLVMValueRef in = LLVMBuildICmp(cg->b, LLVMIntULT, iw, cg_i64(cg, IW), "");
 		ok = ok ? LLVMBuildAnd(cg->b, ok, in, "") : in;
 	}
-	LLVMValueRef idx = iadd(cg, iadd(cg, imul(cg, c, rc->xsp), imul(cg, ih, IW)), iw);
+	LLVMValueRef idx = cg_add_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, c, rc->xsp), cg_mul_i64(cg, ih, IW)), iw);
 	if (!ok)
 		return LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, b, &idx, 1, ""), "");
 	idx = LLVMBuildSelect(cg->b, ok, idx, cg_i64(cg, 0), "");
@@ -425,19 +415,19 @@ static void row_im2col_row(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, L
 	LLVMValueRef r = LLVMBuildURem(cg->b, kv, cg_i64(cg, rc->wsp), "");
 	LLVMValueRef kh = LLVMBuildUDiv(cg->b, r, cg_i64(cg, KW), "");
 	LLVMValueRef kw = LLVMBuildURem(cg->b, r, cg_i64(cg, KW), "");
-	LLVMValueRef ih = imul(cg, kh, g->dil[0]);
+	LLVMValueRef ih = cg_mul_i64(cg, kh, g->dil[0]);
 	if (rc->htest)
-		ih = iadd(cg, ih, cg_i64(cg, rc->oh * g->str[0] - g->pb[0]));
+		ih = cg_add_i64(cg, ih, cg_i64(cg, rc->oh * g->str[0] - g->pb[0]));
 	/* the column offset of j = 0: kw*dw - pbw (may be negative) */
-	LLVMValueRef off0 = LLVMBuildNSWSub(cg->b, imul(cg, kw, g->dil[1]), cg_i64(cg, g->pb[1]), "");
-	LLVMValueRef idx = iadd(cg, iadd(cg, imul(cg, c, rc->xsp), imul(cg, ih, IW)), off0);
+	LLVMValueRef off0 = LLVMBuildNSWSub(cg->b, cg_mul_i64(cg, kw, g->dil[1]), cg_i64(cg, g->pb[1]), "");
+	LLVMValueRef idx = cg_add_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, c, rc->xsp), cg_mul_i64(cg, ih, IW)), off0);
 	*p = LLVMBuildGEP2(cg->b, cg->t_f32, b, &idx, 1, "");
 	LLVMValueRef zero = cg_i64(cg, 0);
 	LLVMValueRef lnum = LLVMBuildNSWSub(cg->b, zero, off0, "");
-	LLVMValueRef l = LLVMBuildSDiv(cg->b, iadd(cg, lnum, cg_i64(cg, sw - 1)), cg_i64(cg, sw), "");
+	LLVMValueRef l = LLVMBuildSDiv(cg->b, cg_add_i64(cg, lnum, cg_i64(cg, sw - 1)), cg_i64(cg, sw), "");
 	l = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, lnum, zero, ""), l, zero, "");
 	LLVMValueRef hnum = LLVMBuildNSWSub(cg->b, cg_i64(cg, IW - 1), off0, "");
-	LLVMValueRef h = iadd(cg, LLVMBuildSDiv(cg->b, hnum, cg_i64(cg, sw), ""), cg_i64(cg, 1));
+	LLVMValueRef h = cg_add_i64(cg, LLVMBuildSDiv(cg->b, hnum, cg_i64(cg, sw), ""), cg_i64(cg, 1));
 	h = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, hnum, zero, ""), zero, h, "");
 	if (rc->htest) {
 		LLVMValueRef in = LLVMBuildICmp(cg->b, LLVMIntULT, ih, cg_i64(cg, g->in[0]), "");
@@ -639,17 +629,17 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	LLVMValueRef img = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, M), "");
 	LLVMValueRef grp = LLVMBuildSDiv(cg->b, m, cg_i64(cg, Mg), "");
 	LLVMValueRef xb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[0],
-	                                         (LLVMValueRef[]){imul(cg, iadd(cg, imul(cg, img, C), imul(cg, grp, Cg_)), xsp)}, 1, "");
+	                                         (LLVMValueRef[]){cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, img, C), cg_mul_i64(cg, grp, Cg_)), xsp)}, 1, "");
 	LLVMValueRef wb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[1],
-	                                         (LLVMValueRef[]){imul(cg, m, Cg_ * wsp)}, 1, "");
-	LLVMValueRef yb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[3], (LLVMValueRef[]){imul(cg, lt.iv, ysp)}, 1, "");
+	                                         (LLVMValueRef[]){cg_mul_i64(cg, m, Cg_ * wsp)}, 1, "");
+	LLVMValueRef yb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[3], (LLVMValueRef[]){cg_mul_i64(cg, lt.iv, ysp)}, 1, "");
 	LLVMValueRef b0 = cg_f32(cg, 0.0f);
 	if (bias != IR_NONE)
 		b0 = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[2], &m, 1, ""), "");
 	LLVMValueRef b0v = vsplat(cg, vt, b0);
 
 	cg_for(cg, &lh, 0, OH);
-	LLVMValueRef hbase = LLVMBuildSub(cg->b, imul(cg, lh.iv, g->str[0]), cg_i64(cg, g->pb[0]), "");
+	LLVMValueRef hbase = LLVMBuildSub(cg->b, cg_mul_i64(cg, lh.iv, g->str[0]), cg_i64(cg, g->pb[0]), "");
 	LLVMValueRef klo, khi;
 	if (full_window(g, 0, 0, IH)) {
 		klo = cg_i64(cg, 0);
@@ -660,7 +650,7 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	cg_for(cg, &lg, 0, ngrp);
 	LLVMValueRef ow0[CONV_DIRECT_VECS], valid[CONV_DIRECT_VECS], iw0[CONV_DIRECT_VECS];
 	for (int u = 0; u < U; u++) {
-		ow0[u] = iadd(cg, imul(cg, lg.iv, (int64_t)U * w), cg_i64(cg, (int64_t)u * w));
+		ow0[u] = cg_add_i64(cg, cg_mul_i64(cg, lg.iv, (int64_t)U * w), cg_i64(cg, (int64_t)u * w));
 		LLVMValueRef owv = LLVMBuildAdd(cg->b, vsplat(cg, vi, ow0[u]), lane_iota, "");
 		valid[u] = LLVMBuildICmp(cg->b, LLVMIntSLT, owv, vsplat(cg, vi, cg_i64(cg, OW)), "");
 		iw0[u] = LLVMBuildSub(cg->b, LLVMBuildMul(cg->b, owv, vsplat(cg, vi, cg_i64(cg, sw)), ""),
@@ -669,12 +659,12 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	}
 	cg_for(cg, &lc, 0, Cg_);
 	cg_for_v(cg, &lk, klo, khi);
-	LLVMValueRef ih = iadd(cg, hbase, imul(cg, lk.iv, g->dil[0]));
-	LLVMValueRef row = LLVMBuildGEP2(cg->b, cg->t_f32, xb, (LLVMValueRef[]){iadd(cg, imul(cg, lc.iv, xsp), imul(cg, ih, IW))}, 1, "");
-	LLVMValueRef wrow = iadd(cg, imul(cg, lc.iv, wsp), imul(cg, lk.iv, KW));
+	LLVMValueRef ih = cg_add_i64(cg, hbase, cg_mul_i64(cg, lk.iv, g->dil[0]));
+	LLVMValueRef row = LLVMBuildGEP2(cg->b, cg->t_f32, xb, (LLVMValueRef[]){cg_add_i64(cg, cg_mul_i64(cg, lc.iv, xsp), cg_mul_i64(cg, ih, IW))}, 1, "");
+	LLVMValueRef wrow = cg_add_i64(cg, cg_mul_i64(cg, lc.iv, wsp), cg_mul_i64(cg, lk.iv, KW));
 	for (int64_t kw = 0; kw < KW; kw++) {
 		LLVMValueRef wv = LLVMBuildLoad2(cg->b, cg->t_f32,
-		                                 LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, wb, (LLVMValueRef[]){iadd(cg, wrow, cg_i64(cg, kw))}, 1, ""), "");
+		                                 LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, wb, (LLVMValueRef[]){cg_add_i64(cg, wrow, cg_i64(cg, kw))}, 1, ""), "");
 		LLVMValueRef wsv = vsplat(cg, vt, wv);
 		for (int u = 0; u < U; u++) {
 			LLVMValueRef iwv = LLVMBuildAdd(cg->b, iw0[u], vsplat(cg, vi, cg_i64(cg, kw * dw)), "");
@@ -684,7 +674,7 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 				                    LLVMBuildICmp(cg->b, LLVMIntULT, iwv, vsplat(cg, vi, cg_i64(cg, IW)), ""), "");
 			LLVMValueRef xv;
 			if (sw == 1) {
-				LLVMValueRef off = iadd(cg, ow0[u], cg_i64(cg, kw * dw - pbw));
+				LLVMValueRef off = cg_add_i64(cg, ow0[u], cg_i64(cg, kw * dw - pbw));
 				LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, row, &off, 1, "");
 				LLVMTypeRef over[2] = {vt, cg->t_ptr};
 				LLVMValueRef args[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
@@ -704,7 +694,7 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	cg_for_end(cg, &lk);
 	cg_for_end(cg, &lc);
 	for (int u = 0; u < U; u++) {
-		LLVMValueRef off = iadd(cg, imul(cg, lh.iv, OW), ow0[u]);
+		LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, lh.iv, OW), ow0[u]);
 		LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, yb, &off, 1, "");
 		LLVMTypeRef over[2] = {vt, cg->t_ptr};
 		LLVMValueRef args[4] = {LLVMBuildLoad2(cg->b, vt, acc[u], ""), p, cg_i32(cg, 4), valid[u]};
@@ -796,15 +786,15 @@ static bool lower_conv(Cg *cg, const Node *n)
 	cg_for(cg, &lm, 0, M);
 	LLVMValueRef grp = LLVMBuildSDiv(cg->b, lm.iv, cg_i64(cg, Mg), "");
 	/* X channel base of this group and W row of this m */
-	LLVMValueRef xch0 = iadd(cg, imul(cg, ln.iv, C), imul(cg, grp, Cg_));
+	LLVMValueRef xch0 = cg_add_i64(cg, cg_mul_i64(cg, ln.iv, C), cg_mul_i64(cg, grp, Cg_));
 	LLVMValueRef b0 = bias != IR_NONE ? cg_load_as(cg, bias, lm.iv, ad) : cg_const(cg, ad, 0);
 	cg_nest(cg, &on, g.k, g.out);
 	LLVMValueRef base[SP], lo[SP], hi[SP];
 	window_at(cg, &g, on.iv, base, lo, hi);
 	LLVMBuildStore(cg->b, b0, acc);
 	cg_for(cg, &lc, 0, Cg_);
-	LLVMValueRef xoff = imul(cg, iadd(cg, xch0, lc.iv), xsp);
-	LLVMValueRef woff = imul(cg, iadd(cg, imul(cg, lm.iv, Cg_), lc.iv), wsp);
+	LLVMValueRef xoff = cg_mul_i64(cg, cg_add_i64(cg, xch0, lc.iv), xsp);
+	LLVMValueRef woff = cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, lm.iv, Cg_), lc.iv), wsp);
 	LLVMValueRef xi[SP], wi[SP];
 	/* with dilation 1 the taps of the last dim are contiguous in X and W:
 	 * one vectorised dot product */
@@ -817,10 +807,10 @@ static bool lower_conv(Cg *cg, const Node *n)
 			cg_for_v(cg, &lk[i], lo[i], hi[i]);
 			wi[i] = lk[i].iv;
 		}
-		xi[i] = iadd(cg, base[i], imul(cg, wi[i], g.dil[i]));
+		xi[i] = cg_add_i64(cg, base[i], cg_mul_i64(cg, wi[i], g.dil[i]));
 	}
-	LLVMValueRef xidx = iadd(cg, xoff, cg_linear(cg, g.k, xi, xs));
-	LLVMValueRef widx = iadd(cg, woff, cg_linear(cg, g.k, wi, ws));
+	LLVMValueRef xidx = cg_add_i64(cg, xoff, cg_linear(cg, g.k, xi, xs));
+	LLVMValueRef widx = cg_add_i64(cg, woff, cg_linear(cg, g.k, wi, ws));
 	LLVMValueRef s = LLVMBuildLoad2(cg->b, at, acc, "");
 	if (dot) {
 		LLVMValueRef len = LLVMBuildSub(cg->b, hi[last], lo[last], "");
@@ -836,8 +826,8 @@ static bool lower_conv(Cg *cg, const Node *n)
 		if (!(dot && i == last))
 			cg_for_end(cg, &lk[i]);
 	cg_for_end(cg, &lc);
-	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
-	cg_store_as(cg, n->out[0], iadd(cg, yoff, cg_linear(cg, g.k, on.iv, ys)),
+	LLVMValueRef yoff = cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, ln.iv, M), lm.iv), ysp);
+	cg_store_as(cg, n->out[0], cg_add_i64(cg, yoff, cg_linear(cg, g.k, on.iv, ys)),
 	   LLVMBuildLoad2(cg->b, at, acc, ""), ad);
 	cg_nest_end(cg, &on);
 	cg_for_end(cg, &lm);
@@ -926,14 +916,14 @@ static bool lower_convtranspose(Cg *cg, const Node *n)
 	cg_nest(cg, &on, k, g.out);
 	LLVMBuildStore(cg->b, b0, acc);
 	cg_for(cg, &lc, 0, Cg_);
-	LLVMValueRef ch = iadd(cg, imul(cg, grp, Cg_), lc.iv);
-	LLVMValueRef xoff = imul(cg, iadd(cg, imul(cg, ln.iv, C), ch), xsp);
-	LLVMValueRef woff = imul(cg, iadd(cg, imul(cg, ch, Mg), mm), wsp);
+	LLVMValueRef ch = cg_add_i64(cg, cg_mul_i64(cg, grp, Cg_), lc.iv);
+	LLVMValueRef xoff = cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, ln.iv, C), ch), xsp);
+	LLVMValueRef woff = cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, ch, Mg), mm), wsp);
 	cg_nest(cg, &kn, k, g.ker);
 	LLVMValueRef ok = LLVMConstInt(cg->t_i1, 1, 0), xi[SP];
 	for (int i = 0; i < k; i++) {
-		LLVMValueRef t = LLVMBuildSub(cg->b, iadd(cg, on.iv[i], cg_i64(cg, g.pb[i])),
-		                              imul(cg, kn.iv[i], g.dil[i]), "");
+		LLVMValueRef t = LLVMBuildSub(cg->b, cg_add_i64(cg, on.iv[i], cg_i64(cg, g.pb[i])),
+		                              cg_mul_i64(cg, kn.iv[i], g.dil[i]), "");
 		LLVMValueRef c = LLVMBuildICmp(cg->b, LLVMIntSGE, t, cg_i64(cg, 0), "");
 		if (g.str[i] != 1) {
 			LLVMValueRef rem = LLVMBuildSRem(cg->b, t, cg_i64(cg, g.str[i]), "");
@@ -946,15 +936,15 @@ static bool lower_convtranspose(Cg *cg, const Node *n)
 	}
 	CgIf cif;
 	cg_if(cg, &cif, ok);
-	LLVMValueRef xv = cg_load_as(cg, n->in[0], iadd(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
-	LLVMValueRef wv = cg_load_as(cg, n->in[1], iadd(cg, woff, cg_linear(cg, k, kn.iv, ws)), ad);
+	LLVMValueRef xv = cg_load_as(cg, n->in[0], cg_add_i64(cg, xoff, cg_linear(cg, k, xi, xs)), ad);
+	LLVMValueRef wv = cg_load_as(cg, n->in[1], cg_add_i64(cg, woff, cg_linear(cg, k, kn.iv, ws)), ad);
 	LLVMValueRef s = LLVMBuildLoad2(cg->b, at, acc, "");
 	LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, s, LLVMBuildFMul(cg->b, xv, wv, ""), ""), acc);
 	cg_if_end(cg, &cif);
 	cg_nest_end(cg, &kn);
 	cg_for_end(cg, &lc);
-	LLVMValueRef yoff = imul(cg, iadd(cg, imul(cg, ln.iv, M), lm.iv), ysp);
-	cg_store_as(cg, n->out[0], iadd(cg, yoff, cg_linear(cg, k, on.iv, ys)),
+	LLVMValueRef yoff = cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, ln.iv, M), lm.iv), ysp);
+	cg_store_as(cg, n->out[0], cg_add_i64(cg, yoff, cg_linear(cg, k, on.iv, ys)),
 	   LLVMBuildLoad2(cg->b, at, acc, ""), ad);
 	cg_nest_end(cg, &on);
 	cg_for_end(cg, &lm);
@@ -1040,7 +1030,7 @@ static bool lower_pool(Cg *cg, const Node *n)
 	CgLoop lnc, lk[SP];
 	CgNest on;
 	cg_for(cg, &lnc, 0, NC);
-	LLVMValueRef xoff = imul(cg, lnc.iv, xsp);
+	LLVMValueRef xoff = cg_mul_i64(cg, lnc.iv, xsp);
 	cg_nest(cg, &on, g.k, g.out);
 	LLVMValueRef base[SP], lo[SP], hi[SP];
 	window_at(cg, &g, on.iv, base, lo, hi);
@@ -1050,16 +1040,16 @@ static bool lower_pool(Cg *cg, const Node *n)
 	LLVMValueRef xi[SP];
 	for (int i = 0; i < g.k; i++) {
 		cg_for_v(cg, &lk[i], lo[i], hi[i]);
-		xi[i] = iadd(cg, base[i], imul(cg, lk[i].iv, g.dil[i]));
+		xi[i] = cg_add_i64(cg, base[i], cg_mul_i64(cg, lk[i].iv, g.dil[i]));
 	}
-	LLVMValueRef xidx = iadd(cg, xoff, cg_linear(cg, g.k, xi, xs));
+	LLVMValueRef xidx = cg_add_i64(cg, xoff, cg_linear(cg, g.k, xi, xs));
 	LLVMValueRef xv = cg_load_as(cg, n->in[0], xidx, ad);
 	LLVMValueRef cur = LLVMBuildLoad2(cg->b, at, acc, "");
 	if (is_max) {
 		LLVMValueRef gt = greater(cg, ad, xv, cur);
 		LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, xv, cur, ""), acc);
 		if (arg) {
-			LLVMValueRef flat = colmajor ? iadd(cg, xoff, cg_linear(cg, g.k, xi, cs)) : xidx;
+			LLVMValueRef flat = colmajor ? cg_add_i64(cg, xoff, cg_linear(cg, g.k, xi, cs)) : xidx;
 			LLVMValueRef old = LLVMBuildLoad2(cg->b, cg->t_i64, arg, "");
 			LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, gt, flat, old, ""), arg);
 		}
@@ -1084,7 +1074,7 @@ static bool lower_pool(Cg *cg, const Node *n)
 		}
 		res = LLVMBuildFDiv(cg->b, res, LLVMBuildSIToFP(cg->b, cnt, at, ""), "");
 	}
-	LLVMValueRef yidx = iadd(cg, imul(cg, lnc.iv, ysp), cg_linear(cg, g.k, on.iv, ys));
+	LLVMValueRef yidx = cg_add_i64(cg, cg_mul_i64(cg, lnc.iv, ysp), cg_linear(cg, g.k, on.iv, ys));
 	cg_store_as(cg, n->out[0], yidx, res, ad);
 	if (arg)
 		cg_store(cg, ind, yidx, LLVMBuildLoad2(cg->b, cg->t_i64, arg, ""));
@@ -1115,9 +1105,9 @@ static bool lower_global_pool(Cg *cg, const Node *n)
 	CgLoop lnc, li;
 	cg_for(cg, &lnc, 0, NC);
 	LLVMBuildStore(cg->b, is_max ? lowest(cg, ad) : cg_const(cg, ad, 0), acc);
-	LLVMValueRef off = imul(cg, lnc.iv, sp);
+	LLVMValueRef off = cg_mul_i64(cg, lnc.iv, sp);
 	cg_for(cg, &li, 0, sp);
-	LLVMValueRef xv = cg_load_as(cg, n->in[0], iadd(cg, off, li.iv), ad);
+	LLVMValueRef xv = cg_load_as(cg, n->in[0], cg_add_i64(cg, off, li.iv), ad);
 	LLVMValueRef cur = LLVMBuildLoad2(cg->b, at, acc, "");
 	LLVMBuildStore(cg->b, is_max ? LLVMBuildSelect(cg->b, greater(cg, ad, xv, cur), xv, cur, "")
 	                             : LLVMBuildFAdd(cg->b, cur, xv, ""), acc);

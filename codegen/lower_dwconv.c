@@ -30,21 +30,6 @@ typedef struct DwPlan {
 	KAct act;
 } DwPlan;
 
-static LLVMValueRef gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx)
-{
-	return LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base, &idx, 1, "");
-}
-
-static LLVMValueRef iadd(Cg *cg, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(cg->b, a, b, "");
-}
-
-static LLVMValueRef imul(Cg *cg, LLVMValueRef a, int64_t b)
-{
-	return b == 1 ? a : LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
-}
-
 /* What fill_weights_t needs: the weight [C, 1, taps] (no padding: the
  * cache compares it bytewise). */
 typedef struct DwArg {
@@ -86,26 +71,26 @@ static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, LLVMValueRef x, L
 {
 	LLVMValueRef a0;
 	if (P->has_bias) {
-		a0 = LLVMBuildLoad2(cg->b, t, gep_f32(cg, bias, c), "");
+		a0 = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, bias, c), "");
 		LLVMSetAlignment(a0, 4);
 	} else {
 		a0 = LLVMConstNull(t);
 	}
 	LLVMBuildStore(cg->b, a0, acc);
-	LLVMValueRef iy0 = LLVMBuildSub(cg->b, imul(cg, oy, P->sh), cg_i64(cg, P->top), "");
-	LLVMValueRef ix0 = LLVMBuildSub(cg->b, imul(cg, ox, P->sw), cg_i64(cg, P->left), "");
+	LLVMValueRef iy0 = LLVMBuildSub(cg->b, cg_mul_i64(cg, oy, P->sh), cg_i64(cg, P->top), "");
+	LLVMValueRef ix0 = LLVMBuildSub(cg->b, cg_mul_i64(cg, ox, P->sw), cg_i64(cg, P->left), "");
 	for (int64_t ky = 0; ky < P->kh; ky++) {
-		LLVMValueRef iy = iadd(cg, iy0, cg_i64(cg, ky * P->dh));
+		LLVMValueRef iy = cg_add_i64(cg, iy0, cg_i64(cg, ky * P->dh));
 		CgIf row;
 		cg_if(cg, &row, LLVMBuildICmp(cg->b, LLVMIntULT, iy, cg_i64(cg, P->H), ""));
 		for (int64_t kx = 0; kx < P->kw; kx++) {
-			LLVMValueRef ix = iadd(cg, ix0, cg_i64(cg, kx * P->dw));
+			LLVMValueRef ix = cg_add_i64(cg, ix0, cg_i64(cg, kx * P->dw));
 			CgIf col;
 			cg_if(cg, &col, LLVMBuildICmp(cg->b, LLVMIntULT, ix, cg_i64(cg, P->W), ""));
-			LLVMValueRef xo = iadd(cg, imul(cg, iadd(cg, imul(cg, iy, P->W), ix), P->C), c);
-			LLVMValueRef xv = LLVMBuildLoad2(cg->b, t, gep_f32(cg, x, xo), "");
+			LLVMValueRef xo = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, iy, P->W), ix), P->C), c);
+			LLVMValueRef xv = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, x, xo), "");
 			LLVMSetAlignment(xv, 4);
-			LLVMValueRef wv = LLVMBuildLoad2(cg->b, t, gep_f32(cg, wt, iadd(cg, cg_i64(cg, (ky * P->kw + kx) * P->C), c)), "");
+			LLVMValueRef wv = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, wt, cg_add_i64(cg, cg_i64(cg, (ky * P->kw + kx) * P->C), c)), "");
 			LLVMSetAlignment(wv, 4);
 			LLVMValueRef args[3] = {xv, wv, LLVMBuildLoad2(cg->b, t, acc, "")};
 			LLVMTypeRef over = t;
@@ -117,8 +102,8 @@ static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, LLVMValueRef x, L
 	LLVMValueRef r = LLVMBuildLoad2(cg->b, t, acc, "");
 	if (P->act == KACT_GELU || P->act == KACT_GELU_TANH)
 		r = kern_gelu(cg, r, P->act == KACT_GELU_TANH);
-	LLVMValueRef yo = iadd(cg, imul(cg, iadd(cg, imul(cg, oy, P->Wo), ox), P->C), c);
-	LLVMValueRef st = LLVMBuildStore(cg->b, r, gep_f32(cg, y, yo));
+	LLVMValueRef yo = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, oy, P->Wo), ox), P->C), c);
+	LLVMValueRef st = LLVMBuildStore(cg->b, r, cg_gep_f32(cg, y, yo));
 	LLVMSetAlignment(st, 4);
 }
 
@@ -139,12 +124,12 @@ static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
 	LLVMValueRef img = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, P->Ho), "");
 	LLVMValueRef oy = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, P->Ho), "");
-	LLVMValueRef x = gep_f32(cg, base[0], imul(cg, img, P->H * P->W * P->C));
-	LLVMValueRef y = gep_f32(cg, base[3], imul(cg, img, P->Ho * P->Wo * P->C));
+	LLVMValueRef x = cg_gep_f32(cg, base[0], cg_mul_i64(cg, img, P->H * P->W * P->C));
+	LLVMValueRef y = cg_gep_f32(cg, base[3], cg_mul_i64(cg, img, P->Ho * P->Wo * P->C));
 	cg_for(cg, &lx, 0, P->Wo);
 	if (full) {
 		cg_for(cg, &lc, 0, full);
-		emit_pixel(cg, P, vt, x, base[1], base[2], y, oy, lx.iv, imul(cg, lc.iv, w), vacc);
+		emit_pixel(cg, P, vt, x, base[1], base[2], y, oy, lx.iv, cg_mul_i64(cg, lc.iv, w), vacc);
 		cg_for_end(cg, &lc);
 	}
 	if (tail0 < P->C) {

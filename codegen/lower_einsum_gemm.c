@@ -36,21 +36,6 @@ typedef struct EinPlan {
 	int64_t rows, nblk, nbatch;  /* staged form: rows per block */
 } EinPlan;
 
-static LLVMValueRef add_i64(Cg *cg, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(cg->b, a, b, "");
-}
-
-static LLVMValueRef mul_i64(Cg *cg, LLVMValueRef a, int64_t b)
-{
-	return LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
-}
-
-static LLVMValueRef gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx)
-{
-	return LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base, &idx, 1, "");
-}
-
 /* One block of `rows` rows from row i0 of the batch entry whose operand
  * and output pointers are a, b, y; sbuf is the staging block. */
 static void stage_block(Cg *cg, const EinPlan *P, LLVMValueRef a, LLVMValueRef b, LLVMValueRef y,
@@ -59,7 +44,7 @@ static void stage_block(Cg *cg, const EinPlan *P, LLVMValueRef a, LLVMValueRef b
 	KGemm g = P->g;
 	g.M = rows;
 	g.nbatch_dims = 0;
-	g.a = gep_f32(cg, a, mul_i64(cg, i0, g.a_rs));
+	g.a = cg_gep_f32(cg, a, cg_mul_i64(cg, i0, g.a_rs));
 	g.b = b;
 	g.c = sbuf;
 	g.ldc = g.N;
@@ -68,11 +53,11 @@ static void stage_block(Cg *cg, const EinPlan *P, LLVMValueRef a, LLVMValueRef b
 	(void)ok;
 	CgLoop lr, lj;
 	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef src = gep_f32(cg, sbuf, mul_i64(cg, lr.iv, g.N));
-	LLVMValueRef dst = gep_f32(cg, y, mul_i64(cg, add_i64(cg, i0, lr.iv), P->c_rs));
+	LLVMValueRef src = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, g.N));
+	LLVMValueRef dst = cg_gep_f32(cg, y, cg_mul_i64(cg, cg_add_i64(cg, i0, lr.iv), P->c_rs));
 	cg_for(cg, &lj, 0, g.N);
-	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, src, lj.iv), "");
-	LLVMBuildStore(cg->b, x, gep_f32(cg, dst, mul_i64(cg, lj.iv, P->c_cs)));
+	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, src, lj.iv), "");
+	LLVMBuildStore(cg->b, x, cg_gep_f32(cg, dst, cg_mul_i64(cg, lj.iv, P->c_cs)));
 	cg_for_end(cg, &lj);
 	cg_for_end(cg, &lr);
 }
@@ -98,11 +83,11 @@ static LLVMValueRef stage_task(Cg *cg, const EinPlan *P)
 		rest = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, P->g.bdims[d]), "");
 		for (int o = 0; o < 3; o++)
 			if (bs[o][d])
-				off[o] = add_i64(cg, off[o], mul_i64(cg, x, bs[o][d]));
+				off[o] = cg_add_i64(cg, off[o], cg_mul_i64(cg, x, bs[o][d]));
 	}
-	LLVMValueRef a = gep_f32(cg, base[0], off[0]), b = gep_f32(cg, base[1], off[1]);
-	LLVMValueRef y = gep_f32(cg, base[2], off[2]);
-	LLVMValueRef i0 = mul_i64(cg, ib, P->rows);
+	LLVMValueRef a = cg_gep_f32(cg, base[0], off[0]), b = cg_gep_f32(cg, base[1], off[1]);
+	LLVMValueRef y = cg_gep_f32(cg, base[2], off[2]);
+	LLVMValueRef i0 = cg_mul_i64(cg, ib, P->rows);
 	int64_t last = P->g.M - (P->nblk - 1) * P->rows;
 	if (last == P->rows) {
 		stage_block(cg, P, a, b, y, i0, P->rows, sbuf);

@@ -30,16 +30,6 @@ static DType acc_dtype(DType t)
 	return t == DT_F64 ? DT_F64 : DT_F32;
 }
 
-static LLVMValueRef iadd(Cg *cg, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(cg->b, a, b, "");
-}
-
-static LLVMValueRef imul(Cg *cg, LLVMValueRef a, int64_t b)
-{
-	return b == 1 ? a : LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
-}
-
 static LLVMValueRef fadd(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(cg->b, a, b, ""); }
 static LLVMValueRef fsub(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(cg->b, a, b, ""); }
 static LLVMValueRef fmul(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(cg->b, a, b, ""); }
@@ -76,7 +66,7 @@ static LLVMValueRef sum_range(Cg *cg, ValueId x, LLVMValueRef off, int64_t len, 
 	LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
 	CgLoop l;
 	cg_for(cg, &l, 0, len);
-	LLVMValueRef v = cg_load_as(cg, x, iadd(cg, off, l.iv), ad);
+	LLVMValueRef v = cg_load_as(cg, x, cg_add_i64(cg, off, l.iv), ad);
 	if (mean) {
 		v = fsub(cg, v, mean);
 		v = fmul(cg, v, v);
@@ -116,9 +106,9 @@ static bool lower_batchnorm(Cg *cg, const Node *n)
 	LLVMValueRef scale = cg_load_as(cg, n->in[1], lc.iv, ad), bias = cg_load_as(cg, n->in[2], lc.iv, ad);
 	LLVMValueRef mean = cg_load_as(cg, n->in[3], lc.iv, ad), var = cg_load_as(cg, n->in[4], lc.iv, ad);
 	LLVMValueRef a = fdiv(cg, scale, cg_math_sqrt(cg, fadd(cg, var, cg_const(cg, ad, eps))));
-	LLVMValueRef off = imul(cg, iadd(cg, imul(cg, ln.iv, C), lc.iv), sp);
+	LLVMValueRef off = cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, ln.iv, C), lc.iv), sp);
 	cg_for(cg, &ls, 0, sp);
-	LLVMValueRef idx = iadd(cg, off, ls.iv);
+	LLVMValueRef idx = cg_add_i64(cg, off, ls.iv);
 	LLVMValueRef x = cg_load_as(cg, n->in[0], idx, ad);
 	cg_store_as(cg, n->out[0], idx, fadd(cg, fmul(cg, fsub(cg, x, mean), a), bias), ad);
 	cg_for_end(cg, &ls);
@@ -149,7 +139,7 @@ static bool lower_instancenorm(Cg *cg, const Node *n)
 	CgLoop lnc, ls;
 	cg_for(cg, &lnc, 0, N * C);
 	LLVMValueRef c = LLVMBuildSRem(cg->b, lnc.iv, cg_i64(cg, C), "");
-	LLVMValueRef off = imul(cg, lnc.iv, sp);
+	LLVMValueRef off = cg_mul_i64(cg, lnc.iv, sp);
 	LLVMValueRef mean = fmul(cg, sum_range(cg, n->in[0], off, sp, ad, NULL), inv_sp);
 	LLVMValueRef var = fmul(cg, sum_range(cg, n->in[0], off, sp, ad, mean), inv_sp);
 	LLVMValueRef inv = fdiv(cg, cg_const(cg, ad, 1.0),
@@ -157,7 +147,7 @@ static bool lower_instancenorm(Cg *cg, const Node *n)
 	LLVMValueRef a = fmul(cg, inv, cg_load_as(cg, n->in[1], c, ad));
 	LLVMValueRef bias = cg_load_as(cg, n->in[2], c, ad);
 	cg_for(cg, &ls, 0, sp);
-	LLVMValueRef idx = iadd(cg, off, ls.iv);
+	LLVMValueRef idx = cg_add_i64(cg, off, ls.iv);
 	LLVMValueRef x = cg_load_as(cg, n->in[0], idx, ad);
 	cg_store_as(cg, n->out[0], idx, fadd(cg, fmul(cg, fsub(cg, x, mean), a), bias), ad);
 	cg_for_end(cg, &ls);
@@ -182,7 +172,7 @@ static void ln_step(CgVec *v, void *ctx)
 	Cg *cg = v->cg;
 	const Node *n = r->n;
 	LLVMValueRef j = v->idx;
-	v->idx = iadd(cg, r->off, j);
+	v->idx = cg_add_i64(cg, r->off, j);
 	LLVMValueRef x = cg_vload(v, n->in[0], 0);
 	if (r->pass < 2) {
 		if (r->pass == 1) {
@@ -226,7 +216,7 @@ static void layernorm_body(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 	LLVMValueRef inv_n = cg_const(cg, v.ad, 1.0 / (double)inner);
 	CgLoop lo;
 	cg_for_v(cg, &lo, r0, r1);
-	r.off = imul(cg, lo.iv, inner);
+	r.off = cg_mul_i64(cg, lo.iv, inner);
 	LLVMValueRef sums[2];
 	for (r.pass = 0; r.pass < 2; r.pass++) {
 		cg_vacc_init(&v, r.acc, u, 0);
@@ -304,7 +294,7 @@ static bool lower_layernorm(Cg *cg, const Node *n)
 	CgLoop lo;
 	CgNest in;
 	cg_for(cg, &lo, 0, outer);
-	LLVMValueRef off = imul(cg, lo.iv, inner);
+	LLVMValueRef off = cg_mul_i64(cg, lo.iv, inner);
 	LLVMValueRef mean = fmul(cg, sum_range(cg, n->in[0], off, inner, ad, NULL), inv_n);
 	LLVMValueRef var = fmul(cg, sum_range(cg, n->in[0], off, inner, ad, mean), inv_n);
 	LLVMValueRef inv = fdiv(cg, cg_const(cg, ad, 1.0),
@@ -314,7 +304,7 @@ static bool lower_layernorm(Cg *cg, const Node *n)
 	if (iv != IR_NONE)
 		cg_store_as(cg, iv, lo.iv, inv, ad);
 	cg_nest(cg, &in, nr, nd);
-	LLVMValueRef idx = iadd(cg, off, cg_linear(cg, nr, in.iv, xstr));
+	LLVMValueRef idx = cg_add_i64(cg, off, cg_linear(cg, nr, in.iv, xstr));
 	LLVMValueRef y = fmul(cg, fsub(cg, cg_load_as(cg, n->in[0], idx, ad), mean), inv);
 	y = fmul(cg, y, cg_load_as(cg, sv, cg_linear(cg, nr, in.iv, sstr), ad));
 	if (bv != IR_NONE)
@@ -371,7 +361,7 @@ static bool lower_mvn(Cg *cg, const Node *n)
 	for (int pass = 0; pass < 3; pass++) {
 		LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
 		cg_nest(cg, &rn, nrd, rd);
-		LLVMValueRef idx = iadd(cg, off, cg_linear(cg, nrd, rn.iv, rs));
+		LLVMValueRef idx = cg_add_i64(cg, off, cg_linear(cg, nrd, rn.iv, rs));
 		LLVMValueRef x = cg_load_as(cg, n->in[0], idx, ad);
 		if (pass == 0) {
 			LLVMBuildStore(cg->b, fadd(cg, LLVMBuildLoad2(cg->b, at, acc, ""), x), acc);
@@ -416,17 +406,17 @@ static bool lower_lrn(Cg *cg, const Node *n)
 	LLVMValueRef lo = LLVMBuildSub(cg->b, lc.iv, cg_i64(cg, before), "");
 	lo = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, lo, cg_i64(cg, 0), ""),
 	                     cg_i64(cg, 0), lo, "");
-	LLVMValueRef hi = iadd(cg, lc.iv, cg_i64(cg, after + 1));
+	LLVMValueRef hi = cg_add_i64(cg, lc.iv, cg_i64(cg, after + 1));
 	hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, hi, cg_i64(cg, C), ""),
 	                     cg_i64(cg, C), hi, "");
-	LLVMValueRef nbase = imul(cg, ln.iv, C * sp);
+	LLVMValueRef nbase = cg_mul_i64(cg, ln.iv, C * sp);
 	cg_for(cg, &ls, 0, sp);
 	LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
 	cg_for_v(cg, &lw, lo, hi);
-	LLVMValueRef v = cg_load_as(cg, n->in[0], iadd(cg, nbase, iadd(cg, imul(cg, lw.iv, sp), ls.iv)), ad);
+	LLVMValueRef v = cg_load_as(cg, n->in[0], cg_add_i64(cg, nbase, cg_add_i64(cg, cg_mul_i64(cg, lw.iv, sp), ls.iv)), ad);
 	LLVMBuildStore(cg->b, fadd(cg, LLVMBuildLoad2(cg->b, at, acc, ""), fmul(cg, v, v)), acc);
 	cg_for_end(cg, &lw);
-	LLVMValueRef idx = iadd(cg, nbase, iadd(cg, imul(cg, lc.iv, sp), ls.iv));
+	LLVMValueRef idx = cg_add_i64(cg, nbase, cg_add_i64(cg, cg_mul_i64(cg, lc.iv, sp), ls.iv));
 	LLVMValueRef den = fadd(cg, cg_const(cg, ad, bias),
 	                        fmul(cg, cg_const(cg, ad, alpha / (double)size),
 	                             LLVMBuildLoad2(cg->b, at, acc, "")));

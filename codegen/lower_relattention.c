@@ -45,30 +45,15 @@ typedef struct RelPlan {
 
 enum { P_QW, P_QR, P_K, P_R, P_V, P_MASK, P_O, P_N };
 
-static LLVMValueRef add_i64(Cg *cg, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(cg->b, a, b, "");
-}
-
-static LLVMValueRef mul_i64(Cg *cg, LLVMValueRef a, int64_t b)
-{
-	return LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
-}
-
-static LLVMValueRef gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx)
-{
-	return LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base, &idx, 1, "");
-}
-
 /* srow[j] = mask(i, j) ? fill : (srow[j] + pos) * scale. */
 static void score(Cg *cg, const RelPlan *P, LLVMValueRef srow, LLVMValueRef j, LLVMValueRef pos,
                   LLVMValueRef mrow)
 {
-	LLVMValueRef p = gep_f32(cg, srow, j);
+	LLVMValueRef p = cg_gep_f32(cg, srow, j);
 	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, p, "");
 	x = LLVMBuildFMul(cg->b, LLVMBuildFAdd(cg->b, x, pos, ""), cg_f32(cg, P->scale), "");
 	if (P->has_mask) {
-		LLVMValueRef m = cg_load_ptr(cg, DT_BOOL, mrow, mul_i64(cg, j, P->ms[1]));
+		LLVMValueRef m = cg_load_ptr(cg, DT_BOOL, mrow, cg_mul_i64(cg, j, P->ms[1]));
 		x = LLVMBuildSelect(cg->b, m, cg_f32(cg, P->fill), x, "");
 	}
 	LLVMBuildStore(cg->b, x, p);
@@ -83,64 +68,64 @@ static void emit_block(Cg *cg, const RelPlan *P, LLVMValueRef *p, LLVMValueRef i
 	KGemm g;
 	memset(&g, 0, sizeof g);
 	g.M = rows, g.N = L, g.K = P->D;
-	g.a = gep_f32(cg, p[P_QW], mul_i64(cg, i0, BHD));
+	g.a = cg_gep_f32(cg, p[P_QW], cg_mul_i64(cg, i0, BHD));
 	g.a_rs = BHD, g.a_cs = 1;
 	g.b = p[P_K], g.b_rs = 1, g.b_cs = BHD;
 	g.c = sbuf, g.ldc = L;
 	g.alpha = 1.0f;
 	cg_attn_gemm(cg, &g);
 	g.M = nbd;
-	g.a = gep_f32(cg, p[P_QR], mul_i64(cg, i0, BHD));
+	g.a = cg_gep_f32(cg, p[P_QR], cg_mul_i64(cg, i0, BHD));
 	g.b = p[P_R], g.b_cs = P->H * P->D;
 	g.c = pbuf;
 	cg_attn_gemm(cg, &g);
 
 	CgLoop lr, lj;
 	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef i = add_i64(cg, i0, lr.iv);
-	LLVMValueRef srow = gep_f32(cg, sbuf, mul_i64(cg, lr.iv, L));
-	LLVMValueRef prow = gep_f32(cg, pbuf, mul_i64(cg, lr.iv, L));
-	LLVMValueRef prow1 = gep_f32(cg, prow, cg_i64(cg, L));
+	LLVMValueRef i = cg_add_i64(cg, i0, lr.iv);
+	LLVMValueRef srow = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, L));
+	LLVMValueRef prow = cg_gep_f32(cg, pbuf, cg_mul_i64(cg, lr.iv, L));
+	LLVMValueRef prow1 = cg_gep_f32(cg, prow, cg_i64(cg, L));
 	LLVMValueRef mrow = P->has_mask ? LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, p[P_MASK],
-	                                                        (LLVMValueRef[]){mul_i64(cg, i, P->ms[0])}, 1, "")
+	                                                        (LLVMValueRef[]){cg_mul_i64(cg, i, P->ms[0])}, 1, "")
 	                                : NULL;
 	/* e = min(L, i + L - Q + 1) >= 1 */
-	LLVMValueRef e = add_i64(cg, i, cg_i64(cg, L - P->Q + 1));
+	LLVMValueRef e = cg_add_i64(cg, i, cg_i64(cg, L - P->Q + 1));
 	e = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, e, cg_i64(cg, L), ""), e, cg_i64(cg, L), "");
 	LLVMValueRef off1 = LLVMBuildNSWSub(cg->b, cg_i64(cg, P->Q - 1), i, "");
 	cg_for_v(cg, &lj, cg_i64(cg, 0), e);
-	LLVMValueRef pos = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, prow, add_i64(cg, off1, lj.iv)), "");
+	LLVMValueRef pos = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, prow, cg_add_i64(cg, off1, lj.iv)), "");
 	score(cg, P, srow, lj.iv, pos, mrow);
 	cg_for_end(cg, &lj);
 	CgIf zc;
 	cg_if(cg, &zc, LLVMBuildICmp(cg->b, LLVMIntSLT, e, cg_i64(cg, L), ""));
 	score(cg, P, srow, e, cg_f32(cg, 0.0f), mrow);
-	LLVMValueRef e1 = add_i64(cg, e, cg_i64(cg, 1));
+	LLVMValueRef e1 = cg_add_i64(cg, e, cg_i64(cg, 1));
 	cg_for_v(cg, &lj, e1, cg_i64(cg, L));
-	pos = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, prow1, LLVMBuildNSWSub(cg->b, lj.iv, e1, "")), "");
+	pos = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, prow1, LLVMBuildNSWSub(cg->b, lj.iv, e1, "")), "");
 	score(cg, P, srow, lj.iv, pos, mrow);
 	cg_for_end(cg, &lj);
 	cg_if_end(cg, &zc);
 	/* softmax numerators in place, 1 / row sums into lbuf */
 	LLVMValueRef m = cg_attn_row_reduce(cg, srow, L, true);
 	LLVMValueRef l = cg_attn_exp_sum(cg, srow, L, m);
-	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), gep_f32(cg, lbuf, lr.iv));
+	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), cg_gep_f32(cg, lbuf, lr.iv));
 	cg_for_end(cg, &lr);
 
 	memset(&g, 0, sizeof g);
 	g.M = rows, g.N = P->Dv, g.K = L;
 	g.a = sbuf, g.a_rs = L, g.a_cs = 1;
 	g.b = p[P_V], g.b_rs = BHDv, g.b_cs = 1;
-	LLVMValueRef ob = gep_f32(cg, p[P_O], mul_i64(cg, i0, BHDv));
+	LLVMValueRef ob = cg_gep_f32(cg, p[P_O], cg_mul_i64(cg, i0, BHDv));
 	g.c = ob, g.ldc = BHDv;
 	g.alpha = 1.0f;
 	cg_attn_gemm(cg, &g);
 
 	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, lbuf, lr.iv), "");
-	LLVMValueRef orow = gep_f32(cg, ob, mul_i64(cg, lr.iv, BHDv));
+	LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, lbuf, lr.iv), "");
+	LLVMValueRef orow = cg_gep_f32(cg, ob, cg_mul_i64(cg, lr.iv, BHDv));
 	cg_for(cg, &lj, 0, P->Dv);
-	LLVMValueRef op = gep_f32(cg, orow, lj.iv);
+	LLVMValueRef op = cg_gep_f32(cg, orow, lj.iv);
 	LLVMBuildStore(cg->b, LLVMBuildFMul(cg->b, LLVMBuildLoad2(cg->b, cg->t_f32, op, ""), inv, ""), op);
 	cg_for_end(cg, &lj);
 	cg_for_end(cg, &lr);
@@ -168,20 +153,20 @@ static LLVMValueRef emit_task(Cg *cg, const RelPlan *P)
 	LLVMValueRef b = LLVMBuildSDiv(cg->b, bh, cg_i64(cg, P->H), "");
 	LLVMValueRef p[P_N];
 	int64_t HD = P->H * P->D, HDv = P->H * P->Dv;
-	LLVMValueRef qoff = add_i64(cg, mul_i64(cg, b, HD), mul_i64(cg, h, P->D));
-	LLVMValueRef voff = add_i64(cg, mul_i64(cg, b, HDv), mul_i64(cg, h, P->Dv));
-	p[P_QW] = gep_f32(cg, base[P_QW], qoff);
-	p[P_QR] = gep_f32(cg, base[P_QR], qoff);
-	p[P_K] = gep_f32(cg, base[P_K], qoff);
-	p[P_R] = gep_f32(cg, base[P_R], mul_i64(cg, h, P->D));
-	p[P_V] = gep_f32(cg, base[P_V], voff);
-	p[P_O] = gep_f32(cg, base[P_O], voff);
+	LLVMValueRef qoff = cg_add_i64(cg, cg_mul_i64(cg, b, HD), cg_mul_i64(cg, h, P->D));
+	LLVMValueRef voff = cg_add_i64(cg, cg_mul_i64(cg, b, HDv), cg_mul_i64(cg, h, P->Dv));
+	p[P_QW] = cg_gep_f32(cg, base[P_QW], qoff);
+	p[P_QR] = cg_gep_f32(cg, base[P_QR], qoff);
+	p[P_K] = cg_gep_f32(cg, base[P_K], qoff);
+	p[P_R] = cg_gep_f32(cg, base[P_R], cg_mul_i64(cg, h, P->D));
+	p[P_V] = cg_gep_f32(cg, base[P_V], voff);
+	p[P_O] = cg_gep_f32(cg, base[P_O], voff);
 	p[P_MASK] = NULL;
 	if (P->has_mask) {
-		LLVMValueRef moff = add_i64(cg, mul_i64(cg, b, P->ms[2]), mul_i64(cg, h, P->ms[3]));
+		LLVMValueRef moff = cg_add_i64(cg, cg_mul_i64(cg, b, P->ms[2]), cg_mul_i64(cg, h, P->ms[3]));
 		p[P_MASK] = LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, base[P_MASK], &moff, 1, "");
 	}
-	LLVMValueRef i0 = mul_i64(cg, blk, P->rows);
+	LLVMValueRef i0 = cg_mul_i64(cg, blk, P->rows);
 	int64_t last = P->Q - (P->nblk - 1) * P->rows;
 	if (P->nblk == 1) {
 		emit_block(cg, P, p, i0, last, last, sbuf, pbuf, lbuf);

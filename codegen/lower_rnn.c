@@ -54,16 +54,6 @@ static ValueId opt_out(const Node *n, int i)
 	return i < n->nout ? n->out[i] : IR_NONE;
 }
 
-static LLVMValueRef iadd(Cg *cg, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(cg->b, a, b, "");
-}
-
-static LLVMValueRef imul(Cg *cg, LLVMValueRef a, int64_t b)
-{
-	return b == 1 ? a : LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
-}
-
 static LLVMValueRef ci(Cg *cg, int64_t x) { return cg_i64(cg, x); }
 static LLVMValueRef fadd(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(cg->b, a, b, ""); }
 static LLVMValueRef fmul(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(cg->b, a, b, ""); }
@@ -102,24 +92,24 @@ static void sta(Cg *cg, const Rnn *r, LLVMValueRef arr, LLVMValueRef idx, LLVMVa
 /* ---- indexing (layout 0 / 1) ------------------------------------------------ */
 static LLVMValueRef x_idx(Cg *cg, const Rnn *r, LLVMValueRef t, LLVMValueRef b)
 {
-	LLVMValueRef row = r->layout1 ? iadd(cg, imul(cg, b, r->S), t) : iadd(cg, imul(cg, t, r->B), b);
-	return imul(cg, row, r->I);
+	LLVMValueRef row = r->layout1 ? cg_add_i64(cg, cg_mul_i64(cg, b, r->S), t) : cg_add_i64(cg, cg_mul_i64(cg, t, r->B), b);
+	return cg_mul_i64(cg, row, r->I);
 }
 
 static LLVMValueRef y_idx(Cg *cg, const Rnn *r, LLVMValueRef t, int64_t d, LLVMValueRef b)
 {
 	LLVMValueRef row = r->layout1
-		? iadd(cg, imul(cg, iadd(cg, imul(cg, b, r->S), t), r->D), ci(cg, d))
-		: iadd(cg, imul(cg, iadd(cg, imul(cg, t, r->D), ci(cg, d)), r->B), b);
-	return imul(cg, row, r->H);
+		? cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, b, r->S), t), r->D), ci(cg, d))
+		: cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, t, r->D), ci(cg, d)), r->B), b);
+	return cg_mul_i64(cg, row, r->H);
 }
 
 /* initial_h/initial_c/Y_h/Y_c: [D,B,H] or (layout 1) [B,D,H] */
 static LLVMValueRef state_idx(Cg *cg, const Rnn *r, int64_t d, LLVMValueRef b)
 {
-	LLVMValueRef row = r->layout1 ? iadd(cg, imul(cg, b, r->D), ci(cg, d))
-	                              : iadd(cg, ci(cg, d * r->B), b);
-	return imul(cg, row, r->H);
+	LLVMValueRef row = r->layout1 ? cg_add_i64(cg, cg_mul_i64(cg, b, r->D), ci(cg, d))
+	                              : cg_add_i64(cg, ci(cg, d * r->B), b);
+	return cg_mul_i64(cg, row, r->H);
 }
 
 /* ---- arithmetic pieces ----------------------------------------------------------- */
@@ -158,7 +148,7 @@ typedef struct Vec {
 
 static LLVMValueRef vec_at(Cg *cg, const Rnn *r, const Vec *x, LLVMValueRef k)
 {
-	LLVMValueRef idx = iadd(cg, x->off, k);
+	LLVMValueRef idx = cg_add_i64(cg, x->off, k);
 	return x->v != IR_NONE ? ldv(cg, r, x->v, idx) : lda(cg, r, x->arr, idx);
 }
 
@@ -188,10 +178,10 @@ static LLVMValueRef dot(Cg *cg, const Rnn *r, const Vec *a, const Vec *b, const 
 static LLVMValueRef x_gate(Cg *cg, const Rnn *r, int64_t d, LLVMValueRef g, LLVMValueRef xoff)
 {
 	Vec xa = {r->x, NULL, xoff};
-	Vec wa = {r->w, NULL, imul(cg, iadd(cg, ci(cg, d * r->G * r->H), g), r->I)};
+	Vec wa = {r->w, NULL, cg_mul_i64(cg, cg_add_i64(cg, ci(cg, d * r->G * r->H), g), r->I)};
 	LLVMValueRef s = dot(cg, r, &xa, &wa, NULL, r->I);
 	if (r->bias != IR_NONE)
-		s = fadd(cg, s, ldv(cg, r, r->bias, iadd(cg, ci(cg, d * 2 * r->G * r->H), g)));
+		s = fadd(cg, s, ldv(cg, r, r->bias, cg_add_i64(cg, ci(cg, d * 2 * r->G * r->H), g)));
 	return s;
 }
 
@@ -200,11 +190,11 @@ static LLVMValueRef h_gate(Cg *cg, const Rnn *r, int64_t d, LLVMValueRef g, LLVM
                            const Vec *scale)
 {
 	Vec ha = {IR_NONE, r->hs, hoff};
-	Vec ra = {r->r, NULL, imul(cg, iadd(cg, ci(cg, d * r->G * r->H), g), r->H)};
+	Vec ra = {r->r, NULL, cg_mul_i64(cg, cg_add_i64(cg, ci(cg, d * r->G * r->H), g), r->H)};
 	LLVMValueRef s = dot(cg, r, &ha, &ra, scale, r->H);
 	if (r->bias != IR_NONE)
 		s = fadd(cg, s, ldv(cg, r, r->bias,
-		                    iadd(cg, ci(cg, d * 2 * r->G * r->H + r->G * r->H), g)));
+		                    cg_add_i64(cg, ci(cg, d * 2 * r->G * r->H + r->G * r->H), g)));
 	return s;
 }
 
@@ -212,7 +202,7 @@ static LLVMValueRef h_gate(Cg *cg, const Rnn *r, int64_t d, LLVMValueRef g, LLVM
 static void emit_cell(Cg *cg, const Rnn *r, int64_t d, LLVMValueRef t, LLVMValueRef b)
 {
 	int64_t H = r->H;
-	LLVMValueRef xoff = x_idx(cg, r, t, b), hoff = imul(cg, b, H);
+	LLVMValueRef xoff = x_idx(cg, r, t, b), hoff = cg_mul_i64(cg, b, H);
 	const int *act = r->act[d];
 	CgLoop lg, lj;
 	/* 1. gate pre-activations (GRU: only z and r here) */
@@ -226,10 +216,10 @@ static void emit_cell(Cg *cg, const Rnn *r, int64_t d, LLVMValueRef t, LLVMValue
 
 	if (r->kind == OP_GRU) { /* h~ into gates[2H..3H) */
 		cg_for(cg, &lj, 0, H);
-		LLVMValueRef g = iadd(cg, lj.iv, ci(cg, 2 * H));
+		LLVMValueRef g = cg_add_i64(cg, lj.iv, ci(cg, 2 * H));
 		LLVMValueRef xh = x_gate(cg, r, d, g, xoff), hh;
 		if (r->lbr) {
-			hh = fmul(cg, lda(cg, r, r->gates, iadd(cg, lj.iv, ci(cg, H))),
+			hh = fmul(cg, lda(cg, r, r->gates, cg_add_i64(cg, lj.iv, ci(cg, H))),
 			          h_gate(cg, r, d, g, hoff, NULL));
 		} else {
 			Vec rg = {IR_NONE, r->gates, ci(cg, H)};
@@ -241,19 +231,19 @@ static void emit_cell(Cg *cg, const Rnn *r, int64_t d, LLVMValueRef t, LLVMValue
 
 	/* 2. state update */
 	cg_for(cg, &lj, 0, H);
-	LLVMValueRef hj = iadd(cg, hoff, lj.iv), hnew;
+	LLVMValueRef hj = cg_add_i64(cg, hoff, lj.iv), hnew;
 	if (r->kind == OP_LSTM) {
 		LLVMValueRef cprev = lda(cg, r, r->cs, hj);
 		LLVMValueRef gi = lda(cg, r, r->gates, lj.iv);
-		LLVMValueRef go = lda(cg, r, r->gates, iadd(cg, lj.iv, ci(cg, H)));
-		LLVMValueRef gf = lda(cg, r, r->gates, iadd(cg, lj.iv, ci(cg, 2 * H)));
-		LLVMValueRef gc = lda(cg, r, r->gates, iadd(cg, lj.iv, ci(cg, 3 * H)));
+		LLVMValueRef go = lda(cg, r, r->gates, cg_add_i64(cg, lj.iv, ci(cg, H)));
+		LLVMValueRef gf = lda(cg, r, r->gates, cg_add_i64(cg, lj.iv, ci(cg, 2 * H)));
+		LLVMValueRef gc = lda(cg, r, r->gates, cg_add_i64(cg, lj.iv, ci(cg, 3 * H)));
 		LLVMValueRef pi = NULL, po = NULL, pf = NULL;
 		if (r->p != IR_NONE) {
-			LLVMValueRef pb = iadd(cg, ci(cg, d * 3 * H), lj.iv);
+			LLVMValueRef pb = cg_add_i64(cg, ci(cg, d * 3 * H), lj.iv);
 			pi = ldv(cg, r, r->p, pb);
-			po = ldv(cg, r, r->p, iadd(cg, pb, ci(cg, H)));
-			pf = ldv(cg, r, r->p, iadd(cg, pb, ci(cg, 2 * H)));
+			po = ldv(cg, r, r->p, cg_add_i64(cg, pb, ci(cg, H)));
+			pf = ldv(cg, r, r->p, cg_add_i64(cg, pb, ci(cg, 2 * H)));
 			gi = fadd(cg, gi, fmul(cg, pi, cprev));
 			gf = fadd(cg, gf, fmul(cg, pf, cprev));
 		}
@@ -269,7 +259,7 @@ static void emit_cell(Cg *cg, const Rnn *r, int64_t d, LLVMValueRef t, LLVMValue
 		sta(cg, r, r->cs, hj, cnew);
 	} else if (r->kind == OP_GRU) {
 		LLVMValueRef z = lda(cg, r, r->gates, lj.iv);
-		LLVMValueRef ht = lda(cg, r, r->gates, iadd(cg, lj.iv, ci(cg, 2 * H)));
+		LLVMValueRef ht = lda(cg, r, r->gates, cg_add_i64(cg, lj.iv, ci(cg, 2 * H)));
 		LLVMValueRef one_z = LLVMBuildFSub(cg->b, cg_const(cg, r->ad, 1), z, "");
 		hnew = fadd(cg, fmul(cg, one_z, ht), fmul(cg, z, lda(cg, r, r->hs, hj)));
 	} else {
@@ -277,7 +267,7 @@ static void emit_cell(Cg *cg, const Rnn *r, int64_t d, LLVMValueRef t, LLVMValue
 	}
 	sta(cg, r, r->hs, hj, hnew);
 	if (r->y != IR_NONE)
-		stv(cg, r, r->y, iadd(cg, y_idx(cg, r, t, d, b), lj.iv), hnew);
+		stv(cg, r, r->y, cg_add_i64(cg, y_idx(cg, r, t, d, b), lj.iv), hnew);
 	cg_for_end(cg, &lj);
 }
 
@@ -430,8 +420,8 @@ bool cg_lower_rnn(Cg *cg, const Node *n)
 		/* initial state */
 		cg_for(cg, &lb, 0, B);
 		cg_for(cg, &lj, 0, H);
-		LLVMValueRef si = iadd(cg, state_idx(cg, &r, d, lb.iv), lj.iv);
-		LLVMValueRef hj = iadd(cg, imul(cg, lb.iv, H), lj.iv);
+		LLVMValueRef si = cg_add_i64(cg, state_idx(cg, &r, d, lb.iv), lj.iv);
+		LLVMValueRef hj = cg_add_i64(cg, cg_mul_i64(cg, lb.iv, H), lj.iv);
 		sta(cg, &r, r.hs, hj, r.h0 != IR_NONE ? ldv(cg, &r, r.h0, si) : zero);
 		sta(cg, &r, r.cs, hj, r.c0 != IR_NONE ? ldv(cg, &r, r.c0, si) : zero);
 		cg_for_end(cg, &lj);
@@ -459,8 +449,8 @@ bool cg_lower_rnn(Cg *cg, const Node *n)
 		if (r.yh != IR_NONE || r.yc != IR_NONE) {
 			cg_for(cg, &lb, 0, B);
 			cg_for(cg, &lj, 0, H);
-			LLVMValueRef si2 = iadd(cg, state_idx(cg, &r, d, lb.iv), lj.iv);
-			LLVMValueRef hj2 = iadd(cg, imul(cg, lb.iv, H), lj.iv);
+			LLVMValueRef si2 = cg_add_i64(cg, state_idx(cg, &r, d, lb.iv), lj.iv);
+			LLVMValueRef hj2 = cg_add_i64(cg, cg_mul_i64(cg, lb.iv, H), lj.iv);
 			if (r.yh != IR_NONE)
 				stv(cg, &r, r.yh, si2, lda(cg, &r, r.hs, hj2));
 			if (r.yc != IR_NONE)
