@@ -612,10 +612,9 @@ static bool ew_setup(Ew *e, const ValueId *ops)
 		                value_get_f64(y, 0) == 2.0;
 	}
 	if (e->op == OP_Clip && n->opset < 11) {
-		/* Clip-1/6: min and max are float attributes, T is float only */
-		if (!dtype_is_float(e->t))
-			return cg_unsupported(cg, 0, "Clip before opset 11 takes float tensors only, got %s",
-			                      dtype_name(e->t));
+		/* Clip-1/6: min and max are float attributes; T is float only
+		 * (infer_clip's rule) */
+		assert(dtype_is_float(e->t));
 		e->clip_lo = attr_float(n, "min", -3.402823466e38f);
 		e->clip_hi = attr_float(n, "max", 3.402823466e38f);
 	}

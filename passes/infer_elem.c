@@ -94,6 +94,9 @@ bool infer_clip(InferCtx *c)
 	Value *x = iin(c, 0);
 	if (!is_numeric(x->dtype))
 		return ifail(c, 0, "expected a numeric type, got %s", dtype_name(x->dtype));
+	if (c->opset < 11 && !dtype_is_float(x->dtype))
+		return ifail(c, 0, "Clip before opset 11 takes float tensors only, got %s",
+		             dtype_name(x->dtype));
 	for (int k = 1; k < c->n->nin; k++) {
 		Value *b = iin(c, k);
 		if (!b)
