@@ -7,8 +7,11 @@
  *   onnxcc_pool_destroy(p);
  *
  * The calling thread works too: a pool of T threads starts T-1 workers.
- * parallel_for splits [0, n) into T contiguous ranges (static schedule),
- * so a given T always gives the same partition.  One parallel_for at a
+ * parallel_for gives each thread a contiguous range of [0, n), which it
+ * runs in shrinking chunks; a thread that finishes early takes single
+ * tasks from the fronts of the others' ranges (a task's result does not
+ * depend on which thread runs it).  Waiting threads spin briefly before
+ * they sleep, so a launch costs about a microsecond.  One parallel_for at a
  * time per pool (calls from several threads at once are serialised).
  */
 #ifndef ONNXCC_POOL_H

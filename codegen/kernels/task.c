@@ -104,8 +104,8 @@ void kern_parallel_ptrs(Cg *cg, LLVMValueRef task, const LLVMValueRef *ptrs, int
  * Tasks: up to 64, of about 8K element-passes or more each; a pool of T
  * threads hands each thread a contiguous range of tasks, so the threads
  * differ by at most one task. */
-#define KROWS_MIN_WORK (64 * 1024)
-#define KROWS_TASK_WORK (8 * 1024)
+#define KROWS_MIN_WORK (16 * 1024)
+#define KROWS_TASK_WORK (4 * 1024)
 #define KROWS_MAX_TASKS 64
 
 int64_t kern_rows_tasks(const Cg *cg, int64_t rows, int64_t work)
