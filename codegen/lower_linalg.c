@@ -39,11 +39,6 @@ static LLVMValueRef mul(Cg *cg, DType t, LLVMValueRef a, LLVMValueRef b)
 	return dtype_is_float(t) ? LLVMBuildFMul(cg->b, a, b, "") : LLVMBuildMul(cg->b, a, b, "");
 }
 
-static LLVMValueRef iadd(Cg *cg, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(cg->b, a, b, "");
-}
-
 static bool numeric_ok(DType t)
 {
 	return dtype_is_float(t) || (dtype_is_int(t) && dtype_size(t) >= 4);
@@ -79,8 +74,8 @@ LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
 	CgLoop l;
 	cg_for_v(cg, &l, cg_i64(cg, 0), nv);
 	LLVMValueRef k = LLVMBuildNSWMul(cg->b, l.iv, cg_i64(cg, vl), "");
-	LLVMValueRef va = vload(cg, ta, a, iadd(cg, ia, k), vl, ad);
-	LLVMValueRef vb = vload(cg, tb, b, iadd(cg, ib, k), vl, ad);
+	LLVMValueRef va = vload(cg, ta, a, cg_add_i64(cg, ia, k), vl, ad);
+	LLVMValueRef vb = vload(cg, tb, b, cg_add_i64(cg, ib, k), vl, ad);
 	LLVMValueRef cur = LLVMBuildLoad2(cg->b, vt, vacc, "");
 	LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, cur, LLVMBuildFMul(cg->b, va, vb, ""), ""), vacc);
 	cg_for_end(cg, &l);
@@ -97,8 +92,8 @@ LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
 	}
 	LLVMBuildStore(cg->b, LLVMBuildExtractElement(cg->b, v, cg_i32(cg, 0), ""), acc);
 	cg_for_v(cg, &l, LLVMBuildNSWMul(cg->b, nv, cg_i64(cg, vl), ""), len);
-	LLVMValueRef xa = cg_load_ptr(cg, ta, a, iadd(cg, ia, l.iv));
-	LLVMValueRef xb = cg_load_ptr(cg, tb, b, iadd(cg, ib, l.iv));
+	LLVMValueRef xa = cg_load_ptr(cg, ta, a, cg_add_i64(cg, ia, l.iv));
+	LLVMValueRef xb = cg_load_ptr(cg, tb, b, cg_add_i64(cg, ib, l.iv));
 	if (cg_acc_dtype(ta) != ad)
 		xa = cg_convert(cg, xa, cg_acc_dtype(ta), ad);
 	if (cg_acc_dtype(tb) != ad)
@@ -129,7 +124,7 @@ static LLVMValueRef mat_idx(Cg *cg, const Mat *m, LLVMValueRef r, LLVMValueRef c
 {
 	LLVMValueRef iv[2] = {r, c};
 	int64_t s[2] = {m->rs, m->cs};
-	return iadd(cg, m->off, cg_linear(cg, 2, iv, s));
+	return cg_add_i64(cg, m->off, cg_linear(cg, 2, iv, s));
 }
 
 static LLVMValueRef apply_epi(Cg *cg, DType ad, const Epi *e, LLVMValueRef acc,
@@ -210,8 +205,9 @@ static KAct epi_act(const Node *n)
 	       : !strcmp(a, "gelu_tanh") ? KACT_GELU_TANH : KACT_NONE;
 }
 
-/* MatMulEpi off the kernel path: Y = act(Y + bias) + res in place over Y
- * (f32; bias [.., N], res with Y's shape). */
+/* MatMulEpi off the kernel path: Y = act(Y + bias) * scale + beta * res in
+ * place over Y (f32; bias [.., N], res with Y's shape; the kernel's order
+ * and roundings, see kernels.h). */
 static void epilogue_loop(Cg *cg, const Node *n)
 {
 	Value *Y = gval(cg->g, n->out[0]);
@@ -226,8 +222,15 @@ static void epilogue_loop(Cg *cg, const Node *n)
 		y = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOLT, y, cg_f32(cg, 0), ""), cg_f32(cg, 0), y, "");
 	else if (epi_act(n) != KACT_NONE)
 		y = kern_gelu(cg, y, epi_act(n) == KACT_GELU_TANH);
-	if (res)
-		y = LLVMBuildFAdd(cg->b, y, cg_load(cg, n->in[3], l.iv), "");
+	float scale = attr_float(n, "scale", 1.0f), beta = attr_float(n, "beta", 1.0f);
+	if (scale != 1.0f)
+		y = LLVMBuildFMul(cg->b, y, cg_f32(cg, scale), "");
+	if (res) {
+		LLVMValueRef r = cg_load(cg, n->in[3], l.iv);
+		if (beta != 1.0f)
+			r = LLVMBuildFMul(cg->b, r, cg_f32(cg, beta), "");
+		y = LLVMBuildFAdd(cg->b, y, r, "");
+	}
 	cg_store(cg, n->out[0], l.iv, y);
 	cg_for_end(cg, &l);
 }
@@ -323,11 +326,12 @@ static bool lower_matmul(Cg *cg, const Node *n)
 				k.res = cg_ptr(cg, n->in[3]);
 				k.res_rs = N;
 				k.res_cs = 1;
-				k.beta = 1.0f;
+				k.beta = attr_float(n, "beta", 1.0f);
 				for (int i = 0; i < R; i++)
 					k.res_bs[i] = sy[i];
 			}
 			k.act = epi_act(n);
+			k.scale = attr_float(n, "scale", 1.0f);
 		}
 		return kern_gemm(cg, &k);
 	}
@@ -676,7 +680,7 @@ static bool lower_einsum(Cg *cg, const Node *n)
 		int64_t s[IR_MAX_RANK];
 		for (int i = 0; i < nloop; i++)
 			s[i] = lstr[o][sum_lab[i]];
-		idx[o] = iadd(cg, base[o], cg_linear(cg, nloop, sn.iv, s));
+		idx[o] = cg_add_i64(cg, base[o], cg_linear(cg, nloop, sn.iv, s));
 		if (!dot) {
 			LLVMValueRef x = cg_load_as(cg, n->in[o], idx[o], ad);
 			prod = prod ? mul(cg, ad, prod, x) : x;

@@ -13,11 +13,19 @@
  *     z  = Add(y, b) | Add(b, y)   b a constant f32 of N elements, [N] or [1,..,1,N]
  *     z' = Relu(z) | Gelu(z)       optional (Gelu: approximate "none" or "tanh",
  *                                  as fuse-gelu writes it)
- *     o  = Add(z', r) | Add(r, z') optional; r has o's shape (no broadcast)
- *                                  and is computed before the MatMul
- * becomes o = MatMulEpi(x, W, b, r) {act = "relu" | "gelu" | "gelu_tanh"}.  Each of bias, activation and
- * residual is optional, but at least one must be present.  Every
- * intermediate must have exactly one use and not be a graph output.
+ *     s  = Mul(z', c) | Mul(c, z') optional; c a constant f32 scalar, not 0
+ *                                  (SReT's residual coefficients, an ODE
+ *                                  step's weights)
+ *     o  = Add(s, q) | Add(q, s)   optional; q = r or Mul(r, d) | Mul(d, r)
+ *                                  (d a constant f32 scalar; that Mul used
+ *                                  only here); r has o's shape (no
+ *                                  broadcast) and is computed before the
+ *                                  MatMul
+ * becomes o = MatMulEpi(x, W, b, r) {act = "relu" | "gelu" | "gelu_tanh",
+ * scale = c, beta = d}.  Each of bias, activation, scale and residual is
+ * optional, but at least one must be present.  Every intermediate must
+ * have exactly one use and not be a graph output.  The epilogue rounds
+ * after each step as the chain did (kernels.h), so the bits are the same.
  */
 #include "pipeline.h"
 
@@ -77,6 +85,15 @@ static bool is_bias(Graph *g, ValueId b, const Shape *ys)
 	return true;
 }
 
+/* v is a constant f32 scalar (any rank, one element): its value in *c. */
+static bool scalar_const(Graph *g, ValueId v, float *c)
+{
+	if (!is_f32_const(g, v) || shape_numel(&gval(g, v)->shape) != 1)
+		return false;
+	*c = ((const float *)gval(g, v)->data)[0];
+	return true;
+}
+
 /* Produced before node `before` (or an input / constant). */
 static bool ready_before(Graph *g, ValueId v, NodeId before)
 {
@@ -104,7 +121,8 @@ static bool fuse_one(Graph *g, NodeId mi)
 	    xv->shape.rank < 2 || !shape_is_static(&yv->shape))
 		return false;
 	ValueId bias = IR_NONE, res = IR_NONE, cur = y;
-	NodeId dead[3];
+	float scale = 1.0f, beta = 1.0f;
+	NodeId dead[5];
 	int ndead = 0;
 	const char *act = NULL;
 	NodeId c = sole_consumer(g, cur);
@@ -129,13 +147,43 @@ static bool fuse_one(Graph *g, NodeId mi)
 		cur = g->nodes[c].out[0];
 		c = sole_consumer(g, cur);
 	}
-	/* residual */
+	/* scale */
+	if (c != IR_NONE && g->nodes[c].op == OP_Mul) {
+		ValueId s = other_operand(&g->nodes[c], cur);
+		float sc;
+		if (s != IR_NONE && scalar_const(g, s, &sc) && sc != 0.0f &&
+		    shape_eq(&gval(g, g->nodes[c].out[0])->shape, &yv->shape)) {
+			scale = sc;
+			dead[ndead++] = c;
+			cur = g->nodes[c].out[0];
+			c = sole_consumer(g, cur);
+		}
+	}
+	/* residual, maybe scaled */
 	if (c != IR_NONE && g->nodes[c].op == OP_Add) {
 		ValueId r = other_operand(&g->nodes[c], cur);
 		const Value *o = gval(g, g->nodes[c].out[0]);
+		NodeId rm = r != IR_NONE ? gval(g, r)->producer : IR_NONE;
+		float d = 1.0f;
+		bool scaled = false;
+		if (rm != IR_NONE && g->nodes[rm].op == OP_Mul && g->nodes[rm].nin == 2 && sole_consumer(g, r) == c) {
+			/* q = Mul(r', d): d folds in when r' qualifies as the residual */
+			const Node *q = &g->nodes[rm];
+			for (int k = 0; k < 2 && !scaled; k++)
+				if (scalar_const(g, q->in[1 - k], &d) && q->in[k] != q->in[1 - k] &&
+				    gval(g, q->in[k])->dtype == DT_F32 && shape_eq(&gval(g, q->in[k])->shape, &yv->shape) &&
+				    ready_before(g, q->in[k], mi)) {
+					r = q->in[k];
+					scaled = true;
+				}
+		}
 		if (r != IR_NONE && gval(g, r)->dtype == DT_F32 && shape_eq(&gval(g, r)->shape, &yv->shape) &&
 		    shape_eq(&o->shape, &yv->shape) && ready_before(g, r, mi)) {
 			res = r;
+			if (scaled) {
+				beta = d;
+				dead[ndead++] = rm;
+			}
 			dead[ndead++] = c;
 			cur = g->nodes[c].out[0];
 		}
@@ -160,6 +208,10 @@ static bool fuse_one(Graph *g, NodeId mi)
 		a->s = act;
 		a->slen = strlen(act);
 	}
+	if (scale != 1.0f)
+		graph_add_attr(g, mi, "scale", AK_FLOAT)->f = scale;
+	if (beta != 1.0f)
+		graph_add_attr(g, mi, "beta", AK_FLOAT)->f = beta;
 	return true;
 }
 

@@ -83,14 +83,9 @@ LLVMValueRef kern_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigne
 	return LLVMBuildCall2(cg->b, ft, fn, args, nargs, "");
 }
 
-static LLVMValueRef gep_f32(Cg *cg, LLVMValueRef base, LLVMValueRef idx)
-{
-	return LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base, &idx, 1, "");
-}
-
 static LLVMValueRef gep_c(Cg *cg, LLVMValueRef base, int64_t idx)
 {
-	return idx ? gep_f32(cg, base, cg_i64(cg, idx)) : base;
+	return idx ? cg_gep_f32(cg, base, cg_i64(cg, idx)) : base;
 }
 
 static LLVMValueRef lane_mask(Cg *cg, int w, int valid)
@@ -195,7 +190,7 @@ typedef struct UKey {
 	int64_t a_rs, a_cs, b_ks, ldc;
 	int has_bias, has_res, act;
 	int64_t res_rs, res_cs;
-	float alpha, beta, beta_bias;
+	float alpha, beta, beta_bias, scale;
 } UKey;
 
 typedef struct UKern {
@@ -222,7 +217,7 @@ typedef struct Derived {
 typedef struct TKey {
 	int level, w, b_const, has_bias, has_res, act, nbatch_dims, accumulate;
 	int64_t M, N, K, a_rs, a_cs, b_rs, b_cs, ldc, res_rs, res_cs;
-	float alpha, beta, beta_bias;
+	float alpha, beta, beta_bias, scale;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK], res_bs[IR_MAX_RANK];
 } TKey;
 
@@ -324,7 +319,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	LLVMValueRef bv[4];
 	LLVMValueRef boff = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->b_ks), "");
 	for (int v = 0; v < nv; v++) {
-		LLVMValueRef p = gep_f32(cg, pb, LLVMBuildNSWAdd(cg->b, boff, cg_i64(cg, v * w), ""));
+		LLVMValueRef p = cg_gep_f32(cg, pb, LLVMBuildNSWAdd(cg->b, boff, cg_i64(cg, v * w), ""));
 		bv[v] = vload(cg, vt, w, p, k->b_masked ? VALID(v) : w);
 	}
 	if (k->prefetch) {
@@ -337,7 +332,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	}
 	LLVMValueRef aoff = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->a_cs), "");
 	for (int r = 0; r < mr; r++) {
-		LLVMValueRef p = gep_f32(cg, pa, LLVMBuildNSWAdd(cg->b, aoff, cg_i64(cg, r * k->a_rs), ""));
+		LLVMValueRef p = cg_gep_f32(cg, pa, LLVMBuildNSWAdd(cg->b, aoff, cg_i64(cg, r * k->a_rs), ""));
 		LLVMValueRef as = LLVMBuildLoad2(cg->b, cg->t_f32, p, "");
 		LLVMSetAlignment(as, 4);
 		LLVMValueRef sv = splat(cg, vt, as);
@@ -349,7 +344,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	cg_for_end(cg, &lk);
 
 	/* epilogue on the last K block */
-	bool any_epi = k->alpha != 1.0f || k->has_bias || k->has_res || k->act != KACT_NONE;
+	bool any_epi = k->alpha != 1.0f || k->has_bias || k->has_res || k->act != KACT_NONE || k->scale != 0;
 	/* A GELU epilogue is long (an erf or a sigmoid per vector): unrolled
 	 * over the mr x nv accumulators it made the micro-kernel ten times
 	 * larger and dominated compile time (every MLP shape, once per ISA).
@@ -376,8 +371,8 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 			}
 		CgLoop lr;
 		cg_for(cg, &lr, 0, mr);
-		LLVMValueRef crow = gep_f32(cg, pc, LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, k->ldc), ""));
-		LLVMValueRef rrow = k->has_res ? gep_f32(cg, pres, LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, k->res_rs), ""))
+		LLVMValueRef crow = cg_gep_f32(cg, pc, LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, k->ldc), ""));
+		LLVMValueRef rrow = k->has_res ? cg_gep_f32(cg, pres, LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, k->res_rs), ""))
 		                               : NULL;
 		LLVMValueRef rs = NULL;
 		if (k->has_res && k->res_cs == 0) {
@@ -392,6 +387,8 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 			if (k->has_bias)
 				y = LLVMBuildFAdd(cg->b, y, bias[v], "");
 			y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
+			if (k->scale != 0)
+				y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->scale)), "");
 			if (k->has_res) {
 				LLVMValueRef x = rs ? rs : vload(cg, vt, w, gep_c(cg, rrow, v * w), VALID(v));
 				if (k->beta != 1.0f)
@@ -431,6 +428,8 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 					                    LLVMConstNull(vt), y, "");
 				else if (k->act == KACT_GELU || k->act == KACT_GELU_TANH)
 					y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
+				if (k->scale != 0)
+					y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->scale)), "");
 				if (k->has_res) {
 					LLVMValueRef x = rs ? rs
 					                 : vload(cg, vt, w, gep_c(cg, pres, r * k->res_rs + v * w), VALID(v));
@@ -573,18 +572,9 @@ static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
 	k.alpha = g->alpha;
 	k.beta = g->res ? g->beta : 0;
 	k.beta_bias = g->bias ? g->beta_bias : 0;
+	k.scale = g->scale == 1.0f ? 0 : g->scale;
 	(void)kc;
 	return k;
-}
-
-static LLVMValueRef add_i64(Cg *cg, LLVMValueRef a, LLVMValueRef b)
-{
-	return LLVMBuildNSWAdd(cg->b, a, b, "");
-}
-
-static LLVMValueRef mul_i64(Cg *cg, LLVMValueRef a, int64_t b)
-{
-	return LLVMBuildNSWMul(cg->b, a, cg_i64(cg, b), "");
 }
 
 /* One call of a micro-kernel on the tile at rows i, columns j (i64 values);
@@ -599,15 +589,15 @@ static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef
 	LLVMValueRef args[8];
 	if (P->abuf) {
 		/* row i of the copied block; i0 is the block's first row */
-		args[0] = gep_f32(cg, P->abuf, mul_i64(cg, LLVMBuildNSWSub(cg->b, i, P->i0, ""), a_copy_stride(&P->t)));
+		args[0] = cg_gep_f32(cg, P->abuf, cg_mul_i64(cg, LLVMBuildNSWSub(cg->b, i, P->i0, ""), a_copy_stride(&P->t)));
 	} else {
-		LLVMValueRef aoff = add_i64(cg, mul_i64(cg, i, g->a_rs), mul_i64(cg, pcv, g->a_cs));
-		args[0] = gep_f32(cg, g->a, aoff);
+		LLVMValueRef aoff = cg_add_i64(cg, cg_mul_i64(cg, i, g->a_rs), cg_mul_i64(cg, pcv, g->a_cs));
+		args[0] = cg_gep_f32(cg, g->a, aoff);
 	}
 	args[1] = bp;
-	args[2] = gep_f32(cg, g->c, add_i64(cg, mul_i64(cg, i, g->ldc), j));
-	args[3] = g->bias ? gep_f32(cg, g->bias, j) : LLVMConstNull(cg->t_ptr);
-	args[4] = g->res ? gep_f32(cg, g->res, add_i64(cg, mul_i64(cg, i, g->res_rs), mul_i64(cg, j, g->res_cs)))
+	args[2] = cg_gep_f32(cg, g->c, cg_add_i64(cg, cg_mul_i64(cg, i, g->ldc), j));
+	args[3] = g->bias ? cg_gep_f32(cg, g->bias, j) : LLVMConstNull(cg->t_ptr);
+	args[4] = g->res ? cg_gep_f32(cg, g->res, cg_add_i64(cg, cg_mul_i64(cg, i, g->res_rs), cg_mul_i64(cg, j, g->res_cs)))
 	                 : LLVMConstNull(cg->t_ptr);
 	args[5] = cg_i64(cg, kc);
 	args[6] = flags;
@@ -626,7 +616,7 @@ static LLVMValueRef tile_prefetch(Cg *cg, const Plan *P, LLVMValueRef pnext, LLV
 		return NULL;
 	int64_t lines = P->nr / 16 > 1 ? P->nr / 16 : 1;
 	LLVMValueRef part = lines > 1 ? LLVMBuildSRem(cg->b, t, cg_i64(cg, lines), "") : cg_i64(cg, 0);
-	LLVMValueRef off = mul_i64(cg, part, kc * 16);
+	LLVMValueRef off = cg_mul_i64(cg, part, kc * 16);
 	return LLVMBuildGEP2(cg->b, cg->t_f32, pnext, &off, 1, "");
 }
 
@@ -643,12 +633,12 @@ static void row_tiles(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, int6
 	} else if (full > 1) {
 		CgLoop li;
 		cg_for(cg, &li, 0, full);
-		call_tile(cg, P, mr, ncols, add_i64(cg, i0, mul_i64(cg, li.iv, mr)), j, pcv, kc, bp, flags,
+		call_tile(cg, P, mr, ncols, cg_add_i64(cg, i0, cg_mul_i64(cg, li.iv, mr)), j, pcv, kc, bp, flags,
 		          tile_prefetch(cg, P, pnext, li.iv, kc));
 		cg_for_end(cg, &li);
 	}
 	if (rem)
-		call_tile(cg, P, (int)rem, ncols, add_i64(cg, i0, cg_i64(cg, full * mr)), j, pcv, kc, bp, flags,
+		call_tile(cg, P, (int)rem, ncols, cg_add_i64(cg, i0, cg_i64(cg, full * mr)), j, pcv, kc, bp, flags,
 		          tile_prefetch(cg, P, pnext, cg_i64(cg, full), kc));
 }
 
@@ -673,22 +663,22 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 		/* the panel's column offsets once, then a load per element */
 		LLVMValueRef joffs = cg_alloca(cg, LLVMArrayType2(cg->t_i64, (uint64_t)P->nr), "joffs");
 		cg_for(cg, &lj, 0, ncols);
-		LLVMBuildStore(cg->b, g->b_joff(cg, g->b_elem_arg, add_i64(cg, j, lj.iv)),
+		LLVMBuildStore(cg->b, g->b_joff(cg, g->b_elem_arg, cg_add_i64(cg, j, lj.iv)),
 		               LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, joffs, &lj.iv, 1, ""));
 		cg_for_end(cg, &lj);
 		cg_for(cg, &lk, 0, kc);
-		LLVMValueRef ko = g->b_koff(cg, g->b_elem_arg, add_i64(cg, pcv, lk.iv));
-		LLVMValueRef row = mul_i64(cg, lk.iv, P->nr);
+		LLVMValueRef ko = g->b_koff(cg, g->b_elem_arg, cg_add_i64(cg, pcv, lk.iv));
+		LLVMValueRef row = cg_mul_i64(cg, lk.iv, P->nr);
 		cg_for(cg, &lj, 0, ncols);
 		LLVMValueRef jo = LLVMBuildLoad2(cg->b, cg->t_i64, LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, joffs, &lj.iv, 1, ""), "");
-		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, g->b, add_i64(cg, ko, jo)), "");
-		LLVMBuildStore(cg->b, x, gep_f32(cg, P->bbuf, add_i64(cg, row, lj.iv)));
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->b, cg_add_i64(cg, ko, jo)), "");
+		LLVMBuildStore(cg->b, x, cg_gep_f32(cg, P->bbuf, cg_add_i64(cg, row, lj.iv)));
 		cg_for_end(cg, &lj);
 		cg_for_end(cg, &lk);
 		return;
 	}
 	cg_for(cg, &lk, 0, kc);
-	LLVMValueRef krow = add_i64(cg, pcv, lk.iv);
+	LLVMValueRef krow = cg_add_i64(cg, pcv, lk.iv);
 	if (g->b_row) {
 		/* zeros, the strided run, zeros: columns [0, jlo), [jlo, jhi), [jhi, ncols) */
 		LLVMValueRef p, lo, hi;
@@ -696,17 +686,17 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 		LLVMValueRef jlo = min_i64(cg, max_i64(cg, LLVMBuildNSWSub(cg->b, lo, j, ""), 0), ncols);
 		LLVMValueRef jhi = min_i64(cg, LLVMBuildNSWSub(cg->b, hi, j, ""), ncols);
 		jhi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, jhi, jlo, ""), jlo, jhi, "");
-		LLVMValueRef row = mul_i64(cg, lk.iv, P->nr);
+		LLVMValueRef row = cg_mul_i64(cg, lk.iv, P->nr);
 		LLVMValueRef bounds[4] = {cg_i64(cg, 0), jlo, jhi, cg_i64(cg, ncols)};
 		for (int part = 0; part < 3; part++) {
 			CgLoop lc;
 			cg_for_v(cg, &lc, bounds[part], bounds[part + 1]);
 			LLVMValueRef x = cg_f32(cg, 0.0f);
 			if (part == 1) {
-				LLVMValueRef src = mul_i64(cg, add_i64(cg, j, lc.iv), g->b_row_cs);
+				LLVMValueRef src = cg_mul_i64(cg, cg_add_i64(cg, j, lc.iv), g->b_row_cs);
 				x = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildGEP2(cg->b, cg->t_f32, p, &src, 1, ""), "");
 			}
-			LLVMBuildStore(cg->b, x, gep_f32(cg, P->bbuf, add_i64(cg, row, lc.iv)));
+			LLVMBuildStore(cg->b, x, cg_gep_f32(cg, P->bbuf, cg_add_i64(cg, row, lc.iv)));
 			cg_for_end(cg, &lc);
 		}
 		cg_for_end(cg, &lk);
@@ -715,13 +705,13 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 	cg_for(cg, &lj, 0, ncols);
 	LLVMValueRef x;
 	if (g->b_elem) {
-		x = g->b_elem(cg, g->b_elem_arg, g->b, krow, add_i64(cg, j, lj.iv));
+		x = g->b_elem(cg, g->b_elem_arg, g->b, krow, cg_add_i64(cg, j, lj.iv));
 	} else {
-		LLVMValueRef src = add_i64(cg, mul_i64(cg, krow, g->b_rs), mul_i64(cg, add_i64(cg, j, lj.iv), g->b_cs));
-		x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_f32(cg, g->b, src), "");
+		LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, krow, g->b_rs), cg_mul_i64(cg, cg_add_i64(cg, j, lj.iv), g->b_cs));
+		x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->b, src), "");
 	}
-	LLVMValueRef dst = add_i64(cg, mul_i64(cg, lk.iv, P->nr), lj.iv);
-	LLVMBuildStore(cg->b, x, gep_f32(cg, P->bbuf, dst));
+	LLVMValueRef dst = cg_add_i64(cg, cg_mul_i64(cg, lk.iv, P->nr), lj.iv);
+	LLVMBuildStore(cg->b, x, cg_gep_f32(cg, P->bbuf, dst));
 	cg_for_end(cg, &lj);
 	cg_for_end(cg, &lk);
 }
@@ -732,17 +722,17 @@ static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t k
 {
 	const KGemm *g = P->g;
 	if (P->bpack && P->pnr == P->nr)
-		return gep_f32(cg, P->bpack, add_i64(cg, mul_i64(cg, pcv, g->N), mul_i64(cg, j, kc)));
+		return cg_gep_f32(cg, P->bpack, cg_add_i64(cg, cg_mul_i64(cg, pcv, g->N), cg_mul_i64(cg, j, kc)));
 	if (P->bpack) {
 		/* column j lies in packed panel q = j / PNR (which starts at
 		 * q*PNR*kc in the block), at column j - q*PNR of it */
 		LLVMValueRef q = LLVMBuildSDiv(cg->b, j, cg_i64(cg, P->pnr), "");
-		LLVMValueRef o = LLVMBuildNSWSub(cg->b, j, mul_i64(cg, q, P->pnr), "");
-		LLVMValueRef off = add_i64(cg, mul_i64(cg, pcv, g->N), add_i64(cg, mul_i64(cg, q, P->pnr * kc), o));
-		return gep_f32(cg, P->bpack, off);
+		LLVMValueRef o = LLVMBuildNSWSub(cg->b, j, cg_mul_i64(cg, q, P->pnr), "");
+		LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, pcv, g->N), cg_add_i64(cg, cg_mul_i64(cg, q, P->pnr * kc), o));
+		return cg_gep_f32(cg, P->bpack, off);
 	}
 	if (P->b_direct)
-		return gep_f32(cg, g->b, add_i64(cg, mul_i64(cg, pcv, g->b_rs), j));
+		return cg_gep_f32(cg, g->b, cg_add_i64(cg, cg_mul_i64(cg, pcv, g->b_rs), j));
 	pack_panel_runtime(cg, P, pcv, kc, j, ncols);
 	return P->bbuf;
 }
@@ -769,7 +759,7 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 		P->bks = run ? edge_bks : bks;
 		CgLoop lj;
 		cg_for_v(cg, &lj, lo ? max_i64(cg, p0, lo) : p0, min_i64(cg, p1, hi));
-		LLVMValueRef j = mul_i64(cg, lj.iv, nr);
+		LLVMValueRef j = cg_mul_i64(cg, lj.iv, nr);
 		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, nr);
 		/* packed panels follow each other: prefetch the next one (for
 		 * the last, the start of the next K block or past the end) */
@@ -800,9 +790,9 @@ static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMVal
 	const KGemm *g = P->g;
 	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef src = add_i64(cg, mul_i64(cg, add_i64(cg, i0, lr.iv), g->a_rs), pcv);
-	LLVMValueRef dst = mul_i64(cg, lr.iv, a_copy_stride(&P->t));
-	cg_memcpy(cg, gep_f32(cg, P->abuf, dst), gep_f32(cg, g->a, src), kc * 4);
+	LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, i0, lr.iv), g->a_rs), pcv);
+	LLVMValueRef dst = cg_mul_i64(cg, lr.iv, a_copy_stride(&P->t));
+	cg_memcpy(cg, cg_gep_f32(cg, P->abuf, dst), cg_gep_f32(cg, g->a, src), kc * 4);
 	cg_for_end(cg, &lr);
 }
 
@@ -818,7 +808,7 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRe
 	if (nfull) {
 		CgLoop lp;
 		cg_for(cg, &lp, 0, nfull);
-		LLVMValueRef pcv = mul_i64(cg, lp.iv, kcb);
+		LLVMValueRef pcv = cg_mul_i64(cg, lp.iv, kcb);
 		LLVMValueRef first = LLVMBuildICmp(cg->b, LLVMIntEQ, lp.iv, cg_i64(cg, 0), "");
 		LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntEQ, lp.iv, cg_i64(cg, nblk - 1), "");
 		LLVMValueRef flags = LLVMBuildOr(cg->b,
@@ -849,12 +839,12 @@ static void nc_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueR
 		k_blocks(cg, P, i0, rows, p0, p1);
 		return;
 	}
-	LLVMValueRef n = LLVMBuildSDiv(cg->b, add_i64(cg, LLVMBuildNSWSub(cg->b, p1, p0, ""), cg_i64(cg, ncp - 1)),
+	LLVMValueRef n = LLVMBuildSDiv(cg->b, cg_add_i64(cg, LLVMBuildNSWSub(cg->b, p1, p0, ""), cg_i64(cg, ncp - 1)),
 	                               cg_i64(cg, ncp), "");
 	CgLoop lq;
 	cg_for_v(cg, &lq, cg_i64(cg, 0), n);
-	LLVMValueRef q0 = add_i64(cg, p0, mul_i64(cg, lq.iv, ncp));
-	LLVMValueRef q1 = add_i64(cg, q0, cg_i64(cg, ncp));
+	LLVMValueRef q0 = cg_add_i64(cg, p0, cg_mul_i64(cg, lq.iv, ncp));
+	LLVMValueRef q1 = cg_add_i64(cg, q0, cg_i64(cg, ncp));
 	q1 = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, q1, p1, ""), q1, p1, "");
 	k_blocks(cg, P, i0, rows, q0, q1);
 	cg_for_end(cg, &lq);
@@ -915,7 +905,7 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 	LLVMValueRef r_lo = LLVMBuildSDiv(cg->b, tb, nn, "");
 	LLVMValueRef r_last = LLVMBuildSDiv(cg->b, LLVMBuildNSWSub(cg->b, te, cg_i64(cg, 1), ""), nn, "");
 	LLVMValueRef nonempty = LLVMBuildICmp(cg->b, LLVMIntSGT, te, tb, "");
-	LLVMValueRef r_end = LLVMBuildSelect(cg->b, nonempty, add_i64(cg, r_last, cg_i64(cg, 1)), r_lo, "");
+	LLVMValueRef r_end = LLVMBuildSelect(cg->b, nonempty, cg_add_i64(cg, r_last, cg_i64(cg, 1)), r_lo, "");
 	CgLoop lr;
 	cg_for_v(cg, &lr, r_lo, r_end);
 	LLVMValueRef r = lr.iv;
@@ -935,24 +925,24 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 		rest = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, g0->bdims[d]), "");
 		for (int o = 0; o < 4; o++)
 			if (bs[o][d])
-				off[o] = add_i64(cg, off[o], mul_i64(cg, x, bs[o][d]));
+				off[o] = cg_add_i64(cg, off[o], cg_mul_i64(cg, x, bs[o][d]));
 	}
 	KGemm g = *g0;
 	LLVMValueRef bpack = P->bpack;
 	if (g0->b_const)
 		P->bpack = base[1];
-	g.a = gep_f32(cg, base[0], off[0]);
-	g.b = g0->b_const ? NULL : gep_f32(cg, base[1], off[1]);
-	g.c = gep_f32(cg, base[2], off[2]);
+	g.a = cg_gep_f32(cg, base[0], off[0]);
+	g.b = g0->b_const ? NULL : cg_gep_f32(cg, base[1], off[1]);
+	g.c = cg_gep_f32(cg, base[2], off[2]);
 	g.bias = g0->bias ? base[3] : NULL;
-	g.res = g0->res ? gep_f32(cg, base[4], off[3]) : NULL;
+	g.res = g0->res ? cg_gep_f32(cg, base[4], off[3]) : NULL;
 	P->g = &g;
-	LLVMValueRef p0 = mul_i64(cg, g_lo, S->group);
-	LLVMValueRef p1 = mul_i64(cg, add_i64(cg, g_hi, cg_i64(cg, 1)), S->group);
+	LLVMValueRef p0 = cg_mul_i64(cg, g_lo, S->group);
+	LLVMValueRef p1 = cg_mul_i64(cg, cg_add_i64(cg, g_hi, cg_i64(cg, 1)), S->group);
 	LLVMValueRef over = LLVMBuildICmp(cg->b, LLVMIntSGT, p1, cg_i64(cg, S->panels), "");
 	p1 = LLVMBuildSelect(cg->b, over, cg_i64(cg, S->panels), p1, "");
 	int64_t mc = P->t.mc, mrem = g.M % mc;
-	LLVMValueRef i0 = mul_i64(cg, im, mc);
+	LLVMValueRef i0 = cg_mul_i64(cg, im, mc);
 	if (mrem == 0 || S->n_m == 1) {
 		nc_blocks(cg, P, i0, mrem && S->n_m == 1 ? mrem : mc, p0, p1);
 	} else {
@@ -1025,7 +1015,7 @@ bool kern_gemm_here(Cg *cg, const KGemm *g)
 	} else if (nfull > 1) {
 		CgLoop li;
 		cg_for(cg, &li, 0, nfull);
-		k_blocks(cg, &P, mul_i64(cg, li.iv, mc), mc, p0, p1);
+		k_blocks(cg, &P, cg_mul_i64(cg, li.iv, mc), mc, p0, p1);
 		cg_for_end(cg, &li);
 	}
 	if (rem)
@@ -1056,6 +1046,7 @@ static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S)
 	k.alpha = g->alpha;
 	k.beta = g->res ? g->beta : 0;
 	k.beta_bias = g->bias ? g->beta_bias : 0;
+	k.scale = g->scale == 1.0f ? 0 : g->scale;
 	for (int d = 0; d < g->nbatch_dims; d++) {
 		k.bdims[d] = g->bdims[d];
 		k.a_bs[d] = g->a_bs[d];

@@ -29,8 +29,10 @@ typedef enum KAct {
  * With accumulate set, acc starts from C's value instead of 0 (C += A.B,
  *   e.g. a product split along K into two calls).
  * Epilogue, in this order:  y = alpha*acc;  y += bias[j] * beta_bias;
- *   y = act(y);  y += beta * res[i*res_rs + j*res_cs]  (res may alias
- *   nothing written by this call).  bias/res NULL: absent. */
+ *   y = act(y);  y *= scale (when scale is not 0);
+ *   y += beta * res[i*res_rs + j*res_cs]  (res may alias nothing written
+ *   by this call).  bias/res NULL: absent.  Each step is one rounding
+ *   (no contraction), so a fused chain gives the unfused chain's bits. */
 typedef struct KGemm {
 	int64_t M, N, K;
 	LLVMValueRef a;
@@ -44,6 +46,7 @@ typedef struct KGemm {
 	LLVMValueRef bias;           /* f32 [N] (contiguous) or NULL */
 	float beta_bias;
 	KAct act;
+	float scale;                 /* after act; 0 (the default): none */
 	LLVMValueRef res;            /* f32, strides res_rs/res_cs, or NULL */
 	int64_t res_rs, res_cs;
 	float beta;

@@ -95,15 +95,15 @@ void kern_parallel_ptrs(Cg *cg, LLVMValueRef task, const LLVMValueRef *ptrs, int
 }
 
 /* ---- row-parallel node bodies ---------------------------------------------
- * Threshold (an estimate, not a measurement): a launch through the
- * runtime's pool costs a condition-variable broadcast, the workers'
- * wake-up and a join, several us (tens on a loaded machine); an f32
- * elementwise pass streams a few elements per ns from L2, so 64K
- * element-passes take some 20-30 us, about where splitting starts to pay
- * on two threads.  Below that a node stays serial, in its node function.
- * Tasks: up to 64, of about 8K element-passes or more each; a pool of T
- * threads hands each thread a contiguous range of tasks, so the threads
- * differ by at most one task. */
+ * Threshold (an estimate, checked only on whole models): a launch through
+ * the runtime's pool costs about a microsecond while its threads spin
+ * between parallel regions (runtime/onnxcc_pool.c; tens of us once they
+ * sleep); an f32 elementwise pass streams a few elements per ns from L2,
+ * so 16K element-passes take some 5-8 us, about where splitting starts to
+ * pay on two threads.  Below that a node stays serial, in its node
+ * function.  Tasks: up to 64, of about 4K element-passes or more each; a
+ * pool hands each thread a contiguous range of tasks and lets early
+ * finishers take the others' leftovers. */
 #define KROWS_MIN_WORK (16 * 1024)
 #define KROWS_TASK_WORK (4 * 1024)
 #define KROWS_MAX_TASKS 64
