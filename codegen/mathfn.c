@@ -530,7 +530,13 @@ static LLVMValueRef two_prod(M *m, LLVMValueRef a, LLVMValueRef b, LLVMValueRef 
  *     exp(-x^2) is evaluated on x^2 split exactly into ah^2 (ah: x with 12
  *     significant bits) + al(x+ah), and quotient times exponential is
  *     rounded once.  x < 0: 2 - erfc(-x).  x > 10.0542: +0.
- *   erf(x): |x| < 0.75: x + x Q(x^2);  else sign(x) (1 - erfc(|x|)).
+ *   erf(x): |x| < 0.75: x + x Q(x^2);  |x| in [0.75, 3.92): sign(x) P(|x| - mid)
+ *     with P and mid of one of three pieces (coefficients chosen per lane by
+ *     selects); above: sign(x).  Checked exhaustively (every float in [0.75,
+ *     4.5], in C with fmaf and with separately rounded products, against
+ *     double erf; tests/unit/test_mathfn.c test_erf_pieces): max 0.840 ulp
+ *     with FMA, 0.976 ulp without.  (This form is
+ *     some 3x cheaper than 1 - erfc(|x|), which GELU paid for every element.)
  *   tanh(x): |x| <= 0.55: x + x (x^2 R(x^2));  else 1 - 2/(e+1), e = exp(2|x|),
  *     with e + 1 kept in two parts and one residual step on the quotient.
  *   sigmoid(x): 1/(1+e) or e/(1+e), e = exp(-|x|), likewise.
@@ -543,6 +549,21 @@ static const double erf_small_f32[7] = {
 	2.99047715e-05, -0.000726625731, 0.00514799636, -0.0268447939,
 	0.112835169, -0.37612626, 0.128379166,
 };
+/* erf(u + mid) on [0.75, 1.25), [1.25, 2), [2, 3.92) with mid 1, 1.625,
+ * 2.96f (u = x - mid is exact), each padded with leading zeros to degree 12
+ * (a zero leading term leaves Horner's result unchanged, bit for bit) */
+static const double erf_mid_f32[3][13] = {
+	{0, 0, 6.94605827, -0.0186076742, -1.09159255, 0.0174971409, 0.0641794205, -0.0692938119,
+	 0.0678502321, 0.13837105, -0.415096998, 0.415107489, 0.842700779},
+	{0, -0.00166080776, -0.0770970061, 0.00205875188, 0.0264375079, -0.00628506159,
+	 0.0110853678, -0.00212795031, -0.0495512001, 0.114840418, -0.130770385, 0.0804722607,
+	 0.978443742},
+	{3.46899178e-05, -1.04567571e-05, -6.99982484e-05, 4.67003883e-06, -4.34160465e-05,
+	 0.000435347669, -0.000899314939, 0.00120707857, -0.00125635159, 0.000973465387,
+	 -0.000523952709, 0.000176742134, 0.999971628},
+};
+#define ERF_F32_ONE 3.92   /* erf(x) rounds to 1 from here on (erfc < 2^-25) */
+
 /* S(t) = ((1+2x) exp(x^2) erfc(x) - 1)/(1+t), t = (x-3)/(x+3), x in [0, 10.06] */
 static const double erfc_s_f32[10] = {
 	-0.000279839238, -0.000530398916, 0.00250364677, 6.22027437e-05,
@@ -672,9 +693,18 @@ static LLVMValueRef erf_f32(M *m, LLVMValueRef x)
 {
 	LLVMValueRef a = fabs_(m, x);
 	LLVMValueRef small = fma_(m, x, horner(m, mul(m, x, x), erf_small_f32, 7), x);
-	/* erfc(4) < 2^-25: 1 - erfc rounds to 1 from there on */
-	LLVMValueRef ac = sel(m, lt(m, a, K(m, 4.0)), a, K(m, 4.0));
-	LLVMValueRef big = copysign_(m, sub(m, K(m, 1.0), erfc_pos_f32(m, ac)), x);
+	/* the three middle pieces: mid and coefficients chosen per lane */
+	LLVMValueRef p0 = lt(m, a, K(m, 1.25)), p1 = lt(m, a, K(m, 2.0));
+	LLVMValueRef mid = sel(m, p0, K(m, 1.0), sel(m, p1, K(m, 1.625), K(m, (double)2.96f)));
+	LLVMValueRef u = sub(m, a, mid);
+	LLVMValueRef q = NULL;
+	for (int i = 0; i < 13; i++) {
+		LLVMValueRef c = sel(m, p0, K(m, erf_mid_f32[0][i]),
+		                     sel(m, p1, K(m, erf_mid_f32[1][i]), K(m, erf_mid_f32[2][i])));
+		q = q ? fma_(m, q, u, c) : c;
+	}
+	q = sel(m, lt(m, a, K(m, ERF_F32_ONE)), q, K(m, 1.0));
+	LLVMValueRef big = copysign_(m, q, x);
 	LLVMValueRef r = sel(m, lt(m, a, K(m, 0.75)), small, big);
 	return sel(m, isnan_(m, x), x, r);
 }
