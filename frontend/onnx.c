@@ -795,9 +795,21 @@ static const OnnxSchema *schema_for(const char *op, int64_t opset, int *first)
 	return best;
 }
 
+/* The schema versions the ONNX specification marks deprecated (its
+ * changelog's "Upsample-10 (deprecated)" and "Scatter-11 (deprecated)";
+ * the only ai.onnx ones, as onnx.defs' OpSchema.deprecated has them): from
+ * that opset on the op is no longer part of ai.onnx (onnx.checker refuses
+ * it; Resize and ScatterElements replace them). */
+static const struct { const char *op; int since; } deprecated_ops[] = {
+	{"Upsample", 10},
+	{"Scatter", 11},
+};
+
 /* Checks a default-domain node against ops.def and the ONNX schema in force
- * for its opset: its input and output counts, the op exists at that opset,
- * every attribute is one the schema defines, with the type it defines. */
+ * for its opset: its input and output counts, its required outputs named,
+ * the op exists at that opset
+ * (introduced at or below it, not deprecated at or below it), every
+ * attribute is one the schema defines, with the type it defines. */
 static bool check_schema(GraphLoad *G, const Node *n, const char *label)
 {
 	Diag *d = G->L->d;
@@ -822,6 +834,15 @@ static bool check_schema(GraphLoad *G, const Node *n, const char *label)
 			          what[k], cnt[k]);
 		return false;
 	}
+	/* An empty output name omits an optional output only: ops.def's first
+	 * min_out outputs are required ones in every version of the schema
+	 * (for LSTM/GRU/RNN min_out is 0), and the passes rely on them. */
+	for (int k = 0; k < oi->min_out && k < n->nout; k++)
+		if (n->out[k] == IR_NONE) {
+			diag_node(d, label, n->op_type, -1, "output %d is required: it cannot be omitted "
+			          "(an empty name)", k);
+			return false;
+		}
 	int first;
 	const OnnxSchema *s = schema_for(n->op_type, n->opset, &first);
 	if (!first)
@@ -831,6 +852,13 @@ static bool check_schema(GraphLoad *G, const Node *n, const char *label)
 		          "the model imports ai.onnx opset %d", n->op_type, first, n->opset);
 		return false;
 	}
+	for (size_t k = 0; k < sizeof deprecated_ops / sizeof *deprecated_ops; k++)
+		if (!strcmp(n->op_type, deprecated_ops[k].op) && n->opset >= deprecated_ops[k].since) {
+			diag_node(d, label, n->op_type, -1, "operator %s is deprecated from opset %d on; "
+			          "the model imports ai.onnx opset %d", n->op_type, deprecated_ops[k].since,
+			          n->opset);
+			return false;
+		}
 	bool ok = true;
 	for (int k = 0; k < n->nattr; k++) {
 		const Attr *a = &n->attrs[k];

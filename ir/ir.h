@@ -49,6 +49,11 @@ char *xstrdup(const char *s);
 enum { XALLOC_MAX_CLEANUP = 8 };
 void xalloc_remove_on_oom(const char *path);
 void xalloc_keep_on_oom(const char *path);
+/* Fault injection for test programs: when set, called before every
+ * allocation through xmalloc & co with its number (from 1 over the
+ * process); true makes that allocation fail as if malloc had returned
+ * NULL.  NULL in onnxcc itself (which reads ONNXCC_FAIL_ALLOC instead). */
+extern bool (*xalloc_fault_hook)(unsigned long long n);
 
 /* ---- data types: the numbers are ONNX's TensorProto.DataType ---------- */
 typedef enum DType {

@@ -10,6 +10,8 @@
  * ONNXCC_FAIL_ALLOC=N makes the N-th allocation through these functions
  * (counted from 1 over the process) fail as if malloc had returned NULL;
  * ONNXCC_COUNT_ALLOC=1 prints "onnxcc: N allocations" on stderr at exit.
+ * A test program may instead set xalloc_fault_hook, asked before every
+ * allocation whether it is to fail (tests/oom/every.c forks there).
  * (SQLite's fault simulation and Lua's MEMLIMIT are the models.)
  */
 #include "ir.h"
@@ -25,6 +27,8 @@ static char cleanup[XALLOC_MAX_CLEANUP][PATH_MAX];
 
 static unsigned long long count, fail_at;
 static int inited;
+
+bool (*xalloc_fault_hook)(unsigned long long n);
 
 static void print_count(void)
 {
@@ -47,7 +51,10 @@ static int injected(void)
 {
 	if (!inited)
 		init();
-	return ++count == fail_at;
+	++count;
+	if (xalloc_fault_hook && xalloc_fault_hook(count))
+		return 1;
+	return count == fail_at;
 }
 
 static _Noreturn void oom(void)

@@ -14,6 +14,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -340,6 +341,20 @@ int main(int argc, char **argv)
 	 * file in the current directory. */
 	char libpath[4096];
 	snprintf(libpath, sizeof libpath, "%s%s", strchr(lib, '/') ? "" : "./", lib);
+	/* dlopen would block on a FIFO: the path must name a regular file
+	 * (opened non-blocking to look, as every file onnxcc reads) */
+	int lfd = open(libpath, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (lfd < 0) {
+		fprintf(stderr, "onnxcc-run: cannot load %s: %s\n", libpath, strerror(errno));
+		goto out;
+	}
+	struct stat lst;
+	bool regular = fstat(lfd, &lst) == 0 && S_ISREG(lst.st_mode);
+	close(lfd);
+	if (!regular) {
+		fprintf(stderr, "onnxcc-run: cannot load %s: not a regular file\n", libpath);
+		goto out;
+	}
 	void *dl = dlopen(libpath, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		fprintf(stderr, "onnxcc-run: cannot load %s: %s\n", libpath, dlerror());

@@ -1,7 +1,8 @@
 """Generates the malformed-model corpus of tests/bad/: one small .onnx file
 per rule onnxcc enforces, named after the rule, and cases.txt listing for
 each the expected exit status and a substring of the expected diagnostic.
-tests/bad/run.sh checks them (ctest "bad_models").
+tests/bad/run.sh checks them (ctest "bad_models").  tests/bad/README.md maps
+each finding and rule of issue 12 to its case(s) here or its unit test.
 
 Run with Debian's python3-onnx:  /usr/bin/python3 tests/bad/make_bad.py
 The generated files are committed, so the tests need no Python.
@@ -316,6 +317,18 @@ for name, op, opset, first in (("trilu_at_opset_1", "Trilu", 1, 14),
               [vi("x", dt)], [vi("y", dt)], f"operator {op} was introduced in opset {first}",
               opset=opset)
 
+# an op the specification deprecated is out of its range from that opset on
+node_case("op_deprecated_upsample_at_opset_10",
+          helper.make_node("Upsample", ["xc", "sc"], ["y"], name="n", mode="nearest"),
+          [vi("xc", shape=(1, 1, 2, 2))], [vi("y", shape=None)],
+          "operator Upsample is deprecated from opset 10 on", opset=10,
+          inits=[numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "sc")])
+node_case("op_deprecated_scatter_at_opset_11",
+          helper.make_node("Scatter", ["x", "i", "u"], ["y"], name="n", axis=1),
+          x1, y1, "operator Scatter is deprecated from opset 11 on", opset=11,
+          inits=[numpy_helper.from_array(np.array([[0]], np.int64), "i"),
+                 numpy_helper.from_array(np.ones((1, 1), np.float32), "u")])
+
 # ---- declared types that contradict inference --------------------------------------
 node_case("declared_output_dtype_contradicts", helper.make_node("Relu", ["x"], ["y"], name="n"),
           [vi("x")], [vi("y", I64)], "inferred f32[2,3] contradicts the declared i64[2,3] (graph output)")
@@ -421,11 +434,29 @@ node_case("maxpool_pads_too_large",
           helper.make_node("MaxPool", ["xc"], ["y"], name="n", kernel_shape=[1, 1],
                            pads=[1 << 30, 1 << 30, 1 << 30, 1 << 30]),
           [vi("xc", shape=(1, 1, 4, 4))], [vi("y", shape=None)], "more than 2^48 elements")
+node_case("expand_result_too_large",
+          helper.make_node("Expand", ["x", "s"], ["y"], name="n"),
+          x1, [vi("y", shape=None)], "more than 2^48 elements",
+          inits=[ints("s", [1 << 25, 1 << 24, 2, 3])])
+node_case("range_result_too_large",
+          helper.make_node("Range", ["a", "b", "c"], ["y"], name="n"),
+          [], [vi("y", I64, shape=None)], "more than 2^48 elements",
+          inits=[ints("a", 0), ints("b", 1 << 60), ints("c", 1)])
+node_case("resize_result_too_large",
+          helper.make_node("Resize", ["xc", "", "sc"], ["y"], name="n"),
+          [vi("xc", shape=(1, 1, 2, 2))], [vi("y", shape=None)], "more than 2^48 elements",
+          inits=[numpy_helper.from_array(np.array([1, 1, 1e8, 1e8], np.float32), "sc")])
 node_case("reshape_element_count", helper.make_node("Reshape", ["x", "s"], ["y"], name="n"),
           x1, [vi("y", shape=None)], "node 'n' (Reshape): input 1: shape [4,2] has 8 elements, input [2,3] has 6",
           inits=[ints("s", [4, 2])])
 node_case("add_shapes_do_not_broadcast", helper.make_node("Add", ["x", "z"], ["y"], name="n"),
           [vi("x"), vi("z", shape=(4,))], [vi("y", shape=None)], "does not broadcast")
+# found by fuzz_graph (a heap read before an array in fuse-attention: a
+# Softmax whose only output had an empty name)
+case("required_output_omitted_softmax",
+     model([helper.make_node("Softmax", ["x"], [""], name="s0"),
+            helper.make_node("Softmax", ["x"], ["y"], name="s1")], [vi("x")], [vi("y")]), 1,
+     "node 's0' (Softmax): output 0 is required: it cannot be omitted")
 node_case("add_with_three_inputs", helper.make_node("Add", ["x", "x", "x"], ["y"], name="n"),
           x1, y1, "node 'n' (Add): expected 2 inputs, got 3")
 node_case("concat_axis_out_of_range", helper.make_node("Concat", ["x", "x"], ["y"], name="n",

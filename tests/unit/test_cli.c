@@ -314,6 +314,7 @@ static void test_bad_cpu_and_features(void **state)
 	struct { const char *flags, *msg; } t[] = {
 		{"--cpu bogus", "'bogus' is not a recognized processor"},
 		{"--cpu i386", "64-bit code requested"},
+		{"--cpu pentium", "64-bit code requested"},
 		{"--features -64bit-mode", "selects the instruction-set mode"},
 		{"--features +nosuchfeature", "'+nosuchfeature' is not a recognized feature"},
 		{"--target aarch64-linux-gnu --cpu skylake", "'skylake' is not a recognized processor"},

@@ -268,6 +268,25 @@ static void test_fifo_input(void **state)
 	unlink(path);
 }
 
+/* A FIFO (or a directory) as the model library is refused at once: dlopen
+ * would block on the FIFO. */
+static void test_fifo_library(void **state)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/fifo.so", tmpdir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	const char *args[] = {"fifo.so", "--input", "x=x.npy", NULL};
+	assert_int_equal(run_tool(args), 1);
+	EXPECT_ERR("cannot load ./fifo.so: not a regular file");
+	unlink(path);
+	const char *dir[] = {".", NULL};
+	assert_int_equal(run_tool(dir), 1);
+	EXPECT_ERR("cannot load ./.: not a regular file");
+	const char *none[] = {"no-such.so", NULL};
+	assert_int_equal(run_tool(none), 1);
+	EXPECT_ERR("cannot load ./no-such.so: No such file or directory");
+}
+
 /* When one output cannot be written, the ones already written are removed
  * and no temporary file is left: a failed run leaves no partial set. */
 static void test_failed_write_leaves_nothing(void **state)
@@ -309,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_run_failure_and_abi),
 		cmocka_unit_test(test_bad_descriptor),
 		cmocka_unit_test(test_fifo_input),
+		cmocka_unit_test(test_fifo_library),
 		cmocka_unit_test(test_failed_write_leaves_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
