@@ -192,7 +192,7 @@ typedef struct UKey {
 	int last_valid;      /* valid lanes of the last vector of columns (w: all) */
 	int b_masked;        /* B's last vector is loaded masked (unpadded runtime B) */
 	int prefetch;        /* prefetch one line of the next B panel per k step */
-	int64_t a_rs, a_cs, b_ks, ldc;
+	int64_t a_rs, a_cs, b_ks, ldc;   /* ldc: 0, an argument (see ukernel) */
 	int has_bias, has_res, act;
 	int64_t res_rs, res_cs;
 	float alpha, beta, beta_bias;
@@ -261,13 +261,18 @@ void kern_cache_free(Cg *cg)
 	cg->kern_cache = NULL;
 }
 
-/* void ukern(ptr a, ptr b, ptr c, ptr bias, ptr res, i64 kc, i32 flags, ptr pf)
+/* void ukern(ptr a, ptr b, ptr c, ptr bias, ptr res, i64 kc, i32 flags, ptr pf,
+ *            i64 ldc, i64 res_rs)
  *   flags bit 0: C already holds a partial sum (add to it), else start at 0
  *   flags bit 1: last K block: apply the epilogue before storing
  *   pf (key.prefetch): line k of the kc lines at pf is prefetched into L2
  *   at step k: the caller points it at a part of the next B panel, so that
  *   packed weights streamed from memory arrive before the first tile of
- *   their panel needs them. */
+ *   their panel needs them.
+ *   ldc, res_rs: the row strides of C and of res (elements), arguments
+ *   rather than constants of the kernel: they only address the tile's
+ *   loads and stores outside the k loop, and nodes whose products differ
+ *   only in them share one kernel (fewer functions to compile). */
 static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 {
 	KCache *cache = cg->kern_cache;
@@ -277,8 +282,9 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		if (!memcmp(&u->key, k, sizeof *k))
 			return u->fn;
 
-	LLVMTypeRef params[8] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i32, cg->t_ptr};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 8, 0);
+	LLVMTypeRef params[10] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr,
+	                          cg->t_i64, cg->t_i32, cg->t_ptr, cg->t_i64, cg->t_i64};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 10, 0);
 	char name[256];
 	snprintf(name, sizeof name, "%s.gemm_%dx%d.%d", cg->prefix, k->mr, k->nv * k->w, cache->n++);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
@@ -295,6 +301,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	LLVMValueRef pa = LLVMGetParam(fn, 0), pb = LLVMGetParam(fn, 1), pc = LLVMGetParam(fn, 2);
 	LLVMValueRef pbias = LLVMGetParam(fn, 3), pres = LLVMGetParam(fn, 4);
 	LLVMValueRef kc = LLVMGetParam(fn, 5), flags = LLVMGetParam(fn, 6);
+	LLVMValueRef ldc = LLVMGetParam(fn, 8), res_rs = LLVMGetParam(fn, 9);
 	int w = k->w, nv = k->nv, mr = k->mr;
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
 	LLVMValueRef acc[16][4];
@@ -303,6 +310,12 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		for (int v = 0; v < nv; v++)
 			acc[r][v] = cg_alloca(cg, vt, "acc");
 #define VALID(v) ((v) == nv - 1 ? k->last_valid : w)
+	/* rows of C and of res */
+	LLVMValueRef crows[16], rrows[16];
+	for (int r = 0; r < mr; r++) {
+		crows[r] = r ? gep_f32(cg, pc, LLVMBuildNSWMul(cg->b, cg_i64(cg, r), ldc, "")) : pc;
+		rrows[r] = !k->has_res ? NULL : r ? gep_f32(cg, pres, LLVMBuildNSWMul(cg->b, cg_i64(cg, r), res_rs, "")) : pres;
+	}
 
 	/* init: zero or the partial sum in C */
 	CgIf init;
@@ -311,7 +324,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	cg_if(cg, &init, accum);
 	for (int r = 0; r < mr; r++)
 		for (int v = 0; v < nv; v++)
-			LLVMBuildStore(cg->b, vload(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), VALID(v)), acc[r][v]);
+			LLVMBuildStore(cg->b, vload(cg, vt, w, gep_c(cg, crows[r], v * w), VALID(v)), acc[r][v]);
 	cg_else(cg, &init);
 	for (int r = 0; r < mr; r++)
 		for (int v = 0; v < nv; v++)
@@ -361,7 +374,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	if (epi_loop) {
 		for (int r = 0; r < mr; r++)
 			for (int v = 0; v < nv; v++)
-				vstore(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
+				vstore(cg, vt, w, gep_c(cg, crows[r], v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
 				       VALID(v));
 		CgIf epi;
 		LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntNE, LLVMBuildAnd(cg->b, flags, cg_i32(cg, 2), ""),
@@ -376,9 +389,8 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 			}
 		CgLoop lr;
 		cg_for(cg, &lr, 0, mr);
-		LLVMValueRef crow = gep_f32(cg, pc, LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, k->ldc), ""));
-		LLVMValueRef rrow = k->has_res ? gep_f32(cg, pres, LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, k->res_rs), ""))
-		                               : NULL;
+		LLVMValueRef crow = gep_f32(cg, pc, LLVMBuildNSWMul(cg->b, lr.iv, ldc, ""));
+		LLVMValueRef rrow = k->has_res ? gep_f32(cg, pres, LLVMBuildNSWMul(cg->b, lr.iv, res_rs, "")) : NULL;
 		LLVMValueRef rs = NULL;
 		if (k->has_res && k->res_cs == 0) {
 			LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, rrow, "");
@@ -417,7 +429,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		for (int r = 0; r < mr; r++) {
 			LLVMValueRef rs = NULL;
 			if (k->has_res && k->res_cs == 0) {
-				LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_c(cg, pres, r * k->res_rs), "");
+				LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, rrows[r], "");
 				rs = splat(cg, vt, x);
 			}
 			for (int v = 0; v < nv; v++) {
@@ -433,7 +445,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 					y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
 				if (k->has_res) {
 					LLVMValueRef x = rs ? rs
-					                 : vload(cg, vt, w, gep_c(cg, pres, r * k->res_rs + v * w), VALID(v));
+					                 : vload(cg, vt, w, gep_c(cg, rrows[r], v * w), VALID(v));
 					if (k->beta != 1.0f)
 						x = LLVMBuildFMul(cg->b, x, splat(cg, vt, cg_f32(cg, k->beta)), "");
 					y = LLVMBuildFAdd(cg->b, y, x, "");
@@ -446,7 +458,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	if (!epi_loop)
 		for (int r = 0; r < mr; r++)
 			for (int v = 0; v < nv; v++)
-				vstore(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
+				vstore(cg, vt, w, gep_c(cg, crows[r], v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
 				       VALID(v));
 #undef VALID
 	kern_fn_end(cg, &kf);
@@ -564,11 +576,11 @@ static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
 	k.a_rs = P->abuf ? a_copy_stride(&P->t) : g->a_rs;
 	k.a_cs = P->abuf ? 1 : g->a_cs;
 	k.b_ks = P->bks;
-	k.ldc = g->ldc;
+	k.ldc = 0;           /* an argument of the kernel */
 	k.has_bias = g->bias != NULL;
 	k.has_res = g->res != NULL;
 	k.act = g->act;
-	k.res_rs = g->res ? g->res_rs : 0;
+	k.res_rs = 0;        /* an argument of the kernel */
 	k.res_cs = g->res ? g->res_cs : 0;
 	k.alpha = g->alpha;
 	k.beta = g->res ? g->beta : 0;
@@ -596,7 +608,7 @@ static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef
 	UKey key = key_for(P, mr, ncols, kc);
 	key.prefetch = pf != NULL;
 	LLVMValueRef fn = ukernel(cg, &key);
-	LLVMValueRef args[8];
+	LLVMValueRef args[10];
 	if (P->abuf) {
 		/* row i of the copied block; i0 is the block's first row */
 		args[0] = gep_f32(cg, P->abuf, mul_i64(cg, LLVMBuildNSWSub(cg->b, i, P->i0, ""), a_copy_stride(&P->t)));
@@ -612,7 +624,9 @@ static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef
 	args[5] = cg_i64(cg, kc);
 	args[6] = flags;
 	args[7] = pf ? pf : LLVMConstNull(cg->t_ptr);
-	LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 8, "");
+	args[8] = cg_i64(cg, g->ldc);
+	args[9] = cg_i64(cg, g->res ? g->res_rs : 0);
+	LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 10, "");
 }
 
 /* The lines tile t (i64) of a panel prefetches from the next panel at
