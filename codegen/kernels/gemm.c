@@ -12,9 +12,11 @@
  *           ukernel: MR x NR tile of vector accumulators, k = 0..kc
  * The micro-kernel holds MR x (NR/W) accumulators of W lanes (W =
  * cg->isa.vlen, NR = 2W); per k it loads NR/W vectors of B and broadcasts
- * MR scalars of A into llvm.fmuladd.  Strides and tile shapes are constants
- * of the kernel function, which is internal, noinline and shared by every
- * call with the same constants (a transformer's layers share them).  Edge
+ * MR scalars of A into llvm.fmuladd.  Tile shapes, A's column stride, B's
+ * row stride and the epilogue are constants of the kernel function, which
+ * is internal, noinline and shared by every call with the same constants;
+ * the row strides of A, C and the residual are its arguments, so products
+ * of every width of a model share it (see ukernel()).  Edge
  * tiles are kernels of their own (fewer rows; masked stores for the last
  * vector of columns).  Weights (constant B) are packed at compile time into
  * panels [K/KC][N/NR][kc][NR], zero-padded to NR columns.
