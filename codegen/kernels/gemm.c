@@ -12,9 +12,11 @@
  *           ukernel: MR x NR tile of vector accumulators, k = 0..kc
  * The micro-kernel holds MR x (NR/W) accumulators of W lanes (W =
  * cg->isa.vlen, NR = 2W); per k it loads NR/W vectors of B and broadcasts
- * MR scalars of A into llvm.fmuladd.  Strides and tile shapes are constants
- * of the kernel function, which is internal, noinline and shared by every
- * call with the same constants (a transformer's layers share them).  Edge
+ * MR scalars of A into llvm.fmuladd.  Tile shapes, A's column stride, B's
+ * row stride and the epilogue are constants of the kernel function, which
+ * is internal, noinline and shared by every call with the same constants;
+ * the row strides of A, C and the residual are its arguments, so products
+ * of every width of a model share it (see ukernel()).  Edge
  * tiles are kernels of their own (fewer rows; masked stores for the last
  * vector of columns).  Weights (constant B) are packed at compile time into
  * panels [K/KC][N/NR][kc][NR], zero-padded to NR columns.
@@ -187,9 +189,9 @@ typedef struct UKey {
 	int last_valid;      /* valid lanes of the last vector of columns (w: all) */
 	int b_masked;        /* B's last vector is loaded masked (unpadded runtime B) */
 	int prefetch;        /* prefetch one line of the next B panel per k step */
-	int64_t a_rs, a_cs, b_ks, ldc;
+	int64_t a_rs, a_cs, b_ks, ldc;   /* a_rs, ldc: 0, arguments (see ukernel) */
 	int has_bias, has_res, act;
-	int64_t res_rs, res_cs;
+	int64_t res_rs, res_cs;          /* res_rs: 0, an argument */
 	float alpha, beta, beta_bias, scale;
 } UKey;
 
@@ -256,13 +258,23 @@ void kern_cache_free(Cg *cg)
 	cg->kern_cache = NULL;
 }
 
-/* void ukern(ptr a, ptr b, ptr c, ptr bias, ptr res, i64 kc, i32 flags, ptr pf)
+/* void ukern(ptr a, ptr b, ptr c, ptr bias, ptr res, i64 kc, i32 flags, ptr pf,
+ *            i64 ldc, i64 res_rs, i64 a_rs)
  *   flags bit 0: C already holds a partial sum (add to it), else start at 0
  *   flags bit 1: last K block: apply the epilogue before storing
  *   pf (key.prefetch): line k of the kc lines at pf is prefetched into L2
  *   at step k: the caller points it at a part of the next B panel, so that
  *   packed weights streamed from memory arrive before the first tile of
- *   their panel needs them. */
+ *   their panel needs them.
+ *   ldc, res_rs, a_rs: the row strides of C, res and A (elements),
+ *   arguments rather than constants of the kernel, so that products
+ *   differing only in them (every width of a model's layers) share one
+ *   kernel: pvt_opset13 went from 125 kernels to 47, its optimised IR
+ *   from 33.7k instructions to 22.8k.  C's and res's only address the
+ *   tile's loads and stores outside the k loop; A's makes the k loop
+ *   step MR row pointers (a few integer adds beside MR x NV FMAs; no
+ *   measurable run-time cost, docs/compile.md).  A's column stride, B's
+ *   row stride and the tile shape stay constants. */
 static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 {
 	KCache *cache = cg->kern_cache;
@@ -272,8 +284,9 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		if (!memcmp(&u->key, k, sizeof *k))
 			return u->fn;
 
-	LLVMTypeRef params[8] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i32, cg->t_ptr};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 8, 0);
+	LLVMTypeRef params[11] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr,
+	                          cg->t_i64, cg->t_i32, cg->t_ptr, cg->t_i64, cg->t_i64, cg->t_i64};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 11, 0);
 	char name[256];
 	snprintf(name, sizeof name, "%s.gemm_%dx%d.%d", cg->prefix, k->mr, k->nv * k->w, cache->n++);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
@@ -290,6 +303,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	LLVMValueRef pa = LLVMGetParam(fn, 0), pb = LLVMGetParam(fn, 1), pc = LLVMGetParam(fn, 2);
 	LLVMValueRef pbias = LLVMGetParam(fn, 3), pres = LLVMGetParam(fn, 4);
 	LLVMValueRef kc = LLVMGetParam(fn, 5), flags = LLVMGetParam(fn, 6);
+	LLVMValueRef ldc = LLVMGetParam(fn, 8), res_rs = LLVMGetParam(fn, 9);
 	int w = k->w, nv = k->nv, mr = k->mr;
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
 	LLVMValueRef acc[16][4];
@@ -298,6 +312,12 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		for (int v = 0; v < nv; v++)
 			acc[r][v] = cg_alloca(cg, vt, "acc");
 #define VALID(v) ((v) == nv - 1 ? k->last_valid : w)
+	/* rows of C and of res */
+	LLVMValueRef crows[16], rrows[16];
+	for (int r = 0; r < mr; r++) {
+		crows[r] = r ? cg_gep_f32(cg, pc, LLVMBuildNSWMul(cg->b, cg_i64(cg, r), ldc, "")) : pc;
+		rrows[r] = !k->has_res ? NULL : r ? cg_gep_f32(cg, pres, LLVMBuildNSWMul(cg->b, cg_i64(cg, r), res_rs, "")) : pres;
+	}
 
 	/* init: zero or the partial sum in C */
 	CgIf init;
@@ -306,13 +326,17 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	cg_if(cg, &init, accum);
 	for (int r = 0; r < mr; r++)
 		for (int v = 0; v < nv; v++)
-			LLVMBuildStore(cg->b, vload(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), VALID(v)), acc[r][v]);
+			LLVMBuildStore(cg->b, vload(cg, vt, w, gep_c(cg, crows[r], v * w), VALID(v)), acc[r][v]);
 	cg_else(cg, &init);
 	for (int r = 0; r < mr; r++)
 		for (int v = 0; v < nv; v++)
 			LLVMBuildStore(cg->b, LLVMConstNull(vt), acc[r][v]);
 	cg_if_end(cg, &init);
 
+	/* rows of A */
+	LLVMValueRef arows[16];
+	for (int r = 0; r < mr; r++)
+		arows[r] = r ? cg_gep_f32(cg, pa, LLVMBuildNSWMul(cg->b, cg_i64(cg, r), LLVMGetParam(fn, 10), "")) : pa;
 	/* k loop */
 	CgLoop lk;
 	cg_for_v(cg, &lk, cg_i64(cg, 0), kc);
@@ -332,7 +356,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	}
 	LLVMValueRef aoff = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->a_cs), "");
 	for (int r = 0; r < mr; r++) {
-		LLVMValueRef p = cg_gep_f32(cg, pa, LLVMBuildNSWAdd(cg->b, aoff, cg_i64(cg, r * k->a_rs), ""));
+		LLVMValueRef p = cg_gep_f32(cg, arows[r], aoff);
 		LLVMValueRef as = LLVMBuildLoad2(cg->b, cg->t_f32, p, "");
 		LLVMSetAlignment(as, 4);
 		LLVMValueRef sv = splat(cg, vt, as);
@@ -356,7 +380,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	if (epi_loop) {
 		for (int r = 0; r < mr; r++)
 			for (int v = 0; v < nv; v++)
-				vstore(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
+				vstore(cg, vt, w, gep_c(cg, crows[r], v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
 				       VALID(v));
 		CgIf epi;
 		LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntNE, LLVMBuildAnd(cg->b, flags, cg_i32(cg, 2), ""),
@@ -371,9 +395,8 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 			}
 		CgLoop lr;
 		cg_for(cg, &lr, 0, mr);
-		LLVMValueRef crow = cg_gep_f32(cg, pc, LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, k->ldc), ""));
-		LLVMValueRef rrow = k->has_res ? cg_gep_f32(cg, pres, LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, k->res_rs), ""))
-		                               : NULL;
+		LLVMValueRef crow = cg_gep_f32(cg, pc, LLVMBuildNSWMul(cg->b, lr.iv, ldc, ""));
+		LLVMValueRef rrow = k->has_res ? cg_gep_f32(cg, pres, LLVMBuildNSWMul(cg->b, lr.iv, res_rs, "")) : NULL;
 		LLVMValueRef rs = NULL;
 		if (k->has_res && k->res_cs == 0) {
 			LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, rrow, "");
@@ -414,7 +437,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		for (int r = 0; r < mr; r++) {
 			LLVMValueRef rs = NULL;
 			if (k->has_res && k->res_cs == 0) {
-				LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, gep_c(cg, pres, r * k->res_rs), "");
+				LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, rrows[r], "");
 				rs = splat(cg, vt, x);
 			}
 			for (int v = 0; v < nv; v++) {
@@ -432,7 +455,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 					y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->scale)), "");
 				if (k->has_res) {
 					LLVMValueRef x = rs ? rs
-					                 : vload(cg, vt, w, gep_c(cg, pres, r * k->res_rs + v * w), VALID(v));
+					                 : vload(cg, vt, w, gep_c(cg, rrows[r], v * w), VALID(v));
 					if (k->beta != 1.0f)
 						x = LLVMBuildFMul(cg->b, x, splat(cg, vt, cg_f32(cg, k->beta)), "");
 					y = LLVMBuildFAdd(cg->b, y, x, "");
@@ -445,7 +468,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	if (!epi_loop)
 		for (int r = 0; r < mr; r++)
 			for (int v = 0; v < nv; v++)
-				vstore(cg, vt, w, gep_c(cg, pc, r * k->ldc + v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
+				vstore(cg, vt, w, gep_c(cg, crows[r], v * w), LLVMBuildLoad2(cg->b, vt, acc[r][v], ""),
 				       VALID(v));
 #undef VALID
 	kern_fn_end(cg, &kf);
@@ -560,14 +583,14 @@ static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
 	k.mr = mr;
 	k.last_valid = (int)(ncols - (int64_t)(k.nv - 1) * k.w);
 	k.b_masked = (P->b_direct || P->bpack) && k.last_valid < k.w;
-	k.a_rs = P->abuf ? a_copy_stride(&P->t) : g->a_rs;
+	k.a_rs = 0;          /* an argument of the kernel */
 	k.a_cs = P->abuf ? 1 : g->a_cs;
 	k.b_ks = P->bks;
-	k.ldc = g->ldc;
+	k.ldc = 0;           /* an argument of the kernel */
 	k.has_bias = g->bias != NULL;
 	k.has_res = g->res != NULL;
 	k.act = g->act;
-	k.res_rs = g->res ? g->res_rs : 0;
+	k.res_rs = 0;        /* an argument of the kernel */
 	k.res_cs = g->res ? g->res_cs : 0;
 	k.alpha = g->alpha;
 	k.beta = g->res ? g->beta : 0;
@@ -586,7 +609,7 @@ static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef
 	UKey key = key_for(P, mr, ncols, kc);
 	key.prefetch = pf != NULL;
 	LLVMValueRef fn = ukernel(cg, &key);
-	LLVMValueRef args[8];
+	LLVMValueRef args[11];
 	if (P->abuf) {
 		/* row i of the copied block; i0 is the block's first row */
 		args[0] = cg_gep_f32(cg, P->abuf, cg_mul_i64(cg, LLVMBuildNSWSub(cg->b, i, P->i0, ""), a_copy_stride(&P->t)));
@@ -602,7 +625,10 @@ static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef
 	args[5] = cg_i64(cg, kc);
 	args[6] = flags;
 	args[7] = pf ? pf : LLVMConstNull(cg->t_ptr);
-	LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 8, "");
+	args[8] = cg_i64(cg, g->ldc);
+	args[9] = cg_i64(cg, g->res ? g->res_rs : 0);
+	args[10] = cg_i64(cg, P->abuf ? a_copy_stride(&P->t) : g->a_rs);
+	LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 11, "");
 }
 
 /* The lines tile t (i64) of a panel prefetches from the next panel at

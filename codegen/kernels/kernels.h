@@ -5,7 +5,8 @@
  * generator (docs/kernels.md says why, and what was measured): its tile
  * sizes follow cg->isa (vector lanes, registers), its shapes and strides are
  * compile-time constants, and its inner functions are shared by every node
- * of the module with the same constants.
+ * of the module with the same constants (the GEMM micro-kernel takes the
+ * row strides of A, C and the residual as arguments: gemm.c).
  */
 #ifndef ONNXCC_KERNELS_H
 #define ONNXCC_KERNELS_H
