@@ -20,6 +20,11 @@
  *     label (XL's 'ibnd,jbnd->ijbn' over d) that label is summed innermost
  *     by cg_dot().  Before that, an f32 Einsum that is one (batched) matrix
  *     product goes to the GEMM kernel (lower_einsum_gemm.c).
+ * A constant B with the layout panels (set by fuse-gemm, ir/layout.c) is
+ * packed at compile time into the GEMM kernel's panels; any other B, a
+ * row-major constant included, is read in place.  Where the kernel does not
+ * run the product (too small for the target's vectors, or no vector unit),
+ * the loop nest reads B's row-major bytes, panels or not.
  * Semantics: MatMul-13 (numpy matmul), Gemm-13 (alpha, beta, transA,
  * transB, optional C broadcast to [M,N]), Einsum-12.
  */
@@ -308,8 +313,8 @@ static bool lower_matmul(Cg *cg, const Node *n)
 				k.M *= bd[i];
 			k.nbatch_dims = 0;
 		}
-		if (Bv->kind == VK_CONST && Bv->data && !b_batched)
-			k.b_const = (const float *)Bv->data;
+		if (Bv->layout == LAYOUT_PANELS && Bv->data && !b_batched)
+			k.b_const = (const float *)Bv->data; /* packed into panels now */
 		else
 			k.b = cg_ptr(cg, n->in[1]);
 		if (n->op == OP_MatMulEpi) {
@@ -395,8 +400,8 @@ static bool lower_gemm(Cg *cg, const Node *n)
 			.c = cg_ptr(cg, n->out[0]), .ldc = N,
 			.alpha = e.alpha,
 		};
-		if (Bv->kind == VK_CONST && Bv->data)
-			k.b_const = (const float *)Bv->data;
+		if (Bv->layout == LAYOUT_PANELS && Bv->data)
+			k.b_const = (const float *)Bv->data; /* packed into panels now */
 		else
 			k.b = cg_ptr(cg, n->in[1]);
 		if (e.has_c && e.beta != 0.0) {
