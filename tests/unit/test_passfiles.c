@@ -353,8 +353,8 @@ static void test_zoo_fused(void **state)
 		{"pvt_opset17", 6, 0, 0},
 		{"skip_attn", 0, 0, 0},        /* K/V read as two segments: the split Transposes are Attention strides */
 		{"sret_opset14", 0, 3, 4},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
-		{"swin_opset14", 10, 0, 0},    /* patch gather, 4 window partitions + 4 reverses, patch merging */
-		{"swin_tv_mini", 13, 1, 0},    /* also the mask's; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
+		{"swin_opset14", 2, 0, 0},     /* patch gather, patch merging; the 4 window partitions + 4 reverses are GEMM row indices */
+		{"swin_tv_mini", 5, 1, 0},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs are their row indices; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
 		{"txl_opset13_b1", 8, 0, 0},   /* qkv chunks and the rel-shift inputs */
 	};
 	int checked = 0;
