@@ -8,7 +8,8 @@
  *
  * Channels are the vector dim: W-lane vectors (W = cg->isa.vlen) of
  * consecutive channels, the taps a constant unrolled loop, the weights
- * transposed at compile time to [kh*kw, C] so that a tap's weights are one
+ * stored tap-major [kh*kw, C] (their layout taps, ir/layout.c, which
+ * fuse-dwconv sets and ir_verify requires) so that a tap's weights are one
  * contiguous vector load.  A tap outside the input is skipped by a branch
  * on its row and column (uniform over the channels of a pixel).  The
  * channel tail (C mod W) runs the same taps on scalars.  One task per
@@ -150,6 +151,7 @@ bool cg_lower_dwconv_nhwc(Cg *cg, const Node *n)
 	bool has_bias = n->nin > 2 && n->in[2] != IR_NONE;
 	if (Wv->kind != VK_CONST || !Wv->data)
 		return cg_unsupported(cg, 1, "DwConvNhwc with run-time weights");
+	assert(Wv->layout == LAYOUT_TAPS); /* ir_verify: DwConvNhwc reads taps */
 	DwPlan P;
 	memset(&P, 0, sizeof P);
 	P.B = X->shape.dims[0], P.C = X->shape.dims[2];

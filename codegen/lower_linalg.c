@@ -20,6 +20,11 @@
  *     label (XL's 'ibnd,jbnd->ijbn' over d) that label is summed innermost
  *     by cg_dot().  Before that, an f32 Einsum that is one (batched) matrix
  *     product goes to the GEMM kernel (lower_einsum_gemm.c).
+ * A constant B with the layout panels (set by fuse-gemm, ir/layout.c) is
+ * packed at compile time into the GEMM kernel's panels; any other B, a
+ * row-major constant included, is read in place.  Where the kernel does not
+ * run the product (too small for the target's vectors, or no vector unit),
+ * the loop nest reads B's row-major bytes, panels or not.
  * Semantics: MatMul-13 (numpy matmul), Gemm-13 (alpha, beta, transA,
  * transB, optional C broadcast to [M,N]), Einsum-12.
  */
@@ -106,11 +111,13 @@ LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
 
 /* ---- the GEMM kernel --------------------------------------------------- */
 
-/* A matrix operand: element (r, c) is v[off + r*rs + c*cs]. */
+/* A matrix operand: element (r, c) is v[off + r*rs + c*cs], or with a row
+ * index (rows: an i32 pointer) v[off + rows[r]*rs + c*cs]. */
 typedef struct Mat {
 	ValueId v;
 	LLVMValueRef off;
 	int64_t rs, cs;
+	LLVMValueRef rows;
 } Mat;
 
 /* Gemm's epilogue: y = alpha*acc + beta*C[i*c.rs + j*c.cs]. */
@@ -122,6 +129,10 @@ typedef struct Epi {
 
 static LLVMValueRef mat_idx(Cg *cg, const Mat *m, LLVMValueRef r, LLVMValueRef c)
 {
+	if (m->rows) {
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, m->rows, &r, 1, "");
+		r = LLVMBuildSExt(cg->b, LLVMBuildLoad2(cg->b, cg->t_i32, p, ""), cg->t_i64, "");
+	}
 	LLVMValueRef iv[2] = {r, c};
 	int64_t s[2] = {m->rs, m->cs};
 	return cg_add_i64(cg, m->off, cg_linear(cg, 2, iv, s));
@@ -235,11 +246,59 @@ static void epilogue_loop(Cg *cg, const Node *n)
 	cg_for_end(cg, &l);
 }
 
+/* MatMulEpi with rows (ops.def): Y [R rows of N] = epilogue(A' . B), row r
+ * of A' being row rows[r] of A viewed as [numel(A)/K, K]; B [K, N]
+ * constant (infer_matmul_epi checked the shapes and the index).  On the
+ * GEMM kernel the index is KGemm.a_rows; otherwise the loop nest reads A
+ * through it (Mat.rows) and the epilogue runs as a loop over Y. */
+static bool lower_matmul_rows(Cg *cg, const Node *n)
+{
+	Value *B = gval(cg->g, n->in[1]), *Y = gval(cg->g, n->out[0]), *rows = gval(cg->g, n->in[4]);
+	int64_t K = B->shape.dims[0], N = B->shape.dims[1], R = rows->shape.dims[0];
+	assert(shape_numel(&Y->shape) == R * N);
+	(void)Y;
+	if (kern_gemm_ok(cg, R, N, K)) {
+		KGemm k = {
+			.M = R, .N = N, .K = K,
+			.a = cg_ptr(cg, n->in[0]), .a_rs = K, .a_cs = 1,
+			.b_rs = N, .b_cs = 1,
+			.c = cg_ptr(cg, n->out[0]), .ldc = N,
+			.alpha = 1.0f,
+			.a_rows = cg_ptr(cg, n->in[4]),
+			.act = epi_act(n),
+		};
+		if (B->layout == LAYOUT_PANELS && B->data)
+			k.b_const = (const float *)B->data;
+		else
+			k.b = cg_ptr(cg, n->in[1]);
+		if (n->in[2] != IR_NONE) {
+			k.bias = cg_ptr(cg, n->in[2]);
+			k.beta_bias = 1.0f;
+		}
+		if (n->in[3] != IR_NONE) {
+			k.res = cg_ptr(cg, n->in[3]);
+			k.res_rs = N;
+			k.res_cs = 1;
+			k.beta = attr_float(n, "beta", 1.0f);
+		}
+		k.scale = attr_float(n, "scale", 1.0f);
+		return kern_gemm(cg, &k);
+	}
+	Mat a = {n->in[0], cg_i64(cg, 0), K, 1, cg_ptr(cg, n->in[4])};
+	Mat b = {n->in[1], cg_i64(cg, 0), N, 1, NULL};
+	Mat y = {n->out[0], cg_i64(cg, 0), N, 1, NULL};
+	emit_gemm(cg, DT_F32, &a, &b, &y, R, N, K, NULL);
+	epilogue_loop(cg, n);
+	return true;
+}
+
 /* MatMul-13: numpy matmul.  A 1-D A is a row [1,K] whose M dim is dropped
  * from the result; a 1-D B a column [K,1] whose N dim is dropped; leading
  * (batch) dims broadcast. */
 static bool lower_matmul(Cg *cg, const Node *n)
 {
+	if (n->op == OP_MatMulEpi && n->nin > 4 && n->in[4] != IR_NONE)
+		return lower_matmul_rows(cg, n);
 	Value *A = gval(cg->g, n->in[0]), *B = gval(cg->g, n->in[1]);
 	Value *Y = gval(cg->g, n->out[0]);
 	DType dt = Y->dtype;
@@ -311,8 +370,8 @@ static bool lower_matmul(Cg *cg, const Node *n)
 				k.M *= bd[i];
 			k.nbatch_dims = 0;
 		}
-		if (Bv->kind == VK_CONST && Bv->data && !b_batched)
-			k.b_const = (const float *)Bv->data;
+		if (Bv->layout == LAYOUT_PANELS && Bv->data && !b_batched)
+			k.b_const = (const float *)Bv->data; /* packed into panels now */
 		else
 			k.b = cg_ptr(cg, n->in[1]);
 		if (n->op == OP_MatMulEpi) {
@@ -399,8 +458,8 @@ static bool lower_gemm(Cg *cg, const Node *n)
 			.c = cg_ptr(cg, n->out[0]), .ldc = N,
 			.alpha = e.alpha,
 		};
-		if (Bv->kind == VK_CONST && Bv->data)
-			k.b_const = (const float *)Bv->data;
+		if (Bv->layout == LAYOUT_PANELS && Bv->data)
+			k.b_const = (const float *)Bv->data; /* packed into panels now */
 		else
 			k.b = cg_ptr(cg, n->in[1]);
 		if (e.has_c && e.beta != 0.0) {

@@ -4,7 +4,11 @@
  *   input  %x : f32[1,3,8,8]
  *   const  %w : f32[4,3,3,3] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, ... (108 elements)}
  *   %y : f32[1,4,8,8] = Conv(%x, %w, _) {kernel_shape=[3,3], pads=[1,1,1,1]}  # conv1
+ *   const  %p : f32[64,192]@panels = {...}
  *   output %y
+ *
+ * A value whose layout is not row-major (ir.h, Layout) has it after its
+ * type: "f32[64,192]@panels".
  *
  * Deterministic: no pointers, attributes sorted by name, floats with %.9g
  * (float attributes always with a '.' or an exponent: "1.0", not "1"),
@@ -33,6 +37,8 @@ static void put_type(Graph *g, ValueId v, FILE *f)
 	Value *val = gval(g, v);
 	put_ref(g, v, f);
 	fprintf(f, " : %s%s", dtype_name(val->dtype), shape_str(&val->shape, b, sizeof b));
+	if (val->layout != LAYOUT_ROW_MAJOR)
+		fprintf(f, "@%s", layout_name(val->layout));
 }
 
 static void put_string(const char *s, size_t n, FILE *f)

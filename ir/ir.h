@@ -148,10 +148,39 @@ typedef enum ValueKind {
 	VK_CONST,            /* initializer or folded constant: data != NULL */
 } ValueKind;
 
+/* How a value's elements are stored (ir/layout.c; checked by ir_verify).
+ * Every value is row-major in its shape unless a pass chose otherwise:
+ *   LAYOUT_ROW_MAJOR  the default (not printed by ir_dump);
+ *   LAYOUT_PANELS     "panels": a constant f32 matrix [K, N] read only as
+ *                     the B operand of GEMM-like nodes (MatMul, MatMulEpi:
+ *                     input 1, rank 2; Gemm: input 1, every reader with
+ *                     the same transB), stored by codegen packed into the
+ *                     GEMM micro-kernel's panels (codegen/kernels/gemm.c,
+ *                     panel geometry per target) instead of row-major;
+ *                     set by fuse-gemm and fuse-patchify;
+ *   LAYOUT_TAPS       "taps": a constant f32 depthwise weight [C, 1, kh, kw]
+ *                     read only as input 1 of DwConvNhwc, stored tap-major
+ *                     [kh*kw, C] (one vector of channels per tap) by
+ *                     codegen/lower_dwconv.c; set by fuse-dwconv.
+ * A view (Reshape, Flatten, Squeeze, Unsqueeze, Identity) shares its
+ * input's bytes, so its output has its input's layout; only row-major
+ * values have views. */
+typedef enum Layout {
+	LAYOUT_ROW_MAJOR = 0,
+	LAYOUT_PANELS,
+	LAYOUT_TAPS,
+	LAYOUT__COUNT
+} Layout;
+
+const char *layout_name(Layout l);     /* "row-major", "panels", "taps" */
+/* The layout named s[0..n), or LAYOUT__COUNT. */
+Layout layout_lookup(const char *s, size_t n);
+
 typedef struct Value {
 	const char *name;    /* ONNX name; unique in the graph */
 	DType dtype;
 	Shape shape;
+	Layout layout;       /* storage order; LAYOUT_ROW_MAJOR unless a pass chose */
 	ValueKind kind;
 	NodeId producer;     /* IR_NONE for inputs and constants */
 	const void *data;    /* VK_CONST: dtype_size*numel bytes, little-endian */
@@ -281,6 +310,23 @@ const char *node_label(const Graph *g, const Node *n);
 /* Reads element i of a constant as int64 / double (any numeric dtype). */
 int64_t value_get_int(const Value *v, int64_t i);
 double value_get_f64(const Value *v, int64_t i);
+
+/* ---- layouts (ir/layout.c; the rules are in its file comment) ---------- */
+/* Value v itself (kind, dtype, rank) may have layout l. */
+bool layout_value_ok(const Value *v, Layout l);
+/* Input k of live node n may read a value of layout l. */
+bool layout_reader_ok(const Graph *g, const Node *n, int k, Layout l);
+/* Every live reader of v may read it in layout l (for panels: all in one
+ * orientation). */
+bool layout_readers_ok(const Graph *g, ValueId v, Layout l);
+/* Gives the constant w, read as input k of live node `reader`, layout l:
+ * w itself when it may have it (all its readers accept l), otherwise a
+ * twin constant sharing w's bytes (named "<w>.<layout>") that the reader
+ * then reads instead, reusing a twin made for an earlier reader when the
+ * readers agree.  Returns the value the reader now reads.  Requires w a
+ * constant of the dtype and rank l needs (a graph output gets a twin) and
+ * layout_reader_ok(reader, k, l). */
+ValueId layout_set_const(Graph *g, ValueId w, NodeId reader, int k, Layout l);
 
 /* ---- verifier and printer ---------------------------------------------- */
 /* Checks the invariants above; reports each violation through d and

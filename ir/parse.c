@@ -8,6 +8,9 @@
  *   %y : f32[1,4,8,8], _ = Op(%x, %w, _) {axis=-1, epsilon=9.99999975e-06}  # name
  *   output %y
  *
+ * A type may end in a layout, "f32[64,192]@panels" (ir.h, Layout);
+ * without one a value is row-major.
+ *
  * plus blank lines and comment lines starting with ';' (print-after dumps
  * start with "; after PASS").  Values must be declared (input, const, node
  * output) before they are used, so a parsed graph is in topological order.
@@ -515,7 +518,19 @@ static ValueId decl(P *p)
 	Shape s;
 	if (!expect(p, " : ") || !parse_dtype(p, &dt) || !parse_shape(p, &s))
 		return IR_NONE;
-	return graph_add_value(p->g, name, dt, &s);
+	Layout l = LAYOUT_ROW_MAJOR;
+	if (lit(p, "@")) {
+		size_t n;
+		const char *b = word(p, ",", &n);
+		l = layout_lookup(b, n);
+		if (l == LAYOUT__COUNT) {
+			perr(p, "unknown layout '%.*s'", (int)n, b);
+			return IR_NONE;
+		}
+	}
+	ValueId v = graph_add_value(p->g, name, dt, &s);
+	gval(p->g, v)->layout = l;
+	return v;
 }
 
 static bool parse_header(P *p)

@@ -22,7 +22,13 @@
  *      output of a live node) has a dtype and a static shape;
  *   7. when 1-6 hold: the typed params cached on a live node (ir/params.h)
  *      equal a fresh parse of its attributes and inputs (a pass that edited
- *      the node without node_params_reset leaves them stale).
+ *      the node without node_params_reset leaves them stale);
+ *   8. when 1-5 hold: layouts (ir/layout.c): a value's layout suits the
+ *      value (panels and taps: constants of the right dtype and rank, not
+ *      graph outputs), every live reader accepts the layout of each value
+ *      it reads (DwConvNhwc's weights are taps, panels are read only as a
+ *      GEMM's B, all readers in one orientation), and a view (Reshape,
+ *      Flatten, Squeeze, Unsqueeze, Identity) has its input's layout.
  */
 #include "ir.h"
 #include "params.h"
@@ -250,8 +256,66 @@ bool ir_verify(Graph *g, Diag *d)
 				check_typed(g, g->outputs[k], d, &ok, seen);
 	}
 
-	/* Pass 4: cached params still what the node says. */
-	bool sound = ok;   /* parsing reads the node's inputs: only in a sound graph */
+	bool sound = ok;   /* ids in range, producers consistent */
+
+	/* Pass 4: layouts. */
+	for (ValueId v = 0; sound && v < nv; v++) {
+		Value *val = gval(g, v);
+		if ((unsigned)val->layout >= LAYOUT__COUNT) {
+			diag_error(d, "verify: value '%s' has layout number %d", vname(g, v), (int)val->layout);
+			ok = false;
+		} else if (!layout_value_ok(val, val->layout)) {
+			diag_error(d, "verify: value '%s' has layout %s but is %s", vname(g, v), layout_name(val->layout),
+			           val->is_output ? "a graph output"
+			           : val->layout == LAYOUT_PANELS ? "not a constant f32 matrix"
+			                                          : "not a constant f32 [C, 1, kh, kw] weight");
+			ok = false;
+		} else if (val->layout == LAYOUT_PANELS && !layout_readers_ok(g, v, LAYOUT_PANELS)) {
+			bool readers = true;
+			for (NodeId i = 0; readers && i < g->nnodes; i++)
+				for (int k = 0; !g->nodes[i].dead && k < g->nodes[i].nin; k++)
+					if (g->nodes[i].in[k] == v && !layout_reader_ok(g, &g->nodes[i], k, LAYOUT_PANELS))
+						readers = false;
+			if (readers) { /* the per-reader check below names the others */
+				diag_error(d, "verify: value '%s' has layout panels but its GEMM readers read it in "
+				           "different orientations (transB)", vname(g, v));
+				ok = false;
+			}
+		}
+	}
+	for (NodeId i = 0; sound && i < g->nnodes; i++) {
+		Node *n = &g->nodes[i];
+		if (n->dead)
+			continue;
+		for (int k = 0; k < n->nin; k++) {
+			if (n->in[k] == IR_NONE)
+				continue;
+			Layout l = gval(g, n->in[k])->layout;
+			if ((unsigned)l < LAYOUT__COUNT && !layout_reader_ok(g, n, k, l)) {
+				if (l == LAYOUT_ROW_MAJOR)
+					diag_error(d, "verify: node '%s' (%s): input %d: value '%s' must have layout taps",
+					           node_label(g, n), n->op_type, k, vname(g, n->in[k]));
+				else
+					diag_error(d, "verify: node '%s' (%s): input %d: reads value '%s' of layout %s, "
+					           "which only %s", node_label(g, n), n->op_type, k, vname(g, n->in[k]),
+					           layout_name(l),
+					           l == LAYOUT_PANELS ? "a GEMM reads (as its B operand, input 1)"
+					                              : "DwConvNhwc reads (as its weights, input 1)");
+				ok = false;
+			}
+		}
+		bool view = n->op == OP_Reshape || n->op == OP_Flatten || n->op == OP_Squeeze ||
+		            n->op == OP_Unsqueeze || n->op == OP_Identity;
+		if (view && n->nin >= 1 && n->nout >= 1 && n->in[0] != IR_NONE && n->out[0] != IR_NONE &&
+		    gval(g, n->in[0])->layout != gval(g, n->out[0])->layout) {
+			diag_error(d, "verify: node '%s' (%s): a view's output has layout %s, its input %s",
+			           node_label(g, n), n->op_type, layout_name(gval(g, n->out[0])->layout),
+			           layout_name(gval(g, n->in[0])->layout));
+			ok = false;
+		}
+	}
+
+	/* Pass 5: cached params still what the node says. */
 	for (NodeId i = 0; sound && i < g->nnodes; i++) {
 		Node *n = &g->nodes[i];
 		if (!n->dead && n->params && !node_params_current(g, i)) {

@@ -22,7 +22,9 @@
  *     t2 = Transpose(r2) {perm=[0,2,1]}           [B, Ho*Wo, C]
  *     o  = Gelu(t2)                               optional (either form)
  * becomes  o = onnxcc::DwConvNhwc(x, W, [bias]) {height=H, width=W,
- * kernel_shape, pads, strides, dilations[, act]}.  A chain that differs —
+ * kernel_shape, pads, strides, dilations[, act]}, W with the layout taps
+ * (ir/layout.c: stored tap-major; a twin sharing W's bytes when something
+ * else reads W too).  A chain that differs —
  * another permutation, a Reshape that does not split tokens into H x W or
  * does not flatten the output's spatial dims, a grouped (not depthwise)
  * Conv, run-time weights — is left unchanged.
@@ -137,6 +139,8 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 		at->s = act;
 		at->slen = strlen(act);
 	}
+	/* the weights are read tap-major (codegen/lower_dwconv.c) */
+	layout_set_const(g, g->nodes[ci].in[1], ci, 1, LAYOUT_TAPS);
 	Shape want = gval(g, out)->shape;
 	if (!pass_infer_node(g, ci, d)) {
 		*err = true;

@@ -26,6 +26,14 @@
  * optional, but at least one must be present.  Every intermediate must
  * have exactly one use and not be a graph output.  The epilogue rounds
  * after each step as the chain did (kernels.h), so the bits are the same.
+ *
+ * Then every weight of a GEMM (the constant f32 [K, N] B of a live MatMul,
+ * MatMulEpi or Gemm) gets the layout panels (ir/layout.c): codegen packs
+ * it into the micro-kernel's panels at compile time and reads it only
+ * there.  A weight that something else also reads (or a Gemm reads
+ * transposed while another GEMM does not) stays row-major for those
+ * readers, and the GEMMs read a panels twin sharing its bytes
+ * (layout_set_const).
  */
 #include "pipeline.h"
 
@@ -215,11 +223,29 @@ static bool fuse_one(Graph *g, NodeId mi)
 	return true;
 }
 
+/* Gives the constant B of GEMM node i the panels layout. */
+static void weight_panels(Graph *g, NodeId i)
+{
+	Node *n = &g->nodes[i];
+	if (n->nin < 2 || n->in[1] == IR_NONE)
+		return;
+	const Value *b = gval(g, n->in[1]);
+	if (b->kind != VK_CONST || !b->data || b->dtype != DT_F32 || b->shape.rank != 2 ||
+	    !layout_reader_ok(g, n, 1, LAYOUT_PANELS))
+		return;
+	layout_set_const(g, n->in[1], i, 1, LAYOUT_PANELS);
+}
+
 bool pass_fuse_gemm(Graph *g, Diag *d)
 {
 	(void)d;
 	for (NodeId i = 0; i < g->nnodes; i++)
 		if (!g->nodes[i].dead && g->nodes[i].op == OP_MatMul)
 			fuse_one(g, i);
+	for (NodeId i = 0; i < g->nnodes; i++) {
+		Op op = g->nodes[i].op;
+		if (!g->nodes[i].dead && (op == OP_MatMul || op == OP_MatMulEpi || op == OP_Gemm))
+			weight_panels(g, i);
+	}
 	return true;
 }

@@ -26,7 +26,8 @@
  * From NCHW x the rows are kw pixels (K in (ci, ky, kx) order; needs
  * W % kw == 0 and kw >= 2); from channels-last s the rows are the Cin
  * channels of a pixel (K in (ky, kx, ci) order; needs Cin >= 4).  Wk
- * [K, Cout] is W transposed to that order at compile time.  A Conv that
+ * [K, Cout] is W transposed to that order at compile time, with the layout
+ * panels (ir/layout.c: codegen packs it for the GEMM kernel).  A Conv that
  * differs (overlapping or padded windows, groups, run-time weights,
  * another permutation after it) is left unchanged.
  */
@@ -206,6 +207,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	ValueId min[3] = {cols, wkv, bias};
 	node_rewrite(g, ti, bias != IR_NONE ? OP_MatMulEpi : OP_MatMul, 13, min, bias != IR_NONE ? 3 : 2, 1,
 	             arena_printf(&g->arena, "%s.gemm", base));
+	gval(g, wkv)->layout = LAYOUT_PANELS; /* read by this GEMM alone */
 	if (!pass_infer_node(g, ci, d) || !pass_infer_node(g, ti, d)) {
 		*err = true;
 		return false;

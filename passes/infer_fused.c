@@ -282,3 +282,49 @@ bool infer_gather_rows(InferCtx *c)
 	iset(c, 0, x->dtype, &s);
 	return true;
 }
+
+/* MatMulEpi: MatMul's rule, on A itself or, with rows (input 4), on the
+ * logical A of shape a_shape whose row r is row rows[r] of A viewed as
+ * [numel(A) / K, K] (K: B's rows).  bias [.., N] and res (the output's
+ * shape) are the fusion's own. */
+bool infer_matmul_epi(InferCtx *c)
+{
+	Value *rows = iin(c, 4);
+	if (!rows)
+		return infer_matmul(c);
+	Value *a = iin(c, 0), *b = iin(c, 1);
+	if (a->dtype != DT_F32 || b->dtype != DT_F32)
+		return ifail(c, 0, "rows: A and B must be f32");
+	if (!irank(c, 0, 1, -1) || !irank(c, 1, 2, 2))
+		return false;
+	if (rows->kind != VK_CONST || !rows->data || rows->dtype != DT_I32 || rows->shape.rank != 1)
+		return ifail(c, 4, "rows must be a rank-1 i32 constant");
+	const int64_t *sh;
+	int rank = attr_ints(c->n, "a_shape", &sh);
+	if (rank < 1 || rank > IR_MAX_RANK)
+		return ifail(c, -1, "attribute a_shape: required with rows, 1 to %d entries", IR_MAX_RANK);
+	for (int i = 0; i < rank; i++)
+		if (sh[i] < 1)
+			return ifail(c, -1, "attribute a_shape: entry %d is %lld", i, (long long)sh[i]);
+	Shape as = shape_make(rank, sh);
+	int64_t K = b->shape.dims[0], N = b->shape.dims[1], R = rows->shape.dims[0];
+	int64_t na = shape_numel(&a->shape);
+	if (K < 1 || sh[rank - 1] != K)
+		return ifail(c, -1, "attribute a_shape: %s does not end in B's %lld rows", ishape_str(&as),
+		             (long long)K);
+	if (shape_numel(&as) != isat_mul(R, K))
+		return ifail(c, 4, "%lld rows of %lld do not make a_shape %s", (long long)R, (long long)K,
+		             ishape_str(&as));
+	if (na % K != 0)
+		return ifail(c, 0, "A %s is not made of rows of %lld elements", ishape_str(&a->shape), (long long)K);
+	for (int64_t r = 0; r < R; r++) {
+		int64_t k = value_get_int(rows, r);
+		if (k < 0 || k >= na / K)
+			return ifail(c, 4, "entry %lld is %lld, outside the %lld rows of A", (long long)r, (long long)k,
+			             (long long)(na / K));
+	}
+	Shape s = as;
+	s.dims[rank - 1] = N;
+	iset(c, 0, DT_F32, &s);
+	return true;
+}

@@ -36,7 +36,8 @@ typedef struct PipelineOptions {
  * fuse-attention (pass_fuse_attention), fuse-relattention
  * (pass_fuse_relattention), fuse-transpose (pass_fuse_transpose),
  * fuse-dwconv (pass_fuse_dwconv), fuse-patchify (pass_fuse_patchify),
- * fuse-remap (pass_fuse_remap), fuse-gemm (pass_fuse_gemm), dce (pass_dce),
+ * fuse-remap (pass_fuse_remap), fuse-gemm (pass_fuse_gemm),
+ * fuse-gather-gemm (pass_fuse_gather_gemm), dce (pass_dce),
  * memplan (pass_memplan, into o->plan).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
@@ -121,6 +122,14 @@ bool pass_fuse_patchify(Graph *g, Diag *d);
  * Slices + Concat (passes/fuse_remap.c has the contract).  requires: shapes
  * inferred, constants folded.  Returns false only after a diagnostic. */
 bool pass_fuse_remap(Graph *g, Diag *d);
+
+/* A permutation of rows (Gather along the rows, GatherRows) before a GEMM
+ * with a constant weight, or after it, becomes the GEMM's row index: it
+ * reads row rows[i] of its A in place (MatMulEpi's rows input; SReT's
+ * token permutation and its inverse).  passes/fuse_gather_gemm.c has the
+ * contract.  requires: shapes inferred, constants folded.  Returns false
+ * only after a diagnostic. */
+bool pass_fuse_gather_gemm(Graph *g, Diag *d);
 
 /* keeps: topological order, value ids; renumbers nodes (graph_compact).
  * Removes every node no graph output depends on. */

@@ -217,7 +217,7 @@ typedef struct Derived {
  * of the same shape, strides and epilogue (a transformer's layers) share
  * one task function, the packed weights coming through the context. */
 typedef struct TKey {
-	int level, w, b_const, has_bias, has_res, act, nbatch_dims, accumulate;
+	int level, w, b_const, has_bias, has_res, act, nbatch_dims, accumulate, a_rows;
 	int64_t M, N, K, a_rs, a_cs, b_rs, b_cs, ldc, res_rs, res_cs;
 	float alpha, beta, beta_bias, scale;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK], res_bs[IR_MAX_RANK];
@@ -810,13 +810,21 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 
 /* Copies rows [i0, i0+rows) x columns [pc, pc+kc) of A (unit column
  * stride) into P->abuf with row stride a_copy_stride: a row is one
- * contiguous copy, and the rows no longer alias in L1. */
+ * contiguous copy, and the rows no longer alias in L1.  With a row index
+ * (KGemm.a_rows) row i is copied from A's row a_rows[i]. */
 static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc)
 {
 	const KGemm *g = P->g;
 	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, i0, lr.iv), g->a_rs), pcv);
+	LLVMValueRef row = cg_add_i64(cg, i0, lr.iv);
+	if (g->a_rows) { /* the row index: row a_rows[i] of A */
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &row, 1, "");
+		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
+		LLVMSetAlignment(ri, 4);
+		row = LLVMBuildSExt(cg->b, ri, cg->t_i64, "");
+	}
+	LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, row, g->a_rs), pcv);
 	LLVMValueRef dst = cg_mul_i64(cg, lr.iv, a_copy_stride(&P->t));
 	cg_memcpy(cg, cg_gep_f32(cg, P->abuf, dst), cg_gep_f32(cg, g->a, src), kc * 4);
 	cg_for_end(cg, &lr);
@@ -913,13 +921,13 @@ static Split split_for(const KGemm *g, const Plan *P)
 }
 
 /* Emits `void task(ptr ctx, i64 begin, i64 end)`; ctx holds the base
- * pointers {a, b, c, bias, res}, b being the packed weights when B is
- * constant. */
+ * pointers {a, b, c, bias, res, a_rows}, b being the packed weights when B
+ * is constant. */
 static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 {
 	KFn kf;
-	LLVMValueRef base[5];
-	LLVMValueRef fn = kern_task_begin(cg, &kf, "gemm_task", 5, base);
+	LLVMValueRef base[6];
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "gemm_task", 6, base);
 	plan_buffers(cg, P);
 
 	/* Tasks [begin, end) are walked by (batch, row block) r, each with the
@@ -962,6 +970,7 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 	g.c = cg_gep_f32(cg, base[2], off[2]);
 	g.bias = g0->bias ? base[3] : NULL;
 	g.res = g0->res ? cg_gep_f32(cg, base[4], off[3]) : NULL;
+	g.a_rows = g0->a_rows ? base[5] : NULL;
 	P->g = &g;
 	LLVMValueRef p0 = cg_mul_i64(cg, g_lo, S->group);
 	LLVMValueRef p1 = cg_mul_i64(cg, cg_add_i64(cg, g_hi, cg_i64(cg, 1)), S->group);
@@ -1008,6 +1017,18 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 	 * cache sets.  Otherwise A is read in place (no copy per task). */
 	if (g->a_cs == 1 && (g->a_rs * 4) % 2048 == 0 && g->N > 2 * P->nr && g->M >= P->t.mr)
 		P->abuf = LLVMConstNull(cg->t_ptr);
+	/* A row index: A's rows are gathered into the copied block, which is
+	 * kept within 64 KiB of stack (MC rows of KC + 16 floats) */
+	if (g->a_rows) {
+		assert(g->a_cs == 1 && g->nbatch_dims == 0);
+		P->abuf = LLVMConstNull(cg->t_ptr);
+		int64_t mc = (64 * 1024 / 4) / a_copy_stride(&P->t);
+		mc -= mc % P->t.mr;
+		if (mc < P->t.mr)
+			mc = P->t.mr;
+		if (P->t.mc > mc)
+			P->t.mc = mc;
+	}
 }
 
 /* Allocates the packing buffers P needs in the current function. */
@@ -1065,6 +1086,7 @@ static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S)
 	k.has_res = g->res != NULL;
 	k.act = g->act;
 	k.accumulate = g->accumulate;
+	k.a_rows = g->a_rows != NULL;
 	k.nbatch_dims = g->nbatch_dims;
 	k.M = g->M, k.N = g->N, k.K = g->K;
 	k.a_rs = g->a_rs, k.a_cs = g->a_cs, k.b_rs = g->b_rs, k.b_cs = g->b_cs, k.ldc = g->ldc;
@@ -1100,7 +1122,7 @@ bool kern_gemm(Cg *cg, const KGemm *g)
 	plan_init(cg, g, &P);
 	Split S = split_for(g, &P);
 	LLVMValueRef task = cached_task(cg, g, &P, &S);
-	LLVMValueRef ptrs[5] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res};
-	kern_parallel_ptrs(cg, task, ptrs, 5, S.ntasks);
+	LLVMValueRef ptrs[6] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res, g->a_rows};
+	kern_parallel_ptrs(cg, task, ptrs, 6, S.ntasks);
 	return true;
 }

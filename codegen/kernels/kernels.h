@@ -52,6 +52,12 @@ typedef struct KGemm {
 	int64_t res_rs, res_cs;
 	float beta;
 	bool accumulate;             /* acc starts from C (see above) */
+	/* Row index of A (or NULL): row i of the product reads row a_rows[i]
+	 * of A, a_rows an i32 [M] pointer (entries in [0, rows of A)): element
+	 * (i,k) at a[a_rows[i]*a_rs + k].  Needs a_cs == 1 and no batch; the
+	 * rows are gathered while A's block is copied (gemm.c pack_a), so the
+	 * arithmetic is the same as on the gathered A. */
+	LLVMValueRef a_rows;
 	/* Batch: the product is repeated over bdims[0..nbatch_dims) with the
 	 * element strides *_bs[d] added to A, B, C and res (a constant B must
 	 * not be batched: b_bs all 0). */

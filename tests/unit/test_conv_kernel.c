@@ -86,6 +86,7 @@ static void run_nhwc(const Case *c, const float *x, const float *w, const float 
 	ValueId in[3];
 	in[0] = tu_input(&g, "x", DT_F32, 3, dx);
 	in[1] = tu_const(&g, "w", DT_F32, 4, dw, w);
+	gval(g.g, in[1])->layout = LAYOUT_TAPS; /* DwConvNhwc reads tap-major weights */
 	if (c->bias)
 		in[2] = tu_const(&g, "b", DT_F32, 1, db, b);
 	ValueId out = tu_output(&g, "y", DT_F32, 3, dy);

@@ -173,6 +173,7 @@ static void run_module(int lvl, float *y)
 	ValueId in[2];
 	in[0] = tu_input(&g, "a", DT_F32, 2, da);
 	in[1] = tu_const(&g, "b", DT_F32, 2, db, gb);
+	gval(g.g, in[1])->layout = LAYOUT_PANELS; /* packed, as fuse-gemm leaves a weight */
 	ValueId p = tmp_value(&g, "p", dy);
 	tu_node(&g, OP_MatMul, 13, in, 2, &p, 1);
 	ValueId sc[2] = {p, tu_const(&g, "s", DT_F32, 1, d0, &sixteenth)};

@@ -3,7 +3,8 @@
  * The dump of a hand-built graph is compared with an expected string; the
  * verifier is fed graphs broken one way each (dangling id, two producers,
  * out-of-order node, missing shape after inference, undefined output, bad
- * arity) and must report that rule's message. */
+ * arity, a layout where its rules forbid it) and must report that rule's
+ * message; layout_set_const gives a weight a layout or a twin. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -265,6 +266,151 @@ static void test_verify_never_defined(void **state)
 	graph_free(g);
 }
 
+/* ---- layouts ---------------------------------------------------------------- */
+
+/* Parses text (an IR dump) or fails the test. */
+static Graph *parse_ok(const char *text)
+{
+	Diag d;
+	diag_init(&d, "layout.ir", false);
+	Graph *g = ir_parse(text, "layout.ir", 0, &d);
+	if (!g)
+		fail_msg("parse: %s", d.buf ? d.buf : "");
+	diag_free(&d);
+	return g;
+}
+
+/* y = MatMul(x, w) with w a constant in layout `lay`, and z = Add(x2, w)
+ * when `add` (a second, non-GEMM reader of w). */
+static const char *const gemm_text =
+	"graph \"l\" opset ai.onnx=17\n"
+	"input  %x : f32[2,2]\n"
+	"const  %w : f32[2,2]@panels = {1, 2, 3, 4}\n"
+	"%y : f32[2,2] = MatMul(%x, %w)\n"
+	"output %y\n";
+
+/* A layout is printed after the type, read back, and verified: panels on a
+ * GEMM's weight is sound; the same layout anywhere else is rejected with
+ * the rule it breaks. */
+static void test_verify_layouts(void **state)
+{
+	(void)state;
+	Graph *g = parse_ok(gemm_text);
+	assert_int_equal(gval(g, graph_find_value(g, "w"))->layout, LAYOUT_PANELS);
+	Diag d;
+	diag_init(&d, "layout.ir", false);
+	assert_true(ir_verify(g, &d));
+	diag_free(&d);
+	char *s = dump_str(g);
+	assert_string_equal(s, gemm_text); /* round trip, "@panels" included */
+	free(s);
+	graph_free(g);
+
+	/* panels read by something that is not a GEMM's B */
+	g = parse_ok("graph \"l\" opset ai.onnx=17\n"
+	             "input  %x : f32[2,2]\n"
+	             "const  %w : f32[2,2]@panels = {1, 2, 3, 4}\n"
+	             "%y : f32[2,2] = MatMul(%x, %w)\n"
+	             "%z : f32[2,2] = Add(%y, %w)\n"
+	             "output %z\n");
+	expect_broken(g, "verify: node '#1' (Add): input 1: reads value 'w' of layout panels, which only a GEMM "
+	                 "reads (as its B operand, input 1)");
+	graph_free(g);
+	/* panels as a GEMM's A */
+	g = parse_ok("graph \"l\" opset ai.onnx=17\n"
+	             "input  %x : f32[2,2]\n"
+	             "const  %w : f32[2,2]@panels = {1, 2, 3, 4}\n"
+	             "%y : f32[2,2] = MatMul(%w, %x)\n"
+	             "output %y\n");
+	expect_broken(g, "verify: node '#0' (MatMul): input 0: reads value 'w' of layout panels");
+	graph_free(g);
+	/* panels on a computed value */
+	g = parse_ok("graph \"l\" opset ai.onnx=17\n"
+	             "input  %x : f32[2,2]\n"
+	             "%r : f32[2,2]@panels = Relu(%x)\n"
+	             "%y : f32[2,2] = MatMul(%x, %r)\n"
+	             "output %y\n");
+	expect_broken(g, "verify: value 'r' has layout panels but is not a constant f32 matrix");
+	graph_free(g);
+	/* two Gemms reading one packed weight in different orientations */
+	g = parse_ok("graph \"l\" opset ai.onnx=17\n"
+	             "input  %x : f32[2,2]\n"
+	             "const  %w : f32[2,2]@panels = {1, 2, 3, 4}\n"
+	             "%y : f32[2,2] = Gemm(%x, %w) {transB=1}\n"
+	             "%z : f32[2,2] = Gemm(%y, %w) {transB=0}\n"
+	             "output %z\n");
+	expect_broken(g, "verify: value 'w' has layout panels but its GEMM readers read it in different "
+	                 "orientations (transB)");
+	graph_free(g);
+	/* DwConvNhwc reads its weights tap-major only */
+	static const char *dw =
+		"graph \"l\" opset ai.onnx=17, onnxcc=1\n"
+		"input  %%x : f32[1,4,2]\n"
+		"const  %%w : f32[2,1,1,1]%s = {1, 2}\n"
+		"%%y : f32[1,4,2] = onnxcc::DwConvNhwc(%%x, %%w) {dilations=[1,1], height=2, kernel_shape=[1,1], "
+		"pads=[0,0,0,0], strides=[1,1], width=2}\n"
+		"output %%y\n";
+	char text[1024];
+	snprintf(text, sizeof text, dw, "@taps");
+	g = parse_ok(text);
+	diag_init(&d, "layout.ir", false);
+	if (!ir_verify(g, &d))
+		fail_msg("%s", d.buf);
+	diag_free(&d);
+	graph_free(g);
+	snprintf(text, sizeof text, dw, "");
+	g = parse_ok(text);
+	expect_broken(g, "verify: node '#0' (DwConvNhwc): input 1: value 'w' must have layout taps");
+	graph_free(g);
+	/* a view keeps its input's layout */
+	g = parse_ok("graph \"l\" opset ai.onnx=17\n"
+	             "input  %x : f32[2,2]\n"
+	             "const  %s : i64[1] = {4}\n"
+	             "%r : f32[4] = Reshape(%x, %s)\n"
+	             "output %r\n");
+	gval(g, graph_find_value(g, "x"))->layout = LAYOUT_TAPS;
+	expect_broken(g, "verify: node '#0' (Reshape): a view's output has layout row-major, its input taps");
+	graph_free(g);
+}
+
+/* layout_set_const: a weight only GEMMs read takes the layout itself; one
+ * that another node reads too keeps row-major for that node and the GEMMs
+ * share one twin with the layout (same bytes). */
+static void test_layout_set_const(void **state)
+{
+	(void)state;
+	Graph *g = parse_ok("graph \"l\" opset ai.onnx=17\n"
+	                    "input  %x : f32[2,2]\n"
+	                    "const  %w : f32[2,2] = {1, 2, 3, 4}\n"
+	                    "const  %v : f32[2,2] = {5, 6, 7, 8}\n"
+	                    "%y : f32[2,2] = MatMul(%x, %w)\n"
+	                    "%y2 : f32[2,2] = MatMul(%y, %w)\n"
+	                    "%y3 : f32[2,2] = MatMul(%y2, %v)\n"
+	                    "%z : f32[2,2] = Add(%y3, %w)\n"
+	                    "output %z\n");
+	ValueId w = graph_find_value(g, "w"), v = graph_find_value(g, "v");
+	assert_int_equal(layout_set_const(g, v, 2, 1, LAYOUT_PANELS), v);
+	ValueId t = layout_set_const(g, w, 0, 1, LAYOUT_PANELS);
+	assert_true(t != w);
+	assert_int_equal(layout_set_const(g, w, 1, 1, LAYOUT_PANELS), t);
+	assert_int_equal(gval(g, w)->layout, LAYOUT_ROW_MAJOR);
+	assert_int_equal(gval(g, t)->layout, LAYOUT_PANELS);
+	assert_ptr_equal(gval(g, t)->data, gval(g, w)->data);
+	Diag d;
+	diag_init(&d, "layout.ir", false);
+	if (!ir_verify(g, &d))
+		fail_msg("%s", d.buf);
+	diag_free(&d);
+	char *s = dump_str(g);
+	assert_non_null(strstr(s, "const  %v : f32[2,2]@panels = {5, 6, 7, 8}\n"));
+	assert_non_null(strstr(s, "const  %w.panels : f32[2,2]@panels = {1, 2, 3, 4}\n"));
+	assert_non_null(strstr(s, "%y : f32[2,2] = MatMul(%x, %w.panels)\n"));
+	assert_non_null(strstr(s, "%y2 : f32[2,2] = MatMul(%y, %w.panels)\n"));
+	assert_non_null(strstr(s, "%z : f32[2,2] = Add(%y3, %w)\n"));
+	free(s);
+	graph_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +428,8 @@ int main(void)
 		cmocka_unit_test(test_verify_never_defined),
 		cmocka_unit_test(test_verify_output_flag),
 		cmocka_unit_test(test_verify_constant_size),
+		cmocka_unit_test(test_verify_layouts),
+		cmocka_unit_test(test_layout_set_const),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

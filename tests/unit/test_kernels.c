@@ -2,7 +2,8 @@
  * double-precision reference: the f32 GEMM through MatMul and Gemm nodes,
  * for every tile size this host can run (4, 8 and, with AVX-512, 16 lanes),
  * with edge tiles in M and N, several K and M cache blocks, constant
- * (packed at compile time) and run-time B, contiguous and strided B,
+ * (layout panels: packed at compile time; row-major: read in place) and
+ * run-time B, contiguous and strided B,
  * transposed A, and the Gemm epilogue (alpha, bias row, full / column /
  * scalar C with beta); threads: GEMM tasks and row-parallel nodes
  * (LayerNorm, Softmax, elementwise) give bitwise the serial result. */
@@ -34,8 +35,10 @@ static double rel_err(const float *y, const double *ref, size_t n)
 	return e / m;
 }
 
-/* MatMul [M,K] x [K,N], B constant or an input. */
-static void matmul_case(int64_t M, int64_t K, int64_t N, bool bconst)
+/* MatMul [M,K] x [K,N], B an input (bconst 0), a constant in the layout
+ * panels (1: packed at compile time) or a row-major constant (2: read in
+ * place, as a run-time B). */
+static void matmul_case(int64_t M, int64_t K, int64_t N, int bconst)
 {
 	float *a = malloc(sizeof(float) * (size_t)(M * K)), *b = malloc(sizeof(float) * (size_t)(K * N));
 	float *y = malloc(sizeof(float) * (size_t)(M * N));
@@ -58,6 +61,8 @@ static void matmul_case(int64_t M, int64_t K, int64_t N, bool bconst)
 		ValueId in[2];
 		in[0] = tu_input(&g, "a", DT_F32, 2, da);
 		in[1] = bconst ? tu_const(&g, "b", DT_F32, 2, db, b) : tu_input(&g, "b", DT_F32, 2, db);
+		if (bconst == 1)
+			gval(g.g, in[1])->layout = LAYOUT_PANELS;
 		ValueId out = tu_output(&g, "y", DT_F32, 2, dy);
 		tu_node(&g, OP_MatMul, 13, in, 2, &out, 1);
 		memset(y, 0, sizeof(float) * (size_t)(M * N));
@@ -67,7 +72,8 @@ static void matmul_case(int64_t M, int64_t K, int64_t N, bool bconst)
 		double e = rel_err(y, ref, (size_t)(M * N));
 		if (e > 1e-5)
 			fprintf(stderr, "MatMul %lldx%lldx%lld %s, %s: rel err %g\n", (long long)M, (long long)K,
-			        (long long)N, bconst ? "const B" : "input B", tu_isas[t].name, e);
+			        (long long)N, bconst == 1 ? "const B (panels)" : bconst ? "const B (row-major)" : "input B",
+			        tu_isas[t].name, e);
 		assert_true(e <= 1e-5);
 	}
 	tu_isa_override = (CgIsa){0};
@@ -81,12 +87,14 @@ static void test_matmul_shapes(void **state)
 	matmul_case(13, 17, 33, true);      /* M and N edges, one vector past a panel */
 	matmul_case(25, 300, 70, true);     /* two K blocks (300 = 2 x 150) */
 	matmul_case(25, 300, 70, false);
+	matmul_case(25, 300, 70, 2);
 	matmul_case(300, 40, 100, false);   /* several row tiles, N edge in the last vector */
 	matmul_case(5, 520, 17, false);     /* fewer rows than a tile, three K blocks */
 	/* A's row stride 2 KiB (copied A block), two K blocks, more column
 	 * panels than one L2 chunk of C (chunks of 12 panels at 256 rows) */
 	matmul_case(300, 512, 420, true);
 	matmul_case(300, 512, 420, false);
+	matmul_case(300, 512, 420, 2);
 }
 
 /* Batched MatMul with B transposed through strides: [H,M,D] x [H,D,N] where
@@ -170,6 +178,8 @@ static void gemm_case(int64_t M, int64_t K, int64_t N, int ta, int tb, int crank
 		ValueId in[3];
 		in[0] = tu_input(&g, "a", DT_F32, 2, da);
 		in[1] = bconst ? tu_const(&g, "b", DT_F32, 2, db, b) : tu_input(&g, "b", DT_F32, 2, db);
+		if (bconst)
+			gval(g.g, in[1])->layout = LAYOUT_PANELS;
 		int nin = 2;
 		if (crank >= 0)
 			in[nin++] = tu_input(&g, "c", DT_F32, crank, cdims);

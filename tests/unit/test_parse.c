@@ -170,6 +170,7 @@ static void test_errors(void **state)
 		{"graph \"t\"\ninput  %x : f32[2]\n%y : f32[2] = Relu(%x) trailing\n", "line 3: unexpected text ' trailing'"},
 		{"graph \"t\"\ninput  %x : f32[1,1,1,1,1,1,1,1,1]\n", "line 2: rank above 8"},
 		{"; only a comment\n", "no 'graph' line"},
+		{"graph \"t\"\nconst  %c : f32[1,2]@blocked = {1, 2}\n", "line 2: unknown layout 'blocked'"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		Diag d;
