@@ -216,6 +216,25 @@ static KAct epi_act(const Node *n)
 	       : !strcmp(a, "gelu_tanh") ? KACT_GELU_TANH : KACT_NONE;
 }
 
+/* MatMulEpi's epilogue on the GEMM kernel: bias [N] per column, res with
+ * Y's rows (row stride N; batch strides are the caller's), activation,
+ * scale and beta (ops.def). */
+static void epi_kgemm(Cg *cg, const Node *n, int64_t N, KGemm *k)
+{
+	if (n->nin > 2 && n->in[2] != IR_NONE) {
+		k->bias = cg_ptr(cg, n->in[2]);
+		k->beta_bias = 1.0f;
+	}
+	if (n->nin > 3 && n->in[3] != IR_NONE) {
+		k->res = cg_ptr(cg, n->in[3]);
+		k->res_rs = N;
+		k->res_cs = 1;
+		k->beta = attr_float(n, "beta", 1.0f);
+	}
+	k->act = epi_act(n);
+	k->scale = attr_float(n, "scale", 1.0f);
+}
+
 /* MatMulEpi off the kernel path: Y = act(Y + bias) * scale + beta * res in
  * place over Y (f32; bias [.., N], res with Y's shape; the kernel's order
  * and roundings, see kernels.h). */
@@ -265,23 +284,12 @@ static bool lower_matmul_rows(Cg *cg, const Node *n)
 			.c = cg_ptr(cg, n->out[0]), .ldc = N,
 			.alpha = 1.0f,
 			.a_rows = cg_ptr(cg, n->in[4]),
-			.act = epi_act(n),
 		};
 		if (B->layout == LAYOUT_PANELS && B->data)
 			k.b_const = (const float *)B->data;
 		else
 			k.b = cg_ptr(cg, n->in[1]);
-		if (n->in[2] != IR_NONE) {
-			k.bias = cg_ptr(cg, n->in[2]);
-			k.beta_bias = 1.0f;
-		}
-		if (n->in[3] != IR_NONE) {
-			k.res = cg_ptr(cg, n->in[3]);
-			k.res_rs = N;
-			k.res_cs = 1;
-			k.beta = attr_float(n, "beta", 1.0f);
-		}
-		k.scale = attr_float(n, "scale", 1.0f);
+		epi_kgemm(cg, n, N, &k);
 		return kern_gemm(cg, &k);
 	}
 	Mat a = {n->in[0], cg_i64(cg, 0), K, 1, cg_ptr(cg, n->in[4])};
@@ -375,22 +383,11 @@ static bool lower_matmul(Cg *cg, const Node *n)
 		else
 			k.b = cg_ptr(cg, n->in[1]);
 		if (n->op == OP_MatMulEpi) {
-			/* bias [.., N] per column; res with Y's shape: row stride N,
-			 * batch strides as Y's (folded into rows when fold) */
-			if (n->nin > 2 && n->in[2] != IR_NONE) {
-				k.bias = cg_ptr(cg, n->in[2]);
-				k.beta_bias = 1.0f;
-			}
-			if (n->nin > 3 && n->in[3] != IR_NONE) {
-				k.res = cg_ptr(cg, n->in[3]);
-				k.res_rs = N;
-				k.res_cs = 1;
-				k.beta = attr_float(n, "beta", 1.0f);
+			/* res batch strides as Y's (folded into rows when fold) */
+			epi_kgemm(cg, n, N, &k);
+			if (k.res)
 				for (int i = 0; i < R; i++)
 					k.res_bs[i] = sy[i];
-			}
-			k.act = epi_act(n);
-			k.scale = attr_float(n, "scale", 1.0f);
 		}
 		return kern_gemm(cg, &k);
 	}
