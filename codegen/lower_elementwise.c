@@ -28,6 +28,13 @@
  * and the node-test data do (ONNX 1.14+ rounds to nearest even; other ops
  * storing bf16 round to nearest through cg_store).  All transcendental functions come
  * from mathfn.h: no libm calls.
+ *
+ * The fused ElemChain (ops.def; passes/fuse_elementwise.c) is one more op
+ * of this loop nest: its inputs are the operands (a one-element constant
+ * becomes an immediate instead), and its scalar function is its program's
+ * steps, each built by the very code that builds the unfused op, so every
+ * element gets the unfused chain's operations and bits without storing
+ * the intermediates.
  */
 #include "lower.h"
 
@@ -35,6 +42,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../ir/params.h"
 #include "kernels/kernels.h"
 #include "mathfn.h"
 #include "vec.h"
@@ -57,7 +65,12 @@ typedef struct Ew {
 	int64_t fmod_, detect_pos, detect_neg;
 	bool shift_left, gelu_tanh;
 	bool pow_square;    /* Pow of a float by the constant 2: x*x */
+	/* ElemChain: its program; per input whether it is an immediate */
+	const ChainParams *chain;
+	bool cimm[EW_MAX_OPS];
+	double cval[EW_MAX_OPS];
 } Ew;
+_Static_assert(CHAIN_MAX_INPUTS <= EW_MAX_OPS, "an ElemChain's inputs are the loop's operands");
 
 static bool dtype_ok(DType t)
 {
@@ -307,6 +320,8 @@ static LLVMValueRef gelu(Ew *e, LLVMValueRef x)
 	return fmul(e, fmul(e, fc(e, 0.5), x), inner);
 }
 
+static LLVMValueRef chain_eval(Ew *e, LLVMValueRef *x);
+
 /* The scalar function of the op; x[i] are the loaded operands (NULL for an
  * omitted optional one).  Dtypes were checked by ew_check(). */
 static LLVMValueRef scalar(Ew *e, LLVMValueRef *x)
@@ -474,9 +489,29 @@ static LLVMValueRef scalar(Ew *e, LLVMValueRef *x)
 	}
 	case OP_Where:
 		return LLVMBuildSelect(b, a, x[1], x[2], "");
+	case OP_ElemChain:
+		return chain_eval(e, x);
 	default:
 		IR_UNREACHABLE("lower_elementwise: op not handled");
 	}
+}
+
+/* ElemChain's value from its operands x (NULL for an immediate): each step
+ * built by scalar() as the step's own op would be. */
+static LLVMValueRef chain_eval(Ew *e, LLVMValueRef *x)
+{
+	const ChainParams *cp = e->chain;
+	LLVMValueRef val[CHAIN_MAX_INPUTS + CHAIN_MAX_STEPS];
+	for (int i = 0; i < cp->nin; i++)
+		val[i] = e->cimm[i] ? fc(e, e->cval[i]) : x[i];
+	for (int k = 0; k < cp->nsteps; k++) {
+		const ChainStep *st = &cp->step[k];
+		LLVMValueRef arg[2] = {val[st->a], st->b >= 0 ? val[st->b] : NULL};
+		e->op = st->op;
+		val[cp->nin + k] = scalar(e, arg);
+	}
+	e->op = OP_ElemChain;
+	return val[cp->nin + cp->nsteps - 1];
 }
 
 /* ---- dtype rules --------------------------------------------------------------- */
@@ -743,9 +778,9 @@ static void ew_vec_body(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 /* Work per element in kern_rows' units: 1 for an op of a few
  * instructions, 5 for one that calls a transcendental function (exp, erf,
  * tanh, ...: some tens of instructions per vector).  */
-static int64_t ew_cost(const Ew *e)
+static int64_t op_cost(Op op, bool pow_square)
 {
-	switch (e->op) {
+	switch (op) {
 	case OP_Abs: case OP_Neg: case OP_Relu: case OP_Sign: case OP_Sqrt: case OP_Reciprocal:
 	case OP_Floor: case OP_Ceil: case OP_Round: case OP_LeakyRelu: case OP_HardSigmoid:
 	case OP_HardSwish: case OP_ThresholdedRelu: case OP_Identity: case OP_Dropout: case OP_Clip:
@@ -753,10 +788,21 @@ static int64_t ew_cost(const Ew *e)
 	case OP_Sum: case OP_Mean: case OP_Where: case OP_IsNaN: case OP_IsInf:
 		return 1;
 	case OP_Pow:
-		return e->pow_square ? 1 : 5;
+		return pow_square ? 1 : 5;
 	default:
 		return 5;
 	}
+}
+
+/* op_cost of the node: of each step for an ElemChain. */
+static int64_t ew_cost(const Ew *e)
+{
+	if (e->op != OP_ElemChain)
+		return op_cost(e->op, e->pow_square);
+	int64_t c = 0;
+	for (int k = 0; k < e->chain->nsteps; k++)
+		c += op_cost(e->chain->step[k].op, false);
+	return c;
 }
 
 /* The vector form of ew_emit over dims[0..r) (r >= 1), split among tasks
@@ -868,6 +914,34 @@ static bool dropout_ok(Cg *cg, const Node *n)
 	return true;
 }
 
+/* ElemChain: the loop nest over its inputs, one-element constants as
+ * immediates. */
+static bool chain_lower(Ew *e)
+{
+	Cg *cg = e->cg;
+	const Node *n = e->n;
+	e->chain = node_chain(cg->g, (NodeId)(n - cg->g->nodes), cg->d);
+	if (!e->chain)
+		return false;
+	ValueId ops[EW_MAX_OPS];
+	e->nops = n->nin;
+	for (int i = 0; i < n->nin; i++) {
+		const Value *v = gval(cg->g, n->in[i]);
+		e->cimm[i] = v->kind == VK_CONST && v->data && v->dtype == DT_F32 && shape_numel(&v->shape) == 1;
+		if (e->cimm[i])
+			e->cval[i] = value_get_f64(v, 0);
+		ops[i] = e->cimm[i] ? IR_NONE : n->in[i];
+	}
+	e->t = e->t1 = DT_F32;
+	e->tout = gval(cg->g, n->out[0])->dtype;
+	if (e->tout != DT_F32)
+		return cg_unsupported(cg, -1, "ElemChain computes f32, its output is %s", dtype_name(e->tout));
+	if (!ew_setup(e, ops))
+		return false;
+	e->ct = cg_compute_type(cg, DT_F32);
+	return ew_emit(e, ops);
+}
+
 bool cg_lower_elementwise(Cg *cg, const Node *n)
 {
 	Ew e;
@@ -877,6 +951,8 @@ bool cg_lower_elementwise(Cg *cg, const Node *n)
 	e.op = n->op;
 	if (n->nout < 1 || n->out[0] == IR_NONE)
 		return true;    /* nothing is read from it */
+	if (n->op == OP_ElemChain)
+		return chain_lower(&e);
 	ValueId ops[EW_MAX_OPS];
 	switch (n->op) {
 	case OP_Clip:

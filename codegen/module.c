@@ -129,7 +129,9 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid, const char *suffix)
 	for (int i = 0; i < n->nout; i++)
 		if (n->out[i] != IR_NONE) {
 			cg->buf[n->out[i]] = LLVMGetParam(fn, (unsigned)p);
-			add_fn_attr(cg, fn, (unsigned)p + 1, "noalias");
+			/* an ElemChain may write in place of an input (memplan.h) */
+			if (n->op != OP_ElemChain)
+				add_fn_attr(cg, fn, (unsigned)p + 1, "noalias");
 			add_fn_attr(cg, fn, (unsigned)p + 1, "nocapture");
 			p++;
 		}

@@ -12,6 +12,7 @@
  * Sources: Conv-11, ConvTranspose-11, MaxPool-12, AveragePool-11/19,
  * MaxUnpool-11, ConvInteger-10, QLinearConv-10, Transpose-13,
  * ReduceSum-13 / Reduce*-18 (axes input) and before (axes attribute).
+ * ElemChain's expr is onnxcc's own (grammar above parse_chain).
  */
 #include "params.h"
 
@@ -368,9 +369,115 @@ static bool parse_reduce(P *p, ReduceParams *rp)
 	return true;
 }
 
+/* ---- ElemChain ------------------------------------------------------------ */
+
+int chain_op_arity(Op op)
+{
+	switch (op) {
+	case OP_Add: case OP_Sub: case OP_Mul: case OP_Div:
+		return 2;
+	case OP_Neg: case OP_Relu: case OP_Sigmoid: case OP_Tanh: case OP_Erf:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The expression being read: expr := Op '(' expr [',' expr] ')' | 'x' N */
+typedef struct ChainRead {
+	P *p;
+	ChainParams *cp;
+	const char *s, *start;
+	bool used[CHAIN_MAX_INPUTS];
+} ChainRead;
+
+/* Reads one expr at r->s (depth: open parentheses around it); its
+ * operand ref in *ref. */
+static bool chain_expr(ChainRead *r, int depth, int *ref)
+{
+	P *p = r->p;
+	ChainParams *cp = r->cp;
+	int at = (int)(r->s - r->start);
+	if (*r->s == 'x') {
+		int k = 0, nd = 0;
+		const char *d0 = ++r->s;
+		for (; *r->s >= '0' && *r->s <= '9' && nd < 2; r->s++, nd++)
+			k = k * 10 + (*r->s - '0');
+		if (nd == 0 || (nd > 1 && *d0 == '0') || (*r->s >= '0' && *r->s <= '9'))
+			return pfail(p, -1, "attribute expr: bad input reference at offset %d", at);
+		if (k >= cp->nin)
+			return pfail(p, -1, "attribute expr: x%d at offset %d, but the node has %d inputs", k, at,
+			             cp->nin);
+		r->used[k] = true;
+		*ref = k;
+		return true;
+	}
+	size_t len = 0;
+	while ((r->s[len] >= 'A' && r->s[len] <= 'Z') || (r->s[len] >= 'a' && r->s[len] <= 'z'))
+		len++;
+	Op op = OP_UNKNOWN;
+	for (int o = 1; o < OP__COUNT && len; o++)
+		if (chain_op_arity((Op)o) && strlen(op_name((Op)o)) == len && !strncmp(op_name((Op)o), r->s, len))
+			op = (Op)o;
+	if (op == OP_UNKNOWN)
+		return pfail(p, -1, "attribute expr: expected an input xN or one of Add, Sub, Mul, Div, Neg, "
+		             "Relu, Sigmoid, Tanh, Erf at offset %d", at);
+	if (depth >= CHAIN_MAX_STEPS)
+		return pfail(p, -1, "attribute expr: nested deeper than %d", CHAIN_MAX_STEPS);
+	r->s += len;
+	if (*r->s != '(')
+		return pfail(p, -1, "attribute expr: expected '(' at offset %d", (int)(r->s - r->start));
+	r->s++;
+	int a, b = -1;
+	if (!chain_expr(r, depth + 1, &a))
+		return false;
+	if (chain_op_arity(op) == 2) {
+		if (*r->s != ',')
+			return pfail(p, -1, "attribute expr: %s takes two operands (offset %d)", op_name(op),
+			             (int)(r->s - r->start));
+		r->s++;
+		if (!chain_expr(r, depth + 1, &b))
+			return false;
+	}
+	if (*r->s != ')')
+		return pfail(p, -1, "attribute expr: expected ')' at offset %d", (int)(r->s - r->start));
+	r->s++;
+	if (cp->nsteps == CHAIN_MAX_STEPS)
+		return pfail(p, -1, "attribute expr: more than %d ops", CHAIN_MAX_STEPS);
+	cp->step[cp->nsteps] = (ChainStep){op, (int16_t)a, (int16_t)b};
+	*ref = cp->nin + cp->nsteps++;
+	return true;
+}
+
+static bool parse_chain(P *p, ChainParams *cp)
+{
+	const Node *n = p->n;
+	if (n->nin < 1 || n->nin > CHAIN_MAX_INPUTS)
+		return pfail(p, -1, "%d inputs, 1 to %d supported", n->nin, CHAIN_MAX_INPUTS);
+	for (int k = 0; k < n->nin; k++)
+		if (!pin(p, k))
+			return pfail(p, k, "required input is missing");
+	cp->nin = n->nin;
+	const Attr *a = node_attr(n, "expr");
+	if (!a || a->kind != AK_STRING || !a->s)
+		return pfail(p, -1, "attribute expr: required, a string");
+	ChainRead r = {p, cp, a->s, a->s, {false}};
+	int ref;
+	if (!chain_expr(&r, 0, &ref))
+		return false;
+	if (*r.s)
+		return pfail(p, -1, "attribute expr: unexpected '%c' at offset %d", *r.s, (int)(r.s - r.start));
+	if (ref < cp->nin)
+		return pfail(p, -1, "attribute expr: no op, only input x%d", ref);
+	for (int k = 0; k < cp->nin; k++)
+		if (!r.used[k])
+			return pfail(p, k, "not read by expr");
+	return true;
+}
+
 /* ---- the cache ------------------------------------------------------------ */
 
-typedef enum { PK_NONE, PK_WINDOW, PK_PERM, PK_REDUCE } ParamKind;
+typedef enum { PK_NONE, PK_WINDOW, PK_PERM, PK_REDUCE, PK_CHAIN } ParamKind;
 
 static ParamKind kind_of(Op op)
 {
@@ -380,6 +487,8 @@ static ParamKind kind_of(Op op)
 		return PK_WINDOW;
 	case OP_Transpose:
 		return PK_PERM;
+	case OP_ElemChain:
+		return PK_CHAIN;
 	default:
 		if ((unsigned)op < OP__COUNT && (op_info[op].flags & OPF_REDUCE))
 			return PK_REDUCE;
@@ -403,6 +512,8 @@ static bool parse(Graph *g, const Node *n, OpParams *out, Diag *d)
 		return parse_perm(&p, &out->u.perm);
 	case PK_REDUCE:
 		return parse_reduce(&p, &out->u.red);
+	case PK_CHAIN:
+		return parse_chain(&p, &out->u.chain);
 	case PK_NONE:
 		break;
 	}
@@ -441,6 +552,13 @@ const ReduceParams *node_reduce(Graph *g, NodeId id, Diag *d)
 	assert(kind_of(g->nodes[id].op) == PK_REDUCE);
 	const OpParams *p = node_params(g, id, d);
 	return p ? &p->u.red : NULL;
+}
+
+const ChainParams *node_chain(Graph *g, NodeId id, Diag *d)
+{
+	assert(kind_of(g->nodes[id].op) == PK_CHAIN);
+	const OpParams *p = node_params(g, id, d);
+	return p ? &p->u.chain : NULL;
 }
 
 void node_params_reset(Node *n) { n->params = NULL; }

@@ -75,6 +75,26 @@ typedef struct ReduceParams {
 	bool all;                   /* no axes given: every dim reduced (unless noop) */
 } ReduceParams;
 
+/* ElemChain (ops.def): its expr attribute as a program of steps in
+ * evaluation order (children before parents), the last giving the output.
+ * An operand ref < nin is input ref; ref >= nin is the result of step
+ * ref - nin (an earlier one); b is -1 for a unary op.  Every input is read
+ * by some step and every step but the last by exactly one later step (the
+ * expression is a tree).  Needs the node's inputs only for their count. */
+enum { CHAIN_MAX_STEPS = 32, CHAIN_MAX_INPUTS = 16 };
+typedef struct ChainStep {
+	Op op;          /* Add, Sub, Mul, Div, Neg, Relu, Sigmoid, Tanh or Erf */
+	int16_t a, b;   /* operand refs (see above) */
+} ChainStep;
+typedef struct ChainParams {
+	int nin;        /* the node's inputs, 1..CHAIN_MAX_INPUTS */
+	int nsteps;     /* 1..CHAIN_MAX_STEPS */
+	ChainStep step[CHAIN_MAX_STEPS];
+} ChainParams;
+
+/* Arity of an op ElemChain accepts (1 or 2), 0 for any other op. */
+int chain_op_arity(Op op);
+
 /* The parameters of one node; which member is set follows from op. */
 typedef struct OpParams {
 	Op op;
@@ -82,6 +102,7 @@ typedef struct OpParams {
 		WindowParams win;
 		PermParams perm;
 		ReduceParams red;
+		ChainParams chain;
 	} u;
 } OpParams;
 
@@ -92,10 +113,12 @@ bool op_has_params(Op op);
  * cached on the node; NULL after a diagnostic on d ("node 'N' (Op):
  * [input K:] message", as shape inference words it). */
 const OpParams *node_params(Graph *g, NodeId id, Diag *d);
-/* node_params for a node of the window/perm/reduce family (asserted). */
+/* node_params for a node of the window/perm/reduce family or ElemChain
+ * (asserted). */
 const WindowParams *node_window(Graph *g, NodeId id, Diag *d);
 const PermParams *node_perm(Graph *g, NodeId id, Diag *d);
 const ReduceParams *node_reduce(Graph *g, NodeId id, Diag *d);
+const ChainParams *node_chain(Graph *g, NodeId id, Diag *d);
 
 /* Forgets n's params (after an edit of its attributes or inputs). */
 void node_params_reset(Node *n);

@@ -189,6 +189,7 @@ bool infer_dwconv_nhwc(InferCtx *c);
 bool infer_gather_rows(InferCtx *c);
 bool infer_matmul_epi(InferCtx *c);
 bool infer_relattention(InferCtx *c);
+bool infer_elem_chain(InferCtx *c);
 
 bool infer_einsum(InferCtx *c);      /* infer_einsum.c */
 #endif /* INFER_INTERNAL */

@@ -328,3 +328,27 @@ bool infer_matmul_epi(InferCtx *c)
 	iset(c, 0, DT_F32, &s);
 	return true;
 }
+
+/* ElemChain(X0..Xk) {expr} -> f32 of the inputs' numpy broadcast shape:
+ * every input f32, expr a sound tree over all of them (node_chain). */
+bool infer_elem_chain(InferCtx *c)
+{
+	for (int k = 0; k < c->n->nin; k++) {
+		Value *x = iin(c, k);
+		if (!x)
+			return ifail(c, k, "input is missing");
+		if (x->dtype != DT_F32)
+			return ifail(c, k, "ElemChain takes f32, got %s", dtype_name(x->dtype));
+	}
+	if (!node_chain(c->g, c->nid, c->d))
+		return false;
+	Shape s = iin(c, 0)->shape;
+	for (int k = 1; k < c->n->nin; k++) {
+		Shape t;
+		if (!ibroadcast(c, &s, 0, &iin(c, k)->shape, k, &t))
+			return false;
+		s = t;
+	}
+	iset(c, 0, DT_F32, &s);
+	return true;
+}

@@ -51,6 +51,13 @@ bool memplan_view_node(const Graph *g, const Node *n)
 	       shape_numel(&x->shape) == shape_numel(&y->shape);
 }
 
+/* Storage r (a planned value) was written by an ElemChain. */
+static bool chain_made(Graph *g, ValueId r)
+{
+	NodeId p = gval(g, r)->producer;
+	return p != IR_NONE && g->nodes[p].op == OP_ElemChain;
+}
+
 void memplan_free(MemPlan *plan)
 {
 	free(plan->offset);
@@ -131,6 +138,45 @@ bool pass_memplan(Graph *g, MemPlan *plan, Diag *d)
 		memplan_free(plan);
 		return false;
 	}
+	/* In place: an ElemChain's output takes the storage of a same-shape
+	 * input whose life ends at the chain (each element is read before it
+	 * is written, at the same index); its life extends the input's.  Only
+	 * storage an ElemChain made: a recurrence (an LSTM's cell state, an ODE
+	 * scheme's x) then keeps one range where the unfused graph's last op
+	 * could reuse the old value's; taking any dying input instead extends
+	 * ranges born earlier (a Split's outputs) across their neighbours and
+	 * made first fit's plans larger (lstm_depth_decomposed). */
+	ValueId *inplace = xmalloc(sizeof(ValueId) * (size_t)(nv ? nv : 1)); /* output -> storage owner */
+	for (int v = 0; v < nv; v++)
+		inplace[v] = IR_NONE;
+	pos = 0;
+	for (NodeId i = 0; i < g->nnodes && ok; i++) {
+		const Node *n = &g->nodes[i];
+		if (n->dead)
+			continue;
+		ValueId o = n->nout == 1 ? n->out[0] : IR_NONE, best = IR_NONE;
+		for (int k = 0; n->op == OP_ElemChain && o != IR_NONE && idx[o] >= 0 && k < n->nin; k++) {
+			ValueId v = n->in[k], r = v != IR_NONE ? root[v] : IR_NONE;
+			while (r != IR_NONE && inplace[r] != IR_NONE)
+				r = inplace[r];   /* a view of an earlier chain's output */
+			if (r == IR_NONE || idx[r] < 0 || !chain_made(g, r) || items[idx[r]].last != pos ||
+			    items[idx[r]].size != items[idx[o]].size ||
+			    gval(g, v)->dtype != gval(g, o)->dtype || !shape_eq(&gval(g, v)->shape, &gval(g, o)->shape))
+				continue;
+			/* of several, the oldest storage */
+			if (best == IR_NONE || items[idx[r]].first < items[idx[best]].first)
+				best = r;
+		}
+		if (best != IR_NONE) {
+			items[idx[best]].last = items[idx[o]].last;
+			plan->naive += items[idx[o]].size;
+			items[idx[o]].size = 0;
+			inplace[o] = best;
+			root[o] = best;
+			plan->ninplace++;
+		}
+		pos++;
+	}
 	qsort(items, (size_t)ni, sizeof(Item), by_size);
 	Item **conf = xmalloc(sizeof(Item *) * (size_t)(ni ? ni : 1));
 	for (int a = 0; a < ni; a++) {
@@ -155,10 +201,14 @@ bool pass_memplan(Graph *g, MemPlan *plan, Diag *d)
 		plan->naive += it->size;
 	}
 	plan->size = (plan->size + MEMPLAN_ALIGN - 1) / MEMPLAN_ALIGN * MEMPLAN_ALIGN;
-	plan->nplanned = ni;
+	plan->nplanned = ni - plan->ninplace;
+	for (int v = 0; v < nv; v++)
+		if (inplace[v] != IR_NONE)
+			plan->offset[v] = plan->offset[inplace[v]];
 	for (int v = 0; v < nv; v++)
 		if (plan->view_of[v] != IR_NONE)
 			plan->offset[v] = plan->offset[root[v]];
+	free(inplace);
 	free(root);
 	free(conf);
 	free(idx);

@@ -15,6 +15,7 @@ typedef struct MemPlan {
 	ValueId *view_of;  /* [g->nvalues]: for the output of a view node (memplan_view_node),
 	                      the value whose bytes it names; IR_NONE otherwise */
 	int nviews;        /* number of view nodes (no code, no buffer of their own) */
+	int ninplace;      /* number of ElemChain outputs written in place of an input */
 } MemPlan;
 
 /* True when live node n only renames its input's bytes under another shape
@@ -36,7 +37,13 @@ bool memplan_view_node(const Graph *g, const Node *n);
  * Zero-byte values get offset 0.  The output of a view node gets no range
  * of its own: view_of names its input, its offset is the input's (or -1 when
  * the input is not planned), and the input's life extends over the view's
- * uses.  Returns false after a diagnostic (a value
+ * uses.  The one exception to disjointness: the output of an ElemChain
+ * takes the bytes of an input of its shape and dtype whose planned storage
+ * (the input or the value it is a view of) is last used there — the chain
+ * reads each element before it writes that element and no other — and
+ * extends that storage's life (ninplace counts them; they are not in
+ * nplanned).  Codegen gives an ElemChain's output pointer no noalias.
+ * Returns false after a diagnostic (a value
  * whose byte size overflows or whose dtype has no size); plan is then
  * empty.  Free with memplan_free. */
 bool pass_memplan(Graph *g, MemPlan *plan, Diag *d);

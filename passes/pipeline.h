@@ -131,6 +131,14 @@ bool pass_fuse_remap(Graph *g, Diag *d);
  * only after a diagnostic. */
 bool pass_fuse_gather_gemm(Graph *g, Diag *d);
 
+/* A tree of single-use f32 elementwise ops (Add, Sub, Mul, Div, Neg,
+ * Relu, Sigmoid, Tanh, Erf) whose intermediates have the result's shape
+ * becomes one onnxcc::ElemChain, one loop computing each element with the
+ * same operations (passes/fuse_elementwise.c has the contract).  requires:
+ * shapes inferred, constants folded.  Returns false only after a
+ * diagnostic (the fused node failing its rule). */
+bool pass_fuse_elementwise(Graph *g, Diag *d);
+
 /* keeps: topological order, value ids; renumbers nodes (graph_compact).
  * Removes every node no graph output depends on. */
 bool pass_dce(Graph *g, Diag *d);

@@ -3,7 +3,9 @@
  * A plan is checked by brute force: live ranges are recomputed here from
  * the node order, and every pair of planned values whose ranges overlap
  * must occupy disjoint bytes; offsets are 64-aligned, inside the
- * workspace, and exactly the right values are planned.  Checked on random
+ * workspace, and exactly the right values are planned.  An ElemChain's
+ * output written in place of an input must take all of that input's
+ * storage, and nothing may read the storage's old values after it.  Checked on random
  * DAGs, on chains (where reuse must beat the naive plan), and on the real
  * models of tests/models and the ONNX node tests after the pipeline. */
 #include "testutil.h"
@@ -28,7 +30,9 @@ static void check_plan(Graph *g, const MemPlan *p)
 	int nv = g->nvalues;
 	int *first = malloc(sizeof(int) * (size_t)nv), *last = malloc(sizeof(int) * (size_t)nv);
 	ValueId *root = malloc(sizeof(ValueId) * (size_t)nv);
-	char *should = calloc((size_t)nv, 1);
+	char *should = calloc((size_t)nv, 1), *stale = calloc((size_t)nv, 1);
+	int inplace = 0;
+	uint64_t inplace_bytes = 0;
 	for (int v = 0; v < nv; v++) {
 		first[v] = last[v] = -1;
 		root[v] = v;
@@ -38,9 +42,33 @@ static void check_plan(Graph *g, const MemPlan *p)
 		Node *n = &g->nodes[i];
 		if (n->dead)
 			continue;
-		for (int k = 0; k < n->nin; k++)
+		for (int k = 0; k < n->nin; k++) {
+			if (n->in[k] != IR_NONE && stale[n->in[k]])
+				fail_msg("node %d reads '%s' after an ElemChain overwrote it", i, gval(g, n->in[k])->name);
 			if (n->in[k] != IR_NONE && first[root[n->in[k]]] >= 0)
 				last[root[n->in[k]]] = pos;
+		}
+		ValueId o = n->nout == 1 ? n->out[0] : IR_NONE;
+		int share = -1;
+		for (int k = 0; n->op == OP_ElemChain && o != IR_NONE && k < n->nin && share < 0; k++) {
+			ValueId r = root[n->in[k]];
+			if (should[o] == 0 && gval(g, o)->kind == VK_INTERMEDIATE && !gval(g, o)->is_output &&
+			    first[r] >= 0 && p->offset[o] == p->offset[r] && vbytes(g, o) &&
+			    shape_eq(&gval(g, o)->shape, &gval(g, n->in[k])->shape))
+				share = k;
+		}
+		if (share >= 0) {
+			/* in place: the storage's values so far are dead from here */
+			ValueId r = root[n->in[share]];
+			for (int v = 0; v < nv; v++)
+				if (root[v] == r)
+					stale[v] = 1;
+			root[o] = r;
+			inplace++;
+			inplace_bytes += (vbytes(g, o) + 63) / 64 * 64;
+			pos++;
+			continue;
+		}
 		if (memplan_view_node(g, n)) {
 			/* a view shares its input's storage and extends its life */
 			assert_int_equal(p->view_of[n->out[0]], n->in[0]);
@@ -80,7 +108,8 @@ static void check_plan(Graph *g, const MemPlan *p)
 		assert_true((uint64_t)p->offset[v] + vbytes(g, v) <= p->size);
 	}
 	assert_int_equal(planned, p->nplanned);
-	assert_int_equal(naive, p->naive);
+	assert_int_equal(inplace, p->ninplace);
+	assert_int_equal(naive + inplace_bytes, p->naive);
 	assert_int_equal(p->size % 64, 0);
 	assert_true(p->size <= p->naive);
 	for (int a = 0; a < nv; a++) {
@@ -103,6 +132,7 @@ static void check_plan(Graph *g, const MemPlan *p)
 	free(last);
 	free(root);
 	free(should);
+	free(stale);
 }
 
 /* ---- random DAGs -------------------------------------------------------------- */
@@ -249,6 +279,58 @@ static void test_chain_reuses(void **state)
 	graph_free(g);
 }
 
+/* ElemChain outputs written in place: of a dying input an ElemChain made
+ * (through a chain of them), not of one still read later, nor of one
+ * another op made. */
+static void test_chain_inplace(void **state)
+{
+	(void)state;
+	static const char *const text[2] = {
+		"graph \"t\" opset ai.onnx=17, onnxcc=1\n"
+		"input  %x : f32[4,16]\n"
+		"%a : f32[4,16] = Neg(%x)  # a\n"
+		"%b : f32[4,16] = onnxcc::ElemChain(%a, %x) {expr=\"Relu(Add(x0,x1))\"}  # b\n"
+		"%c : f32[4,16] = onnxcc::ElemChain(%b, %x) {expr=\"Mul(Neg(x0),x1)\"}  # c\n"
+		"%e : f32[4,16] = onnxcc::ElemChain(%c, %a) {expr=\"Sub(x0,x1)\"}  # e\n"
+		"%y : f32[4,16] = Neg(%e)  # y\n"
+		"output %y\n",
+		/* b read after c: c gets a range of its own */
+		"graph \"t\" opset ai.onnx=17, onnxcc=1\n"
+		"input  %x : f32[4,16]\n"
+		"%a : f32[4,16] = Neg(%x)  # a\n"
+		"%b : f32[4,16] = onnxcc::ElemChain(%a, %x) {expr=\"Relu(Add(x0,x1))\"}  # b\n"
+		"%c : f32[4,16] = onnxcc::ElemChain(%b, %x) {expr=\"Mul(Neg(x0),x1)\"}  # c\n"
+		"%y : f32[4,16] = onnxcc::ElemChain(%c, %b) {expr=\"Sub(x0,x1)\"}  # y\n"
+		"output %y\n",
+	};
+	for (int t = 0; t < 2; t++) {
+		Diag d;
+		diag_init(&d, "inplace.ir", false);
+		Graph *g = ir_parse(text[t], "inplace.ir", 0, &d);
+		assert_non_null(g);
+		if (!pass_run_named(g, "infer", &d))
+			fail_msg("%s", d.buf);
+		MemPlan p;
+		assert_true(pass_memplan(g, &p, &d));
+		check_plan(g, &p);
+		ValueId a = graph_find_value(g, "a"), b = graph_find_value(g, "b"), c = graph_find_value(g, "c");
+		if (t == 0) {
+			ValueId e = graph_find_value(g, "e");
+			assert_int_equal(p.ninplace, 2);   /* c over b, e over c (b's range) */
+			assert_int_equal(p.offset[c], p.offset[b]);
+			assert_int_equal(p.offset[e], p.offset[b]);
+			assert_true(p.offset[a] != p.offset[b]);
+			assert_int_equal(p.nplanned, 2);
+		} else {
+			assert_int_equal(p.ninplace, 0);
+			assert_true(p.offset[c] != p.offset[b]);
+		}
+		memplan_free(&p);
+		diag_free(&d);
+		graph_free(g);
+	}
+}
+
 /* ---- real models --------------------------------------------------------------- */
 /* 1 when planned and checked, 0 when the model does not get through the pipeline. */
 static int plan_model(const char *path, uint64_t *size, uint64_t *naive)
@@ -313,6 +395,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chain_reuses),
+		cmocka_unit_test(test_chain_inplace),
 		cmocka_unit_test(test_random_dags),
 		cmocka_unit_test(test_real_models),
 	};
