@@ -7,6 +7,8 @@
  *   ; pass: fuse-layernorm dce         passes in order (pass_names)
  *   ; expect: unchanged                optional: the graph must come out as
  *                                      it went in (near-miss tests)
+ *   ; expect: bitwise                  optional: the fused graph's outputs
+ *                                      must be the unfused graph's bits
  *
  * The graph is verified before and after; the dump after the passes must
  * equal NAME.expected (or, with "expect: unchanged", the dump of the input).
@@ -14,8 +16,8 @@
  * A case that runs a fuse-* pass and changes the graph is also compiled
  * before and after the passes (tu_run_graph, no other pass) and run on the
  * same pseudo-random inputs: the outputs must agree within 1e-5 relative
- * (plus 1e-6 absolute), so each fused form is checked against the chain it
- * replaced.
+ * (plus 1e-6 absolute), or with "expect: bitwise" be the same bits, so each
+ * fused form is checked against the chain it replaced.
  *
  * Also: for every model of the zoo (tests/models/NAME/model.onnx), the
  * op counts with the fusion passes and without, printed as a table, and the
@@ -23,8 +25,11 @@
  * (their only sources in the zoo are GELU and LayerNorm chains), the
  * workspace of the memory plan before and after fusion (it must not grow),
  * per model the stage-transition fusions: GatherRows made, Transposes
- * and Convs left, and the rule that no Mul of a GEMM's output by a constant
- * scalar is left (column GEMMxc: such Muls before -> after).
+ * and Convs left, the rule that no Mul of a GEMM's output by a constant
+ * scalar is left (column GEMMxc: such Muls before -> after), and the rule
+ * that no f32 elementwise op of the kind fuse-elementwise fuses still reads
+ * a single-use intermediate of its own shape from another (column EWpair:
+ * such pairs before -> after; Chain: the ElemChains made).
  */
 #include "testutil.h"
 
@@ -145,7 +150,7 @@ static bool run_graph(Graph *g, float **out, int64_t *nout, char *msg, size_t ca
 
 /* The case's graph before (re-parsed from text) and after (g) the passes
  * compute the same outputs. */
-static char *same_numbers(const char *text, const char *path, Graph *g)
+static char *same_numbers(const char *text, const char *path, Graph *g, bool bitwise)
 {
 	char msg[8192] = "";
 	Diag d;
@@ -161,6 +166,15 @@ static char *same_numbers(const char *text, const char *path, Graph *g)
 		ok = false;
 	}
 	double worst = 0;
+	if (ok && bitwise && memcmp(x, y, sizeof(float) * (size_t)nx) != 0) {
+		for (int64_t i = 0; i < nx; i++)
+			if (memcmp(&x[i], &y[i], sizeof(float)) != 0) {
+				snprintf(msg, sizeof msg, "output element %lld: unfused %a, fused %a (want the same bits)",
+				         (long long)i, (double)x[i], (double)y[i]);
+				break;
+			}
+		ok = false;
+	}
 	for (int64_t i = 0; ok && i < nx; i++) {
 		double err = fabs((double)x[i] - (double)y[i]);
 		if (err / (1e-6 + fabs((double)x[i])) > worst)
@@ -172,8 +186,8 @@ static char *same_numbers(const char *text, const char *path, Graph *g)
 		}
 	}
 	if (ok)
-		fprintf(stderr, "%s: fused vs unfused, %lld outputs, max relative difference %.3g\n",
-		        path, (long long)nx, worst);
+		fprintf(stderr, "%s: fused vs unfused, %lld outputs, max relative difference %.3g%s\n",
+		        path, (long long)nx, worst, bitwise ? " (bitwise the same)" : "");
 	free(x);
 	free(y);
 	graph_free(b);
@@ -191,6 +205,7 @@ static char *run_case(const char *dir, const char *name)
 		return strdup("cannot read the .in file");
 	char passes[512] = "";
 	bool unchanged = strstr(text, "\n; expect: unchanged\n") != NULL;
+	bool bitwise = strstr(text, "\n; expect: bitwise\n") != NULL;
 	if (sscanf(text, "; pass: %511[^\n]", passes) != 1) {
 		free(text);
 		return strdup("first line must be '; pass: NAME...'");
@@ -243,7 +258,7 @@ static char *run_case(const char *dir, const char *name)
 		fail = strdup("the passes changed nothing: mark it '; expect: unchanged' if that is the point");
 	} else if (fusing) {
 		snprintf(path, sizeof path, "%s/%s.in", dir, name);
-		fail = same_numbers(text, path, g);
+		fail = same_numbers(text, path, g, bitwise);
 	}
 	free(want);
 out:
@@ -345,6 +360,46 @@ static int gemm_scalar_muls(Graph *g)
 	return c;
 }
 
+/* Node i is an op fuse-elementwise fuses: f32 in and out, static shapes. */
+static bool chain_op(Graph *g, NodeId i)
+{
+	const Node *n = &g->nodes[i];
+	Op op = n->op;
+	bool unary = op == OP_Neg || op == OP_Relu || op == OP_Sigmoid || op == OP_Tanh || op == OP_Erf;
+	bool binary = op == OP_Add || op == OP_Sub || op == OP_Mul || op == OP_Div;
+	if (n->dead || !(unary || binary) || n->nin != (binary ? 2 : 1) || n->nout != 1 ||
+	    gval(g, n->out[0])->dtype != DT_F32)
+		return false;
+	for (int k = 0; k < n->nin; k++)
+		if (gval(g, n->in[k])->dtype != DT_F32)
+			return false;
+	return true;
+}
+
+/* Pairs of such ops where one reads the other's output, that output has
+ * no other use (one input slot), is not a graph output and has the
+ * reader's output shape: what fuse-elementwise leaves none of. */
+static int elementwise_pairs(Graph *g)
+{
+	int c = 0;
+	for (int i = 0; i < g->nnodes; i++) {
+		if (!chain_op(g, i))
+			continue;
+		const Node *n = &g->nodes[i];
+		for (int k = 0; k < n->nin; k++) {
+			ValueId v = n->in[k];
+			NodeId p = gval(g, v)->producer;
+			int uses = 0;
+			for (int j = 0; j < g->nnodes; j++)
+				for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
+					uses += g->nodes[j].in[q] == v;
+			c += p != IR_NONE && chain_op(g, p) && uses == 1 && !gval(g, v)->is_output &&
+			     shape_eq(&gval(g, v)->shape, &gval(g, n->out[0])->shape);
+		}
+	}
+	return c;
+}
+
 static int total(const int *cnt)
 {
 	int t = 0;
@@ -394,8 +449,9 @@ static void test_zoo_fused(void **state)
 		{"txl_opset13_b1", 8, 0, 0},   /* qkv chunks and the rel-shift inputs */
 	};
 	int checked = 0;
-	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %21s\n", "model", "nodes", "Erf", "Pow",
-	        "LayerNorm", "Gelu", "MMEpi", "Softmax", "Transpose", "Conv", "GRows", "GEMMxc", "workspace KiB");
+	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %8s %5s %21s\n", "model", "nodes", "Erf",
+	        "Pow", "LayerNorm", "Gelu", "MMEpi", "Softmax", "Transpose", "Conv", "GRows", "GEMMxc", "EWpair", "Chain",
+	        "workspace KiB");
 	for (int i = 0; i < nm; i++) {
 		char p[4600];
 		snprintf(p, sizeof p, "%s/%s/model.onnx", dir, names[i]);
@@ -408,7 +464,7 @@ static void test_zoo_fused(void **state)
 			if (!pass_run_named(g, unfused[k], &d))
 				fail_msg("%s: %s", names[i], d.buf);
 		count_ops(g, before);
-		int muls0 = gemm_scalar_muls(g);
+		int muls0 = gemm_scalar_muls(g), pairs0 = elementwise_pairs(g);
 		MemPlan mp0, mp1;
 		if (!pass_memplan(g, &mp0, &d))
 			fail_msg("%s: %s", names[i], d.buf);
@@ -419,17 +475,20 @@ static void test_zoo_fused(void **state)
 		if (!pass_pipeline(g, &o, &d))
 			fail_msg("%s: %s", names[i], d.buf);
 		count_ops(g, after);
-		int muls1 = gemm_scalar_muls(g);
+		int muls1 = gemm_scalar_muls(g), pairs1 = elementwise_pairs(g);
 		if (!pass_memplan(g, &mp1, &d))
 			fail_msg("%s: %s", names[i], d.buf);
 		graph_free(g);
 		diag_free(&d);
-		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %3d->%-3d %9.1f -> %-9.1f\n",
+		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %3d->%-3d %3d->%-3d %5d %9.1f -> %-9.1f\n",
 		        names[i], total(before), total(after), before[OP_Erf], after[OP_Erf], before[OP_Pow],
 		        after[OP_Pow], before[OP_LayerNormalization], after[OP_LayerNormalization],
 		        before[OP_Gelu], after[OP_Gelu], after[OP_MatMulEpi], before[OP_Softmax], after[OP_Softmax],
 		        before[OP_Transpose], after[OP_Transpose], before[OP_Conv], after[OP_Conv],
-		        after[OP_GatherRows], muls0, muls1, mp0.size / 1024.0, mp1.size / 1024.0);
+		        after[OP_GatherRows], muls0, muls1, pairs0, pairs1, after[OP_ElemChain], mp0.size / 1024.0,
+		        mp1.size / 1024.0);
+		if (pairs1)
+			fail_msg("%s keeps %d pairs of single-use f32 elementwise ops fuse-elementwise fuses", names[i], pairs1);
 		/* scalar scales of GEMM outputs (SReT's residual coefficients, ODE
 		 * step weights) are epilogue work after the pipeline */
 		if (muls1)
