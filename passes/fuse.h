@@ -59,4 +59,13 @@ void node_kill(Graph *g, NodeId n);
  * names of a and b (the module path PyTorch gives both), else b's name. */
 const char *fused_name(Graph *g, const Node *a, const Node *b, const char *op);
 
+/* The epilogue steps after a GEMM of passes/fuse_gemm.c's pattern for a
+ * live MatMulEpi mi (any bias, act, rows) without scale, beta or res yet:
+ * a Mul of its output by a constant f32 scalar, then a residual Add of a
+ * value of its shape computed before mi (maybe itself Mul'd by one),
+ * each with a single use, become mi's scale, res and beta.  For GEMMs that
+ * change after fuse-gemm (fuse-gather-gemm's output side).  True when mi
+ * changed. */
+bool fuse_gemm_tail(Graph *g, NodeId mi);
+
 #endif

@@ -34,10 +34,14 @@
  * permutation of the rows (R = numel(X) / u, every row once): the GEMM
  * then computes what it computed before, on the same rows, each C element
  * by the same operations in the same order — bitwise the unfused result.
- * After the output side, the residual Add the output gather stood in
- * front of (Swin: x + window_reverse(proj(..))) becomes the GEMM's res, as
- * fuse-gemm would have made it: o = Add(Y2, r) | Add(r, Y2), r of Y2's
- * shape computed before the GEMM.
+ * After the output side, the epilogue steps the output gather stood in
+ * front of become the GEMM's, as fuse-gemm would have made them
+ * (fuse_gemm_tail): a scale by a constant scalar (SReT's residual
+ * coefficient b in a x + b proj(..)) and the residual Add (Swin: x +
+ * window_reverse(proj(..)); SReT: its a x), o = Add(s, q) | Add(q, s) with
+ * q = r or Mul(r, d), r of Y2's shape computed before the GEMM.  A scale
+ * or beta the GEMM already had is kept (per element, it commutes with the
+ * rows).
  * The result is MatMulEpi(X, B, [bias], [res], rows) {a_shape, act}: rows an
  * i32 constant [R], a_shape the shape of the logical A (the gathered one,
  * or Y2's with the last dim K).  A gather that is no permutation (a row
@@ -144,34 +148,6 @@ static bool is_permutation(const int32_t *rows, int64_t R, int64_t nx, int64_t u
 	return ok;
 }
 
-/* After the output side: the residual Add that the output gather kept
- * from fuse-gemm, o = Add(y, r) | Add(r, y) with r of y's shape computed
- * before the GEMM, becomes the GEMM's res (row i of res meets row i of
- * the GEMM's output, as before). */
-static void fold_residual(Graph *g, const Uses *u, NodeId gi)
-{
-	Node *n = &g->nodes[gi];
-	ValueId y = n->out[0];
-	NodeId ai = uses_single(g, u, y);
-	if (n->in[3] != IR_NONE || ai == IR_NONE || g->nodes[ai].op != OP_Add || g->nodes[ai].nout != 1)
-		return;
-	Node *a = &g->nodes[ai];
-	ValueId r = other_input(a, y), o = a->out[0];
-	if (r == IR_NONE || r == y || o == IR_NONE)
-		return;
-	const Value *rv = gval(g, r);
-	NodeId rp = rv->producer;
-	if (rv->dtype != DT_F32 || !shape_eq(&rv->shape, &gval(g, y)->shape) ||
-	    !shape_eq(&gval(g, o)->shape, &gval(g, y)->shape) || (rp != IR_NONE && rp >= gi))
-		return;
-	node_kill(g, ai);
-	n = &g->nodes[gi];
-	n->in[3] = r;
-	gval(g, y)->producer = IR_NONE;
-	n->out[0] = o;
-	gval(g, o)->producer = gi;
-}
-
 static bool fuse_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 {
 	Node *n = &g->nodes[gi];
@@ -248,6 +224,8 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 	n = &g->nodes[gi];
 	ValueId in[5] = {src, n->in[1], n->nin > 2 ? n->in[2] : IR_NONE, n->nin > 3 ? n->in[3] : IR_NONE, rv};
 	const char *act = n->op == OP_MatMulEpi ? attr_string(n, "act", NULL) : NULL;
+	const Attr *sc = node_attr(n, "scale"), *be = node_attr(n, "beta");
+	float scale = sc ? sc->f : 1.0f, beta = be ? be->f : 1.0f;
 	Shape want = gval(g, out)->shape;
 	if (pin != IR_NONE)
 		node_kill(g, pin);
@@ -267,6 +245,10 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 		at->s = act;
 		at->slen = strlen(act);
 	}
+	if (sc)
+		graph_add_attr(g, gi, "scale", AK_FLOAT)->f = scale;
+	if (be)
+		graph_add_attr(g, gi, "beta", AK_FLOAT)->f = beta;
 	if (!pass_infer_node(g, gi, d)) {
 		*err = true;
 		return false;
@@ -274,7 +256,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 	assert(shape_eq(&want, &gval(g, out)->shape));
 	(void)want;
 	if (po != IR_NONE)
-		fold_residual(g, u, gi);
+		fuse_gemm_tail(g, gi);
 	return true;
 }
 

@@ -39,6 +39,8 @@
 
 #include <string.h>
 
+#include "fuse.h"
+
 /* The only live consumer of v (IR_NONE if v has 0 or several uses or is a
  * graph output). */
 static NodeId sole_consumer(Graph *g, ValueId v)
@@ -118,6 +120,78 @@ static void kill(Graph *g, NodeId i)
 			gval(g, n->out[k])->producer = IR_NONE;
 }
 
+/* The scale and residual steps of the pattern, matched from e->cur (the
+ * GEMM's output so far) for the GEMM node mi of output shape ys. */
+typedef struct Tail {
+	ValueId cur;
+	float scale, beta;
+	ValueId res;
+	NodeId dead[5];
+	int ndead;
+} Tail;
+
+static void match_tail(Graph *g, NodeId mi, const Shape *ys, Tail *e)
+{
+	NodeId c = sole_consumer(g, e->cur);
+	/* scale */
+	if (c != IR_NONE && g->nodes[c].op == OP_Mul) {
+		ValueId s = other_operand(&g->nodes[c], e->cur);
+		float sc;
+		if (s != IR_NONE && scalar_const(g, s, &sc) && sc != 0.0f &&
+		    shape_eq(&gval(g, g->nodes[c].out[0])->shape, ys)) {
+			e->scale = sc;
+			e->dead[e->ndead++] = c;
+			e->cur = g->nodes[c].out[0];
+			c = sole_consumer(g, e->cur);
+		}
+	}
+	/* residual, maybe scaled */
+	if (c != IR_NONE && g->nodes[c].op == OP_Add) {
+		ValueId r = other_operand(&g->nodes[c], e->cur);
+		const Value *o = gval(g, g->nodes[c].out[0]);
+		NodeId rm = r != IR_NONE ? gval(g, r)->producer : IR_NONE;
+		float d = 1.0f;
+		bool scaled = false;
+		if (rm != IR_NONE && g->nodes[rm].op == OP_Mul && g->nodes[rm].nin == 2 && sole_consumer(g, r) == c) {
+			/* q = Mul(r', d): d folds in when r' qualifies as the residual */
+			const Node *q = &g->nodes[rm];
+			for (int k = 0; k < 2 && !scaled; k++)
+				if (scalar_const(g, q->in[1 - k], &d) && q->in[k] != q->in[1 - k] &&
+				    gval(g, q->in[k])->dtype == DT_F32 && shape_eq(&gval(g, q->in[k])->shape, ys) &&
+				    ready_before(g, q->in[k], mi)) {
+					r = q->in[k];
+					scaled = true;
+				}
+		}
+		if (r != IR_NONE && gval(g, r)->dtype == DT_F32 && shape_eq(&gval(g, r)->shape, ys) &&
+		    shape_eq(&o->shape, ys) && ready_before(g, r, mi)) {
+			e->res = r;
+			if (scaled) {
+				e->beta = d;
+				e->dead[e->ndead++] = rm;
+			}
+			e->dead[e->ndead++] = c;
+			e->cur = g->nodes[c].out[0];
+		}
+	}
+}
+
+/* Node mi, rewritten into a MatMulEpi, writes e->cur: the tail's nodes die,
+ * res becomes input 3, scale and beta attributes. */
+static void apply_tail(Graph *g, NodeId mi, ValueId y, const Tail *e)
+{
+	for (int k = 0; k < e->ndead; k++)
+		kill(g, e->dead[k]);
+	Node *m = &g->nodes[mi];
+	gval(g, y)->producer = IR_NONE;
+	m->out[0] = e->cur;
+	gval(g, e->cur)->producer = mi;
+	if (e->scale != 1.0f)
+		graph_add_attr(g, mi, "scale", AK_FLOAT)->f = e->scale;
+	if (e->beta != 1.0f)
+		graph_add_attr(g, mi, "beta", AK_FLOAT)->f = e->beta;
+}
+
 static bool fuse_one(Graph *g, NodeId mi)
 {
 	Node *m = &g->nodes[mi];
@@ -128,21 +202,19 @@ static bool fuse_one(Graph *g, NodeId mi)
 	if (!is_f32_const(g, w) || gval(g, w)->shape.rank != 2 || xv->dtype != DT_F32 ||
 	    xv->shape.rank < 2 || !shape_is_static(&yv->shape))
 		return false;
-	ValueId bias = IR_NONE, res = IR_NONE, cur = y;
-	float scale = 1.0f, beta = 1.0f;
-	NodeId dead[5];
-	int ndead = 0;
+	ValueId bias = IR_NONE;
+	Tail e = {.cur = y, .scale = 1.0f, .beta = 1.0f, .res = IR_NONE};
 	const char *act = NULL;
-	NodeId c = sole_consumer(g, cur);
+	NodeId c = sole_consumer(g, e.cur);
 	/* bias */
 	if (c != IR_NONE && g->nodes[c].op == OP_Add) {
-		ValueId b = other_operand(&g->nodes[c], cur);
+		ValueId b = other_operand(&g->nodes[c], e.cur);
 		const Value *o = gval(g, g->nodes[c].out[0]);
 		if (b != IR_NONE && is_bias(g, b, &yv->shape) && shape_eq(&o->shape, &yv->shape)) {
 			bias = b;
-			dead[ndead++] = c;
-			cur = g->nodes[c].out[0];
-			c = sole_consumer(g, cur);
+			e.dead[e.ndead++] = c;
+			e.cur = g->nodes[c].out[0];
+			c = sole_consumer(g, e.cur);
 		}
 	}
 	/* activation */
@@ -151,75 +223,53 @@ static bool fuse_one(Graph *g, NodeId mi)
 	if (c != IR_NONE && (g->nodes[c].op == OP_Relu ||
 	                     (gelu_ap && (!strcmp(gelu_ap, "none") || !strcmp(gelu_ap, "tanh"))))) {
 		act = g->nodes[c].op == OP_Relu ? "relu" : !strcmp(gelu_ap, "tanh") ? "gelu_tanh" : "gelu";
-		dead[ndead++] = c;
-		cur = g->nodes[c].out[0];
-		c = sole_consumer(g, cur);
+		e.dead[e.ndead++] = c;
+		e.cur = g->nodes[c].out[0];
 	}
-	/* scale */
-	if (c != IR_NONE && g->nodes[c].op == OP_Mul) {
-		ValueId s = other_operand(&g->nodes[c], cur);
-		float sc;
-		if (s != IR_NONE && scalar_const(g, s, &sc) && sc != 0.0f &&
-		    shape_eq(&gval(g, g->nodes[c].out[0])->shape, &yv->shape)) {
-			scale = sc;
-			dead[ndead++] = c;
-			cur = g->nodes[c].out[0];
-			c = sole_consumer(g, cur);
-		}
-	}
-	/* residual, maybe scaled */
-	if (c != IR_NONE && g->nodes[c].op == OP_Add) {
-		ValueId r = other_operand(&g->nodes[c], cur);
-		const Value *o = gval(g, g->nodes[c].out[0]);
-		NodeId rm = r != IR_NONE ? gval(g, r)->producer : IR_NONE;
-		float d = 1.0f;
-		bool scaled = false;
-		if (rm != IR_NONE && g->nodes[rm].op == OP_Mul && g->nodes[rm].nin == 2 && sole_consumer(g, r) == c) {
-			/* q = Mul(r', d): d folds in when r' qualifies as the residual */
-			const Node *q = &g->nodes[rm];
-			for (int k = 0; k < 2 && !scaled; k++)
-				if (scalar_const(g, q->in[1 - k], &d) && q->in[k] != q->in[1 - k] &&
-				    gval(g, q->in[k])->dtype == DT_F32 && shape_eq(&gval(g, q->in[k])->shape, &yv->shape) &&
-				    ready_before(g, q->in[k], mi)) {
-					r = q->in[k];
-					scaled = true;
-				}
-		}
-		if (r != IR_NONE && gval(g, r)->dtype == DT_F32 && shape_eq(&gval(g, r)->shape, &yv->shape) &&
-		    shape_eq(&o->shape, &yv->shape) && ready_before(g, r, mi)) {
-			res = r;
-			if (scaled) {
-				beta = d;
-				dead[ndead++] = rm;
-			}
-			dead[ndead++] = c;
-			cur = g->nodes[c].out[0];
-		}
-	}
-	if (ndead == 0)
+	match_tail(g, mi, &yv->shape, &e);
+	if (e.ndead == 0)
 		return false;
 	/* The final value is written by the fused node in the MatMul's place. */
-	ValueId ins[4] = {x, w, bias, res};
+	ValueId ins[4] = {x, w, bias, e.res};
 	m = &g->nodes[mi];
 	m->in = arena_dup(&g->arena, ins, sizeof ins);
-	m->nin = res != IR_NONE ? 4 : bias != IR_NONE ? 3 : 2;
+	m->nin = e.res != IR_NONE ? 4 : bias != IR_NONE ? 3 : 2;
 	m->op = OP_MatMulEpi;
 	m->op_type = "MatMulEpi";
 	m->domain = "onnxcc";
-	for (int k = 0; k < ndead; k++)
-		kill(g, dead[k]);
-	gval(g, y)->producer = IR_NONE;
-	m->out[0] = cur;
-	gval(g, cur)->producer = mi;
 	if (act) {
 		Attr *a = graph_add_attr(g, mi, "act", AK_STRING);
 		a->s = act;
 		a->slen = strlen(act);
 	}
-	if (scale != 1.0f)
-		graph_add_attr(g, mi, "scale", AK_FLOAT)->f = scale;
-	if (beta != 1.0f)
-		graph_add_attr(g, mi, "beta", AK_FLOAT)->f = beta;
+	apply_tail(g, mi, y, &e);
+	return true;
+}
+
+bool fuse_gemm_tail(Graph *g, NodeId mi)
+{
+	Node *m = &g->nodes[mi];
+	if (m->dead || m->op != OP_MatMulEpi || m->nout != 1 || m->out[0] == IR_NONE || node_attr(m, "scale") ||
+	    node_attr(m, "beta") || (m->nin > 3 && m->in[3] != IR_NONE))
+		return false;
+	ValueId y = m->out[0];
+	Shape ys = gval(g, y)->shape;
+	if (gval(g, y)->dtype != DT_F32 || !shape_is_static(&ys))
+		return false;
+	Tail e = {.cur = y, .scale = 1.0f, .beta = 1.0f, .res = IR_NONE};
+	match_tail(g, mi, &ys, &e);
+	if (e.ndead == 0)
+		return false;
+	if (e.res != IR_NONE) {
+		ValueId ins[5] = {IR_NONE, IR_NONE, IR_NONE, IR_NONE, IR_NONE};
+		int nin = m->nin > 4 ? m->nin : 4;
+		for (int k = 0; k < m->nin; k++)
+			ins[k] = m->in[k];
+		ins[3] = e.res;
+		m->in = arena_dup(&g->arena, ins, sizeof(ValueId) * (size_t)nin);
+		m->nin = nin;
+	}
+	apply_tail(g, mi, y, &e);
 	return true;
 }
 

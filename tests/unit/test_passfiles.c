@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "frontend/onnx.h"
+#include "ir/params.h"
 #include "passes/memplan.h"
 #include "passes/pipeline.h"
 
@@ -325,35 +326,56 @@ static void count_ops(Graph *g, int *cnt)
 		}
 }
 
-/* Live Muls of a GEMM's output (MatMul, Gemm or MatMulEpi as producer) by
- * a constant scalar, when the Mul is that output's only use: the scales
- * fuse-gemm moves into the epilogue.  Not counted: a Mul of an output
- * used elsewhere too (SReT's block input x in a x + b f(x)), and a Mul
- * after a MatMulEpi that already adds a residual (the ODE models' step
- * weight h in x + h (f + r): the epilogue scales before its one residual
- * add, not after), and a Mul after a GEMM with a row index: fuse-gather-gemm
- * runs after fuse-gemm, so the coefficient of a permuted attention output
- * (SReT) stays a Mul for now. */
+/* v is a GEMM's output (MatMul, Gemm, or MatMulEpi without a residual)
+ * read once (one input slot) and not a graph output. */
+static bool gemm_output_once(Graph *g, ValueId v)
+{
+	NodeId p = gval(g, v)->producer;
+	int uses = 0;
+	for (int j = 0; j < g->nnodes; j++)
+		for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
+			uses += g->nodes[j].in[q] == v;
+	return uses == 1 && !gval(g, v)->is_output && p != IR_NONE &&
+	       (g->nodes[p].op == OP_MatMul || g->nodes[p].op == OP_Gemm ||
+	        (g->nodes[p].op == OP_MatMulEpi && (g->nodes[p].nin < 4 || g->nodes[p].in[3] == IR_NONE)));
+}
+
+static bool const_scalar_value(Graph *g, ValueId v)
+{
+	const Value *s = gval(g, v);
+	return s->kind == VK_CONST && shape_numel(&s->shape) == 1;
+}
+
+/* Muls of a GEMM's output by a constant scalar, when the Mul is that
+ * output's only use: the scales fuse-gemm (and after fuse-gather-gemm's
+ * output side, fuse_gemm_tail) moves into the epilogue — live Mul nodes
+ * and Mul steps of an ElemChain reading such an output and such a
+ * constant.  Not counted: a Mul of an output used elsewhere too (SReT's
+ * block input x in a x + b f(x)), and a Mul after a MatMulEpi that already
+ * adds a residual (the ODE models' step weight h in x + h (f + r): the
+ * epilogue scales before its one residual add, not after). */
 static int gemm_scalar_muls(Graph *g)
 {
 	int c = 0;
 	for (int i = 0; i < g->nnodes; i++) {
 		const Node *n = &g->nodes[i];
-		if (n->dead || n->op != OP_Mul || n->nin != 2)
-			continue;
-		for (int k = 0; k < 2; k++) {
-			const Value *s = gval(g, n->in[1 - k]);
-			NodeId p = gval(g, n->in[k])->producer;
-			int uses = 0;
-			for (int j = 0; j < g->nnodes; j++)
-				for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
-					uses += g->nodes[j].in[q] == n->in[k];
-			if (uses == 1 && !gval(g, n->in[k])->is_output && s->kind == VK_CONST && shape_numel(&s->shape) == 1 && p != IR_NONE &&
-			    (g->nodes[p].op == OP_MatMul || g->nodes[p].op == OP_Gemm ||
-			     (g->nodes[p].op == OP_MatMulEpi && (g->nodes[p].nin < 4 || g->nodes[p].in[3] == IR_NONE) &&
-			      (g->nodes[p].nin < 5 || g->nodes[p].in[4] == IR_NONE)))) {
-				c++;
-				break;
+		if (!n->dead && n->op == OP_Mul && n->nin == 2) {
+			for (int k = 0; k < 2; k++)
+				if (const_scalar_value(g, n->in[1 - k]) && gemm_output_once(g, n->in[k])) {
+					c++;
+					break;
+				}
+		}
+		if (!n->dead && n->op == OP_ElemChain) {
+			const ChainParams *cp = node_chain(g, i, NULL);
+			assert_non_null(cp);
+			for (int s = 0; s < cp->nsteps; s++) {
+				const ChainStep *st = &cp->step[s];
+				if (st->op != OP_Mul || st->a >= cp->nin || st->b >= cp->nin)
+					continue;
+				ValueId a = n->in[st->a], b = n->in[st->b];
+				c += (const_scalar_value(g, b) && gemm_output_once(g, a)) ||
+				     (const_scalar_value(g, a) && gemm_output_once(g, b));
 			}
 		}
 	}
