@@ -110,7 +110,7 @@ static void operand(Tree *t, ValueId v, int reserve)
 		assert(k < CHAIN_MAX_INPUTS);
 		t->leaves[t->nleaves++] = v;
 	}
-	char b[8];
+	char b[16];
 	snprintf(b, sizeof b, "x%d", k);
 	put(t, b);
 }
