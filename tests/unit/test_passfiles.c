@@ -384,14 +384,14 @@ static void test_zoo_fused(void **state)
 		const char *model;
 		int gather_rows, transposes, convs;
 	} stages[] = {
-		{"encoder_opset14", 8, 2, 0},  /* q/k/v Slice + Reshape; the [1,0,2] input Transposes stay */
+		{"encoder_opset14", 2, 2, 0},  /* of 8: the q/k/v Slice + Reshape of each in_proj are its GEMM blocks (fuse-slice-gemm); the [1,0,2] input Transposes stay */
 		{"pvt_opset13", 6, 0, 0},      /* 3 patch embeddings + 3 spatial reductions, from tokens */
 		{"pvt_opset17", 6, 0, 0},
 		{"skip_attn", 0, 0, 0},        /* K/V read as two segments: the split Transposes are Attention strides */
 		{"sret_opset14", 0, 3, 4},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
 		{"swin_opset14", 2, 0, 0},     /* patch gather, patch merging; the 4 window partitions + 4 reverses are GEMM row indices */
 		{"swin_tv_mini", 5, 1, 0},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs are their row indices; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
-		{"txl_opset13_b1", 8, 0, 0},   /* qkv chunks and the rel-shift inputs */
+		{"txl_opset13_b1", 2, 0, 0},   /* of 8: the 6 qkv chunks are blocks of their GEMMs (fuse-slice-gemm); the rel-shift inputs stay */
 	};
 	int checked = 0;
 	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %21s\n", "model", "nodes", "Erf", "Pow",
