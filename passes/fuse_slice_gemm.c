@@ -146,6 +146,7 @@ static bool split_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 	const char *act = n->op == OP_MatMulEpi ? attr_string(n, "act", NULL) : NULL;
 	float scale = n->op == OP_MatMulEpi ? attr_float(n, "scale", 1.0f) : 1.0f;
 	ValueId A = n->in[0], B = n->in[1];
+	const char *gname = n->name;
 	node_kill(g, gi);
 	gval(g, y)->producer = IR_NONE;
 	qsort(bl, (size_t)nu, sizeof *bl, by_reader);
@@ -154,7 +155,7 @@ static bool split_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 		Block *b = &bl[k];
 		NodeId p = b->reader;
 		ValueId Y = g->nodes[p].out[0];
-		const char *name = arena_printf(&g->arena, "%s.cols%lld", g->nodes[p].name ? g->nodes[p].name : "gemm",
+		const char *name = arena_printf(&g->arena, "%s.cols%lld", gname && gname[0] ? gname : "gemm",
 		                                (long long)b->c0);
 		ValueId in[5] = {A, columns(g, B, b->c0, b->w), bias != IR_NONE ? columns(g, bias, b->c0, b->w) : IR_NONE,
 		                 IR_NONE, IR_NONE};
