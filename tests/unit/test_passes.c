@@ -326,10 +326,10 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
 	                              "(valid: freeze-inputs, bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, "
 	                              "fuse-attention, fuse-relattention, fuse-transpose, fuse-dwconv, fuse-patchify, "
-	                              "fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, dce, memplan)\n"));
+	                              "fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, dce, memplan)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
-	assert_int_equal(n, 17);
+	assert_int_equal(n, 18);
 	assert_string_equal(names[0], "freeze-inputs");
 	assert_string_equal(names[2], "infer");
 	assert_string_equal(names[6], "fuse-attention");
@@ -341,8 +341,9 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_string_equal(names[12], "fuse-gemm");
 	assert_string_equal(names[13], "fuse-slice-gemm");
 	assert_string_equal(names[14], "fuse-gather-gemm");
-	assert_string_equal(names[15], "dce");
-	assert_string_equal(names[16], "memplan");
+	assert_string_equal(names[15], "prune-rows");
+	assert_string_equal(names[16], "dce");
+	assert_string_equal(names[17], "memplan");
 	/* nothing ran */
 	assert_false(G->shapes_known);
 }
@@ -381,7 +382,7 @@ static void test_pipeline_time_passes(void **state)
 	assert_true(ok);
 	char *txt = read_all(path);
 	assert_non_null(txt);
-	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "dce", "memplan", "total"};
+	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "dce", "memplan", "total"};
 	const char *at = txt;
 	for (int k = 0; k < 8; k++) {
 		const char *p = strstr(at, rows[k]);
