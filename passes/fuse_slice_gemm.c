@@ -17,6 +17,10 @@
  * breaks:   node ids after each rewrite (nodes are inserted); leaves the
  *           GEMM dead for pass_dce
  *
+ * A block whose rows all come from one input of a Concat (every dim
+ * before the Concat's axis 1) reads that input instead, through a row
+ * index only if it needs part of it.
+ *
  * Pattern: g = MatMul(A, B) or MatMulEpi(A, B, [bias]) {act, scale}
  * without residual or row index, B a constant f32 [K, N], bias (if any) a
  * constant f32 [N]; its output y (M rows of N, M = numel(y) / N) is not a
@@ -157,10 +161,21 @@ static bool split_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 		ValueId Y = g->nodes[p].out[0];
 		const char *name = arena_printf(&g->arena, "%s.cols%lld", gname && gname[0] ? gname : "gemm",
 		                                (long long)b->c0);
-		ValueId in[5] = {A, columns(g, B, b->c0, b->w), bias != IR_NONE ? columns(g, bias, b->c0, b->w) : IR_NONE,
+		/* rows all from one input of a Concat (TXL's q: the segment's half
+		 * of cat(memory, segment)): the block reads that input */
+		ValueId Ab = A;
+		int64_t Mb = M, off;
+		ValueId part = concat_part(g, A, b->r0 * K, b->mb * K, &off);
+		if (part != IR_NONE && off % K == 0 && gval(g, part)->shape.rank >= 1 &&
+		    gval(g, part)->shape.dims[gval(g, part)->shape.rank - 1] == K) {
+			Ab = part;
+			Mb = shape_numel(&gval(g, part)->shape) / K;
+			b->r0 -= off / K;
+		}
+		ValueId in[5] = {Ab, columns(g, B, b->c0, b->w), bias != IR_NONE ? columns(g, bias, b->c0, b->w) : IR_NONE,
 		                 IR_NONE, IR_NONE};
-		Shape ps = gval(g, A)->shape;
-		if (b->mb < M) {
+		Shape ps = gval(g, Ab)->shape;
+		if (b->mb < Mb) {
 			int32_t *rows = xmalloc(sizeof *rows * (size_t)b->mb);
 			for (int64_t r = 0; r < b->mb; r++)
 				rows[r] = (int32_t)(b->r0 + r);
