@@ -353,7 +353,15 @@ static bool lower_matmul(Cg *cg, const Node *n)
 	for (int i = 0; i < R; i++)
 		b_batched |= sb[i] != 0;
 	Value *Bv = gval(cg->g, n->in[1]);
-	if (dt == DT_F32 && rb > 1 && kern_gemm_ok(cg, M, N, K)) {
+	/* B shared by every batch entry and A not broadcast: the batch is
+	 * more rows of one product (TXL's [tokens, 1, d] activations) */
+	bool fold = !b_batched;
+	int64_t Mf = M;
+	for (int i = 0; i < R; i++) {
+		fold &= bd[i] == 1 || sa[i] != 0;
+		Mf *= bd[i];
+	}
+	if (dt == DT_F32 && rb > 1 && kern_gemm_ok(cg, fold ? Mf : M, N, K)) {
 		KGemm k = {
 			.M = M, .N = N, .K = K,
 			.a = cg_ptr(cg, n->in[0]), .a_rs = K, .a_cs = 1,
@@ -368,14 +376,8 @@ static bool lower_matmul(Cg *cg, const Node *n)
 			k.b_bs[i] = sb[i];
 			k.c_bs[i] = sy[i];
 		}
-		/* B shared by every batch entry and A not broadcast: the batch is
-		 * more rows of one product */
-		bool fold = !b_batched;
-		for (int i = 0; i < R; i++)
-			fold &= bd[i] == 1 || sa[i] != 0;
 		if (fold) {
-			for (int i = 0; i < R; i++)
-				k.M *= bd[i];
+			k.M = Mf;
 			k.nbatch_dims = 0;
 		}
 		if (Bv->layout == LAYOUT_PANELS && Bv->data && !b_batched)

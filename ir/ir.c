@@ -275,6 +275,29 @@ NodeId graph_add_node(Graph *g, Op op, const char *op_type, const char *name,
 	return id;
 }
 
+NodeId graph_insert_node(Graph *g, NodeId at, Op op, const char *op_type, const char *name,
+                         const ValueId *in, int nin, const ValueId *out, int nout)
+{
+	assert(at >= 0 && at <= g->nnodes);
+	NodeId last = graph_add_node(g, op, op_type, name, in, nin, out, nout);
+	Node n = g->nodes[last];
+	memmove(&g->nodes[at + 1], &g->nodes[at], sizeof(Node) * (size_t)(last - at));
+	g->nodes[at] = n;
+	for (int k = 0; k < nout; k++)
+		if (out[k] != IR_NONE)
+			g->values[out[k]].producer = at;
+	/* a moved node's outputs follow it where it is their producer (a dead
+	 * node may still list a value another node now produces); from the
+	 * last, so that no value is moved twice */
+	for (NodeId i = last; i > at; i--)
+		for (int k = 0; k < g->nodes[i].nout; k++) {
+			ValueId v = g->nodes[i].out[k];
+			if (v != IR_NONE && g->values[v].producer == i - 1)
+				g->values[v].producer = i;
+		}
+	return at;
+}
+
 Attr *graph_add_attr(Graph *g, NodeId nid, const char *name, AttrKind kind)
 {
 	Node *n = &g->nodes[nid];

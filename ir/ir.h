@@ -283,6 +283,12 @@ ValueId graph_find_value(Graph *g, const char *name);
 /* Appends a node; in/out arrays are copied; producers of outputs set. */
 NodeId graph_add_node(Graph *g, Op op, const char *op_type, const char *name,
                       const ValueId *in, int nin, const ValueId *out, int nout);
+/* Adds a node at position `at` (0 <= at <= nnodes): the nodes from `at` on
+ * move one place up (their ids grow by one, producers follow), so a pass
+ * can keep the topological order.  Node ids a caller holds past `at` are
+ * stale afterwards.  Returns `at`. */
+NodeId graph_insert_node(Graph *g, NodeId at, Op op, const char *op_type, const char *name,
+                         const ValueId *in, int nin, const ValueId *out, int nout);
 /* Appends an attribute to a node; returns it for filling in. */
 Attr *graph_add_attr(Graph *g, NodeId n, const char *name, AttrKind kind);
 /* Rewrites every use of `from` (node inputs, graph outputs) to `to`. */

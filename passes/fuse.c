@@ -141,3 +141,37 @@ const char *fused_name(Graph *g, const Node *a, const Node *b, const char *op)
 		return y;
 	return arena_printf(&g->arena, "%.*s%s", (int)cut, x, op);
 }
+
+ValueId concat_part(Graph *g, ValueId v, int64_t lo, int64_t n, int64_t *off)
+{
+	const Value *y = gval(g, v);
+	if (y->producer == IR_NONE || !shape_is_static(&y->shape))
+		return IR_NONE;
+	const Node *c = &g->nodes[y->producer];
+	if (c->dead || c->op != OP_Concat || c->nout != 1 || c->out[0] != v)
+		return IR_NONE;
+	int r = y->shape.rank;
+	int64_t ax = attr_int(c, "axis", 0);
+	if (ax < 0)
+		ax += r;
+	if (ax < 0 || ax >= r)
+		return IR_NONE;
+	for (int i = 0; i < ax; i++)
+		if (y->shape.dims[i] != 1)
+			return IR_NONE;
+	int64_t at = 0;
+	for (int k = 0; k < c->nin; k++) {
+		if (c->in[k] == IR_NONE)
+			return IR_NONE;
+		const Value *x = gval(g, c->in[k]);
+		if (!shape_is_static(&x->shape))
+			return IR_NONE;
+		int64_t nx = shape_numel(&x->shape);
+		if (lo >= at && lo + n <= at + nx) {
+			*off = at;
+			return c->in[k];
+		}
+		at += nx;
+	}
+	return IR_NONE;
+}

@@ -52,6 +52,12 @@ ValueId other_input(const Node *n, ValueId v);
 void node_rewrite(Graph *g, NodeId last, Op op, int opset, const ValueId *in, int nin,
                   int nout, const char *name);
 
+/* When v is made by a live Concat whose inputs lie one after the other in
+ * v's elements (every dim before the axis is 1) and v's elements [lo,
+ * lo + n) all come from one input: that input, with *off the offset of its
+ * first element in v.  Else IR_NONE. */
+ValueId concat_part(Graph *g, ValueId v, int64_t lo, int64_t n, int64_t *off);
+
 /* Marks node n dead and clears the producer of its outputs. */
 void node_kill(Graph *g, NodeId n);
 

@@ -297,13 +297,27 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId sink, Diag *d, bool *err)
 		return false;
 	}
 	int64_t R = ny / uu;
-	bool identity = ny == nx;
 	int32_t *idx = xmalloc(sizeof *idx * (size_t)R);
+	int32_t lo = INT32_MAX, hi = -1;
 	for (int64_t r = 0; r < R; r++) {
 		idx[r] = (int32_t)(o[r * uu] / uu);
-		identity &= idx[r] == r;
+		lo = idx[r] < lo ? idx[r] : lo;
+		hi = idx[r] > hi ? idx[r] : hi;
 	}
 	free(o);
+	/* rows all from one input of a Concat (Transformer-XL's new memory: the
+	 * segment's half of cat(memory, segment)): read that input */
+	int64_t off;
+	ValueId part = concat_part(g, x, (int64_t)lo * uu, ((int64_t)hi - lo + 1) * uu, &off);
+	if (part != IR_NONE && off % uu == 0) {
+		x = part;
+		nx = shape_numel(&gval(g, x)->shape);
+		for (int64_t r = 0; r < R; r++)
+			idx[r] -= (int32_t)(off / uu);
+	}
+	bool identity = ny == nx;
+	for (int64_t r = 0; r < R && identity; r++)
+		identity = idx[r] == r;
 
 	Node *sn = &g->nodes[sink];
 	const char *name = arena_printf(&g->arena, "%s.remap", sn->name && sn->name[0] ? sn->name : "move");

@@ -101,6 +101,19 @@ static bool matmul_shape(InferCtx *c, int ka, int kb, Shape *o)
 	return true;
 }
 
+/* Input k (named `name`), a zero point of input `of`: of its dtype, a
+ * scalar or a vector of n entries. */
+static bool zero_point_ok(InferCtx *c, int k, int of, const char *name, int64_t n)
+{
+	if (!isame_dtype(c, k, of))
+		return false;
+	const Value *z = iin(c, k);
+	int64_t nz = shape_numel(&z->shape);
+	if (z->shape.rank > 1 || (nz != 1 && nz != n))
+		return ifail(c, k, "%s shape %s must be a scalar or [%" PRId64 "]", name, ishape_str(&z->shape), n);
+	return true;
+}
+
 /* MatMulInteger: A [..., M, K] and B [..., K, N] of u8/i8 (rank >= 2,
  * batch dims broadcast), zero points a scalar or per-row [M] / per-column
  * [N] of the matching dtype.  Output int32 [..., M, N]. */
@@ -118,22 +131,8 @@ bool infer_matmul_integer(InferCtx *c)
 	if (!matmul_shape(c, 0, 1, &o))
 		return false;
 	int64_t M = o.dims[o.rank - 2], N = o.dims[o.rank - 1];
-	if (az) {
-		if (!isame_dtype(c, 2, 0))
-			return false;
-		int64_t nz = shape_numel(&az->shape);
-		if (az->shape.rank > 1 || (nz != 1 && nz != M))
-			return ifail(c, 2, "a_zero_point shape %s must be a scalar or [%" PRId64 "]",
-			             ishape_str(&az->shape), M);
-	}
-	if (bz) {
-		if (!isame_dtype(c, 3, 1))
-			return false;
-		int64_t nz = shape_numel(&bz->shape);
-		if (bz->shape.rank > 1 || (nz != 1 && nz != N))
-			return ifail(c, 3, "b_zero_point shape %s must be a scalar or [%" PRId64 "]",
-			             ishape_str(&bz->shape), N);
-	}
+	if ((az && !zero_point_ok(c, 2, 0, "a_zero_point", M)) || (bz && !zero_point_ok(c, 3, 1, "b_zero_point", N)))
+		return false;
 	iset(c, 0, DT_I32, &o);
 	return true;
 }

@@ -37,7 +37,8 @@ typedef struct PipelineOptions {
  * (pass_fuse_relattention), fuse-transpose (pass_fuse_transpose),
  * fuse-dwconv (pass_fuse_dwconv), fuse-patchify (pass_fuse_patchify),
  * fuse-remap (pass_fuse_remap), fuse-gemm (pass_fuse_gemm),
- * fuse-gather-gemm (pass_fuse_gather_gemm), dce (pass_dce),
+ * fuse-slice-gemm (pass_fuse_slice_gemm), fuse-gather-gemm
+ * (pass_fuse_gather_gemm), prune-rows (pass_prune_rows), dce (pass_dce),
  * memplan (pass_memplan, into o->plan).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
@@ -71,6 +72,20 @@ bool pass_remove_aliases(Graph *g, Diag *d);
  * MatMul by a constant weight + bias Add + Relu + residual Add become one
  * MatMulEpi node (see passes/fuse_gemm.c for the exact pattern). */
 bool pass_fuse_gemm(Graph *g, Diag *d);
+
+/* requires: shapes inferred, constants folded; after fuse-remap and fuse-gemm
+ * keeps:    topological order, value ids, graph outputs
+ * A GEMM with a constant weight whose readers each take one block of its
+ * output (GatherRows of a rectangle, distinct columns) becomes one GEMM per
+ * block, followed by a Reshape to the reader's shape (passes/fuse_slice_gemm.c). */
+bool pass_fuse_slice_gemm(Graph *g, Diag *d);
+
+/* requires: shapes inferred, constants folded; after the fusions
+ * keeps:    topological order, value ids, graph outputs and their shapes
+ * A Gather of a few token rows (ViT's class token) is pushed up through the
+ * row-wise nodes that feed it (LayerNormalization, MatMulEpi, elementwise):
+ * they compute the gathered rows only (passes/prune_rows.c). */
+bool pass_prune_rows(Graph *g, Diag *d);
 
 /* requires: shapes inferred; keeps: topological order, value ids.
  * The decomposed LayerNorm chain (opset < 17 export) becomes one

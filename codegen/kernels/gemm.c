@@ -70,7 +70,8 @@ static Tiles tiles_for(const Cg *cg, int64_t M, int64_t K)
 
 bool kern_gemm_ok(const Cg *cg, int64_t M, int64_t N, int64_t K)
 {
-	return cg->isa.vlen >= 4 && M >= 1 && K >= 1 && N >= cg->isa.vlen && M * N * K >= 4096;
+	assert(cg->isa.vlen <= KERN_GEMM_MAX_VLEN);
+	return cg->isa.vlen >= 4 && M >= 1 && K >= 1 && N >= cg->isa.vlen && M * N * K >= KERN_GEMM_MIN_WORK;
 }
 
 /* ---- small IR helpers ------------------------------------------------------ */

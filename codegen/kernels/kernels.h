@@ -85,6 +85,13 @@ typedef struct KGemm {
 	        res_bs[IR_MAX_RANK];
 } KGemm;
 
+/* kern_gemm_ok's thresholds: a product runs on the kernel when its N is at
+ * least the target's vector width (at most KERN_GEMM_MAX_VLEN lanes on any
+ * target) and M*N*K >= KERN_GEMM_MIN_WORK.  passes/fuse_slice_gemm.c reads
+ * them so that a GEMM and the blocks it is split into take the same path. */
+#define KERN_GEMM_MAX_VLEN 16
+#define KERN_GEMM_MIN_WORK 4096
+
 /* True when kern_gemm() handles this product on cg's target (f32, a vector
  * unit, and a product large enough for tiles to pay); otherwise callers keep
  * their scalar loop nest. */

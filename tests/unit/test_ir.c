@@ -135,6 +135,41 @@ static void expect_broken(Graph *g, const char *want)
 	diag_free(&d);
 }
 
+/* graph_insert_node: the new node takes position `at`, the later nodes
+ * move up with their producers; a dead node that still lists a value a
+ * live node now produces does not take the value along. */
+static void test_insert_node(void **state)
+{
+	(void)state;
+	Graph *g = tiny();
+	ValueId c = graph_find_value(g, "c"), y = graph_find_value(g, "y");
+	ValueId r = g->nodes[1].out[0];
+	/* a dead copy of the Relu right after it (as a fusion leaves one),
+	 * still listing r */
+	NodeId dead = graph_insert_node(g, 2, OP_Relu, "Relu", "old", &c, 1, &r, 1);
+	g->nodes[dead].dead = true;
+	gval(g, r)->producer = 1;
+	/* Neg(c) -> c2 inserted before the Relu, the Relu reading c2 */
+	ValueId c2 = graph_add_value(g, "c2", DT_F32, &gval(g, c)->shape);
+	NodeId at = graph_insert_node(g, 1, OP_Neg, NULL, "neg", &c, 1, &c2, 1);
+	assert_int_equal(at, 1);
+	g->nodes[2].in[0] = c2;
+	assert_int_equal(g->nodes[1].op, OP_Neg);
+	assert_int_equal(g->nodes[2].op, OP_Relu);
+	assert_true(g->nodes[3].dead);
+	assert_int_equal(g->nodes[4].op, OP_Slice);
+	assert_int_equal(gval(g, c2)->producer, 1);
+	assert_int_equal(gval(g, r)->producer, 2);
+	assert_int_equal(gval(g, y)->producer, 4);
+	assert_int_equal(gval(g, c)->producer, 0);
+	Diag d;
+	diag_init(&d, "tiny.onnx", false);
+	if (!ir_verify(g, &d))
+		fail_msg("%s", d.buf);
+	diag_free(&d);
+	graph_free(g);
+}
+
 static void test_verify_dangling_id(void **state)
 {
 	(void)state;
@@ -416,6 +451,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dump_hand_graph),
 		cmocka_unit_test(test_dump_skips_dead_nodes),
+		cmocka_unit_test(test_insert_node),
 		cmocka_unit_test(test_verify_dangling_id),
 		cmocka_unit_test(test_verify_two_producers),
 		cmocka_unit_test(test_verify_out_of_order),
