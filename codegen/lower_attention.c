@@ -3,7 +3,11 @@
  * last axis, per batch entry.
  *
  * Work is split at compile time into tasks (batch entry x block of R query
- * rows), run through kern_parallel.  Per task:
+ * rows), run through kern_parallel.  When K's rows are contiguous along d
+ * but its keys are not (K read out of a fused QKV tensor), K^T of the
+ * batch entry is first staged on the stack (stage_kt: W x W transposes in
+ * registers), once for all the blocks of that entry in the task range.
+ * Per task:
  *   S = scale * Q_blk . K^T + bias_blk    kern_gemm_here into a stack buffer
  *                                         of R x Nk floats (R chosen so that
  *                                         it stays within 128 KiB: the
@@ -34,6 +38,8 @@
 
 /* Floats of the score block kept on the stack per task. */
 #define ATTN_BLOCK_FLOATS (32 * 1024)
+/* Floats of the staged K^T (d x keys) kept on the stack per task. */
+#define ATTN_KT_FLOATS (16 * 1024)
 
 /* The task's pointers: ctx entries and AttnPlan.bs/off rows. */
 enum { AP_Q, AP_K, AP_V, AP_BIAS, AP_O, AP_K2, AP_V2, AP_N };
@@ -52,6 +58,7 @@ typedef struct AttnPlan {
 	int64_t off[AP_N];               /* element offsets of the operands (sel_*) */
 	int64_t bias_rs, bias_cs;        /* bias strides along Nq and Nk */
 	bool has_bias, k_t;
+	int64_t ktp;                     /* > 0: K^T staged per batch entry, row stride ktp */
 	float scale;
 	int64_t nbatch, rows, nblk;      /* R = rows per block, nblk blocks */
 } AttnPlan;
@@ -188,10 +195,94 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
 	return r;
 }
 
+/* The W x W transpose of the rows r[0..w) (W-lane vectors) in registers:
+ * log2(W) stages of two-source shuffles; the stage of bit b swaps the
+ * off-diagonal b x b blocks of each 2b x 2b block (rows i and i|b trade
+ * lanes l with l & b). */
+static void transpose_regs(Cg *cg, LLVMValueRef *r, int w)
+{
+	LLVMValueRef mi[64], mp[64];
+	for (int b = w / 2; b >= 1; b /= 2) {
+		for (int l = 0; l < w; l++) {
+			mi[l] = cg_i32(cg, (l & b) ? w + l - b : l);
+			mp[l] = cg_i32(cg, (l & b) ? w + l : l + b);
+		}
+		LLVMValueRef vmi = LLVMConstVector(mi, (unsigned)w), vmp = LLVMConstVector(mp, (unsigned)w);
+		for (int i = 0; i < w; i++) {
+			if (i & b)
+				continue;
+			LLVMValueRef a = r[i], c = r[i | b];
+			r[i] = LLVMBuildShuffleVector(cg->b, a, c, vmi, "");
+			r[i | b] = LLVMBuildShuffleVector(cg->b, a, c, vmp, "");
+		}
+	}
+}
+
+/* kt[k * A->ktp + j] = K[j, k] for the `rows` (constant, <= W) keys from
+ * j0 (an i64 value): W keys' rows loaded as vectors (d contiguous: the
+ * lanes past d masked off), transposed in registers, stored as W-lane
+ * rows of kt (lanes of keys past `rows` are zeros). */
+static void kt_block(Cg *cg, const AttnPlan *A, LLVMValueRef k, LLVMValueRef kt, LLVMValueRef j0, int rows)
+{
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMValueRef r[64];
+	for (int64_t k0 = 0; k0 < A->d; k0 += w) {
+		int valid = A->d - k0 < w ? (int)(A->d - k0) : w;
+		for (int i = 0; i < w; i++) {
+			if (i >= rows) {
+				r[i] = LLVMConstNull(vt);
+				continue;
+			}
+			LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, j0, cg_i64(cg, i)), A->kb_cs[0]),
+			                              cg_i64(cg, k0));
+			LLVMValueRef p = cg_gep_f32(cg, k, off);
+			if (valid == w) {
+				r[i] = LLVMBuildLoad2(cg->b, vt, p, "");
+				LLVMSetAlignment(r[i], 4);
+			} else {
+				LLVMValueRef bits[64];
+				for (int l = 0; l < w; l++)
+					bits[l] = LLVMConstInt(cg->t_i1, l < valid, 0);
+				LLVMTypeRef over[2] = {vt, cg->t_ptr};
+				LLVMValueRef args[4] = {p, cg_i32(cg, 4), LLVMConstVector(bits, (unsigned)w), LLVMConstNull(vt)};
+				r[i] = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+			}
+		}
+		transpose_regs(cg, r, w);
+		for (int i = 0; i < valid; i++) {
+			LLVMValueRef off = cg_add_i64(cg, cg_i64(cg, (k0 + i) * A->ktp), j0);
+			LLVMValueRef st = LLVMBuildStore(cg->b, r[i], cg_gep_f32(cg, kt, off));
+			LLVMSetAlignment(st, 4);
+		}
+	}
+}
+
+/* Stages K^T of one batch entry (k: its K pointer) into kt: rows of
+ * A->ktp floats (keys rounded up to W, the padding zero), so that Q.K^T
+ * reads B in place with unit column stride.  Before, each block of query
+ * rows packed K^T again, panel by panel, with a scalar loop that LLVM
+ * vectorised into scatters (vscatterqps, microcoded on Zen): 38 % of
+ * sret_t's largest attention task. */
+static void stage_kt(Cg *cg, const AttnPlan *A, LLVMValueRef k, LLVMValueRef kt)
+{
+	int w = cg->isa.vlen;
+	int64_t full = A->nk / w, rem = A->nk % w;
+	if (full) {
+		CgLoop lj;
+		cg_for(cg, &lj, 0, full);
+		kt_block(cg, A, k, kt, cg_mul_i64(cg, lj.iv, w), w);
+		cg_for_end(cg, &lj);
+	}
+	if (rem)
+		kt_block(cg, A, k, kt, cg_i64(cg, full * w), (int)rem);
+}
+
 /* One block of `rows` query rows starting at i0; p[] are the batch entry's
- * q, k, v, bias, o pointers; sbuf/lbuf the score rows and row sums. */
+ * q, k, v, bias, o pointers; sbuf/lbuf the score rows and row sums; kt
+ * the staged K^T (A->ktp) or NULL. */
 static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef i0, int64_t rows,
-                       LLVMValueRef sbuf, LLVMValueRef lbuf)
+                       LLVMValueRef sbuf, LLVMValueRef lbuf, LLVMValueRef kt)
 {
 	/* scores, columns [j0, j0 + kn[s]) from K segment s */
 	int64_t j0 = 0;
@@ -204,6 +295,10 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 		g1.b = p[s ? AP_K2 : AP_K];
 		g1.b_rs = A->kb_rs[s];
 		g1.b_cs = A->kb_cs[s];
+		if (kt) {
+			assert(A->nks == 1);
+			g1.b = kt, g1.b_rs = A->ktp, g1.b_cs = 1;
+		}
 		g1.c = cg_gep_f32(cg, sbuf, cg_i64(cg, j0)), g1.ldc = A->nk;
 		g1.alpha = A->scale;
 		if (A->has_bias) {
@@ -238,16 +333,35 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 		cg_attn_gemm(cg, &g2);
 	}
 
-	/* normalise: O[r, :] *= 1 / l[r] */
+	/* normalise: O[r, :] *= 1 / l[r], in W-lane vectors along dv (as a
+	 * scalar loop nest LLVM unrolled dv and vectorised over the rows,
+	 * strided: gathers and scatters, a fifth of a Swin attention task) */
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, lbuf, lr.iv), "");
 	LLVMValueRef orow = cg_gep_f32(cg, ob, cg_mul_i64(cg, lr.iv, A->o_rs));
-	CgLoop lj;
-	cg_for(cg, &lj, 0, A->dv);
-	LLVMValueRef op = cg_gep_f32(cg, orow, lj.iv);
-	LLVMValueRef y = LLVMBuildLoad2(cg->b, cg->t_f32, op, "");
-	LLVMBuildStore(cg->b, LLVMBuildFMul(cg->b, y, inv, ""), op);
-	cg_for_end(cg, &lj);
+	int w = cg->isa.vlen >= 4 && cg->isa.vlen <= 64 ? cg->isa.vlen : 1;
+	int64_t full = w > 1 ? A->dv / w : 0;
+	if (full) {
+		LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+		LLVMValueRef iv = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), inv, cg_i32(cg, 0), "");
+		iv = LLVMBuildShuffleVector(cg->b, iv, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)w)), "");
+		CgLoop lv;
+		cg_for(cg, &lv, 0, full);
+		LLVMValueRef op = cg_gep_f32(cg, orow, cg_mul_i64(cg, lv.iv, w));
+		LLVMValueRef y = LLVMBuildLoad2(cg->b, vt, op, "");
+		LLVMSetAlignment(y, 4);
+		LLVMValueRef st = LLVMBuildStore(cg->b, LLVMBuildFMul(cg->b, y, iv, ""), op);
+		LLVMSetAlignment(st, 4);
+		cg_for_end(cg, &lv);
+	}
+	if (full * w < A->dv) {
+		CgLoop lj;
+		cg_for(cg, &lj, full * w, A->dv);
+		LLVMValueRef op = cg_gep_f32(cg, orow, lj.iv);
+		LLVMValueRef y = LLVMBuildLoad2(cg->b, cg->t_f32, op, "");
+		LLVMBuildStore(cg->b, LLVMBuildFMul(cg->b, y, inv, ""), op);
+		cg_for_end(cg, &lj);
+	}
 	cg_for_end(cg, &lr);
 }
 
@@ -263,11 +377,20 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	LLVMValueRef sbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->rows * A->nk)), "scores");
 	LLVMSetAlignment(sbuf, 64);
 	LLVMValueRef lbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)A->rows), "rowsum");
+	/* the staged K^T and the batch entry it holds (-1: none yet) */
+	LLVMValueRef kt = NULL, kt_of = NULL;
+	if (A->ktp) {
+		kt = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->d * A->ktp)), "kt");
+		LLVMSetAlignment(kt, 64);
+		kt_of = cg_alloca(cg, cg->t_i64, "kt_of");
+		LLVMBuildStore(cg->b, cg_i64(cg, -1), kt_of);
+	}
 
 	CgLoop lt;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
 	LLVMValueRef ib = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, A->nblk), "");
 	LLVMValueRef rest = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, A->nblk), "");
+	LLVMValueRef entry = rest;
 	LLVMValueRef off[AP_N];
 	for (int o = 0; o < AP_N; o++)
 		off[o] = cg_i64(cg, 0);
@@ -287,16 +410,24 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 		              (o == AP_V2 && A->nvs < 2);
 		p[o] = absent ? NULL : cg_gep_f32(cg, base[o], off[o]);
 	}
+	if (kt) {
+		/* a task range's blocks of one batch entry share its K^T */
+		CgIf c;
+		cg_if(cg, &c, LLVMBuildICmp(cg->b, LLVMIntNE, LLVMBuildLoad2(cg->b, cg->t_i64, kt_of, ""), entry, ""));
+		stage_kt(cg, A, p[AP_K], kt);
+		LLVMBuildStore(cg->b, entry, kt_of);
+		cg_if_end(cg, &c);
+	}
 	LLVMValueRef i0 = cg_mul_i64(cg, ib, A->rows);
 	int64_t last = A->nq - (A->nblk - 1) * A->rows;
 	if (last == A->rows) {
-		emit_block(cg, A, p, i0, A->rows, sbuf, lbuf);
+		emit_block(cg, A, p, i0, A->rows, sbuf, lbuf, kt);
 	} else {
 		CgIf c;
 		cg_if(cg, &c, LLVMBuildICmp(cg->b, LLVMIntEQ, ib, cg_i64(cg, A->nblk - 1), ""));
-		emit_block(cg, A, p, i0, last, sbuf, lbuf);
+		emit_block(cg, A, p, i0, last, sbuf, lbuf, kt);
 		cg_else(cg, &c);
-		emit_block(cg, A, p, i0, A->rows, sbuf, lbuf);
+		emit_block(cg, A, p, i0, A->rows, sbuf, lbuf, kt);
 		cg_if_end(cg, &c);
 	}
 	cg_for_end(cg, &lt);
@@ -442,6 +573,14 @@ bool cg_lower_attention(Cg *cg, const Node *n)
 	}
 	A.rows = rows;
 	A.nblk = (A.nq + rows - 1) / rows;
+	/* K^T staged once per batch entry when K's rows are contiguous along
+	 * d but the keys are not adjacent (the B of Q.K^T would otherwise be
+	 * packed panel by panel, for every block of query rows) */
+	if (cg->isa.vlen >= 4 && cg->isa.vlen <= 64 && A.nks == 1 && A.kb_rs[0] == 1 && A.kb_cs[0] != 1) {
+		int64_t ktp = (A.nk + cg->isa.vlen - 1) / cg->isa.vlen * cg->isa.vlen;
+		if (A.d * ktp <= ATTN_KT_FLOATS)
+			A.ktp = ktp;
+	}
 
 	LLVMValueRef task = emit_task(cg, &A);
 	LLVMValueRef ptrs[AP_N];

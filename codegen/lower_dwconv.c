@@ -10,8 +10,10 @@
  * consecutive channels, the taps a constant unrolled loop, the weights
  * stored tap-major [kh*kw, C] (their layout taps, ir/layout.c, which
  * fuse-dwconv sets and ir_verify requires) so that a tap's weights are one
- * contiguous vector load.  A tap outside the input is skipped by a branch
- * on its row and column (uniform over the channels of a pixel).  The
+ * contiguous vector load.  A pixel's channel vectors go DW_GROUP at a time,
+ * their FMA chains interleaved (emit_pixel).  A tap outside the input is
+ * skipped by a branch on its row and column (uniform over the channels of
+ * a pixel).  The
  * channel tail (C mod W) runs the same taps on scalars.  One task per
  * output row (b, oy) through kern_parallel: rows are independent, so any
  * partition among threads gives bitwise the same output.
@@ -24,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Channel vectors computed together per pixel (see emit_pixel). */
+#define DW_GROUP 4
 
 typedef struct DwPlan {
 	int64_t B, H, W, C, Ho, Wo, kh, kw, sh, sw, dh, dw, top, left;
@@ -63,21 +68,32 @@ static LLVMValueRef weights_t(Cg *cg, const Value *w, const DwPlan *P)
 	                         sizeof a);
 }
 
-/* Accumulates the taps of output pixel (oy, ox) for the `lanes` channels
- * starting at c (type t: <lanes x float>, or float when lanes == 1) into
- * acc, then stores act(acc) to y. */
-static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, LLVMValueRef x, LLVMValueRef wt,
-                       LLVMValueRef bias, LLVMValueRef y, LLVMValueRef oy, LLVMValueRef ox,
-                       LLVMValueRef c, LLVMValueRef acc)
+/* Accumulates the taps of output pixel (oy, ox) for nv groups of `lanes`
+ * channels, group g starting at channel c + g*lanes (type t: <lanes x
+ * float>, or float when lanes == 1), into the accumulators acc[g], then
+ * stores act(acc[g]) to y.  The nv groups are independent chains of
+ * fmuladds, interleaved tap by tap: one group alone is a chain of kh*kw
+ * dependent FMAs (4 cycles each) followed by the activation, and
+ * out-of-order execution overlapped too few of them (pvt_v2_b1 stage 1:
+ * about 56 cycles per output vector).  Each element's arithmetic (bias,
+ * then the taps in order, then the activation) is the same for any nv. */
+static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, int nv, LLVMValueRef x,
+                       LLVMValueRef wt, LLVMValueRef bias, LLVMValueRef y, LLVMValueRef oy, LLVMValueRef ox,
+                       LLVMValueRef c, LLVMValueRef *acc)
 {
-	LLVMValueRef a0;
-	if (P->has_bias) {
-		a0 = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, bias, c), "");
-		LLVMSetAlignment(a0, 4);
-	} else {
-		a0 = LLVMConstNull(t);
+	LLVMValueRef cs[DW_GROUP];
+	assert(nv >= 1 && nv <= DW_GROUP);
+	for (int g = 0; g < nv; g++) {
+		cs[g] = g ? cg_add_i64(cg, c, cg_i64(cg, (int64_t)g * lanes)) : c;
+		LLVMValueRef a0;
+		if (P->has_bias) {
+			a0 = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, bias, cs[g]), "");
+			LLVMSetAlignment(a0, 4);
+		} else {
+			a0 = LLVMConstNull(t);
+		}
+		LLVMBuildStore(cg->b, a0, acc[g]);
 	}
-	LLVMBuildStore(cg->b, a0, acc);
 	LLVMValueRef iy0 = LLVMBuildSub(cg->b, cg_mul_i64(cg, oy, P->sh), cg_i64(cg, P->top), "");
 	LLVMValueRef ix0 = LLVMBuildSub(cg->b, cg_mul_i64(cg, ox, P->sw), cg_i64(cg, P->left), "");
 	for (int64_t ky = 0; ky < P->kh; ky++) {
@@ -88,28 +104,35 @@ static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, LLVMValueRef x, L
 			LLVMValueRef ix = cg_add_i64(cg, ix0, cg_i64(cg, kx * P->dw));
 			CgIf col;
 			cg_if(cg, &col, LLVMBuildICmp(cg->b, LLVMIntULT, ix, cg_i64(cg, P->W), ""));
-			LLVMValueRef xo = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, iy, P->W), ix), P->C), c);
-			LLVMValueRef xv = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, x, xo), "");
-			LLVMSetAlignment(xv, 4);
-			LLVMValueRef wv = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, wt, cg_add_i64(cg, cg_i64(cg, (ky * P->kw + kx) * P->C), c)), "");
-			LLVMSetAlignment(wv, 4);
-			LLVMValueRef args[3] = {xv, wv, LLVMBuildLoad2(cg->b, t, acc, "")};
-			LLVMTypeRef over = t;
-			LLVMBuildStore(cg->b, kern_intrinsic(cg, "llvm.fmuladd", &over, 1, args, 3), acc);
+			LLVMValueRef xp = cg_gep_f32(cg, x, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, iy, P->W), ix), P->C));
+			LLVMValueRef wp = cg_gep_f32(cg, wt, cg_i64(cg, (ky * P->kw + kx) * P->C));
+			for (int g = 0; g < nv; g++) {
+				LLVMValueRef xv = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, xp, cs[g]), "");
+				LLVMSetAlignment(xv, 4);
+				LLVMValueRef wv = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, wp, cs[g]), "");
+				LLVMSetAlignment(wv, 4);
+				LLVMValueRef args[3] = {xv, wv, LLVMBuildLoad2(cg->b, t, acc[g], "")};
+				LLVMTypeRef over = t;
+				LLVMBuildStore(cg->b, kern_intrinsic(cg, "llvm.fmuladd", &over, 1, args, 3), acc[g]);
+			}
 			cg_if_end(cg, &col);
 		}
 		cg_if_end(cg, &row);
 	}
-	LLVMValueRef r = LLVMBuildLoad2(cg->b, t, acc, "");
-	if (P->act == KACT_GELU || P->act == KACT_GELU_TANH)
-		r = kern_gelu(cg, r, P->act == KACT_GELU_TANH);
-	LLVMValueRef yo = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, oy, P->Wo), ox), P->C), c);
-	LLVMValueRef st = LLVMBuildStore(cg->b, r, cg_gep_f32(cg, y, yo));
-	LLVMSetAlignment(st, 4);
+	LLVMValueRef yp = cg_gep_f32(cg, y, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, oy, P->Wo), ox), P->C));
+	for (int g = 0; g < nv; g++) {
+		LLVMValueRef r = LLVMBuildLoad2(cg->b, t, acc[g], "");
+		if (P->act == KACT_GELU || P->act == KACT_GELU_TANH)
+			r = kern_gelu(cg, r, P->act == KACT_GELU_TANH);
+		LLVMValueRef st = LLVMBuildStore(cg->b, r, cg_gep_f32(cg, yp, cs[g]));
+		LLVMSetAlignment(st, 4);
+	}
 }
 
 /* `void task(ptr ctx, i64 begin, i64 end)` over output rows t = b*Ho + oy;
- * ctx holds {x, weights^T, bias, y}. */
+ * ctx holds {x, weights^T, bias, y}.  Per pixel, the channels go in
+ * groups of DW_GROUP vectors (then one group of the remaining vectors,
+ * then the scalar tail). */
 static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
 {
 	KFn kf;
@@ -117,9 +140,12 @@ static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
 	LLVMValueRef fn = kern_task_begin(cg, &kf, "dwconv_task", 4, base);
 	int w = cg->isa.vlen > 1 ? cg->isa.vlen : 1;
 	LLVMTypeRef vt = w > 1 ? LLVMVectorType(cg->t_f32, (unsigned)w) : cg->t_f32;
-	LLVMValueRef vacc = cg_alloca(cg, vt, "acc");
-	LLVMValueRef sacc = cg_alloca(cg, cg->t_f32, "acc1");
+	LLVMValueRef vacc[DW_GROUP], sacc[1];
+	for (int g = 0; g < DW_GROUP; g++)
+		vacc[g] = cg_alloca(cg, vt, "acc");
+	sacc[0] = cg_alloca(cg, cg->t_f32, "acc1");
 	int64_t full = w > 1 ? P->C / w : 0, tail0 = full * w;
+	int64_t groups = full / DW_GROUP, grem = full % DW_GROUP;
 
 	CgLoop lt, lx, lc;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
@@ -127,15 +153,21 @@ static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
 	LLVMValueRef oy = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, P->Ho), "");
 	LLVMValueRef x = cg_gep_f32(cg, base[0], cg_mul_i64(cg, img, P->H * P->W * P->C));
 	LLVMValueRef y = cg_gep_f32(cg, base[3], cg_mul_i64(cg, img, P->Ho * P->Wo * P->C));
-	cg_for(cg, &lx, 0, P->Wo);
-	if (full) {
-		cg_for(cg, &lc, 0, full);
-		emit_pixel(cg, P, vt, x, base[1], base[2], y, oy, lx.iv, cg_mul_i64(cg, lc.iv, w), vacc);
+	if (groups) {
+		cg_for(cg, &lc, 0, groups);
+		cg_for(cg, &lx, 0, P->Wo);
+		emit_pixel(cg, P, vt, w, DW_GROUP, x, base[1], base[2], y, oy, lx.iv,
+		           cg_mul_i64(cg, lc.iv, (int64_t)w * DW_GROUP), vacc);
+		cg_for_end(cg, &lx);
 		cg_for_end(cg, &lc);
 	}
+	cg_for(cg, &lx, 0, P->Wo);
+	if (grem)
+		emit_pixel(cg, P, vt, w, (int)grem, x, base[1], base[2], y, oy, lx.iv,
+		           cg_i64(cg, groups * DW_GROUP * w), vacc);
 	if (tail0 < P->C) {
 		cg_for(cg, &lc, tail0, P->C);
-		emit_pixel(cg, P, cg->t_f32, x, base[1], base[2], y, oy, lx.iv, lc.iv, sacc);
+		emit_pixel(cg, P, cg->t_f32, 1, 1, x, base[1], base[2], y, oy, lx.iv, lc.iv, sacc);
 		cg_for_end(cg, &lc);
 	}
 	cg_for_end(cg, &lx);

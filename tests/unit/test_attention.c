@@ -5,7 +5,8 @@
  * Nk, dv != d, batch dims that broadcast between Q, K and V, K given
  * transposed, additive bias in several broadcast forms (per score, per
  * key for each batch entry, shared by the batch), several query-row blocks
- * with a short last one and key counts past one K block of the kernel; the
+ * with a short last one and key counts past one K block of the kernel, K^T
+ * staged per batch entry (head dims 4 to 64, keys not a multiple of W); the
  * same outputs bitwise on 1, 2, 3 and 5 threads; operands read through
  * permutations and a selected first dim, and the output written through
  * a permutation (the perm_ and sel_ attributes of passes/fuse_transpose.c);
@@ -224,6 +225,16 @@ static void test_lowering(void **state)
 	/* rank 2, no batch: one task per block of rows */
 	Case e = {2, {2, 2, 2, 1}, {{50, 4}, {33, 4}, {33, 3}, {33}}, 0, 1.0f};
 	attention_case(&e, true);
+	/* K^T staged once per batch entry (lower_attention.c stage_kt; so are
+	 * a, b and e): head dims 32, 64 and 20 (a masked last vector of d),
+	 * keys not a multiple of the vector, a batch entry split into several
+	 * row blocks that share its staged K^T (g: 8 blocks of 13 rows) */
+	Case f = {4, {4, 4, 4, 0}, {{2, 3, 49, 32}, {2, 3, 49, 32}, {2, 3, 49, 32}}, 0, 0.17677669f};
+	attention_case(&f, false);
+	Case g = {3, {3, 3, 3, 0}, {{1, 98, 64}, {1, 49, 64}, {1, 49, 64}}, 0, 0.125f};
+	attention_case(&g, true);
+	Case h = {3, {3, 3, 3, 0}, {{2, 45, 20}, {2, 37, 20}, {2, 37, 16}}, 0, 0.2f};
+	attention_case(&h, false);
 }
 
 /* The parts [0, n0) and [n0, dims[ax]) of x (rank-`rank` row-major) along

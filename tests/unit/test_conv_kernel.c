@@ -269,7 +269,7 @@ static void test_conv_threads(void **state)
 }
 
 /* The channels-last depthwise op: channel counts below, at and past one
- * vector (tails), strides, asymmetric and wide pads, dilation, batch 2,
+ * vector (tails), several groups of vectors, strides, asymmetric and wide pads, dilation, batch 2,
  * no bias; bitwise the same on 1/2/3/5 threads. */
 static void test_dwconv_nhwc(void **state)
 {
@@ -280,6 +280,11 @@ static void test_dwconv_nhwc(void **state)
 	conv_check((Case){2, 3, 5, 6, 3, 3, 3, 2, 2, 1, 1, {1, 0, 1, 1}, 3, true}, false);
 	conv_check((Case){1, 64, 6, 6, 64, 5, 3, 1, 2, 2, 1, {3, 1, 0, 2}, 64, false}, true);
 	conv_check((Case){1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1, {4, 4, 4, 4}, 16, true}, false);
+	/* channel groups (4 vectors per pixel): 83 = 5 vectors of 16 (one
+	 * group and one left over) + 3 scalars, 10 of 8 + 3, 20 of 4 + 3;
+	 * 128: whole groups only */
+	conv_check((Case){1, 83, 5, 7, 83, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 83, true}, false);
+	conv_check((Case){2, 128, 4, 5, 128, 3, 3, 2, 1, 1, 1, {1, 1, 1, 1}, 128, false}, false);
 	nhwc_mode = false;
 }
 
