@@ -168,12 +168,17 @@ static LLVMValueRef emit_node_fn(Cg *cg, NodeId nid, const char *suffix)
  * failure).  In a module with variants (cg->nvariants), a node whose
  * baseline lowering computes on vectors is lowered again for each variant
  * ISA, and a dispatcher choosing among them at run time is returned (see
- * codegen/kernels/dispatch.c); other nodes have one version. */
+ * codegen/kernels/dispatch.c); other nodes have one version.  The
+ * functions of a node that computes on vectors are optimised for size
+ * (kern_size_attrs): they are vectorised by construction. */
 static LLVMValueRef emit_node(Cg *cg, NodeId nid)
 {
 	LLVMValueRef mark = LLVMGetLastFunction(cg->mod);
 	LLVMValueRef base = emit_node_fn(cg, nid, "");
-	if (!base || !cg->nvariants || !kern_fns_use_vectors(cg, mark))
+	if (!base || !kern_fns_use_vectors(cg, mark))
+		return base;
+	kern_size_attrs(cg, mark);
+	if (!cg->nvariants)
 		return base;
 	CgIsa isa0 = cg->isa;
 	LLVMValueRef vfns[CG_MAX_VARIANTS];
@@ -183,8 +188,10 @@ static LLVMValueRef emit_node(Cg *cg, NodeId nid)
 		snprintf(suffix, sizeof suffix, ".%s", cg->isa.name);
 		LLVMValueRef vmark = LLVMGetLastFunction(cg->mod);
 		vfns[k] = emit_node_fn(cg, nid, suffix);
-		if (vfns[k])
+		if (vfns[k]) {
 			kern_isa_attrs(cg, vmark);
+			kern_size_attrs(cg, vmark);
+		}
 		cg->isa = isa0;
 		if (!vfns[k])
 			return NULL;

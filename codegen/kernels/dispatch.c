@@ -79,6 +79,15 @@ void kern_isa_attrs(Cg *cg, LLVMValueRef mark)
 			fn_str_attr(cg, f, "target-features", cg->isa.features);
 }
 
+static void fn_enum_attr(Cg *cg, LLVMValueRef fn, const char *name);
+
+void kern_size_attrs(Cg *cg, LLVMValueRef mark)
+{
+	for (LLVMValueRef f = after(cg, mark); f; f = LLVMGetNextFunction(f))
+		if (!LLVMIsDeclaration(f) && !has_enum_attr(f, "alwaysinline") && !has_enum_attr(f, "optsize"))
+			fn_enum_attr(cg, f, "optsize");
+}
+
 /* {eax, ebx, ecx, edx} of cpuid(leaf, subleaf). */
 static LLVMValueRef cpuid(Cg *cg, LLVMTypeRef rt, int leaf, int sub, LLVMValueRef out[4])
 {

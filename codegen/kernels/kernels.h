@@ -202,6 +202,14 @@ bool kern_fns_use_vectors(Cg *cg, LLVMValueRef mark);
  * when cg->isa.features is NULL. */
 void kern_isa_attrs(Cg *cg, LLVMValueRef mark);
 
+/* Marks every function defined after mark (always-inline helpers aside)
+ * "optsize": for the functions of a lowering that computes on vectors
+ * (kern_fns_use_vectors).  Their loops are vectorised and their tiles
+ * unrolled by construction, so LLVM's unrolling, interleaving and
+ * loop-vectorising of them buy nothing; without them, optimisation and
+ * code generation handle about 40 % less code (docs/compile.md). */
+void kern_size_attrs(Cg *cg, LLVMValueRef mark);
+
 /* A function of base's type that calls vfns[k] when the run-time CPU check
  * gives visa[k].level, and base otherwise (see dispatch.c). */
 LLVMValueRef kern_dispatch(Cg *cg, LLVMValueRef base, const LLVMValueRef *vfns, const CgIsa *visa, int n);

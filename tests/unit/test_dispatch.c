@@ -4,6 +4,9 @@
  *     --features, not AArch64/ARMv7 whose baseline has NEON);
  *   - the module holds .avx2/.avx512 versions with their target features,
  *     a dispatcher per versioned node, one CPU check;
+ *   - every version of a node that computes on vectors, and the task
+ *     functions and micro-kernels it calls, is optsize (kern_size_attrs);
+ *     the dispatchers and the run function are not;
  *   - the CPU check picks the level this host supports (as libgcc's
  *     __builtin_cpu_supports sees it);
  *   - each level the host can run, forced through the module's selection
@@ -81,7 +84,7 @@ static float ga[M * K], gb[K * N], gy[M * N];
 static double gref[M * N];
 static int forced;                  /* level written into tu.isa_sel, 0: none */
 static int seen_level;              /* tu.isa_level() of the loaded library */
-static int n_avx2, n_avx512, n_dispatch, n_features_ok;
+static int n_avx2, n_avx512, n_dispatch, n_features_ok, n_isa_fns, n_isa_optsize;
 
 static void reference(void)
 {
@@ -116,9 +119,15 @@ static const char *fn_features(LLVMValueRef f, unsigned *len)
 	return a ? LLVMGetStringAttributeValue(a, len) : NULL;
 }
 
+static bool has_optsize(LLVMValueRef f)
+{
+	unsigned kind = LLVMGetEnumAttributeKindForName("optsize", 7);
+	return LLVMGetEnumAttributeAtIndex(f, LLVMAttributeFunctionIndex, kind) != NULL;
+}
+
 static void inspect(Cg *cg)
 {
-	n_avx2 = n_avx512 = n_dispatch = n_features_ok = 0;
+	n_avx2 = n_avx512 = n_dispatch = n_features_ok = n_isa_fns = n_isa_optsize = 0;
 	for (LLVMValueRef f = LLVMGetFirstFunction(cg->mod); f; f = LLVMGetNextFunction(f)) {
 		size_t n;
 		const char *name = LLVMGetValueName2(f, &n);
@@ -133,8 +142,27 @@ static void inspect(Cg *cg)
 		} else if (ends_with(name, n, ".dispatch")) {
 			n_dispatch++;
 			assert_null(fs);
+			assert_false(has_optsize(f));
+		}
+		/* a variant's functions (node, tasks, micro-kernels) carry its
+		 * features; the baseline's are found through their dispatchers */
+		if (fs && !LLVMIsDeclaration(f)) {
+			n_isa_fns++;
+			n_isa_optsize += has_optsize(f);
+		}
+		if (ends_with(name, n, ".dispatch")) {
+			for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(f); bb; bb = LLVMGetNextBasicBlock(bb))
+				for (LLVMValueRef i = LLVMGetFirstInstruction(bb); i; i = LLVMGetNextInstruction(i))
+					if (LLVMIsACallInst(i) && LLVMIsAFunction(LLVMGetCalledValue(i)) &&
+					    LLVMGetCalledValue(i) != LLVMGetNamedFunction(cg->mod, "tu.isa_level"))
+						assert_true(has_optsize(LLVMGetCalledValue(i)));
 		}
 	}
+	assert_true(n_isa_fns > n_avx2 + n_avx512);   /* task functions, micro-kernels */
+	assert_int_equal(n_isa_optsize, n_isa_fns);
+	LLVMValueRef run = LLVMGetNamedFunction(cg->mod, "tu_run_parallel");
+	assert_non_null(run);
+	assert_false(has_optsize(run));
 	LLVMValueRef sel = LLVMGetNamedGlobal(cg->mod, "tu.isa_sel");
 	assert_non_null(sel);
 	if (forced)
