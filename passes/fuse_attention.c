@@ -9,6 +9,10 @@
  * Pattern (every intermediate used once, by the next node, and not a graph
  * output; all f32):
  *     s = MatMul(q', kT')                       q', kT' rank >= 2
+ *         or Einsum(q', k') "Z i d, Z j d -> Z i j" (then k' is read as K,
+ *         k_transposed=0) or "Z i d, Z d j -> Z i j" (as MatMul); the
+ *         second product may be Einsum(p, v) "Z i j, Z j d -> Z i d"
+ *         (einsum_bmm: torchvision's MaxViT writes its attention so)
  *     s = Mul(s, c) | Mul(c, s) | Div(s, c)     optional, c a scalar constant
  *     s = Add(s, bias) | Add(bias, s)           optional, bias broadcasts to s
  *         or Swin's shifted windows (either operand order):
@@ -295,17 +299,85 @@ static Node *concat_segments(Fuse *F, ValueId x, int from_end, ValueId *a, Value
 	return cat;
 }
 
-/* t is the scores: a sole MatMul, or a sole scalar Mul/Div of one. */
+/* Einsum n is a batched matrix product of its two operands over their last
+ * two dims: terms "Z i k, Z k j -> Z i j" (*b_rows = false: B is [k, j], as
+ * MatMul's) or "Z i k, Z j k -> Z i j" (*b_rows = true: B's rows are the
+ * output's columns), Z the same batch letters in the same order in all
+ * three terms, i, j, k distinct and not in Z, no "...", and the two
+ * operands' batch dims equal (no broadcasting).  PyTorch's
+ * torch.einsum("B G H I D, B G H J D -> B G H I J", q, k) (MaxViT) is one;
+ * spaces are ignored. */
+static bool einsum_bmm(Graph *g, const Node *n, bool *b_rows)
+{
+	if (n->op != OP_Einsum || n->nin != 2 || n->nout != 1 || n->in[0] == IR_NONE || n->in[1] == IR_NONE)
+		return false;
+	const char *eq = attr_string(n, "equation", NULL);
+	if (!eq)
+		return false;
+	char t[3][64];
+	int len[3] = {0, 0, 0}, term = 0;
+	for (const char *c = eq; *c; c++) {
+		if (*c == ' ')
+			continue;
+		if (*c == ',' && term == 0) {
+			term = 1;
+		} else if (*c == '-' && c[1] == '>' && term == 1) {
+			term = 2;
+			c++;
+		} else if (((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')) && len[term] < 63) {
+			t[term][len[term]++] = *c;
+		} else {
+			return false; /* "...", a third operand, an implicit output */
+		}
+	}
+	int r = len[2];
+	if (term != 2 || r < 2 || len[0] != r || len[1] != r)
+		return false;
+	const Shape *sa = &gval(g, n->in[0])->shape, *sb = &gval(g, n->in[1])->shape;
+	if (sa->rank != r || sb->rank != r)
+		return false;
+	for (int d = 0; d < r - 2; d++)
+		if (t[0][d] != t[2][d] || t[1][d] != t[2][d] || sa->dims[d] != sb->dims[d])
+			return false;
+	char i = t[0][r - 2], k = t[0][r - 1], j = t[2][r - 1];
+	if (t[2][r - 2] != i || i == k || i == j || j == k)
+		return false;
+	for (int d = 0; d < r - 2; d++)
+		if (t[2][d] == i || t[2][d] == j || t[2][d] == k)
+			return false;
+	if (t[1][r - 2] == k && t[1][r - 1] == j)
+		*b_rows = false;
+	else if (t[1][r - 2] == j && t[1][r - 1] == k)
+		*b_rows = true;
+	else
+		return false;
+	return true;
+}
+
+/* The node producing v when it is a sole MatMul or an Einsum matrix product
+ * (einsum_bmm; *b_rows as there, false for a MatMul); else NULL. */
+static Node *sole_product(Fuse *F, ValueId v, bool *b_rows)
+{
+	*b_rows = false;
+	Node *m = sole(F, v, OP_MatMul);
+	if (m)
+		return m;
+	m = sole(F, v, OP_Einsum);
+	return m && einsum_bmm(F->g, m, b_rows) ? m : NULL;
+}
+
+/* t is the scores: a sole matrix product, or a sole scalar Mul/Div of one. */
 static bool reaches_matmul(Fuse *F, ValueId t)
 {
-	if (sole(F, t, OP_MatMul))
+	bool b_rows;
+	if (sole_product(F, t, &b_rows))
 		return true;
 	Node *m = sole(F, t, OP_Mul);
 	if (!m)
 		m = sole(F, t, OP_Div);
 	double dummy = 1;
 	int k = scalar_scale(F->g, m, &dummy);
-	return k >= 0 && sole(F, m->in[k], OP_MatMul);
+	return k >= 0 && sole_product(F, m->in[k], &b_rows);
 }
 
 static void count_uses(Fuse *F)
@@ -337,7 +409,10 @@ static bool fuse_at(Fuse *F, NodeId smi, Diag *d, bool *err)
 	if (F->uses[p] != 1 || gval(g, p)->is_output)
 		return false;
 	Node *mm2 = &g->nodes[F->user[p]];
-	if (mm2->dead || mm2->op != OP_MatMul || mm2->nin != 2 || mm2->in[0] != p || mm2->in[1] == p)
+	bool v_rows = false;
+	if (mm2->dead || mm2->nin != 2 || mm2->in[0] != p || mm2->in[1] == p)
+		return false;
+	if (mm2->op != OP_MatMul && !(einsum_bmm(g, mm2, &v_rows) && !v_rows))
 		return false;
 	ValueId v = mm2->in[1];
 	if (!is_f32(g, v) || gval(g, v)->shape.rank < 2 || gval(g, p)->shape.rank < 2)
@@ -372,7 +447,8 @@ static bool fuse_at(Fuse *F, NodeId smi, Diag *d, bool *err)
 	}
 	/* optional scale on the scores */
 	strip_scale(F, &s, &scale, kill, &nkill);
-	Node *mm1 = sole(F, s, OP_MatMul);
+	bool k_rows; /* an Einsum reading K as [Nk, d]: no Transpose to look through */
+	Node *mm1 = sole_product(F, s, &k_rows);
 	if (!mm1 || mm1->nin != 2 || mm1->in[0] == IR_NONE || mm1->in[1] == IR_NONE)
 		return false;
 	kill[nkill++] = mm1;
@@ -381,10 +457,10 @@ static bool fuse_at(Fuse *F, NodeId smi, Diag *d, bool *err)
 		return false;
 	strip_scale(F, &q, &scale, kill, &nkill);
 	strip_scale(F, &kt, &scale, kill, &nkill);
-	int k_transposed = 1;
+	int k_transposed = k_rows ? 0 : 1;
 	ValueId k = kt;
 	Node *tr = NULL;
-	if (kt != IR_NONE && gval(g, kt)->kind == VK_INTERMEDIATE && gval(g, kt)->producer != IR_NONE) {
+	if (!k_rows && kt != IR_NONE && gval(g, kt)->kind == VK_INTERMEDIATE && gval(g, kt)->producer != IR_NONE) {
 		tr = &g->nodes[gval(g, kt)->producer];
 		if (tr->dead || tr->op != OP_Transpose || tr->nin != 1 || !swaps_last_two(g, tr))
 			tr = NULL;
