@@ -39,7 +39,7 @@
 # (its median / the native median: the cost of running anywhere; the goal
 # is <= 1.05), pmin/nmin (the same for the fastest runs, steadier on a
 # loaded machine) and port_comp (its compile seconds, wall/CPU).
-# Environment: PORTABLE (yes/no, default yes), MODELS (names, default all six), MODELS_DIR, REPEAT
+# Environment: PORTABLE (yes/no, default yes), MODELS (names, default all seven), MODELS_DIR, REPEAT
 # (default 5), ROUNDS (default 4), THREADS (default "1 2"), OUT (default
 # bench/results/real-latest.txt), WORK (default BUILD_DIR/bench/real).
 # Exit status: 0 when every model compiled, ran and matched PyTorch; 1
@@ -49,7 +49,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
 BUILD=${1:-$SRC/build}
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "real.sh: no build directory '${1:-build}'" >&2; exit 2; }
-MODELS=${MODELS:-swin_t pvt_v2_b1 vit_b16 txl_d512 sret_t ode_rk2_d384}
+MODELS=${MODELS:-swin_t pvt_v2_b1 vit_b16 txl_d512 sret_t ode_rk2_d384 maxvit_t}
 MODELS_DIR=${MODELS_DIR:-$BUILD/bench-models}
 REPEAT=${REPEAT:-5}
 ROUNDS=${ROUNDS:-4}

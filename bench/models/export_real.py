@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench/models/export_real.py — the real-size benchmark models.
 
-Six models at the sizes people deploy, random weights from a fixed seed,
+Seven models at the sizes people deploy, random weights from a fixed seed,
 batch 1, static shapes, exported with torch.onnx.export
 (do_constant_folding=True).  Each model <name> goes to OUT/<name>/ in the
 layout of the end-to-end zoo (tests/models/<name>/, see
@@ -34,6 +34,10 @@ The models (family code from tests/models/export.py, scaled up):
     ode_rk2_d384  parallel-block ODE transformer: 6 layers, each one Heun
                 (RK2) step of its own parallel block (LN -> attention +
                 MLP), d=384, 6 heads, MLP 1536, 197 tokens
+    maxvit_t    torchvision maxvit_t at 224x224 (random init), 1000 classes:
+                MBConv (BatchNorm, depthwise conv, squeeze-excitation) +
+                block and grid attention with relative-position bias,
+                written with Einsum
 
 Run with the Debian interpreter (torch 1.13, torchvision 0.14, onnx 1.12):
 
@@ -363,6 +367,17 @@ def make_ode_rk2_d384():
 
 
 # ---------------------------------------------------------------------------
+# maxvit_t (torchvision)
+# ---------------------------------------------------------------------------
+
+
+def make_maxvit_t():
+	import torchvision
+	m = torchvision.models.maxvit_t(weights=None)
+	return m, [("image", torch.randn(1, 3, 224, 224))], ["logits"]
+
+
+# ---------------------------------------------------------------------------
 
 # name: (family, opset, factory, shared_weights)
 MODELS = collections.OrderedDict([
@@ -372,6 +387,7 @@ MODELS = collections.OrderedDict([
 	("txl_d512", ("transformer-xl", 16, make_txl_d512, False)),
 	("sret_t", ("sret", 14, make_sret_t, True)),
 	("ode_rk2_d384", ("parallel-ode", 16, make_ode_rk2_d384, True)),
+	("maxvit_t", ("cascade-maxvit", 16, make_maxvit_t, False)),
 ])
 
 

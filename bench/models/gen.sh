@@ -19,7 +19,7 @@ SRC=$(cd "$HERE/../.." && pwd)
 OUTD=$1
 shift
 PY=${PY:-/usr/bin/python3}
-[ $# -gt 0 ] || set -- swin_t pvt_v2_b1 vit_b16 txl_d512 sret_t ode_rk2_d384
+[ $# -gt 0 ] || set -- swin_t pvt_v2_b1 vit_b16 txl_d512 sret_t ode_rk2_d384 maxvit_t
 STAMP=$(cat "$HERE/export_real.py" "$SRC/tests/models/export.py" | sha256sum | cut -c1-16)
 mkdir -p "$OUTD" || exit 2
 
