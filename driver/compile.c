@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "frontend/onnx.h"
 #include "passes/pipeline.h"
@@ -287,6 +290,11 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	if (!emitted)
 		goto out;
 	cg_dispose(&cg);   /* the module is no longer needed: free it before linking */
+#ifdef __GLIBC__
+	/* and give its heap back to the system before the weights' pages are
+	 * read: the peak RSS is then the larger of the two, not their sum */
+	malloc_trim(0);
+#endif
 	phase_begin(&P, "weights", 0);
 	bool wrote = cg_weights_write(&weights, tmp_obj ? tmp_obj : tmp_out, d);
 	phase_end(&P);
