@@ -215,6 +215,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		.const_inputs = o->const_inputs, .nconst_inputs = o->nconst_inputs, .plan = &plan,
 		.dims = o->dims, .ndims = o->ndims, .print_after = o->print_after,
 		.time_passes = o->time_passes, .dump_out = stdout,
+		.disabled = o->disabled_passes, .ndisabled = o->ndisabled_passes, .no_fuse = o->no_fuse,
 #ifndef NDEBUG
 		.verify_each = true,
 #endif

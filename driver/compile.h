@@ -28,6 +28,9 @@ typedef struct CompileOptions {
 	int nconst_inputs;
 	bool dump_ir;              /* IR after the passes, to stdout */
 	const char *print_after;   /* pass name: IR after it, to stdout */
+	const char *const *disabled_passes; /* --disable-pass names */
+	int ndisabled_passes;
+	bool no_fuse;              /* --no-fuse: none of the optional passes */
 	bool time_passes;          /* per-phase wall times to stderr */
 	bool stats;                /* one summary line to stderr */
 	bool quiet;                /* no diagnostics echo (they stay in Diag) */

@@ -144,10 +144,24 @@ static bool (*const runs[])(Graph *g, const PassCtx *c, Diag *d) = {
 _Static_assert(sizeof names / sizeof names[0] == sizeof runs / sizeof runs[0],
                "pass name table out of step");
 
+/* The index of the pass called name, -1 if none is. */
+static int pass_index(const char *name)
+{
+	for (int i = 0; i < NPASSES; i++)
+		if (!strcmp(names[i], name))
+			return i;
+	return -1;
+}
+
 const char *const *pass_names(int *n)
 {
 	*n = NPASSES;
 	return names;
+}
+
+bool pass_optional(const char *name)
+{
+	return !strncmp(name, "fuse-", 5) || !strcmp(name, "prune-rows") ? pass_index(name) >= 0 : false;
 }
 
 bool pass_run_named(Graph *g, const char *name, Diag *d)
@@ -184,6 +198,24 @@ bool pass_pipeline(Graph *g, const PipelineOptions *o, Diag *d)
 			return false;
 		}
 	}
+	bool skip[NPASSES] = {false};
+	for (int k = 0; o && k < o->ndisabled; k++) {
+		int i = pass_index(o->disabled[k]);
+		if (i < 0 || !pass_optional(names[i])) {
+			char list[512] = "";
+			for (int j = 0; j < NPASSES; j++)
+				if (pass_optional(names[j])) {
+					strcat(list, list[0] ? ", " : "");
+					strcat(list, names[j]);
+				}
+			diag_error(d, "%s pass '%s' for --disable-pass (the passes that may be left out: %s)",
+			           i < 0 ? "unknown" : "required", o->disabled[k], list);
+			return false;
+		}
+		skip[i] = true;
+	}
+	for (int i = 0; o && o->no_fuse && i < NPASSES; i++)
+		skip[i] = skip[i] || pass_optional(names[i]);
 #ifdef NDEBUG
 	bool verify = o && o->verify_each;
 #else
@@ -195,7 +227,7 @@ bool pass_pipeline(Graph *g, const PipelineOptions *o, Diag *d)
 	bool ok = true;
 	for (int i = 0; i < NPASSES && ok; i++) {
 		double t0 = now_ms();
-		ok = runs[i](g, &c, d);
+		ok = skip[i] || runs[i](g, &c, d);
 		ms[i] = now_ms() - t0;
 		ran = i + 1;
 		if (ok && verify && !ir_verify(g, d)) {
@@ -212,7 +244,10 @@ bool pass_pipeline(Graph *g, const PipelineOptions *o, Diag *d)
 		double total = 0;
 		fprintf(stderr, "%-16s %10s\n", "pass", "ms");
 		for (int i = 0; i < ran; i++) {
-			fprintf(stderr, "%-16s %10.3f\n", names[i], ms[i]);
+			if (skip[i])
+				fprintf(stderr, "%-16s %10s\n", names[i], "skipped");
+			else
+				fprintf(stderr, "%-16s %10.3f\n", names[i], ms[i]);
 			total += ms[i];
 		}
 		fprintf(stderr, "%-16s %10.3f\n", "total", total);

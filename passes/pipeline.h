@@ -27,6 +27,9 @@ typedef struct PipelineOptions {
 	bool time_passes;         /* per-pass wall time table on stderr */
 	bool verify_each;         /* ir_verify after every pass */
 	FILE *dump_out;           /* where print_after dumps (NULL: stdout) */
+	const char *const *disabled; /* optional passes not to run (pass_optional) */
+	int ndisabled;
+	bool no_fuse;             /* run none of the optional passes */
 } PipelineOptions;
 
 /* Runs, in order: freeze-inputs (pass_freeze_inputs), bind-dims
@@ -39,7 +42,10 @@ typedef struct PipelineOptions {
  * fuse-remap (pass_fuse_remap), fuse-gemm (pass_fuse_gemm),
  * fuse-slice-gemm (pass_fuse_slice_gemm), fuse-gather-gemm
  * (pass_fuse_gather_gemm), prune-rows (pass_prune_rows), dce (pass_dce),
- * memplan (pass_memplan, into o->plan).  o may be NULL (no bindings, no printing).  With verify_each
+ * memplan (pass_memplan, into o->plan); the optional passes (pass_optional)
+ * named in o->disabled, or all of them with o->no_fuse, are skipped (a name
+ * that is unknown or of a required pass is a diagnostic before any pass
+ * runs).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
  * print_after name is a diagnostic listing the valid names, reported before
@@ -55,6 +61,13 @@ bool pass_freeze_inputs(Graph *g, const ConstInput *ci, int n, Diag *d);
 
 /* The pass names, in pipeline order, for --help and --print-after. */
 const char *const *pass_names(int *n);
+
+/* The pass called `name` may be left out (PipelineOptions.disabled,
+ * no_fuse): the fusions (fuse-*) and prune-rows, which only rewrite a graph
+ * the rest of the pipeline compiles without them.  The others (inference,
+ * alias removal, dce, memplan, ...) are required.  False for an unknown
+ * name. */
+bool pass_optional(const char *name);
 
 /* Runs the one pass called `name` (see pass_names; bind-dims binds
  * nothing).  Unknown name: a diagnostic, false.  For pass tests. */

@@ -65,6 +65,11 @@ static void usage(FILE *f)
 	"  -O0 -O1 -O2 -O3     optimisation level (default -O3)\n"
 	"  --dump-ir           print the IR after the passes to stdout\n"
 	"  --print-after PASS  print the IR after PASS to stdout (passes listed below)\n"
+	"  --disable-pass PASS leave out the optional pass PASS (a fuse-* pass or\n"
+	"                      prune-rows; repeatable): to find which fusion a wrong\n"
+	"                      answer comes from, or to measure what it buys\n"
+	"  --no-fuse           leave out every optional pass: the graph as the model\n"
+	"                      gives it, only inferred, folded and freed of aliases\n"
 	"  --time-passes       per-pass wall times, per-phase wall and CPU times to stderr\n"
 	"  --stats             node count, weights and workspace bytes, and the node\n"
 	"                      functions shared by identical (e.g. weight-shared) blocks\n"
@@ -88,6 +93,8 @@ int main(int argc, char **argv)
 	CompileOptions o = {.opt_level = 3};
 	int rc = 0;
 	const char **dims = xcalloc((size_t)argc, sizeof *dims);
+	const char **disabled = xcalloc((size_t)argc, sizeof *disabled);
+	o.disabled_passes = disabled;
 	CompileConstInput *consts = xcalloc((size_t)argc, sizeof *consts);
 	OnnxccNpy *arrays = xcalloc((size_t)argc, sizeof *arrays);
 	for (int i = 1; i < argc; i++) {
@@ -165,6 +172,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--print-after")) {
 			NEED_ARG();
 			o.print_after = next;
+		} else if (!strcmp(a, "--disable-pass")) {
+			NEED_ARG();
+			disabled[o.ndisabled_passes++] = next;
+		} else if (!strcmp(a, "--no-fuse")) {
+			o.no_fuse = true;
 		} else if (!strcmp(a, "--time-passes")) {
 			o.time_passes = true;
 		} else if (!strcmp(a, "--index-oob") || !strncmp(a, "--index-oob=", 12)) {
@@ -237,5 +249,6 @@ done:
 	free(consts);
 	free(arrays);
 	free(dims);
+	free(disabled);
 	return rc;
 }
