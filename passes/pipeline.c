@@ -161,15 +161,26 @@ const char *const *pass_names(int *n)
 
 bool pass_optional(const char *name)
 {
-	return !strncmp(name, "fuse-", 5) || !strcmp(name, "prune-rows") ? pass_index(name) >= 0 : false;
+	return pass_index(name) >= 0 && (!strncmp(name, "fuse-", 5) || !strcmp(name, "prune-rows"));
+}
+
+/* The names of the passes (all, or the optional ones), comma-separated,
+ * into buf. */
+static void pass_list(char *buf, size_t n, bool optional_only)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < NPASSES && len < n; i++)
+		if (!optional_only || pass_optional(names[i]))
+			len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? ", " : "", names[i]);
 }
 
 bool pass_run_named(Graph *g, const char *name, Diag *d)
 {
 	PassCtx c = {NULL};
-	for (int i = 0; i < NPASSES; i++)
-		if (!strcmp(names[i], name))
-			return runs[i](g, &c, d);
+	int i = pass_index(name);
+	if (i >= 0)
+		return runs[i](g, &c, d);
 	diag_error(d, "unknown pass '%s'", name);
 	return false;
 }
@@ -184,38 +195,25 @@ static double now_ms(void)
 bool pass_pipeline(Graph *g, const PipelineOptions *o, Diag *d)
 {
 	const char *pa = o ? o->print_after : NULL;
-	if (pa) {
-		int i = 0;
-		while (i < NPASSES && strcmp(names[i], pa) != 0)
-			i++;
-		if (i == NPASSES) {
-			char list[512] = "";
-			for (int k = 0; k < NPASSES; k++) {
-				strcat(list, k ? ", " : "");
-				strcat(list, names[k]);
-			}
-			diag_error(d, "unknown pass '%s' for --print-after (valid: %s)", pa, list);
-			return false;
-		}
+	char list[512];
+	if (pa && pass_index(pa) < 0) {
+		pass_list(list, sizeof list, false);
+		diag_error(d, "unknown pass '%s' for --print-after (valid: %s)", pa, list);
+		return false;
 	}
-	bool skip[NPASSES] = {false};
+	bool skip[NPASSES];
+	for (int i = 0; i < NPASSES; i++)
+		skip[i] = o && o->no_fuse && pass_optional(names[i]);
 	for (int k = 0; o && k < o->ndisabled; k++) {
 		int i = pass_index(o->disabled[k]);
 		if (i < 0 || !pass_optional(names[i])) {
-			char list[512] = "";
-			for (int j = 0; j < NPASSES; j++)
-				if (pass_optional(names[j])) {
-					strcat(list, list[0] ? ", " : "");
-					strcat(list, names[j]);
-				}
+			pass_list(list, sizeof list, true);
 			diag_error(d, "%s pass '%s' for --disable-pass (the passes that may be left out: %s)",
 			           i < 0 ? "unknown" : "required", o->disabled[k], list);
 			return false;
 		}
 		skip[i] = true;
 	}
-	for (int i = 0; o && o->no_fuse && i < NPASSES; i++)
-		skip[i] = skip[i] || pass_optional(names[i]);
 #ifdef NDEBUG
 	bool verify = o && o->verify_each;
 #else

@@ -349,6 +349,30 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_false(G->shapes_known);
 }
 
+/* --disable-pass: only the optional passes may be left out; a bad name is
+ * refused before any pass runs. */
+static void test_pipeline_disable_pass(void **state)
+{
+	(void)state;
+	build_shape_chain();
+	const char *req[] = {"dce"};
+	PipelineOptions o = {.disabled = req, .ndisabled = 1};
+	assert_false(pass_pipeline(G, &o, &D));
+	assert_true(diag_contains(&D, "required pass 'dce' for --disable-pass (the passes that may be left "
+	                              "out: fuse-layernorm, fuse-gelu, fuse-attention, fuse-relattention, "
+	                              "fuse-transpose, fuse-dwconv, fuse-patchify, fuse-remap, fuse-gemm, "
+	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-elementwise)\n"));
+	const char *unknown[] = {"fuse-everything"};
+	o.disabled = unknown;
+	assert_false(pass_pipeline(G, &o, &D));
+	assert_true(diag_contains(&D, "unknown pass 'fuse-everything' for --disable-pass"));
+	assert_false(G->shapes_known);
+	assert_true(pass_optional("fuse-gemm"));
+	assert_true(pass_optional("prune-rows"));
+	assert_false(pass_optional("infer"));
+	assert_false(pass_optional("fuse-everything"));
+}
+
 /* A graph broken before the pipeline is caught right after the first pass. */
 static void test_pipeline_verify_each(void **state)
 {
@@ -458,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_aliases_random),
 		cmocka_unit_test_setup_teardown(test_pipeline_shape_chain, setup, teardown_inputs),
 		cmocka_unit_test_setup_teardown(test_pipeline_unknown_pass_name, setup, teardown_inputs),
+		cmocka_unit_test_setup_teardown(test_pipeline_disable_pass, setup, teardown_inputs),
 		cmocka_unit_test_setup_teardown(test_pipeline_verify_each, setup, teardown_inputs),
 		cmocka_unit_test_setup_teardown(test_pipeline_time_passes, setup, teardown_inputs),
 		cmocka_unit_test(test_node_models),
