@@ -5,9 +5,12 @@
  *   for ic  in M step MC                    A block MC x KC stays in L2
  *     for pc in K step KC                   (accumulate into C across pc)
  *       [A rows 2 KiB-aliased in L1: copy the MC x KC block with a padded
- *        row stride, once per K block for all the task's column panels]
+ *        row stride, once per K block for all the task's column panels:
+ *        the first tile's rows here, the others by the micro-kernels of
+ *        the first column panel, each copying the next tile's rows]
  *       for jr in N step NR                 B panel KC x NR stays in L1
- *         [runtime B not contiguous along j: pack the panel on the stack]
+ *         [runtime B not contiguous along j, or rows 2 KiB-aliased: pack
+ *          the panel on the stack]
  *         for ir in ic..ic+MC step MR
  *           ukernel: MR x NR tile of vector accumulators, k = 0..kc
  * The micro-kernel holds MR x (NR/W) accumulators of W lanes (W =
