@@ -193,6 +193,7 @@ typedef struct UKey {
 	int last_valid;      /* valid lanes of the last vector of columns (w: all) */
 	int b_masked;        /* B's last vector is loaded masked (unpadded runtime B) */
 	int prefetch;        /* prefetch one line of the next B panel per k step */
+	int64_t pf_ks;       /* floats between the lines prefetched at steps k and k+1 */
 	int copy_a;          /* copy the next tile's rows of A into the A block (see ukernel) */
 	int64_t a_rs, a_cs, b_ks, ldc;   /* a_rs, ldc: 0, arguments (see ukernel) */
 	int has_bias, has_res, act;
@@ -267,10 +268,12 @@ void kern_cache_free(Cg *cg)
  *            i64 ldc, i64 res_rs, i64 a_rs, ptr csrc, i64 csrc_rs, i64 crows)
  *   flags bit 0: C already holds a partial sum (add to it), else start at 0
  *   flags bit 1: last K block: apply the epilogue before storing
- *   pf (key.prefetch): line k of the kc lines at pf is prefetched into L2
- *   at step k: the caller points it at a part of the next B panel, so that
- *   packed weights streamed from memory arrive before the first tile of
- *   their panel needs them.
+ *   pf (key.prefetch): the line at pf + k * key.pf_ks floats is prefetched
+ *   into L2 at step k: the caller points it at a part of the next B panel
+ *   (pf_ks 16: packed weights, line after line; B's row stride: a run-time
+ *   B packed per panel, a row per step), so that weights streamed from
+ *   memory, or B's rows, arrive before the first tile of their panel (or
+ *   its packing) needs them.
  *   ldc, res_rs, a_rs: the row strides of C, res and A (elements),
  *   arguments rather than constants of the kernel, so that products
  *   differing only in them (every width of a model's layers) share one
@@ -360,7 +363,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	}
 	if (k->prefetch) {
 		/* llvm.prefetch(ptr, rw 0, locality 2 (L2), data cache) */
-		LLVMValueRef off = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, 16), "");
+		LLVMValueRef off = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->pf_ks), "");
 		LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, LLVMGetParam(fn, 7), &off, 1, "");
 		LLVMValueRef pargs[4] = {pp, cg_i32(cg, 0), cg_i32(cg, 2), cg_i32(cg, 1)};
 		LLVMTypeRef pt = cg->t_ptr;
@@ -599,6 +602,7 @@ typedef struct Plan {
 	int level;          /* cg->isa.level, part of every micro-kernel's key */
 	int64_t pnr;        /* width of a packed panel of constant B (a multiple of nr) */
 	int64_t bks;        /* B's row stride in the panels being computed now */
+	int64_t pf_ks;      /* and the k step of the next panel's prefetch (see col_panels) */
 	LLVMValueRef bpack; /* packed constant B or NULL */
 	LLVMValueRef bbuf;  /* stack panel for runtime B not contiguous along j */
 	bool b_direct;      /* runtime B with unit column stride: used in place */
@@ -650,6 +654,7 @@ static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef
 	const KGemm *g = P->g;
 	UKey key = key_for(P, mr, ncols, kc);
 	key.prefetch = pf != NULL;
+	key.pf_ks = pf ? P->pf_ks : 0;
 	key.copy_a = crows != NULL;
 	LLVMValueRef fn = ukernel(cg, &key);
 	LLVMValueRef args[UK_NPARAMS];
@@ -694,7 +699,7 @@ static LLVMValueRef tile_prefetch(Cg *cg, const Plan *P, LLVMValueRef pnext, LLV
 		return NULL;
 	int64_t lines = P->nr / 16 > 1 ? P->nr / 16 : 1;
 	LLVMValueRef part = lines > 1 ? LLVMBuildSRem(cg->b, t, cg_i64(cg, lines), "") : cg_i64(cg, 0);
-	LLVMValueRef off = cg_mul_i64(cg, part, kc * 16);
+	LLVMValueRef off = cg_mul_i64(cg, part, P->pf_ks == 16 ? kc * 16 : 16);
 	return LLVMBuildGEP2(cg->b, cg->t_f32, pnext, &off, 1, "");
 }
 
@@ -891,6 +896,14 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 		if (P->bpack && P->pnr == P->nr) {
 			LLVMValueRef step = cg_i64(cg, kc * nr);
 			pnext = LLVMBuildGEP2(cg->b, cg->t_f32, bp, &step, 1, "");
+			P->pf_ks = 16;
+		} else if (P->bbuf && !P->g->b_elem && P->g->b_cs == 1) {
+			/* a run-time B packed because its rows alias: the next
+			 * panel's columns in place, a row per k step, so that
+			 * packing it reads L2 rather than L3 */
+			LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, pcv, P->g->b_rs), cg_add_i64(cg, j, cg_i64(cg, nr)));
+			pnext = LLVMBuildGEP2(cg->b, cg->t_f32, P->g->b, &off, 1, "");
+			P->pf_ks = P->g->b_rs;
 		}
 		LLVMValueRef first = copy_ahead(P, kc) ? LLVMBuildICmp(cg->b, LLVMIntEQ, lj.iv, p0, "") : NULL;
 		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags, pnext, first);
