@@ -5,9 +5,12 @@
  *   for ic  in M step MC                    A block MC x KC stays in L2
  *     for pc in K step KC                   (accumulate into C across pc)
  *       [A rows 2 KiB-aliased in L1: copy the MC x KC block with a padded
- *        row stride, once per K block for all the task's column panels]
+ *        row stride, once per K block for all the task's column panels:
+ *        the first tile's rows here, the others by the micro-kernels of
+ *        the first column panel, each copying the next tile's rows]
  *       for jr in N step NR                 B panel KC x NR stays in L1
- *         [runtime B not contiguous along j: pack the panel on the stack]
+ *         [runtime B not contiguous along j, or rows 2 KiB-aliased: pack
+ *          the panel on the stack]
  *         for ir in ic..ic+MC step MR
  *           ukernel: MR x NR tile of vector accumulators, k = 0..kc
  * The micro-kernel holds MR x (NR/W) accumulators of W lanes (W =
@@ -190,6 +193,8 @@ typedef struct UKey {
 	int last_valid;      /* valid lanes of the last vector of columns (w: all) */
 	int b_masked;        /* B's last vector is loaded masked (unpadded runtime B) */
 	int prefetch;        /* prefetch one line of the next B panel per k step */
+	int64_t pf_ks;       /* floats between the lines prefetched at steps k and k+1 */
+	int copy_a;          /* copy the next tile's rows of A into the A block (see ukernel) */
 	int64_t a_rs, a_cs, b_ks, ldc;   /* a_rs, ldc: 0, arguments (see ukernel) */
 	int has_bias, has_res, act;
 	int64_t res_rs, res_cs;          /* res_rs: 0, an argument */
@@ -260,13 +265,15 @@ void kern_cache_free(Cg *cg)
 }
 
 /* void ukern(ptr a, ptr b, ptr c, ptr bias, ptr res, i64 kc, i32 flags, ptr pf,
- *            i64 ldc, i64 res_rs, i64 a_rs)
+ *            i64 ldc, i64 res_rs, i64 a_rs, ptr csrc, i64 csrc_rs, i64 crows)
  *   flags bit 0: C already holds a partial sum (add to it), else start at 0
  *   flags bit 1: last K block: apply the epilogue before storing
- *   pf (key.prefetch): line k of the kc lines at pf is prefetched into L2
- *   at step k: the caller points it at a part of the next B panel, so that
- *   packed weights streamed from memory arrive before the first tile of
- *   their panel needs them.
+ *   pf (key.prefetch): the line at pf + k * key.pf_ks floats is prefetched
+ *   into L2 at step k: the caller points it at a part of the next B panel
+ *   (pf_ks 16: packed weights, line after line; B's row stride: a run-time
+ *   B packed per panel, a row per step), so that weights streamed from
+ *   memory, or B's rows, arrive before the first tile of their panel (or
+ *   its packing) needs them.
  *   ldc, res_rs, a_rs: the row strides of C, res and A (elements),
  *   arguments rather than constants of the kernel, so that products
  *   differing only in them (every width of a model's layers) share one
@@ -275,7 +282,14 @@ void kern_cache_free(Cg *cg)
  *   tile's loads and stores outside the k loop; A's makes the k loop
  *   step MR row pointers (a few integer adds beside MR x NV FMAs; no
  *   measurable run-time cost, docs/compile.md).  A's column stride, B's
- *   row stride and the tile shape stay constants. */
+ *   row stride and the tile shape stay constants.
+ *   csrc, csrc_rs, crows (key.copy_a; unused otherwise): a is a tile of
+ *   the copied A block, and the next tile's rows of it (rows mr.. from a,
+ *   crows <= mr of them) are still to be copied from csrc (A in place,
+ *   row stride csrc_rs): step k copies one 64-byte piece of them.  The
+ *   copy runs beside the FMAs instead of as a pass of its own (col_panels
+ *   calls this variant for the first column panel of a K block). */
+#define UK_NPARAMS 14
 static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 {
 	KCache *cache = cg->kern_cache;
@@ -285,9 +299,9 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		if (!memcmp(&u->key, k, sizeof *k))
 			return u->fn;
 
-	LLVMTypeRef params[11] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr,
-	                          cg->t_i64, cg->t_i32, cg->t_ptr, cg->t_i64, cg->t_i64, cg->t_i64};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 11, 0);
+	LLVMTypeRef params[UK_NPARAMS] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i32,
+	                                  cg->t_ptr, cg->t_i64, cg->t_i64, cg->t_i64, cg->t_ptr, cg->t_i64, cg->t_i64};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, UK_NPARAMS, 0);
 	char name[256];
 	snprintf(name, sizeof name, "%s.gemm_%dx%d.%d", cg->prefix, k->mr, k->nv * k->w, cache->n++);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
@@ -349,9 +363,38 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	}
 	if (k->prefetch) {
 		/* llvm.prefetch(ptr, rw 0, locality 2 (L2), data cache) */
-		LLVMValueRef off = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, 16), "");
+		LLVMValueRef off = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->pf_ks), "");
 		LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, LLVMGetParam(fn, 7), &off, 1, "");
 		LLVMValueRef pargs[4] = {pp, cg_i32(cg, 0), cg_i32(cg, 2), cg_i32(cg, 1)};
+		LLVMTypeRef pt = cg->t_ptr;
+		kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
+	}
+	if (k->copy_a) {
+		/* step k copies 16 floats of row k % mr of the next tile's rows
+		 * (at most crows of them: the last row again beyond), columns
+		 * 16 (k / mr) on, the last 16 of the block once those run out
+		 * (kc >= 16, and mr * ceil(kc/16) <= kc: every line is copied;
+		 * copying a line twice writes the same bytes), and prefetches
+		 * the line two steps of the same row ahead */
+		LLVMValueRef csrc = LLVMGetParam(fn, 11), crs = LLVMGetParam(fn, 12), crows = LLVMGetParam(fn, 13);
+		LLVMValueRef q = LLVMBuildUDiv(cg->b, lk.iv, cg_i64(cg, mr), "");
+		LLVMValueRef r = LLVMBuildURem(cg->b, lk.iv, cg_i64(cg, mr), "");
+		LLVMValueRef rmax = LLVMBuildNSWSub(cg->b, crows, cg_i64(cg, 1), "");
+		r = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, r, crows, ""), r, rmax, "");
+		LLVMValueRef col = LLVMBuildNSWMul(cg->b, q, cg_i64(cg, 16), "");
+		LLVMValueRef last = LLVMBuildNSWSub(cg->b, kc, cg_i64(cg, 16), "");
+		LLVMValueRef c0 = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, col, last, ""), col, last, "");
+		LLVMValueRef srow = cg_gep_f32(cg, csrc, LLVMBuildNSWMul(cg->b, r, crs, ""));
+		LLVMValueRef drow = cg_gep_f32(cg, pa, LLVMBuildNSWMul(cg->b, cg_add_i64(cg, r, cg_i64(cg, mr)),
+		                                                     LLVMGetParam(fn, 10), ""));
+		LLVMTypeRef v16 = LLVMVectorType(cg->t_f32, 16);
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, v16, cg_gep_f32(cg, srow, c0), "");
+		LLVMSetAlignment(x, 4);
+		LLVMValueRef st = LLVMBuildStore(cg->b, x, cg_gep_f32(cg, drow, c0));
+		LLVMSetAlignment(st, 4);
+		LLVMValueRef poff = cg_add_i64(cg, col, cg_i64(cg, 32));
+		LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, srow, &poff, 1, "");
+		LLVMValueRef pargs[4] = {pp, cg_i32(cg, 0), cg_i32(cg, 3), cg_i32(cg, 1)};
 		LLVMTypeRef pt = cg->t_ptr;
 		kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
 	}
@@ -559,6 +602,7 @@ typedef struct Plan {
 	int level;          /* cg->isa.level, part of every micro-kernel's key */
 	int64_t pnr;        /* width of a packed panel of constant B (a multiple of nr) */
 	int64_t bks;        /* B's row stride in the panels being computed now */
+	int64_t pf_ks;      /* and the k step of the next panel's prefetch (see col_panels) */
 	LLVMValueRef bpack; /* packed constant B or NULL */
 	LLVMValueRef bbuf;  /* stack panel for runtime B not contiguous along j */
 	bool b_direct;      /* runtime B with unit column stride: used in place */
@@ -604,13 +648,16 @@ static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
 /* One call of a micro-kernel on the tile at rows i, columns j (i64 values);
  * pf: the lines it prefetches, or NULL. */
 static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef i, LLVMValueRef j,
-                      LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags, LLVMValueRef pf)
+                      LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags, LLVMValueRef pf,
+                      LLVMValueRef crows)
 {
 	const KGemm *g = P->g;
 	UKey key = key_for(P, mr, ncols, kc);
 	key.prefetch = pf != NULL;
+	key.pf_ks = pf ? P->pf_ks : 0;
+	key.copy_a = crows != NULL;
 	LLVMValueRef fn = ukernel(cg, &key);
-	LLVMValueRef args[11];
+	LLVMValueRef args[UK_NPARAMS];
 	if (P->abuf) {
 		/* row i of the copied block; i0 is the block's first row */
 		args[0] = cg_gep_f32(cg, P->abuf, cg_mul_i64(cg, LLVMBuildNSWSub(cg->b, i, P->i0, ""), a_copy_stride(&P->t)));
@@ -629,7 +676,16 @@ static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef
 	args[8] = cg_i64(cg, g->ldc);
 	args[9] = cg_i64(cg, g->res ? g->res_rs : 0);
 	args[10] = cg_i64(cg, P->abuf ? a_copy_stride(&P->t) : g->a_rs);
-	LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 11, "");
+	args[11] = LLVMConstNull(cg->t_ptr);
+	args[12] = cg_i64(cg, 0);
+	args[13] = cg_i64(cg, 0);
+	if (crows) { /* the next tile's rows of A, in place */
+		LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, i, cg_i64(cg, mr)), g->a_rs), pcv);
+		args[11] = cg_gep_f32(cg, g->a, src);
+		args[12] = cg_i64(cg, g->a_rs);
+		args[13] = crows;
+	}
+	LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, UK_NPARAMS, "");
 }
 
 /* The lines tile t (i64) of a panel prefetches from the next panel at
@@ -643,30 +699,70 @@ static LLVMValueRef tile_prefetch(Cg *cg, const Plan *P, LLVMValueRef pnext, LLV
 		return NULL;
 	int64_t lines = P->nr / 16 > 1 ? P->nr / 16 : 1;
 	LLVMValueRef part = lines > 1 ? LLVMBuildSRem(cg->b, t, cg_i64(cg, lines), "") : cg_i64(cg, 0);
-	LLVMValueRef off = cg_mul_i64(cg, part, kc * 16);
+	LLVMValueRef off = cg_mul_i64(cg, part, P->pf_ks == 16 ? kc * 16 : 16);
 	return LLVMBuildGEP2(cg->b, cg->t_f32, pnext, &off, 1, "");
 }
 
+/* Whether the A block of a K block of kc columns is copied by the
+ * micro-kernels of its first column panel (ukernel's copy_a) rather than
+ * by pack_a alone: every 64-byte piece of a tile's rows must get a k step
+ * of the tile before (mr * ceil(kc/16) <= kc), and the gathered rows of
+ * a row index are copied by pack_a. */
+static bool copy_ahead(const Plan *P, int64_t kc)
+{
+	return P->abuf && !P->g->a_rows && kc >= 16 && P->t.mr * ((kc + 15) / 16) <= kc;
+}
+
+/* A full tile at rows i: the micro-kernel, or, when first (an i1: the
+ * first column panel of a copied A block) and has_next (an i1, or NULL:
+ * true), the variant that copies the next tile's next_rows rows
+ * meanwhile. */
+static void tile_or_copy(Cg *cg, const Plan *P, LLVMValueRef i, int64_t ncols, LLVMValueRef j, LLVMValueRef pcv,
+                         int64_t kc, LLVMValueRef bp, LLVMValueRef flags, LLVMValueRef pf, LLVMValueRef first,
+                         LLVMValueRef has_next, LLVMValueRef next_rows)
+{
+	int mr = P->t.mr;
+	if (!first) {
+		call_tile(cg, P, mr, ncols, i, j, pcv, kc, bp, flags, pf, NULL);
+		return;
+	}
+	CgIf c;
+	cg_if(cg, &c, has_next ? LLVMBuildAnd(cg->b, first, has_next, "") : first);
+	call_tile(cg, P, mr, ncols, i, j, pcv, kc, bp, flags, pf, next_rows);
+	cg_else(cg, &c);
+	call_tile(cg, P, mr, ncols, i, j, pcv, kc, bp, flags, pf, NULL);
+	cg_if_end(cg, &c);
+}
+
 /* Rows [i0, i0+rows) of one column panel: full tiles in a loop, then the
- * remainder rows as one tile of its own. */
+ * remainder rows as one tile of its own.  first: see tile_or_copy (NULL:
+ * A is not copied ahead in this K block). */
 static void row_tiles(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, int64_t ncols,
                       LLVMValueRef j, LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags,
-                      LLVMValueRef pnext)
+                      LLVMValueRef pnext, LLVMValueRef first)
 {
 	int mr = P->t.mr;
 	int64_t full = rows / mr, rem = rows % mr;
 	if (full == 1) {
-		call_tile(cg, P, mr, ncols, i0, j, pcv, kc, bp, flags, tile_prefetch(cg, P, pnext, cg_i64(cg, 0), kc));
+		LLVMValueRef pf = tile_prefetch(cg, P, pnext, cg_i64(cg, 0), kc);
+		if (rem)
+			tile_or_copy(cg, P, i0, ncols, j, pcv, kc, bp, flags, pf, first, NULL, cg_i64(cg, rem));
+		else
+			call_tile(cg, P, mr, ncols, i0, j, pcv, kc, bp, flags, pf, NULL);
 	} else if (full > 1) {
 		CgLoop li;
 		cg_for(cg, &li, 0, full);
-		call_tile(cg, P, mr, ncols, cg_add_i64(cg, i0, cg_mul_i64(cg, li.iv, mr)), j, pcv, kc, bp, flags,
-		          tile_prefetch(cg, P, pnext, li.iv, kc));
+		/* tile t < full-1 copies the next mr rows, the last full one the
+		 * remainder rows (if any) */
+		LLVMValueRef notlast = LLVMBuildICmp(cg->b, LLVMIntSLT, li.iv, cg_i64(cg, full - 1), "");
+		LLVMValueRef nrows = LLVMBuildSelect(cg->b, notlast, cg_i64(cg, mr), cg_i64(cg, rem), "");
+		tile_or_copy(cg, P, cg_add_i64(cg, i0, cg_mul_i64(cg, li.iv, mr)), ncols, j, pcv, kc, bp, flags,
+		             tile_prefetch(cg, P, pnext, li.iv, kc), first, rem ? NULL : notlast, nrows);
 		cg_for_end(cg, &li);
 	}
 	if (rem)
 		call_tile(cg, P, (int)rem, ncols, cg_add_i64(cg, i0, cg_i64(cg, full * mr)), j, pcv, kc, bp, flags,
-		          tile_prefetch(cg, P, pnext, cg_i64(cg, full), kc));
+		          tile_prefetch(cg, P, pnext, cg_i64(cg, full), kc), NULL);
 }
 
 static LLVMValueRef min_i64(Cg *cg, LLVMValueRef a, int64_t b)
@@ -726,6 +822,12 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 			LLVMBuildStore(cg->b, x, cg_gep_f32(cg, P->bbuf, cg_add_i64(cg, row, lc.iv)));
 			cg_for_end(cg, &lc);
 		}
+		cg_for_end(cg, &lk);
+		return;
+	}
+	if (!g->b_elem && g->b_cs == 1) {
+		LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, krow, g->b_rs), j);
+		cg_memcpy(cg, cg_gep_f32(cg, P->bbuf, cg_mul_i64(cg, lk.iv, P->nr)), cg_gep_f32(cg, g->b, src), ncols * 4);
 		cg_for_end(cg, &lk);
 		return;
 	}
@@ -794,8 +896,17 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 		if (P->bpack && P->pnr == P->nr) {
 			LLVMValueRef step = cg_i64(cg, kc * nr);
 			pnext = LLVMBuildGEP2(cg->b, cg->t_f32, bp, &step, 1, "");
+			P->pf_ks = 16;
+		} else if (P->bbuf && !P->g->b_elem && P->g->b_cs == 1) {
+			/* a run-time B packed because its rows alias: the next
+			 * panel's columns in place, a row per k step, so that
+			 * packing it reads L2 rather than L3 */
+			LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, pcv, P->g->b_rs), cg_add_i64(cg, j, cg_i64(cg, nr)));
+			pnext = LLVMBuildGEP2(cg->b, cg->t_f32, P->g->b, &off, 1, "");
+			P->pf_ks = P->g->b_rs;
 		}
-		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags, pnext);
+		LLVMValueRef first = copy_ahead(P, kc) ? LLVMBuildICmp(cg->b, LLVMIntEQ, lj.iv, p0, "") : NULL;
+		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags, pnext, first);
 		cg_for_end(cg, &lj);
 	}
 	if (rem) {
@@ -804,7 +915,8 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 		cg_if(cg, &last, LLVMBuildICmp(cg->b, LLVMIntSGT, p1, cg_i64(cg, full), ""));
 		LLVMValueRef j = cg_i64(cg, full * nr);
 		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, rem);
-		row_tiles(cg, P, i0, rows, rem, j, pcv, kc, bp, flags, NULL);
+		LLVMValueRef first = copy_ahead(P, kc) ? LLVMBuildICmp(cg->b, LLVMIntEQ, p0, cg_i64(cg, full), "") : NULL;
+		row_tiles(cg, P, i0, rows, rem, j, pcv, kc, bp, flags, NULL, first);
 		cg_if_end(cg, &last);
 	}
 }
@@ -850,12 +962,12 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRe
 		                                 LLVMBuildSelect(cg->b, first, cg_i32(cg, acc0), cg_i32(cg, 1), ""),
 		                                 LLVMBuildSelect(cg->b, last, cg_i32(cg, 2), cg_i32(cg, 0), ""), "");
 		if (P->abuf)
-			pack_a(cg, P, i0, rows, pcv, kcb);
+			pack_a(cg, P, i0, copy_ahead(P, kcb) && rows > P->t.mr ? P->t.mr : rows, pcv, kcb);
 		col_panels(cg, P, i0, rows, pcv, kcb, flags, p0, p1);
 		cg_for_end(cg, &lp);
 	}
 	if (rem && P->abuf)
-		pack_a(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem);
+		pack_a(cg, P, i0, copy_ahead(P, rem) && rows > P->t.mr ? P->t.mr : rows, cg_i64(cg, nfull * kcb), rem);
 	if (rem)
 		col_panels(cg, P, i0, rows, cg_i64(cg, nfull * kcb), rem, cg_i32(cg, (nfull ? 1 : acc0) | 2), p0, p1);
 }
@@ -997,6 +1109,19 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 	return fn;
 }
 
+/* Whether a run-time B with unit column stride is packed panel by panel
+ * (pack_panel_runtime) rather than read in place: when its row stride is
+ * a multiple of 2 KiB, the kc rows of a panel (128 bytes each for NR = 32)
+ * fall into 2-4 sets of a 32 KiB 8-way L1 and evict each other between
+ * k steps, and the panel is read from L2 or L3 by every row tile.  Only
+ * when several row tiles reuse the panel; the copy costs kc x NR per
+ * panel and row block (docs/kernels.md: 1024^3 and 2048^3 with both
+ * operands inputs). */
+static bool b_rows_alias(const KGemm *g, const Tiles *t)
+{
+	return (g->b_rs * 4) % 2048 == 0 && g->K > 16 && g->M > 2 * t->mr;
+}
+
 static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 {
 	memset(P, 0, sizeof *P);
@@ -1009,7 +1134,7 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 		P->pnr = (int64_t)P->t.nv * cg->pack_vlen;
 	if (g->b_const)
 		P->bpack = pack_b(cg, g, &P->t, P->pnr);
-	else if (g->b_cs == 1 && !g->b_elem)
+	else if (g->b_cs == 1 && !g->b_elem && !b_rows_alias(g, &P->t))
 		P->b_direct = true;
 	else
 		P->bbuf = LLVMConstNull(cg->t_ptr); /* allocated where the loops are */

@@ -3,7 +3,8 @@
  * for every tile size this host can run (4, 8 and, with AVX-512, 16 lanes),
  * with edge tiles in M and N, several K and M cache blocks, constant
  * (layout panels: packed at compile time; row-major: read in place) and
- * run-time B, contiguous and strided B,
+ * run-time B, contiguous and strided B, A blocks copied (row strides of
+ * 2 and 4 KiB), run-time B packed per panel (row stride 2 KiB),
  * transposed A, and the Gemm epilogue (alpha, bias row, full / column /
  * scalar C with beta); threads: GEMM tasks and row-parallel nodes
  * (LayerNorm, Softmax, elementwise) give bitwise the serial result. */
@@ -95,6 +96,15 @@ static void test_matmul_shapes(void **state)
 	matmul_case(300, 512, 420, true);
 	matmul_case(300, 512, 420, false);
 	matmul_case(300, 512, 420, 2);
+	/* A's row stride 4 KiB: the micro-kernels of the first column panel
+	 * copy the next tile's rows (remainder rows in both row blocks: 271 =
+	 * 252 + 19); B an input with a 2 KiB row stride: packed per panel */
+	matmul_case(271, 1024, 512, true);
+	matmul_case(271, 1024, 512, false);
+	/* one full tile, whose micro-kernel copies the 5 (AVX2: 5 of a 6-row
+	 * tile's worth) remaining rows */
+	matmul_case(17, 512, 100, true);
+	matmul_case(30, 512, 100, false);
 }
 
 /* Batched MatMul with B transposed through strides: [H,M,D] x [H,D,N] where
@@ -235,8 +245,8 @@ static void run_batched(float *y, const float *a, const float *b, int64_t H, int
 static void test_threads_bitwise(void **state)
 {
 	(void)state;
-	const int64_t shapes[3][4] = {{6, 37, 20, 41}, {1, 300, 270, 200}, {1, 300, 512, 420}};
-	for (int s = 0; s < 3; s++) {
+	const int64_t shapes[4][4] = {{6, 37, 20, 41}, {1, 300, 270, 200}, {1, 300, 512, 420}, {1, 271, 1024, 512}};
+	for (int s = 0; s < 4; s++) {
 		int64_t H = shapes[s][0], M = shapes[s][1], K = shapes[s][2], N = shapes[s][3];
 		size_t na = (size_t)(H * M * K), nb = (size_t)(H * K * N), ny = (size_t)(H * M * N);
 		float *a = malloc(na * 4), *b = malloc(nb * 4), *y0 = malloc(ny * 4), *y = malloc(ny * 4);
