@@ -727,18 +727,41 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 	const KGemm *g = P->g;
 	CgLoop lk, lj;
 	if (g->b_koff) {
-		/* the panel's column offsets once, then a load per element */
-		LLVMValueRef joffs = cg_alloca(cg, LLVMArrayType2(cg->t_i64, (uint64_t)P->nr), "joffs");
+		/* the panel's column offsets (and position codes) once, then a
+		 * load per element (a padding test per element with codes) */
+		LLVMTypeRef at = LLVMArrayType2(cg->t_i64, (uint64_t)P->nr);
+		LLVMValueRef joffs = cg_alloca(cg, at, "joffs");
+		LLVMValueRef jposs = g->b_kpos ? cg_alloca(cg, at, "jposs") : NULL;
 		cg_for(cg, &lj, 0, ncols);
 		LLVMBuildStore(cg->b, g->b_joff(cg, g->b_elem_arg, cg_add_i64(cg, j, lj.iv)),
 		               LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, joffs, &lj.iv, 1, ""));
+		if (jposs)
+			LLVMBuildStore(cg->b, g->b_jpos(cg, g->b_elem_arg, cg_add_i64(cg, j, lj.iv)),
+			               LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, jposs, &lj.iv, 1, ""));
 		cg_for_end(cg, &lj);
 		cg_for(cg, &lk, 0, kc);
 		LLVMValueRef ko = g->b_koff(cg, g->b_elem_arg, cg_add_i64(cg, pcv, lk.iv));
+		LLVMValueRef kp = jposs ? g->b_kpos(cg, g->b_elem_arg, cg_add_i64(cg, pcv, lk.iv)) : NULL;
 		LLVMValueRef row = cg_mul_i64(cg, lk.iv, P->nr);
 		cg_for(cg, &lj, 0, ncols);
 		LLVMValueRef jo = LLVMBuildLoad2(cg->b, cg->t_i64, LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, joffs, &lj.iv, 1, ""), "");
-		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->b, cg_add_i64(cg, ko, jo)), "");
+		LLVMValueRef off = cg_add_i64(cg, ko, jo);
+		LLVMValueRef ok = NULL;
+		if (jposs) {
+			LLVMValueRef code = cg_add_i64(cg, kp, LLVMBuildLoad2(cg->b, cg->t_i64,
+			                               LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, jposs, &lj.iv, 1, ""), ""));
+			LLVMValueRef y = LLVMBuildSub(cg->b, LLVMBuildLShr(cg->b, code, cg_i64(cg, 32), ""),
+			                              cg_i64(cg, KERN_POS_BIAS), "");
+			LLVMValueRef x = LLVMBuildSub(cg->b, LLVMBuildAnd(cg->b, code, cg_i64(cg, 0xffffffffLL), ""),
+			                              cg_i64(cg, KERN_POS_BIAS), "");
+			ok = LLVMBuildAnd(cg->b, LLVMBuildICmp(cg->b, LLVMIntULT, y, cg_i64(cg, g->b_pos_lim[0]), ""),
+			                  LLVMBuildICmp(cg->b, LLVMIntULT, x, cg_i64(cg, g->b_pos_lim[1]), ""), "");
+			/* padding: read element 0 (inside b) and drop it */
+			off = LLVMBuildSelect(cg->b, ok, off, cg_i64(cg, 0), "");
+		}
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->b, off), "");
+		if (ok)
+			x = LLVMBuildSelect(cg->b, ok, x, cg_f32(cg, 0.0f), "");
 		LLVMBuildStore(cg->b, x, cg_gep_f32(cg, P->bbuf, cg_add_i64(cg, row, lj.iv)));
 		cg_for_end(cg, &lj);
 		cg_for_end(cg, &lk);
