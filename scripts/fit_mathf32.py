@@ -141,7 +141,8 @@ def main():
 		c, e * 1.55, 2.0 ** -23)
 	# erf in 8 pieces by k = floor(2|x|) (mathfn.c erf_f32); erf ~ 0.52-1
 	# above 0.5, ulp 2^-24.  Exhaustively checked in float (every x in
-	# [0, 4.5], with and without FMA) against double erf: test_mathfn.
+	# [-4.5, 4.5], with and without FMA) against double erf: test_mathfn
+	# test_erf_pieces, max 0.649 ulp with FMA, 0.779 without.
 	c, e = lawson(erf_q, 0.0, 0.25, 4)
 	# piece 0: Q; the ulp of erf(x)/x ~ 1.1 is 2^-23
 	pieces = [([0.0] * 3 + list(c), 0.0, e / 2.0 ** -23)]
