@@ -213,10 +213,30 @@ static LLVMValueRef pow2i(M *m, LLVMValueRef n)
 	return frombits(m, e);
 }
 
+/* Whether scale2() uses AVX-512's vscalefps: 16 f32 lanes of AVX-512 code. */
+static bool scalef_isa(const Cg *cg, int w)
+{
+	return w == 16 && cg->isa.name && !strcmp(cg->isa.name, "avx512");
+}
+
 /* x * 2^n in two steps, so that results may be subnormal or overflow to
- * inf; |n| <= 2*(bias-1). */
+ * inf; |n| <= 2*(bias-1).  The first product is exact (x of moderate
+ * size: callers pass ~[0.5, 2]), so the result is x * 2^n rounded once:
+ * what AVX-512's vscalefps computes in one instruction, used there. */
 static LLVMValueRef scale2(M *m, LLVMValueRef x, LLVMValueRef n)
 {
+	if (!m->dbl && scalef_isa(m->cg, m->w)) {
+		Cg *cg = m->cg;
+		const char *name = "llvm.x86.avx512.mask.scalef.ps.512";
+		unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+		assert(id != 0);
+		LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, NULL, 0);
+		LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, NULL, 0);
+		LLVMValueRef args[5] = {x, LLVMBuildSIToFP(m->b, n, m->t, ""), LLVMGetUndef(m->t),
+		                        LLVMConstInt(LLVMInt16TypeInContext(cg->ctx), 0xffff, 0),
+		                        LLVMConstInt(LLVMInt32TypeInContext(cg->ctx), 4, 0)};
+		return LLVMBuildCall2(m->b, ft, fn, args, 5, "");
+	}
 	LLVMValueRef n1 = LLVMBuildAShr(m->b, n, KI(m, 1), "");
 	LLVMValueRef n2 = LLVMBuildSub(m->b, n, n1, "");
 	return mul(m, mul(m, x, pow2i(m, n1)), pow2i(m, n2));
@@ -1280,10 +1300,11 @@ static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, int w, LLVMTypeRef *fty)
 	 * one helper per setting, should a module mix target machines */
 	bool fma_dep = !dbl && cg->isa.fma && !mf_table[id].via_double &&
 		(id == MF_ERF || id == MF_ERFC || id == MF_TANH || id == MF_SIGMOID);
-	/* f32 erf on AVX2/AVX-512 vectors uses their permute instructions: one
-	 * helper per ISA, built with its features (inlined only into that
-	 * ISA's functions, whose features include them) */
-	bool isa_dep = !dbl && id == MF_ERF && erf_permute_isa(cg, w);
+	/* f32 bodies on AVX2/AVX-512 vectors may use their instructions (erf:
+	 * vpermps, scale2: vscalefps): one helper per ISA, built with its
+	 * features (inlined only into that ISA's functions, whose features
+	 * include them) */
+	bool isa_dep = !dbl && !mf_table[id].via_double && (erf_permute_isa(cg, w) || scalef_isa(cg, w));
 	snprintf(name, sizeof name, "onnxcc_math_%s_%s%s%s%s%s", mf_table[id].name, lanes,
 		dbl ? "f64" : "f32", fma_dep ? "_fma" : "", isa_dep ? "_" : "", isa_dep ? cg->isa.name : "");
 	/* The cache (scalars only) is trusted only when it matches cg->mod's
