@@ -151,20 +151,26 @@ LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max
 
 /* row[j] = exp(row[j] - m) for j < n; returns the sum of the new row:
  * W-lane vectors over full chunks (vector exp, lanes summed in vector
- * accumulators, folded in order), then the tail element by element (the
- * scalar exp gives the same values as a lane of the vector one). */
+ * accumulators, folded in order), then the tail as one masked vector
+ * (masked load and store: nothing past row[n - 1] is touched) whose lanes
+ * are added to the sum one by one, in order — the same values and the
+ * same sum as an element-by-element tail (a lane of the vector exp is the
+ * scalar exp), for one vector exp instead of up to W - 1 scalar ones. */
 LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m)
 {
 	int w = cg->isa.vlen < 1 ? 1 : cg->isa.vlen;
 	int64_t full = w > 1 ? n / w : 0, rem = n - full * w;
 	LLVMValueRef r = cg_f32(cg, 0.0f);
-	if (full) {
-		LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
-		LLVMValueRef acc = cg_alloca(cg, vt, "esum");
-		LLVMBuildStore(cg->b, LLVMConstNull(vt), acc);
-		LLVMValueRef mv = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), m, cg_i32(cg, 0), "");
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMValueRef mv = NULL;
+	if (w > 1) {
+		mv = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), m, cg_i32(cg, 0), "");
 		mv = LLVMBuildShuffleVector(cg->b, mv, LLVMGetUndef(vt),
 		                            LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)w)), "");
+	}
+	if (full) {
+		LLVMValueRef acc = cg_alloca(cg, vt, "esum");
+		LLVMBuildStore(cg->b, LLVMConstNull(vt), acc);
 		CgLoop l;
 		cg_for(cg, &l, 0, full);
 		LLVMValueRef p = cg_gep_f32(cg, row, cg_mul_i64(cg, l.iv, w));
@@ -180,7 +186,22 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
 		for (int i = 1; i < w; i++)
 			r = LLVMBuildFAdd(cg->b, r, LLVMBuildExtractElement(cg->b, a, cg_i32(cg, i), ""), "");
 	}
-	if (rem) {
+	if (rem && w > 1) {
+		LLVMValueRef lanes[64];
+		assert(w <= 64);
+		for (int i = 0; i < w; i++)
+			lanes[i] = LLVMConstInt(cg->t_i1, i < rem, 0);
+		LLVMValueRef mask = LLVMConstVector(lanes, (unsigned)w);
+		LLVMValueRef p = cg_gep_f32(cg, row, cg_i64(cg, full * w));
+		LLVMTypeRef over[2] = {vt, cg->t_ptr};
+		LLVMValueRef largs[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
+		LLVMValueRef x = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
+		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, x, mv, ""));
+		LLVMValueRef sargs[4] = {e, p, cg_i32(cg, 4), mask};
+		kern_intrinsic(cg, "llvm.masked.store", over, 2, sargs, 4);
+		for (int64_t i = 0; i < rem; i++)
+			r = LLVMBuildFAdd(cg->b, r, LLVMBuildExtractElement(cg->b, e, cg_i32(cg, (int)i), ""), "");
+	} else if (rem) {
 		LLVMValueRef acc = cg_alloca(cg, cg->t_f32, "etail");
 		LLVMBuildStore(cg->b, r, acc);
 		CgLoop l;

@@ -360,6 +360,31 @@ static LLVMValueRef im2col_joff(Cg *cg, void *arg, LLVMValueRef jv)
 	return idx;
 }
 
+/* Position codes of a padded 2-D im2col (KGemm.b_kpos/b_jpos): the input
+ * row and column of B(k, j) are (kh*dh) + (oh*sh - pbh) and (kw*dw) +
+ * (ow*sw - pbw), the j parts biased by KERN_POS_BIAS. */
+static LLVMValueRef im2col_kpos(Cg *cg, void *arg, LLVMValueRef kv)
+{
+	const Im2col *ic = arg;
+	const Geom *g = ic->g;
+	LLVMValueRef r = LLVMBuildURem(cg->b, kv, cg_i64(cg, ic->wsp), "");
+	LLVMValueRef kh = LLVMBuildUDiv(cg->b, r, cg_i64(cg, g->ker[1]), "");
+	LLVMValueRef kw = LLVMBuildURem(cg->b, r, cg_i64(cg, g->ker[1]), "");
+	return cg_add_i64(cg, LLVMBuildShl(cg->b, cg_mul_i64(cg, kh, g->dil[0]), cg_i64(cg, 32), ""),
+	                  cg_mul_i64(cg, kw, g->dil[1]));
+}
+
+static LLVMValueRef im2col_jpos(Cg *cg, void *arg, LLVMValueRef jv)
+{
+	const Im2col *ic = arg;
+	const Geom *g = ic->g;
+	LLVMValueRef oh = LLVMBuildUDiv(cg->b, jv, cg_i64(cg, g->out[1]), "");
+	LLVMValueRef ow = LLVMBuildURem(cg->b, jv, cg_i64(cg, g->out[1]), "");
+	LLVMValueRef y = cg_add_i64(cg, cg_mul_i64(cg, oh, g->str[0]), cg_i64(cg, KERN_POS_BIAS - g->pb[0]));
+	LLVMValueRef x = cg_add_i64(cg, cg_mul_i64(cg, ow, g->str[1]), cg_i64(cg, KERN_POS_BIAS - g->pb[1]));
+	return cg_add_i64(cg, LLVMBuildShl(cg->b, y, cg_i64(cg, 32), ""), x);
+}
+
 /* The implicit B of one output row of a 2-D conv (the row form): B(k, j)
  * with k = (c, kh, kw) and j = ow, no division of j.  htest: b points at
  * the group's X and the row is the constant oh (a border row: kh taps
@@ -563,6 +588,18 @@ static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 		if (!padded) {
 			kg.b_koff = im2col_koff;
 			kg.b_joff = im2col_joff;
+		} else if (k == 2 && g->in[0] < KERN_POS_BIAS / 4 && g->in[1] < KERN_POS_BIAS / 4 &&
+		           (g->out[0] * g->str[0] + g->ker[0] * g->dil[0]) < KERN_POS_BIAS / 4 &&
+		           (g->out[1] * g->str[1] + g->ker[1] * g->dil[1]) < KERN_POS_BIAS / 4 &&
+		           g->pb[0] < KERN_POS_BIAS / 4 && g->pb[1] < KERN_POS_BIAS / 4) {
+			/* offsets as without padding (taps in the padding are
+			 * never read), validity from position codes */
+			kg.b_koff = im2col_koff;
+			kg.b_joff = im2col_joff;
+			kg.b_kpos = im2col_kpos;
+			kg.b_jpos = im2col_jpos;
+			kg.b_pos_lim[0] = g->in[0];
+			kg.b_pos_lim[1] = g->in[1];
 		}
 	}
 	if (bias != IR_NONE) {

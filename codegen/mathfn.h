@@ -14,10 +14,10 @@
  * Accuracy (measured by tests/unit/test_mathfn.c against libm):
  *   f32: exp, expm1, log computed in float, <= 2 ulp; erf, tanh, sigmoid
  *        computed in float, <= 1 ulp; erfc computed in float, <= 1.5 ulp
- *        where the result is not subnormal (measured maxima: erf 0.90,
- *        tanh 0.87, sigmoid 0.74, erfc 1.15 ulp, every 256th float with
- *        FMA; no larger on baseline x86-64 without FMA, every 4096th
- *        float); log1p, sin,
+ *        where the result is not subnormal (measured maxima: erf 0.65
+ *        (every float), tanh 0.87, sigmoid 0.74, erfc 1.15 ulp, every
+ *        256th float with FMA; no larger on baseline x86-64 without FMA,
+ *        every 4096th float); log1p, sin,
  *        cos, tan, atan, asin, acos, pow computed in double and rounded
  *        once, <= 1 ulp (sin/cos/tan for every finite float: arguments
  *        from 2^20 up are reduced with 4/pi to 96 bits).

@@ -62,6 +62,8 @@ typedef struct Prog {
 	LLVMValueRef *vals;  /* the LLVM value of each register (build time) */
 	int nargs, arg0, ret;
 	uint64_t *tables[4];
+	LLVMValueRef table_of[4];   /* the global each table was read from */
+	int64_t table_n[4];
 	int ntables;
 } Prog;
 
@@ -133,9 +135,15 @@ static int reg_of(Prog *p, LLVMValueRef v)
 	return p->nregs++;
 }
 
-/* A constant global [N x i32/i64] as a uint64 table; NULL if not one. */
+/* A constant global [N x i32/i64] as a uint64 table (read once per
+ * global); NULL if not one. */
 static uint64_t *global_table(Prog *p, LLVMValueRef g, int64_t *n)
 {
+	for (int i = 0; i < p->ntables; i++)
+		if (p->table_of[i] == g) {
+			*n = p->table_n[i];
+			return p->tables[i];
+		}
 	if (!LLVMIsAGlobalVariable(g) || !LLVMIsGlobalConstant(g) || p->ntables == 4)
 		return NULL;
 	LLVMValueRef init = LLVMGetInitializer(g);
@@ -152,6 +160,8 @@ static uint64_t *global_table(Prog *p, LLVMValueRef g, int64_t *n)
 		}
 		t[i] = LLVMConstIntGetZExtValue(e);
 	}
+	p->table_of[p->ntables] = g;
+	p->table_n[p->ntables] = *n;
 	p->tables[p->ntables++] = t;
 	return t;
 }

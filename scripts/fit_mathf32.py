@@ -10,8 +10,6 @@ mpmath.  Reference values come from mpmath at 40 digits; the fit is a
 near-minimax polynomial obtained by Lawson's iteratively reweighted least
 squares (absolute error) on a Chebyshev grid.
 
-  erf_small   Q(z) ~ erf(x)/x - 1,        z = x^2, |x| <= 0.75:
-              erf(x) = x + x*Q(x^2)
   erfc_s      S(t) ~ ((1+2x) exp(x^2) erfc(x) - 1)/(1+t),  t = (x-3)/(x+3),
               x in [0, 10.06] (t in [-1, 0.541]); the form is
               M. M. Shepherd and J. G. Laframboise, "Chebyshev approximation
@@ -20,8 +18,14 @@ squares (absolute error) on a Chebyshev grid.
               erfc(x) = exp(-x^2) (1 + (1+t) S(t)) / (1+2x)
               (P = (1+t) S vanishes at x = 0, so its rounding error does
               too: 1 + P is not rounded at all, see mathfn.c)
-  erf_mid     erf(u + mid) on [0.75, 1.25), [1.25, 2), [2, 3.92), u = x - mid
-              (mid 1, 1.625, 2.96):  erf(x) = P(x - mid)
+  erf_tab     erf in 8 pieces chosen by k = floor(2|x|), |x| < 3.92:
+              k = 0: Q(z) ~ erf(x)/x - 1, z = x^2 (|x| < 0.5), erf = x + x Q;
+              k = 1..7: P_k(u) ~ erf(u + mid_k), u = |x| - mid_k on
+              [k/2, (k+1)/2) (the last up to 3.92), mid_k a float near the
+              middle whose erf rounds to float with almost no error (the
+              constant term's rounding cannot be absorbed by the fit);
+              all pieces padded with leading zeros to 8 coefficients, so
+              that one Horner loop with per-lane coefficients serves all
   tanh_small  R(z) ~ (tanh(x)/x - 1)/z,   z = x^2, |x| <= 0.55:
               tanh(x) = x + x*(z*R(z))
 """
@@ -101,6 +105,25 @@ def tanh_r(z):
 	return (mp.tanh(x) / x - 1) / z
 
 
+ERF_ONE = 3.92   # float erf(x) rounds to 1 from here on (mathfn.c ERF_F32_ONE)
+
+
+def erf_mid(lo, hi):
+	"""A float near (lo+hi)/2 whose erf is closest to a float (relative to
+	the ulp 2^-24), within Sterbenz's range (x - mid exact on [lo, hi))."""
+	cen = (lo + hi) / 2
+	best = None
+	for i in range(-4000, 4001):
+		m = float(np.float32(cen + i * 1e-5))
+		if not (hi / 2 <= m <= 2 * lo):
+			continue
+		r = mp.erf(m)
+		score = float(abs(mp.mpf(float(np.float32(float(r)))) - r) / 2.0 ** -24) + abs(m - cen)
+		if best is None or score < best[0]:
+			best = (score, m)
+	return best[1]
+
+
 def main():
 	# x beyond which float erfc(x) rounds to +0 (erfc < 2^-150)
 	lo, hi = mp.mpf(9), mp.mpf(11)
@@ -111,21 +134,31 @@ def main():
 		else:
 			lo = mid
 	print("/* erfc(x) < 2^-150 (rounds to +0 in float) for x > %.9g */" % lo)
-	c, e = lawson(erf_q, 0.0, 0.75 ** 2, 6)
-	# |erf| < 0.75 uses Q; the ulp of erf(x)/x ~ 1.1 is 2^-23
-	emit("erf_small_f32", "erf(x)/x - 1 in z = x^2, |x| <= 0.75", c, e, 2.0 ** -23)
 	tmax = (10.06 - 3) / (10.06 + 3)
 	c, e = lawson(erfc_s, -1.0, tmax, 9, n=1500, iters=30)
 	# P = (1+t) S with 1+t <= 1.55; the ulp of 1 + P is 2^-23
 	emit("erfc_s_f32", "((1+2x) exp(x^2) erfc(x) - 1)/(1+t) in t = (x-3)/(x+3), x in [0, 10.06]",
 		c, e * 1.55, 2.0 ** -23)
-	# erf on [0.75, 3.92) in three pieces, polynomials in u = x - mid (mid
-	# a float, so that x - mid is exact by Sterbenz's lemma); erf ~ 0.7-1,
-	# ulp 2^-24.  Exhaustively checked in float (every x in the range, with
-	# and without FMA) against double erf: see mathfn.c erf_f32.
-	for (a, b, mid, deg) in ((0.75, 1.25, 1.0, 10), (1.25, 2.0, 1.625, 11), (2.0, 3.92, 2.96, 12)):
-		c, e = lawson(lambda u, mid=mid: mp.erf(u + mid), a - mid, b - mid, deg, n=800, iters=25)
-		emit("erf_mid_f32 (x - %g)" % mid, "erf(u + %g), x in [%g, %g)" % (mid, a, b), c, e, 2.0 ** -24)
+	# erf in 8 pieces by k = floor(2|x|) (mathfn.c erf_f32); erf ~ 0.52-1
+	# above 0.5, ulp 2^-24.  Exhaustively checked in float (every x in
+	# [-4.5, 4.5], with and without FMA) against double erf: test_mathfn
+	# test_erf_pieces, max 0.649 ulp with FMA, 0.779 without.
+	c, e = lawson(erf_q, 0.0, 0.25, 4)
+	# piece 0: Q; the ulp of erf(x)/x ~ 1.1 is 2^-23
+	pieces = [([0.0] * 3 + list(c), 0.0, e / 2.0 ** -23)]
+	for k in range(1, 8):
+		lo, hi = k / 2, min((k + 1) / 2, ERF_ONE)
+		mid = erf_mid(lo, hi)
+		c, e = lawson(lambda u, mid=mid: mp.erf(u + mid), lo - mid, hi - mid, 7, n=800, iters=25)
+		pieces.append((list(c), mid, e / 2.0 ** -24))
+	print("/* erf pieces k = floor(2|x|): fit errors (ulp) %s */" % ", ".join("%.3f" % p[2] for p in pieces))
+	print("static const double erf_mid_f32[8] = {")
+	print("\t" + ", ".join("%.9g" % p[1] for p in pieces) + ",")
+	print("};")
+	print("static const double erf_tab_f32[8][8] = {   /* [coefficient, highest first][piece] */")
+	for i in range(8):
+		print("\t{" + ", ".join("%.9g" % p[0][i] for p in pieces) + "},")
+	print("};")
 	c, e = lawson(tanh_r, 0.0, 0.55 ** 2, 5)
 	# the term z*R is at most 0.1 of tanh(x)/x ~ 1
 	emit("tanh_small_f32", "(tanh(x)/x - 1)/x^2 in z = x^2, |x| <= 0.55", c, e, 2.0 ** -23 / 0.3025)

@@ -775,6 +775,46 @@ static LLVMValueRef max_i64(Cg *cg, LLVMValueRef a, int64_t b)
 	return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, a, cg_i64(cg, b), ""), a, cg_i64(cg, b), "");
 }
 
+/* Columns [c0, c1) (panel-relative) of a b_row run with element stride s
+ * (2 or 4: p[(j + c) * s]) into dst[c]: W columns at a time as s
+ * contiguous vector loads deinterleaved by shuffles (a scalar strided copy
+ * is vectorised into gathers, slow on Zen), the rest one by one.  A vector
+ * chunk is taken only while column c + W is valid too, so that its reads,
+ * up to p[(j + c + W - 1) * s + s - 1], stay below that column's element
+ * (inside X).  Exact copies: the bits do not depend on the path. */
+static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, LLVMValueRef dst,
+                             LLVMValueRef c0, LLVMValueRef c1)
+{
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	/* chunks: (c1 - c0 - 1) / W (sdiv: 0 for an empty run) */
+	LLVMValueRef nch = LLVMBuildSDiv(cg->b, LLVMBuildNSWSub(cg->b, LLVMBuildNSWSub(cg->b, c1, c0, ""), cg_i64(cg, 1), ""),
+	                                 cg_i64(cg, w), "");
+	CgLoop lv;
+	cg_for_v(cg, &lv, cg_i64(cg, 0), nch);
+	LLVMValueRef c = cg_add_i64(cg, c0, cg_mul_i64(cg, lv.iv, w));
+	LLVMValueRef src = cg_gep_f32(cg, p, cg_mul_i64(cg, cg_add_i64(cg, j, c), s));
+	LLVMValueRef v[4];
+	for (int q = 0; q < s; q++)
+		v[q] = vload(cg, vt, w, cg_gep_f32(cg, src, cg_i64(cg, (int64_t)q * w)), w);
+	/* every other element of two vectors, log2(s) times */
+	LLVMValueRef even[64];
+	for (int i = 0; i < w; i++)
+		even[i] = cg_i32(cg, 2 * i);
+	LLVMValueRef mask = LLVMConstVector(even, (unsigned)w);
+	for (int n = s; n > 1; n /= 2)
+		for (int q = 0; q < n / 2; q++)
+			v[q] = LLVMBuildShuffleVector(cg->b, v[2 * q], v[2 * q + 1], mask, "");
+	vstore(cg, vt, w, cg_gep_f32(cg, dst, c), v[0], w);
+	cg_for_end(cg, &lv);
+	CgLoop lc;
+	cg_for_v(cg, &lc, cg_add_i64(cg, c0, cg_mul_i64(cg, nch, w)), c1);
+	LLVMValueRef si = cg_mul_i64(cg, cg_add_i64(cg, j, lc.iv), s);
+	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildGEP2(cg->b, cg->t_f32, p, &si, 1, ""), "");
+	LLVMBuildStore(cg->b, x, cg_gep_f32(cg, dst, lc.iv));
+	cg_for_end(cg, &lc);
+}
+
 /* Copies the runtime B panel (kc x ncols at rows pc.., columns j..) into the
  * stack buffer with row stride NR. */
 static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef j,
@@ -783,18 +823,41 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 	const KGemm *g = P->g;
 	CgLoop lk, lj;
 	if (g->b_koff) {
-		/* the panel's column offsets once, then a load per element */
-		LLVMValueRef joffs = cg_alloca(cg, LLVMArrayType2(cg->t_i64, (uint64_t)P->nr), "joffs");
+		/* the panel's column offsets (and position codes) once, then a
+		 * load per element (a padding test per element with codes) */
+		LLVMTypeRef at = LLVMArrayType2(cg->t_i64, (uint64_t)P->nr);
+		LLVMValueRef joffs = cg_alloca(cg, at, "joffs");
+		LLVMValueRef jposs = g->b_kpos ? cg_alloca(cg, at, "jposs") : NULL;
 		cg_for(cg, &lj, 0, ncols);
 		LLVMBuildStore(cg->b, g->b_joff(cg, g->b_elem_arg, cg_add_i64(cg, j, lj.iv)),
 		               LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, joffs, &lj.iv, 1, ""));
+		if (jposs)
+			LLVMBuildStore(cg->b, g->b_jpos(cg, g->b_elem_arg, cg_add_i64(cg, j, lj.iv)),
+			               LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, jposs, &lj.iv, 1, ""));
 		cg_for_end(cg, &lj);
 		cg_for(cg, &lk, 0, kc);
 		LLVMValueRef ko = g->b_koff(cg, g->b_elem_arg, cg_add_i64(cg, pcv, lk.iv));
+		LLVMValueRef kp = jposs ? g->b_kpos(cg, g->b_elem_arg, cg_add_i64(cg, pcv, lk.iv)) : NULL;
 		LLVMValueRef row = cg_mul_i64(cg, lk.iv, P->nr);
 		cg_for(cg, &lj, 0, ncols);
 		LLVMValueRef jo = LLVMBuildLoad2(cg->b, cg->t_i64, LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, joffs, &lj.iv, 1, ""), "");
-		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->b, cg_add_i64(cg, ko, jo)), "");
+		LLVMValueRef off = cg_add_i64(cg, ko, jo);
+		LLVMValueRef ok = NULL;
+		if (jposs) {
+			LLVMValueRef code = cg_add_i64(cg, kp, LLVMBuildLoad2(cg->b, cg->t_i64,
+			                               LLVMBuildInBoundsGEP2(cg->b, cg->t_i64, jposs, &lj.iv, 1, ""), ""));
+			LLVMValueRef y = LLVMBuildSub(cg->b, LLVMBuildLShr(cg->b, code, cg_i64(cg, 32), ""),
+			                              cg_i64(cg, KERN_POS_BIAS), "");
+			LLVMValueRef x = LLVMBuildSub(cg->b, LLVMBuildAnd(cg->b, code, cg_i64(cg, 0xffffffffLL), ""),
+			                              cg_i64(cg, KERN_POS_BIAS), "");
+			ok = LLVMBuildAnd(cg->b, LLVMBuildICmp(cg->b, LLVMIntULT, y, cg_i64(cg, g->b_pos_lim[0]), ""),
+			                  LLVMBuildICmp(cg->b, LLVMIntULT, x, cg_i64(cg, g->b_pos_lim[1]), ""), "");
+			/* padding: read element 0 (inside b) and drop it */
+			off = LLVMBuildSelect(cg->b, ok, off, cg_i64(cg, 0), "");
+		}
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->b, off), "");
+		if (ok)
+			x = LLVMBuildSelect(cg->b, ok, x, cg_f32(cg, 0.0f), "");
 		LLVMBuildStore(cg->b, x, cg_gep_f32(cg, P->bbuf, cg_add_i64(cg, row, lj.iv)));
 		cg_for_end(cg, &lj);
 		cg_for_end(cg, &lk);
@@ -812,6 +875,10 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 		LLVMValueRef row = cg_mul_i64(cg, lk.iv, P->nr);
 		LLVMValueRef bounds[4] = {cg_i64(cg, 0), jlo, jhi, cg_i64(cg, ncols)};
 		for (int part = 0; part < 3; part++) {
+			if (part == 1 && (g->b_row_cs == 2 || g->b_row_cs == 4) && cg->isa.vlen >= 4) {
+				copy_strided_run(cg, p, j, g->b_row_cs, cg_gep_f32(cg, P->bbuf, row), jlo, jhi);
+				continue;
+			}
 			CgLoop lc;
 			cg_for_v(cg, &lc, bounds[part], bounds[part + 1]);
 			LLVMValueRef x = cg_f32(cg, 0.0f);

@@ -80,6 +80,15 @@ typedef struct KGemm {
 	 * once, and each element of a row costs a load. */
 	LLVMValueRef (*b_koff)(Cg *cg, void *arg, LLVMValueRef k);
 	LLVMValueRef (*b_joff)(Cg *cg, void *arg, LLVMValueRef j);
+	/* Optional, with b_koff/b_joff, for such a B with padding (a padded 2-D
+	 * im2col): two coordinates per element as an i64 code
+	 * b_kpos(k) + b_jpos(j) = ((y + KERN_POS_BIAS) << 32) + (x + KERN_POS_BIAS)
+	 * (each part in [0, 2^32) for every k, j); B[k,j] is 0 unless
+	 * y < b_pos_lim[0] and x < b_pos_lim[1] (both >= 0), and only then is
+	 * its offset read.  Vectorisable: no division per element. */
+	LLVMValueRef (*b_kpos)(Cg *cg, void *arg, LLVMValueRef k);
+	LLVMValueRef (*b_jpos)(Cg *cg, void *arg, LLVMValueRef j);
+	int64_t b_pos_lim[2];
 	int nbatch_dims;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK],
 	        res_bs[IR_MAX_RANK];
@@ -90,6 +99,7 @@ typedef struct KGemm {
  * target) and M*N*K >= KERN_GEMM_MIN_WORK.  passes/fuse_slice_gemm.c reads
  * them so that a GEMM and the blocks it is split into take the same path. */
 #define KERN_GEMM_MAX_VLEN 16
+#define KERN_POS_BIAS (INT64_C(1) << 30)   /* see KGemm.b_kpos */
 #define KERN_GEMM_MIN_WORK 4096
 
 /* True when kern_gemm() handles this product on cg's target (f32, a vector

@@ -231,6 +231,11 @@ static void test_conv_gemm(void **state)
 	conv_case((Case){1, 2, 2, 52, 8, 3, 3, 1, 1, 1, 1, {2, 1, 2, 1}, 1, true}); /* no interior row */
 	conv_case((Case){1, 6, 9, 49, 16, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 2, true});
 	conv_case((Case){1, 3, 12, 200, 16, 4, 4, 4, 4, 1, 1, {0, 0, 0, 0}, 1, true});
+	/* stride 2 and 4 runs (packed by vector loads and shuffles): PVT's
+	 * 7x7 stride 4 stem, and a stride-2 run reaching the end of X (no
+	 * bottom/right padding: the vector chunks must stop short of it) */
+	conv_case((Case){1, 3, 9, 131, 16, 7, 7, 4, 4, 1, 1, {3, 3, 3, 3}, 1, true});
+	conv_case((Case){1, 4, 7, 70, 8, 3, 3, 2, 2, 1, 1, {1, 1, 0, 0}, 1, true});
 	/* more border rows than the row form takes: whole-plane im2col */
 	conv_case((Case){1, 2, 3, 50, 8, 2, 2, 1, 1, 1, 1, {6, 1, 6, 1}, 1, true});
 	/* K of two cache blocks (C*kh*kw = 300) */

@@ -119,6 +119,12 @@ static const char *fn_features(LLVMValueRef f, unsigned *len)
 	return a ? LLVMGetStringAttributeValue(a, len) : NULL;
 }
 
+static bool has_enum(LLVMValueRef f, const char *name)
+{
+	unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+	return LLVMGetEnumAttributeAtIndex(f, LLVMAttributeFunctionIndex, kind) != NULL;
+}
+
 static bool has_optsize(LLVMValueRef f)
 {
 	unsigned kind = LLVMGetEnumAttributeKindForName("optsize", 7);
@@ -145,8 +151,10 @@ static void inspect(Cg *cg)
 			assert_false(has_optsize(f));
 		}
 		/* a variant's functions (node, tasks, micro-kernels) carry its
-		 * features; the baseline's are found through their dispatchers */
-		if (fs && !LLVMIsDeclaration(f)) {
+		 * features; the baseline's are found through their dispatchers.
+		 * (mathfn's always-inline helpers built with an ISA's
+		 * instructions carry its features too; they are inlined away.) */
+		if (fs && !LLVMIsDeclaration(f) && !has_enum(f, "alwaysinline")) {
 			n_isa_fns++;
 			n_isa_optsize += has_optsize(f);
 		}
