@@ -216,11 +216,45 @@ static KAct epi_act(const Node *n)
 	       : !strcmp(a, "gelu_tanh") ? KACT_GELU_TANH : KACT_NONE;
 }
 
+/* MatMulEpi's LayerNorm (norm_scale, ops.def) over Y's rows of N, in
+ * place, into *a; false when it has none. */
+static bool epi_norm(Cg *cg, const Node *n, CgLnRows *a)
+{
+	if (n->nin < 6 || n->in[5] == IR_NONE)
+		return false;
+	const Value *Y = gval(cg->g, n->out[0]);
+	*a = (CgLnRows){
+		.x = n->out[0], .scale = n->in[5], .bias = n->nin > 6 ? n->in[6] : IR_NONE, .y = n->out[0],
+		.mean = IR_NONE, .inv_std = IR_NONE, .inner = Y->shape.dims[Y->shape.rank - 1],
+		.eps = attr_float(n, "norm_epsilon", 1e-5f),
+	};
+	return true;
+}
+
+/* The LayerNorm of MatMulEpi n (if any) after its product and epilogue
+ * wrote Y, off the kernel path. */
+static void norm_loop(Cg *cg, const Node *n)
+{
+	CgLnRows a;
+	if (!epi_norm(cg, n, &a))
+		return;
+	int64_t total = shape_numel(&gval(cg->g, n->out[0])->shape);
+	kern_rows(cg, total / a.inner, 3 * total, cg_layernorm_rows, &a);
+}
+
 /* MatMulEpi's epilogue on the GEMM kernel: bias [N] per column, res with
  * Y's rows (row stride N; batch strides are the caller's), activation,
- * scale and beta (ops.def). */
-static void epi_kgemm(Cg *cg, const Node *n, int64_t N, KGemm *k)
+ * scale and beta, then the LayerNorm as the kernel's row epilogue (ops.def;
+ * *ln holds its arguments while the kernel is emitted). */
+static void epi_kgemm(Cg *cg, const Node *n, int64_t N, KGemm *k, CgLnRows *ln)
 {
+	if (epi_norm(cg, n, ln)) {
+		int64_t total = shape_numel(&gval(cg->g, n->out[0])->shape);
+		k->rows_fn = cg_layernorm_rows;
+		k->rows_arg = ln;
+		k->rows_n = total / N;
+		k->rows_work = 3 * total;
+	}
 	if (n->nin > 2 && n->in[2] != IR_NONE) {
 		k->bias = cg_ptr(cg, n->in[2]);
 		k->beta_bias = 1.0f;
@@ -289,7 +323,8 @@ static bool lower_matmul_rows(Cg *cg, const Node *n)
 			k.b_const = (const float *)B->data;
 		else
 			k.b = cg_ptr(cg, n->in[1]);
-		epi_kgemm(cg, n, N, &k);
+		CgLnRows ln;
+		epi_kgemm(cg, n, N, &k, &ln);
 		return kern_gemm(cg, &k);
 	}
 	Mat a = {n->in[0], cg_i64(cg, 0), K, 1, cg_ptr(cg, n->in[4])};
@@ -297,6 +332,7 @@ static bool lower_matmul_rows(Cg *cg, const Node *n)
 	Mat y = {n->out[0], cg_i64(cg, 0), N, 1, NULL};
 	emit_gemm(cg, DT_F32, &a, &b, &y, R, N, K, NULL);
 	epilogue_loop(cg, n);
+	norm_loop(cg, n);
 	return true;
 }
 
@@ -384,9 +420,10 @@ static bool lower_matmul(Cg *cg, const Node *n)
 			k.b_const = (const float *)Bv->data; /* packed into panels now */
 		else
 			k.b = cg_ptr(cg, n->in[1]);
+		CgLnRows ln;
 		if (n->op == OP_MatMulEpi) {
 			/* res batch strides as Y's (folded into rows when fold) */
-			epi_kgemm(cg, n, N, &k);
+			epi_kgemm(cg, n, N, &k, &ln);
 			if (k.res)
 				for (int i = 0; i < R; i++)
 					k.res_bs[i] = sy[i];
@@ -404,8 +441,10 @@ static bool lower_matmul(Cg *cg, const Node *n)
 	Mat y = {n->out[0], cg_linear(cg, R, nest.iv, sy), N, 1};
 	emit_gemm(cg, cg_acc_dtype(dt), &a, &b, &y, M, N, K, NULL);
 	cg_nest_end(cg, &nest);
-	if (n->op == OP_MatMulEpi)
+	if (n->op == OP_MatMulEpi) {
 		epilogue_loop(cg, n);
+		norm_loop(cg, n);
+	}
 	return true;
 }
 

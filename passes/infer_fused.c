@@ -287,11 +287,38 @@ bool infer_gather_rows(InferCtx *c)
  * logical A of shape a_shape whose row r is row rows[r] of A viewed as
  * [numel(A) / K, K] (K: B's rows).  bias [.., N] and res (the output's
  * shape) are the fusion's own. */
+/* MatMulEpi's LayerNorm (inputs 5, 6) over the output's last dim, once
+ * the output is set. */
+static bool infer_epi_norm(InferCtx *c)
+{
+	Value *sc = iin(c, 5), *bi = iin(c, 6);
+	if (!sc) {
+		if (bi)
+			return ifail(c, 6, "norm_bias without norm_scale");
+		return true;
+	}
+	const Shape *ys = &gval(c->g, c->n->out[0])->shape;
+	int64_t N = ys->rank ? ys->dims[ys->rank - 1] : 0;
+	if (gval(c->g, c->n->out[0])->dtype != DT_F32 || ys->rank < 1)
+		return ifail(c, 5, "norm: the product must be f32 of rank >= 1");
+	for (int k = 5; k < 7; k++) {
+		Value *v = iin(c, k);
+		if (v && (v->dtype != DT_F32 || v->shape.rank != 1 || v->shape.dims[0] != N))
+			return ifail(c, k, "must be f32 [%lld] (the output's last dim)", (long long)N);
+	}
+	return true;
+}
+
+static bool infer_matmul_epi_rows(InferCtx *c);
+
 bool infer_matmul_epi(InferCtx *c)
 {
+	return (iin(c, 4) ? infer_matmul_epi_rows(c) : infer_matmul(c)) && infer_epi_norm(c);
+}
+
+static bool infer_matmul_epi_rows(InferCtx *c)
+{
 	Value *rows = iin(c, 4);
-	if (!rows)
-		return infer_matmul(c);
 	Value *a = iin(c, 0), *b = iin(c, 1);
 	if (a->dtype != DT_F32 || b->dtype != DT_F32)
 		return ifail(c, 0, "rows: A and B must be f32");

@@ -564,6 +564,7 @@ typedef struct Plan {
 	bool b_direct;      /* runtime B with unit column stride: used in place */
 	LLVMValueRef abuf;  /* stack block for copied A (MC rows of KC, row stride a_copy_stride) */
 	LLVMValueRef i0;    /* first row of the current A block (when packed) */
+	bool rows_in_task;  /* g->rows_fn runs in the task, per block of MC rows */
 } Plan;
 
 /* Row stride (floats) of the copied A block: KC plus one cache line, so
@@ -912,7 +913,7 @@ static Split split_for(const KGemm *g, const Plan *P)
 	 * them.  Serially this costs nothing: a task range is walked per row
 	 * block with all its column groups at once (emit_task). */
 	int64_t want = 32, have = s.nbatch * s.n_m;
-	s.n_n = have >= want ? 1 : (want + have - 1) / have;
+	s.n_n = have >= want || P->rows_in_task ? 1 : (want + have - 1) / have;
 	if (s.n_n > s.panels)
 		s.n_n = s.panels;
 	s.group = (s.panels + s.n_n - 1) / s.n_n;
@@ -924,11 +925,12 @@ static Split split_for(const KGemm *g, const Plan *P)
 /* Emits `void task(ptr ctx, i64 begin, i64 end)`; ctx holds the base
  * pointers {a, b, c, bias, res, a_rows}, b being the packed weights when B
  * is constant. */
-static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
+static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S, const ValueId *ops, int nops)
 {
 	KFn kf;
-	LLVMValueRef base[6];
-	LLVMValueRef fn = kern_task_begin(cg, &kf, "gemm_task", 6, base);
+	LLVMValueRef base[6 + 64];
+	assert(nops <= 64);
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "gemm_task", 6 + nops, base);
 	plan_buffers(cg, P);
 
 	/* Tasks [begin, end) are walked by (batch, row block) r, each with the
@@ -989,6 +991,20 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 		nc_blocks(cg, P, i0, mc, p0, p1);
 		cg_if_end(cg, &last);
 	}
+	if (P->rows_in_task) {
+		/* rows [i0, i0 + mc) (the last block: to M) are final: the row
+		 * epilogue, through the task's copies of the node's operands */
+		LLVMValueRef saved[64], i1 = cg_add_i64(cg, i0, cg_i64(cg, mc));
+		i1 = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, i1, cg_i64(cg, g.M), ""), cg_i64(cg, g.M), i1, "");
+		for (int i = 0; i < nops; i++)
+			saved[i] = cg->buf[ops[i]], cg->buf[ops[i]] = base[6 + i];
+		LLVMValueRef par = cg->par;
+		cg->par = NULL;
+		g0->rows_fn(cg, g0->rows_arg, i0, i1);
+		cg->par = par;
+		for (int i = 0; i < nops; i++)
+			cg->buf[ops[i]] = saved[i];
+	}
 	cg_for_end(cg, &lr);
 	P->g = g0;
 	P->bpack = bpack;
@@ -1030,6 +1046,30 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 		if (P->t.mc > mc)
 			P->t.mc = mc;
 	}
+	/* A row epilogue runs in the task when blocks of MC rows can be the
+	 * tasks: MC then keeps the block of C within 128 KiB (in L2 when the
+	 * epilogue reads it back) and, when B is small enough to stay in L2
+	 * across the blocks, gives about 32 of them (the split's share for a
+	 * few threads); with fewer than 8 blocks (few rows and a large K) the
+	 * product keeps its column groups and the epilogue follows it. */
+	if (g->rows_fn && g->nbatch_dims == 0) {
+		int64_t mr = P->t.mr, mc = (128 * 1024 / 4) / g->N;
+		if (g->K * g->N <= 64 * 1024) {
+			int64_t want = (g->M + 31) / 32;
+			want = (want + mr - 1) / mr * mr;
+			if (want < mc)
+				mc = want;
+		}
+		mc -= mc % mr;
+		if (mc < mr)
+			mc = mr;
+		if (mc > P->t.mc)
+			mc = P->t.mc;
+		if ((g->M + mc - 1) / mc >= 8) {
+			P->t.mc = mc;
+			P->rows_in_task = true;
+		}
+	}
 }
 
 /* Allocates the packing buffers P needs in the current function. */
@@ -1052,7 +1092,7 @@ static void plan_buffers(Cg *cg, Plan *P)
 
 bool kern_gemm_here(Cg *cg, const KGemm *g)
 {
-	assert(g->nbatch_dims == 0);
+	assert(g->nbatch_dims == 0 && !g->rows_fn);
 	Plan P;
 	plan_init(cg, g, &P);
 	plan_buffers(cg, &P);
@@ -1074,10 +1114,11 @@ bool kern_gemm_here(Cg *cg, const KGemm *g)
 /* The task function of product g: one emitted earlier with the same key,
  * or a new one (products with an implicit B are never shared: b_elem is
  * their own code). */
-static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S)
+static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S, const ValueId *ops,
+                                int nops)
 {
-	if (g->b_elem)
-		return emit_task(cg, g, P, S);
+	if (g->b_elem || P->rows_in_task)
+		return emit_task(cg, g, P, S, ops, nops);
 	TKey k;
 	memset(&k, 0, sizeof k);
 	k.level = cg->isa.level;
@@ -1111,7 +1152,7 @@ static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S)
 			return t->fn;
 	KTask *t = xcalloc(1, sizeof *t);
 	t->key = k;
-	t->fn = emit_task(cg, g, P, S);
+	t->fn = emit_task(cg, g, P, S, NULL, 0);
 	t->next = cache->tasks;
 	cache->tasks = t;
 	return t->fn;
@@ -1122,8 +1163,22 @@ bool kern_gemm(Cg *cg, const KGemm *g)
 	Plan P;
 	plan_init(cg, g, &P);
 	Split S = split_for(g, &P);
-	LLVMValueRef task = cached_task(cg, g, &P, &S);
-	LLVMValueRef ptrs[6] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res, g->a_rows};
-	kern_parallel_ptrs(cg, task, ptrs, 6, S.ntasks);
+	/* an in-task row epilogue reads the node's operands through the
+	 * context, after the product's six pointers */
+	ValueId ops[64];
+	LLVMValueRef ptrs[6 + 64] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res, g->a_rows};
+	int nops = 0;
+	if (P.rows_in_task)
+		for (int i = 0; i < cg->node->nin + cg->node->nout; i++) {
+			ValueId v = i < cg->node->nin ? cg->node->in[i] : cg->node->out[i - cg->node->nin];
+			if (v == IR_NONE)
+				continue;
+			assert(nops < 64);
+			ops[nops] = v, ptrs[6 + nops++] = cg->buf[v];
+		}
+	LLVMValueRef task = cached_task(cg, g, &P, &S, ops, nops);
+	kern_parallel_ptrs(cg, task, ptrs, 6 + nops, S.ntasks);
+	if (g->rows_fn && !P.rows_in_task)
+		kern_rows(cg, g->rows_n, g->rows_work, g->rows_fn, g->rows_arg);
 	return true;
 }

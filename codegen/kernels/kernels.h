@@ -80,6 +80,18 @@ typedef struct KGemm {
 	 * once, and each element of a row costs a load. */
 	LLVMValueRef (*b_koff)(Cg *cg, void *arg, LLVMValueRef k);
 	LLVMValueRef (*b_joff)(Cg *cg, void *arg, LLVMValueRef j);
+	/* Row epilogue (or NULL): rows_fn(cg, rows_arg, r0, r1) emits work over
+	 * rows [r0, r1) of the finished product (MatMulEpi's LayerNorm), reading
+	 * and writing through cg->buf of cg->node's operands as a KRowsFn does
+	 * (see kern_rows; row r's arithmetic must not depend on [r0, r1)).  When
+	 * every task of the product computes whole rows (no batch, enough row
+	 * blocks: gemm.c plan_init) it runs in the task, on each block of rows
+	 * right after its last K block, while they are in cache; otherwise after
+	 * the product, as kern_rows(cg, rows_n, rows_work, rows_fn, rows_arg).
+	 * Either way the rows see the same arithmetic: bitwise the same result. */
+	void (*rows_fn)(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1);
+	void *rows_arg;
+	int64_t rows_n, rows_work;
 	int nbatch_dims;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK],
 	        res_bs[IR_MAX_RANK];

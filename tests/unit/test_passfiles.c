@@ -287,8 +287,6 @@ static void test_pass_files(void **state)
 
 /* ---- the zoo after the pipeline ------------------------------------------------ */
 
-/* Live nodes per op; a GELU that fuse-gemm moved into a GEMM epilogue
- * (MatMulEpi act="gelu"/"gelu_tanh") counts as a Gelu too. */
 /* True when every input of n is a constant: a node the folder leaves to
  * run time because it cannot give the generated code's bits (a Pow of
  * scalars computing torchvision Swin's attention scale). */
@@ -302,7 +300,11 @@ static bool const_inputs(Graph *g, const Node *n)
 
 /* Live nodes per op; Erf, Pow and Sqrt count only when they read a
  * computed value (the chains the fusions replace; one of constants is
- * folded unless the targets' variants of it disagree, passes/fold_elem.c). */
+ * folded unless the targets' variants of it disagree, passes/fold_elem.c).
+ * A GELU that fuse-gemm moved into a GEMM epilogue (MatMulEpi
+ * act="gelu"/"gelu_tanh") counts as a Gelu too, and a LayerNorm that
+ * fuse-gemm-norm moved into one (MatMulEpi norm_scale) as a
+ * LayerNormalization. */
 static void count_ops(Graph *g, int *cnt)
 {
 	memset(cnt, 0, sizeof(int) * OP__COUNT);
@@ -314,6 +316,8 @@ static void count_ops(Graph *g, int *cnt)
 			cnt[g->nodes[i].op]++;
 			if (g->nodes[i].op == OP_MatMulEpi && !strncmp(attr_string(&g->nodes[i], "act", ""), "gelu", 4))
 				cnt[OP_Gelu]++;
+			if (g->nodes[i].op == OP_MatMulEpi && g->nodes[i].nin > 5 && g->nodes[i].in[5] != IR_NONE)
+				cnt[OP_LayerNormalization]++;
 		}
 }
 
@@ -329,6 +333,43 @@ static bool gemm_output_once(Graph *g, ValueId v)
 	return uses == 1 && !gval(g, v)->is_output && p != IR_NONE &&
 	       (g->nodes[p].op == OP_MatMul || g->nodes[p].op == OP_Gemm ||
 	        (g->nodes[p].op == OP_MatMulEpi && (g->nodes[p].nin < 4 || g->nodes[p].in[3] == IR_NONE)));
+}
+
+/* LayerNormalizations over the last axis alone, without statistics
+ * outputs, reading a GEMM's output read once (gemm_output_once, with or
+ * without a residual): what fuse-gemm-norm leaves none of. */
+static int gemm_norm_pairs(Graph *g)
+{
+	int c = 0;
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+		if (n->dead || n->op != OP_LayerNormalization || n->nin < 2 || gval(g, n->in[0])->dtype != DT_F32 ||
+		    (n->nout > 1 && n->out[1] != IR_NONE) || (n->nout > 2 && n->out[2] != IR_NONE))
+			continue;
+		int r = gval(g, n->in[0])->shape.rank;
+		int64_t axis = attr_int(n, "axis", -1);
+		if (axis != -1 && axis != r - 1)
+			continue;
+		ValueId v = n->in[0];
+		NodeId p = gval(g, v)->producer;
+		int uses = 0;
+		for (int j = 0; j < g->nnodes; j++)
+			for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
+				uses += g->nodes[j].in[q] == v;
+		c += uses == 1 && !gval(g, v)->is_output && p != IR_NONE &&
+		     (g->nodes[p].op == OP_MatMulEpi || (g->nodes[p].op == OP_MatMul &&
+		                                         gval(g, g->nodes[p].in[1])->shape.rank >= 2));
+	}
+	return c;
+}
+
+static int gemm_norms(Graph *g)
+{
+	int c = 0;
+	for (int i = 0; i < g->nnodes; i++)
+		c += !g->nodes[i].dead && g->nodes[i].op == OP_MatMulEpi && g->nodes[i].nin > 5 &&
+		     g->nodes[i].in[5] != IR_NONE;
+	return c;
 }
 
 static bool const_scalar_value(Graph *g, ValueId v)
@@ -464,7 +505,7 @@ static void test_zoo_fused(void **state)
 	int checked = 0;
 	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %8s %5s %21s\n", "model", "nodes", "Erf",
 	        "Pow", "LayerNorm", "Gelu", "MMEpi", "Softmax", "Transpose", "Conv", "GRows", "GEMMxc", "EWpair", "Chain",
-	        "workspace KiB");
+	        "GEMMLN", "workspace KiB");
 	for (int i = 0; i < nm; i++) {
 		char p[4600];
 		snprintf(p, sizeof p, "%s/%s/model.onnx", dir, names[i]);
@@ -478,6 +519,7 @@ static void test_zoo_fused(void **state)
 				fail_msg("%s: %s", names[i], d.buf);
 		count_ops(g, before);
 		int muls0 = gemm_scalar_muls(g), pairs0 = elementwise_pairs(g);
+		int gln0 = gemm_norm_pairs(g);
 		MemPlan mp0, mp1;
 		if (!pass_memplan(g, &mp0, &d))
 			fail_msg("%s: %s", names[i], d.buf);
@@ -489,16 +531,17 @@ static void test_zoo_fused(void **state)
 			fail_msg("%s: %s", names[i], d.buf);
 		count_ops(g, after);
 		int muls1 = gemm_scalar_muls(g), pairs1 = elementwise_pairs(g);
+		int gln1 = gemm_norm_pairs(g), norms1 = gemm_norms(g);
 		if (!pass_memplan(g, &mp1, &d))
 			fail_msg("%s: %s", names[i], d.buf);
 		graph_free(g);
 		diag_free(&d);
-		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %3d->%-3d %3d->%-3d %5d %9.1f -> %-9.1f\n",
+		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %3d->%-3d %3d->%-3d %5d %2d->%-2d+%-2d %9.1f -> %-9.1f\n",
 		        names[i], total(before), total(after), before[OP_Erf], after[OP_Erf], before[OP_Pow],
 		        after[OP_Pow], before[OP_LayerNormalization], after[OP_LayerNormalization],
 		        before[OP_Gelu], after[OP_Gelu], after[OP_MatMulEpi], before[OP_Softmax], after[OP_Softmax],
 		        before[OP_Transpose], after[OP_Transpose], before[OP_Conv], after[OP_Conv],
-		        after[OP_GatherRows], muls0, muls1, pairs0, pairs1, after[OP_ElemChain], mp0.size / 1024.0,
+		        after[OP_GatherRows], muls0, muls1, pairs0, pairs1, after[OP_ElemChain], gln0, gln1, norms1, mp0.size / 1024.0,
 		        mp1.size / 1024.0);
 		if (pairs1)
 			fail_msg("%s keeps %d pairs of single-use f32 elementwise ops fuse-elementwise fuses", names[i], pairs1);
