@@ -29,7 +29,10 @@
  * scalar is left (column GEMMxc: such Muls before -> after), and the rule
  * that no f32 elementwise op of the kind fuse-elementwise fuses still reads
  * a single-use intermediate of its own shape from another (column EWpair:
- * such pairs before -> after; Chain: the ElemChains made).
+ * such pairs before -> after; Chain: the ElemChains made), and the rule
+ * that no LayerNorm over the last axis reads a single-use GEMM output
+ * (column GEMMLN: such pairs before -> after, + the LayerNorms
+ * fuse-gemm-norm moved into a GEMM; per model in the stage table).
  */
 #include "testutil.h"
 
@@ -491,16 +494,16 @@ static void test_zoo_fused(void **state)
 	 * Gather), and the Transposes and Convs left. */
 	static const struct {
 		const char *model;
-		int gather_rows, transposes, convs;
+		int gather_rows, transposes, convs, gemm_norms;
 	} stages[] = {
-		{"encoder_opset14", 2, 2, 0},  /* of 8: the q/k/v Slice + Reshape of each in_proj are its GEMM blocks (fuse-slice-gemm); the [1,0,2] input Transposes stay */
-		{"pvt_opset13", 6, 0, 0},      /* 3 patch embeddings + 3 spatial reductions, from tokens */
-		{"pvt_opset17", 6, 0, 0},
-		{"skip_attn", 0, 0, 0},        /* K/V read as two segments: the split Transposes are Attention strides */
-		{"sret_opset14", 0, 3, 4},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
-		{"swin_opset14", 2, 0, 0},     /* patch gather, patch merging; the 4 window partitions + 4 reverses are GEMM row indices */
-		{"swin_tv_mini", 5, 1, 0},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs are their row indices; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
-		{"txl_opset13_b1", 0, 0, 0},   /* of 8: the 6 qkv chunks are blocks of their GEMMs (fuse-slice-gemm), the 2 new memories read the segment half of their Concat in place */
+		{"encoder_opset14", 2, 2, 0, 2},  /* of 8: the q/k/v Slice + Reshape of each in_proj are its GEMM blocks (fuse-slice-gemm); the [1,0,2] input Transposes stay */
+		{"pvt_opset13", 6, 0, 0, 7},      /* 3 patch embeddings + 3 spatial reductions, from tokens; their 6 LayerNorms and the final norm are GEMM row epilogues */
+		{"pvt_opset17", 6, 0, 0, 7},
+		{"skip_attn", 0, 0, 0, 1},        /* K/V read as two segments: the split Transposes are Attention strides */
+		{"sret_opset14", 0, 3, 4, 4},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
+		{"swin_opset14", 2, 0, 0, 2},     /* patch gather, patch merging; the 4 window partitions + 4 reverses are GEMM row indices; the patch embedding's LayerNorm and the final norm are GEMM row epilogues */
+		{"swin_tv_mini", 5, 1, 0, 2},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs are their row indices; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
+		{"txl_opset13_b1", 0, 0, 0, 4},   /* of 8: the 6 qkv chunks are blocks of their GEMMs (fuse-slice-gemm), the 2 new memories read the segment half of their Concat in place */
 	};
 	int checked = 0;
 	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %8s %5s %21s\n", "model", "nodes", "Erf",
@@ -549,14 +552,19 @@ static void test_zoo_fused(void **state)
 		 * step weights) are epilogue work after the pipeline */
 		if (muls1)
 			fail_msg("%s keeps %d Muls of a GEMM output by a constant scalar", names[i], muls1);
+		/* a LayerNorm over the last axis of a GEMM's single-use output is
+		 * the GEMM's row epilogue after the pipeline */
+		if (gln1)
+			fail_msg("%s keeps %d LayerNorms of a single-use GEMM output", names[i], gln1);
 		/* the stage transitions (fuse-patchify, fuse-remap), per model */
 		for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++)
 			if (!strcmp(stages[k].model, names[i])) {
 				if (after[OP_GatherRows] != stages[k].gather_rows || after[OP_Transpose] != stages[k].transposes ||
-				    after[OP_Conv] != stages[k].convs)
-					fail_msg("%s: %d GatherRows, %d Transposes, %d Convs after the pipeline; want %d, %d, %d",
-					         names[i], after[OP_GatherRows], after[OP_Transpose], after[OP_Conv],
-					         stages[k].gather_rows, stages[k].transposes, stages[k].convs);
+				    after[OP_Conv] != stages[k].convs || norms1 != stages[k].gemm_norms)
+					fail_msg("%s: %d GatherRows, %d Transposes, %d Convs, %d GEMM LayerNorms after the pipeline; "
+					         "want %d, %d, %d, %d",
+					         names[i], after[OP_GatherRows], after[OP_Transpose], after[OP_Conv], norms1,
+					         stages[k].gather_rows, stages[k].transposes, stages[k].convs, stages[k].gemm_norms);
 				checked++;
 			}
 		/* fused ops need no intermediates: the workspace never grows */
