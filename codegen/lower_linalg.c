@@ -112,12 +112,15 @@ LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
 /* ---- the GEMM kernel --------------------------------------------------- */
 
 /* A matrix operand: element (r, c) is v[off + r*rs + c*cs], or with a row
- * index (rows: an i32 pointer) v[off + rows[r]*rs + c*cs]. */
+ * index (rows: an i32 pointer) v[off + rows[r]*rs + c*cs]; with parts > 1
+ * (rows of u = cols/parts, see MatMulEpi's row_parts)
+ * v[off + rows[r*parts + c/u]*rs + (c%u)*cs]. */
 typedef struct Mat {
 	ValueId v;
 	LLVMValueRef off;
 	int64_t rs, cs;
 	LLVMValueRef rows;
+	int64_t parts, u;
 } Mat;
 
 /* Gemm's epilogue: y = alpha*acc + beta*C[i*c.rs + j*c.cs]. */
@@ -129,6 +132,10 @@ typedef struct Epi {
 
 static LLVMValueRef mat_idx(Cg *cg, const Mat *m, LLVMValueRef r, LLVMValueRef c)
 {
+	if (m->rows && m->parts > 1) {
+		r = cg_add_i64(cg, cg_mul_i64(cg, r, m->parts), LLVMBuildSDiv(cg->b, c, cg_i64(cg, m->u), ""));
+		c = LLVMBuildSRem(cg->b, c, cg_i64(cg, m->u), "");
+	}
 	if (m->rows) {
 		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, m->rows, &r, 1, "");
 		r = LLVMBuildSExt(cg->b, LLVMBuildLoad2(cg->b, cg->t_i32, p, ""), cg->t_i64, "");
@@ -300,24 +307,27 @@ static void epilogue_loop(Cg *cg, const Node *n)
 }
 
 /* MatMulEpi with rows (ops.def): Y [R rows of N] = epilogue(A' . B), row r
- * of A' being row rows[r] of A viewed as [numel(A)/K, K]; B [K, N]
+ * of A' being row rows[r] of A viewed as [numel(A)/K, K] (with row_parts
+ * P: the P rows rows[r*P + j] of A viewed in rows of K/P); B [K, N]
  * constant (infer_matmul_epi checked the shapes and the index).  On the
  * GEMM kernel the index is KGemm.a_rows; otherwise the loop nest reads A
  * through it (Mat.rows) and the epilogue runs as a loop over Y. */
 static bool lower_matmul_rows(Cg *cg, const Node *n)
 {
 	Value *B = gval(cg->g, n->in[1]), *Y = gval(cg->g, n->out[0]), *rows = gval(cg->g, n->in[4]);
-	int64_t K = B->shape.dims[0], N = B->shape.dims[1], R = rows->shape.dims[0];
-	assert(shape_numel(&Y->shape) == R * N);
+	int64_t P = attr_int(n, "row_parts", 1);
+	int64_t K = B->shape.dims[0], N = B->shape.dims[1], R = rows->shape.dims[0] / P, u = K / P;
+	assert(shape_numel(&Y->shape) == R * N && K % P == 0);
 	(void)Y;
 	if (kern_gemm_ok(cg, R, N, K)) {
 		KGemm k = {
 			.M = R, .N = N, .K = K,
-			.a = cg_ptr(cg, n->in[0]), .a_rs = K, .a_cs = 1,
+			.a = cg_ptr(cg, n->in[0]), .a_rs = u, .a_cs = 1,
 			.b_rs = N, .b_cs = 1,
 			.c = cg_ptr(cg, n->out[0]), .ldc = N,
 			.alpha = 1.0f,
 			.a_rows = cg_ptr(cg, n->in[4]),
+			.a_row_parts = P,
 		};
 		if (B->layout == LAYOUT_PANELS && B->data)
 			k.b_const = (const float *)B->data;
@@ -327,7 +337,7 @@ static bool lower_matmul_rows(Cg *cg, const Node *n)
 		epi_kgemm(cg, n, N, &k, &ln);
 		return kern_gemm(cg, &k);
 	}
-	Mat a = {n->in[0], cg_i64(cg, 0), K, 1, cg_ptr(cg, n->in[4])};
+	Mat a = {n->in[0], cg_i64(cg, 0), u, 1, cg_ptr(cg, n->in[4]), P, u};
 	Mat b = {n->in[1], cg_i64(cg, 0), N, 1, NULL};
 	Mat y = {n->out[0], cg_i64(cg, 0), N, 1, NULL};
 	emit_gemm(cg, DT_F32, &a, &b, &y, R, N, K, NULL);

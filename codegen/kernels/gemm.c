@@ -219,6 +219,7 @@ typedef struct Derived {
  * one task function, the packed weights coming through the context. */
 typedef struct TKey {
 	int level, w, b_const, has_bias, has_res, act, nbatch_dims, accumulate, a_rows;
+	int64_t a_row_parts;
 	int64_t M, N, K, a_rs, a_cs, b_rs, b_cs, ldc, res_rs, res_cs;
 	float alpha, beta, beta_bias, scale;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK], res_bs[IR_MAX_RANK];
@@ -810,6 +811,44 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 	}
 }
 
+/* pack_a's row `row` (block row lr) with a_row_parts: columns [pc, pc+kc)
+ * of the logical row, made of parts of u = K/P elements.  When the K
+ * blocks start at multiples of u (KC % u == 0), one copy of u floats per
+ * part; otherwise element by element. */
+static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef lr, LLVMValueRef pcv, int64_t kc)
+{
+	const KGemm *g = P->g;
+	int64_t parts = g->a_row_parts, u = g->K / parts;
+	LLVMValueRef dst = cg_gep_f32(cg, P->abuf, cg_mul_i64(cg, lr, a_copy_stride(&P->t)));
+	LLVMValueRef first = cg_mul_i64(cg, row, parts); /* index of the row's part 0 */
+	if (P->t.kc % u == 0 && kc % u == 0) {
+		CgLoop lj;
+		cg_for(cg, &lj, 0, kc / u);
+		LLVMValueRef j = cg_add_i64(cg, LLVMBuildSDiv(cg->b, pcv, cg_i64(cg, u), ""), lj.iv);
+		LLVMValueRef ip = cg_add_i64(cg, first, j);
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
+		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
+		LLVMSetAlignment(ri, 4);
+		LLVMValueRef src = cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs);
+		cg_memcpy(cg, cg_gep_f32(cg, dst, cg_mul_i64(cg, lj.iv, u)), cg_gep_f32(cg, g->a, src), u * 4);
+		cg_for_end(cg, &lj);
+		return;
+	}
+	CgLoop lk;
+	cg_for(cg, &lk, 0, kc);
+	LLVMValueRef k = cg_add_i64(cg, pcv, lk.iv);
+	LLVMValueRef ip = cg_add_i64(cg, first, LLVMBuildSDiv(cg->b, k, cg_i64(cg, u), ""));
+	LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
+	LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
+	LLVMSetAlignment(ri, 4);
+	LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs),
+	                              LLVMBuildSRem(cg->b, k, cg_i64(cg, u), ""));
+	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->a, src), "");
+	LLVMSetAlignment(x, 4);
+	LLVMSetAlignment(LLVMBuildStore(cg->b, x, cg_gep_f32(cg, dst, lk.iv)), 4);
+	cg_for_end(cg, &lk);
+}
+
 /* Copies rows [i0, i0+rows) x columns [pc, pc+kc) of A (unit column
  * stride) into P->abuf with row stride a_copy_stride: a row is one
  * contiguous copy, and the rows no longer alias in L1.  With a row index
@@ -820,6 +859,11 @@ static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMVal
 	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef row = cg_add_i64(cg, i0, lr.iv);
+	if (g->a_rows && g->a_row_parts > 1) {
+		pack_a_parts(cg, P, row, lr.iv, pcv, kc);
+		cg_for_end(cg, &lr);
+		return;
+	}
 	if (g->a_rows) { /* the row index: row a_rows[i] of A */
 		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &row, 1, "");
 		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
@@ -1129,6 +1173,7 @@ static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S,
 	k.act = g->act;
 	k.accumulate = g->accumulate;
 	k.a_rows = g->a_rows != NULL;
+	k.a_row_parts = g->a_rows && g->a_row_parts > 1 ? g->a_row_parts : 0;
 	k.nbatch_dims = g->nbatch_dims;
 	k.M = g->M, k.N = g->N, k.K = g->K;
 	k.a_rs = g->a_rs, k.a_cs = g->a_cs, k.b_rs = g->b_rs, k.b_cs = g->b_cs, k.ldc = g->ldc;

@@ -58,6 +58,11 @@ typedef struct KGemm {
 	 * rows are gathered while A's block is copied (gemm.c pack_a), so the
 	 * arithmetic is the same as on the gathered A. */
 	LLVMValueRef a_rows;
+	/* With a_rows, a_row_parts = P > 1: row i of the product is P rows of
+	 * u = K/P elements, rows a_rows[i*P + j] of A (a_rs = u): element (i,k)
+	 * at a[a_rows[i*P + k/u]*a_rs + k%u] (MatMulEpi's row_parts: a patch
+	 * gather).  0 or 1: whole rows. */
+	int64_t a_row_parts;
 	/* Batch: the product is repeated over bdims[0..nbatch_dims) with the
 	 * element strides *_bs[d] added to A, B, C and res (a constant B must
 	 * not be batched: b_bs all 0). */
