@@ -64,6 +64,22 @@ void cg_attn_gemm(Cg *cg, const struct KGemm *g);
 LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max);
 LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m);
 
+/* LayerNormalization over rows of `inner` contiguous elements, shared with
+ * the GEMM that fuses it (MatMulEpi norm_scale, lower_linalg.c): per row,
+ * y = (x - mean) * inv * scale + bias, mean and inv = 1/sqrt(var + eps)
+ * from two passes — LayerNormalization's own arithmetic, so a fused
+ * LayerNorm gives its bits.  x and y may be one value (in place); scale
+ * and bias (IR_NONE: none) hold `inner` elements of x's dtype; mean and
+ * inv_std (IR_NONE: not stored) one per row.  Values are read through
+ * cg->buf: cg_layernorm_rows is a KRowsFn (kernels.h) over a CgLnRows,
+ * emitting rows [r0, r1) — lower_norm.c */
+typedef struct CgLnRows {
+	ValueId x, scale, bias, y, mean, inv_std;
+	int64_t inner;
+	double eps;
+} CgLnRows;
+void cg_layernorm_rows(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1);
+
 /* Lowers n with its op's function from ops.def. */
 bool cg_lower_node(Cg *cg, const Node *n);
 

@@ -112,12 +112,15 @@ LLVMValueRef cg_dot(Cg *cg, DType ad, DType ta, LLVMValueRef a, LLVMValueRef ia,
 /* ---- the GEMM kernel --------------------------------------------------- */
 
 /* A matrix operand: element (r, c) is v[off + r*rs + c*cs], or with a row
- * index (rows: an i32 pointer) v[off + rows[r]*rs + c*cs]. */
+ * index (rows: an i32 pointer) v[off + rows[r]*rs + c*cs]; with parts > 1
+ * (rows of u = cols/parts, see MatMulEpi's row_parts)
+ * v[off + rows[r*parts + c/u]*rs + (c%u)*cs]. */
 typedef struct Mat {
 	ValueId v;
 	LLVMValueRef off;
 	int64_t rs, cs;
 	LLVMValueRef rows;
+	int64_t parts, u;
 } Mat;
 
 /* Gemm's epilogue: y = alpha*acc + beta*C[i*c.rs + j*c.cs]. */
@@ -129,6 +132,10 @@ typedef struct Epi {
 
 static LLVMValueRef mat_idx(Cg *cg, const Mat *m, LLVMValueRef r, LLVMValueRef c)
 {
+	if (m->rows && m->parts > 1) {
+		r = cg_add_i64(cg, cg_mul_i64(cg, r, m->parts), LLVMBuildSDiv(cg->b, c, cg_i64(cg, m->u), ""));
+		c = LLVMBuildSRem(cg->b, c, cg_i64(cg, m->u), "");
+	}
 	if (m->rows) {
 		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, m->rows, &r, 1, "");
 		r = LLVMBuildSExt(cg->b, LLVMBuildLoad2(cg->b, cg->t_i32, p, ""), cg->t_i64, "");
@@ -216,11 +223,45 @@ static KAct epi_act(const Node *n)
 	       : !strcmp(a, "gelu_tanh") ? KACT_GELU_TANH : KACT_NONE;
 }
 
+/* MatMulEpi's LayerNorm (norm_scale, ops.def) over Y's rows of N, in
+ * place, into *a; false when it has none. */
+static bool epi_norm(Cg *cg, const Node *n, CgLnRows *a)
+{
+	if (n->nin < 6 || n->in[5] == IR_NONE)
+		return false;
+	const Value *Y = gval(cg->g, n->out[0]);
+	*a = (CgLnRows){
+		.x = n->out[0], .scale = n->in[5], .bias = n->nin > 6 ? n->in[6] : IR_NONE, .y = n->out[0],
+		.mean = IR_NONE, .inv_std = IR_NONE, .inner = Y->shape.dims[Y->shape.rank - 1],
+		.eps = attr_float(n, "norm_epsilon", 1e-5f),
+	};
+	return true;
+}
+
+/* The LayerNorm of MatMulEpi n (if any) after its product and epilogue
+ * wrote Y, off the kernel path. */
+static void norm_loop(Cg *cg, const Node *n)
+{
+	CgLnRows a;
+	if (!epi_norm(cg, n, &a))
+		return;
+	int64_t total = shape_numel(&gval(cg->g, n->out[0])->shape);
+	kern_rows(cg, total / a.inner, 3 * total, cg_layernorm_rows, &a);
+}
+
 /* MatMulEpi's epilogue on the GEMM kernel: bias [N] per column, res with
  * Y's rows (row stride N; batch strides are the caller's), activation,
- * scale and beta (ops.def). */
-static void epi_kgemm(Cg *cg, const Node *n, int64_t N, KGemm *k)
+ * scale and beta, then the LayerNorm as the kernel's row epilogue (ops.def;
+ * *ln holds its arguments while the kernel is emitted). */
+static void epi_kgemm(Cg *cg, const Node *n, int64_t N, KGemm *k, CgLnRows *ln)
 {
+	if (epi_norm(cg, n, ln)) {
+		int64_t total = shape_numel(&gval(cg->g, n->out[0])->shape);
+		k->rows_fn = cg_layernorm_rows;
+		k->rows_arg = ln;
+		k->rows_n = total / N;
+		k->rows_work = 3 * total;
+	}
 	if (n->nin > 2 && n->in[2] != IR_NONE) {
 		k->bias = cg_ptr(cg, n->in[2]);
 		k->beta_bias = 1.0f;
@@ -266,37 +307,42 @@ static void epilogue_loop(Cg *cg, const Node *n)
 }
 
 /* MatMulEpi with rows (ops.def): Y [R rows of N] = epilogue(A' . B), row r
- * of A' being row rows[r] of A viewed as [numel(A)/K, K]; B [K, N]
+ * of A' being row rows[r] of A viewed as [numel(A)/K, K] (with row_parts
+ * P: the P rows rows[r*P + j] of A viewed in rows of K/P); B [K, N]
  * constant (infer_matmul_epi checked the shapes and the index).  On the
  * GEMM kernel the index is KGemm.a_rows; otherwise the loop nest reads A
  * through it (Mat.rows) and the epilogue runs as a loop over Y. */
 static bool lower_matmul_rows(Cg *cg, const Node *n)
 {
 	Value *B = gval(cg->g, n->in[1]), *Y = gval(cg->g, n->out[0]), *rows = gval(cg->g, n->in[4]);
-	int64_t K = B->shape.dims[0], N = B->shape.dims[1], R = rows->shape.dims[0];
-	assert(shape_numel(&Y->shape) == R * N);
+	int64_t P = attr_int(n, "row_parts", 1);
+	int64_t K = B->shape.dims[0], N = B->shape.dims[1], R = rows->shape.dims[0] / P, u = K / P;
+	assert(shape_numel(&Y->shape) == R * N && K % P == 0);
 	(void)Y;
 	if (kern_gemm_ok(cg, R, N, K)) {
 		KGemm k = {
 			.M = R, .N = N, .K = K,
-			.a = cg_ptr(cg, n->in[0]), .a_rs = K, .a_cs = 1,
+			.a = cg_ptr(cg, n->in[0]), .a_rs = u, .a_cs = 1,
 			.b_rs = N, .b_cs = 1,
 			.c = cg_ptr(cg, n->out[0]), .ldc = N,
 			.alpha = 1.0f,
 			.a_rows = cg_ptr(cg, n->in[4]),
+			.a_row_parts = P,
 		};
 		if (B->layout == LAYOUT_PANELS && B->data)
 			k.b_const = (const float *)B->data;
 		else
 			k.b = cg_ptr(cg, n->in[1]);
-		epi_kgemm(cg, n, N, &k);
+		CgLnRows ln;
+		epi_kgemm(cg, n, N, &k, &ln);
 		return kern_gemm(cg, &k);
 	}
-	Mat a = {n->in[0], cg_i64(cg, 0), K, 1, cg_ptr(cg, n->in[4])};
+	Mat a = {n->in[0], cg_i64(cg, 0), u, 1, cg_ptr(cg, n->in[4]), P, u};
 	Mat b = {n->in[1], cg_i64(cg, 0), N, 1, NULL};
 	Mat y = {n->out[0], cg_i64(cg, 0), N, 1, NULL};
 	emit_gemm(cg, DT_F32, &a, &b, &y, R, N, K, NULL);
 	epilogue_loop(cg, n);
+	norm_loop(cg, n);
 	return true;
 }
 
@@ -384,9 +430,10 @@ static bool lower_matmul(Cg *cg, const Node *n)
 			k.b_const = (const float *)Bv->data; /* packed into panels now */
 		else
 			k.b = cg_ptr(cg, n->in[1]);
+		CgLnRows ln;
 		if (n->op == OP_MatMulEpi) {
 			/* res batch strides as Y's (folded into rows when fold) */
-			epi_kgemm(cg, n, N, &k);
+			epi_kgemm(cg, n, N, &k, &ln);
 			if (k.res)
 				for (int i = 0; i < R; i++)
 					k.res_bs[i] = sy[i];
@@ -404,8 +451,10 @@ static bool lower_matmul(Cg *cg, const Node *n)
 	Mat y = {n->out[0], cg_linear(cg, R, nest.iv, sy), N, 1};
 	emit_gemm(cg, cg_acc_dtype(dt), &a, &b, &y, M, N, K, NULL);
 	cg_nest_end(cg, &nest);
-	if (n->op == OP_MatMulEpi)
+	if (n->op == OP_MatMulEpi) {
 		epilogue_loop(cg, n);
+		norm_loop(cg, n);
+	}
 	return true;
 }
 

@@ -158,7 +158,7 @@ static bool lower_instancenorm(Cg *cg, const Node *n)
 /* ---- LayerNormalization ------------------------------------------------------ */
 
 typedef struct RowLn {
-	const Node *n;
+	const CgLnRows *a;
 	int pass;                       /* 0 sum, 1 squared deviations, 2 output */
 	LLVMValueRef acc[CG_VMAX_SLOTS];
 	LLVMValueRef off;               /* row start */
@@ -170,10 +170,10 @@ static void ln_step(CgVec *v, void *ctx)
 {
 	RowLn *r = ctx;
 	Cg *cg = v->cg;
-	const Node *n = r->n;
+	const CgLnRows *a = r->a;
 	LLVMValueRef j = v->idx;
 	v->idx = cg_add_i64(cg, r->off, j);
-	LLVMValueRef x = cg_vload(v, n->in[0], 0);
+	LLVMValueRef x = cg_vload(v, a->x, 0);
 	if (r->pass < 2) {
 		if (r->pass == 1) {
 			x = fsub(cg, x, r->mean);
@@ -185,34 +185,23 @@ static void ln_step(CgVec *v, void *ctx)
 	} else {
 		LLVMValueRef xo = v->idx;
 		v->idx = j;
-		LLVMValueRef y = fmul(cg, fmul(cg, fsub(cg, x, r->mean), r->inv), cg_vload(v, n->in[1], 0));
-		if (n->nin > 2 && n->in[2] != IR_NONE)
-			y = fadd(cg, y, cg_vload(v, n->in[2], 0));
+		LLVMValueRef y = fmul(cg, fmul(cg, fsub(cg, x, r->mean), r->inv), cg_vload(v, a->scale, 0));
+		if (a->bias != IR_NONE)
+			y = fadd(cg, y, cg_vload(v, a->bias, 0));
 		v->idx = xo;
-		cg_vstore(v, n->out[0], y);
+		cg_vstore(v, a->y, y);
 	}
 	v->idx = j;
 }
 
-/* LayerNormalization of `outer` rows of `inner` elements, Scale and B of
- * `inner` elements each; mv/iv the optional Mean/InvStdDev outputs.  Rows
- * are independent: large ones are split among tasks (kern_rows). */
-typedef struct LnRows {
-	const Node *n;
-	int64_t inner;
-	ValueId mv, iv;
-} LnRows;
-
-static void layernorm_body(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
+void cg_layernorm_rows(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 {
-	const LnRows *a = arg;
-	const Node *n = a->n;
+	const CgLnRows *a = arg;
 	int64_t inner = a->inner;
 	CgVec v;
-	cg_vinit(cg, &v, gval(cg->g, n->in[0])->dtype);
-	RowLn r = {.n = n};
+	cg_vinit(cg, &v, gval(cg->g, a->x)->dtype);
+	RowLn r = {.a = a};
 	int u = 4;
-	double eps = attr_float(n, "epsilon", 1e-5f);
 	LLVMValueRef inv_n = cg_const(cg, v.ad, 1.0 / (double)inner);
 	CgLoop lo;
 	cg_for_v(cg, &lo, r0, r1);
@@ -226,11 +215,11 @@ static void layernorm_body(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 			r.mean = cg_vsplat(&v, sums[0]);
 	}
 	LLVMValueRef inv = fdiv(cg, cg_const(cg, v.ad, 1.0),
-	                        cg_math_sqrt(cg, fadd(cg, sums[1], cg_const(cg, v.ad, eps))));
-	if (a->mv != IR_NONE)
-		cg_store_as(cg, a->mv, lo.iv, sums[0], v.ad);
-	if (a->iv != IR_NONE)
-		cg_store_as(cg, a->iv, lo.iv, inv, v.ad);
+	                        cg_math_sqrt(cg, fadd(cg, sums[1], cg_const(cg, v.ad, a->eps))));
+	if (a->mean != IR_NONE)
+		cg_store_as(cg, a->mean, lo.iv, sums[0], v.ad);
+	if (a->inv_std != IR_NONE)
+		cg_store_as(cg, a->inv_std, lo.iv, inv, v.ad);
 	r.inv = cg_vsplat(&v, inv);
 	cg_vrow(&v, cg_i64(cg, 0), inner, 1, ln_step, &r);
 	cg_for_end(cg, &lo);
@@ -238,9 +227,12 @@ static void layernorm_body(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 
 static void layernorm_rows(Cg *cg, const Node *n, int64_t outer, int64_t inner, ValueId mv, ValueId iv)
 {
-	LnRows a = {n, inner, mv, iv};
+	CgLnRows a = {
+		.x = n->in[0], .scale = n->in[1], .bias = n->nin > 2 ? n->in[2] : IR_NONE, .y = n->out[0],
+		.mean = mv, .inv_std = iv, .inner = inner, .eps = attr_float(n, "epsilon", 1e-5f),
+	};
 	/* three passes over each row */
-	kern_rows(cg, outer, 3 * outer * inner, layernorm_body, &a);
+	kern_rows(cg, outer, 3 * outer * inner, cg_layernorm_rows, &a);
 }
 
 /* LayerNormalization-17 over dims [axis, rank). */

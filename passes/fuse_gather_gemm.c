@@ -30,6 +30,10 @@
  *                alone and not a graph output, g without a residual:
  *                g writes Y2, reading A row rows[r2[r]] for row r (row r of
  *                Y2 is row r2[r] of y = act(A.B + bias) row by row).
+ *   patch side   A = GatherRows(X, idx) of rows of u < K with K % u == 0
+ *                (fuse-patchify's im2col: a row of A is K/u rows of X),
+ *                read by g alone: g reads X with rows = idx and row_parts
+ *                = K/u (no output side then);
  * Either side, or both (the rows compose), each only when its gather is a
  * permutation of the rows (R = numel(X) / u, every row once): the GEMM
  * then computes what it computed before, on the same rows, each C element
@@ -42,7 +46,8 @@
  * q = r or Mul(r, d), r of Y2's shape computed before the GEMM.  A scale
  * or beta the GEMM already had is kept (per element, it commutes with the
  * rows).
- * The result is MatMulEpi(X, B, [bias], [res], rows) {a_shape, act}: rows an
+ * The result is MatMulEpi(X, B, [bias], [res], rows) {a_shape, act,
+ * row_parts}: rows an
  * i32 constant [R], a_shape the shape of the logical A (the gathered one,
  * or Y2's with the last dim K).  A gather that is no permutation (a row
  * twice, a row left out), along another axis, by a run-time index, or whose
@@ -165,15 +170,24 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 
 	/* input side */
 	ValueId src = n->in[0];
-	int64_t R = 0;
+	int64_t R = 0, parts = 1;
 	int32_t *rows = NULL;
 	NodeId pin = gval(g, n->in[0])->producer;
 	if (pin != IR_NONE && uses_single(g, u, n->in[0]) == gi) {
 		ValueId s;
 		int64_t r;
 		int32_t *t = gather_rows(g, &g->nodes[pin], K, &s, &r);
-		if (t && is_permutation(t, r, shape_numel(&gval(g, s)->shape), K)) {
-			rows = t, src = s, R = r;
+		int64_t u0 = K;
+		if (!t && g->nodes[pin].op == OP_GatherRows) {
+			/* a patch gather: each row of A is K/u0 gathered rows of u0 */
+			t = gather_rows_u(g, &g->nodes[pin], &s, &r, &u0);
+			if (t && (u0 >= K || K % u0 != 0 || r % (K / u0) != 0)) {
+				free(t);
+				t = NULL;
+			}
+		}
+		if (t && is_permutation(t, r, shape_numel(&gval(g, s)->shape), u0)) {
+			rows = t, src = s, R = r, parts = K / u0;
 		} else {
 			free(t);
 			pin = IR_NONE;
@@ -184,7 +198,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 	/* output side */
 	ValueId y = n->out[0], out = y;
 	NodeId po = uses_single(g, u, y);
-	if (po != IR_NONE && !has_res) {
+	if (po != IR_NONE && !has_res && parts == 1) {
 		ValueId s;
 		int64_t r;
 		int32_t *t = gather_rows(g, &g->nodes[po], N, &s, &r);
@@ -249,6 +263,8 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 		graph_add_attr(g, gi, "scale", AK_FLOAT)->f = scale;
 	if (be)
 		graph_add_attr(g, gi, "beta", AK_FLOAT)->f = beta;
+	if (parts > 1)
+		graph_add_attr(g, gi, "row_parts", AK_INT)->i = parts;
 	if (!pass_infer_node(g, gi, d)) {
 		*err = true;
 		return false;

@@ -29,7 +29,9 @@
  * [K, Cout] is W transposed to that order at compile time, with the layout
  * panels (ir/layout.c: codegen packs it for the GEMM kernel).  A Conv that
  * differs (overlapping or padded windows, groups, run-time weights,
- * another permutation after it) is left unchanged.
+ * another permutation after it) is left unchanged.  fuse-gather-gemm then
+ * folds the gather into the GEMM (its row index with row_parts = per), so
+ * that the GEMM packs its A block straight from src.
  */
 #include "pipeline.h"
 #include "fuse.h"

@@ -287,11 +287,38 @@ bool infer_gather_rows(InferCtx *c)
  * logical A of shape a_shape whose row r is row rows[r] of A viewed as
  * [numel(A) / K, K] (K: B's rows).  bias [.., N] and res (the output's
  * shape) are the fusion's own. */
+/* MatMulEpi's LayerNorm (inputs 5, 6) over the output's last dim, once
+ * the output is set. */
+static bool infer_epi_norm(InferCtx *c)
+{
+	Value *sc = iin(c, 5), *bi = iin(c, 6);
+	if (!sc) {
+		if (bi)
+			return ifail(c, 6, "norm_bias without norm_scale");
+		return true;
+	}
+	const Shape *ys = &gval(c->g, c->n->out[0])->shape;
+	int64_t N = ys->rank ? ys->dims[ys->rank - 1] : 0;
+	if (gval(c->g, c->n->out[0])->dtype != DT_F32 || ys->rank < 1)
+		return ifail(c, 5, "norm: the product must be f32 of rank >= 1");
+	for (int k = 5; k < 7; k++) {
+		Value *v = iin(c, k);
+		if (v && (v->dtype != DT_F32 || v->shape.rank != 1 || v->shape.dims[0] != N))
+			return ifail(c, k, "must be f32 [%lld] (the output's last dim)", (long long)N);
+	}
+	return true;
+}
+
+static bool infer_matmul_epi_rows(InferCtx *c);
+
 bool infer_matmul_epi(InferCtx *c)
 {
+	return (iin(c, 4) ? infer_matmul_epi_rows(c) : infer_matmul(c)) && infer_epi_norm(c);
+}
+
+static bool infer_matmul_epi_rows(InferCtx *c)
+{
 	Value *rows = iin(c, 4);
-	if (!rows)
-		return infer_matmul(c);
 	Value *a = iin(c, 0), *b = iin(c, 1);
 	if (a->dtype != DT_F32 || b->dtype != DT_F32)
 		return ifail(c, 0, "rows: A and B must be f32");
@@ -307,21 +334,25 @@ bool infer_matmul_epi(InferCtx *c)
 		if (sh[i] < 1)
 			return ifail(c, -1, "attribute a_shape: entry %d is %lld", i, (long long)sh[i]);
 	Shape as = shape_make(rank, sh);
-	int64_t K = b->shape.dims[0], N = b->shape.dims[1], R = rows->shape.dims[0];
-	int64_t na = shape_numel(&a->shape);
+	int64_t K = b->shape.dims[0], N = b->shape.dims[1], RP = rows->shape.dims[0];
+	int64_t na = shape_numel(&a->shape), P = attr_int(c->n, "row_parts", 1);
+	if (P < 1 || K % P != 0 || RP % P != 0)
+		return ifail(c, -1, "attribute row_parts: %lld does not divide K = %lld and the %lld rows",
+		             (long long)P, (long long)K, (long long)RP);
+	int64_t R = RP / P, u = K / P;
 	if (K < 1 || sh[rank - 1] != K)
 		return ifail(c, -1, "attribute a_shape: %s does not end in B's %lld rows", ishape_str(&as),
 		             (long long)K);
 	if (shape_numel(&as) != isat_mul(R, K))
 		return ifail(c, 4, "%lld rows of %lld do not make a_shape %s", (long long)R, (long long)K,
 		             ishape_str(&as));
-	if (na % K != 0)
-		return ifail(c, 0, "A %s is not made of rows of %lld elements", ishape_str(&a->shape), (long long)K);
-	for (int64_t r = 0; r < R; r++) {
+	if (na % u != 0)
+		return ifail(c, 0, "A %s is not made of rows of %lld elements", ishape_str(&a->shape), (long long)u);
+	for (int64_t r = 0; r < RP; r++) {
 		int64_t k = value_get_int(rows, r);
-		if (k < 0 || k >= na / K)
+		if (k < 0 || k >= na / u)
 			return ifail(c, 4, "entry %lld is %lld, outside the %lld rows of A", (long long)r, (long long)k,
-			             (long long)(na / K));
+			             (long long)(na / u));
 	}
 	Shape s = as;
 	s.dims[rank - 1] = N;

@@ -41,11 +41,12 @@ typedef struct PipelineOptions {
  * fuse-dwconv (pass_fuse_dwconv), fuse-patchify (pass_fuse_patchify),
  * fuse-remap (pass_fuse_remap), fuse-gemm (pass_fuse_gemm),
  * fuse-slice-gemm (pass_fuse_slice_gemm), fuse-gather-gemm
- * (pass_fuse_gather_gemm), prune-rows (pass_prune_rows), dce (pass_dce),
- * memplan (pass_memplan, into o->plan); the optional passes (pass_optional)
- * named in o->disabled, or all of them with o->no_fuse, are skipped (a name
- * that is unknown or of a required pass is a diagnostic before any pass
- * runs).  o may be NULL (no bindings, no printing).  With verify_each
+ * (pass_fuse_gather_gemm), prune-rows (pass_prune_rows), fuse-gemm-norm
+ * (pass_fuse_gemm_norm), fuse-elementwise (pass_fuse_elementwise), dce
+ * (pass_dce), memplan (pass_memplan, into o->plan); the optional passes
+ * (pass_optional) named in o->disabled, or all of them with o->no_fuse, are
+ * skipped (a name that is unknown or of a required pass is a diagnostic
+ * before any pass runs).  o may be NULL (no bindings, no printing).  With verify_each
  * (and always in builds without NDEBUG) ir_verify runs after each pass and a
  * failure is reported as "verify failed after pass 'X'".  An unknown
  * print_after name is a diagnostic listing the valid names, reported before
@@ -99,6 +100,14 @@ bool pass_fuse_slice_gemm(Graph *g, Diag *d);
  * row-wise nodes that feed it (LayerNormalization, MatMulEpi, elementwise):
  * they compute the gathered rows only (passes/prune_rows.c). */
 bool pass_prune_rows(Graph *g, Diag *d);
+
+/* requires: shapes inferred; after the other GEMM fusions
+ * keeps:    topological order, value ids, graph outputs
+ * A LayerNormalization over the last axis of a GEMM's single-use output
+ * (MatMulEpi or MatMul) becomes the GEMM's row epilogue, MatMulEpi's
+ * norm_scale/norm_bias (passes/fuse_gemm_norm.c has the contract).
+ * Returns false only after a diagnostic. */
+bool pass_fuse_gemm_norm(Graph *g, Diag *d);
 
 /* requires: shapes inferred; keeps: topological order, value ids.
  * The decomposed LayerNorm chain (opset < 17 export) becomes one

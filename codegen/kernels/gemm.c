@@ -224,6 +224,7 @@ typedef struct Derived {
  * one task function, the packed weights coming through the context. */
 typedef struct TKey {
 	int level, w, b_const, has_bias, has_res, act, nbatch_dims, accumulate, a_rows;
+	int64_t a_row_parts;
 	int64_t M, N, K, a_rs, a_cs, b_rs, b_cs, ldc, res_rs, res_cs;
 	float alpha, beta, beta_bias, scale;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK], res_bs[IR_MAX_RANK];
@@ -608,6 +609,7 @@ typedef struct Plan {
 	bool b_direct;      /* runtime B with unit column stride: used in place */
 	LLVMValueRef abuf;  /* stack block for copied A (MC rows of KC, row stride a_copy_stride) */
 	LLVMValueRef i0;    /* first row of the current A block (when packed) */
+	bool rows_in_task;  /* g->rows_fn runs in the task, per block of MC rows */
 } Plan;
 
 /* Row stride (floats) of the copied A block: KC plus one cache line, so
@@ -988,6 +990,44 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 	}
 }
 
+/* pack_a's row `row` (block row lr) with a_row_parts: columns [pc, pc+kc)
+ * of the logical row, made of parts of u = K/P elements.  When the K
+ * blocks start at multiples of u (KC % u == 0), one copy of u floats per
+ * part; otherwise element by element. */
+static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef lr, LLVMValueRef pcv, int64_t kc)
+{
+	const KGemm *g = P->g;
+	int64_t parts = g->a_row_parts, u = g->K / parts;
+	LLVMValueRef dst = cg_gep_f32(cg, P->abuf, cg_mul_i64(cg, lr, a_copy_stride(&P->t)));
+	LLVMValueRef first = cg_mul_i64(cg, row, parts); /* index of the row's part 0 */
+	if (P->t.kc % u == 0 && kc % u == 0) {
+		CgLoop lj;
+		cg_for(cg, &lj, 0, kc / u);
+		LLVMValueRef j = cg_add_i64(cg, LLVMBuildSDiv(cg->b, pcv, cg_i64(cg, u), ""), lj.iv);
+		LLVMValueRef ip = cg_add_i64(cg, first, j);
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
+		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
+		LLVMSetAlignment(ri, 4);
+		LLVMValueRef src = cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs);
+		cg_memcpy(cg, cg_gep_f32(cg, dst, cg_mul_i64(cg, lj.iv, u)), cg_gep_f32(cg, g->a, src), u * 4);
+		cg_for_end(cg, &lj);
+		return;
+	}
+	CgLoop lk;
+	cg_for(cg, &lk, 0, kc);
+	LLVMValueRef k = cg_add_i64(cg, pcv, lk.iv);
+	LLVMValueRef ip = cg_add_i64(cg, first, LLVMBuildSDiv(cg->b, k, cg_i64(cg, u), ""));
+	LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
+	LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
+	LLVMSetAlignment(ri, 4);
+	LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs),
+	                              LLVMBuildSRem(cg->b, k, cg_i64(cg, u), ""));
+	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->a, src), "");
+	LLVMSetAlignment(x, 4);
+	LLVMSetAlignment(LLVMBuildStore(cg->b, x, cg_gep_f32(cg, dst, lk.iv)), 4);
+	cg_for_end(cg, &lk);
+}
+
 /* Copies rows [i0, i0+rows) x columns [pc, pc+kc) of A (unit column
  * stride) into P->abuf with row stride a_copy_stride: a row is one
  * contiguous copy, and the rows no longer alias in L1.  With a row index
@@ -998,6 +1038,11 @@ static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMVal
 	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef row = cg_add_i64(cg, i0, lr.iv);
+	if (g->a_rows && g->a_row_parts > 1) {
+		pack_a_parts(cg, P, row, lr.iv, pcv, kc);
+		cg_for_end(cg, &lr);
+		return;
+	}
 	if (g->a_rows) { /* the row index: row a_rows[i] of A */
 		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &row, 1, "");
 		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
@@ -1091,7 +1136,7 @@ static Split split_for(const KGemm *g, const Plan *P)
 	 * them.  Serially this costs nothing: a task range is walked per row
 	 * block with all its column groups at once (emit_task). */
 	int64_t want = 32, have = s.nbatch * s.n_m;
-	s.n_n = have >= want ? 1 : (want + have - 1) / have;
+	s.n_n = have >= want || P->rows_in_task ? 1 : (want + have - 1) / have;
 	if (s.n_n > s.panels)
 		s.n_n = s.panels;
 	s.group = (s.panels + s.n_n - 1) / s.n_n;
@@ -1103,11 +1148,12 @@ static Split split_for(const KGemm *g, const Plan *P)
 /* Emits `void task(ptr ctx, i64 begin, i64 end)`; ctx holds the base
  * pointers {a, b, c, bias, res, a_rows}, b being the packed weights when B
  * is constant. */
-static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
+static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S, const ValueId *ops, int nops)
 {
 	KFn kf;
-	LLVMValueRef base[6];
-	LLVMValueRef fn = kern_task_begin(cg, &kf, "gemm_task", 6, base);
+	LLVMValueRef base[6 + 64];
+	assert(nops <= 64);
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "gemm_task", 6 + nops, base);
 	plan_buffers(cg, P);
 
 	/* Tasks [begin, end) are walked by (batch, row block) r, each with the
@@ -1168,6 +1214,20 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S)
 		nc_blocks(cg, P, i0, mc, p0, p1);
 		cg_if_end(cg, &last);
 	}
+	if (P->rows_in_task) {
+		/* rows [i0, i0 + mc) (the last block: to M) are final: the row
+		 * epilogue, through the task's copies of the node's operands */
+		LLVMValueRef saved[64], i1 = cg_add_i64(cg, i0, cg_i64(cg, mc));
+		i1 = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, i1, cg_i64(cg, g.M), ""), cg_i64(cg, g.M), i1, "");
+		for (int i = 0; i < nops; i++)
+			saved[i] = cg->buf[ops[i]], cg->buf[ops[i]] = base[6 + i];
+		LLVMValueRef par = cg->par;
+		cg->par = NULL;
+		g0->rows_fn(cg, g0->rows_arg, i0, i1);
+		cg->par = par;
+		for (int i = 0; i < nops; i++)
+			cg->buf[ops[i]] = saved[i];
+	}
 	cg_for_end(cg, &lr);
 	P->g = g0;
 	P->bpack = bpack;
@@ -1222,6 +1282,30 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 		if (P->t.mc > mc)
 			P->t.mc = mc;
 	}
+	/* A row epilogue runs in the task when blocks of MC rows can be the
+	 * tasks: MC then keeps the block of C within 128 KiB (in L2 when the
+	 * epilogue reads it back) and, when B is small enough to stay in L2
+	 * across the blocks, gives about 32 of them (the split's share for a
+	 * few threads); with fewer than 8 blocks (few rows and a large K) the
+	 * product keeps its column groups and the epilogue follows it. */
+	if (g->rows_fn && g->nbatch_dims == 0) {
+		int64_t mr = P->t.mr, mc = (128 * 1024 / 4) / g->N;
+		if (g->K * g->N <= 64 * 1024) {
+			int64_t want = (g->M + 31) / 32;
+			want = (want + mr - 1) / mr * mr;
+			if (want < mc)
+				mc = want;
+		}
+		mc -= mc % mr;
+		if (mc < mr)
+			mc = mr;
+		if (mc > P->t.mc)
+			mc = P->t.mc;
+		if ((g->M + mc - 1) / mc >= 8) {
+			P->t.mc = mc;
+			P->rows_in_task = true;
+		}
+	}
 }
 
 /* Allocates the packing buffers P needs in the current function. */
@@ -1244,7 +1328,7 @@ static void plan_buffers(Cg *cg, Plan *P)
 
 bool kern_gemm_here(Cg *cg, const KGemm *g)
 {
-	assert(g->nbatch_dims == 0);
+	assert(g->nbatch_dims == 0 && !g->rows_fn);
 	Plan P;
 	plan_init(cg, g, &P);
 	plan_buffers(cg, &P);
@@ -1266,10 +1350,11 @@ bool kern_gemm_here(Cg *cg, const KGemm *g)
 /* The task function of product g: one emitted earlier with the same key,
  * or a new one (products with an implicit B are never shared: b_elem is
  * their own code). */
-static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S)
+static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S, const ValueId *ops,
+                                int nops)
 {
-	if (g->b_elem)
-		return emit_task(cg, g, P, S);
+	if (g->b_elem || P->rows_in_task)
+		return emit_task(cg, g, P, S, ops, nops);
 	TKey k;
 	memset(&k, 0, sizeof k);
 	k.level = cg->isa.level;
@@ -1280,6 +1365,7 @@ static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S)
 	k.act = g->act;
 	k.accumulate = g->accumulate;
 	k.a_rows = g->a_rows != NULL;
+	k.a_row_parts = g->a_rows && g->a_row_parts > 1 ? g->a_row_parts : 0;
 	k.nbatch_dims = g->nbatch_dims;
 	k.M = g->M, k.N = g->N, k.K = g->K;
 	k.a_rs = g->a_rs, k.a_cs = g->a_cs, k.b_rs = g->b_rs, k.b_cs = g->b_cs, k.ldc = g->ldc;
@@ -1303,7 +1389,7 @@ static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S)
 			return t->fn;
 	KTask *t = xcalloc(1, sizeof *t);
 	t->key = k;
-	t->fn = emit_task(cg, g, P, S);
+	t->fn = emit_task(cg, g, P, S, NULL, 0);
 	t->next = cache->tasks;
 	cache->tasks = t;
 	return t->fn;
@@ -1314,8 +1400,22 @@ bool kern_gemm(Cg *cg, const KGemm *g)
 	Plan P;
 	plan_init(cg, g, &P);
 	Split S = split_for(g, &P);
-	LLVMValueRef task = cached_task(cg, g, &P, &S);
-	LLVMValueRef ptrs[6] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res, g->a_rows};
-	kern_parallel_ptrs(cg, task, ptrs, 6, S.ntasks);
+	/* an in-task row epilogue reads the node's operands through the
+	 * context, after the product's six pointers */
+	ValueId ops[64];
+	LLVMValueRef ptrs[6 + 64] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res, g->a_rows};
+	int nops = 0;
+	if (P.rows_in_task)
+		for (int i = 0; i < cg->node->nin + cg->node->nout; i++) {
+			ValueId v = i < cg->node->nin ? cg->node->in[i] : cg->node->out[i - cg->node->nin];
+			if (v == IR_NONE)
+				continue;
+			assert(nops < 64);
+			ops[nops] = v, ptrs[6 + nops++] = cg->buf[v];
+		}
+	LLVMValueRef task = cached_task(cg, g, &P, &S, ops, nops);
+	kern_parallel_ptrs(cg, task, ptrs, 6 + nops, S.ntasks);
+	if (g->rows_fn && !P.rows_in_task)
+		kern_rows(cg, g->rows_n, g->rows_work, g->rows_fn, g->rows_arg);
 	return true;
 }

@@ -58,6 +58,11 @@ typedef struct KGemm {
 	 * rows are gathered while A's block is copied (gemm.c pack_a), so the
 	 * arithmetic is the same as on the gathered A. */
 	LLVMValueRef a_rows;
+	/* With a_rows, a_row_parts = P > 1: row i of the product is P rows of
+	 * u = K/P elements, rows a_rows[i*P + j] of A (a_rs = u): element (i,k)
+	 * at a[a_rows[i*P + k/u]*a_rs + k%u] (MatMulEpi's row_parts: a patch
+	 * gather).  0 or 1: whole rows. */
+	int64_t a_row_parts;
 	/* Batch: the product is repeated over bdims[0..nbatch_dims) with the
 	 * element strides *_bs[d] added to A, B, C and res (a constant B must
 	 * not be batched: b_bs all 0). */
@@ -89,6 +94,18 @@ typedef struct KGemm {
 	LLVMValueRef (*b_kpos)(Cg *cg, void *arg, LLVMValueRef k);
 	LLVMValueRef (*b_jpos)(Cg *cg, void *arg, LLVMValueRef j);
 	int64_t b_pos_lim[2];
+	/* Row epilogue (or NULL): rows_fn(cg, rows_arg, r0, r1) emits work over
+	 * rows [r0, r1) of the finished product (MatMulEpi's LayerNorm), reading
+	 * and writing through cg->buf of cg->node's operands as a KRowsFn does
+	 * (see kern_rows; row r's arithmetic must not depend on [r0, r1)).  When
+	 * every task of the product computes whole rows (no batch, enough row
+	 * blocks: gemm.c plan_init) it runs in the task, on each block of rows
+	 * right after its last K block, while they are in cache; otherwise after
+	 * the product, as kern_rows(cg, rows_n, rows_work, rows_fn, rows_arg).
+	 * Either way the rows see the same arithmetic: bitwise the same result. */
+	void (*rows_fn)(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1);
+	void *rows_arg;
+	int64_t rows_n, rows_work;
 	int nbatch_dims;
 	int64_t bdims[IR_MAX_RANK], a_bs[IR_MAX_RANK], b_bs[IR_MAX_RANK], c_bs[IR_MAX_RANK],
 	        res_bs[IR_MAX_RANK];

@@ -154,23 +154,31 @@ static void test_shape_rule(void **state)
 {
 	(void)state;
 	static const struct {
-		const char *rows, *a_shape, *msg;
+		const char *rows, *a_shape, *msg, *want;
 	} cases[] = {
-		{"{1, 0, 3, 2}", "[2,2,2]", NULL},
-		{"{1, 0, 3, 4}", "[2,2,2]", "input 4: entry 3 is 4, outside the 4 rows of A"},
-		{"{1, 0, 3, 2}", "[2,2,3]", "attribute a_shape: [2,2,3] does not end in B's 2 rows"},
-		{"{1, 0, 3, 2}", "[3,2]", "input 4: 4 rows of 2 do not make a_shape [3,2]"},
+		{"{1, 0, 3, 2}", "[2,2,2]", NULL, "[2,2,3]"},
+		{"{1, 0, 3, 4}", "[2,2,2]", "input 4: entry 3 is 4, outside the 4 rows of A", NULL},
+		{"{1, 0, 3, 2}", "[2,2,3]", "attribute a_shape: [2,2,3] does not end in B's 2 rows", NULL},
+		{"{1, 0, 3, 2}", "[3,2]", "input 4: 4 rows of 2 do not make a_shape [3,2]", NULL},
+		/* row_parts: a row of the logical A is 2 rows of 1 element */
+		{"{7, 6, 5, 4, 3, 2, 1, 0}", "[4,2], row_parts=2", NULL, "[4,3]"},
+		{"{7, 6, 5, 4, 3, 2, 1, 8}", "[4,2], row_parts=2", "input 4: entry 7 is 8, outside the 8 rows of A", NULL},
+		{"{7, 6, 5, 4, 3, 2, 1, 0}", "[4,2], row_parts=3",
+		 "attribute row_parts: 3 does not divide K = 2 and the 8 rows", NULL},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char text[1024];
+		int nr = 1;
+		for (const char *c = cases[i].rows; *c; c++)
+			nr += *c == ',';
 		snprintf(text, sizeof text,
 		         "graph \"t\" opset ai.onnx=17, onnxcc=1\n"
 		         "input  %%x : f32[1,4,2]\n"
 		         "const  %%w : f32[2,3] = {1, 2, 3, 4, 5, 6}\n"
-		         "const  %%r : i32[4] = %s\n"
+		         "const  %%r : i32[%d] = %s\n"
 		         "%%y : f32[?] = onnxcc::MatMulEpi(%%x, %%w, _, _, %%r) {a_shape=%s}  # mm\n"
 		         "output %%y\n",
-		         cases[i].rows, cases[i].a_shape);
+		         nr, cases[i].rows, cases[i].a_shape);
 		Diag d;
 		diag_init(&d, "rows.ir", false);
 		Graph *g = ir_parse(text, "rows.ir", 0, &d);
@@ -179,7 +187,7 @@ static void test_shape_rule(void **state)
 		if (!cases[i].msg) {
 			assert_true(ok);
 			char b[64];
-			assert_string_equal(shape_str(&gval(g, graph_find_value(g, "y"))->shape, b, sizeof b), "[2,2,3]");
+			assert_string_equal(shape_str(&gval(g, graph_find_value(g, "y"))->shape, b, sizeof b), cases[i].want);
 		} else {
 			assert_false(ok);
 			if (!diag_contains(&d, cases[i].msg))

@@ -29,7 +29,10 @@
  * scalar is left (column GEMMxc: such Muls before -> after), and the rule
  * that no f32 elementwise op of the kind fuse-elementwise fuses still reads
  * a single-use intermediate of its own shape from another (column EWpair:
- * such pairs before -> after; Chain: the ElemChains made).
+ * such pairs before -> after; Chain: the ElemChains made), and the rule
+ * that no LayerNorm over the last axis reads a single-use GEMM output
+ * (column GEMMLN: such pairs before -> after, + the LayerNorms
+ * fuse-gemm-norm moved into a GEMM; per model in the stage table).
  */
 #include "testutil.h"
 
@@ -287,8 +290,6 @@ static void test_pass_files(void **state)
 
 /* ---- the zoo after the pipeline ------------------------------------------------ */
 
-/* Live nodes per op; a GELU that fuse-gemm moved into a GEMM epilogue
- * (MatMulEpi act="gelu"/"gelu_tanh") counts as a Gelu too. */
 /* True when every input of n is a constant: a node the folder leaves to
  * run time because it cannot give the generated code's bits (a Pow of
  * scalars computing torchvision Swin's attention scale). */
@@ -302,7 +303,11 @@ static bool const_inputs(Graph *g, const Node *n)
 
 /* Live nodes per op; Erf, Pow and Sqrt count only when they read a
  * computed value (the chains the fusions replace; one of constants is
- * folded unless the targets' variants of it disagree, passes/fold_elem.c). */
+ * folded unless the targets' variants of it disagree, passes/fold_elem.c).
+ * A GELU that fuse-gemm moved into a GEMM epilogue (MatMulEpi
+ * act="gelu"/"gelu_tanh") counts as a Gelu too, and a LayerNorm that
+ * fuse-gemm-norm moved into one (MatMulEpi norm_scale) as a
+ * LayerNormalization. */
 static void count_ops(Graph *g, int *cnt)
 {
 	memset(cnt, 0, sizeof(int) * OP__COUNT);
@@ -314,6 +319,8 @@ static void count_ops(Graph *g, int *cnt)
 			cnt[g->nodes[i].op]++;
 			if (g->nodes[i].op == OP_MatMulEpi && !strncmp(attr_string(&g->nodes[i], "act", ""), "gelu", 4))
 				cnt[OP_Gelu]++;
+			if (g->nodes[i].op == OP_MatMulEpi && g->nodes[i].nin > 5 && g->nodes[i].in[5] != IR_NONE)
+				cnt[OP_LayerNormalization]++;
 		}
 }
 
@@ -329,6 +336,43 @@ static bool gemm_output_once(Graph *g, ValueId v)
 	return uses == 1 && !gval(g, v)->is_output && p != IR_NONE &&
 	       (g->nodes[p].op == OP_MatMul || g->nodes[p].op == OP_Gemm ||
 	        (g->nodes[p].op == OP_MatMulEpi && (g->nodes[p].nin < 4 || g->nodes[p].in[3] == IR_NONE)));
+}
+
+/* LayerNormalizations over the last axis alone, without statistics
+ * outputs, reading a GEMM's output read once (gemm_output_once, with or
+ * without a residual): what fuse-gemm-norm leaves none of. */
+static int gemm_norm_pairs(Graph *g)
+{
+	int c = 0;
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+		if (n->dead || n->op != OP_LayerNormalization || n->nin < 2 || gval(g, n->in[0])->dtype != DT_F32 ||
+		    (n->nout > 1 && n->out[1] != IR_NONE) || (n->nout > 2 && n->out[2] != IR_NONE))
+			continue;
+		int r = gval(g, n->in[0])->shape.rank;
+		int64_t axis = attr_int(n, "axis", -1);
+		if (axis != -1 && axis != r - 1)
+			continue;
+		ValueId v = n->in[0];
+		NodeId p = gval(g, v)->producer;
+		int uses = 0;
+		for (int j = 0; j < g->nnodes; j++)
+			for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
+				uses += g->nodes[j].in[q] == v;
+		c += uses == 1 && !gval(g, v)->is_output && p != IR_NONE &&
+		     (g->nodes[p].op == OP_MatMulEpi || (g->nodes[p].op == OP_MatMul &&
+		                                         gval(g, g->nodes[p].in[1])->shape.rank >= 2));
+	}
+	return c;
+}
+
+static int gemm_norms(Graph *g)
+{
+	int c = 0;
+	for (int i = 0; i < g->nnodes; i++)
+		c += !g->nodes[i].dead && g->nodes[i].op == OP_MatMulEpi && g->nodes[i].nin > 5 &&
+		     g->nodes[i].in[5] != IR_NONE;
+	return c;
 }
 
 static bool const_scalar_value(Graph *g, ValueId v)
@@ -413,11 +457,12 @@ static int elementwise_pairs(Graph *g)
 	return c;
 }
 
-static int total(const int *cnt)
+/* Live nodes (each once: a GEMM with a fused GELU or LayerNorm is one). */
+static int live_nodes(Graph *g)
 {
 	int t = 0;
-	for (int i = 0; i < OP__COUNT; i++)
-		t += cnt[i];
+	for (int i = 0; i < g->nnodes; i++)
+		t += !g->nodes[i].dead;
 	return t;
 }
 
@@ -450,21 +495,21 @@ static void test_zoo_fused(void **state)
 	 * Gather), and the Transposes and Convs left. */
 	static const struct {
 		const char *model;
-		int gather_rows, transposes, convs;
+		int gather_rows, transposes, convs, gemm_norms;
 	} stages[] = {
-		{"encoder_opset14", 2, 2, 0},  /* of 8: the q/k/v Slice + Reshape of each in_proj are its GEMM blocks (fuse-slice-gemm); the [1,0,2] input Transposes stay */
-		{"pvt_opset13", 6, 0, 0},      /* 3 patch embeddings + 3 spatial reductions, from tokens */
-		{"pvt_opset17", 6, 0, 0},
-		{"skip_attn", 0, 0, 0},        /* K/V read as two segments: the split Transposes are Attention strides */
-		{"sret_opset14", 0, 3, 4},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
-		{"swin_opset14", 2, 0, 0},     /* patch gather, patch merging; the 4 window partitions + 4 reverses are GEMM row indices */
-		{"swin_tv_mini", 5, 1, 0},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs are their row indices; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
-		{"txl_opset13_b1", 0, 0, 0},   /* of 8: the 6 qkv chunks are blocks of their GEMMs (fuse-slice-gemm), the 2 new memories read the segment half of their Concat in place */
+		{"encoder_opset14", 2, 2, 0, 2},  /* of 8: the q/k/v Slice + Reshape of each in_proj are its GEMM blocks (fuse-slice-gemm); the [1,0,2] input Transposes stay */
+		{"pvt_opset13", 0, 0, 0, 7},      /* 3 patch embeddings + 3 spatial reductions, from tokens: their patch gathers are GEMM row indices (row_parts), their 6 LayerNorms and the final norm GEMM row epilogues */
+		{"pvt_opset17", 0, 0, 0, 7},
+		{"skip_attn", 0, 0, 0, 1},        /* K/V read as two segments: the split Transposes are Attention strides */
+		{"sret_opset14", 0, 3, 4, 4},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
+		{"swin_opset14", 1, 0, 0, 2},     /* patch merging; the patch gather (row_parts) and the 4 window partitions + 4 reverses are GEMM row indices; the patch embedding's LayerNorm and the final norm are GEMM row epilogues */
+		{"swin_tv_mini", 4, 1, 0, 2},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs and the patch gather (row_parts) are their row indices; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
+		{"txl_opset13_b1", 0, 0, 0, 4},   /* of 8: the 6 qkv chunks are blocks of their GEMMs (fuse-slice-gemm), the 2 new memories read the segment half of their Concat in place */
 	};
 	int checked = 0;
-	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %8s %5s %21s\n", "model", "nodes", "Erf",
+	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %8s %5s %9s %21s\n", "model", "nodes", "Erf",
 	        "Pow", "LayerNorm", "Gelu", "MMEpi", "Softmax", "Transpose", "Conv", "GRows", "GEMMxc", "EWpair", "Chain",
-	        "workspace KiB");
+	        "GEMMLN", "workspace KiB");
 	for (int i = 0; i < nm; i++) {
 		char p[4600];
 		snprintf(p, sizeof p, "%s/%s/model.onnx", dir, names[i]);
@@ -478,6 +523,7 @@ static void test_zoo_fused(void **state)
 				fail_msg("%s: %s", names[i], d.buf);
 		count_ops(g, before);
 		int muls0 = gemm_scalar_muls(g), pairs0 = elementwise_pairs(g);
+		int gln0 = gemm_norm_pairs(g), nodes0 = live_nodes(g);
 		MemPlan mp0, mp1;
 		if (!pass_memplan(g, &mp0, &d))
 			fail_msg("%s: %s", names[i], d.buf);
@@ -489,16 +535,17 @@ static void test_zoo_fused(void **state)
 			fail_msg("%s: %s", names[i], d.buf);
 		count_ops(g, after);
 		int muls1 = gemm_scalar_muls(g), pairs1 = elementwise_pairs(g);
+		int gln1 = gemm_norm_pairs(g), norms1 = gemm_norms(g), nodes1 = live_nodes(g);
 		if (!pass_memplan(g, &mp1, &d))
 			fail_msg("%s: %s", names[i], d.buf);
 		graph_free(g);
 		diag_free(&d);
-		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %3d->%-3d %3d->%-3d %5d %9.1f -> %-9.1f\n",
-		        names[i], total(before), total(after), before[OP_Erf], after[OP_Erf], before[OP_Pow],
+		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %3d->%-3d %3d->%-3d %5d %2d->%-2d+%-2d %9.1f -> %-9.1f\n",
+		        names[i], nodes0, nodes1, before[OP_Erf], after[OP_Erf], before[OP_Pow],
 		        after[OP_Pow], before[OP_LayerNormalization], after[OP_LayerNormalization],
 		        before[OP_Gelu], after[OP_Gelu], after[OP_MatMulEpi], before[OP_Softmax], after[OP_Softmax],
 		        before[OP_Transpose], after[OP_Transpose], before[OP_Conv], after[OP_Conv],
-		        after[OP_GatherRows], muls0, muls1, pairs0, pairs1, after[OP_ElemChain], mp0.size / 1024.0,
+		        after[OP_GatherRows], muls0, muls1, pairs0, pairs1, after[OP_ElemChain], gln0, gln1, norms1, mp0.size / 1024.0,
 		        mp1.size / 1024.0);
 		if (pairs1)
 			fail_msg("%s keeps %d pairs of single-use f32 elementwise ops fuse-elementwise fuses", names[i], pairs1);
@@ -506,14 +553,19 @@ static void test_zoo_fused(void **state)
 		 * step weights) are epilogue work after the pipeline */
 		if (muls1)
 			fail_msg("%s keeps %d Muls of a GEMM output by a constant scalar", names[i], muls1);
+		/* a LayerNorm over the last axis of a GEMM's single-use output is
+		 * the GEMM's row epilogue after the pipeline */
+		if (gln1)
+			fail_msg("%s keeps %d LayerNorms of a single-use GEMM output", names[i], gln1);
 		/* the stage transitions (fuse-patchify, fuse-remap), per model */
 		for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++)
 			if (!strcmp(stages[k].model, names[i])) {
 				if (after[OP_GatherRows] != stages[k].gather_rows || after[OP_Transpose] != stages[k].transposes ||
-				    after[OP_Conv] != stages[k].convs)
-					fail_msg("%s: %d GatherRows, %d Transposes, %d Convs after the pipeline; want %d, %d, %d",
-					         names[i], after[OP_GatherRows], after[OP_Transpose], after[OP_Conv],
-					         stages[k].gather_rows, stages[k].transposes, stages[k].convs);
+				    after[OP_Conv] != stages[k].convs || norms1 != stages[k].gemm_norms)
+					fail_msg("%s: %d GatherRows, %d Transposes, %d Convs, %d GEMM LayerNorms after the pipeline; "
+					         "want %d, %d, %d, %d",
+					         names[i], after[OP_GatherRows], after[OP_Transpose], after[OP_Conv], norms1,
+					         stages[k].gather_rows, stages[k].transposes, stages[k].convs, stages[k].gemm_norms);
 				checked++;
 			}
 		/* fused ops need no intermediates: the workspace never grows */
