@@ -362,7 +362,7 @@ static void test_pipeline_disable_pass(void **state)
 	assert_true(diag_contains(&D, "required pass 'dce' for --disable-pass (the passes that may be left "
 	                              "out: fuse-layernorm, fuse-gelu, fuse-attention, fuse-relattention, "
 	                              "fuse-transpose, fuse-dwconv, fuse-patchify, fuse-remap, fuse-gemm, "
-	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-elementwise)\n"));
+	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-elementwise)\n"));
 	const char *unknown[] = {"fuse-everything"};
 	o.disabled = unknown;
 	assert_false(pass_pipeline(G, &o, &D));
