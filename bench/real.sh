@@ -39,7 +39,15 @@
 # (its median / the native median: the cost of running anywhere; the goal
 # is <= 1.05), pmin/nmin (the same for the fastest runs, steadier on a
 # loaded machine) and port_comp (its compile seconds, wall/CPU).
-# Environment: PORTABLE (yes/no, default yes), MODELS (names, default all seven), MODELS_DIR, REPEAT
+#
+# The unfused columns (UNFUSED=yes, the default; timed at T = 1 only):
+# unf.so is model.so compiled with --no-fuse (every optional pass left
+# out: the graph as exported, after folding), checked against PyTorch like
+# the others and timed in the same alternation.  unf_med is its median,
+# unf/fus = unf_med / cc_med: what fusion buys (> 1: the fused build is
+# faster), umin/nmin the same for the fastest runs.
+# Environment: PORTABLE (yes/no, default yes), UNFUSED (yes/no, default
+# yes), MODELS (names, default all seven), MODELS_DIR, REPEAT
 # (default 5), ROUNDS (default 4), THREADS (default "1 2"), OUT (default
 # bench/results/real-latest.txt), WORK (default BUILD_DIR/bench/real).
 # Exit status: 0 when every model compiled, ran and matched PyTorch; 1
@@ -55,6 +63,7 @@ REPEAT=${REPEAT:-5}
 ROUNDS=${ROUNDS:-4}
 THREADS=${THREADS:-1 2}
 PORTABLE=${PORTABLE:-yes}
+UNFUSED=${UNFUSED:-yes}
 OUT=${OUT:-$HERE/results/real-latest.txt}
 WORK=${WORK:-$BUILD/bench/real}
 PY=${PY:-/usr/bin/python3}
@@ -153,14 +162,18 @@ for name in $MODELS; do
 	[ -n "$GF" ] || GF=-
 
 	# compile (cached by onnxcc binary + model stamp): model.so with --cpu
-	# native, port.so the portable default (PORTABLE=yes)
+	# native, port.so the portable default (PORTABLE=yes), unf.so native
+	# with --no-fuse (UNFUSED=yes)
 	KEY="$CCKEY $(cat "$MD/.stamp" 2>/dev/null) $(cksum <"$MD/model.onnx")"
 	CTP=-
+	CTU=-
 	cfail=
-	for V in model port; do
+	for V in model port unf; do
 		[ $V = port ] && [ "$PORTABLE" != yes ] && continue
+		[ $V = unf ] && [ "$UNFUSED" != yes ] && continue
 		CPUFLAG="--cpu native"
 		[ $V = port ] && CPUFLAG=
+		[ $V = unf ] && CPUFLAG="--cpu native --no-fuse"
 		if [ -f "$W/$V.so" ] && [ "$(cat "$W/$V.key" 2>/dev/null)" = "$KEY" ]; then
 			C=$(cat "$W/$V.compile.s")
 		else
@@ -180,7 +193,11 @@ for name in $MODELS; do
 			echo "$C" >"$W/$V.compile.s"
 			echo "$KEY" >"$W/$V.key"
 		fi
-		if [ $V = model ]; then CT=$C; else CTP=$C; fi
+		case $V in
+		model) CT=$C ;;
+		port) CTP=$C ;;
+		*) CTU=$C ;;
+		esac
 	done
 	if [ -n "$cfail" ]; then
 		echo "$name - COMPILE-FAIL $cfail" >>"$TABLE"
@@ -188,7 +205,7 @@ for name in $MODELS; do
 		fails=$((fails + 1))
 		continue
 	fi
-	echo "   compiled in $CT s (wall/CPU), portable $CTP" >&2
+	echo "   compiled in $CT s (wall/CPU), portable $CTP, unfused $CTU" >&2
 
 	set --
 	for i in $(sed -n 's/^input //p' "$MD/manifest.txt"); do
@@ -226,6 +243,18 @@ for name in $MODELS; do
 			fi
 			cmpout "$R/pt" "$MD" "$R/pt.cmp" >/dev/null || status=WRONG
 		fi
+		# check: the unfused build (T = 1 only)
+		unf=no
+		if [ "$UNFUSED" = yes ] && [ "$T" = 1 ] && [ $cc = yes ]; then
+			unf=yes
+			if ! "$RUN" "$W/unf.so" "$@" --threads "$T" --output-dir "$R/uf" --quiet >"$R/uf.out" 2>"$R/uf.err"; then
+				msg=$(head -n 1 "$R/uf.err" | cut -c1-200)
+				echo "$name $T RUN-FAIL onnxcc-run (unfused): $msg" >>"$TABLE"
+				fails=$((fails + 1))
+				continue
+			fi
+			cmpout "$R/uf" "$MD" "$R/uf.cmp" >/dev/null || status=WRONG
+		fi
 		# check: ORT
 		if ! (cd "$HERE" && "$NODE" ort_run.js "$MD/model.onnx" "$@" --threads "$T" --repeat 1 \
 			--output-dir "$R/ort" --quiet) >"$R/ort.out" 2>"$R/ort.err"; then
@@ -248,6 +277,11 @@ for name in $MODELS; do
 						--output-dir "$R/pt$r" >"$R/pt$r.out" 2>"$R/pt$r.err" ||
 						echo "   onnxcc-run (portable) round $r failed: $(head -n 1 "$R/pt$r.err")" >&2
 				fi
+				if [ $unf = yes ]; then
+					"$RUN" "$W/unf.so" "$@" --threads "$T" --repeat "$REPEAT" --quiet \
+						--output-dir "$R/uf$r" >"$R/uf$r.out" 2>"$R/uf$r.err" ||
+						echo "   onnxcc-run (unfused) round $r failed: $(head -n 1 "$R/uf$r.err")" >&2
+				fi
 			fi
 			(cd "$HERE" && timed "$R/ort$r.time" "$NODE" ort_run.js "$MD/model.onnx" "$@" \
 				--threads "$T" --repeat "$REPEAT" --quiet) >"$R/ort$r.out" 2>"$R/ort$r.err" ||
@@ -258,19 +292,23 @@ for name in $MODELS; do
 			CC_MED=$(for f in "$R"/cc[0-9]*.out; do json median_ms "$f"; done | median)
 			CC_MIN=$(for f in "$R"/cc[0-9]*.out; do json min_ms "$f"; done | minimum)
 			CC_RSS=$(for f in "$R"/cc[0-9]*.time; do rss "$f"; done | sort -g | tail -n 1)
-			PT_MED=- PT_MIN=-
+			PT_MED=- PT_MIN=- UF_MED=- UF_MIN=-
+			if [ $unf = yes ]; then
+				UF_MED=$(for f in "$R"/uf[0-9]*.out; do json median_ms "$f"; done | median)
+				UF_MIN=$(for f in "$R"/uf[0-9]*.out; do json min_ms "$f"; done | minimum)
+			fi
 			if [ "$PORTABLE" = yes ]; then
 				PT_MED=$(for f in "$R"/pt[0-9]*.out; do json median_ms "$f"; done | median)
 				PT_MIN=$(for f in "$R"/pt[0-9]*.out; do json min_ms "$f"; done | minimum)
 			fi
 		else
-			CC_MED=n/a CC_MIN=n/a CC_RSS=n/a PT_MED=n/a PT_MIN=n/a
+			CC_MED=n/a CC_MIN=n/a CC_RSS=n/a PT_MED=n/a PT_MIN=n/a UF_MED=n/a UF_MIN=n/a
 		fi
 		ORT_MED=$(for f in "$R"/ort[0-9]*.out; do json median_ms "$f"; done | median)
 		ORT_MIN=$(for f in "$R"/ort[0-9]*.out; do json min_ms "$f"; done | minimum)
 		ORT_RSS=$(for f in "$R"/ort[0-9]*.time; do rss "$f"; done | sort -g | tail -n 1)
 		echo "$name $T $status $GF $CT ${ORT_MED:--} ${ORT_MIN:--} ${CC_MED:--} ${CC_MIN:--}" \
-			"${CC_RSS:--} ${ORT_RSS:--} $CCABS $ORTABS ${PT_MED:--} $CTP ${PT_MIN:--}" >>"$TABLE"
+			"${CC_RSS:--} ${ORT_RSS:--} $CCABS $ORTABS ${PT_MED:--} $CTP ${PT_MIN:--} ${UF_MED:--} ${UF_MIN:--}" >>"$TABLE"
 		echo "   T=$T: onnxcc median ${CC_MED:--} ms (portable ${PT_MED:--}), ORT median ${ORT_MED:--} ms" >&2
 	done
 done
@@ -292,6 +330,7 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 	echo "        med = median of the round medians, min = fastest run, ms per inference"
 	echo "GFLOP = MatMul/Gemm/Conv/Einsum FLOPs (2 per multiply-add); cc/ORT = onnxcc ms / ORT ms (< 1: onnxcc faster)"
 	echo "port_med = median of the portable build (no --cpu: hot kernels chosen at run time by cpuid), port/nat = port_med / cc_med, pmin/nmin = fastest portable / fastest native run"
+	echo "unf_med = median of the unfused build (--cpu native --no-fuse, T = 1 only), unf/fus = unf_med / cc_med (> 1: fusion made it faster), umin/nmin = fastest unfused / fastest fused run"
 	echo "RSS = peak resident set, MiB, whole process (ORT's includes Node.js); compile = onnxcc -O3 seconds, wall/CPU"
 	echo "cc_err, ort_err = max |output - PyTorch| (WRONG when > 1e-4 max|ref| for onnxcc; '!' marks ORT beyond it)"
 	echo
@@ -301,9 +340,10 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 	function gf(x) { return x == "-" ? x : sprintf("%.1f", x) }
 	function mib(k) { return (k == "-" || k == "n/a") ? k : sprintf("%.0f", k / 1024) }
 	BEGIN {
-		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s %9s  %s\n", "model", "T", "GFLOP",
+		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s %9s %8s %7s %9s  %s\n", "model", "T", "GFLOP",
 		       "compile", "ORT_med", "ORT_min", "cc_med", "cc_min", "cc/ORT", "r_min", "GFLOP/s", "%peak",
-		       "ccRSS", "ortRSS", "cc_err", "ort_err", "port_med", "port/nat", "pmin/nmin", "port_comp", "status"
+		       "ccRSS", "ortRSS", "cc_err", "ort_err", "port_med", "port/nat", "pmin/nmin", "port_comp",
+		       "unf_med", "unf/fus", "umin/nmin", "status"
 	}
 	NF >= 13 {
 		gfs = ($8 == "n/a" || $8 == "-" || $4 == "-") ? "-" : sprintf("%.1f", $4 / ($8 / 1000))
@@ -313,9 +353,9 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 			       ms($7), "n/a (no threads)", "-", "-", "-", "-", "n/a", mib($11), "-", $13, $3
 			next
 		}
-		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
+		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s %9s %8s %7s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
 		       ms($7), ms($8), ms($9), ratio($8, $6), ratio($9, $7), gfs, pk, mib($10), mib($11), $12, $13,
-		       ms($14), ratio($14, $8), ratio($16, $9), $15, $3
+		       ms($14), ratio($14, $8), ratio($16, $9), $15, ms($17), ratio($17, $8), ratio($18, $9), $3
 		next
 	}
 	{
