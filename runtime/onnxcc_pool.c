@@ -6,7 +6,15 @@
  * sleep: a worker polls the generation for about ONNXCC_POOL_SPIN pause
  * instructions before it sleeps on `go`, and the caller polls the count
  * of busy workers before it sleeps on `done`.  The mutex orders every
- * sleep against the wake-up meant for it, so no wake-up is lost. */
+ * sleep against the wake-up meant for it, so no wake-up is lost.
+ *
+ * The caller waits only for the workers that joined the job.  A worker
+ * joins (state + 1) while the job is open; the caller closes it (the
+ * CLOSED bit) once it has claimed every task left, and a worker that comes
+ * later does not touch it.  So on a loaded machine, where a worker may not
+ * get a core for milliseconds, the caller runs the whole job itself instead
+ * of waiting for that worker to be scheduled (T = 2 under load was 8x the
+ * 1-thread time when every worker had to check in). */
 #include "onnxcc_pool.h"
 
 #include <errno.h>
@@ -25,7 +33,7 @@ struct OnnxccPool {
 	pthread_mutex_t call_mu;   /* one parallel_for at a time */
 	pthread_cond_t go, done;
 	atomic_ulong gen;          /* job generation: written under mu */
-	atomic_int pending;        /* workers still busy with this job */
+	atomic_llong state;        /* workers in this job | CLOSED */
 	int sleepers;              /* workers asleep on go (under mu) */
 	int caller_asleep;         /* the caller sleeps on done (under mu) */
 	int quit;                  /* under mu */
@@ -41,6 +49,8 @@ struct OnnxccPool {
 		int64_t end;
 	} *range;
 };
+
+#define CLOSED (1LL << 62)
 
 typedef struct Worker {
 	OnnxccPool *p;
@@ -115,6 +125,19 @@ static unsigned long wait_job(OnnxccPool *p, unsigned long seen)
 	return g;
 }
 
+/* Joins the current job unless it is closed: the job's task, ranges and
+ * counts were written before its state was reset to 0 (release). */
+static int join(OnnxccPool *p)
+{
+	long long s = atomic_load_explicit(&p->state, memory_order_relaxed);
+	do {
+		if (s & CLOSED)
+			return 0;
+	} while (!atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1, memory_order_acquire,
+	                                                memory_order_relaxed));
+	return 1;
+}
+
 static void *worker_main(void *arg)
 {
 	Worker *w = arg;
@@ -125,8 +148,10 @@ static void *worker_main(void *arg)
 		if (g == seen)
 			break; /* quit */
 		seen = g;
+		if (!join(p))
+			continue;
 		run_share(p, w->index);
-		if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+		if (atomic_fetch_sub_explicit(&p->state, 1, memory_order_acq_rel) == (CLOSED | 1)) {
 			pthread_mutex_lock(&p->mu);
 			if (p->caller_asleep)
 				pthread_cond_signal(&p->done);
@@ -148,7 +173,7 @@ OnnxccPool *onnxcc_pool_create(int nthreads)
 		return NULL;
 	p->nthreads = nthreads;
 	atomic_init(&p->gen, 0);
-	atomic_init(&p->pending, 0);
+	atomic_init(&p->state, CLOSED);
 	p->tid = calloc((size_t)nthreads, sizeof *p->tid);
 	p->range = aligned_alloc(64, (size_t)nthreads * sizeof *p->range);
 	if (!p->tid || !p->range) {
@@ -212,22 +237,24 @@ void onnxcc_pool_parallel_for(void *pool, int64_t n, OnnxccTask task, void *ctx)
 		atomic_store_explicit(&p->range[t].next, b, memory_order_relaxed);
 		p->range[t].end = e;
 	}
-	atomic_store_explicit(&p->pending, p->nthreads - 1, memory_order_relaxed);
+	atomic_store_explicit(&p->state, 0, memory_order_release);
 	pthread_mutex_lock(&p->mu);
 	atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
 	if (p->sleepers)
 		pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
 	run_share(p, 0);
+	/* Every task is claimed: close the job, wait for the workers in it. */
+	atomic_fetch_or_explicit(&p->state, CLOSED, memory_order_acq_rel);
 	for (int i = 0; i < ONNXCC_POOL_SPIN; i++) {
-		if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
+		if (atomic_load_explicit(&p->state, memory_order_acquire) == CLOSED)
 			break;
 		cpu_relax();
 	}
-	if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+	if (atomic_load_explicit(&p->state, memory_order_acquire) != CLOSED) {
 		pthread_mutex_lock(&p->mu);
 		p->caller_asleep = 1;
-		while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+		while (atomic_load_explicit(&p->state, memory_order_acquire) != CLOSED)
 			pthread_cond_wait(&p->done, &p->mu);
 		p->caller_asleep = 0;
 		pthread_mutex_unlock(&p->mu);

@@ -4,7 +4,9 @@
  * leftovers); ranges handed to a task are non-empty and inside [0, n);
  * launches back to back (threads still spinning) and after a pause longer
  * than the spin (threads asleep) both work; one parallel_for at a time
- * from several caller threads. */
+ * from several caller threads; a worker that arrives after the caller
+ * has closed a job (it ran every task itself) never touches that job's
+ * context, which the caller frees on return (ASan in CI would see it). */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -83,6 +85,29 @@ static void test_sleep_and_spin(void **state)
 	onnxcc_pool_destroy(p);
 }
 
+/* Jobs of 2 tiny tasks back to back, each context freed as soon as the
+ * call returns: the caller often claims both tasks before a worker wakes,
+ * closes the job and returns without that worker. */
+static void test_late_workers(void **state)
+{
+	(void)state;
+	for (int T = 2; T <= 3; T++) {
+		OnnxccPool *p = onnxcc_pool_create(T);
+		assert_non_null(p);
+		for (int r = 0; r < 3000; r++) {
+			Job *j = calloc(1, sizeof *j);
+			assert_non_null(j);
+			j->n = 1 + r % 3;
+			onnxcc_pool_parallel_for(p, j->n, task, j);
+			for (int64_t i = 0; i < j->n; i++)
+				assert_int_equal(atomic_load(&j->hits[i]), 1);
+			assert_int_equal(atomic_load(&j->bad_range), 0);
+			free(j);
+		}
+		onnxcc_pool_destroy(p);
+	}
+}
+
 typedef struct Caller {
 	OnnxccPool *p;
 	int fails;
@@ -128,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_every_task_once),
 		cmocka_unit_test(test_sleep_and_spin),
 		cmocka_unit_test(test_concurrent_callers),
+		cmocka_unit_test(test_late_workers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
