@@ -344,6 +344,15 @@ static int frozen_slot(const Frozen *fz, int file_index)
 	return -1;
 }
 
+/* dir/KIND_K.pb of a data set into path (PATH_MAX bytes); a longer path
+ * fails the case. */
+static void set_file(char *path, size_t n, const char *setdir, const char *kind, int k)
+{
+	int r = snprintf(path, n, "%s/%s_%d.pb", setdir, kind, k);
+	if (r < 0 || (size_t)r >= n)
+		finish(ST_FAIL, "%s: path too long", setdir);
+}
+
 /* One data set: load, run, check.  Returns false if the set was skipped
  * (its frozen inputs differ from set 0); otherwise returns only on success
  * (failures end the child through finish). */
@@ -354,9 +363,9 @@ static bool run_data_set(const Options *o, const OnnxccModel *m, const Frozen *f
 	Diag d;
 	char path[4096], detail[2048], s1[256], s2[256];
 	int nin = 0, nout = 0;
-	while (snprintf(path, sizeof path, "%s/input_%d.pb", setdir, nin), file_exists(path))
+	while (set_file(path, sizeof path, setdir, "input", nin), file_exists(path))
 		nin++;
-	while (snprintf(path, sizeof path, "%s/output_%d.pb", setdir, nout), file_exists(path))
+	while (set_file(path, sizeof path, setdir, "output", nout), file_exists(path))
 		nout++;
 	if ((uint32_t)(nin - fz->n) != m->ninputs)
 		finish(ST_FAIL, "%s: %d input files (%d frozen), the compiled model has %u inputs",
@@ -376,7 +385,7 @@ static bool run_data_set(const Options *o, const OnnxccModel *m, const Frozen *f
 	for (int fk = 0; fk < nin; fk++) {
 		Tensor t;
 		const char *name = "";
-		snprintf(path, sizeof path, "%s/input_%d.pb", setdir, fk);
+		set_file(path, sizeof path, setdir, "input", fk);
 		diag_init(&d, path, false);
 		if (!onnx_load_tensor_file(path, &a, &t, &name, &d)) {
 			first_error(&d, detail, sizeof detail);
@@ -425,7 +434,7 @@ static bool run_data_set(const Options *o, const OnnxccModel *m, const Frozen *f
 	}
 	for (int k = 0; k < nout; k++) {
 		const char *name = "";
-		snprintf(path, sizeof path, "%s/output_%d.pb", setdir, k);
+		set_file(path, sizeof path, setdir, "output", k);
 		diag_init(&d, path, false);
 		if (!onnx_load_tensor_file(path, &a, &exp[k], &name, &d)) {
 			first_error(&d, detail, sizeof detail);

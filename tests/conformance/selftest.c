@@ -9,6 +9,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,17 @@ static bool write_tensor_pb(const char *path, const char *name, int dtype, int r
 	return fclose(f) == 0;
 }
 
+/* snprintf into buf that reports truncation (a path longer than buf). */
+static bool fmt_path(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static bool fmt_path(char *buf, size_t n, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	int r = vsnprintf(buf, n, f, ap);
+	va_end(ap);
+	return r >= 0 && (size_t)r < n;
+}
+
 /* A copy of case src under dir/name (model and inputs symlinked) whose
  * output_0.pb is rewritten by `how`: 0 unchanged, 1 one value changed,
  * 2 dims reversed, 3 as f64, 4 first value NaN. */
@@ -61,24 +73,24 @@ static bool make_variant(const char *src, const char *dir, const char *name, int
 	Tensor t;
 	const char *tname = "";
 	bool ok = false;
-	snprintf(d, sizeof d, "%s/%s", dir, name);
-	snprintf(a, sizeof a, "%s/test_data_set_0", d);
+	if (!fmt_path(d, sizeof d, "%s/%s", dir, name) || !fmt_path(a, sizeof a, "%s/test_data_set_0", d))
+		return false;
 	if (mkdir(d, 0777) != 0 || mkdir(a, 0777) != 0)
 		return false;
-	snprintf(a, sizeof a, "%s/model.onnx", src);
-	snprintf(b, sizeof b, "%s/model.onnx", d);
-	if (symlink(a, b) != 0)
+	if (!fmt_path(a, sizeof a, "%s/model.onnx", src) || !fmt_path(b, sizeof b, "%s/model.onnx", d) ||
+	    symlink(a, b) != 0)
 		return false;
 	for (int k = 0;; k++) {
-		snprintf(a, sizeof a, "%s/test_data_set_0/input_%d.pb", src, k);
+		if (!fmt_path(a, sizeof a, "%s/test_data_set_0/input_%d.pb", src, k))
+			return false;
 		if (!file_exists(a))
 			break;
-		snprintf(b, sizeof b, "%s/test_data_set_0/input_%d.pb", d, k);
-		if (symlink(a, b) != 0)
+		if (!fmt_path(b, sizeof b, "%s/test_data_set_0/input_%d.pb", d, k) || symlink(a, b) != 0)
 			return false;
 	}
-	snprintf(a, sizeof a, "%s/test_data_set_0/output_0.pb", src);
-	snprintf(b, sizeof b, "%s/test_data_set_0/output_0.pb", d);
+	if (!fmt_path(a, sizeof a, "%s/test_data_set_0/output_0.pb", src) ||
+	    !fmt_path(b, sizeof b, "%s/test_data_set_0/output_0.pb", d))
+		return false;
 	diag_init(&dg, a, false);
 	if (!onnx_load_tensor_file(a, &ar, &t, &tname, &dg) || t.dtype != DT_F32 || t.nbytes < 8)
 		goto out;

@@ -797,7 +797,8 @@ static bool close_enough(DType dt, double got, double want, bool one_node)
 static int fold_one_model(const char *dir)
 {
 	char path[4096];
-	snprintf(path, sizeof path, "%s/model.onnx", dir);
+	if (snprintf(path, sizeof path, "%s/model.onnx", dir) >= (int)sizeof path)
+		fail_msg("path too long: %s", dir);
 	Diag d;
 	diag_init(&d, path, false);
 	Graph *g = onnx_load(path, &d);

@@ -1164,7 +1164,8 @@ static bool read_input(Graph *g, const char *dir, int k, ValueId v)
 	char path[4096];
 	Diag d;
 	Tensor t;
-	snprintf(path, sizeof path, "%s/test_data_set_0/input_%d.pb", dir, k);
+	if (snprintf(path, sizeof path, "%s/test_data_set_0/input_%d.pb", dir, k) >= (int)sizeof path)
+		fail_msg("path too long: %s", dir);
 	diag_init(&d, path, false);
 	bool ok = onnx_load_tensor_file(path, &g->arena, &t, NULL, &d);
 	diag_free(&d);

@@ -193,8 +193,10 @@ static char *same_numbers(const char *text, const char *path, Graph *g, bool bit
 /* Runs one NAME.in; returns a malloc'd failure message or NULL. */
 static char *run_case(const char *dir, const char *name)
 {
-	char path[4096], msg[8192];
-	snprintf(path, sizeof path, "%s/%s.in", dir, name);
+	char path[4096], exp_path[4096], msg[8192];
+	if (snprintf(path, sizeof path, "%s/%s.in", dir, name) >= (int)sizeof path ||
+	    snprintf(exp_path, sizeof exp_path, "%s/%s.expected", dir, name) >= (int)sizeof exp_path)
+		return strdup("path too long");
 	char *text = read_all(path);
 	if (!text)
 		return strdup("cannot read the .in file");
@@ -236,23 +238,21 @@ static char *run_case(const char *dir, const char *name)
 		}
 		goto out;
 	}
-	snprintf(path, sizeof path, "%s/%s.expected", dir, name);
 	const char *upd = getenv("ONNXCC_UPDATE_EXPECTED");
 	if (upd && !strcmp(upd, "1")) {
-		tu_write_file(path, got, strlen(got));
+		tu_write_file(exp_path, got, strlen(got));
 		goto out;
 	}
-	char *want = read_all(path);
+	char *want = read_all(exp_path);
 	if (!want) {
-		snprintf(msg, sizeof msg, "missing %s; got:\n%s", path, got);
+		snprintf(msg, sizeof msg, "missing %s; got:\n%s", exp_path, got);
 		fail = strdup(msg);
 	} else if (strcmp(want, got) != 0) {
-		snprintf(msg, sizeof msg, "differs from %s\n--- expected\n%s--- got\n%s", path, want, got);
+		snprintf(msg, sizeof msg, "differs from %s\n--- expected\n%s--- got\n%s", exp_path, want, got);
 		fail = strdup(msg);
 	} else if (strcmp(got, before) == 0) {
 		fail = strdup("the passes changed nothing: mark it '; expect: unchanged' if that is the point");
 	} else if (fusing) {
-		snprintf(path, sizeof path, "%s/%s.in", dir, name);
 		fail = same_numbers(text, path, g, bits);
 	}
 	free(want);
