@@ -112,6 +112,29 @@ static LLVMTypeRef i32_of(M *m)
 	return m->w == 1 ? i32 : LLVMVectorType(i32, (unsigned)m->w);
 }
 
+/* g[ix] for the i32 table g (array type at) and i32 index lanes ix, each
+ * inside the table: a load, or a masked gather for vectors. */
+static LLVMValueRef table_i32(M *m, LLVMValueRef g, LLVMTypeRef at, LLVMValueRef ix)
+{
+	Cg *cg = m->cg;
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(cg->ctx);
+	if (m->w == 1) {
+		LLVMValueRef ix2[2] = { LLVMConstInt(i32, 0, 0), ix };
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(m->b, at, g, ix2, 2, "");
+		return LLVMBuildLoad2(m->b, i32, p, "");
+	}
+	LLVMValueRef ps = LLVMBuildInBoundsGEP2(m->b, i32, g, &ix, 1, "");
+	LLVMTypeRef vt = i32_of(m), ov[2] = { vt, LLVMTypeOf(ps) };
+	const char *gn = "llvm.masked.gather";
+	unsigned id = LLVMLookupIntrinsicID(gn, strlen(gn));
+	assert(id != 0);
+	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, ov, 2);
+	LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, ov, 2);
+	LLVMValueRef ones = splat_const(LLVMConstInt(LLVMInt1TypeInContext(cg->ctx), 1, 0), m->w);
+	LLVMValueRef args[4] = { ps, LLVMConstInt(i32, 4, 0), ones, LLVMGetPoison(vt) };
+	return LLVMBuildCall2(m->b, ft, fn, args, 4, "");
+}
+
 static LLVMValueRef fptosi_small(M *m, LLVMValueRef f)
 {
 	return LLVMBuildSExt(m->b, LLVMBuildFPToSI(m->b, f, i32_of(m), ""), m->ti, "");
@@ -777,21 +800,7 @@ static LLVMValueRef erf_lookup(M *m, int row, LLVMValueRef idx)
 		LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
 	}
 	LLVMValueRef ix = LLVMBuildAdd(m->b, idx, splat_const(LLVMConstInt(i32, (unsigned)(8 * row), 0), m->w), "");
-	if (m->w == 1) {
-		LLVMValueRef ix2[2] = { LLVMConstInt(i32, 0, 0), ix };
-		LLVMValueRef p = LLVMBuildInBoundsGEP2(m->b, at, g, ix2, 2, "");
-		return frombits(m, LLVMBuildLoad2(m->b, i32, p, ""));
-	}
-	LLVMValueRef ps = LLVMBuildInBoundsGEP2(m->b, i32, g, &ix, 1, "");
-	LLVMTypeRef vt = m->ti, ov[2] = { vt, LLVMTypeOf(ps) };
-	const char *gn = "llvm.masked.gather";
-	unsigned id = LLVMLookupIntrinsicID(gn, strlen(gn));
-	assert(id != 0);
-	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, ov, 2);
-	LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, ov, 2);
-	LLVMValueRef ones = splat_const(LLVMConstInt(LLVMInt1TypeInContext(cg->ctx), 1, 0), m->w);
-	LLVMValueRef args[4] = { ps, LLVMConstInt(i32, 4, 0), ones, LLVMGetPoison(vt) };
-	return frombits(m, LLVMBuildCall2(m->b, ft, fn, args, 4, ""));
+	return frombits(m, table_i32(m, g, at, ix));
 }
 
 static LLVMValueRef erf_f32(M *m, LLVMValueRef x)
@@ -943,21 +952,7 @@ static LLVMValueRef inv_pio4_word(M *m, LLVMValueRef idx)
 		LLVMSetLinkage(g, LLVMInternalLinkage);
 		LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
 	}
-	if (m->w == 1) {
-		LLVMValueRef ix[2] = { LLVMConstInt(i32, 0, 0), idx };
-		LLVMValueRef p = LLVMBuildInBoundsGEP2(m->b, at, g, ix, 2, "");
-		return LLVMBuildLoad2(m->b, i32, p, "");
-	}
-	LLVMValueRef ps = LLVMBuildInBoundsGEP2(m->b, i32, g, &idx, 1, "");
-	LLVMTypeRef vt = i32_of(m), ov[2] = { vt, LLVMTypeOf(ps) };
-	const char *gn = "llvm.masked.gather";
-	unsigned id = LLVMLookupIntrinsicID(gn, strlen(gn));
-	assert(id != 0);
-	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, ov, 2);
-	LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, ov, 2);
-	LLVMValueRef ones = splat_const(LLVMConstInt(LLVMInt1TypeInContext(cg->ctx), 1, 0), m->w);
-	LLVMValueRef args[4] = { ps, LLVMConstInt(i32, 4, 0), ones, LLVMGetPoison(vt) };
-	return LLVMBuildCall2(m->b, ft, fn, args, 4, "");
+	return table_i32(m, g, at, idx);
 }
 
 /* |x| = n*pi/2 + r for an f32 argument held in double (m->dbl, m->p32),

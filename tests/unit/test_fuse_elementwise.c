@@ -40,24 +40,6 @@ static Graph *parse(const char *text)
 	return g;
 }
 
-static void run_passes(Graph *g, const char *const *names, int n)
-{
-	Diag d;
-	diag_init(&d, "chain.ir", false);
-	for (int i = 0; i < n; i++)
-		if (!pass_run_named(g, names[i], &d) || !ir_verify(g, &d))
-			fail_msg("pass %s: %s", names[i], d.buf ? d.buf : "");
-	diag_free(&d);
-}
-
-static int live(Graph *g, Op op)
-{
-	int c = 0;
-	for (int i = 0; i < g->nnodes; i++)
-		c += !g->nodes[i].dead && g->nodes[i].op == op;
-	return c;
-}
-
 /* R rows of C: y = x + h * (k1 + k2), and z = sig(x) * tanh(y / r) -
  * erf(-(b + k1)) + relu(k2), with b [C], r [R, 1], h a scalar. */
 #define ODE_TEXT                                                                              \
@@ -98,10 +80,10 @@ static void outputs(const char *text, bool fused, const void *const *in, void *c
 	static const char *const fused_passes[] = {"infer", "fuse-elementwise", "dce"};
 	Graph *g = parse(text);
 	if (fused)
-		run_passes(g, fused_passes, 3);
+		tu_run_passes(g, fused_passes, 3);
 	else
-		run_passes(g, unfused_passes, 1);
-	assert_int_equal(live(g, OP_ElemChain), fused ? want_chains : 0);
+		tu_run_passes(g, unfused_passes, 1);
+	assert_int_equal(tu_live(g, OP_ElemChain), fused ? want_chains : 0);
 	tu_compile_run(g, in, out);
 }
 

@@ -71,16 +71,6 @@ static Graph *sret_graph(int64_t T, int64_t C, int64_t H, const int64_t *perm, c
 	return t.g;
 }
 
-static void run_passes(Graph *g, const char *const *names, int n)
-{
-	Diag d;
-	diag_init(&d, "gather_gemm", false);
-	for (int i = 0; i < n; i++)
-		if (!pass_run_named(g, names[i], &d) || !ir_verify(g, &d))
-			fail_msg("pass %s: %s", names[i], d.buf ? d.buf : "");
-	diag_free(&d);
-}
-
 static int live(Graph *g, Op op, int nin)
 {
 	int c = 0;
@@ -119,10 +109,10 @@ static void case_sret(int64_t T, int64_t C, int64_t H, unsigned seed, bool all_i
 			continue;
 		tu_isa_override = all_isas ? tu_isas[t] : (CgIsa){0};
 		Graph *g0 = sret_graph(T, C, H, perm, inv, wq, bq, wp, bp);
-		run_passes(g0, unfused, 2);
+		tu_run_passes(g0, unfused, 2);
 		assert_int_equal(live(g0, OP_Gather, -1), 2);
 		Graph *g1 = sret_graph(T, C, H, perm, inv, wq, bq, wp, bp);
-		run_passes(g1, fused, 3);
+		tu_run_passes(g1, fused, 3);
 		assert_int_equal(live(g1, OP_Gather, -1), 0);
 		assert_int_equal(live(g1, OP_MatMulEpi, 5), 2); /* both GEMMs with a row index */
 		const void *in[1] = {x};

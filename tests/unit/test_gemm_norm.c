@@ -55,24 +55,6 @@ static Graph *block_graph(int64_t M, int64_t K, int64_t N, const float *w, const
 	return t.g;
 }
 
-static void run_passes(Graph *g, const char *const *names, int n)
-{
-	Diag d;
-	diag_init(&d, "gemm_norm", false);
-	for (int i = 0; i < n; i++)
-		if (!pass_run_named(g, names[i], &d) || !ir_verify(g, &d))
-			fail_msg("pass %s: %s", names[i], d.buf ? d.buf : "");
-	diag_free(&d);
-}
-
-static int live(Graph *g, Op op)
-{
-	int c = 0;
-	for (int i = 0; i < g->nnodes; i++)
-		c += !g->nodes[i].dead && g->nodes[i].op == op;
-	return c;
-}
-
 /* The run the loaded hook makes: the fused module on pools of 1, 2, 3 and
  * 5 threads, each output compared with the unfused bits. */
 static struct {
@@ -131,12 +113,12 @@ static void case_block(int64_t M, int64_t K, int64_t N, unsigned seed)
 		snprintf(what, sizeof what, "M=%lld K=%lld N=%lld %s", (long long)M, (long long)K, (long long)N,
 		         tu_isas[t].name);
 		Graph *g0 = block_graph(M, K, N, w, b, gm, be);
-		run_passes(g0, unfused, 2);
-		assert_int_equal(live(g0, OP_LayerNormalization), 1);
+		tu_run_passes(g0, unfused, 2);
+		assert_int_equal(tu_live(g0, OP_LayerNormalization), 1);
 		Graph *g1 = block_graph(M, K, N, w, b, gm, be);
-		run_passes(g1, fused, 3);
-		assert_int_equal(live(g1, OP_LayerNormalization), 0);
-		assert_int_equal(live(g1, OP_MatMulEpi), 1);
+		tu_run_passes(g1, fused, 3);
+		assert_int_equal(tu_live(g1, OP_LayerNormalization), 0);
+		assert_int_equal(tu_live(g1, OP_MatMulEpi), 1);
 		memset(y0, 0xff, sizeof(float) * ny);
 		memset(y1, 0, sizeof(float) * ny);
 		tu_compile_run(g0, in, o0);

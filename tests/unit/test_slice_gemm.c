@@ -70,24 +70,6 @@ static Graph *txl_graph(int64_t M, int64_t S, int64_t K, int64_t u, const float 
 	return t.g;
 }
 
-static void run_passes(Graph *g, const char *const *names, int n)
-{
-	Diag d;
-	diag_init(&d, "slice_gemm", false);
-	for (int i = 0; i < n; i++)
-		if (!pass_run_named(g, names[i], &d) || !ir_verify(g, &d))
-			fail_msg("pass %s: %s", names[i], d.buf ? d.buf : "");
-	diag_free(&d);
-}
-
-static int live(Graph *g, Op op)
-{
-	int c = 0;
-	for (int i = 0; i < g->nnodes; i++)
-		c += !g->nodes[i].dead && g->nodes[i].op == op;
-	return c;
-}
-
 static void case_txl(int64_t M, int64_t S, int64_t K, int64_t u, const char *act, unsigned seed)
 {
 	int64_t N = 3 * u;
@@ -104,10 +86,10 @@ static void case_txl(int64_t M, int64_t S, int64_t K, int64_t u, const char *act
 			continue;
 		tu_isa_override = tu_isas[t];
 		Graph *g0 = txl_graph(M, S, K, u, w, b, act), *g1 = txl_graph(M, S, K, u, w, b, act);
-		run_passes(g0, unsplit, 1);
-		run_passes(g1, split, 2);
-		assert_int_equal(live(g1, OP_GatherRows), 0);
-		assert_int_equal(live(g1, OP_MatMulEpi), 3);
+		tu_run_passes(g0, unsplit, 1);
+		tu_run_passes(g1, split, 2);
+		assert_int_equal(tu_live(g1, OP_GatherRows), 0);
+		assert_int_equal(tu_live(g1, OP_MatMulEpi), 3);
 		float *o0[3], *o1[3];
 		for (int k = 0; k < 3; k++) {
 			o0[k] = malloc(sizeof(float) * sz[k]);
@@ -153,9 +135,9 @@ static void test_narrow_block_kept(void **state)
 	float *w = calloc((size_t)(K * N), sizeof(float)), *b = calloc((size_t)N, sizeof(float));
 	Graph *g = txl_graph(M, S, K, u, w, b, NULL);
 	static const char *const split[] = {"fuse-slice-gemm", "dce"};
-	run_passes(g, split, 2);
-	assert_int_equal(live(g, OP_GatherRows), 3);
-	assert_int_equal(live(g, OP_MatMulEpi), 1);
+	tu_run_passes(g, split, 2);
+	assert_int_equal(tu_live(g, OP_GatherRows), 3);
+	assert_int_equal(tu_live(g, OP_MatMulEpi), 1);
 	graph_free(g);
 	free(w), free(b);
 }

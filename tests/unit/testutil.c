@@ -43,6 +43,7 @@ void tu_write_file(const char *path, const void *data, size_t n)
 #include "codegen/target.h"
 #include "codegen/kernels/kernels.h"
 #include "passes/memplan.h"
+#include "passes/pipeline.h"
 #include "runtime/onnxcc_model.h"
 
 CgIsa tu_isa_override;
@@ -256,4 +257,22 @@ void tu_run(TuGraph *t, const void *const *in, void *const *out)
 void tu_reject(TuGraph *t, const void *const *in, void *const *out, const char *needle)
 {
 	tu_compile_reject(t->g, in, out, needle);
+}
+
+void tu_run_passes(Graph *g, const char *const *names, int n)
+{
+	Diag d;
+	diag_init(&d, "passes", false);
+	for (int i = 0; i < n; i++)
+		if (!pass_run_named(g, names[i], &d) || !ir_verify(g, &d))
+			fail_msg("pass %s: %s", names[i], d.buf ? d.buf : "");
+	diag_free(&d);
+}
+
+int tu_live(const Graph *g, Op op)
+{
+	int c = 0;
+	for (int i = 0; i < g->nnodes; i++)
+		c += !g->nodes[i].dead && g->nodes[i].op == op;
+	return c;
 }

@@ -89,4 +89,10 @@ void tu_attr_str(TuGraph *t, const char *name, const char *s);
 void tu_run(TuGraph *t, const void *const *in, void *const *out);
 void tu_reject(TuGraph *t, const void *const *in, void *const *out, const char *needle);
 
+/* Runs the named passes in order on g (ir_verify after each); a failure
+ * fails the test. */
+void tu_run_passes(Graph *g, const char *const *names, int n);
+/* Live nodes of op in g. */
+int tu_live(const Graph *g, Op op);
+
 #endif
