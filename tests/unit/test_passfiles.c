@@ -375,14 +375,34 @@ static int gemm_norms(Graph *g)
 	return c;
 }
 
+/* gemm_output_once(v), or v is such an output Reshaped with its last dim
+ * kept (the rows), read once: real-size SReT's window merge before its
+ * residual coefficients. */
+static bool gemm_rows_once(Graph *g, ValueId v)
+{
+	if (gemm_output_once(g, v))
+		return true;
+	NodeId p = gval(g, v)->producer;
+	if (p == IR_NONE || g->nodes[p].op != OP_Reshape || gval(g, v)->is_output)
+		return false;
+	ValueId x = g->nodes[p].in[0];
+	const Shape *vs = &gval(g, v)->shape, *xs = &gval(g, x)->shape;
+	int uses = 0;
+	for (int j = 0; j < g->nnodes; j++)
+		for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
+			uses += g->nodes[j].in[q] == v;
+	return uses == 1 && vs->rank >= 1 && xs->rank >= 1 && vs->dims[vs->rank - 1] == xs->dims[xs->rank - 1] &&
+	       gemm_output_once(g, x);
+}
+
 static bool const_scalar_value(Graph *g, ValueId v)
 {
 	const Value *s = gval(g, v);
 	return s->kind == VK_CONST && shape_numel(&s->shape) == 1;
 }
 
-/* Muls of a GEMM's output by a constant scalar, when the Mul is that
- * output's only use: the scales fuse-gemm (and after fuse-gather-gemm's
+/* Muls of a GEMM's output (maybe behind a Reshape keeping its rows) by
+ * a constant scalar, when the Mul is that output's only use: the scales fuse-gemm (and after fuse-gather-gemm's
  * output side, fuse_gemm_tail) moves into the epilogue — live Mul nodes
  * and Mul steps of an ElemChain reading such an output and such a
  * constant.  Not counted: a Mul of an output used elsewhere too (SReT's
@@ -396,7 +416,7 @@ static int gemm_scalar_muls(Graph *g)
 		const Node *n = &g->nodes[i];
 		if (!n->dead && n->op == OP_Mul && n->nin == 2) {
 			for (int k = 0; k < 2; k++)
-				if (const_scalar_value(g, n->in[1 - k]) && gemm_output_once(g, n->in[k])) {
+				if (const_scalar_value(g, n->in[1 - k]) && gemm_rows_once(g, n->in[k])) {
 					c++;
 					break;
 				}
@@ -409,8 +429,8 @@ static int gemm_scalar_muls(Graph *g)
 				if (st->op != OP_Mul || st->a >= cp->nin || st->b >= cp->nin)
 					continue;
 				ValueId a = n->in[st->a], b = n->in[st->b];
-				c += (const_scalar_value(g, b) && gemm_output_once(g, a)) ||
-				     (const_scalar_value(g, a) && gemm_output_once(g, b));
+				c += (const_scalar_value(g, b) && gemm_rows_once(g, a)) ||
+				     (const_scalar_value(g, a) && gemm_rows_once(g, b));
 			}
 		}
 	}
