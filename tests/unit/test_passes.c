@@ -326,7 +326,7 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
 	                              "(valid: freeze-inputs, bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, "
 	                              "fuse-attention, fuse-relattention, fuse-transpose, fuse-dwconv, fuse-patchify, "
-	                              "fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-elementwise, dce, memplan)\n"));
+	                              "fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-elementwise, dce, memplan)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
 	assert_int_equal(n, 20);
@@ -362,7 +362,7 @@ static void test_pipeline_disable_pass(void **state)
 	assert_true(diag_contains(&D, "required pass 'dce' for --disable-pass (the passes that may be left "
 	                              "out: fuse-layernorm, fuse-gelu, fuse-attention, fuse-relattention, "
 	                              "fuse-transpose, fuse-dwconv, fuse-patchify, fuse-remap, fuse-gemm, "
-	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-elementwise)\n"));
+	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-elementwise)\n"));
 	const char *unknown[] = {"fuse-everything"};
 	o.disabled = unknown;
 	assert_false(pass_pipeline(G, &o, &D));
@@ -408,7 +408,7 @@ static void test_pipeline_time_passes(void **state)
 	assert_true(ok);
 	char *txt = read_all(path);
 	assert_non_null(txt);
-	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "fuse-gemm-norm", "fuse-elementwise", "dce", "memplan", "total"};
+	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "fuse-gemm-norm", "fuse-gather-norm", "fuse-elementwise", "dce", "memplan", "total"};
 	const char *at = txt;
 	for (int k = 0; k < 8; k++) {
 		const char *p = strstr(at, rows[k]);
