@@ -329,7 +329,7 @@ static void test_pipeline_unknown_pass_name(void **state)
 	                              "fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-elementwise, dce, memplan)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
-	assert_int_equal(n, 20);
+	assert_int_equal(n, 21);
 	assert_string_equal(names[0], "freeze-inputs");
 	assert_string_equal(names[2], "infer");
 	assert_string_equal(names[6], "fuse-attention");
@@ -343,9 +343,10 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_string_equal(names[14], "fuse-gather-gemm");
 	assert_string_equal(names[15], "prune-rows");
 	assert_string_equal(names[16], "fuse-gemm-norm");
-	assert_string_equal(names[17], "fuse-elementwise");
-	assert_string_equal(names[18], "dce");
-	assert_string_equal(names[19], "memplan");
+	assert_string_equal(names[17], "fuse-gather-norm");
+	assert_string_equal(names[18], "fuse-elementwise");
+	assert_string_equal(names[19], "dce");
+	assert_string_equal(names[20], "memplan");
 	/* nothing ran */
 	assert_false(G->shapes_known);
 }
