@@ -70,13 +70,19 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
  * from two passes — LayerNormalization's own arithmetic, so a fused
  * LayerNorm gives its bits.  x and y may be one value (in place); scale
  * and bias (IR_NONE: none) hold `inner` elements of x's dtype; mean and
- * inv_std (IR_NONE: not stored) one per row.  Values are read through
+ * inv_std (IR_NONE: not stored) one per row; x maybe through a row index
+ * (row_len, rows: GatherLayerNorm).  Values are read through
  * cg->buf: cg_layernorm_rows is a KRowsFn (kernels.h) over a CgLnRows,
  * emitting rows [r0, r1) — lower_norm.c */
 typedef struct CgLnRows {
 	ValueId x, scale, bias, y, mean, inv_std;
 	int64_t inner;
 	double eps;
+	/* row_len > 0 (GatherLayerNorm): x is read through rows (an i32
+	 * constant), element e of the rows at x[rows[e / row_len] * row_len +
+	 * e % row_len]; 0: x is read at e */
+	ValueId rows;
+	int64_t row_len;
 } CgLnRows;
 void cg_layernorm_rows(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1);
 

@@ -233,7 +233,7 @@ static bool epi_norm(Cg *cg, const Node *n, CgLnRows *a)
 	*a = (CgLnRows){
 		.x = n->out[0], .scale = n->in[5], .bias = n->nin > 6 ? n->in[6] : IR_NONE, .y = n->out[0],
 		.mean = IR_NONE, .inv_std = IR_NONE, .inner = Y->shape.dims[Y->shape.rank - 1],
-		.eps = attr_float(n, "norm_epsilon", 1e-5f),
+		.eps = attr_float(n, "norm_epsilon", 1e-5f), .rows = IR_NONE,
 	};
 	return true;
 }

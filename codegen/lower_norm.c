@@ -6,7 +6,10 @@
  * reference does and numerically safer than E[x^2] - E[x]^2.  Every loop
  * walks the innermost dimension contiguously.  LayerNormalization with a
  * Scale (and B) of the full normalized shape — the usual case — runs its
- * three passes as explicit vector loops (vec.h) with partial sums.
+ * three passes as explicit vector loops (vec.h) with partial sums; the
+ * fused GatherLayerNorm runs the same loops reading x through its gather's
+ * row index (each step one vector load when its lanes lie in one gathered
+ * row, else lane by lane), so it gives the unfused pair's bits.
  *
  * Semantics: BatchNormalization-15 (training_mode = 1 and the running-stat
  * outputs are rejected; opset < 9 with spatial = 0 too),
@@ -163,7 +166,38 @@ typedef struct RowLn {
 	LLVMValueRef acc[CG_VMAX_SLOTS];
 	LLVMValueRef off;               /* row start */
 	LLVMValueRef mean, inv;         /* splat */
+	bool lanes;                     /* through rows, lane by lane */
 } RowLn;
+
+/* The element of x holding element e of the rows (CgLnRows.row_len). */
+static LLVMValueRef ln_src(Cg *cg, const CgLnRows *a, LLVMValueRef e)
+{
+	if (a->row_len == 0)
+		return e;
+	LLVMValueRef u = cg_i64(cg, a->row_len);
+	LLVMValueRef src = cg_load_as(cg, a->rows, LLVMBuildUDiv(cg->b, e, u, ""), DT_I64);
+	return cg_add_i64(cg, cg_mul_i64(cg, src, a->row_len), LLVMBuildURem(cg->b, e, u, ""));
+}
+
+/* The step's lanes of x at element li of the rows (masked-off tail lanes
+ * 0).  Through rows, one vector load when the step's lanes lie in one
+ * gathered row (!r->lanes); else lane by lane. */
+static LLVMValueRef ln_load(CgVec *v, const RowLn *r, LLVMValueRef li)
+{
+	Cg *cg = v->cg;
+	const CgLnRows *a = r->a;
+	if (!r->lanes) {
+		v->idx = ln_src(cg, a, li);
+		return cg_vload(v, a->x, 0);
+	}
+	int valid = v->mask ? (int)(a->inner % v->w) : v->w; /* the tail's lanes come first */
+	LLVMValueRef x = cg_vk(v, 0);
+	for (int k = 0; k < valid; k++) {
+		LLVMValueRef s = cg_load_as(cg, a->x, ln_src(cg, a, cg_add_i64(cg, li, cg_i64(cg, k))), v->ad);
+		x = LLVMBuildInsertElement(cg->b, x, s, cg_i32(cg, k), "");
+	}
+	return x;
+}
 
 /* One step over the normalized row; v->idx counts from the row start. */
 static void ln_step(CgVec *v, void *ctx)
@@ -172,8 +206,8 @@ static void ln_step(CgVec *v, void *ctx)
 	Cg *cg = v->cg;
 	const CgLnRows *a = r->a;
 	LLVMValueRef j = v->idx;
-	v->idx = cg_add_i64(cg, r->off, j);
-	LLVMValueRef x = cg_vload(v, a->x, 0);
+	LLVMValueRef li = cg_add_i64(cg, r->off, j);
+	LLVMValueRef x = ln_load(v, r, li);
 	if (r->pass < 2) {
 		if (r->pass == 1) {
 			x = fsub(cg, x, r->mean);
@@ -183,12 +217,11 @@ static void ln_step(CgVec *v, void *ctx)
 		}
 		cg_vacc_put(v, r->acc, fadd(cg, cg_vacc_get(v, r->acc), x));
 	} else {
-		LLVMValueRef xo = v->idx;
 		v->idx = j;
 		LLVMValueRef y = fmul(cg, fmul(cg, fsub(cg, x, r->mean), r->inv), cg_vload(v, a->scale, 0));
 		if (a->bias != IR_NONE)
 			y = fadd(cg, y, cg_vload(v, a->bias, 0));
-		v->idx = xo;
+		v->idx = li;
 		cg_vstore(v, a->y, y);
 	}
 	v->idx = j;
@@ -200,7 +233,11 @@ void cg_layernorm_rows(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 	int64_t inner = a->inner;
 	CgVec v;
 	cg_vinit(cg, &v, gval(cg->g, a->x)->dtype);
-	RowLn r = {.a = a};
+	/* through rows of u elements: a step (w lanes from a multiple of w)
+	 * stays in one gathered row when a normalized row lies in one (u % inner
+	 * == 0, tail included) or is whole gathered rows of whole steps */
+	int64_t gu = a->row_len;
+	RowLn r = {.a = a, .lanes = gu > 0 && v.w > 1 && gu % inner != 0 && !(inner % gu == 0 && gu % v.w == 0)};
 	int u = 4;
 	LLVMValueRef inv_n = cg_const(cg, v.ad, 1.0 / (double)inner);
 	CgLoop lo;
@@ -230,6 +267,7 @@ static void layernorm_rows(Cg *cg, const Node *n, int64_t outer, int64_t inner, 
 	CgLnRows a = {
 		.x = n->in[0], .scale = n->in[1], .bias = n->nin > 2 ? n->in[2] : IR_NONE, .y = n->out[0],
 		.mean = mv, .inv_std = iv, .inner = inner, .eps = attr_float(n, "epsilon", 1e-5f),
+		.rows = IR_NONE,
 	};
 	/* three passes over each row */
 	kern_rows(cg, outer, 3 * outer * inner, cg_layernorm_rows, &a);
@@ -304,6 +342,26 @@ static bool lower_layernorm(Cg *cg, const Node *n)
 	cg_store_as(cg, n->out[0], idx, y, ad);
 	cg_nest_end(cg, &in);
 	cg_for_end(cg, &lo);
+	return true;
+}
+
+/* GatherLayerNorm (ops.def): LayerNormalization's rows over the last axis,
+ * x read through the gather's row index. */
+static bool lower_gather_layernorm(Cg *cg, const Node *n)
+{
+	const Value *Y = gval(cg->g, n->out[0]), *I = gval(cg->g, n->in[1]);
+	int64_t ny = shape_numel(&Y->shape), R = I->shape.dims[0];
+	if (I->kind != VK_CONST || !dtype_is_int(I->dtype))
+		return cg_unsupported(cg, 1, "GatherLayerNorm with run-time indices");
+	if (ny == 0)
+		return true;
+	int64_t inner = Y->shape.dims[Y->shape.rank - 1], outer = ny / inner;
+	CgLnRows a = {
+		.x = n->in[0], .scale = n->in[2], .bias = n->nin > 3 ? n->in[3] : IR_NONE, .y = n->out[0],
+		.mean = IR_NONE, .inv_std = IR_NONE, .inner = inner, .eps = attr_float(n, "epsilon", 1e-5f),
+		.rows = n->in[1], .row_len = ny / R,
+	};
+	kern_rows(cg, outer, 3 * ny, cg_layernorm_rows, &a);
 	return true;
 }
 
@@ -421,7 +479,7 @@ static bool lower_lrn(Cg *cg, const Node *n)
 }
 
 /* BatchNormalization, InstanceNormalization, LayerNormalization,
- * MeanVarianceNormalization, LRN (see the file comment). */
+ * GatherLayerNorm, MeanVarianceNormalization, LRN (see the file comment). */
 bool cg_lower_norm(Cg *cg, const Node *n)
 {
 	switch (n->op) {
@@ -431,6 +489,8 @@ bool cg_lower_norm(Cg *cg, const Node *n)
 		return lower_instancenorm(cg, n);
 	case OP_LayerNormalization:
 		return lower_layernorm(cg, n);
+	case OP_GatherLayerNorm:
+		return lower_gather_layernorm(cg, n);
 	case OP_MeanVarianceNormalization:
 		return lower_mvn(cg, n);
 	case OP_LRN:

@@ -22,7 +22,12 @@
  *                                  broadcast) and is computed before the
  *                                  MatMul
  * becomes o = MatMulEpi(x, W, b, r) {act = "relu" | "gelu" | "gelu_tanh",
- * scale = c, beta = d}.  Each of bias, activation, scale and residual is
+ * scale = c, beta = d}.  A Reshape of z' that keeps the last dim (N), read
+ * only by the scale or residual step (SReT's window merge [G, n, C] ->
+ * [1, G*n, C] before a x + b proj(..)), joins the tail when one of them
+ * follows it: the rows are the same, so it moves onto x — x' =
+ * Reshape(x) to the Reshape's shape with the last dim K, a view, inserted
+ * before the GEMM — and s, q, r and o have the Reshape's shape.  Each of bias, activation, scale and residual is
  * optional, but at least one must be present.  Every intermediate must
  * have exactly one use and not be a graph output.  The epilogue rounds
  * after each step as the chain did (kernels.h), so the bits are the same.
@@ -126,11 +131,13 @@ typedef struct Tail {
 	ValueId cur;
 	float scale, beta;
 	ValueId res;
-	NodeId dead[5];
+	NodeId dead[6];
 	int ndead;
+	bool reshaped;          /* a Reshape keeping the rows joined: */
+	Shape rs;               /* the shape of its output (the tail's) */
 } Tail;
 
-static void match_tail(Graph *g, NodeId mi, const Shape *ys, Tail *e)
+static void match_steps(Graph *g, NodeId mi, const Shape *ys, Tail *e)
 {
 	NodeId c = sole_consumer(g, e->cur);
 	/* scale */
@@ -174,6 +181,33 @@ static void match_tail(Graph *g, NodeId mi, const Shape *ys, Tail *e)
 			e->cur = g->nodes[c].out[0];
 		}
 	}
+}
+
+/* The tail's steps; with may_reshape, first a Reshape of e->cur keeping
+ * the last dim, when a scale or residual follows it. */
+static void match_tail(Graph *g, NodeId mi, const Shape *ys, Tail *e, bool may_reshape)
+{
+	NodeId c = sole_consumer(g, e->cur);
+	if (may_reshape && c != IR_NONE && g->nodes[c].op == OP_Reshape && g->nodes[c].nout == 1 &&
+	    g->nodes[c].in[0] == e->cur) {
+		ValueId o = g->nodes[c].out[0];
+		const Shape *os = &gval(g, o)->shape;
+		if (gval(g, o)->dtype == DT_F32 && shape_is_static(os) && os->rank >= 2 &&
+		    os->dims[os->rank - 1] == ys->dims[ys->rank - 1] && shape_numel(os) == shape_numel(ys)) {
+			Tail t = *e;
+			t.cur = o;
+			t.dead[t.ndead++] = c;
+			int n0 = t.ndead;
+			match_steps(g, mi, os, &t);
+			if (t.ndead > n0) {
+				t.reshaped = true;
+				t.rs = *os;
+				*e = t;
+				return;
+			}
+		}
+	}
+	match_steps(g, mi, ys, e);
 }
 
 /* Node mi, rewritten into a MatMulEpi, writes e->cur: the tail's nodes die,
@@ -226,7 +260,7 @@ static bool fuse_one(Graph *g, NodeId mi)
 		e.dead[e.ndead++] = c;
 		e.cur = g->nodes[c].out[0];
 	}
-	match_tail(g, mi, &yv->shape, &e);
+	match_tail(g, mi, &yv->shape, &e, true);
 	if (e.ndead == 0)
 		return false;
 	/* The final value is written by the fused node in the MatMul's place. */
@@ -243,6 +277,20 @@ static bool fuse_one(Graph *g, NodeId mi)
 		a->slen = strlen(act);
 	}
 	apply_tail(g, mi, y, &e);
+	if (e.reshaped) {
+		/* x viewed with the tail's rows: Reshape(x) inserted before the GEMM */
+		Shape as = e.rs;
+		as.dims[as.rank - 1] = gval(g, w)->shape.dims[0];
+		int64_t sd[1] = {as.rank};
+		Shape ss = shape_make(1, sd);
+		ValueId shp = graph_add_const(g, NULL, DT_I64, &ss, as.dims);
+		ValueId xr = graph_add_value(g, NULL, DT_F32, &as);
+		ValueId rin[2] = {x, shp};
+		const char *name = arena_printf(&g->arena, "%s.rows", g->nodes[mi].name ? g->nodes[mi].name : "gemm");
+		NodeId r = graph_insert_node(g, mi, OP_Reshape, "Reshape", name, rin, 2, &xr, 1);
+		g->nodes[r].opset = 14;
+		g->nodes[mi + 1].in[0] = xr;
+	}
 	return true;
 }
 
@@ -257,9 +305,22 @@ bool fuse_gemm_tail(Graph *g, NodeId mi)
 	if (gval(g, y)->dtype != DT_F32 || !shape_is_static(&ys))
 		return false;
 	Tail e = {.cur = y, .scale = 1.0f, .beta = 1.0f, .res = IR_NONE};
-	match_tail(g, mi, &ys, &e);
+	/* with rows, a Reshape of the output keeping its rows is a new a_shape */
+	bool rows = m->nin > 4 && m->in[4] != IR_NONE && node_attr(m, "a_shape");
+	match_tail(g, mi, &ys, &e, rows);
 	if (e.ndead == 0)
 		return false;
+	if (e.reshaped) {
+		const Attr *a = node_attr(m, "a_shape");
+		int64_t K = a->ints[a->n - 1];
+		int64_t *d = arena_dup(&g->arena, e.rs.dims, sizeof(int64_t) * (size_t)e.rs.rank);
+		d[e.rs.rank - 1] = K;
+		for (int k = 0; k < m->nattr; k++)
+			if (!strcmp(m->attrs[k].name, "a_shape")) {
+				m->attrs[k].ints = d;
+				m->attrs[k].n = e.rs.rank;
+			}
+	}
 	if (e.res != IR_NONE) {
 		ValueId ins[5] = {IR_NONE, IR_NONE, IR_NONE, IR_NONE, IR_NONE};
 		int nin = m->nin > 4 ? m->nin : 4;

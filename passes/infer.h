@@ -187,6 +187,7 @@ bool infer_window(InferCtx *c);      /* infer_signal.c */
 bool infer_attention(InferCtx *c);   /* infer_fused.c */
 bool infer_dwconv_nhwc(InferCtx *c);
 bool infer_gather_rows(InferCtx *c);
+bool infer_gather_layernorm(InferCtx *c);
 bool infer_matmul_epi(InferCtx *c);
 bool infer_relattention(InferCtx *c);
 bool infer_elem_chain(InferCtx *c);

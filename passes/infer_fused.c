@@ -283,6 +283,29 @@ bool infer_gather_rows(InferCtx *c)
 	return true;
 }
 
+/* GatherLayerNorm(X, idx, scale, [bias]) {shape, epsilon}: GatherRows'
+ * rule on X, idx and shape, X f32 and shape of rank >= 1; scale and bias
+ * f32 [C], C the output's last dim. */
+bool infer_gather_layernorm(InferCtx *c)
+{
+	if (iin(c, 0)->dtype != DT_F32)
+		return ifail(c, 0, "GatherLayerNorm takes f32, got %s", dtype_name(iin(c, 0)->dtype));
+	if (!infer_gather_rows(c))
+		return false;
+	const Shape *ys = &gval(c->g, c->n->out[0])->shape;
+	if (ys->rank < 1)
+		return ifail(c, -1, "attribute shape: rank 0, no axis to normalize");
+	int64_t C = ys->dims[ys->rank - 1];
+	for (int k = 2; k < 4; k++) {
+		Value *v = iin(c, k);
+		if (k == 2 && !v)
+			return ifail(c, 2, "input is missing");
+		if (v && (v->dtype != DT_F32 || v->shape.rank != 1 || v->shape.dims[0] != C))
+			return ifail(c, k, "must be f32 [%lld] (the output's last dim)", (long long)C);
+	}
+	return true;
+}
+
 /* MatMulEpi: MatMul's rule, on A itself or, with rows (input 4), on the
  * logical A of shape a_shape whose row r is row rows[r] of A viewed as
  * [numel(A) / K, K] (K: B's rows).  bias [.., N] and res (the output's

@@ -42,7 +42,8 @@ typedef struct PipelineOptions {
  * fuse-remap (pass_fuse_remap), fuse-gemm (pass_fuse_gemm),
  * fuse-slice-gemm (pass_fuse_slice_gemm), fuse-gather-gemm
  * (pass_fuse_gather_gemm), prune-rows (pass_prune_rows), fuse-gemm-norm
- * (pass_fuse_gemm_norm), fuse-elementwise (pass_fuse_elementwise), dce
+ * (pass_fuse_gemm_norm), fuse-gather-norm (pass_fuse_gather_norm),
+ * fuse-elementwise (pass_fuse_elementwise), dce
  * (pass_dce), memplan (pass_memplan, into o->plan); the optional passes
  * (pass_optional) named in o->disabled, or all of them with o->no_fuse, are
  * skipped (a name that is unknown or of a required pass is a diagnostic
@@ -108,6 +109,14 @@ bool pass_prune_rows(Graph *g, Diag *d);
  * norm_scale/norm_bias (passes/fuse_gemm_norm.c has the contract).
  * Returns false only after a diagnostic. */
 bool pass_fuse_gemm_norm(Graph *g, Diag *d);
+
+/* requires: shapes inferred; after fuse-remap, fuse-gather-gemm, prune-rows
+ * keeps:    topological order, value ids, graph outputs
+ * A LayerNormalization over the last axis of a GatherRows it alone reads
+ * becomes one onnxcc::GatherLayerNorm reading through the gather's row
+ * index (passes/fuse_gather_norm.c has the contract).  Returns false only
+ * after a diagnostic. */
+bool pass_fuse_gather_norm(Graph *g, Diag *d);
 
 /* requires: shapes inferred; keeps: topological order, value ids.
  * The decomposed LayerNorm chain (opset < 17 export) becomes one

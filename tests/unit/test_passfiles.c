@@ -32,7 +32,10 @@
  * such pairs before -> after; Chain: the ElemChains made), and the rule
  * that no LayerNorm over the last axis reads a single-use GEMM output
  * (column GEMMLN: such pairs before -> after, + the LayerNorms
- * fuse-gemm-norm moved into a GEMM; per model in the stage table).
+ * fuse-gemm-norm moved into a GEMM; per model in the stage table), and
+ * the rule that no LayerNorm over the last axis reads a single-use
+ * GatherRows (column GRowsLN: such pairs before -> after, + the
+ * GatherLayerNorms fuse-gather-norm made).
  */
 #include "testutil.h"
 
@@ -307,7 +310,7 @@ static bool const_inputs(Graph *g, const Node *n)
  * A GELU that fuse-gemm moved into a GEMM epilogue (MatMulEpi
  * act="gelu"/"gelu_tanh") counts as a Gelu too, and a LayerNorm that
  * fuse-gemm-norm moved into one (MatMulEpi norm_scale) as a
- * LayerNormalization. */
+ * LayerNormalization, and so does a GatherLayerNorm (fuse-gather-norm). */
 static void count_ops(Graph *g, int *cnt)
 {
 	memset(cnt, 0, sizeof(int) * OP__COUNT);
@@ -319,7 +322,8 @@ static void count_ops(Graph *g, int *cnt)
 			cnt[g->nodes[i].op]++;
 			if (g->nodes[i].op == OP_MatMulEpi && !strncmp(attr_string(&g->nodes[i], "act", ""), "gelu", 4))
 				cnt[OP_Gelu]++;
-			if (g->nodes[i].op == OP_MatMulEpi && g->nodes[i].nin > 5 && g->nodes[i].in[5] != IR_NONE)
+			if ((g->nodes[i].op == OP_MatMulEpi && g->nodes[i].nin > 5 && g->nodes[i].in[5] != IR_NONE) ||
+			    g->nodes[i].op == OP_GatherLayerNorm)
 				cnt[OP_LayerNormalization]++;
 		}
 }
@@ -366,6 +370,32 @@ static int gemm_norm_pairs(Graph *g)
 	return c;
 }
 
+/* LayerNormalizations over the last axis alone, without statistics
+ * outputs, reading a GatherRows read once and not a graph output: what
+ * fuse-gather-norm leaves none of. */
+static int gather_norm_pairs(Graph *g)
+{
+	int c = 0;
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+		if (n->dead || n->op != OP_LayerNormalization || n->nin < 2 || gval(g, n->in[0])->dtype != DT_F32 ||
+		    (n->nout > 1 && n->out[1] != IR_NONE) || (n->nout > 2 && n->out[2] != IR_NONE))
+			continue;
+		int r = gval(g, n->in[0])->shape.rank;
+		int64_t axis = attr_int(n, "axis", -1);
+		if (axis != -1 && axis != r - 1)
+			continue;
+		ValueId v = n->in[0];
+		NodeId p = gval(g, v)->producer;
+		int uses = 0;
+		for (int j = 0; j < g->nnodes; j++)
+			for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
+				uses += g->nodes[j].in[q] == v;
+		c += uses == 1 && !gval(g, v)->is_output && p != IR_NONE && g->nodes[p].op == OP_GatherRows;
+	}
+	return c;
+}
+
 static int gemm_norms(Graph *g)
 {
 	int c = 0;
@@ -375,14 +405,34 @@ static int gemm_norms(Graph *g)
 	return c;
 }
 
+/* gemm_output_once(v), or v is such an output Reshaped with its last dim
+ * kept (the rows), read once: real-size SReT's window merge before its
+ * residual coefficients. */
+static bool gemm_rows_once(Graph *g, ValueId v)
+{
+	if (gemm_output_once(g, v))
+		return true;
+	NodeId p = gval(g, v)->producer;
+	if (p == IR_NONE || g->nodes[p].op != OP_Reshape || gval(g, v)->is_output)
+		return false;
+	ValueId x = g->nodes[p].in[0];
+	const Shape *vs = &gval(g, v)->shape, *xs = &gval(g, x)->shape;
+	int uses = 0;
+	for (int j = 0; j < g->nnodes; j++)
+		for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
+			uses += g->nodes[j].in[q] == v;
+	return uses == 1 && vs->rank >= 1 && xs->rank >= 1 && vs->dims[vs->rank - 1] == xs->dims[xs->rank - 1] &&
+	       gemm_output_once(g, x);
+}
+
 static bool const_scalar_value(Graph *g, ValueId v)
 {
 	const Value *s = gval(g, v);
 	return s->kind == VK_CONST && shape_numel(&s->shape) == 1;
 }
 
-/* Muls of a GEMM's output by a constant scalar, when the Mul is that
- * output's only use: the scales fuse-gemm (and after fuse-gather-gemm's
+/* Muls of a GEMM's output (maybe behind a Reshape keeping its rows) by
+ * a constant scalar, when the Mul is that output's only use: the scales fuse-gemm (and after fuse-gather-gemm's
  * output side, fuse_gemm_tail) moves into the epilogue — live Mul nodes
  * and Mul steps of an ElemChain reading such an output and such a
  * constant.  Not counted: a Mul of an output used elsewhere too (SReT's
@@ -396,7 +446,7 @@ static int gemm_scalar_muls(Graph *g)
 		const Node *n = &g->nodes[i];
 		if (!n->dead && n->op == OP_Mul && n->nin == 2) {
 			for (int k = 0; k < 2; k++)
-				if (const_scalar_value(g, n->in[1 - k]) && gemm_output_once(g, n->in[k])) {
+				if (const_scalar_value(g, n->in[1 - k]) && gemm_rows_once(g, n->in[k])) {
 					c++;
 					break;
 				}
@@ -409,8 +459,8 @@ static int gemm_scalar_muls(Graph *g)
 				if (st->op != OP_Mul || st->a >= cp->nin || st->b >= cp->nin)
 					continue;
 				ValueId a = n->in[st->a], b = n->in[st->b];
-				c += (const_scalar_value(g, b) && gemm_output_once(g, a)) ||
-				     (const_scalar_value(g, a) && gemm_output_once(g, b));
+				c += (const_scalar_value(g, b) && gemm_rows_once(g, a)) ||
+				     (const_scalar_value(g, a) && gemm_rows_once(g, b));
 			}
 		}
 	}
@@ -502,14 +552,14 @@ static void test_zoo_fused(void **state)
 		{"pvt_opset17", 0, 0, 0, 7},
 		{"skip_attn", 0, 0, 0, 1},        /* K/V read as two segments: the split Transposes are Attention strides */
 		{"sret_opset14", 0, 3, 4, 4},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
-		{"swin_opset14", 1, 0, 0, 2},     /* patch merging; the patch gather (row_parts) and the 4 window partitions + 4 reverses are GEMM row indices; the patch embedding's LayerNorm and the final norm are GEMM row epilogues */
-		{"swin_tv_mini", 4, 1, 0, 2},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs and the patch gather (row_parts) are their row indices; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
+		{"swin_opset14", 0, 0, 0, 2},     /* patch merging's gather is read by its LayerNorm (GatherLayerNorm); the patch gather (row_parts) and the 4 window partitions + 4 reverses are GEMM row indices; the patch embedding's LayerNorm and the final norm are GEMM row epilogues */
+		{"swin_tv_mini", 2, 1, 0, 2},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs and the patch gather (row_parts) are their row indices, the 2 patch mergings' gathers their LayerNorms' (GatherLayerNorm); the 2 left build the shifted windows' masks; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
 		{"txl_opset13_b1", 0, 0, 0, 4},   /* of 8: the 6 qkv chunks are blocks of their GEMMs (fuse-slice-gemm), the 2 new memories read the segment half of their Concat in place */
 	};
 	int checked = 0;
-	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %8s %5s %9s %21s\n", "model", "nodes", "Erf",
+	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %8s %5s %9s %9s %21s\n", "model", "nodes", "Erf",
 	        "Pow", "LayerNorm", "Gelu", "MMEpi", "Softmax", "Transpose", "Conv", "GRows", "GEMMxc", "EWpair", "Chain",
-	        "GEMMLN", "workspace KiB");
+	        "GEMMLN", "GRowsLN", "workspace KiB");
 	for (int i = 0; i < nm; i++) {
 		char p[4600];
 		snprintf(p, sizeof p, "%s/%s/model.onnx", dir, names[i]);
@@ -523,7 +573,7 @@ static void test_zoo_fused(void **state)
 				fail_msg("%s: %s", names[i], d.buf);
 		count_ops(g, before);
 		int muls0 = gemm_scalar_muls(g), pairs0 = elementwise_pairs(g);
-		int gln0 = gemm_norm_pairs(g), nodes0 = live_nodes(g);
+		int gln0 = gemm_norm_pairs(g), grn0 = gather_norm_pairs(g), nodes0 = live_nodes(g);
 		MemPlan mp0, mp1;
 		if (!pass_memplan(g, &mp0, &d))
 			fail_msg("%s: %s", names[i], d.buf);
@@ -536,16 +586,17 @@ static void test_zoo_fused(void **state)
 		count_ops(g, after);
 		int muls1 = gemm_scalar_muls(g), pairs1 = elementwise_pairs(g);
 		int gln1 = gemm_norm_pairs(g), norms1 = gemm_norms(g), nodes1 = live_nodes(g);
+		int grn1 = gather_norm_pairs(g), grnorms1 = after[OP_GatherLayerNorm];
 		if (!pass_memplan(g, &mp1, &d))
 			fail_msg("%s: %s", names[i], d.buf);
 		graph_free(g);
 		diag_free(&d);
-		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %3d->%-3d %3d->%-3d %5d %2d->%-2d+%-2d %9.1f -> %-9.1f\n",
+		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %3d->%-3d %3d->%-3d %5d %2d->%-2d+%-2d %2d->%-2d+%-2d %9.1f -> %-9.1f\n",
 		        names[i], nodes0, nodes1, before[OP_Erf], after[OP_Erf], before[OP_Pow],
 		        after[OP_Pow], before[OP_LayerNormalization], after[OP_LayerNormalization],
 		        before[OP_Gelu], after[OP_Gelu], after[OP_MatMulEpi], before[OP_Softmax], after[OP_Softmax],
 		        before[OP_Transpose], after[OP_Transpose], before[OP_Conv], after[OP_Conv],
-		        after[OP_GatherRows], muls0, muls1, pairs0, pairs1, after[OP_ElemChain], gln0, gln1, norms1, mp0.size / 1024.0,
+		        after[OP_GatherRows], muls0, muls1, pairs0, pairs1, after[OP_ElemChain], gln0, gln1, norms1, grn0, grn1, grnorms1, mp0.size / 1024.0,
 		        mp1.size / 1024.0);
 		if (pairs1)
 			fail_msg("%s keeps %d pairs of single-use f32 elementwise ops fuse-elementwise fuses", names[i], pairs1);
@@ -557,6 +608,10 @@ static void test_zoo_fused(void **state)
 		 * the GEMM's row epilogue after the pipeline */
 		if (gln1)
 			fail_msg("%s keeps %d LayerNorms of a single-use GEMM output", names[i], gln1);
+		/* a LayerNorm over the last axis of a single-use row gather reads
+		 * through the gather's index after the pipeline (patch merging) */
+		if (grn1)
+			fail_msg("%s keeps %d LayerNorms of a single-use GatherRows", names[i], grn1);
 		/* the stage transitions (fuse-patchify, fuse-remap), per model */
 		for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++)
 			if (!strcmp(stages[k].model, names[i])) {

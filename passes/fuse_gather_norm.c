@@ -1,0 +1,95 @@
+/* passes/fuse_gather_norm.c — a LayerNorm over the last axis of a row
+ * gather it alone reads becomes one onnxcc::GatherLayerNorm (ops.def): the
+ * LayerNorm reads each element through the gather's row index and the
+ * gathered copy is never made (Swin's patch merging: the strided Slices +
+ * Concat fuse-remap made one GatherRows, then its norm, then the reduction
+ * Linear).
+ *
+ * requires: shapes inferred; after fuse-remap (it makes the GatherRows),
+ *           fuse-gather-gemm and prune-rows (they fold row gathers into
+ *           GEMMs or move them up through LayerNorms first)
+ * keeps:    topological order (the fused node takes the LayerNorm's place
+ *           and reads the gather's source, defined before the gather),
+ *           value ids, graph outputs
+ * breaks:   nothing; the GatherRows is left dead (run dce)
+ *
+ * Pattern (f32):
+ *     G = GatherRows(X, idx) {shape}   G read by the LayerNorm alone and
+ *                                       not a graph output
+ *     Y = LayerNormalization(G, scale, [bias]) {axis = -1 (or rank-1),
+ *         stash_type 1, epsilon}, only output Y; scale and bias f32 [C]
+ *         (C: G's last dim)
+ * becomes  Y = GatherLayerNorm(X, idx, scale, [bias]) {shape, epsilon}.
+ * The lowering is LayerNormalization's own (codegen/lower_norm.c
+ * cg_layernorm_rows: same loads in the same order, only their addresses
+ * go through idx), so the bits are the unfused pair's for every thread
+ * count.  A LayerNorm over more axes, with statistics outputs, with a
+ * scale or bias of another shape, or of a gather something else reads too
+ * is left unchanged (tests/passes/gather_norm_nearmiss_*.in).
+ */
+#include "pipeline.h"
+#include "fuse.h"
+#include "infer.h"
+
+/* v is f32 [C]. */
+static bool row_param(Graph *g, ValueId v, int64_t C)
+{
+	const Value *x = gval(g, v);
+	return x->dtype == DT_F32 && x->shape.rank == 1 && x->shape.dims[0] == C;
+}
+
+static bool fuse_at(Graph *g, const Uses *u, NodeId li, Diag *d, bool *err)
+{
+	Node *ln = &g->nodes[li];
+	if (ln->nin < 2 || ln->in[0] == IR_NONE || ln->in[1] == IR_NONE || ln->out[0] == IR_NONE)
+		return false;
+	for (int k = 1; k < ln->nout; k++)
+		if (ln->out[k] != IR_NONE)
+			return false;
+	ValueId gv = ln->in[0], sc = ln->in[1], bi = ln->nin > 2 ? ln->in[2] : IR_NONE;
+	const Value *x = gval(g, gv);
+	int r = x->shape.rank;
+	int64_t axis = attr_int(ln, "axis", -1);
+	if (x->dtype != DT_F32 || r < 1 || !shape_is_static(&x->shape) || (axis != -1 && axis != r - 1) ||
+	    attr_int(ln, "stash_type", 1) != 1)
+		return false;
+	int64_t C = x->shape.dims[r - 1];
+	if (!row_param(g, sc, C) || (bi != IR_NONE && !row_param(g, bi, C)))
+		return false;
+	Node *p = producer_op(g, gv, OP_GatherRows);
+	if (!p || uses_single(g, u, gv) != li || p->nin != 2 || p->nout != 1 || !node_attr(p, "shape"))
+		return false;
+	NodeId pi = gval(g, gv)->producer;
+
+	ValueId in[4] = {p->in[0], p->in[1], sc, bi};
+	const Attr *shape = node_attr(p, "shape");
+	float eps = attr_float(ln, "epsilon", 1e-5f);
+	const char *name = fused_name(g, p, ln, "gather_norm");
+	node_kill(g, pi);
+	node_rewrite(g, li, OP_GatherLayerNorm, 1, in, bi != IR_NONE ? 4 : 3, 1, name);
+	Attr *at = graph_add_attr(g, li, "shape", AK_INTS);
+	at->n = shape->n;
+	at->ints = shape->ints;
+	graph_add_attr(g, li, "epsilon", AK_FLOAT)->f = eps;
+	if (!pass_infer_node(g, li, d)) {
+		*err = true;
+		return false;
+	}
+	return true;
+}
+
+bool pass_fuse_gather_norm(Graph *g, Diag *d)
+{
+	if (!g->shapes_known)
+		return true;
+	Uses u;
+	uses_build(g, &u);
+	bool err = false;
+	/* a fusion kills the gather and rewrites the LayerNorm: the uses of the
+	 * values other matches look at do not change */
+	for (NodeId i = 0; i < g->nnodes && !err; i++)
+		if (!g->nodes[i].dead && g->nodes[i].op == OP_LayerNormalization)
+			fuse_at(g, &u, i, d, &err);
+	uses_free(&u);
+	return !err;
+}
