@@ -151,6 +151,7 @@ FRes fold_eval_unsqueeze(Fold *F);
 FRes fold_eval_concat(Fold *F);
 FRes fold_eval_slice(Fold *F);
 FRes fold_eval_gather(Fold *F);
+FRes fold_eval_scatter_nd(Fold *F);
 FRes fold_eval_transpose(Fold *F);
 FRes fold_eval_expand(Fold *F);
 FRes fold_eval_tile(Fold *F);

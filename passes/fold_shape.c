@@ -369,6 +369,66 @@ FRes fold_eval_gather(Fold *F)
 	return F_OK;
 }
 
+/* ScatterND: out = data, then for each index tuple in order the slice it
+ * names is replaced by its update (reduction "none": the last duplicate
+ * wins, as at run time) or combined with it (add, mul, max, min: integer
+ * dtypes only, wrapped as at run time; a float reduction is left to the
+ * generated code, whose rounding per step the folder does not copy).
+ * Inference has checked the shapes and constant indices. */
+FRes fold_eval_scatter_nd(Fold *F)
+{
+	Ten *x = &F->in[0], *ind = &F->in[1], *u = &F->in[2];
+	const char *red = attr_string(F->n, "reduction", "none");
+	int op = !strcmp(red, "none") ? 0 : !strcmp(red, "add") ? 1 : !strcmp(red, "mul") ? 2
+	       : !strcmp(red, "max") ? 3 : !strcmp(red, "min") ? 4 : -1;
+	if (op < 0 || (op > 0 && x->isf) || ind->isf)
+		return F_SKIP;
+	int r = x->s.rank, q = ind->s.rank;
+	assert(r >= 1 && q >= 1);
+	int64_t k = ind->s.dims[q - 1];
+	assert(k >= 1 && k <= r);
+	int64_t inner = 1, xst[IR_MAX_RANK];
+	for (int j = (int)k; j < r; j++)
+		inner *= x->s.dims[j];
+	shape_strides(&x->s, xst);
+	FRes res = fold_ten_alloc(&F->out, x->dt, &x->s);
+	if (res != F_OK)
+		return res;
+	for (int64_t e = 0; e < x->n; e++)
+		copy_el(&F->out, e, x, e);
+	int64_t tuples = k ? ind->n / k : 0;
+	for (int64_t t = 0; t < tuples; t++) {
+		int64_t off = 0;
+		for (int64_t j = 0; j < k; j++) {
+			int64_t D = x->s.dims[j], v = ind->i[t * k + j];
+			if (v < -D || v >= D) {
+				fold_ten_free(&F->out);
+				return fold_err(F, 1, "index %lld out of range [%lld, %lld)", (long long)v,
+				                (long long)-D, (long long)D);
+			}
+			off += (v < 0 ? v + D : v) * xst[j];
+		}
+		for (int64_t e = 0; e < inner; e++) {
+			int64_t o = off + e, ui = t * inner + e;
+			if (op == 0) {
+				copy_el(&F->out, o, u, ui);
+				continue;
+			}
+			int64_t a = F->out.i[o], b = u->i[ui], y;
+			switch (op) {
+			case 1: y = wadd(a, b); break;
+			case 2: y = wmul(a, b); break;
+			case 3: y = dtype_is_signed(x->dt) || x->dt == DT_BOOL ? (a > b ? a : b)
+			                                 : ((uint64_t)a > (uint64_t)b ? a : b); break;
+			default: y = dtype_is_signed(x->dt) || x->dt == DT_BOOL ? (a < b ? a : b)
+			                                 : ((uint64_t)a < (uint64_t)b ? a : b); break;
+			}
+			F->out.i[o] = fold_wrap_int(y, x->dt);
+		}
+	}
+	return F_OK;
+}
+
 FRes fold_eval_transpose(Fold *F)
 {
 	Ten *x = &F->in[0];

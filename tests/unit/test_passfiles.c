@@ -553,7 +553,7 @@ static void test_zoo_fused(void **state)
 		{"skip_attn", 0, 0, 0, 1},        /* K/V read as two segments: the split Transposes are Attention strides */
 		{"sret_opset14", 0, 3, 4, 4},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
 		{"swin_opset14", 0, 0, 0, 2},     /* patch merging's gather is read by its LayerNorm (GatherLayerNorm); the patch gather (row_parts) and the 4 window partitions + 4 reverses are GEMM row indices; the patch embedding's LayerNorm and the final norm are GEMM row epilogues */
-		{"swin_tv_mini", 2, 1, 0, 2},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs and the patch gather (row_parts) are their row indices, the 2 patch mergings' gathers their LayerNorms' (GatherLayerNorm); the 2 left build the shifted windows' masks; the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
+		{"swin_tv_mini", 0, 1, 0, 2},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs and the patch gather (row_parts) are their row indices, the 2 patch mergings' gathers their LayerNorms' (GatherLayerNorm); the 2 that built the shifted windows' masks fold with them (ScatterND of constants); the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
 		{"txl_opset13_b1", 0, 0, 0, 4},   /* of 8: the 6 qkv chunks are blocks of their GEMMs (fuse-slice-gemm), the 2 new memories read the segment half of their Concat in place */
 	};
 	int checked = 0;
