@@ -27,11 +27,11 @@ typedef struct OnnxRawRef {
 	size_t len;
 } OnnxRawRef;
 
-/* A misaligned raw_data copied into the arena: its bytes are also at src
- * in the model's mapping (onnx_weights_evict / onnx_weights_restore). */
 /* Copies smaller than this are not worth evicting (a few pages). */
 #define ONNX_EVICT_MIN_BYTES 16384
 
+/* A misaligned raw_data copied into the arena: its bytes are also at src
+ * in the model's mapping (onnx_weights_evict / onnx_weights_restore). */
 typedef struct OnnxCopy {
 	void *copy;
 	const void *src;

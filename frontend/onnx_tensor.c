@@ -630,8 +630,8 @@ bool onnx_load_tensor_file(const char *path, Arena *a, Tensor *t, const char **n
 	return ok;
 }
 
-/* Pages of the arena copies of g's (and its nested graphs') constants
- * that some live node or graph output reads: sorted [lo, hi) ranges. */
+/* The bytes [lo, hi) of a constant that a live node or a graph output
+ * reads (read_ranges appends those of one graph). */
 typedef struct Range {
 	uintptr_t lo, hi;
 } Range;
