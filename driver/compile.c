@@ -266,6 +266,9 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	LLVMDisposeMessage(triple);
 	if (!built)
 		goto out;
+	/* LLVM does not read the weights: their copies leave memory while it
+	 * works (restored below, before they are written) */
+	onnx_weights_evict(g);
 
 	phase_begin(&P, "llvm opt", 0);
 	bool optimised = cg_optimize(cg.mod, tm, o->opt_level, d);
@@ -296,6 +299,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 	 * read: the peak RSS is then the larger of the two, not their sum */
 	malloc_trim(0);
 #endif
+	onnx_weights_restore(g);
 	phase_begin(&P, "weights", 0);
 	bool wrote = cg_weights_write(&weights, tmp_obj ? tmp_obj : tmp_out, d);
 	phase_end(&P);

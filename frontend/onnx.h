@@ -40,6 +40,17 @@ Graph *onnx_load(const char *path, Diag *d);
  * diagnostics and as the base for external data. */
 Graph *onnx_load_from_memory(const void *buf, size_t len, const char *path, Diag *d);
 
+/* A weight whose raw_data is misaligned in the model file is copied into
+ * memory when loading (protobuf does not align); its bytes stay in the
+ * model's mapping too.  Between code generation and writing the weights
+ * nothing reads constants' bytes, so the driver hands those copies' pages
+ * back (onnx_weights_evict, madvise MADV_DONTNEED) while LLVM works, and
+ * onnx_weights_restore copies them in again from the mapping, once the
+ * module is freed.  Both do nothing for a graph onnx_load did not make.
+ * Between the two, the bytes of g's constants must not be read. */
+void onnx_weights_evict(Graph *g);
+void onnx_weights_restore(Graph *g);
+
 /* Reads a serialized TensorProto file (the node tests' input_N.pb /
  * output_N.pb) into t, with its data copied into arena a; *name (if name is
  * non-NULL) gets the tensor's name ("" if none), also in a.  Returns false

@@ -27,6 +27,17 @@ typedef struct OnnxRawRef {
 	size_t len;
 } OnnxRawRef;
 
+/* Copies smaller than this are not worth evicting (a few pages). */
+#define ONNX_EVICT_MIN_BYTES 16384
+
+/* A misaligned raw_data copied into the arena: its bytes are also at src
+ * in the model's mapping (onnx_weights_evict / onnx_weights_restore). */
+typedef struct OnnxCopy {
+	void *copy;
+	const void *src;
+	size_t len;
+} OnnxCopy;
+
 typedef struct OnnxOwner {
 	Onnx__ModelProto *model;
 	OnnxMap model_map;      /* the model file, when raw_refs point into it */
@@ -36,6 +47,8 @@ typedef struct OnnxOwner {
 	int nmaps, cap_maps;
 	Graph **subs;   /* nested graphs of GRAPH attributes */
 	int nsubs, cap_subs;
+	OnnxCopy *copies;       /* large misaligned raw_data copied into the arena */
+	size_t ncopies, cap_copies;
 } OnnxOwner;
 
 /* Frees everything an OnnxOwner holds, and the owner itself. */

@@ -74,6 +74,7 @@ void onnx_owner_free(void *p)
 	if (o->model_map.base)
 		munmap(o->model_map.base, o->model_map.len);
 	free(o->raw_refs);
+	free(o->copies);
 	free(o);
 }
 
@@ -491,8 +492,17 @@ bool onnx_tensor_convert(OnnxTensorCtx *c, const Onnx__TensorProto *tp, const ch
 		} else {
 			/* protobuf does not align: a misaligned tensor is copied, and
 			 * its pages of the read-only file mapping handed back */
-			t->data = arena_dup(c->arena, r->data, nbytes);
+			void *cp = arena_dup(c->arena, r->data, nbytes);
+			t->data = cp;
 			onnx_release_mapped(r->data, nbytes);
+			OnnxOwner *o = c->owner;
+			if (nbytes >= ONNX_EVICT_MIN_BYTES) {
+				if (o->ncopies == o->cap_copies) {
+					o->cap_copies = o->cap_copies ? 2 * o->cap_copies : 64;
+					o->copies = xrealloc(o->copies, o->cap_copies * sizeof *o->copies);
+				}
+				o->copies[o->ncopies++] = (OnnxCopy){cp, r->data, nbytes};
+			}
 		}
 		return true;
 	}
@@ -618,4 +628,94 @@ bool onnx_load_tensor_file(const char *path, Arena *a, Tensor *t, const char **n
 	if (base)
 		munmap(base, len);
 	return ok;
+}
+
+/* The bytes [lo, hi) of a constant that a live node or a graph output
+ * reads (read_ranges appends those of one graph). */
+typedef struct Range {
+	uintptr_t lo, hi;
+} Range;
+
+static int range_cmp(const void *a, const void *b)
+{
+	uintptr_t x = ((const Range *)a)->lo, y = ((const Range *)b)->lo;
+	return (x > y) - (x < y);
+}
+
+static void read_ranges(Graph *g, Range **r, size_t *n, size_t *cap)
+{
+	char *used = xcalloc((size_t)g->nvalues + 1, 1);
+	for (int i = 0; i < g->nnodes; i++)
+		for (int k = 0; !g->nodes[i].dead && k < g->nodes[i].nin; k++)
+			if (g->nodes[i].in[k] != IR_NONE)
+				used[g->nodes[i].in[k]] = 1;
+	for (int k = 0; k < g->noutputs; k++)
+		used[g->outputs[k]] = 1;
+	for (ValueId v = 0; v < g->nvalues; v++) {
+		const Value *x = gval(g, v);
+		if (!used[v] || x->kind != VK_CONST || !x->data || !x->nbytes)
+			continue;
+		if (*n == *cap) {
+			*cap = *cap ? 2 * *cap : 256;
+			*r = xrealloc(*r, *cap * sizeof **r);
+		}
+		(*r)[(*n)++] = (Range){(uintptr_t)x->data, (uintptr_t)x->data + x->nbytes};
+	}
+	free(used);
+}
+
+static OnnxOwner *owner_of(Graph *g)
+{
+	return g && g->owner_free == onnx_owner_free ? g->owner : NULL;
+}
+
+/* See onnx.h. */
+void onnx_weights_evict(Graph *g)
+{
+	OnnxOwner *o = owner_of(g);
+	long pg = sysconf(_SC_PAGESIZE);
+	for (size_t i = 0; o && pg > 0 && i < o->ncopies; i++) {
+		uintptr_t p = (uintptr_t)o->copies[i].copy;
+		uintptr_t lo = (p + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1);
+		uintptr_t hi = (p + o->copies[i].len) & ~(uintptr_t)(pg - 1);
+		if (hi > lo)
+			madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+}
+
+/* See onnx.h. */
+void onnx_weights_restore(Graph *g)
+{
+	OnnxOwner *o = owner_of(g);
+	if (!o || !o->ncopies)
+		return;
+	Range *r = NULL;
+	size_t n = 0, cap = 0;
+	read_ranges(g, &r, &n, &cap);
+	for (int k = 0; k < o->nsubs; k++)
+		read_ranges(o->subs[k], &r, &n, &cap);
+	if (n)
+		qsort(r, n, sizeof *r, range_cmp);
+	/* prefix maxima of hi: does any range starting before x end after it? */
+	for (size_t i = 1; i < n; i++)
+		if (r[i].hi < r[i - 1].hi)
+			r[i].hi = r[i - 1].hi;
+	for (size_t i = 0; i < o->ncopies; i++) {
+		OnnxCopy *c = &o->copies[i];
+		uintptr_t lo = (uintptr_t)c->copy, hi = lo + c->len;
+		/* the last range starting before hi: read unless it ends by lo */
+		size_t a = 0, b = n;
+		while (a < b) {
+			size_t m = (a + b) / 2;
+			if (r[m].lo < hi)
+				a = m + 1;
+			else
+				b = m;
+		}
+		if (a == 0 || r[a - 1].hi <= lo)
+			continue; /* no constant that is read lies here (a fusion replaced it) */
+		memcpy(c->copy, c->src, c->len);
+		onnx_release_mapped(c->src, c->len);
+	}
+	free(r);
 }

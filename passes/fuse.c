@@ -1,9 +1,13 @@
 /* passes/fuse.c — helpers shared by the fusion passes (contracts in fuse.h). */
 #include "fuse.h"
 
+#include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 void uses_build(Graph *g, Uses *u)
 {
@@ -174,4 +178,28 @@ ValueId concat_part(Graph *g, ValueId v, int64_t lo, int64_t n, int64_t *off)
 		at += nx;
 	}
 	return IR_NONE;
+}
+
+void release_dead_const(Graph *g, ValueId v)
+{
+	const Value *x = gval(g, v);
+	assert(x->kind == VK_CONST && !x->is_output && graph_use_count(g, v) == 0);
+	long pg = sysconf(_SC_PAGESIZE);
+	if (pg <= 0 || !x->data || x->nbytes < (size_t)pg)
+		return;
+	uintptr_t lo = ((uintptr_t)x->data + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1);
+	uintptr_t hi = ((uintptr_t)x->data + x->nbytes) & ~(uintptr_t)(pg - 1);
+	if (hi <= lo)
+		return;
+	/* an alias (Identity, Reshape) may name the same bytes */
+	for (ValueId w = 0; w < g->nvalues; w++) {
+		const Value *o = gval(g, w);
+		uintptr_t b = (uintptr_t)o->data;
+		if (w != v && o->kind == VK_CONST && o->data && b < hi && b + o->nbytes > lo &&
+		    (o->is_output || graph_use_count(g, w) > 0))
+			return;
+	}
+#ifdef MADV_DONTNEED
+	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+#endif
 }

@@ -58,6 +58,16 @@ void node_rewrite(Graph *g, NodeId last, Op op, int opset, const ValueId *in, in
  * first element in v.  Else IR_NONE. */
 ValueId concat_part(Graph *g, ValueId v, int64_t lo, int64_t n, int64_t *off);
 
+/* Constant v, which a fusion just replaced (no live node reads it, and it
+ * is not a graph output), hands the whole memory pages of its bytes back
+ * to the system (madvise MADV_DONTNEED: a file mapping's are re-read from
+ * the file if touched, a copy's read as zeros) unless a constant that is
+ * still read shares some of them.  From then on v's bytes are not to be
+ * read: v stays in the value table, unreferenced, until the graph is
+ * freed.  For large weights a fusion copies (fuse-slice-gemm), so that
+ * they are not held twice while compiling. */
+void release_dead_const(Graph *g, ValueId v);
+
 /* Marks node n dead and clears the producer of its outputs. */
 void node_kill(Graph *g, NodeId n);
 

@@ -29,7 +29,9 @@
  * row-major order; no two readers share a column.  Each reader becomes
  *   MatMulEpi(A, B[:, c0:c0+w], [bias[c0:c0+w]], _, [rows]) {act, scale}
  *   (rows = r0 .. r0+Mb-1 as a row index into A when Mb < M, a_shape
- *   [Mb, K]) followed by a Reshape to the reader's shape.
+ *   [Mb, K]) followed by a Reshape to the reader's shape.  B, when nothing
+ *   else reads it, hands its memory back (release_dead_const): its columns
+ *   are held once while compiling, not twice.
  * Bits: every block's GEMM computes each of its elements by the same
  * operations in the same order as g did (one chain of multiply-adds over k
  * for every C element, then the same epilogue), provided both run on the
@@ -90,13 +92,17 @@ static ValueId columns(Graph *g, ValueId v, int64_t c0, int64_t w)
 {
 	const Value *x = gval(g, v);
 	int64_t n = x->shape.dims[x->shape.rank - 1], rows = shape_numel(&x->shape) / n;
-	float *d = xmalloc(sizeof *d * (size_t)(rows * w));
-	for (int64_t r = 0; r < rows; r++)
-		memcpy(d + r * w, (const float *)x->data + r * n + c0, sizeof *d * (size_t)w);
+	const float *src = x->data;
 	Shape s = x->shape;
 	s.dims[s.rank - 1] = w;
-	ValueId r = graph_add_const(g, NULL, DT_F32, &s, d);
-	free(d);
+	ValueId r = graph_add_value(g, NULL, DT_F32, &s);
+	Value *c = gval(g, r);
+	float *d = arena_alloc(&g->arena, sizeof *d * (size_t)(rows * w));
+	for (int64_t i = 0; i < rows; i++)
+		memcpy(d + i * w, src + i * n + c0, sizeof *d * (size_t)w);
+	c->kind = VK_CONST;
+	c->nbytes = sizeof *d * (size_t)(rows * w);
+	c->data = d;
 	return r;
 }
 
@@ -226,6 +232,9 @@ static bool split_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 		}
 	}
 	free(bl);
+	/* B's columns (and the bias's) are copies now: the original goes */
+	if (!*err && !gval(g, B)->is_output && graph_use_count(g, B) == 0)
+		release_dead_const(g, B);
 	return !*err;
 }
 

@@ -534,24 +534,32 @@ typedef struct PackArg {
 	int64_t K, N, b_rs, b_cs, kc, nr;
 } PackArg;
 
-/* Packs B into dst (K*N floats): K blocks of KC rows, each [N/NR full
- * panels][kc][NR] then the edge panel [kc][N%NR]; then hands B's pages
- * back (the raw weight is not read again unless emitted too). */
+/* Columns of packed B: N rounded up to a multiple of the panel width. */
+static int64_t packed_cols(int64_t N, int64_t nr)
+{
+	return (N + nr - 1) / nr * nr;
+}
+
+/* Packs B into dst (K*Np floats, Np = packed_cols): K blocks of KC rows,
+ * each [Np/NR panels][kc][NR], the edge panel's columns from N on zero;
+ * then hands B's pages back (the raw weight is not read again unless
+ * emitted too). */
 static void pack_fill(void *dst, size_t n, const void *arg)
 {
 	const PackArg *a = arg;
 	float *p = dst;
-	assert(n == (size_t)(a->K * a->N) * sizeof *p);
+	int64_t np = packed_cols(a->N, a->nr);
+	assert(n == (size_t)(a->K * np) * sizeof *p);
 	(void)n;
 	for (int64_t pc = 0; pc < a->K; pc += a->kc) {
 		int64_t kc = a->K - pc < a->kc ? a->K - pc : a->kc;
-		float *blk = p + pc * a->N;
+		float *blk = p + pc * np;
 		for (int64_t jr = 0; jr < a->N; jr += a->nr) {
 			int64_t w = a->N - jr < a->nr ? a->N - jr : a->nr;
 			float *pan = blk + jr * kc;
 			for (int64_t k = 0; k < kc; k++)
-				for (int64_t j = 0; j < w; j++)
-					pan[k * w + j] = a->b[(pc + k) * a->b_rs + (jr + j) * a->b_cs];
+				for (int64_t j = 0; j < a->nr; j++)
+					pan[k * a->nr + j] = j < w ? a->b[(pc + k) * a->b_rs + (jr + j) * a->b_cs] : 0.0f;
 		}
 	}
 	int64_t last = (a->K - 1) * a->b_rs + (a->N - 1) * a->b_cs;
@@ -560,15 +568,17 @@ static void pack_fill(void *dst, size_t n, const void *arg)
 }
 
 /* Packs constant B into K blocks of KC rows, each [N/PNR full panels][kc][PNR]
- * then the edge panel [kc][N%PNR] (not padded: its last vector is loaded
- * masked), so block pc starts at pc*N; returns a private read-only global
+ * then the edge panel [kc][PNR] (zero-padded, so that every panel has B
+ * row stride PNR and the edge tiles share the micro-kernels of the other
+ * layers' full ones; its last vector is still loaded masked), so block pc
+ * starts at pc*Np (Np = N rounded up to PNR); returns a private read-only global
  * (cg_data_global: filled when the object is written, for a large one).
  * PNR (nr here) is the panel width of the widest variant of the module
  * (plan_init), a multiple of every variant's NR: one packed copy serves
  * them all, a narrower kernel reading a PNR panel as PNR/NR sub-panels. */
 static LLVMValueRef pack_b(Cg *cg, const KGemm *g, const Tiles *t, int64_t nr)
 {
-	size_t n = (size_t)(g->K * g->N);
+	size_t n = (size_t)(g->K * packed_cols(g->N, nr));
 	PackArg a = {g->b_const, g->K, g->N, g->b_rs, g->b_cs, t->kc, nr};
 	return kern_const_global(cg, "packed", n * sizeof(float), pack_fill, &a, sizeof a);
 }
@@ -919,14 +929,15 @@ static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t k
                               int64_t ncols)
 {
 	const KGemm *g = P->g;
+	int64_t np = packed_cols(g->N, P->pnr);
 	if (P->bpack && P->pnr == P->nr)
-		return cg_gep_f32(cg, P->bpack, cg_add_i64(cg, cg_mul_i64(cg, pcv, g->N), cg_mul_i64(cg, j, kc)));
+		return cg_gep_f32(cg, P->bpack, cg_add_i64(cg, cg_mul_i64(cg, pcv, np), cg_mul_i64(cg, j, kc)));
 	if (P->bpack) {
 		/* column j lies in packed panel q = j / PNR (which starts at
 		 * q*PNR*kc in the block), at column j - q*PNR of it */
 		LLVMValueRef q = LLVMBuildSDiv(cg->b, j, cg_i64(cg, P->pnr), "");
 		LLVMValueRef o = LLVMBuildNSWSub(cg->b, j, cg_mul_i64(cg, q, P->pnr), "");
-		LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, pcv, g->N), cg_add_i64(cg, cg_mul_i64(cg, q, P->pnr * kc), o));
+		LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, pcv, np), cg_add_i64(cg, cg_mul_i64(cg, q, P->pnr * kc), o));
 		return cg_gep_f32(cg, P->bpack, off);
 	}
 	if (P->b_direct)
@@ -938,25 +949,18 @@ static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t k
 
 /* Column panels [p0, p1) (i64 values; panel p covers columns p*NR..) of
  * rows [i0, i0+rows) for K block pc.  The last panel may be partial.  With
- * packed B the full panels come in two runs of their own B row stride:
- * those inside full packed panels (PNR), then those inside the edge packed
- * panel (N % PNR). */
+ * packed B every panel, the edge packed panel's too, has B row stride PNR
+ * (pack_b pads it). */
 static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc,
                        LLVMValueRef flags, LLVMValueRef p0, LLVMValueRef p1)
 {
 	int64_t N = P->g->N, nr = P->nr;
 	int64_t full = N / nr, rem = N % nr;
 	int64_t bks = P->b_direct ? P->g->b_rs : P->bpack ? P->pnr : P->nr;
-	int64_t edge_bks = P->bpack ? N % P->pnr : bks;
-	/* kernel panels [0, in_full) lie in full packed panels */
-	int64_t in_full = P->bpack ? (N / P->pnr) * (P->pnr / nr) : full;
-	for (int run = 0; run < 2; run++) {
-		int64_t lo = run ? in_full : 0, hi = run ? full : in_full;
-		if (lo >= hi)
-			continue;
-		P->bks = run ? edge_bks : bks;
+	P->bks = bks;
+	if (full > 0) {
 		CgLoop lj;
-		cg_for_v(cg, &lj, lo ? max_i64(cg, p0, lo) : p0, min_i64(cg, p1, hi));
+		cg_for_v(cg, &lj, p0, min_i64(cg, p1, full));
 		LLVMValueRef j = cg_mul_i64(cg, lj.iv, nr);
 		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, nr);
 		/* packed panels follow each other: prefetch the next one (for
@@ -979,7 +983,6 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 		cg_for_end(cg, &lj);
 	}
 	if (rem) {
-		P->bks = P->bpack ? edge_bks : P->b_direct ? bks : P->nr;
 		CgIf last;
 		cg_if(cg, &last, LLVMBuildICmp(cg->b, LLVMIntSGT, p1, cg_i64(cg, full), ""));
 		LLVMValueRef j = cg_i64(cg, full * nr);
