@@ -817,6 +817,74 @@ static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, 
 	cg_for_end(cg, &lc);
 }
 
+void kern_transpose_regs(Cg *cg, LLVMValueRef *r, int w)
+{
+	LLVMValueRef mi[64], mp[64];
+	assert(w <= 64 && (w & (w - 1)) == 0);
+	for (int b = w / 2; b >= 1; b /= 2) {
+		for (int l = 0; l < w; l++) {
+			mi[l] = cg_i32(cg, (l & b) ? w + l - b : l);
+			mp[l] = cg_i32(cg, (l & b) ? w + l : l + b);
+		}
+		LLVMValueRef vmi = LLVMConstVector(mi, (unsigned)w), vmp = LLVMConstVector(mp, (unsigned)w);
+		for (int i = 0; i < w; i++) {
+			if (i & b)
+				continue;
+			LLVMValueRef a = r[i], c = r[i | b];
+			r[i] = LLVMBuildShuffleVector(cg->b, a, c, vmi, "");
+			r[i | b] = LLVMBuildShuffleVector(cg->b, a, c, vmp, "");
+		}
+	}
+}
+
+/* pack_panel_runtime for a B whose columns are contiguous along k (b_rs
+ * == 1: Q.K^T, MatMul with a transposed run-time B): W x W blocks, each
+ * W columns loaded as W-lane vectors along k (kc % W rows masked in),
+ * transposed in registers and stored as W-lane rows of the panel;
+ * columns past ncols get zeros.  The element loop it replaces was
+ * vectorised into gathers (vgatherqps, slow on Zen): 75 % of txl_d512's
+ * relative-attention task.  Exact copies: the same panel bits. */
+static void pack_panel_transposed(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef j,
+                                  int64_t ncols)
+{
+	const KGemm *g = P->g;
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	int64_t kfull = kc / w, krem = kc % w;
+	for (int part = 0; part < 2; part++) {
+		int valid = part ? (int)krem : w;
+		if (part ? krem == 0 : kfull == 0)
+			continue;
+		CgLoop lk;
+		LLVMValueRef k0;
+		if (!part) {
+			cg_for(cg, &lk, 0, kfull);
+			k0 = cg_mul_i64(cg, lk.iv, w);
+		} else {
+			k0 = cg_i64(cg, kfull * w);
+		}
+		LLVMValueRef krow = cg_add_i64(cg, pcv, k0);
+		for (int64_t j0 = 0; j0 < ncols; j0 += w) {
+			LLVMValueRef r[64];
+			for (int c = 0; c < w; c++) {
+				if (j0 + c >= ncols) {
+					r[c] = LLVMConstNull(vt);
+					continue;
+				}
+				LLVMValueRef src = cg_add_i64(cg, krow, cg_mul_i64(cg, cg_add_i64(cg, j, cg_i64(cg, j0 + c)), g->b_cs));
+				r[c] = vload(cg, vt, w, cg_gep_f32(cg, g->b, src), valid);
+			}
+			kern_transpose_regs(cg, r, w);
+			for (int i = 0; i < valid; i++) {
+				LLVMValueRef dst = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, k0, cg_i64(cg, i)), P->nr), cg_i64(cg, j0));
+				vstore(cg, vt, w, cg_gep_f32(cg, P->bbuf, dst), r[i], w);
+			}
+		}
+		if (!part)
+			cg_for_end(cg, &lk);
+	}
+}
+
 /* Copies the runtime B panel (kc x ncols at rows pc.., columns j..) into the
  * stack buffer with row stride NR. */
 static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef j,
@@ -863,6 +931,11 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 		LLVMBuildStore(cg->b, x, cg_gep_f32(cg, P->bbuf, cg_add_i64(cg, row, lj.iv)));
 		cg_for_end(cg, &lj);
 		cg_for_end(cg, &lk);
+		return;
+	}
+	if (!g->b_elem && !g->b_row && g->b_rs == 1 && g->b_cs != 1 && cg->isa.vlen >= 4 && cg->isa.vlen <= 64 &&
+	    P->nr % cg->isa.vlen == 0) {
+		pack_panel_transposed(cg, P, pcv, kc, j, ncols);
 		return;
 	}
 	cg_for(cg, &lk, 0, kc);
