@@ -265,6 +265,12 @@ static void test_conv_direct(void **state)
 	/* group 1 with few outputs (M = 3), and 2 inputs per group */
 	conv_case((Case){1, 5, 8, 9, 3, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, true});
 	conv_case((Case){2, 6, 8, 9, 3, 2, 3, 1, 1, 1, 1, {0, 1, 1, 1}, 3, true});
+	/* one output pixel, 1x1 kernel (squeeze-excitation after a global
+	 * pool): the matrix-vector form, channel and output tails, batch 2,
+	 * an input plane larger than the pixel read (stride 3) */
+	conv_case((Case){2, 37, 1, 1, 45, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true});
+	conv_case((Case){1, 64, 3, 3, 16, 1, 1, 3, 3, 1, 1, {0, 0, 0, 0}, 1, false});
+	conv_case((Case){1, 3, 1, 1, 9, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true});
 	/* a kernel wider than 8 taps */
 	conv_case((Case){1, 2, 4, 30, 2, 1, 11, 1, 1, 1, 1, {0, 5, 0, 5}, 2, true});
 }
