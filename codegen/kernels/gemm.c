@@ -809,12 +809,39 @@ static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, 
 			v[q] = LLVMBuildShuffleVector(cg->b, v[2 * q], v[2 * q + 1], mask, "");
 	vstore(cg, vt, w, cg_gep_f32(cg, dst, c), v[0], w);
 	cg_for_end(cg, &lv);
-	CgLoop lc;
-	cg_for_v(cg, &lc, cg_add_i64(cg, c0, cg_mul_i64(cg, nch, w)), c1);
-	LLVMValueRef si = cg_mul_i64(cg, cg_add_i64(cg, j, lc.iv), s);
-	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildGEP2(cg->b, cg->t_f32, p, &si, 1, ""), "");
-	LLVMBuildStore(cg->b, x, cg_gep_f32(cg, dst, lc.iv));
-	cg_for_end(cg, &lc);
+	/* the last 1..W columns [cr, c1): the same loads masked to the
+	 * elements up to column c1 - 1's (t <= (c1 - 1 - cr) * s), the first
+	 * c1 - cr lanes stored (a scalar loop here became gathers) */
+	LLVMValueRef cr = cg_add_i64(cg, c0, cg_mul_i64(cg, nch, w));
+	LLVMValueRef nrest = LLVMBuildNSWSub(cg->b, c1, cr, "");
+	CgIf rest;
+	cg_if(cg, &rest, LLVMBuildICmp(cg->b, LLVMIntSGT, nrest, cg_i64(cg, 0), ""));
+	LLVMTypeRef vi = LLVMVectorType(cg->t_i32, (unsigned)w);
+	LLVMValueRef lim = LLVMBuildTrunc(cg->b, cg_mul_i64(cg, LLVMBuildNSWSub(cg->b, nrest, cg_i64(cg, 1), ""), s), cg->t_i32, "");
+	LLVMValueRef limv = LLVMBuildShuffleVector(cg->b, LLVMBuildInsertElement(cg->b, LLVMGetUndef(vi), lim, cg_i32(cg, 0), ""),
+	                                           LLVMGetUndef(vi), LLVMConstNull(vi), "");
+	LLVMValueRef nv = LLVMBuildShuffleVector(cg->b, LLVMBuildInsertElement(cg->b, LLVMGetUndef(vi),
+	                                         LLVMBuildTrunc(cg->b, nrest, cg->t_i32, ""), cg_i32(cg, 0), ""),
+	                                         LLVMGetUndef(vi), LLVMConstNull(vi), "");
+	src = cg_gep_f32(cg, p, cg_mul_i64(cg, cg_add_i64(cg, j, cr), s));
+	LLVMValueRef t[64];
+	LLVMTypeRef over[2] = {vt, cg->t_ptr};
+	for (int q = 0; q < s; q++) {
+		for (int i = 0; i < w; i++)
+			t[i] = cg_i32(cg, q * w + i);
+		LLVMValueRef m = LLVMBuildICmp(cg->b, LLVMIntULE, LLVMConstVector(t, (unsigned)w), limv, "");
+		LLVMValueRef args[4] = {cg_gep_f32(cg, src, cg_i64(cg, (int64_t)q * w)), cg_i32(cg, 4), m, LLVMConstNull(vt)};
+		v[q] = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+	}
+	for (int n = s; n > 1; n /= 2)
+		for (int q = 0; q < n / 2; q++)
+			v[q] = LLVMBuildShuffleVector(cg->b, v[2 * q], v[2 * q + 1], mask, "");
+	for (int i = 0; i < w; i++)
+		t[i] = cg_i32(cg, i);
+	LLVMValueRef sm = LLVMBuildICmp(cg->b, LLVMIntULT, LLVMConstVector(t, (unsigned)w), nv, "");
+	LLVMValueRef sargs[4] = {v[0], cg_gep_f32(cg, dst, cr), cg_i32(cg, 4), sm};
+	kern_intrinsic(cg, "llvm.masked.store", over, 2, sargs, 4);
+	cg_if_end(cg, &rest);
 }
 
 void kern_transpose_regs(Cg *cg, LLVMValueRef *r, int w)
