@@ -216,29 +216,6 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
 	return r;
 }
 
-/* The W x W transpose of the rows r[0..w) (W-lane vectors) in registers:
- * log2(W) stages of two-source shuffles; the stage of bit b swaps the
- * off-diagonal b x b blocks of each 2b x 2b block (rows i and i|b trade
- * lanes l with l & b). */
-static void transpose_regs(Cg *cg, LLVMValueRef *r, int w)
-{
-	LLVMValueRef mi[64], mp[64];
-	for (int b = w / 2; b >= 1; b /= 2) {
-		for (int l = 0; l < w; l++) {
-			mi[l] = cg_i32(cg, (l & b) ? w + l - b : l);
-			mp[l] = cg_i32(cg, (l & b) ? w + l : l + b);
-		}
-		LLVMValueRef vmi = LLVMConstVector(mi, (unsigned)w), vmp = LLVMConstVector(mp, (unsigned)w);
-		for (int i = 0; i < w; i++) {
-			if (i & b)
-				continue;
-			LLVMValueRef a = r[i], c = r[i | b];
-			r[i] = LLVMBuildShuffleVector(cg->b, a, c, vmi, "");
-			r[i | b] = LLVMBuildShuffleVector(cg->b, a, c, vmp, "");
-		}
-	}
-}
-
 /* kt[k * A->ktp + j] = K[j, k] for the `rows` (constant, <= W) keys from
  * j0 (an i64 value): W keys' rows loaded as vectors (d contiguous: the
  * lanes past d masked off), transposed in registers, stored as W-lane
@@ -270,7 +247,7 @@ static void kt_block(Cg *cg, const AttnPlan *A, LLVMValueRef k, LLVMValueRef kt,
 				r[i] = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
 			}
 		}
-		transpose_regs(cg, r, w);
+		kern_transpose_regs(cg, r, w);
 		for (int i = 0; i < valid; i++) {
 			LLVMValueRef off = cg_add_i64(cg, cg_i64(cg, (k0 + i) * A->ktp), j0);
 			LLVMValueRef st = LLVMBuildStore(cg->b, r[i], cg_gep_f32(cg, kt, off));

@@ -275,6 +275,108 @@ static void emit_conv_planes(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	cg_for_end(cg, &ln);
 }
 
+/* f32 Conv whose output plane is one pixel read from input position 0
+ * (1x1 kernel, no leading pad: the squeeze-excitation convs after a
+ * global pool), group 1: a matrix-vector product
+ *     Y[n, m] = B[m] + sum_c W[m, c] X[n, c, 0...]
+ * in W-lane vectors of output channels: W rows of W loaded along c,
+ * transposed in registers (kern_transpose_regs), then per c one add of
+ * the column times X[n, c].  The same sum, term by term, as
+ * emit_conv_planes (y + w*x, c ascending, unfused), whose inner loop
+ * over m read W's column with a gather: 2.7 % of maxvit_t's profile.
+ * Serial: no partition. */
+static LLVMValueRef vsplat(Cg *cg, LLVMTypeRef vt, LLVMValueRef s);
+
+static void emit_conv_gemv(Cg *cg, const Node *n, int64_t N, int64_t C, int64_t M, int64_t xsp, ValueId bias)
+{
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMValueRef X = cg_ptr(cg, n->in[0]), Wt = cg_ptr(cg, n->in[1]), Y = cg_ptr(cg, n->out[0]);
+	LLVMValueRef B = bias != IR_NONE ? cg_ptr(cg, bias) : NULL;
+	int64_t mfull = M / w, mrem = M % w, cfull = C / w, crem = C % w;
+	CgLoop ln;
+	cg_for(cg, &ln, 0, N);
+	LLVMValueRef xn = cg_gep_f32(cg, X, cg_mul_i64(cg, ln.iv, C * xsp));
+	LLVMValueRef yn = cg_gep_f32(cg, Y, cg_mul_i64(cg, ln.iv, M));
+	for (int mpart = 0; mpart < 2; mpart++) {
+		int mvalid = mpart ? (int)mrem : w;
+		if (mpart ? mrem == 0 : mfull == 0)
+			continue;
+		CgLoop lm;
+		LLVMValueRef m0;
+		if (!mpart) {
+			cg_for(cg, &lm, 0, mfull);
+			m0 = cg_mul_i64(cg, lm.iv, w);
+		} else {
+			m0 = cg_i64(cg, mfull * w);
+		}
+		LLVMValueRef acc = cg_alloca(cg, vt, "gemv_acc");
+		LLVMValueRef a0 = LLVMConstNull(vt);
+		if (B) {
+			LLVMValueRef bits[64];
+			for (int l = 0; l < w; l++)
+				bits[l] = LLVMConstInt(cg->t_i1, l < mvalid, 0);
+			LLVMTypeRef over[2] = {vt, cg->t_ptr};
+			LLVMValueRef args[4] = {cg_gep_f32(cg, B, m0), cg_i32(cg, 4), LLVMConstVector(bits, (unsigned)w), LLVMConstNull(vt)};
+			a0 = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+		}
+		LLVMBuildStore(cg->b, a0, acc);
+		for (int cpart = 0; cpart < 2; cpart++) {
+			int cvalid = cpart ? (int)crem : w;
+			if (cpart ? crem == 0 : cfull == 0)
+				continue;
+			CgLoop lc;
+			LLVMValueRef c0;
+			if (!cpart) {
+				cg_for(cg, &lc, 0, cfull);
+				c0 = cg_mul_i64(cg, lc.iv, w);
+			} else {
+				c0 = cg_i64(cg, cfull * w);
+			}
+			LLVMValueRef r[64];
+			LLVMValueRef bits[64];
+			for (int l = 0; l < w; l++)
+				bits[l] = LLVMConstInt(cg->t_i1, l < cvalid, 0);
+			LLVMValueRef cmask = LLVMConstVector(bits, (unsigned)w);
+			for (int i = 0; i < w; i++) {
+				if (i >= mvalid) {
+					r[i] = LLVMConstNull(vt);
+					continue;
+				}
+				LLVMValueRef p = cg_gep_f32(cg, Wt, cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, m0, cg_i64(cg, i)), C), c0));
+				if (cvalid == w) {
+					r[i] = LLVMBuildLoad2(cg->b, vt, p, "");
+					LLVMSetAlignment(r[i], 4);
+				} else {
+					LLVMTypeRef over[2] = {vt, cg->t_ptr};
+					LLVMValueRef args[4] = {p, cg_i32(cg, 4), cmask, LLVMConstNull(vt)};
+					r[i] = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+				}
+			}
+			kern_transpose_regs(cg, r, w);
+			LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
+			for (int i = 0; i < cvalid; i++) {
+				LLVMValueRef xc = LLVMBuildLoad2(cg->b, cg->t_f32,
+				                                 cg_gep_f32(cg, xn, cg_mul_i64(cg, cg_add_i64(cg, c0, cg_i64(cg, i)), xsp)), "");
+				a = LLVMBuildFAdd(cg->b, a, LLVMBuildFMul(cg->b, r[i], vsplat(cg, vt, xc), ""), "");
+			}
+			LLVMBuildStore(cg->b, a, acc);
+			if (!cpart)
+				cg_for_end(cg, &lc);
+		}
+		LLVMValueRef bits[64];
+		for (int l = 0; l < w; l++)
+			bits[l] = LLVMConstInt(cg->t_i1, l < mvalid, 0);
+		LLVMTypeRef over[2] = {vt, cg->t_ptr};
+		LLVMValueRef args[4] = {LLVMBuildLoad2(cg->b, vt, acc, ""), cg_gep_f32(cg, yn, m0), cg_i32(cg, 4),
+		                        LLVMConstVector(bits, (unsigned)w)};
+		kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
+		if (!mpart)
+			cg_for_end(cg, &lm);
+	}
+	cg_for_end(cg, &ln);
+}
+
 /* ---- f32 Conv through the kernel layer ---------------------------------------- */
 
 /* Output channels per group from which a group's convolution is a GEMM
@@ -618,6 +720,44 @@ static LLVMValueRef vsplat(Cg *cg, LLVMTypeRef vt, LLVMValueRef s)
 	                              LLVMConstNull(LLVMVectorType(cg->t_i32, LLVMGetVectorSize(vt))), "");
 }
 
+/* Lane l = row[e0 + l*s] for s = 2 or 4 (e0 an i64 value; W lanes): s
+ * contiguous W-lane loads of row[e0 .. e0 + s*W), each element masked in
+ * where 0 <= e < IW (inside the row: padding reads as 0, as the gather's
+ * masked lanes did), then log2(s) levels of even-element shuffles.
+ * Lanes of output columns past OW may hold data where the gather had 0:
+ * they are never stored.  A stride-2/4 gather (vgatherdps) was 2.5-3 % of
+ * maxvit_t's profile, the stride-2 depthwise convs' whole time. */
+static LLVMValueRef strided_cols(Cg *cg, LLVMValueRef row, LLVMValueRef e0, int64_t s, int64_t IW)
+{
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMTypeRef vi = LLVMVectorType(cg->t_i32, (unsigned)w);
+	LLVMValueRef e32 = LLVMBuildTrunc(cg->b, e0, cg->t_i32, "");
+	LLVMValueRef ev = LLVMBuildShuffleVector(cg->b, LLVMBuildInsertElement(cg->b, LLVMGetUndef(vi), e32, cg_i32(cg, 0), ""),
+	                                         LLVMGetUndef(vi), LLVMConstNull(vi), "");
+	LLVMValueRef v[4], lanes[64], even[64];
+	for (int q = 0; q < s; q++) {
+		for (int l = 0; l < w; l++)
+			lanes[l] = cg_i32(cg, q * w + l);
+		LLVMValueRef e = LLVMBuildAdd(cg->b, ev, LLVMConstVector(lanes, (unsigned)w), "");
+		LLVMValueRef iwv = LLVMBuildShuffleVector(cg->b, LLVMBuildInsertElement(cg->b, LLVMGetUndef(vi), cg_i32(cg, (int)IW), cg_i32(cg, 0), ""),
+		                                          LLVMGetUndef(vi), LLVMConstNull(vi), "");
+		LLVMValueRef mask = LLVMBuildICmp(cg->b, LLVMIntULT, e, iwv, "");
+		LLVMValueRef off = cg_add_i64(cg, e0, cg_i64(cg, (int64_t)q * w));
+		LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, row, &off, 1, "");
+		LLVMTypeRef over[2] = {vt, cg->t_ptr};
+		LLVMValueRef args[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
+		v[q] = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+	}
+	for (int i = 0; i < w; i++)
+		even[i] = cg_i32(cg, 2 * i);
+	LLVMValueRef emask = LLVMConstVector(even, (unsigned)w);
+	for (int m = (int)s; m > 1; m /= 2)
+		for (int q = 0; q < m / 2; q++)
+			v[q] = LLVMBuildShuffleVector(cg->b, v[2 * q], v[2 * q + 1], emask, "");
+	return v[0];
+}
+
 /* Vectors of output columns one step of the direct loop accumulates. */
 #define CONV_DIRECT_VECS 4
 
@@ -716,6 +856,9 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 				LLVMTypeRef over[2] = {vt, cg->t_ptr};
 				LLVMValueRef args[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
 				xv = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+			} else if ((sw == 2 || sw == 4) && IW < (1 << 30)) {
+				xv = strided_cols(cg, row, cg_add_i64(cg, cg_mul_i64(cg, ow0[u], sw), cg_i64(cg, kw * dw - pbw)),
+				                  sw, IW);
 			} else {
 				LLVMValueRef ps = LLVMBuildGEP2(cg->b, cg->t_f32, row, &iwv, 1, "");
 				LLVMTypeRef over[2] = {vt, vp};
@@ -798,6 +941,13 @@ static bool lower_conv(Cg *cg, const Node *n)
 	}
 	if (dt == DT_F32 && bias_f32 && g.k == 2 && cg->isa.vlen >= 4 && Mg_ < CONV_GEMM_MIN_MG) {
 		emit_conv_direct(cg, n, &g, N, C, M, group, bias);
+		return true;
+	}
+	bool one_pixel = group == 1 && prod(g.out, g.k) == 1 && prod(g.ker, g.k) == 1;
+	for (int i = 0; i < g.k; i++)
+		one_pixel &= g.pb[i] == 0;
+	if (dt == DT_F32 && bias_f32 && one_pixel && cg->isa.vlen >= 4 && cg->isa.vlen <= 64) {
+		emit_conv_gemv(cg, n, N, C, M, prod(g.in, g.k), bias);
 		return true;
 	}
 	int64_t esz = dt == DT_F64 ? 8 : 4;

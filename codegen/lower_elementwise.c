@@ -305,6 +305,42 @@ static LLVMValueRef compare(Ew *e, LLVMValueRef a, LLVMValueRef c)
 	return f ? fcmp(e, fp, a, c) : icmp(e, ip, a, c);
 }
 
+/* f32 GELU (erf form) within 4e-6 relative of 0.5x erfc(-x/sqrt2) for
+ * every x.  Where x >= GELU_ERF_MIN, 0.5x(1 + erf(x/sqrt2)) as the GEMM
+ * epilogue computes it (kern_gelu: erf is a third of erfc's cost, no
+ * exp and no division); 1 + erf cancels as x falls (at x = -2: erf's
+ * 0.65 ulp is 9e-7 of 1 + erf = 0.0455, plus 5e-7 from rounding the
+ * argument, which erfc's form suffers too), so lanes below use erfc, and
+ * a vector computes it only when some lane is below (a branch on the
+ * lane mask: which form a lane takes depends only on its own x).  NaN
+ * takes the erf form (NaN); -inf the erfc form (NaN, as before). */
+#define GELU_ERF_MIN (-2.0)
+static LLVMValueRef gelu_f32(Ew *e, LLVMValueRef x)
+{
+	Cg *cg = e->cg;
+	LLVMBuilderRef b = cg->b;
+	LLVMValueRef fast = kern_gelu(cg, x, false);
+	LLVMValueRef low = fcmp(e, LLVMRealOLT, x, fc(e, GELU_ERF_MIN));
+	LLVMValueRef any = low;
+	if (LLVMGetTypeKind(e->ct) == LLVMVectorTypeKind) {
+		unsigned w = LLVMGetVectorSize(e->ct);
+		any = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildBitCast(b, low, LLVMIntTypeInContext(cg->ctx, w), ""),
+		                    LLVMConstInt(LLVMIntTypeInContext(cg->ctx, w), 0, 0), "");
+	}
+	CgIf c;
+	cg_if(cg, &c, any);
+	LLVMValueRef inner = cg_math_erfc(cg, fmul(e, x, fc(e, -M_SQRT1_2)));
+	LLVMValueRef slow = LLVMBuildSelect(b, low, fmul(e, fmul(e, fc(e, 0.5), x), inner), fast, "");
+	LLVMBasicBlockRef then_end = LLVMGetInsertBlock(b);
+	LLVMBasicBlockRef else_bb = c.else_bb;
+	cg_if_end(cg, &c);
+	LLVMValueRef phi = LLVMBuildPhi(b, e->ct, "gelu");
+	LLVMValueRef vals[2] = {slow, fast};
+	LLVMBasicBlockRef bbs[2] = {then_end, else_bb};
+	LLVMAddIncoming(phi, vals, bbs, 2);
+	return phi;
+}
+
 static LLVMValueRef gelu(Ew *e, LLVMValueRef x)
 {
 	Cg *cg = e->cg;
@@ -315,9 +351,13 @@ static LLVMValueRef gelu(Ew *e, LLVMValueRef x)
 		LLVMValueRef u2 = fmul(e, fc(e, 2 * 0.7978845608028654), fadd(e, x, fmul(e, fc(e, 0.044715), x3)));
 		return fmul(e, x, cg_math_sigmoid(cg, u2));
 	}
-	/* 0.5x(1 + erf(x/sqrt2)) = 0.5x erfc(-x/sqrt2): no cancellation for x << 0 */
-	LLVMValueRef inner = cg_math_erfc(cg, fmul(e, x, fc(e, -M_SQRT1_2)));
-	return fmul(e, fmul(e, fc(e, 0.5), x), inner);
+	LLVMTypeRef et = LLVMGetTypeKind(e->ct) == LLVMVectorTypeKind ? LLVMGetElementType(e->ct) : e->ct;
+	if (et != cg->t_f32) {
+		/* 0.5x(1 + erf(x/sqrt2)) = 0.5x erfc(-x/sqrt2): no cancellation for x << 0 */
+		LLVMValueRef inner = cg_math_erfc(cg, fmul(e, x, fc(e, -M_SQRT1_2)));
+		return fmul(e, fmul(e, fc(e, 0.5), x), inner);
+	}
+	return gelu_f32(e, x);
 }
 
 static LLVMValueRef chain_eval(Ew *e, LLVMValueRef *x);

@@ -819,12 +819,107 @@ static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, 
 			v[q] = LLVMBuildShuffleVector(cg->b, v[2 * q], v[2 * q + 1], mask, "");
 	vstore(cg, vt, w, cg_gep_f32(cg, dst, c), v[0], w);
 	cg_for_end(cg, &lv);
-	CgLoop lc;
-	cg_for_v(cg, &lc, cg_add_i64(cg, c0, cg_mul_i64(cg, nch, w)), c1);
-	LLVMValueRef si = cg_mul_i64(cg, cg_add_i64(cg, j, lc.iv), s);
-	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildGEP2(cg->b, cg->t_f32, p, &si, 1, ""), "");
-	LLVMBuildStore(cg->b, x, cg_gep_f32(cg, dst, lc.iv));
-	cg_for_end(cg, &lc);
+	/* the last 1..W columns [cr, c1): the same loads masked to the
+	 * elements up to column c1 - 1's (t <= (c1 - 1 - cr) * s), the first
+	 * c1 - cr lanes stored (a scalar loop here became gathers) */
+	LLVMValueRef cr = cg_add_i64(cg, c0, cg_mul_i64(cg, nch, w));
+	LLVMValueRef nrest = LLVMBuildNSWSub(cg->b, c1, cr, "");
+	CgIf rest;
+	cg_if(cg, &rest, LLVMBuildICmp(cg->b, LLVMIntSGT, nrest, cg_i64(cg, 0), ""));
+	LLVMTypeRef vi = LLVMVectorType(cg->t_i32, (unsigned)w);
+	LLVMValueRef lim = LLVMBuildTrunc(cg->b, cg_mul_i64(cg, LLVMBuildNSWSub(cg->b, nrest, cg_i64(cg, 1), ""), s), cg->t_i32, "");
+	LLVMValueRef limv = LLVMBuildShuffleVector(cg->b, LLVMBuildInsertElement(cg->b, LLVMGetUndef(vi), lim, cg_i32(cg, 0), ""),
+	                                           LLVMGetUndef(vi), LLVMConstNull(vi), "");
+	LLVMValueRef nv = LLVMBuildShuffleVector(cg->b, LLVMBuildInsertElement(cg->b, LLVMGetUndef(vi),
+	                                         LLVMBuildTrunc(cg->b, nrest, cg->t_i32, ""), cg_i32(cg, 0), ""),
+	                                         LLVMGetUndef(vi), LLVMConstNull(vi), "");
+	src = cg_gep_f32(cg, p, cg_mul_i64(cg, cg_add_i64(cg, j, cr), s));
+	LLVMValueRef t[64];
+	LLVMTypeRef over[2] = {vt, cg->t_ptr};
+	for (int q = 0; q < s; q++) {
+		for (int i = 0; i < w; i++)
+			t[i] = cg_i32(cg, q * w + i);
+		LLVMValueRef m = LLVMBuildICmp(cg->b, LLVMIntULE, LLVMConstVector(t, (unsigned)w), limv, "");
+		LLVMValueRef args[4] = {cg_gep_f32(cg, src, cg_i64(cg, (int64_t)q * w)), cg_i32(cg, 4), m, LLVMConstNull(vt)};
+		v[q] = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+	}
+	for (int n = s; n > 1; n /= 2)
+		for (int q = 0; q < n / 2; q++)
+			v[q] = LLVMBuildShuffleVector(cg->b, v[2 * q], v[2 * q + 1], mask, "");
+	for (int i = 0; i < w; i++)
+		t[i] = cg_i32(cg, i);
+	LLVMValueRef sm = LLVMBuildICmp(cg->b, LLVMIntULT, LLVMConstVector(t, (unsigned)w), nv, "");
+	LLVMValueRef sargs[4] = {v[0], cg_gep_f32(cg, dst, cr), cg_i32(cg, 4), sm};
+	kern_intrinsic(cg, "llvm.masked.store", over, 2, sargs, 4);
+	cg_if_end(cg, &rest);
+}
+
+void kern_transpose_regs(Cg *cg, LLVMValueRef *r, int w)
+{
+	LLVMValueRef mi[64], mp[64];
+	assert(w <= 64 && (w & (w - 1)) == 0);
+	for (int b = w / 2; b >= 1; b /= 2) {
+		for (int l = 0; l < w; l++) {
+			mi[l] = cg_i32(cg, (l & b) ? w + l - b : l);
+			mp[l] = cg_i32(cg, (l & b) ? w + l : l + b);
+		}
+		LLVMValueRef vmi = LLVMConstVector(mi, (unsigned)w), vmp = LLVMConstVector(mp, (unsigned)w);
+		for (int i = 0; i < w; i++) {
+			if (i & b)
+				continue;
+			LLVMValueRef a = r[i], c = r[i | b];
+			r[i] = LLVMBuildShuffleVector(cg->b, a, c, vmi, "");
+			r[i | b] = LLVMBuildShuffleVector(cg->b, a, c, vmp, "");
+		}
+	}
+}
+
+/* pack_panel_runtime for a B whose columns are contiguous along k (b_rs
+ * == 1: Q.K^T, MatMul with a transposed run-time B): W x W blocks, each
+ * W columns loaded as W-lane vectors along k (kc % W rows masked in),
+ * transposed in registers and stored as W-lane rows of the panel;
+ * columns past ncols get zeros.  The element loop it replaces was
+ * vectorised into gathers (vgatherqps, slow on Zen): 75 % of txl_d512's
+ * relative-attention task.  Exact copies: the same panel bits. */
+static void pack_panel_transposed(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef j,
+                                  int64_t ncols)
+{
+	const KGemm *g = P->g;
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	int64_t kfull = kc / w, krem = kc % w;
+	for (int part = 0; part < 2; part++) {
+		int valid = part ? (int)krem : w;
+		if (part ? krem == 0 : kfull == 0)
+			continue;
+		CgLoop lk;
+		LLVMValueRef k0;
+		if (!part) {
+			cg_for(cg, &lk, 0, kfull);
+			k0 = cg_mul_i64(cg, lk.iv, w);
+		} else {
+			k0 = cg_i64(cg, kfull * w);
+		}
+		LLVMValueRef krow = cg_add_i64(cg, pcv, k0);
+		for (int64_t j0 = 0; j0 < ncols; j0 += w) {
+			LLVMValueRef r[64];
+			for (int c = 0; c < w; c++) {
+				if (j0 + c >= ncols) {
+					r[c] = LLVMConstNull(vt);
+					continue;
+				}
+				LLVMValueRef src = cg_add_i64(cg, krow, cg_mul_i64(cg, cg_add_i64(cg, j, cg_i64(cg, j0 + c)), g->b_cs));
+				r[c] = vload(cg, vt, w, cg_gep_f32(cg, g->b, src), valid);
+			}
+			kern_transpose_regs(cg, r, w);
+			for (int i = 0; i < valid; i++) {
+				LLVMValueRef dst = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, k0, cg_i64(cg, i)), P->nr), cg_i64(cg, j0));
+				vstore(cg, vt, w, cg_gep_f32(cg, P->bbuf, dst), r[i], w);
+			}
+		}
+		if (!part)
+			cg_for_end(cg, &lk);
+	}
 }
 
 /* Copies the runtime B panel (kc x ncols at rows pc.., columns j..) into the
@@ -873,6 +968,11 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 		LLVMBuildStore(cg->b, x, cg_gep_f32(cg, P->bbuf, cg_add_i64(cg, row, lj.iv)));
 		cg_for_end(cg, &lj);
 		cg_for_end(cg, &lk);
+		return;
+	}
+	if (!g->b_elem && !g->b_row && g->b_rs == 1 && g->b_cs != 1 && cg->isa.vlen >= 4 && cg->isa.vlen <= 64 &&
+	    P->nr % cg->isa.vlen == 0) {
+		pack_panel_transposed(cg, P, pcv, kc, j, ncols);
 		return;
 	}
 	cg_for(cg, &lk, 0, kc);

@@ -139,6 +139,12 @@ bool kern_gemm_here(Cg *cg, const KGemm *g);
  * outputs so that any partition gives bitwise the same result. */
 void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n);
 
+/* The W x W transpose of the rows r[0..w) (W-lane f32 vectors, W a power
+ * of two <= 64) in registers: log2(W) stages of two-source shuffles; the
+ * stage of bit b swaps the off-diagonal b x b blocks of each 2b x 2b block
+ * (rows i and i|b trade lanes l with l & b). */
+void kern_transpose_regs(Cg *cg, LLVMValueRef *r, int w);
+
 /* GELU of x (f32 scalar or vector): the erf form as PyTorch writes it
  * (0.5x(1+erf(x/sqrt2))), the tanh form as x*sigmoid(2u). */
 LLVMValueRef kern_gelu(Cg *cg, LLVMValueRef x, bool tanh_form);

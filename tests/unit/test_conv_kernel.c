@@ -254,11 +254,23 @@ static void test_conv_direct(void **state)
 	conv_case((Case){1, 4, 11, 13, 8, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 4, true});
 	/* dilated depthwise, asymmetric pads, 5x5 */
 	conv_case((Case){1, 3, 12, 21, 3, 5, 5, 1, 1, 2, 2, {4, 3, 2, 5}, 3, true});
+	/* stride 2 and 4 along W (s contiguous loads and even shuffles, no
+	 * gather): several vectors of outputs with pads on both sides, stride
+	 * 4 with dilation 2 and no end pad, stride 2 reading X's last column */
+	conv_case((Case){1, 3, 6, 70, 3, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 3, true});
+	conv_case((Case){1, 2, 5, 90, 2, 3, 5, 1, 4, 1, 2, {1, 3, 1, 0}, 2, false});
+	conv_case((Case){1, 2, 5, 33, 2, 3, 3, 2, 2, 1, 1, {0, 0, 0, 0}, 2, true});
 	/* stride 3 and dilation 2 along W */
 	conv_case((Case){1, 2, 9, 40, 2, 3, 3, 1, 3, 1, 2, {0, 2, 1, 1}, 2, false});
 	/* group 1 with few outputs (M = 3), and 2 inputs per group */
 	conv_case((Case){1, 5, 8, 9, 3, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, true});
 	conv_case((Case){2, 6, 8, 9, 3, 2, 3, 1, 1, 1, 1, {0, 1, 1, 1}, 3, true});
+	/* one output pixel, 1x1 kernel (squeeze-excitation after a global
+	 * pool): the matrix-vector form, channel and output tails, batch 2,
+	 * an input plane larger than the pixel read (stride 3) */
+	conv_case((Case){2, 37, 1, 1, 45, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true});
+	conv_case((Case){1, 64, 3, 3, 16, 1, 1, 3, 3, 1, 1, {0, 0, 0, 0}, 1, false});
+	conv_case((Case){1, 3, 1, 1, 9, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true});
 	/* a kernel wider than 8 taps */
 	conv_case((Case){1, 2, 4, 30, 2, 1, 11, 1, 1, 1, 1, {0, 5, 0, 5}, 2, true});
 }

@@ -224,6 +224,11 @@ static void test_gemm_epilogues(void **state)
 	gemm_case(21, 30, 45, 0, 0, 1, one, 2.0f, 3.0f, true);      /* scalar C */
 	gemm_case(21, 300, 45, 0, 1, 1, row, 1.5f, 0.5f, true);     /* bias applied once over 2 K blocks */
 	gemm_case(21, 30, 45, 0, 0, -1, NULL, 1.0f, 1.0f, true);    /* no C */
+	/* a run-time B^T (columns contiguous along k), packed by W x W
+	 * register transposes: K blocks of 256 and 44 rows (a masked k tail),
+	 * N = 77 (two full panels and an edge of 13), K < W */
+	gemm_case(21, 300, 77, 0, 1, -1, NULL, 1.0f, 1.0f, false);
+	gemm_case(13, 5, 40, 0, 1, -1, NULL, 1.0f, 1.0f, false);
 }
 
 /* The same products on 1, 2, 3 and 5 threads (the runtime's pool) give

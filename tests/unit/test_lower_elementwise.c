@@ -354,6 +354,38 @@ static void test_activations(void **state)
 	check_act(OP_Reciprocal, 13, r_recip, NULL, 4e-6);
 }
 
+/* f32 Gelu: the erf form where x >= -2, erfc where below, decided per
+ * lane (vectors mixing both, a masked tail), on every ISA the host runs:
+ * within the same 4e-6 of 0.5x erfc(-x/sqrt2) everywhere, densest
+ * around the switch at -2 where erf's cancellation is largest.  (Below
+ * -6 rounding x/sqrt2 alone costs erfc's form 2z^2 ulp > 4e-6.) */
+#define NGELU 4003
+static void test_gelu_sweep(void **state)
+{
+	(void)state;
+	static float x[NGELU], out[NGELU];
+	static double want[NGELU];
+	for (int i = 0; i < NGELU; i++) {
+		if (i < 2000)
+			x[i] = -6.0f + 18.0f * (float)i / 2000;         /* -6 .. 12 */
+		else if (i < 4000)
+			x[i] = -2.5f + (float)(i - 2000) / 2000;       /* -2.5 .. -1.5 */
+		else
+			x[i] = nextafterf(-2.0f, i == 4000 ? -3.0f : 0.0f);
+		want[i] = r_gelu((double)x[i]);
+	}
+	const void *ins[] = {x};
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
+			continue;
+		tu_isa_override = tu_isas[t];
+		memset(out, 0, sizeof out);
+		run_simple(OP_Gelu, 20, DT_F32, DT_F32, 1, NGELU, ins, out, NULL);
+		assert_rel(out, want, NGELU, 4e-6, tu_isas[t].name);
+	}
+	tu_isa_override = (CgIsa){0};
+}
+
 /* Rounding family: exact, including halfway cases and -0. */
 static void test_rounding(void **state)
 {
@@ -525,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_bitshift),
 		cmocka_unit_test(test_int_unary),
 		cmocka_unit_test(test_activations),
+		cmocka_unit_test(test_gelu_sweep),
 		cmocka_unit_test(test_rounding),
 		cmocka_unit_test(test_isinf_isnan),
 		cmocka_unit_test(test_cast),
