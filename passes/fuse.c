@@ -125,6 +125,18 @@ void node_rewrite(Graph *g, NodeId last, Op op, int opset, const ValueId *in, in
 	n->name = name;
 }
 
+bool fuse_each(Graph *g, Op op, FuseAtFn at, Diag *d)
+{
+	Uses u;
+	uses_build(g, &u);
+	bool err = false;
+	for (NodeId i = 0; i < g->nnodes && !err; i++)
+		if (!g->nodes[i].dead && g->nodes[i].op == op)
+			at(g, &u, i, d, &err);
+	uses_free(&u);
+	return !err;
+}
+
 void node_kill(Graph *g, NodeId id)
 {
 	Node *n = &g->nodes[id];

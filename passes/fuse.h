@@ -68,6 +68,15 @@ ValueId concat_part(Graph *g, ValueId v, int64_t lo, int64_t n, int64_t *off);
  * they are not held twice while compiling. */
 void release_dead_const(Graph *g, ValueId v);
 
+/* A pass's match-and-rewrite at node n: true when it fused; *err set after
+ * a diagnostic. */
+typedef bool (*FuseAtFn)(Graph *g, const Uses *u, NodeId n, Diag *d, bool *err);
+
+/* Calls at() on every live node of op in id order, with g's uses built
+ * once: for passes whose rewrites leave unchanged the uses that later
+ * matches look at.  False after a diagnostic. */
+bool fuse_each(Graph *g, Op op, FuseAtFn at, Diag *d);
+
 /* Marks node n dead and clears the producer of its outputs. */
 void node_kill(Graph *g, NodeId n);
 

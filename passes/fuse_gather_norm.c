@@ -82,14 +82,7 @@ bool pass_fuse_gather_norm(Graph *g, Diag *d)
 {
 	if (!g->shapes_known)
 		return true;
-	Uses u;
-	uses_build(g, &u);
-	bool err = false;
 	/* a fusion kills the gather and rewrites the LayerNorm: the uses of the
 	 * values other matches look at do not change */
-	for (NodeId i = 0; i < g->nnodes && !err; i++)
-		if (!g->nodes[i].dead && g->nodes[i].op == OP_LayerNormalization)
-			fuse_at(g, &u, i, d, &err);
-	uses_free(&u);
-	return !err;
+	return fuse_each(g, OP_LayerNormalization, fuse_at, d);
 }

@@ -342,56 +342,48 @@ static bool gemm_output_once(Graph *g, ValueId v)
 	        (g->nodes[p].op == OP_MatMulEpi && (g->nodes[p].nin < 4 || g->nodes[p].in[3] == IR_NONE)));
 }
 
-/* LayerNormalizations over the last axis alone, without statistics
- * outputs, reading a GEMM's output read once (gemm_output_once, with or
- * without a residual): what fuse-gemm-norm leaves none of. */
+/* The producer of the input of live LayerNormalization n when n is over
+ * the last axis alone, f32, without statistics outputs, and its input is
+ * read once and not a graph output; else IR_NONE. */
+static NodeId norm_single_source(Graph *g, const Node *n)
+{
+	if (n->dead || n->op != OP_LayerNormalization || n->nin < 2 || gval(g, n->in[0])->dtype != DT_F32 ||
+	    (n->nout > 1 && n->out[1] != IR_NONE) || (n->nout > 2 && n->out[2] != IR_NONE))
+		return IR_NONE;
+	int r = gval(g, n->in[0])->shape.rank;
+	int64_t axis = attr_int(n, "axis", -1);
+	if (axis != -1 && axis != r - 1)
+		return IR_NONE;
+	ValueId v = n->in[0];
+	int uses = 0;
+	for (int j = 0; j < g->nnodes; j++)
+		for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
+			uses += g->nodes[j].in[q] == v;
+	return uses == 1 && !gval(g, v)->is_output ? gval(g, v)->producer : IR_NONE;
+}
+
+/* Such LayerNormalizations reading a GEMM's output (gemm_output_once, with
+ * or without a residual): what fuse-gemm-norm leaves none of. */
 static int gemm_norm_pairs(Graph *g)
 {
 	int c = 0;
 	for (int i = 0; i < g->nnodes; i++) {
-		const Node *n = &g->nodes[i];
-		if (n->dead || n->op != OP_LayerNormalization || n->nin < 2 || gval(g, n->in[0])->dtype != DT_F32 ||
-		    (n->nout > 1 && n->out[1] != IR_NONE) || (n->nout > 2 && n->out[2] != IR_NONE))
-			continue;
-		int r = gval(g, n->in[0])->shape.rank;
-		int64_t axis = attr_int(n, "axis", -1);
-		if (axis != -1 && axis != r - 1)
-			continue;
-		ValueId v = n->in[0];
-		NodeId p = gval(g, v)->producer;
-		int uses = 0;
-		for (int j = 0; j < g->nnodes; j++)
-			for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
-				uses += g->nodes[j].in[q] == v;
-		c += uses == 1 && !gval(g, v)->is_output && p != IR_NONE &&
+		NodeId p = norm_single_source(g, &g->nodes[i]);
+		c += p != IR_NONE &&
 		     (g->nodes[p].op == OP_MatMulEpi || (g->nodes[p].op == OP_MatMul &&
 		                                         gval(g, g->nodes[p].in[1])->shape.rank >= 2));
 	}
 	return c;
 }
 
-/* LayerNormalizations over the last axis alone, without statistics
- * outputs, reading a GatherRows read once and not a graph output: what
- * fuse-gather-norm leaves none of. */
+/* Such LayerNormalizations reading a GatherRows: what fuse-gather-norm
+ * leaves none of. */
 static int gather_norm_pairs(Graph *g)
 {
 	int c = 0;
 	for (int i = 0; i < g->nnodes; i++) {
-		const Node *n = &g->nodes[i];
-		if (n->dead || n->op != OP_LayerNormalization || n->nin < 2 || gval(g, n->in[0])->dtype != DT_F32 ||
-		    (n->nout > 1 && n->out[1] != IR_NONE) || (n->nout > 2 && n->out[2] != IR_NONE))
-			continue;
-		int r = gval(g, n->in[0])->shape.rank;
-		int64_t axis = attr_int(n, "axis", -1);
-		if (axis != -1 && axis != r - 1)
-			continue;
-		ValueId v = n->in[0];
-		NodeId p = gval(g, v)->producer;
-		int uses = 0;
-		for (int j = 0; j < g->nnodes; j++)
-			for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
-				uses += g->nodes[j].in[q] == v;
-		c += uses == 1 && !gval(g, v)->is_output && p != IR_NONE && g->nodes[p].op == OP_GatherRows;
+		NodeId p = norm_single_source(g, &g->nodes[i]);
+		c += p != IR_NONE && g->nodes[p].op == OP_GatherRows;
 	}
 	return c;
 }
