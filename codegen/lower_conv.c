@@ -576,7 +576,7 @@ static void row_im2col_row(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, L
  * (B advancing sh input rows per entry).  False, having emitted nothing,
  * when there are more than CONV_ROW_FORM_BORDER border rows. */
 static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
-                                int64_t group, ValueId bias)
+                                int64_t group, ValueId bias, KAct act)
 {
 	int64_t Cg_ = C / group, Mg = M / group;
 	int64_t IH = g->in[0], IW = g->in[1], OH = g->out[0], OW = g->out[1];
@@ -602,6 +602,7 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
 		.b_elem = row_im2col_elem,
 		.b_row = row_im2col_row,
 		.b_row_cs = g->str[1],
+		.act = act,
 		.nbatch_dims = 2,
 		.bdims = {N, group},
 		.a_bs = {0, Mg * Kg},
@@ -614,6 +615,7 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
 		base.res_rs = 1;
 		base.res_cs = 0;
 		base.beta = 1.0f;
+		base.res_pre_act = true;
 	}
 	RowIm2col rc = {.g = g, .xsp = xsp, .wsp = wsp, .wpad = !full_window(g, 1, 0, IW)};
 	for (int64_t oh = 0; oh < OH; oh++) {
@@ -650,7 +652,7 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
  * residual (res_rs 1, res_cs 0).  A 1x1 stride-1 unpadded convolution
  * reads X as B directly (rows of xsp). */
 static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
-                           int64_t group, ValueId bias)
+                           int64_t group, ValueId bias, KAct act)
 {
 	int k = g->k;
 	int64_t Cg_ = C / group, Mg = M / group;
@@ -663,7 +665,7 @@ static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 		pointwise &= g->ker[i] == 1 && g->str[i] == 1 && g->pb[i] == 0 && g->pe[i] == 0;
 	}
 	if (k == 2 && g->out[1] >= CONV_ROW_FORM_VECS * cg->isa.vlen && !pointwise &&
-	    kern_gemm_ok(cg, Mg, g->out[1], Kg) && emit_conv_gemm_rows(cg, n, g, N, C, M, group, bias))
+	    kern_gemm_ok(cg, Mg, g->out[1], Kg) && emit_conv_gemm_rows(cg, n, g, N, C, M, group, bias, act))
 		return;
 	KGemm kg = {
 		.M = Mg, .N = ysp, .K = Kg,
@@ -671,6 +673,7 @@ static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 		.b = cg_ptr(cg, n->in[0]),
 		.c = cg_ptr(cg, n->out[0]), .ldc = ysp,
 		.alpha = 1.0f,
+		.act = act,
 		.nbatch_dims = 2,
 		.bdims = {N, group},
 		.a_bs = {0, Mg * Kg},
@@ -709,6 +712,7 @@ static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 		kg.res_rs = 1;
 		kg.res_cs = 0;
 		kg.beta = 1.0f;
+		kg.res_pre_act = true;
 	}
 	kern_gemm(cg, &kg);
 }
@@ -772,7 +776,7 @@ static LLVMValueRef strided_cols(Cg *cg, LLVMValueRef row, LLVMValueRef e0, int6
  * past OW.  Planes are independent: any partition among threads gives
  * bitwise the same output. */
 static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
-                             int64_t group, ValueId bias)
+                             int64_t group, ValueId bias, KAct act)
 {
 	int64_t Cg_ = C / group, Mg = M / group;
 	int64_t IH = g->in[0], IW = g->in[1], OH = g->out[0], OW = g->out[1], KH = g->ker[0], KW = g->ker[1];
@@ -877,7 +881,10 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 		LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, lh.iv, OW), ow0[u]);
 		LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, yb, &off, 1, "");
 		LLVMTypeRef over[2] = {vt, cg->t_ptr};
-		LLVMValueRef args[4] = {LLVMBuildLoad2(cg->b, vt, acc[u], ""), p, cg_i32(cg, 4), valid[u]};
+		LLVMValueRef y = LLVMBuildLoad2(cg->b, vt, acc[u], "");
+		if (act == KACT_GELU || act == KACT_GELU_TANH)
+			y = kern_gelu(cg, y, act == KACT_GELU_TANH);
+		LLVMValueRef args[4] = {y, p, cg_i32(cg, 4), valid[u]};
 		kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
 	}
 	cg_for_end(cg, &lg);
@@ -893,8 +900,11 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 }
 
 /* Conv-11: Y[n,m,o] = B[m] + sum_{c<C/group, kk} X[n, g*C/group + c,
- * o*str - pb + kk*dil] * W[m, c, kk], g = m / (M/group). */
-static bool lower_conv(Cg *cg, const Node *n)
+ * o*str - pb + kk*dil] * W[m, c, kk], g = m / (M/group).  With act (the
+ * private attribute passes/fuse_conv_act.c sets), Y = act(that); the GEMM
+ * and direct forms apply it before their store (*fused set), the others
+ * leave it to lower_conv(). */
+static bool lower_conv_act(Cg *cg, const Node *n, KAct act, bool *fused)
 {
 	Value *X = gval(cg->g, n->in[0]), *W = gval(cg->g, n->in[1]), *Y = gval(cg->g, n->out[0]);
 	DType dt = X->dtype;
@@ -936,11 +946,13 @@ static bool lower_conv(Cg *cg, const Node *n)
 	int64_t Mg_ = M / group, Kg_ = C / group * prod(g.ker, g.k);
 	bool bias_f32 = bias == IR_NONE || gval(cg->g, bias)->dtype == DT_F32;
 	if (dt == DT_F32 && bias_f32 && Mg_ >= CONV_GEMM_MIN_MG && kern_gemm_ok(cg, Mg_, prod(g.out, g.k), Kg_)) {
-		emit_conv_gemm(cg, n, &g, N, C, M, group, bias);
+		emit_conv_gemm(cg, n, &g, N, C, M, group, bias, act);
+		*fused = true;
 		return true;
 	}
 	if (dt == DT_F32 && bias_f32 && g.k == 2 && cg->isa.vlen >= 4 && Mg_ < CONV_GEMM_MIN_MG) {
-		emit_conv_direct(cg, n, &g, N, C, M, group, bias);
+		emit_conv_direct(cg, n, &g, N, C, M, group, bias, act);
+		*fused = true;
 		return true;
 	}
 	bool one_pixel = group == 1 && prod(g.out, g.k) == 1 && prod(g.ker, g.k) == 1;
@@ -1019,6 +1031,28 @@ static bool lower_conv(Cg *cg, const Node *n)
 	cg_nest_end(cg, &on);
 	cg_for_end(cg, &lm);
 	cg_for_end(cg, &ln);
+	return true;
+}
+
+/* Conv, then its fused activation (attribute act: "gelu" | "gelu_tanh")
+ * over Y in place where the form did not apply it (a serial loop, off the
+ * fast paths: f64/f16 and targets without the kernels). */
+static bool lower_conv(Cg *cg, const Node *n)
+{
+	const char *as = attr_string(n, "act", "");
+	KAct act = !strcmp(as, "gelu") ? KACT_GELU : !strcmp(as, "gelu_tanh") ? KACT_GELU_TANH : KACT_NONE;
+	if (as[0] && act == KACT_NONE)
+		return cg_unsupported(cg, -1, "Conv act '%s'", as);
+	bool fused = false;
+	if (!lower_conv_act(cg, n, act, &fused))
+		return false;
+	if (act == KACT_NONE || fused)
+		return true;
+	DType ad = cg_acc_dtype(gval(cg->g, n->out[0])->dtype);
+	CgLoop l;
+	cg_for(cg, &l, 0, shape_numel(&gval(cg->g, n->out[0])->shape));
+	cg_store_as(cg, n->out[0], l.iv, kern_gelu(cg, cg_load_as(cg, n->out[0], l.iv, ad), act == KACT_GELU_TANH), ad);
+	cg_for_end(cg, &l);
 	return true;
 }
 
