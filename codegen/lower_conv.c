@@ -33,6 +33,7 @@
  */
 #include "lower.h"
 #include "kernels/kernels.h"
+#include "vec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -576,7 +577,7 @@ static void row_im2col_row(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, L
  * (B advancing sh input rows per entry).  False, having emitted nothing,
  * when there are more than CONV_ROW_FORM_BORDER border rows. */
 static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
-                                int64_t group, ValueId bias)
+                                int64_t group, ValueId bias, KAct act)
 {
 	int64_t Cg_ = C / group, Mg = M / group;
 	int64_t IH = g->in[0], IW = g->in[1], OH = g->out[0], OW = g->out[1];
@@ -602,6 +603,7 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
 		.b_elem = row_im2col_elem,
 		.b_row = row_im2col_row,
 		.b_row_cs = g->str[1],
+		.act = act,
 		.nbatch_dims = 2,
 		.bdims = {N, group},
 		.a_bs = {0, Mg * Kg},
@@ -614,6 +616,7 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
 		base.res_rs = 1;
 		base.res_cs = 0;
 		base.beta = 1.0f;
+		base.res_pre_act = true;
 	}
 	RowIm2col rc = {.g = g, .xsp = xsp, .wsp = wsp, .wpad = !full_window(g, 1, 0, IW)};
 	for (int64_t oh = 0; oh < OH; oh++) {
@@ -650,7 +653,7 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
  * residual (res_rs 1, res_cs 0).  A 1x1 stride-1 unpadded convolution
  * reads X as B directly (rows of xsp). */
 static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
-                           int64_t group, ValueId bias)
+                           int64_t group, ValueId bias, KAct act)
 {
 	int k = g->k;
 	int64_t Cg_ = C / group, Mg = M / group;
@@ -663,7 +666,7 @@ static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 		pointwise &= g->ker[i] == 1 && g->str[i] == 1 && g->pb[i] == 0 && g->pe[i] == 0;
 	}
 	if (k == 2 && g->out[1] >= CONV_ROW_FORM_VECS * cg->isa.vlen && !pointwise &&
-	    kern_gemm_ok(cg, Mg, g->out[1], Kg) && emit_conv_gemm_rows(cg, n, g, N, C, M, group, bias))
+	    kern_gemm_ok(cg, Mg, g->out[1], Kg) && emit_conv_gemm_rows(cg, n, g, N, C, M, group, bias, act))
 		return;
 	KGemm kg = {
 		.M = Mg, .N = ysp, .K = Kg,
@@ -671,6 +674,7 @@ static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 		.b = cg_ptr(cg, n->in[0]),
 		.c = cg_ptr(cg, n->out[0]), .ldc = ysp,
 		.alpha = 1.0f,
+		.act = act,
 		.nbatch_dims = 2,
 		.bdims = {N, group},
 		.a_bs = {0, Mg * Kg},
@@ -709,6 +713,7 @@ static void emit_conv_gemm(Cg *cg, const Node *n, const Geom *g, int64_t N, int6
 		kg.res_rs = 1;
 		kg.res_cs = 0;
 		kg.beta = 1.0f;
+		kg.res_pre_act = true;
 	}
 	kern_gemm(cg, &kg);
 }
@@ -772,7 +777,7 @@ static LLVMValueRef strided_cols(Cg *cg, LLVMValueRef row, LLVMValueRef e0, int6
  * past OW.  Planes are independent: any partition among threads gives
  * bitwise the same output. */
 static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
-                             int64_t group, ValueId bias)
+                             int64_t group, ValueId bias, KAct act)
 {
 	int64_t Cg_ = C / group, Mg = M / group;
 	int64_t IH = g->in[0], IW = g->in[1], OH = g->out[0], OW = g->out[1], KH = g->ker[0], KW = g->ker[1];
@@ -877,7 +882,10 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 		LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, lh.iv, OW), ow0[u]);
 		LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, yb, &off, 1, "");
 		LLVMTypeRef over[2] = {vt, cg->t_ptr};
-		LLVMValueRef args[4] = {LLVMBuildLoad2(cg->b, vt, acc[u], ""), p, cg_i32(cg, 4), valid[u]};
+		LLVMValueRef y = LLVMBuildLoad2(cg->b, vt, acc[u], "");
+		if (act == KACT_GELU || act == KACT_GELU_TANH)
+			y = kern_gelu(cg, y, act == KACT_GELU_TANH);
+		LLVMValueRef args[4] = {y, p, cg_i32(cg, 4), valid[u]};
 		kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
 	}
 	cg_for_end(cg, &lg);
@@ -893,8 +901,11 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 }
 
 /* Conv-11: Y[n,m,o] = B[m] + sum_{c<C/group, kk} X[n, g*C/group + c,
- * o*str - pb + kk*dil] * W[m, c, kk], g = m / (M/group). */
-static bool lower_conv(Cg *cg, const Node *n)
+ * o*str - pb + kk*dil] * W[m, c, kk], g = m / (M/group).  With act (the
+ * private attribute passes/fuse_conv_act.c sets), Y = act(that); the GEMM
+ * and direct forms apply it before their store (*fused set), the others
+ * leave it to lower_conv(). */
+static bool lower_conv_act(Cg *cg, const Node *n, KAct act, bool *fused)
 {
 	Value *X = gval(cg->g, n->in[0]), *W = gval(cg->g, n->in[1]), *Y = gval(cg->g, n->out[0]);
 	DType dt = X->dtype;
@@ -936,11 +947,13 @@ static bool lower_conv(Cg *cg, const Node *n)
 	int64_t Mg_ = M / group, Kg_ = C / group * prod(g.ker, g.k);
 	bool bias_f32 = bias == IR_NONE || gval(cg->g, bias)->dtype == DT_F32;
 	if (dt == DT_F32 && bias_f32 && Mg_ >= CONV_GEMM_MIN_MG && kern_gemm_ok(cg, Mg_, prod(g.out, g.k), Kg_)) {
-		emit_conv_gemm(cg, n, &g, N, C, M, group, bias);
+		emit_conv_gemm(cg, n, &g, N, C, M, group, bias, act);
+		*fused = true;
 		return true;
 	}
 	if (dt == DT_F32 && bias_f32 && g.k == 2 && cg->isa.vlen >= 4 && Mg_ < CONV_GEMM_MIN_MG) {
-		emit_conv_direct(cg, n, &g, N, C, M, group, bias);
+		emit_conv_direct(cg, n, &g, N, C, M, group, bias, act);
+		*fused = true;
 		return true;
 	}
 	bool one_pixel = group == 1 && prod(g.out, g.k) == 1 && prod(g.ker, g.k) == 1;
@@ -1019,6 +1032,28 @@ static bool lower_conv(Cg *cg, const Node *n)
 	cg_nest_end(cg, &on);
 	cg_for_end(cg, &lm);
 	cg_for_end(cg, &ln);
+	return true;
+}
+
+/* Conv, then its fused activation (attribute act: "gelu" | "gelu_tanh")
+ * over Y in place where the form did not apply it (a serial loop, off the
+ * fast paths: f64/f16 and targets without the kernels). */
+static bool lower_conv(Cg *cg, const Node *n)
+{
+	const char *as = attr_string(n, "act", "");
+	KAct act = !strcmp(as, "gelu") ? KACT_GELU : !strcmp(as, "gelu_tanh") ? KACT_GELU_TANH : KACT_NONE;
+	if (as[0] && act == KACT_NONE)
+		return cg_unsupported(cg, -1, "Conv act '%s'", as);
+	bool fused = false;
+	if (!lower_conv_act(cg, n, act, &fused))
+		return false;
+	if (act == KACT_NONE || fused)
+		return true;
+	DType ad = cg_acc_dtype(gval(cg->g, n->out[0])->dtype);
+	CgLoop l;
+	cg_for(cg, &l, 0, shape_numel(&gval(cg->g, n->out[0])->shape));
+	cg_store_as(cg, n->out[0], l.iv, kern_gelu(cg, cg_load_as(cg, n->out[0], l.iv, ad), act == KACT_GELU_TANH), ad);
+	cg_for_end(cg, &l);
 	return true;
 }
 
@@ -1272,6 +1307,41 @@ static bool lower_pool(Cg *cg, const Node *n)
 
 /* GlobalAveragePool-1 / GlobalMaxPool-1: reduce all spatial dims of
  * [N, C, ...] to 1. */
+/* One vector step of an f32 GlobalAveragePool plane: acc += x (tail lanes
+ * masked to 0). */
+static void gap_step(CgVec *v, void *ctx)
+{
+	const Node *n = ((void **)ctx)[0];
+	LLVMValueRef *acc = ((void **)ctx)[1];
+	LLVMValueRef x = cg_vload(v, n->in[0], 0.0);
+	if (v->mask)
+		x = LLVMBuildSelect(v->cg->b, v->mask, x, cg_vk(v, 0.0), "");
+	cg_vacc_put(v, acc, LLVMBuildFAdd(v->cg->b, cg_vacc_get(v, acc), x, ""));
+}
+
+/* f32 GlobalAveragePool: each plane summed by the vector loop of vec.h
+ * (4 partial vector sums, then a fixed tree), divided by its size.  The
+ * scalar chain of adds was latency-bound (maxvit_t's squeeze-excitation
+ * pools, 1.8% of its 1-thread profile).  One plane per iteration, a fixed
+ * order: the same bits for every thread count. */
+static void global_avg_f32(Cg *cg, const Node *n, int64_t NC, int64_t sp)
+{
+	CgVec v;
+	cg_vinit(cg, &v, DT_F32);
+	LLVMValueRef acc[CG_VMAX_SLOTS];
+	void *ctx[2] = {(void *)n, acc};
+	int u = 4;
+	CgLoop lo;
+	cg_for(cg, &lo, 0, NC);
+	LLVMValueRef base = LLVMBuildNSWMul(cg->b, lo.iv, cg_i64(cg, sp), "");
+	cg_vacc_init(&v, acc, u, 0.0);
+	cg_vrow(&v, base, sp, u, gap_step, ctx);
+	LLVMValueRef y = cg_vacc_reduce(&v, acc, u, CG_COMB_ADD);
+	y = LLVMBuildFDiv(cg->b, y, cg_const(cg, v.ad, (double)sp), "");
+	cg_store_as(cg, n->out[0], lo.iv, y, v.ad);
+	cg_for_end(cg, &lo);
+}
+
 static bool lower_global_pool(Cg *cg, const Node *n)
 {
 	bool is_max = n->op == OP_GlobalMaxPool;
@@ -1286,6 +1356,10 @@ static bool lower_global_pool(Cg *cg, const Node *n)
 	int64_t sp = prod(X->shape.dims + 2, r - 2);
 	if (shape_numel(&Y->shape) != NC)
 		return cg_unsupported(cg, -1, "output must have N*C elements");
+	if (!is_max && dt == DT_F32 && sp > 0) {
+		global_avg_f32(cg, n, NC, sp);
+		return true;
+	}
 	DType ad = cg_acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);
 	LLVMValueRef acc = cg_alloca(cg, at, "acc");

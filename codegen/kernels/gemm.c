@@ -196,7 +196,7 @@ typedef struct UKey {
 	int64_t pf_ks;       /* floats between the lines prefetched at steps k and k+1 */
 	int copy_a;          /* copy the next tile's rows of A into the A block (see ukernel) */
 	int64_t a_rs, a_cs, b_ks, ldc;   /* a_rs, ldc: 0, arguments (see ukernel) */
-	int has_bias, has_res, act;
+	int has_bias, has_res, act;      /* has_res 2: res added before act (KGemm.res_pre_act) */
 	int64_t res_rs, res_cs;          /* res_rs: 0, an argument */
 	float alpha, beta, beta_bias, scale;
 } UKey;
@@ -454,14 +454,18 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 				y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->alpha)), "");
 			if (k->has_bias)
 				y = LLVMBuildFAdd(cg->b, y, bias[v], "");
-			y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
-			if (k->scale != 0)
-				y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->scale)), "");
-			if (k->has_res) {
-				LLVMValueRef x = rs ? rs : vload(cg, vt, w, gep_c(cg, rrow, v * w), VALID(v));
-				if (k->beta != 1.0f)
-					x = LLVMBuildFMul(cg->b, x, splat(cg, vt, cg_f32(cg, k->beta)), "");
-				y = LLVMBuildFAdd(cg->b, y, x, "");
+			for (int pre = 1; pre >= 0; pre--) {
+				if (k->has_res == (pre ? 2 : 1)) {
+					LLVMValueRef x = rs ? rs : vload(cg, vt, w, gep_c(cg, rrow, v * w), VALID(v));
+					if (k->beta != 1.0f)
+						x = LLVMBuildFMul(cg->b, x, splat(cg, vt, cg_f32(cg, k->beta)), "");
+					y = LLVMBuildFAdd(cg->b, y, x, "");
+				}
+				if (!pre)
+					break;
+				y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
+				if (k->scale != 0)
+					y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->scale)), "");
 			}
 			vstore(cg, vt, w, gep_c(cg, crow, v * w), y, VALID(v));
 		}
@@ -491,19 +495,23 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 					y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->alpha)), "");
 				if (k->has_bias)
 					y = LLVMBuildFAdd(cg->b, y, bias[v], "");
-				if (k->act == KACT_RELU)
-					y = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOLT, y, LLVMConstNull(vt), ""),
-					                    LLVMConstNull(vt), y, "");
-				else if (k->act == KACT_GELU || k->act == KACT_GELU_TANH)
-					y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
-				if (k->scale != 0)
-					y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->scale)), "");
-				if (k->has_res) {
-					LLVMValueRef x = rs ? rs
-					                 : vload(cg, vt, w, gep_c(cg, rrows[r], v * w), VALID(v));
-					if (k->beta != 1.0f)
-						x = LLVMBuildFMul(cg->b, x, splat(cg, vt, cg_f32(cg, k->beta)), "");
-					y = LLVMBuildFAdd(cg->b, y, x, "");
+				for (int pre = 1; pre >= 0; pre--) {
+					if (k->has_res == (pre ? 2 : 1)) {
+						LLVMValueRef x = rs ? rs
+						                 : vload(cg, vt, w, gep_c(cg, rrows[r], v * w), VALID(v));
+						if (k->beta != 1.0f)
+							x = LLVMBuildFMul(cg->b, x, splat(cg, vt, cg_f32(cg, k->beta)), "");
+						y = LLVMBuildFAdd(cg->b, y, x, "");
+					}
+					if (!pre)
+						break;
+					if (k->act == KACT_RELU)
+						y = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOLT, y, LLVMConstNull(vt), ""),
+						                    LLVMConstNull(vt), y, "");
+					else if (k->act == KACT_GELU || k->act == KACT_GELU_TANH)
+						y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
+					if (k->scale != 0)
+						y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->scale)), "");
 				}
 				LLVMBuildStore(cg->b, y, acc[r][v]);
 			}
@@ -645,7 +653,7 @@ static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
 	k.b_ks = P->bks;
 	k.ldc = 0;           /* an argument of the kernel */
 	k.has_bias = g->bias != NULL;
-	k.has_res = g->res != NULL;
+	k.has_res = g->res ? (g->res_pre_act ? 2 : 1) : 0;
 	k.act = g->act;
 	k.res_rs = 0;        /* an argument of the kernel */
 	k.res_cs = g->res ? g->res_cs : 0;
@@ -1464,7 +1472,7 @@ static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S,
 	k.w = P->t.w;
 	k.b_const = g->b_const != NULL;
 	k.has_bias = g->bias != NULL;
-	k.has_res = g->res != NULL;
+	k.has_res = g->res ? (g->res_pre_act ? 2 : 1) : 0;
 	k.act = g->act;
 	k.accumulate = g->accumulate;
 	k.a_rows = g->a_rows != NULL;

@@ -32,7 +32,8 @@ typedef enum KAct {
  * Epilogue, in this order:  y = alpha*acc;  y += bias[j] * beta_bias;
  *   y = act(y);  y *= scale (when scale is not 0);
  *   y += beta * res[i*res_rs + j*res_cs]  (res may alias nothing written
- *   by this call).  bias/res NULL: absent.  Each step is one rounding
+ *   by this call; with res_pre_act this step comes right after the bias,
+ *   before act).  bias/res NULL: absent.  Each step is one rounding
  *   (no contraction), so a fused chain gives the unfused chain's bits. */
 typedef struct KGemm {
 	int64_t M, N, K;
@@ -51,6 +52,10 @@ typedef struct KGemm {
 	LLVMValueRef res;            /* f32, strides res_rs/res_cs, or NULL */
 	int64_t res_rs, res_cs;
 	float beta;
+	/* res_pre_act: beta*res is added right after the bias, before act and
+	 * scale (a convolution's per-channel bias, res_cs 0, under its fused
+	 * activation) instead of last */
+	bool res_pre_act;
 	bool accumulate;             /* acc starts from C (see above) */
 	/* Row index of A (or NULL): row i of the product reads row a_rows[i]
 	 * of A, a_rows an i32 [M] pointer (entries in [0, rows of A)): element

@@ -9,7 +9,7 @@
  * inside a vector, and the row form (border rows and interior rows).
  * Outputs of each form are bitwise the same on 1, 2, 3 and 5 threads.
  * The fused channels-last depthwise op (onnxcc::DwConvNhwc) against the
- * same reference.
+ * same reference.  f32 GlobalAveragePool against a double mean.
  */
 #include "testutil.h"
 #include "runtime/onnxcc_pool.h"
@@ -305,6 +305,50 @@ static void test_dwconv_nhwc(void **state)
 	nhwc_mode = false;
 }
 
+/* f32 GlobalAveragePool (the vector loop of vec.h per plane) against a
+ * double-precision mean, every vector width: planes shorter than a vector,
+ * tails, several unrolled steps, 56x56 (maxvit_t's squeeze-excitation). */
+static void test_global_avg_pool(void **state)
+{
+	(void)state;
+	static const int64_t hw[][2] = {{1, 1}, {1, 3}, {4, 4}, {7, 7}, {5, 13}, {56, 56}};
+	for (size_t k = 0; k < sizeof hw / sizeof hw[0]; k++) {
+		int64_t N = 2, C = 5, H = hw[k][0], W = hw[k][1], sp = H * W;
+		size_t nx = (size_t)(N * C * sp);
+		float *x = malloc(nx * 4), y[10];
+		fill(x, nx, 7 + (unsigned)k);
+		for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+			if (!tu_host_has(&tu_isas[t]))
+				continue;
+			tu_isa_override = tu_isas[t];
+			TuGraph g = tu_graph();
+			int64_t dx[4] = {N, C, H, W}, dy[4] = {N, C, 1, 1};
+			ValueId in = tu_input(&g, "x", DT_F32, 4, dx);
+			ValueId out = tu_output(&g, "y", DT_F32, 4, dy);
+			tu_node(&g, OP_GlobalAveragePool, 1, &in, 1, &out, 1);
+			const void *ins[1] = {x};
+			void *outs[1] = {y};
+			memset(y, 0xff, sizeof y);
+			tu_run(&g, ins, outs);
+			for (int64_t p = 0; p < N * C; p++) {
+				double ref = 0, mag = 0;
+				for (int64_t i = 0; i < sp; i++) {
+					ref += x[p * sp + i];
+					mag += fabs(x[p * sp + i]);
+				}
+				ref /= (double)sp;
+				mag /= (double)sp;
+				if (!(fabs(y[p] - ref) <= 1e-6 * mag + 1e-30))
+					fprintf(stderr, "GlobalAveragePool %lldx%lld plane %lld, %s: %g vs %g\n", (long long)H,
+					        (long long)W, (long long)p, tu_isas[t].name, (double)y[p], ref);
+				assert_true(fabs(y[p] - ref) <= 1e-6 * mag + 1e-30);
+			}
+		}
+		tu_isa_override = (CgIsa){0};
+		free(x);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_conv_direct),
 		cmocka_unit_test(test_conv_threads),
 		cmocka_unit_test(test_dwconv_nhwc),
+		cmocka_unit_test(test_global_avg_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
