@@ -125,6 +125,31 @@ void node_rewrite(Graph *g, NodeId last, Op op, int opset, const ValueId *in, in
 	n->name = name;
 }
 
+/* v is f32 [C]. */
+static bool row_param(Graph *g, ValueId v, int64_t C)
+{
+	const Value *x = gval(g, v);
+	return x->dtype == DT_F32 && x->shape.rank == 1 && x->shape.dims[0] == C;
+}
+
+bool layernorm_rows(Graph *g, const Node *ln, int64_t *C)
+{
+	if (ln->op != OP_LayerNormalization || ln->nin < 2 || ln->in[0] == IR_NONE || ln->in[1] == IR_NONE ||
+	    ln->out[0] == IR_NONE)
+		return false;
+	for (int k = 1; k < ln->nout; k++)
+		if (ln->out[k] != IR_NONE)
+			return false;
+	const Value *x = gval(g, ln->in[0]);
+	int r = x->shape.rank;
+	int64_t axis = attr_int(ln, "axis", -1);
+	if (x->dtype != DT_F32 || r < 1 || (axis != -1 && axis != r - 1) || attr_int(ln, "stash_type", 1) != 1)
+		return false;
+	*C = x->shape.dims[r - 1];
+	ValueId bi = ln->nin > 2 ? ln->in[2] : IR_NONE;
+	return row_param(g, ln->in[1], *C) && (bi == IR_NONE || row_param(g, bi, *C));
+}
+
 bool fuse_each(Graph *g, Op op, FuseAtFn at, Diag *d)
 {
 	Uses u;

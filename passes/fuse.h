@@ -68,6 +68,11 @@ ValueId concat_part(Graph *g, ValueId v, int64_t lo, int64_t n, int64_t *off);
  * they are not held twice while compiling. */
 void release_dead_const(Graph *g, ValueId v);
 
+/* ln is a LayerNormalization of f32 over the last axis alone, stash_type
+ * 1, without statistics outputs, whose scale (and bias, if any) is f32
+ * [C]: then *C is that last dimension. */
+bool layernorm_rows(Graph *g, const Node *ln, int64_t *C);
+
 /* A pass's match-and-rewrite at node n: true when it fused; *err set after
  * a diagnostic. */
 typedef bool (*FuseAtFn)(Graph *g, const Uses *u, NodeId n, Diag *d, bool *err);

@@ -31,31 +31,13 @@
 #include "fuse.h"
 #include "infer.h"
 
-/* v is f32 [C]. */
-static bool row_param(Graph *g, ValueId v, int64_t C)
-{
-	const Value *x = gval(g, v);
-	return x->dtype == DT_F32 && x->shape.rank == 1 && x->shape.dims[0] == C;
-}
-
 static bool fuse_at(Graph *g, const Uses *u, NodeId li, Diag *d, bool *err)
 {
 	Node *ln = &g->nodes[li];
-	if (ln->nin < 2 || ln->in[0] == IR_NONE || ln->in[1] == IR_NONE || ln->out[0] == IR_NONE)
+	int64_t C;
+	if (!layernorm_rows(g, ln, &C) || !shape_is_static(&gval(g, ln->in[0])->shape))
 		return false;
-	for (int k = 1; k < ln->nout; k++)
-		if (ln->out[k] != IR_NONE)
-			return false;
 	ValueId gv = ln->in[0], sc = ln->in[1], bi = ln->nin > 2 ? ln->in[2] : IR_NONE;
-	const Value *x = gval(g, gv);
-	int r = x->shape.rank;
-	int64_t axis = attr_int(ln, "axis", -1);
-	if (x->dtype != DT_F32 || r < 1 || !shape_is_static(&x->shape) || (axis != -1 && axis != r - 1) ||
-	    attr_int(ln, "stash_type", 1) != 1)
-		return false;
-	int64_t C = x->shape.dims[r - 1];
-	if (!row_param(g, sc, C) || (bi != IR_NONE && !row_param(g, bi, C)))
-		return false;
 	Node *p = producer_op(g, gv, OP_GatherRows);
 	if (!p || uses_single(g, u, gv) != li || p->nin != 2 || p->nout != 1 || !node_attr(p, "shape"))
 		return false;

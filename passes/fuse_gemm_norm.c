@@ -30,30 +30,14 @@
 
 #include <string.h>
 
-/* v is f32 [N]. */
-static bool row_param(Graph *g, ValueId v, int64_t N)
-{
-	const Value *x = gval(g, v);
-	return x->dtype == DT_F32 && x->shape.rank == 1 && x->shape.dims[0] == N;
-}
-
 static bool fuse_at(Graph *g, const Uses *u, NodeId li, Diag *d, bool *err)
 {
 	Node *ln = &g->nodes[li];
-	if (ln->nin < 2 || ln->in[0] == IR_NONE || ln->in[1] == IR_NONE || ln->out[0] == IR_NONE)
+	int64_t N;
+	if (!layernorm_rows(g, ln, &N))
 		return false;
-	for (int k = 1; k < ln->nout; k++)
-		if (ln->out[k] != IR_NONE)
-			return false;
 	ValueId y = ln->in[0], sc = ln->in[1], bi = ln->nin > 2 ? ln->in[2] : IR_NONE;
 	const Value *yv = gval(g, y);
-	int r = yv->shape.rank;
-	int64_t axis = attr_int(ln, "axis", -1);
-	if (yv->dtype != DT_F32 || r < 1 || (axis != -1 && axis != r - 1) || attr_int(ln, "stash_type", 1) != 1)
-		return false;
-	int64_t N = yv->shape.dims[r - 1];
-	if (!row_param(g, sc, N) || (bi != IR_NONE && !row_param(g, bi, N)))
-		return false;
 	if (uses_single(g, u, y) != li)
 		return false;
 	NodeId pi = yv->producer;
