@@ -300,17 +300,11 @@ static void emit_conv_gemv(Cg *cg, const Node *n, int64_t N, int64_t C, int64_t 
 	LLVMValueRef xn = cg_gep_f32(cg, X, cg_mul_i64(cg, ln.iv, C * xsp));
 	LLVMValueRef yn = cg_gep_f32(cg, Y, cg_mul_i64(cg, ln.iv, M));
 	for (int mpart = 0; mpart < 2; mpart++) {
-		int mvalid = mpart ? (int)mrem : w;
-		if (mpart ? mrem == 0 : mfull == 0)
-			continue;
 		CgLoop lm;
-		LLVMValueRef m0;
-		if (!mpart) {
-			cg_for(cg, &lm, 0, mfull);
-			m0 = cg_mul_i64(cg, lm.iv, w);
-		} else {
-			m0 = cg_i64(cg, mfull * w);
-		}
+		int mvalid;
+		LLVMValueRef m0 = kern_vec_part(cg, mpart, mfull, mrem, w, &lm, &mvalid);
+		if (!m0)
+			continue;
 		LLVMValueRef acc = cg_alloca(cg, vt, "gemv_acc");
 		LLVMValueRef a0 = LLVMConstNull(vt);
 		if (B) {
@@ -323,17 +317,11 @@ static void emit_conv_gemv(Cg *cg, const Node *n, int64_t N, int64_t C, int64_t 
 		}
 		LLVMBuildStore(cg->b, a0, acc);
 		for (int cpart = 0; cpart < 2; cpart++) {
-			int cvalid = cpart ? (int)crem : w;
-			if (cpart ? crem == 0 : cfull == 0)
-				continue;
 			CgLoop lc;
-			LLVMValueRef c0;
-			if (!cpart) {
-				cg_for(cg, &lc, 0, cfull);
-				c0 = cg_mul_i64(cg, lc.iv, w);
-			} else {
-				c0 = cg_i64(cg, cfull * w);
-			}
+			int cvalid;
+			LLVMValueRef c0 = kern_vec_part(cg, cpart, cfull, crem, w, &lc, &cvalid);
+			if (!c0)
+				continue;
 			LLVMValueRef r[64];
 			LLVMValueRef bits[64];
 			for (int l = 0; l < w; l++)
@@ -362,8 +350,7 @@ static void emit_conv_gemv(Cg *cg, const Node *n, int64_t N, int64_t C, int64_t 
 				a = LLVMBuildFAdd(cg->b, a, LLVMBuildFMul(cg->b, r[i], vsplat(cg, vt, xc), ""), "");
 			}
 			LLVMBuildStore(cg->b, a, acc);
-			if (!cpart)
-				cg_for_end(cg, &lc);
+			kern_vec_part_end(cg, cpart, &lc);
 		}
 		LLVMValueRef bits[64];
 		for (int l = 0; l < w; l++)
@@ -372,8 +359,7 @@ static void emit_conv_gemv(Cg *cg, const Node *n, int64_t N, int64_t C, int64_t 
 		LLVMValueRef args[4] = {LLVMBuildLoad2(cg->b, vt, acc, ""), cg_gep_f32(cg, yn, m0), cg_i32(cg, 4),
 		                        LLVMConstVector(bits, (unsigned)w)};
 		kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
-		if (!mpart)
-			cg_for_end(cg, &lm);
+		kern_vec_part_end(cg, mpart, &lm);
 	}
 	cg_for_end(cg, &ln);
 }

@@ -154,12 +154,5 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 bool pass_fuse_dwconv(Graph *g, Diag *d)
 {
 	assert(g->shapes_known);
-	Uses u;
-	uses_build(g, &u);
-	bool err = false;
-	for (NodeId i = 0; i < g->nnodes && !err; i++)
-		if (!g->nodes[i].dead && g->nodes[i].op == OP_Conv)
-			fuse_at(g, &u, i, d, &err);
-	uses_free(&u);
-	return !err;
+	return fuse_each(g, OP_Conv, fuse_at, d);
 }

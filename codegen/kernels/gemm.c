@@ -862,6 +862,23 @@ static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, 
 	cg_if_end(cg, &rest);
 }
 
+LLVMValueRef kern_vec_part(Cg *cg, int part, int64_t full, int64_t rem, int w, CgLoop *l, int *valid)
+{
+	if (part ? rem == 0 : full == 0)
+		return NULL;
+	*valid = part ? (int)rem : w;
+	if (part)
+		return cg_i64(cg, full * w);
+	cg_for(cg, l, 0, full);
+	return cg_mul_i64(cg, l->iv, w);
+}
+
+void kern_vec_part_end(Cg *cg, int part, CgLoop *l)
+{
+	if (!part)
+		cg_for_end(cg, l);
+}
+
 void kern_transpose_regs(Cg *cg, LLVMValueRef *r, int w)
 {
 	LLVMValueRef mi[64], mp[64];
@@ -897,17 +914,11 @@ static void pack_panel_transposed(Cg *cg, const Plan *P, LLVMValueRef pcv, int64
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
 	int64_t kfull = kc / w, krem = kc % w;
 	for (int part = 0; part < 2; part++) {
-		int valid = part ? (int)krem : w;
-		if (part ? krem == 0 : kfull == 0)
-			continue;
 		CgLoop lk;
-		LLVMValueRef k0;
-		if (!part) {
-			cg_for(cg, &lk, 0, kfull);
-			k0 = cg_mul_i64(cg, lk.iv, w);
-		} else {
-			k0 = cg_i64(cg, kfull * w);
-		}
+		int valid;
+		LLVMValueRef k0 = kern_vec_part(cg, part, kfull, krem, w, &lk, &valid);
+		if (!k0)
+			continue;
 		LLVMValueRef krow = cg_add_i64(cg, pcv, k0);
 		for (int64_t j0 = 0; j0 < ncols; j0 += w) {
 			LLVMValueRef r[64];
@@ -925,8 +936,7 @@ static void pack_panel_transposed(Cg *cg, const Plan *P, LLVMValueRef pcv, int64
 				vstore(cg, vt, w, cg_gep_f32(cg, P->bbuf, dst), r[i], w);
 			}
 		}
-		if (!part)
-			cg_for_end(cg, &lk);
+		kern_vec_part_end(cg, part, &lk);
 	}
 }
 

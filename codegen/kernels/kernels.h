@@ -150,6 +150,14 @@ void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n);
  * (rows i and i|b trade lanes l with l & b). */
 void kern_transpose_regs(Cg *cg, LLVMValueRef *r, int w);
 
+/* A dimension of full * w + rem elements in vector blocks of w, as two
+ * parts: part 0 opens a loop over the full blocks (*l, closed by
+ * kern_vec_part_end), part 1 is the single block of rem lanes.  Returns
+ * the part's first element (i64) and sets *valid to its lanes, or NULL
+ * when the part is empty (skip it, no end). */
+LLVMValueRef kern_vec_part(Cg *cg, int part, int64_t full, int64_t rem, int w, CgLoop *l, int *valid);
+void kern_vec_part_end(Cg *cg, int part, CgLoop *l);
+
 /* GELU of x (f32 scalar or vector): the erf form as PyTorch writes it
  * (0.5x(1+erf(x/sqrt2))), the tanh form as x*sigmoid(2u). */
 LLVMValueRef kern_gelu(Cg *cg, LLVMValueRef x, bool tanh_form);
