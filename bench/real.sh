@@ -129,6 +129,21 @@ cmpout() {
 	return $st
 }
 
+# runcheck pt|uf ARGS...: one run of the portable (port.so) or unfused
+# (unf.so) build at T threads into $R/pt or $R/uf, checked against
+# PyTorch; returns 2 after writing a RUN-FAIL row when it did not run, 1
+# when its outputs are WRONG.
+runcheck() {
+	rc_tag=$1
+	shift
+	if [ "$rc_tag" = pt ]; then rc_so=$W/port.so rc_label=portable; else rc_so=$W/unf.so rc_label=unfused; fi
+	if ! "$RUN" "$rc_so" "$@" --threads "$T" --output-dir "$R/$rc_tag" --quiet >"$R/$rc_tag.out" 2>"$R/$rc_tag.err"; then
+		echo "$name $T RUN-FAIL onnxcc-run ($rc_label): $(head -n 1 "$R/$rc_tag.err" | cut -c1-200)" >>"$TABLE"
+		return 2
+	fi
+	cmpout "$R/$rc_tag" "$MD" "$R/$rc_tag.cmp" >/dev/null || return 1
+}
+
 # ---- header --------------------------------------------------------------------
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 "$CC" -O2 -o "$WORK/peak" "$HERE/peak.c" || { echo "real.sh: cannot build bench/peak.c" >&2; exit 2; }
@@ -233,27 +248,22 @@ for name in $MODELS; do
 			CCABS=$(cmpout "$R/cc" "$MD" "$R/cc.cmp") || status=WRONG
 			sed 's/^/   onnxcc vs PyTorch: /' "$R/cc.cmp" | grep -v maxrel >&2
 		fi
-		# check: the portable build
-		if [ "$PORTABLE" = yes ]; then
-			if ! "$RUN" "$W/port.so" "$@" --threads "$T" --output-dir "$R/pt" --quiet >"$R/pt.out" 2>"$R/pt.err"; then
-				msg=$(head -n 1 "$R/pt.err" | cut -c1-200)
-				echo "$name $T RUN-FAIL onnxcc-run (portable): $msg" >>"$TABLE"
-				fails=$((fails + 1))
-				continue
-			fi
-			cmpout "$R/pt" "$MD" "$R/pt.cmp" >/dev/null || status=WRONG
-		fi
-		# check: the unfused build (T = 1 only)
+		# check: the portable build, the unfused build (T = 1 only)
 		unf=no
-		if [ "$UNFUSED" = yes ] && [ "$T" = 1 ] && [ $cc = yes ]; then
-			unf=yes
-			if ! "$RUN" "$W/unf.so" "$@" --threads "$T" --output-dir "$R/uf" --quiet >"$R/uf.out" 2>"$R/uf.err"; then
-				msg=$(head -n 1 "$R/uf.err" | cut -c1-200)
-				echo "$name $T RUN-FAIL onnxcc-run (unfused): $msg" >>"$TABLE"
-				fails=$((fails + 1))
-				continue
-			fi
-			cmpout "$R/uf" "$MD" "$R/uf.cmp" >/dev/null || status=WRONG
+		[ "$UNFUSED" = yes ] && [ "$T" = 1 ] && [ $cc = yes ] && unf=yes
+		vfail=
+		for v in pt uf; do
+			[ $v = pt ] && [ "$PORTABLE" != yes ] && continue
+			[ $v = uf ] && [ $unf != yes ] && continue
+			runcheck $v "$@"
+			case $? in
+			1) status=WRONG ;;
+			2) vfail=yes && break ;;
+			esac
+		done
+		if [ -n "$vfail" ]; then
+			fails=$((fails + 1))
+			continue
 		fi
 		# check: ORT
 		if ! (cd "$HERE" && "$NODE" ort_run.js "$MD/model.onnx" "$@" --threads "$T" --repeat 1 \
@@ -345,7 +355,7 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 		       "ccRSS", "ortRSS", "cc_err", "ort_err", "port_med", "port/nat", "pmin/nmin", "port_comp",
 		       "unf_med", "unf/fus", "umin/nmin", "status"
 	}
-	NF >= 13 {
+	NF >= 13 && ($3 == "ok" || $3 == "WRONG") {
 		gfs = ($8 == "n/a" || $8 == "-" || $4 == "-") ? "-" : sprintf("%.1f", $4 / ($8 / 1000))
 		pk = (gfs == "-" || peak + 0 == 0) ? "-" : sprintf("%.0f%%", 100 * gfs / ($2 * peak))
 		if ($8 == "n/a") {
