@@ -273,6 +273,12 @@ bool pass_infer_shapes(Graph *g, Diag *d)
 			diag_error(d, "input '%s' has no static shape %s: bind its dims first", v->name,
 			           ishape_str(&v->shape));
 			ok = false;
+		} else if (!shape_sane(&v->shape)) {
+			/* an input no node reads is checked here too: the header and
+			 * the run function still size it */
+			diag_error(d, "input '%s': shape %s has more than 2^48 elements", v->name,
+			           ishape_str(&v->shape));
+			ok = false;
 		}
 	}
 	if (!ok)

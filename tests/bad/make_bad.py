@@ -439,6 +439,11 @@ node_case("expand_result_too_large",
           helper.make_node("Expand", ["x", "s"], ["y"], name="n"),
           x1, [vi("y", shape=None)], "more than 2^48 elements",
           inits=[ints("s", [1 << 25, 1 << 24, 2, 3])])
+# an input no node reads, too large to size (found by fuzz_graph: the header
+# multiplied its element count by the element size)
+node_case("unused_input_too_large",
+          helper.make_node("Relu", ["x"], ["y"], name="n"),
+          [vi("x"), vi("u", shape=(1 << 62,))], [vi("y")], "more than 2^48 elements")
 node_case("range_result_too_large",
           helper.make_node("Range", ["a", "b", "c"], ["y"], name="n"),
           [], [vi("y", I64, shape=None)], "more than 2^48 elements",
