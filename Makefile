@@ -11,6 +11,8 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
 SECONDS ?= 60
+# make test fuzzes with this fixed seed (reproducible); make fuzz with a random one
+FUZZ_SEED ?= 1
 FUZZ_BUILD ?= build-fuzz
 
 .PHONY: all setup build build-debug demo test install fuzz bench bench-gemm bench-setup clean
@@ -33,11 +35,11 @@ demo: build
 
 test: build-debug
 	cd $(BUILD) && { ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:malloc_context_size=8:quarantine_size_mb=64} ctest --output-on-failure -j $(JOBS); echo $$? >ctest.rc; } | tee ctest.log
-	@echo "== fuzzing, 60 s a target ($(FUZZ_BUILD)/fuzz_*.log)"; JOBS=$(JOBS) sh tests/fuzz/run.sh $(FUZZ_BUILD) 60; echo $$? >$(BUILD)/fuzz.rc
+	@echo "== fuzzing, 60 s a target ($(FUZZ_BUILD)/fuzz_*.log)"; FUZZ_SEED=$(FUZZ_SEED) JOBS=$(JOBS) sh tests/fuzz/run.sh $(FUZZ_BUILD) 60; echo $$? >$(BUILD)/fuzz.rc
 	@echo "== end-to-end models (build/e2e/table.txt)"; cat $(BUILD)/e2e/table.txt 2>/dev/null || echo "(no table)"
 	@echo "== ONNX node-test conformance (build/conformance.txt)"; awk -F'\t' '$$2 == "PASS" { p++ } $$2 == "REJECTED" { r++ } $$2 ~ /FAIL|CRASH|TIMEOUT/ { f++ } END { printf "conformance: %d passed, %d failed, %d rejected with a diagnostic\n", p, f, r }' $(BUILD)/conformance.txt 2>/dev/null || true
 	@grep -E 'tests passed, [0-9]+ tests failed' $(BUILD)/ctest.log | tail -1
-	@test "$$(cat $(BUILD)/fuzz.rc)" = 0 || echo "fuzzing FAILED (see above)"
+	@test "$$(cat $(BUILD)/fuzz.rc)" = 0 || { echo "fuzzing FAILED:"; cat $(FUZZ_BUILD)/fuzz-failures.txt 2>/dev/null; }
 	@exit $$(( $$(cat $(BUILD)/ctest.rc) | $$(cat $(BUILD)/fuzz.rc) ))
 
 install: build

@@ -16,7 +16,15 @@
 # (loading the seeds counts towards the time).  Used by `make fuzz` and, at
 # 60 s a target, by `make test`.
 #
-# usage: run.sh FUZZ_BUILD SECONDS [TARGET...]
+# FUZZ_SEED=N fixes libFuzzer's random seed (-seed=N) and starts from an
+# empty corpus, so that a run is the same sequence of inputs wherever it
+# runs (a slower machine runs a prefix of it): `make test` uses this, so
+# that a clean clone that passes here passes in CI.  Without FUZZ_SEED the
+# seed is random and the corpus grows from run to run (`make fuzz`).
+# A failing target's sanitizer summary and the path of its crash file are
+# also written to FUZZ_BUILD/fuzz-failures.txt.
+#
+# usage: [FUZZ_SEED=N] run.sh FUZZ_BUILD SECONDS [TARGET...]
 set -u
 B=$1 S=$2
 shift 2
@@ -43,8 +51,15 @@ for d in "$src"/tests/models/*/; do
 done
 echo "fuzz: seeds $(ls "$B/seeds-onnx" | wc -l) models, $(ls "$B/seeds-npy" | wc -l) .npy files; $S s a target"
 
+seedopt=
+if [ -n "${FUZZ_SEED:-}" ]; then
+	seedopt=-seed=$FUZZ_SEED
+	echo "fuzz: seed $FUZZ_SEED, empty corpora"
+fi
 rc=0
+: >"$B/fuzz-failures.txt"
 for t in $targets; do
+	[ -n "$seedopt" ] && rm -rf "$B/corpus-$t"
 	mkdir -p "$B/corpus-$t"
 	case $t in
 	fuzz_frontend) seeds="$B/seeds-onnx $src/tests/bad"; opts=-max_len=65536 ;;
@@ -55,7 +70,7 @@ for t in $targets; do
 	log=$B/$t.log
 	start=$(date +%s)
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} FUZZ_GRAPH_STATS=1 \
-	timeout -k 10 $((S + 120)) "$B/$t" -max_total_time="$S" -timeout=10 -rss_limit_mb=2048 $opts \
+	timeout -k 10 $((S + 120)) "$B/$t" $seedopt -max_total_time="$S" -timeout=10 -rss_limit_mb=2048 $opts \
 		-print_final_stats=1 -artifact_prefix="$B/crash-$t-" "$B/corpus-$t" $seeds >"$log" 2>&1
 	st=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
@@ -63,6 +78,10 @@ for t in $targets; do
 	if [ "$st" -ne 0 ]; then
 		rc=1
 		grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$log" | head -20
+		{
+			echo "$t (exit $st, ${seedopt:-random seed}, log $log):"
+			grep -E 'SUMMARY|Test unit written|^ *#[0-9] ' "$log" | head -8
+		} >>"$B/fuzz-failures.txt"
 	fi
 done
 exit $rc
