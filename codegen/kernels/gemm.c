@@ -60,18 +60,18 @@ static Tiles tiles_for(const Cg *cg, const KGemm *g)
 	if (t.mr < 1)
 		t.mr = 1;
 	/* KC: a B panel (KC x NR floats) within about half of a 32-48 KiB L1
-	 * for a run-time B (packed on the stack per panel, or read in place);
-	 * 512 for packed weights, whose panels are contiguous and prefetched
-	 * (a 64 KiB panel is more than Zen 4's L1; reading part of it from
-	 * L2 measured cheaper than the per-K-block costs it halves: every
-	 * tile loads and stores its C rows once per K block, and the first
-	 * column panel of a chunk copies A once per K block;
-	 * docs/kernels.md, "KC 512 for packed weights":
-	 * 2048^3 +3 %, 1024^3 +5 %, none of the models' shapes slower).  Not
-	 * with a row index, whose A block is kept within 64 KiB of stack
-	 * (MC / KC rows).  The same for every ISA: one packed copy of a
-	 * weight serves all the variants of a portable build. */
-	int64_t kc_max = g->b_const && !g->a_rows ? 512 : 256;
+	 * for a run-time B (packed on the stack per panel, or read in place).
+	 * 1024 for packed weights, whose panels are contiguous and prefetched
+	 * into L2 (a 128 KiB panel for NR = 32, read from L2): every tile
+	 * loads and stores its C rows and calls its kernel once per K block,
+	 * and the first column panel of a C chunk copies A once per K block,
+	 * costs that fewer K blocks divide (docs/kernels.md, "KC for packed
+	 * weights": 2048^3 +7 %, 1024^3 +8 %, vit_b16 -5 %; none of the
+	 * models' shapes slower).  Not with a row index, whose A block is
+	 * kept within 64 KiB of stack (MC / KC rows).  The same for every ISA:
+	 * one packed copy of a weight serves all the variants of a portable
+	 * build. */
+	int64_t kc_max = g->b_const && !g->a_rows ? 1024 : 256;
 	int64_t nb = (K + kc_max - 1) / kc_max;
 	t.kc = (K + nb - 1) / nb;
 	/* MC: an A block (MC x KC floats) within a few hundred KiB of L2 */
