@@ -66,8 +66,8 @@ static Tiles tiles_for(const Cg *cg, const KGemm *g)
 	 * loads and stores its C rows and calls its kernel once per K block,
 	 * and the first column panel of a C chunk copies A once per K block,
 	 * costs that fewer K blocks divide (docs/kernels.md, "KC for packed
-	 * weights": 2048^3 +7 %, 1024^3 +8 %, vit_b16 -5 %; none of the
-	 * models' shapes slower).  Not with a row index, whose A block is
+	 * weights": 2048^3 +5 %, 1024^3 +6 % on average over copies of the
+	 * .so, vit_b16 -5 %; none of the models' shapes slower).  Not with a row index, whose A block is
 	 * kept within 64 KiB of stack (MC / KC rows).  The same for every ISA:
 	 * one packed copy of a weight serves all the variants of a portable
 	 * build. */
