@@ -46,8 +46,9 @@ typedef struct Tiles {
 	int64_t kc, mc; /* cache blocks */
 } Tiles;
 
-static Tiles tiles_for(const Cg *cg, int64_t M, int64_t K)
+static Tiles tiles_for(const Cg *cg, const KGemm *g)
 {
+	int64_t M = g->M, K = g->K;
 	Tiles t;
 	t.w = cg->isa.vlen;
 	t.nv = 2;
@@ -58,8 +59,19 @@ static Tiles tiles_for(const Cg *cg, int64_t M, int64_t K)
 		t.mr = 12;
 	if (t.mr < 1)
 		t.mr = 1;
-	/* KC: a B panel (KC x NR floats) within about half of a 32-48 KiB L1 */
-	int64_t kc_max = 256;
+	/* KC: a B panel (KC x NR floats) within about half of a 32-48 KiB L1
+	 * for a run-time B (packed on the stack per panel, or read in place).
+	 * 1024 for packed weights, whose panels are contiguous and prefetched
+	 * into L2 (a 128 KiB panel for NR = 32, read from L2): every tile
+	 * loads and stores its C rows and calls its kernel once per K block,
+	 * and the first column panel of a C chunk copies A once per K block,
+	 * costs that fewer K blocks divide (docs/kernels.md, "KC for packed
+	 * weights": 2048^3 +5 %, 1024^3 +6 % on average over copies of the
+	 * .so, vit_b16 -5 %; none of the models' shapes slower).  Not with a row index, whose A block is
+	 * kept within 64 KiB of stack (MC / KC rows).  The same for every ISA:
+	 * one packed copy of a weight serves all the variants of a portable
+	 * build. */
+	int64_t kc_max = g->b_const && !g->a_rows ? 1024 : 256;
 	int64_t nb = (K + kc_max - 1) / kc_max;
 	t.kc = (K + nb - 1) / nb;
 	/* MC: an A block (MC x KC floats) within a few hundred KiB of L2 */
@@ -1374,7 +1386,7 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 {
 	memset(P, 0, sizeof *P);
 	P->g = g;
-	P->t = tiles_for(cg, g->M, g->K);
+	P->t = tiles_for(cg, g);
 	P->nr = (int64_t)P->t.nv * P->t.w;
 	P->level = cg->isa.level;
 	P->pnr = P->nr;

@@ -86,21 +86,27 @@ static void test_matmul_shapes(void **state)
 	(void)state;
 	matmul_case(16, 16, 32, true);      /* exact tiles */
 	matmul_case(13, 17, 33, true);      /* M and N edges, one vector past a panel */
-	matmul_case(25, 300, 70, true);     /* two K blocks (300 = 2 x 150) */
-	matmul_case(25, 300, 70, false);
+	matmul_case(25, 300, 70, true);     /* one K block (packed B: KC <= 1024) */
+	matmul_case(25, 300, 70, false);    /* two K blocks (run-time B: 300 = 2 x 150) */
 	matmul_case(25, 300, 70, 2);
+	matmul_case(25, 1100, 70, true);    /* packed B, two K blocks (1100 = 2 x 550) */
 	matmul_case(300, 40, 100, false);   /* several row tiles, N edge in the last vector */
 	matmul_case(5, 520, 17, false);     /* fewer rows than a tile, three K blocks */
-	/* A's row stride 2 KiB (copied A block), two K blocks, more column
-	 * panels than one L2 chunk of C (chunks of 12 panels at 256 rows) */
+	/* A's row stride 2 KiB (copied A block), two K blocks of a run-time
+	 * B (one of packed B), more column panels than one L2 chunk of C
+	 * (chunks of 12 panels at 252 rows, KC 256) */
 	matmul_case(300, 512, 420, true);
 	matmul_case(300, 512, 420, false);
 	matmul_case(300, 512, 420, 2);
 	/* A's row stride 4 KiB: the micro-kernels of the first column panel
-	 * copy the next tile's rows (remainder rows in both row blocks: 271 =
-	 * 252 + 19); B an input with a 2 KiB row stride: packed per panel */
+	 * copy the next tile's rows (remainder rows in the row blocks: 271 =
+	 * 252 + 19 with KC 256, 4 x 60 + 31 with packed B's KC 1024); B an
+	 * input with a 2 KiB row stride: packed per panel */
 	matmul_case(271, 1024, 512, true);
 	matmul_case(271, 1024, 512, false);
+	/* packed B, KC 1024: two K blocks, A copied (8 KiB rows), chunks of
+	 * 51 panels at 60 rows (54 panels: 51 + 3), a short last row block */
+	matmul_case(70, 2048, 1700, true);
 	/* one full tile, whose micro-kernel copies the 5 (AVX2: 5 of a 6-row
 	 * tile's worth) remaining rows */
 	matmul_case(17, 512, 100, true);
@@ -247,11 +253,28 @@ static void run_batched(float *y, const float *a, const float *b, int64_t H, int
 	tu_run(&g, ins, outs);
 }
 
+/* [M,K] x [K,N] with B a constant packed into panels at compile time
+ * (KC 1024 rather than a run-time B's 256: the same fmuladd chain per
+ * element, so the same bits). */
+static void run_packed(float *y, const float *a, const float *b, int64_t M, int64_t K, int64_t N)
+{
+	TuGraph g = tu_graph();
+	int64_t da[2] = {M, K}, db[2] = {K, N}, dy[2] = {M, N};
+	ValueId in[2] = {tu_input(&g, "a", DT_F32, 2, da), tu_const(&g, "b", DT_F32, 2, db, b)};
+	gval(g.g, in[1])->layout = LAYOUT_PANELS;
+	ValueId out = tu_output(&g, "y", DT_F32, 2, dy);
+	tu_node(&g, OP_MatMul, 13, in, 2, &out, 1);
+	const void *ins[1] = {a};
+	void *outs[1] = {y};
+	tu_run(&g, ins, outs);
+}
+
 static void test_threads_bitwise(void **state)
 {
 	(void)state;
-	const int64_t shapes[4][4] = {{6, 37, 20, 41}, {1, 300, 270, 200}, {1, 300, 512, 420}, {1, 271, 1024, 512}};
-	for (int s = 0; s < 4; s++) {
+	const int64_t shapes[5][4] = {{6, 37, 20, 41}, {1, 300, 270, 200}, {1, 300, 512, 420}, {1, 271, 1024, 512},
+	                              {1, 70, 2048, 1700}};
+	for (int s = 0; s < 5; s++) {
 		int64_t H = shapes[s][0], M = shapes[s][1], K = shapes[s][2], N = shapes[s][3];
 		size_t na = (size_t)(H * M * K), nb = (size_t)(H * K * N), ny = (size_t)(H * M * N);
 		float *a = malloc(na * 4), *b = malloc(nb * 4), *y0 = malloc(ny * 4), *y = malloc(ny * 4);
@@ -267,9 +290,14 @@ static void test_threads_bitwise(void **state)
 			tu_parallel = &par;
 			memset(y, 0xff, ny * 4);
 			run_batched(y, a, b, H, M, K, N);
+			assert_memory_equal(y, y0, ny * 4);
+			if (H == 1) { /* packed B: the input B's bits */
+				memset(y, 0xff, ny * 4);
+				run_packed(y, a, b, M, K, N);
+				assert_memory_equal(y, y0, ny * 4);
+			}
 			tu_parallel = NULL;
 			onnxcc_pool_destroy(pool);
-			assert_memory_equal(y, y0, ny * 4);
 		}
 		free(a), free(b), free(y0), free(y);
 	}
