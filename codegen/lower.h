@@ -85,6 +85,11 @@ typedef struct CgLnRows {
 	int64_t row_len;
 } CgLnRows;
 void cg_layernorm_rows(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1);
+/* The statistics of row `row` (i64) of a's rows alone, as
+ * cg_layernorm_rows computes them: *mean and *inv (scalars of x's compute
+ * type), for a GEMM that normalises its A rows as it copies them
+ * (MatMulEpi a_norm_scale, lower_linalg.c).  Reads through cg->buf. */
+void cg_layernorm_stats(Cg *cg, const CgLnRows *a, LLVMValueRef row, LLVMValueRef *mean, LLVMValueRef *inv);
 
 /* Lowers n with its op's function from ops.def. */
 bool cg_lower_node(Cg *cg, const Node *n);
