@@ -1162,13 +1162,24 @@ static void a_block_stats(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows)
 /* pack_a's row `row` (block row lr) with a_row_parts: columns [pc, pc+kc)
  * of the logical row, made of parts of u = K/P elements.  When the K
  * blocks start at multiples of u (KC % u == 0), one copy of u floats per
- * part; otherwise element by element. */
+ * part; when each lies within one part (u % KC == 0), one copy of kc
+ * floats; otherwise element by element (kc_for_parts avoids it). */
 static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef lr, LLVMValueRef pcv, int64_t kc)
 {
 	const KGemm *g = P->g;
 	int64_t parts = g->a_row_parts, u = g->K / parts;
 	LLVMValueRef dst = cg_gep_f32(cg, P->abuf, cg_mul_i64(cg, lr, a_copy_stride(&P->t)));
 	LLVMValueRef first = cg_mul_i64(cg, row, parts); /* index of the row's part 0 */
+	if (u % P->t.kc == 0) {
+		LLVMValueRef ip = cg_add_i64(cg, first, LLVMBuildSDiv(cg->b, pcv, cg_i64(cg, u), ""));
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
+		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
+		LLVMSetAlignment(ri, 4);
+		LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs),
+		                              LLVMBuildSRem(cg->b, pcv, cg_i64(cg, u), ""));
+		copy_a_run(cg, P, dst, cg_gep_f32(cg, g->a, src), lr, pcv, kc);
+		return;
+	}
 	if (P->t.kc % u == 0 && kc % u == 0) {
 		CgLoop lj;
 		cg_for(cg, &lj, 0, kc / u);
@@ -1434,11 +1445,31 @@ static bool b_rows_alias(const KGemm *g, const Tiles *t)
 	return (g->b_rs * 4) % 2048 == 0 && g->K > 16 && g->M > 2 * t->mr;
 }
 
+/* KC for a product whose A rows are parts of u floats (KGemm.a_row_parts):
+ * pack_a_parts copies a K block a run at a time when the block is whole
+ * parts (KC % u == 0) or lies within one (u % KC == 0), else element by
+ * element, so kc moves to the largest such size below it (a multiple of u,
+ * or a divisor of u of at least 16).  The blocking does not change the
+ * bits: each C element is the same fmuladds over k in order for any KC. */
+static int64_t kc_for_parts(int64_t kc, int64_t u)
+{
+	if (kc % u == 0 || u % kc == 0)
+		return kc;
+	if (u < kc)
+		return kc / u * u;
+	for (int64_t d = kc; d >= 16; d--)
+		if (u % d == 0)
+			return d;
+	return kc;
+}
+
 static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 {
 	memset(P, 0, sizeof *P);
 	P->g = g;
 	P->t = tiles_for(cg, g->M, g->K);
+	if (g->a_rows && g->a_row_parts > 1) /* before B is packed in blocks of KC rows */
+		P->t.kc = kc_for_parts(P->t.kc, g->K / g->a_row_parts);
 	P->nr = (int64_t)P->t.nv * P->t.w;
 	P->level = cg->isa.level;
 	P->pnr = P->nr;
