@@ -326,7 +326,7 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
 	                              "(valid: freeze-inputs, bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, "
 	                              "fuse-attention, fuse-relattention, fuse-transpose, fuse-dwconv, fuse-patchify, "
-	                              "fuse-conv-act, fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-elementwise, dce, memplan)\n"));
+	                              "fuse-conv-act, fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-elementwise, dce, memplan)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
 	assert_int_equal(n, 22);
@@ -364,7 +364,7 @@ static void test_pipeline_disable_pass(void **state)
 	assert_true(diag_contains(&D, "required pass 'dce' for --disable-pass (the passes that may be left "
 	                              "out: fuse-layernorm, fuse-gelu, fuse-attention, fuse-relattention, "
 	                              "fuse-transpose, fuse-dwconv, fuse-patchify, fuse-conv-act, fuse-remap, fuse-gemm, "
-	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-elementwise)\n"));
+	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-elementwise)\n"));
 	const char *unknown[] = {"fuse-everything"};
 	o.disabled = unknown;
 	assert_false(pass_pipeline(G, &o, &D));
