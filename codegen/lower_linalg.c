@@ -322,9 +322,11 @@ static bool pro_norm(Cg *cg, const Node *n, int64_t K, int64_t u, CgLnRows *a)
 	return true;
 }
 
-static void pro_stats(Cg *cg, void *arg, LLVMValueRef i, LLVMValueRef *mean, LLVMValueRef *inv)
+static void pro_stats(Cg *cg, void *arg, LLVMValueRef i, LLVMValueRef row, LLVMValueRef *mean, LLVMValueRef *inv)
 {
-	cg_layernorm_stats(cg, arg, i, mean, inv);
+	CgLnRows a = *(const CgLnRows *)arg;
+	a.xrow = row;
+	cg_layernorm_stats(cg, &a, i, mean, inv);
 }
 
 /* The loop nest of a product whose A rows are normalised (the row

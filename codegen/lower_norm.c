@@ -186,6 +186,10 @@ static LLVMValueRef ln_load(CgVec *v, const RowLn *r, LLVMValueRef li)
 {
 	Cg *cg = v->cg;
 	const CgLnRows *a = r->a;
+	if (a->xrow) { /* the row's contiguous copy (cg_layernorm_stats) */
+		v->idx = LLVMBuildNSWSub(cg->b, li, r->off, "");
+		return cg_vload_f32(v, a->xrow, 0);
+	}
 	if (!r->lanes) {
 		v->idx = ln_src(cg, a, li);
 		return cg_vload(v, a->x, 0);
@@ -259,7 +263,8 @@ void cg_layernorm_stats(Cg *cg, const CgLnRows *a, LLVMValueRef row, LLVMValueRe
 {
 	CgVec v;
 	cg_vinit(cg, &v, gval(cg->g, a->x)->dtype);
-	RowLn r = {.a = a, .lanes = ln_lanes(a, &v), .off = cg_mul_i64(cg, row, a->inner)};
+	RowLn r = {.a = a, .lanes = !a->xrow && ln_lanes(a, &v),
+	           .off = a->xrow ? cg_i64(cg, 0) : cg_mul_i64(cg, row, a->inner)};
 	ln_stats(cg, &v, &r, mean, inv);
 }
 
