@@ -83,8 +83,18 @@ typedef struct CgLnRows {
 	 * e % row_len]; 0: x is read at e */
 	ValueId rows;
 	int64_t row_len;
+	/* cg_layernorm_stats only: when set (an f32 pointer), the row's inner
+	 * elements are read at xrow[0..inner) instead of through x */
+	LLVMValueRef xrow;
 } CgLnRows;
 void cg_layernorm_rows(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1);
+/* The statistics of row `row` (i64) of a's rows alone, as
+ * cg_layernorm_rows computes them: *mean and *inv (scalars of x's compute
+ * type), for a GEMM that normalises its A rows as it copies them
+ * (MatMulEpi a_norm_scale, lower_linalg.c).  Reads through cg->buf, or,
+ * with a->xrow, the row's copy there (f32; row unused): the same loads in
+ * the same order, without the row index's address arithmetic per step. */
+void cg_layernorm_stats(Cg *cg, const CgLnRows *a, LLVMValueRef row, LLVMValueRef *mean, LLVMValueRef *inv);
 
 /* Lowers n with its op's function from ops.def. */
 bool cg_lower_node(Cg *cg, const Node *n);

@@ -306,12 +306,65 @@ static void epilogue_loop(Cg *cg, const Node *n)
 	cg_for_end(cg, &l);
 }
 
+/* MatMulEpi's row prologue (a_norm_scale, ops.def): the LayerNorm of the
+ * logical A's rows of K, read through the row index (rows of u = K/P), into
+ * *a; false when it has none. */
+static bool pro_norm(Cg *cg, const Node *n, int64_t K, int64_t u, CgLnRows *a)
+{
+	if (n->nin < 8 || n->in[7] == IR_NONE)
+		return false;
+	*a = (CgLnRows){
+		.x = n->in[0], .scale = n->in[7], .bias = n->nin > 8 ? n->in[8] : IR_NONE, .y = IR_NONE,
+		.mean = IR_NONE, .inv_std = IR_NONE, .inner = K, .eps = attr_float(n, "a_norm_epsilon", 1e-5f),
+		.rows = n->in[4], .row_len = u,
+	};
+	(void)cg;
+	return true;
+}
+
+static void pro_stats(Cg *cg, void *arg, LLVMValueRef i, LLVMValueRef row, LLVMValueRef *mean, LLVMValueRef *inv)
+{
+	CgLnRows a = *(const CgLnRows *)arg;
+	a.xrow = row;
+	cg_layernorm_stats(cg, &a, i, mean, inv);
+}
+
+/* The loop nest of a product whose A rows are normalised (the row
+ * prologue): emit_gemm's i-k-j order, each element of A normalised as it
+ * is read, with LayerNormalization's arithmetic (lower_norm.c). */
+static void emit_gemm_norm(Cg *cg, const Mat *a, const Mat *b, const Mat *y, int64_t M, int64_t N, int64_t K,
+                           const CgLnRows *ln)
+{
+	CgLoop li, lj, lk;
+	cg_for(cg, &li, 0, M);
+	LLVMValueRef mean, inv;
+	cg_layernorm_stats(cg, ln, li.iv, &mean, &inv);
+	cg_for(cg, &lj, 0, N);
+	cg_store_as(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), cg_f32(cg, 0), DT_F32);
+	cg_for_end(cg, &lj);
+	cg_for(cg, &lk, 0, K);
+	LLVMValueRef av = cg_load_as(cg, a->v, mat_idx(cg, a, li.iv, lk.iv), DT_F32);
+	av = LLVMBuildFMul(cg->b, LLVMBuildFMul(cg->b, LLVMBuildFSub(cg->b, av, mean, ""), inv, ""),
+	                   cg_load_as(cg, ln->scale, lk.iv, DT_F32), "");
+	if (ln->bias != IR_NONE)
+		av = LLVMBuildFAdd(cg->b, av, cg_load_as(cg, ln->bias, lk.iv, DT_F32), "");
+	cg_for(cg, &lj, 0, N);
+	LLVMValueRef yi = mat_idx(cg, y, li.iv, lj.iv);
+	LLVMValueRef bv = cg_load_as(cg, b->v, mat_idx(cg, b, lk.iv, lj.iv), DT_F32);
+	cg_store_as(cg, y->v, yi, add(cg, DT_F32, cg_load_as(cg, y->v, yi, DT_F32), mul(cg, DT_F32, av, bv)), DT_F32);
+	cg_for_end(cg, &lj);
+	cg_for_end(cg, &lk);
+	cg_for_end(cg, &li);
+}
+
 /* MatMulEpi with rows (ops.def): Y [R rows of N] = epilogue(A' . B), row r
  * of A' being row rows[r] of A viewed as [numel(A)/K, K] (with row_parts
  * P: the P rows rows[r*P + j] of A viewed in rows of K/P); B [K, N]
  * constant (infer_matmul_epi checked the shapes and the index).  On the
  * GEMM kernel the index is KGemm.a_rows; otherwise the loop nest reads A
- * through it (Mat.rows) and the epilogue runs as a loop over Y. */
+ * through it (Mat.rows) and the epilogue runs as a loop over Y.  With the
+ * row prologue (a_norm_scale) A' is normalised per row: on the kernel as
+ * it copies A's blocks (KGemm.a_stats), otherwise in the loop nest. */
 static bool lower_matmul_rows(Cg *cg, const Node *n)
 {
 	Value *B = gval(cg->g, n->in[1]), *Y = gval(cg->g, n->out[0]), *rows = gval(cg->g, n->in[4]);
@@ -333,14 +386,24 @@ static bool lower_matmul_rows(Cg *cg, const Node *n)
 			k.b_const = (const float *)B->data;
 		else
 			k.b = cg_ptr(cg, n->in[1]);
-		CgLnRows ln;
+		CgLnRows ln, pro;
 		epi_kgemm(cg, n, N, &k, &ln);
+		if (pro_norm(cg, n, K, u, &pro)) {
+			k.a_stats = pro_stats;
+			k.a_stats_arg = &pro;
+			k.a_scale = cg_ptr(cg, pro.scale);
+			k.a_shift = pro.bias != IR_NONE ? cg_ptr(cg, pro.bias) : NULL;
+		}
 		return kern_gemm(cg, &k);
 	}
 	Mat a = {n->in[0], cg_i64(cg, 0), u, 1, cg_ptr(cg, n->in[4]), P, u};
 	Mat b = {n->in[1], cg_i64(cg, 0), N, 1, NULL};
 	Mat y = {n->out[0], cg_i64(cg, 0), N, 1, NULL};
-	emit_gemm(cg, DT_F32, &a, &b, &y, R, N, K, NULL);
+	CgLnRows pro;
+	if (pro_norm(cg, n, K, u, &pro))
+		emit_gemm_norm(cg, &a, &b, &y, R, N, K, &pro);
+	else
+		emit_gemm(cg, DT_F32, &a, &b, &y, R, N, K, NULL);
 	epilogue_loop(cg, n);
 	norm_loop(cg, n);
 	return true;

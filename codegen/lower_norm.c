@@ -186,6 +186,10 @@ static LLVMValueRef ln_load(CgVec *v, const RowLn *r, LLVMValueRef li)
 {
 	Cg *cg = v->cg;
 	const CgLnRows *a = r->a;
+	if (a->xrow) { /* the row's contiguous copy (cg_layernorm_stats) */
+		v->idx = LLVMBuildNSWSub(cg->b, li, r->off, "");
+		return cg_vload_f32(v, a->xrow, 0);
+	}
 	if (!r->lanes) {
 		v->idx = ln_src(cg, a, li);
 		return cg_vload(v, a->x, 0);
@@ -227,38 +231,60 @@ static void ln_step(CgVec *v, void *ctx)
 	v->idx = j;
 }
 
+/* Whether the loads through a's row index go lane by lane (see ln_load):
+ * a step (w lanes from a multiple of w) stays in one gathered row when a
+ * normalized row lies in one (u % inner == 0, tail included) or is whole
+ * gathered rows of whole steps. */
+static bool ln_lanes(const CgLnRows *a, const CgVec *v)
+{
+	int64_t gu = a->row_len, inner = a->inner;
+	return gu > 0 && v->w > 1 && gu % inner != 0 && !(inner % gu == 0 && gu % v->w == 0);
+}
+
+/* Passes 0 and 1 over row r->off: the mean and inv (scalars). */
+static void ln_stats(Cg *cg, CgVec *v, RowLn *r, LLVMValueRef *mean, LLVMValueRef *inv)
+{
+	const CgLnRows *a = r->a;
+	int u = 4;
+	LLVMValueRef inv_n = cg_const(cg, v->ad, 1.0 / (double)a->inner);
+	LLVMValueRef sums[2];
+	for (r->pass = 0; r->pass < 2; r->pass++) {
+		cg_vacc_init(v, r->acc, u, 0);
+		cg_vrow(v, cg_i64(cg, 0), a->inner, u, ln_step, r);
+		sums[r->pass] = fmul(cg, cg_vacc_reduce(v, r->acc, u, CG_COMB_ADD), inv_n);
+		if (r->pass == 0)
+			r->mean = cg_vsplat(v, sums[0]);
+	}
+	*mean = sums[0];
+	*inv = fdiv(cg, cg_const(cg, v->ad, 1.0), cg_math_sqrt(cg, fadd(cg, sums[1], cg_const(cg, v->ad, a->eps))));
+}
+
+void cg_layernorm_stats(Cg *cg, const CgLnRows *a, LLVMValueRef row, LLVMValueRef *mean, LLVMValueRef *inv)
+{
+	CgVec v;
+	cg_vinit(cg, &v, gval(cg->g, a->x)->dtype);
+	RowLn r = {.a = a, .lanes = !a->xrow && ln_lanes(a, &v),
+	           .off = a->xrow ? cg_i64(cg, 0) : cg_mul_i64(cg, row, a->inner)};
+	ln_stats(cg, &v, &r, mean, inv);
+}
+
 void cg_layernorm_rows(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)
 {
 	const CgLnRows *a = arg;
-	int64_t inner = a->inner;
 	CgVec v;
 	cg_vinit(cg, &v, gval(cg->g, a->x)->dtype);
-	/* through rows of u elements: a step (w lanes from a multiple of w)
-	 * stays in one gathered row when a normalized row lies in one (u % inner
-	 * == 0, tail included) or is whole gathered rows of whole steps */
-	int64_t gu = a->row_len;
-	RowLn r = {.a = a, .lanes = gu > 0 && v.w > 1 && gu % inner != 0 && !(inner % gu == 0 && gu % v.w == 0)};
-	int u = 4;
-	LLVMValueRef inv_n = cg_const(cg, v.ad, 1.0 / (double)inner);
+	RowLn r = {.a = a, .lanes = ln_lanes(a, &v)};
 	CgLoop lo;
 	cg_for_v(cg, &lo, r0, r1);
-	r.off = cg_mul_i64(cg, lo.iv, inner);
-	LLVMValueRef sums[2];
-	for (r.pass = 0; r.pass < 2; r.pass++) {
-		cg_vacc_init(&v, r.acc, u, 0);
-		cg_vrow(&v, cg_i64(cg, 0), inner, u, ln_step, &r);
-		sums[r.pass] = fmul(cg, cg_vacc_reduce(&v, r.acc, u, CG_COMB_ADD), inv_n);
-		if (r.pass == 0)
-			r.mean = cg_vsplat(&v, sums[0]);
-	}
-	LLVMValueRef inv = fdiv(cg, cg_const(cg, v.ad, 1.0),
-	                        cg_math_sqrt(cg, fadd(cg, sums[1], cg_const(cg, v.ad, a->eps))));
+	r.off = cg_mul_i64(cg, lo.iv, a->inner);
+	LLVMValueRef mean, inv;
+	ln_stats(cg, &v, &r, &mean, &inv);
 	if (a->mean != IR_NONE)
-		cg_store_as(cg, a->mean, lo.iv, sums[0], v.ad);
+		cg_store_as(cg, a->mean, lo.iv, mean, v.ad);
 	if (a->inv_std != IR_NONE)
 		cg_store_as(cg, a->inv_std, lo.iv, inv, v.ad);
 	r.inv = cg_vsplat(&v, inv);
-	cg_vrow(&v, cg_i64(cg, 0), inner, 1, ln_step, &r);
+	cg_vrow(&v, cg_i64(cg, 0), a->inner, 1, ln_step, &r);
 	cg_for_end(cg, &lo);
 }
 

@@ -84,6 +84,20 @@ LLVMValueRef cg_vload(CgVec *v, ValueId val, double fill)
 	return masked(v, "llvm.masked.load", a, 4);
 }
 
+LLVMValueRef cg_vload_f32(CgVec *v, LLVMValueRef base, double fill)
+{
+	Cg *cg = v->cg;
+	assert(v->ad == DT_F32);
+	LLVMValueRef p = cg_gep_f32(cg, base, v->idx);
+	if (v->w == 1 || !v->mask) {
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, v->t, p, "");
+		LLVMSetAlignment(x, 4);
+		return x;
+	}
+	LLVMValueRef a[4] = { p, cg_i32(cg, 4), v->mask, cg_vk(v, fill) };
+	return masked(v, "llvm.masked.load", a, 4);
+}
+
 void cg_vstore(CgVec *v, ValueId val, LLVMValueRef x)
 {
 	Cg *cg = v->cg;

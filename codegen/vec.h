@@ -58,6 +58,8 @@ void cg_vrow(CgVec *v, LLVMValueRef base, int64_t n, int u, CgVBody body, void *
 /* The step's lanes of val (at v->idx), converted to the lane dtype;
  * masked-off tail lanes hold fill.  For w > 1 val must be f32. */
 LLVMValueRef cg_vload(CgVec *v, ValueId val, double fill);
+/* cg_vload of f32 lanes at an f32 pointer instead of a value: base[idx..]. */
+LLVMValueRef cg_vload_f32(CgVec *v, LLVMValueRef base, double fill);
 /* Stores the step's lanes of x into val (converted to val's dtype). */
 void cg_vstore(CgVec *v, ValueId val, LLVMValueRef x);
 

@@ -13,6 +13,9 @@
  *           value ids, graph outputs
  * breaks:   nothing; the GatherRows is left dead (run dce)
  *
+ * A GEMM that alone reads the result then takes the GatherLayerNorm as its
+ * row index and row prologue (passes/fuse_gather_norm_gemm.c).
+ *
  * Pattern (f32):
  *     G = GatherRows(X, idx) {shape}   G read by the LayerNorm alone and
  *                                       not a graph output

@@ -332,11 +332,34 @@ static bool infer_epi_norm(InferCtx *c)
 	return true;
 }
 
+/* MatMulEpi's row prologue (inputs 7, 8): a LayerNorm of the logical A's
+ * rows of K, only with rows. */
+static bool infer_pro_norm(InferCtx *c)
+{
+	Value *sc = iin(c, 7), *bi = iin(c, 8);
+	if (!sc) {
+		if (bi)
+			return ifail(c, 8, "a_norm_bias without a_norm_scale");
+		return true;
+	}
+	if (!iin(c, 4))
+		return ifail(c, 7, "a_norm_scale without rows");
+	int64_t K = iin(c, 1)->shape.dims[0];
+	for (int k = 7; k < 9; k++) {
+		Value *v = iin(c, k);
+		if (v && (v->dtype != DT_F32 || v->shape.rank != 1 || v->shape.dims[0] != K))
+			return ifail(c, k, "must be f32 [%lld] (B's rows)", (long long)K);
+	}
+	return true;
+}
+
 static bool infer_matmul_epi_rows(InferCtx *c);
 
 bool infer_matmul_epi(InferCtx *c)
 {
-	return (iin(c, 4) ? infer_matmul_epi_rows(c) : infer_matmul(c)) && infer_epi_norm(c);
+	if (!iin(c, 4) && (iin(c, 7) || iin(c, 8)))
+		return ifail(c, iin(c, 7) ? 7 : 8, "a_norm_scale without rows");
+	return (iin(c, 4) ? infer_matmul_epi_rows(c) : infer_matmul(c)) && infer_epi_norm(c) && infer_pro_norm(c);
 }
 
 static bool infer_matmul_epi_rows(InferCtx *c)

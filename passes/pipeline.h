@@ -44,6 +44,7 @@ typedef struct PipelineOptions {
  * fuse-slice-gemm (pass_fuse_slice_gemm), fuse-gather-gemm
  * (pass_fuse_gather_gemm), prune-rows (pass_prune_rows), fuse-gemm-norm
  * (pass_fuse_gemm_norm), fuse-gather-norm (pass_fuse_gather_norm),
+ * fuse-gather-norm-gemm (pass_fuse_gather_norm_gemm),
  * fuse-elementwise (pass_fuse_elementwise), dce
  * (pass_dce), memplan (pass_memplan, into o->plan); the optional passes
  * (pass_optional) named in o->disabled, or all of them with o->no_fuse, are
@@ -118,6 +119,16 @@ bool pass_fuse_gemm_norm(Graph *g, Diag *d);
  * index (passes/fuse_gather_norm.c has the contract).  Returns false only
  * after a diagnostic. */
 bool pass_fuse_gather_norm(Graph *g, Diag *d);
+
+/* requires: shapes inferred; after fuse-gather-norm and the other GEMM
+ *           fusions
+ * keeps:    topological order, value ids, graph outputs
+ * A GatherLayerNorm read by a GEMM alone (MatMul, or MatMulEpi without
+ * rows) with a constant B becomes the GEMM's row index and row prologue
+ * (MatMulEpi rows + a_norm_scale): the gathered rows are normalised as the
+ * GEMM copies them (passes/fuse_gather_norm_gemm.c has the contract).
+ * Returns false only after a diagnostic. */
+bool pass_fuse_gather_norm_gemm(Graph *g, Diag *d);
 
 /* requires: shapes inferred; keeps: topological order, value ids.
  * The decomposed LayerNorm chain (opset < 17 export) becomes one

@@ -639,6 +639,8 @@ typedef struct Plan {
 	bool b_direct;      /* runtime B with unit column stride: used in place */
 	LLVMValueRef abuf;  /* stack block for copied A (MC rows of KC, row stride a_copy_stride) */
 	LLVMValueRef i0;    /* first row of the current A block (when packed) */
+	LLVMValueRef amean, ainv; /* stack [MC] f32: the A block's row statistics (KGemm.a_stats) */
+	LLVMValueRef arow;        /* stack [K] f32: one logical row of A gathered for them, or NULL */
 	bool rows_in_task;  /* g->rows_fn runs in the task, per block of MC rows */
 } Plan;
 
@@ -1123,16 +1125,93 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 	}
 }
 
+/* n floats from src to dst (f32 pointers), normalised when the product
+ * has a row prologue (KGemm.a_stats): dst[c] = ((src[c] - mean) * inv) *
+ * a_scale[k0 + c] + a_shift[k0 + c] with the statistics of block row lr,
+ * in vectors of W lanes (the last one masked); else a plain copy. */
+static void copy_a_run(Cg *cg, const Plan *P, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef lr,
+                       LLVMValueRef k0, int64_t n)
+{
+	const KGemm *g = P->g;
+	if (!g->a_stats) {
+		cg_memcpy(cg, dst, src, n * 4);
+		return;
+	}
+	int w = P->t.w;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMValueRef pm = cg_gep_f32(cg, P->amean, lr), pi = cg_gep_f32(cg, P->ainv, lr);
+	LLVMValueRef vm = splat(cg, vt, LLVMBuildLoad2(cg->b, cg->t_f32, pm, ""));
+	LLVMValueRef vi = splat(cg, vt, LLVMBuildLoad2(cg->b, cg->t_f32, pi, ""));
+	for (int part = 0; part < 2; part++) {
+		CgLoop l;
+		int valid;
+		LLVMValueRef c = kern_vec_part(cg, part, n / w, n % w, w, &l, &valid);
+		if (!c)
+			continue;
+		LLVMValueRef k = cg_add_i64(cg, k0, c);
+		LLVMValueRef x = vload(cg, vt, w, cg_gep_f32(cg, src, c), valid);
+		LLVMValueRef y = LLVMBuildFMul(cg->b, LLVMBuildFSub(cg->b, x, vm, ""), vi, "");
+		y = LLVMBuildFMul(cg->b, y, vload(cg, vt, w, cg_gep_f32(cg, g->a_scale, k), valid), "");
+		if (g->a_shift)
+			y = LLVMBuildFAdd(cg->b, y, vload(cg, vt, w, cg_gep_f32(cg, g->a_shift, k), valid), "");
+		vstore(cg, vt, w, cg_gep_f32(cg, dst, c), y, valid);
+		kern_vec_part_end(cg, part, &l);
+	}
+}
+
+/* Rows of A up to this long are gathered into P->arow for their
+ * statistics (KGemm.a_stats). */
+#define A_ROW_MAX 16384
+
+/* The statistics of rows [i0, i0+rows) into P->amean/ainv (KGemm.a_stats):
+ * each logical row gathered into P->arow (one copy per part: no index
+ * arithmetic per vector step), then a_stats over the copy. */
+static void a_block_stats(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows)
+{
+	const KGemm *g = P->g;
+	int64_t parts = g->a_row_parts > 1 ? g->a_row_parts : 1, u = g->K / parts;
+	CgLoop lr;
+	cg_for(cg, &lr, 0, rows);
+	LLVMValueRef i = cg_add_i64(cg, i0, lr.iv);
+	if (P->arow) {
+		CgLoop lj;
+		cg_for(cg, &lj, 0, parts);
+		LLVMValueRef ip = cg_add_i64(cg, cg_mul_i64(cg, i, parts), lj.iv);
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
+		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
+		LLVMSetAlignment(ri, 4);
+		LLVMValueRef src = cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs);
+		cg_memcpy(cg, cg_gep_f32(cg, P->arow, cg_mul_i64(cg, lj.iv, u)), cg_gep_f32(cg, g->a, src), u * 4);
+		cg_for_end(cg, &lj);
+	}
+	LLVMValueRef mean, inv;
+	g->a_stats(cg, g->a_stats_arg, i, P->arow, &mean, &inv);
+	LLVMSetAlignment(LLVMBuildStore(cg->b, mean, cg_gep_f32(cg, P->amean, lr.iv)), 4);
+	LLVMSetAlignment(LLVMBuildStore(cg->b, inv, cg_gep_f32(cg, P->ainv, lr.iv)), 4);
+	cg_for_end(cg, &lr);
+}
+
 /* pack_a's row `row` (block row lr) with a_row_parts: columns [pc, pc+kc)
  * of the logical row, made of parts of u = K/P elements.  When the K
  * blocks start at multiples of u (KC % u == 0), one copy of u floats per
- * part; otherwise element by element. */
+ * part; when each lies within one part (u % KC == 0), one copy of kc
+ * floats; otherwise element by element (kc_for_parts avoids it). */
 static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef lr, LLVMValueRef pcv, int64_t kc)
 {
 	const KGemm *g = P->g;
 	int64_t parts = g->a_row_parts, u = g->K / parts;
 	LLVMValueRef dst = cg_gep_f32(cg, P->abuf, cg_mul_i64(cg, lr, a_copy_stride(&P->t)));
 	LLVMValueRef first = cg_mul_i64(cg, row, parts); /* index of the row's part 0 */
+	if (u % P->t.kc == 0) {
+		LLVMValueRef ip = cg_add_i64(cg, first, LLVMBuildSDiv(cg->b, pcv, cg_i64(cg, u), ""));
+		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
+		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
+		LLVMSetAlignment(ri, 4);
+		LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs),
+		                              LLVMBuildSRem(cg->b, pcv, cg_i64(cg, u), ""));
+		copy_a_run(cg, P, dst, cg_gep_f32(cg, g->a, src), lr, pcv, kc);
+		return;
+	}
 	if (P->t.kc % u == 0 && kc % u == 0) {
 		CgLoop lj;
 		cg_for(cg, &lj, 0, kc / u);
@@ -1142,7 +1221,8 @@ static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef l
 		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
 		LLVMSetAlignment(ri, 4);
 		LLVMValueRef src = cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs);
-		cg_memcpy(cg, cg_gep_f32(cg, dst, cg_mul_i64(cg, lj.iv, u)), cg_gep_f32(cg, g->a, src), u * 4);
+		copy_a_run(cg, P, cg_gep_f32(cg, dst, cg_mul_i64(cg, lj.iv, u)), cg_gep_f32(cg, g->a, src), lr,
+		           cg_add_i64(cg, pcv, cg_mul_i64(cg, lj.iv, u)), u);
 		cg_for_end(cg, &lj);
 		return;
 	}
@@ -1157,6 +1237,14 @@ static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef l
 	                              LLVMBuildSRem(cg->b, k, cg_i64(cg, u), ""));
 	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->a, src), "");
 	LLVMSetAlignment(x, 4);
+	if (g->a_stats) { /* the prologue, as copy_a_run's (scalar) */
+		LLVMValueRef mean = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, P->amean, lr), "");
+		LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, P->ainv, lr), "");
+		x = LLVMBuildFMul(cg->b, LLVMBuildFMul(cg->b, LLVMBuildFSub(cg->b, x, mean, ""), inv, ""),
+		                  LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->a_scale, k), ""), "");
+		if (g->a_shift)
+			x = LLVMBuildFAdd(cg->b, x, LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->a_shift, k), ""), "");
+	}
 	LLVMSetAlignment(LLVMBuildStore(cg->b, x, cg_gep_f32(cg, dst, lk.iv)), 4);
 	cg_for_end(cg, &lk);
 }
@@ -1184,7 +1272,7 @@ static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMVal
 	}
 	LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, row, g->a_rs), pcv);
 	LLVMValueRef dst = cg_mul_i64(cg, lr.iv, a_copy_stride(&P->t));
-	cg_memcpy(cg, cg_gep_f32(cg, P->abuf, dst), cg_gep_f32(cg, g->a, src), kc * 4);
+	copy_a_run(cg, P, cg_gep_f32(cg, P->abuf, dst), cg_gep_f32(cg, g->a, src), lr.iv, pcv, kc);
 	cg_for_end(cg, &lr);
 }
 
@@ -1223,6 +1311,8 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRe
  * reloads C from L3 once per K block. */
 static void nc_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef p0, LLVMValueRef p1)
 {
+	if (P->g->a_stats)
+		a_block_stats(cg, P, i0, rows);
 	int64_t ncp = (384 * 1024) / (rows * P->nr * 4);
 	if (ncp < 1)
 		ncp = 1;
@@ -1279,15 +1369,20 @@ static Split split_for(const KGemm *g, const Plan *P)
 }
 
 /* Emits `void task(ptr ctx, i64 begin, i64 end)`; ctx holds the base
- * pointers {a, b, c, bias, res, a_rows}, b being the packed weights when B
- * is constant. */
+ * pointers {a, b, c, bias, res, a_rows, a_scale, a_shift}, b being the
+ * packed weights when B is constant, then the node's operands ops[0..nops)
+ * (for a row epilogue or prologue: cg->buf points at them in the task). */
+#define GEMM_NPTRS 8
 static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S, const ValueId *ops, int nops)
 {
 	KFn kf;
-	LLVMValueRef base[6 + 64];
+	LLVMValueRef base[GEMM_NPTRS + 64];
 	assert(nops <= 64);
-	LLVMValueRef fn = kern_task_begin(cg, &kf, "gemm_task", 6 + nops, base);
+	LLVMValueRef fn = kern_task_begin(cg, &kf, "gemm_task", GEMM_NPTRS + nops, base);
 	plan_buffers(cg, P);
+	LLVMValueRef saved[64];
+	for (int i = 0; i < nops; i++)
+		saved[i] = cg->buf[ops[i]], cg->buf[ops[i]] = base[GEMM_NPTRS + i];
 
 	/* Tasks [begin, end) are walked by (batch, row block) r, each with the
 	 * union of its column groups in the range as one panel range: a run of
@@ -1330,6 +1425,8 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S, 
 	g.bias = g0->bias ? base[3] : NULL;
 	g.res = g0->res ? cg_gep_f32(cg, base[4], off[3]) : NULL;
 	g.a_rows = g0->a_rows ? base[5] : NULL;
+	g.a_scale = g0->a_scale ? base[6] : NULL;
+	g.a_shift = g0->a_shift ? base[7] : NULL;
 	P->g = &g;
 	LLVMValueRef p0 = cg_mul_i64(cg, g_lo, S->group);
 	LLVMValueRef p1 = cg_mul_i64(cg, cg_add_i64(cg, g_hi, cg_i64(cg, 1)), S->group);
@@ -1350,20 +1447,18 @@ static LLVMValueRef emit_task(Cg *cg, const KGemm *g0, Plan *P, const Split *S, 
 	if (P->rows_in_task) {
 		/* rows [i0, i0 + mc) (the last block: to M) are final: the row
 		 * epilogue, through the task's copies of the node's operands */
-		LLVMValueRef saved[64], i1 = cg_add_i64(cg, i0, cg_i64(cg, mc));
+		LLVMValueRef i1 = cg_add_i64(cg, i0, cg_i64(cg, mc));
 		i1 = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, i1, cg_i64(cg, g.M), ""), cg_i64(cg, g.M), i1, "");
-		for (int i = 0; i < nops; i++)
-			saved[i] = cg->buf[ops[i]], cg->buf[ops[i]] = base[6 + i];
 		LLVMValueRef par = cg->par;
 		cg->par = NULL;
 		g0->rows_fn(cg, g0->rows_arg, i0, i1);
 		cg->par = par;
-		for (int i = 0; i < nops; i++)
-			cg->buf[ops[i]] = saved[i];
 	}
 	cg_for_end(cg, &lr);
 	P->g = g0;
 	P->bpack = bpack;
+	for (int i = nops - 1; i >= 0; i--) /* reverse: an operand read twice gets its own pointer back */
+		cg->buf[ops[i]] = saved[i];
 
 	kern_fn_end(cg, &kf);
 	return fn;
@@ -1382,11 +1477,31 @@ static bool b_rows_alias(const KGemm *g, const Tiles *t)
 	return (g->b_rs * 4) % 2048 == 0 && g->K > 16 && g->M > 2 * t->mr;
 }
 
+/* KC for a product whose A rows are parts of u floats (KGemm.a_row_parts):
+ * pack_a_parts copies a K block a run at a time when the block is whole
+ * parts (KC % u == 0) or lies within one (u % KC == 0), else element by
+ * element, so kc moves to the largest such size below it (a multiple of u,
+ * or a divisor of u of at least 16).  The blocking does not change the
+ * bits: each C element is the same fmuladds over k in order for any KC. */
+static int64_t kc_for_parts(int64_t kc, int64_t u)
+{
+	if (kc % u == 0 || u % kc == 0)
+		return kc;
+	if (u < kc)
+		return kc / u * u;
+	for (int64_t d = kc; d >= 16; d--)
+		if (u % d == 0)
+			return d;
+	return kc;
+}
+
 static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 {
 	memset(P, 0, sizeof *P);
 	P->g = g;
 	P->t = tiles_for(cg, g);
+	if (g->a_rows && g->a_row_parts > 1) /* before B is packed in blocks of KC rows */
+		P->t.kc = kc_for_parts(P->t.kc, g->K / g->a_row_parts);
 	P->nr = (int64_t)P->t.nv * P->t.w;
 	P->level = cg->isa.level;
 	P->pnr = P->nr;
@@ -1405,6 +1520,7 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P)
 		P->abuf = LLVMConstNull(cg->t_ptr);
 	/* A row index: A's rows are gathered into the copied block, which is
 	 * kept within 64 KiB of stack (MC rows of KC + 16 floats) */
+	assert(!g->a_stats || (g->a_rows && g->a_scale));
 	if (g->a_rows) {
 		assert(g->a_cs == 1 && g->nbatch_dims == 0);
 		P->abuf = LLVMConstNull(cg->t_ptr);
@@ -1457,11 +1573,20 @@ static void plan_buffers(Cg *cg, Plan *P)
 		P->abuf = cg_alloca(cg, at, "apack");
 		LLVMSetAlignment(P->abuf, 64);
 	}
+	if (P->g->a_stats) {
+		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)P->t.mc);
+		P->amean = cg_alloca(cg, at, "amean");
+		P->ainv = cg_alloca(cg, at, "ainv");
+		if (P->g->K <= A_ROW_MAX) {
+			P->arow = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)P->g->K), "arow");
+			LLVMSetAlignment(P->arow, 64);
+		}
+	}
 }
 
 bool kern_gemm_here(Cg *cg, const KGemm *g)
 {
-	assert(g->nbatch_dims == 0 && !g->rows_fn);
+	assert(g->nbatch_dims == 0 && !g->rows_fn && !g->a_stats);
 	Plan P;
 	plan_init(cg, g, &P);
 	plan_buffers(cg, &P);
@@ -1486,7 +1611,7 @@ bool kern_gemm_here(Cg *cg, const KGemm *g)
 static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S, const ValueId *ops,
                                 int nops)
 {
-	if (g->b_elem || P->rows_in_task)
+	if (g->b_elem || P->rows_in_task || g->a_stats)
 		return emit_task(cg, g, P, S, ops, nops);
 	TKey k;
 	memset(&k, 0, sizeof k);
@@ -1533,21 +1658,22 @@ bool kern_gemm(Cg *cg, const KGemm *g)
 	Plan P;
 	plan_init(cg, g, &P);
 	Split S = split_for(g, &P);
-	/* an in-task row epilogue reads the node's operands through the
-	 * context, after the product's six pointers */
+	/* an in-task row epilogue or a row prologue reads the node's operands
+	 * through the context, after the product's pointers */
 	ValueId ops[64];
-	LLVMValueRef ptrs[6 + 64] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res, g->a_rows};
+	LLVMValueRef ptrs[GEMM_NPTRS + 64] = {g->a, g->b_const ? P.bpack : g->b, g->c, g->bias, g->res, g->a_rows,
+	                                      g->a_scale, g->a_shift};
 	int nops = 0;
-	if (P.rows_in_task)
+	if (P.rows_in_task || g->a_stats)
 		for (int i = 0; i < cg->node->nin + cg->node->nout; i++) {
 			ValueId v = i < cg->node->nin ? cg->node->in[i] : cg->node->out[i - cg->node->nin];
 			if (v == IR_NONE)
 				continue;
 			assert(nops < 64);
-			ops[nops] = v, ptrs[6 + nops++] = cg->buf[v];
+			ops[nops] = v, ptrs[GEMM_NPTRS + nops++] = cg->buf[v];
 		}
 	LLVMValueRef task = cached_task(cg, g, &P, &S, ops, nops);
-	kern_parallel_ptrs(cg, task, ptrs, 6 + nops, S.ntasks);
+	kern_parallel_ptrs(cg, task, ptrs, GEMM_NPTRS + nops, S.ntasks);
 	if (g->rows_fn && !P.rows_in_task)
 		kern_rows(cg, g->rows_n, g->rows_work, g->rows_fn, g->rows_arg);
 	return true;

@@ -68,6 +68,22 @@ typedef struct KGemm {
 	 * at a[a_rows[i*P + k/u]*a_rs + k%u] (MatMulEpi's row_parts: a patch
 	 * gather).  0 or 1: whole rows. */
 	int64_t a_row_parts;
+	/* With a_rows, a row prologue (or NULL): the product reads A's logical
+	 * rows normalised (MatMulEpi's a_norm_scale: the LayerNorm of gathered
+	 * rows, whose normalised copy is never stored).  a_stats(cg,
+	 * a_stats_arg, i, row, &mean, &inv) emits the f32 statistics of logical
+	 * row i (i64): row is an f32 pointer to a contiguous copy of its K
+	 * elements the kernel gathered (through a_rows, on the stack), or NULL
+	 * when K is too long for that (over 16384), then the callback reads
+	 * through cg->buf of cg->node's operands as a KRowsFn does; element
+	 * (i,k) is then read as ((A'[i,k] - mean_i) * inv_i) *
+	 * a_scale[k] + a_shift[k] (a_scale, a_shift: f32 [K]; a_shift NULL:
+	 * none), one rounding per step, computed as A's block is copied
+	 * (gemm.c pack_a).  The statistics of a task's block of rows are
+	 * computed once, before its K blocks, and kept on the stack. */
+	void (*a_stats)(Cg *cg, void *arg, LLVMValueRef i, LLVMValueRef row, LLVMValueRef *mean, LLVMValueRef *inv);
+	void *a_stats_arg;
+	LLVMValueRef a_scale, a_shift;
 	/* Batch: the product is repeated over bdims[0..nbatch_dims) with the
 	 * element strides *_bs[d] added to A, B, C and res (a constant B must
 	 * not be batched: b_bs all 0). */

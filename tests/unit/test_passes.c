@@ -326,10 +326,10 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
 	                              "(valid: freeze-inputs, bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, "
 	                              "fuse-attention, fuse-relattention, fuse-transpose, fuse-dwconv, fuse-patchify, "
-	                              "fuse-conv-act, fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-elementwise, dce, memplan)\n"));
+	                              "fuse-conv-act, fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-elementwise, dce, memplan)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
-	assert_int_equal(n, 22);
+	assert_int_equal(n, 23);
 	assert_string_equal(names[0], "freeze-inputs");
 	assert_string_equal(names[2], "infer");
 	assert_string_equal(names[6], "fuse-attention");
@@ -345,9 +345,10 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_string_equal(names[16], "prune-rows");
 	assert_string_equal(names[17], "fuse-gemm-norm");
 	assert_string_equal(names[18], "fuse-gather-norm");
-	assert_string_equal(names[19], "fuse-elementwise");
-	assert_string_equal(names[20], "dce");
-	assert_string_equal(names[21], "memplan");
+	assert_string_equal(names[19], "fuse-gather-norm-gemm");
+	assert_string_equal(names[20], "fuse-elementwise");
+	assert_string_equal(names[21], "dce");
+	assert_string_equal(names[22], "memplan");
 	/* nothing ran */
 	assert_false(G->shapes_known);
 }
@@ -364,7 +365,7 @@ static void test_pipeline_disable_pass(void **state)
 	assert_true(diag_contains(&D, "required pass 'dce' for --disable-pass (the passes that may be left "
 	                              "out: fuse-layernorm, fuse-gelu, fuse-attention, fuse-relattention, "
 	                              "fuse-transpose, fuse-dwconv, fuse-patchify, fuse-conv-act, fuse-remap, fuse-gemm, "
-	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-elementwise)\n"));
+	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-elementwise)\n"));
 	const char *unknown[] = {"fuse-everything"};
 	o.disabled = unknown;
 	assert_false(pass_pipeline(G, &o, &D));
@@ -410,7 +411,7 @@ static void test_pipeline_time_passes(void **state)
 	assert_true(ok);
 	char *txt = read_all(path);
 	assert_non_null(txt);
-	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-conv-act", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "fuse-gemm-norm", "fuse-gather-norm", "fuse-elementwise", "dce", "memplan", "total"};
+	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-conv-act", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "fuse-gemm-norm", "fuse-gather-norm", "fuse-gather-norm-gemm", "fuse-elementwise", "dce", "memplan", "total"};
 	const char *at = txt;
 	for (int k = 0; k < 8; k++) {
 		const char *p = strstr(at, rows[k]);

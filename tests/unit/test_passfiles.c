@@ -35,7 +35,10 @@
  * fuse-gemm-norm moved into a GEMM; per model in the stage table), and
  * the rule that no LayerNorm over the last axis reads a single-use
  * GatherRows (column GRowsLN: such pairs before -> after, + the
- * GatherLayerNorms fuse-gather-norm made).
+ * GatherLayerNorms left: fuse-gather-norm made them, fuse-gather-norm-gemm
+ * took those a GEMM alone reads), and the rule that no GatherLayerNorm is
+ * read by a GEMM alone (column GLNGEMM: such pairs after, + the GEMMs with
+ * a row prologue; per model in the stage table).
  */
 #include "testutil.h"
 
@@ -325,6 +328,8 @@ static void count_ops(Graph *g, int *cnt)
 			if ((g->nodes[i].op == OP_MatMulEpi && g->nodes[i].nin > 5 && g->nodes[i].in[5] != IR_NONE) ||
 			    g->nodes[i].op == OP_GatherLayerNorm)
 				cnt[OP_LayerNormalization]++;
+			if (g->nodes[i].op == OP_MatMulEpi && g->nodes[i].nin > 7 && g->nodes[i].in[7] != IR_NONE)
+				cnt[OP_LayerNormalization]++; /* the row prologue */
 		}
 }
 
@@ -385,6 +390,42 @@ static int gather_norm_pairs(Graph *g)
 		NodeId p = norm_single_source(g, &g->nodes[i]);
 		c += p != IR_NONE && g->nodes[p].op == OP_GatherRows;
 	}
+	return c;
+}
+
+/* GatherLayerNorms whose output a GEMM alone reads as its A (MatMul, or
+ * MatMulEpi without rows, B a constant f32 [K, N]): what
+ * fuse-gather-norm-gemm leaves none of. */
+static int gather_norm_gemm_pairs(Graph *g)
+{
+	int c = 0;
+	for (int i = 0; i < g->nnodes; i++) {
+		const Node *n = &g->nodes[i];
+		if (n->dead || (n->op != OP_MatMul && n->op != OP_MatMulEpi) || n->nin < 2 ||
+		    (n->op == OP_MatMulEpi && n->nin > 4 && n->in[4] != IR_NONE))
+			continue;
+		const Value *b = gval(g, n->in[1]);
+		ValueId v = n->in[0];
+		NodeId p = gval(g, v)->producer;
+		if (b->kind != VK_CONST || b->dtype != DT_F32 || b->shape.rank != 2 || p == IR_NONE ||
+		    g->nodes[p].dead || g->nodes[p].op != OP_GatherLayerNorm || gval(g, v)->is_output)
+			continue;
+		int uses = 0;
+		for (int j = 0; j < g->nnodes; j++)
+			for (int q = 0; q < g->nodes[j].nin && !g->nodes[j].dead; q++)
+				uses += g->nodes[j].in[q] == v;
+		c += uses == 1;
+	}
+	return c;
+}
+
+/* GEMMs with a row prologue (MatMulEpi a_norm_scale). */
+static int gemm_prologues(Graph *g)
+{
+	int c = 0;
+	for (int i = 0; i < g->nnodes; i++)
+		c += !g->nodes[i].dead && g->nodes[i].op == OP_MatMulEpi && g->nodes[i].nin > 7 &&
+		     g->nodes[i].in[7] != IR_NONE;
 	return c;
 }
 
@@ -537,21 +578,21 @@ static void test_zoo_fused(void **state)
 	 * Gather), and the Transposes and Convs left. */
 	static const struct {
 		const char *model;
-		int gather_rows, transposes, convs, gemm_norms;
+		int gather_rows, transposes, convs, gemm_norms, gemm_prologues;
 	} stages[] = {
-		{"encoder_opset14", 2, 2, 0, 2},  /* of 8: the q/k/v Slice + Reshape of each in_proj are its GEMM blocks (fuse-slice-gemm); the [1,0,2] input Transposes stay */
-		{"pvt_opset13", 0, 0, 0, 7},      /* 3 patch embeddings + 3 spatial reductions, from tokens: their patch gathers are GEMM row indices (row_parts), their 6 LayerNorms and the final norm GEMM row epilogues */
-		{"pvt_opset17", 0, 0, 0, 7},
-		{"skip_attn", 0, 0, 0, 1},        /* K/V read as two segments: the split Transposes are Attention strides */
-		{"sret_opset14", 0, 3, 4, 4},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
-		{"swin_opset14", 0, 0, 0, 2},     /* patch merging's gather is read by its LayerNorm (GatherLayerNorm); the patch gather (row_parts) and the 4 window partitions + 4 reverses are GEMM row indices; the patch embedding's LayerNorm and the final norm are GEMM row epilogues */
-		{"swin_tv_mini", 0, 1, 0, 2},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs and the patch gather (row_parts) are their row indices, the 2 patch mergings' gathers their LayerNorms' (GatherLayerNorm); the 2 that built the shifted windows' masks fold with them (ScatterND of constants); the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
-		{"txl_opset13_b1", 0, 0, 0, 4},   /* of 8: the 6 qkv chunks are blocks of their GEMMs (fuse-slice-gemm), the 2 new memories read the segment half of their Concat in place */
+		{"encoder_opset14", 2, 2, 0, 2, 0},  /* of 8: the q/k/v Slice + Reshape of each in_proj are its GEMM blocks (fuse-slice-gemm); the [1,0,2] input Transposes stay */
+		{"pvt_opset13", 0, 0, 0, 7, 0},      /* 3 patch embeddings + 3 spatial reductions, from tokens: their patch gathers are GEMM row indices (row_parts), their 6 LayerNorms and the final norm GEMM row epilogues */
+		{"pvt_opset17", 0, 0, 0, 7, 0},
+		{"skip_attn", 0, 0, 0, 1, 0},        /* K/V read as two segments: the split Transposes are Attention strides */
+		{"sret_opset14", 0, 3, 4, 4, 0},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
+		{"swin_opset14", 0, 0, 0, 2, 1},     /* patch merging (gather, LayerNorm, reduction) is one GEMM: its gather the row index (row_parts), its LayerNorm the row prologue; the patch gather (row_parts) and the 4 window partitions + 4 reverses are GEMM row indices; the patch embedding's LayerNorm and the final norm are GEMM row epilogues */
+		{"swin_tv_mini", 0, 1, 0, 2, 2},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs and the patch gather (row_parts) are their row indices, the 2 patch mergings' gathers and LayerNorms their reduction GEMMs' row indices and row prologues; the 2 that built the shifted windows' masks fold with them (ScatterND of constants); the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
+		{"txl_opset13_b1", 0, 0, 0, 4, 0},   /* of 8: the 6 qkv chunks are blocks of their GEMMs (fuse-slice-gemm), the 2 new memories read the segment half of their Concat in place */
 	};
 	int checked = 0;
-	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %8s %5s %9s %9s %21s\n", "model", "nodes", "Erf",
+	fprintf(stderr, "%-24s %14s %6s %6s %10s %6s %5s %8s %10s %7s %6s %8s %8s %5s %9s %9s %8s %21s\n", "model", "nodes", "Erf",
 	        "Pow", "LayerNorm", "Gelu", "MMEpi", "Softmax", "Transpose", "Conv", "GRows", "GEMMxc", "EWpair", "Chain",
-	        "GEMMLN", "GRowsLN", "workspace KiB");
+	        "GEMMLN", "GRowsLN", "GLNGEMM", "workspace KiB");
 	for (int i = 0; i < nm; i++) {
 		char p[4600];
 		snprintf(p, sizeof p, "%s/%s/model.onnx", dir, names[i]);
@@ -579,16 +620,17 @@ static void test_zoo_fused(void **state)
 		int muls1 = gemm_scalar_muls(g), pairs1 = elementwise_pairs(g);
 		int gln1 = gemm_norm_pairs(g), norms1 = gemm_norms(g), nodes1 = live_nodes(g);
 		int grn1 = gather_norm_pairs(g), grnorms1 = after[OP_GatherLayerNorm];
+		int gng1 = gather_norm_gemm_pairs(g), pros1 = gemm_prologues(g);
 		if (!pass_memplan(g, &mp1, &d))
 			fail_msg("%s: %s", names[i], d.buf);
 		graph_free(g);
 		diag_free(&d);
-		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %3d->%-3d %3d->%-3d %5d %2d->%-2d+%-2d %2d->%-2d+%-2d %9.1f -> %-9.1f\n",
+		fprintf(stderr, "%-24s %6d -> %4d %2d->%-3d %2d->%-3d %3d->%-6d %2d->%-4d %3d %3d->%-3d %3d->%-5d %2d->%-3d %4d %3d->%-3d %3d->%-3d %5d %2d->%-2d+%-2d %2d->%-2d+%-2d %4d +%-2d %9.1f -> %-9.1f\n",
 		        names[i], nodes0, nodes1, before[OP_Erf], after[OP_Erf], before[OP_Pow],
 		        after[OP_Pow], before[OP_LayerNormalization], after[OP_LayerNormalization],
 		        before[OP_Gelu], after[OP_Gelu], after[OP_MatMulEpi], before[OP_Softmax], after[OP_Softmax],
 		        before[OP_Transpose], after[OP_Transpose], before[OP_Conv], after[OP_Conv],
-		        after[OP_GatherRows], muls0, muls1, pairs0, pairs1, after[OP_ElemChain], gln0, gln1, norms1, grn0, grn1, grnorms1, mp0.size / 1024.0,
+		        after[OP_GatherRows], muls0, muls1, pairs0, pairs1, after[OP_ElemChain], gln0, gln1, norms1, grn0, grn1, grnorms1, gng1, pros1, mp0.size / 1024.0,
 		        mp1.size / 1024.0);
 		if (pairs1)
 			fail_msg("%s keeps %d pairs of single-use f32 elementwise ops fuse-elementwise fuses", names[i], pairs1);
@@ -604,15 +646,21 @@ static void test_zoo_fused(void **state)
 		 * through the gather's index after the pipeline (patch merging) */
 		if (grn1)
 			fail_msg("%s keeps %d LayerNorms of a single-use GatherRows", names[i], grn1);
+		/* a GatherLayerNorm a GEMM alone reads is that GEMM's row index
+		 * and row prologue after the pipeline (patch merging) */
+		if (gng1)
+			fail_msg("%s keeps %d GatherLayerNorms read by a GEMM alone", names[i], gng1);
 		/* the stage transitions (fuse-patchify, fuse-remap), per model */
 		for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++)
 			if (!strcmp(stages[k].model, names[i])) {
 				if (after[OP_GatherRows] != stages[k].gather_rows || after[OP_Transpose] != stages[k].transposes ||
-				    after[OP_Conv] != stages[k].convs || norms1 != stages[k].gemm_norms)
-					fail_msg("%s: %d GatherRows, %d Transposes, %d Convs, %d GEMM LayerNorms after the pipeline; "
-					         "want %d, %d, %d, %d",
-					         names[i], after[OP_GatherRows], after[OP_Transpose], after[OP_Conv], norms1,
-					         stages[k].gather_rows, stages[k].transposes, stages[k].convs, stages[k].gemm_norms);
+				    after[OP_Conv] != stages[k].convs || norms1 != stages[k].gemm_norms ||
+				    pros1 != stages[k].gemm_prologues)
+					fail_msg("%s: %d GatherRows, %d Transposes, %d Convs, %d GEMM LayerNorms, %d GEMM row "
+					         "prologues after the pipeline; want %d, %d, %d, %d, %d",
+					         names[i], after[OP_GatherRows], after[OP_Transpose], after[OP_Conv], norms1, pros1,
+					         stages[k].gather_rows, stages[k].transposes, stages[k].convs, stages[k].gemm_norms,
+					         stages[k].gemm_prologues);
 				checked++;
 			}
 		/* fused ops need no intermediates: the workspace never grows */
