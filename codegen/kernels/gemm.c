@@ -347,6 +347,19 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	for (int r = 0; r < mr; r++)
 		for (int v = 0; v < nv; v++)
 			LLVMBuildStore(cg->b, LLVMConstNull(vt), acc[r][v]);
+	/* C is written, not read, by this call: ask for its lines now, for
+	 * writing (llvm.prefetch rw 1: prefetchw where the target has it),
+	 * so that the stores at the end of the k loop find them in L1
+	 * instead of waiting on a read-for-ownership from L2/L3 each; the
+	 * smaller K, the larger that wait is against the FMAs (a 1x1 conv
+	 * over 112x112 pixels with K = 64: 42 % of its kernel's samples
+	 * after the k loop, 34 % with this) */
+	for (int r = 0; r < mr; r++)
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef pargs[4] = {gep_c(cg, crows[r], v * w), cg_i32(cg, 1), cg_i32(cg, 3), cg_i32(cg, 1)};
+			LLVMTypeRef pt = cg->t_ptr;
+			kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
+		}
 	cg_if_end(cg, &init);
 
 	/* rows of A */
