@@ -555,12 +555,16 @@ static void test_erf_pieces(void **state)
 /* exp_nonpos (softmax numerators, x <= 0 or NaN): its vector form is its
  * own on AVX-512 (no upper clamp, no NaN masks, vrndscaleps), its scalar
  * form cg_math_exp's: run_both requires the same bits, here for every
- * 7th float of [-FLT_MAX, 0] (all of [-105, 0]'s pieces: the clamp,
- * results that underflow to subnormals and 0) and -inf, NaN, -0. */
+ * 499th float of [-106, 0] (the clamp at -105, results that underflow to
+ * subnormals and 0), every 99991st below, and -inf, NaN, -0 (every 7th
+ * float of [-FLT_MAX, 0] with ONNXCC_MATHFN_SWEEP=7: test_sweep). */
 static void test_exp_nonpos(void **state)
 {
 	(void)state;
-	Stats s = sweep1("exp_nonpos", -FLT_MAX, 0.0f, 7);
+	Stats s = sweep1("exp_nonpos", -106.0f, 0.0f, 499);
+	assert_int_equal(s.bad_specials, 0);
+	assert_true(s.max_ulp <= 2.0);
+	s = sweep1("exp_nonpos", -FLT_MAX, -106.0f, 99991);
 	assert_int_equal(s.bad_specials, 0);
 	assert_true(s.max_ulp <= 2.0);
 	float x[VL32] = {-INFINITY, NAN, -0.0f, 0.0f, -105.0f, -104.5f, -103.97f, -87.33f, -1e-30f, -FLT_MIN,
@@ -909,6 +913,9 @@ static void test_sweep(void **state)
 	assert_int_equal(s.bad_specials, 0);
 	assert_true(s.max_ulp <= 2.0);
 	s = sweep1("expm1", -FLT_MAX, FLT_MAX, st);
+	assert_int_equal(s.bad_specials, 0);
+	assert_true(s.max_ulp <= 2.0);
+	s = sweep1("exp_nonpos", -FLT_MAX, 0.0f, st);
 	assert_int_equal(s.bad_specials, 0);
 	assert_true(s.max_ulp <= 2.0);
 }
