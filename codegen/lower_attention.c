@@ -137,13 +137,39 @@ LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max
 	}
 	LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
 	LLVMValueRef r = NULL;
-	for (int i = 0; i < w; i++) {
-		LLVMValueRef x = LLVMBuildExtractElement(cg->b, a, cg_i32(cg, i), "");
-		r = r ? COMBINE(r, x) : x;
-	}
-	for (int64_t j = 0; j < rem; j++) {
-		LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, row, cg_i64(cg, full * w + j)), "");
-		r = COMBINE(r, x);
+	if (is_max && w > 1) {
+		/* the max is the same whatever the order (no NaN enters the
+		 * lanes; a zero's sign changes no exp(s - m)): the tail as one
+		 * masked vector (-inf past the row), then the lanes in a
+		 * log2(W)-step shuffle tree, not a chain of W + rem dependent
+		 * scalar selects (~3 cycles each, on every row) */
+		if (rem) {
+			LLVMValueRef lanes[64];
+			for (int i = 0; i < w; i++)
+				lanes[i] = LLVMConstInt(cg->t_i1, i < rem, 0);
+			LLVMTypeRef over[2] = {vt, cg->t_ptr};
+			LLVMValueRef largs[4] = {cg_gep_f32(cg, row, cg_i64(cg, full * w)), cg_i32(cg, 4),
+			                         LLVMConstVector(lanes, (unsigned)w), vinit};
+			LLVMValueRef x = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
+			a = COMBINE(a, x);
+		}
+		for (int h = w / 2; h >= 1; h /= 2) {
+			LLVMValueRef idx[64];
+			for (int i = 0; i < w; i++)
+				idx[i] = cg_i32(cg, (i + h) % w);
+			LLVMValueRef hi = LLVMBuildShuffleVector(cg->b, a, LLVMGetUndef(vt), LLVMConstVector(idx, (unsigned)w), "");
+			a = COMBINE(a, hi);
+		}
+		r = LLVMBuildExtractElement(cg->b, a, cg_i32(cg, 0), "");
+	} else {
+		for (int i = 0; i < w; i++) {
+			LLVMValueRef x = LLVMBuildExtractElement(cg->b, a, cg_i32(cg, i), "");
+			r = r ? COMBINE(r, x) : x;
+		}
+		for (int64_t j = 0; j < rem; j++) {
+			LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, row, cg_i64(cg, full * w + j)), "");
+			r = COMBINE(r, x);
+		}
 	}
 #undef COMBINE
 	return r;
@@ -176,7 +202,7 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
 		LLVMValueRef p = cg_gep_f32(cg, row, cg_mul_i64(cg, l.iv, w));
 		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
 		LLVMSetAlignment(x, 4);
-		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, x, mv, ""));
+		LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv, ""));
 		LLVMValueRef st = LLVMBuildStore(cg->b, e, p);
 		LLVMSetAlignment(st, 4);
 		LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, vt, acc, ""), e, ""), acc);
@@ -196,7 +222,7 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
 		LLVMTypeRef over[2] = {vt, cg->t_ptr};
 		LLVMValueRef largs[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
 		LLVMValueRef x = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
-		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, x, mv, ""));
+		LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv, ""));
 		LLVMValueRef sargs[4] = {e, p, cg_i32(cg, 4), mask};
 		kern_intrinsic(cg, "llvm.masked.store", over, 2, sargs, 4);
 		for (int64_t i = 0; i < rem; i++)

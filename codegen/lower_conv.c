@@ -39,6 +39,20 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The fused activation of a Conv (attribute act, passes/fuse_conv_act.c)
+ * on its output y, as the standalone op computes it: ReLU as the GEMM
+ * epilogue and Relu do (y < 0 ? 0 : y, NaN kept), GELU by kern_gelu. */
+static LLVMValueRef conv_act(Cg *cg, LLVMValueRef y, KAct act)
+{
+	if (act == KACT_RELU) {
+		LLVMValueRef z = LLVMConstNull(LLVMTypeOf(y));
+		return LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOLT, y, z, ""), z, y, "");
+	}
+	if (act == KACT_GELU || act == KACT_GELU_TANH)
+		return kern_gelu(cg, y, act == KACT_GELU_TANH);
+	return y;
+}
+
 #define SP IR_MAX_RANK /* max spatial rank */
 
 static LLVMValueRef imin(Cg *cg, LLVMValueRef a, LLVMValueRef b)
@@ -869,8 +883,7 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 		LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, yb, &off, 1, "");
 		LLVMTypeRef over[2] = {vt, cg->t_ptr};
 		LLVMValueRef y = LLVMBuildLoad2(cg->b, vt, acc[u], "");
-		if (act == KACT_GELU || act == KACT_GELU_TANH)
-			y = kern_gelu(cg, y, act == KACT_GELU_TANH);
+		y = conv_act(cg, y, act);
 		LLVMValueRef args[4] = {y, p, cg_i32(cg, 4), valid[u]};
 		kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
 	}
@@ -1021,13 +1034,14 @@ static bool lower_conv_act(Cg *cg, const Node *n, KAct act, bool *fused)
 	return true;
 }
 
-/* Conv, then its fused activation (attribute act: "gelu" | "gelu_tanh")
+/* Conv, then its fused activation (attribute act: "gelu" | "gelu_tanh" | "relu")
  * over Y in place where the form did not apply it (a serial loop, off the
  * fast paths: f64/f16 and targets without the kernels). */
 static bool lower_conv(Cg *cg, const Node *n)
 {
 	const char *as = attr_string(n, "act", "");
-	KAct act = !strcmp(as, "gelu") ? KACT_GELU : !strcmp(as, "gelu_tanh") ? KACT_GELU_TANH : KACT_NONE;
+	KAct act = !strcmp(as, "gelu") ? KACT_GELU : !strcmp(as, "gelu_tanh") ? KACT_GELU_TANH
+	         : !strcmp(as, "relu") ? KACT_RELU : KACT_NONE;
 	if (as[0] && act == KACT_NONE)
 		return cg_unsupported(cg, -1, "Conv act '%s'", as);
 	bool fused = false;
@@ -1038,7 +1052,7 @@ static bool lower_conv(Cg *cg, const Node *n)
 	DType ad = cg_acc_dtype(gval(cg->g, n->out[0])->dtype);
 	CgLoop l;
 	cg_for(cg, &l, 0, shape_numel(&gval(cg->g, n->out[0])->shape));
-	cg_store_as(cg, n->out[0], l.iv, kern_gelu(cg, cg_load_as(cg, n->out[0], l.iv, ad), act == KACT_GELU_TANH), ad);
+	cg_store_as(cg, n->out[0], l.iv, conv_act(cg, cg_load_as(cg, n->out[0], l.iv, ad), act), ad);
 	cg_for_end(cg, &l);
 	return true;
 }

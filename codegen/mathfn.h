@@ -37,6 +37,7 @@
 #include "cg.h"
 
 LLVMValueRef cg_math_exp(Cg *cg, LLVMValueRef x);
+LLVMValueRef cg_math_exp_nonpos(Cg *cg, LLVMValueRef x); /* x <= 0 or NaN: exp's bits, shorter */
 LLVMValueRef cg_math_log(Cg *cg, LLVMValueRef x);
 LLVMValueRef cg_math_erf(Cg *cg, LLVMValueRef x);
 LLVMValueRef cg_math_tanh(Cg *cg, LLVMValueRef x);

@@ -1,5 +1,5 @@
-/* passes/fuse_conv_act.c — a Conv's Gelu runs in the Conv's output
- * epilogue: no separate pass over the activation tensor.
+/* passes/fuse_conv_act.c — a Conv's Gelu or Relu runs in the Conv's
+ * output epilogue: no separate pass over the activation tensor.
  *
  * requires: shapes inferred, aliases removed, fuse-gelu has run (the
  *           activation is a Gelu node); runs after fuse-dwconv and
@@ -9,20 +9,23 @@
  *           the Conv), value ids, graph outputs
  * breaks:   nothing; leaves the Gelu dead for pass_dce
  *
- * Pattern (MBConv's conv + BatchNorm (folded) + GELU, a stem conv + GELU):
+ * Pattern (MBConv's conv + BatchNorm (folded) + GELU, a stem conv + GELU
+ * or + ReLU):
  *     y = Conv(x, W, [bias])     x, W, bias, y f32; no act attribute yet
- *     o = Gelu(y)                approximate "none" or "tanh"; y read only
- *                                here and not a graph output
- * becomes o = Conv(x, W, [bias]) {..., act = "gelu" | "gelu_tanh"}, a
- * private attribute of the IR (the importer rejects attributes the ONNX
- * schema does not define, so only this pass sets it).  codegen/lower_conv.c
- * applies kern_gelu, the GEMM epilogue's GELU, to each output before its
+ *     o = Gelu(y) | Relu(y)      Gelu's approximate "none" or "tanh"; y
+ *                                read only here and not a graph output
+ * becomes o = Conv(x, W, [bias]) {..., act = "gelu" | "gelu_tanh" |
+ * "relu"}, a private attribute of the IR (the importer rejects attributes
+ * the ONNX schema does not define, so only this pass sets it).
+ * codegen/lower_conv.c applies the activation to each output before its
  * store (after the bias), in every thread partition alike: results are
- * bitwise the same for any thread count, and equal the unfused graph's to
- * within the GELU kernels' accuracy (the standalone Gelu takes the erfc
- * form below x = -2, the epilogue the erf form: docs/kernels.md).  A Conv
- * read by anything else too, an f16/f64 Conv, a Gelu of another approximate
- * is left unchanged.
+ * bitwise the same for any thread count.  ReLU is y < 0 ? 0 : y as the
+ * Relu op computes it (the same bits as the unfused graph); GELU is
+ * kern_gelu, the GEMM epilogue's, within the GELU kernels' accuracy of
+ * the unfused graph's (the standalone Gelu takes the erfc form below
+ * x = -2, the epilogue the erf form: docs/kernels.md).  A Conv read by
+ * anything else too, an f16/f64 Conv, a Gelu of another approximate is
+ * left unchanged.
  */
 #include "pipeline.h"
 #include "fuse.h"
@@ -43,15 +46,18 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci)
 	if (cv->nin > 2 && cv->in[2] != IR_NONE && gval(g, cv->in[2])->dtype != DT_F32)
 		return false;
 	NodeId gi = uses_single(g, u, y);
-	if (gi == IR_NONE || g->nodes[gi].op != OP_Gelu)
+	if (gi == IR_NONE || (g->nodes[gi].op != OP_Gelu && g->nodes[gi].op != OP_Relu))
 		return false;
 	Node *ge = &g->nodes[gi];
 	if (ge->nin != 1 || ge->nout != 1 || ge->out[0] == IR_NONE)
 		return false;
-	const char *ga = attr_string(ge, "approximate", "none");
-	if (strcmp(ga, "none") && strcmp(ga, "tanh"))
-		return false;
-	const char *act = !strcmp(ga, "tanh") ? "gelu_tanh" : "gelu";
+	const char *act = "relu";
+	if (ge->op == OP_Gelu) {
+		const char *ga = attr_string(ge, "approximate", "none");
+		if (strcmp(ga, "none") && strcmp(ga, "tanh"))
+			return false;
+		act = !strcmp(ga, "tanh") ? "gelu_tanh" : "gelu";
+	}
 	ValueId o = ge->out[0];
 	if (!shape_eq(&gval(g, o)->shape, &gval(g, y)->shape) || gval(g, o)->dtype != DT_F32)
 		return false;

@@ -42,6 +42,7 @@ static const struct {
 	Fn2 f2;
 } kernels[] = {
 	{ "exp", cg_math_exp, NULL }, { "expm1", cg_math_expm1, NULL },
+	{ "exp_nonpos", cg_math_exp_nonpos, NULL },
 	{ "erfc", cg_math_erfc, NULL },
 	{ "log", cg_math_log, NULL }, { "log1p", cg_math_log1p, NULL },
 	{ "erf", cg_math_erf, NULL }, { "tanh", cg_math_tanh, NULL },
@@ -317,7 +318,7 @@ static double *points(double lo, double hi, int *n)
 
 static long double ref1(const char *f, long double x)
 {
-	if (!strcmp(f, "exp")) return expl(x);
+	if (!strcmp(f, "exp") || !strcmp(f, "exp_nonpos")) return expl(x);
 	if (!strcmp(f, "expm1")) return expm1l(x);
 	if (!strcmp(f, "log")) return logl(x);
 	if (!strcmp(f, "log1p")) return log1pl(x);
@@ -549,6 +550,30 @@ static void test_erf_pieces(void **state)
 		assert_int_equal(s[i].bad_specials, 0);
 		assert_true(s[i].max_ulp <= 1.0);
 	}
+}
+
+/* exp_nonpos (softmax numerators, x <= 0 or NaN): its vector form is its
+ * own on AVX-512 (no upper clamp, no NaN masks, vrndscaleps), its scalar
+ * form cg_math_exp's: run_both requires the same bits, here for every
+ * 499th float of [-106, 0] (the clamp at -105, results that underflow to
+ * subnormals and 0), every 99991st below, and -inf, NaN, -0 (every 7th
+ * float of [-FLT_MAX, 0] with ONNXCC_MATHFN_SWEEP=7: test_sweep). */
+static void test_exp_nonpos(void **state)
+{
+	(void)state;
+	Stats s = sweep1("exp_nonpos", -106.0f, 0.0f, 499);
+	assert_int_equal(s.bad_specials, 0);
+	assert_true(s.max_ulp <= 2.0);
+	s = sweep1("exp_nonpos", -FLT_MAX, -106.0f, 99991);
+	assert_int_equal(s.bad_specials, 0);
+	assert_true(s.max_ulp <= 2.0);
+	float x[VL32] = {-INFINITY, NAN, -0.0f, 0.0f, -105.0f, -104.5f, -103.97f, -87.33f, -1e-30f, -FLT_MIN,
+	                 -0.34657359f, -0.34657360f, -1.0f, -2.0f, -88.7f, -150.0f};
+	float out[VL32];
+	run_both("exp_nonpos", false, x, NULL, out, VL32);
+	assert_true(out[0] == 0.0f && !signbit(out[0]));
+	assert_true(isnan(out[1]));
+	assert_true(out[2] == 1.0f && out[3] == 1.0f && out[4] == 0.0f && out[15] == 0.0f);
 }
 
 static void test_trig(void **state)
@@ -890,6 +915,9 @@ static void test_sweep(void **state)
 	s = sweep1("expm1", -FLT_MAX, FLT_MAX, st);
 	assert_int_equal(s.bad_specials, 0);
 	assert_true(s.max_ulp <= 2.0);
+	s = sweep1("exp_nonpos", -FLT_MAX, 0.0f, st);
+	assert_int_equal(s.bad_specials, 0);
+	assert_true(s.max_ulp <= 2.0);
 }
 
 int main(void)
@@ -898,6 +926,7 @@ int main(void)
 		cmocka_unit_test(test_exp_log),
 		cmocka_unit_test(test_tanh_sigmoid_erf),
 		cmocka_unit_test(test_erf_pieces),
+		cmocka_unit_test(test_exp_nonpos),
 		cmocka_unit_test(test_trig),
 		cmocka_unit_test(test_trig_huge),
 		cmocka_unit_test(test_pow),
