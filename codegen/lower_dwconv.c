@@ -1,20 +1,24 @@
 /* codegen/lower_dwconv.c — the fused DwConvNhwc op (ops.def, made by
  * passes/fuse_dwconv.c): a depthwise 2-D convolution of tokens kept
- * channels-last, X [B, H*W, C] -> Y [B, Ho*Wo, C], with its activation.
+ * channels-last, X [B, H*W, C] -> Y [B, Ho*Wo, M], with its activation.
+ * M = C*mult: output channel m reads input channel m/mult (mult 1: plain
+ * depthwise; mult > 1: a channel multiplier, e.g. a stage transition).
  *
- *   Y[b, oy*Wo + ox, c] = act(bias[c] + sum_{ky, kx inside X}
- *       X[b, iy*W + ix, c] * Wt[c, ky, kx]),
+ *   Y[b, oy*Wo + ox, m] = act(bias[m] + sum_{ky, kx inside X}
+ *       X[b, iy*W + ix, m/mult] * Wt[m, ky, kx]),
  *   iy = oy*sh - top + ky*dh,  ix = ox*sw - left + kx*dw.
  *
  * Channels are the vector dim: W-lane vectors (W = cg->isa.vlen) of
  * consecutive channels, the taps a constant unrolled loop, the weights
- * stored tap-major [kh*kw, C] (their layout taps, ir/layout.c, which
+ * stored tap-major [kh*kw, M] (their layout taps, ir/layout.c, which
  * fuse-dwconv sets and ir_verify requires) so that a tap's weights are one
- * contiguous vector load.  A pixel's channel vectors go DW_GROUP at a time,
+ * contiguous vector load; with mult > 1 a vector's inputs are W/mult
+ * consecutive channels, each repeated mult times (a shuffle; when mult
+ * does not divide W all channels take the scalar path).  A pixel's channel vectors go DW_GROUP at a time,
  * their FMA chains interleaved (emit_pixel).  A tap outside the input is
  * skipped by a branch on its row and column (uniform over the channels of
  * a pixel).  The
- * channel tail (C mod W) runs the same taps on scalars.  One task per
+ * channel tail (M mod W) runs the same taps on scalars.  One task per
  * output row (b, oy) through kern_parallel: rows are independent, so any
  * partition among threads gives bitwise the same output.
  */
@@ -31,19 +35,19 @@
 #define DW_GROUP 4
 
 typedef struct DwPlan {
-	int64_t B, H, W, C, Ho, Wo, kh, kw, sh, sw, dh, dw, top, left;
+	int64_t B, H, W, C, M, mult, Ho, Wo, kh, kw, sh, sw, dh, dw, top, left;
 	bool has_bias;
 	KAct act;
 } DwPlan;
 
-/* What fill_weights_t needs: the weight [C, 1, taps] (no padding: the
+/* What fill_weights_t needs: the weight [M, 1, taps] (no padding: the
  * cache compares it bytewise). */
 typedef struct DwArg {
 	const float *w;
 	int64_t taps, C;
 } DwArg;
 
-/* Writes W [C, taps] transposed to [taps, C] into dst, then hands W's pages
+/* Writes W [M, taps] transposed to [taps, M] into dst, then hands W's pages
  * back (as pack_fill does for GEMM weights). */
 static void fill_weights_t(void *dst, size_t n, const void *arg)
 {
@@ -58,14 +62,45 @@ static void fill_weights_t(void *dst, size_t n, const void *arg)
 		cg_release_pages(a->w, (size_t)(a->taps * a->C) * sizeof *a->w);
 }
 
-/* Weights [C, 1, kh, kw] transposed to [kh*kw, C] as a private global,
+/* Weights [M, 1, kh, kw] transposed to [kh*kw, M] as a private global,
  * written after emission when large (cg_data_global) and shared by the
  * ISA variants of the node (kern_const_global). */
 static LLVMValueRef weights_t(Cg *cg, const Value *w, const DwPlan *P)
 {
-	DwArg a = {w->data, P->kh * P->kw, P->C};
+	DwArg a = {w->data, P->kh * P->kw, P->M};
 	return kern_const_global(cg, "dw_weights", (size_t)(a.taps * a.C) * sizeof(float), fill_weights_t, &a,
 	                         sizeof a);
+}
+
+/* The inputs of output channels [c, c + lanes) at pixel xp (type t):
+ * channels c/mult ... of xp, each repeated mult times (lanes % mult == 0
+ * and c % mult == 0 when lanes > 1). */
+static LLVMValueRef load_inputs(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, LLVMValueRef xp, LLVMValueRef c)
+{
+	if (P->mult == 1) {
+		LLVMValueRef v = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, xp, c), "");
+		LLVMSetAlignment(v, 4);
+		return v;
+	}
+	LLVMValueRef ci = LLVMBuildUDiv(cg->b, c, cg_i64(cg, P->mult), "");
+	if (lanes == 1) {
+		LLVMValueRef v = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, xp, ci), "");
+		LLVMSetAlignment(v, 4);
+		return v;
+	}
+	assert(lanes % P->mult == 0 && lanes <= 64);
+	unsigned nin = (unsigned)(lanes / P->mult);
+	LLVMTypeRef it = nin > 1 ? LLVMVectorType(cg->t_f32, nin) : cg->t_f32;
+	LLVMValueRef v = LLVMBuildLoad2(cg->b, it, cg_gep_f32(cg, xp, ci), "");
+	LLVMSetAlignment(v, 4);
+	if (nin == 1) {
+		v = LLVMBuildInsertElement(cg->b, LLVMGetUndef(LLVMVectorType(cg->t_f32, 1)), v, cg_i32(cg, 0), "");
+		it = LLVMVectorType(cg->t_f32, 1);
+	}
+	LLVMValueRef mask[64];
+	for (int l = 0; l < lanes; l++)
+		mask[l] = cg_i32(cg, (int)(l / P->mult));
+	return LLVMBuildShuffleVector(cg->b, v, LLVMGetUndef(it), LLVMConstVector(mask, (unsigned)lanes), "");
 }
 
 /* Accumulates the taps of output pixel (oy, ox) for nv groups of `lanes`
@@ -105,10 +140,9 @@ static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, int nv
 			CgIf col;
 			cg_if(cg, &col, LLVMBuildICmp(cg->b, LLVMIntULT, ix, cg_i64(cg, P->W), ""));
 			LLVMValueRef xp = cg_gep_f32(cg, x, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, iy, P->W), ix), P->C));
-			LLVMValueRef wp = cg_gep_f32(cg, wt, cg_i64(cg, (ky * P->kw + kx) * P->C));
+			LLVMValueRef wp = cg_gep_f32(cg, wt, cg_i64(cg, (ky * P->kw + kx) * P->M));
 			for (int g = 0; g < nv; g++) {
-				LLVMValueRef xv = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, xp, cs[g]), "");
-				LLVMSetAlignment(xv, 4);
+				LLVMValueRef xv = load_inputs(cg, P, t, lanes, xp, cs[g]);
 				LLVMValueRef wv = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, wp, cs[g]), "");
 				LLVMSetAlignment(wv, 4);
 				LLVMValueRef args[3] = {xv, wv, LLVMBuildLoad2(cg->b, t, acc[g], "")};
@@ -119,7 +153,7 @@ static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, int nv
 		}
 		cg_if_end(cg, &row);
 	}
-	LLVMValueRef yp = cg_gep_f32(cg, y, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, oy, P->Wo), ox), P->C));
+	LLVMValueRef yp = cg_gep_f32(cg, y, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, oy, P->Wo), ox), P->M));
 	for (int g = 0; g < nv; g++) {
 		LLVMValueRef r = LLVMBuildLoad2(cg->b, t, acc[g], "");
 		if (P->act == KACT_GELU || P->act == KACT_GELU_TANH)
@@ -144,7 +178,7 @@ static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
 	for (int g = 0; g < DW_GROUP; g++)
 		vacc[g] = cg_alloca(cg, vt, "acc");
 	sacc[0] = cg_alloca(cg, cg->t_f32, "acc1");
-	int64_t full = w > 1 ? P->C / w : 0, tail0 = full * w;
+	int64_t full = w > 1 && w % P->mult == 0 ? P->M / w : 0, tail0 = full * w;
 	int64_t groups = full / DW_GROUP, grem = full % DW_GROUP;
 
 	CgLoop lt, lx, lc;
@@ -152,7 +186,7 @@ static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
 	LLVMValueRef img = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, P->Ho), "");
 	LLVMValueRef oy = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, P->Ho), "");
 	LLVMValueRef x = cg_gep_f32(cg, base[0], cg_mul_i64(cg, img, P->H * P->W * P->C));
-	LLVMValueRef y = cg_gep_f32(cg, base[3], cg_mul_i64(cg, img, P->Ho * P->Wo * P->C));
+	LLVMValueRef y = cg_gep_f32(cg, base[3], cg_mul_i64(cg, img, P->Ho * P->Wo * P->M));
 	if (groups) {
 		cg_for(cg, &lc, 0, groups);
 		cg_for(cg, &lx, 0, P->Wo);
@@ -165,8 +199,8 @@ static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
 	if (grem)
 		emit_pixel(cg, P, vt, w, (int)grem, x, base[1], base[2], y, oy, lx.iv,
 		           cg_i64(cg, groups * DW_GROUP * w), vacc);
-	if (tail0 < P->C) {
-		cg_for(cg, &lc, tail0, P->C);
+	if (tail0 < P->M) {
+		cg_for(cg, &lc, tail0, P->M);
 		emit_pixel(cg, P, cg->t_f32, 1, 1, x, base[1], base[2], y, oy, lx.iv, lc.iv, sacc);
 		cg_for_end(cg, &lc);
 	}
@@ -186,7 +220,9 @@ bool cg_lower_dwconv_nhwc(Cg *cg, const Node *n)
 	assert(Wv->layout == LAYOUT_TAPS); /* ir_verify: DwConvNhwc reads taps */
 	DwPlan P;
 	memset(&P, 0, sizeof P);
-	P.B = X->shape.dims[0], P.C = X->shape.dims[2];
+	P.B = X->shape.dims[0], P.C = X->shape.dims[2], P.M = Wv->shape.dims[0];
+	assert(P.C >= 1 && P.M % P.C == 0); /* infer_dwconv_nhwc */
+	P.mult = P.M / P.C;
 	P.H = attr_int(n, "height", 0), P.W = attr_int(n, "width", 0);
 	const WindowParams *wp = node_window(g, (NodeId)(n - g->nodes), cg->d);
 	if (!wp)

@@ -158,9 +158,9 @@ typedef enum ValueKind {
  *                     GEMM micro-kernel's panels (codegen/kernels/gemm.c,
  *                     panel geometry per target) instead of row-major;
  *                     set by fuse-gemm and fuse-patchify;
- *   LAYOUT_TAPS       "taps": a constant f32 depthwise weight [C, 1, kh, kw]
+ *   LAYOUT_TAPS       "taps": a constant f32 depthwise weight [M, 1, kh, kw]
  *                     read only as input 1 of DwConvNhwc, stored tap-major
- *                     [kh*kw, C] (one vector of channels per tap) by
+ *                     [kh*kw, M] (one vector of channels per tap) by
  *                     codegen/lower_dwconv.c; set by fuse-dwconv.
  * A view (Reshape, Flatten, Squeeze, Unsqueeze, Identity) shares its
  * input's bytes, so its output has its input's layout; only row-major

@@ -7,7 +7,7 @@
  *           of MatMul / MatMulEpi (and as no other input), or of Gemm,
  *           all readers in one orientation (MatMul's is Gemm's transB=0),
  *           so that one packed copy serves them; not a graph output.
- *   taps    a constant f32 [C, 1, kh, kw]; every live reader reads it as
+ *   taps    a constant f32 [M, 1, kh, kw]; every live reader reads it as
  *           input 1 of DwConvNhwc; not a graph output.  DwConvNhwc reads
  *           its weights in no other layout.
  *   row-major  everything else.  A view node's output (Reshape, Flatten,

@@ -15,19 +15,24 @@
  * the next node, and not a graph output; all f32):
  *     t1 = Transpose(x) {perm=[0,2,1]}            x [B, H*W, C]
  *     r1 = Reshape(t1, [B, C, H, W])
- *     y  = Conv(r1, W, [bias])                    W [C, 1, kh, kw] and bias
+ *     y  = Conv(r1, W, [bias])                    W [M, 1, kh, kw] and bias
  *                                                 constants, group = C,
- *                                                 2-D, auto_pad NOTSET
- *     r2 = Reshape(y, [B, C, Ho*Wo])
- *     t2 = Transpose(r2) {perm=[0,2,1]}           [B, Ho*Wo, C]
+ *                                                 M = C*mult (mult >= 1:
+ *                                                 depthwise, or a channel
+ *                                                 multiplier as a stage
+ *                                                 transition's grouped
+ *                                                 Conv), 2-D, auto_pad
+ *                                                 NOTSET
+ *     r2 = Reshape(y, [B, M, Ho*Wo])
+ *     t2 = Transpose(r2) {perm=[0,2,1]}           [B, Ho*Wo, M]
  *     o  = Gelu(t2)                               optional (either form)
  * becomes  o = onnxcc::DwConvNhwc(x, W, [bias]) {height=H, width=W,
  * kernel_shape, pads, strides, dilations[, act]}, W with the layout taps
  * (ir/layout.c: stored tap-major; a twin sharing W's bytes when something
  * else reads W too).  A chain that differs —
  * another permutation, a Reshape that does not split tokens into H x W or
- * does not flatten the output's spatial dims, a grouped (not depthwise)
- * Conv, run-time weights — is left unchanged.
+ * does not flatten the output's spatial dims, a grouped Conv with more
+ * than one input channel per group, run-time weights — is left unchanged.
  */
 #include "pipeline.h"
 #include "fuse.h"
@@ -63,8 +68,9 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	if (r1v->shape.rank != 4 || r1v->dtype != DT_F32 || wv->kind != VK_CONST || wv->dtype != DT_F32 || !wv->data)
 		return false;
 	int64_t B = r1v->shape.dims[0], C = r1v->shape.dims[1], H = r1v->shape.dims[2], W = r1v->shape.dims[3];
+	int64_t M = wv->shape.dims[0]; /* C times the channel multiplier */
 	const WindowParams *wp = node_window(g, ci, NULL);
-	if (!wp || wp->group != C || wv->shape.dims[0] != C || wv->shape.dims[1] != 1 ||
+	if (!wp || wp->group != C || C < 1 || M < C || M % C || wv->shape.dims[1] != 1 ||
 	    wp->auto_pad != AUTOPAD_NOTSET)
 		return false;
 	ValueId bias = cv->nin > 2 ? cv->in[2] : IR_NONE;
@@ -87,7 +93,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	if (!r2 || r2->out[0] == IR_NONE)
 		return false;
 	const Shape *r2s = &gval(g, r2->out[0])->shape;
-	if (r2s->rank != 3 || r2s->dims[0] != B || r2s->dims[1] != C || r2s->dims[2] != Ho * Wo)
+	if (r2s->rank != 3 || r2s->dims[0] != B || r2s->dims[1] != M || r2s->dims[2] != Ho * Wo)
 		return false;
 	Node *t2 = next_op(g, u, r2->out[0], OP_Transpose);
 	if (!t2 || !swap12(g, t2) || t2->nout != 1 || t2->out[0] == IR_NONE)

@@ -147,7 +147,8 @@ bool infer_attention(InferCtx *c)
 	return true;
 }
 
-/* DwConvNhwc(X [B, H*W, C], W [C, 1, kh, kw], bias [C]?) -> [B, Ho*Wo, C]
+/* DwConvNhwc(X [B, H*W, C], W [M, 1, kh, kw], bias [M]?) -> [B, Ho*Wo, M],
+ * M a multiple of C (output channel m reads input channel m / (M/C)),
  * with H, W the attributes height and width, kernel_shape = [kh, kw],
  * pads [top, left, bottom, right] >= 0, strides and dilations >= 1,
  * Ho = (H + top + bottom - dh*(kh-1) - 1) / sh + 1 (likewise Wo) >= 1;
@@ -173,11 +174,12 @@ bool infer_dwconv_nhwc(InferCtx *c)
 	if (wp->auto_pad != AUTOPAD_NOTSET)
 		return ifail(c, -1, "attribute auto_pad: DwConvNhwc takes explicit pads");
 	const int64_t *ker = wp->kernel, *pads = wp->pads, *str = wp->strides, *dil = wp->dilations;
-	if (w->shape.dims[0] != C || w->shape.dims[1] != 1)
-		return ifail(c, 1, "W %s is not [%lld, 1, %lld, %lld]", ishape_str(&w->shape), (long long)C,
-		             (long long)ker[0], (long long)ker[1]);
-	if (b && (b->shape.rank != 1 || b->shape.dims[0] != C))
-		return ifail(c, 2, "bias %s is not [%lld]", ishape_str(&b->shape), (long long)C);
+	int64_t M = w->shape.dims[0];
+	if (C < 1 || M < C || M % C || w->shape.dims[1] != 1)
+		return ifail(c, 1, "W %s is not [a multiple of %lld, 1, %lld, %lld]", ishape_str(&w->shape),
+		             (long long)C, (long long)ker[0], (long long)ker[1]);
+	if (b && (b->shape.rank != 1 || b->shape.dims[0] != M))
+		return ifail(c, 2, "bias %s is not [%lld]", ishape_str(&b->shape), (long long)M);
 	const char *act = attr_string(c->n, "act", "");
 	if (strcmp(act, "") && strcmp(act, "gelu") && strcmp(act, "gelu_tanh"))
 		return ifail(c, -1, "attribute act: '%s' is not \"\", \"gelu\" or \"gelu_tanh\"", act);
@@ -188,7 +190,7 @@ bool infer_dwconv_nhwc(InferCtx *c)
 			return ifail(c, 0, "the kernel does not fit the padded input along spatial dim %d", i);
 		out[i] = span / str[i] + 1;
 	}
-	int64_t dims[3] = {x->shape.dims[0], out[0] * out[1], C};
+	int64_t dims[3] = {x->shape.dims[0], out[0] * out[1], M};
 	Shape s = shape_make(3, dims);
 	iset(c, 0, DT_F32, &s);
 	return true;

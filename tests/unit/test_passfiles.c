@@ -584,7 +584,7 @@ static void test_zoo_fused(void **state)
 		{"pvt_opset13", 0, 0, 0, 7, 0},      /* 3 patch embeddings + 3 spatial reductions, from tokens: their patch gathers are GEMM row indices (row_parts), their 6 LayerNorms and the final norm GEMM row epilogues */
 		{"pvt_opset17", 0, 0, 0, 7, 0},
 		{"skip_attn", 0, 0, 0, 1, 0},        /* K/V read as two segments: the split Transposes are Attention strides */
-		{"sret_opset14", 0, 3, 4, 4, 0},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stem and the strided dw Conv stay */
+		{"sret_opset14", 0, 1, 3, 4, 0},     /* the permutation Gathers fuse-remap made are GEMM row indices; the stage transition (grouped Conv, 2 channels per group) is a channels-last DwConvNhwc; the stem's 3 Convs and its token Transpose stay */
 		{"swin_opset14", 0, 0, 0, 2, 1},     /* patch merging (gather, LayerNorm, reduction) is one GEMM: its gather the row index (row_parts), its LayerNorm the row prologue; the patch gather (row_parts) and the 4 window partitions + 4 reverses are GEMM row indices; the patch embedding's LayerNorm and the final norm are GEMM row epilogues */
 		{"swin_tv_mini", 0, 1, 0, 2, 2},     /* of 13: the 8 window partitions/reverses next to the qkv/proj GEMMs and the patch gather (row_parts) are their row indices, the 2 patch mergings' gathers and LayerNorms their reduction GEMMs' row indices and row prologues; the 2 that built the shifted windows' masks fold with them (ScatterND of constants); the head's permute stays (the packed-qkv Gathers become Attention strides once the scale Pow folds) */
 		{"txl_opset13_b1", 0, 0, 0, 4, 0},   /* of 8: the 6 qkv chunks are blocks of their GEMMs (fuse-slice-gemm), the 2 new memories read the segment half of their Concat in place */
