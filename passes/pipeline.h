@@ -159,8 +159,9 @@ bool pass_fuse_relattention(Graph *g, Diag *d);
  * inferred.  Returns false only after a diagnostic. */
 bool pass_fuse_transpose(Graph *g, Diag *d);
 
-/* A depthwise Conv between token sequences (Transpose + Reshape to NCHW,
- * Conv, Reshape + Transpose back, optional Gelu) becomes one
+/* A depthwise Conv (or one with a channel multiplier: group = C) between
+ * token sequences (Transpose + Reshape to NCHW, Conv, Reshape + Transpose
+ * back, optional Gelu) becomes one
  * onnxcc::DwConvNhwc that runs channels-last (passes/fuse_dwconv.c has the
  * contract).  requires: shapes inferred, constants folded.  Returns false
  * only after a diagnostic. */
