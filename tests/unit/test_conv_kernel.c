@@ -8,8 +8,8 @@
  * read in place, patchify stems, batch > 1, output widths that end
  * inside a vector, and the row form (border rows and interior rows).
  * Outputs of each form are bitwise the same on 1, 2, 3 and 5 threads.
- * The fused channels-last depthwise op (onnxcc::DwConvNhwc) against the
- * same reference.  f32 GlobalAveragePool against a double mean.
+ * The fused channels-last depthwise op (onnxcc::DwConvNhwc, channel
+ * multipliers included) against the same reference.  f32 GlobalAveragePool against a double mean.
  */
 #include "testutil.h"
 #include "runtime/onnxcc_pool.h"
@@ -66,23 +66,24 @@ static void reference(const Case *c, const float *x, const float *w, const float
 				}
 }
 
-/* When set, run_case runs depthwise cases as the fused channels-last
- * onnxcc::DwConvNhwc (codegen/lower_dwconv.c): x transposed to tokens
- * [N, H*W, C] on the way in, the output [N, OH*OW, C] back to NCHW. */
+/* When set, run_case runs depthwise cases (group = C, M = C*mult) as the
+ * fused channels-last onnxcc::DwConvNhwc (codegen/lower_dwconv.c): x
+ * transposed to tokens [N, H*W, C] on the way in, the output
+ * [N, OH*OW, M] back to NCHW. */
 static bool nhwc_mode;
 
 static void run_nhwc(const Case *c, const float *x, const float *w, const float *b, float *y,
                      int64_t OH, int64_t OW)
 {
-	int64_t C = c->C, HW = c->H * c->W, OHW = OH * OW;
+	int64_t C = c->C, M = c->M, HW = c->H * c->W, OHW = OH * OW;
 	float *xt = malloc(sizeof(float) * (size_t)(c->N * HW * C));
-	float *yt = malloc(sizeof(float) * (size_t)(c->N * OHW * C));
+	float *yt = malloc(sizeof(float) * (size_t)(c->N * OHW * M));
 	for (int64_t n = 0; n < c->N; n++)
 		for (int64_t ch = 0; ch < C; ch++)
 			for (int64_t p = 0; p < HW; p++)
 				xt[(n * HW + p) * C + ch] = x[(n * C + ch) * HW + p];
 	TuGraph g = tu_graph();
-	int64_t dx[3] = {c->N, HW, C}, dw[4] = {C, 1, c->KH, c->KW}, dy[3] = {c->N, OHW, C}, db[1] = {C};
+	int64_t dx[3] = {c->N, HW, C}, dw[4] = {M, 1, c->KH, c->KW}, dy[3] = {c->N, OHW, M}, db[1] = {M};
 	ValueId in[3];
 	in[0] = tu_input(&g, "x", DT_F32, 3, dx);
 	in[1] = tu_const(&g, "w", DT_F32, 4, dw, w);
@@ -103,9 +104,9 @@ static void run_nhwc(const Case *c, const float *x, const float *w, const float 
 	void *outs[1] = {yt};
 	tu_run(&g, ins, outs);
 	for (int64_t n = 0; n < c->N; n++)
-		for (int64_t ch = 0; ch < C; ch++)
+		for (int64_t ch = 0; ch < M; ch++)
 			for (int64_t p = 0; p < OHW; p++)
-				y[(n * C + ch) * OHW + p] = yt[(n * OHW + p) * C + ch];
+				y[(n * M + ch) * OHW + p] = yt[(n * OHW + p) * M + ch];
 	free(xt);
 	free(yt);
 }
@@ -173,6 +174,18 @@ static void conv_check(Case c, bool threads)
 			        (long long)c.dw, (long long)c.pads[0], (long long)c.pads[1], (long long)c.pads[2],
 			        (long long)c.pads[3], (long long)c.group, c.bias, tu_isas[t].name, e / mx);
 		assert_true(e / mx <= 1e-5);
+		if (nhwc_mode) {
+			/* fuse-dwconv's promise: the bits of the Conv it replaces
+			 * (the direct loop) at this vector width */
+			nhwc_mode = false;
+			memset(y0, 0xff, ny * 4);
+			run_case(&c, x, w, b, y0, OH, OW);
+			nhwc_mode = true;
+			if (memcmp(y, y0, ny * 4))
+				fprintf(stderr, "DwConvNhwc C%lld M%lld, %s: not the bits of the Conv\n", (long long)c.C,
+				        (long long)c.M, tu_isas[t].name);
+			assert_memory_equal(y, y0, ny * 4);
+		}
 	}
 	tu_isa_override = (CgIsa){0};
 	if (threads) {
@@ -302,6 +315,14 @@ static void test_dwconv_nhwc(void **state)
 	 * 128: whole groups only */
 	conv_check((Case){1, 83, 5, 7, 83, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 83, true}, false);
 	conv_check((Case){2, 128, 4, 5, 128, 3, 3, 2, 1, 1, 1, {1, 1, 1, 1}, 128, false}, false);
+	/* channel multipliers (a stage transition's grouped Conv): 2 (input
+	 * vectors of W/2 channels shuffled to W: sret's 64 -> 128 stride 2;
+	 * 9 -> 18: a vector and a scalar tail at 16 lanes), 3 (no vector
+	 * width is a multiple: scalars only), 4 with batch 2 */
+	conv_check((Case){1, 64, 8, 8, 128, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 64, true}, true);
+	conv_check((Case){1, 9, 5, 5, 18, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 9, true}, false);
+	conv_check((Case){1, 5, 4, 6, 15, 3, 3, 1, 1, 1, 1, {1, 0, 0, 1}, 5, false}, true);
+	conv_check((Case){2, 6, 5, 5, 24, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 6, true}, false);
 	nhwc_mode = false;
 }
 
