@@ -1183,6 +1183,16 @@ static void copy_a_run(Cg *cg, const Plan *P, LLVMValueRef dst, LLVMValueRef src
 	}
 }
 
+/* The offset in A of gathered part `ip` (an index into a_rows): its
+ * source row times A's row stride. */
+static LLVMValueRef part_base(Cg *cg, const KGemm *g, LLVMValueRef ip)
+{
+	LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
+	LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
+	LLVMSetAlignment(ri, 4);
+	return cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs);
+}
+
 /* Rows of A up to this long are gathered into P->arow for their
  * statistics (KGemm.a_stats). */
 #define A_ROW_MAX 16384
@@ -1200,11 +1210,7 @@ static void a_block_stats(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows)
 	if (P->arow) {
 		CgLoop lj;
 		cg_for(cg, &lj, 0, parts);
-		LLVMValueRef ip = cg_add_i64(cg, cg_mul_i64(cg, i, parts), lj.iv);
-		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
-		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
-		LLVMSetAlignment(ri, 4);
-		LLVMValueRef src = cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs);
+		LLVMValueRef src = part_base(cg, g, cg_add_i64(cg, cg_mul_i64(cg, i, parts), lj.iv));
 		cg_memcpy(cg, cg_gep_f32(cg, P->arow, cg_mul_i64(cg, lj.iv, u)), cg_gep_f32(cg, g->a, src), u * 4);
 		cg_for_end(cg, &lj);
 	}
@@ -1228,11 +1234,7 @@ static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef l
 	LLVMValueRef first = cg_mul_i64(cg, row, parts); /* index of the row's part 0 */
 	if (u % P->t.kc == 0) {
 		LLVMValueRef ip = cg_add_i64(cg, first, LLVMBuildSDiv(cg->b, pcv, cg_i64(cg, u), ""));
-		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
-		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
-		LLVMSetAlignment(ri, 4);
-		LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs),
-		                              LLVMBuildSRem(cg->b, pcv, cg_i64(cg, u), ""));
+		LLVMValueRef src = cg_add_i64(cg, part_base(cg, g, ip), LLVMBuildSRem(cg->b, pcv, cg_i64(cg, u), ""));
 		copy_a_run(cg, P, dst, cg_gep_f32(cg, g->a, src), lr, pcv, kc);
 		return;
 	}
@@ -1240,11 +1242,7 @@ static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef l
 		CgLoop lj;
 		cg_for(cg, &lj, 0, kc / u);
 		LLVMValueRef j = cg_add_i64(cg, LLVMBuildSDiv(cg->b, pcv, cg_i64(cg, u), ""), lj.iv);
-		LLVMValueRef ip = cg_add_i64(cg, first, j);
-		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
-		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
-		LLVMSetAlignment(ri, 4);
-		LLVMValueRef src = cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs);
+		LLVMValueRef src = part_base(cg, g, cg_add_i64(cg, first, j));
 		copy_a_run(cg, P, cg_gep_f32(cg, dst, cg_mul_i64(cg, lj.iv, u)), cg_gep_f32(cg, g->a, src), lr,
 		           cg_add_i64(cg, pcv, cg_mul_i64(cg, lj.iv, u)), u);
 		cg_for_end(cg, &lj);
@@ -1254,11 +1252,7 @@ static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef l
 	cg_for(cg, &lk, 0, kc);
 	LLVMValueRef k = cg_add_i64(cg, pcv, lk.iv);
 	LLVMValueRef ip = cg_add_i64(cg, first, LLVMBuildSDiv(cg->b, k, cg_i64(cg, u), ""));
-	LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
-	LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
-	LLVMSetAlignment(ri, 4);
-	LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs),
-	                              LLVMBuildSRem(cg->b, k, cg_i64(cg, u), ""));
+	LLVMValueRef src = cg_add_i64(cg, part_base(cg, g, ip), LLVMBuildSRem(cg->b, k, cg_i64(cg, u), ""));
 	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->a, src), "");
 	LLVMSetAlignment(x, 4);
 	if (g->a_stats) { /* the prologue, as copy_a_run's (scalar) */
