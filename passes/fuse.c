@@ -1,5 +1,6 @@
 /* passes/fuse.c — helpers shared by the fusion passes (contracts in fuse.h). */
 #include "fuse.h"
+#include "infer.h"
 
 #include <assert.h>
 #include <math.h>
@@ -160,6 +161,17 @@ bool fuse_each(Graph *g, Op op, FuseAtFn at, Diag *d)
 			at(g, &u, i, d, &err);
 	uses_free(&u);
 	return !err;
+}
+
+bool fuse_infer(Graph *g, NodeId n, const Shape *want, Diag *d, bool *err)
+{
+	if (!pass_infer_node(g, n, d)) {
+		*err = true;
+		return false;
+	}
+	assert(!want || shape_eq(want, &gval(g, g->nodes[n].out[0])->shape));
+	(void)want;
+	return true;
 }
 
 void node_kill(Graph *g, NodeId id)

@@ -82,6 +82,11 @@ typedef bool (*FuseAtFn)(Graph *g, const Uses *u, NodeId n, Diag *d, bool *err);
  * matches look at.  False after a diagnostic. */
 bool fuse_each(Graph *g, Op op, FuseAtFn at, Diag *d);
 
+/* Infers the rewritten node n (shape and dtype of its output 0): false,
+ * with *err set, when inference gives a diagnostic.  When want is given,
+ * the rewrite kept the output's shape (asserted: a broken invariant). */
+bool fuse_infer(Graph *g, NodeId n, const Shape *want, Diag *d, bool *err);
+
 /* Marks node n dead and clears the producer of its outputs. */
 void node_kill(Graph *g, NodeId n);
 

@@ -40,6 +40,7 @@
  * lowering keeps a block of score rows on the stack).
  */
 #include "pipeline.h"
+#include "fuse.h"
 #include "infer.h"
 
 #include <assert.h>
@@ -538,13 +539,7 @@ static bool fuse_at(Fuse *F, NodeId smi, Diag *d, bool *err)
 	if (k_transposed)
 		graph_add_attr(g, id, "k_transposed", AK_INT)->i = 1;
 	Shape want = gval(g, mm2->out[0])->shape;
-	if (!pass_infer_node(g, id, d)) {
-		*err = true;
-		return false;
-	}
-	assert(shape_eq(&want, &gval(g, g->nodes[id].out[0])->shape));
-	(void)want;
-	return true;
+	return fuse_infer(g, id, &want, d, err);
 }
 
 bool pass_fuse_attention(Graph *g, Diag *d)

@@ -148,13 +148,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	/* the weights are read tap-major (codegen/lower_dwconv.c) */
 	layout_set_const(g, g->nodes[ci].in[1], ci, 1, LAYOUT_TAPS);
 	Shape want = gval(g, out)->shape;
-	if (!pass_infer_node(g, ci, d)) {
-		*err = true;
-		return false;
-	}
-	assert(shape_eq(&want, &gval(g, out)->shape));
-	(void)want;
-	return true;
+	return fuse_infer(g, ci, &want, d, err);
 }
 
 bool pass_fuse_dwconv(Graph *g, Diag *d)

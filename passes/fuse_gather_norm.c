@@ -56,11 +56,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId li, Diag *d, bool *err)
 	at->n = shape->n;
 	at->ints = shape->ints;
 	graph_add_attr(g, li, "epsilon", AK_FLOAT)->f = eps;
-	if (!pass_infer_node(g, li, d)) {
-		*err = true;
-		return false;
-	}
-	return true;
+	return fuse_infer(g, li, NULL, d, err);
 }
 
 bool pass_fuse_gather_norm(Graph *g, Diag *d)

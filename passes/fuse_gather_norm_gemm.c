@@ -112,11 +112,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 	if (parts > 1)
 		graph_add_attr(g, gi, "row_parts", AK_INT)->i = parts;
 	graph_add_attr(g, gi, "a_norm_epsilon", AK_FLOAT)->f = eps;
-	if (!pass_infer_node(g, gi, d)) {
-		*err = true;
-		return false;
-	}
-	return true;
+	return fuse_infer(g, gi, NULL, d, err);
 }
 
 bool pass_fuse_gather_norm_gemm(Graph *g, Diag *d)

@@ -69,11 +69,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId li, Diag *d, bool *err)
 	ln->nattr = nattr;
 	Attr *at = graph_add_attr(g, li, "norm_epsilon", AK_FLOAT);
 	at->f = eps;
-	if (!pass_infer_node(g, li, d)) {
-		*err = true;
-		return false;
-	}
-	return true;
+	return fuse_infer(g, li, NULL, d, err);
 }
 
 bool pass_fuse_gemm_norm(Graph *g, Diag *d)

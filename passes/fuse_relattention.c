@@ -272,13 +272,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId smi, Diag *d, bool *err)
 	if (mask != IR_NONE)
 		graph_add_attr(g, mi, "fill", AK_FLOAT)->f = (float)fill;
 	Shape want = gval(g, g->nodes[mi].out[0])->shape;
-	if (!pass_infer_node(g, mi, d)) {
-		*err = true;
-		return false;
-	}
-	assert(shape_eq(&want, &gval(g, g->nodes[mi].out[0])->shape));
-	(void)want;
-	return true;
+	return fuse_infer(g, mi, &want, d, err);
 }
 
 bool pass_fuse_relattention(Graph *g, Diag *d)

@@ -341,12 +341,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId sink, Diag *d, bool *err)
 		at->ints = arena_dup(&g->arena, ys.dims, sizeof(int64_t) * (size_t)(ys.rank ? ys.rank : 1));
 	}
 	free(idx);
-	if (!pass_infer_node(g, sink, d)) {
-		*err = true;
-		return false;
-	}
-	assert(shape_eq(&ys, &gval(g, yid)->shape));
-	return true;
+	return fuse_infer(g, sink, &ys, d, err);
 }
 
 bool pass_fuse_remap(Graph *g, Diag *d)
