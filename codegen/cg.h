@@ -82,7 +82,7 @@ typedef struct Cg {
 	LLVMBasicBlockRef alloca_bb; /* entry block: cg_alloca() puts allocas here */
 	LLVMValueRef *buf;           /* [nvalues]: pointer to each value's buffer in fn */
 	LLVMValueRef *globals;       /* [nvalues]: global of each constant (or NULL) */
-	LLVMValueRef math_fns[32];   /* cache of emitted math helper functions */
+	LLVMValueRef math_fns[40];   /* cache of emitted math helper functions */
 	void *kern_cache;            /* codegen/kernels: emitted kernel functions */
 	struct CgWeights *weights;   /* large constants written after emission
 	                              * (codegen/weights.h), or NULL: all in the module */

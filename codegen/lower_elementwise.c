@@ -306,14 +306,14 @@ static LLVMValueRef compare(Ew *e, LLVMValueRef a, LLVMValueRef c)
 }
 
 /* f32 GELU (erf form) within 4e-6 relative of 0.5x erfc(-x/sqrt2) for
- * every x.  Where x >= GELU_ERF_MIN, 0.5x(1 + erf(x/sqrt2)) as the GEMM
- * epilogue computes it (kern_gelu: erf is a third of erfc's cost, no
- * exp and no division); 1 + erf cancels as x falls (at x = -2: erf's
- * 0.65 ulp is 9e-7 of 1 + erf = 0.0455, plus 5e-7 from rounding the
- * argument, which erfc's form suffers too), so lanes below use erfc, and
- * a vector computes it only when some lane is below (a branch on the
- * lane mask: which form a lane takes depends only on its own x).  NaN
- * takes the erf form (NaN); -inf the erfc form (NaN, as before). */
+ * every x.  Where x >= GELU_ERF_MIN, cg_math_gelu as the GEMM, Conv and
+ * depthwise epilogues compute it (kern_gelu: x Phi(x) with a piecewise
+ * polynomial for Phi, within 2.5 ulp there; no exp and no division);
+ * below, its absolute error (|x| 2^-24, as 0.5x(1 + erf) cancels) is no
+ * longer small against the result, so lanes below use erfc, and a vector
+ * computes it only when some lane is below (a branch on the lane mask:
+ * which form a lane takes depends only on its own x).  NaN takes the
+ * first form (NaN); -inf the erfc form (NaN, as before). */
 #define GELU_ERF_MIN (-2.0)
 static LLVMValueRef gelu_f32(Ew *e, LLVMValueRef x)
 {

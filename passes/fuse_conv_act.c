@@ -23,7 +23,7 @@
  * Relu op computes it (the same bits as the unfused graph); GELU is
  * kern_gelu, the GEMM epilogue's, within the GELU kernels' accuracy of
  * the unfused graph's (the standalone Gelu takes the erfc form below
- * x = -2, the epilogue the erf form: docs/kernels.md).  A Conv read by
+ * x = -2, the epilogue cg_math_gelu everywhere: docs/kernels.md).  A Conv read by
  * anything else too, an f16/f64 Conv, a Gelu of another approximate is
  * left unchanged.
  */

@@ -26,6 +26,12 @@ squares (absolute error) on a Chebyshev grid.
               constant term's rounding cannot be absorbed by the fit);
               all pieces padded with leading zeros to 8 coefficients, so
               that one Horner loop with per-lane coefficients serves all
+  gelu_tab    GELU's h(a) = Phi(-a) = erfc(a/sqrt2)/2, a = |x| in [0, 6), in
+              8 pieces of width 0.75 chosen by k = floor(a * 4/3): P_k(u) ~
+              h(u + mid_k), u = a - mid_k, mid_k a float near the middle
+              whose h rounds to float with almost no error, degree 7,
+              fitted for absolute error (GELU(x) = x Phi(x), Phi = 1 - h
+              for x >= 0, h below; h < 1e-9 from 6 on, where it is 0)
   tanh_small  R(z) ~ (tanh(x)/x - 1)/z,   z = x^2, |x| <= 0.55:
               tanh(x) = x + x*(z*R(z))
 """
@@ -124,6 +130,27 @@ def erf_mid(lo, hi):
 	return best[1]
 
 
+def gelu_h(a):
+	return mp.erfc(a / mp.sqrt(2)) / 2
+
+
+def gelu_mid(lo, hi):
+	"""A float near (lo+hi)/2 whose h rounds to float with almost no error
+	(as erf_mid; x - mid exact on [lo, hi) for lo > 0)."""
+	cen = (lo + hi) / 2
+	best = None
+	for i in range(-4000, 4001):
+		m = float(np.float32(cen + i * 1e-5))
+		if lo > 0 and not (hi / 2 <= m <= 2 * lo):
+			continue
+		r = gelu_h(m)
+		ulp = 2.0 ** (int(mp.floor(mp.log(r, 2))) - 23)
+		score = float(abs(mp.mpf(float(np.float32(float(r)))) - r) / ulp) + abs(m - cen)
+		if best is None or score < best[0]:
+			best = (score, m)
+	return best[1]
+
+
 def main():
 	# x beyond which float erfc(x) rounds to +0 (erfc < 2^-150)
 	lo, hi = mp.mpf(9), mp.mpf(11)
@@ -152,12 +179,27 @@ def main():
 		c, e = lawson(lambda u, mid=mid: mp.erf(u + mid), lo - mid, hi - mid, 7, n=800, iters=25)
 		pieces.append((list(c), mid, e / 2.0 ** -24))
 	print("/* erf pieces k = floor(2|x|): fit errors (ulp) %s */" % ", ".join("%.3f" % p[2] for p in pieces))
-	print("static const double erf_mid_f32[8] = {")
-	print("\t" + ", ".join("%.9g" % p[1] for p in pieces) + ",")
-	print("};")
-	print("static const double erf_tab_f32[8][8] = {   /* [coefficient, highest first][piece] */")
+	print("static const double erf_tab_f32[9][8] = {   /* [coefficient, highest first][piece]; row 8: mid_k */")
 	for i in range(8):
 		print("\t{" + ", ".join("%.9g" % p[0][i] for p in pieces) + "},")
+	print("\t{" + ", ".join("%.9g" % p[1] for p in pieces) + "},")
+	print("};")
+	# GELU (mathfn.c gelu_f32): absolute error of h; the ulp of Phi in
+	# [0.5, 1] is 2^-24 (h's own rounding comes on top)
+	gp = []
+	for k in range(8):
+		lo, hi = 0.75 * k, 0.75 * (k + 1)
+		mid = gelu_mid(lo, hi)
+		# a little beyond the piece: k = floor(a * 4/3) in float can round
+		# a just below a boundary into the next piece
+		c, e = lawson(lambda u, mid=mid: gelu_h(u + mid),
+			lo - mid - 1e-6, hi - mid, 7, n=800, iters=25)
+		gp.append((list(c), mid, e))
+	print("/* GELU h pieces k = floor(4|x|/3): fit errors (absolute) %s */" % ", ".join("%.3g" % p[2] for p in gp))
+	print("static const double gelu_tab_f32[9][8] = {   /* [coefficient, highest first][piece]; row 8: mid_k */")
+	for i in range(8):
+		print("\t{" + ", ".join("%.9g" % p[0][i] for p in gp) + "},")
+	print("\t{" + ", ".join("%.9g" % p[1] for p in gp) + "},")
 	print("};")
 	c, e = lawson(tanh_r, 0.0, 0.55 ** 2, 5)
 	# the term z*R is at most 0.1 of tanh(x)/x ~ 1

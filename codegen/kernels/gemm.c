@@ -188,11 +188,9 @@ LLVMValueRef kern_gelu(Cg *cg, LLVMValueRef x, bool tanh_form)
 		LLVMValueRef u2 = LLVMBuildFMul(cg->b, KC_(2 * 0.7978845608028654), in, "");
 		return LLVMBuildFMul(cg->b, x, cg_math_sigmoid(cg, u2), "");
 	}
-	/* 0.5x(1 + erf(x/sqrt2)), as PyTorch computes it: erf is cheaper than
-	 * erfc here, and the cancellation for x << 0 costs absolute error
-	 * below |x|*2^-24, far under the result's magnitude elsewhere */
-	LLVMValueRef e = cg_math_erf(cg, LLVMBuildFMul(cg->b, x, KC_(0.70710678118654752440), ""));
-	return LLVMBuildFMul(cg->b, LLVMBuildFMul(cg->b, KC_(0.5), x, ""), LLVMBuildFAdd(cg->b, KC_(1.0), e, ""), "");
+	/* 0.5x(1 + erf(x/sqrt2)) (PyTorch's form), f32 as x Phi(x) with a
+	 * piecewise polynomial for Phi (mathfn.h) */
+	return cg_math_gelu(cg, x);
 #undef KC_
 }
 

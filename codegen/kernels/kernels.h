@@ -174,8 +174,9 @@ void kern_transpose_regs(Cg *cg, LLVMValueRef *r, int w);
 LLVMValueRef kern_vec_part(Cg *cg, int part, int64_t full, int64_t rem, int w, CgLoop *l, int *valid);
 void kern_vec_part_end(Cg *cg, int part, CgLoop *l);
 
-/* GELU of x (f32 scalar or vector): the erf form as PyTorch writes it
- * (0.5x(1+erf(x/sqrt2))), the tanh form as x*sigmoid(2u). */
+/* GELU of x (f32 scalar or vector): the erf form 0.5x(1+erf(x/sqrt2)) as
+ * cg_math_gelu (f32: x Phi(x), a piecewise polynomial for Phi), the tanh
+ * form as x*sigmoid(2u). */
 LLVMValueRef kern_gelu(Cg *cg, LLVMValueRef x, bool tanh_form);
 
 /* Emitting a helper function (a micro-kernel, a task) from inside a node's

@@ -46,6 +46,7 @@ static const struct {
 	{ "erfc", cg_math_erfc, NULL },
 	{ "log", cg_math_log, NULL }, { "log1p", cg_math_log1p, NULL },
 	{ "erf", cg_math_erf, NULL }, { "tanh", cg_math_tanh, NULL },
+	{ "gelu", cg_math_gelu, NULL },
 	{ "sin", cg_math_sin, NULL }, { "cos", cg_math_cos, NULL },
 	{ "tan", cg_math_tan, NULL }, { "atan", cg_math_atan, NULL },
 	{ "asin", cg_math_asin, NULL }, { "acos", cg_math_acos, NULL },
@@ -324,6 +325,7 @@ static long double ref1(const char *f, long double x)
 	if (!strcmp(f, "log1p")) return log1pl(x);
 	if (!strcmp(f, "erf")) return erfl(x);
 	if (!strcmp(f, "erfc")) return erfcl(x);
+	if (!strcmp(f, "gelu")) return 0.5L * x * erfcl(-x / sqrtl(2.0L));
 	if (!strcmp(f, "tanh")) return tanhl(x);
 	if (!strcmp(f, "sin")) return sinl(x);
 	if (!strcmp(f, "cos")) return cosl(x);
@@ -550,6 +552,81 @@ static void test_erf_pieces(void **state)
 		assert_int_equal(s[i].bad_specials, 0);
 		assert_true(s[i].max_ulp <= 1.0);
 	}
+}
+
+/* GELU's largest error on every stride-th float of [lo, hi] (one sign):
+ * in ulp of the f32 result, or (absolute) as |error| / (|x| 2^-24). */
+static double gelu_sweep(float lo, float hi, unsigned stride, bool absolute)
+{
+	enum { BATCH = 1 << 16 };
+	float *x = calloc(PAD(BATCH), sizeof(float)), *out = calloc(PAD(BATCH), sizeof(float));
+	float a0 = lo < 0 ? fabsf(hi) : lo, a1 = lo < 0 ? -lo : hi;
+	uint32_t b0, b1;
+	memcpy(&b0, &a0, 4);
+	memcpy(&b1, &a1, 4);
+	double worst = 0, worst_x = 0;
+	for (uint64_t u = b0; u <= b1;) {
+		int n = 0;
+		for (; n < BATCH && u <= b1; n++, u += stride) {
+			uint32_t v = (uint32_t)u | (lo < 0 ? 0x80000000u : 0);
+			memcpy(&x[n], &v, 4);
+		}
+		run_both("gelu", false, x, NULL, out, n);
+		for (int i = 0; i < n; i++) {
+			long double r = ref1("gelu", x[i]);
+			double e = absolute ? (double)(fabsl((long double)out[i] - r) / (fabsl((long double)x[i]) * 0x1p-24L))
+			                    : ulp_err(r, out[i], false);
+			assert_true(e >= 0);   /* no NaN or inf where the reference is finite */
+			if (e > worst) {
+				worst = e;
+				worst_x = x[i];
+			}
+		}
+	}
+	free(x);
+	free(out);
+	printf("  gelu f32 [%g, %g] every %u-th float: max %.3f %s (at %.9g)\n", lo, hi, stride, worst,
+	       absolute ? "x |x| 2^-24 absolute" : "ulp", worst_x);
+	return worst;
+}
+
+/* GELU, erf form (cg_math_gelu: the GEMM, Conv and depthwise epilogues and
+ * the Gelu op where x >= -2).  f32 is x Phi(x) with a piecewise
+ * polynomial for Phi (mathfn.c gelu_f32), whose absolute error is ~2^-25:
+ * within 2.5 ulp where x >= -2 (every 29th float; 2.34 measured at every
+ * 3rd), within |x| 2^-24 absolutely below, where
+ * 0.5x(1 + erf) loses as much to cancellation (against 0.5x erfc(-x/sqrt2)
+ * in long double).  Special values as 0.5x(1 + erf(x/sqrt2)) gives them;
+ * scalar and vector forms the same bits (run_both).  f64 is 0.5x(1 +
+ * erf(x/sqrt2)) with the f64 erf. */
+static void test_gelu(void **state)
+{
+	(void)state;
+	double e0 = gelu_sweep(0.0f, 8.0f, 29, false);
+	double e1 = gelu_sweep(-2.0f, 0.0f, 29, false);
+	assert_true(e0 <= 2.5 && e1 <= 2.5);
+	assert_true(gelu_sweep(8.0f, 1e30f, 1001, false) <= 2.0);
+	assert_true(gelu_sweep(-40.0f, -2.0f, 31, true) <= 1.0);
+	assert_true(gelu_sweep(-FLT_MAX, -40.0f, 10007, true) <= 1.0);
+	float x[VL32] = {-INFINITY, INFINITY, NAN, -0.0f, 0.0f, -5.9f, -5.8999996f, 5.9f,
+	                 0.75f, -0.75f, 0.74999994f, 1e-30f, -1e-30f, -100.0f, FLT_MAX, -FLT_MAX};
+	float out[VL32];
+	run_both("gelu", false, x, NULL, out, VL32);
+	assert_true(isnan(out[0]) && out[1] == INFINITY && isnan(out[2]));
+	assert_true(out[3] == 0.0f && signbit(out[3]) && out[4] == 0.0f && !signbit(out[4]));
+	assert_true(out[5] == 0.0f && signbit(out[5]));   /* Phi taken as 0 from -5.9 down */
+	assert_true(out[6] < 0.0f && out[6] > -2e-8f);
+	assert_true(out[7] == 5.9f && out[14] == FLT_MAX);
+	assert_true(out[13] == 0.0f && signbit(out[13]) && out[15] == 0.0f && signbit(out[15]));
+	for (int i = 8; i <= 12; i++)   /* piece boundaries, tiny x */
+		assert_true(ulp_err(ref1("gelu", x[i]), out[i], false) <= 2.5);
+	/* f64 on [-1, 8]: 1 + erf cancels at most to 0.32 there */
+	double xd[64], od[64];
+	for (int i = 0; i < 64; i++)
+		xd[i] = -1.0 + 9.0 * i / 63.0;
+	run_both("gelu", true, xd, NULL, od, 64);
+	for (int i = 0; i < 64; i++)
+		assert_true(ulp_err(ref1("gelu", xd[i]), od[i], true) <= 8.0);
 }
 
 /* exp_nonpos (softmax numerators, x <= 0 or NaN): its vector form is its
@@ -860,10 +937,11 @@ static void test_no_libm(void **state)
 	while (!LLVMObjectFileIsSymbolIteratorAtEnd(bin, it)) {
 		const char *name = LLVMGetSymbolName(it);
 		/* kernels, section symbols, the file symbol (module name) and
-		 * mathfn's own internal constant tables (4/pi, erf) */
+		 * mathfn's own internal constant tables (4/pi, erf, gelu) */
 		if (name && *name && strncmp(name, "k_", 2) != 0 && name[0] != '.' &&
 		    strcmp(name, "mathfn_test") != 0 && strcmp(name, "onnxcc_math_inv_pio4") != 0 &&
-		    strcmp(name, "onnxcc_math_erf_tab") != 0) {
+		    strcmp(name, "onnxcc_math_erf_tab") != 0 &&
+		    strcmp(name, "onnxcc_math_gelu_tab") != 0) {
 			printf("    unexpected symbol in object: %s\n", name);
 			foreign++;
 		}
@@ -926,6 +1004,7 @@ int main(void)
 		cmocka_unit_test(test_exp_log),
 		cmocka_unit_test(test_tanh_sigmoid_erf),
 		cmocka_unit_test(test_erf_pieces),
+		cmocka_unit_test(test_gelu),
 		cmocka_unit_test(test_exp_nonpos),
 		cmocka_unit_test(test_trig),
 		cmocka_unit_test(test_trig_huge),
