@@ -14,13 +14,22 @@
  * fuse-dwconv sets and ir_verify requires) so that a tap's weights are one
  * contiguous vector load; with mult > 1 a vector's inputs are W/mult
  * consecutive channels, each repeated mult times (a shuffle; when mult
- * does not divide W all channels take the scalar path).  A pixel's channel vectors go DW_GROUP at a time,
- * their FMA chains interleaved (emit_pixel).  A tap outside the input is
- * skipped by a branch on its row and column (uniform over the channels of
- * a pixel).  The
- * channel tail (M mod W) runs the same taps on scalars.  One task per
- * output row (b, oy) through kern_parallel: rows are independent, so any
- * partition among threads gives bitwise the same output.
+ * does not divide W all channels take the scalar path).
+ *
+ * A row's interior columns (every column tap inside X) go in blocks of
+ * DW_NP pixels, all channels of a block before the next (emit_block,
+ * emit_tile: one channel vector x DW_NP pixels per tile, each input vector
+ * loaded once for the taps that share it), so that each row of taps is
+ * read as a contiguous run and the block's lines of the last row of taps
+ * (the new ones) are prefetched DW_PF_TILES blocks ahead.  The border
+ * columns go pixel by pixel, DW_GROUP channel vectors at a time, their FMA
+ * chains interleaved (emit_pixel).  A tap outside the input is skipped by
+ * a branch on its row and column (uniform over the channels of a pixel).
+ * The channel tail (M mod W) runs the same taps on scalars.  Every
+ * element's arithmetic is the same in both forms (bias or 0, the taps in
+ * (ky, kx) order, the activation): the bits of the direct-loop Conv.  One
+ * task per output row (b, oy) through kern_parallel: rows are independent,
+ * so any partition among threads gives bitwise the same output.
  */
 #include "lower.h"
 #include "kernels/kernels.h"
@@ -31,8 +40,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Channel vectors computed together per pixel (see emit_pixel). */
+/* Channel vectors computed together per border pixel (see emit_pixel). */
 #define DW_GROUP 4
+/* Interior pixels per tile (emit_tile), the widest kernel the tiles take
+ * (wider: every column pixel by pixel), and how many blocks ahead a tile
+ * prefetches.  pvt_v2_b1 at 1 thread (docs/kernels.md), time of its
+ * stage-1 convs for DW_NP 2, 3, 4, 6, 8: 3 <= 4 < 6 < 8 (DW_NP 8: per
+ * tile 30 input, 9 weight and 8 output lines at a stride of 2 KiB, the
+ * same two L1 sets). */
+#define DW_NP 3
+#define DW_MAX_KW 16
+#define DW_PF_TILES 2
 
 typedef struct DwPlan {
 	int64_t B, H, W, C, M, mult, Ho, Wo, kh, kw, sh, sw, dh, dw, top, left;
@@ -163,10 +181,153 @@ static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, int nv
 	}
 }
 
+/* Accumulates the taps of np consecutive interior output pixels (ox0 ..
+ * ox0+np-1 of row oy: every column tap inside X, see interior()) for one
+ * group of `lanes` channels starting at c (type t), then stores
+ * act(acc[p]) to y.  Per row of taps, the weights of its kw taps are
+ * loaded once and each distinct input column (p*sw + kx*dw) once, then
+ * used by every pixel that reads it: for 3x3 stride 1 and np = 3, 5
+ * input and 3 weight loads for 9 FMAs (emit_pixel: 18 loads).  Each
+ * element's arithmetic is emit_pixel's: bias (or 0), then the taps in
+ * (ky, kx) order, rows outside X skipped, then the activation.
+ * pf_cols > 0: prefetches the input lines of the last row of taps
+ * pf_cols columns ahead (the columns the tile pf_cols/(np*sw) blocks on
+ * reads; past the row's end, the start of the next row: the next output
+ * row's last row of taps), clamped into X. */
+static void emit_tile(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, int np, LLVMValueRef x,
+                      LLVMValueRef wt, LLVMValueRef bias, LLVMValueRef y, LLVMValueRef oy, LLVMValueRef ox0,
+                      LLVMValueRef c, LLVMValueRef *acc, int64_t pf_cols)
+{
+	assert(np >= 1 && np <= DW_NP && P->kw <= DW_MAX_KW);
+	LLVMValueRef a0;
+	if (P->has_bias) {
+		a0 = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, bias, c), "");
+		LLVMSetAlignment(a0, 4);
+	} else {
+		a0 = LLVMConstNull(t);
+	}
+	for (int p = 0; p < np; p++)
+		LLVMBuildStore(cg->b, a0, acc[p]);
+	LLVMValueRef iy0 = LLVMBuildSub(cg->b, cg_mul_i64(cg, oy, P->sh), cg_i64(cg, P->top), "");
+	LLVMValueRef ix0 = LLVMBuildSub(cg->b, cg_mul_i64(cg, ox0, P->sw), cg_i64(cg, P->left), "");
+	if (pf_cols > 0) {
+		/* llvm.prefetch(ptr, rw 0, locality 3, data cache) */
+		LLVMValueRef iyb = cg_add_i64(cg, iy0, cg_i64(cg, (P->kh - 1) * P->dh));
+		LLVMValueRef hi = cg_i64(cg, P->H - 1);
+		iyb = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, iyb, hi, ""), hi, iyb, "");
+		iyb = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, iyb, cg_i64(cg, 0), ""), cg_i64(cg, 0), iyb, "");
+		LLVMValueRef ci = P->mult == 1 ? c : LLVMBuildUDiv(cg->b, c, cg_i64(cg, P->mult), "");
+		LLVMValueRef off0 = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, iyb, P->W), ix0), P->C), ci);
+		LLVMValueRef last = cg_i64(cg, P->H * P->W * P->C - 1);
+		for (int64_t j = 0; j < (int64_t)np * P->sw; j++) {
+			LLVMValueRef off = cg_add_i64(cg, off0, cg_i64(cg, (pf_cols + j) * P->C));
+			off = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, off, last, ""), last, off, "");
+			LLVMValueRef pargs[4] = {cg_gep_f32(cg, x, off), cg_i32(cg, 0), cg_i32(cg, 3), cg_i32(cg, 1)};
+			LLVMTypeRef pt = cg->t_ptr;
+			kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
+		}
+	}
+	int64_t ncols = (int64_t)(np - 1) * P->sw + (P->kw - 1) * P->dw + 1;
+	for (int64_t ky = 0; ky < P->kh; ky++) {
+		LLVMValueRef iy = cg_add_i64(cg, iy0, cg_i64(cg, ky * P->dh));
+		CgIf row;
+		cg_if(cg, &row, LLVMBuildICmp(cg->b, LLVMIntULT, iy, cg_i64(cg, P->H), ""));
+		LLVMValueRef xr = cg_gep_f32(cg, x, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, iy, P->W), ix0), P->C));
+		LLVMValueRef wv[DW_MAX_KW];
+		for (int64_t kx = 0; kx < P->kw; kx++) {
+			wv[kx] = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, wt, cg_add_i64(cg, c, cg_i64(cg, (ky * P->kw + kx) * P->M))), "");
+			LLVMSetAlignment(wv[kx], 4);
+		}
+		for (int64_t j = 0; j < ncols; j++) {
+			LLVMValueRef xv = NULL;
+			for (int p = 0; p < np; p++) {
+				int64_t d = j - (int64_t)p * P->sw;
+				if (d < 0 || d % P->dw || d / P->dw >= P->kw)
+					continue;
+				if (!xv)
+					xv = load_inputs(cg, P, t, lanes, cg_gep_f32(cg, xr, cg_i64(cg, j * P->C)), c);
+				LLVMValueRef args[3] = {xv, wv[d / P->dw], LLVMBuildLoad2(cg->b, t, acc[p], "")};
+				LLVMTypeRef over = t;
+				LLVMBuildStore(cg->b, kern_intrinsic(cg, "llvm.fmuladd", &over, 1, args, 3), acc[p]);
+			}
+		}
+		cg_if_end(cg, &row);
+	}
+	LLVMValueRef yp = cg_gep_f32(cg, y, cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, oy, P->Wo), ox0), P->M), c));
+	for (int p = 0; p < np; p++) {
+		LLVMValueRef r = LLVMBuildLoad2(cg->b, t, acc[p], "");
+		if (P->act == KACT_GELU || P->act == KACT_GELU_TANH)
+			r = kern_gelu(cg, r, P->act == KACT_GELU_TANH);
+		LLVMValueRef st = LLVMBuildStore(cg->b, r, cg_gep_f32(cg, yp, cg_i64(cg, (int64_t)p * P->M)));
+		LLVMSetAlignment(st, 4);
+	}
+}
+
+/* The output columns [*lo, *hi) whose column taps all fall inside X (0
+ * <= ox*sw - left + kx*dw < W for every kx); *lo == *hi: none. */
+static void interior(const DwPlan *P, int64_t *lo, int64_t *hi)
+{
+	int64_t a = (P->left + P->sw - 1) / P->sw;
+	int64_t reach = P->W - 1 + P->left - (P->kw - 1) * P->dw;
+	int64_t b = reach < 0 ? 0 : reach / P->sw + 1;
+	if (b > P->Wo)
+		b = P->Wo;
+	if (a > b)
+		a = b;
+	*lo = a, *hi = b;
+}
+
+/* Every channel of output pixel (oy, ox), DW_GROUP vectors at a time
+ * (then one group of the remaining vectors, then the scalar tail). */
+static void emit_pixels(Cg *cg, const DwPlan *P, LLVMTypeRef vt, int w, LLVMValueRef x, LLVMValueRef wt,
+                        LLVMValueRef bias, LLVMValueRef y, LLVMValueRef oy, LLVMValueRef ox, LLVMValueRef *vacc,
+                        LLVMValueRef *sacc)
+{
+	int64_t full = w > 1 && w % P->mult == 0 ? P->M / w : 0, tail0 = full * w;
+	int64_t groups = full / DW_GROUP, grem = full % DW_GROUP;
+	CgLoop lc;
+	if (groups) {
+		cg_for(cg, &lc, 0, groups);
+		emit_pixel(cg, P, vt, w, DW_GROUP, x, wt, bias, y, oy, ox, cg_mul_i64(cg, lc.iv, (int64_t)w * DW_GROUP), vacc);
+		cg_for_end(cg, &lc);
+	}
+	if (grem)
+		emit_pixel(cg, P, vt, w, (int)grem, x, wt, bias, y, oy, ox, cg_i64(cg, groups * DW_GROUP * w), vacc);
+	if (tail0 < P->M) {
+		cg_for(cg, &lc, tail0, P->M);
+		emit_pixel(cg, P, cg->t_f32, 1, 1, x, wt, bias, y, oy, ox, lc.iv, sacc);
+		cg_for_end(cg, &lc);
+	}
+}
+
+/* Every channel of the np interior pixels from ox0: the channel vectors
+ * one tile each (emit_tile), then the scalar tail one channel a tile. */
+static void emit_block(Cg *cg, const DwPlan *P, LLVMTypeRef vt, int w, int np, LLVMValueRef x, LLVMValueRef wt,
+                       LLVMValueRef bias, LLVMValueRef y, LLVMValueRef oy, LLVMValueRef ox0, LLVMValueRef *vacc,
+                       LLVMValueRef *sacc, int64_t pf_cols)
+{
+	int64_t full = w > 1 && w % P->mult == 0 ? P->M / w : 0, tail0 = full * w;
+	CgLoop lc;
+	if (full) {
+		cg_for(cg, &lc, 0, full);
+		emit_tile(cg, P, vt, w, np, x, wt, bias, y, oy, ox0, cg_mul_i64(cg, lc.iv, w), vacc, pf_cols);
+		cg_for_end(cg, &lc);
+	}
+	if (tail0 < P->M) {
+		cg_for(cg, &lc, tail0, P->M);
+		emit_tile(cg, P, cg->t_f32, 1, np, x, wt, bias, y, oy, ox0, lc.iv, sacc, 0);
+		cg_for_end(cg, &lc);
+	}
+}
+
 /* `void task(ptr ctx, i64 begin, i64 end)` over output rows t = b*Ho + oy;
- * ctx holds {x, weights^T, bias, y}.  Per pixel, the channels go in
- * groups of DW_GROUP vectors (then one group of the remaining vectors,
- * then the scalar tail). */
+ * ctx holds {x, weights^T, bias, y}.  A row: its left border columns
+ * (some column tap outside X) pixel by pixel (emit_pixels), the interior
+ * columns in blocks of np pixels, all channels of a block before the
+ * next (emit_block: the rows of taps are read as contiguous runs of
+ * np*sw pixels, the input lines of the block ahead prefetched), the
+ * remaining interior columns as one smaller block, then the right
+ * border. */
 static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
 {
 	KFn kf;
@@ -174,37 +335,43 @@ static LLVMValueRef emit_task(Cg *cg, const DwPlan *P)
 	LLVMValueRef fn = kern_task_begin(cg, &kf, "dwconv_task", 4, base);
 	int w = cg->isa.vlen > 1 ? cg->isa.vlen : 1;
 	LLVMTypeRef vt = w > 1 ? LLVMVectorType(cg->t_f32, (unsigned)w) : cg->t_f32;
-	LLVMValueRef vacc[DW_GROUP], sacc[1];
-	for (int g = 0; g < DW_GROUP; g++)
+	int np = DW_NP;
+	LLVMValueRef vacc[DW_NP > DW_GROUP ? DW_NP : DW_GROUP], sacc[DW_NP];
+	for (int g = 0; g < (int)(sizeof vacc / sizeof vacc[0]); g++)
 		vacc[g] = cg_alloca(cg, vt, "acc");
-	sacc[0] = cg_alloca(cg, cg->t_f32, "acc1");
-	int64_t full = w > 1 && w % P->mult == 0 ? P->M / w : 0, tail0 = full * w;
-	int64_t groups = full / DW_GROUP, grem = full % DW_GROUP;
+	for (int g = 0; g < DW_NP; g++)
+		sacc[g] = cg_alloca(cg, cg->t_f32, "acc1");
+	int64_t lo, hi;
+	interior(P, &lo, &hi);
+	if (P->kw > DW_MAX_KW)
+		lo = hi = 0; /* every column pixel by pixel */
+	int64_t nblk = (hi - lo) / np, rem = (hi - lo) % np;
 
-	CgLoop lt, lx, lc;
+	CgLoop lt, lx;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
 	LLVMValueRef img = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, P->Ho), "");
 	LLVMValueRef oy = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, P->Ho), "");
 	LLVMValueRef x = cg_gep_f32(cg, base[0], cg_mul_i64(cg, img, P->H * P->W * P->C));
 	LLVMValueRef y = cg_gep_f32(cg, base[3], cg_mul_i64(cg, img, P->Ho * P->Wo * P->M));
-	if (groups) {
-		cg_for(cg, &lc, 0, groups);
-		cg_for(cg, &lx, 0, P->Wo);
-		emit_pixel(cg, P, vt, w, DW_GROUP, x, base[1], base[2], y, oy, lx.iv,
-		           cg_mul_i64(cg, lc.iv, (int64_t)w * DW_GROUP), vacc);
+	if (lo > 0) {
+		cg_for(cg, &lx, 0, lo);
+		emit_pixels(cg, P, vt, w, x, base[1], base[2], y, oy, lx.iv, vacc, sacc);
 		cg_for_end(cg, &lx);
-		cg_for_end(cg, &lc);
 	}
-	cg_for(cg, &lx, 0, P->Wo);
-	if (grem)
-		emit_pixel(cg, P, vt, w, (int)grem, x, base[1], base[2], y, oy, lx.iv,
-		           cg_i64(cg, groups * DW_GROUP * w), vacc);
-	if (tail0 < P->M) {
-		cg_for(cg, &lc, tail0, P->M);
-		emit_pixel(cg, P, cg->t_f32, 1, 1, x, base[1], base[2], y, oy, lx.iv, lc.iv, sacc);
-		cg_for_end(cg, &lc);
+	if (nblk) {
+		cg_for(cg, &lx, 0, nblk);
+		emit_block(cg, P, vt, w, np, x, base[1], base[2], y, oy, cg_add_i64(cg, cg_mul_i64(cg, lx.iv, np), cg_i64(cg, lo)),
+		           vacc, sacc, DW_PF_TILES * np * P->sw);
+		cg_for_end(cg, &lx);
 	}
-	cg_for_end(cg, &lx);
+	if (rem)
+		emit_block(cg, P, vt, w, (int)rem, x, base[1], base[2], y, oy, cg_i64(cg, lo + nblk * np), vacc, sacc,
+		           DW_PF_TILES * np * P->sw);
+	if (hi < P->Wo) {
+		cg_for(cg, &lx, hi, P->Wo);
+		emit_pixels(cg, P, vt, w, x, base[1], base[2], y, oy, lx.iv, vacc, sacc);
+		cg_for_end(cg, &lx);
+	}
 	cg_for_end(cg, &lt);
 	kern_fn_end(cg, &kf);
 	return fn;

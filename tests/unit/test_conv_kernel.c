@@ -9,7 +9,8 @@
  * inside a vector, and the row form (border rows and interior rows).
  * Outputs of each form are bitwise the same on 1, 2, 3 and 5 threads.
  * The fused channels-last depthwise op (onnxcc::DwConvNhwc, channel
- * multipliers included) against the same reference.  f32 GlobalAveragePool against a double mean.
+ * multipliers included, its interior pixel blocks and border pixels)
+ * against the same reference.  f32 GlobalAveragePool against a double mean.
  */
 #include "testutil.h"
 #include "runtime/onnxcc_pool.h"
@@ -323,6 +324,17 @@ static void test_dwconv_nhwc(void **state)
 	conv_check((Case){1, 9, 5, 5, 18, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 9, true}, false);
 	conv_check((Case){1, 5, 4, 6, 15, 3, 3, 1, 1, 1, 1, {1, 0, 0, 1}, 5, false}, true);
 	conv_check((Case){2, 6, 5, 5, 24, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 6, true}, false);
+	/* the interior in blocks of pixels (lower_dwconv.c emit_block): 21
+	 * interior columns (7 blocks) and a channel tail of scalar tiles;
+	 * stride 2 (11 interior columns: 3 blocks and one of 2 pixels);
+	 * dilation 2 without pads (no border column, a last block of 1);
+	 * a channel multiplier; a kernel wider than the tiles take (every
+	 * column pixel by pixel) */
+	conv_check((Case){1, 37, 5, 23, 37, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 37, true}, true);
+	conv_check((Case){1, 32, 6, 25, 32, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 32, false}, true);
+	conv_check((Case){1, 16, 7, 20, 16, 3, 3, 1, 1, 2, 2, {0, 0, 0, 0}, 16, true}, false);
+	conv_check((Case){1, 24, 4, 14, 48, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 24, true}, false);
+	conv_check((Case){1, 8, 3, 20, 8, 1, 17, 1, 1, 1, 1, {0, 8, 0, 8}, 8, true}, false);
 	nhwc_mode = false;
 }
 
