@@ -7,8 +7,8 @@
  * 49 keys and K = 32 that is a 1-row edge tile, a masked second column
  * panel, the C tile stored and then read back by two passes of softmax
  * (max, then exp and sum) and the E tile read again by P.V, whose output
- * is stored and read back again to be normalised; per window-head it ran
- * at about a fifth of the FMA peak.  Here, per block of R rows (R chosen
+ * is stored and read back again to be normalised (swin_t, 1 thread: 7.0 %
+ * of the time for 3.1 % of the FLOPs; docs/kernels.md).  Here, per block of R rows (R chosen
  * so that R x nv accumulators fit the registers, nv = ceil(Nk / W) <= 4,
  * and the rows split evenly: 49 = 7 x 7 on AVX-512):
  *   S = Q_blk . K^T      R x nv accumulators over k < d, K^T rows read as
@@ -18,13 +18,18 @@
  *                        l = sum e; e stored to the block's E rows (L1)
  *   O_blk = E . V        R x ceil(dv / W) accumulators over the keys, each
  *                        row scaled by 1 / l as it is stored.
- * Every value is computed by the same operations in the same order as the
- * general path (the micro-kernel's fmuladd chain over k from zero, then
- * alpha and the bias; cg_attn_row_reduce's max, order-free; the exp sum's
- * vector accumulator over full chunks, its lanes in order, then the tail
- * lanes in order; P.V's chain over the keys from zero; O * (1 / l)), so the
- * outputs are the general path's bits (tests/unit/test_attention.c checks
- * this with cg_attn_small_off) and the same for every thread count.
+ * The scores, the max and every exp are the general path's bits (the
+ * micro-kernel's fmuladd chain over k from zero, then alpha and the bias;
+ * the max is order-free; a lane's exp is the same in any width), and so
+ * is P.V's chain over the keys from zero and O * (1 / l); only the row sum
+ * l is added in another order: the score vectors lane by lane, then the
+ * lanes folded in halves (cg_attn_exp_sum folds its vector accumulator's
+ * lanes one by one, then adds the tail's, a chain of W scalar adds per
+ * row), so outputs differ from the general path's in the last bits (the
+ * tests compare both with a double-precision reference).  Each output row
+ * is computed by the same code whatever the partition of the tasks (batch
+ * entry x block of rows), so results are bitwise the same for every
+ * thread count.
  */
 #include "lower.h"
 #include "attention.h"
@@ -110,6 +115,23 @@ static LLVMValueRef fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef
 static LLVMValueRef vmax(Cg *cg, LLVMValueRef a, LLVMValueRef x)
 {
 	return LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, x, a, ""), x, a, "");
+}
+
+/* The max (is_max) or the sum of the w lanes of x: halves folded onto
+ * each other (lane i + lane i + h), each step at half the width, down to
+ * lane 0 — log2(w) shuffles and ops instead of w extracts and a chain of
+ * w scalar adds */
+static LLVMValueRef hfold(Cg *cg, LLVMValueRef x, int w, bool is_max)
+{
+	for (int h = w / 2; h >= 1; h /= 2) {
+		LLVMValueRef lo[16], hi[16];
+		for (int i = 0; i < h; i++)
+			lo[i] = cg_i32(cg, i), hi[i] = cg_i32(cg, i + h);
+		LLVMValueRef a = LLVMBuildShuffleVector(cg->b, x, LLVMGetUndef(LLVMTypeOf(x)), LLVMConstVector(lo, (unsigned)h), "");
+		LLVMValueRef b = LLVMBuildShuffleVector(cg->b, x, LLVMGetUndef(LLVMTypeOf(x)), LLVMConstVector(hi, (unsigned)h), "");
+		x = is_max ? vmax(cg, a, b) : LLVMBuildFAdd(cg->b, a, b, "");
+	}
+	return LLVMBuildExtractElement(cg->b, x, cg_i32(cg, 0), "");
 }
 
 /* Prefetches (into L2; rw 1: for writing) the n contiguous floats at
@@ -211,7 +233,6 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 	cg_for_end(cg, &lk);
 
 	/* per row: scores, softmax numerators into E, 1 / sum */
-	int full = (int)(A->nk / w), rem = (int)(A->nk % w);
 	LLVMValueRef inv[8];
 	LLVMValueRef ninf = splat(cg, vt, w, cg_f32(cg, -__builtin_inff()));
 	LLVMValueRef ninft = splat(cg, vtt, wt, cg_f32(cg, -__builtin_inff()));
@@ -241,33 +262,27 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 			}
 			m = m ? vmax(cg, m, x) : x;
 		}
-		for (int h = w / 2; h >= 1; h /= 2) {
-			LLVMValueRef idx[16];
-			for (int i = 0; i < w; i++)
-				idx[i] = cg_i32(cg, (i + h) % w);
-			m = vmax(cg, m, LLVMBuildShuffleVector(cg->b, m, LLVMGetUndef(vt), LLVMConstVector(idx, (unsigned)w), ""));
-		}
-		LLVMValueRef ms = LLVMBuildExtractElement(cg->b, m, cg_i32(cg, 0), "");
+		LLVMValueRef ms = hfold(cg, m, w, true);
 		LLVMValueRef mv = splat(cg, vt, w, ms), mvt = splat(cg, vtt, wt, ms);
-		/* e = exp(s - m); the sum as cg_attn_exp_sum: a vector
-		 * accumulator over the full vectors, its lanes in order, then
-		 * the tail's lanes in order */
-		LLVMValueRef sum = cg_f32(cg, 0.0f), vs = LLVMConstNull(vt);
+		/* e = exp(s - m); the sum: the vectors added lane by lane (the
+		 * tail's lanes past the keys zeroed, a narrow tail into the low
+		 * lanes), then the lanes folded (hfold) */
+		LLVMValueRef vs = NULL;
 		LLVMValueRef erow = cg_gep_f32(cg, sbuf, cg_i64(cg, r * ep));
 		for (int v = 0; v < nv; v++) {
 			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, s[v], WT(v) < w ? mvt : mv, ""));
 			vstore(cg, VT(v), WT(v), cg_gep_f32(cg, erow, cg_i64(cg, v * w)), e, WT(v));
-			if (v < full)
-				vs = LLVMBuildFAdd(cg->b, vs, e, "");
-			if (v == full - 1) {
-				sum = LLVMBuildExtractElement(cg->b, vs, cg_i32(cg, 0), "");
-				for (int i = 1; i < w; i++)
-					sum = LLVMBuildFAdd(cg->b, sum, LLVMBuildExtractElement(cg->b, vs, cg_i32(cg, i), ""), "");
+			if (VK(v) < WT(v))
+				e = LLVMBuildSelect(cg->b, lanes(cg, WT(v), VK(v)), e, LLVMConstNull(VT(v)), "");
+			if (WT(v) < w) {
+				LLVMValueRef idx[16];
+				for (int i = 0; i < w; i++)
+					idx[i] = cg_i32(cg, i < wt ? i : wt);
+				e = LLVMBuildShuffleVector(cg->b, e, LLVMConstNull(vtt), LLVMConstVector(idx, (unsigned)w), "");
 			}
-			if (v == full)
-				for (int i = 0; i < rem; i++)
-					sum = LLVMBuildFAdd(cg->b, sum, LLVMBuildExtractElement(cg->b, e, cg_i32(cg, i), ""), "");
+			vs = vs ? LLVMBuildFAdd(cg->b, vs, e, "") : e;
 		}
+		LLVMValueRef sum = hfold(cg, vs, w, false);
 		inv[r] = LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), sum, "");
 	}
 
