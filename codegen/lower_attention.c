@@ -16,6 +16,9 @@
  *            W = cg->isa.vlen, with the vector exp of codegen/mathfn.h)
  *   O_blk = E . V                          kern_gemm_here into the output
  *   O_blk[r, :] *= 1 / l[r]
+ * Short sequences (keys and dv within 4 vectors: Swin/MaxViT windows) take
+ * lower_attention_small.c instead: blocks of rows whose scores stay in
+ * registers (rows per block from cg_attn_small_rows, split evenly).
  * Every output row is computed by the same code whatever the partition of
  * tasks among threads, so results are bitwise identical on any number of
  * threads.  Targets without a vector unit (vlen < 4) get plain loop nests
