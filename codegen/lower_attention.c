@@ -16,6 +16,9 @@
  *            W = cg->isa.vlen, with the vector exp of codegen/mathfn.h)
  *   O_blk = E . V                          kern_gemm_here into the output
  *   O_blk[r, :] *= 1 / l[r]
+ * Short sequences (keys and dv within 4 vectors: Swin/MaxViT windows) take
+ * lower_attention_small.c instead: blocks of rows whose scores stay in
+ * registers (rows per block from cg_attn_small_rows, split evenly).
  * Every output row is computed by the same code whatever the partition of
  * tasks among threads, so results are bitwise identical on any number of
  * threads.  Targets without a vector unit (vlen < 4) get plain loop nests
@@ -29,6 +32,7 @@
  * E[:, m0:] . V2 accumulated into the same output rows (KGemm.accumulate).
  */
 #include "lower.h"
+#include "attention.h"
 #include "kernels/kernels.h"
 #include "mathfn.h"
 
@@ -41,27 +45,6 @@
 /* Floats of the staged K^T (d x keys) kept on the stack per task. */
 #define ATTN_KT_FLOATS (16 * 1024)
 
-/* The task's pointers: ctx entries and AttnPlan.bs/off rows. */
-enum { AP_Q, AP_K, AP_V, AP_BIAS, AP_O, AP_K2, AP_V2, AP_N };
-
-typedef struct AttnPlan {
-	int64_t nq, nk, d, dv;
-	int br;                          /* batch rank */
-	int64_t bdims[IR_MAX_RANK];
-	int64_t bs[AP_N][IR_MAX_RANK];   /* batch strides of the AP_* operands */
-	int64_t q_rs, q_cs;              /* Q strides along Nq and d */
-	int nks, nvs;                    /* segments of K and of V (1 or 2) */
-	int64_t kn[2], vn[2];            /* keys per K segment, rows per V segment */
-	int64_t kb_rs[2], kb_cs[2];      /* K^T (the B of Q.K^T) along d and Nk */
-	int64_t v_rs[2], v_cs[2];        /* V along Nk and dv */
-	int64_t o_rs;                    /* O along Nq (along dv: 1) */
-	int64_t off[AP_N];               /* element offsets of the operands (sel_*) */
-	int64_t bias_rs, bias_cs;        /* bias strides along Nq and Nk */
-	bool has_bias, k_t;
-	int64_t ktp;                     /* > 0: K^T staged per batch entry, row stride ktp */
-	float scale;
-	int64_t nbatch, rows, nblk;      /* R = rows per block, nblk blocks */
-} AttnPlan;
 
 /* C = alpha * A.B + res, or C += A.B with accumulate (the subset of KGemm
  * the attention products use) as a plain loop nest: for targets without a
@@ -288,6 +271,9 @@ static void kt_block(Cg *cg, const AttnPlan *A, LLVMValueRef k, LLVMValueRef kt,
  * rows packed K^T again, panel by panel, with a scalar loop that LLVM
  * vectorised into scatters (vscatterqps, microcoded on Zen): 38 % of
  * sret_t's largest attention task. */
+/* keys past the last full vector copied one by one up to this many */
+#define KT_SCALAR_TAIL(w) ((w) / 4)
+
 static void stage_kt(Cg *cg, const AttnPlan *A, LLVMValueRef k, LLVMValueRef kt)
 {
 	int w = cg->isa.vlen;
@@ -298,16 +284,51 @@ static void stage_kt(Cg *cg, const AttnPlan *A, LLVMValueRef k, LLVMValueRef kt)
 		kt_block(cg, A, k, kt, cg_mul_i64(cg, lj.iv, w), w);
 		cg_for_end(cg, &lj);
 	}
-	if (rem)
+	if (rem > KT_SCALAR_TAIL(w)) {
 		kt_block(cg, A, k, kt, cg_i64(cg, full * w), (int)rem);
+	} else if (rem) {
+		/* a few keys left: copied one float at a time (a W x W transpose
+		 * for one key was a quarter of a 49-key staging); the padding
+		 * lanes past them were zeroed once per task (kt_zero_tail) */
+		CgLoop lk;
+		cg_for(cg, &lk, 0, A->d);
+		for (int64_t j = full * w; j < A->nk; j++) {
+			LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, k, cg_add_i64(cg, cg_i64(cg, j * A->kb_cs[0]), lk.iv)), "");
+			LLVMBuildStore(cg->b, x, cg_gep_f32(cg, kt, cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->ktp), cg_i64(cg, j))));
+		}
+		cg_for_end(cg, &lk);
+	}
+}
+
+/* Zeroes the last W lanes of every row of the staged K^T, once per task,
+ * when stage_kt copies the last keys one by one: the lanes past the keys
+ * stay zero for every batch entry staged after. */
+static void kt_zero_tail(Cg *cg, const AttnPlan *A, LLVMValueRef kt)
+{
+	int w = cg->isa.vlen;
+	int64_t full = A->nk / w, rem = A->nk % w;
+	if (!rem || rem > KT_SCALAR_TAIL(w))
+		return;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	CgLoop lk;
+	cg_for(cg, &lk, 0, A->d);
+	LLVMValueRef st = LLVMBuildStore(cg->b, LLVMConstNull(vt),
+	                                 cg_gep_f32(cg, kt, cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->ktp), cg_i64(cg, full * w))));
+	LLVMSetAlignment(st, 4);
+	cg_for_end(cg, &lk);
 }
 
 /* One block of `rows` query rows starting at i0; p[] are the batch entry's
- * q, k, v, bias, o pointers; sbuf/lbuf the score rows and row sums; kt
+ * q, k, v, bias, o pointers (pn[] the next entry's: the small path's
+ * prefetches); sbuf/lbuf the score rows and row sums; kt
  * the staged K^T (A->ktp) or NULL. */
-static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef i0, int64_t rows,
-                       LLVMValueRef sbuf, LLVMValueRef lbuf, LLVMValueRef kt)
+static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef *pn, LLVMValueRef i0,
+                       int64_t rows, LLVMValueRef sbuf, LLVMValueRef lbuf, LLVMValueRef kt)
 {
+	if (A->small_nv) {
+		cg_attn_small_block(cg, A, p, pn, i0, rows, sbuf, kt);
+		return;
+	}
 	/* scores, columns [j0, j0 + kn[s]) from K segment s */
 	int64_t j0 = 0;
 	for (int s = 0; s < A->nks; j0 += A->kn[s], s++) {
@@ -389,6 +410,31 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	cg_for_end(cg, &lr);
 }
 
+/* p[] = the AP_* pointers of batch entry `entry` (an i64 value) from the
+ * task's base pointers; absent operands NULL. */
+static void entry_ptrs(Cg *cg, const AttnPlan *A, LLVMValueRef *base, LLVMValueRef entry, LLVMValueRef *p)
+{
+	LLVMValueRef off[AP_N];
+	for (int o = 0; o < AP_N; o++)
+		off[o] = cg_i64(cg, 0);
+	LLVMValueRef rest = entry;
+	for (int d = A->br - 1; d >= 0; d--) {
+		LLVMValueRef x = LLVMBuildSRem(cg->b, rest, cg_i64(cg, A->bdims[d]), "");
+		rest = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, A->bdims[d]), "");
+		for (int o = 0; o < AP_N; o++)
+			if (A->bs[o][d])
+				off[o] = cg_add_i64(cg, off[o], cg_mul_i64(cg, x, A->bs[o][d]));
+	}
+	for (int o = 0; o < AP_N; o++)
+		if (A->off[o])
+			off[o] = cg_add_i64(cg, off[o], cg_i64(cg, A->off[o]));
+	for (int o = 0; o < AP_N; o++) {
+		bool absent = (o == AP_BIAS && !A->has_bias) || (o == AP_K2 && A->nks < 2) ||
+		              (o == AP_V2 && A->nvs < 2);
+		p[o] = absent ? NULL : cg_gep_f32(cg, base[o], off[o]);
+	}
+}
+
 /* Emits `void task(ptr ctx, i64 begin, i64 end)` over tasks
  * t = batch * nblk + block; ctx holds the AP_* pointers {q, k, v, bias, o,
  * k2, v2}. */
@@ -398,7 +444,8 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	LLVMValueRef base[AP_N];
 	LLVMValueRef fn = kern_task_begin(cg, &kf, "attention_task", AP_N, base);
 
-	LLVMValueRef sbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->rows * A->nk)), "scores");
+	int64_t srow = A->small_nv ? (int64_t)A->small_nv * cg->isa.vlen : A->nk;
+	LLVMValueRef sbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->rows * srow)), "scores");
 	LLVMSetAlignment(sbuf, 64);
 	LLVMValueRef lbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)A->rows), "rowsum");
 	/* the staged K^T and the batch entry it holds (-1: none yet) */
@@ -408,32 +455,18 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 		LLVMSetAlignment(kt, 64);
 		kt_of = cg_alloca(cg, cg->t_i64, "kt_of");
 		LLVMBuildStore(cg->b, cg_i64(cg, -1), kt_of);
+		kt_zero_tail(cg, A, kt);
 	}
 
 	CgLoop lt;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
 	LLVMValueRef ib = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, A->nblk), "");
-	LLVMValueRef rest = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, A->nblk), "");
-	LLVMValueRef entry = rest;
-	LLVMValueRef off[AP_N];
-	for (int o = 0; o < AP_N; o++)
-		off[o] = cg_i64(cg, 0);
-	for (int d = A->br - 1; d >= 0; d--) {
-		LLVMValueRef x = LLVMBuildSRem(cg->b, rest, cg_i64(cg, A->bdims[d]), "");
-		rest = LLVMBuildSDiv(cg->b, rest, cg_i64(cg, A->bdims[d]), "");
-		for (int o = 0; o < AP_N; o++)
-			if (A->bs[o][d])
-				off[o] = cg_add_i64(cg, off[o], cg_mul_i64(cg, x, A->bs[o][d]));
-	}
-	LLVMValueRef p[AP_N];
-	for (int o = 0; o < AP_N; o++)
-		if (A->off[o])
-			off[o] = cg_add_i64(cg, off[o], cg_i64(cg, A->off[o]));
-	for (int o = 0; o < AP_N; o++) {
-		bool absent = (o == AP_BIAS && !A->has_bias) || (o == AP_K2 && A->nks < 2) ||
-		              (o == AP_V2 && A->nvs < 2);
-		p[o] = absent ? NULL : cg_gep_f32(cg, base[o], off[o]);
-	}
+	LLVMValueRef entry = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, A->nblk), "");
+	LLVMValueRef p[AP_N], pn[AP_N];
+	entry_ptrs(cg, A, base, entry, p);
+	/* the small path prefetches the next batch entry's rows */
+	if (A->small_nv)
+		entry_ptrs(cg, A, base, cg_add_i64(cg, entry, cg_i64(cg, 1)), pn);
 	if (kt) {
 		/* a task range's blocks of one batch entry share its K^T */
 		CgIf c;
@@ -445,13 +478,13 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	LLVMValueRef i0 = cg_mul_i64(cg, ib, A->rows);
 	int64_t last = A->nq - (A->nblk - 1) * A->rows;
 	if (last == A->rows) {
-		emit_block(cg, A, p, i0, A->rows, sbuf, lbuf, kt);
+		emit_block(cg, A, p, pn, i0, A->rows, sbuf, lbuf, kt);
 	} else {
 		CgIf c;
 		cg_if(cg, &c, LLVMBuildICmp(cg->b, LLVMIntEQ, ib, cg_i64(cg, A->nblk - 1), ""));
-		emit_block(cg, A, p, i0, last, sbuf, lbuf, kt);
+		emit_block(cg, A, p, pn, i0, last, sbuf, lbuf, kt);
 		cg_else(cg, &c);
-		emit_block(cg, A, p, i0, A->rows, sbuf, lbuf, kt);
+		emit_block(cg, A, p, pn, i0, A->rows, sbuf, lbuf, kt);
 		cg_if_end(cg, &c);
 	}
 	cg_for_end(cg, &lt);
@@ -604,6 +637,16 @@ bool cg_lower_attention(Cg *cg, const Node *n)
 		int64_t ktp = (A.nk + cg->isa.vlen - 1) / cg->isa.vlen * cg->isa.vlen;
 		if (A.d * ktp <= ATTN_KT_FLOATS)
 			A.ktp = ktp;
+	}
+
+	/* short sequences: whole score rows in registers, blocks of rows
+	 * split evenly (lower_attention_small.c) */
+	int sr = cg_attn_small_rows(cg, &A);
+	if (sr) {
+		A.small_nv = (int)((A.nk + cg->isa.vlen - 1) / cg->isa.vlen);
+		int64_t nb = (A.nq + sr - 1) / sr;
+		A.rows = (A.nq + nb - 1) / nb;
+		A.nblk = (A.nq + A.rows - 1) / A.rows;
 	}
 
 	LLVMValueRef task = emit_task(cg, &A);

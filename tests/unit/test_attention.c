@@ -20,6 +20,7 @@
 #include "runtime/onnxcc_pool.h"
 #include "frontend/onnx.h"
 #include "passes/pipeline.h"
+#include "codegen/attention.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -160,7 +161,9 @@ static void attention_case(const Case *c, bool threads)
 		x[t] = malloc(sizeof(float) * n);
 		fill(x[t], n, 7u + (unsigned)t, t == 3 ? 3.0f : 1.0f);
 	}
-	if (c->rank[3]) /* a few masked-out scores */
+	/* a few masked-out scores (not with a bias constant along the keys:
+	 * -1e4 on a whole row masks nothing, it only cancels in s - max) */
+	if (c->rank[3] && c->dims[3][c->rank[3] - 1] != 1)
 		for (int64_t i = 0; i < numel(c->rank[3], c->dims[3]); i += 7)
 			x[3][i] = -1e4f;
 	int64_t od[IR_MAX_RANK];
@@ -235,6 +238,44 @@ static void test_lowering(void **state)
 	attention_case(&g, true);
 	Case h = {3, {3, 3, 3, 0}, {{2, 45, 20}, {2, 37, 20}, {2, 37, 16}}, 0, 0.2f};
 	attention_case(&h, false);
+}
+
+/* Short sequences (codegen/lower_attention_small.c: whole score rows in
+ * registers, blocks of rows split evenly): Swin's 49-token windows with a
+ * relative-position bias per head and a shift mask per window, odd head
+ * dims (masked last vectors of d and dv), key counts that fill whole
+ * vectors, one short vector or a narrowed tail, K read in place
+ * (k_transposed) or staged, a bias per query row (constant along the keys),
+ * more keys than queries; 1/2/3/5 threads bitwise for several.  Each
+ * case also through the general path (cg_attn_small_off). */
+static void test_small_sequences(void **state)
+{
+	(void)state;
+	for (int off = 0; off < 2; off++) {
+		cg_attn_small_off = off != 0;
+		/* swin_t stage 1-like: 49 x 49 scores, d 32, bias [1,H,49,49] */
+		Case a = {4, {4, 4, 4, 4}, {{4, 3, 49, 32}, {4, 3, 49, 32}, {4, 3, 49, 32}, {1, 3, 49, 49}}, 0, 0.17677669f};
+		attention_case(&a, true);
+		/* the shifted blocks: bias and mask per window and head [B,H,49,49] */
+		Case b = {4, {4, 4, 4, 4}, {{4, 3, 49, 32}, {4, 3, 49, 32}, {4, 3, 49, 32}, {4, 3, 49, 49}}, 0, 0.17677669f};
+		attention_case(&b, true);
+		/* odd head dims: d 20, dv 12; 49 keys, 45 queries (blocks of 7 and 3) */
+		Case c = {4, {4, 4, 4, 4}, {{2, 3, 45, 20}, {2, 3, 49, 20}, {2, 3, 49, 12}, {1, 3, 45, 49}}, 0, 0.22f};
+		attention_case(&c, true);
+		/* keys filling whole vectors (16, 64), and K transposed (read in place) */
+		Case d = {3, {3, 3, 3, 3}, {{3, 30, 8}, {3, 16, 8}, {3, 16, 24}, {3, 30, 16}}, 0, 0.35f};
+		attention_case(&d, false);
+		Case e = {3, {3, 3, 3, 0}, {{2, 17, 33}, {2, 33, 64}, {2, 64, 40}}, 1, 0.18f};
+		attention_case(&e, true);
+		/* bias per query row (stride 0 along the keys); 3 keys, dv 1 */
+		Case f = {4, {4, 4, 4, 4}, {{2, 2, 11, 5}, {2, 2, 3, 5}, {2, 2, 3, 1}, {2, 2, 11, 1}}, 0, 0.5f};
+		attention_case(&f, true);
+		/* MaxViT's grid attention shape: 49 tokens, d 32, no bias, many rows
+		 * per batch entry split over several threads */
+		Case g = {3, {3, 3, 3, 0}, {{5, 49, 32}, {5, 49, 32}, {5, 49, 32}}, 0, 0.17677669f};
+		attention_case(&g, true);
+	}
+	cg_attn_small_off = false;
 }
 
 /* The parts [0, n0) and [n0, dims[ax]) of x (rank-`rank` row-major) along
@@ -579,6 +620,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lowering),
+		cmocka_unit_test(test_small_sequences),
 		cmocka_unit_test(test_layouts),
 		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_zoo_counts),

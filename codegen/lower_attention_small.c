@@ -1,0 +1,321 @@
+/* codegen/lower_attention_small.c — fused Attention over short sequences
+ * (Swin / MaxViT windows: 49 tokens, head dim 32): one block of R query
+ * rows with its whole score rows in registers.
+ *
+ * The general path (lower_attention.c emit_block) runs Q.K^T and P.V on
+ * the GEMM micro-kernels (MR x NR = 12 x 2W) through a score buffer: with
+ * 49 keys and K = 32 that is a 1-row edge tile, a masked second column
+ * panel, the C tile stored and then read back by two passes of softmax
+ * (max, then exp and sum) and the E tile read again by P.V, whose output
+ * is stored and read back again to be normalised (swin_t, 1 thread: 7.0 %
+ * of the time for 3.1 % of the FLOPs; docs/kernels.md).  Here, per block of R rows (R chosen
+ * so that R x nv accumulators fit the registers, nv = ceil(Nk / W) <= 4,
+ * and the rows split evenly: 49 = 7 x 7 on AVX-512):
+ *   S = Q_blk . K^T      R x nv accumulators over k < d, K^T rows read as
+ *                        nv vectors (staged K^T, zero-padded, or K itself
+ *                        when it is contiguous along the keys)
+ *   per row, in registers: s = alpha * S + bias, m = max, e = exp(s - m),
+ *                        l = sum e; e stored to the block's E rows (L1)
+ *   O_blk = E . V        R x ceil(dv / W) accumulators over the keys, each
+ *                        row scaled by 1 / l as it is stored.
+ * The scores, the max and every exp are the general path's bits (the
+ * micro-kernel's fmuladd chain over k from zero, then alpha and the bias;
+ * the max is order-free; a lane's exp is the same in any width), and so
+ * is P.V's chain over the keys from zero and O * (1 / l); only the row sum
+ * l is added in another order: the score vectors lane by lane, then the
+ * lanes folded in halves (cg_attn_exp_sum folds its vector accumulator's
+ * lanes one by one, then adds the tail's, a chain of W scalar adds per
+ * row), so outputs differ from the general path's in the last bits (the
+ * tests compare both with a double-precision reference).  Each output row
+ * is computed by the same code whatever the partition of the tasks (batch
+ * entry x block of rows), so results are bitwise the same for every
+ * thread count.
+ */
+#include "lower.h"
+#include "attention.h"
+#include "kernels/kernels.h"
+#include "mathfn.h"
+
+#include <assert.h>
+
+bool cg_attn_small_off;
+
+/* Most score vectors per row (keys <= SMALL_NV * W). */
+#define SMALL_NV 4
+
+int cg_attn_small_rows(const Cg *cg, const AttnPlan *A)
+{
+	int w = cg->isa.vlen;
+	if (cg_attn_small_off || w < 4 || w > 16 || A->nks != 1 || A->nvs != 1)
+		return 0;
+	if (A->nk < 1 || A->nk > SMALL_NV * w || A->dv < 1 || A->dv > SMALL_NV * w || A->d < 1)
+		return 0;
+	if (!A->ktp && A->kb_cs[0] != 1)
+		return 0;
+	if (A->v_cs[0] != 1 || (A->has_bias && A->bias_cs != 0 && A->bias_cs != 1))
+		return 0;
+	int nv = (int)((A->nk + w - 1) / w), no = (int)((A->dv + w - 1) / w);
+	/* the score accumulators and one row of K^T, and the output's */
+	int r = (cg->isa.nregs - 2) / nv;
+	int ro = (cg->isa.nregs - no - 2) / no;
+	if (ro < r)
+		r = ro;
+	if (r > 8)
+		r = 8;
+	return r >= 1 ? r : 0;
+}
+
+static LLVMValueRef splat(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef x)
+{
+	LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), x, cg_i32(cg, 0), "");
+	return LLVMBuildShuffleVector(cg->b, v, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)w)),
+	                              "");
+}
+
+static LLVMValueRef lanes(Cg *cg, int w, int valid)
+{
+	LLVMValueRef bits[16];
+	for (int i = 0; i < w; i++)
+		bits[i] = LLVMConstInt(cg->t_i1, i < valid, 0);
+	return LLVMConstVector(bits, (unsigned)w);
+}
+
+/* w floats at p, the first `valid` only (the others zero) when valid < w */
+static LLVMValueRef vload(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, int valid)
+{
+	if (valid >= w) {
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
+		LLVMSetAlignment(x, 4);
+		return x;
+	}
+	LLVMTypeRef over[2] = {vt, cg->t_ptr};
+	LLVMValueRef args[4] = {p, cg_i32(cg, 4), lanes(cg, w, valid), LLVMConstNull(vt)};
+	return kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+}
+
+static void vstore(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, LLVMValueRef x, int valid)
+{
+	if (valid >= w) {
+		LLVMValueRef st = LLVMBuildStore(cg->b, x, p);
+		LLVMSetAlignment(st, 4);
+		return;
+	}
+	LLVMTypeRef over[2] = {vt, cg->t_ptr};
+	LLVMValueRef args[4] = {x, p, cg_i32(cg, 4), lanes(cg, w, valid)};
+	kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
+}
+
+static LLVMValueRef fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
+{
+	LLVMTypeRef t = LLVMTypeOf(c);
+	LLVMValueRef args[3] = {a, b, c};
+	return kern_intrinsic(cg, "llvm.fmuladd", &t, 1, args, 3);
+}
+
+static LLVMValueRef vmax(Cg *cg, LLVMValueRef a, LLVMValueRef x)
+{
+	return LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, x, a, ""), x, a, "");
+}
+
+/* The max (is_max) or the sum of the w lanes of x: halves folded onto
+ * each other (lane i + lane i + h), each step at half the width, down to
+ * lane 0 — log2(w) shuffles and ops instead of w extracts and a chain of
+ * w scalar adds */
+static LLVMValueRef hfold(Cg *cg, LLVMValueRef x, int w, bool is_max)
+{
+	for (int h = w / 2; h >= 1; h /= 2) {
+		LLVMValueRef lo[16], hi[16];
+		for (int i = 0; i < h; i++)
+			lo[i] = cg_i32(cg, i), hi[i] = cg_i32(cg, i + h);
+		LLVMValueRef a = LLVMBuildShuffleVector(cg->b, x, LLVMGetUndef(LLVMTypeOf(x)), LLVMConstVector(lo, (unsigned)h), "");
+		LLVMValueRef b = LLVMBuildShuffleVector(cg->b, x, LLVMGetUndef(LLVMTypeOf(x)), LLVMConstVector(hi, (unsigned)h), "");
+		x = is_max ? vmax(cg, a, b) : LLVMBuildFAdd(cg->b, a, b, "");
+	}
+	return LLVMBuildExtractElement(cg->b, x, cg_i32(cg, 0), "");
+}
+
+/* Prefetches (into L2; rw 1: for writing) the n contiguous floats at
+ * row: one line per 16 floats (all its lines when row is 64-byte
+ * aligned, as a head's rows of 16k floats are). */
+static void prefetch_row(Cg *cg, LLVMValueRef row, int64_t n, int rw)
+{
+	for (int64_t c = 0; c < n; c += 16) {
+		LLVMValueRef pargs[4] = {cg_gep_f32(cg, row, cg_i64(cg, c)), cg_i32(cg, rw), cg_i32(cg, 2), cg_i32(cg, 1)};
+		LLVMTypeRef pt = cg->t_ptr;
+		kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
+	}
+}
+
+/* The next batch entry's rows i0 .. i0 + rows of Q, bias and O, and its
+ * keys (K, V) of the same indices (clamped to the keys): each batch entry
+ * (a window-head) reads a few KiB of rows from a large Q/K/V tensor that
+ * is long out of L2; fetched while this entry computes, they no longer
+ * stall its first block. */
+static void prefetch_next(Cg *cg, const AttnPlan *A, LLVMValueRef *pn, LLVMValueRef i0, int64_t rows)
+{
+	for (int64_t r = 0; r < rows; r++) {
+		LLVMValueRef i = cg_add_i64(cg, i0, cg_i64(cg, r));
+		LLVMValueRef j = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, i, cg_i64(cg, A->nk), ""), i,
+		                                 cg_i64(cg, A->nk - 1), "");
+		if (A->q_cs == 1)
+			prefetch_row(cg, cg_gep_f32(cg, pn[AP_Q], cg_mul_i64(cg, i, A->q_rs)), A->d, 0);
+		if (A->kb_rs[0] == 1)
+			prefetch_row(cg, cg_gep_f32(cg, pn[AP_K], cg_mul_i64(cg, j, A->kb_cs[0])), A->d, 0);
+		prefetch_row(cg, cg_gep_f32(cg, pn[AP_V], cg_mul_i64(cg, j, A->v_rs[0])), A->dv, 0);
+		if (A->has_bias && A->bias_cs == 1)
+			prefetch_row(cg, cg_gep_f32(cg, pn[AP_BIAS], cg_mul_i64(cg, i, A->bias_rs)), A->nk, 0);
+		prefetch_row(cg, cg_gep_f32(cg, pn[AP_O], cg_mul_i64(cg, i, A->o_rs)), A->dv, 1);
+	}
+}
+
+void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef *pn, LLVMValueRef i0,
+                         int64_t rows, LLVMValueRef sbuf, LLVMValueRef kt)
+{
+	int w = cg->isa.vlen, nv = A->small_nv;
+	int no = (int)((A->dv + w - 1) / w);
+	int kvalid = (int)(A->nk - (int64_t)(nv - 1) * w); /* lanes of the last score vector */
+	int ovalid = (int)(A->dv - (int64_t)(no - 1) * w);
+	int64_t ep = (int64_t)nv * w;                       /* E row stride in sbuf */
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	/* the last score vector: the narrowest of W/2^i lanes (at least 4)
+	 * that holds the keys left; half a vector's FMAs and exp cost half
+	 * (Zen 4 splits 512-bit ops in two), and a lane's value is the same
+	 * in any width */
+	int wt = w;
+	while (wt / 2 >= 4 && wt / 2 >= kvalid)
+		wt /= 2;
+	LLVMTypeRef vtt = LLVMVectorType(cg->t_f32, (unsigned)wt);
+#define VT(v) ((v) == nv - 1 ? vtt : vt)
+#define WT(v) ((v) == nv - 1 ? wt : w)
+	assert(rows >= 1 && rows <= 8 && nv <= SMALL_NV && no <= SMALL_NV);
+#define VK(v) ((v) == nv - 1 ? kvalid : w)
+#define VO(c) ((c) == no - 1 ? ovalid : w)
+
+	/* rows of Q, bias and O */
+	LLVMValueRef qrow[8], brow[8], orow[8];
+	for (int64_t r = 0; r < rows; r++) {
+		LLVMValueRef i = cg_add_i64(cg, i0, cg_i64(cg, r));
+		qrow[r] = cg_gep_f32(cg, p[AP_Q], cg_mul_i64(cg, i, A->q_rs));
+		brow[r] = A->has_bias ? cg_gep_f32(cg, p[AP_BIAS], cg_mul_i64(cg, i, A->bias_rs)) : NULL;
+		orow[r] = cg_gep_f32(cg, p[AP_O], cg_mul_i64(cg, i, A->o_rs));
+	}
+
+	if (pn)
+		prefetch_next(cg, A, pn, i0, rows);
+
+	/* S = Q_blk . K^T: acc[r][v] = fmuladd chains over k from zero */
+	LLVMValueRef acc[8][SMALL_NV];
+	for (int64_t r = 0; r < rows; r++)
+		for (int v = 0; v < nv; v++) {
+			acc[r][v] = cg_alloca(cg, VT(v), "sacc");
+			LLVMBuildStore(cg->b, LLVMConstNull(VT(v)), acc[r][v]);
+		}
+	CgLoop lk;
+	cg_for(cg, &lk, 0, A->d);
+	LLVMValueRef bv[SMALL_NV];
+	for (int v = 0; v < nv; v++) {
+		if (kt) {
+			/* staged rows are zero-padded to ktp >= nv * W */
+			bv[v] = vload(cg, VT(v), WT(v), cg_gep_f32(cg, kt, cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->ktp), cg_i64(cg, v * w))),
+			              WT(v));
+		} else {
+			LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->kb_rs[0]), cg_i64(cg, v * w));
+			bv[v] = vload(cg, VT(v), WT(v), cg_gep_f32(cg, p[AP_K], off), VK(v));
+		}
+	}
+	for (int64_t r = 0; r < rows; r++) {
+		LLVMValueRef a = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, qrow[r], cg_mul_i64(cg, lk.iv, A->q_cs)), "");
+		LLVMValueRef sv = splat(cg, vt, w, a), svt = wt < w ? splat(cg, vtt, wt, a) : sv;
+		for (int v = 0; v < nv; v++)
+			LLVMBuildStore(cg->b, fmuladd(cg, v == nv - 1 ? svt : sv, bv[v], LLVMBuildLoad2(cg->b, VT(v), acc[r][v], "")),
+			               acc[r][v]);
+	}
+	cg_for_end(cg, &lk);
+
+	/* per row: scores, softmax numerators into E, 1 / sum */
+	LLVMValueRef inv[8];
+	LLVMValueRef ninf = splat(cg, vt, w, cg_f32(cg, -__builtin_inff()));
+	LLVMValueRef ninft = splat(cg, vtt, wt, cg_f32(cg, -__builtin_inff()));
+	for (int64_t r = 0; r < rows; r++) {
+		LLVMValueRef s[SMALL_NV], m = NULL;
+		LLVMValueRef bsc = NULL;
+		if (A->has_bias && A->bias_cs == 0)
+			bsc = LLVMBuildLoad2(cg->b, cg->t_f32, brow[r], "");
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef y = LLVMBuildLoad2(cg->b, VT(v), acc[r][v], "");
+			if (A->scale != 1.0f)
+				y = LLVMBuildFMul(cg->b, y, splat(cg, VT(v), WT(v), cg_f32(cg, A->scale)), "");
+			if (A->has_bias)
+				y = LLVMBuildFAdd(cg->b, y,
+				                  bsc ? splat(cg, VT(v), WT(v), bsc)
+				                      : vload(cg, VT(v), WT(v), cg_gep_f32(cg, brow[r], cg_i64(cg, v * w)), VK(v)),
+				                  "");
+			s[v] = y;
+			/* lanes past the keys out of the max; a narrow tail widened
+			 * with -inf */
+			LLVMValueRef x = VK(v) < WT(v) ? LLVMBuildSelect(cg->b, lanes(cg, WT(v), VK(v)), y, v == nv - 1 ? ninft : ninf, "") : y;
+			if (WT(v) < w) {
+				LLVMValueRef idx[16];
+				for (int i = 0; i < w; i++)
+					idx[i] = cg_i32(cg, i < wt ? i : wt);
+				x = LLVMBuildShuffleVector(cg->b, x, ninft, LLVMConstVector(idx, (unsigned)w), "");
+			}
+			m = m ? vmax(cg, m, x) : x;
+		}
+		LLVMValueRef ms = hfold(cg, m, w, true);
+		LLVMValueRef mv = splat(cg, vt, w, ms), mvt = splat(cg, vtt, wt, ms);
+		/* e = exp(s - m); the sum: the vectors added lane by lane (the
+		 * tail's lanes past the keys zeroed, a narrow tail into the low
+		 * lanes), then the lanes folded (hfold) */
+		LLVMValueRef vs = NULL;
+		LLVMValueRef erow = cg_gep_f32(cg, sbuf, cg_i64(cg, r * ep));
+		for (int v = 0; v < nv; v++) {
+			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, s[v], WT(v) < w ? mvt : mv, ""));
+			vstore(cg, VT(v), WT(v), cg_gep_f32(cg, erow, cg_i64(cg, v * w)), e, WT(v));
+			if (VK(v) < WT(v))
+				e = LLVMBuildSelect(cg->b, lanes(cg, WT(v), VK(v)), e, LLVMConstNull(VT(v)), "");
+			if (WT(v) < w) {
+				LLVMValueRef idx[16];
+				for (int i = 0; i < w; i++)
+					idx[i] = cg_i32(cg, i < wt ? i : wt);
+				e = LLVMBuildShuffleVector(cg->b, e, LLVMConstNull(vtt), LLVMConstVector(idx, (unsigned)w), "");
+			}
+			vs = vs ? LLVMBuildFAdd(cg->b, vs, e, "") : e;
+		}
+		LLVMValueRef sum = hfold(cg, vs, w, false);
+		inv[r] = LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), sum, "");
+	}
+
+	/* O_blk = E . V: oacc[r][c] = fmuladd chains over the keys from zero,
+	 * then * (1 / l) */
+	LLVMValueRef oacc[8][SMALL_NV];
+	for (int64_t r = 0; r < rows; r++)
+		for (int c = 0; c < no; c++) {
+			oacc[r][c] = cg_alloca(cg, vt, "oacc");
+			LLVMBuildStore(cg->b, LLVMConstNull(vt), oacc[r][c]);
+		}
+	CgLoop lj;
+	cg_for(cg, &lj, 0, A->nk);
+	LLVMValueRef vrow = cg_gep_f32(cg, p[AP_V], cg_mul_i64(cg, lj.iv, A->v_rs[0]));
+	LLVMValueRef vv[SMALL_NV];
+	for (int c = 0; c < no; c++)
+		vv[c] = vload(cg, vt, w, cg_gep_f32(cg, vrow, cg_i64(cg, c * w)), VO(c));
+	for (int64_t r = 0; r < rows; r++) {
+		LLVMValueRef e = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, sbuf, cg_add_i64(cg, lj.iv, cg_i64(cg, r * ep))), "");
+		LLVMValueRef sv = splat(cg, vt, w, e);
+		for (int c = 0; c < no; c++)
+			LLVMBuildStore(cg->b, fmuladd(cg, sv, vv[c], LLVMBuildLoad2(cg->b, vt, oacc[r][c], "")), oacc[r][c]);
+	}
+	cg_for_end(cg, &lj);
+	for (int64_t r = 0; r < rows; r++) {
+		LLVMValueRef iv = splat(cg, vt, w, inv[r]);
+		for (int c = 0; c < no; c++) {
+			LLVMValueRef y = LLVMBuildFMul(cg->b, LLVMBuildLoad2(cg->b, vt, oacc[r][c], ""), iv, "");
+			vstore(cg, vt, w, cg_gep_f32(cg, orow[r], cg_i64(cg, c * w)), y, VO(c));
+		}
+	}
+#undef VK
+#undef VO
+#undef VT
+#undef WT
+}
