@@ -76,8 +76,8 @@ static Tiles tiles_for(const Cg *cg, const KGemm *g, bool here)
 	 * kept within 64 KiB of stack (MC / KC rows).  The same for every ISA:
 	 * one packed copy of a weight serves all the variants of a portable
 	 * build.  A run-time B whose panels the first tile copies (copy_b)
-	 * takes 1024 too, with an A block of 512 KiB instead of 256 (so MC
-	 * 128, not 64): its panel is a contiguous 128 KiB on the stack like a
+	 * takes 1024 too, with an A block of 512 KiB instead of 256 (MC
+	 * 120, not 60): its panel is a contiguous 128 KiB on the stack like a
 	 * packed weight's, and the larger A block halves the times B is
 	 * copied, once per row block (docs/kernels.md, "run-time B packed by
 	 * its first tile": 1024^3 and 2048^3 with both operands inputs +5-7 %
