@@ -46,7 +46,12 @@ typedef struct Tiles {
 	int64_t kc, mc; /* cache blocks */
 } Tiles;
 
-static Tiles tiles_for(const Cg *cg, const KGemm *g)
+static bool b_rows_alias(const KGemm *g, const Tiles *t);
+static bool b_copied_by_tile(const KGemm *g);
+
+/* here: the product runs inside another kernel's task (kern_gemm_here),
+ * whose stack holds other buffers beside this product's. */
+static Tiles tiles_for(const Cg *cg, const KGemm *g, bool here)
 {
 	int64_t M = g->M, K = g->K;
 	Tiles t;
@@ -70,15 +75,32 @@ static Tiles tiles_for(const Cg *cg, const KGemm *g)
 	 * .so, vit_b16 -5 %; none of the models' shapes slower).  Not with a row index, whose A block is
 	 * kept within 64 KiB of stack (MC / KC rows).  The same for every ISA:
 	 * one packed copy of a weight serves all the variants of a portable
-	 * build. */
-	int64_t kc_max = g->b_const && !g->a_rows ? 1024 : 256;
+	 * build.  A run-time B whose panels the first tile copies (copy_b)
+	 * takes 1024 too, with an A block of 512 KiB instead of 256 (MC
+	 * 120, not 60): its panel is a contiguous 128 KiB on the stack like a
+	 * packed weight's, and the larger A block halves the times B is
+	 * copied, once per row block (docs/kernels.md, "run-time B packed by
+	 * its first tile": 1024^3 and 2048^3 with both operands inputs +5-7 %
+	 * over KC 256).  Not inside another kernel's task, for its stack. */
+	bool rtb = !here && !g->a_rows && b_copied_by_tile(g) && b_rows_alias(g, &t);
+	int64_t kc_max = (g->b_const && !g->a_rows) || rtb ? 1024 : 256;
 	int64_t nb = (K + kc_max - 1) / kc_max;
 	t.kc = (K + nb - 1) / nb;
 	/* MC: an A block (MC x KC floats) within a few hundred KiB of L2 */
-	int64_t mc = (256 * 1024 / 4) / (t.kc > 0 ? t.kc : 1);
+	int64_t mc = ((rtb ? 512 : 256) * 1024 / 4) / (t.kc > 0 ? t.kc : 1);
 	mc -= mc % t.mr;
 	if (mc < t.mr)
 		mc = t.mr;
+	/* each row block copies all of a run-time B once: rather than a last
+	 * block of a few rows (2048 rows: 17 x 120 + 8), spread them over the
+	 * others (15 x 132 + 68) when that grows MC by at most a quarter */
+	int64_t nmb = M / mc;
+	if (rtb && nmb >= 4 && M % mc != 0 && M % mc < mc / 4) {
+		int64_t m2 = (M + nmb - 1) / nmb;
+		m2 = (m2 + t.mr - 1) / t.mr * t.mr;
+		if (m2 * 4 <= mc * 5)
+			mc = m2;
+	}
 	t.mc = M < mc ? M : mc;
 	return t;
 }
@@ -205,6 +227,8 @@ typedef struct UKey {
 	int prefetch;        /* prefetch one line of the next B panel per k step */
 	int64_t pf_ks;       /* floats between the lines prefetched at steps k and k+1 */
 	int copy_a;          /* copy the next tile's rows of A into the A block (see ukernel) */
+	int64_t copy_b;      /* row stride of the panel buffer B is copied into, or 0 (see ukernel) */
+	int pfw_next;        /* prefetch the next tile's C lines for writing during the k loop */
 	int64_t a_rs, a_cs, b_ks, ldc;   /* a_rs, ldc: 0, arguments (see ukernel) */
 	int has_bias, has_res, act;      /* has_res 2: res added before act (KGemm.res_pre_act) */
 	int64_t res_rs, res_cs;          /* res_rs: 0, an argument */
@@ -276,7 +300,7 @@ void kern_cache_free(Cg *cg)
 }
 
 /* void ukern(ptr a, ptr b, ptr c, ptr bias, ptr res, i64 kc, i32 flags, ptr pf,
- *            i64 ldc, i64 res_rs, i64 a_rs, ptr csrc, i64 csrc_rs, i64 crows)
+ *            i64 ldc, i64 res_rs, i64 a_rs, ptr csrc, i64 csrc_rs, i64 crows, ptr bdst)
  *   flags bit 0: C already holds a partial sum (add to it), else start at 0
  *   flags bit 1: last K block: apply the epilogue before storing
  *   pf (key.prefetch): the line at pf + k * key.pf_ks floats is prefetched
@@ -299,8 +323,14 @@ void kern_cache_free(Cg *cg)
  *   crows <= mr of them) are still to be copied from csrc (A in place,
  *   row stride csrc_rs): step k copies one 64-byte piece of them.  The
  *   copy runs beside the FMAs instead of as a pass of its own (col_panels
- *   calls this variant for the first column panel of a K block). */
-#define UK_NPARAMS 14
+ *   calls this variant for the first column panel of a K block).
+ *   bdst (key.copy_b; unused otherwise): b is B in place (a run-time B
+ *   whose rows alias in L1, key.b_ks its row stride, the last vector
+ *   loaded masked), and step k also stores the B row it loaded at bdst +
+ *   k * key.copy_b, whole vectors (zeros past the valid lanes): the first
+ *   tile of a column panel packs the panel for the others beside its
+ *   FMAs instead of a copy loop of its own (col_panels). */
+#define UK_NPARAMS 15
 static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 {
 	KCache *cache = cg->kern_cache;
@@ -311,7 +341,8 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 			return u->fn;
 
 	LLVMTypeRef params[UK_NPARAMS] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i32,
-	                                  cg->t_ptr, cg->t_i64, cg->t_i64, cg->t_i64, cg->t_ptr, cg->t_i64, cg->t_i64};
+	                                  cg->t_ptr, cg->t_i64, cg->t_i64, cg->t_i64, cg->t_ptr, cg->t_i64, cg->t_i64,
+	                                  cg->t_ptr};
 	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, UK_NPARAMS, 0);
 	char name[256];
 	snprintf(name, sizeof name, "%s.gemm_%dx%d.%d", cg->prefix, k->mr, k->nv * k->w, cache->n++);
@@ -395,6 +426,28 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	for (int v = 0; v < nv; v++) {
 		LLVMValueRef p = cg_gep_f32(cg, pb, LLVMBuildNSWAdd(cg->b, boff, cg_i64(cg, v * w), ""));
 		bv[v] = vload(cg, vt, w, p, k->b_masked ? VALID(v) : w);
+	}
+	if (k->copy_b) {
+		LLVMValueRef drow = cg_gep_f32(cg, LLVMGetParam(fn, 14), LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->copy_b), ""));
+		for (int v = 0; v < nv; v++)
+			vstore(cg, vt, w, gep_c(cg, drow, v * w), bv[v], w);
+	}
+	if (k->pfw_next) {
+		/* the next tile's C lines (rows mr.. below this tile's), for
+		 * writing, one per 2 steps over the first 2 mr nv steps (then
+		 * the last again: in L1, a cheap hint): a product of one short
+		 * K block writes C at a rate the prefetchw at the start of the
+		 * tile alone did not cover (3136x64x512: the loads of C's lines
+		 * for ownership) */
+		LLVMValueRef kk = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, lk.iv, cg_i64(cg, 2 * mr * nv), ""), lk.iv, cg_i64(cg, 2 * mr * nv - 1), "");
+		LLVMValueRef half = LLVMBuildUDiv(cg->b, kk, cg_i64(cg, 2), "");
+		LLVMValueRef rr = LLVMBuildUDiv(cg->b, half, cg_i64(cg, nv), "");
+		LLVMValueRef vv = LLVMBuildURem(cg->b, half, cg_i64(cg, nv), "");
+		LLVMValueRef off = cg_add_i64(cg, LLVMBuildNSWMul(cg->b, cg_add_i64(cg, rr, cg_i64(cg, mr)), ldc, ""), LLVMBuildNSWMul(cg->b, vv, cg_i64(cg, w), ""));
+		LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, pc, &off, 1, "");
+		LLVMValueRef pargs[4] = {pp, cg_i32(cg, 1), cg_i32(cg, 3), cg_i32(cg, 1)};
+		LLVMTypeRef pt = cg->t_ptr;
+		kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
 	}
 	if (k->prefetch) {
 		/* llvm.prefetch(ptr, rw 0, locality 2 (L2), data cache) */
@@ -705,13 +758,22 @@ static UKey key_for(const Plan *P, int mr, int64_t ncols, int64_t kc)
  * pf: the lines it prefetches, or NULL. */
 static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef i, LLVMValueRef j,
                       LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags, LLVMValueRef pf,
-                      LLVMValueRef crows)
+                      LLVMValueRef crows, LLVMValueRef bsrc)
 {
 	const KGemm *g = P->g;
 	UKey key = key_for(P, mr, ncols, kc);
 	key.prefetch = pf != NULL;
 	key.pf_ks = pf ? P->pf_ks : 0;
 	key.copy_a = crows != NULL;
+	/* one K block of at most 512: every tile only writes C, often enough
+	 * against its FMAs that its stores wait on C's lines; a full tile's
+	 * successor in the panel is the rows below */
+	key.pfw_next = g->K <= kc && kc <= 512 && mr == P->t.mr;
+	if (bsrc) { /* B in place, copied into the panel buffer bp */
+		key.copy_b = P->nr;
+		key.b_ks = g->b_rs;
+		key.b_masked = key.last_valid < key.w;
+	}
 	LLVMValueRef fn = ukernel(cg, &key);
 	LLVMValueRef args[UK_NPARAMS];
 	if (P->abuf) {
@@ -721,7 +783,7 @@ static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef
 		LLVMValueRef aoff = cg_add_i64(cg, cg_mul_i64(cg, i, g->a_rs), cg_mul_i64(cg, pcv, g->a_cs));
 		args[0] = cg_gep_f32(cg, g->a, aoff);
 	}
-	args[1] = bp;
+	args[1] = bsrc ? bsrc : bp;
 	args[2] = cg_gep_f32(cg, g->c, cg_add_i64(cg, cg_mul_i64(cg, i, g->ldc), j));
 	args[3] = g->bias ? cg_gep_f32(cg, g->bias, j) : LLVMConstNull(cg->t_ptr);
 	args[4] = g->res ? cg_gep_f32(cg, g->res, cg_add_i64(cg, cg_mul_i64(cg, i, g->res_rs), cg_mul_i64(cg, j, g->res_cs)))
@@ -735,6 +797,7 @@ static void call_tile(Cg *cg, const Plan *P, int mr, int64_t ncols, LLVMValueRef
 	args[11] = LLVMConstNull(cg->t_ptr);
 	args[12] = cg_i64(cg, 0);
 	args[13] = cg_i64(cg, 0);
+	args[14] = bsrc ? bp : LLVMConstNull(cg->t_ptr);
 	if (crows) { /* the next tile's rows of A, in place */
 		LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, i, cg_i64(cg, mr)), g->a_rs), pcv);
 		args[11] = cg_gep_f32(cg, g->a, src);
@@ -772,53 +835,64 @@ static bool copy_ahead(const Plan *P, int64_t kc)
 /* A full tile at rows i: the micro-kernel, or, when first (an i1: the
  * first column panel of a copied A block) and has_next (an i1, or NULL:
  * true), the variant that copies the next tile's next_rows rows
- * meanwhile. */
+ * meanwhile.  bsrc: see call_tile. */
 static void tile_or_copy(Cg *cg, const Plan *P, LLVMValueRef i, int64_t ncols, LLVMValueRef j, LLVMValueRef pcv,
                          int64_t kc, LLVMValueRef bp, LLVMValueRef flags, LLVMValueRef pf, LLVMValueRef first,
-                         LLVMValueRef has_next, LLVMValueRef next_rows)
+                         LLVMValueRef has_next, LLVMValueRef next_rows, LLVMValueRef bsrc)
 {
 	int mr = P->t.mr;
 	if (!first) {
-		call_tile(cg, P, mr, ncols, i, j, pcv, kc, bp, flags, pf, NULL);
+		call_tile(cg, P, mr, ncols, i, j, pcv, kc, bp, flags, pf, NULL, bsrc);
 		return;
 	}
 	CgIf c;
 	cg_if(cg, &c, has_next ? LLVMBuildAnd(cg->b, first, has_next, "") : first);
-	call_tile(cg, P, mr, ncols, i, j, pcv, kc, bp, flags, pf, next_rows);
+	call_tile(cg, P, mr, ncols, i, j, pcv, kc, bp, flags, pf, next_rows, bsrc);
 	cg_else(cg, &c);
-	call_tile(cg, P, mr, ncols, i, j, pcv, kc, bp, flags, pf, NULL);
+	call_tile(cg, P, mr, ncols, i, j, pcv, kc, bp, flags, pf, NULL, bsrc);
 	cg_if_end(cg, &c);
+}
+
+/* Full tile t (an i64) of rows [i0, i0+rows) of one column panel: tile t <
+ * full-1 copies the next mr rows (when first), the last full one the
+ * remainder rows (if any). */
+static void full_tile(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef t, int64_t ncols,
+                      LLVMValueRef j, LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags,
+                      LLVMValueRef pnext, LLVMValueRef first, LLVMValueRef bsrc)
+{
+	int mr = P->t.mr;
+	int64_t full = rows / mr, rem = rows % mr;
+	LLVMValueRef notlast = LLVMBuildICmp(cg->b, LLVMIntSLT, t, cg_i64(cg, full - 1), "");
+	LLVMValueRef nrows = LLVMBuildSelect(cg->b, notlast, cg_i64(cg, mr), cg_i64(cg, rem), "");
+	tile_or_copy(cg, P, cg_add_i64(cg, i0, cg_mul_i64(cg, t, mr)), ncols, j, pcv, kc, bp, flags,
+	             tile_prefetch(cg, P, pnext, t, kc), first, rem ? NULL : notlast, nrows, bsrc);
 }
 
 /* Rows [i0, i0+rows) of one column panel: full tiles in a loop, then the
  * remainder rows as one tile of its own.  first: see tile_or_copy (NULL:
- * A is not copied ahead in this K block). */
+ * A is not copied ahead in this K block).  bsrc (or NULL): the panel in
+ * place, which the first tile copies into bp for the others (copy_b). */
 static void row_tiles(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, int64_t ncols,
                       LLVMValueRef j, LLVMValueRef pcv, int64_t kc, LLVMValueRef bp, LLVMValueRef flags,
-                      LLVMValueRef pnext, LLVMValueRef first)
+                      LLVMValueRef pnext, LLVMValueRef first, LLVMValueRef bsrc)
 {
 	int mr = P->t.mr;
-	int64_t full = rows / mr, rem = rows % mr;
-	if (full == 1) {
-		LLVMValueRef pf = tile_prefetch(cg, P, pnext, cg_i64(cg, 0), kc);
-		if (rem)
-			tile_or_copy(cg, P, i0, ncols, j, pcv, kc, bp, flags, pf, first, NULL, cg_i64(cg, rem));
-		else
-			call_tile(cg, P, mr, ncols, i0, j, pcv, kc, bp, flags, pf, NULL);
-	} else if (full > 1) {
+	int64_t full = rows / mr, rem = rows % mr, t0 = 0;
+	if (bsrc && full > 0) {
+		full_tile(cg, P, i0, rows, cg_i64(cg, 0), ncols, j, pcv, kc, bp, flags, pnext, first, bsrc);
+		t0 = 1;
+	}
+	if (full - t0 == 1) {
+		full_tile(cg, P, i0, rows, cg_i64(cg, t0), ncols, j, pcv, kc, bp, flags, pnext, first, NULL);
+	} else if (full - t0 > 1) {
 		CgLoop li;
-		cg_for(cg, &li, 0, full);
-		/* tile t < full-1 copies the next mr rows, the last full one the
-		 * remainder rows (if any) */
-		LLVMValueRef notlast = LLVMBuildICmp(cg->b, LLVMIntSLT, li.iv, cg_i64(cg, full - 1), "");
-		LLVMValueRef nrows = LLVMBuildSelect(cg->b, notlast, cg_i64(cg, mr), cg_i64(cg, rem), "");
-		tile_or_copy(cg, P, cg_add_i64(cg, i0, cg_mul_i64(cg, li.iv, mr)), ncols, j, pcv, kc, bp, flags,
-		             tile_prefetch(cg, P, pnext, li.iv, kc), first, rem ? NULL : notlast, nrows);
+		cg_for(cg, &li, t0, full);
+		full_tile(cg, P, i0, rows, li.iv, ncols, j, pcv, kc, bp, flags, pnext, first, NULL);
 		cg_for_end(cg, &li);
 	}
 	if (rem)
 		call_tile(cg, P, (int)rem, ncols, cg_add_i64(cg, i0, cg_i64(cg, full * mr)), j, pcv, kc, bp, flags,
-		          tile_prefetch(cg, P, pnext, cg_i64(cg, full), kc), NULL);
+		          tile_prefetch(cg, P, pnext, cg_i64(cg, full), kc), NULL, full ? NULL : bsrc);
 }
 
 static LLVMValueRef min_i64(Cg *cg, LLVMValueRef a, int64_t b)
@@ -1100,6 +1174,19 @@ static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t k
 	return P->bbuf;
 }
 
+/* A run-time B packed per panel only because its rows alias (rows in
+ * place, unit column stride): the panel's first tile copies it into the
+ * panel buffer (ukernel's copy_b) instead of a copy loop before the tiles,
+ * whose loads, rows a few KiB apart from L2 or L3, stalled on each row
+ * (docs/kernels.md, "run-time B packed by its first tile").  Returns B's
+ * panel in place (columns j.. of K block pc), or NULL for the copy loop. */
+static LLVMValueRef copy_b_src(Cg *cg, const Plan *P, LLVMValueRef pcv, LLVMValueRef j)
+{
+	const KGemm *g = P->g;
+	if (!P->bbuf || !b_copied_by_tile(g))
+		return NULL;
+	return cg_gep_f32(cg, g->b, cg_add_i64(cg, cg_mul_i64(cg, pcv, g->b_rs), j));
+}
 
 /* Column panels [p0, p1) (i64 values; panel p covers columns p*NR..) of
  * rows [i0, i0+rows) for K block pc.  The last panel may be partial.  With
@@ -1116,7 +1203,8 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 		CgLoop lj;
 		cg_for_v(cg, &lj, p0, min_i64(cg, p1, full));
 		LLVMValueRef j = cg_mul_i64(cg, lj.iv, nr);
-		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, nr);
+		LLVMValueRef bsrc = copy_b_src(cg, P, pcv, j);
+		LLVMValueRef bp = bsrc ? P->bbuf : panel_ptr(cg, P, pcv, kc, j, nr);
 		/* packed panels follow each other: prefetch the next one (for
 		 * the last, the start of the next K block or past the end) */
 		LLVMValueRef pnext = NULL;
@@ -1128,21 +1216,32 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 			/* a run-time B packed because its rows alias: the next
 			 * panel's columns in place, a row per k step, so that
 			 * packing it reads L2 rather than L3 */
-			LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, pcv, P->g->b_rs), cg_add_i64(cg, j, cg_i64(cg, nr)));
+			LLVMValueRef pk = pcv, pj = cg_add_i64(cg, j, cg_i64(cg, nr));
+			/* the last panel of the range: the first one of the next K
+			 * block (after the last K block: the next range's first one),
+			 * the panel the next tiles start with, whose first tile
+			 * reads it in place (copy_b) */
+			LLVMValueRef lastp = LLVMBuildICmp(cg->b, LLVMIntEQ, cg_add_i64(cg, lj.iv, cg_i64(cg, 1)), p1, "");
+			LLVMValueRef pcn = cg_add_i64(cg, pcv, cg_i64(cg, kc));
+			LLVMValueRef more = LLVMBuildICmp(cg->b, LLVMIntSLT, pcn, cg_i64(cg, P->g->K), "");
+			pk = LLVMBuildSelect(cg->b, lastp, LLVMBuildSelect(cg->b, more, pcn, cg_i64(cg, 0), ""), pk, "");
+			pj = LLVMBuildSelect(cg->b, LLVMBuildAnd(cg->b, lastp, more, ""), cg_mul_i64(cg, p0, nr), pj, "");
+			LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, pk, P->g->b_rs), pj);
 			pnext = LLVMBuildGEP2(cg->b, cg->t_f32, P->g->b, &off, 1, "");
 			P->pf_ks = P->g->b_rs;
 		}
 		LLVMValueRef first = copy_ahead(P, kc) ? LLVMBuildICmp(cg->b, LLVMIntEQ, lj.iv, p0, "") : NULL;
-		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags, pnext, first);
+		row_tiles(cg, P, i0, rows, nr, j, pcv, kc, bp, flags, pnext, first, bsrc);
 		cg_for_end(cg, &lj);
 	}
 	if (rem) {
 		CgIf last;
 		cg_if(cg, &last, LLVMBuildICmp(cg->b, LLVMIntSGT, p1, cg_i64(cg, full), ""));
 		LLVMValueRef j = cg_i64(cg, full * nr);
-		LLVMValueRef bp = panel_ptr(cg, P, pcv, kc, j, rem);
+		LLVMValueRef bsrc = copy_b_src(cg, P, pcv, j);
+		LLVMValueRef bp = bsrc ? P->bbuf : panel_ptr(cg, P, pcv, kc, j, rem);
 		LLVMValueRef first = copy_ahead(P, kc) ? LLVMBuildICmp(cg->b, LLVMIntEQ, p0, cg_i64(cg, full), "") : NULL;
-		row_tiles(cg, P, i0, rows, rem, j, pcv, kc, bp, flags, NULL, first);
+		row_tiles(cg, P, i0, rows, rem, j, pcv, kc, bp, flags, NULL, first, bsrc);
 		cg_if_end(cg, &last);
 	}
 }
@@ -1493,6 +1592,13 @@ static bool b_rows_alias(const KGemm *g, const Tiles *t)
 	return (g->b_rs * 4) % 2048 == 0 && g->K > 16 && g->M > 2 * t->mr;
 }
 
+/* Whether a run-time B packed per panel is in place with unit column
+ * stride, so that the panel's first tile copies it (copy_b_src). */
+static bool b_copied_by_tile(const KGemm *g)
+{
+	return !g->b_const && !g->b_elem && !g->b_koff && !g->b_row && g->b_cs == 1;
+}
+
 /* KC for a product whose A rows are parts of u floats (KGemm.a_row_parts):
  * pack_a_parts copies a K block a run at a time when the block is whole
  * parts (KC % u == 0) or lies within one (u % KC == 0), else element by
@@ -1511,11 +1617,11 @@ static int64_t kc_for_parts(int64_t kc, int64_t u)
 	return kc;
 }
 
-static void plan_init(Cg *cg, const KGemm *g, Plan *P)
+static void plan_init(Cg *cg, const KGemm *g, Plan *P, bool here)
 {
 	memset(P, 0, sizeof *P);
 	P->g = g;
-	P->t = tiles_for(cg, g);
+	P->t = tiles_for(cg, g, here);
 	if (g->a_rows && g->a_row_parts > 1) /* before B is packed in blocks of KC rows */
 		P->t.kc = kc_for_parts(P->t.kc, g->K / g->a_row_parts);
 	P->nr = (int64_t)P->t.nv * P->t.w;
@@ -1604,7 +1710,7 @@ bool kern_gemm_here(Cg *cg, const KGemm *g)
 {
 	assert(g->nbatch_dims == 0 && !g->rows_fn && !g->a_stats);
 	Plan P;
-	plan_init(cg, g, &P);
+	plan_init(cg, g, &P, true);
 	plan_buffers(cg, &P);
 	LLVMValueRef p0 = cg_i64(cg, 0), p1 = cg_i64(cg, (g->N + P.nr - 1) / P.nr);
 	int64_t mc = P.t.mc, nfull = g->M / mc, rem = g->M % mc;
@@ -1672,7 +1778,7 @@ static LLVMValueRef cached_task(Cg *cg, const KGemm *g, Plan *P, const Split *S,
 bool kern_gemm(Cg *cg, const KGemm *g)
 {
 	Plan P;
-	plan_init(cg, g, &P);
+	plan_init(cg, g, &P, false);
 	Split S = split_for(g, &P);
 	/* an in-task row epilogue or a row prologue reads the node's operands
 	 * through the context, after the product's pointers */

@@ -4,7 +4,8 @@
  * with edge tiles in M and N, several K and M cache blocks, constant
  * (layout panels: packed at compile time; row-major: read in place) and
  * run-time B, contiguous and strided B, A blocks copied (row strides of
- * 2 and 4 KiB), run-time B packed per panel (row stride 2 KiB),
+ * 2 and 4 KiB), run-time B packed per panel (row stride 2 KiB) by the
+ * first tile of each panel (KC up to 1024, K not a multiple of it),
  * transposed A, and the Gemm epilogue (alpha, bias row, full / column /
  * scalar C with beta); threads: GEMM tasks and row-parallel nodes
  * (LayerNorm, Softmax, elementwise) give bitwise the serial result. */
@@ -111,6 +112,13 @@ static void test_matmul_shapes(void **state)
 	 * tile's worth) remaining rows */
 	matmul_case(17, 512, 100, true);
 	matmul_case(30, 512, 100, false);
+	/* run-time B with 2 KiB rows, each panel copied by its first tile
+	 * (copy_b), KC 1024: two K blocks of 768 with A copied (6 KiB rows),
+	 * row blocks of 168 and a last one of 5 rows (its remainder tile
+	 * copies the panel); three K blocks of 700 with A in place, blocks of
+	 * 180 rows and a last one of 15 (a full tile and 3 rows) */
+	matmul_case(173, 1536, 512, false);
+	matmul_case(195, 2100, 512, false);
 }
 
 /* Batched MatMul with B transposed through strides: [H,M,D] x [H,D,N] where
@@ -254,8 +262,9 @@ static void run_batched(float *y, const float *a, const float *b, int64_t H, int
 }
 
 /* [M,K] x [K,N] with B a constant packed into panels at compile time
- * (KC 1024 rather than a run-time B's 256: the same fmuladd chain per
- * element, so the same bits). */
+ * (KC 1024 rather than a run-time B's 256, or 1024 with other row blocks
+ * for a run-time B copied by the first tile of each panel: the same
+ * fmuladd chain per element, so the same bits). */
 static void run_packed(float *y, const float *a, const float *b, int64_t M, int64_t K, int64_t N)
 {
 	TuGraph g = tu_graph();
@@ -272,9 +281,9 @@ static void run_packed(float *y, const float *a, const float *b, int64_t M, int6
 static void test_threads_bitwise(void **state)
 {
 	(void)state;
-	const int64_t shapes[5][4] = {{6, 37, 20, 41}, {1, 300, 270, 200}, {1, 300, 512, 420}, {1, 271, 1024, 512},
-	                              {1, 70, 2048, 1700}};
-	for (int s = 0; s < 5; s++) {
+	const int64_t shapes[7][4] = {{6, 37, 20, 41}, {1, 300, 270, 200}, {1, 300, 512, 420}, {1, 271, 1024, 512},
+	                              {1, 70, 2048, 1700}, {1, 173, 1536, 512}, {1, 195, 2100, 512}};
+	for (int s = 0; s < 7; s++) {
 		int64_t H = shapes[s][0], M = shapes[s][1], K = shapes[s][2], N = shapes[s][3];
 		size_t na = (size_t)(H * M * K), nb = (size_t)(H * K * N), ny = (size_t)(H * M * N);
 		float *a = malloc(na * 4), *b = malloc(nb * 4), *y0 = malloc(ny * 4), *y = malloc(ny * 4);
