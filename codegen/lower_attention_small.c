@@ -72,39 +72,6 @@ static LLVMValueRef splat(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef x)
 	                              "");
 }
 
-static LLVMValueRef lanes(Cg *cg, int w, int valid)
-{
-	LLVMValueRef bits[16];
-	for (int i = 0; i < w; i++)
-		bits[i] = LLVMConstInt(cg->t_i1, i < valid, 0);
-	return LLVMConstVector(bits, (unsigned)w);
-}
-
-/* w floats at p, the first `valid` only (the others zero) when valid < w */
-static LLVMValueRef vload(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, int valid)
-{
-	if (valid >= w) {
-		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
-		LLVMSetAlignment(x, 4);
-		return x;
-	}
-	LLVMTypeRef over[2] = {vt, cg->t_ptr};
-	LLVMValueRef args[4] = {p, cg_i32(cg, 4), lanes(cg, w, valid), LLVMConstNull(vt)};
-	return kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
-}
-
-static void vstore(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, LLVMValueRef x, int valid)
-{
-	if (valid >= w) {
-		LLVMValueRef st = LLVMBuildStore(cg->b, x, p);
-		LLVMSetAlignment(st, 4);
-		return;
-	}
-	LLVMTypeRef over[2] = {vt, cg->t_ptr};
-	LLVMValueRef args[4] = {x, p, cg_i32(cg, 4), lanes(cg, w, valid)};
-	kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
-}
-
 static LLVMValueRef fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
 {
 	LLVMTypeRef t = LLVMTypeOf(c);
@@ -216,11 +183,11 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 	for (int v = 0; v < nv; v++) {
 		if (kt) {
 			/* staged rows are zero-padded to ktp >= nv * W */
-			bv[v] = vload(cg, VT(v), WT(v), cg_gep_f32(cg, kt, cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->ktp), cg_i64(cg, v * w))),
+			bv[v] = kern_vload(cg, VT(v), WT(v), cg_gep_f32(cg, kt, cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->ktp), cg_i64(cg, v * w))),
 			              WT(v));
 		} else {
 			LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->kb_rs[0]), cg_i64(cg, v * w));
-			bv[v] = vload(cg, VT(v), WT(v), cg_gep_f32(cg, p[AP_K], off), VK(v));
+			bv[v] = kern_vload(cg, VT(v), WT(v), cg_gep_f32(cg, p[AP_K], off), VK(v));
 		}
 	}
 	for (int64_t r = 0; r < rows; r++) {
@@ -248,12 +215,12 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 			if (A->has_bias)
 				y = LLVMBuildFAdd(cg->b, y,
 				                  bsc ? splat(cg, VT(v), WT(v), bsc)
-				                      : vload(cg, VT(v), WT(v), cg_gep_f32(cg, brow[r], cg_i64(cg, v * w)), VK(v)),
+				                      : kern_vload(cg, VT(v), WT(v), cg_gep_f32(cg, brow[r], cg_i64(cg, v * w)), VK(v)),
 				                  "");
 			s[v] = y;
 			/* lanes past the keys out of the max; a narrow tail widened
 			 * with -inf */
-			LLVMValueRef x = VK(v) < WT(v) ? LLVMBuildSelect(cg->b, lanes(cg, WT(v), VK(v)), y, v == nv - 1 ? ninft : ninf, "") : y;
+			LLVMValueRef x = VK(v) < WT(v) ? LLVMBuildSelect(cg->b, kern_lane_mask(cg, WT(v), VK(v)), y, v == nv - 1 ? ninft : ninf, "") : y;
 			if (WT(v) < w) {
 				LLVMValueRef idx[16];
 				for (int i = 0; i < w; i++)
@@ -271,9 +238,9 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 		LLVMValueRef erow = cg_gep_f32(cg, sbuf, cg_i64(cg, r * ep));
 		for (int v = 0; v < nv; v++) {
 			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, s[v], WT(v) < w ? mvt : mv, ""));
-			vstore(cg, VT(v), WT(v), cg_gep_f32(cg, erow, cg_i64(cg, v * w)), e, WT(v));
+			kern_vstore(cg, VT(v), WT(v), cg_gep_f32(cg, erow, cg_i64(cg, v * w)), e, WT(v));
 			if (VK(v) < WT(v))
-				e = LLVMBuildSelect(cg->b, lanes(cg, WT(v), VK(v)), e, LLVMConstNull(VT(v)), "");
+				e = LLVMBuildSelect(cg->b, kern_lane_mask(cg, WT(v), VK(v)), e, LLVMConstNull(VT(v)), "");
 			if (WT(v) < w) {
 				LLVMValueRef idx[16];
 				for (int i = 0; i < w; i++)
@@ -299,7 +266,7 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 	LLVMValueRef vrow = cg_gep_f32(cg, p[AP_V], cg_mul_i64(cg, lj.iv, A->v_rs[0]));
 	LLVMValueRef vv[SMALL_NV];
 	for (int c = 0; c < no; c++)
-		vv[c] = vload(cg, vt, w, cg_gep_f32(cg, vrow, cg_i64(cg, c * w)), VO(c));
+		vv[c] = kern_vload(cg, vt, w, cg_gep_f32(cg, vrow, cg_i64(cg, c * w)), VO(c));
 	for (int64_t r = 0; r < rows; r++) {
 		LLVMValueRef e = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, sbuf, cg_add_i64(cg, lj.iv, cg_i64(cg, r * ep))), "");
 		LLVMValueRef sv = splat(cg, vt, w, e);
@@ -311,7 +278,7 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 		LLVMValueRef iv = splat(cg, vt, w, inv[r]);
 		for (int c = 0; c < no; c++) {
 			LLVMValueRef y = LLVMBuildFMul(cg->b, LLVMBuildLoad2(cg->b, vt, oacc[r][c], ""), iv, "");
-			vstore(cg, vt, w, cg_gep_f32(cg, orow[r], cg_i64(cg, c * w)), y, VO(c));
+			kern_vstore(cg, vt, w, cg_gep_f32(cg, orow[r], cg_i64(cg, c * w)), y, VO(c));
 		}
 	}
 #undef VK

@@ -161,6 +161,13 @@ static void vstore(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, LLVMValueRef x
 	kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
 }
 
+LLVMValueRef kern_lane_mask(Cg *cg, int w, int valid) { return lane_mask(cg, w, valid); }
+LLVMValueRef kern_vload(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, int valid) { return vload(cg, vt, w, p, valid); }
+void kern_vstore(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, LLVMValueRef x, int valid)
+{
+	vstore(cg, vt, w, p, x, valid);
+}
+
 static LLVMValueRef splat(Cg *cg, LLVMTypeRef vt, LLVMValueRef s)
 {
 	LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), s, cg_i32(cg, 0), "");

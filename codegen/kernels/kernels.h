@@ -248,6 +248,14 @@ int64_t kern_rows_tasks(const Cg *cg, int64_t rows, int64_t work);
 void kern_rows(Cg *cg, int64_t rows, int64_t work, KRowsFn body, void *arg);
 
 /* Calls the LLVM intrinsic `name` overloaded on over[0..nover). */
+/* Vector helpers shared by the kernel emitters: the constant i1 mask of
+ * the first `valid` of w lanes; w floats at p (only the first `valid`
+ * lanes read, the others zero, when valid < w: a masked load); their
+ * store (masked likewise).  Alignment 4. */
+LLVMValueRef kern_lane_mask(Cg *cg, int w, int valid);
+LLVMValueRef kern_vload(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, int valid);
+void kern_vstore(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, LLVMValueRef x, int valid);
+
 LLVMValueRef kern_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, unsigned nover,
                             LLVMValueRef *args, unsigned nargs);
 
