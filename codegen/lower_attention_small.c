@@ -65,23 +65,19 @@ int cg_attn_small_rows(const Cg *cg, const AttnPlan *A)
 	return r >= 1 ? r : 0;
 }
 
-static LLVMValueRef splat(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef x)
-{
-	LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), x, cg_i32(cg, 0), "");
-	return LLVMBuildShuffleVector(cg->b, v, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)w)),
-	                              "");
-}
-
-static LLVMValueRef fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
-{
-	LLVMTypeRef t = LLVMTypeOf(c);
-	LLVMValueRef args[3] = {a, b, c};
-	return kern_intrinsic(cg, "llvm.fmuladd", &t, 1, args, 3);
-}
-
 static LLVMValueRef vmax(Cg *cg, LLVMValueRef a, LLVMValueRef x)
 {
 	return LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, x, a, ""), x, a, "");
+}
+
+/* The wt-lane x widened to w lanes, the lanes past wt taken from fill's
+ * lane 0 (fill: a wt-lane splat). */
+static LLVMValueRef widen(Cg *cg, LLVMValueRef x, LLVMValueRef fill, int wt, int w)
+{
+	LLVMValueRef idx[16];
+	for (int i = 0; i < w; i++)
+		idx[i] = cg_i32(cg, i < wt ? i : wt);
+	return LLVMBuildShuffleVector(cg->b, x, fill, LLVMConstVector(idx, (unsigned)w), "");
 }
 
 /* The max (is_max) or the sum of the w lanes of x: halves folded onto
@@ -106,11 +102,8 @@ static LLVMValueRef hfold(Cg *cg, LLVMValueRef x, int w, bool is_max)
  * aligned, as a head's rows of 16k floats are). */
 static void prefetch_row(Cg *cg, LLVMValueRef row, int64_t n, int rw)
 {
-	for (int64_t c = 0; c < n; c += 16) {
-		LLVMValueRef pargs[4] = {cg_gep_f32(cg, row, cg_i64(cg, c)), cg_i32(cg, rw), cg_i32(cg, 2), cg_i32(cg, 1)};
-		LLVMTypeRef pt = cg->t_ptr;
-		kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
-	}
+	for (int64_t c = 0; c < n; c += 16)
+		kern_prefetch(cg, cg_gep_f32(cg, row, cg_i64(cg, c)), rw, 2);
 }
 
 /* The next batch entry's rows i0 .. i0 + rows of Q, bias and O, and its
@@ -192,17 +185,17 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 	}
 	for (int64_t r = 0; r < rows; r++) {
 		LLVMValueRef a = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, qrow[r], cg_mul_i64(cg, lk.iv, A->q_cs)), "");
-		LLVMValueRef sv = splat(cg, vt, w, a), svt = wt < w ? splat(cg, vtt, wt, a) : sv;
+		LLVMValueRef sv = kern_splat(cg, vt, a), svt = wt < w ? kern_splat(cg, vtt, a) : sv;
 		for (int v = 0; v < nv; v++)
-			LLVMBuildStore(cg->b, fmuladd(cg, v == nv - 1 ? svt : sv, bv[v], LLVMBuildLoad2(cg->b, VT(v), acc[r][v], "")),
+			LLVMBuildStore(cg->b, kern_fmuladd(cg, v == nv - 1 ? svt : sv, bv[v], LLVMBuildLoad2(cg->b, VT(v), acc[r][v], "")),
 			               acc[r][v]);
 	}
 	cg_for_end(cg, &lk);
 
 	/* per row: scores, softmax numerators into E, 1 / sum */
 	LLVMValueRef inv[8];
-	LLVMValueRef ninf = splat(cg, vt, w, cg_f32(cg, -__builtin_inff()));
-	LLVMValueRef ninft = splat(cg, vtt, wt, cg_f32(cg, -__builtin_inff()));
+	LLVMValueRef ninf = kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()));
+	LLVMValueRef ninft = kern_splat(cg, vtt, cg_f32(cg, -__builtin_inff()));
 	for (int64_t r = 0; r < rows; r++) {
 		LLVMValueRef s[SMALL_NV], m = NULL;
 		LLVMValueRef bsc = NULL;
@@ -211,26 +204,22 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 		for (int v = 0; v < nv; v++) {
 			LLVMValueRef y = LLVMBuildLoad2(cg->b, VT(v), acc[r][v], "");
 			if (A->scale != 1.0f)
-				y = LLVMBuildFMul(cg->b, y, splat(cg, VT(v), WT(v), cg_f32(cg, A->scale)), "");
+				y = LLVMBuildFMul(cg->b, y, kern_splat(cg, VT(v), cg_f32(cg, A->scale)), "");
 			if (A->has_bias)
 				y = LLVMBuildFAdd(cg->b, y,
-				                  bsc ? splat(cg, VT(v), WT(v), bsc)
+				                  bsc ? kern_splat(cg, VT(v), bsc)
 				                      : kern_vload(cg, VT(v), WT(v), cg_gep_f32(cg, brow[r], cg_i64(cg, v * w)), VK(v)),
 				                  "");
 			s[v] = y;
 			/* lanes past the keys out of the max; a narrow tail widened
 			 * with -inf */
 			LLVMValueRef x = VK(v) < WT(v) ? LLVMBuildSelect(cg->b, kern_lane_mask(cg, WT(v), VK(v)), y, v == nv - 1 ? ninft : ninf, "") : y;
-			if (WT(v) < w) {
-				LLVMValueRef idx[16];
-				for (int i = 0; i < w; i++)
-					idx[i] = cg_i32(cg, i < wt ? i : wt);
-				x = LLVMBuildShuffleVector(cg->b, x, ninft, LLVMConstVector(idx, (unsigned)w), "");
-			}
+			if (WT(v) < w)
+				x = widen(cg, x, ninft, wt, w);
 			m = m ? vmax(cg, m, x) : x;
 		}
 		LLVMValueRef ms = hfold(cg, m, w, true);
-		LLVMValueRef mv = splat(cg, vt, w, ms), mvt = splat(cg, vtt, wt, ms);
+		LLVMValueRef mv = kern_splat(cg, vt, ms), mvt = kern_splat(cg, vtt, ms);
 		/* e = exp(s - m); the sum: the vectors added lane by lane (the
 		 * tail's lanes past the keys zeroed, a narrow tail into the low
 		 * lanes), then the lanes folded (hfold) */
@@ -241,12 +230,8 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 			kern_vstore(cg, VT(v), WT(v), cg_gep_f32(cg, erow, cg_i64(cg, v * w)), e, WT(v));
 			if (VK(v) < WT(v))
 				e = LLVMBuildSelect(cg->b, kern_lane_mask(cg, WT(v), VK(v)), e, LLVMConstNull(VT(v)), "");
-			if (WT(v) < w) {
-				LLVMValueRef idx[16];
-				for (int i = 0; i < w; i++)
-					idx[i] = cg_i32(cg, i < wt ? i : wt);
-				e = LLVMBuildShuffleVector(cg->b, e, LLVMConstNull(vtt), LLVMConstVector(idx, (unsigned)w), "");
-			}
+			if (WT(v) < w)
+				e = widen(cg, e, LLVMConstNull(vtt), wt, w);
 			vs = vs ? LLVMBuildFAdd(cg->b, vs, e, "") : e;
 		}
 		LLVMValueRef sum = hfold(cg, vs, w, false);
@@ -269,13 +254,13 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 		vv[c] = kern_vload(cg, vt, w, cg_gep_f32(cg, vrow, cg_i64(cg, c * w)), VO(c));
 	for (int64_t r = 0; r < rows; r++) {
 		LLVMValueRef e = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, sbuf, cg_add_i64(cg, lj.iv, cg_i64(cg, r * ep))), "");
-		LLVMValueRef sv = splat(cg, vt, w, e);
+		LLVMValueRef sv = kern_splat(cg, vt, e);
 		for (int c = 0; c < no; c++)
-			LLVMBuildStore(cg->b, fmuladd(cg, sv, vv[c], LLVMBuildLoad2(cg->b, vt, oacc[r][c], "")), oacc[r][c]);
+			LLVMBuildStore(cg->b, kern_fmuladd(cg, sv, vv[c], LLVMBuildLoad2(cg->b, vt, oacc[r][c], "")), oacc[r][c]);
 	}
 	cg_for_end(cg, &lj);
 	for (int64_t r = 0; r < rows; r++) {
-		LLVMValueRef iv = splat(cg, vt, w, inv[r]);
+		LLVMValueRef iv = kern_splat(cg, vt, inv[r]);
 		for (int c = 0; c < no; c++) {
 			LLVMValueRef y = LLVMBuildFMul(cg->b, LLVMBuildLoad2(cg->b, vt, oacc[r][c], ""), iv, "");
 			kern_vstore(cg, vt, w, cg_gep_f32(cg, orow[r], cg_i64(cg, c * w)), y, VO(c));

@@ -121,6 +121,34 @@ static LLVMValueRef load_inputs(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lane
 	return LLVMBuildShuffleVector(cg->b, v, LLVMGetUndef(it), LLVMConstVector(mask, (unsigned)lanes), "");
 }
 
+/* The accumulator's start for channels from c: their bias, or zero. */
+static LLVMValueRef bias_or_zero(Cg *cg, const DwPlan *P, LLVMTypeRef t, LLVMValueRef bias, LLVMValueRef c)
+{
+	if (!P->has_bias)
+		return LLVMConstNull(t);
+	LLVMValueRef a0 = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, bias, c), "");
+	LLVMSetAlignment(a0, 4);
+	return a0;
+}
+
+/* Stores act(acc) to p. */
+static void store_act(Cg *cg, const DwPlan *P, LLVMTypeRef t, LLVMValueRef acc, LLVMValueRef p)
+{
+	LLVMValueRef r = LLVMBuildLoad2(cg->b, t, acc, "");
+	if (P->act == KACT_GELU || P->act == KACT_GELU_TANH)
+		r = kern_gelu(cg, r, P->act == KACT_GELU_TANH);
+	LLVMValueRef st = LLVMBuildStore(cg->b, r, p);
+	LLVMSetAlignment(st, 4);
+}
+
+/* The channel vectors of W lanes a pixel's M outputs take (the rest, from
+ * vec_channels * w on, are the scalar tail): none when mult does not
+ * divide W. */
+static int64_t vec_channels(const DwPlan *P, int w)
+{
+	return w > 1 && w % P->mult == 0 ? P->M / w : 0;
+}
+
 /* Accumulates the taps of output pixel (oy, ox) for nv groups of `lanes`
  * channels, group g starting at channel c + g*lanes (type t: <lanes x
  * float>, or float when lanes == 1), into the accumulators acc[g], then
@@ -138,14 +166,7 @@ static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, int nv
 	assert(nv >= 1 && nv <= DW_GROUP);
 	for (int g = 0; g < nv; g++) {
 		cs[g] = g ? cg_add_i64(cg, c, cg_i64(cg, (int64_t)g * lanes)) : c;
-		LLVMValueRef a0;
-		if (P->has_bias) {
-			a0 = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, bias, cs[g]), "");
-			LLVMSetAlignment(a0, 4);
-		} else {
-			a0 = LLVMConstNull(t);
-		}
-		LLVMBuildStore(cg->b, a0, acc[g]);
+		LLVMBuildStore(cg->b, bias_or_zero(cg, P, t, bias, cs[g]), acc[g]);
 	}
 	LLVMValueRef iy0 = LLVMBuildSub(cg->b, cg_mul_i64(cg, oy, P->sh), cg_i64(cg, P->top), "");
 	LLVMValueRef ix0 = LLVMBuildSub(cg->b, cg_mul_i64(cg, ox, P->sw), cg_i64(cg, P->left), "");
@@ -163,22 +184,15 @@ static void emit_pixel(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, int nv
 				LLVMValueRef xv = load_inputs(cg, P, t, lanes, xp, cs[g]);
 				LLVMValueRef wv = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, wp, cs[g]), "");
 				LLVMSetAlignment(wv, 4);
-				LLVMValueRef args[3] = {xv, wv, LLVMBuildLoad2(cg->b, t, acc[g], "")};
-				LLVMTypeRef over = t;
-				LLVMBuildStore(cg->b, kern_intrinsic(cg, "llvm.fmuladd", &over, 1, args, 3), acc[g]);
+				LLVMBuildStore(cg->b, kern_fmuladd(cg, xv, wv, LLVMBuildLoad2(cg->b, t, acc[g], "")), acc[g]);
 			}
 			cg_if_end(cg, &col);
 		}
 		cg_if_end(cg, &row);
 	}
 	LLVMValueRef yp = cg_gep_f32(cg, y, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, oy, P->Wo), ox), P->M));
-	for (int g = 0; g < nv; g++) {
-		LLVMValueRef r = LLVMBuildLoad2(cg->b, t, acc[g], "");
-		if (P->act == KACT_GELU || P->act == KACT_GELU_TANH)
-			r = kern_gelu(cg, r, P->act == KACT_GELU_TANH);
-		LLVMValueRef st = LLVMBuildStore(cg->b, r, cg_gep_f32(cg, yp, cs[g]));
-		LLVMSetAlignment(st, 4);
-	}
+	for (int g = 0; g < nv; g++)
+		store_act(cg, P, t, acc[g], cg_gep_f32(cg, yp, cs[g]));
 }
 
 /* Accumulates the taps of np consecutive interior output pixels (ox0 ..
@@ -199,19 +213,12 @@ static void emit_tile(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, int np,
                       LLVMValueRef c, LLVMValueRef *acc, int64_t pf_cols)
 {
 	assert(np >= 1 && np <= DW_NP && P->kw <= DW_MAX_KW);
-	LLVMValueRef a0;
-	if (P->has_bias) {
-		a0 = LLVMBuildLoad2(cg->b, t, cg_gep_f32(cg, bias, c), "");
-		LLVMSetAlignment(a0, 4);
-	} else {
-		a0 = LLVMConstNull(t);
-	}
+	LLVMValueRef a0 = bias_or_zero(cg, P, t, bias, c);
 	for (int p = 0; p < np; p++)
 		LLVMBuildStore(cg->b, a0, acc[p]);
 	LLVMValueRef iy0 = LLVMBuildSub(cg->b, cg_mul_i64(cg, oy, P->sh), cg_i64(cg, P->top), "");
 	LLVMValueRef ix0 = LLVMBuildSub(cg->b, cg_mul_i64(cg, ox0, P->sw), cg_i64(cg, P->left), "");
 	if (pf_cols > 0) {
-		/* llvm.prefetch(ptr, rw 0, locality 3, data cache) */
 		LLVMValueRef iyb = cg_add_i64(cg, iy0, cg_i64(cg, (P->kh - 1) * P->dh));
 		LLVMValueRef hi = cg_i64(cg, P->H - 1);
 		iyb = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, iyb, hi, ""), hi, iyb, "");
@@ -222,9 +229,7 @@ static void emit_tile(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, int np,
 		for (int64_t j = 0; j < (int64_t)np * P->sw; j++) {
 			LLVMValueRef off = cg_add_i64(cg, off0, cg_i64(cg, (pf_cols + j) * P->C));
 			off = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, off, last, ""), last, off, "");
-			LLVMValueRef pargs[4] = {cg_gep_f32(cg, x, off), cg_i32(cg, 0), cg_i32(cg, 3), cg_i32(cg, 1)};
-			LLVMTypeRef pt = cg->t_ptr;
-			kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
+			kern_prefetch(cg, cg_gep_f32(cg, x, off), 0, 3);
 		}
 	}
 	int64_t ncols = (int64_t)(np - 1) * P->sw + (P->kw - 1) * P->dw + 1;
@@ -246,21 +251,15 @@ static void emit_tile(Cg *cg, const DwPlan *P, LLVMTypeRef t, int lanes, int np,
 					continue;
 				if (!xv)
 					xv = load_inputs(cg, P, t, lanes, cg_gep_f32(cg, xr, cg_i64(cg, j * P->C)), c);
-				LLVMValueRef args[3] = {xv, wv[d / P->dw], LLVMBuildLoad2(cg->b, t, acc[p], "")};
-				LLVMTypeRef over = t;
-				LLVMBuildStore(cg->b, kern_intrinsic(cg, "llvm.fmuladd", &over, 1, args, 3), acc[p]);
+				LLVMBuildStore(cg->b, kern_fmuladd(cg, xv, wv[d / P->dw], LLVMBuildLoad2(cg->b, t, acc[p], "")),
+				               acc[p]);
 			}
 		}
 		cg_if_end(cg, &row);
 	}
 	LLVMValueRef yp = cg_gep_f32(cg, y, cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, oy, P->Wo), ox0), P->M), c));
-	for (int p = 0; p < np; p++) {
-		LLVMValueRef r = LLVMBuildLoad2(cg->b, t, acc[p], "");
-		if (P->act == KACT_GELU || P->act == KACT_GELU_TANH)
-			r = kern_gelu(cg, r, P->act == KACT_GELU_TANH);
-		LLVMValueRef st = LLVMBuildStore(cg->b, r, cg_gep_f32(cg, yp, cg_i64(cg, (int64_t)p * P->M)));
-		LLVMSetAlignment(st, 4);
-	}
+	for (int p = 0; p < np; p++)
+		store_act(cg, P, t, acc[p], cg_gep_f32(cg, yp, cg_i64(cg, (int64_t)p * P->M)));
 }
 
 /* The output columns [*lo, *hi) whose column taps all fall inside X (0
@@ -283,7 +282,7 @@ static void emit_pixels(Cg *cg, const DwPlan *P, LLVMTypeRef vt, int w, LLVMValu
                         LLVMValueRef bias, LLVMValueRef y, LLVMValueRef oy, LLVMValueRef ox, LLVMValueRef *vacc,
                         LLVMValueRef *sacc)
 {
-	int64_t full = w > 1 && w % P->mult == 0 ? P->M / w : 0, tail0 = full * w;
+	int64_t full = vec_channels(P, w), tail0 = full * w;
 	int64_t groups = full / DW_GROUP, grem = full % DW_GROUP;
 	CgLoop lc;
 	if (groups) {
@@ -306,7 +305,7 @@ static void emit_block(Cg *cg, const DwPlan *P, LLVMTypeRef vt, int w, int np, L
                        LLVMValueRef bias, LLVMValueRef y, LLVMValueRef oy, LLVMValueRef ox0, LLVMValueRef *vacc,
                        LLVMValueRef *sacc, int64_t pf_cols)
 {
-	int64_t full = w > 1 && w % P->mult == 0 ? P->M / w : 0, tail0 = full * w;
+	int64_t full = vec_channels(P, w), tail0 = full * w;
 	CgLoop lc;
 	if (full) {
 		cg_for(cg, &lc, 0, full);

@@ -182,6 +182,16 @@ static LLVMValueRef fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef
 	return kern_intrinsic(cg, "llvm.fmuladd", &t, 1, args, 3);
 }
 
+LLVMValueRef kern_splat(Cg *cg, LLVMTypeRef vt, LLVMValueRef s) { return splat(cg, vt, s); }
+LLVMValueRef kern_fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) { return fmuladd(cg, a, b, c); }
+
+void kern_prefetch(Cg *cg, LLVMValueRef p, int rw, int locality)
+{
+	LLVMValueRef args[4] = {p, cg_i32(cg, rw), cg_i32(cg, locality), cg_i32(cg, 1)};
+	LLVMTypeRef pt = cg->t_ptr;
+	kern_intrinsic(cg, "llvm.prefetch", &pt, 1, args, 4);
+}
+
 static void str_attr(Cg *cg, LLVMValueRef fn, const char *k, const char *v)
 {
 	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
@@ -404,9 +414,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	 * after the k loop, 34 % with this) */
 	for (int r = 0; r < mr; r++)
 		for (int v = 0; v < nv; v++) {
-			LLVMValueRef pargs[4] = {gep_c(cg, crows[r], v * w), cg_i32(cg, 1), cg_i32(cg, 3), cg_i32(cg, 1)};
-			LLVMTypeRef pt = cg->t_ptr;
-			kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
+			kern_prefetch(cg, gep_c(cg, crows[r], v * w), 1, 3);
 		}
 	cg_if_end(cg, &init);
 	/* the residual's lines too (a bias tensor or the skip connection,
@@ -416,9 +424,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 	if (k->has_res)
 		for (int r = 0; r < mr; r++)
 			for (int v = 0; v < (k->res_cs ? nv : 1); v++) {
-				LLVMValueRef pargs[4] = {k->res_cs ? gep_c(cg, rrows[r], v * w) : rrows[r], cg_i32(cg, 0), cg_i32(cg, 3), cg_i32(cg, 1)};
-				LLVMTypeRef pt = cg->t_ptr;
-				kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
+				kern_prefetch(cg, k->res_cs ? gep_c(cg, rrows[r], v * w) : rrows[r], 0, 3);
 			}
 
 	/* rows of A */
@@ -452,17 +458,13 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		LLVMValueRef vv = LLVMBuildURem(cg->b, half, cg_i64(cg, nv), "");
 		LLVMValueRef off = cg_add_i64(cg, LLVMBuildNSWMul(cg->b, cg_add_i64(cg, rr, cg_i64(cg, mr)), ldc, ""), LLVMBuildNSWMul(cg->b, vv, cg_i64(cg, w), ""));
 		LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, pc, &off, 1, "");
-		LLVMValueRef pargs[4] = {pp, cg_i32(cg, 1), cg_i32(cg, 3), cg_i32(cg, 1)};
-		LLVMTypeRef pt = cg->t_ptr;
-		kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
+		kern_prefetch(cg, pp, 1, 3);
 	}
 	if (k->prefetch) {
 		/* llvm.prefetch(ptr, rw 0, locality 2 (L2), data cache) */
 		LLVMValueRef off = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->pf_ks), "");
 		LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, LLVMGetParam(fn, 7), &off, 1, "");
-		LLVMValueRef pargs[4] = {pp, cg_i32(cg, 0), cg_i32(cg, 2), cg_i32(cg, 1)};
-		LLVMTypeRef pt = cg->t_ptr;
-		kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
+		kern_prefetch(cg, pp, 0, 2);
 	}
 	if (k->copy_a) {
 		/* step k copies 16 floats of row k % mr of the next tile's rows
@@ -489,9 +491,7 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		LLVMSetAlignment(st, 4);
 		LLVMValueRef poff = cg_add_i64(cg, col, cg_i64(cg, 32));
 		LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, srow, &poff, 1, "");
-		LLVMValueRef pargs[4] = {pp, cg_i32(cg, 0), cg_i32(cg, 3), cg_i32(cg, 1)};
-		LLVMTypeRef pt = cg->t_ptr;
-		kern_intrinsic(cg, "llvm.prefetch", &pt, 1, pargs, 4);
+		kern_prefetch(cg, pp, 0, 3);
 	}
 	LLVMValueRef aoff = LLVMBuildNSWMul(cg->b, lk.iv, cg_i64(cg, k->a_cs), "");
 	for (int r = 0; r < mr; r++) {

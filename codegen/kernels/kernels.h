@@ -253,6 +253,10 @@ void kern_rows(Cg *cg, int64_t rows, int64_t work, KRowsFn body, void *arg);
  * lanes read, the others zero, when valid < w: a masked load); their
  * store (masked likewise).  Alignment 4. */
 LLVMValueRef kern_lane_mask(Cg *cg, int w, int valid);
+LLVMValueRef kern_splat(Cg *cg, LLVMTypeRef vt, LLVMValueRef s);      /* s in every lane of vt */
+LLVMValueRef kern_fmuladd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c); /* llvm.fmuladd */
+/* llvm.prefetch of the line at p: rw 0 read, 1 write; locality 3 (L1) .. 1 */
+void kern_prefetch(Cg *cg, LLVMValueRef p, int rw, int locality);
 LLVMValueRef kern_vload(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, int valid);
 void kern_vstore(Cg *cg, LLVMTypeRef vt, int w, LLVMValueRef p, LLVMValueRef x, int valid);
 
