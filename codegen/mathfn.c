@@ -634,6 +634,28 @@ static const double gelu_tab_f32[9][8] = {
  * float) */
 #define GELU_F32_END 5.9
 
+/* The same h for AVX-512 code (gelu16_f32) in 16 pieces, so that each
+ * coefficient is one vpermps of a 16-lane register: t = a S + 2 (S =
+ * GELU16_S) lies in [2, 8) for a < 6.19, and its exponent and top three
+ * mantissa bits, (bits(t) >> 20) mod 16, number the pieces: 8 of width
+ * 0.25/S on [0, 2/S) (t in [2, 4)), 8 of width 0.5/S on [2/S, 6/S) (t in
+ * [4, 8)).  S < 1 puts a = 2, where GELU(-2) = -2 h(2) still needs h to
+ * ~1e-9 relative to its 0.023, inside a narrow piece; the wide pieces
+ * (a > 2.06) need only ~1e-8 absolutely.  P_k(u) ~ h(u + mid_k), u = a -
+ * mid_k, degree 5 (rows 0..5, highest degree first), fitted for absolute
+ * error: at most 7.1e-10 on the narrow pieces, 8.0e-9 on the wide ones
+ * (scripts/fit_mathf32.py); row 6: mid_k, chosen as gelu_tab_f32's. */
+#define GELU16_S 0.96875
+static const double gelu16_tab_f32[7][16] = {   /* rows 0..5: coefficients; row 6: mid_k */
+	{-0.00958431512, -0.00653622299, -0.00178245944, 0.00263455417, 0.00551190274, 0.00605462631, 0.00485853432, 0.00278822612, 9.57037773e-05, -0.00114006223, -0.000743852113, -0.000258871121, -5.84414738e-05, -9.1416041e-06, -1.02267416e-06, -8.33238119e-08},
+	{-0.00638326677, -0.0169637222, -0.0224308632, -0.0217952877, -0.0161714759, -0.00857744738, -0.00125921925, 0.00365897128, 0.00614514574, 0.00425760075, 0.00167759636, 0.000439568306, 8.12345024e-05, 1.08506438e-05, 1.0658573e-06, 7.81024738e-08},
+	{0.0648117959, 0.0524257906, 0.03154324, 0.00839716382, -0.0119174179, -0.0245445482, -0.0295434687, -0.0280536208, -0.0196903069, -0.00838995632, -0.00245688227, -0.000516778207, -7.98875335e-05, -9.1510874e-06, -7.8395658e-07, -5.07303533e-08},
+	{0.0257600881, 0.071689412, 0.104487635, 0.119746871, 0.117966294, 0.10359522, 0.0818041489, 0.0593093969, 0.0312186945, 0.010133055, 0.00241124793, 0.000428929168, 5.75877093e-05, 5.83786095e-06, 4.48884492e-07, 2.63495785e-08},
+	{-0.39557296, -0.370100558, -0.324038208, -0.266002446, -0.202872649, -0.146250188, -0.097442627, -0.061281465, -0.0268796664, -0.00714514358, -0.00143800536, -0.000221709022, -2.62837784e-05, -2.38682082e-06, -1.66353061e-07, -8.93998298e-09},
+	{0.448187381, 0.349227548, 0.259492338, 0.183968127, 0.122422807, 0.0782875419, 0.0465741381, 0.0264562778, 0.010097879, 0.00228176522, 0.000397876895, 5.40298679e-05, 5.71789678e-06, 4.68559847e-07, 2.97390965e-08, 1.46688628e-09},
+	{0.130242258, 0.387406766, 0.644911289, 0.900345802, 1.16296029, 1.41668487, 1.67901933, 1.9356339, 2.32269073, 2.8363297, 3.35426879, 3.87174773, 4.3880868, 4.90442562, 5.42040491, 5.93533373},
+};
+
 /* S(t) = ((1+2x) exp(x^2) erfc(x) - 1)/(1+t), t = (x-3)/(x+3), x in [0, 10.06] */
 static const double erfc_s_f32[10] = {
 	-0.000279839238, -0.000530398916, 0.00250364677, 6.22027437e-05,
@@ -775,22 +797,23 @@ static bool erf_permute(M *m)
 	return !m->dbl && erf_permute_isa(m->cg, m->w);
 }
 
-/* tab[row][k] per lane, k = idx (i32 lanes, 0..7; tab: nrows rows of 8
- * doubles exactly representable in float): vpermps of a constant register
- * where erf_permute() says so, else a load from the internal table `name`
- * (the nrows x 8 floats' bits, row-major; a masked gather for vectors).
- * Both give the same floats. */
-static LLVMValueRef piece_lookup(M *m, const char *name, const double (*tab)[8], int nrows, int row,
-                                 LLVMValueRef idx)
+/* tab[row][k] per lane, k = idx (i32 lanes, 0..ncols-1; tab: nrows rows
+ * of ncols doubles exactly representable in float, row-major, ncols 8 or
+ * 16): vpermps of a constant register where erf_permute() says so (16
+ * columns: 16-lane AVX-512 only), else a load from the internal table
+ * `name` (the nrows x ncols floats' bits, row-major; a masked gather for
+ * vectors).  Both give the same floats. */
+static LLVMValueRef piece_lookup_n(M *m, const char *name, const double *tab, int ncols, int nrows, int row,
+                                   LLVMValueRef idx)
 {
 	Cg *cg = m->cg;
 	LLVMTypeRef f32 = LLVMFloatTypeInContext(cg->ctx), i32 = LLVMInt32TypeInContext(cg->ctx);
-	assert(row >= 0 && row < nrows && nrows <= 16);
-	const double *vals = tab[row];
-	if (erf_permute(m)) {
+	assert(row >= 0 && row < nrows && nrows <= 16 && (ncols == 8 || ncols == 16));
+	const double *vals = tab + row * ncols;
+	if (erf_permute(m) && (ncols == 8 || m->w == 16)) {
 		LLVMValueRef el[16];
 		for (int i = 0; i < m->w; i++)
-			el[i] = LLVMConstReal(f32, vals[i % 8]);
+			el[i] = LLVMConstReal(f32, vals[i % ncols]);
 		LLVMValueRef vtab = LLVMConstVector(el, (unsigned)m->w);
 		const char *iname = m->w == 16 ? "llvm.x86.avx512.permvar.sf.512" : "llvm.x86.avx2.permps";
 		unsigned id = LLVMLookupIntrinsicID(iname, strlen(iname));
@@ -802,25 +825,31 @@ static LLVMValueRef piece_lookup(M *m, const char *name, const double (*tab)[8],
 	}
 	/* the table holds the floats' bits (i32), as mathfn_host.c's
 	 * interpreter reads integer tables */
-	LLVMTypeRef at = LLVMArrayType2(i32, (uint64_t)(8 * nrows));
+	LLVMTypeRef at = LLVMArrayType2(i32, (uint64_t)(ncols * nrows));
 	LLVMValueRef g = LLVMGetNamedGlobal(cg->mod, name);
 	if (!g) {
-		LLVMValueRef el[128];
+		LLVMValueRef el[256];
 		for (int r = 0; r < nrows; r++)
-			for (int k = 0; k < 8; k++) {
-				float f = (float)tab[r][k];
+			for (int k = 0; k < ncols; k++) {
+				float f = (float)tab[r * ncols + k];
 				uint32_t u;
 				memcpy(&u, &f, 4);
-				el[8 * r + k] = LLVMConstInt(i32, u, 0);
+				el[ncols * r + k] = LLVMConstInt(i32, u, 0);
 			}
 		g = LLVMAddGlobal(cg->mod, at, name);
-		LLVMSetInitializer(g, LLVMConstArray2(i32, el, (uint64_t)(8 * nrows)));
+		LLVMSetInitializer(g, LLVMConstArray2(i32, el, (uint64_t)(ncols * nrows)));
 		LLVMSetGlobalConstant(g, 1);
 		LLVMSetLinkage(g, LLVMInternalLinkage);
 		LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
 	}
-	LLVMValueRef ix = LLVMBuildAdd(m->b, idx, splat_const(LLVMConstInt(i32, (unsigned)(8 * row), 0), m->w), "");
+	LLVMValueRef ix = LLVMBuildAdd(m->b, idx, splat_const(LLVMConstInt(i32, (unsigned)(ncols * row), 0), m->w), "");
 	return frombits(m, table_i32(m, g, at, ix));
+}
+
+static LLVMValueRef piece_lookup(M *m, const char *name, const double (*tab)[8], int nrows, int row,
+                                 LLVMValueRef idx)
+{
+	return piece_lookup_n(m, name, &tab[0][0], 8, nrows, row, idx);
 }
 
 static LLVMValueRef erf_lookup(M *m, int row, LLVMValueRef idx)
@@ -865,6 +894,49 @@ static LLVMValueRef gelu_f32(M *m, LLVMValueRef x)
 	LLVMValueRef h = piece_lookup(m, name, gelu_tab_f32, 9, 0, k);
 	for (int i = 1; i < 8; i++)
 		h = fma_(m, h, u, piece_lookup(m, name, gelu_tab_f32, 9, i, k));
+	h = sel(m, in, h, K(m, 0.0));
+	LLVMValueRef phi = sel(m, lt(m, x, K(m, 0.0)), h, sub(m, K(m, 1.0), h));
+	return mul(m, x, phi);
+}
+
+/* Whether GELU in float takes the 16-piece form (gelu16_f32): code for
+ * AVX-512, in every width (scalar tails and table loads give the floats
+ * the 16-lane vpermps gives, so the forms agree bit for bit within that
+ * ISA); elsewhere gelu_f32, whose 8-entry rows fit AVX2's vpermps. */
+static bool gelu16_isa(const Cg *cg)
+{
+	return cg->isa.name && !strcmp(cg->isa.name, "avx512");
+}
+
+static LLVMValueRef gelu16_lookup(M *m, int row, LLVMValueRef k)
+{
+	return piece_lookup_n(m, "onnxcc_math_gelu16_tab", &gelu16_tab_f32[0][0], 16, 7, row, k);
+}
+
+/* GELU (erf form) in float for AVX-512 code: gelu_f32's x Phi(x) with h in
+ * 16 pieces of degree 5 (gelu16_tab_f32).  The piece is k = (bits(t) >>
+ * 20) mod 16, t = fma(a, S, 2) (llvm.fma: one rounding in every form; a
+ * rounding up at a piece's lower end picks that piece for an a up to 2.4e-7
+ * below it, inside its fit); out-of-range lanes (a >= 5.9, inf, NaN) get
+ * some piece and a meaningless h, replaced by 0 as in gelu_f32.  No
+ * clamp of a before the lookup: vpermps reads k's low 4 bits (no mask
+ * needed), the table loads k mod 16.  Within 2.5 ulp where x >= -2, |x| 2^-24 below
+ * (test_mathfn test_gelu, with the AVX-512 forms); 21 vector instructions
+ * per 16 outputs in a GEMM epilogue (gelu_f32: 26; objdump): 6
+ * coefficient and 1 mid lookups, 5 FMAs. */
+static LLVMValueRef gelu16_f32(M *m, LLVMValueRef x)
+{
+	LLVMValueRef a = fabs_(m, x);
+	LLVMValueRef in = lt(m, a, K(m, GELU_F32_END));
+	LLVMValueRef fv[3] = { a, K(m, GELU16_S), K(m, 2.0) };
+	LLVMValueRef t = intrin(m, "llvm.fma", fv, 3);
+	LLVMValueRef k = LLVMBuildLShr(m->b, tobits(m, t), KI(m, 20), "");
+	if (!(erf_permute(m) && m->w == 16))
+		k = LLVMBuildAnd(m->b, k, KI(m, 15), "");
+	LLVMValueRef u = sub(m, a, gelu16_lookup(m, 6, k));
+	LLVMValueRef h = gelu16_lookup(m, 0, k);
+	for (int i = 1; i < 6; i++)
+		h = fma_(m, h, u, gelu16_lookup(m, i, k));
 	h = sel(m, in, h, K(m, 0.0));
 	LLVMValueRef phi = sel(m, lt(m, x, K(m, 0.0)), h, sub(m, K(m, 1.0), h));
 	return mul(m, x, phi);
@@ -942,7 +1014,10 @@ static LLVMValueRef sigmoid_f32(M *m, LLVMValueRef x)
 static LLVMValueRef sigmoid_core(M *m, LLVMValueRef x) { return m->dbl ? sigmoid_f64(m, x) : sigmoid_f32(m, x); }
 static LLVMValueRef erf_core(M *m, LLVMValueRef x) { return m->dbl ? erf_f64(m, x) : erf_f32(m, x); }
 static LLVMValueRef erfc_core(M *m, LLVMValueRef x) { return m->dbl ? erfc_f64(m, x) : erfc_f32(m, x); }
-static LLVMValueRef gelu_core(M *m, LLVMValueRef x) { return m->dbl ? gelu_f64(m, x) : gelu_f32(m, x); }
+static LLVMValueRef gelu_core(M *m, LLVMValueRef x)
+{
+	return m->dbl ? gelu_f64(m, x) : gelu16_isa(m->cg) ? gelu16_f32(m, x) : gelu_f32(m, x);
+}
 static LLVMValueRef tanh_core(M *m, LLVMValueRef x) { return m->dbl ? tanh_f64(m, x) : tanh_f32(m, x); }
 
 /* ---- trigonometry (double compute) -------------------------------------------- */
@@ -1357,7 +1432,8 @@ static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, int w, LLVMTypeRef *fty)
 	 * vpermps, scale2: vscalefps): one helper per ISA, built with its
 	 * features (inlined only into that ISA's functions, whose features
 	 * include them) */
-	bool isa_dep = !dbl && !mf_table[id].via_double && (erf_permute_isa(cg, w) || scalef_isa(cg, w));
+	bool isa_dep = !dbl && !mf_table[id].via_double &&
+		(erf_permute_isa(cg, w) || scalef_isa(cg, w) || (id == MF_GELU && gelu16_isa(cg)));
 	snprintf(name, sizeof name, "onnxcc_math_%s_%s%s%s%s%s", mf_table[id].name, lanes,
 		dbl ? "f64" : "f32", fma_dep ? "_fma" : "", isa_dep ? "_" : "", isa_dep ? cg->isa.name : "");
 	/* The cache (scalars only) is trusted only when it matches cg->mod's
