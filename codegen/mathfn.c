@@ -913,17 +913,47 @@ static LLVMValueRef gelu16_lookup(M *m, int row, LLVMValueRef k)
 	return piece_lookup_n(m, "onnxcc_math_gelu16_tab", &gelu16_tab_f32[0][0], 16, 7, row, k);
 }
 
-/* GELU (erf form) in float for AVX-512 code: gelu_f32's x Phi(x) with h in
- * 16 pieces of degree 5 (gelu16_tab_f32).  The piece is k = (bits(t) >>
- * 20) mod 16, t = fma(a, S, 2) (llvm.fma: one rounding in every form; a
- * rounding up at a piece's lower end picks that piece for an a up to 2.4e-7
- * below it, inside its fit); out-of-range lanes (a >= 5.9, inf, NaN) get
- * some piece and a meaningless h, replaced by 0 as in gelu_f32.  No
+/* b = x for x >= 0 (and -0, NaN), -0 for x < 0, NaN for -inf (0.5x(1 +
+ * erf(x/sqrt2)) = -inf * 0): GELU = b - |x| h where |x| < GELU_F32_END,
+ * b itself elsewhere.  On 16-lane AVX-512 one vfixupimmps (per class of x:
+ * QNaN, SNaN, zero, +1, +inf, positive: x; negative: -0; -inf: the
+ * default NaN 0xffc00000), elsewhere selects giving the same bits. */
+static LLVMValueRef gelu16_base(M *m, LLVMValueRef x)
+{
+	Cg *cg = m->cg;
+	if (erf_permute(m) && m->w == 16) {
+		const char *name = "llvm.x86.avx512.mask.fixupimm.ps.512";
+		unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+		assert(id != 0);
+		LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, NULL, 0);
+		LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, NULL, 0);
+		/* response nibble per class j (bits 4j..4j+3): 1 = x, 3 = the
+		 * default NaN, 7 = -0; classes 0 QNaN, 1 SNaN, 2 zero, 3 +1,
+		 * 4 -inf, 5 +inf, 6 negative, 7 positive */
+		LLVMTypeRef i32 = LLVMInt32TypeInContext(cg->ctx);
+		LLVMValueRef args[6] = { x, x, KI(m, 0x17131111), LLVMConstInt(i32, 0, 0),
+		                         LLVMConstInt(LLVMInt16TypeInContext(cg->ctx), 0xffff, 0), LLVMConstInt(i32, 4, 0) };
+		return LLVMBuildCall2(m->b, ft, fn, args, 6, "");
+	}
+	LLVMValueRef nan = frombits(m, KI(m, (int32_t)0xffc00000u));
+	LLVMValueRef negv = sel(m, feq(m, x, K(m, -INFINITY)), nan, K(m, -0.0));
+	return sel(m, lt(m, x, K(m, 0.0)), negv, x);
+}
+
+/* GELU (erf form) in float for AVX-512 code: x Phi(x) with h = Phi(-|x|)
+ * in 16 pieces of degree 5 (gelu16_tab_f32), as x - |x| h for x >= 0 and
+ * -|x| h for x < 0 (one fused rounding each: b - |x| h, gelu16_base).  The
+ * piece is k = (bits(t) >> 20) mod 16, t = fma(a, S, 2) (llvm.fma: one
+ * rounding in every form; a rounding up at a piece's lower end picks that
+ * piece for an a up to 2.4e-7 below it, inside its fit).  Out-of-range
+ * lanes (a >= 5.9, inf, NaN) get some piece and a meaningless h, and b
+ * as their result (x, -0, or NaN for -inf and NaN, as gelu_f32).  No
  * clamp of a before the lookup: vpermps reads k's low 4 bits (no mask
- * needed), the table loads k mod 16.  Within 2.5 ulp where x >= -2, |x| 2^-24 below
- * (test_mathfn test_gelu, with the AVX-512 forms); 21 vector instructions
- * per 16 outputs in a GEMM epilogue (gelu_f32: 26; objdump): 6
- * coefficient and 1 mid lookups, 5 FMAs. */
+ * needed), the table loads k mod 16.  Within 1.2 ulp where x >= 0, 1.7
+ * ulp on [-2, 0), 0.17 |x| 2^-24 below (test_mathfn test_gelu); 19 vector
+ * instructions per 16 outputs in a GEMM epilogue (gelu_f32: 26; objdump):
+ * |x|, the range compare, t, k, 7 vpermps (6 coefficients and mid_k),
+ * u, 5 FMAs, vfixupimmps (b) and the final masked FMA. */
 static LLVMValueRef gelu16_f32(M *m, LLVMValueRef x)
 {
 	LLVMValueRef a = fabs_(m, x);
@@ -937,9 +967,9 @@ static LLVMValueRef gelu16_f32(M *m, LLVMValueRef x)
 	LLVMValueRef h = gelu16_lookup(m, 0, k);
 	for (int i = 1; i < 6; i++)
 		h = fma_(m, h, u, gelu16_lookup(m, i, k));
-	h = sel(m, in, h, K(m, 0.0));
-	LLVMValueRef phi = sel(m, lt(m, x, K(m, 0.0)), h, sub(m, K(m, 1.0), h));
-	return mul(m, x, phi);
+	LLVMValueRef b = gelu16_base(m, x);
+	LLVMValueRef fv2[3] = { neg(m, a), h, b };
+	return sel(m, in, intrin(m, "llvm.fma", fv2, 3), b);
 }
 
 /* f64: 0.5x(1 + erf(x/sqrt2)) */

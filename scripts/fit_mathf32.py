@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """scripts/fit_mathf32.py — polynomial coefficients of codegen/mathfn.c's
-float-arithmetic f32 erf, erfc and tanh.
+float-arithmetic f32 erf, erfc, tanh and GELU.
 
     /usr/bin/python3 scripts/fit_mathf32.py
 
@@ -32,6 +32,13 @@ squares (absolute error) on a Chebyshev grid.
               whose h rounds to float with almost no error, degree 7,
               fitted for absolute error (GELU(x) = x Phi(x), Phi = 1 - h
               for x >= 0, h below; h < 1e-9 from 6 on, where it is 0)
+  gelu16_tab  the same h for AVX-512 code in 16 pieces of degree 5, one
+              vpermps of a 16-lane register per coefficient: t = a S + 2
+              (S = 0.96875), piece (bits(t) >> 20) mod 16 = the exponent
+              and top 3 mantissa bits of t: 8 pieces of width 0.25/S on
+              [0, 2/S), 8 of width 0.5/S on [2/S, 6/S); P_k(u) ~ h(u +
+              mid_k), u = a - mid_k, mid_k as gelu_tab's (each fit a little
+              beyond its piece on both sides: t rounds)
   tanh_small  R(z) ~ (tanh(x)/x - 1)/z,   z = x^2, |x| <= 0.55:
               tanh(x) = x + x*(z*R(z))
 """
@@ -198,6 +205,24 @@ def main():
 	print("/* GELU h pieces k = floor(4|x|/3): fit errors (absolute) %s */" % ", ".join("%.3g" % p[2] for p in gp))
 	print("static const double gelu_tab_f32[9][8] = {   /* [coefficient, highest first][piece]; row 8: mid_k */")
 	for i in range(8):
+		print("\t{" + ", ".join("%.9g" % p[0][i] for p in gp) + "},")
+	print("\t{" + ", ".join("%.9g" % p[1] for p in gp) + "},")
+	print("};")
+	# GELU in 16 pieces (mathfn.c gelu16_f32), degree 5
+	S = 0.96875
+	gp = []
+	for k in range(16):
+		if k < 8:
+			lo, hi = 0.25 * k / S, 0.25 * (k + 1) / S
+		else:
+			lo, hi = (2 + 0.5 * (k - 8)) / S, (2.5 + 0.5 * (k - 8)) / S
+		mid = gelu_mid(lo, hi)
+		c, e = lawson(lambda u, mid=mid: gelu_h(u + mid),
+			lo - mid - 1e-6, hi - mid + 1e-6, 5, n=800, iters=40)
+		gp.append((list(c), mid, e))
+	print("/* GELU h in 16 pieces: fit errors (absolute) %s */" % ", ".join("%.3g" % p[2] for p in gp))
+	print("static const double gelu16_tab_f32[7][16] = {   /* rows 0..5: coefficients; row 6: mid_k */")
+	for i in range(6):
 		print("\t{" + ", ".join("%.9g" % p[0][i] for p in gp) + "},")
 	print("\t{" + ", ".join("%.9g" % p[1] for p in gp) + "},")
 	print("};")

@@ -7,9 +7,11 @@
  * 2 and 4 KiB), run-time B packed per panel (row stride 2 KiB) by the
  * first tile of each panel (KC up to 1024, K not a multiple of it),
  * transposed A, and the Gemm epilogue (alpha, bias row, full / column /
- * scalar C with beta); threads: GEMM tasks and row-parallel nodes
+ * scalar C with beta), the fused bias + GELU epilogue of short-K
+ * products (MatMulEpi); threads: GEMM tasks and row-parallel nodes
  * (LayerNorm, Softmax, elementwise) give bitwise the serial result. */
 #include "testutil.h"
+#include "passes/pipeline.h"
 #include "runtime/onnxcc_pool.h"
 
 #include <math.h>
@@ -245,6 +247,126 @@ static void test_gemm_epilogues(void **state)
 	gemm_case(13, 5, 40, 0, 1, -1, NULL, 1.0f, 1.0f, false);
 }
 
+/* MatMul by a constant W + bias (+ Gelu), fused by fuse-gemm into one
+ * MatMulEpi (the MLP's fc1): y = [M,K] x [K,N] + bias, then GELU in the
+ * micro-kernel's epilogue (act="gelu") when gelu. */
+static void run_fc1(float *y, const float *x, const float *w, const float *bias, int64_t M, int64_t K, int64_t N,
+                    bool gelu)
+{
+	TuGraph t = tu_graph();
+	int64_t dx[2] = {M, K}, dw[2] = {K, N}, db[1] = {N}, dy[2] = {M, N};
+	ValueId vx = tu_input(&t, "x", DT_F32, 2, dx);
+	ValueId vw = tu_const(&t, "w", DT_F32, 2, dw, w);
+	ValueId vb = tu_const(&t, "b", DT_F32, 1, db, bias);
+	Shape sy = shape_make(2, dy);
+	ValueId mm = graph_add_value(t.g, "mm", DT_F32, &sy);
+	ValueId in2[2] = {vx, vw};
+	tu_node(&t, OP_MatMul, 13, in2, 2, &mm, 1);
+	ValueId z = gelu ? graph_add_value(t.g, "z", DT_F32, &sy) : tu_output(&t, "y", DT_F32, 2, dy);
+	ValueId add_in[2] = {mm, vb};
+	tu_node(&t, OP_Add, 14, add_in, 2, &z, 1);
+	if (gelu) {
+		ValueId out = tu_output(&t, "y", DT_F32, 2, dy);
+		tu_node(&t, OP_Gelu, 20, &z, 1, &out, 1);
+	}
+	Diag d;
+	diag_init(&d, "test.onnx", false);
+	t.g->shapes_known = true;
+	assert_true(pass_fuse_gemm(t.g, &d));
+	assert_true(pass_dce(t.g, &d));
+	int epi = 0, other = 0;
+	for (int i = 0; i < t.g->nnodes; i++)
+		if (!t.g->nodes[i].dead && t.g->nodes[i].op == OP_MatMulEpi)
+			epi++;
+		else if (!t.g->nodes[i].dead)
+			other++;
+	assert_int_equal(epi, 1);
+	assert_int_equal(other, 0);
+	diag_free(&d);
+	const void *ins[1] = {x};
+	void *outs[1] = {y};
+	tu_run(&t, ins, outs);
+}
+
+/* The error of y against GELU(z) in long double: in ulp of the f32 result
+ * where z >= -2, else absolutely in units of |z| 2^-24 (the bounds
+ * test_mathfn's test_gelu asserts for mathfn's GELU). */
+static double gelu_err(float y, float z)
+{
+	long double r = 0.5L * z * erfcl(-(long double)z / sqrtl(2.0L));
+	if (z < -2.0f)
+		return (double)(fabsl((long double)y - r) / (fabsl((long double)z) * 0x1p-24L));
+	int e;
+	frexpl(r, &e);
+	long double ulp = ldexpl(1.0L, (e - 24 < -149 ? -149 : e - 24));
+	return (double)(fabsl((long double)y - r) / ulp);
+}
+
+/* The bias + GELU epilogue of short-K products (the MLP's fc1; on
+ * AVX-512 mathfn's 16-piece GELU with vfixupimmps, elsewhere the 8-piece
+ * form): for every tile size of the host, M = 37 (three 12-row tiles and
+ * an edge), N = 77 (two 32-column panels and a masked edge of 13), K = 64
+ * (one K block) and 300 (two: the epilogue on the last only), the
+ * pre-activations z spread over [-20, 20] (every piece of the polynomial,
+ * the cut at |z| = 5.9 and beyond).  Each output is GELU of the same
+ * product + bias without the GELU (MatMulEpi with the bias only: the same
+ * accumulation, so the same z) within test_gelu's bounds; 1, 2, 3 and 5
+ * threads give bitwise the serial outputs. */
+static void test_gemm_gelu_epilogue(void **state)
+{
+	(void)state;
+	const int64_t M = 37, N = 77, Ks[2] = {64, 300};
+	for (int ki = 0; ki < 2; ki++) {
+		int64_t K = Ks[ki];
+		float *x = malloc(sizeof(float) * (size_t)(M * K)), *w = malloc(sizeof(float) * (size_t)(K * N));
+		float bias[77], *z = malloc(sizeof(float) * (size_t)(M * N)), *y0 = malloc(sizeof(float) * (size_t)(M * N));
+		float *y = malloc(sizeof(float) * (size_t)(M * N));
+		fill(x, (size_t)(M * K), 31);
+		fill(w, (size_t)(K * N), 32);
+		fill(bias, (size_t)N, 33);
+		float sc = 2.0f / sqrtf((float)K);   /* |z| up to ~20, most within 6 */
+		for (int64_t i = 0; i < K * N; i++)
+			w[i] *= sc;
+		for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+			if (!tu_host_has(&tu_isas[t]))
+				continue;
+			tu_isa_override = tu_isas[t];
+			tu_parallel = NULL;
+			run_fc1(z, x, w, bias, M, K, N, false);
+			run_fc1(y0, x, w, bias, M, K, N, true);
+			double worst = 0, worst_abs = 0;
+			int below = 0, out = 0;
+			for (int64_t i = 0; i < M * N; i++) {
+				double e = gelu_err(y0[i], z[i]);
+				if (z[i] < -2.0f)
+					worst_abs = fmax(worst_abs, e), below++;
+				else
+					worst = fmax(worst, e);
+				out += fabsf(z[i]) >= 5.9f;
+			}
+			printf("  fc1 + GELU %lldx%lldx%lld, %s: %.3f ulp (z >= -2), %.3f x |z| 2^-24 (%d below -2), %d with "
+			       "|z| >= 5.9\n", (long long)M, (long long)K, (long long)N, tu_isas[t].name, worst, worst_abs,
+			       below, out);
+			assert_true(below > 100 && out > 20);
+			assert_true(worst <= 2.5 && worst_abs <= 1.0);
+			const int counts[4] = {1, 2, 3, 5};
+			for (int c = 0; c < 4; c++) {
+				OnnxccPool *pool = onnxcc_pool_create(counts[c]);
+				assert_non_null(pool);
+				OnnxccParallel par = onnxcc_pool_parallel(pool);
+				tu_parallel = &par;
+				memset(y, 0xff, sizeof(float) * (size_t)(M * N));
+				run_fc1(y, x, w, bias, M, K, N, true);
+				tu_parallel = NULL;
+				onnxcc_pool_destroy(pool);
+				assert_memory_equal(y, y0, sizeof(float) * (size_t)(M * N));
+			}
+		}
+		tu_isa_override = (CgIsa){0};
+		free(x), free(w), free(z), free(y0), free(y);
+	}
+}
+
 /* The same products on 1, 2, 3 and 5 threads (the runtime's pool) give
  * bitwise the outputs of the serial run: batched attention-like products
  * (tasks over the batch) and one large product (tasks over row blocks and
@@ -432,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_matmul_shapes),
 		cmocka_unit_test(test_batched_strided_b),
 		cmocka_unit_test(test_gemm_epilogues),
+		cmocka_unit_test(test_gemm_gelu_epilogue),
 		cmocka_unit_test(test_threads_bitwise),
 		cmocka_unit_test(test_rows_threads_bitwise),
 	};

@@ -592,11 +592,13 @@ static double gelu_sweep(float lo, float hi, unsigned stride, bool absolute)
 
 /* GELU, erf form (cg_math_gelu: the GEMM, Conv and depthwise epilogues and
  * the Gelu op where x >= -2).  f32 is x Phi(x) with a piecewise
- * polynomial for Phi (mathfn.c gelu_f32), whose absolute error is ~2^-25:
- * within 2.5 ulp where x >= -2 (every 29th float; 2.34 measured at every
- * 3rd), within |x| 2^-24 absolutely below, where
- * 0.5x(1 + erf) loses as much to cancellation (against 0.5x erfc(-x/sqrt2)
- * in long double).  Special values as 0.5x(1 + erf(x/sqrt2)) gives them;
+ * polynomial for Phi(-|x|) (mathfn.c gelu_f32: 8 pieces; in code for
+ * AVX-512 gelu16_f32: 16 pieces, x - |x| h for x >= 0), whose absolute
+ * error is ~2^-25: within 2.5 ulp where x >= -2 (every 29th float; 8
+ * pieces: 2.34 measured at every 3rd; 16 pieces: 1.12 / 1.65 at every
+ * 29th), within |x| 2^-24 absolutely below, where 0.5x(1 + erf) loses as
+ * much to cancellation (against 0.5x erfc(-x/sqrt2) in long double).
+ * ctest runs both forms on an AVX-512 host (test_mathfn_avx2).  Special values as 0.5x(1 + erf(x/sqrt2)) gives them;
  * scalar and vector forms the same bits (run_both).  f64 is 0.5x(1 +
  * erf(x/sqrt2)) with the f64 erf. */
 static void test_gelu(void **state)
@@ -620,6 +622,31 @@ static void test_gelu(void **state)
 	assert_true(out[13] == 0.0f && signbit(out[13]) && out[15] == 0.0f && signbit(out[15]));
 	for (int i = 8; i <= 12; i++)   /* piece boundaries, tiny x */
 		assert_true(ulp_err(ref1("gelu", x[i]), out[i], false) <= 2.5);
+	/* the AVX-512 form's pieces (mathfn.c gelu16_f32: t = |x| 0.96875 + 2
+	 * in [2, 4) and [4, 8) by eighths of the octave; t >= 8, where the
+	 * piece number wraps, from |x| = 6.19 on, outside the cut at 5.9):
+	 * each boundary and the floats beside it, both signs, and the
+	 * largest floats before the wrap and before t = 16 */
+	float xb[3 * 2 * 16 + 4];
+	int nb = 0;
+	for (int j = 1; j < 16; j++) {
+		float bnd = (float)((j < 8 ? 0.25 * j : 2.0 + 0.5 * (j - 8)) / 0.96875);
+		float trio[3] = {nextafterf(bnd, 0.0f), bnd, nextafterf(bnd, 10.0f)};
+		for (int q = 0; q < 3; q++)
+			xb[nb++] = trio[q], xb[nb++] = -trio[q];
+	}
+	xb[nb++] = 6.1935482f, xb[nb++] = -6.1935482f, xb[nb++] = 14.4516125f, xb[nb++] = -14.4516125f;
+	while (nb % VL32)
+		xb[nb] = xb[nb - 1], nb++;
+	float ob[sizeof xb / sizeof xb[0]];
+	run_both("gelu", false, xb, NULL, ob, nb);
+	for (int i = 0; i < nb; i++) {
+		long double r = ref1("gelu", xb[i]);
+		if (xb[i] >= -2.0f)
+			assert_true(ulp_err(r, ob[i], false) <= 2.5);
+		else
+			assert_true(fabsl((long double)ob[i] - r) <= fabsl((long double)xb[i]) * 0x1p-24L);
+	}
 	/* f64 on [-1, 8]: 1 + erf cancels at most to 0.32 there */
 	double xd[64], od[64];
 	for (int i = 0; i < 64; i++)
