@@ -63,7 +63,9 @@ LLVMValueRef cg_math_erfc(Cg *cg, LLVMValueRef x);   /* 1-erf(x), accurate for l
 /* GELU, erf form: x Phi(x) = 0.5x(1 + erf(x/sqrt2)).  f32: piecewise
  * polynomial for Phi (absolute error ~2^-25: a few ulp where x >= -2,
  * absolute below |x| 2^-24 under it, where 1 + erf cancels too; 0 from
- * x <= -5.9); f64: 0.5x(1 + erf(x/sqrt2)) with the f64 erf. */
+ * x <= -5.9), in 8 pieces, or 16 in code for AVX-512 (cg->isa "avx512":
+ * one vpermps per coefficient; its bits differ from the 8-piece form's
+ * within those bounds); f64: 0.5x(1 + erf(x/sqrt2)) with the f64 erf. */
 LLVMValueRef cg_math_gelu(Cg *cg, LLVMValueRef x);
 LLVMValueRef cg_math_trunc(Cg *cg, LLVMValueRef x);  /* toward zero */
 LLVMValueRef cg_math_copysign(Cg *cg, LLVMValueRef mag, LLVMValueRef sgn); /* llvm.copysign */
