@@ -80,23 +80,6 @@ static LLVMValueRef widen(Cg *cg, LLVMValueRef x, LLVMValueRef fill, int wt, int
 	return LLVMBuildShuffleVector(cg->b, x, fill, LLVMConstVector(idx, (unsigned)w), "");
 }
 
-/* The max (is_max) or the sum of the w lanes of x: halves folded onto
- * each other (lane i + lane i + h), each step at half the width, down to
- * lane 0 — log2(w) shuffles and ops instead of w extracts and a chain of
- * w scalar adds */
-static LLVMValueRef hfold(Cg *cg, LLVMValueRef x, int w, bool is_max)
-{
-	for (int h = w / 2; h >= 1; h /= 2) {
-		LLVMValueRef lo[16], hi[16];
-		for (int i = 0; i < h; i++)
-			lo[i] = cg_i32(cg, i), hi[i] = cg_i32(cg, i + h);
-		LLVMValueRef a = LLVMBuildShuffleVector(cg->b, x, LLVMGetUndef(LLVMTypeOf(x)), LLVMConstVector(lo, (unsigned)h), "");
-		LLVMValueRef b = LLVMBuildShuffleVector(cg->b, x, LLVMGetUndef(LLVMTypeOf(x)), LLVMConstVector(hi, (unsigned)h), "");
-		x = is_max ? vmax(cg, a, b) : LLVMBuildFAdd(cg->b, a, b, "");
-	}
-	return LLVMBuildExtractElement(cg->b, x, cg_i32(cg, 0), "");
-}
-
 /* Prefetches (into L2; rw 1: for writing) the n contiguous floats at
  * row: one line per 16 floats (all its lines when row is 64-byte
  * aligned, as a head's rows of 16k floats are). */
@@ -218,11 +201,11 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 				x = widen(cg, x, ninft, wt, w);
 			m = m ? vmax(cg, m, x) : x;
 		}
-		LLVMValueRef ms = hfold(cg, m, w, true);
+		LLVMValueRef ms = cg_attn_fold(cg, m, w, true);
 		LLVMValueRef mv = kern_splat(cg, vt, ms), mvt = kern_splat(cg, vtt, ms);
 		/* e = exp(s - m); the sum: the vectors added lane by lane (the
 		 * tail's lanes past the keys zeroed, a narrow tail into the low
-		 * lanes), then the lanes folded (hfold) */
+		 * lanes), then the lanes folded (cg_attn_fold) */
 		LLVMValueRef vs = NULL;
 		LLVMValueRef erow = cg_gep_f32(cg, sbuf, cg_i64(cg, r * ep));
 		for (int v = 0; v < nv; v++) {
@@ -234,7 +217,7 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 				e = widen(cg, e, LLVMConstNull(vtt), wt, w);
 			vs = vs ? LLVMBuildFAdd(cg->b, vs, e, "") : e;
 		}
-		LLVMValueRef sum = hfold(cg, vs, w, false);
+		LLVMValueRef sum = cg_attn_fold(cg, vs, w, false);
 		inv[r] = LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), sum, "");
 	}
 

@@ -240,6 +240,43 @@ static void test_lowering(void **state)
 	attention_case(&h, false);
 }
 
+/* The short-sequence path and the general path give the same bits for c
+ * at every vector width of the host: the same scores, max, exps, row sum
+ * order (vectors added lane by lane, lanes folded in halves) and P.V
+ * chains. */
+static void paths_same_bits(const Case *c)
+{
+	float *x[4] = {0};
+	for (int t = 0; t < 4; t++) {
+		if (!c->rank[t])
+			continue;
+		size_t n = (size_t)numel(c->rank[t], c->dims[t]);
+		x[t] = malloc(sizeof(float) * n);
+		fill(x[t], n, 11u + (unsigned)t, t == 3 ? 3.0f : 1.5f);
+	}
+	int64_t od[IR_MAX_RANK];
+	out_dims(c, od);
+	size_t ny = (size_t)numel(c->r, od);
+	float *y = malloc(sizeof(float) * ny), *y0 = malloc(sizeof(float) * ny);
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
+			continue;
+		tu_isa_override = tu_isas[t];
+		cg_attn_small_off = true;
+		run_case(c, (const float *const *)x, y0);
+		cg_attn_small_off = false;
+		run_case(c, (const float *const *)x, y);
+		if (memcmp(y, y0, ny * 4) != 0)
+			fprintf(stderr, "Attention case (Nq %lld, dv %lld) %s: paths differ\n", (long long)od[c->r - 2],
+			        (long long)od[c->r - 1], tu_isas[t].name);
+		assert_memory_equal(y, y0, ny * 4);
+	}
+	tu_isa_override = (CgIsa){0};
+	for (int t = 0; t < 4; t++)
+		free(x[t]);
+	free(y), free(y0);
+}
+
 /* Short sequences (codegen/lower_attention_small.c: whole score rows in
  * registers, blocks of rows split evenly): Swin's 49-token windows with a
  * relative-position bias per head and a shift mask per window, odd head
@@ -247,7 +284,8 @@ static void test_lowering(void **state)
  * vectors, one short vector or a narrowed tail, K read in place
  * (k_transposed) or staged, a bias per query row (constant along the keys),
  * more keys than queries; 1/2/3/5 threads bitwise for several.  Each
- * case also through the general path (cg_attn_small_off). */
+ * case also through the general path (cg_attn_small_off), and both paths
+ * give the same bits (paths_same_bits). */
 static void test_small_sequences(void **state)
 {
 	(void)state;
@@ -274,6 +312,11 @@ static void test_small_sequences(void **state)
 		 * per batch entry split over several threads */
 		Case g = {3, {3, 3, 3, 0}, {{5, 49, 32}, {5, 49, 32}, {5, 49, 32}}, 0, 0.17677669f};
 		attention_case(&g, true);
+		if (off)
+			continue;
+		const Case *all[] = {&a, &b, &c, &d, &e, &f, &g};
+		for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+			paths_same_bits(all[i]);
 	}
 	cg_attn_small_off = false;
 }
