@@ -15,7 +15,10 @@
  *                        nv vectors (staged K^T, zero-padded, or K itself
  *                        when it is contiguous along the keys)
  *   per row, in registers: s = alpha * S + bias, m = max, e = exp(s - m),
- *                        l = sum e; e stored to the block's E rows (L1)
+ *                        l = sum e; e stored to the block's E rows (L1);
+ *                        a last score vector of one key (49 = 3 x 16 + 1)
+ *                        is a scalar per row, and the rows' exps of it
+ *                        one vector exp
  *   O_blk = E . V        R x ceil(dv / W) accumulators over the keys, each
  *                        row scaled by 1 / l as it is stored.
  * The scores, the max and every exp are the general path's bits (the
@@ -175,16 +178,24 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 	}
 	cg_for_end(cg, &lk);
 
-	/* per row: scores, softmax numerators into E, 1 / sum */
-	LLVMValueRef inv[8];
+	/* per row: scores, softmax numerators into E, 1 / sum.  When the last
+	 * score vector holds a single key (49 = 3 x 16 + 1), that key's score
+	 * is kept as a scalar per row and the R rows' exps of it are one
+	 * vector exp (k1): a narrow-vector exp per row, with one useful lane,
+	 * was a fifth of the softmax.  Its lane is the same exp, added to lane 0
+	 * of the row's vector sum before the fold as the widened tail was
+	 * (the other lanes + 0): the same bits. */
+	bool k1 = kvalid == 1 && nv >= 2;
+	int nf = k1 ? nv - 1 : nv; /* score vectors handled as vectors */
+	LLVMValueRef inv[8], s[8][SMALL_NV], ms[8], st[8];
 	LLVMValueRef ninf = kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()));
 	LLVMValueRef ninft = kern_splat(cg, vtt, cg_f32(cg, -__builtin_inff()));
 	for (int64_t r = 0; r < rows; r++) {
-		LLVMValueRef s[SMALL_NV], m = NULL;
+		LLVMValueRef m = NULL;
 		LLVMValueRef bsc = NULL;
 		if (A->has_bias && A->bias_cs == 0)
 			bsc = LLVMBuildLoad2(cg->b, cg->t_f32, brow[r], "");
-		for (int v = 0; v < nv; v++) {
+		for (int v = 0; v < nf; v++) {
 			LLVMValueRef y = LLVMBuildLoad2(cg->b, VT(v), acc[r][v], "");
 			if (A->scale != 1.0f)
 				y = LLVMBuildFMul(cg->b, y, kern_splat(cg, VT(v), cg_f32(cg, A->scale)), "");
@@ -193,7 +204,7 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 				                  bsc ? kern_splat(cg, VT(v), bsc)
 				                      : kern_vload(cg, VT(v), WT(v), cg_gep_f32(cg, brow[r], cg_i64(cg, v * w)), VK(v)),
 				                  "");
-			s[v] = y;
+			s[r][v] = y;
 			/* lanes past the keys out of the max; a narrow tail widened
 			 * with -inf */
 			LLVMValueRef x = VK(v) < WT(v) ? LLVMBuildSelect(cg->b, kern_lane_mask(cg, WT(v), VK(v)), y, v == nv - 1 ? ninft : ninf, "") : y;
@@ -201,21 +212,54 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 				x = widen(cg, x, ninft, wt, w);
 			m = m ? vmax(cg, m, x) : x;
 		}
-		LLVMValueRef ms = cg_attn_fold(cg, m, w, true);
-		LLVMValueRef mv = kern_splat(cg, vt, ms), mvt = kern_splat(cg, vtt, ms);
+		ms[r] = cg_attn_fold(cg, m, w, true);
+		if (k1) {
+			/* the last key's score: lane 0 of its accumulator, the same
+			 * scalar operations (the max is order-free) */
+			LLVMValueRef y = LLVMBuildExtractElement(cg->b, LLVMBuildLoad2(cg->b, vtt, acc[r][nv - 1], ""), cg_i32(cg, 0), "");
+			if (A->scale != 1.0f)
+				y = LLVMBuildFMul(cg->b, y, cg_f32(cg, A->scale), "");
+			if (A->has_bias)
+				y = LLVMBuildFAdd(cg->b, y,
+				                  bsc ? bsc
+				                      : LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, brow[r], cg_i64(cg, (nv - 1) * w)), ""),
+				                  "");
+			st[r] = y;
+			ms[r] = vmax(cg, ms[r], y);
+		}
+	}
+	LLVMValueRef et = NULL;
+	if (k1) {
+		/* exp(s - m) of the last key of every row, lane r (w lanes, or 8
+		 * when the rows outnumber them; the other lanes exp(0)) */
+		int lt = rows <= w ? w : 8;
+		LLVMTypeRef vl = LLVMVectorType(cg->t_f32, (unsigned)lt);
+		LLVMValueRef x = LLVMConstNull(vl);
+		for (int64_t r = 0; r < rows; r++)
+			x = LLVMBuildInsertElement(cg->b, x, LLVMBuildFSub(cg->b, st[r], ms[r], ""), cg_i32(cg, (int)r), "");
+		et = cg_math_exp_nonpos(cg, x);
+	}
+	for (int64_t r = 0; r < rows; r++) {
+		LLVMValueRef mv = kern_splat(cg, vt, ms[r]), mvt = kern_splat(cg, vtt, ms[r]);
 		/* e = exp(s - m); the sum: the vectors added lane by lane (the
 		 * tail's lanes past the keys zeroed, a narrow tail into the low
 		 * lanes), then the lanes folded (cg_attn_fold) */
 		LLVMValueRef vs = NULL;
 		LLVMValueRef erow = cg_gep_f32(cg, sbuf, cg_i64(cg, r * ep));
-		for (int v = 0; v < nv; v++) {
-			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, s[v], WT(v) < w ? mvt : mv, ""));
+		for (int v = 0; v < nf; v++) {
+			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, s[r][v], WT(v) < w ? mvt : mv, ""));
 			kern_vstore(cg, VT(v), WT(v), cg_gep_f32(cg, erow, cg_i64(cg, v * w)), e, WT(v));
 			if (VK(v) < WT(v))
 				e = LLVMBuildSelect(cg->b, kern_lane_mask(cg, WT(v), VK(v)), e, LLVMConstNull(VT(v)), "");
 			if (WT(v) < w)
 				e = widen(cg, e, LLVMConstNull(vtt), wt, w);
 			vs = vs ? LLVMBuildFAdd(cg->b, vs, e, "") : e;
+		}
+		if (k1) {
+			LLVMValueRef e = LLVMBuildExtractElement(cg->b, et, cg_i32(cg, (int)r), "");
+			LLVMBuildStore(cg->b, e, cg_gep_f32(cg, erow, cg_i64(cg, (nv - 1) * w)));
+			LLVMValueRef l0 = LLVMBuildFAdd(cg->b, LLVMBuildExtractElement(cg->b, vs, cg_i32(cg, 0), ""), e, "");
+			vs = LLVMBuildInsertElement(cg->b, vs, l0, cg_i32(cg, 0), "");
 		}
 		LLVMValueRef sum = cg_attn_fold(cg, vs, w, false);
 		inv[r] = LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), sum, "");

@@ -283,9 +283,10 @@ static void paths_same_bits(const Case *c)
  * dims (masked last vectors of d and dv), key counts that fill whole
  * vectors, one short vector or a narrowed tail, K read in place
  * (k_transposed) or staged, a bias per query row (constant along the keys),
- * more keys than queries; 1/2/3/5 threads bitwise for several.  Each
- * case also through the general path (cg_attn_small_off), and both paths
- * give the same bits (paths_same_bits). */
+ * more keys than queries, one key in the last score vector; 1/2/3/5
+ * threads bitwise for several.  Each case also through the general path
+ * (cg_attn_small_off), and both paths give the same bits
+ * (paths_same_bits). */
 static void test_small_sequences(void **state)
 {
 	(void)state;
@@ -312,9 +313,19 @@ static void test_small_sequences(void **state)
 		 * per batch entry split over several threads */
 		Case g = {3, {3, 3, 3, 0}, {{5, 49, 32}, {5, 49, 32}, {5, 49, 32}}, 0, 0.17677669f};
 		attention_case(&g, true);
+		/* one key in the last score vector (the k1 form: those keys'
+		 * exps of all the block's rows in one vector): 17 keys (16 and 8
+		 * lanes), bias per score; 5 keys (4 lanes, blocks of more rows
+		 * than lanes), bias per query row; 17 keys of K read in place */
+		Case h = {4, {4, 4, 4, 4}, {{2, 3, 30, 8}, {2, 3, 17, 8}, {2, 3, 17, 12}, {1, 3, 30, 17}}, 0, 0.3f};
+		attention_case(&h, true);
+		Case i = {3, {3, 3, 3, 3}, {{3, 23, 6}, {3, 5, 6}, {3, 5, 9}, {3, 23, 1}}, 0, 0.4f};
+		attention_case(&i, true);
+		Case j = {3, {3, 3, 3, 0}, {{2, 19, 10}, {2, 10, 17}, {2, 17, 16}}, 1, 0.25f};
+		attention_case(&j, false);
 		if (off)
 			continue;
-		const Case *all[] = {&a, &b, &c, &d, &e, &f, &g};
+		const Case *all[] = {&a, &b, &c, &d, &e, &f, &g, &h, &i, &j};
 		for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 			paths_same_bits(all[i]);
 	}
