@@ -24,12 +24,10 @@
  * The scores, the max and every exp are the general path's bits (the
  * micro-kernel's fmuladd chain over k from zero, then alpha and the bias;
  * the max is order-free; a lane's exp is the same in any width), and so
- * is P.V's chain over the keys from zero and O * (1 / l); only the row sum
- * l is added in another order: the score vectors lane by lane, then the
- * lanes folded in halves (cg_attn_exp_sum folds its vector accumulator's
- * lanes one by one, then adds the tail's, a chain of W scalar adds per
- * row), so outputs differ from the general path's in the last bits (the
- * tests compare both with a double-precision reference).  Each output row
+ * is P.V's chain over the keys from zero and O * (1 / l), and the row sum
+ * l: the score vectors added lane by lane, then the lanes folded in
+ * halves, as cg_attn_exp_sum adds them — so both paths give the same bits
+ * (test_attention checks it at every vector width).  Each output row
  * is computed by the same code whatever the partition of the tasks (batch
  * entry x block of rows), so results are bitwise the same for every
  * thread count.
