@@ -35,8 +35,9 @@ typedef struct AttnPlan {
  * (0: A does not qualify: one K and V segment, keys within 4 vectors, dv
  * within 4 vectors, K^T staged or contiguous along the keys, V contiguous
  * along dv).  cg_attn_small_block emits one block of `rows` (<= that
- * many) query rows from i0: emit_block's arithmetic but for the order of
- * the softmax row sums (see lower_attention_small.c); sbuf holds rows x small_nv*W floats;
+ * many) query rows from i0: emit_block's arithmetic, in the same order
+ * (the same bits; see lower_attention_small.c); sbuf holds rows x
+ * small_nv*W floats;
  * pn[] are the next batch entry's pointers (any entry's when there is
  * none: they are only prefetched), whose rows i0.. it asks into L2. */
 int cg_attn_small_rows(const Cg *cg, const AttnPlan *A);

@@ -56,13 +56,18 @@ int cg_einsum_gemm(Cg *cg, const Node *n, const EinLabels *e);
  * cg_attn_gemm emits the product g (no batch) in place — kern_gemm_here,
  * or a plain loop nest (alpha, res epilogue only) on targets without a
  * vector unit; cg_attn_row_reduce returns the max (is_max) or the sum of
- * the n floats at row (W-lane vectors, lanes folded in order);
+ * the n floats at row (W-lane vectors; the max over up to 4 accumulators
+ * and a shuffle tree, the sum's lanes folded in order);
  * cg_attn_exp_sum replaces row[j] by exp(row[j] - m) and returns their sum
- * (same order for any row position) — lower_attention.c */
+ * (W-lane vectors added lane by lane, then folded by cg_attn_fold: the
+ * same order for any row position); cg_attn_fold returns the max (is_max)
+ * or the sum of the w lanes of x, halves folded onto each other (lane i
+ * with lane i + h, h = w/2 .. 1) — lower_attention.c */
 struct KGemm;
 void cg_attn_gemm(Cg *cg, const struct KGemm *g);
 LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max);
 LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m);
+LLVMValueRef cg_attn_fold(Cg *cg, LLVMValueRef x, int w, bool is_max);
 
 /* LayerNormalization over rows of `inner` contiguous elements, shared with
  * the GEMM that fuses it (MatMulEpi norm_scale, lower_linalg.c): per row,

@@ -109,16 +109,36 @@ LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max
 	int64_t full = n / w, rem = n % w;
 #define COMBINE(a, x) (is_max ? LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, (x), (a), ""), (x), (a), "") \
                               : LLVMBuildFAdd(cg->b, (a), (x), ""))
-	if (full) {
+	/* the max is the same in any order: 4 accumulators, so that a row's
+	 * max is not a chain of `full` dependent vector maxes (its exps wait
+	 * for it: ~3 cycles a vector, a quarter of the time of a 392-key
+	 * softmax row); the sum keeps its order */
+	int nacc = is_max && w > 1 && full >= 8 ? 4 : 1;
+	LLVMValueRef accs[4] = {acc};
+	for (int i = 1; i < nacc; i++) {
+		accs[i] = cg_alloca(cg, vt, "vmax");
+		LLVMBuildStore(cg->b, vinit, accs[i]);
+	}
+	int64_t grp = full / nacc;
+	if (grp) {
 		CgLoop l;
-		cg_for(cg, &l, 0, full);
-		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, cg_gep_f32(cg, row, cg_mul_i64(cg, l.iv, w)), "");
-		LLVMSetAlignment(x, 4);
-		LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
-		LLVMBuildStore(cg->b, COMBINE(a, x), acc);
+		cg_for(cg, &l, 0, grp);
+		for (int i = 0; i < nacc; i++) {
+			LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, cg_gep_f32(cg, row, cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, l.iv, nacc), cg_i64(cg, i)), w)), "");
+			LLVMSetAlignment(x, 4);
+			LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, accs[i], "");
+			LLVMBuildStore(cg->b, COMBINE(a, x), accs[i]);
+		}
 		cg_for_end(cg, &l);
 	}
 	LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
+	for (int i = 1; i < nacc; i++)
+		a = COMBINE(a, LLVMBuildLoad2(cg->b, vt, accs[i], ""));
+	for (int64_t j = grp * nacc; j < full; j++) {
+		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, cg_gep_f32(cg, row, cg_i64(cg, j * w)), "");
+		LLVMSetAlignment(x, 4);
+		a = COMBINE(a, x);
+	}
 	LLVMValueRef r = NULL;
 	if (is_max && w > 1) {
 		/* the max is the same whatever the order (no NaN enters the
@@ -158,63 +178,72 @@ LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max
 	return r;
 }
 
-/* row[j] = exp(row[j] - m) for j < n; returns the sum of the new row:
- * W-lane vectors over full chunks (vector exp, lanes summed in vector
- * accumulators, folded in order), then the tail as one masked vector
- * (masked load and store: nothing past row[n - 1] is touched) whose lanes
- * are added to the sum one by one, in order — the same values and the
- * same sum as an element-by-element tail (a lane of the vector exp is the
- * scalar exp), for one vector exp instead of up to W - 1 scalar ones. */
+LLVMValueRef cg_attn_fold(Cg *cg, LLVMValueRef x, int w, bool is_max)
+{
+	for (int h = w / 2; h >= 1; h /= 2) {
+		LLVMValueRef lo[64], hi[64];
+		for (int i = 0; i < h; i++)
+			lo[i] = cg_i32(cg, i), hi[i] = cg_i32(cg, i + h);
+		LLVMValueRef a = LLVMBuildShuffleVector(cg->b, x, LLVMGetUndef(LLVMTypeOf(x)), LLVMConstVector(lo, (unsigned)h), "");
+		LLVMValueRef b = LLVMBuildShuffleVector(cg->b, x, LLVMGetUndef(LLVMTypeOf(x)), LLVMConstVector(hi, (unsigned)h), "");
+		x = is_max ? LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, b, a, ""), b, a, "")
+		           : LLVMBuildFAdd(cg->b, a, b, "");
+	}
+	return LLVMBuildExtractElement(cg->b, x, cg_i32(cg, 0), "");
+}
+
+/* row[j] = exp(row[j] - m) for j < n; returns the sum of the new row.
+ * W-lane vectors over full chunks (vector exp), added lane by lane into
+ * one vector accumulator, then the tail as one masked vector (masked load
+ * and store: nothing past row[n - 1] is touched) whose lanes past the row
+ * are zeroed and which is added to the accumulator the same way; the
+ * accumulator's lanes are then folded in halves (cg_attn_fold).  This is
+ * the order of the short-sequence path's sums (lower_attention_small.c:
+ * its score vectors added lane by lane, the tail's lanes past the keys
+ * zero, the same fold), so both paths give the same bits.  It replaced a
+ * fold of the accumulator's lanes one by one and then of the tail's: a
+ * chain of W + rem dependent scalar adds on every row (a third of the
+ * softmax of a 98-key row). */
 LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m)
 {
 	int w = cg->isa.vlen < 1 ? 1 : cg->isa.vlen;
 	int64_t full = w > 1 ? n / w : 0, rem = n - full * w;
 	LLVMValueRef r = cg_f32(cg, 0.0f);
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
-	LLVMValueRef mv = NULL;
 	if (w > 1) {
-		mv = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vt), m, cg_i32(cg, 0), "");
-		mv = LLVMBuildShuffleVector(cg->b, mv, LLVMGetUndef(vt),
-		                            LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)w)), "");
-	}
-	if (full) {
+		LLVMValueRef mv = kern_splat(cg, vt, m);
 		LLVMValueRef acc = cg_alloca(cg, vt, "esum");
 		LLVMBuildStore(cg->b, LLVMConstNull(vt), acc);
-		CgLoop l;
-		cg_for(cg, &l, 0, full);
-		LLVMValueRef p = cg_gep_f32(cg, row, cg_mul_i64(cg, l.iv, w));
-		LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
-		LLVMSetAlignment(x, 4);
-		LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv, ""));
-		LLVMValueRef st = LLVMBuildStore(cg->b, e, p);
-		LLVMSetAlignment(st, 4);
-		LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, vt, acc, ""), e, ""), acc);
-		cg_for_end(cg, &l);
+		if (full) {
+			CgLoop l;
+			cg_for(cg, &l, 0, full);
+			LLVMValueRef p = cg_gep_f32(cg, row, cg_mul_i64(cg, l.iv, w));
+			LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
+			LLVMSetAlignment(x, 4);
+			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv, ""));
+			LLVMValueRef st = LLVMBuildStore(cg->b, e, p);
+			LLVMSetAlignment(st, 4);
+			LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, vt, acc, ""), e, ""), acc);
+			cg_for_end(cg, &l);
+		}
 		LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
-		r = LLVMBuildExtractElement(cg->b, a, cg_i32(cg, 0), "");
-		for (int i = 1; i < w; i++)
-			r = LLVMBuildFAdd(cg->b, r, LLVMBuildExtractElement(cg->b, a, cg_i32(cg, i), ""), "");
-	}
-	if (rem && w > 1) {
-		LLVMValueRef lanes[64];
-		assert(w <= 64);
-		for (int i = 0; i < w; i++)
-			lanes[i] = LLVMConstInt(cg->t_i1, i < rem, 0);
-		LLVMValueRef mask = LLVMConstVector(lanes, (unsigned)w);
-		LLVMValueRef p = cg_gep_f32(cg, row, cg_i64(cg, full * w));
-		LLVMTypeRef over[2] = {vt, cg->t_ptr};
-		LLVMValueRef largs[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
-		LLVMValueRef x = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
-		LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv, ""));
-		LLVMValueRef sargs[4] = {e, p, cg_i32(cg, 4), mask};
-		kern_intrinsic(cg, "llvm.masked.store", over, 2, sargs, 4);
-		for (int64_t i = 0; i < rem; i++)
-			r = LLVMBuildFAdd(cg->b, r, LLVMBuildExtractElement(cg->b, e, cg_i32(cg, (int)i), ""), "");
+		if (rem) {
+			LLVMValueRef mask = kern_lane_mask(cg, w, (int)rem);
+			LLVMValueRef p = cg_gep_f32(cg, row, cg_i64(cg, full * w));
+			LLVMTypeRef over[2] = {vt, cg->t_ptr};
+			LLVMValueRef largs[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
+			LLVMValueRef x = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
+			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv, ""));
+			LLVMValueRef sargs[4] = {e, p, cg_i32(cg, 4), mask};
+			kern_intrinsic(cg, "llvm.masked.store", over, 2, sargs, 4);
+			a = LLVMBuildFAdd(cg->b, a, LLVMBuildSelect(cg->b, mask, e, LLVMConstNull(vt), ""), "");
+		}
+		r = cg_attn_fold(cg, a, w, false);
 	} else if (rem) {
 		LLVMValueRef acc = cg_alloca(cg, cg->t_f32, "etail");
 		LLVMBuildStore(cg->b, r, acc);
 		CgLoop l;
-		cg_for(cg, &l, full * w, n);
+		cg_for(cg, &l, 0, n);
 		LLVMValueRef p = cg_gep_f32(cg, row, l.iv);
 		LLVMValueRef e = cg_math_exp(cg, LLVMBuildFSub(cg->b, LLVMBuildLoad2(cg->b, cg->t_f32, p, ""), m, ""));
 		LLVMBuildStore(cg->b, e, p);

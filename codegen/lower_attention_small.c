@@ -15,18 +15,19 @@
  *                        nv vectors (staged K^T, zero-padded, or K itself
  *                        when it is contiguous along the keys)
  *   per row, in registers: s = alpha * S + bias, m = max, e = exp(s - m),
- *                        l = sum e; e stored to the block's E rows (L1)
+ *                        l = sum e; e stored to the block's E rows (L1);
+ *                        a last score vector of one key (49 = 3 x 16 + 1)
+ *                        is a scalar per row, and the rows' exps of it
+ *                        one vector exp
  *   O_blk = E . V        R x ceil(dv / W) accumulators over the keys, each
  *                        row scaled by 1 / l as it is stored.
  * The scores, the max and every exp are the general path's bits (the
  * micro-kernel's fmuladd chain over k from zero, then alpha and the bias;
  * the max is order-free; a lane's exp is the same in any width), and so
- * is P.V's chain over the keys from zero and O * (1 / l); only the row sum
- * l is added in another order: the score vectors lane by lane, then the
- * lanes folded in halves (cg_attn_exp_sum folds its vector accumulator's
- * lanes one by one, then adds the tail's, a chain of W scalar adds per
- * row), so outputs differ from the general path's in the last bits (the
- * tests compare both with a double-precision reference).  Each output row
+ * is P.V's chain over the keys from zero and O * (1 / l), and the row sum
+ * l: the score vectors added lane by lane, then the lanes folded in
+ * halves, as cg_attn_exp_sum adds them — so both paths give the same bits
+ * (test_attention checks it at every vector width).  Each output row
  * is computed by the same code whatever the partition of the tasks (batch
  * entry x block of rows), so results are bitwise the same for every
  * thread count.
@@ -78,23 +79,6 @@ static LLVMValueRef widen(Cg *cg, LLVMValueRef x, LLVMValueRef fill, int wt, int
 	for (int i = 0; i < w; i++)
 		idx[i] = cg_i32(cg, i < wt ? i : wt);
 	return LLVMBuildShuffleVector(cg->b, x, fill, LLVMConstVector(idx, (unsigned)w), "");
-}
-
-/* The max (is_max) or the sum of the w lanes of x: halves folded onto
- * each other (lane i + lane i + h), each step at half the width, down to
- * lane 0 — log2(w) shuffles and ops instead of w extracts and a chain of
- * w scalar adds */
-static LLVMValueRef hfold(Cg *cg, LLVMValueRef x, int w, bool is_max)
-{
-	for (int h = w / 2; h >= 1; h /= 2) {
-		LLVMValueRef lo[16], hi[16];
-		for (int i = 0; i < h; i++)
-			lo[i] = cg_i32(cg, i), hi[i] = cg_i32(cg, i + h);
-		LLVMValueRef a = LLVMBuildShuffleVector(cg->b, x, LLVMGetUndef(LLVMTypeOf(x)), LLVMConstVector(lo, (unsigned)h), "");
-		LLVMValueRef b = LLVMBuildShuffleVector(cg->b, x, LLVMGetUndef(LLVMTypeOf(x)), LLVMConstVector(hi, (unsigned)h), "");
-		x = is_max ? vmax(cg, a, b) : LLVMBuildFAdd(cg->b, a, b, "");
-	}
-	return LLVMBuildExtractElement(cg->b, x, cg_i32(cg, 0), "");
 }
 
 /* Prefetches (into L2; rw 1: for writing) the n contiguous floats at
@@ -192,16 +176,24 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 	}
 	cg_for_end(cg, &lk);
 
-	/* per row: scores, softmax numerators into E, 1 / sum */
-	LLVMValueRef inv[8];
+	/* per row: scores, softmax numerators into E, 1 / sum.  When the last
+	 * score vector holds a single key (49 = 3 x 16 + 1), that key's score
+	 * is kept as a scalar per row and the R rows' exps of it are one
+	 * vector exp (k1): a narrow-vector exp per row, with one useful lane,
+	 * was a fifth of the softmax.  Its lane is the same exp, added to lane 0
+	 * of the row's vector sum before the fold as the widened tail was
+	 * (the other lanes + 0): the same bits. */
+	bool k1 = kvalid == 1 && nv >= 2;
+	int nf = k1 ? nv - 1 : nv; /* score vectors handled as vectors */
+	LLVMValueRef inv[8], s[8][SMALL_NV], ms[8], st[8];
 	LLVMValueRef ninf = kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()));
 	LLVMValueRef ninft = kern_splat(cg, vtt, cg_f32(cg, -__builtin_inff()));
 	for (int64_t r = 0; r < rows; r++) {
-		LLVMValueRef s[SMALL_NV], m = NULL;
+		LLVMValueRef m = NULL;
 		LLVMValueRef bsc = NULL;
 		if (A->has_bias && A->bias_cs == 0)
 			bsc = LLVMBuildLoad2(cg->b, cg->t_f32, brow[r], "");
-		for (int v = 0; v < nv; v++) {
+		for (int v = 0; v < nf; v++) {
 			LLVMValueRef y = LLVMBuildLoad2(cg->b, VT(v), acc[r][v], "");
 			if (A->scale != 1.0f)
 				y = LLVMBuildFMul(cg->b, y, kern_splat(cg, VT(v), cg_f32(cg, A->scale)), "");
@@ -210,7 +202,7 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 				                  bsc ? kern_splat(cg, VT(v), bsc)
 				                      : kern_vload(cg, VT(v), WT(v), cg_gep_f32(cg, brow[r], cg_i64(cg, v * w)), VK(v)),
 				                  "");
-			s[v] = y;
+			s[r][v] = y;
 			/* lanes past the keys out of the max; a narrow tail widened
 			 * with -inf */
 			LLVMValueRef x = VK(v) < WT(v) ? LLVMBuildSelect(cg->b, kern_lane_mask(cg, WT(v), VK(v)), y, v == nv - 1 ? ninft : ninf, "") : y;
@@ -218,15 +210,42 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 				x = widen(cg, x, ninft, wt, w);
 			m = m ? vmax(cg, m, x) : x;
 		}
-		LLVMValueRef ms = hfold(cg, m, w, true);
-		LLVMValueRef mv = kern_splat(cg, vt, ms), mvt = kern_splat(cg, vtt, ms);
+		ms[r] = cg_attn_fold(cg, m, w, true);
+		if (k1) {
+			/* the last key's score: lane 0 of its accumulator, the same
+			 * scalar operations (the max is order-free) */
+			LLVMValueRef y = LLVMBuildExtractElement(cg->b, LLVMBuildLoad2(cg->b, vtt, acc[r][nv - 1], ""), cg_i32(cg, 0), "");
+			if (A->scale != 1.0f)
+				y = LLVMBuildFMul(cg->b, y, cg_f32(cg, A->scale), "");
+			if (A->has_bias)
+				y = LLVMBuildFAdd(cg->b, y,
+				                  bsc ? bsc
+				                      : LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, brow[r], cg_i64(cg, (nv - 1) * w)), ""),
+				                  "");
+			st[r] = y;
+			ms[r] = vmax(cg, ms[r], y);
+		}
+	}
+	LLVMValueRef et = NULL;
+	if (k1) {
+		/* exp(s - m) of the last key of every row, lane r (w lanes, or 8
+		 * when the rows outnumber them; the other lanes exp(0)) */
+		int lt = rows <= w ? w : 8;
+		LLVMTypeRef vl = LLVMVectorType(cg->t_f32, (unsigned)lt);
+		LLVMValueRef x = LLVMConstNull(vl);
+		for (int64_t r = 0; r < rows; r++)
+			x = LLVMBuildInsertElement(cg->b, x, LLVMBuildFSub(cg->b, st[r], ms[r], ""), cg_i32(cg, (int)r), "");
+		et = cg_math_exp_nonpos(cg, x);
+	}
+	for (int64_t r = 0; r < rows; r++) {
+		LLVMValueRef mv = kern_splat(cg, vt, ms[r]), mvt = kern_splat(cg, vtt, ms[r]);
 		/* e = exp(s - m); the sum: the vectors added lane by lane (the
 		 * tail's lanes past the keys zeroed, a narrow tail into the low
-		 * lanes), then the lanes folded (hfold) */
+		 * lanes), then the lanes folded (cg_attn_fold) */
 		LLVMValueRef vs = NULL;
 		LLVMValueRef erow = cg_gep_f32(cg, sbuf, cg_i64(cg, r * ep));
-		for (int v = 0; v < nv; v++) {
-			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, s[v], WT(v) < w ? mvt : mv, ""));
+		for (int v = 0; v < nf; v++) {
+			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, s[r][v], WT(v) < w ? mvt : mv, ""));
 			kern_vstore(cg, VT(v), WT(v), cg_gep_f32(cg, erow, cg_i64(cg, v * w)), e, WT(v));
 			if (VK(v) < WT(v))
 				e = LLVMBuildSelect(cg->b, kern_lane_mask(cg, WT(v), VK(v)), e, LLVMConstNull(VT(v)), "");
@@ -234,7 +253,13 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 				e = widen(cg, e, LLVMConstNull(vtt), wt, w);
 			vs = vs ? LLVMBuildFAdd(cg->b, vs, e, "") : e;
 		}
-		LLVMValueRef sum = hfold(cg, vs, w, false);
+		if (k1) {
+			LLVMValueRef e = LLVMBuildExtractElement(cg->b, et, cg_i32(cg, (int)r), "");
+			LLVMBuildStore(cg->b, e, cg_gep_f32(cg, erow, cg_i64(cg, (nv - 1) * w)));
+			LLVMValueRef l0 = LLVMBuildFAdd(cg->b, LLVMBuildExtractElement(cg->b, vs, cg_i32(cg, 0), ""), e, "");
+			vs = LLVMBuildInsertElement(cg->b, vs, l0, cg_i32(cg, 0), "");
+		}
+		LLVMValueRef sum = cg_attn_fold(cg, vs, w, false);
 		inv[r] = LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), sum, "");
 	}
 

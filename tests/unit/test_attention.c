@@ -240,14 +240,53 @@ static void test_lowering(void **state)
 	attention_case(&h, false);
 }
 
+/* The short-sequence path and the general path give the same bits for c
+ * at every vector width of the host: the same scores, max, exps, row sum
+ * order (vectors added lane by lane, lanes folded in halves) and P.V
+ * chains. */
+static void paths_same_bits(const Case *c)
+{
+	float *x[4] = {0};
+	for (int t = 0; t < 4; t++) {
+		if (!c->rank[t])
+			continue;
+		size_t n = (size_t)numel(c->rank[t], c->dims[t]);
+		x[t] = malloc(sizeof(float) * n);
+		fill(x[t], n, 11u + (unsigned)t, t == 3 ? 3.0f : 1.5f);
+	}
+	int64_t od[IR_MAX_RANK];
+	out_dims(c, od);
+	size_t ny = (size_t)numel(c->r, od);
+	float *y = malloc(sizeof(float) * ny), *y0 = malloc(sizeof(float) * ny);
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
+			continue;
+		tu_isa_override = tu_isas[t];
+		cg_attn_small_off = true;
+		run_case(c, (const float *const *)x, y0);
+		cg_attn_small_off = false;
+		run_case(c, (const float *const *)x, y);
+		if (memcmp(y, y0, ny * 4) != 0)
+			fprintf(stderr, "Attention case (Nq %lld, dv %lld) %s: paths differ\n", (long long)od[c->r - 2],
+			        (long long)od[c->r - 1], tu_isas[t].name);
+		assert_memory_equal(y, y0, ny * 4);
+	}
+	tu_isa_override = (CgIsa){0};
+	for (int t = 0; t < 4; t++)
+		free(x[t]);
+	free(y), free(y0);
+}
+
 /* Short sequences (codegen/lower_attention_small.c: whole score rows in
  * registers, blocks of rows split evenly): Swin's 49-token windows with a
  * relative-position bias per head and a shift mask per window, odd head
  * dims (masked last vectors of d and dv), key counts that fill whole
  * vectors, one short vector or a narrowed tail, K read in place
  * (k_transposed) or staged, a bias per query row (constant along the keys),
- * more keys than queries; 1/2/3/5 threads bitwise for several.  Each
- * case also through the general path (cg_attn_small_off). */
+ * more keys than queries, one key in the last score vector; 1/2/3/5
+ * threads bitwise for several.  Each case also through the general path
+ * (cg_attn_small_off), and both paths give the same bits
+ * (paths_same_bits). */
 static void test_small_sequences(void **state)
 {
 	(void)state;
@@ -274,6 +313,21 @@ static void test_small_sequences(void **state)
 		 * per batch entry split over several threads */
 		Case g = {3, {3, 3, 3, 0}, {{5, 49, 32}, {5, 49, 32}, {5, 49, 32}}, 0, 0.17677669f};
 		attention_case(&g, true);
+		/* one key in the last score vector (the k1 form: those keys'
+		 * exps of all the block's rows in one vector): 17 keys (16 and 8
+		 * lanes), bias per score; 5 keys (4 lanes, blocks of more rows
+		 * than lanes), bias per query row; 17 keys of K read in place */
+		Case h = {4, {4, 4, 4, 4}, {{2, 3, 30, 8}, {2, 3, 17, 8}, {2, 3, 17, 12}, {1, 3, 30, 17}}, 0, 0.3f};
+		attention_case(&h, true);
+		Case i = {3, {3, 3, 3, 3}, {{3, 23, 6}, {3, 5, 6}, {3, 5, 9}, {3, 23, 1}}, 0, 0.4f};
+		attention_case(&i, true);
+		Case j = {3, {3, 3, 3, 0}, {{2, 19, 10}, {2, 10, 17}, {2, 17, 16}}, 1, 0.25f};
+		attention_case(&j, false);
+		if (off)
+			continue;
+		const Case *all[] = {&a, &b, &c, &d, &e, &f, &g, &h, &i, &j};
+		for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+			paths_same_bits(all[i]);
 	}
 	cg_attn_small_off = false;
 }
