@@ -287,6 +287,21 @@ static void test_conv_direct(void **state)
 	conv_case((Case){1, 3, 1, 1, 9, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true});
 	/* a kernel wider than 8 taps */
 	conv_case((Case){1, 2, 4, 30, 2, 1, 11, 1, 1, 1, 1, {0, 5, 0, 5}, 2, true});
+	/* several output rows per step (R divides OH, R*U <= 8 accumulators):
+	 * border steps (each row its own tap range) around interior steps
+	 * (one kh loop for all rows): maxvit_t's 14x14 and 7x7 stride 1 and
+	 * 28 -> 14 stride 2; a 56-wide plane (U = 4 at 16 lanes, R = 2); a
+	 * vertical dilation; pads so wide no step is interior; OH prime (R =
+	 * 1); asymmetric vertical pads (the interior steps start late and end
+	 * early) */
+	conv_case((Case){1, 3, 14, 14, 3, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 3, true});
+	conv_case((Case){1, 2, 7, 7, 2, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 2, true});
+	conv_case((Case){1, 2, 28, 28, 2, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 2, false});
+	conv_case((Case){1, 2, 12, 56, 2, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 2, true});
+	conv_case((Case){1, 2, 12, 16, 2, 3, 3, 1, 1, 2, 1, {2, 1, 2, 1}, 2, true});
+	conv_case((Case){1, 2, 4, 20, 2, 3, 3, 1, 1, 1, 1, {3, 1, 3, 1}, 2, true});
+	conv_case((Case){1, 2, 11, 9, 2, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 2, true});
+	conv_case((Case){2, 3, 13, 10, 3, 3, 3, 1, 1, 1, 1, {3, 1, 0, 1}, 3, false});
 }
 
 /* bitwise the same on 1/2/3/5 threads: whole-plane im2col with groups and
@@ -297,6 +312,7 @@ static void test_conv_threads(void **state)
 	conv_check((Case){2, 9, 8, 8, 27, 3, 3, 2, 1, 1, 1, {0, 1, 1, 0}, 3, true}, true);
 	conv_check((Case){2, 3, 11, 101, 10, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, false}, true);
 	conv_check((Case){2, 4, 11, 13, 8, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 4, true}, true);
+	conv_check((Case){1, 5, 14, 14, 5, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 5, true}, true);
 }
 
 /* The channels-last depthwise op: channel counts below, at and past one
