@@ -778,6 +778,8 @@ typedef struct Direct {
 	LLVMValueRef xb, wb, yb, b0v;
 	LLVMValueRef *acc;                     /* R*U allocas, row-major */
 	KAct act;
+	LLVMValueRef div;                      /* AveragePool: the divisor (splat), taps
+	                                          added without weights; else NULL */
 	LLVMValueRef ow0[CONV_DIRECT_VECS], valid[CONV_DIRECT_VECS], iw0[CONV_DIRECT_VECS];
 } Direct;
 
@@ -788,9 +790,12 @@ static void direct_taps(Cg *cg, const Direct *d, int r, LLVMValueRef row, LLVMVa
 {
 	int w = d->w;
 	for (int64_t kw = 0; kw < d->KW; kw++) {
-		LLVMValueRef wv = LLVMBuildLoad2(cg->b, cg->t_f32,
-		                                 LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, d->wb, (LLVMValueRef[]){cg_add_i64(cg, wrow, cg_i64(cg, kw))}, 1, ""), "");
-		LLVMValueRef wsv = vsplat(cg, d->vt, wv);
+		LLVMValueRef wsv = NULL;
+		if (!d->div) {
+			LLVMValueRef wv = LLVMBuildLoad2(cg->b, cg->t_f32,
+			                                 LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, d->wb, (LLVMValueRef[]){cg_add_i64(cg, wrow, cg_i64(cg, kw))}, 1, ""), "");
+			wsv = vsplat(cg, d->vt, wv);
+		}
 		for (int u = 0; u < d->U; u++) {
 			LLVMValueRef iwv = LLVMBuildAdd(cg->b, d->iw0[u], vsplat(cg, d->vi, cg_i64(cg, kw * d->dw)), "");
 			LLVMValueRef mask = d->valid[u];
@@ -816,7 +821,8 @@ static void direct_taps(Cg *cg, const Direct *d, int r, LLVMValueRef row, LLVMVa
 			LLVMValueRef s = LLVMBuildLoad2(cg->b, d->vt, d->acc[r * d->U + u], "");
 			LLVMTypeRef ft = d->vt;
 			LLVMValueRef fa[3] = {wsv, xv, s};
-			LLVMBuildStore(cg->b, kern_intrinsic(cg, "llvm.fmuladd", &ft, 1, fa, 3), d->acc[r * d->U + u]);
+			s = d->div ? LLVMBuildFAdd(cg->b, s, xv, "") : kern_intrinsic(cg, "llvm.fmuladd", &ft, 1, fa, 3);
+			LLVMBuildStore(cg->b, s, d->acc[r * d->U + u]);
 		}
 	}
 	(void)w;
@@ -887,7 +893,7 @@ static void direct_steps(Cg *cg, Direct *d, int64_t lo, int64_t hi, bool interio
 			LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, d->yb, &off, 1, "");
 			LLVMTypeRef over[2] = {d->vt, cg->t_ptr};
 			LLVMValueRef y = LLVMBuildLoad2(cg->b, d->vt, d->acc[r * U + u], "");
-			y = conv_act(cg, y, d->act);
+			y = d->div ? LLVMBuildFDiv(cg->b, y, d->div, "") : conv_act(cg, y, d->act);
 			LLVMValueRef args[4] = {y, p, cg_i32(cg, 4), d->valid[u]};
 			kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
 		}
@@ -910,7 +916,7 @@ static void direct_steps(Cg *cg, Direct *d, int64_t lo, int64_t hi, bool interio
  * tap range (no test per tap).  Planes are independent: any partition
  * among threads gives bitwise the same output. */
 static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
-                             int64_t group, ValueId bias, KAct act)
+                             int64_t group, ValueId bias, KAct act, double pool_div)
 {
 	int64_t Cg_ = C / group, Mg = M / group;
 	int64_t IH = g->in[0], IW = g->in[1], OH = g->out[0], OW = g->out[1], KH = g->ker[0], KW = g->ker[1];
@@ -961,6 +967,8 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	if (bias != IR_NONE)
 		b0 = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[2], &m, 1, ""), "");
 	d.b0v = vsplat(cg, d.vt, b0);
+	if (pool_div != 0)
+		d.div = vsplat(cg, d.vt, cg_f32(cg, (float)pool_div));
 
 	/* interior steps: s0 <= s < s1, every row oh of them with
 	 * oh*sh - pbh >= 0 and oh*sh - pbh + (KH-1)*dh < IH */
@@ -986,7 +994,7 @@ static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, in
 	kern_fn_end(cg, &kf);
 
 	/* the node function hands the N*M planes to the task */
-	LLVMValueRef ptrs[4] = {cg_ptr(cg, n->in[0]), cg_ptr(cg, n->in[1]),
+	LLVMValueRef ptrs[4] = {cg_ptr(cg, n->in[0]), pool_div != 0 ? NULL : cg_ptr(cg, n->in[1]),
 	                        bias != IR_NONE ? cg_ptr(cg, bias) : NULL, cg_ptr(cg, n->out[0])};
 	kern_parallel_ptrs(cg, fn, ptrs, 4, N * M);
 }
@@ -1043,7 +1051,7 @@ static bool lower_conv_act(Cg *cg, const Node *n, KAct act, bool *fused)
 		return true;
 	}
 	if (dt == DT_F32 && bias_f32 && g.k == 2 && cg->isa.vlen >= 4 && Mg_ < CONV_GEMM_MIN_MG) {
-		emit_conv_direct(cg, n, &g, N, C, M, group, bias, act);
+		emit_conv_direct(cg, n, &g, N, C, M, group, bias, act, 0);
 		*fused = true;
 		return true;
 	}
@@ -1328,6 +1336,24 @@ static bool lower_pool(Cg *cg, const Node *n)
 		return cg_unsupported(cg, -1, "Indices must be int64");
 	bool colmajor = wp->storage_colmajor;
 	bool incl_pad = !is_max && wp->count_include_pad;
+	/* f32 2-D AveragePool whose every window has KH*KW taps to count (its
+	 * windows inside the padded extent, and padding counted or absent):
+	 * the depthwise direct loop with taps added in (kh, kw) order from 0
+	 * and the sum divided by KH*KW, as below; a padded tap adds 0 where
+	 * the loop below skips it (the same sum but for the sign of a zero) */
+	if (!is_max && dt == DT_F32 && g.k == 2 && cg->isa.vlen >= 4) {
+		bool fixed = true, padded = false;
+		for (int i = 0; i < 2; i++) {
+			int64_t ext = g.in[i] + g.pb[i] + g.pe[i] - (g.ker[i] - 1) * g.dil[i] - 1;
+			fixed &= g.out[i] == ext / g.str[i] + 1;
+			padded |= g.pb[i] != 0 || g.pe[i] != 0;
+		}
+		if (fixed && (incl_pad || !padded)) {
+			emit_conv_direct(cg, n, &g, X->shape.dims[0], X->shape.dims[1], X->shape.dims[1], X->shape.dims[1],
+			                 IR_NONE, KACT_NONE, (double)(g.ker[0] * g.ker[1]));
+			return true;
+		}
+	}
 
 	DType ad = cg_acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);

@@ -39,7 +39,8 @@ typedef struct PipelineOptions {
  * fuse-attention (pass_fuse_attention), fuse-relattention
  * (pass_fuse_relattention), fuse-transpose (pass_fuse_transpose),
  * fuse-dwconv (pass_fuse_dwconv), fuse-patchify (pass_fuse_patchify),
- * fuse-bn-conv (pass_fuse_bn_conv), fuse-conv-act (pass_fuse_conv_act), fuse-remap (pass_fuse_remap),
+ * fuse-bn-conv (pass_fuse_bn_conv), fuse-pad-pool (pass_fuse_pad_pool),
+ * fuse-conv-act (pass_fuse_conv_act), fuse-remap (pass_fuse_remap),
  * fuse-gemm (pass_fuse_gemm),
  * fuse-slice-gemm (pass_fuse_slice_gemm), fuse-gather-gemm
  * (pass_fuse_gather_gemm), prune-rows (pass_prune_rows), fuse-gemm-norm
@@ -181,6 +182,12 @@ bool pass_fuse_patchify(Graph *g, Diag *d);
  * constants folded.  Returns false only after a diagnostic (never,
  * today). */
 bool pass_fuse_bn_conv(Graph *g, Diag *d);
+
+/* A zero Pad of the spatial dims read only by an AveragePool becomes the
+ * pool's padding, counted (passes/fuse_pad_pool.c has the contract).
+ * requires: shapes inferred, constants folded.  Returns false only after
+ * a diagnostic. */
+bool pass_fuse_pad_pool(Graph *g, Diag *d);
 
 /* A Conv whose output only a Gelu reads takes the Gelu as its act
  * attribute, applied before the Conv's store (passes/fuse_conv_act.c has
