@@ -763,138 +763,238 @@ static LLVMValueRef strided_cols(Cg *cg, LLVMValueRef row, LLVMValueRef e0, int6
 	return v[0];
 }
 
-/* Vectors of output columns one step of the direct loop accumulates. */
+/* Vectors of output columns one step of the direct loop accumulates per
+ * output row, and at most in all (over several rows). */
 #define CONV_DIRECT_VECS 4
+#define CONV_DIRECT_ACCS 8
+
+/* What a step of emit_conv_direct's loop needs (one task's plane). */
+typedef struct Direct {
+	const Geom *g;
+	int64_t Cg_, KW, sw, dw, pbw, IW, OW, xsp, wsp;
+	int w, U, R;
+	bool wpad;
+	LLVMTypeRef vt, vi, vp;
+	LLVMValueRef xb, wb, yb, b0v;
+	LLVMValueRef *acc;                     /* R*U allocas, row-major */
+	KAct act;
+	LLVMValueRef div;                      /* AveragePool: the divisor (splat), taps
+	                                          added without weights; else NULL */
+	LLVMValueRef ow0[CONV_DIRECT_VECS], valid[CONV_DIRECT_VECS], iw0[CONV_DIRECT_VECS];
+} Direct;
+
+/* acc[r*U + u] += W[m, c, kh, kw] * X[n, c, row, cols of vector u] for
+ * kw = 0 .. KW-1 (row: the input row's first element, wrow: the weight
+ * row's offset). */
+static void direct_taps(Cg *cg, const Direct *d, int r, LLVMValueRef row, LLVMValueRef wrow)
+{
+	int w = d->w;
+	for (int64_t kw = 0; kw < d->KW; kw++) {
+		LLVMValueRef wsv = NULL;
+		if (!d->div) {
+			LLVMValueRef wv = LLVMBuildLoad2(cg->b, cg->t_f32,
+			                                 LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, d->wb, (LLVMValueRef[]){cg_add_i64(cg, wrow, cg_i64(cg, kw))}, 1, ""), "");
+			wsv = vsplat(cg, d->vt, wv);
+		}
+		for (int u = 0; u < d->U; u++) {
+			LLVMValueRef iwv = LLVMBuildAdd(cg->b, d->iw0[u], vsplat(cg, d->vi, cg_i64(cg, kw * d->dw)), "");
+			LLVMValueRef mask = d->valid[u];
+			if (d->wpad)
+				mask = LLVMBuildAnd(cg->b, mask,
+				                    LLVMBuildICmp(cg->b, LLVMIntULT, iwv, vsplat(cg, d->vi, cg_i64(cg, d->IW)), ""), "");
+			LLVMValueRef xv;
+			if (d->sw == 1) {
+				LLVMValueRef off = cg_add_i64(cg, d->ow0[u], cg_i64(cg, kw * d->dw - d->pbw));
+				LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, row, &off, 1, "");
+				LLVMTypeRef over[2] = {d->vt, cg->t_ptr};
+				LLVMValueRef args[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(d->vt)};
+				xv = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+			} else if ((d->sw == 2 || d->sw == 4) && d->IW < (1 << 30)) {
+				xv = strided_cols(cg, row, cg_add_i64(cg, cg_mul_i64(cg, d->ow0[u], d->sw), cg_i64(cg, kw * d->dw - d->pbw)),
+				                  d->sw, d->IW);
+			} else {
+				LLVMValueRef ps = LLVMBuildGEP2(cg->b, cg->t_f32, row, &iwv, 1, "");
+				LLVMTypeRef over[2] = {d->vt, d->vp};
+				LLVMValueRef args[4] = {ps, cg_i32(cg, 4), mask, LLVMConstNull(d->vt)};
+				xv = kern_intrinsic(cg, "llvm.masked.gather", over, 2, args, 4);
+			}
+			LLVMValueRef s = LLVMBuildLoad2(cg->b, d->vt, d->acc[r * d->U + u], "");
+			LLVMTypeRef ft = d->vt;
+			LLVMValueRef fa[3] = {wsv, xv, s};
+			s = d->div ? LLVMBuildFAdd(cg->b, s, xv, "") : kern_intrinsic(cg, "llvm.fmuladd", &ft, 1, fa, 3);
+			LLVMBuildStore(cg->b, s, d->acc[r * d->U + u]);
+		}
+	}
+	(void)w;
+}
+
+/* Steps lo .. hi of the loop over output rows (step s: rows s*R .. s*R +
+ * R-1), all column groups of each.  interior: every row of these steps
+ * has all KH taps inside X, and one kh loop feeds the R*U accumulators
+ * together (R*U independent FMA chains); else each row runs its own tap
+ * range.  Either way every accumulator takes bias, then its taps in (c,
+ * kh, kw) order: the same bits. */
+static void direct_steps(Cg *cg, Direct *d, int64_t lo, int64_t hi, bool interior, int64_t ngrp, LLVMValueRef lane_iota)
+{
+	if (lo >= hi)
+		return;
+	const Geom *g = d->g;
+	int w = d->w, U = d->U, R = d->R;
+	int64_t KH = g->ker[0], IH = g->in[0];
+	CgLoop lh, lg, lc, lk;
+	cg_for(cg, &lh, lo, hi);
+	cg_for(cg, &lg, 0, ngrp);
+	for (int u = 0; u < U; u++) {
+		d->ow0[u] = cg_add_i64(cg, cg_mul_i64(cg, lg.iv, (int64_t)U * w), cg_i64(cg, (int64_t)u * w));
+		LLVMValueRef owv = LLVMBuildAdd(cg->b, vsplat(cg, d->vi, d->ow0[u]), lane_iota, "");
+		d->valid[u] = LLVMBuildICmp(cg->b, LLVMIntSLT, owv, vsplat(cg, d->vi, cg_i64(cg, d->OW)), "");
+		d->iw0[u] = LLVMBuildSub(cg->b, LLVMBuildMul(cg->b, owv, vsplat(cg, d->vi, cg_i64(cg, d->sw)), ""),
+		                         vsplat(cg, d->vi, cg_i64(cg, d->pbw)), "");
+	}
+	LLVMValueRef ohs[CONV_DIRECT_ACCS], hbase[CONV_DIRECT_ACCS];
+	for (int r = 0; r < R; r++) {
+		ohs[r] = cg_add_i64(cg, cg_mul_i64(cg, lh.iv, R), cg_i64(cg, r));
+		hbase[r] = LLVMBuildSub(cg->b, cg_mul_i64(cg, ohs[r], g->str[0]), cg_i64(cg, g->pb[0]), "");
+		for (int u = 0; u < U; u++)
+			LLVMBuildStore(cg->b, d->b0v, d->acc[r * U + u]);
+	}
+	if (interior) {
+		cg_for(cg, &lc, 0, d->Cg_);
+		cg_for(cg, &lk, 0, KH);
+		LLVMValueRef wrow = cg_add_i64(cg, cg_mul_i64(cg, lc.iv, d->wsp), cg_mul_i64(cg, lk.iv, d->KW));
+		for (int r = 0; r < R; r++) {
+			LLVMValueRef ih = cg_add_i64(cg, hbase[r], cg_mul_i64(cg, lk.iv, g->dil[0]));
+			LLVMValueRef row = LLVMBuildGEP2(cg->b, cg->t_f32, d->xb, (LLVMValueRef[]){cg_add_i64(cg, cg_mul_i64(cg, lc.iv, d->xsp), cg_mul_i64(cg, ih, d->IW))}, 1, "");
+			direct_taps(cg, d, r, row, wrow);
+		}
+		cg_for_end(cg, &lk);
+		cg_for_end(cg, &lc);
+	} else {
+		for (int r = 0; r < R; r++) {
+			LLVMValueRef klo, khi;
+			if (full_window(g, 0, 0, IH)) {
+				klo = cg_i64(cg, 0);
+				khi = cg_i64(cg, KH);
+			} else {
+				tap_range(cg, hbase[r], 0, IH, KH, g->dil[0], &klo, &khi);
+			}
+			cg_for(cg, &lc, 0, d->Cg_);
+			cg_for_v(cg, &lk, klo, khi);
+			LLVMValueRef ih = cg_add_i64(cg, hbase[r], cg_mul_i64(cg, lk.iv, g->dil[0]));
+			LLVMValueRef row = LLVMBuildGEP2(cg->b, cg->t_f32, d->xb, (LLVMValueRef[]){cg_add_i64(cg, cg_mul_i64(cg, lc.iv, d->xsp), cg_mul_i64(cg, ih, d->IW))}, 1, "");
+			direct_taps(cg, d, r, row, cg_add_i64(cg, cg_mul_i64(cg, lc.iv, d->wsp), cg_mul_i64(cg, lk.iv, d->KW)));
+			cg_for_end(cg, &lk);
+			cg_for_end(cg, &lc);
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int u = 0; u < U; u++) {
+			LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, ohs[r], d->OW), d->ow0[u]);
+			LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, d->yb, &off, 1, "");
+			LLVMTypeRef over[2] = {d->vt, cg->t_ptr};
+			LLVMValueRef y = LLVMBuildLoad2(cg->b, d->vt, d->acc[r * U + u], "");
+			y = d->div ? LLVMBuildFDiv(cg->b, y, d->div, "") : conv_act(cg, y, d->act);
+			LLVMValueRef args[4] = {y, p, cg_i32(cg, 4), d->valid[u]};
+			kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
+		}
+	cg_for_end(cg, &lg);
+	cg_for_end(cg, &lh);
+}
 
 /* f32 2-D Conv with few output channels per group (depthwise and the
  * like), directly: task t < N*M computes the plane Y[n, m] (t = n*M + m)
- * from the Cg_ input channels of m's group.  Per output row, U vectors of
- * W = cg->isa.vlen consecutive output columns accumulate, for every
- * channel c and tap (kh, kw) inside the input,
+ * from the Cg_ input channels of m's group.  Per step, R output rows (R
+ * divides OH) of U vectors of W = cg->isa.vlen consecutive output columns
+ * accumulate, for every channel c and tap (kh, kw) inside the input,
  *     acc += W[m, c, kh, kw] * X[n, c, oh*sh - pbh + kh*dh, ow*sw - pbw + kw*dw]
- * with the kh range computed per row (no test) and the columns read by a
- * masked load (stride 1) or gather whose mask drops padding and columns
- * past OW.  Planes are independent: any partition among threads gives
- * bitwise the same output. */
+ * with the columns read by a masked load (stride 1) or gather whose mask
+ * drops padding and columns past OW.  The steps whose rows have every kh
+ * tap inside X (known at compile time) run one kh loop for all R*U
+ * accumulators (direct_steps: R*U FMA chains in flight instead of U; the
+ * depthwise convs of maxvit_t were bound by the latency of U = 4 chains
+ * and of their GELUs, docs/kernels.md); the border steps run each row's
+ * tap range (no test per tap).  Planes are independent: any partition
+ * among threads gives bitwise the same output. */
 static void emit_conv_direct(Cg *cg, const Node *n, const Geom *g, int64_t N, int64_t C, int64_t M,
-                             int64_t group, ValueId bias, KAct act)
+                             int64_t group, ValueId bias, KAct act, double pool_div)
 {
 	int64_t Cg_ = C / group, Mg = M / group;
 	int64_t IH = g->in[0], IW = g->in[1], OH = g->out[0], OW = g->out[1], KH = g->ker[0], KW = g->ker[1];
-	int64_t sw = g->str[1], dw = g->dil[1], pbw = g->pb[1];
 	int64_t xsp = IH * IW, ysp = OH * OW, wsp = KH * KW;
 	int w = cg->isa.vlen;
 	int64_t nvec = (OW + w - 1) / w;
 	int U = nvec < CONV_DIRECT_VECS ? (int)nvec : CONV_DIRECT_VECS;
 	int64_t ngrp = (nvec + U - 1) / U;
-	bool wpad = !full_window(g, 1, 0, IW);
-	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
-	LLVMTypeRef vi = LLVMVectorType(cg->t_i64, (unsigned)w);
-	LLVMTypeRef vp = LLVMVectorType(cg->t_ptr, (unsigned)w);
+	/* R output rows per step: the most that divides OH with R*U <= CONV_DIRECT_ACCS */
+	int R = 1;
+	for (int r = CONV_DIRECT_ACCS / U; r > 1; r--)
+		if (OH % r == 0) {
+			R = r;
+			break;
+		}
+	Direct d = {
+		.g = g, .Cg_ = Cg_, .KW = KW, .sw = g->str[1], .dw = g->dil[1], .pbw = g->pb[1], .IW = IW, .OW = OW,
+		.xsp = xsp, .wsp = wsp, .w = w, .U = U, .R = R, .wpad = !full_window(g, 1, 0, IW), .act = act,
+		.vt = LLVMVectorType(cg->t_f32, (unsigned)w),
+		.vi = LLVMVectorType(cg->t_i64, (unsigned)w),
+		.vp = LLVMVectorType(cg->t_ptr, (unsigned)w),
+	};
 
 	/* the task function */
 	KFn kf;
 	LLVMValueRef base[4];
 	LLVMValueRef fn = kern_task_begin(cg, &kf, "conv_task", 4, base);
 
-	LLVMValueRef acc[CONV_DIRECT_VECS];
-	for (int u = 0; u < U; u++)
-		acc[u] = cg_alloca(cg, vt, "acc");
+	LLVMValueRef acc[CONV_DIRECT_ACCS];
+	for (int i = 0; i < R * U; i++)
+		acc[i] = cg_alloca(cg, d.vt, "acc");
+	d.acc = acc;
 	LLVMValueRef lanes[64];
 	for (int l = 0; l < w; l++)
 		lanes[l] = cg_i64(cg, l);
 	LLVMValueRef lane_iota = LLVMConstVector(lanes, (unsigned)w);
 
-	CgLoop lt, lh, lg, lc, lk;
+	CgLoop lt;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
 	LLVMValueRef m = LLVMBuildSRem(cg->b, lt.iv, cg_i64(cg, M), "");
 	LLVMValueRef img = LLVMBuildSDiv(cg->b, lt.iv, cg_i64(cg, M), "");
 	LLVMValueRef grp = LLVMBuildSDiv(cg->b, m, cg_i64(cg, Mg), "");
-	LLVMValueRef xb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[0],
-	                                         (LLVMValueRef[]){cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, img, C), cg_mul_i64(cg, grp, Cg_)), xsp)}, 1, "");
-	LLVMValueRef wb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[1],
-	                                         (LLVMValueRef[]){cg_mul_i64(cg, m, Cg_ * wsp)}, 1, "");
-	LLVMValueRef yb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[3], (LLVMValueRef[]){cg_mul_i64(cg, lt.iv, ysp)}, 1, "");
+	d.xb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[0],
+	                             (LLVMValueRef[]){cg_mul_i64(cg, cg_add_i64(cg, cg_mul_i64(cg, img, C), cg_mul_i64(cg, grp, Cg_)), xsp)}, 1, "");
+	d.wb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[1], (LLVMValueRef[]){cg_mul_i64(cg, m, Cg_ * wsp)}, 1, "");
+	d.yb = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[3], (LLVMValueRef[]){cg_mul_i64(cg, lt.iv, ysp)}, 1, "");
 	LLVMValueRef b0 = cg_f32(cg, 0.0f);
 	if (bias != IR_NONE)
 		b0 = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, base[2], &m, 1, ""), "");
-	LLVMValueRef b0v = vsplat(cg, vt, b0);
+	d.b0v = vsplat(cg, d.vt, b0);
+	if (pool_div != 0)
+		d.div = vsplat(cg, d.vt, cg_f32(cg, (float)pool_div));
 
-	cg_for(cg, &lh, 0, OH);
-	LLVMValueRef hbase = LLVMBuildSub(cg->b, cg_mul_i64(cg, lh.iv, g->str[0]), cg_i64(cg, g->pb[0]), "");
-	LLVMValueRef klo, khi;
-	if (full_window(g, 0, 0, IH)) {
-		klo = cg_i64(cg, 0);
-		khi = cg_i64(cg, KH);
-	} else {
-		tap_range(cg, hbase, 0, IH, KH, g->dil[0], &klo, &khi);
+	/* interior steps: s0 <= s < s1, every row oh of them with
+	 * oh*sh - pbh >= 0 and oh*sh - pbh + (KH-1)*dh < IH */
+	int64_t nsteps = OH / R, sh = g->str[0], pbh = g->pb[0], reach = (KH - 1) * g->dil[0];
+	int64_t s0 = 0, s1 = 0;
+	if (IH - 1 - reach >= 0) {
+		int64_t oh_lo = -floordiv(-pbh, sh);              /* first row with hbase >= 0 */
+		int64_t oh_hi = floordiv(IH - 1 - reach + pbh, sh); /* last row reaching no further than IH-1 */
+		s0 = (oh_lo + R - 1) / R;
+		s1 = oh_hi >= 0 ? (oh_hi + 1) / R : 0;
+		if (s1 > nsteps)
+			s1 = nsteps;
+		if (s1 < s0)
+			s1 = s0;
 	}
-	cg_for(cg, &lg, 0, ngrp);
-	LLVMValueRef ow0[CONV_DIRECT_VECS], valid[CONV_DIRECT_VECS], iw0[CONV_DIRECT_VECS];
-	for (int u = 0; u < U; u++) {
-		ow0[u] = cg_add_i64(cg, cg_mul_i64(cg, lg.iv, (int64_t)U * w), cg_i64(cg, (int64_t)u * w));
-		LLVMValueRef owv = LLVMBuildAdd(cg->b, vsplat(cg, vi, ow0[u]), lane_iota, "");
-		valid[u] = LLVMBuildICmp(cg->b, LLVMIntSLT, owv, vsplat(cg, vi, cg_i64(cg, OW)), "");
-		iw0[u] = LLVMBuildSub(cg->b, LLVMBuildMul(cg->b, owv, vsplat(cg, vi, cg_i64(cg, sw)), ""),
-		                      vsplat(cg, vi, cg_i64(cg, pbw)), "");
-		LLVMBuildStore(cg->b, b0v, acc[u]);
-	}
-	cg_for(cg, &lc, 0, Cg_);
-	cg_for_v(cg, &lk, klo, khi);
-	LLVMValueRef ih = cg_add_i64(cg, hbase, cg_mul_i64(cg, lk.iv, g->dil[0]));
-	LLVMValueRef row = LLVMBuildGEP2(cg->b, cg->t_f32, xb, (LLVMValueRef[]){cg_add_i64(cg, cg_mul_i64(cg, lc.iv, xsp), cg_mul_i64(cg, ih, IW))}, 1, "");
-	LLVMValueRef wrow = cg_add_i64(cg, cg_mul_i64(cg, lc.iv, wsp), cg_mul_i64(cg, lk.iv, KW));
-	for (int64_t kw = 0; kw < KW; kw++) {
-		LLVMValueRef wv = LLVMBuildLoad2(cg->b, cg->t_f32,
-		                                 LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, wb, (LLVMValueRef[]){cg_add_i64(cg, wrow, cg_i64(cg, kw))}, 1, ""), "");
-		LLVMValueRef wsv = vsplat(cg, vt, wv);
-		for (int u = 0; u < U; u++) {
-			LLVMValueRef iwv = LLVMBuildAdd(cg->b, iw0[u], vsplat(cg, vi, cg_i64(cg, kw * dw)), "");
-			LLVMValueRef mask = valid[u];
-			if (wpad)
-				mask = LLVMBuildAnd(cg->b, mask,
-				                    LLVMBuildICmp(cg->b, LLVMIntULT, iwv, vsplat(cg, vi, cg_i64(cg, IW)), ""), "");
-			LLVMValueRef xv;
-			if (sw == 1) {
-				LLVMValueRef off = cg_add_i64(cg, ow0[u], cg_i64(cg, kw * dw - pbw));
-				LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, row, &off, 1, "");
-				LLVMTypeRef over[2] = {vt, cg->t_ptr};
-				LLVMValueRef args[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
-				xv = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
-			} else if ((sw == 2 || sw == 4) && IW < (1 << 30)) {
-				xv = strided_cols(cg, row, cg_add_i64(cg, cg_mul_i64(cg, ow0[u], sw), cg_i64(cg, kw * dw - pbw)),
-				                  sw, IW);
-			} else {
-				LLVMValueRef ps = LLVMBuildGEP2(cg->b, cg->t_f32, row, &iwv, 1, "");
-				LLVMTypeRef over[2] = {vt, vp};
-				LLVMValueRef args[4] = {ps, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
-				xv = kern_intrinsic(cg, "llvm.masked.gather", over, 2, args, 4);
-			}
-			LLVMValueRef s = LLVMBuildLoad2(cg->b, vt, acc[u], "");
-			LLVMTypeRef ft = vt;
-			LLVMValueRef fa[3] = {wsv, xv, s};
-			LLVMBuildStore(cg->b, kern_intrinsic(cg, "llvm.fmuladd", &ft, 1, fa, 3), acc[u]);
-		}
-	}
-	cg_for_end(cg, &lk);
-	cg_for_end(cg, &lc);
-	for (int u = 0; u < U; u++) {
-		LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, lh.iv, OW), ow0[u]);
-		LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->t_f32, yb, &off, 1, "");
-		LLVMTypeRef over[2] = {vt, cg->t_ptr};
-		LLVMValueRef y = LLVMBuildLoad2(cg->b, vt, acc[u], "");
-		y = conv_act(cg, y, act);
-		LLVMValueRef args[4] = {y, p, cg_i32(cg, 4), valid[u]};
-		kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
-	}
-	cg_for_end(cg, &lg);
-	cg_for_end(cg, &lh);
+	if (s0 > nsteps)
+		s0 = s1 = nsteps;
+	direct_steps(cg, &d, 0, s0, false, ngrp, lane_iota);
+	direct_steps(cg, &d, s0, s1, true, ngrp, lane_iota);
+	direct_steps(cg, &d, s1, nsteps, false, ngrp, lane_iota);
 	cg_for_end(cg, &lt);
 
 	kern_fn_end(cg, &kf);
 
 	/* the node function hands the N*M planes to the task */
-	LLVMValueRef ptrs[4] = {cg_ptr(cg, n->in[0]), cg_ptr(cg, n->in[1]),
+	LLVMValueRef ptrs[4] = {cg_ptr(cg, n->in[0]), pool_div != 0 ? NULL : cg_ptr(cg, n->in[1]),
 	                        bias != IR_NONE ? cg_ptr(cg, bias) : NULL, cg_ptr(cg, n->out[0])};
 	kern_parallel_ptrs(cg, fn, ptrs, 4, N * M);
 }
@@ -951,7 +1051,7 @@ static bool lower_conv_act(Cg *cg, const Node *n, KAct act, bool *fused)
 		return true;
 	}
 	if (dt == DT_F32 && bias_f32 && g.k == 2 && cg->isa.vlen >= 4 && Mg_ < CONV_GEMM_MIN_MG) {
-		emit_conv_direct(cg, n, &g, N, C, M, group, bias, act);
+		emit_conv_direct(cg, n, &g, N, C, M, group, bias, act, 0);
 		*fused = true;
 		return true;
 	}
@@ -1236,6 +1336,24 @@ static bool lower_pool(Cg *cg, const Node *n)
 		return cg_unsupported(cg, -1, "Indices must be int64");
 	bool colmajor = wp->storage_colmajor;
 	bool incl_pad = !is_max && wp->count_include_pad;
+	/* f32 2-D AveragePool whose every window has KH*KW taps to count (its
+	 * windows inside the padded extent, and padding counted or absent):
+	 * the depthwise direct loop with taps added in (kh, kw) order from 0
+	 * and the sum divided by KH*KW, as below; a padded tap adds 0 where
+	 * the loop below skips it (the same sum but for the sign of a zero) */
+	if (!is_max && dt == DT_F32 && g.k == 2 && cg->isa.vlen >= 4) {
+		bool fixed = true, padded = false;
+		for (int i = 0; i < 2; i++) {
+			int64_t ext = g.in[i] + g.pb[i] + g.pe[i] - (g.ker[i] - 1) * g.dil[i] - 1;
+			fixed &= g.out[i] == ext / g.str[i] + 1;
+			padded |= g.pb[i] != 0 || g.pe[i] != 0;
+		}
+		if (fixed && (incl_pad || !padded)) {
+			emit_conv_direct(cg, n, &g, X->shape.dims[0], X->shape.dims[1], X->shape.dims[1], X->shape.dims[1],
+			                 IR_NONE, KACT_NONE, (double)(g.ker[0] * g.ker[1]));
+			return true;
+		}
+	}
 
 	DType ad = cg_acc_dtype(dt);
 	LLVMTypeRef at = cg_compute_type(cg, ad);

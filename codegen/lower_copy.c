@@ -5,6 +5,7 @@
  * compute-type values used by reductions and scatters.
  */
 #include "lower_data.h"
+#include "kernels/kernels.h"
 
 #include <assert.h>
 
@@ -101,6 +102,104 @@ LLVMValueRef cg_dm_combine(Cg *cg, CgCombine op, DType t, LLVMValueRef a, LLVMVa
 	IR_UNREACHABLE("cg_dm_combine: bad op");
 }
 
+/* The mask of lanes l < n - i0 (n an i64 constant, i0 an i64 value) for
+ * T lanes; row: and, when given, the lane mask of a row/column index: all
+ * lanes false when row >= rn. */
+static LLVMValueRef tile_mask(Cg *cg, int T, LLVMValueRef i0, int64_t n, LLVMValueRef row, int64_t rn)
+{
+	LLVMTypeRef vi = LLVMVectorType(cg->t_i64, (unsigned)T);
+	LLVMValueRef lanes[16];
+	for (int l = 0; l < T; l++)
+		lanes[l] = cg_i64(cg, l);
+	LLVMValueRef iv = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vi), i0, cg_i32(cg, 0), "");
+	iv = LLVMBuildShuffleVector(cg->b, iv, LLVMGetUndef(vi), LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)T)), "");
+	iv = LLVMBuildAdd(cg->b, iv, LLVMConstVector(lanes, (unsigned)T), "");
+	LLVMValueRef nl[16];
+	for (int l = 0; l < T; l++)
+		nl[l] = cg_i64(cg, n);
+	LLVMValueRef m = LLVMBuildICmp(cg->b, LLVMIntSLT, iv, LLVMConstVector(nl, (unsigned)T), "");
+	if (row) {
+		LLVMValueRef ok = LLVMBuildICmp(cg->b, LLVMIntSLT, row, cg_i64(cg, rn), "");
+		LLVMTypeRef vb = LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)T);
+		LLVMValueRef okv = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vb), ok, cg_i32(cg, 0), "");
+		okv = LLVMBuildShuffleVector(cg->b, okv, LLVMGetUndef(vb), LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)T)), "");
+		m = LLVMBuildAnd(cg->b, m, okv, "");
+	}
+	return m;
+}
+
+/* A merged copy of 4-byte elements whose innermost destination dim (i,
+ * stride 1) reads the source with a stride, while another dim j reads it
+ * contiguously (a Transpose moving a channel dim, MaxViT's window
+ * partitions): T x T tiles (T = min(8, vector lanes)): T source runs along
+ * j loaded as vectors (masked at the ends of i and j), transposed in
+ * registers (log2 T stages of T two-source shuffles, each swapping one bit
+ * of the row and lane index), stored as T runs along i.  The scalar loop
+ * moved one element per load/store pair with its index arithmetic. */
+static void copy_tiled(Cg *cg, int r, const int64_t *d, const int64_t *ds, const int64_t *ss, int j,
+                       const CgView *dst, const CgView *src)
+{
+	int T = cg->isa.vlen < 8 ? cg->isa.vlen : 8;
+	int i = r - 1;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_i32, (unsigned)T);
+	CgLoop loops[CG_DM_MAX_DIMS], lj, li;
+	LLVMValueRef iv[CG_DM_MAX_DIMS];
+	int64_t os[CG_DM_MAX_DIMS], od[CG_DM_MAX_DIMS];
+	int no = 0;
+	cg_for(cg, &lj, 0, (d[j] + T - 1) / T);
+	for (int k = 0; k < r; k++) {
+		if (k == i || k == j)
+			continue;
+		cg_for(cg, &loops[no], 0, d[k]);
+		iv[no] = loops[no].iv;
+		os[no] = ss[k];
+		od[no] = ds[k];
+		no++;
+	}
+	cg_for(cg, &li, 0, (d[i] + T - 1) / T);
+	LLVMValueRef j0 = cg_mul_i64(cg, lj.iv, T), i0 = cg_mul_i64(cg, li.iv, T);
+	LLVMValueRef sb = cg_add_i64(cg, cg_add_i64(cg, cg_linear(cg, no, iv, os), cg_i64(cg, src->base)),
+	                             cg_add_i64(cg, j0, cg_mul_i64(cg, i0, ss[i])));
+	LLVMValueRef db = cg_add_i64(cg, cg_add_i64(cg, cg_linear(cg, no, iv, od), cg_i64(cg, dst->base)),
+	                             cg_add_i64(cg, i0, cg_mul_i64(cg, j0, ds[j])));
+	LLVMValueRef sp = cg_ptr(cg, src->v), dp = cg_ptr(cg, dst->v);
+	LLVMTypeRef over[2] = {vt, cg->t_ptr};
+	LLVMValueRef v[8];
+	for (int a = 0; a < T; a++) {
+		LLVMValueRef off = cg_add_i64(cg, sb, cg_i64(cg, a * ss[i]));
+		LLVMValueRef m = tile_mask(cg, T, j0, d[j], cg_add_i64(cg, i0, cg_i64(cg, a)), d[i]);
+		LLVMValueRef args[4] = {LLVMBuildGEP2(cg->b, cg->t_i32, sp, &off, 1, ""), cg_i32(cg, 4), m, LLVMGetUndef(vt)};
+		v[a] = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+	}
+	for (int h = T / 2; h >= 1; h /= 2) {
+		LLVMValueRef nv[8];
+		for (int a = 0; a < T; a++) {
+			if (a & h)
+				continue;
+			LLVMValueRef lo[16], hi[16];
+			for (int l = 0; l < T; l++) {
+				lo[l] = cg_i32(cg, (l & h) ? T + l - h : l);
+				hi[l] = cg_i32(cg, (l & h) ? T + l : l + h);
+			}
+			nv[a] = LLVMBuildShuffleVector(cg->b, v[a], v[a + h], LLVMConstVector(lo, (unsigned)T), "");
+			nv[a + h] = LLVMBuildShuffleVector(cg->b, v[a], v[a + h], LLVMConstVector(hi, (unsigned)T), "");
+		}
+		for (int a = 0; a < T; a++)
+			v[a] = nv[a];
+	}
+	for (int b = 0; b < T; b++) {
+		LLVMValueRef off = cg_add_i64(cg, db, cg_i64(cg, b * ds[j]));
+		LLVMValueRef m = tile_mask(cg, T, i0, d[i], cg_add_i64(cg, j0, cg_i64(cg, b)), d[j]);
+		LLVMValueRef args[4] = {v[b], LLVMBuildGEP2(cg->b, cg->t_i32, dp, &off, 1, ""), cg_i32(cg, 4), m};
+		LLVMTypeRef sover[2] = {vt, cg->t_ptr};
+		kern_intrinsic(cg, "llvm.masked.store", sover, 2, args, 4);
+	}
+	cg_for_end(cg, &li);
+	for (int k = no - 1; k >= 0; k--)
+		cg_for_end(cg, &loops[k]);
+	cg_for_end(cg, &lj);
+}
+
 void cg_dm_copy(Cg *cg, int rank, const int64_t *dims, const CgView *dst, const CgView *src)
 {
 	DType dt = gval(cg->g, dst->v)->dtype, st = gval(cg->g, src->v)->dtype;
@@ -124,6 +223,13 @@ void cg_dm_copy(Cg *cg, int rank, const int64_t *dims, const CgView *dst, const 
 		ds[r] = dst->strides[k];
 		ss[r] = src->strides[k];
 		r++;
+	}
+	if (dtype_size(dt) == 4 && cg->isa.vlen >= 4 && r >= 2 && ds[r - 1] == 1 && ss[r - 1] != 1) {
+		for (int j = 0; j < r - 1; j++)
+			if (ss[j] == 1) {
+				copy_tiled(cg, r, d, ds, ss, j, dst, src);
+				return;
+			}
 	}
 	DType bt = cg_dm_bits_dtype(dt);
 	CgLoop loops[CG_DM_MAX_DIMS];

@@ -39,6 +39,7 @@ typedef struct PipelineOptions {
  * fuse-attention (pass_fuse_attention), fuse-relattention
  * (pass_fuse_relattention), fuse-transpose (pass_fuse_transpose),
  * fuse-dwconv (pass_fuse_dwconv), fuse-patchify (pass_fuse_patchify),
+ * fuse-bn-conv (pass_fuse_bn_conv), fuse-pad-pool (pass_fuse_pad_pool),
  * fuse-conv-act (pass_fuse_conv_act), fuse-remap (pass_fuse_remap),
  * fuse-gemm (pass_fuse_gemm),
  * fuse-slice-gemm (pass_fuse_slice_gemm), fuse-gather-gemm
@@ -174,6 +175,19 @@ bool pass_fuse_dwconv(Graph *g, Diag *d);
  * shapes inferred, constants folded.  Returns false only after a
  * diagnostic. */
 bool pass_fuse_patchify(Graph *g, Diag *d);
+
+/* An inference BatchNormalization whose output only a pointwise unpadded
+ * Conv reads is folded into that Conv's weights and bias
+ * (passes/fuse_bn_conv.c has the contract).  requires: shapes inferred,
+ * constants folded.  Returns false only after a diagnostic (never,
+ * today). */
+bool pass_fuse_bn_conv(Graph *g, Diag *d);
+
+/* A zero Pad of the spatial dims read only by an AveragePool becomes the
+ * pool's padding, counted (passes/fuse_pad_pool.c has the contract).
+ * requires: shapes inferred, constants folded.  Returns false only after
+ * a diagnostic. */
+bool pass_fuse_pad_pool(Graph *g, Diag *d);
 
 /* A Conv whose output only a Gelu reads takes the Gelu as its act
  * attribute, applied before the Conv's store (passes/fuse_conv_act.c has

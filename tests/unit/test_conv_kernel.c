@@ -10,7 +10,8 @@
  * Outputs of each form are bitwise the same on 1, 2, 3 and 5 threads.
  * The fused channels-last depthwise op (onnxcc::DwConvNhwc, channel
  * multipliers included, its interior pixel blocks and border pixels)
- * against the same reference.  f32 GlobalAveragePool against a double mean.
+ * against the same reference.  f32 GlobalAveragePool against a double mean;
+ * f32 AveragePool through the direct loop against a double mean.
  */
 #include "testutil.h"
 #include "runtime/onnxcc_pool.h"
@@ -287,6 +288,21 @@ static void test_conv_direct(void **state)
 	conv_case((Case){1, 3, 1, 1, 9, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true});
 	/* a kernel wider than 8 taps */
 	conv_case((Case){1, 2, 4, 30, 2, 1, 11, 1, 1, 1, 1, {0, 5, 0, 5}, 2, true});
+	/* several output rows per step (R divides OH, R*U <= 8 accumulators):
+	 * border steps (each row its own tap range) around interior steps
+	 * (one kh loop for all rows): maxvit_t's 14x14 and 7x7 stride 1 and
+	 * 28 -> 14 stride 2; a 56-wide plane (U = 4 at 16 lanes, R = 2); a
+	 * vertical dilation; pads so wide no step is interior; OH prime (R =
+	 * 1); asymmetric vertical pads (the interior steps start late and end
+	 * early) */
+	conv_case((Case){1, 3, 14, 14, 3, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 3, true});
+	conv_case((Case){1, 2, 7, 7, 2, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 2, true});
+	conv_case((Case){1, 2, 28, 28, 2, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 2, false});
+	conv_case((Case){1, 2, 12, 56, 2, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 2, true});
+	conv_case((Case){1, 2, 12, 16, 2, 3, 3, 1, 1, 2, 1, {2, 1, 2, 1}, 2, true});
+	conv_case((Case){1, 2, 4, 20, 2, 3, 3, 1, 1, 1, 1, {3, 1, 3, 1}, 2, true});
+	conv_case((Case){1, 2, 11, 9, 2, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 2, true});
+	conv_case((Case){2, 3, 13, 10, 3, 3, 3, 1, 1, 1, 1, {3, 1, 0, 1}, 3, false});
 }
 
 /* bitwise the same on 1/2/3/5 threads: whole-plane im2col with groups and
@@ -297,6 +313,7 @@ static void test_conv_threads(void **state)
 	conv_check((Case){2, 9, 8, 8, 27, 3, 3, 2, 1, 1, 1, {0, 1, 1, 0}, 3, true}, true);
 	conv_check((Case){2, 3, 11, 101, 10, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, false}, true);
 	conv_check((Case){2, 4, 11, 13, 8, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 4, true}, true);
+	conv_check((Case){1, 5, 14, 14, 5, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 5, true}, true);
 }
 
 /* The channels-last depthwise op: channel counts below, at and past one
@@ -382,6 +399,88 @@ static void test_global_avg_pool(void **state)
 	}
 }
 
+/* One f32 AveragePool of windows that all count KH*KW taps (padding
+ * counted, or none): lower_conv.c runs it as the depthwise direct loop
+ * without weights.  Against a double-precision mean at every vector
+ * width, then bitwise the same on 1/2/3/5 threads. */
+static void avg_pool_case(int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH, int64_t KW, int64_t s,
+                          const int64_t pads[4], bool incl)
+{
+	int64_t OH = out_dim(H, pads[0], pads[2], KH, 1, s), OW = out_dim(W, pads[1], pads[3], KW, 1, s);
+	size_t nx = (size_t)(N * C * H * W), ny = (size_t)(N * C * OH * OW);
+	float *x = malloc(nx * 4), *y = malloc(ny * 4), *y0 = malloc(ny * 4);
+	double *ref = malloc(ny * 8);
+	fill(x, nx, 11);
+	for (int64_t p = 0; p < N * C; p++)
+		for (int64_t oh = 0; oh < OH; oh++)
+			for (int64_t ow = 0; ow < OW; ow++) {
+				double sum = 0;
+				for (int64_t i = 0; i < KH; i++)
+					for (int64_t j = 0; j < KW; j++) {
+						int64_t ih = oh * s - pads[0] + i, iw = ow * s - pads[1] + j;
+						if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+							sum += x[(p * H + ih) * W + iw];
+					}
+				ref[(p * OH + oh) * OW + ow] = sum / (double)(KH * KW);
+			}
+	for (int t = -1; t < (int)(sizeof tu_isas / sizeof tu_isas[0]) + 4; t++) {
+		/* t < 3: each vector width, serial; then the host's on 1/2/3/5 threads */
+		const int counts[4] = {1, 2, 3, 5};
+		OnnxccPool *pool = NULL;
+		OnnxccParallel par;
+		if (t >= 0 && t < 3) {
+			if (!tu_host_has(&tu_isas[t]))
+				continue;
+			tu_isa_override = tu_isas[t];
+		} else if (t >= 3) {
+			pool = onnxcc_pool_create(counts[t - 3]);
+			assert_non_null(pool);
+			par = onnxcc_pool_parallel(pool);
+			tu_parallel = &par;
+		}
+		TuGraph g = tu_graph();
+		int64_t dx[4] = {N, C, H, W}, dy[4] = {N, C, OH, OW}, ks[2] = {KH, KW}, st[2] = {s, s};
+		ValueId in = tu_input(&g, "x", DT_F32, 4, dx);
+		ValueId out = tu_output(&g, "y", DT_F32, 4, dy);
+		tu_node(&g, OP_AveragePool, 19, &in, 1, &out, 1);
+		tu_attr_ints(&g, "kernel_shape", 2, ks);
+		tu_attr_ints(&g, "strides", 2, st);
+		tu_attr_ints(&g, "pads", 4, pads);
+		tu_attr_int(&g, "count_include_pad", incl);
+		float *dst = t < 0 ? y0 : y;
+		memset(dst, 0xff, ny * 4);
+		tu_run(&g, (const void *[]){x}, (void *[]){dst});
+		tu_isa_override = (CgIsa){0};
+		tu_parallel = NULL;
+		if (pool)
+			onnxcc_pool_destroy(pool);
+		if (t >= 3)
+			assert_memory_equal(y, y0, ny * 4);
+		else
+			for (size_t i = 0; i < ny; i++) {
+				if (!(fabs(dst[i] - ref[i]) <= 1e-6 * (fabs(ref[i]) + 1)))
+					fprintf(stderr, "AveragePool %lldx%lld k%lldx%lld s%lld plane elem %zu: %g vs %g\n",
+					        (long long)H, (long long)W, (long long)KH, (long long)KW, (long long)s, i,
+					        (double)dst[i], ref[i]);
+				assert_true(fabs(dst[i] - ref[i]) <= 1e-6 * (fabs(ref[i]) + 1));
+			}
+	}
+	free(x), free(y), free(y0), free(ref);
+}
+
+/* maxvit_t's MBConv shortcut (3x3 stride 2 over a zero-padded plane:
+ * its Pad folded into count_include_pad = 1), unpadded windows, stride 1
+ * with asymmetric pads, rows of several vectors, batch 2 */
+static void test_avg_pool_direct(void **state)
+{
+	(void)state;
+	avg_pool_case(1, 3, 28, 28, 3, 3, 2, (const int64_t[]){1, 1, 1, 1}, true);
+	avg_pool_case(2, 2, 9, 37, 3, 3, 2, (const int64_t[]){1, 1, 1, 1}, true);
+	avg_pool_case(1, 2, 8, 20, 2, 2, 2, (const int64_t[]){0, 0, 0, 0}, false);
+	avg_pool_case(1, 2, 7, 9, 3, 3, 1, (const int64_t[]){1, 0, 1, 2}, true);
+	avg_pool_case(1, 2, 12, 70, 3, 2, 1, (const int64_t[]){0, 0, 0, 0}, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_conv_threads),
 		cmocka_unit_test(test_dwconv_nhwc),
 		cmocka_unit_test(test_global_avg_pool),
+		cmocka_unit_test(test_avg_pool_direct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,6 +74,62 @@ static void test_transpose(void **state)
 	assert_memory_equal(out, want, sizeof want);
 }
 
+/* One Transpose of 4-byte elements (f32 or i32 bits) against a reference
+ * permutation, bit for bit, at every vector width this host runs. */
+static void transpose_case(DType dt, int r, const int64_t *id, const int64_t *perm)
+{
+	int64_t od[8], ist[8], n = 1;
+	for (int k = r - 1; k >= 0; k--) {
+		ist[k] = n;
+		n *= id[k];
+	}
+	for (int k = 0; k < r; k++)
+		od[k] = id[perm[k]];
+	uint32_t *in = malloc((size_t)n * 4), *out = malloc((size_t)n * 4), *want = malloc((size_t)n * 4);
+	unsigned seed = 7;
+	for (int64_t e = 0; e < n; e++) {
+		seed = seed * 1103515245u + 12345u;
+		in[e] = seed;
+	}
+	for (int64_t e = 0; e < n; e++) { /* e: output element, row-major over od */
+		int64_t rem = e, src = 0;
+		for (int k = r - 1; k >= 0; k--) {
+			src += rem % od[k] * ist[perm[k]];
+			rem /= od[k];
+		}
+		want[e] = in[src];
+	}
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
+			continue;
+		tu_isa_override = tu_isas[t];
+		TuGraph g = tu_graph();
+		ValueId x = tu_input(&g, "x", dt, r, id), y = tu_output(&g, "y", dt, r, od);
+		tu_node(&g, OP_Transpose, 13, &x, 1, &y, 1);
+		tu_attr_ints(&g, "perm", r, perm);
+		memset(out, 0xa5, (size_t)n * 4);
+		tu_run(&g, (const void *[]){in}, (void *[]){out});
+		assert_memory_equal(out, want, (size_t)n * 4);
+	}
+	tu_isa_override = (CgIsa){0};
+	free(in), free(out), free(want);
+}
+
+/* Transposes whose output rows read the input with a stride while another
+ * dim reads it contiguously (codegen/lower_copy.c's tiles): tails of both
+ * tile dims, MaxViT's window partition and reverse (scaled down), a batch
+ * of 2-D transposes, i32, a tile dim of 2 */
+static void test_transpose_tiles(void **state)
+{
+	(void)state;
+	transpose_case(DT_F32, 3, (const int64_t[]){3, 5, 19}, (const int64_t[]){2, 0, 1});
+	transpose_case(DT_F32, 6, (const int64_t[]){1, 20, 2, 7, 3, 7}, (const int64_t[]){0, 2, 4, 3, 5, 1});
+	transpose_case(DT_F32, 6, (const int64_t[]){1, 2, 3, 7, 7, 20}, (const int64_t[]){0, 5, 1, 3, 2, 4});
+	transpose_case(DT_F32, 3, (const int64_t[]){2, 17, 9}, (const int64_t[]){0, 2, 1});
+	transpose_case(DT_I32, 2, (const int64_t[]){9, 10}, (const int64_t[]){1, 0});
+	transpose_case(DT_I32, 3, (const int64_t[]){16, 2, 8}, (const int64_t[]){1, 2, 0});
+}
+
 /* Slice-13 with constant starts/ends/axes/steps, a negative step and
  * out-of-range ends (clamped, INT64_MAX). */
 static void test_slice_negative_step(void **state)
@@ -1074,6 +1130,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_transpose),
+		cmocka_unit_test(test_transpose_tiles),
 		cmocka_unit_test(test_slice_negative_step),
 		cmocka_unit_test(test_slice_runtime_starts_rejected),
 		cmocka_unit_test(test_concat),

@@ -326,10 +326,10 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
 	                              "(valid: freeze-inputs, bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, "
 	                              "fuse-attention, fuse-relattention, fuse-transpose, fuse-dwconv, fuse-patchify, "
-	                              "fuse-conv-act, fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-elementwise, dce, memplan)\n"));
+	                              "fuse-bn-conv, fuse-pad-pool, fuse-conv-act, fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-elementwise, dce, memplan)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
-	assert_int_equal(n, 23);
+	assert_int_equal(n, 25);
 	assert_string_equal(names[0], "freeze-inputs");
 	assert_string_equal(names[2], "infer");
 	assert_string_equal(names[6], "fuse-attention");
@@ -337,18 +337,20 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_string_equal(names[8], "fuse-transpose");
 	assert_string_equal(names[9], "fuse-dwconv");
 	assert_string_equal(names[10], "fuse-patchify");
-	assert_string_equal(names[11], "fuse-conv-act");
-	assert_string_equal(names[12], "fuse-remap");
-	assert_string_equal(names[13], "fuse-gemm");
-	assert_string_equal(names[14], "fuse-slice-gemm");
-	assert_string_equal(names[15], "fuse-gather-gemm");
-	assert_string_equal(names[16], "prune-rows");
-	assert_string_equal(names[17], "fuse-gemm-norm");
-	assert_string_equal(names[18], "fuse-gather-norm");
-	assert_string_equal(names[19], "fuse-gather-norm-gemm");
-	assert_string_equal(names[20], "fuse-elementwise");
-	assert_string_equal(names[21], "dce");
-	assert_string_equal(names[22], "memplan");
+	assert_string_equal(names[11], "fuse-bn-conv");
+	assert_string_equal(names[12], "fuse-pad-pool");
+	assert_string_equal(names[13], "fuse-conv-act");
+	assert_string_equal(names[14], "fuse-remap");
+	assert_string_equal(names[15], "fuse-gemm");
+	assert_string_equal(names[16], "fuse-slice-gemm");
+	assert_string_equal(names[17], "fuse-gather-gemm");
+	assert_string_equal(names[18], "prune-rows");
+	assert_string_equal(names[19], "fuse-gemm-norm");
+	assert_string_equal(names[20], "fuse-gather-norm");
+	assert_string_equal(names[21], "fuse-gather-norm-gemm");
+	assert_string_equal(names[22], "fuse-elementwise");
+	assert_string_equal(names[23], "dce");
+	assert_string_equal(names[24], "memplan");
 	/* nothing ran */
 	assert_false(G->shapes_known);
 }
@@ -364,7 +366,8 @@ static void test_pipeline_disable_pass(void **state)
 	assert_false(pass_pipeline(G, &o, &D));
 	assert_true(diag_contains(&D, "required pass 'dce' for --disable-pass (the passes that may be left "
 	                              "out: fuse-layernorm, fuse-gelu, fuse-attention, fuse-relattention, "
-	                              "fuse-transpose, fuse-dwconv, fuse-patchify, fuse-conv-act, fuse-remap, fuse-gemm, "
+	                              "fuse-transpose, fuse-dwconv, fuse-patchify, fuse-bn-conv, fuse-pad-pool, fuse-conv-act, fuse-remap, "
+	                              "fuse-gemm, "
 	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-elementwise)\n"));
 	const char *unknown[] = {"fuse-everything"};
 	o.disabled = unknown;
@@ -411,7 +414,7 @@ static void test_pipeline_time_passes(void **state)
 	assert_true(ok);
 	char *txt = read_all(path);
 	assert_non_null(txt);
-	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-conv-act", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "fuse-gemm-norm", "fuse-gather-norm", "fuse-gather-norm-gemm", "fuse-elementwise", "dce", "memplan", "total"};
+	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-bn-conv", "fuse-pad-pool", "fuse-conv-act", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "fuse-gemm-norm", "fuse-gather-norm", "fuse-gather-norm-gemm", "fuse-elementwise", "dce", "memplan", "total"};
 	const char *at = txt;
 	for (int k = 0; k < 8; k++) {
 		const char *p = strstr(at, rows[k]);
