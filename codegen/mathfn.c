@@ -10,7 +10,8 @@
  * Precision strategy:
  *   - exp, expm1, log: computed natively in the type of x (float or
  *     double) with Cody-Waite reduction and Taylor polynomials whose degree
- *     is picked for that type.
+ *     is picked for that type; f32 exp in AVX-512 code instead reduces by
+ *     ln2/16 and looks 2^(j/16) up (exp16_f32).
  *   - erf, erfc, tanh, sigmoid: f64 as above; f32 computed in float (so
  *     that <16 x float> stays 16 float lanes) with near-minimax fits from
  *     scripts/fit_mathf32.py and error-free transformations (TwoSum,
