@@ -10,7 +10,8 @@
  * Precision strategy:
  *   - exp, expm1, log: computed natively in the type of x (float or
  *     double) with Cody-Waite reduction and Taylor polynomials whose degree
- *     is picked for that type.
+ *     is picked for that type; f32 exp in AVX-512 code instead reduces by
+ *     ln2/16 and looks 2^(j/16) up (exp16_f32).
  *   - erf, erfc, tanh, sigmoid: f64 as above; f32 computed in float (so
  *     that <16 x float> stays 16 float lanes) with near-minimax fits from
  *     scripts/fit_mathf32.py and error-free transformations (TwoSum,
@@ -246,20 +247,25 @@ static bool scalef_isa(const Cg *cg, int w)
  * inf; |n| <= 2*(bias-1).  The first product is exact (x of moderate
  * size: callers pass ~[0.5, 2]), so the result is x * 2^n rounded once:
  * what AVX-512's vscalefps computes in one instruction, used there. */
+/* vscalefps: x * 2^floor(nf) per lane, rounded once (16 f32 lanes of
+ * AVX-512 code only: scalef_isa). */
+static LLVMValueRef scalef_ps(M *m, LLVMValueRef x, LLVMValueRef nf)
+{
+	Cg *cg = m->cg;
+	const char *name = "llvm.x86.avx512.mask.scalef.ps.512";
+	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+	assert(id != 0);
+	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, NULL, 0);
+	LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, NULL, 0);
+	LLVMValueRef args[5] = {x, nf, LLVMGetUndef(m->t), LLVMConstInt(LLVMInt16TypeInContext(cg->ctx), 0xffff, 0),
+	                        LLVMConstInt(LLVMInt32TypeInContext(cg->ctx), 4, 0)};
+	return LLVMBuildCall2(m->b, ft, fn, args, 5, "");
+}
+
 static LLVMValueRef scale2(M *m, LLVMValueRef x, LLVMValueRef n)
 {
-	if (!m->dbl && scalef_isa(m->cg, m->w)) {
-		Cg *cg = m->cg;
-		const char *name = "llvm.x86.avx512.mask.scalef.ps.512";
-		unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-		assert(id != 0);
-		LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, NULL, 0);
-		LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, NULL, 0);
-		LLVMValueRef args[5] = {x, LLVMBuildSIToFP(m->b, n, m->t, ""), LLVMGetUndef(m->t),
-		                        LLVMConstInt(LLVMInt16TypeInContext(cg->ctx), 0xffff, 0),
-		                        LLVMConstInt(LLVMInt32TypeInContext(cg->ctx), 4, 0)};
-		return LLVMBuildCall2(m->b, ft, fn, args, 5, "");
-	}
+	if (!m->dbl && scalef_isa(m->cg, m->w))
+		return scalef_ps(m, x, LLVMBuildSIToFP(m->b, n, m->t, ""));
 	LLVMValueRef n1 = LLVMBuildAShr(m->b, n, KI(m, 1), "");
 	LLVMValueRef n2 = LLVMBuildSub(m->b, n, n1, "");
 	return mul(m, mul(m, x, pow2i(m, n1)), pow2i(m, n2));
@@ -972,6 +978,84 @@ static LLVMValueRef gelu16_f32(M *m, LLVMValueRef x)
 	return sel(m, in, intrin(m, "llvm.fma", fv2, 3), b);
 }
 
+/* ---- f32 exp on AVX-512 in 16 pieces ---------------------------------------- */
+
+/* Whether f32 exp takes the table form (exp16_f32): code for AVX-512, in
+ * every width (scalar tails load the table vpermps permutes, and scale in
+ * two steps what vscalefps scales in one: the same bits, as gelu16_isa). */
+static bool exp16_isa(const Cg *cg)
+{
+	return cg->isa.name && !strcmp(cg->isa.name, "avx512");
+}
+
+/* 2^(j/16), j = 0..15, rounded to float (relative error <= 0.8 2^-24) */
+static const double exp16_tab_f32[16] = {
+	1.0, 1.0442737340927124, 1.0905077457427979, 1.1387885808944702,
+	1.1892070770263672, 1.2418577671051025, 1.2968395948410034, 1.3542555570602417,
+	1.4142135381698608, 1.4768261909484863, 1.5422108173370361, 1.610490322113037,
+	1.6817928552627563, 1.7562521696090698, 1.8340080976486206, 1.9152065515518188,
+};
+
+/* Near-minimax 1 + r + C2 r^2 + C3 r^3 for exp(r), |r| <= 0.0217 (relative
+ * error 1.6e-9 = 0.027 2^-24 with these float coefficients; scratch fit by
+ * reweighted least squares, mpmath). */
+#define EXP16_C2 0.5000162720680237
+#define EXP16_C3 0.16666853427886963
+
+static LLVMValueRef fma_exact(M *m, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
+{
+	LLVMValueRef v[3] = { a, b, c };
+	return intrin(m, "llvm.fma", v, 3);
+}
+
+/* exp(x) in float for AVX-512 code: x = n ln2/16 + r, n = rne(16x/ln2)
+ * (one FMA adding 1.5 2^23: s's low mantissa bits are n, so j = n mod 16
+ * needs no conversion), kq = n/16 (exact), r = (x - kq ln2hi) - kq ln2lo
+ * (two FMAs, the first exact), exp(x) = 2^floor(kq) T[j] exp(r) with T =
+ * exp16_tab_f32 (vpermps indexed by s's bits; a table load of j elsewhere)
+ * and exp(r) = 1 + q, q = r + r^2 (C2 + C3 r): y = fma(T, q, T) in
+ * [0.97, 1.96], scaled by vscalefps (which takes floor(kq)), or in two
+ * steps by floor(kq) = (bits(s) - bits(1.5 2^23)) >> 4 elsewhere: one
+ * rounding into subnormals, inf above.  x is clamped to [-105, 89] first
+ * (-inf -> 0, inf -> inf; NaN passes through to a NaN result); nonpos
+ * (x <= 0 or NaN only) drops the upper clamp.  Error: T's rounding (<=
+ * 0.45 ulp of y), y's rounding (0.5), the polynomial's (0.03) and r's
+ * (~0.05): within 1.1 ulp (test_mathfn test_exp16).  12 vector
+ * instructions per 16 outputs (11 for nonpos; objdump): 2 clamps, s, kq,
+ * 2 FMAs for r, vpermps, 3 FMAs and a product for y, vscalefps. */
+static LLVMValueRef exp16_f32(M *m, LLVMValueRef x, bool nonpos)
+{
+	double hi, lo;
+	ln2_split(m, &hi, &lo);
+	const double magic = 1.5 * ldexp(1.0, 23);
+	LLVMValueRef xc = sel(m, lt(m, x, K(m, -105.0)), K(m, -105.0), x);
+	if (!nonpos)
+		xc = sel(m, gt(m, xc, K(m, 89.0)), K(m, 89.0), xc);
+	LLVMValueRef s = fma_exact(m, xc, K(m, 16.0 / 0.69314718055994531), K(m, magic));
+	LLVMValueRef kq = fma_exact(m, s, K(m, 1.0 / 16.0), K(m, -magic / 16.0));
+	LLVMValueRef rh = fma_exact(m, neg(m, kq), K(m, hi), xc);   /* exact */
+	LLVMValueRef r = fma_exact(m, neg(m, kq), K(m, lo), rh);
+	bool vperm = erf_permute(m) && m->w == 16;
+	LLVMValueRef sb = tobits(m, s);
+	LLVMValueRef j = vperm ? sb : LLVMBuildAnd(m->b, sb, KI(m, 15), "");
+	LLVMValueRef t = piece_lookup_n(m, "onnxcc_math_exp16_tab", exp16_tab_f32, 16, 1, 0, j);
+	LLVMValueRef p = fma_exact(m, K(m, EXP16_C3), r, K(m, EXP16_C2));
+	LLVMValueRef q = fma_exact(m, p, mul(m, r, r), r);
+	LLVMValueRef y = fma_exact(m, t, q, t);
+	if (vperm)
+		return scalef_ps(m, y, kq);
+	LLVMValueRef mb = tobits(m, K(m, magic));
+	return scale2(m, y, LLVMBuildAShr(m->b, LLVMBuildSub(m->b, sb, mb, ""), KI(m, 4), ""));
+}
+
+/* exp's helper body: exp16_f32 in f32 AVX-512 code, else exp_core. */
+static LLVMValueRef exp_top(M *m, LLVMValueRef x)
+{
+	if (!m->dbl && exp16_isa(m->cg))
+		return exp16_f32(m, x, false);
+	return exp_core(m, x);
+}
+
 /* f64: 0.5x(1 + erf(x/sqrt2)) */
 static LLVMValueRef gelu_f64(M *m, LLVMValueRef x)
 {
@@ -1386,7 +1470,7 @@ static const struct {
 	Core2 f2;
 	bool via_double;    /* f32 computed in double */
 } mf_table[MF__COUNT] = {
-	[MF_EXP] = { "exp", exp_core, NULL, false },
+	[MF_EXP] = { "exp", exp_top, NULL, false },
 	[MF_EXPM1] = { "expm1", expm1_core, NULL, false },
 	[MF_LOG] = { "log", log_core, NULL, false },
 	[MF_LOG1P] = { "log1p", log1p_core, NULL, true },
@@ -1463,7 +1547,8 @@ static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, int w, LLVMTypeRef *fty)
 	 * features (inlined only into that ISA's functions, whose features
 	 * include them) */
 	bool isa_dep = !dbl && !mf_table[id].via_double &&
-		(erf_permute_isa(cg, w) || scalef_isa(cg, w) || (id == MF_GELU && gelu16_isa(cg)));
+		(erf_permute_isa(cg, w) || scalef_isa(cg, w) || (id == MF_GELU && gelu16_isa(cg)) ||
+		 (id == MF_EXP && exp16_isa(cg)));
 	snprintf(name, sizeof name, "onnxcc_math_%s_%s%s%s%s%s", mf_table[id].name, lanes,
 		dbl ? "f64" : "f32", fma_dep ? "_fma" : "", isa_dep ? "_" : "", isa_dep ? cg->isa.name : "");
 	/* The cache (scalars only) is trusted only when it matches cg->mod's
@@ -1554,43 +1639,17 @@ LLVMValueRef cg_math_exp(Cg *cg, LLVMValueRef x) { return call1(cg, MF_EXP, x); 
 
 /* exp(x) for f32 x <= 0 or NaN (softmax numerators: a score minus its
  * row's maximum), the same bits as cg_math_exp for those inputs.  On
- * 16-lane AVX-512 code the operations that only serve other inputs go:
- * the upper clamp, the NaN masks (a NaN runs through to a NaN result),
- * and the float -> integer -> float round trip of k (vscalefps takes k as
- * a float); k = roundeven(x log2e) is one vrndscaleps, and x - k*ln2hi
- * (exact) one FMA.  14 vector operations instead of 24.  Elsewhere
- * cg_math_exp itself. */
+ * 16-lane AVX-512 code exp16_f32 inline without the upper clamp (11
+ * vector operations); elsewhere cg_math_exp itself. */
 LLVMValueRef cg_math_exp_nonpos(Cg *cg, LLVMValueRef x)
 {
 	LLVMTypeRef t = LLVMTypeOf(x);
 	if (LLVMGetTypeKind(t) != LLVMVectorTypeKind || LLVMGetElementType(t) != LLVMFloatTypeInContext(cg->ctx) ||
-	    !scalef_isa(cg, (int)LLVMGetVectorSize(t)))
+	    !scalef_isa(cg, (int)LLVMGetVectorSize(t)) || !exp16_isa(cg))
 		return cg_math_exp(cg, x);
-	M mm, *m = &mm;
-	m_init(m, cg, cg->b, false, true, (int)LLVMGetVectorSize(t));
-	double hi, lo;
-	ln2_split(m, &hi, &lo);
-	/* exp_scaled's lower clamp (-105: every result below rounds to 0);
-	 * select(x < c, c, x) keeps a NaN x */
-	LLVMValueRef xc = sel(m, lt(m, x, K(m, -105.0)), K(m, -105.0), x);
-	/* exp_reduce: k = rne(x log2e) (|k| < 2^22: rne_small's value, but
-	 * for the sign of a zero k, which changes no later result) */
-	LLVMValueRef kv[1] = {mul(m, xc, K(m, 1.4426950408889634))};
-	LLVMValueRef kf = intrin(m, "llvm.roundeven", kv, 1);
-	LLVMValueRef rh = fma_(m, neg(m, kf), K(m, hi), xc);   /* k*hi and rh exact: = sub(x, mul(k, hi)) */
-	LLVMValueRef r = sub(m, rh, mul(m, kf, K(m, lo)));
-	double c[20];
-	int n = inv_fact(c, 7, 0);
-	LLVMValueRef p = horner(m, r, c, n);
-	/* scale2's vscalefps, with k as the float it already is */
-	const char *name = "llvm.x86.avx512.mask.scalef.ps.512";
-	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-	assert(id != 0);
-	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, NULL, 0);
-	LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, NULL, 0);
-	LLVMValueRef args[5] = {p, kf, LLVMGetUndef(m->t), LLVMConstInt(LLVMInt16TypeInContext(cg->ctx), 0xffff, 0),
-	                        LLVMConstInt(LLVMInt32TypeInContext(cg->ctx), 4, 0)};
-	return LLVMBuildCall2(cg->b, ft, fn, args, 5, "");
+	M mm;
+	m_init(&mm, cg, cg->b, false, true, (int)LLVMGetVectorSize(t));
+	return exp16_f32(&mm, x, true);
 }
 LLVMValueRef cg_math_expm1(Cg *cg, LLVMValueRef x) { return call1(cg, MF_EXPM1, x); }
 LLVMValueRef cg_math_log(Cg *cg, LLVMValueRef x) { return call1(cg, MF_LOG, x); }

@@ -80,10 +80,12 @@ LLVMValueRef cg_math_helper(Cg *cg, const char *name, bool dbl);
  * out[i] = name(x[i]) (or name(x[i], y[i]) for pow) for i < n, computed by
  * interpreting the scalar helper's IR as built for a target with
  * (isa_fma) or without an FMA instruction, with llvm.fmuladd fused or
- * not.  x, y hold f32 values (exactly representable) when !dbl.  Gives
- * the generated code's bits for that variant; false if the helper uses
- * something the interpreter does not support (fmod). */
-bool cg_math_host_eval(const char *name, bool dbl, bool isa_fma, bool fused, const double *x,
-                       const double *y, double *out, int64_t n);
+ * not, for ISA isa_name (cg->isa.name: NULL, or "avx512" for the helpers
+ * whose AVX-512 form differs, f32 exp).  x, y hold f32 values (exactly
+ * representable) when !dbl.  Gives the generated code's bits for that
+ * variant; false if the helper uses something the interpreter does not
+ * support (fmod). */
+bool cg_math_host_eval(const char *name, bool dbl, bool isa_fma, bool fused, const char *isa_name,
+                       const double *x, const double *y, double *out, int64_t n);
 
 #endif

@@ -17,7 +17,8 @@
  * erf/erfc/tanh/sigmoid bodies also depend on cg->isa.fma.  One model runs
  * on different CPUs (x86-64's portable default picks AVX2+FMA code at run
  * time), so the caller asks for every variant (IR built for isa.fma 0/1,
- * fmuladd fused or not) and folds only when all agree.
+ * fmuladd fused or not, and AVX-512's own forms: f32 exp, exp16_f32) and
+ * folds only when all agree.
  *
  * Supported: single-block helpers (all but fmod) made of the instructions
  * mathfn.c emits; anything else makes cg_math_host_eval() return false.
@@ -52,7 +53,7 @@ typedef struct Ins {
 	int64_t tn;
 } Ins;
 
-enum { X_FMULADD = 1000, X_FABS, X_COPYSIGN, X_SQRT };
+enum { X_FMULADD = 1000, X_FMA, X_FABS, X_COPYSIGN, X_SQRT };
 
 typedef struct Prog {
 	Ins *ins;
@@ -265,6 +266,8 @@ static bool compile(Prog *p, LLVMValueRef fn)
 			int na = (int)LLVMGetNumArgOperands(i);
 			if (name_is(callee, "llvm.fmuladd.") && na == 3)
 				in.op = X_FMULADD;
+			else if (name_is(callee, "llvm.fma.") && na == 3)
+				in.op = X_FMA;
 			else if (name_is(callee, "llvm.fabs.") && na == 1)
 				in.op = X_FABS;
 			else if (name_is(callee, "llvm.copysign.") && na == 2)
@@ -369,6 +372,7 @@ static Reg run(const Prog *p, Reg *regs, const Reg *args, bool fused)
 		case X_FABS: if (f32) r.f = fabsf(x.f); else r.d = fabs(x.d); break;
 		case X_SQRT: if (f32) r.f = sqrtf(x.f); else r.d = sqrt(x.d); break;
 		case X_COPYSIGN: if (f32) r.f = copysignf(x.f, y.f); else r.d = copysign(x.d, y.d); break;
+		case X_FMA: if (f32) r.f = fmaf(x.f, y.f, z.f); else r.d = fma(x.d, y.d, z.d); break;
 		case X_FMULADD:
 			if (fused) {
 				if (f32) r.f = fmaf(x.f, y.f, z.f); else r.d = fma(x.d, y.d, z.d);
@@ -431,8 +435,8 @@ static void prog_free(Prog *p)
 	free(p->vals);
 }
 
-bool cg_math_host_eval(const char *name, bool dbl, bool isa_fma, bool fused, const double *x,
-                       const double *y, double *out, int64_t n)
+bool cg_math_host_eval(const char *name, bool dbl, bool isa_fma, bool fused, const char *isa_name,
+                       const double *x, const double *y, double *out, int64_t n)
 {
 	LLVMContextRef ctx = LLVMContextCreate();
 	Cg cg;
@@ -440,6 +444,7 @@ bool cg_math_host_eval(const char *name, bool dbl, bool isa_fma, bool fused, con
 	cg.ctx = ctx;
 	cg.mod = LLVMModuleCreateWithNameInContext("onnxcc_fold_math", ctx);
 	cg.isa.fma = isa_fma;
+	cg.isa.name = isa_name;
 	Prog p;
 	memset(&p, 0, sizeof p);
 	LLVMValueRef fn = cg_math_helper(&cg, name, dbl);

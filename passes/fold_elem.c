@@ -43,21 +43,23 @@ static bool same_result(double a, double b, bool dbl)
  * (and y[i]), f64 when dbl, else f32, evaluated on the host by
  * interpreting the helper's own IR (cg_math_host_eval).  The generated
  * code's bits depend on the CPU it runs on (an FMA instruction or not,
- * chosen at run time by the portable x86-64 code), so all four variants
- * (IR built for FMA or not x fmuladd fused or not) are evaluated and the
+ * chosen at run time by the portable x86-64 code), so all five variants
+ * (IR built for FMA or not x fmuladd fused or not, and AVX-512's own
+ * forms) are evaluated and the
  * node is folded only when they agree on every element: F_SKIP leaves it
  * to run time otherwise (or when the helper cannot be interpreted). */
 static FRes math_eval(const char *name, bool dbl, const double *x, const double *y, double *out, int64_t n)
 {
-	static const bool variant[4][2] = {{false, false}, {true, true}, {false, true}, {true, false}};
+	/* the fifth: AVX-512 code (fused, its own f32 exp: exp16_f32) */
+	static const bool variant[5][2] = {{false, false}, {true, true}, {false, true}, {true, false}, {true, true}};
 	if (n > FOLD_MATH_MAX_ELEMS)
 		return F_SKIP;   /* bounded compile time: the four variants of Sin over 2^18
 		                  * elements took 3.4 s CPU in the ASan Debug build */
 	double *alt = xmalloc(sizeof(double) * (size_t)(n ? n : 1));
 	FRes res = F_OK;
-	for (int v = 0; v < 4 && res == F_OK; v++) {
+	for (int v = 0; v < 5 && res == F_OK; v++) {
 		double *dst = v ? alt : out;
-		if (!cg_math_host_eval(name, dbl, variant[v][0], variant[v][1], x, y, dst, n))
+		if (!cg_math_host_eval(name, dbl, variant[v][0], variant[v][1], v == 4 ? "avx512" : NULL, x, y, dst, n))
 			res = F_SKIP;
 		for (int64_t i = 0; v && res == F_OK && i < n; i++)
 			if (!same_result(out[i], alt[i], dbl))

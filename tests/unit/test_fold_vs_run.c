@@ -687,7 +687,8 @@ static void test_scatter_float_reduction_runs(void **state)
  * Every helper the folder evaluates, in f32 and f64, on edge values, small
  * and wide random values: cg_math_host_eval's bits against the compiled
  * code's, for baseline x86-64 (IR without FMA, fmuladd unfused) and, when
- * the host can run it, AVX2+FMA (both fused). */
+ * the host can run them, AVX2+FMA (both fused) and AVX-512 (its own f32
+ * exp). */
 
 enum { ME = 256 };
 
@@ -723,7 +724,7 @@ static void test_math_eval(void **state)
 	float xf[ME], yf[ME];
 	for (int k = 0; k < ME; k++)
 		xf[k] = (float)x[k], yf[k] = (float)y[k];
-	for (int isa = 0; isa < 2; isa++) {
+	for (int isa = 0; isa < 3; isa++) {
 		if (!tu_host_has(&tu_isas[isa]))
 			continue;
 		gr = big_graph();
@@ -761,7 +762,7 @@ static void test_math_eval(void **state)
 				if (!d)
 					for (int k = 0; k < ME; k++)
 						yr[k] = yf[k];
-				assert_true(cg_math_host_eval(fns[f].name, d, isa == 1, isa == 1, x, yy ? (d ? y : yr) : NULL, want, ME));
+				assert_true(cg_math_host_eval(fns[f].name, d, isa >= 1, isa >= 1, isa == 2 ? "avx512" : NULL, x, yy ? (d ? y : yr) : NULL, want, ME));
 				for (int k = 0; k < ME; k++) {
 					double got = d ? ((double *)outs[2 * f + d])[k] : ((float *)outs[2 * f + d])[k];
 					double w = d ? want[k] : (double)(float)want[k];

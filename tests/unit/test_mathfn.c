@@ -680,6 +680,64 @@ static void test_exp_nonpos(void **state)
 	assert_true(out[2] == 1.0f && out[3] == 1.0f && out[4] == 0.0f && out[15] == 0.0f);
 }
 
+/* f32 exp: on AVX-512 the 16-piece form (mathfn.c exp16_f32: n =
+ * rne(16x/ln2), 2^(j/16) by vpermps / table load, degree 3, vscalefps),
+ * elsewhere exp_core.  Every 97th float of [-106, 89] (results from
+ * subnormals and 0 to the overflow) and every 9973rd beyond, scalar and
+ * vector forms bit for bit (run_both), within 1.1 ulp of libm; then the
+ * points where n changes (x near (n + 1/2) ln2/16: the rounding of 16x/ln2
+ * picks either neighbour, r at either end of its range), the overflow and
+ * underflow thresholds, and the special values. */
+static void test_exp16(void **state)
+{
+	(void)state;
+	Stats s = sweep1("exp", -106.0f, 89.0f, 97);
+	assert_int_equal(s.bad_specials, 0);
+	assert_true(s.max_ulp <= 1.1);
+	s = sweep1("exp", -FLT_MAX, FLT_MAX, 9973);
+	assert_int_equal(s.bad_specials, 0);
+	assert_true(s.max_ulp <= 1.1);
+	/* piece boundaries: 3 floats either side of (n + 1/2) ln2/16 for every
+	 * n whose boundary lies in [-104, 89] */
+	enum { NB = 2 * 3200 * 7 };
+	float *x = calloc(PAD(NB), sizeof(float)), *out = calloc(PAD(NB), sizeof(float));
+	int n = 0;
+	for (int k = -2400; k <= 2060; k++) {
+		float c = (float)((k + 0.5) * 0.69314718055994531 / 16.0);
+		if (c < -104.0f || c > 89.0f)
+			continue;
+		float v = c;
+		for (int i = 0; i < 3; i++)
+			v = nextafterf(v, -INFINITY);
+		for (int i = 0; i < 7; i++, v = nextafterf(v, INFINITY))
+			x[n++] = v;
+	}
+	assert_true(n <= NB);
+	run_both("exp", false, x, NULL, out, n);
+	Stats b = { 0 };
+	for (int i = 0; i < n; i++)
+		account(&b, x[i], ulp_err(ref1("exp", x[i]), out[i], false));
+	printf("  exp      f32 %d points at piece boundaries: max %.3f ulp (at %.9g)\n", n, b.max_ulp, b.worst_x);
+	assert_int_equal(b.bad_specials, 0);
+	assert_true(b.max_ulp <= 1.1);
+	free(x);
+	free(out);
+	/* thresholds and specials: exp(88.7228391) is the largest finite,
+	 * 2^-149 the smallest subnormal (ln: -103.2789), half of it -103.9720 */
+	float xs[VL32] = {88.72283f, 88.7228394f, 89.0f, 1e30f, INFINITY, -INFINITY, NAN, -NAN,
+	                  -87.33654f, -103.2789f, -103.972f, -103.9721f, -104.0f, -1e30f, 0.0f, -0.0f};
+	float os[VL32];
+	run_both("exp", false, xs, NULL, os, VL32);
+	assert_true(isfinite(os[0]) && os[0] > 3.4e38f);
+	assert_true(isinf(os[1]) && isinf(os[2]) && isinf(os[3]) && isinf(os[4]) && os[4] > 0);
+	assert_true(os[5] == 0.0f && !signbit(os[5]));
+	assert_true(isnan(os[6]) && isnan(os[7]));
+	assert_true(os[8] >= FLT_MIN);
+	assert_true(os[9] == 0x1p-149f && os[10] == 0x1p-149f);
+	assert_true(os[11] == 0.0f && os[12] == 0.0f && os[13] == 0.0f && !signbit(os[13]));
+	assert_true(os[14] == 1.0f && os[15] == 1.0f);
+}
+
 static void test_trig(void **state)
 {
 	(void)state;
@@ -1033,6 +1091,7 @@ int main(void)
 		cmocka_unit_test(test_erf_pieces),
 		cmocka_unit_test(test_gelu),
 		cmocka_unit_test(test_exp_nonpos),
+		cmocka_unit_test(test_exp16),
 		cmocka_unit_test(test_trig),
 		cmocka_unit_test(test_trig_huge),
 		cmocka_unit_test(test_pow),
