@@ -459,6 +459,15 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		LLVMValueRef off = cg_add_i64(cg, LLVMBuildNSWMul(cg->b, cg_add_i64(cg, rr, cg_i64(cg, mr)), ldc, ""), LLVMBuildNSWMul(cg->b, vv, cg_i64(cg, w), ""));
 		LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, pc, &off, 1, "");
 		kern_prefetch(cg, pp, 1, 3);
+		if (k->has_res && k->res_cs == 1) {
+			/* and the next tile's residual lines, for reading, on the
+			 * same schedule: the epilogue's adds waited on them (the
+			 * prefetch at the start of the tile comes too late for
+			 * the first rows) */
+			LLVMValueRef roff = cg_add_i64(cg, LLVMBuildNSWMul(cg->b, cg_add_i64(cg, rr, cg_i64(cg, mr)), res_rs, ""),
+			                               LLVMBuildNSWMul(cg->b, vv, cg_i64(cg, w), ""));
+			kern_prefetch(cg, LLVMBuildGEP2(cg->b, cg->t_f32, pres, &roff, 1, ""), 0, 3);
+		}
 	}
 	if (k->prefetch) {
 		/* llvm.prefetch(ptr, rw 0, locality 2 (L2), data cache) */
