@@ -245,7 +245,7 @@ typedef struct UKey {
 	int64_t pf_ks;       /* floats between the lines prefetched at steps k and k+1 */
 	int copy_a;          /* copy the next tile's rows of A into the A block (see ukernel) */
 	int64_t copy_b;      /* row stride of the panel buffer B is copied into, or 0 (see ukernel) */
-	int pfw_next;        /* prefetch the next tile's C lines for writing during the k loop */
+	int pfw_next;        /* prefetch the next tile's C lines for writing (and residual lines) during the k loop */
 	int64_t a_rs, a_cs, b_ks, ldc;   /* a_rs, ldc: 0, arguments (see ukernel) */
 	int has_bias, has_res, act;      /* has_res 2: res added before act (KGemm.res_pre_act) */
 	int64_t res_rs, res_cs;          /* res_rs: 0, an argument */
