@@ -245,7 +245,7 @@ typedef struct UKey {
 	int64_t pf_ks;       /* floats between the lines prefetched at steps k and k+1 */
 	int copy_a;          /* copy the next tile's rows of A into the A block (see ukernel) */
 	int64_t copy_b;      /* row stride of the panel buffer B is copied into, or 0 (see ukernel) */
-	int pfw_next;        /* prefetch the next tile's C lines for writing during the k loop */
+	int pfw_next;        /* prefetch the next tile's C lines for writing (and residual lines) during the k loop */
 	int64_t a_rs, a_cs, b_ks, ldc;   /* a_rs, ldc: 0, arguments (see ukernel) */
 	int has_bias, has_res, act;      /* has_res 2: res added before act (KGemm.res_pre_act) */
 	int64_t res_rs, res_cs;          /* res_rs: 0, an argument */
@@ -459,6 +459,15 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 		LLVMValueRef off = cg_add_i64(cg, LLVMBuildNSWMul(cg->b, cg_add_i64(cg, rr, cg_i64(cg, mr)), ldc, ""), LLVMBuildNSWMul(cg->b, vv, cg_i64(cg, w), ""));
 		LLVMValueRef pp = LLVMBuildGEP2(cg->b, cg->t_f32, pc, &off, 1, "");
 		kern_prefetch(cg, pp, 1, 3);
+		if (k->has_res && k->res_cs == 1) {
+			/* and the next tile's residual lines, for reading, on the
+			 * same schedule: the epilogue's adds waited on them (the
+			 * prefetch at the start of the tile comes too late for
+			 * the first rows) */
+			LLVMValueRef roff = cg_add_i64(cg, LLVMBuildNSWMul(cg->b, cg_add_i64(cg, rr, cg_i64(cg, mr)), res_rs, ""),
+			                               LLVMBuildNSWMul(cg->b, vv, cg_i64(cg, w), ""));
+			kern_prefetch(cg, LLVMBuildGEP2(cg->b, cg->t_f32, pres, &roff, 1, ""), 0, 3);
+		}
 	}
 	if (k->prefetch) {
 		/* llvm.prefetch(ptr, rw 0, locality 2 (L2), data cache) */

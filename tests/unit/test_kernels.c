@@ -7,8 +7,9 @@
  * 2 and 4 KiB), run-time B packed per panel (row stride 2 KiB) by the
  * first tile of each panel (KC up to 1024, K not a multiple of it),
  * transposed A, and the Gemm epilogue (alpha, bias row, full / column /
- * scalar C with beta), the fused bias + GELU epilogue of short-K
- * products (MatMulEpi); threads: GEMM tasks and row-parallel nodes
+ * scalar C with beta; full C on one short K block over several tiles),
+ * the fused bias + GELU epilogue of short-K products (MatMulEpi);
+ * threads: GEMM tasks and row-parallel nodes
  * (LayerNorm, Softmax, elementwise) give bitwise the serial result. */
 #include "testutil.h"
 #include "passes/pipeline.h"
@@ -240,6 +241,13 @@ static void test_gemm_epilogues(void **state)
 	gemm_case(21, 30, 45, 0, 0, 1, one, 2.0f, 3.0f, true);      /* scalar C */
 	gemm_case(21, 300, 45, 0, 1, 1, row, 1.5f, 0.5f, true);     /* bias applied once over 2 K blocks */
 	gemm_case(21, 30, 45, 0, 0, -1, NULL, 1.0f, 1.0f, true);    /* no C */
+	/* full C (the residual epilogue) on one short K block with three
+	 * full tiles and an edge of 4 rows: the full tiles prefetch the next
+	 * tile's C and residual lines during the k loop (pfw_next), the last
+	 * one past the tensors' ends (hints); packed and run-time B */
+	int64_t full40[2] = {40, 45};
+	gemm_case(40, 64, 45, 0, 1, 2, full40, 1.0f, 1.0f, true);
+	gemm_case(40, 64, 45, 0, 0, 2, full40, 0.5f, -2.0f, false);
 	/* a run-time B^T (columns contiguous along k), packed by W x W
 	 * register transposes: K blocks of 256 and 44 rows (a masked k tail),
 	 * N = 77 (two full panels and an edge of 13), K < W */
