@@ -312,6 +312,18 @@ Attr *graph_add_attr(Graph *g, NodeId nid, const char *name, AttrKind kind)
 	return r;
 }
 
+Attr *graph_set_attr(Graph *g, NodeId nid, const char *name, AttrKind kind)
+{
+	Node *n = &g->nodes[nid];
+	for (int i = 0; i < n->nattr; i++)
+		if (!strcmp(n->attrs[i].name, name)) {
+			n->params = NULL;   /* parsed from the old value */
+			n->attrs[i].kind = kind;
+			return &n->attrs[i];
+		}
+	return graph_add_attr(g, nid, name, kind);
+}
+
 void graph_replace_uses(Graph *g, ValueId from, ValueId to)
 {
 	for (int i = 0; i < g->nnodes; i++) {

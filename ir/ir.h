@@ -291,6 +291,9 @@ NodeId graph_insert_node(Graph *g, NodeId at, Op op, const char *op_type, const 
                          const ValueId *in, int nin, const ValueId *out, int nout);
 /* Appends an attribute to a node; returns it for filling in. */
 Attr *graph_add_attr(Graph *g, NodeId n, const char *name, AttrKind kind);
+/* The node's attribute `name` for overwriting (its kind set to `kind`), added
+ * when absent; either way the node's parsed parameters are dropped. */
+Attr *graph_set_attr(Graph *g, NodeId n, const char *name, AttrKind kind);
 /* Rewrites every use of `from` (node inputs, graph outputs) to `to`. */
 void graph_replace_uses(Graph *g, ValueId from, ValueId to);
 /* Number of live-node uses plus graph-output uses of v. */

@@ -64,34 +64,6 @@ static bool zero_value(Graph *g, const Node *pd)
 	return attr_float(pd, "value", 0.0f) == 0.0f;
 }
 
-/* Sets the ints attribute `name` of node ni (replacing it if present). */
-static void set_ints(Graph *g, NodeId ni, const char *name, int cnt, const int64_t *v)
-{
-	Node *n = &g->nodes[ni];
-	Attr *at = NULL;
-	for (int i = 0; i < n->nattr; i++)
-		if (!strcmp(n->attrs[i].name, name))
-			at = &n->attrs[i];
-	if (!at)
-		at = graph_add_attr(g, ni, name, AK_INTS);
-	at->kind = AK_INTS;
-	at->n = cnt;
-	at->ints = arena_dup(&g->arena, v, sizeof *v * (size_t)cnt);
-}
-
-static void set_int(Graph *g, NodeId ni, const char *name, int64_t v)
-{
-	Node *n = &g->nodes[ni];
-	Attr *at = NULL;
-	for (int i = 0; i < n->nattr; i++)
-		if (!strcmp(n->attrs[i].name, name))
-			at = &n->attrs[i];
-	if (!at)
-		at = graph_add_attr(g, ni, name, AK_INT);
-	at->kind = AK_INT;
-	at->i = v;
-}
-
 static bool fuse_at(Graph *g, const Uses *u, NodeId pi, Diag *d, bool *err)
 {
 	Node *po = &g->nodes[pi];
@@ -138,9 +110,10 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId pi, Diag *d, bool *err)
 	node_kill(g, (NodeId)(pd - g->nodes));
 	po = &g->nodes[pi];
 	po->in[0] = x;
-	set_ints(g, pi, "pads", 2 * k, np);
-	set_int(g, pi, "count_include_pad", 1);
-	g->nodes[pi].params = NULL;
+	Attr *at = graph_set_attr(g, pi, "pads", AK_INTS);
+	at->n = 2 * k;
+	at->ints = arena_dup(&g->arena, np, sizeof *np * (size_t)(2 * k));
+	graph_set_attr(g, pi, "count_include_pad", AK_INT)->i = 1;
 	return fuse_infer(g, pi, &want, d, err);
 }
 

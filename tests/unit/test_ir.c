@@ -170,6 +170,36 @@ static void test_insert_node(void **state)
 	graph_free(g);
 }
 
+/* graph_set_attr overwrites an attribute in place (no second entry of the
+ * same name) or appends it, and drops the node's parsed parameters */
+static void test_set_attr(void **state)
+{
+	(void)state;
+	Graph *g = tiny();
+	Node *n = &g->nodes[0];
+	int nattr = n->nattr;
+	n->params = (const struct OpParams *)n;   /* stands for a parsed struct */
+	Attr *a = graph_set_attr(g, 0, "pads", AK_INTS);
+	int64_t pads[] = {0, 2, 0, 2};
+	a->ints = arena_dup(&g->arena, pads, sizeof pads);
+	a->n = 4;
+	assert_null(g->nodes[0].params);
+	assert_int_equal(g->nodes[0].nattr, nattr);
+	const int64_t *got;
+	assert_int_equal(attr_ints(&g->nodes[0], "pads", &got), 4);
+	assert_true(got[0] == 0 && got[1] == 2 && got[2] == 0 && got[3] == 2);
+	g->nodes[0].params = (const struct OpParams *)n;
+	graph_set_attr(g, 0, "group", AK_INT)->i = 1;
+	assert_null(g->nodes[0].params);
+	assert_int_equal(g->nodes[0].nattr, nattr + 1);
+	assert_int_equal(attr_int(&g->nodes[0], "group", 0), 1);
+	/* the kind follows the caller: an INT overwritten as a FLOAT */
+	graph_set_attr(g, 0, "group", AK_FLOAT)->f = 0.5f;
+	assert_int_equal(g->nodes[0].nattr, nattr + 1);
+	assert_true(attr_float(&g->nodes[0], "group", 0.0f) == 0.5f);
+	graph_free(g);
+}
+
 static void test_verify_dangling_id(void **state)
 {
 	(void)state;
@@ -452,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_dump_hand_graph),
 		cmocka_unit_test(test_dump_skips_dead_nodes),
 		cmocka_unit_test(test_insert_node),
+		cmocka_unit_test(test_set_attr),
 		cmocka_unit_test(test_verify_dangling_id),
 		cmocka_unit_test(test_verify_two_producers),
 		cmocka_unit_test(test_verify_out_of_order),
