@@ -144,7 +144,7 @@ LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max
 		/* the max is the same whatever the order (no NaN enters the
 		 * lanes; a zero's sign changes no exp(s - m)): the tail as one
 		 * masked vector (-inf past the row), then the lanes in a
-		 * log2(W)-step shuffle tree, not a chain of W + rem dependent
+		 * log2(W)-step fold (cg_attn_fold), not a chain of W + rem dependent
 		 * scalar selects (~3 cycles each, on every row) */
 		if (rem) {
 			LLVMValueRef lanes[64];
@@ -156,14 +156,7 @@ LLVMValueRef cg_attn_row_reduce(Cg *cg, LLVMValueRef row, int64_t n, bool is_max
 			LLVMValueRef x = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
 			a = COMBINE(a, x);
 		}
-		for (int h = w / 2; h >= 1; h /= 2) {
-			LLVMValueRef idx[64];
-			for (int i = 0; i < w; i++)
-				idx[i] = cg_i32(cg, (i + h) % w);
-			LLVMValueRef hi = LLVMBuildShuffleVector(cg->b, a, LLVMGetUndef(vt), LLVMConstVector(idx, (unsigned)w), "");
-			a = COMBINE(a, hi);
-		}
-		r = LLVMBuildExtractElement(cg->b, a, cg_i32(cg, 0), "");
+		r = cg_attn_fold(cg, a, w, true);
 	} else {
 		for (int i = 0; i < w; i++) {
 			LLVMValueRef x = LLVMBuildExtractElement(cg->b, a, cg_i32(cg, i), "");

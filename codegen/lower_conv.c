@@ -788,7 +788,6 @@ typedef struct Direct {
  * row's offset). */
 static void direct_taps(Cg *cg, const Direct *d, int r, LLVMValueRef row, LLVMValueRef wrow)
 {
-	int w = d->w;
 	for (int64_t kw = 0; kw < d->KW; kw++) {
 		LLVMValueRef wsv = NULL;
 		if (!d->div) {
@@ -819,13 +818,17 @@ static void direct_taps(Cg *cg, const Direct *d, int r, LLVMValueRef row, LLVMVa
 				xv = kern_intrinsic(cg, "llvm.masked.gather", over, 2, args, 4);
 			}
 			LLVMValueRef s = LLVMBuildLoad2(cg->b, d->vt, d->acc[r * d->U + u], "");
-			LLVMTypeRef ft = d->vt;
-			LLVMValueRef fa[3] = {wsv, xv, s};
-			s = d->div ? LLVMBuildFAdd(cg->b, s, xv, "") : kern_intrinsic(cg, "llvm.fmuladd", &ft, 1, fa, 3);
+			s = d->div ? LLVMBuildFAdd(cg->b, s, xv, "") : kern_fmuladd(cg, wsv, xv, s);
 			LLVMBuildStore(cg->b, s, d->acc[r * d->U + u]);
 		}
 	}
-	(void)w;
+}
+
+/* The first element of input row ih of channel c in the task's plane. */
+static LLVMValueRef direct_row(Cg *cg, const Direct *d, LLVMValueRef c, LLVMValueRef ih)
+{
+	LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, c, d->xsp), cg_mul_i64(cg, ih, d->IW));
+	return LLVMBuildGEP2(cg->b, cg->t_f32, d->xb, &off, 1, "");
 }
 
 /* Steps lo .. hi of the loop over output rows (step s: rows s*R .. s*R +
@@ -864,8 +867,7 @@ static void direct_steps(Cg *cg, Direct *d, int64_t lo, int64_t hi, bool interio
 		LLVMValueRef wrow = cg_add_i64(cg, cg_mul_i64(cg, lc.iv, d->wsp), cg_mul_i64(cg, lk.iv, d->KW));
 		for (int r = 0; r < R; r++) {
 			LLVMValueRef ih = cg_add_i64(cg, hbase[r], cg_mul_i64(cg, lk.iv, g->dil[0]));
-			LLVMValueRef row = LLVMBuildGEP2(cg->b, cg->t_f32, d->xb, (LLVMValueRef[]){cg_add_i64(cg, cg_mul_i64(cg, lc.iv, d->xsp), cg_mul_i64(cg, ih, d->IW))}, 1, "");
-			direct_taps(cg, d, r, row, wrow);
+			direct_taps(cg, d, r, direct_row(cg, d, lc.iv, ih), wrow);
 		}
 		cg_for_end(cg, &lk);
 		cg_for_end(cg, &lc);
@@ -881,8 +883,8 @@ static void direct_steps(Cg *cg, Direct *d, int64_t lo, int64_t hi, bool interio
 			cg_for(cg, &lc, 0, d->Cg_);
 			cg_for_v(cg, &lk, klo, khi);
 			LLVMValueRef ih = cg_add_i64(cg, hbase[r], cg_mul_i64(cg, lk.iv, g->dil[0]));
-			LLVMValueRef row = LLVMBuildGEP2(cg->b, cg->t_f32, d->xb, (LLVMValueRef[]){cg_add_i64(cg, cg_mul_i64(cg, lc.iv, d->xsp), cg_mul_i64(cg, ih, d->IW))}, 1, "");
-			direct_taps(cg, d, r, row, cg_add_i64(cg, cg_mul_i64(cg, lc.iv, d->wsp), cg_mul_i64(cg, lk.iv, d->KW)));
+			direct_taps(cg, d, r, direct_row(cg, d, lc.iv, ih),
+			            cg_add_i64(cg, cg_mul_i64(cg, lc.iv, d->wsp), cg_mul_i64(cg, lk.iv, d->KW)));
 			cg_for_end(cg, &lk);
 			cg_for_end(cg, &lc);
 		}

@@ -111,9 +111,7 @@ static LLVMValueRef tile_mask(Cg *cg, int T, LLVMValueRef i0, int64_t n, LLVMVal
 	LLVMValueRef lanes[16];
 	for (int l = 0; l < T; l++)
 		lanes[l] = cg_i64(cg, l);
-	LLVMValueRef iv = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vi), i0, cg_i32(cg, 0), "");
-	iv = LLVMBuildShuffleVector(cg->b, iv, LLVMGetUndef(vi), LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)T)), "");
-	iv = LLVMBuildAdd(cg->b, iv, LLVMConstVector(lanes, (unsigned)T), "");
+	LLVMValueRef iv = LLVMBuildAdd(cg->b, kern_splat(cg, vi, i0), LLVMConstVector(lanes, (unsigned)T), "");
 	LLVMValueRef nl[16];
 	for (int l = 0; l < T; l++)
 		nl[l] = cg_i64(cg, n);
@@ -121,9 +119,7 @@ static LLVMValueRef tile_mask(Cg *cg, int T, LLVMValueRef i0, int64_t n, LLVMVal
 	if (row) {
 		LLVMValueRef ok = LLVMBuildICmp(cg->b, LLVMIntSLT, row, cg_i64(cg, rn), "");
 		LLVMTypeRef vb = LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)T);
-		LLVMValueRef okv = LLVMBuildInsertElement(cg->b, LLVMGetUndef(vb), ok, cg_i32(cg, 0), "");
-		okv = LLVMBuildShuffleVector(cg->b, okv, LLVMGetUndef(vb), LLVMConstNull(LLVMVectorType(cg->t_i32, (unsigned)T)), "");
-		m = LLVMBuildAnd(cg->b, m, okv, "");
+		m = LLVMBuildAnd(cg->b, m, kern_splat(cg, vb, ok), "");
 	}
 	return m;
 }
@@ -133,8 +129,7 @@ static LLVMValueRef tile_mask(Cg *cg, int T, LLVMValueRef i0, int64_t n, LLVMVal
  * contiguously (a Transpose moving a channel dim, MaxViT's window
  * partitions): T x T tiles (T = min(8, vector lanes)): T source runs along
  * j loaded as vectors (masked at the ends of i and j), transposed in
- * registers (log2 T stages of T two-source shuffles, each swapping one bit
- * of the row and lane index), stored as T runs along i.  The scalar loop
+ * registers (kern_transpose_regs), stored as T runs along i.  The scalar loop
  * moved one element per load/store pair with its index arithmetic. */
 static void copy_tiled(Cg *cg, int r, const int64_t *d, const int64_t *ds, const int64_t *ss, int j,
                        const CgView *dst, const CgView *src)
@@ -171,28 +166,12 @@ static void copy_tiled(Cg *cg, int r, const int64_t *d, const int64_t *ds, const
 		LLVMValueRef args[4] = {LLVMBuildGEP2(cg->b, cg->t_i32, sp, &off, 1, ""), cg_i32(cg, 4), m, LLVMGetUndef(vt)};
 		v[a] = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
 	}
-	for (int h = T / 2; h >= 1; h /= 2) {
-		LLVMValueRef nv[8];
-		for (int a = 0; a < T; a++) {
-			if (a & h)
-				continue;
-			LLVMValueRef lo[16], hi[16];
-			for (int l = 0; l < T; l++) {
-				lo[l] = cg_i32(cg, (l & h) ? T + l - h : l);
-				hi[l] = cg_i32(cg, (l & h) ? T + l : l + h);
-			}
-			nv[a] = LLVMBuildShuffleVector(cg->b, v[a], v[a + h], LLVMConstVector(lo, (unsigned)T), "");
-			nv[a + h] = LLVMBuildShuffleVector(cg->b, v[a], v[a + h], LLVMConstVector(hi, (unsigned)T), "");
-		}
-		for (int a = 0; a < T; a++)
-			v[a] = nv[a];
-	}
+	kern_transpose_regs(cg, v, T);
 	for (int b = 0; b < T; b++) {
 		LLVMValueRef off = cg_add_i64(cg, db, cg_i64(cg, b * ds[j]));
 		LLVMValueRef m = tile_mask(cg, T, i0, d[i], cg_add_i64(cg, j0, cg_i64(cg, b)), d[j]);
 		LLVMValueRef args[4] = {v[b], LLVMBuildGEP2(cg->b, cg->t_i32, dp, &off, 1, ""), cg_i32(cg, 4), m};
-		LLVMTypeRef sover[2] = {vt, cg->t_ptr};
-		kern_intrinsic(cg, "llvm.masked.store", sover, 2, args, 4);
+		kern_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
 	}
 	cg_for_end(cg, &li);
 	for (int k = no - 1; k >= 0; k--)

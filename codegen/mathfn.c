@@ -905,11 +905,13 @@ static LLVMValueRef gelu_f32(M *m, LLVMValueRef x)
 	return mul(m, x, phi);
 }
 
-/* Whether GELU in float takes the 16-piece form (gelu16_f32): code for
- * AVX-512, in every width (scalar tails and table loads give the floats
- * the 16-lane vpermps gives, so the forms agree bit for bit within that
- * ISA); elsewhere gelu_f32, whose 8-entry rows fit AVX2's vpermps. */
-static bool gelu16_isa(const Cg *cg)
+/* Whether f32 GELU and exp take their 16-entry table forms (gelu16_f32,
+ * exp16_f32): code for AVX-512, in every width (scalar tails and table
+ * loads give the floats the 16-lane vpermps gives, and exp's scalar form
+ * scales in two steps what vscalefps scales in one, so the forms agree
+ * bit for bit within that ISA); elsewhere gelu_f32, whose 8-entry rows
+ * fit AVX2's vpermps, and exp_core. */
+static bool table16_isa(const Cg *cg)
 {
 	return cg->isa.name && !strcmp(cg->isa.name, "avx512");
 }
@@ -980,14 +982,6 @@ static LLVMValueRef gelu16_f32(M *m, LLVMValueRef x)
 
 /* ---- f32 exp on AVX-512 in 16 pieces ---------------------------------------- */
 
-/* Whether f32 exp takes the table form (exp16_f32): code for AVX-512, in
- * every width (scalar tails load the table vpermps permutes, and scale in
- * two steps what vscalefps scales in one: the same bits, as gelu16_isa). */
-static bool exp16_isa(const Cg *cg)
-{
-	return cg->isa.name && !strcmp(cg->isa.name, "avx512");
-}
-
 /* 2^(j/16), j = 0..15, rounded to float (relative error <= 0.8 2^-24) */
 static const double exp16_tab_f32[16] = {
 	1.0, 1.0442737340927124, 1.0905077457427979, 1.1387885808944702,
@@ -1051,7 +1045,7 @@ static LLVMValueRef exp16_f32(M *m, LLVMValueRef x, bool nonpos)
 /* exp's helper body: exp16_f32 in f32 AVX-512 code, else exp_core. */
 static LLVMValueRef exp_top(M *m, LLVMValueRef x)
 {
-	if (!m->dbl && exp16_isa(m->cg))
+	if (!m->dbl && table16_isa(m->cg))
 		return exp16_f32(m, x, false);
 	return exp_core(m, x);
 }
@@ -1130,7 +1124,7 @@ static LLVMValueRef erf_core(M *m, LLVMValueRef x) { return m->dbl ? erf_f64(m, 
 static LLVMValueRef erfc_core(M *m, LLVMValueRef x) { return m->dbl ? erfc_f64(m, x) : erfc_f32(m, x); }
 static LLVMValueRef gelu_core(M *m, LLVMValueRef x)
 {
-	return m->dbl ? gelu_f64(m, x) : gelu16_isa(m->cg) ? gelu16_f32(m, x) : gelu_f32(m, x);
+	return m->dbl ? gelu_f64(m, x) : table16_isa(m->cg) ? gelu16_f32(m, x) : gelu_f32(m, x);
 }
 static LLVMValueRef tanh_core(M *m, LLVMValueRef x) { return m->dbl ? tanh_f64(m, x) : tanh_f32(m, x); }
 
@@ -1547,8 +1541,7 @@ static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, int w, LLVMTypeRef *fty)
 	 * features (inlined only into that ISA's functions, whose features
 	 * include them) */
 	bool isa_dep = !dbl && !mf_table[id].via_double &&
-		(erf_permute_isa(cg, w) || scalef_isa(cg, w) || (id == MF_GELU && gelu16_isa(cg)) ||
-		 (id == MF_EXP && exp16_isa(cg)));
+		(erf_permute_isa(cg, w) || scalef_isa(cg, w) || ((id == MF_GELU || id == MF_EXP) && table16_isa(cg)));
 	snprintf(name, sizeof name, "onnxcc_math_%s_%s%s%s%s%s", mf_table[id].name, lanes,
 		dbl ? "f64" : "f32", fma_dep ? "_fma" : "", isa_dep ? "_" : "", isa_dep ? cg->isa.name : "");
 	/* The cache (scalars only) is trusted only when it matches cg->mod's
@@ -1645,7 +1638,7 @@ LLVMValueRef cg_math_exp_nonpos(Cg *cg, LLVMValueRef x)
 {
 	LLVMTypeRef t = LLVMTypeOf(x);
 	if (LLVMGetTypeKind(t) != LLVMVectorTypeKind || LLVMGetElementType(t) != LLVMFloatTypeInContext(cg->ctx) ||
-	    !scalef_isa(cg, (int)LLVMGetVectorSize(t)) || !exp16_isa(cg))
+	    !scalef_isa(cg, (int)LLVMGetVectorSize(t)) || !table16_isa(cg))
 		return cg_math_exp(cg, x);
 	M mm;
 	m_init(&mm, cg, cg->b, false, true, (int)LLVMGetVectorSize(t));

@@ -50,16 +50,21 @@ static bool same_result(double a, double b, bool dbl)
  * to run time otherwise (or when the helper cannot be interpreted). */
 static FRes math_eval(const char *name, bool dbl, const double *x, const double *y, double *out, int64_t n)
 {
-	/* the fifth: AVX-512 code (fused, its own f32 exp: exp16_f32) */
-	static const bool variant[5][2] = {{false, false}, {true, true}, {false, true}, {true, false}, {true, true}};
+	/* IR built for an FMA or not, fmuladd fused or not, for which ISA
+	 * (the last: AVX-512 code, fused, with its own forms: exp16_f32) */
+	static const struct { bool fma, fused; const char *isa; } variant[] = {
+		{false, false, NULL}, {true, true, NULL}, {false, true, NULL}, {true, false, NULL},
+		{true, true, "avx512"},
+	};
+	enum { NVARIANT = sizeof variant / sizeof variant[0] };
 	if (n > FOLD_MATH_MAX_ELEMS)
 		return F_SKIP;   /* bounded compile time: the four variants of Sin over 2^18
 		                  * elements took 3.4 s CPU in the ASan Debug build */
 	double *alt = xmalloc(sizeof(double) * (size_t)(n ? n : 1));
 	FRes res = F_OK;
-	for (int v = 0; v < 5 && res == F_OK; v++) {
+	for (int v = 0; v < NVARIANT && res == F_OK; v++) {
 		double *dst = v ? alt : out;
-		if (!cg_math_host_eval(name, dbl, variant[v][0], variant[v][1], v == 4 ? "avx512" : NULL, x, y, dst, n))
+		if (!cg_math_host_eval(name, dbl, variant[v].fma, variant[v].fused, variant[v].isa, x, y, dst, n))
 			res = F_SKIP;
 		for (int64_t i = 0; v && res == F_OK && i < n; i++)
 			if (!same_result(out[i], alt[i], dbl))

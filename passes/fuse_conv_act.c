@@ -33,8 +33,10 @@
 #include <assert.h>
 #include <string.h>
 
-static bool fuse_at(Graph *g, const Uses *u, NodeId ci)
+static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 {
+	(void)d;
+	(void)err;
 	Node *cv = &g->nodes[ci];
 	if (cv->nin < 2 || cv->nout != 1 || cv->in[0] == IR_NONE || cv->in[1] == IR_NONE ||
 	    cv->out[0] == IR_NONE || attr_string(cv, "act", NULL))
@@ -75,13 +77,6 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci)
 
 bool pass_fuse_conv_act(Graph *g, Diag *d)
 {
-	(void)d;
 	assert(g->shapes_known);
-	Uses u;
-	uses_build(g, &u);
-	for (NodeId i = 0; i < g->nnodes; i++)
-		if (!g->nodes[i].dead && g->nodes[i].op == OP_Conv)
-			fuse_at(g, &u, i);
-	uses_free(&u);
-	return true;
+	return fuse_each(g, OP_Conv, fuse_at, d);
 }

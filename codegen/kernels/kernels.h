@@ -160,8 +160,8 @@ bool kern_gemm_here(Cg *cg, const KGemm *g);
  * outputs so that any partition gives bitwise the same result. */
 void kern_parallel(Cg *cg, LLVMValueRef task, LLVMValueRef ctx, int64_t n);
 
-/* The W x W transpose of the rows r[0..w) (W-lane f32 vectors, W a power
- * of two <= 64) in registers: log2(W) stages of two-source shuffles; the
+/* The W x W transpose of the rows r[0..w) (W-lane vectors of any element
+ * type, f32 or i32; W a power of two <= 64) in registers: log2(W) stages of two-source shuffles; the
  * stage of bit b swaps the off-diagonal b x b blocks of each 2b x 2b block
  * (rows i and i|b trade lanes l with l & b). */
 void kern_transpose_regs(Cg *cg, LLVMValueRef *r, int w);
