@@ -151,16 +151,24 @@ static void run_case(const Case *c, const float *const *x, float *y)
 	tu_run(&g, ins, outs);
 }
 
-static void attention_case(const Case *c, bool threads)
+/* x[t] for the case's inputs q, k, v, bias (NULL where absent): seeded
+ * values in [-amp, amp], the bias in [-3, 3]. */
+static void case_inputs(const Case *c, float *x[4], unsigned seed, float amp)
 {
-	float *x[4] = {0};
 	for (int t = 0; t < 4; t++) {
+		x[t] = NULL;
 		if (!c->rank[t])
 			continue;
 		size_t n = (size_t)numel(c->rank[t], c->dims[t]);
 		x[t] = malloc(sizeof(float) * n);
-		fill(x[t], n, 7u + (unsigned)t, t == 3 ? 3.0f : 1.0f);
+		fill(x[t], n, seed + (unsigned)t, t == 3 ? 3.0f : amp);
 	}
+}
+
+static void attention_case(const Case *c, bool threads)
+{
+	float *x[4];
+	case_inputs(c, x, 7u, 1.0f);
 	/* a few masked-out scores (not with a bias constant along the keys:
 	 * -1e4 on a whole row masks nothing, it only cancels in s - max) */
 	if (c->rank[3] && c->dims[3][c->rank[3] - 1] != 1)
@@ -246,14 +254,8 @@ static void test_lowering(void **state)
  * chains. */
 static void paths_same_bits(const Case *c)
 {
-	float *x[4] = {0};
-	for (int t = 0; t < 4; t++) {
-		if (!c->rank[t])
-			continue;
-		size_t n = (size_t)numel(c->rank[t], c->dims[t]);
-		x[t] = malloc(sizeof(float) * n);
-		fill(x[t], n, 11u + (unsigned)t, t == 3 ? 3.0f : 1.5f);
-	}
+	float *x[4];
+	case_inputs(c, x, 11u, 1.5f);
 	int64_t od[IR_MAX_RANK];
 	out_dims(c, od);
 	size_t ny = (size_t)numel(c->r, od);
@@ -351,14 +353,8 @@ static void split_axis(const float *x, int rank, const int64_t *dims, int ax, in
  * (SSE) when `threads`. */
 static void segments_case(const Case *c, int64_t kn0, int64_t vn0, bool threads)
 {
-	float *x[4] = {0};
-	for (int t = 0; t < 4; t++) {
-		if (!c->rank[t])
-			continue;
-		size_t n = (size_t)numel(c->rank[t], c->dims[t]);
-		x[t] = malloc(sizeof(float) * n);
-		fill(x[t], n, 11u + (unsigned)t, t == 3 ? 3.0f : 1.0f);
-	}
+	float *x[4];
+	case_inputs(c, x, 11u, 1.0f);
 	int64_t od[IR_MAX_RANK];
 	out_dims(c, od);
 	size_t ny = (size_t)numel(c->r, od);
