@@ -45,7 +45,8 @@ typedef struct PipelineOptions {
  * fuse-slice-gemm (pass_fuse_slice_gemm), fuse-gather-gemm
  * (pass_fuse_gather_gemm), prune-rows (pass_prune_rows), fuse-gemm-norm
  * (pass_fuse_gemm_norm), fuse-gather-norm (pass_fuse_gather_norm),
- * fuse-gather-norm-gemm (pass_fuse_gather_norm_gemm),
+ * fuse-gather-norm-gemm (pass_fuse_gather_norm_gemm), fuse-norm-gemm
+ * (pass_fuse_norm_gemm),
  * fuse-elementwise (pass_fuse_elementwise), dce
  * (pass_dce), memplan (pass_memplan, into o->plan); the optional passes
  * (pass_optional) named in o->disabled, or all of them with o->no_fuse, are
@@ -130,6 +131,17 @@ bool pass_fuse_gather_norm(Graph *g, Diag *d);
  * GEMM copies them (passes/fuse_gather_norm_gemm.c has the contract).
  * Returns false only after a diagnostic. */
 bool pass_fuse_gather_norm_gemm(Graph *g, Diag *d);
+
+/* requires: shapes inferred; after fuse-gather-norm-gemm and the other
+ *           GEMM fusions
+ * keeps:    topological order, value ids, graph outputs
+ * A LayerNormalization over the last axis that only GEMMs by constant
+ * weights read (directly or through a Reshape keeping the last dim)
+ * becomes each GEMM's row prologue (MatMulEpi rows, the identity when it
+ * had none, + a_norm_scale): the rows are normalised as each GEMM copies
+ * them (passes/fuse_norm_gemm.c has the contract).  Returns false only
+ * after a diagnostic. */
+bool pass_fuse_norm_gemm(Graph *g, Diag *d);
 
 /* requires: shapes inferred; keeps: topological order, value ids.
  * The decomposed LayerNorm chain (opset < 17 export) becomes one

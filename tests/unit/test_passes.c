@@ -326,10 +326,10 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
 	                              "(valid: freeze-inputs, bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, "
 	                              "fuse-attention, fuse-relattention, fuse-transpose, fuse-dwconv, fuse-patchify, "
-	                              "fuse-bn-conv, fuse-pad-pool, fuse-conv-act, fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-elementwise, dce, memplan)\n"));
+	                              "fuse-bn-conv, fuse-pad-pool, fuse-conv-act, fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-norm-gemm, fuse-elementwise, dce, memplan)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
-	assert_int_equal(n, 25);
+	assert_int_equal(n, 26);
 	assert_string_equal(names[0], "freeze-inputs");
 	assert_string_equal(names[2], "infer");
 	assert_string_equal(names[6], "fuse-attention");
@@ -348,9 +348,10 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_string_equal(names[19], "fuse-gemm-norm");
 	assert_string_equal(names[20], "fuse-gather-norm");
 	assert_string_equal(names[21], "fuse-gather-norm-gemm");
-	assert_string_equal(names[22], "fuse-elementwise");
-	assert_string_equal(names[23], "dce");
-	assert_string_equal(names[24], "memplan");
+	assert_string_equal(names[22], "fuse-norm-gemm");
+	assert_string_equal(names[23], "fuse-elementwise");
+	assert_string_equal(names[24], "dce");
+	assert_string_equal(names[25], "memplan");
 	/* nothing ran */
 	assert_false(G->shapes_known);
 }
@@ -368,7 +369,7 @@ static void test_pipeline_disable_pass(void **state)
 	                              "out: fuse-layernorm, fuse-gelu, fuse-attention, fuse-relattention, "
 	                              "fuse-transpose, fuse-dwconv, fuse-patchify, fuse-bn-conv, fuse-pad-pool, fuse-conv-act, fuse-remap, "
 	                              "fuse-gemm, "
-	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-elementwise)\n"));
+	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-norm-gemm, fuse-elementwise)\n"));
 	const char *unknown[] = {"fuse-everything"};
 	o.disabled = unknown;
 	assert_false(pass_pipeline(G, &o, &D));
@@ -414,7 +415,7 @@ static void test_pipeline_time_passes(void **state)
 	assert_true(ok);
 	char *txt = read_all(path);
 	assert_non_null(txt);
-	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-bn-conv", "fuse-pad-pool", "fuse-conv-act", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "fuse-gemm-norm", "fuse-gather-norm", "fuse-gather-norm-gemm", "fuse-elementwise", "dce", "memplan", "total"};
+	const char *rows[] = {"pass", "freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-bn-conv", "fuse-pad-pool", "fuse-conv-act", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "fuse-gemm-norm", "fuse-gather-norm", "fuse-gather-norm-gemm", "fuse-norm-gemm", "fuse-elementwise", "dce", "memplan", "total"};
 	const char *at = txt;
 	for (int k = 0; k < 8; k++) {
 		const char *p = strstr(at, rows[k]);
