@@ -97,7 +97,8 @@ void cg_layernorm_rows(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1);
  * cg_layernorm_rows computes them: *mean and *inv (scalars of x's compute
  * type), for a GEMM that normalises its A rows as it copies them
  * (MatMulEpi a_norm_scale, lower_linalg.c).  Reads through cg->buf, or,
- * with a->xrow, the row's copy there (f32; row unused): the same loads in
+ * with a->xrow, the row's elements there (f32, a copy or the row in x
+ * itself; row unused): the same loads in
  * the same order, without the row index's address arithmetic per step. */
 void cg_layernorm_stats(Cg *cg, const CgLnRows *a, LLVMValueRef row, LLVMValueRef *mean, LLVMValueRef *inv);
 

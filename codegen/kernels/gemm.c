@@ -731,7 +731,7 @@ typedef struct Plan {
 	LLVMValueRef abuf;  /* stack block for copied A (MC rows of KC, row stride a_copy_stride) */
 	LLVMValueRef i0;    /* first row of the current A block (when packed) */
 	LLVMValueRef amean, ainv; /* stack [MC] f32: the A block's row statistics (KGemm.a_stats) */
-	LLVMValueRef arow;        /* stack [K] f32: one logical row of A gathered for them, or NULL */
+	LLVMValueRef arow;        /* stack [K] f32: one logical row of A of several parts gathered for them, or NULL */
 	bool rows_in_task;  /* g->rows_fn runs in the task, per block of MC rows */
 } Plan;
 
@@ -1306,13 +1306,14 @@ static LLVMValueRef part_base(Cg *cg, const KGemm *g, LLVMValueRef ip)
 	return cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs);
 }
 
-/* Rows of A up to this long are gathered into P->arow for their
- * statistics (KGemm.a_stats). */
+/* Rows of A of several parts up to this long are gathered into P->arow
+ * for their statistics (KGemm.a_stats). */
 #define A_ROW_MAX 16384
 
 /* The statistics of rows [i0, i0+rows) into P->amean/ainv (KGemm.a_stats):
- * each logical row gathered into P->arow (one copy per part: no index
- * arithmetic per vector step), then a_stats over the copy. */
+ * a logical row that is one row of A is read where it is; one of several
+ * parts is gathered into P->arow (one copy per part: no index arithmetic
+ * per vector step); then a_stats over that run. */
 static void a_block_stats(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows)
 {
 	const KGemm *g = P->g;
@@ -1320,7 +1321,10 @@ static void a_block_stats(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows)
 	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef i = cg_add_i64(cg, i0, lr.iv);
-	if (P->arow) {
+	LLVMValueRef row = P->arow;
+	if (parts == 1) {
+		row = cg_gep_f32(cg, g->a, part_base(cg, g, i));
+	} else if (P->arow) {
 		CgLoop lj;
 		cg_for(cg, &lj, 0, parts);
 		LLVMValueRef src = part_base(cg, g, cg_add_i64(cg, cg_mul_i64(cg, i, parts), lj.iv));
@@ -1328,7 +1332,7 @@ static void a_block_stats(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows)
 		cg_for_end(cg, &lj);
 	}
 	LLVMValueRef mean, inv;
-	g->a_stats(cg, g->a_stats_arg, i, P->arow, &mean, &inv);
+	g->a_stats(cg, g->a_stats_arg, i, row, &mean, &inv);
 	LLVMSetAlignment(LLVMBuildStore(cg->b, mean, cg_gep_f32(cg, P->amean, lr.iv)), 4);
 	LLVMSetAlignment(LLVMBuildStore(cg->b, inv, cg_gep_f32(cg, P->ainv, lr.iv)), 4);
 	cg_for_end(cg, &lr);
@@ -1715,7 +1719,7 @@ static void plan_buffers(Cg *cg, Plan *P)
 		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)P->t.mc);
 		P->amean = cg_alloca(cg, at, "amean");
 		P->ainv = cg_alloca(cg, at, "ainv");
-		if (P->g->K <= A_ROW_MAX) {
+		if (P->g->a_row_parts > 1 && P->g->K <= A_ROW_MAX) {
 			P->arow = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)P->g->K), "arow");
 			LLVMSetAlignment(P->arow, 64);
 		}

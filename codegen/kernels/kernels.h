@@ -72,10 +72,12 @@ typedef struct KGemm {
 	 * rows normalised (MatMulEpi's a_norm_scale: the LayerNorm of gathered
 	 * rows, whose normalised copy is never stored).  a_stats(cg,
 	 * a_stats_arg, i, row, &mean, &inv) emits the f32 statistics of logical
-	 * row i (i64): row is an f32 pointer to a contiguous copy of its K
-	 * elements the kernel gathered (through a_rows, on the stack), or NULL
-	 * when K is too long for that (over 16384), then the callback reads
-	 * through cg->buf of cg->node's operands as a KRowsFn does; element
+	 * row i (i64): row is an f32 pointer to its K elements in a
+	 * contiguous run (the row of A itself when a logical row is one row
+	 * of A, else a copy the kernel gathered through a_rows on the stack),
+	 * or NULL when K is too long for that copy (over 16384), then the
+	 * callback reads through cg->buf of cg->node's operands as a KRowsFn
+	 * does; element
 	 * (i,k) is then read as ((A'[i,k] - mean_i) * inv_i) *
 	 * a_scale[k] + a_shift[k] (a_scale, a_shift: f32 [K]; a_shift NULL:
 	 * none), one rounding per step, computed as A's block is copied
