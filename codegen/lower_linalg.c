@@ -357,11 +357,24 @@ static void emit_gemm_norm(Cg *cg, const Mat *a, const Mat *b, const Mat *y, int
 	cg_for_end(cg, &li);
 }
 
+/* rows (an i32 constant) is 0, 1, .., R-1: row r of the logical A is row
+ * r of A. */
+static bool rows_identity(const Value *rows)
+{
+	const int32_t *r = rows->data;
+	for (int64_t i = 0; i < rows->shape.dims[0]; i++)
+		if (r[i] != i)
+			return false;
+	return true;
+}
+
 /* MatMulEpi with rows (ops.def): Y [R rows of N] = epilogue(A' . B), row r
  * of A' being row rows[r] of A viewed as [numel(A)/K, K] (with row_parts
  * P: the P rows rows[r*P + j] of A viewed in rows of K/P); B [K, N]
  * constant (infer_matmul_epi checked the shapes and the index).  On the
- * GEMM kernel the index is KGemm.a_rows; otherwise the loop nest reads A
+ * GEMM kernel the index is KGemm.a_rows (none when it is the identity
+ * fuse-norm-gemm gives a GEMM with a row prologue: the kernel then keeps
+ * its blocking for a plain A); otherwise the loop nest reads A
  * through it (Mat.rows) and the epilogue runs as a loop over Y.  With the
  * row prologue (a_norm_scale) A' is normalised per row: on the kernel as
  * it copies A's blocks (KGemm.a_stats), otherwise in the loop nest. */
@@ -379,7 +392,7 @@ static bool lower_matmul_rows(Cg *cg, const Node *n)
 			.b_rs = N, .b_cs = 1,
 			.c = cg_ptr(cg, n->out[0]), .ldc = N,
 			.alpha = 1.0f,
-			.a_rows = cg_ptr(cg, n->in[4]),
+			.a_rows = P == 1 && rows_identity(rows) ? NULL : cg_ptr(cg, n->in[4]),
 			.a_row_parts = P,
 		};
 		if (B->layout == LAYOUT_PANELS && B->data)

@@ -845,7 +845,7 @@ static LLVMValueRef tile_prefetch(Cg *cg, const Plan *P, LLVMValueRef pnext, LLV
  * a row index are copied by pack_a. */
 static bool copy_ahead(const Plan *P, int64_t kc)
 {
-	return P->abuf && !P->g->a_rows && kc >= 16 && P->t.mr * ((kc + 15) / 16) <= kc;
+	return P->abuf && !P->g->a_rows && !P->g->a_stats && kc >= 16 && P->t.mr * ((kc + 15) / 16) <= kc;
 }
 
 /* A full tile at rows i: the micro-kernel, or, when first (an i1: the
@@ -1322,8 +1322,8 @@ static void a_block_stats(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows)
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef i = cg_add_i64(cg, i0, lr.iv);
 	LLVMValueRef row = P->arow;
-	if (parts == 1) {
-		row = cg_gep_f32(cg, g->a, part_base(cg, g, i));
+	if (parts == 1) { /* row i of A, or a_rows[i] */
+		row = cg_gep_f32(cg, g->a, g->a_rows ? part_base(cg, g, i) : cg_mul_i64(cg, i, g->a_rs));
 	} else if (P->arow) {
 		CgLoop lj;
 		cg_for(cg, &lj, 0, parts);
@@ -1662,7 +1662,11 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P, bool here)
 		P->abuf = LLVMConstNull(cg->t_ptr);
 	/* A row index: A's rows are gathered into the copied block, which is
 	 * kept within 64 KiB of stack (MC rows of KC + 16 floats) */
-	assert(!g->a_stats || (g->a_rows && g->a_scale));
+	/* A row prologue normalises A as it is copied: the block is always
+	 * copied (by pack_a, not by the micro-kernels: copy_ahead) */
+	assert(!g->a_stats || (g->a_scale && g->a_cs == 1 && g->nbatch_dims == 0));
+	if (g->a_stats)
+		P->abuf = LLVMConstNull(cg->t_ptr);
 	if (g->a_rows) {
 		assert(g->a_cs == 1 && g->nbatch_dims == 0);
 		P->abuf = LLVMConstNull(cg->t_ptr);
