@@ -5,6 +5,7 @@
  * and the normalised tensor is never stored (a pre-norm transformer
  * block's norm1 -> QKV and norm2 -> fc1 when the norm could not be a
  * GEMM's epilogue: its input is a residual sum something else reads too).
+ * Only a LayerNorm with one such GEMM reader (NORM_GEMM_READERS) is taken.
  *
  * requires: shapes inferred; after the other GEMM fusions (fuse-gemm,
  *           fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm,
@@ -33,14 +34,14 @@
  *          a's shape when it had no rows, a_norm_epsilon = epsilon},
  *          rows the GEMM's own (they index rows of K, which the LayerNorm
  *          and the Reshape keep) or else the identity [numel(a) / K]
- *          (one per LayerNorm).
+ *          (one per LayerNorm), which the lowering does not pass to the
+ *          GEMM kernel: it reads A's rows as they are (lower_linalg.c).
  * The statistics are LayerNormalization's own code (codegen/lower_norm.c
  * cg_layernorm_stats) and each element is normalised with its steps and
  * roundings before the product reads it, so the bits are the unfused
- * pair's for every thread count (gamma is not folded into B).  With
- * several GEMM readers each computes the statistics of the rows it reads
- * (the norm's two passes over a row, in L1 as the GEMM copies it).  A
- * LayerNorm any other node reads, a GEMM with row_parts (its rows are
+ * pair's for every thread count (gamma is not folded into B).  A
+ * LayerNorm read by more GEMMs than NORM_GEMM_READERS, or by any other
+ * node, a GEMM with row_parts (its rows are
  * parts of a logical row: the statistics would be per part) or with a B
  * that is no constant leaves everything unchanged
  * (tests/passes/norm_gemm_nearmiss_*.in).
@@ -52,10 +53,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* At most this many GEMMs take one LayerNorm as their prologue (each
- * recomputes the statistics; docs/kernels.md "LayerNorm as the GEMM's row
- * prologue" has the measurements). */
-#define NORM_GEMM_READERS 3
+/* At most this many GEMMs take one LayerNorm as their prologue: each
+ * computes the statistics and the normalised copy again, which cost more
+ * than the store and reloads they save (maxvit_t's q/k/v, ode_rk2_d384's
+ * attention + MLP; docs/kernels.md, "LayerNorm as the GEMM's row
+ * prologue"). */
+#define NORM_GEMM_READERS 1
 
 /* Node ri reads a (as its input 0 alone) as the A of a GEMM this pass can
  * give a row prologue over rows of K. */
