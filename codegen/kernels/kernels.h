@@ -68,9 +68,10 @@ typedef struct KGemm {
 	 * at a[a_rows[i*P + k/u]*a_rs + k%u] (MatMulEpi's row_parts: a patch
 	 * gather).  0 or 1: whole rows. */
 	int64_t a_row_parts;
-	/* With a_rows, a row prologue (or NULL): the product reads A's logical
-	 * rows normalised (MatMulEpi's a_norm_scale: the LayerNorm of gathered
-	 * rows, whose normalised copy is never stored).  a_stats(cg,
+	/* A row prologue (or NULL; needs a_cs == 1 and no batch; with or
+	 * without a_rows): the product reads A's logical rows normalised
+	 * (MatMulEpi's a_norm_scale: the LayerNorm of A's rows, gathered or
+	 * not, whose normalised copy is never stored).  a_stats(cg,
 	 * a_stats_arg, i, row, &mean, &inv) emits the f32 statistics of logical
 	 * row i (i64): row is an f32 pointer to its K elements in a
 	 * contiguous run (the row of A itself when a logical row is one row
