@@ -1310,17 +1310,14 @@ static LLVMValueRef part_base(Cg *cg, const KGemm *g, LLVMValueRef ip)
  * for their statistics (KGemm.a_stats). */
 #define A_ROW_MAX 16384
 
-/* The statistics of rows [i0, i0+rows) into P->amean/ainv (KGemm.a_stats):
- * a logical row that is one row of A is read where it is; one of several
- * parts is gathered into P->arow (one copy per part: no index arithmetic
- * per vector step); then a_stats over that run. */
-static void a_block_stats(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows)
+/* The statistics of logical row i (block row lr) into P->amean/ainv[lr]
+ * (KGemm.a_stats): a logical row that is one row of A is read where it
+ * is; one of several parts is gathered into P->arow (one copy per part:
+ * no index arithmetic per vector step); then a_stats over that run. */
+static void a_row_stats(Cg *cg, const Plan *P, LLVMValueRef i, LLVMValueRef lr)
 {
 	const KGemm *g = P->g;
 	int64_t parts = g->a_row_parts > 1 ? g->a_row_parts : 1, u = g->K / parts;
-	CgLoop lr;
-	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef i = cg_add_i64(cg, i0, lr.iv);
 	LLVMValueRef row = P->arow;
 	if (parts == 1) { /* row i of A, or a_rows[i] */
 		row = cg_gep_f32(cg, g->a, g->a_rows ? part_base(cg, g, i) : cg_mul_i64(cg, i, g->a_rs));
@@ -1333,9 +1330,26 @@ static void a_block_stats(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows)
 	}
 	LLVMValueRef mean, inv;
 	g->a_stats(cg, g->a_stats_arg, i, row, &mean, &inv);
-	LLVMSetAlignment(LLVMBuildStore(cg->b, mean, cg_gep_f32(cg, P->amean, lr.iv)), 4);
-	LLVMSetAlignment(LLVMBuildStore(cg->b, inv, cg_gep_f32(cg, P->ainv, lr.iv)), 4);
+	LLVMSetAlignment(LLVMBuildStore(cg->b, mean, cg_gep_f32(cg, P->amean, lr)), 4);
+	LLVMSetAlignment(LLVMBuildStore(cg->b, inv, cg_gep_f32(cg, P->ainv, lr)), 4);
+}
+
+/* The statistics of rows [i0, i0+rows) (a_row_stats), before their K
+ * blocks. */
+static void a_block_stats(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows)
+{
+	CgLoop lr;
+	cg_for(cg, &lr, 0, rows);
+	a_row_stats(cg, P, cg_add_i64(cg, i0, lr.iv), lr.iv);
 	cg_for_end(cg, &lr);
+}
+
+/* With one K block (K <= KC) A's block is copied once per block of rows:
+ * each row's statistics are then taken right before its copy (the row in
+ * L1 for both), not in a pass of their own over the block. */
+static bool stats_in_copy(const Plan *P)
+{
+	return P->g->a_stats && P->g->K <= P->t.kc;
 }
 
 /* pack_a's row `row` (block row lr) with a_row_parts: columns [pc, pc+kc)
@@ -1387,13 +1401,16 @@ static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef l
 /* Copies rows [i0, i0+rows) x columns [pc, pc+kc) of A (unit column
  * stride) into P->abuf with row stride a_copy_stride: a row is one
  * contiguous copy, and the rows no longer alias in L1.  With a row index
- * (KGemm.a_rows) row i is copied from A's row a_rows[i]. */
+ * (KGemm.a_rows) row i is copied from A's row a_rows[i].  With a row
+ * prologue and one K block each row's statistics come first (stats_in_copy). */
 static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc)
 {
 	const KGemm *g = P->g;
 	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef row = cg_add_i64(cg, i0, lr.iv);
+	if (stats_in_copy(P))
+		a_row_stats(cg, P, row, lr.iv);
 	if (g->a_rows && g->a_row_parts > 1) {
 		pack_a_parts(cg, P, row, lr.iv, pcv, kc);
 		cg_for_end(cg, &lr);
@@ -1446,7 +1463,7 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRe
  * reloads C from L3 once per K block. */
 static void nc_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef p0, LLVMValueRef p1)
 {
-	if (P->g->a_stats)
+	if (P->g->a_stats && !stats_in_copy(P))
 		a_block_stats(cg, P, i0, rows);
 	int64_t ncp = (384 * 1024) / (rows * P->nr * 4);
 	if (ncp < 1)
