@@ -1830,7 +1830,9 @@ bool kern_gemm(Cg *cg, const KGemm *g)
 	if (P.rows_in_task || g->a_stats)
 		for (int i = 0; i < cg->node->nin + cg->node->nout; i++) {
 			ValueId v = i < cg->node->nin ? cg->node->in[i] : cg->node->out[i - cg->node->nin];
-			if (v == IR_NONE)
+			/* a packed B is read from its panels: its row-major bytes
+			 * in the context would keep them in the module too */
+			if (v == IR_NONE || (g->b_const && i == 1))
 				continue;
 			assert(nops < 64);
 			ops[nops] = v, ptrs[GEMM_NPTRS + nops++] = cg->buf[v];
