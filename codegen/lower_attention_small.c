@@ -66,6 +66,12 @@ int cg_attn_small_rows(const Cg *cg, const AttnPlan *A)
 	return r >= 1 ? r : 0;
 }
 
+bool cg_attn_small_k1(const Cg *cg, const AttnPlan *A)
+{
+	int64_t w = cg->isa.vlen;
+	return A->small_nv >= 2 && A->nk - (A->small_nv - 1) * w == 1;
+}
+
 static LLVMValueRef vmax(Cg *cg, LLVMValueRef a, LLVMValueRef x)
 {
 	return LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, x, a, ""), x, a, "");
@@ -147,17 +153,30 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 	if (pn)
 		prefetch_next(cg, A, pn, i0, rows);
 
-	/* S = Q_blk . K^T: acc[r][v] = fmuladd chains over k from zero */
-	LLVMValueRef acc[8][SMALL_NV];
+	/* S = Q_blk . K^T: acc[r][v] = fmuladd chains over k from zero.  When
+	 * the last score vector holds a single key (k1: 49 = 3 x 16 + 1), that
+	 * key's scores of the block's rows are one 8-lane accumulator, lane r
+	 * for row r (the same chain over k per lane: the same bits), its K
+	 * element read in place and splat: one 8-lane FMA per k instead of a
+	 * narrow FMA per row with one useful lane (and R accumulators fewer:
+	 * the 28 of a 7-row block at 16 lanes spilled) */
+	bool k1 = cg_attn_small_k1(cg, A);
+	int nf = k1 ? nv - 1 : nv; /* score vectors handled as vectors */
+	LLVMTypeRef v8 = LLVMVectorType(cg->t_f32, 8);
+	LLVMValueRef acc[8][SMALL_NV], acc1 = NULL;
 	for (int64_t r = 0; r < rows; r++)
-		for (int v = 0; v < nv; v++) {
+		for (int v = 0; v < nf; v++) {
 			acc[r][v] = cg_alloca(cg, VT(v), "sacc");
 			LLVMBuildStore(cg->b, LLVMConstNull(VT(v)), acc[r][v]);
 		}
+	if (k1) {
+		acc1 = cg_alloca(cg, v8, "sacc1");
+		LLVMBuildStore(cg->b, LLVMConstNull(v8), acc1);
+	}
 	CgLoop lk;
 	cg_for(cg, &lk, 0, A->d);
 	LLVMValueRef bv[SMALL_NV];
-	for (int v = 0; v < nv; v++) {
+	for (int v = 0; v < nf; v++) {
 		if (kt) {
 			/* staged rows are zero-padded to ktp >= nv * W */
 			bv[v] = kern_vload(cg, VT(v), WT(v), cg_gep_f32(cg, kt, cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->ktp), cg_i64(cg, v * w))),
@@ -167,13 +186,24 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 			bv[v] = kern_vload(cg, VT(v), WT(v), cg_gep_f32(cg, p[AP_K], off), VK(v));
 		}
 	}
+	LLVMValueRef kl = NULL, qc = NULL;
+	if (k1) {
+		/* K[nk - 1, k] in place (not staged: stage_kt stops before it) */
+		LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->kb_rs[0]), cg_i64(cg, (A->nk - 1) * A->kb_cs[0]));
+		kl = kern_splat(cg, v8, LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, p[AP_K], off), ""));
+		qc = LLVMConstNull(v8);
+	}
 	for (int64_t r = 0; r < rows; r++) {
 		LLVMValueRef a = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, qrow[r], cg_mul_i64(cg, lk.iv, A->q_cs)), "");
 		LLVMValueRef sv = kern_splat(cg, vt, a), svt = wt < w ? kern_splat(cg, vtt, a) : sv;
-		for (int v = 0; v < nv; v++)
+		for (int v = 0; v < nf; v++)
 			LLVMBuildStore(cg->b, kern_fmuladd(cg, v == nv - 1 ? svt : sv, bv[v], LLVMBuildLoad2(cg->b, VT(v), acc[r][v], "")),
 			               acc[r][v]);
+		if (k1)
+			qc = LLVMBuildInsertElement(cg->b, qc, a, cg_i32(cg, (int)r), "");
 	}
+	if (k1)
+		LLVMBuildStore(cg->b, kern_fmuladd(cg, qc, kl, LLVMBuildLoad2(cg->b, v8, acc1, "")), acc1);
 	cg_for_end(cg, &lk);
 
 	/* per row: scores, softmax numerators into E, 1 / sum.  When the last
@@ -183,8 +213,6 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 	 * was a fifth of the softmax.  Its lane is the same exp, added to lane 0
 	 * of the row's vector sum before the fold as the widened tail was
 	 * (the other lanes + 0): the same bits. */
-	bool k1 = kvalid == 1 && nv >= 2;
-	int nf = k1 ? nv - 1 : nv; /* score vectors handled as vectors */
 	LLVMValueRef inv[8], s[8][SMALL_NV], ms[8], st[8];
 	LLVMValueRef ninf = kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()));
 	LLVMValueRef ninft = kern_splat(cg, vtt, cg_f32(cg, -__builtin_inff()));
@@ -212,9 +240,9 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 		}
 		ms[r] = cg_attn_fold(cg, m, w, true);
 		if (k1) {
-			/* the last key's score: lane 0 of its accumulator, the same
+			/* the last key's score: lane r of its accumulator, the same
 			 * scalar operations (the max is order-free) */
-			LLVMValueRef y = LLVMBuildExtractElement(cg->b, LLVMBuildLoad2(cg->b, vtt, acc[r][nv - 1], ""), cg_i32(cg, 0), "");
+			LLVMValueRef y = LLVMBuildExtractElement(cg->b, LLVMBuildLoad2(cg->b, v8, acc1, ""), cg_i32(cg, (int)r), "");
 			if (A->scale != 1.0f)
 				y = LLVMBuildFMul(cg->b, y, cg_f32(cg, A->scale), "");
 			if (A->has_bias)
