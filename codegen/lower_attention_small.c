@@ -96,26 +96,23 @@ static void prefetch_row(Cg *cg, LLVMValueRef row, int64_t n, int rw)
 		kern_prefetch(cg, cg_gep_f32(cg, row, cg_i64(cg, c)), rw, 2);
 }
 
-/* The next batch entry's rows i0 .. i0 + rows of Q, bias and O, and its
- * keys (K, V) of the same indices (clamped to the keys): each batch entry
- * (a window-head) reads a few KiB of rows from a large Q/K/V tensor that
- * is long out of L2; fetched while this entry computes, they no longer
- * stall its first block. */
-static void prefetch_next(Cg *cg, const AttnPlan *A, LLVMValueRef *pn, LLVMValueRef i0, int64_t rows)
+/* The next batch entry's row i (an i64 value) of Q, bias and O, and its
+ * key of the same index (clamped to the keys) of K and V: each batch
+ * entry (a window-head) reads a few KiB of rows from a large Q/K/V tensor
+ * that is long out of L2; fetched while this entry computes, they no
+ * longer stall its first block. */
+static void prefetch_next(Cg *cg, const AttnPlan *A, LLVMValueRef *pn, LLVMValueRef i)
 {
-	for (int64_t r = 0; r < rows; r++) {
-		LLVMValueRef i = cg_add_i64(cg, i0, cg_i64(cg, r));
-		LLVMValueRef j = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, i, cg_i64(cg, A->nk), ""), i,
-		                                 cg_i64(cg, A->nk - 1), "");
-		if (A->q_cs == 1)
-			prefetch_row(cg, cg_gep_f32(cg, pn[AP_Q], cg_mul_i64(cg, i, A->q_rs)), A->d, 0);
-		if (A->kb_rs[0] == 1)
-			prefetch_row(cg, cg_gep_f32(cg, pn[AP_K], cg_mul_i64(cg, j, A->kb_cs[0])), A->d, 0);
-		prefetch_row(cg, cg_gep_f32(cg, pn[AP_V], cg_mul_i64(cg, j, A->v_rs[0])), A->dv, 0);
-		if (A->has_bias && A->bias_cs == 1)
-			prefetch_row(cg, cg_gep_f32(cg, pn[AP_BIAS], cg_mul_i64(cg, i, A->bias_rs)), A->nk, 0);
-		prefetch_row(cg, cg_gep_f32(cg, pn[AP_O], cg_mul_i64(cg, i, A->o_rs)), A->dv, 1);
-	}
+	LLVMValueRef j = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, i, cg_i64(cg, A->nk), ""), i,
+	                                 cg_i64(cg, A->nk - 1), "");
+	if (A->q_cs == 1)
+		prefetch_row(cg, cg_gep_f32(cg, pn[AP_Q], cg_mul_i64(cg, i, A->q_rs)), A->d, 0);
+	if (A->kb_rs[0] == 1)
+		prefetch_row(cg, cg_gep_f32(cg, pn[AP_K], cg_mul_i64(cg, j, A->kb_cs[0])), A->d, 0);
+	prefetch_row(cg, cg_gep_f32(cg, pn[AP_V], cg_mul_i64(cg, j, A->v_rs[0])), A->dv, 0);
+	if (A->has_bias && A->bias_cs == 1)
+		prefetch_row(cg, cg_gep_f32(cg, pn[AP_BIAS], cg_mul_i64(cg, i, A->bias_rs)), A->nk, 0);
+	prefetch_row(cg, cg_gep_f32(cg, pn[AP_O], cg_mul_i64(cg, i, A->o_rs)), A->dv, 1);
 }
 
 void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef *pn, LLVMValueRef i0,
@@ -150,8 +147,14 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 		orow[r] = cg_gep_f32(cg, p[AP_O], cg_mul_i64(cg, i, A->o_rs));
 	}
 
-	if (pn)
-		prefetch_next(cg, A, pn, i0, rows);
+	/* the next entry's rows i0 .. i0 + rows: up front when the keys are
+	 * fewer than the rows, else one row every `pstep` keys of the P.V
+	 * loop (at once, 56-84 prefetches a block were 6-9 % of a window-head:
+	 * among the loop's FMAs they cost little) */
+	int64_t pstep = pn ? A->nk / rows : 0;
+	if (pn && !pstep)
+		for (int64_t r = 0; r < rows; r++)
+			prefetch_next(cg, A, pn, cg_add_i64(cg, i0, cg_i64(cg, r)));
 
 	/* S = Q_blk . K^T: acc[r][v] = fmuladd chains over k from zero.  When
 	 * the last score vector holds a single key (k1: 49 = 3 x 16 + 1), that
@@ -301,6 +304,15 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 		}
 	CgLoop lj;
 	cg_for(cg, &lj, 0, A->nk);
+	if (pstep) {
+		CgIf pf;
+		LLVMValueRef pr = LLVMBuildUDiv(cg->b, lj.iv, cg_i64(cg, pstep), "");
+		LLVMValueRef on = LLVMBuildAnd(cg->b, LLVMBuildICmp(cg->b, LLVMIntEQ, LLVMBuildURem(cg->b, lj.iv, cg_i64(cg, pstep), ""), cg_i64(cg, 0), ""),
+		                               LLVMBuildICmp(cg->b, LLVMIntULT, pr, cg_i64(cg, rows), ""), "");
+		cg_if(cg, &pf, on);
+		prefetch_next(cg, A, pn, cg_add_i64(cg, i0, pr));
+		cg_if_end(cg, &pf);
+	}
 	LLVMValueRef vrow = cg_gep_f32(cg, p[AP_V], cg_mul_i64(cg, lj.iv, A->v_rs[0]));
 	LLVMValueRef vv[SMALL_NV];
 	for (int c = 0; c < no; c++)
