@@ -13,14 +13,16 @@
  * and the rows split evenly: 49 = 7 x 7 on AVX-512):
  *   S = Q_blk . K^T      R x nv accumulators over k < d, K^T rows read as
  *                        nv vectors (staged K^T, zero-padded, or K itself
- *                        when it is contiguous along the keys)
+ *                        when it is contiguous along the keys); a last
+ *                        score vector of one key (49 = 3 x 16 + 1) is one
+ *                        8-lane accumulator for the block, lane r = row r,
+ *                        its key read from K in place (not staged)
  *   per row, in registers: s = alpha * S + bias, m = max, e = exp(s - m),
  *                        l = sum e; e stored to the block's E rows (L1);
- *                        a last score vector of one key (49 = 3 x 16 + 1)
- *                        is a scalar per row, and the rows' exps of it
- *                        one vector exp
+ *                        the rows' exps of that one key: one vector exp
  *   O_blk = E . V        R x ceil(dv / W) accumulators over the keys, each
- *                        row scaled by 1 / l as it is stored.
+ *                        row scaled by 1 / l as it is stored; the loop
+ *                        also prefetches the next batch entry's rows.
  * The scores, the max and every exp are the general path's bits (the
  * micro-kernel's fmuladd chain over k from zero, then alpha and the bias;
  * the max is order-free; a lane's exp is the same in any width), and so
