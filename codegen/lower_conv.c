@@ -570,6 +570,12 @@ static void row_im2col_row(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, L
  * and the most border rows it emits a GEMM call for each. */
 #define CONV_ROW_FORM_VECS 1
 #define CONV_ROW_FORM_BORDER 4
+/* FMAs per input float an output row newly reads (Mg kh kw OW / (sh IW))
+ * below which the row form prefetches the next row's input (KGemm.b_row_pf).
+ * Measured on Zen 4 (sret_t's stem, docs/kernels.md "The stem convs"):
+ * 3 -> 32 channels, 72 FMAs per float: the packing's time halved; 32 -> 64
+ * and 64 -> 64, 144: no gain, the prefetches only cost instructions. */
+#define CONV_ROW_PF_FMAS 100
 
 /* The row form of emit_conv_gemm(): one GEMM per output row, C = Y[.., oh, :]
  * (N = OW, ldc = OH*OW): the border rows whose kh taps reach the padding
@@ -618,6 +624,11 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
 		base.beta = 1.0f;
 		base.res_pre_act = true;
 	}
+	/* the next output row's runs lie sh input rows further: prefetched
+	 * while this row is packed when the product does little work per
+	 * input float it brings in (a stem conv on the image) */
+	if (Mg * g->ker[0] * g->ker[1] * OW < CONV_ROW_PF_FMAS * sh * IW)
+		base.b_row_pf = sh * IW;
 	RowIm2col rc = {.g = g, .xsp = xsp, .wsp = wsp, .wpad = !full_window(g, 1, 0, IW)};
 	for (int64_t oh = 0; oh < OH; oh++) {
 		if (oh == top && bot > top) {

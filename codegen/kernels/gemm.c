@@ -927,9 +927,11 @@ static LLVMValueRef max_i64(Cg *cg, LLVMValueRef a, int64_t b)
  * is vectorised into gathers, slow on Zen), the rest one by one.  A vector
  * chunk is taken only while column c + W is valid too, so that its reads,
  * up to p[(j + c + W - 1) * s + s - 1], stay below that column's element
- * (inside X).  Exact copies: the bits do not depend on the path. */
+ * (inside X).  Exact copies: the bits do not depend on the path.  pf != 0
+ * (KGemm.b_row_pf): each W-float piece read is also prefetched into L2
+ * pf floats further on (a hint: no access, any address). */
 static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, LLVMValueRef dst,
-                             LLVMValueRef c0, LLVMValueRef c1)
+                             LLVMValueRef c0, LLVMValueRef c1, int64_t pf)
 {
 	int w = cg->isa.vlen;
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
@@ -943,6 +945,8 @@ static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, 
 	LLVMValueRef v[4];
 	for (int q = 0; q < s; q++)
 		v[q] = vload(cg, vt, w, cg_gep_f32(cg, src, cg_i64(cg, (int64_t)q * w)), w);
+	for (int q = 0; pf && q < s; q++)
+		kern_prefetch(cg, LLVMBuildGEP2(cg->b, cg->t_f32, src, (LLVMValueRef[]){cg_i64(cg, q * w + pf)}, 1, ""), 0, 2);
 	/* every other element of two vectors, log2(s) times */
 	LLVMValueRef even[64];
 	for (int i = 0; i < w; i++)
@@ -976,6 +980,8 @@ static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, 
 		LLVMValueRef m = LLVMBuildICmp(cg->b, LLVMIntULE, LLVMConstVector(t, (unsigned)w), limv, "");
 		LLVMValueRef args[4] = {cg_gep_f32(cg, src, cg_i64(cg, (int64_t)q * w)), cg_i32(cg, 4), m, LLVMConstNull(vt)};
 		v[q] = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+		if (pf)
+			kern_prefetch(cg, LLVMBuildGEP2(cg->b, cg->t_f32, src, (LLVMValueRef[]){cg_i64(cg, q * w + pf)}, 1, ""), 0, 2);
 	}
 	for (int n = s; n > 1; n /= 2)
 		for (int q = 0; q < n / 2; q++)
@@ -1132,7 +1138,7 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 		LLVMValueRef bounds[4] = {cg_i64(cg, 0), jlo, jhi, cg_i64(cg, ncols)};
 		for (int part = 0; part < 3; part++) {
 			if (part == 1 && (g->b_row_cs == 2 || g->b_row_cs == 4) && cg->isa.vlen >= 4) {
-				copy_strided_run(cg, p, j, g->b_row_cs, cg_gep_f32(cg, P->bbuf, row), jlo, jhi);
+				copy_strided_run(cg, p, j, g->b_row_cs, cg_gep_f32(cg, P->bbuf, row), jlo, jhi, g->b_row_pf);
 				continue;
 			}
 			CgLoop lc;
