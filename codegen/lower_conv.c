@@ -598,7 +598,7 @@ static int64_t conv_row_group(const Cg *cg, int64_t OW, int64_t nint)
 }
 /* FMAs per input float an output row newly reads (Mg kh kw OW / (sh IW))
  * below which the row form prefetches the next row's input (KGemm.b_row_pf).
- * Measured on Zen 4 (sret_t's stem, docs/kernels.md "The stem convs"):
+ * Measured on Zen 4 (docs/kernels.md "sret_t's stem convs"):
  * 3 -> 32 channels, 72 FMAs per float: the packing's time halved; 32 -> 64
  * and 64 -> 64, 144: no gain, the prefetches only cost instructions. */
 #define CONV_ROW_PF_FMAS 100
