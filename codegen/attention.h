@@ -43,6 +43,10 @@ typedef struct AttnPlan {
 int cg_attn_small_rows(const Cg *cg, const AttnPlan *A);
 void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef *pn, LLVMValueRef i0,
                          int64_t rows, LLVMValueRef sbuf, LLVMValueRef kt);
+/* True when A takes the small path and its last score vector would hold
+ * one key (49 = 3 x 16 + 1): cg_attn_small_block then reads that key from
+ * K in place, and the staged K^T (stage_kt) need not hold it. */
+bool cg_attn_small_k1(const Cg *cg, const AttnPlan *A);
 /* Tests: true makes every Attention take the general path. */
 extern bool cg_attn_small_off;
 

@@ -296,10 +296,17 @@ static void kt_block(Cg *cg, const AttnPlan *A, LLVMValueRef k, LLVMValueRef kt,
 /* keys past the last full vector copied one by one up to this many */
 #define KT_SCALAR_TAIL(w) ((w) / 4)
 
+/* Keys stage_kt copies: all but the last when the small path reads that
+ * one from K in place (cg_attn_small_k1). */
+static int64_t kt_keys(const Cg *cg, const AttnPlan *A)
+{
+	return cg_attn_small_k1(cg, A) ? A->nk - 1 : A->nk;
+}
+
 static void stage_kt(Cg *cg, const AttnPlan *A, LLVMValueRef k, LLVMValueRef kt)
 {
 	int w = cg->isa.vlen;
-	int64_t full = A->nk / w, rem = A->nk % w;
+	int64_t nk = kt_keys(cg, A), full = nk / w, rem = nk % w;
 	if (full) {
 		CgLoop lj;
 		cg_for(cg, &lj, 0, full);
@@ -314,7 +321,7 @@ static void stage_kt(Cg *cg, const AttnPlan *A, LLVMValueRef k, LLVMValueRef kt)
 		 * lanes past them were zeroed once per task (kt_zero_tail) */
 		CgLoop lk;
 		cg_for(cg, &lk, 0, A->d);
-		for (int64_t j = full * w; j < A->nk; j++) {
+		for (int64_t j = full * w; j < nk; j++) {
 			LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, k, cg_add_i64(cg, cg_i64(cg, j * A->kb_cs[0]), lk.iv)), "");
 			LLVMBuildStore(cg->b, x, cg_gep_f32(cg, kt, cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->ktp), cg_i64(cg, j))));
 		}
@@ -328,7 +335,7 @@ static void stage_kt(Cg *cg, const AttnPlan *A, LLVMValueRef k, LLVMValueRef kt)
 static void kt_zero_tail(Cg *cg, const AttnPlan *A, LLVMValueRef kt)
 {
 	int w = cg->isa.vlen;
-	int64_t full = A->nk / w, rem = A->nk % w;
+	int64_t full = kt_keys(cg, A) / w, rem = kt_keys(cg, A) % w;
 	if (!rem || rem > KT_SCALAR_TAIL(w))
 		return;
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);

@@ -13,14 +13,16 @@
  * and the rows split evenly: 49 = 7 x 7 on AVX-512):
  *   S = Q_blk . K^T      R x nv accumulators over k < d, K^T rows read as
  *                        nv vectors (staged K^T, zero-padded, or K itself
- *                        when it is contiguous along the keys)
+ *                        when it is contiguous along the keys); a last
+ *                        score vector of one key (49 = 3 x 16 + 1) is one
+ *                        8-lane accumulator for the block, lane r = row r,
+ *                        its key read from K in place (not staged)
  *   per row, in registers: s = alpha * S + bias, m = max, e = exp(s - m),
  *                        l = sum e; e stored to the block's E rows (L1);
- *                        a last score vector of one key (49 = 3 x 16 + 1)
- *                        is a scalar per row, and the rows' exps of it
- *                        one vector exp
+ *                        the rows' exps of that one key: one vector exp
  *   O_blk = E . V        R x ceil(dv / W) accumulators over the keys, each
- *                        row scaled by 1 / l as it is stored.
+ *                        row scaled by 1 / l as it is stored; the loop
+ *                        also prefetches the next batch entry's rows.
  * The scores, the max and every exp are the general path's bits (the
  * micro-kernel's fmuladd chain over k from zero, then alpha and the bias;
  * the max is order-free; a lane's exp is the same in any width), and so
@@ -66,6 +68,12 @@ int cg_attn_small_rows(const Cg *cg, const AttnPlan *A)
 	return r >= 1 ? r : 0;
 }
 
+bool cg_attn_small_k1(const Cg *cg, const AttnPlan *A)
+{
+	int64_t w = cg->isa.vlen;
+	return A->small_nv >= 2 && A->nk - (A->small_nv - 1) * w == 1;
+}
+
 static LLVMValueRef vmax(Cg *cg, LLVMValueRef a, LLVMValueRef x)
 {
 	return LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, x, a, ""), x, a, "");
@@ -90,26 +98,23 @@ static void prefetch_row(Cg *cg, LLVMValueRef row, int64_t n, int rw)
 		kern_prefetch(cg, cg_gep_f32(cg, row, cg_i64(cg, c)), rw, 2);
 }
 
-/* The next batch entry's rows i0 .. i0 + rows of Q, bias and O, and its
- * keys (K, V) of the same indices (clamped to the keys): each batch entry
- * (a window-head) reads a few KiB of rows from a large Q/K/V tensor that
- * is long out of L2; fetched while this entry computes, they no longer
- * stall its first block. */
-static void prefetch_next(Cg *cg, const AttnPlan *A, LLVMValueRef *pn, LLVMValueRef i0, int64_t rows)
+/* The next batch entry's row i (an i64 value) of Q, bias and O, and its
+ * key of the same index (clamped to the keys) of K and V: each batch
+ * entry (a window-head) reads a few KiB of rows from a large Q/K/V tensor
+ * that is long out of L2; fetched while this entry computes, they no
+ * longer stall its first block. */
+static void prefetch_next(Cg *cg, const AttnPlan *A, LLVMValueRef *pn, LLVMValueRef i)
 {
-	for (int64_t r = 0; r < rows; r++) {
-		LLVMValueRef i = cg_add_i64(cg, i0, cg_i64(cg, r));
-		LLVMValueRef j = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, i, cg_i64(cg, A->nk), ""), i,
-		                                 cg_i64(cg, A->nk - 1), "");
-		if (A->q_cs == 1)
-			prefetch_row(cg, cg_gep_f32(cg, pn[AP_Q], cg_mul_i64(cg, i, A->q_rs)), A->d, 0);
-		if (A->kb_rs[0] == 1)
-			prefetch_row(cg, cg_gep_f32(cg, pn[AP_K], cg_mul_i64(cg, j, A->kb_cs[0])), A->d, 0);
-		prefetch_row(cg, cg_gep_f32(cg, pn[AP_V], cg_mul_i64(cg, j, A->v_rs[0])), A->dv, 0);
-		if (A->has_bias && A->bias_cs == 1)
-			prefetch_row(cg, cg_gep_f32(cg, pn[AP_BIAS], cg_mul_i64(cg, i, A->bias_rs)), A->nk, 0);
-		prefetch_row(cg, cg_gep_f32(cg, pn[AP_O], cg_mul_i64(cg, i, A->o_rs)), A->dv, 1);
-	}
+	LLVMValueRef j = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, i, cg_i64(cg, A->nk), ""), i,
+	                                 cg_i64(cg, A->nk - 1), "");
+	if (A->q_cs == 1)
+		prefetch_row(cg, cg_gep_f32(cg, pn[AP_Q], cg_mul_i64(cg, i, A->q_rs)), A->d, 0);
+	if (A->kb_rs[0] == 1)
+		prefetch_row(cg, cg_gep_f32(cg, pn[AP_K], cg_mul_i64(cg, j, A->kb_cs[0])), A->d, 0);
+	prefetch_row(cg, cg_gep_f32(cg, pn[AP_V], cg_mul_i64(cg, j, A->v_rs[0])), A->dv, 0);
+	if (A->has_bias && A->bias_cs == 1)
+		prefetch_row(cg, cg_gep_f32(cg, pn[AP_BIAS], cg_mul_i64(cg, i, A->bias_rs)), A->nk, 0);
+	prefetch_row(cg, cg_gep_f32(cg, pn[AP_O], cg_mul_i64(cg, i, A->o_rs)), A->dv, 1);
 }
 
 void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef *pn, LLVMValueRef i0,
@@ -144,20 +149,39 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 		orow[r] = cg_gep_f32(cg, p[AP_O], cg_mul_i64(cg, i, A->o_rs));
 	}
 
-	if (pn)
-		prefetch_next(cg, A, pn, i0, rows);
+	/* the next entry's rows i0 .. i0 + rows: up front when the keys are
+	 * fewer than the rows, else one row every `pstep` keys of the P.V
+	 * loop (at once, 56-84 prefetches a block were 6-9 % of a window-head:
+	 * among the loop's FMAs they cost little) */
+	int64_t pstep = pn ? A->nk / rows : 0;
+	if (pn && !pstep)
+		for (int64_t r = 0; r < rows; r++)
+			prefetch_next(cg, A, pn, cg_add_i64(cg, i0, cg_i64(cg, r)));
 
-	/* S = Q_blk . K^T: acc[r][v] = fmuladd chains over k from zero */
-	LLVMValueRef acc[8][SMALL_NV];
+	/* S = Q_blk . K^T: acc[r][v] = fmuladd chains over k from zero.  When
+	 * the last score vector holds a single key (k1: 49 = 3 x 16 + 1), that
+	 * key's scores of the block's rows are one 8-lane accumulator, lane r
+	 * for row r (the same chain over k per lane: the same bits), its K
+	 * element read in place and splat: one 8-lane FMA per k instead of a
+	 * narrow FMA per row with one useful lane (and R accumulators fewer:
+	 * the 28 of a 7-row block at 16 lanes spilled) */
+	bool k1 = cg_attn_small_k1(cg, A);
+	int nf = k1 ? nv - 1 : nv; /* score vectors handled as vectors */
+	LLVMTypeRef v8 = LLVMVectorType(cg->t_f32, 8);
+	LLVMValueRef acc[8][SMALL_NV], acc1 = NULL;
 	for (int64_t r = 0; r < rows; r++)
-		for (int v = 0; v < nv; v++) {
+		for (int v = 0; v < nf; v++) {
 			acc[r][v] = cg_alloca(cg, VT(v), "sacc");
 			LLVMBuildStore(cg->b, LLVMConstNull(VT(v)), acc[r][v]);
 		}
+	if (k1) {
+		acc1 = cg_alloca(cg, v8, "sacc1");
+		LLVMBuildStore(cg->b, LLVMConstNull(v8), acc1);
+	}
 	CgLoop lk;
 	cg_for(cg, &lk, 0, A->d);
 	LLVMValueRef bv[SMALL_NV];
-	for (int v = 0; v < nv; v++) {
+	for (int v = 0; v < nf; v++) {
 		if (kt) {
 			/* staged rows are zero-padded to ktp >= nv * W */
 			bv[v] = kern_vload(cg, VT(v), WT(v), cg_gep_f32(cg, kt, cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->ktp), cg_i64(cg, v * w))),
@@ -167,13 +191,24 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 			bv[v] = kern_vload(cg, VT(v), WT(v), cg_gep_f32(cg, p[AP_K], off), VK(v));
 		}
 	}
+	LLVMValueRef kl = NULL, qc = NULL;
+	if (k1) {
+		/* K[nk - 1, k] in place (not staged: stage_kt stops before it) */
+		LLVMValueRef off = cg_add_i64(cg, cg_mul_i64(cg, lk.iv, A->kb_rs[0]), cg_i64(cg, (A->nk - 1) * A->kb_cs[0]));
+		kl = kern_splat(cg, v8, LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, p[AP_K], off), ""));
+		qc = LLVMConstNull(v8);
+	}
 	for (int64_t r = 0; r < rows; r++) {
 		LLVMValueRef a = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, qrow[r], cg_mul_i64(cg, lk.iv, A->q_cs)), "");
 		LLVMValueRef sv = kern_splat(cg, vt, a), svt = wt < w ? kern_splat(cg, vtt, a) : sv;
-		for (int v = 0; v < nv; v++)
+		for (int v = 0; v < nf; v++)
 			LLVMBuildStore(cg->b, kern_fmuladd(cg, v == nv - 1 ? svt : sv, bv[v], LLVMBuildLoad2(cg->b, VT(v), acc[r][v], "")),
 			               acc[r][v]);
+		if (k1)
+			qc = LLVMBuildInsertElement(cg->b, qc, a, cg_i32(cg, (int)r), "");
 	}
+	if (k1)
+		LLVMBuildStore(cg->b, kern_fmuladd(cg, qc, kl, LLVMBuildLoad2(cg->b, v8, acc1, "")), acc1);
 	cg_for_end(cg, &lk);
 
 	/* per row: scores, softmax numerators into E, 1 / sum.  When the last
@@ -183,8 +218,6 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 	 * was a fifth of the softmax.  Its lane is the same exp, added to lane 0
 	 * of the row's vector sum before the fold as the widened tail was
 	 * (the other lanes + 0): the same bits. */
-	bool k1 = kvalid == 1 && nv >= 2;
-	int nf = k1 ? nv - 1 : nv; /* score vectors handled as vectors */
 	LLVMValueRef inv[8], s[8][SMALL_NV], ms[8], st[8];
 	LLVMValueRef ninf = kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()));
 	LLVMValueRef ninft = kern_splat(cg, vtt, cg_f32(cg, -__builtin_inff()));
@@ -212,9 +245,9 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 		}
 		ms[r] = cg_attn_fold(cg, m, w, true);
 		if (k1) {
-			/* the last key's score: lane 0 of its accumulator, the same
+			/* the last key's score: lane r of its accumulator, the same
 			 * scalar operations (the max is order-free) */
-			LLVMValueRef y = LLVMBuildExtractElement(cg->b, LLVMBuildLoad2(cg->b, vtt, acc[r][nv - 1], ""), cg_i32(cg, 0), "");
+			LLVMValueRef y = LLVMBuildExtractElement(cg->b, LLVMBuildLoad2(cg->b, v8, acc1, ""), cg_i32(cg, (int)r), "");
 			if (A->scale != 1.0f)
 				y = LLVMBuildFMul(cg->b, y, cg_f32(cg, A->scale), "");
 			if (A->has_bias)
@@ -273,6 +306,15 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 		}
 	CgLoop lj;
 	cg_for(cg, &lj, 0, A->nk);
+	if (pstep) {
+		CgIf pf;
+		LLVMValueRef pr = LLVMBuildUDiv(cg->b, lj.iv, cg_i64(cg, pstep), "");
+		LLVMValueRef on = LLVMBuildAnd(cg->b, LLVMBuildICmp(cg->b, LLVMIntEQ, LLVMBuildURem(cg->b, lj.iv, cg_i64(cg, pstep), ""), cg_i64(cg, 0), ""),
+		                               LLVMBuildICmp(cg->b, LLVMIntULT, pr, cg_i64(cg, rows), ""), "");
+		cg_if(cg, &pf, on);
+		prefetch_next(cg, A, pn, cg_add_i64(cg, i0, pr));
+		cg_if_end(cg, &pf);
+	}
 	LLVMValueRef vrow = cg_gep_f32(cg, p[AP_V], cg_mul_i64(cg, lj.iv, A->v_rs[0]));
 	LLVMValueRef vv[SMALL_NV];
 	for (int c = 0; c < no; c++)

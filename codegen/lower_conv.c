@@ -497,6 +497,9 @@ typedef struct RowIm2col {
 	const Geom *g;
 	int64_t xsp, wsp, oh;
 	bool htest, wpad;
+	/* interior rows only: rows > 1 output rows per product, j = (row,
+	 * ow) over rows x OW (KGemm.b_row_n), row r sh input rows below */
+	int64_t rows;
 } RowIm2col;
 
 static LLVMValueRef row_im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, LLVMValueRef jv)
@@ -512,6 +515,10 @@ static LLVMValueRef row_im2col_elem(Cg *cg, void *arg, LLVMValueRef b, LLVMValue
 	if (rc->htest) {
 		ih = cg_add_i64(cg, ih, cg_i64(cg, rc->oh * g->str[0] - g->pb[0]));
 		ok = LLVMBuildICmp(cg->b, LLVMIntULT, ih, cg_i64(cg, g->in[0]), "");
+	}
+	if (rc->rows > 1) {
+		ih = cg_add_i64(cg, ih, cg_mul_i64(cg, LLVMBuildUDiv(cg->b, jv, cg_i64(cg, g->out[1]), ""), g->str[0]));
+		jv = LLVMBuildURem(cg->b, jv, cg_i64(cg, g->out[1]), "");
 	}
 	LLVMValueRef iw = cg_add_i64(cg, cg_mul_i64(cg, jv, g->str[1]), cg_mul_i64(cg, kw, g->dil[1]));
 	if (g->pb[1])
@@ -570,6 +577,31 @@ static void row_im2col_row(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, L
  * and the most border rows it emits a GEMM call for each. */
 #define CONV_ROW_FORM_VECS 1
 #define CONV_ROW_FORM_BORDER 4
+/* The most output rows one product of the row form covers. */
+#define CONV_ROW_GROUP_MAX 4
+
+/* Output rows per product of the row form's interior (of nint rows):
+ * the fewest whose columns R * OW fill the kernel's W-lane vectors best
+ * (OW 56 on 16 lanes: 2 rows, 112 columns in 7 vectors instead of 56 in
+ * 4 with 8 lanes idle; OW 28: 4).  Every output element sees the same
+ * FMAs whatever R: only the idle lanes go. */
+static int64_t conv_row_group(const Cg *cg, int64_t OW, int64_t nint)
+{
+	int64_t w = cg->isa.vlen, best = 1;
+	double bu = 0;
+	for (int64_t r = 1; r <= CONV_ROW_GROUP_MAX && r <= nint; r++) {
+		double u = (double)(r * OW) / (double)((r * OW + w - 1) / w * w);
+		if (u > bu + 1e-9)
+			best = r, bu = u;
+	}
+	return best;
+}
+/* FMAs per input float an output row newly reads (Mg kh kw OW / (sh IW))
+ * below which the row form prefetches the next row's input (KGemm.b_row_pf).
+ * Measured on Zen 4 (docs/kernels.md "sret_t's stem convs"):
+ * 3 -> 32 channels, 72 FMAs per float: the packing's time halved; 32 -> 64
+ * and 64 -> 64, 144: no gain, the prefetches only cost instructions. */
+#define CONV_ROW_PF_FMAS 100
 
 /* The row form of emit_conv_gemm(): one GEMM per output row, C = Y[.., oh, :]
  * (N = OW, ldc = OH*OW): the border rows whose kh taps reach the padding
@@ -618,19 +650,43 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
 		base.beta = 1.0f;
 		base.res_pre_act = true;
 	}
+	/* the next output row's runs lie sh input rows further: prefetched
+	 * while this row is packed when the product does little work per
+	 * input float it brings in (a stem conv on the image) */
+	if (Mg * g->ker[0] * g->ker[1] * OW < CONV_ROW_PF_FMAS * sh * IW)
+		base.b_row_pf = sh * IW;
 	RowIm2col rc = {.g = g, .xsp = xsp, .wsp = wsp, .wpad = !full_window(g, 1, 0, IW)};
+	int64_t R = conv_row_group(cg, OW, bot - top);
 	for (int64_t oh = 0; oh < OH; oh++) {
 		if (oh == top && bot > top) {
-			RowIm2col ri = rc;
-			KGemm k = base;
-			k.b = LLVMBuildGEP2(cg->b, cg->t_f32, X, (LLVMValueRef[]){cg_i64(cg, (top * sh - pbh) * IW)}, 1, "");
-			k.c = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, Y, (LLVMValueRef[]){cg_i64(cg, top * OW)}, 1, "");
-			k.b_elem_arg = &ri;
-			k.nbatch_dims = 3;
-			k.bdims[2] = bot - top;
-			k.b_bs[2] = sh * IW;
-			k.c_bs[2] = OW;
-			kern_gemm(cg, &k);
+			/* groups of R interior rows as batch entries, then the
+			 * rest as one product */
+			int64_t ng = (bot - top) / R, rest = (bot - top) % R;
+			RowIm2col ri[2] = {rc, rc};
+			for (int part = 0; part < 2; part++) {
+				int64_t r0 = top + (part ? ng * R : 0), nr = part ? rest : R;
+				if (part ? rest == 0 : ng == 0)
+					continue;
+				KGemm k = base;
+				k.N = nr * OW;
+				k.b = LLVMBuildGEP2(cg->b, cg->t_f32, X, (LLVMValueRef[]){cg_i64(cg, (r0 * sh - pbh) * IW)}, 1, "");
+				k.c = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, Y, (LLVMValueRef[]){cg_i64(cg, r0 * OW)}, 1, "");
+				ri[part].rows = nr;
+				k.b_elem_arg = &ri[part];
+				if (nr > 1) {
+					k.b_row_n = OW;
+					k.b_row_rs = sh * IW;
+				}
+				if (base.b_row_pf)
+					k.b_row_pf = nr * sh * IW;
+				if (!part) {
+					k.nbatch_dims = 3;
+					k.bdims[2] = ng;
+					k.b_bs[2] = R * sh * IW;
+					k.c_bs[2] = R * OW;
+				}
+				kern_gemm(cg, &k);
+			}
 			oh = bot - 1;
 			continue;
 		}

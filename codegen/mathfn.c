@@ -787,28 +787,49 @@ static LLVMValueRef erfc_f32(M *m, LLVMValueRef x)
 	return sel(m, isnan_(m, x), x, r);
 }
 
-/* Whether piece_lookup() permutes a register (vpermps): f32 lanes of an
- * AVX-512 (16) or AVX2 (8) vector of the ISA code is emitted for. */
-static bool erf_permute_isa(const Cg *cg, int w)
+/* f32 code on 16-lane AVX-512 vectors: vpermps reads an index's low 4
+ * bits only (no mask needed), vscalefps and vfixupimmps exist. */
+static bool zmm_f32(const M *m)
 {
-	const char *isa = cg->isa.name;
-	if (!isa)
-		return false;
-	return (w == 16 && !strcmp(isa, "avx512")) ||
-	       (w == 8 && (!strcmp(isa, "avx2") || !strcmp(isa, "avx512")));
+	return !m->dbl && scalef_isa(m->cg, m->w);
 }
 
-static bool erf_permute(M *m)
+/* Lanes of the vpermps piece_lookup_n() uses for a table row of ncols
+ * floats in m's code, or 0 (a table load): a row of 16 needs AVX-512's
+ * 16-lane form, a row of 8 fits AVX2's 8-lane one (AVX-512 code also
+ * takes the 16-lane form for 16-lane vectors).  Scalars and f64 load. */
+static int permute_lanes(const M *m, int ncols)
 {
-	return !m->dbl && erf_permute_isa(m->cg, m->w);
+	const char *isa = m->cg->isa.name;
+	if (m->dbl || m->w == 1 || !isa)
+		return 0;
+	bool a512 = !strcmp(isa, "avx512");
+	if (ncols == 16)
+		return a512 && m->w <= 16 ? 16 : 0;
+	if (a512 && m->w == 16)
+		return 16;
+	return (a512 || !strcmp(isa, "avx2")) && m->w <= 8 ? 8 : 0;
+}
+
+/* v (w lanes) as n lanes: v's lanes first, then zeros (n > w), or its
+ * first n lanes (n < w). */
+static LLVMValueRef resize_lanes(M *m, LLVMValueRef v, int w, int n)
+{
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(m->cg->ctx);
+	LLVMValueRef mask[16];
+	assert(n <= 16);
+	for (int i = 0; i < n; i++)
+		mask[i] = LLVMConstInt(i32, (unsigned)(i < w ? i : w), 0);
+	return LLVMBuildShuffleVector(m->b, v, LLVMConstNull(LLVMTypeOf(v)), LLVMConstVector(mask, (unsigned)n), "");
 }
 
 /* tab[row][k] per lane, k = idx (i32 lanes, 0..ncols-1; tab: nrows rows
  * of ncols doubles exactly representable in float, row-major, ncols 8 or
- * 16): vpermps of a constant register where erf_permute() says so (16
- * columns: 16-lane AVX-512 only), else a load from the internal table
- * `name` (the nrows x ncols floats' bits, row-major; a masked gather for
- * vectors).  Both give the same floats. */
+ * 16): vpermps of a constant register where permute_lanes() says so (a
+ * vector narrower than the permute has its index widened with zeros and
+ * the result cut back), else a load from the internal table `name` (the
+ * nrows x ncols floats' bits, row-major; a masked gather for vectors,
+ * which no AVX2 or AVX-512 code takes).  Both give the same floats. */
 static LLVMValueRef piece_lookup_n(M *m, const char *name, const double *tab, int ncols, int nrows, int row,
                                    LLVMValueRef idx)
 {
@@ -816,18 +837,20 @@ static LLVMValueRef piece_lookup_n(M *m, const char *name, const double *tab, in
 	LLVMTypeRef f32 = LLVMFloatTypeInContext(cg->ctx), i32 = LLVMInt32TypeInContext(cg->ctx);
 	assert(row >= 0 && row < nrows && nrows <= 16 && (ncols == 8 || ncols == 16));
 	const double *vals = tab + row * ncols;
-	if (erf_permute(m) && (ncols == 8 || m->w == 16)) {
+	int pw = permute_lanes(m, ncols);
+	if (pw) {
 		LLVMValueRef el[16];
-		for (int i = 0; i < m->w; i++)
+		for (int i = 0; i < pw; i++)
 			el[i] = LLVMConstReal(f32, vals[i % ncols]);
-		LLVMValueRef vtab = LLVMConstVector(el, (unsigned)m->w);
-		const char *iname = m->w == 16 ? "llvm.x86.avx512.permvar.sf.512" : "llvm.x86.avx2.permps";
+		LLVMValueRef vtab = LLVMConstVector(el, (unsigned)pw);
+		const char *iname = pw == 16 ? "llvm.x86.avx512.permvar.sf.512" : "llvm.x86.avx2.permps";
 		unsigned id = LLVMLookupIntrinsicID(iname, strlen(iname));
 		assert(id != 0);
 		LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, NULL, 0);
 		LLVMTypeRef ft = LLVMIntrinsicGetType(cg->ctx, id, NULL, 0);
-		LLVMValueRef args[2] = { vtab, idx };
-		return LLVMBuildCall2(m->b, ft, fn, args, 2, "");
+		LLVMValueRef args[2] = { vtab, m->w < pw ? resize_lanes(m, idx, m->w, pw) : idx };
+		LLVMValueRef r = LLVMBuildCall2(m->b, ft, fn, args, 2, "");
+		return m->w < pw ? resize_lanes(m, r, pw, m->w) : r;
 	}
 	/* the table holds the floats' bits (i32), as mathfn_host.c's
 	 * interpreter reads integer tables */
@@ -906,11 +929,12 @@ static LLVMValueRef gelu_f32(M *m, LLVMValueRef x)
 }
 
 /* Whether f32 GELU and exp take their 16-entry table forms (gelu16_f32,
- * exp16_f32): code for AVX-512, in every width (scalar tails and table
- * loads give the floats the 16-lane vpermps gives, and exp's scalar form
- * scales in two steps what vscalefps scales in one, so the forms agree
- * bit for bit within that ISA); elsewhere gelu_f32, whose 8-entry rows
- * fit AVX2's vpermps, and exp_core. */
+ * exp16_f32): code for AVX-512, in every width (narrower vectors permute
+ * a widened index and scalars load the table, which gives the floats the
+ * 16-lane vpermps gives; exp's narrower forms scale in two steps what
+ * vscalefps scales in one: the forms agree bit for bit within that ISA);
+ * elsewhere gelu_f32, whose 8-entry rows fit AVX2's vpermps, and
+ * exp_core. */
 static bool table16_isa(const Cg *cg)
 {
 	return cg->isa.name && !strcmp(cg->isa.name, "avx512");
@@ -929,7 +953,7 @@ static LLVMValueRef gelu16_lookup(M *m, int row, LLVMValueRef k)
 static LLVMValueRef gelu16_base(M *m, LLVMValueRef x)
 {
 	Cg *cg = m->cg;
-	if (erf_permute(m) && m->w == 16) {
+	if (zmm_f32(m)) {
 		const char *name = "llvm.x86.avx512.mask.fixupimm.ps.512";
 		unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
 		assert(id != 0);
@@ -969,7 +993,7 @@ static LLVMValueRef gelu16_f32(M *m, LLVMValueRef x)
 	LLVMValueRef fv[3] = { a, K(m, GELU16_S), K(m, 2.0) };
 	LLVMValueRef t = intrin(m, "llvm.fma", fv, 3);
 	LLVMValueRef k = LLVMBuildLShr(m->b, tobits(m, t), KI(m, 20), "");
-	if (!(erf_permute(m) && m->w == 16))
+	if (!(zmm_f32(m)))
 		k = LLVMBuildAnd(m->b, k, KI(m, 15), "");
 	LLVMValueRef u = sub(m, a, gelu16_lookup(m, 6, k));
 	LLVMValueRef h = gelu16_lookup(m, 0, k);
@@ -1029,7 +1053,7 @@ static LLVMValueRef exp16_f32(M *m, LLVMValueRef x, bool nonpos)
 	LLVMValueRef kq = fma_exact(m, s, K(m, 1.0 / 16.0), K(m, -magic / 16.0));
 	LLVMValueRef rh = fma_exact(m, neg(m, kq), K(m, hi), xc);   /* exact */
 	LLVMValueRef r = fma_exact(m, neg(m, kq), K(m, lo), rh);
-	bool vperm = erf_permute(m) && m->w == 16;
+	bool vperm = zmm_f32(m);
 	LLVMValueRef sb = tobits(m, s);
 	LLVMValueRef j = vperm ? sb : LLVMBuildAnd(m->b, sb, KI(m, 15), "");
 	LLVMValueRef t = piece_lookup_n(m, "onnxcc_math_exp16_tab", exp16_tab_f32, 16, 1, 0, j);
@@ -1536,12 +1560,13 @@ static LLVMValueRef get_fn(Cg *cg, int id, bool dbl, int w, LLVMTypeRef *fty)
 	 * one helper per setting, should a module mix target machines */
 	bool fma_dep = !dbl && cg->isa.fma && !mf_table[id].via_double &&
 		(id == MF_ERF || id == MF_ERFC || id == MF_TANH || id == MF_SIGMOID || id == MF_GELU);
-	/* f32 bodies on AVX2/AVX-512 vectors may use their instructions (erf:
-	 * vpermps, scale2: vscalefps): one helper per ISA, built with its
-	 * features (inlined only into that ISA's functions, whose features
-	 * include them) */
+	/* f32 bodies on AVX2/AVX-512 vectors of any width may use their
+	 * instructions (table rows: vpermps, permute_lanes; scale2:
+	 * vscalefps): one helper per ISA, built with its features (inlined
+	 * only into that ISA's functions, whose features include them) */
+	bool vec_isa = w > 1 && cg->isa.name && (!strcmp(cg->isa.name, "avx512") || !strcmp(cg->isa.name, "avx2"));
 	bool isa_dep = !dbl && !mf_table[id].via_double &&
-		(erf_permute_isa(cg, w) || scalef_isa(cg, w) || ((id == MF_GELU || id == MF_EXP) && table16_isa(cg)));
+		(vec_isa || ((id == MF_GELU || id == MF_EXP) && table16_isa(cg)));
 	snprintf(name, sizeof name, "onnxcc_math_%s_%s%s%s%s%s", mf_table[id].name, lanes,
 		dbl ? "f64" : "f32", fma_dep ? "_fma" : "", isa_dep ? "_" : "", isa_dep ? cg->isa.name : "");
 	/* The cache (scalars only) is trusted only when it matches cg->mod's

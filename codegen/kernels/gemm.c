@@ -733,7 +733,12 @@ typedef struct Plan {
 	LLVMValueRef amean, ainv; /* stack [MC] f32: the A block's row statistics (KGemm.a_stats) */
 	LLVMValueRef arow;        /* stack [K] f32: one logical row of A of several parts gathered for them, or NULL */
 	bool rows_in_task;  /* g->rows_fn runs in the task, per block of MC rows */
+	int64_t bblock;     /* > 0: bbuf holds a task's whole K block of an implicit B
+	                     * with this row stride (pack_b_block), not one panel */
 } Plan;
+
+/* The most bytes of a whole-block B buffer (Plan.bblock) on the stack. */
+#define BBLOCK_MAX (192 * 1024)
 
 /* Row stride (floats) of the copied A block: KC plus one cache line, so
  * that the MR rows a micro-kernel reads fall into different L1 sets. */
@@ -927,9 +932,11 @@ static LLVMValueRef max_i64(Cg *cg, LLVMValueRef a, int64_t b)
  * is vectorised into gathers, slow on Zen), the rest one by one.  A vector
  * chunk is taken only while column c + W is valid too, so that its reads,
  * up to p[(j + c + W - 1) * s + s - 1], stay below that column's element
- * (inside X).  Exact copies: the bits do not depend on the path. */
+ * (inside X).  Exact copies: the bits do not depend on the path.  pf != 0
+ * (KGemm.b_row_pf): each W-float piece read is also prefetched into L2
+ * pf floats further on (a hint: no access, any address). */
 static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, LLVMValueRef dst,
-                             LLVMValueRef c0, LLVMValueRef c1)
+                             LLVMValueRef c0, LLVMValueRef c1, int64_t pf)
 {
 	int w = cg->isa.vlen;
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
@@ -943,6 +950,8 @@ static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, 
 	LLVMValueRef v[4];
 	for (int q = 0; q < s; q++)
 		v[q] = vload(cg, vt, w, cg_gep_f32(cg, src, cg_i64(cg, (int64_t)q * w)), w);
+	for (int q = 0; pf && q < s; q++)
+		kern_prefetch(cg, LLVMBuildGEP2(cg->b, cg->t_f32, src, (LLVMValueRef[]){cg_i64(cg, q * w + pf)}, 1, ""), 0, 2);
 	/* every other element of two vectors, log2(s) times */
 	LLVMValueRef even[64];
 	for (int i = 0; i < w; i++)
@@ -976,6 +985,8 @@ static void copy_strided_run(Cg *cg, LLVMValueRef p, LLVMValueRef j, int64_t s, 
 		LLVMValueRef m = LLVMBuildICmp(cg->b, LLVMIntULE, LLVMConstVector(t, (unsigned)w), limv, "");
 		LLVMValueRef args[4] = {cg_gep_f32(cg, src, cg_i64(cg, (int64_t)q * w)), cg_i32(cg, 4), m, LLVMConstNull(vt)};
 		v[q] = kern_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+		if (pf)
+			kern_prefetch(cg, LLVMBuildGEP2(cg->b, cg->t_f32, src, (LLVMValueRef[]){cg_i64(cg, q * w + pf)}, 1, ""), 0, 2);
 	}
 	for (int n = s; n > 1; n /= 2)
 		for (int q = 0; q < n / 2; q++)
@@ -1066,6 +1077,37 @@ static void pack_panel_transposed(Cg *cg, const Plan *P, LLVMValueRef pcv, int64
 	}
 }
 
+/* Panel columns [s0, s1) of one packed row (dst) from a b_row run: p,
+ * lo, hi as b_row gives them for the run's output row, jq the panel's
+ * first column in that row's numbering (j, or j - q * b_row_n): zeros,
+ * the strided run, zeros, over [s0, jlo), [jlo, jhi), [jhi, s1). */
+static void pack_row_segment(Cg *cg, const KGemm *g, LLVMValueRef dst, LLVMValueRef p, LLVMValueRef lo,
+                             LLVMValueRef hi, LLVMValueRef jq, LLVMValueRef s0, LLVMValueRef s1, int64_t pf)
+{
+	LLVMValueRef jlo = LLVMBuildNSWSub(cg->b, lo, jq, "");
+	jlo = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, jlo, s0, ""), s0, jlo, "");
+	jlo = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, jlo, s1, ""), s1, jlo, "");
+	LLVMValueRef jhi = LLVMBuildNSWSub(cg->b, hi, jq, "");
+	jhi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, jhi, s1, ""), s1, jhi, "");
+	jhi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, jhi, jlo, ""), jlo, jhi, "");
+	LLVMValueRef bounds[4] = {s0, jlo, jhi, s1};
+	for (int part = 0; part < 3; part++) {
+		if (part == 1 && (g->b_row_cs == 2 || g->b_row_cs == 4) && cg->isa.vlen >= 4) {
+			copy_strided_run(cg, p, jq, g->b_row_cs, dst, jlo, jhi, pf);
+			continue;
+		}
+		CgLoop lc;
+		cg_for_v(cg, &lc, bounds[part], bounds[part + 1]);
+		LLVMValueRef x = cg_f32(cg, 0.0f);
+		if (part == 1) {
+			LLVMValueRef src = cg_mul_i64(cg, cg_add_i64(cg, jq, lc.iv), g->b_row_cs);
+			x = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildGEP2(cg->b, cg->t_f32, p, &src, 1, ""), "");
+		}
+		LLVMBuildStore(cg->b, x, cg_gep_f32(cg, dst, lc.iv));
+		cg_for_end(cg, &lc);
+	}
+}
+
 /* Copies the runtime B panel (kc x ncols at rows pc.., columns j..) into the
  * stack buffer with row stride NR. */
 static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef j,
@@ -1122,28 +1164,27 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 	cg_for(cg, &lk, 0, kc);
 	LLVMValueRef krow = cg_add_i64(cg, pcv, lk.iv);
 	if (g->b_row) {
-		/* zeros, the strided run, zeros: columns [0, jlo), [jlo, jhi), [jhi, ncols) */
 		LLVMValueRef p, lo, hi;
 		g->b_row(cg, g->b_elem_arg, g->b, krow, &p, &lo, &hi);
-		LLVMValueRef jlo = min_i64(cg, max_i64(cg, LLVMBuildNSWSub(cg->b, lo, j, ""), 0), ncols);
-		LLVMValueRef jhi = min_i64(cg, LLVMBuildNSWSub(cg->b, hi, j, ""), ncols);
-		jhi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, jhi, jlo, ""), jlo, jhi, "");
-		LLVMValueRef row = cg_mul_i64(cg, lk.iv, P->nr);
-		LLVMValueRef bounds[4] = {cg_i64(cg, 0), jlo, jhi, cg_i64(cg, ncols)};
-		for (int part = 0; part < 3; part++) {
-			if (part == 1 && (g->b_row_cs == 2 || g->b_row_cs == 4) && cg->isa.vlen >= 4) {
-				copy_strided_run(cg, p, j, g->b_row_cs, cg_gep_f32(cg, P->bbuf, row), jlo, jhi);
-				continue;
-			}
-			CgLoop lc;
-			cg_for_v(cg, &lc, bounds[part], bounds[part + 1]);
-			LLVMValueRef x = cg_f32(cg, 0.0f);
-			if (part == 1) {
-				LLVMValueRef src = cg_mul_i64(cg, cg_add_i64(cg, j, lc.iv), g->b_row_cs);
-				x = LLVMBuildLoad2(cg->b, cg->t_f32, LLVMBuildGEP2(cg->b, cg->t_f32, p, &src, 1, ""), "");
-			}
-			LLVMBuildStore(cg->b, x, cg_gep_f32(cg, P->bbuf, cg_add_i64(cg, row, lc.iv)));
-			cg_for_end(cg, &lc);
+		LLVMValueRef dst = cg_gep_f32(cg, P->bbuf, cg_mul_i64(cg, lk.iv, P->nr));
+		if (!g->b_row_n) {
+			pack_row_segment(cg, g, dst, p, lo, hi, j, cg_i64(cg, 0), cg_i64(cg, ncols), g->b_row_pf);
+		} else {
+			/* the runs q = j / n .. (j + ncols - 1) / n, each over its
+			 * panel columns [q n - j, (q + 1) n - j) within [0, ncols) */
+			int64_t n = g->b_row_n;
+			LLVMValueRef q0 = LLVMBuildSDiv(cg->b, j, cg_i64(cg, n), "");
+			LLVMValueRef q1 = cg_add_i64(cg, LLVMBuildSDiv(cg->b, cg_add_i64(cg, j, cg_i64(cg, ncols - 1)), cg_i64(cg, n), ""),
+			                             cg_i64(cg, 1));
+			CgLoop lq;
+			cg_for_v(cg, &lq, q0, q1);
+			LLVMValueRef jq = LLVMBuildNSWSub(cg->b, j, cg_mul_i64(cg, lq.iv, n), "");
+			LLVMValueRef s0 = max_i64(cg, LLVMBuildNSWSub(cg->b, cg_i64(cg, 0), jq, ""), 0);
+			LLVMValueRef s1 = min_i64(cg, LLVMBuildNSWSub(cg->b, cg_i64(cg, n), jq, ""), ncols);
+			LLVMValueRef off = cg_mul_i64(cg, lq.iv, g->b_row_rs);
+			LLVMValueRef pq = LLVMBuildGEP2(cg->b, cg->t_f32, p, &off, 1, "");
+			pack_row_segment(cg, g, dst, pq, lo, hi, jq, s0, s1, g->b_row_pf);
+			cg_for_end(cg, &lq);
 		}
 		cg_for_end(cg, &lk);
 		return;
@@ -1168,6 +1209,35 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 	cg_for_end(cg, &lk);
 }
 
+/* K block pc (kc rows) of an implicit B given by rows (KGemm.b_row),
+ * columns [p0 NR, min(p1 NR, N)) (panels [p0, p1)), into the stack block
+ * (Plan.bblock: row k at bbuf + k * bblock, column c at c): one b_row per
+ * k row, then each output row's run (b_row_n) as a segment.  Exact
+ * copies: the same B as pack_panel_runtime's panels. */
+static void pack_b_block(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef p0, LLVMValueRef p1)
+{
+	const KGemm *g = P->g;
+	LLVMValueRef c0 = cg_mul_i64(cg, p0, P->nr);
+	LLVMValueRef c1 = min_i64(cg, cg_mul_i64(cg, p1, P->nr), g->N);
+	int64_t n = g->b_row_n ? g->b_row_n : g->N;
+	CgLoop lk;
+	cg_for(cg, &lk, 0, kc);
+	LLVMValueRef p, lo, hi;
+	g->b_row(cg, g->b_elem_arg, g->b, cg_add_i64(cg, pcv, lk.iv), &p, &lo, &hi);
+	LLVMValueRef dst = cg_gep_f32(cg, P->bbuf, cg_mul_i64(cg, lk.iv, P->bblock));
+	for (int64_t q = 0; q * n < g->N; q++) {
+		/* run q: block columns [q n, (q + 1) n) within [c0, c1) */
+		LLVMValueRef s0 = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, c0, cg_i64(cg, q * n), ""), c0,
+		                                  cg_i64(cg, q * n), "");
+		LLVMValueRef s1 = min_i64(cg, c1, (q + 1) * n);
+		s1 = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, s1, s0, ""), s0, s1, "");
+		LLVMValueRef off = cg_i64(cg, q * g->b_row_rs);
+		LLVMValueRef pq = q ? LLVMBuildGEP2(cg->b, cg->t_f32, p, &off, 1, "") : p;
+		pack_row_segment(cg, g, dst, pq, lo, hi, cg_i64(cg, -q * n), s0, s1, g->b_row_pf);
+	}
+	cg_for_end(cg, &lk);
+}
+
 /* The panel pointer for columns j.. of K block pc (kc rows). */
 static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef j,
                               int64_t ncols)
@@ -1186,6 +1256,8 @@ static LLVMValueRef panel_ptr(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t k
 	}
 	if (P->b_direct)
 		return cg_gep_f32(cg, g->b, cg_add_i64(cg, cg_mul_i64(cg, pcv, g->b_rs), j));
+	if (P->bblock)
+		return cg_gep_f32(cg, P->bbuf, j);
 	pack_panel_runtime(cg, P, pcv, kc, j, ncols);
 	return P->bbuf;
 }
@@ -1213,7 +1285,7 @@ static void col_panels(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValue
 {
 	int64_t N = P->g->N, nr = P->nr;
 	int64_t full = N / nr, rem = N % nr;
-	int64_t bks = P->b_direct ? P->g->b_rs : P->bpack ? P->pnr : P->nr;
+	int64_t bks = P->b_direct ? P->g->b_rs : P->bpack ? P->pnr : P->bblock ? P->bblock : P->nr;
 	P->bks = bks;
 	if (full > 0) {
 		CgLoop lj;
@@ -1448,9 +1520,13 @@ static void k_blocks(Cg *cg, Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRe
 		                                 LLVMBuildSelect(cg->b, last, cg_i32(cg, 2), cg_i32(cg, 0), ""), "");
 		if (P->abuf)
 			pack_a(cg, P, i0, copy_ahead(P, kcb) && rows > P->t.mr ? P->t.mr : rows, pcv, kcb);
+		if (P->bblock)
+			pack_b_block(cg, P, pcv, kcb, p0, p1);
 		col_panels(cg, P, i0, rows, pcv, kcb, flags, p0, p1);
 		cg_for_end(cg, &lp);
 	}
+	if (rem && P->bblock)
+		pack_b_block(cg, P, cg_i64(cg, nfull * kcb), rem, p0, p1);
 	if (rem && P->abuf)
 		pack_a(cg, P, i0, copy_ahead(P, rem) && rows > P->t.mr ? P->t.mr : rows, cg_i64(cg, nfull * kcb), rem);
 	if (rem)
@@ -1672,6 +1748,19 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P, bool here)
 		P->b_direct = true;
 	else
 		P->bbuf = LLVMConstNull(cg->t_ptr); /* allocated where the loops are */
+	/* An implicit B given by rows (b_row: a conv's row form) is packed a
+	 * whole K-block row at a time, every panel of the task at once (one
+	 * b_row per k row instead of one per panel and k row, the runs of
+	 * several output rows copied end to end): a row-major block whose row
+	 * stride is N rounded up to an odd number of cache lines (the kc rows
+	 * of a panel spread over the L1 sets), which the micro-kernels read
+	 * as they read a B in place. */
+	if (P->bbuf && g->b_row && !here) {
+		int64_t st = (g->N + 15) / 16;
+		st += st % 2 == 0;
+		if (P->t.kc * st * 16 * 4 <= BBLOCK_MAX)
+			P->bblock = st * 16;
+	}
 	/* Pack A when its rows would alias in L1: a row stride that is a
 	 * multiple of 2 KiB puts the MR rows a micro-kernel reads into a few
 	 * cache sets.  Otherwise A is read in place (no copy per task). */
@@ -1724,12 +1813,13 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P, bool here)
 static void plan_buffers(Cg *cg, Plan *P)
 {
 	if (P->bbuf) {
-		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(P->t.kc * P->nr));
+		int64_t n = P->t.kc * (P->bblock ? P->bblock : P->nr);
+		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)n);
 		P->bbuf = cg_alloca(cg, at, "bpanel");
 		LLVMSetAlignment(P->bbuf, 64);
 		/* columns past N in an edge panel are computed, never stored:
 		 * keep them zero rather than stack garbage (denormals are slow) */
-		cg_memset(cg, P->bbuf, 0, P->t.kc * P->nr * 4);
+		cg_memset(cg, P->bbuf, 0, n * 4);
 	}
 	if (P->abuf) {
 		LLVMTypeRef at = LLVMArrayType2(cg->t_f32, (uint64_t)(P->t.mc * a_copy_stride(&P->t)));

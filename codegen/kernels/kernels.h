@@ -103,6 +103,17 @@ typedef struct KGemm {
 	void (*b_row)(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef k, LLVMValueRef *p, LLVMValueRef *lo,
 	              LLVMValueRef *hi);
 	int64_t b_row_cs;
+	/* Optional, with b_row: floats from row k's run p to the run the same
+	 * row of the next product (the next batch entry, or the next call)
+	 * reads, or 0.  Packing a row then prefetches that run into L2: a
+	 * hint (never dereferenced, any address will do), so that the next
+	 * task packs a cold input (a conv's next output row) from L2. */
+	int64_t b_row_pf;
+	/* Optional, with b_row: b_row_n > 0 makes B's columns runs of
+	 * b_row_n (a conv's output rows, several per product): column j is
+	 * column j % b_row_n of row k's run moved by (j / b_row_n) * b_row_rs
+	 * floats (p + that, same lo and hi). */
+	int64_t b_row_n, b_row_rs;
 	/* Optional, with b_elem (same arg), for an implicit B whose element
 	 * offsets separate: B[k,j] = b[b_koff(k) + b_joff(j)], every element
 	 * inside b (no padding).  A panel's column offsets are then computed

@@ -6,7 +6,8 @@
  * (symmetric, asymmetric, wider than the kernel's reach), dilations,
  * groups, depthwise, channel multipliers, bias or none, 1x1 convolutions
  * read in place, patchify stems, batch > 1, output widths that end
- * inside a vector, and the row form (border rows and interior rows).
+ * inside a vector, and the row form (border rows and interior rows, one
+ * or several output rows per product).
  * Outputs of each form are bitwise the same on 1, 2, 3 and 5 threads.
  * The fused channels-last depthwise op (onnxcc::DwConvNhwc, channel
  * multipliers included, its interior pixel blocks and border pixels)
@@ -251,6 +252,15 @@ static void test_conv_gemm(void **state)
 	 * bottom/right padding: the vector chunks must stop short of it) */
 	conv_case((Case){1, 3, 9, 131, 16, 7, 7, 4, 4, 1, 1, {3, 3, 3, 3}, 1, true});
 	conv_case((Case){1, 4, 7, 70, 8, 3, 3, 2, 2, 1, 1, {1, 1, 0, 0}, 1, true});
+	/* the row form over groups of R output rows (conv_row_group: R * OW
+	 * fills the vectors best; the interior's last rows, fewer than R, as
+	 * one product), sret_t's stem shapes scaled down: OW 28 (R = 4 on 16
+	 * lanes: 27 interior rows, 6 groups and 3 rows), OW 56 (R = 2); and a
+	 * group whose K block does not fit the stack block (gemm.c
+	 * BBLOCK_MAX: OW 250, R 3 or 4, K 72), its runs packed per panel */
+	conv_case((Case){1, 8, 56, 56, 16, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, true});
+	conv_case((Case){1, 4, 12, 112, 12, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, true});
+	conv_case((Case){1, 8, 7, 250, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, true});
 	/* more border rows than the row form takes: whole-plane im2col */
 	conv_case((Case){1, 2, 3, 50, 8, 2, 2, 1, 1, 1, 1, {6, 1, 6, 1}, 1, true});
 	/* K of two cache blocks (C*kh*kw = 300) */
@@ -312,6 +322,8 @@ static void test_conv_threads(void **state)
 	(void)state;
 	conv_check((Case){2, 9, 8, 8, 27, 3, 3, 2, 1, 1, 1, {0, 1, 1, 0}, 3, true}, true);
 	conv_check((Case){2, 3, 11, 101, 10, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, false}, true);
+	conv_check((Case){1, 8, 56, 56, 16, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, true}, true);
+	conv_check((Case){1, 8, 7, 250, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, true}, true);
 	conv_check((Case){2, 4, 11, 13, 8, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 4, true}, true);
 	conv_check((Case){1, 5, 14, 14, 5, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 5, true}, true);
 }

@@ -9,7 +9,9 @@
  * built in its vector form (k_<fn>_v16f32 / k_<fn>_v8f64: the helper called
  * on <16 x float> / <8 x double>, n a multiple of the lanes), checked with
  * the same bounds and required to give bit-identical results to the
- * scalar form.  The same module is also compiled for baseline x86-64 to an
+ * scalar form; so are the f32 forms on narrower vectors (8 and 4 lanes,
+ * or 4 where the vector form has 8): vector tails, whose table lookups
+ * must not fall back to gathers (test_narrow_lookup).  The same module is also compiled for baseline x86-64 to an
  * object file whose symbol table must contain no libm (or any other
  * external) symbol.
  */
@@ -70,26 +72,46 @@ static int vl32 = VL32;
 
 static struct {
 	LLVMOrcLLJITRef jit;
-	Kern k[NKERNELS][2][2];    /* [kernel][f64][vector] */
+	Kern k[NKERNELS][2][4];    /* [kernel][f64][form]: kern_lanes() */
 } J;
 
 static bool has_vector(int ki) { return strcmp(kernels[ki].name, "fmod") != 0; }
 
-static void kernel_name(char *buf, size_t n, int ki, bool dbl, bool vec)
+/* Lanes of kernel form v of function ki (0 when it has none): 0 the
+ * scalar, 1 the vector form (VL64 / vl32 lanes), 2 and 3 the f32 forms on
+ * narrower vectors (vl32/2 and 4 lanes; only 4 when vl32 is 8). */
+static int kern_lanes(int ki, bool dbl, int v)
 {
-	snprintf(buf, n, "k_%s_%s%s", kernels[ki].name, vec ? (dbl ? "v8" : "v16") : "", dbl ? "f64" : "f32");
+	if (v == 0)
+		return 1;
+	if (!has_vector(ki) || (v > 1 && dbl))
+		return 0;
+	switch (v) {
+	case 1: return dbl ? VL64 : vl32;
+	case 2: return vl32 / 2;
+	default: return vl32 / 2 > 4 ? 4 : 0;
+	}
 }
 
-/* out[i] = f(x[i], y[i]) for i < n, one element (vec: one vector of
- * VL32/VL64 lanes, n a multiple of them) per iteration. */
-static void build_kernel(Cg *cg, int ki, bool dbl, bool vec)
+static void kernel_name(char *buf, size_t n, int ki, bool dbl, int v)
+{
+	int lanes = kern_lanes(ki, dbl, v);
+	if (lanes > 1)
+		snprintf(buf, n, "k_%s_v%d%s", kernels[ki].name, lanes, dbl ? "f64" : "f32");
+	else
+		snprintf(buf, n, "k_%s_%s", kernels[ki].name, dbl ? "f64" : "f32");
+}
+
+/* out[i] = f(x[i], y[i]) for i < n, one element (forms v > 0: one vector
+ * of kern_lanes() lanes, n a multiple of them) per iteration. */
+static void build_kernel(Cg *cg, int ki, bool dbl, int v)
 {
 	LLVMTypeRef t = dbl ? cg->t_f64 : cg->t_f32;
-	int lanes = vec ? (dbl ? VL64 : vl32) : 1;
-	LLVMTypeRef vt = vec ? LLVMVectorType(t, (unsigned)lanes) : t;
+	int lanes = kern_lanes(ki, dbl, v);
+	LLVMTypeRef vt = lanes > 1 ? LLVMVectorType(t, (unsigned)lanes) : t;
 	LLVMTypeRef params[4] = { cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64 };
 	char name[64];
-	kernel_name(name, sizeof name, ki, dbl, vec);
+	kernel_name(name, sizeof name, ki, dbl, v);
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, params, 4, 0));
 	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
 	LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(cg->ctx, fn, "loop");
@@ -149,8 +171,9 @@ static LLVMModuleRef build_module(LLVMContextRef ctx, bool fma, const char *isa)
 	cg.isa.name = isa;
 	for (int k = 0; k < NKERNELS; k++)
 		for (int d = 0; d < 2; d++)
-			for (int v = 0; v < 1 + has_vector(k); v++)
-				build_kernel(&cg, k, d, v);
+			for (int v = 0; v < 4; v++)
+				if (kern_lanes(k, d, v))
+					build_kernel(&cg, k, d, v);
 	LLVMDisposeBuilder(cg.b);
 	char *err = NULL;
 	if (LLVMVerifyModule(cg.mod, LLVMReturnStatusAction, &err)) {
@@ -244,7 +267,9 @@ static int setup(void **state)
 	LLVMOrcDisposeThreadSafeContext(tsc);
 	for (int k = 0; k < NKERNELS; k++)
 		for (int d = 0; d < 2; d++)
-			for (int v = 0; v < 1 + has_vector(k); v++) {
+			for (int v = 0; v < 4; v++) {
+				if (!kern_lanes(k, d, v))
+					continue;
 				char name[64];
 				kernel_name(name, sizeof name, k, d, v);
 				LLVMOrcExecutorAddress addr = 0;
@@ -385,19 +410,13 @@ static void account(Stats *s, double x, double e)
 }
 
 
-/* Runs function f (f64 when dbl) on n points of x (and y) into out with
- * the scalar kernel and, when f has one, the vector kernel, whose results
- * must be bit-identical (any NaN matches any NaN).  x, y and out hold
- * PAD(n) elements (zeros past n). */
-static void run_both(const char *f, bool dbl, const void *x, const void *y, void *out, int n)
+/* Form v of f (see kern_lanes) on the n points of x (and y) must give
+ * the scalar form's results `out` bit for bit (any NaN matches any NaN). */
+static void check_form(const char *f, int ki, bool dbl, int v, const void *x, const void *y, const void *out, int n)
 {
-	int ki = kidx(f);
-	J.k[ki][dbl][0](x, y, out, n);
-	if (!has_vector(ki))
-		return;
 	size_t es = dbl ? 8 : 4;
 	char *vo = calloc((size_t)PAD(n), es);
-	J.k[ki][dbl][1](x, y, vo, PAD(n));
+	J.k[ki][dbl][v](x, y, vo, PAD(n));
 	int diff = 0;
 	for (int i = 0; i < n; i++) {
 		double a = dbl ? ((const double *)out)[i] : ((const float *)out)[i];
@@ -405,11 +424,24 @@ static void run_both(const char *f, bool dbl, const void *x, const void *y, void
 		if (isnan(a) && isnan(b))
 			continue;
 		if (memcmp((const char *)out + i * es, vo + i * es, es) != 0 && diff++ < 3)
-			printf("    %s %s vector form differs at x=%.17g: %.17g vs %.17g\n", f,
-			       dbl ? "f64" : "f32", dbl ? ((const double *)x)[i] : ((const float *)x)[i], b, a);
+			printf("    %s %s %d-lane form differs at x=%.17g: %.17g vs %.17g\n", f, dbl ? "f64" : "f32",
+			       kern_lanes(ki, dbl, v), dbl ? ((const double *)x)[i] : ((const float *)x)[i], b, a);
 	}
 	free(vo);
 	assert_int_equal(diff, 0);
+}
+
+/* Runs function f (f64 when dbl) on n points of x (and y) into out with
+ * the scalar kernel and, when f has them, the vector kernels, whose
+ * results must be bit-identical (any NaN matches any NaN).  x, y and out
+ * hold PAD(n) elements (zeros past n). */
+static void run_both(const char *f, bool dbl, const void *x, const void *y, void *out, int n)
+{
+	int ki = kidx(f);
+	J.k[ki][dbl][0](x, y, out, n);
+	for (int v = 1; v < 4; v++)
+		if (kern_lanes(ki, dbl, v))
+			check_form(f, ki, dbl, v, x, y, out, n);
 }
 
 /* Runs a unary kernel on [lo,hi] + specials; returns the statistics. */
@@ -1044,6 +1076,50 @@ static void test_no_libm(void **state)
 	LLVMContextDispose(ctx);
 }
 
+/* Table lookups on AVX2 and AVX-512 vectors of every width permute a
+ * register: no f32 helper but the trigonometric ones (whose Payne-Hanek
+ * reduction reads 2/pi's bits at a data-dependent word) calls a gather.
+ * Built at the IR level for both ISAs whatever the host, with the FMA
+ * setting those ISAs come with. */
+static void test_narrow_lookup(void **state)
+{
+	(void)state;
+	static const char *const isas[] = { "avx512", "avx2" };
+	for (int ii = 0; ii < 2; ii++) {
+		int saved = vl32;
+		vl32 = strcmp(isas[ii], "avx2") ? VL32 : 8;
+		LLVMContextRef ctx = LLVMContextCreate();
+		LLVMModuleRef mod = build_module(ctx, true, isas[ii]);
+		vl32 = saved;
+		int helpers = 0, gathers = 0;
+		for (LLVMValueRef fn = LLVMGetFirstFunction(mod); fn; fn = LLVMGetNextFunction(fn)) {
+			size_t len;
+			const char *name = LLVMGetValueName2(fn, &len);
+			if (strncmp(name, "onnxcc_math_", 12) != 0 || !strstr(name, "f32"))
+				continue;
+			helpers++;
+			bool trig = !strncmp(name + 12, "sin_", 4) || !strncmp(name + 12, "cos_", 4) ||
+			            !strncmp(name + 12, "tan_", 4);
+			for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb))
+				for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in)) {
+					if (LLVMGetInstructionOpcode(in) != LLVMCall)
+						continue;
+					LLVMValueRef callee = LLVMGetCalledValue(in);
+					const char *cn = LLVMGetValueName2(callee, &len);
+					if (strncmp(cn, "llvm.masked.gather", 18) != 0 || trig)
+						continue;
+					printf("    %s: %s calls %s\n", isas[ii], name, cn);
+					gathers++;
+				}
+		}
+		printf("  %s: %d f32 helpers, %d with a gather outside trig\n", isas[ii], helpers, gathers);
+		assert_true(helpers > 0);
+		assert_int_equal(gathers, 0);
+		LLVMDisposeModule(mod);
+		LLVMContextDispose(ctx);
+	}
+}
+
 /* Dense sweeps of the f32 functions computed in float (the sampled
  * checks above use 100k points); skipped unless ONNXCC_MATHFN_SWEEP is
  * set to a stride >= 1 (1: every float, about 2^31 per function). */
@@ -1097,6 +1173,7 @@ int main(void)
 		cmocka_unit_test(test_pow),
 		cmocka_unit_test(test_exact),
 		cmocka_unit_test(test_no_libm),
+		cmocka_unit_test(test_narrow_lookup),
 		cmocka_unit_test(test_sweep),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
