@@ -195,6 +195,24 @@ const char *fused_name(Graph *g, const Node *a, const Node *b, const char *op)
 	return arena_printf(&g->arena, "%.*s%s", (int)cut, x, op);
 }
 
+void fuse_gemm_norm_prologue(Graph *g, NodeId gi, ValueId x, ValueId rows, ValueId scale, ValueId bias,
+                             const char *name)
+{
+	Node *n = &g->nodes[gi];
+	ValueId in[9] = {x, n->in[1], IR_NONE, IR_NONE, rows, IR_NONE, IR_NONE, scale, bias};
+	for (int k = 2; k < n->nin && k < 7; k++)
+		if (k != 4)
+			in[k] = n->in[k];
+	int nin = bias != IR_NONE ? 9 : 8;
+	int nattr = n->op == OP_MatMulEpi ? n->nattr : 0;
+	Attr *attrs = nattr ? arena_dup(&g->arena, n->attrs, sizeof(Attr) * (size_t)nattr) : NULL;
+	int opset = n->op == OP_MatMulEpi ? n->opset : 13;
+	node_rewrite(g, gi, OP_MatMulEpi, opset, in, nin, 1, name);
+	n = &g->nodes[gi];
+	n->attrs = attrs;
+	n->nattr = nattr;
+}
+
 ValueId concat_part(Graph *g, ValueId v, int64_t lo, int64_t n, int64_t *off)
 {
 	const Value *y = gval(g, v);

@@ -94,6 +94,14 @@ void node_kill(Graph *g, NodeId n);
  * names of a and b (the module path PyTorch gives both), else b's name. */
 const char *fused_name(Graph *g, const Node *a, const Node *b, const char *op);
 
+/* GEMM gi (MatMul, Gemm or MatMulEpi) rewritten as the MatMulEpi `name`
+ * whose A is rows `rows` of x normalised on the way by a LayerNorm with
+ * scale and bias (IR_NONE: none): MatMulEpi inputs 0, 4, 7 and 8; gi's B
+ * and its inputs 2, 3, 5 and 6 stay, and so do a MatMulEpi's attributes.
+ * The caller adds a_norm_epsilon, a_shape and row_parts, and infers. */
+void fuse_gemm_norm_prologue(Graph *g, NodeId gi, ValueId x, ValueId rows, ValueId scale, ValueId bias,
+                             const char *name);
+
 /* The epilogue steps after a GEMM of passes/fuse_gemm.c's pattern for a
  * live MatMulEpi mi (any bias, act, rows) without scale, beta or res yet:
  * a Mul of its output by a constant f32 scalar, then a residual Add of a

@@ -90,22 +90,11 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 	n = &g->nodes[gi];
 	p = &g->nodes[pi];
 	Shape as = gval(g, nv)->shape;
-	ValueId in[9] = {p->in[0], n->in[1], IR_NONE, IR_NONE, rv, IR_NONE, IR_NONE, p->in[2],
-	                 p->nin > 3 ? p->in[3] : IR_NONE};
-	for (int k = 2; k < n->nin && k < 7; k++)
-		if (k != 4)
-			in[k] = n->in[k];
-	int nin = in[8] != IR_NONE ? 9 : 8;
-	int nattr = n->op == OP_MatMulEpi ? n->nattr : 0;
-	Attr *attrs = nattr ? arena_dup(&g->arena, n->attrs, sizeof(Attr) * (size_t)nattr) : NULL;
-	int opset = n->op == OP_MatMulEpi ? n->opset : 13;
 	float eps = attr_float(p, "epsilon", 1e-5f);
 	const char *name = fused_name(g, p, n, "gather_norm_gemm");
+	ValueId x = p->in[0], scale = p->in[2], bias = p->nin > 3 ? p->in[3] : IR_NONE;
 	node_kill(g, pi);
-	node_rewrite(g, gi, OP_MatMulEpi, opset, in, nin, 1, name);
-	n = &g->nodes[gi];
-	n->attrs = attrs;
-	n->nattr = nattr;
+	fuse_gemm_norm_prologue(g, gi, x, rv, scale, bias, name);
 	Attr *at = graph_add_attr(g, gi, "a_shape", AK_INTS);
 	at->n = as.rank;
 	at->ints = arena_dup(&g->arena, as.dims, sizeof(int64_t) * (size_t)as.rank);

@@ -143,27 +143,16 @@ static bool rewrite_gemm(Graph *g, NodeId gi, ValueId a, const Node *p, int64_t 
 		rv = *ident;
 	}
 	n = &g->nodes[gi];
-	ValueId in[9] = {p->in[0], n->in[1], IR_NONE, IR_NONE, rv, IR_NONE, IR_NONE, p->in[1],
-	                 p->nin > 2 ? p->in[2] : IR_NONE};
-	for (int k = 2; k < n->nin && k < 7; k++)
-		if (k != 4)
-			in[k] = n->in[k];
-	int nin = in[8] != IR_NONE ? 9 : 8;
-	int nattr = n->op == OP_MatMulEpi ? n->nattr : 0;
-	Attr *attrs = nattr ? arena_dup(&g->arena, n->attrs, sizeof(Attr) * (size_t)nattr) : NULL;
-	int opset = n->op == OP_MatMulEpi ? n->opset : 13;
 	float eps = attr_float(p, "epsilon", 1e-5f);
-	const char *name = fused_name(g, p, n, "norm_gemm");
-	node_rewrite(g, gi, OP_MatMulEpi, opset, in, nin, 1, name);
-	n = &g->nodes[gi];
-	n->attrs = attrs;
-	n->nattr = nattr;
+	fuse_gemm_norm_prologue(g, gi, p->in[0], rv, p->in[1], p->nin > 2 ? p->in[2] : IR_NONE,
+	                        fused_name(g, p, n, "norm_gemm"));
 	if (!had_rows) {
 		Attr *at = graph_set_attr(g, gi, "a_shape", AK_INTS);
 		at->n = as.rank;
 		at->ints = arena_dup(&g->arena, as.dims, sizeof(int64_t) * (size_t)as.rank);
 	}
 	graph_add_attr(g, gi, "a_norm_epsilon", AK_FLOAT)->f = eps;
+	n = &g->nodes[gi];
 	Shape ys = gval(g, n->out[0])->shape;
 	return fuse_infer(g, gi, &ys, d, err);
 }
