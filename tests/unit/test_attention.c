@@ -17,7 +17,6 @@
  * are pass files: tests/passes/attention_*.in.)
  */
 #include "testutil.h"
-#include "runtime/onnxcc_pool.h"
 #include "frontend/onnx.h"
 #include "passes/pipeline.h"
 #include "codegen/attention.h"
@@ -198,18 +197,13 @@ static void attention_case(const Case *c, bool threads)
 	if (threads) {
 		tu_parallel = NULL;
 		run_case(c, (const float *const *)x, y0);
-		const int counts[4] = {1, 2, 3, 5};
-		for (int k = 0; k < 4; k++) {
-			OnnxccPool *pool = onnxcc_pool_create(counts[k]);
-			assert_non_null(pool);
-			OnnxccParallel par = onnxcc_pool_parallel(pool);
-			tu_parallel = &par;
+		for (int k = 0; k < TU_NTHREADS; k++) {
+			tu_threads(tu_thread_counts[k]);
 			memset(y, 0xff, ny * 4);
 			run_case(c, (const float *const *)x, y);
-			tu_parallel = NULL;
-			onnxcc_pool_destroy(pool);
 			assert_memory_equal(y, y0, ny * 4);
 		}
+		tu_threads(0);
 	}
 	for (int t = 0; t < 4; t++)
 		free(x[t]);
@@ -382,16 +376,9 @@ static void segments_case(const Case *c, int64_t kn0, int64_t vn0, bool threads)
 		if (!last && !tu_host_has(isa))
 			continue;
 		tu_isa_override = *isa;
-		for (int rep = 0; rep < (threads && t == 0 ? 5 : 1); rep++) {
-			static const int counts[5] = {0, 1, 2, 3, 5};
-			OnnxccPool *pool = NULL;
-			OnnxccParallel par;
-			if (rep > 0) {
-				pool = onnxcc_pool_create(counts[rep]);
-				assert_non_null(pool);
-				par = onnxcc_pool_parallel(pool);
-				tu_parallel = &par;
-			}
+		for (int rep = 0; rep < (threads && t == 0 ? 1 + TU_NTHREADS : 1); rep++) {
+			if (rep > 0)
+				tu_threads(tu_thread_counts[rep - 1]);
 			TuGraph g = tu_graph();
 			ValueId in[6];
 			in[0] = tu_input(&g, "q", DT_F32, c->rank[0], c->dims[0]);
@@ -415,9 +402,8 @@ static void segments_case(const Case *c, int64_t kn0, int64_t vn0, bool threads)
 			void *outs[1] = {rep ? y : y0};
 			memset(outs[0], 0xff, ny * 4);
 			tu_run(&g, ins, outs);
-			if (pool) {
-				tu_parallel = NULL;
-				onnxcc_pool_destroy(pool);
+			if (rep > 0) {
+				tu_threads(0);
 				assert_memory_equal(y, y0, ny * 4);
 			}
 		}

@@ -15,7 +15,6 @@
  * f32 AveragePool through the direct loop against a double mean.
  */
 #include "testutil.h"
-#include "runtime/onnxcc_pool.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -195,18 +194,13 @@ static void conv_check(Case c, bool threads)
 		/* the host's width, serial result first */
 		tu_parallel = NULL;
 		run_case(&c, x, w, b, y0, OH, OW);
-		const int counts[4] = {1, 2, 3, 5};
-		for (int k = 0; k < 4; k++) {
-			OnnxccPool *pool = onnxcc_pool_create(counts[k]);
-			assert_non_null(pool);
-			OnnxccParallel par = onnxcc_pool_parallel(pool);
-			tu_parallel = &par;
+		for (int k = 0; k < TU_NTHREADS; k++) {
+			tu_threads(tu_thread_counts[k]);
 			memset(y, 0xff, ny * 4);
 			run_case(&c, x, w, b, y, OH, OW);
-			tu_parallel = NULL;
-			onnxcc_pool_destroy(pool);
 			assert_memory_equal(y, y0, ny * 4);
 		}
+		tu_threads(0);
 	}
 	free(x), free(w), free(b), free(y), free(y0), free(ref);
 }
@@ -437,18 +431,12 @@ static void avg_pool_case(int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH
 			}
 	for (int t = -1; t < (int)(sizeof tu_isas / sizeof tu_isas[0]) + 4; t++) {
 		/* t < 3: each vector width, serial; then the host's on 1/2/3/5 threads */
-		const int counts[4] = {1, 2, 3, 5};
-		OnnxccPool *pool = NULL;
-		OnnxccParallel par;
 		if (t >= 0 && t < 3) {
 			if (!tu_host_has(&tu_isas[t]))
 				continue;
 			tu_isa_override = tu_isas[t];
 		} else if (t >= 3) {
-			pool = onnxcc_pool_create(counts[t - 3]);
-			assert_non_null(pool);
-			par = onnxcc_pool_parallel(pool);
-			tu_parallel = &par;
+			tu_threads(tu_thread_counts[t - 3]);
 		}
 		TuGraph g = tu_graph();
 		int64_t dx[4] = {N, C, H, W}, dy[4] = {N, C, OH, OW}, ks[2] = {KH, KW}, st[2] = {s, s};
@@ -463,9 +451,7 @@ static void avg_pool_case(int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH
 		memset(dst, 0xff, ny * 4);
 		tu_run(&g, (const void *[]){x}, (void *[]){dst});
 		tu_isa_override = (CgIsa){0};
-		tu_parallel = NULL;
-		if (pool)
-			onnxcc_pool_destroy(pool);
+		tu_threads(0);
 		if (t >= 3)
 			assert_memory_equal(y, y0, ny * 4);
 		else

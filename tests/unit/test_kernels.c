@@ -13,7 +13,6 @@
  * (LayerNorm, Softmax, elementwise) give bitwise the serial result. */
 #include "testutil.h"
 #include "passes/pipeline.h"
-#include "runtime/onnxcc_pool.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -357,18 +356,13 @@ static void test_gemm_gelu_epilogue(void **state)
 			       below, out);
 			assert_true(below > 100 && out > 20);
 			assert_true(worst <= 2.5 && worst_abs <= 1.0);
-			const int counts[4] = {1, 2, 3, 5};
-			for (int c = 0; c < 4; c++) {
-				OnnxccPool *pool = onnxcc_pool_create(counts[c]);
-				assert_non_null(pool);
-				OnnxccParallel par = onnxcc_pool_parallel(pool);
-				tu_parallel = &par;
+			for (int c = 0; c < TU_NTHREADS; c++) {
+				tu_threads(tu_thread_counts[c]);
 				memset(y, 0xff, sizeof(float) * (size_t)(M * N));
 				run_fc1(y, x, w, bias, M, K, N, true);
-				tu_parallel = NULL;
-				onnxcc_pool_destroy(pool);
 				assert_memory_equal(y, y0, sizeof(float) * (size_t)(M * N));
 			}
+			tu_threads(0);
 		}
 		tu_isa_override = (CgIsa){0};
 		free(x), free(w), free(z), free(y0), free(y);
@@ -421,12 +415,8 @@ static void test_threads_bitwise(void **state)
 		fill(b, nb, 12);
 		tu_parallel = NULL;
 		run_batched(y0, a, b, H, M, K, N);
-		const int counts[4] = {1, 2, 3, 5};
-		for (int c = 0; c < 4; c++) {
-			OnnxccPool *pool = onnxcc_pool_create(counts[c]);
-			assert_non_null(pool);
-			OnnxccParallel par = onnxcc_pool_parallel(pool);
-			tu_parallel = &par;
+		for (int c = 0; c < TU_NTHREADS; c++) {
+			tu_threads(tu_thread_counts[c]);
 			memset(y, 0xff, ny * 4);
 			run_batched(y, a, b, H, M, K, N);
 			assert_memory_equal(y, y0, ny * 4);
@@ -435,9 +425,8 @@ static void test_threads_bitwise(void **state)
 				run_packed(y, a, b, M, K, N);
 				assert_memory_equal(y, y0, ny * 4);
 			}
-			tu_parallel = NULL;
-			onnxcc_pool_destroy(pool);
 		}
+		tu_threads(0);
 		free(a), free(b), free(y0), free(y);
 	}
 }
@@ -539,15 +528,11 @@ static void test_rows_threads_bitwise(void **state)
 
 	const int counts[3] = {1, 2, 3};
 	for (int c = 0; c < 3; c++) {
-		OnnxccPool *pool = onnxcc_pool_create(counts[c]);
-		assert_non_null(pool);
-		OnnxccParallel par = onnxcc_pool_parallel(pool);
-		tu_parallel = &par;
+		tu_threads(counts[c]);
 		for (int i = 0; i < 5; i++)
 			memset(y[i], 0xff, nb);
 		run_rows(y, x, scale, bias);
-		tu_parallel = NULL;
-		onnxcc_pool_destroy(pool);
+		tu_threads(0);
 		for (int i = 0; i < 5; i++)
 			assert_memory_equal(y[i], y0[i], nb);
 	}

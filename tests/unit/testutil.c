@@ -43,6 +43,7 @@ void tu_write_file(const char *path, const void *data, size_t n)
 #include "codegen/target.h"
 #include "codegen/kernels/kernels.h"
 #include "passes/memplan.h"
+#include "runtime/onnxcc_pool.h"
 #include "passes/pipeline.h"
 #include "runtime/onnxcc_model.h"
 
@@ -69,6 +70,23 @@ bool tu_variants;
 void (*tu_module_hook)(Cg *cg);
 void (*tu_loaded_hook)(void *handle);
 const OnnxccParallel *tu_parallel;
+const int tu_thread_counts[TU_NTHREADS] = {1, 2, 3, 5};
+
+void tu_threads(int n)
+{
+	static OnnxccPool *pool;
+	static OnnxccParallel par;
+	if (pool)
+		onnxcc_pool_destroy(pool);
+	pool = NULL;
+	tu_parallel = NULL;
+	if (n > 0) {
+		pool = onnxcc_pool_create(n);
+		assert_non_null(pool);
+		par = onnxcc_pool_parallel(pool);
+		tu_parallel = &par;
+	}
+}
 bool tu_index_clamp;
 int tu_expect_status;
 

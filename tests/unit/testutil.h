@@ -50,6 +50,12 @@ extern int tu_expect_status;
 /* When set, tu_run_graph runs the model through run_parallel with it. */
 #include "runtime/onnxcc_model.h"
 extern const OnnxccParallel *tu_parallel;
+/* The thread counts a result must not depend on (1, 2, 3 and 5), and
+ * tu_threads(n): tu_parallel becomes a pool of n threads (n > 0; the
+ * previous pool, if any, destroyed) or NULL with no pool left (n = 0). */
+#define TU_NTHREADS 4
+extern const int tu_thread_counts[TU_NTHREADS];
+void tu_threads(int n);
 
 /* ---- hand-built graphs ---------------------------------------------------
  * Graph-level helpers: a graph with room for 16 inputs and 16 outputs;
