@@ -158,6 +158,24 @@ def gelu_mid(lo, hi):
 	return best[1]
 
 
+def gelu_pieces(title, decl, pieces, deg, hi_pad, iters):
+	"""Fits h(u + mid_k) of degree deg on each piece [lo, hi) (widened by
+	1e-6 below and hi_pad above) and prints the table `decl`: one row per
+	coefficient, highest first, then the row of the mid_k."""
+	gp = []
+	for lo, hi in pieces:
+		mid = gelu_mid(lo, hi)
+		c, e = lawson(lambda u, mid=mid: gelu_h(u + mid),
+			lo - mid - 1e-6, hi - mid + hi_pad, deg, n=800, iters=iters)
+		gp.append((list(c), mid, e))
+	print("/* %s: fit errors (absolute) %s */" % (title, ", ".join("%.3g" % p[2] for p in gp)))
+	print("static const double " + decl)
+	for i in range(deg + 1):
+		print("\t{" + ", ".join("%.9g" % p[0][i] for p in gp) + "},")
+	print("\t{" + ", ".join("%.9g" % p[1] for p in gp) + "},")
+	print("};")
+
+
 def main():
 	# x beyond which float erfc(x) rounds to +0 (erfc < 2^-150)
 	lo, hi = mp.mpf(9), mp.mpf(11)
@@ -193,39 +211,17 @@ def main():
 	print("};")
 	# GELU (mathfn.c gelu_f32): absolute error of h; the ulp of Phi in
 	# [0.5, 1] is 2^-24 (h's own rounding comes on top)
-	gp = []
-	for k in range(8):
-		lo, hi = 0.75 * k, 0.75 * (k + 1)
-		mid = gelu_mid(lo, hi)
-		# a little beyond the piece: k = floor(a * 4/3) in float can round
-		# a just below a boundary into the next piece
-		c, e = lawson(lambda u, mid=mid: gelu_h(u + mid),
-			lo - mid - 1e-6, hi - mid, 7, n=800, iters=25)
-		gp.append((list(c), mid, e))
-	print("/* GELU h pieces k = floor(4|x|/3): fit errors (absolute) %s */" % ", ".join("%.3g" % p[2] for p in gp))
-	print("static const double gelu_tab_f32[9][8] = {   /* [coefficient, highest first][piece]; row 8: mid_k */")
-	for i in range(8):
-		print("\t{" + ", ".join("%.9g" % p[0][i] for p in gp) + "},")
-	print("\t{" + ", ".join("%.9g" % p[1] for p in gp) + "},")
-	print("};")
+	# a little beyond each piece: k = floor(a * 4/3) in float can round
+	# a just below a boundary into the next piece
+	gelu_pieces("GELU h pieces k = floor(4|x|/3)",
+		"gelu_tab_f32[9][8] = {   /* [coefficient, highest first][piece]; row 8: mid_k */",
+		[(0.75 * k, 0.75 * (k + 1)) for k in range(8)], 7, 0.0, 25)
 	# GELU in 16 pieces (mathfn.c gelu16_f32), degree 5
 	S = 0.96875
-	gp = []
-	for k in range(16):
-		if k < 8:
-			lo, hi = 0.25 * k / S, 0.25 * (k + 1) / S
-		else:
-			lo, hi = (2 + 0.5 * (k - 8)) / S, (2.5 + 0.5 * (k - 8)) / S
-		mid = gelu_mid(lo, hi)
-		c, e = lawson(lambda u, mid=mid: gelu_h(u + mid),
-			lo - mid - 1e-6, hi - mid + 1e-6, 5, n=800, iters=40)
-		gp.append((list(c), mid, e))
-	print("/* GELU h in 16 pieces: fit errors (absolute) %s */" % ", ".join("%.3g" % p[2] for p in gp))
-	print("static const double gelu16_tab_f32[7][16] = {   /* rows 0..5: coefficients; row 6: mid_k */")
-	for i in range(6):
-		print("\t{" + ", ".join("%.9g" % p[0][i] for p in gp) + "},")
-	print("\t{" + ", ".join("%.9g" % p[1] for p in gp) + "},")
-	print("};")
+	gelu_pieces("GELU h in 16 pieces",
+		"gelu16_tab_f32[7][16] = {   /* rows 0..5: coefficients; row 6: mid_k */",
+		[(0.25 * k / S, 0.25 * (k + 1) / S) if k < 8 else
+		 ((2 + 0.5 * (k - 8)) / S, (2.5 + 0.5 * (k - 8)) / S) for k in range(16)], 5, 1e-6, 40)
 	c, e = lawson(tanh_r, 0.0, 0.55 ** 2, 5)
 	# the term z*R is at most 0.1 of tanh(x)/x ~ 1
 	emit("tanh_small_f32", "(tanh(x)/x - 1)/x^2 in z = x^2, |x| <= 0.55", c, e, 2.0 ** -23 / 0.3025)
