@@ -100,8 +100,7 @@ static int gemm_readers(Graph *g, const Uses *u, ValueId n, int64_t K, NodeId *g
 		if (r->op == OP_Reshape && r->in[0] == n && r->nout >= 1 && r->out[0] != IR_NONE && r->in[1] != n) {
 			ValueId m = r->out[0];
 			const Value *mv = gval(g, m);
-			if (mv->shape.rank < 1 || mv->shape.dims[mv->shape.rank - 1] != K || uses_count(g, u, m) < 1 ||
-			    m >= u->nvalues)
+			if (mv->shape.rank < 1 || mv->shape.dims[mv->shape.rank - 1] != K || uses_count(g, u, m) < 1)
 				return -1;
 			for (int q = u->off[m]; q < u->off[m + 1]; q++) {
 				if (g->nodes[u->node[q]].dead)
