@@ -33,7 +33,12 @@
 #              "Maximum resident set size" of /usr/bin/time -v over the
 #              rounds (whole process; ORT's includes Node.js).
 # Columns: GFLOP/s = GFLOP / onnxcc median (native); %peak = that / (T x the
-# single-core FMA peak that bench/peak.c measures at the start).
+# single-core FMA peak that bench/peak.c measures at the start); ort%pk the
+# same for ORT's median; tgt%pk = the %peak onnxcc's median would need to
+# reach the issue's target against this run's ORT median (0.7 x ORT at
+# T = 1, 1.0 x ORT at T = 2 and up): above 100 %, the target asks for more
+# FLOP/s than an FMA loop gets from the core at that moment.  GFLOP counts
+# only the products, so these %peak figures are lower bounds of the work.
 #
 # The portable columns: port_med (median of the portable build), port/nat
 # (its median / the native median: the cost of running anywhere; the goal
@@ -339,6 +344,7 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 	echo "timing: $ROUNDS rounds x $REPEAT runs (1 untimed warm-up per process), onnxcc and ORT alternating;"
 	echo "        med = median of the round medians, min = fastest run, ms per inference"
 	echo "GFLOP = MatMul/Gemm/Conv/Einsum FLOPs (2 per multiply-add); cc/ORT = onnxcc ms / ORT ms (< 1: onnxcc faster)"
+	echo "%peak, ort%pk = GFLOP / median / (T x peak) for onnxcc, ORT; tgt%pk = the %peak onnxcc needs for cc/ORT = 0.7 (T = 1) or 1.0 (T >= 2) against this ORT median"
 	echo "port_med = median of the portable build (no --cpu: hot kernels chosen at run time by cpuid), port/nat = port_med / cc_med, pmin/nmin = fastest portable / fastest native run"
 	echo "unf_med = median of the unfused build (--cpu native --no-fuse, T = 1 only), unf/fus = unf_med / cc_med (> 1: fusion made it faster), umin/nmin = fastest unfused / fastest fused run"
 	echo "RSS = peak resident set, MiB, whole process (ORT's includes Node.js); compile = onnxcc -O3 seconds, wall/CPU"
@@ -350,21 +356,24 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 	function gf(x) { return x == "-" ? x : sprintf("%.1f", x) }
 	function mib(k) { return (k == "-" || k == "n/a") ? k : sprintf("%.0f", k / 1024) }
 	BEGIN {
-		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s %9s %8s %7s %9s  %s\n", "model", "T", "GFLOP",
-		       "compile", "ORT_med", "ORT_min", "cc_med", "cc_min", "cc/ORT", "r_min", "GFLOP/s", "%peak",
+		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %6s %6s %5s %5s %9s %9s %8s %8s %9s %9s %8s %7s %9s  %s\n", "model", "T", "GFLOP",
+		       "compile", "ORT_med", "ORT_min", "cc_med", "cc_min", "cc/ORT", "r_min", "GFLOP/s", "%peak", "ort%pk", "tgt%pk",
 		       "ccRSS", "ortRSS", "cc_err", "ort_err", "port_med", "port/nat", "pmin/nmin", "port_comp",
 		       "unf_med", "unf/fus", "umin/nmin", "status"
 	}
 	NF >= 13 && ($3 == "ok" || $3 == "WRONG") {
 		gfs = ($8 == "n/a" || $8 == "-" || $4 == "-") ? "-" : sprintf("%.1f", $4 / ($8 / 1000))
 		pk = (gfs == "-" || peak + 0 == 0) ? "-" : sprintf("%.0f%%", 100 * gfs / ($2 * peak))
+		okpk = ($6 != "-" && $6 + 0 > 0 && $4 != "-" && peak + 0 > 0)
+		opk = okpk ? sprintf("%.0f%%", 100 * $4 / ($6 / 1000) / ($2 * peak)) : "-"
+		tpk = okpk ? sprintf("%.0f%%", 100 * $4 / (($2 == 1 ? 0.7 : 1.0) * $6 / 1000) / ($2 * peak)) : "-"
 		if ($8 == "n/a") {
-			printf "%-13s %2s %6s %8s %8s %8s %17s %6s %6s %7s %6s %5s %5s %9s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
-			       ms($7), "n/a (no threads)", "-", "-", "-", "-", "n/a", mib($11), "-", $13, $3
+			printf "%-13s %2s %6s %8s %8s %8s %17s %6s %6s %7s %6s %6s %6s %5s %5s %9s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
+			       ms($7), "n/a (no threads)", "-", "-", "-", "-", opk, tpk, "n/a", mib($11), "-", $13, $3
 			next
 		}
-		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %5s %5s %9s %9s %8s %8s %9s %9s %8s %7s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
-		       ms($7), ms($8), ms($9), ratio($8, $6), ratio($9, $7), gfs, pk, mib($10), mib($11), $12, $13,
+		printf "%-13s %2s %6s %8s %8s %8s %8s %8s %6s %6s %7s %6s %6s %6s %5s %5s %9s %9s %8s %8s %9s %9s %8s %7s %9s  %s\n", $1, $2, gf($4), $5, ms($6),
+		       ms($7), ms($8), ms($9), ratio($8, $6), ratio($9, $7), gfs, pk, opk, tpk, mib($10), mib($11), $12, $13,
 		       ms($14), ratio($14, $8), ratio($16, $9), $15, ms($17), ratio($17, $8), ratio($18, $9), $3
 		next
 	}
