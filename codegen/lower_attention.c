@@ -197,27 +197,63 @@ LLVMValueRef cg_attn_fold(Cg *cg, LLVMValueRef x, int w, bool is_max)
  * fold of the accumulator's lanes one by one and then of the tail's: a
  * chain of W + rem dependent scalar adds on every row (a third of the
  * softmax of a 98-key row). */
-LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m)
+/* cg_attn_exp_sum, and with next (a row of n floats, or NULL) also
+ * *mnext = the max of next, taken in the same loop (see softmax_rows);
+ * the max is order-free, so it is the value cg_attn_row_reduce gives. */
+static LLVMValueRef exp_sum_next(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m, LLVMValueRef next,
+                                 LLVMValueRef *mnext)
 {
 	int w = cg->isa.vlen < 1 ? 1 : cg->isa.vlen;
 	int64_t full = w > 1 ? n / w : 0, rem = n - full * w;
 	LLVMValueRef r = cg_f32(cg, 0.0f);
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	if (next && (w == 1 || !full)) {
+		*mnext = cg_attn_row_reduce(cg, next, n, true);
+		next = NULL;
+	}
 	if (w > 1) {
 		LLVMValueRef mv = kern_splat(cg, vt, m);
 		LLVMValueRef acc = cg_alloca(cg, vt, "esum");
 		LLVMBuildStore(cg->b, LLVMConstNull(vt), acc);
+		LLVMValueRef ninf = kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()));
+		LLVMValueRef macc = NULL;
+		if (next) {
+			macc = cg_alloca(cg, vt, "nmax");
+			LLVMBuildStore(cg->b, ninf, macc);
+		}
 		if (full) {
 			CgLoop l;
 			cg_for(cg, &l, 0, full);
-			LLVMValueRef p = cg_gep_f32(cg, row, cg_mul_i64(cg, l.iv, w));
+			LLVMValueRef off = cg_mul_i64(cg, l.iv, w);
+			LLVMValueRef p = cg_gep_f32(cg, row, off);
 			LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
 			LLVMSetAlignment(x, 4);
+			if (next) {
+				/* the next row's vector, loaded before this row's
+				 * store (next may be row itself on the last row:
+				 * that max is not used) */
+				LLVMValueRef y = LLVMBuildLoad2(cg->b, vt, cg_gep_f32(cg, next, off), "");
+				LLVMSetAlignment(y, 4);
+				LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, macc, "");
+				LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, y, a, ""), y, a, ""),
+				               macc);
+			}
 			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv, ""));
 			LLVMValueRef st = LLVMBuildStore(cg->b, e, p);
 			LLVMSetAlignment(st, 4);
 			LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, vt, acc, ""), e, ""), acc);
 			cg_for_end(cg, &l);
+		}
+		if (next) {
+			LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, macc, "");
+			if (rem) {
+				LLVMTypeRef over[2] = {vt, cg->t_ptr};
+				LLVMValueRef largs[4] = {cg_gep_f32(cg, next, cg_i64(cg, full * w)), cg_i32(cg, 4),
+				                         kern_lane_mask(cg, w, (int)rem), ninf};
+				LLVMValueRef y = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
+				a = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, y, a, ""), y, a, "");
+			}
+			*mnext = cg_attn_fold(cg, a, w, true);
 		}
 		LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
 		if (rem) {
@@ -245,6 +281,11 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
 		r = LLVMBuildLoad2(cg->b, cg->t_f32, acc, "");
 	}
 	return r;
+}
+
+LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m)
+{
+	return exp_sum_next(cg, row, n, m, NULL, NULL);
 }
 
 /* kt[k * A->ktp + j] = K[j, k] for the `rows` (constant, <= W) keys from
@@ -347,6 +388,30 @@ static void kt_zero_tail(Cg *cg, const AttnPlan *A, LLVMValueRef kt)
 	cg_for_end(cg, &lk);
 }
 
+/* The softmax numerators of `rows` score rows of nk floats at sbuf, in
+ * place, and 1 / their sums into lbuf.  Each row's exp loop also takes the
+ * max of the next row (exp_sum_next), so a row's exps do not wait for a
+ * pass over it that finds its max: the max's loads and compares ride in
+ * the exp loop's spare load and add slots (the exp is bound by the FMA
+ * pipes).  The max is order-free and the exps and sums are those of
+ * cg_attn_row_reduce + cg_attn_exp_sum row by row: the same bits. */
+static void softmax_rows(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, LLVMValueRef lbuf)
+{
+	LLVMValueRef mrow = cg_alloca(cg, cg->t_f32, "mrow");
+	LLVMBuildStore(cg->b, cg_attn_row_reduce(cg, sbuf, nk, true), mrow);
+	CgLoop lr;
+	cg_for(cg, &lr, 0, rows);
+	LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, nk));
+	/* the next row; the last row reads itself (its max is not used) */
+	LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntEQ, lr.iv, cg_i64(cg, rows - 1), "");
+	LLVMValueRef next = LLVMBuildSelect(cg->b, last, row, cg_gep_f32(cg, row, cg_i64(cg, nk)), "");
+	LLVMValueRef mnext = NULL;
+	LLVMValueRef l = exp_sum_next(cg, row, nk, LLVMBuildLoad2(cg->b, cg->t_f32, mrow, ""), next, &mnext);
+	LLVMBuildStore(cg->b, mnext, mrow);
+	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), cg_gep_f32(cg, lbuf, lr.iv));
+	cg_for_end(cg, &lr);
+}
+
 /* One block of `rows` query rows starting at i0; p[] are the batch entry's
  * q, k, v, bias, o pointers (pn[] the next entry's: the small path's
  * prefetches); sbuf/lbuf the score rows and row sums; kt
@@ -383,14 +448,7 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 		cg_attn_gemm(cg, &g1);
 	}
 
-	/* softmax numerators in place, row sums into lbuf */
-	CgLoop lr;
-	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, A->nk));
-	LLVMValueRef m = cg_attn_row_reduce(cg, row, A->nk, true);
-	LLVMValueRef l = cg_attn_exp_sum(cg, row, A->nk, m);
-	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), cg_gep_f32(cg, lbuf, lr.iv));
-	cg_for_end(cg, &lr);
+	softmax_rows(cg, sbuf, rows, A->nk, lbuf);
 
 	/* O_blk = E . V, the rows [j0, j0 + vn[s]) of V from segment s */
 	LLVMValueRef ob = cg_gep_f32(cg, p[AP_O], cg_mul_i64(cg, i0, A->o_rs));
@@ -410,6 +468,7 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	/* normalise: O[r, :] *= 1 / l[r], in W-lane vectors along dv (as a
 	 * scalar loop nest LLVM unrolled dv and vectorised over the rows,
 	 * strided: gathers and scatters, a fifth of a Swin attention task) */
+	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, lbuf, lr.iv), "");
 	LLVMValueRef orow = cg_gep_f32(cg, ob, cg_mul_i64(cg, lr.iv, A->o_rs));
