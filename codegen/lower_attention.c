@@ -412,6 +412,84 @@ static void softmax_rows(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, LL
 	cg_for_end(cg, &lr);
 }
 
+/* Keys of a one-segment K whose scores score_tail computes: the last
+ * nk % W when there are at most W/2 of them past at least one full vector
+ * (0: none).  In Q.K^T they were an edge tile of MR rows x W lanes for
+ * those few keys, at the cost of a full tile's k loop: for 98 keys (96 +
+ * 2) a seventh of the product. */
+static int64_t tail_keys(const Cg *cg, const AttnPlan *A)
+{
+	int w = cg->isa.vlen;
+	if (w < 8 || w > 64 || A->nks != 1)
+		return 0;
+	int64_t t = A->nk % w;
+	return t && t <= w / 2 && A->nk > w ? t : 0;
+}
+
+/* Score rows r0 .. r0 + nr - 1 (nr <= W) of the tail keys: their nt
+ * vectors of ct (lanes over the rows) transposed in registers, then per
+ * row nt lanes (+ the bias) stored with a masked store.  (A scalar copy
+ * loop was vectorised by LLVM into vscatterqps: a tenth of the task.) */
+static void tail_rows(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef i0, LLVMValueRef ct, int64_t rp,
+                      int64_t nt, int64_t j0, LLVMValueRef r0, int nr, LLVMValueRef sbuf)
+{
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMValueRef v[64];
+	for (int j = 0; j < w; j++)
+		v[j] = j < nt ? kern_vload(cg, vt, w, cg_gep_f32(cg, ct, cg_add_i64(cg, r0, cg_i64(cg, j * rp))), nr)
+		              : LLVMConstNull(vt);
+	kern_transpose_regs(cg, v, w);
+	for (int r = 0; r < nr; r++) {
+		LLVMValueRef row = cg_add_i64(cg, r0, cg_i64(cg, r));
+		LLVMValueRef y = v[r];
+		if (A->has_bias) {
+			LLVMValueRef b = cg_gep_f32(cg, p[AP_BIAS], cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, i0, row), A->bias_rs),
+			                                                     cg_i64(cg, j0 * A->bias_cs)));
+			LLVMValueRef x = A->bias_cs ? kern_vload(cg, vt, w, b, (int)nt)
+			                            : kern_splat(cg, vt, LLVMBuildLoad2(cg->b, cg->t_f32, b, ""));
+			y = LLVMBuildFAdd(cg->b, y, x, "");
+		}
+		kern_vstore(cg, vt, w, cg_gep_f32(cg, sbuf, cg_add_i64(cg, cg_mul_i64(cg, row, A->nk), cg_i64(cg, j0))), y,
+		            (int)nt);
+	}
+}
+
+/* The score columns [N, N + nt) of g1 (the Q.K^T of emit_block with
+ * g1->N = the keys before them) as C^T = K_tail . Q_blk^T: a product of
+ * nt rows whose lanes run over the query rows (nt FMAs per k for W query
+ * rows, not MR x W lanes for nt columns), into a stack buffer ct, then
+ * moved into the score rows with the bias added (tail_rows).  Each score
+ * is the same arithmetic as g1's: the k-ordered chain of fmuladds from
+ * zero (a.b = b.a), times alpha, then + the bias, each rounded once: the
+ * same bits. */
+static void score_tail(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef *p, LLVMValueRef i0,
+                       int64_t rows, int64_t nt, LLVMValueRef sbuf)
+{
+	int w = cg->isa.vlen;
+	int64_t j0 = g1->N, rp = (rows + w - 1) / w * w;
+	LLVMValueRef ct = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(nt * rp)), "stail");
+	LLVMSetAlignment(ct, 64);
+	KGemm g;
+	memset(&g, 0, sizeof g);
+	g.M = nt, g.N = rows, g.K = A->d;
+	g.a = cg_gep_f32(cg, g1->b, cg_i64(cg, j0 * g1->b_cs));
+	g.a_rs = g1->b_cs, g.a_cs = g1->b_rs;
+	g.b = g1->a, g.b_rs = g1->a_cs, g.b_cs = g1->a_rs;
+	g.c = ct, g.ldc = rp;
+	g.alpha = g1->alpha;
+	cg_attn_gemm(cg, &g);
+	int64_t full = rows / w, rem = rows % w;
+	if (full) {
+		CgLoop lg;
+		cg_for(cg, &lg, 0, full);
+		tail_rows(cg, A, p, i0, ct, rp, nt, j0, cg_mul_i64(cg, lg.iv, w), w, sbuf);
+		cg_for_end(cg, &lg);
+	}
+	if (rem)
+		tail_rows(cg, A, p, i0, ct, rp, nt, j0, cg_i64(cg, full * w), (int)rem, sbuf);
+}
+
 /* One block of `rows` query rows starting at i0; p[] are the batch entry's
  * q, k, v, bias, o pointers (pn[] the next entry's: the small path's
  * prefetches); sbuf/lbuf the score rows and row sums; kt
@@ -423,8 +501,10 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 		cg_attn_small_block(cg, A, p, pn, i0, rows, sbuf, kt);
 		return;
 	}
-	/* scores, columns [j0, j0 + kn[s]) from K segment s */
+	/* scores, columns [j0, j0 + kn[s]) from K segment s; the last
+	 * tail_keys() of them separately (score_tail) */
 	int64_t j0 = 0;
+	int64_t nt = tail_keys(cg, A);
 	for (int s = 0; s < A->nks; j0 += A->kn[s], s++) {
 		KGemm g1;
 		memset(&g1, 0, sizeof g1);
@@ -445,7 +525,13 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 			g1.res_rs = A->bias_rs, g1.res_cs = A->bias_cs;
 			g1.beta = 1.0f;
 		}
-		cg_attn_gemm(cg, &g1);
+		if (nt) {
+			g1.N -= nt;
+			cg_attn_gemm(cg, &g1);
+			score_tail(cg, A, &g1, p, i0, rows, nt, sbuf);
+		} else {
+			cg_attn_gemm(cg, &g1);
+		}
 	}
 
 	softmax_rows(cg, sbuf, rows, A->nk, lbuf);
