@@ -391,12 +391,23 @@ static void kt_zero_tail(Cg *cg, const AttnPlan *A, LLVMValueRef kt)
 /* The softmax numerators of `rows` score rows of nk floats at sbuf, in
  * place, and 1 / their sums into lbuf.  Each row's exp loop also takes the
  * max of the next row (exp_sum_next), so a row's exps do not wait for a
- * pass over it that finds its max: the max's loads and compares ride in
- * the exp loop's spare load and add slots (the exp is bound by the FMA
- * pipes).  The max is order-free and the exps and sums are those of
- * cg_attn_row_reduce + cg_attn_exp_sum row by row: the same bits. */
+ * pass over it that finds its max (a 98-key row: the max pass, its fold
+ * and the first exps in a dependent chain, ~a fifth of the softmax): the
+ * next row's loads and compares ride along in the exp loop, which has
+ * slots to spare for them.  The max is order-free and the exps and sums
+ * are those of cg_attn_row_reduce + cg_attn_exp_sum row by row: the same
+ * bits. */
 static void softmax_rows(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, LLVMValueRef lbuf)
 {
+	if (cg_attn_tail_off) {
+		CgLoop lr;
+		cg_for(cg, &lr, 0, rows);
+		LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, nk));
+		LLVMValueRef l = cg_attn_exp_sum(cg, row, nk, cg_attn_row_reduce(cg, row, nk, true));
+		LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), cg_gep_f32(cg, lbuf, lr.iv));
+		cg_for_end(cg, &lr);
+		return;
+	}
 	LLVMValueRef mrow = cg_alloca(cg, cg->t_f32, "mrow");
 	LLVMBuildStore(cg->b, cg_attn_row_reduce(cg, sbuf, nk, true), mrow);
 	CgLoop lr;
@@ -412,6 +423,8 @@ static void softmax_rows(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, LL
 	cg_for_end(cg, &lr);
 }
 
+bool cg_attn_tail_off;
+
 /* Keys of a one-segment K whose scores score_tail computes: the last
  * nk % W when there are at most W/2 of them past at least one full vector
  * (0: none).  In Q.K^T they were an edge tile of MR rows x W lanes for
@@ -420,7 +433,7 @@ static void softmax_rows(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, LL
 static int64_t tail_keys(const Cg *cg, const AttnPlan *A)
 {
 	int w = cg->isa.vlen;
-	if (w < 8 || w > 64 || A->nks != 1)
+	if (cg_attn_tail_off || w < 4 || w > 64 || A->nks != 1)
 		return 0;
 	int64_t t = A->nk % w;
 	return t && t <= w / 2 && A->nk > w ? t : 0;
