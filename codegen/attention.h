@@ -49,5 +49,10 @@ void cg_attn_small_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRe
 bool cg_attn_small_k1(const Cg *cg, const AttnPlan *A);
 /* Tests: true makes every Attention take the general path. */
 extern bool cg_attn_small_off;
+/* Tests: true makes the general path compute the last keys' scores in
+ * Q.K^T's edge tile (no score_tail) and take each row's max in a pass of
+ * its own (no softmax_rows pipelining): the forms those replaced, for
+ * bitwise comparison. */
+extern bool cg_attn_tail_off;
 
 #endif

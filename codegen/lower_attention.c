@@ -197,27 +197,63 @@ LLVMValueRef cg_attn_fold(Cg *cg, LLVMValueRef x, int w, bool is_max)
  * fold of the accumulator's lanes one by one and then of the tail's: a
  * chain of W + rem dependent scalar adds on every row (a third of the
  * softmax of a 98-key row). */
-LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m)
+/* cg_attn_exp_sum, and with next (a row of n floats, or NULL) also
+ * *mnext = the max of next, taken in the same loop (see softmax_rows);
+ * the max is order-free, so it is the value cg_attn_row_reduce gives. */
+static LLVMValueRef exp_sum_next(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m, LLVMValueRef next,
+                                 LLVMValueRef *mnext)
 {
 	int w = cg->isa.vlen < 1 ? 1 : cg->isa.vlen;
 	int64_t full = w > 1 ? n / w : 0, rem = n - full * w;
 	LLVMValueRef r = cg_f32(cg, 0.0f);
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	if (next && (w == 1 || !full)) {
+		*mnext = cg_attn_row_reduce(cg, next, n, true);
+		next = NULL;
+	}
 	if (w > 1) {
 		LLVMValueRef mv = kern_splat(cg, vt, m);
 		LLVMValueRef acc = cg_alloca(cg, vt, "esum");
 		LLVMBuildStore(cg->b, LLVMConstNull(vt), acc);
+		LLVMValueRef ninf = kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()));
+		LLVMValueRef macc = NULL;
+		if (next) {
+			macc = cg_alloca(cg, vt, "nmax");
+			LLVMBuildStore(cg->b, ninf, macc);
+		}
 		if (full) {
 			CgLoop l;
 			cg_for(cg, &l, 0, full);
-			LLVMValueRef p = cg_gep_f32(cg, row, cg_mul_i64(cg, l.iv, w));
+			LLVMValueRef off = cg_mul_i64(cg, l.iv, w);
+			LLVMValueRef p = cg_gep_f32(cg, row, off);
 			LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
 			LLVMSetAlignment(x, 4);
+			if (next) {
+				/* the next row's vector, loaded before this row's
+				 * store (next may be row itself on the last row:
+				 * that max is not used) */
+				LLVMValueRef y = LLVMBuildLoad2(cg->b, vt, cg_gep_f32(cg, next, off), "");
+				LLVMSetAlignment(y, 4);
+				LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, macc, "");
+				LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, y, a, ""), y, a, ""),
+				               macc);
+			}
 			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv, ""));
 			LLVMValueRef st = LLVMBuildStore(cg->b, e, p);
 			LLVMSetAlignment(st, 4);
 			LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, vt, acc, ""), e, ""), acc);
 			cg_for_end(cg, &l);
+		}
+		if (next) {
+			LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, macc, "");
+			if (rem) {
+				LLVMTypeRef over[2] = {vt, cg->t_ptr};
+				LLVMValueRef largs[4] = {cg_gep_f32(cg, next, cg_i64(cg, full * w)), cg_i32(cg, 4),
+				                         kern_lane_mask(cg, w, (int)rem), ninf};
+				LLVMValueRef y = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
+				a = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, y, a, ""), y, a, "");
+			}
+			*mnext = cg_attn_fold(cg, a, w, true);
 		}
 		LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc, "");
 		if (rem) {
@@ -245,6 +281,11 @@ LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m
 		r = LLVMBuildLoad2(cg->b, cg->t_f32, acc, "");
 	}
 	return r;
+}
+
+LLVMValueRef cg_attn_exp_sum(Cg *cg, LLVMValueRef row, int64_t n, LLVMValueRef m)
+{
+	return exp_sum_next(cg, row, n, m, NULL, NULL);
 }
 
 /* kt[k * A->ktp + j] = K[j, k] for the `rows` (constant, <= W) keys from
@@ -347,6 +388,121 @@ static void kt_zero_tail(Cg *cg, const AttnPlan *A, LLVMValueRef kt)
 	cg_for_end(cg, &lk);
 }
 
+/* The softmax numerators of `rows` score rows of nk floats at sbuf, in
+ * place, and 1 / their sums into lbuf.  Each row's exp loop also takes the
+ * max of the next row (exp_sum_next), so a row's exps do not wait for a
+ * pass over it that finds its max (a 98-key row: the max pass, its fold
+ * and the first exps in a dependent chain, ~a fifth of the softmax): the
+ * next row's loads and compares ride along in the exp loop, which has
+ * slots to spare for them.  The max is order-free and the exps and sums
+ * are those of cg_attn_row_reduce + cg_attn_exp_sum row by row: the same
+ * bits. */
+static void softmax_rows(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, LLVMValueRef lbuf)
+{
+	if (cg_attn_tail_off) {
+		CgLoop lr;
+		cg_for(cg, &lr, 0, rows);
+		LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, nk));
+		LLVMValueRef l = cg_attn_exp_sum(cg, row, nk, cg_attn_row_reduce(cg, row, nk, true));
+		LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), cg_gep_f32(cg, lbuf, lr.iv));
+		cg_for_end(cg, &lr);
+		return;
+	}
+	LLVMValueRef mrow = cg_alloca(cg, cg->t_f32, "mrow");
+	LLVMBuildStore(cg->b, cg_attn_row_reduce(cg, sbuf, nk, true), mrow);
+	CgLoop lr;
+	cg_for(cg, &lr, 0, rows);
+	LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, nk));
+	/* the next row; the last row reads itself (its max is not used) */
+	LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntEQ, lr.iv, cg_i64(cg, rows - 1), "");
+	LLVMValueRef next = LLVMBuildSelect(cg->b, last, row, cg_gep_f32(cg, row, cg_i64(cg, nk)), "");
+	LLVMValueRef mnext = NULL;
+	LLVMValueRef l = exp_sum_next(cg, row, nk, LLVMBuildLoad2(cg->b, cg->t_f32, mrow, ""), next, &mnext);
+	LLVMBuildStore(cg->b, mnext, mrow);
+	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), cg_gep_f32(cg, lbuf, lr.iv));
+	cg_for_end(cg, &lr);
+}
+
+bool cg_attn_tail_off;
+
+/* Keys of a one-segment K whose scores score_tail computes: the last
+ * nk % W when there are at most W/2 of them past at least one full vector
+ * (0: none).  In Q.K^T they were an edge tile of MR rows x W lanes for
+ * those few keys, at the cost of a full tile's k loop: for 98 keys (96 +
+ * 2) a seventh of the product. */
+static int64_t tail_keys(const Cg *cg, const AttnPlan *A)
+{
+	int w = cg->isa.vlen;
+	if (cg_attn_tail_off || w < 4 || w > 64 || A->nks != 1)
+		return 0;
+	int64_t t = A->nk % w;
+	return t && t <= w / 2 && A->nk > w ? t : 0;
+}
+
+/* Score rows r0 .. r0 + nr - 1 (nr <= W) of the tail keys: their nt
+ * vectors of ct (lanes over the rows) transposed in registers, then per
+ * row nt lanes (+ the bias) stored with a masked store.  (A scalar copy
+ * loop was vectorised by LLVM into vscatterqps: a tenth of the task.) */
+static void tail_rows(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef i0, LLVMValueRef ct, int64_t rp,
+                      int64_t nt, int64_t j0, LLVMValueRef r0, int nr, LLVMValueRef sbuf)
+{
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMValueRef v[64];
+	for (int j = 0; j < w; j++)
+		v[j] = j < nt ? kern_vload(cg, vt, w, cg_gep_f32(cg, ct, cg_add_i64(cg, r0, cg_i64(cg, j * rp))), nr)
+		              : LLVMConstNull(vt);
+	kern_transpose_regs(cg, v, w);
+	for (int r = 0; r < nr; r++) {
+		LLVMValueRef row = cg_add_i64(cg, r0, cg_i64(cg, r));
+		LLVMValueRef y = v[r];
+		if (A->has_bias) {
+			LLVMValueRef b = cg_gep_f32(cg, p[AP_BIAS], cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, i0, row), A->bias_rs),
+			                                                     cg_i64(cg, j0 * A->bias_cs)));
+			LLVMValueRef x = A->bias_cs ? kern_vload(cg, vt, w, b, (int)nt)
+			                            : kern_splat(cg, vt, LLVMBuildLoad2(cg->b, cg->t_f32, b, ""));
+			y = LLVMBuildFAdd(cg->b, y, x, "");
+		}
+		kern_vstore(cg, vt, w, cg_gep_f32(cg, sbuf, cg_add_i64(cg, cg_mul_i64(cg, row, A->nk), cg_i64(cg, j0))), y,
+		            (int)nt);
+	}
+}
+
+/* The score columns [N, N + nt) of g1 (the Q.K^T of emit_block with
+ * g1->N = the keys before them) as C^T = K_tail . Q_blk^T: a product of
+ * nt rows whose lanes run over the query rows (nt FMAs per k for W query
+ * rows, not MR x W lanes for nt columns), into a stack buffer ct, then
+ * moved into the score rows with the bias added (tail_rows).  Each score
+ * is the same arithmetic as g1's: the k-ordered chain of fmuladds from
+ * zero (a.b = b.a), times alpha, then + the bias, each rounded once: the
+ * same bits. */
+static void score_tail(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef *p, LLVMValueRef i0,
+                       int64_t rows, int64_t nt, LLVMValueRef sbuf)
+{
+	int w = cg->isa.vlen;
+	int64_t j0 = g1->N, rp = (rows + w - 1) / w * w;
+	LLVMValueRef ct = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(nt * rp)), "stail");
+	LLVMSetAlignment(ct, 64);
+	KGemm g;
+	memset(&g, 0, sizeof g);
+	g.M = nt, g.N = rows, g.K = A->d;
+	g.a = cg_gep_f32(cg, g1->b, cg_i64(cg, j0 * g1->b_cs));
+	g.a_rs = g1->b_cs, g.a_cs = g1->b_rs;
+	g.b = g1->a, g.b_rs = g1->a_cs, g.b_cs = g1->a_rs;
+	g.c = ct, g.ldc = rp;
+	g.alpha = g1->alpha;
+	cg_attn_gemm(cg, &g);
+	int64_t full = rows / w, rem = rows % w;
+	if (full) {
+		CgLoop lg;
+		cg_for(cg, &lg, 0, full);
+		tail_rows(cg, A, p, i0, ct, rp, nt, j0, cg_mul_i64(cg, lg.iv, w), w, sbuf);
+		cg_for_end(cg, &lg);
+	}
+	if (rem)
+		tail_rows(cg, A, p, i0, ct, rp, nt, j0, cg_i64(cg, full * w), (int)rem, sbuf);
+}
+
 /* One block of `rows` query rows starting at i0; p[] are the batch entry's
  * q, k, v, bias, o pointers (pn[] the next entry's: the small path's
  * prefetches); sbuf/lbuf the score rows and row sums; kt
@@ -358,8 +514,10 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 		cg_attn_small_block(cg, A, p, pn, i0, rows, sbuf, kt);
 		return;
 	}
-	/* scores, columns [j0, j0 + kn[s]) from K segment s */
+	/* scores, columns [j0, j0 + kn[s]) from K segment s; the last
+	 * tail_keys() of them separately (score_tail) */
 	int64_t j0 = 0;
+	int64_t nt = tail_keys(cg, A);
 	for (int s = 0; s < A->nks; j0 += A->kn[s], s++) {
 		KGemm g1;
 		memset(&g1, 0, sizeof g1);
@@ -380,17 +538,16 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 			g1.res_rs = A->bias_rs, g1.res_cs = A->bias_cs;
 			g1.beta = 1.0f;
 		}
-		cg_attn_gemm(cg, &g1);
+		if (nt) {
+			g1.N -= nt;
+			cg_attn_gemm(cg, &g1);
+			score_tail(cg, A, &g1, p, i0, rows, nt, sbuf);
+		} else {
+			cg_attn_gemm(cg, &g1);
+		}
 	}
 
-	/* softmax numerators in place, row sums into lbuf */
-	CgLoop lr;
-	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, A->nk));
-	LLVMValueRef m = cg_attn_row_reduce(cg, row, A->nk, true);
-	LLVMValueRef l = cg_attn_exp_sum(cg, row, A->nk, m);
-	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), cg_gep_f32(cg, lbuf, lr.iv));
-	cg_for_end(cg, &lr);
+	softmax_rows(cg, sbuf, rows, A->nk, lbuf);
 
 	/* O_blk = E . V, the rows [j0, j0 + vn[s]) of V from segment s */
 	LLVMValueRef ob = cg_gep_f32(cg, p[AP_O], cg_mul_i64(cg, i0, A->o_rs));
@@ -410,6 +567,7 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	/* normalise: O[r, :] *= 1 / l[r], in W-lane vectors along dv (as a
 	 * scalar loop nest LLVM unrolled dv and vectorised over the rows,
 	 * strided: gathers and scatters, a fifth of a Swin attention task) */
+	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, lbuf, lr.iv), "");
 	LLVMValueRef orow = cg_gep_f32(cg, ob, cg_mul_i64(cg, lr.iv, A->o_rs));

@@ -11,7 +11,9 @@
  * permutations and a selected first dim, and the output written through
  * a permutation (the perm_ and sel_ attributes of passes/fuse_transpose.c);
  * K and V as two segments each (inputs K2, V2, split at different points),
- * also in the scalar form of targets without a vector unit.
+ * also in the scalar form of targets without a vector unit; the general
+ * path's last keys as a product of their own and its pipelined row maxes,
+ * bitwise equal to the forms they replaced.
  * The fusion passes on the zoo: how many Attention nodes each model gets,
  * how many Softmax nodes and head split/merge Transposes it keeps.  (Pattern and near-miss cases
  * are pass files: tests/passes/attention_*.in.)
@@ -326,6 +328,67 @@ static void test_small_sequences(void **state)
 			paths_same_bits(all[i]);
 	}
 	cg_attn_small_off = false;
+}
+
+/* The general path with and without its tail-key product and pipelined
+ * row maxes (cg_attn_tail_off: Q.K^T's edge tile, a max pass per row)
+ * gives the same bits for c at every vector width of the host. */
+static void tail_same_bits(const Case *c)
+{
+	float *x[4];
+	case_inputs(c, x, 13u, 1.5f);
+	int64_t od[IR_MAX_RANK];
+	out_dims(c, od);
+	size_t ny = (size_t)numel(c->r, od);
+	float *y = malloc(sizeof(float) * ny), *y0 = malloc(sizeof(float) * ny);
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
+			continue;
+		tu_isa_override = tu_isas[t];
+		cg_attn_tail_off = true;
+		run_case(c, (const float *const *)x, y0);
+		cg_attn_tail_off = false;
+		run_case(c, (const float *const *)x, y);
+		if (memcmp(y, y0, ny * 4) != 0)
+			fprintf(stderr, "Attention case (Nq %lld, dv %lld) %s: tail forms differ\n", (long long)od[c->r - 2],
+			        (long long)od[c->r - 1], tu_isas[t].name);
+		assert_memory_equal(y, y0, ny * 4);
+	}
+	tu_isa_override = (CgIsa){0};
+	for (int t = 0; t < 4; t++)
+		free(x[t]);
+	free(y), free(y0);
+}
+
+/* The general path's last keys (lower_attention.c score_tail: the last
+ * nk % W scores of each row, up to W/2 of them, as K_tail . Q^T with the
+ * query rows in lanes) and its softmax with each row's exp loop taking the
+ * next row's max (softmax_rows), against the reference, bitwise on
+ * 1/2/3/5 threads, and bitwise equal to the edge-tile form
+ * (tail_same_bits): sret_t's 98-, 196- and 392-key shapes (2, 4 and 8
+ * tail keys at 16 lanes), a bias per score, per key (padding mask) and per
+ * query row, K transposed (read in place, not staged), fewer query rows
+ * than lanes, a head dim that is not a multiple of W, several row blocks
+ * with a short last one. */
+static void test_tail_keys(void **state)
+{
+	(void)state;
+	/* sret_t stage 0 windows: 98 keys, d 32, no bias */
+	Case a = {4, {4, 4, 4, 0}, {{3, 2, 98, 32}, {3, 2, 98, 32}, {3, 2, 98, 32}}, 0, 0.17677669f};
+	/* 196 keys, bias per score per head [1,H,Nq,Nk] */
+	Case b = {4, {4, 4, 4, 4}, {{1, 2, 196, 32}, {1, 2, 196, 32}, {1, 2, 196, 32}, {1, 2, 196, 196}}, 0, 0.17677669f};
+	/* 392 keys, 40 queries; key padding mask [B,1,1,Nk]; K transposed */
+	Case c = {4, {4, 4, 4, 4}, {{2, 2, 40, 32}, {2, 2, 32, 392}, {2, 2, 392, 24}, {2, 1, 1, 392}}, 1, 0.17677669f};
+	/* bias per query row [B,H,Nq,1]; 37 keys; 5 queries; d 20, dv 9 */
+	Case d = {4, {4, 4, 4, 4}, {{2, 3, 5, 20}, {2, 3, 37, 20}, {2, 3, 37, 9}, {2, 3, 5, 1}}, 0, 0.3f};
+	/* vit_b16-like: 197 keys (5 past 192), d 64, one batch entry of
+	 * several row blocks */
+	Case e = {3, {3, 3, 3, 0}, {{1, 197, 64}, {1, 197, 64}, {1, 197, 64}}, 0, 0.125f};
+	const Case *all[] = {&a, &b, &c, &d, &e};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		attention_case(all[i], true);
+		tail_same_bits(all[i]);
+	}
 }
 
 /* The parts [0, n0) and [n0, dims[ax]) of x (rank-`rank` row-major) along
@@ -685,6 +748,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lowering),
 		cmocka_unit_test(test_small_sequences),
+		cmocka_unit_test(test_tail_keys),
 		cmocka_unit_test(test_layouts),
 		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_zoo_counts),
