@@ -64,10 +64,10 @@ static const char usage_text[] =
 	"  --profile              time every node of the model (compiled with onnxcc\n"
 	"                         --profile-nodes; an error otherwise) over the timed\n"
 	"                         runs of --repeat (10 if not given) and print, after\n"
-	"                         the JSON line, the nodes by time (mean and median ms\n"
-	"                         per run, % of the run, GFLOP/s where the model counts\n"
-	"                         the node's FLOPs, op type, ONNX name) and the time\n"
-	"                         per op type.  The model reads no clock: onnxcc-run's\n"
+	"                         the JSON line, the nodes by time (median and mean ms\n"
+	"                         per run, % of the median run, GFLOP/s where the\n"
+	"                         model counts the node's FLOPs, op type, ONNX name)\n"
+	"                         and the sums per op type.  The model reads no clock: onnxcc-run's\n"
 	"                         hook does (CLOCK_MONOTONIC) on the calling thread,\n"
 	"                         so with --threads T a node's time is its wall time;\n"
 	"                         the JSON line then times the profiled runs\n"
@@ -341,21 +341,22 @@ typedef struct NodeStat {
 typedef struct TypeStat {
 	const char *op_type;
 	uint32_t nodes;
-	double mean;
+	double mean, median;       /* sums of the nodes' */
 	uint64_t flops;
 	bool all_counted;   /* every node of the type has a FLOP count */
 } TypeStat;
 
-static int cmp_node_mean(const void *a, const void *b)
+/* Slowest first, by median (robust to a run another process slowed). */
+static int cmp_node_median(const void *a, const void *b)
 {
 	const NodeStat *x = a, *y = b;
-	return (x->mean < y->mean) - (x->mean > y->mean);
+	return (x->median < y->median) - (x->median > y->median);
 }
 
-static int cmp_type_mean(const void *a, const void *b)
+static int cmp_type_median(const void *a, const void *b)
 {
 	const TypeStat *x = a, *y = b;
-	return (x->mean < y->mean) - (x->mean > y->mean);
+	return (x->median < y->median) - (x->median > y->median);
 }
 
 static void json_str(FILE *f, const char *s)
@@ -419,9 +420,10 @@ static bool report_profile(const OnnxccModel *m, const double *t, const double *
 		while (k < nt && strcmp(ts[k].op_type, ni->op_type))
 			k++;
 		if (k == nt)
-			ts[nt++] = (TypeStat){ni->op_type, 0, 0, 0, true};
+			ts[nt++] = (TypeStat){ni->op_type, 0, 0, 0, 0, true};
 		ts[k].nodes++;
 		ts[k].mean += ns[i].mean;
+		ts[k].median += ns[i].median;
 		ts[k].flops += ni->flops;
 		ts[k].all_counted &= ni->flops != 0;
 	}
@@ -449,8 +451,8 @@ static bool report_profile(const OnnxccModel *m, const double *t, const double *
 		for (uint32_t k = 0; k < nt; k++) {
 			fprintf(f, "%s\n  {\"op_type\": ", k ? "," : "");
 			json_str(f, ts[k].op_type);
-			fprintf(f, ", \"nodes\": %u, \"mean_ms\": %.6g, \"flops\": %llu}", ts[k].nodes,
-			        ts[k].mean, (unsigned long long)ts[k].flops);
+			fprintf(f, ", \"nodes\": %u, \"median_ms\": %.6g, \"mean_ms\": %.6g, \"flops\": %llu}",
+			        ts[k].nodes, ts[k].median, ts[k].mean, (unsigned long long)ts[k].flops);
 		}
 		fprintf(f, "]}\n");
 		if (fclose(f) != 0) {
@@ -459,29 +461,33 @@ static bool report_profile(const OnnxccModel *m, const double *t, const double *
 			goto done;
 		}
 	}
-	qsort(ns, n, sizeof *ns, cmp_node_mean);
-	qsort(ts, nt, sizeof *ts, cmp_type_mean);
-	double pc = wall_mean > 0 ? 100 / wall_mean : 0;
-	printf("per-node profile: %u nodes, %ld timed runs, %ld thread%s; run mean %.4g ms, "
-	       "median %.4g ms; %% of the mean run\n", n, runs, threads, threads > 1 ? "s" : "",
-	       wall_mean, wall_median);
-	printf("%10s %10s %6s %6s %8s  %-24s %s\n", "mean_ms", "median_ms", "%", "cum%", "GFLOP/s",
+	/* Medians per run: a node's median ms, % of the median run; an op
+	 * type's sum of its nodes' medians. */
+	qsort(ns, n, sizeof *ns, cmp_node_median);
+	qsort(ts, nt, sizeof *ts, cmp_type_median);
+	double pc = wall_median > 0 ? 100 / wall_median : 0;
+	printf("per-node profile: %u nodes, %ld timed runs, %ld thread%s; run median %.4g ms, "
+	       "mean %.4g ms; %% of the median run\n", n, runs, threads, threads > 1 ? "s" : "",
+	       wall_median, wall_mean);
+	printf("%10s %10s %6s %6s %8s  %-24s %s\n", "median_ms", "mean_ms", "%", "cum%", "GFLOP/s",
 	       "op_type", "name");
 	double cum = 0;
 	for (uint32_t j = 0; j < n; j++) {
 		const OnnxccNodeInfo *ni = &m->nodes[ns[j].index];
-		cum += ns[j].mean;
-		printf("%10.4f %10.4f %6.2f %6.2f", ns[j].mean, ns[j].median, ns[j].mean * pc, cum * pc);
-		print_gflops(ni->flops, ns[j].mean);
+		cum += ns[j].median;
+		printf("%10.4f %10.4f %6.2f %6.2f", ns[j].median, ns[j].mean, ns[j].median * pc, cum * pc);
+		print_gflops(ni->flops, ns[j].median);
 		printf("  %-24s %s\n", ni->op_type, *ni->name ? ni->name : "(no name)");
 	}
-	printf("%10.4f %10s %6.2f %6s %8s  (outside the nodes: checks, output copies, the hook)\n",
-	       wall_mean - nodes_mean, "", (wall_mean - nodes_mean) * pc, "", "");
+	/* (by means: medians do not add up) */
+	printf("%10s %10.4f %6.2f %6s %8s  (the run less its nodes, by means: checks, output copies, "
+	       "the hook)\n", "", wall_mean - nodes_mean,
+	       wall_mean > 0 ? (wall_mean - nodes_mean) * 100 / wall_mean : 0, "", "");
 	printf("per-op-type summary:\n");
-	printf("%10s %6s %6s %8s  %s\n", "mean_ms", "%", "nodes", "GFLOP/s", "op_type");
+	printf("%10s %10s %6s %6s %8s  %s\n", "median_ms", "mean_ms", "%", "nodes", "GFLOP/s", "op_type");
 	for (uint32_t k = 0; k < nt; k++) {
-		printf("%10.4f %6.2f %6u", ts[k].mean, ts[k].mean * pc, ts[k].nodes);
-		print_gflops(ts[k].all_counted ? ts[k].flops : 0, ts[k].mean);
+		printf("%10.4f %10.4f %6.2f %6u", ts[k].median, ts[k].mean, ts[k].median * pc, ts[k].nodes);
+		print_gflops(ts[k].all_counted ? ts[k].flops : 0, ts[k].median);
 		printf("  %s\n", ts[k].op_type);
 	}
 	fflush(stdout);

@@ -471,7 +471,7 @@ static void test_cli_profile(void **state)
 		snprintf(want, sizeof want, "per-node profile: %u nodes, 3 timed runs, %s thread", n, threads[t]);
 		if (!strstr(out_buf, want))
 			fail_msg("stdout lacks '%s':\n%s", want, out_buf);
-		const char *table = strstr(out_buf, "mean_ms  median_ms");
+		const char *table = strstr(out_buf, "median_ms    mean_ms");
 		const char *summary = strstr(out_buf, "per-op-type summary:");
 		assert_non_null(table);
 		assert_non_null(summary);
@@ -481,18 +481,18 @@ static void test_cli_profile(void **state)
 		double prev = 1e300, pct = 0;
 		for (const char *p = strchr(table, '\n') + 1; p < summary; p = strchr(p, '\n') + 1) {
 			double mean, median, pc;
-			if (strstr(p, "(outside the nodes") && strstr(p, "(outside the nodes") < strchr(p, '\n')) {
+			if (strstr(p, "(the run less its nodes") && strstr(p, "(the run less its nodes") < strchr(p, '\n')) {
 				assert_int_equal(sscanf(p, "%lf", &mean), 1);
 				break;
 			}
-			assert_int_equal(sscanf(p, "%lf %lf %lf", &mean, &median, &pc), 3);
-			assert_true(mean <= prev && mean >= 0 && median >= 0);   /* sorted by time */
-			prev = mean;
+			assert_int_equal(sscanf(p, "%lf %lf %lf", &median, &mean, &pc), 3);
+			assert_true(median <= prev && mean >= 0 && median >= 0 && pc >= 0);   /* sorted by time */
+			prev = median;
 			pct += pc;
 			rows++;
 		}
 		assert_int_equal(rows, (int)n);
-		assert_true(pct > 0 && pct <= 100.5);
+		assert_true(pct > 0);   /* (medians do not add up to the run's exactly) */
 		assert_non_null(strstr(summary, "onnxcc::MatMulEpi"));
 		assert_non_null(strstr(summary, "onnxcc::Attention"));
 		/* the JSON file: every node, in schedule order */
