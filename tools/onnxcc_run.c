@@ -65,12 +65,13 @@ static const char usage_text[] =
 	"                         --profile-nodes; an error otherwise) over the timed\n"
 	"                         runs of --repeat (10 if not given) and print, after\n"
 	"                         the JSON line, the nodes by time (median and mean ms\n"
-	"                         per run, % of the median run, GFLOP/s where the\n"
-	"                         model counts the node's FLOPs, op type, ONNX name)\n"
-	"                         and the sums per op type.  The model reads no clock: onnxcc-run's\n"
-	"                         hook does (CLOCK_MONOTONIC) on the calling thread,\n"
-	"                         so with --threads T a node's time is its wall time;\n"
-	"                         the JSON line then times the profiled runs\n"
+	"                         per run, share of the nodes' medians, GFLOP/s where\n"
+	"                         the model counts the node's FLOPs, op type, name)\n"
+	"                         and the sums per op type.  The model reads no clock:\n"
+	"                         onnxcc-run's hook does (CLOCK_MONOTONIC) on the\n"
+	"                         calling thread, so with --threads T a node's time\n"
+	"                         is its wall time; the JSON line then times the\n"
+	"                         profiled runs\n"
 	"  --profile-json FILE    the same profile (every node in schedule order, and\n"
 	"                         per op type) as JSON in FILE; implies --profile\n"
 	"  --help, --version\n"
@@ -400,7 +401,7 @@ static bool report_profile(const OnnxccModel *m, const double *t, const double *
 		ok = false;
 		goto done;
 	}
-	double wall_mean = 0, nodes_mean = 0;
+	double wall_mean = 0, nodes_mean = 0, nodes_median = 0;
 	for (long r = 0; r < runs; r++)
 		wall_mean += walls[r] / (double)runs;
 	memcpy(w, walls, (size_t)runs * sizeof *w);
@@ -415,6 +416,7 @@ static bool report_profile(const OnnxccModel *m, const double *t, const double *
 		ns[i].median = median_of(col, (size_t)runs);
 		ns[i].min = col[0];
 		nodes_mean += ns[i].mean;
+		nodes_median += ns[i].median;
 		const OnnxccNodeInfo *ni = &m->nodes[i];
 		uint32_t k = 0;
 		while (k < nt && strcmp(ts[k].op_type, ni->op_type))
@@ -461,14 +463,15 @@ static bool report_profile(const OnnxccModel *m, const double *t, const double *
 			goto done;
 		}
 	}
-	/* Medians per run: a node's median ms, % of the median run; an op
-	 * type's sum of its nodes' medians. */
+	/* Medians per run: a node's median ms and its share of the nodes'
+	 * medians' sum (a run slowed by another process does not shift it);
+	 * an op type's sum of its nodes' medians. */
 	qsort(ns, n, sizeof *ns, cmp_node_median);
 	qsort(ts, nt, sizeof *ts, cmp_type_median);
-	double pc = wall_median > 0 ? 100 / wall_median : 0;
+	double pc = nodes_median > 0 ? 100 / nodes_median : 0;
 	printf("per-node profile: %u nodes, %ld timed runs, %ld thread%s; run median %.4g ms, "
-	       "mean %.4g ms; %% of the median run\n", n, runs, threads, threads > 1 ? "s" : "",
-	       wall_median, wall_mean);
+	       "mean %.4g ms; nodes' medians sum to %.4g ms (%%)\n", n, runs, threads,
+	       threads > 1 ? "s" : "", wall_median, wall_mean, nodes_median);
 	printf("%10s %10s %6s %6s %8s  %-24s %s\n", "median_ms", "mean_ms", "%", "cum%", "GFLOP/s",
 	       "op_type", "name");
 	double cum = 0;
@@ -479,9 +482,9 @@ static bool report_profile(const OnnxccModel *m, const double *t, const double *
 		print_gflops(ni->flops, ns[j].median);
 		printf("  %-24s %s\n", ni->op_type, *ni->name ? ni->name : "(no name)");
 	}
-	/* (by means: medians do not add up) */
-	printf("%10s %10.4f %6.2f %6s %8s  (the run less its nodes, by means: checks, output copies, "
-	       "the hook)\n", "", wall_mean - nodes_mean,
+	/* (by means, in % of the mean run: medians do not add up) */
+	printf("%10s %10.4f %6.2f %6s %8s  (the run less its nodes, by means, %% of the mean run: "
+	       "checks, output copies, the hook)\n", "", wall_mean - nodes_mean,
 	       wall_mean > 0 ? (wall_mean - nodes_mean) * 100 / wall_mean : 0, "", "");
 	printf("per-op-type summary:\n");
 	printf("%10s %10s %6s %6s %8s  %s\n", "median_ms", "mean_ms", "%", "nodes", "GFLOP/s", "op_type");
