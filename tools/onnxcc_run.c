@@ -291,8 +291,10 @@ static void prof_hook(void *ctx, uint32_t node, int32_t event)
 	double t = now_ms();
 	Prof *p = ctx;
 	if (event == ONNXCC_NODE_BEGIN) {
-		if (node != p->next || p->open != UINT32_MAX || node >= p->nnodes)
-			p->bad = true;
+		if (node != p->next || p->open != UINT32_MAX || node >= p->nnodes) {
+			p->bad = true;   /* (and row[node] is never written) */
+			return;
+		}
 		p->open = node;
 		p->begin = t;
 	} else if (event == ONNXCC_NODE_END && node == p->open) {
