@@ -1,5 +1,6 @@
 /* codegen/header.c — the generated header (see header.h). */
 #include "header.h"
+#include "node_table.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -114,7 +115,7 @@ static int runtime_index_nodes(Graph *g, char *buf, size_t n)
 }
 
 void cg_write_header(FILE *f, Graph *g, const MemPlan *plan, const char *prefix,
-                     const char *model_path, bool index_clamp)
+                     const char *model_path, bool index_clamp, bool profile_nodes)
 {
 	char up[300];
 	upper(prefix, up, sizeof up);
@@ -213,6 +214,23 @@ void cg_write_header(FILE *f, Graph *g, const MemPlan *plan, const char *prefix,
 	fprintf(f, "struct OnnxccParallel;\n");
 	fprintf(f, "int %s_run_parallel_v(const void *const *inputs, void *const *outputs, void *workspace,\n"
 	           "\tconst struct OnnxccParallel *par);\n\n", prefix);
+	if (profile_nodes) {
+		fprintf(f, "/* Per-node profiling (compiled with --profile-nodes): as\n"
+		           " * %s_run_parallel_v, and also hook->call(hook->ctx, i, ONNXCC_NODE_BEGIN)\n"
+		           " * right before node i of the schedule runs and hook->call(hook->ctx, i,\n"
+		           " * ONNXCC_NODE_END) right after it returns, for i = 0 .. %s_NODE_COUNT - 1\n"
+		           " * in order, each once, on the calling thread (a node's parallel-for runs\n"
+		           " * between the two; a node that fails still gets its END).  The model\n"
+		           " * reads no clock: the hook does.  A NULL hook (or hook->call) makes no\n"
+		           " * calls.  %s_model (abi_version 3) has the node table: nodes[i] is\n"
+		           " * node i's ONNX name, op type (fused ops e.g. \"onnxcc::MatMulEpi\") and\n"
+		           " * FLOP count (0: not counted).  OnnxccNodeHook and OnnxccNodeInfo are\n"
+		           " * in <onnxcc/onnxcc_model.h>. */\n", prefix, up, prefix);
+		fprintf(f, "#define %s_NODE_COUNT %du\n", up, cg_schedule_count(g));
+		fprintf(f, "struct OnnxccNodeHook;\n");
+		fprintf(f, "int %s_run_profiled_v(const void *const *inputs, void *const *outputs, void *workspace,\n"
+		           "\tconst struct OnnxccParallel *par, const struct OnnxccNodeHook *hook);\n\n", prefix);
+	}
 	fprintf(f, "/* Self-description (names, dtypes, shapes): struct OnnxccModel is defined\n"
 	           " * in <onnxcc/onnxcc_model.h> (installed with onnxcc; runtime/ in its source). */\n");
 	fprintf(f, "struct OnnxccModel;\nextern const struct OnnxccModel %s_model;\n\n", prefix);

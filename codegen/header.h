@@ -16,9 +16,9 @@ void cg_c_ident(const char *s, char *out, size_t n);
  * workspace-size macro, status codes, what happens to out-of-range
  * run-time indices (index_clamp: --index-oob=clamp), the typed run
  * function with one parameter per input and output (shapes in comments)
- * and the generic entry point.  Parameter names are sanitised and made
- * unique. */
+ * and the generic entry points (with profile_nodes: also the profiled one
+ * and the node count).  Parameter names are sanitised and made unique. */
 void cg_write_header(FILE *f, Graph *g, const MemPlan *plan, const char *prefix,
-                     const char *model_path, bool index_clamp);
+                     const char *model_path, bool index_clamp, bool profile_nodes);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "lower.h"
 #include "kernels/kernels.h"
+#include "node_table.h"
 #include "weights.h"
 
 void cg_init_types(Cg *cg)
@@ -221,20 +222,63 @@ static LLVMValueRef run_ptr(Cg *cg, LLVMValueRef *vptr, const MemPlan *plan, LLV
 	return vptr[v] = LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, ws, &off, 1, "");
 }
 
-/* int <prefix>_run_parallel(ptr in..., ptr out..., ptr ws, ptr par).
+/* void <prefix>.node_hook(ptr hook, i32 node, i32 event): calls
+ * hook->call(hook->ctx, node, event) (OnnxccNodeHook) unless hook or
+ * hook->call is NULL. */
+static LLVMValueRef emit_node_hook(Cg *cg)
+{
+	LLVMTypeRef params[3] = {cg->t_ptr, cg->t_i32, cg->t_i32};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 3, 0);
+	char name[300];
+	snprintf(name, sizeof name, "%s.node_hook", cg->prefix);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
+	/* one call per report: inlined, its null checks let LLVM duplicate
+	 * node calls into both branches (a schedule no longer one call per
+	 * node, for a nanosecond) */
+	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "noinline");
+	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+	LLVMBasicBlockRef has_hook = LLVMAppendBasicBlockInContext(cg->ctx, fn, "has_hook");
+	LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(cg->ctx, fn, "call");
+	LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, fn, "done");
+	LLVMTypeRef hook_t = LLVMStructTypeInContext(cg->ctx, (LLVMTypeRef[]){cg->t_ptr, cg->t_ptr}, 2, 0);
+	LLVMValueRef hook = LLVMGetParam(fn, 0);
+	LLVMPositionBuilderAtEnd(cg->b, entry);
+	LLVMBuildCondBr(cg->b, LLVMBuildIsNull(cg->b, hook, ""), done, has_hook);
+	LLVMPositionBuilderAtEnd(cg->b, has_hook);
+	LLVMValueRef fp = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildStructGEP2(cg->b, hook_t, hook, 0, ""), "");
+	LLVMBuildCondBr(cg->b, LLVMBuildIsNull(cg->b, fp, ""), done, call);
+	LLVMPositionBuilderAtEnd(cg->b, call);
+	LLVMValueRef ctx = LLVMBuildLoad2(cg->b, cg->t_ptr, LLVMBuildStructGEP2(cg->b, hook_t, hook, 1, ""), "");
+	LLVMTypeRef cparams[3] = {cg->t_ptr, cg->t_i32, cg->t_i32};
+	LLVMValueRef args[3] = {ctx, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2)};
+	LLVMBuildCall2(cg->b, LLVMFunctionType(cg->t_void, cparams, 3, 0), fp, args, 3, "");
+	LLVMBuildBr(cg->b, done);
+	LLVMPositionBuilderAtEnd(cg->b, done);
+	LLVMBuildRetVoid(cg->b);
+	return fn;
+}
+
+/* int <prefix>_run_parallel(ptr in..., ptr out..., ptr ws, ptr par), or
+ * with hook_fn (--profile-nodes) int <prefix>_run_profiled(ptr in...,
+ * ptr out..., ptr ws, ptr par, ptr hook), which calls
+ * hook_fn(hook, i, ONNXCC_NODE_BEGIN / END) around node i of the schedule.
  * After a node that can fail (can_fail[k]: run-time index checks), a
- * non-zero status is returned at once. */
-static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns, const bool *can_fail)
+ * non-zero status is returned at once (after its END). */
+static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns, const bool *can_fail,
+                             LLVMValueRef hook_fn)
 {
 	Graph *g = cg->g;
 	int np = g->ninputs + g->noutputs + 1;
-	LLVMTypeRef *params = xcalloc((size_t)np + 1, sizeof *params);
-	for (int i = 0; i < np + 1; i++)
+	int nparams = np + 1 + (hook_fn != NULL);
+	LLVMTypeRef *params = xcalloc((size_t)nparams, sizeof *params);
+	for (int i = 0; i < nparams; i++)
 		params[i] = cg->t_ptr;
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, (unsigned)np + 1, 0);
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, (unsigned)nparams, 0);
 	free(params);
 	char name[300];
-	snprintf(name, sizeof name, "%s_run_parallel", cg->prefix);
+	snprintf(name, sizeof name, "%s_run_%s", cg->prefix, hook_fn ? "profiled" : "parallel");
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
 	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
 	cg->fn = fn;
@@ -283,10 +327,16 @@ static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns
 		else
 			copy_out[i] = true;
 	}
+	int32_t index = 0;   /* in the schedule */
+	LLVMTypeRef hook_t = hook_fn ? LLVMGlobalGetValueType(hook_fn) : NULL;
 	for (NodeId k = 0; k < g->nnodes; k++) {
 		const Node *n = &g->nodes[k];
 		if (n->dead || !node_fns[k])
 			continue; /* dead, or a view (no code) */
+		LLVMValueRef hargs[3] = {hook_fn ? LLVMGetParam(fn, (unsigned)np + 1) : NULL, cg_i32(cg, index),
+		                         cg_i32(cg, 0)};
+		if (hook_fn)
+			LLVMBuildCall2(cg->b, hook_t, hook_fn, hargs, 3, "");
 		LLVMValueRef args[64];
 		int na = 0;
 		for (int i = 0; i < n->nin; i++)
@@ -298,6 +348,11 @@ static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns
 		args[na++] = LLVMGetParam(fn, (unsigned)np);
 		LLVMValueRef st = LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(node_fns[k]), node_fns[k],
 		                                 args, (unsigned)na, "");
+		if (hook_fn) {
+			hargs[2] = cg_i32(cg, 1);
+			LLVMBuildCall2(cg->b, hook_t, hook_fn, hargs, 3, "");
+			index++;
+		}
 		if (can_fail[k]) {
 			LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(cg->ctx, fn, "node_failed");
 			LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(cg->ctx, fn, "next");
@@ -323,40 +378,47 @@ static LLVMValueRef emit_run(Cg *cg, const MemPlan *plan, LLVMValueRef *node_fns
 	return fn;
 }
 
-/* int <prefix>_run(ptr in..., ptr out..., ptr ws): run_parallel with no
- * parallel-for. */
-static LLVMValueRef emit_run_serial(Cg *cg, LLVMValueRef runp)
+/* int <prefix>_run(ptr in..., ptr out..., ptr ws): the run function
+ * runp with no parallel-for (and no hook when runp has one: hook); with
+ * with_par, int <prefix>_run_parallel(ptr in..., ptr out..., ptr ws, ptr par)
+ * calling runp = <prefix>_run_profiled with no hook. */
+static LLVMValueRef emit_run_serial(Cg *cg, LLVMValueRef runp, bool with_par, bool hook)
 {
 	Graph *g = cg->g;
-	int np = g->ninputs + g->noutputs + 1;
+	int np = g->ninputs + g->noutputs + 1 + with_par;
 	LLVMTypeRef *params = xcalloc((size_t)np, sizeof *params);
 	for (int i = 0; i < np; i++)
 		params[i] = cg->t_ptr;
 	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, (unsigned)np, 0);
 	free(params);
 	char name[300];
-	snprintf(name, sizeof name, "%s_run", cg->prefix);
+	snprintf(name, sizeof name, "%s_run%s", cg->prefix, with_par ? "_parallel" : "");
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
 	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
 	LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
-	LLVMValueRef *args = xcalloc((size_t)np + 1, sizeof *args);
+	int na = g->ninputs + g->noutputs + 2 + hook;
+	LLVMValueRef *args = xcalloc((size_t)na, sizeof *args);
 	for (int i = 0; i < np; i++)
 		args[i] = LLVMGetParam(fn, (unsigned)i);
-	args[np] = LLVMConstNull(cg->t_ptr);
-	LLVMBuildRet(cg->b, LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(runp), runp, args, (unsigned)np + 1, ""));
+	for (int i = np; i < na; i++)
+		args[i] = LLVMConstNull(cg->t_ptr);
+	LLVMBuildRet(cg->b, LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(runp), runp, args, (unsigned)na, ""));
 	free(args);
 	return fn;
 }
 
 /* int <prefix>_run_v(const void *const *in, void *const *out, void *ws)
- * and, with_par, int <prefix>_run_parallel_v(..., const OnnxccParallel *par). */
-static LLVMValueRef emit_run_v(Cg *cg, LLVMValueRef runp, bool with_par)
+ * and, with_par, int <prefix>_run_parallel_v(..., const OnnxccParallel *par)
+ * and, with_hook, int <prefix>_run_profiled_v(..., par, const OnnxccNodeHook
+ * *hook), calling runp (which takes a hook when hook). */
+static LLVMValueRef emit_run_v(Cg *cg, LLVMValueRef runp, bool with_par, bool with_hook, bool hook)
 {
 	Graph *g = cg->g;
-	LLVMTypeRef params[4] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, with_par ? 4 : 3, 0);
+	LLVMTypeRef params[5] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_i32, params, 3u + with_par + with_hook, 0);
 	char name[300];
-	snprintf(name, sizeof name, "%s_run%s_v", cg->prefix, with_par ? "_parallel" : "");
+	snprintf(name, sizeof name, "%s_run%s_v", cg->prefix,
+	         with_hook ? "_profiled" : with_par ? "_parallel" : "");
 	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
 	add_fn_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind");
 	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
@@ -373,7 +435,7 @@ static LLVMValueRef emit_run_v(Cg *cg, LLVMValueRef runp, bool with_par)
 	LLVMPositionBuilderAtEnd(cg->b, bad);
 	LLVMBuildRet(cg->b, cg_i32(cg, 1));
 	LLVMPositionBuilderAtEnd(cg->b, go);
-	int na = g->ninputs + g->noutputs + 2;
+	int na = g->ninputs + g->noutputs + 2 + hook;
 	LLVMValueRef *args = xcalloc((size_t)na, sizeof *args);
 	for (int i = 0; i < g->ninputs; i++) {
 		LLVMValueRef idx = cg_i64(cg, i);
@@ -385,8 +447,11 @@ static LLVMValueRef emit_run_v(Cg *cg, LLVMValueRef runp, bool with_par)
 		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_ptr, out, &idx, 1, "");
 		args[g->ninputs + i] = LLVMBuildLoad2(cg->b, cg->t_ptr, p, "");
 	}
-	args[na - 2] = LLVMGetParam(fn, 2);
-	args[na - 1] = with_par ? LLVMGetParam(fn, 3) : LLVMConstNull(cg->t_ptr);
+	int at = g->ninputs + g->noutputs;
+	args[at] = LLVMGetParam(fn, 2);
+	args[at + 1] = with_par ? LLVMGetParam(fn, 3) : LLVMConstNull(cg->t_ptr);
+	if (hook)
+		args[at + 2] = with_hook ? LLVMGetParam(fn, 4) : LLVMConstNull(cg->t_ptr);
 	LLVMValueRef r = LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(runp), runp, args, (unsigned)na, "");
 	LLVMBuildRet(cg->b, r);
 	free(args);
@@ -435,27 +500,70 @@ static LLVMValueRef tensor_infos(Cg *cg, const ValueId *ids, int n, LLVMTypeRef 
 	return arr;
 }
 
-/* The descriptor: layout of OnnxccModel in runtime/onnxcc_model.h. */
-static void emit_descriptor(Cg *cg, const MemPlan *plan, LLVMValueRef run_v, LLVMValueRef runp_v, bool alias)
+/* The node table: OnnxccNodeInfo {ptr name, ptr op_type, i64 flops} of
+ * each node of the schedule, in order; *count gets their number. */
+static LLVMValueRef node_infos(Cg *cg, const LLVMValueRef *node_fns, int *count)
+{
+	Graph *g = cg->g;
+	LLVMTypeRef info_t = LLVMStructCreateNamed(cg->ctx, "OnnxccNodeInfo");
+	LLVMTypeRef info_f[3] = {cg->t_ptr, cg->t_ptr, cg->t_i64};
+	LLVMStructSetBody(info_t, info_f, 3, 0);
+	LLVMValueRef *elems = xcalloc((size_t)g->nnodes + 1, sizeof *elems);
+	int n = 0;
+	for (NodeId k = 0; k < g->nnodes; k++) {
+		const Node *nd = &g->nodes[k];
+		if (nd->dead || !node_fns[k])
+			continue; /* as emit_run */
+		char type[300];
+		cg_node_op_type(nd, type, sizeof type);
+		LLVMValueRef f[3] = {cstring(cg, nd->name ? nd->name : ""), cstring(cg, type),
+		                     cg_i64(cg, (int64_t)cg_node_flops(g, nd))};
+		elems[n++] = LLVMConstNamedStruct(info_t, f, 3);
+	}
+	*count = n;
+	LLVMValueRef arr_init = LLVMConstArray2(info_t, elems, (uint64_t)n);
+	free(elems);
+	if (n == 0)
+		return LLVMConstNull(cg->t_ptr);
+	LLVMValueRef arr = LLVMAddGlobal(cg->mod, LLVMTypeOf(arr_init), "nodes");
+	LLVMSetInitializer(arr, arr_init);
+	LLVMSetGlobalConstant(arr, 1);
+	LLVMSetLinkage(arr, LLVMPrivateLinkage);
+	return arr;
+}
+
+/* The descriptor: layout of OnnxccModel in runtime/onnxcc_model.h, version
+ * 2, or with runprof_v (--profile-nodes) version 3 with the node table. */
+static void emit_descriptor(Cg *cg, const MemPlan *plan, LLVMValueRef run_v, LLVMValueRef runp_v,
+                            LLVMValueRef runprof_v, const LLVMValueRef *node_fns, bool alias)
 {
 	Graph *g = cg->g;
 	LLVMTypeRef info_t = LLVMStructCreateNamed(cg->ctx, "OnnxccTensorInfo");
 	LLVMTypeRef info_f[5] = {cg->t_ptr, cg->t_i32, cg->t_i32, cg->t_ptr, cg->t_i64};
 	LLVMStructSetBody(info_t, info_f, 5, 0);
 	LLVMTypeRef model_t = LLVMStructCreateNamed(cg->ctx, "OnnxccModel");
-	LLVMTypeRef model_f[10] = {cg->t_i32, cg->t_i32, cg->t_i32, cg->t_i32, cg->t_ptr,
-	                           cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr, cg->t_ptr};
-	LLVMStructSetBody(model_t, model_f, 10, 0);
-	LLVMValueRef f[10] = {
-		cg_i32(cg, 2), cg_i32(cg, g->ninputs), cg_i32(cg, g->noutputs), cg_i32(cg, 0),
+	LLVMTypeRef model_f[14] = {cg->t_i32, cg->t_i32, cg->t_i32, cg->t_i32, cg->t_ptr,
+	                           cg->t_ptr, cg->t_i64, cg->t_ptr, cg->t_ptr, cg->t_ptr,
+	                           cg->t_i32, cg->t_i32, cg->t_ptr, cg->t_ptr};
+	unsigned nf = runprof_v ? 14 : 10;
+	LLVMStructSetBody(model_t, model_f, nf, 0);
+	LLVMValueRef f[14] = {
+		cg_i32(cg, runprof_v ? 3 : 2), cg_i32(cg, g->ninputs), cg_i32(cg, g->noutputs), cg_i32(cg, 0),
 		tensor_infos(cg, g->inputs, g->ninputs, info_t),
 		tensor_infos(cg, g->outputs, g->noutputs, info_t),
 		cg_i64(cg, (int64_t)plan->size), cstring(cg, cg->prefix), run_v, runp_v,
 	};
+	if (runprof_v) {
+		int n;
+		f[12] = node_infos(cg, node_fns, &n);
+		f[10] = cg_i32(cg, n);
+		f[11] = cg_i32(cg, 0);
+		f[13] = runprof_v;
+	}
 	char name[300];
 	snprintf(name, sizeof name, "%s_model", cg->prefix);
 	LLVMValueRef desc = LLVMAddGlobal(cg->mod, model_t, name);
-	LLVMSetInitializer(desc, LLVMConstNamedStruct(model_t, f, 10));
+	LLVMSetInitializer(desc, LLVMConstNamedStruct(model_t, f, nf));
 	LLVMSetGlobalConstant(desc, 1);
 	if (alias)
 		LLVMAddAlias2(cg->mod, model_t, 0, desc, "onnxcc_model");
@@ -512,11 +620,17 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 			atomic_fetch_add(o->done, 1);
 	}
 	if (ok) {
-		LLVMValueRef runp = emit_run(cg, plan, node_fns, can_fail);
-		emit_run_serial(cg, runp);
-		LLVMValueRef run_v = emit_run_v(cg, runp, false);
-		LLVMValueRef runp_v = emit_run_v(cg, runp, true);
-		emit_descriptor(cg, plan, run_v, runp_v, o->export_alias);
+		/* With profile_nodes the run function is <prefix>_run_profiled (a
+		 * hook parameter more), and <prefix>_run_parallel calls it. */
+		bool prof = o->profile_nodes;
+		LLVMValueRef runp = emit_run(cg, plan, node_fns, can_fail, prof ? emit_node_hook(cg) : NULL);
+		if (prof)
+			emit_run_serial(cg, runp, true, true);
+		emit_run_serial(cg, runp, false, prof);
+		LLVMValueRef run_v = emit_run_v(cg, runp, false, false, prof);
+		LLVMValueRef runp_v = emit_run_v(cg, runp, true, false, prof);
+		LLVMValueRef runprof_v = prof ? emit_run_v(cg, runp, true, true, true) : NULL;
+		emit_descriptor(cg, plan, run_v, runp_v, runprof_v, node_fns, o->export_alias);
 	}
 	free(node_fns);
 	free(can_fail);
@@ -552,9 +666,12 @@ void cg_node_sharing(LLVMModuleRef m, const char *prefix, CgSharing *s)
 {
 	memset(s, 0, sizeof *s);
 	char name[300], node[300];
-	snprintf(name, sizeof name, "%s_run_parallel", prefix);
+	snprintf(name, sizeof name, "%s_run_profiled", prefix);   /* --profile-nodes */
 	snprintf(node, sizeof node, "%s.node", prefix);
 	LLVMValueRef run = LLVMGetNamedFunction(m, name);
+	snprintf(name, sizeof name, "%s_run_parallel", prefix);
+	if (!run)
+		run = LLVMGetNamedFunction(m, name);
 	if (!run)
 		return;
 	/* the callees of the node calls, sorted by name: equal ones adjacent */

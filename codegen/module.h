@@ -4,7 +4,9 @@
  * produces: one internal function per live node (returning an i32 status),
  *           the typed entry point
  *           int <prefix>_run(inputs..., outputs..., void *workspace),
- *           the generic <prefix>_run_v, the descriptor <prefix>_model
+ *           the generic <prefix>_run_v and <prefix>_run_parallel_v (and,
+ *           with profile_nodes, <prefix>_run_profiled_v), the descriptor
+ *           <prefix>_model
  *           (and the alias `onnxcc_model` when export_alias is set),
  *           every used constant once as a 64-byte-aligned read-only global.
  */
@@ -31,6 +33,10 @@ typedef struct CgModuleOptions {
 	int nvariants;
 	bool index_clamp;          /* run-time indices out of range: clamped (true) or
 	                            * the run function returns CG_STATUS_INDEX (false) */
+	bool profile_nodes;        /* --profile-nodes: <prefix>_run_profiled(_v), which
+	                            * reports each node to a hook, and descriptor
+	                            * version 3 with the node table (node_table.h);
+	                            * false: neither, the module as without it */
 } CgModuleOptions;
 
 /* Creates cg->ctx/mod/b and fills them.  On failure (an op that cannot be

@@ -246,7 +246,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		live += !g->nodes[i].dead;
 	CgModuleOptions mo = {.prefix = prefix, .export_alias = kind == CG_SO, .triple = NULL,
 	                      .layout = layout, .done = &P.done,
-	                      .index_clamp = o->index_clamp};
+	                      .index_clamp = o->index_clamp, .profile_nodes = o->profile_nodes};
 	char *triple = LLVMGetTargetMachineTriple(tm);
 	mo.triple = triple;
 	if ((kind == CG_OBJ || kind == CG_SO) && elf_little_endian(triple, layout))
@@ -319,7 +319,7 @@ bool onnxcc_compile(const CompileOptions *o, Diag *d)
 		diag_syserr(d, tmp_hdr);
 		goto out;
 	}
-	cg_write_header(hf, g, &plan, prefix, o->model_path, o->index_clamp);
+	cg_write_header(hf, g, &plan, prefix, o->model_path, o->index_clamp, o->profile_nodes);
 	if (fclose(hf) != 0) {
 		diag_syserr(d, tmp_hdr);
 		goto out;

@@ -37,6 +37,7 @@ typedef struct CompileOptions {
 	bool verbose;              /* progress lines to stderr */
 	const char *linker;        /* .so: C compiler driver to link with (NULL: see cg_find_linker) */
 	bool index_clamp;          /* --index-oob=clamp (default: error status) */
+	bool profile_nodes;        /* --profile-nodes: per-node hook entry and node table */
 	uint64_t max_workspace;    /* --max-workspace: bytes (0: COMPILE_MAX_WORKSPACE) */
 } CompileOptions;
 

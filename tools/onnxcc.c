@@ -58,6 +58,12 @@ static void usage(FILE *f)
 	"                      PREFIX_ERR_INDEX, nothing is written out of bounds;\n"
 	"                      'clamp': negative ones count from the end, then they\n"
 	"                      are clamped into the dimension, no error\n"
+	"  --profile-nodes     per-node profiling: the model also gets an entry point,\n"
+	"                      PREFIX_run_profiled_v, that calls a hook the caller\n"
+	"                      supplies before and after each node (the hook reads\n"
+	"                      the clock), and its descriptor a table of the nodes\n"
+	"                      (ONNX name, op type, FLOPs); see the header and\n"
+	"                      onnxcc-run --profile. Without it the code is unchanged\n"
 	"  --max-workspace N   refuse a model whose workspace (scratch memory of\n"
 	"                      the run function) exceeds N bytes (default 2^34,\n"
 	"                      16 GiB; suffixes K, M, G: powers of 1024)\n"
@@ -207,6 +213,8 @@ int main(int argc, char **argv)
 				goto done;
 			}
 			o.max_workspace = (uint64_t)v << shift;
+		} else if (!strcmp(a, "--profile-nodes")) {
+			o.profile_nodes = true;
 		} else if (!strcmp(a, "--stats")) {
 			o.stats = true;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {

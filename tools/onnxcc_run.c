@@ -2,6 +2,7 @@
  *
  *   onnxcc-run LIB.so [--input NAME=FILE.npy]... [--output-dir DIR]
  *                     [--repeat N] [--threads T] [--quiet]
+ *                     [--profile] [--profile-json FILE]
  *
  * Finds the descriptor `onnxcc_model` (runtime/onnxcc_model.h) in LIB,
  * checks every input file against it (name, dtype, shape), runs the model
@@ -9,7 +10,10 @@
  * output; with --repeat N it then times N more runs.  The descriptor is
  * validated before use (counts, ranks, dims, nbytes == numel * element
  * size); each output goes to a temporary renamed into place, and a failed
- * write removes the outputs already written.  Exit status: 0 ok,
+ * write removes the outputs already written.  With --profile (a model
+ * compiled with onnxcc --profile-nodes) the timed runs go through its
+ * run_profiled entry with a hook that reads the clock around each node,
+ * and a per-node and a per-op-type table follow.  Exit status: 0 ok,
  * 1 usage or input error, 2 the model's run function failed.
  */
 #include <dlfcn.h>
@@ -37,6 +41,7 @@ enum { EXIT_USAGE = 1, EXIT_RUN = 2 };
 static const char usage_text[] =
 	"usage: onnxcc-run LIB.so [--input NAME=FILE.npy]... [--output-dir DIR]\n"
 	"                  [--repeat N] [--threads T] [--quiet]\n"
+	"                  [--profile] [--profile-json FILE]\n"
 	"\n"
 	"Runs a model compiled by onnxcc into a shared library (onnxcc -o LIB.so).\n"
 	"\n"
@@ -56,6 +61,19 @@ static const char usage_text[] =
 	"                         to the model through its run_parallel entry;\n"
 	"                         results are bitwise the same for every T\n"
 	"  --quiet                do not print the per-output summary lines\n"
+	"  --profile              time every node of the model (compiled with onnxcc\n"
+	"                         --profile-nodes; an error otherwise) over the timed\n"
+	"                         runs of --repeat (10 if not given) and print, after\n"
+	"                         the JSON line, the nodes by time (median and mean ms\n"
+	"                         per run, share of the nodes' medians, GFLOP/s where\n"
+	"                         the model counts the node's FLOPs, op type, name)\n"
+	"                         and the sums per op type.  The model reads no clock:\n"
+	"                         onnxcc-run's hook does (CLOCK_MONOTONIC) on the\n"
+	"                         calling thread, so with --threads T a node's time\n"
+	"                         is its wall time; the JSON line then times the\n"
+	"                         profiled runs\n"
+	"  --profile-json FILE    the same profile (every node in schedule order, and\n"
+	"                         per op type) as JSON in FILE; implies --profile\n"
 	"  --help, --version\n"
 	"\n"
 	"For each output one line is printed: NAME: dtype[shape] min=.. max=.. mean=..\n"
@@ -253,6 +271,239 @@ static bool match_input(const OnnxccModel *m, InputArg *ia)
 	return true;
 }
 
+/* ---- per-node profile (--profile) ---------------------------------------- */
+
+enum { MAX_NODES = 1 << 24 };
+
+/* The hook's state: the current run's row of per-node ms, the node begun. */
+typedef struct Prof {
+	uint32_t nnodes;
+	double *row;       /* [nnodes] of the current run */
+	double begin;
+	uint32_t open;     /* node begun and not ended, or UINT32_MAX */
+	uint32_t next;     /* node expected to begin next */
+	bool bad;          /* a report out of order */
+} Prof;
+
+/* OnnxccNodeHook.call: one clock reading per report. */
+static void prof_hook(void *ctx, uint32_t node, int32_t event)
+{
+	double t = now_ms();
+	Prof *p = ctx;
+	if (event == ONNXCC_NODE_BEGIN) {
+		if (node != p->next || p->open != UINT32_MAX || node >= p->nnodes) {
+			p->bad = true;   /* (and row[node] is never written) */
+			return;
+		}
+		p->open = node;
+		p->begin = t;
+	} else if (event == ONNXCC_NODE_END && node == p->open) {
+		p->row[node] += t - p->begin;
+		p->open = UINT32_MAX;
+		p->next = node + 1;
+	} else {
+		p->bad = true;
+	}
+}
+
+/* Checks the node table (version 3 descriptors with --profile). */
+static bool check_nodes(const char *lib, const OnnxccModel *m)
+{
+	if (m->abi_version < 3 || !m->run_profiled) {
+		fprintf(stderr, "onnxcc-run: %s: --profile: the model was not compiled for per-node "
+		        "profiling (compile it with onnxcc --profile-nodes)\n", lib);
+		return false;
+	}
+	const char *why = NULL;
+	if (m->nnodes > MAX_NODES)
+		why = "more than 2^24 nodes";
+	else if (m->nnodes && !m->nodes)
+		why = "no node table";
+	for (uint32_t i = 0; !why && i < m->nnodes; i++)
+		if (!m->nodes[i].name || !m->nodes[i].op_type || !memchr(m->nodes[i].name, 0, MAX_NAME) ||
+		    !memchr(m->nodes[i].op_type, 0, MAX_NAME))
+			why = "a node without a name or op type (or one over 4096 bytes)";
+	if (why) {
+		fprintf(stderr, "onnxcc-run: %s: invalid descriptor: %s\n", lib, why);
+		return false;
+	}
+	return true;
+}
+
+static double median_of(double *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+typedef struct NodeStat {
+	uint32_t index;
+	double mean, median, min;
+} NodeStat;
+
+typedef struct TypeStat {
+	const char *op_type;
+	uint32_t nodes;
+	double mean, median;       /* sums of the nodes' */
+	uint64_t flops;
+	bool all_counted;   /* every node of the type has a FLOP count */
+} TypeStat;
+
+/* Slowest first, by median (robust to a run another process slowed). */
+static int cmp_node_median(const void *a, const void *b)
+{
+	const NodeStat *x = a, *y = b;
+	return (x->median < y->median) - (x->median > y->median);
+}
+
+static int cmp_type_median(const void *a, const void *b)
+{
+	const TypeStat *x = a, *y = b;
+	return (x->median < y->median) - (x->median > y->median);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* GFLOP/s of flops in ms (flops 0: not counted, "-"). */
+static void print_gflops(uint64_t flops, double ms)
+{
+	if (flops && ms > 0)
+		printf(" %8.1f", (double)flops / ms * 1e-6);
+	else
+		printf(" %8s", "-");
+}
+
+/* Prints the per-node and per-op-type tables from t[run * nnodes + node]
+ * (ms) and the runs' wall times, and writes them as JSON to json_path
+ * (NULL: none).  Returns false when the JSON file cannot be written. */
+static bool report_profile(const OnnxccModel *m, const double *t, const double *walls, long runs,
+                           long threads, const char *json_path)
+{
+	uint32_t n = m->nnodes;
+	NodeStat *ns = calloc((size_t)n + 1, sizeof *ns);
+	TypeStat *ts = calloc((size_t)n + 1, sizeof *ts);
+	double *col = malloc((size_t)runs * sizeof *col);
+	double *w = malloc((size_t)runs * sizeof *w);
+	bool ok = true;
+	if (!ns || !ts || !col || !w) {
+		fprintf(stderr, "onnxcc-run: out of memory\n");
+		ok = false;
+		goto done;
+	}
+	double wall_mean = 0, nodes_mean = 0, nodes_median = 0;
+	for (long r = 0; r < runs; r++)
+		wall_mean += walls[r] / (double)runs;
+	memcpy(w, walls, (size_t)runs * sizeof *w);
+	double wall_median = median_of(w, (size_t)runs);
+	uint32_t nt = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		double sum = 0;
+		for (long r = 0; r < runs; r++)
+			sum += col[r] = t[(size_t)r * n + i];
+		ns[i].index = i;
+		ns[i].mean = sum / (double)runs;
+		ns[i].median = median_of(col, (size_t)runs);
+		ns[i].min = col[0];
+		nodes_mean += ns[i].mean;
+		nodes_median += ns[i].median;
+		const OnnxccNodeInfo *ni = &m->nodes[i];
+		uint32_t k = 0;
+		while (k < nt && strcmp(ts[k].op_type, ni->op_type))
+			k++;
+		if (k == nt)
+			ts[nt++] = (TypeStat){ni->op_type, 0, 0, 0, 0, true};
+		ts[k].nodes++;
+		ts[k].mean += ns[i].mean;
+		ts[k].median += ns[i].median;
+		ts[k].flops += ni->flops;
+		ts[k].all_counted &= ni->flops != 0;
+	}
+	if (json_path) {
+		FILE *f = fopen(json_path, "w");
+		if (!f) {
+			fprintf(stderr, "onnxcc-run: --profile-json %s: %s\n", json_path, strerror(errno));
+			ok = false;
+			goto done;
+		}
+		fprintf(f, "{\"model\": ");
+		json_str(f, m->name ? m->name : "");
+		fprintf(f, ", \"runs\": %ld, \"threads\": %ld, \"run_mean_ms\": %.6g, "
+		        "\"run_median_ms\": %.6g, \"nodes_mean_ms\": %.6g,\n \"nodes\": [", runs,
+		        threads, wall_mean, wall_median, nodes_mean);
+		for (uint32_t i = 0; i < n; i++) {
+			fprintf(f, "%s\n  {\"index\": %u, \"name\": ", i ? "," : "", i);
+			json_str(f, m->nodes[i].name);
+			fprintf(f, ", \"op_type\": ");
+			json_str(f, m->nodes[i].op_type);
+			fprintf(f, ", \"flops\": %llu, \"mean_ms\": %.6g, \"median_ms\": %.6g, \"min_ms\": %.6g}",
+			        (unsigned long long)m->nodes[i].flops, ns[i].mean, ns[i].median, ns[i].min);
+		}
+		fprintf(f, "],\n \"op_types\": [");
+		for (uint32_t k = 0; k < nt; k++) {
+			fprintf(f, "%s\n  {\"op_type\": ", k ? "," : "");
+			json_str(f, ts[k].op_type);
+			fprintf(f, ", \"nodes\": %u, \"median_ms\": %.6g, \"mean_ms\": %.6g, \"flops\": %llu}",
+			        ts[k].nodes, ts[k].median, ts[k].mean, (unsigned long long)ts[k].flops);
+		}
+		fprintf(f, "]}\n");
+		if (fclose(f) != 0) {
+			fprintf(stderr, "onnxcc-run: --profile-json %s: %s\n", json_path, strerror(errno));
+			ok = false;
+			goto done;
+		}
+	}
+	/* Medians per run: a node's median ms and its share of the nodes'
+	 * medians' sum (a run slowed by another process does not shift it);
+	 * an op type's sum of its nodes' medians. */
+	qsort(ns, n, sizeof *ns, cmp_node_median);
+	qsort(ts, nt, sizeof *ts, cmp_type_median);
+	double pc = nodes_median > 0 ? 100 / nodes_median : 0;
+	printf("per-node profile: %u nodes, %ld timed runs, %ld thread%s; run median %.4g ms, "
+	       "mean %.4g ms; nodes' medians sum to %.4g ms (%%)\n", n, runs, threads,
+	       threads > 1 ? "s" : "", wall_median, wall_mean, nodes_median);
+	printf("%10s %10s %6s %6s %8s  %-24s %s\n", "median_ms", "mean_ms", "%", "cum%", "GFLOP/s",
+	       "op_type", "name");
+	double cum = 0;
+	for (uint32_t j = 0; j < n; j++) {
+		const OnnxccNodeInfo *ni = &m->nodes[ns[j].index];
+		cum += ns[j].median;
+		printf("%10.4f %10.4f %6.2f %6.2f", ns[j].median, ns[j].mean, ns[j].median * pc, cum * pc);
+		print_gflops(ni->flops, ns[j].median);
+		printf("  %-24s %s\n", ni->op_type, *ni->name ? ni->name : "(no name)");
+	}
+	/* (by means, in % of the mean run: medians do not add up) */
+	printf("%10s %10.4f %6.2f %6s %8s  (the run less its nodes, by means, %% of the mean run: "
+	       "checks, output copies, the hook)\n", "", wall_mean - nodes_mean,
+	       wall_mean > 0 ? (wall_mean - nodes_mean) * 100 / wall_mean : 0, "", "");
+	printf("per-op-type summary:\n");
+	printf("%10s %10s %6s %6s %8s  %s\n", "median_ms", "mean_ms", "%", "nodes", "GFLOP/s", "op_type");
+	for (uint32_t k = 0; k < nt; k++) {
+		printf("%10.4f %10.4f %6.2f %6u", ts[k].median, ts[k].mean, ts[k].median * pc, ts[k].nodes);
+		print_gflops(ts[k].all_counted ? ts[k].flops : 0, ts[k].median);
+		printf("  %s\n", ts[k].op_type);
+	}
+	fflush(stdout);
+done:
+	free(ns);
+	free(ts);
+	free(col);
+	free(w);
+	return ok;
+}
+
 static int run_model(const OnnxccModel *m, void **in, void **out, void *ws, const OnnxccParallel *par)
 {
 	if (par)
@@ -266,7 +517,8 @@ int main(int argc, char **argv)
 	OnnxccParallel par = {0};
 	const char *lib = NULL, *outdir = ".";
 	long repeat = 0, threads = 1;
-	bool quiet = false;
+	bool quiet = false, profile = false;
+	const char *profile_json = NULL;
 	InputArg *ins = calloc((size_t)argc, sizeof *ins);
 	int nins = 0;
 	int rc = EXIT_USAGE;
@@ -278,9 +530,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		/* --opt VALUE and --opt=VALUE */
-		const char *opts[] = {"--input", "--output-dir", "--repeat", "--threads"};
+		const char *opts[] = {"--input", "--output-dir", "--repeat", "--threads", "--profile-json"};
 		int opt = -1;
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < 5; k++) {
 			size_t n = strlen(opts[k]);
 			if (strncmp(a, opts[k], n) == 0 && (a[n] == 0 || a[n] == '=')) {
 				opt = k;
@@ -312,6 +564,11 @@ int main(int argc, char **argv)
 				usage_error("--threads expects a count >= 1, got '%s'", val);
 				goto out;
 			}
+		} else if (opt == 4) {
+			profile_json = val;
+			profile = true;
+		} else if (strcmp(a, "--profile") == 0) {
+			profile = true;
 		} else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
 			quiet = true;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -366,18 +623,20 @@ int main(int argc, char **argv)
 		        "library built by onnxcc\n", libpath);
 		goto out;
 	}
-	if (m->abi_version != ONNXCC_ABI_VERSION) {
+	if (m->abi_version < ONNXCC_ABI_VERSION_MIN || m->abi_version > ONNXCC_ABI_VERSION) {
 		fprintf(stderr, "onnxcc-run: %s: model ABI version %u, this onnxcc-run "
-		        "supports %u; rebuild the model or use a matching onnxcc-run\n",
-		        libpath, m->abi_version, ONNXCC_ABI_VERSION);
+		        "supports %u to %u; rebuild the model or use a matching onnxcc-run\n",
+		        libpath, m->abi_version, ONNXCC_ABI_VERSION_MIN, ONNXCC_ABI_VERSION);
 		goto out;
 	}
 	if (!m->run || (threads > 1 && !m->run_parallel)) {
 		fprintf(stderr, "onnxcc-run: %s: descriptor has no run function\n", libpath);
 		goto out;
 	}
-	if (!check_model(libpath, m))
+	if (!check_model(libpath, m) || (profile && !check_nodes(libpath, m)))
 		goto out;
+	if (profile && repeat == 0)
+		repeat = 10;
 
 	/* Match --input arguments to model inputs. */
 	int *given_by = calloc(m->ninputs + 1, sizeof *given_by);
@@ -386,7 +645,9 @@ int main(int argc, char **argv)
 	void **outbufs = calloc(m->noutputs + 1, sizeof *outbufs);
 	void *ws = NULL;
 	void **first = NULL;
-	double *times = NULL;
+	double *times = NULL, *ptimes = NULL;
+	Prof prof = {0};
+	OnnxccNodeHook hook = {prof_hook, &prof};
 	if (!given_by || !arrays || !inbufs || !outbufs)
 		goto oom;
 	for (uint32_t i = 0; i < m->ninputs; i++)
@@ -556,6 +817,13 @@ int main(int argc, char **argv)
 		times = malloc((size_t)repeat * sizeof *times);
 		if (!first || !times)
 			goto oom;
+		if (profile) {
+			/* ms of each node in each run (zeroed: the hook adds) */
+			ptimes = calloc((size_t)repeat * m->nnodes + 1, sizeof *ptimes);
+			if (!ptimes)
+				goto oom;
+			prof.nnodes = m->nnodes;
+		}
 		for (uint32_t i = 0; i < m->noutputs; i++) {
 			first[i] = malloc((size_t)m->outputs[i].nbytes + 1);
 			if (!first[i])
@@ -564,8 +832,22 @@ int main(int argc, char **argv)
 		}
 		for (long r = 0; r < repeat; r++) {
 			double t0 = now_ms();
-			st = run_model(m, inbufs, outbufs, ws, pool ? &par : NULL);
+			if (profile) {
+				prof.row = ptimes + (size_t)r * m->nnodes;
+				prof.open = UINT32_MAX;
+				prof.next = 0;
+				st = m->run_profiled((const void *const *)inbufs, outbufs, ws, pool ? &par : NULL,
+				                     &hook);
+			} else {
+				st = run_model(m, inbufs, outbufs, ws, pool ? &par : NULL);
+			}
 			times[r] = now_ms() - t0;
+			if (profile && (prof.bad || prof.open != UINT32_MAX || prof.next != m->nnodes)) {
+				fprintf(stderr, "onnxcc-run: %s: run %ld reported its nodes out of order "
+				        "(not each of the %u once, in order)\n", libpath, r + 2, m->nnodes);
+				rc = EXIT_RUN;
+				goto cleanup;
+			}
 			if (st != ONNXCC_OK) {
 				fprintf(stderr, "onnxcc-run: %s: run %ld failed with status %d (%s)\n",
 				        libpath, r + 2, st, status_str(st));
@@ -582,6 +864,10 @@ int main(int argc, char **argv)
 		                        : (times[repeat / 2 - 1] + times[repeat / 2]) / 2;
 		printf("{\"median_ms\": %.6g, \"min_ms\": %.6g, \"runs\": %ld}\n", med,
 		       times[0], repeat);
+		fflush(stdout);
+		/* (times sorted: report_profile takes only their mean and median) */
+		if (profile && !report_profile(m, ptimes, times, repeat, threads, profile_json))
+			goto cleanup;
 	}
 	rc = 0;
 	goto cleanup;
@@ -601,6 +887,7 @@ cleanup:
 	}
 	free(first);
 	free(times);
+	free(ptimes);
 	onnxcc_pool_destroy(pool);
 	free(ws);
 	free(outbufs);

@@ -41,8 +41,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const OnnxccModel *m = dlsym(lib, "onnxcc_model");
-	if (!m || m->abi_version != ONNXCC_ABI_VERSION) {
-		fprintf(stderr, "dlopen_model: %s: no onnxcc_model descriptor of ABI %u\n", argv[1], ONNXCC_ABI_VERSION);
+	/* a version-3 descriptor (--profile-nodes) extends version 2 */
+	if (!m || m->abi_version < ONNXCC_ABI_VERSION_MIN || m->abi_version > ONNXCC_ABI_VERSION) {
+		fprintf(stderr, "dlopen_model: %s: no onnxcc_model descriptor of ABI %u to %u\n", argv[1],
+		        ONNXCC_ABI_VERSION_MIN, ONNXCC_ABI_VERSION);
 		return 2;
 	}
 	int nin = 0, nexp = 0, expecting = 0;

@@ -592,7 +592,7 @@ static void child_main(const Options *o, const Case *c, const char *workdir)
 	const OnnxccModel *m = dlsym(dl, "onnxcc_model");
 	if (!m)
 		finish(ST_FAIL, "the .so has no symbol onnxcc_model");
-	if (m->abi_version != ONNXCC_ABI_VERSION || !m->run)
+	if (m->abi_version < ONNXCC_ABI_VERSION_MIN || m->abi_version > ONNXCC_ABI_VERSION || !m->run)
 		finish(ST_FAIL, "bad descriptor: abi_version %u, run %s", m->abi_version,
 		       m->run ? "set" : "NULL");
 

@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				size_t hn = 0;
 				FILE *hf = open_memstream(&hdr, &hn);
 				if (hf) {
-					cg_write_header(hf, g, &plan, "fz", "fuzz.onnx", false);
+					cg_write_header(hf, g, &plan, "fz", "fuzz.onnx", false, false);
 					fclose(hf);
 				}
 				free(hdr);

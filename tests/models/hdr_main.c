@@ -132,8 +132,9 @@ int e2e_header_main(int argc, char **argv, const OnnxccModel *m,
 	const char *dir = argv[1];
 	int status = 0;
 	char path[4096], err[512];
-	if (m->abi_version != ONNXCC_ABI_VERSION) {
-		printf("descriptor ABI %u, expected %u\n", m->abi_version, ONNXCC_ABI_VERSION);
+	if (m->abi_version < ONNXCC_ABI_VERSION_MIN || m->abi_version > ONNXCC_ABI_VERSION) {
+		printf("descriptor ABI %u, expected %u to %u\n", m->abi_version, ONNXCC_ABI_VERSION_MIN,
+		       ONNXCC_ABI_VERSION);
 		return 1;
 	}
 	if (m->workspace_size != workspace_size) {

@@ -69,6 +69,7 @@ static void test_help_and_version(void **state)
 	assert_int_equal(onnxcc("--help"), 0);
 	assert_non_null(strstr(out_text, "usage: onnxcc MODEL.onnx -o OUT"));
 	assert_non_null(strstr(out_text, "--dim SYMBOL=N"));
+	assert_non_null(strstr(out_text, "--profile-nodes"));
 	assert_int_equal(onnxcc("--version"), 0);
 	assert_non_null(strstr(out_text, "onnxcc "));
 }

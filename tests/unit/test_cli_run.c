@@ -225,6 +225,7 @@ static void test_usage_errors(void **state)
 	assert_int_equal(run_tool(help), 0);
 	EXPECT_OUT("usage: onnxcc-run LIB.so");
 	EXPECT_OUT("bitwise the same for every T");
+	EXPECT_OUT("--profile-json FILE");
 	const char *notlib[] = {"x.npy", NULL};
 	assert_int_equal(run_tool(notlib), 1);
 	EXPECT_ERR("cannot load ./x.npy");
@@ -242,6 +243,18 @@ static void test_run_failure_and_abi(void **state)
 	const char *abi[] = {FAKE_MODEL_ABI, NULL};
 	assert_int_equal(run_tool(abi), 1);
 	EXPECT_ERR("model ABI version 99");
+	EXPECT_ERR("supports 2 to 3");
+	/* --profile on a version-2 descriptor (no --profile-nodes): refused
+	 * before anything runs (tests/unit/test_profile.c runs real ones) */
+	const char *prof[] = {FAKE_MODEL_OK, "--input", "x=x.npy", "--input", "ids=ids.npy",
+	                      "--output-dir", "outp", "--profile", NULL};
+	assert_int_equal(run_tool(prof), 1);
+	EXPECT_ERR("--profile: the model was not compiled for per-node profiling");
+	snprintf(path, sizeof path, "%s/outp/count.npy", tmpdir);
+	assert_int_equal(access(path, F_OK), -1);
+	const char *json[] = {FAKE_MODEL_OK, "--profile-json", NULL};
+	assert_int_equal(run_tool(json), 1);
+	EXPECT_ERR("--profile-json needs a value");
 }
 
 /* Descriptors that lie: a huge input count, an output buffer smaller than

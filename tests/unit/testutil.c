@@ -89,6 +89,7 @@ void tu_threads(int n)
 }
 bool tu_index_clamp;
 int tu_expect_status;
+bool tu_profile_nodes;
 
 bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Diag *d)
 {
@@ -105,7 +106,7 @@ bool tu_run_graph(Graph *g, const void *const *inputs, void *const *outputs, Dia
 		goto out;
 	char *triple = LLVMGetTargetMachineTriple(tm);
 	CgModuleOptions mo = {.prefix = "tu", .export_alias = true, .triple = triple, .layout = layout,
-	                      .index_clamp = tu_index_clamp};
+	                      .index_clamp = tu_index_clamp, .profile_nodes = tu_profile_nodes};
 	mo.isa = tu_isa_override.vlen ? tu_isa_override : cg_isa_of(tm);
 	if (tu_variants)
 		mo.nvariants = cg_isa_variants(tm, NULL, NULL, mo.variants);

@@ -47,6 +47,8 @@ extern void (*tu_loaded_hook)(void *handle);
  * expects from the run function (default 0). */
 extern bool tu_index_clamp;
 extern int tu_expect_status;
+/* Compile with --profile-nodes (default: without). */
+extern bool tu_profile_nodes;
 /* When set, tu_run_graph runs the model through run_parallel with it. */
 #include "runtime/onnxcc_model.h"
 extern const OnnxccParallel *tu_parallel;
