@@ -906,10 +906,13 @@ static void row_tiles(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, int6
 	 * depend on the step before: half the FMA rate for 1 x 32).  Then
 	 * the last full tile and the remainder are two tiles of about
 	 * (mr + rem) / 2 rows instead: 49 rows as 12 12 12 7 6, not
-	 * 12 12 12 12 1.  Not when A is copied ahead (the full tiles copy
-	 * each other's rows) or B by the first tile.  Which tile computes a
-	 * row does not change its FMAs. */
-	bool split = rem && rem * nv < 4 && full >= 1 && !first && !bsrc;
+	 * 12 12 12 12 1.  When A is copied ahead (first), the tile before
+	 * copies mr rows as before (or pack_a the first mr), and the first
+	 * split tile the b rows after its own (the remainder among them;
+	 * b <= a, and a <= mr keeps copy_ahead's a * ceil(kc/16) <= kc).
+	 * Not when B is copied by the first tile.  Which tile computes a row
+	 * does not change its FMAs. */
+	bool split = rem && rem * nv < 4 && full >= 1 && !bsrc;
 	int64_t nfull = split ? full - 1 : full;
 	if (bsrc && full > 0) {
 		full_tile(cg, P, i0, rows, cg_i64(cg, 0), ncols, j, pcv, kc, bp, flags, pnext, first, bsrc);
@@ -926,8 +929,17 @@ static void row_tiles(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, int6
 	if (split) {
 		int a = (int)((mr + rem + 1) / 2), b = (int)(mr + rem - a);
 		LLVMValueRef ia = cg_add_i64(cg, i0, cg_i64(cg, nfull * mr));
-		call_tile(cg, P, a, ncols, ia, j, pcv, kc, bp, flags, tile_prefetch(cg, P, pnext, cg_i64(cg, nfull), kc),
-		          NULL, NULL);
+		LLVMValueRef pfa = tile_prefetch(cg, P, pnext, cg_i64(cg, nfull), kc);
+		if (first) {
+			CgIf c;
+			cg_if(cg, &c, first);
+			call_tile(cg, P, a, ncols, ia, j, pcv, kc, bp, flags, pfa, cg_i64(cg, b), NULL);
+			cg_else(cg, &c);
+			call_tile(cg, P, a, ncols, ia, j, pcv, kc, bp, flags, pfa, NULL, NULL);
+			cg_if_end(cg, &c);
+		} else {
+			call_tile(cg, P, a, ncols, ia, j, pcv, kc, bp, flags, pfa, NULL, NULL);
+		}
 		call_tile(cg, P, b, ncols, cg_add_i64(cg, ia, cg_i64(cg, a)), j, pcv, kc, bp, flags,
 		          tile_prefetch(cg, P, pnext, cg_i64(cg, full), kc), NULL, NULL);
 	} else if (rem) {

@@ -130,6 +130,10 @@ static void test_matmul_shapes(void **state)
 	matmul_case(13, 40, 40, false);
 	matmul_case(27, 100, 16, true);
 	matmul_case(37, 230, 64, 2);
+	/* the same with A copied ahead (4 and 2 KiB rows): the first split
+	 * tile copies the remainder rows */
+	matmul_case(49, 1024, 64, true);
+	matmul_case(13, 512, 40, false);
 }
 
 /* Batched MatMul with B transposed through strides: [H,M,D] x [H,D,N] where
@@ -445,15 +449,17 @@ static void test_threads_bitwise(void **state)
  * (MR + rem) / 2 rows (row_tiles): 49 rows as 12 12 12 7 6 with 12-row
  * tiles, 4 x 6 + 7 + 6 with 6.  The rows of such a product are bitwise the
  * same rows of a product of 72 rows (a multiple of every MR: full tiles
- * only), for packed and run-time B, on every ISA and thread count; the
+ * only), for packed and run-time B, A in place or copied ahead (4 and 2
+ * KiB rows), on every ISA and thread count; the
  * values themselves are checked against a double reference by
  * test_matmul_shapes (the same shapes). */
 static void test_remainder_split_bits(void **state)
 {
 	(void)state;
-	const int64_t shapes[4][3] = {{49, 64, 80}, {13, 40, 40}, {27, 100, 16}, {37, 230, 64}};
+	const int64_t shapes[6][3] = {{49, 64, 80}, {13, 40, 40}, {27, 100, 16}, {37, 230, 64}, {49, 1024, 64},
+	                              {13, 512, 40}};
 	const int64_t MB = 72;
-	for (int s = 0; s < 4; s++) {
+	for (int s = 0; s < 6; s++) {
 		int64_t M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
 		float *a = malloc(sizeof(float) * (size_t)(MB * K)), *b = malloc(sizeof(float) * (size_t)(K * N));
 		float *yb = malloc(sizeof(float) * (size_t)(MB * N)), *y = malloc(sizeof(float) * (size_t)(M * N));
