@@ -890,7 +890,8 @@ static void full_tile(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVM
 }
 
 /* Rows [i0, i0+rows) of one column panel: full tiles in a loop, then the
- * remainder rows as one tile of its own.  first: see tile_or_copy (NULL:
+ * remainder rows as one tile of its own (a short one: with the last full
+ * tile's rows, as two tiles of about half as many).  first: see tile_or_copy (NULL:
  * A is not copied ahead in this K block).  bsrc (or NULL): the panel in
  * place, which the first tile copies into bp for the others (copy_b). */
 static void row_tiles(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, int64_t ncols,
@@ -899,21 +900,52 @@ static void row_tiles(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, int6
 {
 	int mr = P->t.mr;
 	int64_t full = rows / mr, rem = rows % mr, t0 = 0;
+	int64_t nv = (ncols + P->t.w - 1) / P->t.w;
+	/* A remainder tile of fewer than 4 accumulators (1 x 2W, 1-3 x W)
+	 * waits on the FMA latency at every k step (its 2 FMAs per step
+	 * depend on the step before: half the FMA rate for 1 x 32).  Then
+	 * the last full tile and the remainder are two tiles of about
+	 * (mr + rem) / 2 rows instead: 49 rows as 12 12 12 7 6, not
+	 * 12 12 12 12 1.  When A is copied ahead (first), the tile before
+	 * copies mr rows as before (or pack_a the first mr), and the first
+	 * split tile the b rows after its own (the remainder among them;
+	 * b <= a, and a <= mr keeps copy_ahead's a * ceil(kc/16) <= kc).
+	 * Not when B is copied by the first tile.  Which tile computes a row
+	 * does not change its FMAs. */
+	bool split = rem && rem * nv < 4 && full >= 1 && !bsrc;
+	int64_t nfull = split ? full - 1 : full;
 	if (bsrc && full > 0) {
 		full_tile(cg, P, i0, rows, cg_i64(cg, 0), ncols, j, pcv, kc, bp, flags, pnext, first, bsrc);
 		t0 = 1;
 	}
-	if (full - t0 == 1) {
+	if (nfull - t0 == 1) {
 		full_tile(cg, P, i0, rows, cg_i64(cg, t0), ncols, j, pcv, kc, bp, flags, pnext, first, NULL);
-	} else if (full - t0 > 1) {
+	} else if (nfull - t0 > 1) {
 		CgLoop li;
-		cg_for(cg, &li, t0, full);
+		cg_for(cg, &li, t0, nfull);
 		full_tile(cg, P, i0, rows, li.iv, ncols, j, pcv, kc, bp, flags, pnext, first, NULL);
 		cg_for_end(cg, &li);
 	}
-	if (rem)
+	if (split) {
+		int a = (int)((mr + rem + 1) / 2), b = (int)(mr + rem - a);
+		LLVMValueRef ia = cg_add_i64(cg, i0, cg_i64(cg, nfull * mr));
+		LLVMValueRef pfa = tile_prefetch(cg, P, pnext, cg_i64(cg, nfull), kc);
+		if (first) {
+			CgIf c;
+			cg_if(cg, &c, first);
+			call_tile(cg, P, a, ncols, ia, j, pcv, kc, bp, flags, pfa, cg_i64(cg, b), NULL);
+			cg_else(cg, &c);
+			call_tile(cg, P, a, ncols, ia, j, pcv, kc, bp, flags, pfa, NULL, NULL);
+			cg_if_end(cg, &c);
+		} else {
+			call_tile(cg, P, a, ncols, ia, j, pcv, kc, bp, flags, pfa, NULL, NULL);
+		}
+		call_tile(cg, P, b, ncols, cg_add_i64(cg, ia, cg_i64(cg, a)), j, pcv, kc, bp, flags,
+		          tile_prefetch(cg, P, pnext, cg_i64(cg, full), kc), NULL, NULL);
+	} else if (rem) {
 		call_tile(cg, P, (int)rem, ncols, cg_add_i64(cg, i0, cg_i64(cg, full * mr)), j, pcv, kc, bp, flags,
 		          tile_prefetch(cg, P, pnext, cg_i64(cg, full), kc), NULL, full ? NULL : bsrc);
+	}
 }
 
 static LLVMValueRef min_i64(Cg *cg, LLVMValueRef a, int64_t b)

@@ -6,7 +6,8 @@
  * run-time B, contiguous and strided B, A blocks copied (row strides of
  * 2 and 4 KiB), run-time B packed per panel (row stride 2 KiB) by the
  * first tile of each panel (KC up to 1024, K not a multiple of it),
- * transposed A, and the Gemm epilogue (alpha, bias row, full / column /
+ * remainder rows split with the last full tile (bitwise the rows of a
+ * product without remainder), transposed A, and the Gemm epilogue (alpha, bias row, full / column /
  * scalar C with beta; full C on one short K block over several tiles),
  * the fused bias + GELU epilogue of short-K products (MatMulEpi);
  * threads: GEMM tasks and row-parallel nodes
@@ -121,6 +122,18 @@ static void test_matmul_shapes(void **state)
 	 * 180 rows and a last one of 15 (a full tile and 3 rows) */
 	matmul_case(173, 1536, 512, false);
 	matmul_case(195, 2100, 512, false);
+	/* remainders of fewer than 4 accumulators, split with the last full
+	 * tile (row_tiles): 1 row of 2 vectors (49, 13, 37 rows; 80 and 40
+	 * columns also end in a panel of one vector), 3 rows of one (27 x 16
+	 * on AVX-512) */
+	matmul_case(49, 64, 80, true);
+	matmul_case(13, 40, 40, false);
+	matmul_case(27, 100, 16, true);
+	matmul_case(37, 230, 64, 2);
+	/* the same with A copied ahead (4 and 2 KiB rows): the first split
+	 * tile copies the remainder rows */
+	matmul_case(49, 1024, 64, true);
+	matmul_case(13, 512, 40, false);
 }
 
 /* Batched MatMul with B transposed through strides: [H,M,D] x [H,D,N] where
@@ -431,6 +444,54 @@ static void test_threads_bitwise(void **state)
 	}
 }
 
+/* A remainder of fewer than 4 accumulators (1 row of 2 vectors, 1-3 rows
+ * of one) is computed with the last full tile as two tiles of about
+ * (MR + rem) / 2 rows (row_tiles): 49 rows as 12 12 12 7 6 with 12-row
+ * tiles, 4 x 6 + 7 + 6 with 6.  The rows of such a product are bitwise the
+ * same rows of a product of 72 rows (a multiple of every MR: full tiles
+ * only), for packed and run-time B, A in place or copied ahead (4 and 2
+ * KiB rows), on every ISA and thread count; the
+ * values themselves are checked against a double reference by
+ * test_matmul_shapes (the same shapes). */
+static void test_remainder_split_bits(void **state)
+{
+	(void)state;
+	const int64_t shapes[6][3] = {{49, 64, 80}, {13, 40, 40}, {27, 100, 16}, {37, 230, 64}, {49, 1024, 64},
+	                              {13, 512, 40}};
+	const int64_t MB = 72;
+	for (int s = 0; s < 6; s++) {
+		int64_t M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+		float *a = malloc(sizeof(float) * (size_t)(MB * K)), *b = malloc(sizeof(float) * (size_t)(K * N));
+		float *yb = malloc(sizeof(float) * (size_t)(MB * N)), *y = malloc(sizeof(float) * (size_t)(M * N));
+		fill(a, (size_t)(MB * K), 41);
+		fill(b, (size_t)(K * N), 42);
+		for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+			if (!tu_host_has(&tu_isas[t]))
+				continue;
+			tu_isa_override = tu_isas[t];
+			for (int packed = 0; packed < 2; packed++) {
+				tu_parallel = NULL;
+				if (packed)
+					run_packed(yb, a, b, MB, K, N);
+				else
+					run_batched(yb, a, b, 1, MB, K, N);
+				for (int c = 0; c < TU_NTHREADS; c++) {
+					tu_threads(tu_thread_counts[c]);
+					memset(y, 0xff, sizeof(float) * (size_t)(M * N));
+					if (packed)
+						run_packed(y, a, b, M, K, N);
+					else
+						run_batched(y, a, b, 1, M, K, N);
+					assert_memory_equal(y, yb, sizeof(float) * (size_t)(M * N));
+				}
+				tu_threads(0);
+			}
+		}
+		tu_isa_override = (CgIsa){0};
+		free(a), free(b), free(yb), free(y);
+	}
+}
+
 /* Row-parallel nodes (kern_rows): LayerNormalization, Softmax, a
  * broadcasting Add (rows of the outer dim), Gelu and a Mul by a scalar over
  * one flat dim (blocks, the last one ending in a masked vector), each large enough to
@@ -549,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_gemm_epilogues),
 		cmocka_unit_test(test_gemm_gelu_epilogue),
 		cmocka_unit_test(test_threads_bitwise),
+		cmocka_unit_test(test_remainder_split_bits),
 		cmocka_unit_test(test_rows_threads_bitwise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
