@@ -244,14 +244,13 @@ static void test_lowering(void **state)
 	attention_case(&h, false);
 }
 
-/* The short-sequence path and the general path give the same bits for c
- * at every vector width of the host: the same scores, max, exps, row sum
- * order (vectors added lane by lane, lanes folded in halves) and P.V
- * chains. */
-static void paths_same_bits(const Case *c)
+/* c gives the same bits with the test switch *off set (the reference
+ * form) and clear, at every vector width of the host; what names the two
+ * forms in the message. */
+static void forms_same_bits(const Case *c, bool *off, unsigned seed, const char *what)
 {
 	float *x[4];
-	case_inputs(c, x, 11u, 1.5f);
+	case_inputs(c, x, seed, 1.5f);
 	int64_t od[IR_MAX_RANK];
 	out_dims(c, od);
 	size_t ny = (size_t)numel(c->r, od);
@@ -260,19 +259,28 @@ static void paths_same_bits(const Case *c)
 		if (!tu_host_has(&tu_isas[t]))
 			continue;
 		tu_isa_override = tu_isas[t];
-		cg_attn_small_off = true;
+		*off = true;
 		run_case(c, (const float *const *)x, y0);
-		cg_attn_small_off = false;
+		*off = false;
 		run_case(c, (const float *const *)x, y);
 		if (memcmp(y, y0, ny * 4) != 0)
-			fprintf(stderr, "Attention case (Nq %lld, dv %lld) %s: paths differ\n", (long long)od[c->r - 2],
-			        (long long)od[c->r - 1], tu_isas[t].name);
+			fprintf(stderr, "Attention case (Nq %lld, dv %lld) %s: %s differ\n", (long long)od[c->r - 2],
+			        (long long)od[c->r - 1], tu_isas[t].name, what);
 		assert_memory_equal(y, y0, ny * 4);
 	}
 	tu_isa_override = (CgIsa){0};
 	for (int t = 0; t < 4; t++)
 		free(x[t]);
 	free(y), free(y0);
+}
+
+/* The short-sequence path and the general path give the same bits for c
+ * at every vector width of the host: the same scores, max, exps, row sum
+ * order (vectors added lane by lane, lanes folded in halves) and P.V
+ * chains. */
+static void paths_same_bits(const Case *c)
+{
+	forms_same_bits(c, &cg_attn_small_off, 11u, "paths");
 }
 
 /* Short sequences (codegen/lower_attention_small.c: whole score rows in
@@ -335,29 +343,7 @@ static void test_small_sequences(void **state)
  * gives the same bits for c at every vector width of the host. */
 static void tail_same_bits(const Case *c)
 {
-	float *x[4];
-	case_inputs(c, x, 13u, 1.5f);
-	int64_t od[IR_MAX_RANK];
-	out_dims(c, od);
-	size_t ny = (size_t)numel(c->r, od);
-	float *y = malloc(sizeof(float) * ny), *y0 = malloc(sizeof(float) * ny);
-	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
-		if (!tu_host_has(&tu_isas[t]))
-			continue;
-		tu_isa_override = tu_isas[t];
-		cg_attn_tail_off = true;
-		run_case(c, (const float *const *)x, y0);
-		cg_attn_tail_off = false;
-		run_case(c, (const float *const *)x, y);
-		if (memcmp(y, y0, ny * 4) != 0)
-			fprintf(stderr, "Attention case (Nq %lld, dv %lld) %s: tail forms differ\n", (long long)od[c->r - 2],
-			        (long long)od[c->r - 1], tu_isas[t].name);
-		assert_memory_equal(y, y0, ny * 4);
-	}
-	tu_isa_override = (CgIsa){0};
-	for (int t = 0; t < 4; t++)
-		free(x[t]);
-	free(y), free(y0);
+	forms_same_bits(c, &cg_attn_tail_off, 13u, "tail forms");
 }
 
 /* The general path's last keys (lower_attention.c score_tail: the last

@@ -21,12 +21,10 @@
 #include "testutil.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "driver/compile.h"
@@ -398,46 +396,18 @@ static void test_flops_exact(void **state)
 
 static char out_buf[1 << 17], err_buf[1 << 14];
 
-static void slurp_into(const char *path, char *buf, size_t n)
-{
-	FILE *f = fopen(path, "rb");
-	size_t k = f ? fread(buf, 1, n - 1, f) : 0;
-	buf[k] = 0;
-	if (f)
-		fclose(f);
-}
-
-/* Runs onnxcc-run with args (NULL-terminated); stdout/stderr into
- * out_buf/err_buf; returns the exit status. */
+/* Runs onnxcc-run with args (NULL-terminated) in tmpdir; stdout/stderr
+ * into out_buf/err_buf; returns the exit status. */
 static int run_tool(const char *const *args)
 {
-	char so[4200], se[4200], tool[4200];
-	snprintf(so, sizeof so, "%s/stdout.txt", tmpdir);
-	snprintf(se, sizeof se, "%s/stderr.txt", tmpdir);
+	char tool[4200];
 	snprintf(tool, sizeof tool, "%s/onnxcc-run", ONNXCC_BINARY_DIR);
 	const char *argv[32] = {tool};
 	int n = 1;
 	for (; args[n - 1]; n++)
 		argv[n] = args[n - 1];
 	argv[n] = NULL;
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int o = open(so, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (o < 0 || e < 0 || chdir(tmpdir) != 0)
-			_exit(127);
-		dup2(o, 1);
-		dup2(e, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	slurp_into(so, out_buf, sizeof out_buf);
-	slurp_into(se, err_buf, sizeof err_buf);
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
+	return tu_run_tool(argv, tmpdir, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
 }
 
 static int count(const char *s, const char *needle)

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 const char *tu_node_test(const char *name)
 {
@@ -18,6 +21,40 @@ char *tu_tmpdir(void)
 	char *d = mkdtemp(tmpl);
 	assert_non_null(d);
 	return strdup(d);
+}
+
+static void slurp_into(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	size_t k = f ? fread(buf, 1, n - 1, f) : 0;
+	buf[k] = 0;
+	if (f)
+		fclose(f);
+}
+
+int tu_run_tool(const char *const *argv, const char *dir, char *out, size_t nout, char *err, size_t nerr)
+{
+	char so[4200], se[4200];
+	snprintf(so, sizeof so, "%s/stdout.txt", dir);
+	snprintf(se, sizeof se, "%s/stderr.txt", dir);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int o = open(so, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (o < 0 || e < 0 || chdir(dir) != 0)
+			_exit(127);
+		dup2(o, 1);
+		dup2(e, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	slurp_into(so, out, nout);
+	slurp_into(se, err, nerr);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
 }
 
 void tu_rmtree(const char *dir)

@@ -16,6 +16,12 @@ const char *tu_node_test(const char *name);
 /* A fresh temporary directory (created), removed by tu_rmtree. */
 char *tu_tmpdir(void);
 void tu_rmtree(const char *dir);
+/* Runs argv (argv[0] a path, NULL-terminated) with dir as its working
+ * directory, its stdout and stderr captured into out and err (each
+ * NUL-terminated, cut to its size; the files dir/stdout.txt and
+ * dir/stderr.txt hold them whole); fails the test unless it exits
+ * normally; returns its exit status. */
+int tu_run_tool(const char *const *argv, const char *dir, char *out, size_t nout, char *err, size_t nerr);
 /* Writes bytes to path; fails the test on error. */
 void tu_write_file(const char *path, const void *data, size_t n);
 
