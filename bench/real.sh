@@ -51,8 +51,13 @@
 # the others and timed in the same alternation.  unf_med is its median,
 # unf/fus = unf_med / cc_med: what fusion buys (> 1: the fused build is
 # faster), umin/nmin the same for the fastest runs.
+# The profile (PROFILE=yes, the default): prof.so is model.so compiled with
+# --profile-nodes; after the timing, `onnxcc-run --profile --threads 1`
+# over ROUNDS x REPEAT runs gives each model's time per op type (median
+# ms, share, GFLOP/s of the products), printed after the table: where the
+# time goes, for comparing %peak with the op types that fall short of it.
 # Environment: PORTABLE (yes/no, default yes), UNFUSED (yes/no, default
-# yes), MODELS (names, default all seven), MODELS_DIR, REPEAT
+# yes), PROFILE (yes/no, default yes), MODELS (names, default all seven), MODELS_DIR, REPEAT
 # (default 5), ROUNDS (default 4), THREADS (default "1 2"), OUT (default
 # bench/results/real-latest.txt), WORK (default BUILD_DIR/bench/real).
 # Exit status: 0 when every model compiled, ran and matched PyTorch; 1
@@ -69,6 +74,7 @@ ROUNDS=${ROUNDS:-4}
 THREADS=${THREADS:-1 2}
 PORTABLE=${PORTABLE:-yes}
 UNFUSED=${UNFUSED:-yes}
+PROFILE=${PROFILE:-yes}
 OUT=${OUT:-$HERE/results/real-latest.txt}
 WORK=${WORK:-$BUILD/bench/real}
 PY=${PY:-/usr/bin/python3}
@@ -188,12 +194,14 @@ for name in $MODELS; do
 	CTP=-
 	CTU=-
 	cfail=
-	for V in model port unf; do
+	for V in model port unf prof; do
 		[ $V = port ] && [ "$PORTABLE" != yes ] && continue
 		[ $V = unf ] && [ "$UNFUSED" != yes ] && continue
+		[ $V = prof ] && [ "$PROFILE" != yes ] && continue
 		CPUFLAG="--cpu native"
 		[ $V = port ] && CPUFLAG=
 		[ $V = unf ] && CPUFLAG="--cpu native --no-fuse"
+		[ $V = prof ] && CPUFLAG="--cpu native --profile-nodes"
 		if [ -f "$W/$V.so" ] && [ "$(cat "$W/$V.key" 2>/dev/null)" = "$KEY" ]; then
 			C=$(cat "$W/$V.compile.s")
 		else
@@ -216,7 +224,8 @@ for name in $MODELS; do
 		case $V in
 		model) CT=$C ;;
 		port) CTP=$C ;;
-		*) CTU=$C ;;
+		unf) CTU=$C ;;
+		*) ;;
 		esac
 	done
 	if [ -n "$cfail" ]; then
@@ -326,6 +335,16 @@ for name in $MODELS; do
 			"${CC_RSS:--} ${ORT_RSS:--} $CCABS $ORTABS ${PT_MED:--} $CTP ${PT_MIN:--} ${UF_MED:--} ${UF_MIN:--}" >>"$TABLE"
 		echo "   T=$T: onnxcc median ${CC_MED:--} ms (portable ${PT_MED:--}), ORT median ${ORT_MED:--} ms" >&2
 	done
+	# where the time goes: per op type at T = 1 (PROFILE=yes)
+	rm -f "$W/prof.txt"
+	if [ "$PROFILE" = yes ]; then
+		if "$RUN" "$W/prof.so" "$@" --threads 1 --repeat $((ROUNDS * REPEAT)) --profile --quiet \
+			--output-dir "$W/prof" >"$W/prof.out" 2>"$W/prof.err"; then
+			sed -n '/^per-op-type summary:/,$p' "$W/prof.out" | sed 1d >"$W/prof.txt"
+		else
+			echo "   onnxcc-run --profile failed: $(head -n 1 "$W/prof.err")" >&2
+		fi
+	fi
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 
@@ -382,5 +401,16 @@ ORTV=$(cd "$HERE" && "$NODE" -e 'process.stdout.write(require("onnxruntime-node/
 		for (i = 3; i <= NF; i++) msg = msg " " $i
 		printf "%-13s %2s %s\n", $1, $2, msg
 	}' peak="$PEAK" "$TABLE"
+	if [ "$PROFILE" = yes ]; then
+		echo
+		echo "Where onnxcc's time goes at T = 1: onnxcc --profile-nodes build, onnxcc-run --profile over $((ROUNDS * REPEAT)) runs;"
+		echo "per op type: the sum of its nodes' median ms, its share of all nodes' medians, GFLOP/s of its products"
+		echo "(fused ops: onnxcc::MatMulEpi = GEMM + epilogue/prologue, onnxcc::Attention = Q.K^T, softmax, P.V); peak $PEAK GFLOP/s"
+		for name in $MODELS; do
+			[ -s "$WORK/$name/prof.txt" ] || continue
+			echo "-- $name"
+			sed 's/^/   /' "$WORK/$name/prof.txt"
+		done
+	fi
 } | tee "$OUT"
 [ $fails -eq 0 ]
