@@ -387,18 +387,18 @@ static void print_gflops(uint64_t flops, double ms)
 }
 
 /* Prints the per-node and per-op-type tables from t[run * nnodes + node]
- * (ms) and the runs' wall times, and writes them as JSON to json_path
- * (NULL: none).  Returns false when the JSON file cannot be written. */
+ * (ms) and the runs' wall times (walls, their median wall_median), and
+ * writes them as JSON to json_path (NULL: none).  Returns false when the
+ * JSON file cannot be written. */
 static bool report_profile(const OnnxccModel *m, const double *t, const double *walls, long runs,
-                           long threads, const char *json_path)
+                           double wall_median, long threads, const char *json_path)
 {
 	uint32_t n = m->nnodes;
 	NodeStat *ns = calloc((size_t)n + 1, sizeof *ns);
 	TypeStat *ts = calloc((size_t)n + 1, sizeof *ts);
 	double *col = malloc((size_t)runs * sizeof *col);
-	double *w = malloc((size_t)runs * sizeof *w);
 	bool ok = true;
-	if (!ns || !ts || !col || !w) {
+	if (!ns || !ts || !col) {
 		fprintf(stderr, "onnxcc-run: out of memory\n");
 		ok = false;
 		goto done;
@@ -406,8 +406,6 @@ static bool report_profile(const OnnxccModel *m, const double *t, const double *
 	double wall_mean = 0, nodes_mean = 0, nodes_median = 0;
 	for (long r = 0; r < runs; r++)
 		wall_mean += walls[r] / (double)runs;
-	memcpy(w, walls, (size_t)runs * sizeof *w);
-	double wall_median = median_of(w, (size_t)runs);
 	uint32_t nt = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		double sum = 0;
@@ -416,7 +414,7 @@ static bool report_profile(const OnnxccModel *m, const double *t, const double *
 		ns[i].index = i;
 		ns[i].mean = sum / (double)runs;
 		ns[i].median = median_of(col, (size_t)runs);
-		ns[i].min = col[0];
+		ns[i].min = col[0];   /* (median_of sorted col) */
 		nodes_mean += ns[i].mean;
 		nodes_median += ns[i].median;
 		const OnnxccNodeInfo *ni = &m->nodes[i];
@@ -500,7 +498,6 @@ done:
 	free(ns);
 	free(ts);
 	free(col);
-	free(w);
 	return ok;
 }
 
@@ -859,14 +856,11 @@ int main(int argc, char **argv)
 			if (memcmp(first[i], outbufs[i], (size_t)m->outputs[i].nbytes) != 0)
 				fprintf(stderr, "onnxcc-run: warning: output '%s' of a repeated run "
 				        "differs from the first run\n", m->outputs[i].name);
-		qsort(times, (size_t)repeat, sizeof *times, cmp_double);
-		double med = repeat % 2 ? times[repeat / 2]
-		                        : (times[repeat / 2 - 1] + times[repeat / 2]) / 2;
+		double med = median_of(times, (size_t)repeat);   /* sorts times */
 		printf("{\"median_ms\": %.6g, \"min_ms\": %.6g, \"runs\": %ld}\n", med,
 		       times[0], repeat);
 		fflush(stdout);
-		/* (times sorted: report_profile takes only their mean and median) */
-		if (profile && !report_profile(m, ptimes, times, repeat, threads, profile_json))
+		if (profile && !report_profile(m, ptimes, times, repeat, med, threads, profile_json))
 			goto cleanup;
 	}
 	rc = 0;
