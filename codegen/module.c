@@ -610,8 +610,8 @@ bool cg_build_module(Cg *cg, Graph *g, const MemPlan *plan, const CgModuleOption
 			ok = false;
 		}
 	for (NodeId k = 0; ok && k < g->nnodes; k++) {
-		if (g->nodes[k].dead || memplan_view_node(g, &g->nodes[k]))
-			continue; /* a view names its input's bytes: no code */
+		if (!cg_node_scheduled(g, &g->nodes[k]))
+			continue; /* dead, or a view (its input's bytes): no code */
 		node_fns[k] = emit_node(cg, k);
 		can_fail[k] = cg->node_can_fail;
 		if (!node_fns[k])
