@@ -573,6 +573,25 @@ static void row_im2col_row(Cg *cg, void *arg, LLVMValueRef b, LLVMValueRef kv, L
 	*hi = h;
 }
 
+/* The kw runs of the interior rows' k rows (KGemm.b_row_kw): rows k =
+ * (c, kh, kw) for kw = 0 .. KW-1 read one input row at column offsets
+ * kw*dw - pbw, over the columns row_im2col_row computes for each kw
+ * (constants: no kh tap of an interior row reaches the padding). */
+static void row_im2col_runs(const Geom *g, KGemm *k)
+{
+	int64_t KW = g->ker[1], IW = g->in[1], sw = g->str[1];
+	if (KW < 2 || KW > KERN_ROW_KW_MAX)
+		return;
+	k->b_row_kw = (int)KW;
+	k->b_row_kwd = g->dil[1];
+	for (int64_t t = 0; t < KW; t++) {
+		int64_t off0 = t * g->dil[1] - g->pb[1];
+		int64_t lnum = -off0, hnum = IW - 1 - off0;
+		k->b_row_lo[t] = lnum > 0 ? (lnum + sw - 1) / sw : 0;
+		k->b_row_hi[t] = hnum < 0 ? 0 : hnum / sw + 1;
+	}
+}
+
 /* Output widths from which a 2-D conv takes the row form (in vectors),
  * and the most border rows it emits a GEMM call for each. */
 #define CONV_ROW_FORM_VECS 1
@@ -673,6 +692,7 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
 				k.c = LLVMBuildInBoundsGEP2(cg->b, cg->t_f32, Y, (LLVMValueRef[]){cg_i64(cg, r0 * OW)}, 1, "");
 				ri[part].rows = nr;
 				k.b_elem_arg = &ri[part];
+				row_im2col_runs(g, &k);
 				if (nr > 1) {
 					k.b_row_n = OW;
 					k.b_row_rs = sh * IW;

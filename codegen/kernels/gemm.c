@@ -1241,22 +1241,14 @@ static void pack_panel_runtime(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t 
 	cg_for_end(cg, &lk);
 }
 
-/* K block pc (kc rows) of an implicit B given by rows (KGemm.b_row),
- * columns [p0 NR, min(p1 NR, N)) (panels [p0, p1)), into the stack block
- * (Plan.bblock: row k at bbuf + k * bblock, column c at c): one b_row per
- * k row, then each output row's run (b_row_n) as a segment.  Exact
- * copies: the same B as pack_panel_runtime's panels. */
-static void pack_b_block(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef p0, LLVMValueRef p1)
+/* One k row of a whole-block B (dst: its row of the block) from the
+ * row's run (p, lo, hi as b_row gives them): each output row's run
+ * (b_row_n) as a segment of block columns [c0, c1). */
+static void pack_block_row(Cg *cg, const Plan *P, LLVMValueRef dst, LLVMValueRef p, LLVMValueRef lo,
+                           LLVMValueRef hi, LLVMValueRef c0, LLVMValueRef c1, int64_t pf)
 {
 	const KGemm *g = P->g;
-	LLVMValueRef c0 = cg_mul_i64(cg, p0, P->nr);
-	LLVMValueRef c1 = min_i64(cg, cg_mul_i64(cg, p1, P->nr), g->N);
 	int64_t n = g->b_row_n ? g->b_row_n : g->N;
-	CgLoop lk;
-	cg_for(cg, &lk, 0, kc);
-	LLVMValueRef p, lo, hi;
-	g->b_row(cg, g->b_elem_arg, g->b, cg_add_i64(cg, pcv, lk.iv), &p, &lo, &hi);
-	LLVMValueRef dst = cg_gep_f32(cg, P->bbuf, cg_mul_i64(cg, lk.iv, P->bblock));
 	for (int64_t q = 0; q * n < g->N; q++) {
 		/* run q: block columns [q n, (q + 1) n) within [c0, c1) */
 		LLVMValueRef s0 = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, c0, cg_i64(cg, q * n), ""), c0,
@@ -1265,9 +1257,55 @@ static void pack_b_block(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LL
 		s1 = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, s1, s0, ""), s0, s1, "");
 		LLVMValueRef off = cg_i64(cg, q * g->b_row_rs);
 		LLVMValueRef pq = q ? LLVMBuildGEP2(cg->b, cg->t_f32, p, &off, 1, "") : p;
-		pack_row_segment(cg, g, dst, pq, lo, hi, cg_i64(cg, -q * n), s0, s1, g->b_row_pf);
+		pack_row_segment(cg, g, dst, pq, lo, hi, cg_i64(cg, -q * n), s0, s1, pf);
 	}
+}
+
+/* K block pc (kc rows) of an implicit B given by rows (KGemm.b_row),
+ * columns [p0 NR, min(p1 NR, N)) (panels [p0, p1)), into the stack block
+ * (Plan.bblock: row k at bbuf + k * bblock, column c at c): one b_row per
+ * k row, then each output row's run (b_row_n) as a segment.  With
+ * b_row_kw runs of rows (and blocks of whole runs), a task that packs
+ * every column calls b_row once per run of rows and copies each row with
+ * constant bounds (the IR builder folds the segments' selects, LLVM
+ * unrolls the copies: no bounds arithmetic, loop or mask per row; the
+ * stem convs' packing was instruction bound on those).  Exact copies
+ * either way: the same B as pack_panel_runtime's panels. */
+static void pack_b_block(Cg *cg, const Plan *P, LLVMValueRef pcv, int64_t kc, LLVMValueRef p0, LLVMValueRef p1)
+{
+	const KGemm *g = P->g;
+	LLVMValueRef c0 = cg_mul_i64(cg, p0, P->nr);
+	LLVMValueRef c1 = min_i64(cg, cg_mul_i64(cg, p1, P->nr), g->N);
+	int kw = g->b_row_kw;
+	bool runs = kw > 1 && kc % kw == 0 && P->t.kc % kw == 0;
+	CgIf whole;
+	if (runs) {
+		assert(kw <= KERN_ROW_KW_MAX);
+		cg_if(cg, &whole, LLVMBuildAnd(cg->b, LLVMBuildICmp(cg->b, LLVMIntEQ, c0, cg_i64(cg, 0), ""),
+		                               LLVMBuildICmp(cg->b, LLVMIntEQ, c1, cg_i64(cg, g->N), ""), ""));
+		CgLoop lg;
+		cg_for(cg, &lg, 0, kc / kw);
+		LLVMValueRef k0 = cg_mul_i64(cg, lg.iv, kw);
+		LLVMValueRef p, lo, hi;
+		g->b_row(cg, g->b_elem_arg, g->b, cg_add_i64(cg, pcv, k0), &p, &lo, &hi);
+		for (int t = 0; t < kw; t++) {
+			LLVMValueRef off = cg_i64(cg, t * g->b_row_kwd);
+			LLVMValueRef pt = LLVMBuildGEP2(cg->b, cg->t_f32, p, &off, 1, "");
+			LLVMValueRef dst = cg_gep_f32(cg, P->bbuf, cg_mul_i64(cg, cg_add_i64(cg, k0, cg_i64(cg, t)), P->bblock));
+			pack_block_row(cg, P, dst, pt, cg_i64(cg, g->b_row_lo[t]), cg_i64(cg, g->b_row_hi[t]), cg_i64(cg, 0),
+			               cg_i64(cg, g->N), t == 0 ? g->b_row_pf : 0);
+		}
+		cg_for_end(cg, &lg);
+		cg_else(cg, &whole);
+	}
+	CgLoop lk;
+	cg_for(cg, &lk, 0, kc);
+	LLVMValueRef p, lo, hi;
+	g->b_row(cg, g->b_elem_arg, g->b, cg_add_i64(cg, pcv, lk.iv), &p, &lo, &hi);
+	pack_block_row(cg, P, cg_gep_f32(cg, P->bbuf, cg_mul_i64(cg, lk.iv, P->bblock)), p, lo, hi, c0, c1, g->b_row_pf);
 	cg_for_end(cg, &lk);
+	if (runs)
+		cg_if_end(cg, &whole);
 }
 
 /* The panel pointer for columns j.. of K block pc (kc rows). */

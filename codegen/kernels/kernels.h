@@ -13,6 +13,9 @@
 
 #include "../cg.h"
 
+/* The most k rows of one KGemm.b_row_kw run (a conv's kernel width). */
+#define KERN_ROW_KW_MAX 16
+
 /* Activation applied by a GEMM epilogue. */
 typedef enum KAct {
 	KACT_NONE,
@@ -114,6 +117,17 @@ typedef struct KGemm {
 	 * column j % b_row_n of row k's run moved by (j / b_row_n) * b_row_rs
 	 * floats (p + that, same lo and hi). */
 	int64_t b_row_n, b_row_rs;
+	/* Optional, with b_row: b_row_kw in 2 .. KERN_ROW_KW_MAX says that the
+	 * k rows come in runs of b_row_kw (a conv's kw taps of one (c, kh),
+	 * on output rows whose kh taps are all inside X) that differ only by a
+	 * shift and whose columns are constants: row k = k0 + t (k0 a
+	 * multiple of b_row_kw, t < b_row_kw) is row k0's p moved by t *
+	 * b_row_kwd floats, over [b_row_lo[t], b_row_hi[t]) (what b_row gives
+	 * for it).  A whole block (gemm.c pack_b_block) then calls b_row once
+	 * per run of rows and copies runs of constant bounds: no bounds
+	 * arithmetic, loops or masks computed per row. */
+	int b_row_kw;
+	int64_t b_row_kwd, b_row_lo[KERN_ROW_KW_MAX], b_row_hi[KERN_ROW_KW_MAX];
 	/* Optional, with b_elem (same arg), for an implicit B whose element
 	 * offsets separate: B[k,j] = b[b_koff(k) + b_joff(j)], every element
 	 * inside b (no padding).  A panel's column offsets are then computed

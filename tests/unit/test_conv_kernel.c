@@ -255,6 +255,15 @@ static void test_conv_gemm(void **state)
 	conv_case((Case){1, 8, 56, 56, 16, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, true});
 	conv_case((Case){1, 4, 12, 112, 12, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, true});
 	conv_case((Case){1, 8, 7, 250, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, true});
+	/* the interior's k rows packed a kw run at a time with constant
+	 * column bounds (KGemm.b_row_kw, lower_conv.c row_im2col_runs):
+	 * dilation 2 along W with pads 3 and 2 (lo 2, 1, 1, 0, 0 and hi
+	 * below OW for the last taps), stride 4 (PVT's stem) with a right pad
+	 * of 0, and a K block not a multiple of KW (C*KH*KW 258 = 2 x 129,
+	 * kw 2: the per-row path) */
+	conv_case((Case){1, 3, 10, 77, 16, 3, 5, 2, 2, 1, 2, {1, 3, 1, 2}, 1, true});
+	conv_case((Case){1, 3, 13, 95, 16, 7, 7, 4, 4, 1, 1, {3, 3, 3, 0}, 1, false});
+	conv_case((Case){1, 43, 8, 40, 9, 3, 2, 2, 2, 1, 1, {1, 1, 1, 0}, 1, true});
 	/* more border rows than the row form takes: whole-plane im2col */
 	conv_case((Case){1, 2, 3, 50, 8, 2, 2, 1, 1, 1, 1, {6, 1, 6, 1}, 1, true});
 	/* K of two cache blocks (C*kh*kw = 300) */
@@ -318,6 +327,8 @@ static void test_conv_threads(void **state)
 	conv_check((Case){2, 3, 11, 101, 10, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, false}, true);
 	conv_check((Case){1, 8, 56, 56, 16, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, true}, true);
 	conv_check((Case){1, 8, 7, 250, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, true}, true);
+	conv_check((Case){1, 3, 10, 77, 16, 3, 5, 2, 2, 1, 2, {1, 3, 1, 2}, 1, true}, true);
+	conv_check((Case){1, 3, 13, 95, 16, 7, 7, 4, 4, 1, 1, {3, 3, 3, 0}, 1, false}, true);
 	conv_check((Case){2, 4, 11, 13, 8, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 4, true}, true);
 	conv_check((Case){1, 5, 14, 14, 5, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 5, true}, true);
 }
