@@ -4,7 +4,8 @@
  *   Y viewed as [R, u], X as [numel(X)/u, u]:  Y[r, :] = X[idx[r], :]
  *
  * idx is a compile-time constant (a global of R integers); each row is one
- * constant-size memcpy (LLVM expands small ones inline).  One task per
+ * constant-size memcpy (LLVM expands small ones inline), or a memset to 0
+ * for an entry -1 (a padding tap of fuse-patchify's im2col).  One task per
  * range of rows through kern_parallel: rows are disjoint, so any partition
  * gives the same output.
  */
@@ -33,11 +34,16 @@ static LLVMValueRef emit_task(Cg *cg, DType it, int64_t rowbytes)
 	cg_for_v(cg, &lr, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
 	LLVMValueRef src = cg_load_ptr(cg, it, base[1], lr.iv);
 	src = LLVMBuildIntCast2(cg->b, src, cg->t_i64, dtype_is_signed(it), "");
-	LLVMValueRef so = LLVMBuildNSWMul(cg->b, src, cg_i64(cg, rowbytes), "");
 	LLVMValueRef doff = LLVMBuildNSWMul(cg->b, lr.iv, cg_i64(cg, rowbytes), "");
-	LLVMValueRef sp = LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, base[0], &so, 1, "");
 	LLVMValueRef dp = LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, base[2], &doff, 1, "");
+	CgIf pad;
+	cg_if(cg, &pad, LLVMBuildICmp(cg->b, LLVMIntSLT, src, cg_i64(cg, 0), ""));
+	cg_memset(cg, dp, 0, rowbytes);
+	cg_else(cg, &pad);
+	LLVMValueRef so = LLVMBuildNSWMul(cg->b, src, cg_i64(cg, rowbytes), "");
+	LLVMValueRef sp = LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, base[0], &so, 1, "");
 	cg_memcpy(cg, dp, sp, rowbytes);
+	cg_if_end(cg, &pad);
 	cg_for_end(cg, &lr);
 	kern_fn_end(cg, &kf);
 	return fn;

@@ -79,8 +79,13 @@ static int32_t *gather_rows_u(Graph *g, const Node *p, ValueId *src, int64_t *R,
 	if (p->op == OP_GatherRows) {
 		*u = shape_numel(&y->shape) / J;
 		rows = xmalloc(sizeof *rows * (size_t)J);
-		for (int64_t r = 0; r < J; r++)
+		for (int64_t r = 0; r < J; r++) {
 			rows[r] = (int32_t)value_get_int(ix, r); /* in range: infer_gather_rows */
+			if (rows[r] < 0) { /* a zero row: no row of X */
+				free(rows);
+				return NULL;
+			}
+		}
 		*R = J;
 	} else if (p->op == OP_Gather) {
 		int r = x->shape.rank;

@@ -44,6 +44,10 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId li, Diag *d, bool *err)
 	Node *p = producer_op(g, gv, OP_GatherRows);
 	if (!p || uses_single(g, u, gv) != li || p->nin != 2 || p->nout != 1 || !node_attr(p, "shape"))
 		return false;
+	const Value *ix = gval(g, p->in[1]);
+	for (int64_t r = 0; r < ix->shape.dims[0]; r++)
+		if (value_get_int(ix, r) < 0) /* zero rows: GatherLayerNorm has none */
+			return false;
 	NodeId pi = gval(g, gv)->producer;
 
 	ValueId in[4] = {p->in[0], p->in[1], sc, bi};

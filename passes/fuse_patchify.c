@@ -1,9 +1,11 @@
 /* passes/fuse_patchify.c — a patchify Conv (kernel == stride: the patch
  * embedding of Swin, PVT and ViT, PVT's spatial reduction and stage
- * transitions) whose output the exporter flattens and transposes to tokens
- * becomes a gather of its patches (onnxcc::GatherRows, im2col as one index
- * remap) and one GEMM writing the tokens channels-last (MatMulEpi with the
- * bias, or MatMul): no Transpose on either side.
+ * transitions), or any Conv that reads channels-last tokens (PVT-v2's
+ * overlapping, padded patch embeddings), whose output the exporter
+ * flattens and transposes to tokens becomes a gather of its patches
+ * (onnxcc::GatherRows, im2col as one index remap) and one GEMM writing the
+ * tokens channels-last (MatMulEpi with the bias, or MatMul): no Transpose
+ * on either side, the pixels the GEMM's rows and the weight its packed B.
  *
  * requires: shapes inferred, constants folded, aliases removed
  * keeps:    topological order (the gather takes the Conv's place, the GEMM
@@ -13,8 +15,10 @@
  * Pattern (every intermediate read once, by the next node, and not a graph
  * output; all f32):
  *     y = Conv(x, W, [b])      x [B, Cin, H, W], W [Cout, Cin, kh, kw] and
- *                              b [Cout] constants, group 1, strides ==
- *                              kernel, pads 0, dilations 1, auto_pad NOTSET
+ *                              b [Cout] constants, group 1, auto_pad
+ *                              NOTSET; from NCHW x strides == kernel,
+ *                              pads 0, dilations 1; from channels-last s
+ *                              any strides, pads and dilations
  *   output side, one of
  *     t = Transpose(Reshape(y, [B, Cout, Ho*Wo]), [0,2,1])    -> [B, N, Cout]
  *     t = Transpose(y, [0,2,3,1])                 (torchvision) -> [B, Ho, Wo, Cout]
@@ -25,11 +29,17 @@
  *          t = MatMulEpi(c, Wk, b) (MatMul without bias), K = Cin*kh*kw.
  * From NCHW x the rows are kw pixels (K in (ci, ky, kx) order; needs
  * W % kw == 0 and kw >= 2); from channels-last s the rows are the Cin
- * channels of a pixel (K in (ky, kx, ci) order; needs Cin >= 4).  Wk
+ * channels of a pixel (K in (ky, kx, ci) order; needs Cin >= 4), entry -1
+ * (a zero row) for a tap in the padding.  The K order differs from the
+ * Conv's (ci, ky, kx): the sums are the same products in another order
+ * (last bits differ from the Conv's; every thread count gets the GEMM's
+ * same bits).  An overlapping window reads a pixel more than once, so
+ * such a gather is no permutation and fuse-gather-gemm leaves it a copy
+ * (GatherRows, then a GEMM reading A in place).  Wk
  * [K, Cout] is W transposed to that order at compile time, with the layout
  * panels (ir/layout.c: codegen packs it for the GEMM kernel).  A Conv that
- * differs (overlapping or padded windows, groups, run-time weights,
- * another permutation after it) is left unchanged.  fuse-gather-gemm then
+ * differs (overlapping or padded windows from NCHW x, groups, run-time
+ * weights, another permutation after it) is left unchanged.  fuse-gather-gemm then
  * folds the gather into the GEMM (its row index with row_parts = per), so
  * that the GEMM packs its A block straight from src.
  */
@@ -92,22 +102,40 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	if (wv->shape.dims[1] != Cin || attr_int(cv, "group", 1) != 1 ||
 	    strcmp(attr_string(cv, "auto_pad", "NOTSET"), "NOTSET"))
 		return false;
-	const int64_t ker[2] = {kh, kw}, zeros[4] = {0, 0, 0, 0}, ones[2] = {1, 1};
-	if (!ints_are(cv, "kernel_shape", 2, ker) || !ints_are(cv, "pads", 4, zeros) ||
-	    !ints_are(cv, "dilations", 2, ones))
+	const int64_t ker[2] = {kh, kw};
+	if (!ints_are(cv, "kernel_shape", 2, ker))
 		return false;
-	const int64_t *st;
-	if (attr_ints(cv, "strides", &st) != 2 || st[0] != kh || st[1] != kw)
+	/* the window geometry: pads (top, left, bottom, right), strides, dilations */
+	int64_t pd[4] = {0, 0, 0, 0}, st[2] = {1, 1}, dl[2] = {1, 1};
+	const int64_t *a;
+	int na = attr_ints(cv, "pads", &a);
+	if (na >= 0 && na != 4)
 		return false;
+	for (int i = 0; i < na; i++)
+		if ((pd[i] = a[i]) < 0)
+			return false;
+	if ((na = attr_ints(cv, "strides", &a)) >= 0 && na != 2)
+		return false;
+	for (int i = 0; i < na; i++)
+		if ((st[i] = a[i]) < 1)
+			return false;
+	if ((na = attr_ints(cv, "dilations", &a)) >= 0 && na != 2)
+		return false;
+	for (int i = 0; i < na; i++)
+		if ((dl[i] = a[i]) < 1)
+			return false;
+	/* non-overlapping unpadded patches (kernel == stride) */
+	bool patch = st[0] == kh && st[1] == kw && dl[0] == 1 && dl[1] == 1 && !pd[0] && !pd[1] && !pd[2] && !pd[3];
 	if (bias != IR_NONE) {
 		const Value *bv = gval(g, bias);
 		if (bv->kind != VK_CONST || !bv->data || bv->dtype != DT_F32 || bv->shape.rank != 1 ||
 		    bv->shape.dims[0] != Cout)
 			return false;
 	}
-	int64_t Ho = H / kh, Wo = W / kw;
-	if (Ho < 1 || Wo < 1)
+	int64_t eh = H + pd[0] + pd[2] - dl[0] * (kh - 1), ew = W + pd[1] + pd[3] - dl[1] * (kw - 1);
+	if (eh < 1 || ew < 1)
 		return false;
+	int64_t Ho = (eh - 1) / st[0] + 1, Wo = (ew - 1) / st[1] + 1;
 
 	/* output side */
 	static const int64_t p021[3] = {0, 2, 1}, p0231[4] = {0, 2, 3, 1}, p0312[4] = {0, 3, 1, 2};
@@ -147,7 +175,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 		src = p->in[0];
 		nhwc = true;
 	}
-	if (nhwc ? Cin < 4 : (W % kw != 0 || kw < 2))
+	if (nhwc ? Cin < 4 : (!patch || W % kw != 0 || kw < 2))
 		return false;
 	int64_t K = Cin * kh * kw, per = nhwc ? kh * kw : Cin * kh, R = B * Ho * Wo * per;
 	if (shape_numel(&xv->shape) > INT32_MAX)
@@ -160,9 +188,11 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 		for (int64_t oy = 0; oy < Ho; oy++)
 			for (int64_t ox = 0; ox < Wo; ox++)
 				for (int64_t j = 0; j < per; j++) {
-					if (nhwc) { /* j = ky*kw + kx: the Cin channels of one pixel */
-						int64_t y = oy * kh + j / kw, x = ox * kw + j % kw;
-						idx[r++] = (int32_t)((b * H + y) * W + x);
+					if (nhwc) { /* j = ky*kw + kx: the Cin channels of one pixel, -1 (zeros) in the padding */
+						int64_t y = oy * st[0] - pd[0] + j / kw * dl[0];
+						int64_t x = ox * st[1] - pd[1] + j % kw * dl[1];
+						bool in = y >= 0 && y < H && x >= 0 && x < W;
+						idx[r++] = in ? (int32_t)((b * H + y) * W + x) : -1;
 					} else { /* j = ci*kh + ky: kw pixels of one input row */
 						int64_t c = j / kh, y = oy * kh + j % kh;
 						idx[r++] = (int32_t)((((b * Cin + c) * H + y) * W) / kw + ox);

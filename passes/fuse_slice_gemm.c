@@ -68,6 +68,9 @@ static bool block_of(Graph *g, const Node *p, ValueId y, int64_t n, Block *b)
 	int64_t R = ix->shape.dims[0], ny = shape_numel(&yv->shape), no = shape_numel(&o->shape);
 	if (R < 1 || no % R != 0)
 		return false;
+	for (int64_t r = 0; r < R; r++)
+		if (value_get_int(ix, r) < 0) /* a zero row: no rectangle of y */
+			return false;
 	int64_t u = no / R, e0 = value_get_int(ix, 0) * u;
 	/* chunks of u per block row: the run of consecutive offsets from e0 */
 	int64_t W = 1;

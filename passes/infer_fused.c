@@ -277,23 +277,26 @@ bool infer_gather_rows(InferCtx *c)
 		return ifail(c, 0, "X %s is not made of rows of %lld elements", ishape_str(&x->shape), (long long)u);
 	for (int64_t r = 0; r < R; r++) {
 		int64_t k = value_get_int(idx, r);
-		if (k < 0 || k >= nx / u)
-			return ifail(c, 1, "entry %lld is %lld, outside the %lld rows of X", (long long)r, (long long)k,
-			             (long long)(nx / u));
+		if (k < -1 || k >= nx / u)
+			return ifail(c, 1, "entry %lld is %lld, outside the %lld rows of X (or -1)", (long long)r,
+			             (long long)k, (long long)(nx / u));
 	}
 	iset(c, 0, x->dtype, &s);
 	return true;
 }
 
 /* GatherLayerNorm(X, idx, scale, [bias]) {shape, epsilon}: GatherRows'
- * rule on X, idx and shape, X f32 and shape of rank >= 1; scale and bias
- * f32 [C], C the output's last dim. */
+ * rule on X, idx and shape (no -1 entries), X f32 and shape of rank >= 1;
+ * scale and bias f32 [C], C the output's last dim. */
 bool infer_gather_layernorm(InferCtx *c)
 {
 	if (iin(c, 0)->dtype != DT_F32)
 		return ifail(c, 0, "GatherLayerNorm takes f32, got %s", dtype_name(iin(c, 0)->dtype));
 	if (!infer_gather_rows(c))
 		return false;
+	for (int64_t r = 0; r < iin(c, 1)->shape.dims[0]; r++)
+		if (value_get_int(iin(c, 1), r) < 0)
+			return ifail(c, 1, "entry %lld is negative", (long long)r);
 	const Shape *ys = &gval(c->g, c->n->out[0])->shape;
 	if (ys->rank < 1)
 		return ifail(c, -1, "attribute shape: rank 0, no axis to normalize");

@@ -1,8 +1,9 @@
 /* tests/unit/test_remap.c — the fused GatherRows op (ir/ops.def,
  * codegen/lower_remap.c): rows copied through a constant index table,
  * compared with the same gather done here in C for f32, i64 and u8 rows
- * (repeated, dropped and reordered rows); and the shape rule's diagnostics
- * for a hand-written node (index outside X, rows that do not divide). */
+ * (repeated, dropped and reordered rows, zero rows for entries -1); and the
+ * shape rule's diagnostics for a hand-written node (index outside X, below
+ * -1, rows that do not divide). */
 #include "testutil.h"
 
 #include "passes/infer.h"
@@ -23,8 +24,13 @@ static void run_rows(DType dt, size_t es, int64_t nrows_x, int64_t u, const int3
 	if (dt == DT_F32) /* f32 rows hold numbers, not arbitrary bit patterns */
 		for (size_t i = 0; i < nx / 4; i++)
 			((float *)x)[i] = (float)i * 0.25f - 3.0f;
-	for (int64_t r = 0; r < R; r++)
-		memcpy(ref + (size_t)(r * u) * es, x + (size_t)(idx[r] * u) * es, (size_t)u * es);
+	for (int64_t r = 0; r < R; r++) {
+		if (idx[r] < 0) /* a padding row: zeros */
+			memset(ref + (size_t)(r * u) * es, 0, (size_t)u * es);
+		else
+			memcpy(ref + (size_t)(r * u) * es, x + (size_t)(idx[r] * u) * es, (size_t)u * es);
+	}
+	memset(y, 0xa5, ny); /* zero rows must be written, not left */
 	TuGraph g = tu_graph();
 	ValueId in[2];
 	in[0] = tu_input(&g, "x", dt, 2, dx);
@@ -56,6 +62,12 @@ static void test_gather_rows(void **state)
 		big[i] = (i * 7919) % 3000;
 	run_rows(DT_F32, 4, 3000, 96, big, 3000); /* Swin-t's rows: 96 channels */
 	free(big);
+	/* -1: zero rows (fuse-patchify's taps in a padded window's padding),
+	 * first, last and in runs */
+	const int32_t pad[12] = {-1, 2, -1, -1, 0, 7, 7, -1, 3, 1, 6, -1};
+	run_rows(DT_F32, 4, 8, 64, pad, 12);
+	run_rows(DT_F32, 4, 8, 3, pad, 12);
+	run_rows(DT_U8, 1, 8, 5, pad, 12);
 }
 
 /* A hand-written GatherRows the shape rule must reject with `needle`. */
@@ -85,6 +97,8 @@ static void test_gather_rows_rejects(void **state)
 	(void)state;
 	const int32_t out_of_range[2] = {1, 4}; /* X has 4 rows of 8 */
 	reject(out_of_range, 2, 16, "input 1: entry 1 is 4, outside the 4 rows of X");
+	const int32_t below[2] = {-2, 0}; /* -1 is a zero row, -2 nothing */
+	reject(below, 2, 16, "input 1: entry 0 is -2, outside the 4 rows of X");
 	const int32_t three[3] = {0, 1, 2};
 	reject(three, 3, 16, "input 1: 3 rows do not divide the 16 elements of [16]");
 	const int32_t two[2] = {0, 1}; /* rows of 12 elements: X's 32 are not rows of 12 */
