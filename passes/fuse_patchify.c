@@ -51,6 +51,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* the most copies of the input an im2col gather may make */
+enum { PATCH_MAX_COPIES = 4 };
+
 /* The one reader of v when it is live, of op `op`, and v is not a graph
  * output; else NULL. */
 static Node *next_op(Graph *g, const Uses *u, ValueId v, Op op)
@@ -179,6 +182,12 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 		return false;
 	int64_t K = Cin * kh * kw, per = nhwc ? kh * kw : Cin * kh, R = B * Ho * Wo * per;
 	if (shape_numel(&xv->shape) > INT32_MAX)
+		return false;
+	/* An overlapping window copies a pixel once per tap that reads it: at
+	 * most PATCH_MAX_COPIES times the input (3x3 stride 2: 2.25, 7x7 stride
+	 * 4: 3.06); a denser one (3x3 stride 1: 9) stays a Conv rather than
+	 * grow the workspace by its im2col. */
+	if (R * (nhwc ? Cin : kw) > PATCH_MAX_COPIES * shape_numel(&xv->shape))
 		return false;
 
 	/* the patch gather: row r of token (b, oy, ox), part j */
