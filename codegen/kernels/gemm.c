@@ -1540,19 +1540,54 @@ static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef l
 	cg_for_end(cg, &lk);
 }
 
+/* Rows ahead of the one being normalised whose lines pack_a prefetches. */
+#define A_PF_ROWS 8
+
+/* Prefetches (into L1) columns [pc, pc+kc) of the logical row A_PF_ROWS
+ * after `row` (the product's last row when that is past M), through the
+ * row index when there is one: the rows a row prologue reads arrive
+ * while the rows before are normalised.  A LayerNorm's rows are read
+ * once each, right before their copy (stats_in_copy); a gathered row
+ * (a window partition's index) is no stream the hardware prefetchers
+ * follow, and a contiguous one arrived late behind each row's
+ * statistics (docs/kernels.md, "The GEMM nodes inside swin_t"). */
+static void prefetch_a_row(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef pcv, int64_t kc)
+{
+	const KGemm *g = P->g;
+	LLVMValueRef t = cg_add_i64(cg, row, cg_i64(cg, A_PF_ROWS));
+	LLVMValueRef last = cg_i64(cg, g->M - 1);
+	t = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, t, last, ""), last, t, "");
+	LLVMValueRef src = g->a_rows ? part_base(cg, g, t) : cg_mul_i64(cg, t, g->a_rs);
+	LLVMValueRef base = cg_gep_f32(cg, g->a, cg_add_i64(cg, src, pcv));
+	int64_t lines = (kc + 15) / 16;
+	if (lines <= 8) {
+		for (int64_t c = 0; c < kc; c += 16)
+			kern_prefetch(cg, cg_gep_f32(cg, base, cg_i64(cg, c)), 0, 3);
+		return;
+	}
+	CgLoop ll; /* a long row: a loop, not kc / 16 calls */
+	cg_for(cg, &ll, 0, lines);
+	kern_prefetch(cg, cg_gep_f32(cg, base, cg_mul_i64(cg, ll.iv, 16)), 0, 3);
+	cg_for_end(cg, &ll);
+}
+
 /* Copies rows [i0, i0+rows) x columns [pc, pc+kc) of A (unit column
  * stride) into P->abuf with row stride a_copy_stride: a row is one
  * contiguous copy, and the rows no longer alias in L1.  With a row index
  * (KGemm.a_rows) row i is copied from A's row a_rows[i].  With a row
- * prologue and one K block each row's statistics come first (stats_in_copy). */
+ * prologue and one K block each row's statistics come first (stats_in_copy),
+ * and a row of one part prefetches the row A_PF_ROWS below it. */
 static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc)
 {
 	const KGemm *g = P->g;
 	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
 	LLVMValueRef row = cg_add_i64(cg, i0, lr.iv);
-	if (stats_in_copy(P))
+	if (stats_in_copy(P)) {
+		if (g->a_row_parts <= 1)
+			prefetch_a_row(cg, P, row, pcv, kc);
 		a_row_stats(cg, P, row, lr.iv);
+	}
 	if (g->a_rows && g->a_row_parts > 1) {
 		pack_a_parts(cg, P, row, lr.iv, pcv, kc);
 		cg_for_end(cg, &lr);

@@ -16,7 +16,9 @@
  *   - a node that fails (a Gather index out of range) still gets its END,
  *     and no node after it runs;
  *   - onnxcc-run --profile / --profile-json: the tables' shape, and the
- *     error for a library built without the option.
+ *     error for a library built without the option;
+ *   - onnxcc-run --cpu-time: the same JSON line and tables at 1 thread,
+ *     a usage error (exit 1) with --threads 2.
  */
 #include "testutil.h"
 
@@ -476,6 +478,26 @@ static void test_cli_profile(void **state)
 		assert_non_null(strstr(js, "\"op_types\": ["));
 		assert_non_null(strstr(js, "\"op_type\": \"onnxcc::Attention\""));
 		free(js);
+	}
+	/* --cpu-time: the same output, timed by the thread's CPU time; not
+	 * with workers, whose time it would leave out */
+	{
+		const char *args[] = {prof_so, "--input", in, "--output-dir", "o", "--quiet", "--repeat", "3",
+		                      "--threads", "1", "--cpu-time", "--profile", NULL};
+		if (run_tool(args) != 0)
+			fail_msg("onnxcc-run --cpu-time failed: %s", err_buf);
+		int runs;
+		double med, mn;
+		if (sscanf(out_buf, "{\"median_ms\": %lf, \"min_ms\": %lf, \"runs\": %d}", &med, &mn, &runs) != 3)
+			fail_msg("no JSON line first: %s", out_buf);
+		assert_int_equal(runs, 3);
+		assert_true(mn > 0 && mn <= med);
+		assert_non_null(strstr(out_buf, "per-node profile: "));
+		assert_non_null(strstr(out_buf, "per-op-type summary:"));
+		const char *args2[] = {prof_so, "--input", in, "--output-dir", "o", "--quiet", "--repeat", "3",
+		                       "--threads", "2", "--cpu-time", NULL};
+		assert_int_equal(run_tool(args2), 1);
+		assert_non_null(strstr(err_buf, "--cpu-time times the calling thread only"));
 	}
 	/* without --repeat: 10 timed runs */
 	const char *ten[] = {prof_so, "--input", in, "--output-dir", "o", "--quiet", "--profile", NULL};
