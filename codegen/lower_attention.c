@@ -8,12 +8,17 @@
  * batch entry is first staged on the stack (stage_kt: W x W transposes in
  * registers), once for all the blocks of that entry in the task range.
  * Per task:
- *   S = scale * Q_blk . K^T + bias_blk    kern_gemm_here into a stack buffer
- *                                         of R x Nk floats (R chosen so that
- *                                         it stays within 128 KiB: the
- *                                         Nq x Nk score tensor never exists)
+ *   S = scale * Q_blk . K^T + bias_blk    into a stack buffer of R x Nk
+ *                                         floats (R chosen so that it stays
+ *                                         within 128 KiB: the Nq x Nk score
+ *                                         tensor never exists): qk_tiles
+ *                                         (the rows' maxes taken in its
+ *                                         register tiles) when K^T's keys
+ *                                         are contiguous, else
+ *                                         kern_gemm_here
  *   per row: m = max, e = exp(s - m) in place, l = sum e  (W-lane vectors,
- *            W = cg->isa.vlen, with the vector exp of codegen/mathfn.h)
+ *            W = cg->isa.vlen, with the vector exp of codegen/mathfn.h;
+ *            two rows at a time after qk_tiles)
  *   O_blk = E . V                          kern_gemm_here into the output
  *   O_blk[r, :] *= 1 / l[r]
  * Short sequences (keys and dv within 4 vectors: Swin/MaxViT windows) take
@@ -503,13 +508,15 @@ static void score_tail(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef 
 		tail_rows(cg, A, p, i0, ct, rp, nt, j0, cg_i64(cg, full * w), (int)rem, sbuf);
 }
 
-/* Q.K^T in the task (qk_tiles) rather than on the GEMM micro-kernels: B's
- * columns contiguous (K^T staged, or K contiguous along the keys), one K
- * segment, a vector unit with 16 registers or more. */
+/* Q.K^T in the task (qk_tiles) rather than on the GEMM micro-kernels: the
+ * general path, B's columns contiguous (K^T staged, or K contiguous along
+ * the keys), one K segment, a vector unit with 16 registers or more, at
+ * least W keys (the rows' max vectors, W floats a row, then take no more
+ * stack than the score block). */
 static bool qk_fused(const Cg *cg, const AttnPlan *A, LLVMValueRef kt)
 {
 	int w = cg->isa.vlen;
-	if (cg_attn_qk_off || w < 4 || w > 64 || cg->isa.nregs < 16 || A->nks != 1)
+	if (cg_attn_qk_off || w < 4 || w > 64 || cg->isa.nregs < 16 || A->nks != 1 || A->small_nv || A->nk < w)
 		return false;
 	return kt != NULL || A->kb_cs[0] == 1;
 }
@@ -604,9 +611,9 @@ static void qk_tile(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef *p,
 
 /* cg_attn_exp_sum of g rows (g <= 4; W > 1 lanes) at once: row[i] with
  * max m[i], its sum into l[i].  The rows' vectors alternate in one loop
- * (two independent chains of exps for the out-of-order core: the exp is
- * ~45 cycles of latency per vector); each row's exps, stores and sum are
- * cg_attn_exp_sum's, in its order: the same bits. */
+ * (two independent chains of exps for the out-of-order core: an exp is a
+ * chain of a dozen dependent operations per vector); each row's exps,
+ * stores and sum are cg_attn_exp_sum's, in its order: the same bits. */
 static void exp_sum_rows(Cg *cg, int g, LLVMValueRef *row, int64_t n, LLVMValueRef *m, LLVMValueRef *l)
 {
 	int w = cg->isa.vlen;
@@ -767,9 +774,10 @@ bool cg_attn_qk_off;
 /* One block of `rows` query rows starting at i0; p[] are the batch entry's
  * q, k, v, bias, o pointers (pn[] the next entry's: the small path's
  * prefetches); sbuf/lbuf the score rows and row sums; kt
- * the staged K^T (A->ktp) or NULL. */
+ * the staged K^T (A->ktp) or NULL; mbuf the rows' max vectors when
+ * qk_tiles computes Q.K^T (qk_fused), else NULL. */
 static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef *pn, LLVMValueRef i0,
-                       int64_t rows, LLVMValueRef sbuf, LLVMValueRef lbuf, LLVMValueRef kt)
+                       int64_t rows, LLVMValueRef sbuf, LLVMValueRef lbuf, LLVMValueRef kt, LLVMValueRef mbuf)
 {
 	if (A->small_nv) {
 		cg_attn_small_block(cg, A, p, pn, i0, rows, sbuf, kt);
@@ -779,12 +787,6 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	 * tail_keys() of them separately (score_tail) */
 	int64_t j0 = 0;
 	int64_t nt = tail_keys(cg, A);
-	/* the rows' running max vectors when qk_tiles computes Q.K^T */
-	LLVMValueRef mbuf = NULL;
-	if (qk_fused(cg, A, kt)) {
-		mbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(rows * cg->isa.vlen)), "rowmax");
-		LLVMSetAlignment(mbuf, 64);
-	}
 	for (int s = 0; s < A->nks; j0 += A->kn[s], s++) {
 		KGemm g1;
 		memset(&g1, 0, sizeof g1);
@@ -914,6 +916,12 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 		LLVMBuildStore(cg->b, cg_i64(cg, -1), kt_of);
 		kt_zero_tail(cg, A, kt);
 	}
+	/* the rows' running max vectors when qk_tiles computes Q.K^T */
+	LLVMValueRef mbuf = NULL;
+	if (qk_fused(cg, A, kt)) {
+		mbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->rows * cg->isa.vlen)), "rowmax");
+		LLVMSetAlignment(mbuf, 64);
+	}
 
 	CgLoop lt;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
@@ -935,13 +943,13 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	LLVMValueRef i0 = cg_mul_i64(cg, ib, A->rows);
 	int64_t last = A->nq - (A->nblk - 1) * A->rows;
 	if (last == A->rows) {
-		emit_block(cg, A, p, pn, i0, A->rows, sbuf, lbuf, kt);
+		emit_block(cg, A, p, pn, i0, A->rows, sbuf, lbuf, kt, mbuf);
 	} else {
 		CgIf c;
 		cg_if(cg, &c, LLVMBuildICmp(cg->b, LLVMIntEQ, ib, cg_i64(cg, A->nblk - 1), ""));
-		emit_block(cg, A, p, pn, i0, last, sbuf, lbuf, kt);
+		emit_block(cg, A, p, pn, i0, last, sbuf, lbuf, kt, mbuf);
 		cg_else(cg, &c);
-		emit_block(cg, A, p, pn, i0, A->rows, sbuf, lbuf, kt);
+		emit_block(cg, A, p, pn, i0, A->rows, sbuf, lbuf, kt, mbuf);
 		cg_if_end(cg, &c);
 	}
 	cg_for_end(cg, &lt);
