@@ -54,5 +54,9 @@ extern bool cg_attn_small_off;
  * its own (no softmax_rows pipelining): the forms those replaced, for
  * bitwise comparison. */
 extern bool cg_attn_tail_off;
+/* Tests: true makes the general path compute Q.K^T on the GEMM
+ * micro-kernels and take the row maxes in the exp loop (exp_sum_next),
+ * not in its own score tiles (qk_tiles), for bitwise comparison. */
+extern bool cg_attn_qk_off;
 
 #endif

@@ -8,12 +8,17 @@
  * batch entry is first staged on the stack (stage_kt: W x W transposes in
  * registers), once for all the blocks of that entry in the task range.
  * Per task:
- *   S = scale * Q_blk . K^T + bias_blk    kern_gemm_here into a stack buffer
- *                                         of R x Nk floats (R chosen so that
- *                                         it stays within 128 KiB: the
- *                                         Nq x Nk score tensor never exists)
+ *   S = scale * Q_blk . K^T + bias_blk    into a stack buffer of R x Nk
+ *                                         floats (R chosen so that it stays
+ *                                         within 128 KiB: the Nq x Nk score
+ *                                         tensor never exists): qk_tiles
+ *                                         (the rows' maxes taken in its
+ *                                         register tiles) when K^T's keys
+ *                                         are contiguous, else
+ *                                         kern_gemm_here
  *   per row: m = max, e = exp(s - m) in place, l = sum e  (W-lane vectors,
- *            W = cg->isa.vlen, with the vector exp of codegen/mathfn.h)
+ *            W = cg->isa.vlen, with the vector exp of codegen/mathfn.h;
+ *            two rows at a time after qk_tiles)
  *   O_blk = E . V                          kern_gemm_here into the output
  *   O_blk[r, :] *= 1 / l[r]
  * Short sequences (keys and dv within 4 vectors: Swin/MaxViT windows) take
@@ -503,12 +508,276 @@ static void score_tail(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef 
 		tail_rows(cg, A, p, i0, ct, rp, nt, j0, cg_i64(cg, full * w), (int)rem, sbuf);
 }
 
+/* Q.K^T in the task (qk_tiles) rather than on the GEMM micro-kernels: the
+ * general path, B's columns contiguous (K^T staged, or K contiguous along
+ * the keys), one K segment, a vector unit with 16 registers or more, at
+ * least W keys (the rows' max vectors, W floats a row, then take no more
+ * stack than the score block). */
+static bool qk_fused(const Cg *cg, const AttnPlan *A, LLVMValueRef kt)
+{
+	int w = cg->isa.vlen;
+	if (cg_attn_qk_off || w < 4 || w > 64 || cg->isa.nregs < 16 || A->nks != 1 || A->small_nv || A->nk < w)
+		return false;
+	return kt != NULL || A->kb_cs[0] == 1;
+}
+
+/* Query rows per tile (QK_NV vectors of keys per row): the accumulators,
+ * one running max vector per row, QK_NV B vectors and a splat within the
+ * registers (8 on 32 registers: 16 + 8 + 3; 4 on 16). */
+#define QK_NV 2
+static int qk_mr(const Cg *cg)
+{
+	int mr = (cg->isa.nregs - QK_NV - 2) / (QK_NV + 1);
+	return mr > 8 ? 8 : mr;
+}
+
+/* One tile of Q.K^T: the scores of the mr query rows from r0 (block-
+ * relative, an i64 value) and the nv W-lane vectors of keys from j (i64;
+ * the last vector holds `valid` keys), computed as the GEMM micro-kernel
+ * computes them: per score the fmuladd chain over k in order from zero,
+ * times alpha, plus the bias, each rounded once (kernels/gemm.c's
+ * epilogue), so the same bits.  They are stored into the score rows and
+ * taken into the rows' running max vectors mx[r] (allocas; lanes past the
+ * keys as -inf).  Per k step one line of the next tile's scores (the
+ * next panel of the same rows: row (k / QK_NV) % mr, vector k % QK_NV) is
+ * prefetched for writing, as the micro-kernels prefetch their next C
+ * tile. */
+static void qk_tile(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef *p, LLVMValueRef i0, LLVMValueRef r0,
+                    int mr, LLVMValueRef j, int nv, int valid, LLVMValueRef sbuf, LLVMValueRef *mx)
+{
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMValueRef acc[8][4];
+	assert(mr <= 8 && nv <= 4);
+	for (int r = 0; r < mr; r++)
+		for (int v = 0; v < nv; v++) {
+			acc[r][v] = cg_alloca(cg, vt, "qk");
+			LLVMBuildStore(cg->b, LLVMConstNull(vt), acc[r][v]);
+		}
+	LLVMValueRef arow[8];
+	for (int r = 0; r < mr; r++)
+		arow[r] = cg_gep_f32(cg, g1->a, cg_mul_i64(cg, cg_add_i64(cg, r0, cg_i64(cg, r)), g1->a_rs));
+	LLVMValueRef bcol = cg_gep_f32(cg, g1->b, j);
+	CgLoop lk;
+	cg_for(cg, &lk, 0, g1->K);
+	LLVMValueRef brow = cg_gep_f32(cg, bcol, cg_mul_i64(cg, lk.iv, g1->b_rs));
+	LLVMValueRef bv[4];
+	for (int v = 0; v < nv; v++)
+		bv[v] = kern_vload(cg, vt, w, cg_gep_f32(cg, brow, cg_i64(cg, v * w)), v == nv - 1 ? valid : w);
+	{
+		/* a hint: the address may lie past the block (a plain GEP) */
+		LLVMValueRef kr = LLVMBuildURem(cg->b, LLVMBuildUDiv(cg->b, lk.iv, cg_i64(cg, QK_NV), ""), cg_i64(cg, mr), "");
+		LLVMValueRef pcol = cg_add_i64(cg, cg_add_i64(cg, j, cg_i64(cg, QK_NV * w)),
+		                               cg_mul_i64(cg, LLVMBuildURem(cg->b, lk.iv, cg_i64(cg, QK_NV), ""), w));
+		LLVMValueRef poff = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, r0, kr), A->nk), pcol);
+		kern_prefetch(cg, LLVMBuildGEP2(cg->b, cg->t_f32, sbuf, &poff, 1, ""), 1, 3);
+	}
+	LLVMValueRef aoff = cg_mul_i64(cg, lk.iv, g1->a_cs);
+	for (int r = 0; r < mr; r++) {
+		LLVMValueRef as = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, arow[r], aoff), "");
+		LLVMValueRef sv = kern_splat(cg, vt, as);
+		for (int v = 0; v < nv; v++)
+			LLVMBuildStore(cg->b, kern_fmuladd(cg, sv, bv[v], LLVMBuildLoad2(cg->b, vt, acc[r][v], "")), acc[r][v]);
+	}
+	cg_for_end(cg, &lk);
+
+	LLVMValueRef ninf = kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()));
+	for (int r = 0; r < mr; r++) {
+		LLVMValueRef row = cg_add_i64(cg, r0, cg_i64(cg, r));
+		LLVMValueRef srow = cg_gep_f32(cg, sbuf, cg_add_i64(cg, cg_mul_i64(cg, row, A->nk), j));
+		LLVMValueRef brow = NULL, bs = NULL;
+		if (A->has_bias) {
+			brow = cg_gep_f32(cg, p[AP_BIAS], cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, i0, row), A->bias_rs),
+			                                             cg_mul_i64(cg, j, A->bias_cs)));
+			if (!A->bias_cs)
+				bs = kern_splat(cg, vt, LLVMBuildLoad2(cg->b, cg->t_f32, brow, ""));
+		}
+		LLVMValueRef m = LLVMBuildLoad2(cg->b, vt, mx[r], "");
+		for (int v = 0; v < nv; v++) {
+			int nval = v == nv - 1 ? valid : w;
+			LLVMValueRef y = LLVMBuildLoad2(cg->b, vt, acc[r][v], "");
+			if (g1->alpha != 1.0f)
+				y = LLVMBuildFMul(cg->b, y, kern_splat(cg, vt, cg_f32(cg, g1->alpha)), "");
+			if (A->has_bias)
+				y = LLVMBuildFAdd(cg->b, y,
+				                  bs ? bs : kern_vload(cg, vt, w, cg_gep_f32(cg, brow, cg_i64(cg, v * w)), nval), "");
+			kern_vstore(cg, vt, w, cg_gep_f32(cg, srow, cg_i64(cg, v * w)), y, nval);
+			LLVMValueRef x = nval < w ? LLVMBuildSelect(cg->b, kern_lane_mask(cg, w, nval), y, ninf, "") : y;
+			m = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, x, m, ""), x, m, "");
+		}
+		LLVMBuildStore(cg->b, m, mx[r]);
+	}
+}
+
+/* cg_attn_exp_sum of g rows (g <= 4; W > 1 lanes) at once: row[i] with
+ * max m[i], its sum into l[i].  The rows' vectors alternate in one loop
+ * (two independent chains of exps for the out-of-order core: an exp is a
+ * chain of a dozen dependent operations per vector); each row's exps,
+ * stores and sum are cg_attn_exp_sum's, in its order: the same bits. */
+static void exp_sum_rows(Cg *cg, int g, LLVMValueRef *row, int64_t n, LLVMValueRef *m, LLVMValueRef *l)
+{
+	int w = cg->isa.vlen;
+	int64_t full = n / w, rem = n - full * w;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMValueRef mv[4], acc[4];
+	for (int i = 0; i < g; i++) {
+		mv[i] = kern_splat(cg, vt, m[i]);
+		acc[i] = cg_alloca(cg, vt, "esum");
+		LLVMBuildStore(cg->b, LLVMConstNull(vt), acc[i]);
+	}
+	if (full) {
+		CgLoop lv;
+		cg_for(cg, &lv, 0, full);
+		LLVMValueRef off = cg_mul_i64(cg, lv.iv, w);
+		for (int i = 0; i < g; i++) {
+			LLVMValueRef p = cg_gep_f32(cg, row[i], off);
+			LLVMValueRef x = LLVMBuildLoad2(cg->b, vt, p, "");
+			LLVMSetAlignment(x, 4);
+			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv[i], ""));
+			LLVMValueRef st = LLVMBuildStore(cg->b, e, p);
+			LLVMSetAlignment(st, 4);
+			LLVMBuildStore(cg->b, LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, vt, acc[i], ""), e, ""), acc[i]);
+		}
+		cg_for_end(cg, &lv);
+	}
+	for (int i = 0; i < g; i++) {
+		LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc[i], "");
+		if (rem) {
+			LLVMValueRef mask = kern_lane_mask(cg, w, (int)rem);
+			LLVMValueRef p = cg_gep_f32(cg, row[i], cg_i64(cg, full * w));
+			LLVMTypeRef over[2] = {vt, cg->t_ptr};
+			LLVMValueRef largs[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
+			LLVMValueRef x = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
+			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv[i], ""));
+			LLVMValueRef sargs[4] = {e, p, cg_i32(cg, 4), mask};
+			kern_intrinsic(cg, "llvm.masked.store", over, 2, sargs, 4);
+			a = LLVMBuildFAdd(cg->b, a, LLVMBuildSelect(cg->b, mask, e, LLVMConstNull(vt), ""), "");
+		}
+		l[i] = cg_attn_fold(cg, a, w, false);
+	}
+}
+
+/* The softmax numerators of `rows` score rows of nk floats at sbuf, in
+ * place, and 1 / their sums into lbuf, when the rows' running max vectors
+ * are at mbuf (W floats a row) and cover the keys before n0: row r's max
+ * is the fold of mbuf[r] and of its scores [n0, nk) (fewer than W), the
+ * value cg_attn_row_reduce gives (the max is order-free); then
+ * cg_attn_exp_sum, as softmax_rows: the same bits. */
+static void softmax_rows_m(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, int64_t n0, LLVMValueRef mbuf,
+                           LLVMValueRef lbuf)
+{
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	assert(nk - n0 < w);
+	/* rows in groups of G (2: 3 and 4 measured the same), then the rest
+	 * as one group */
+	enum { G = 2 };
+	for (int part = 0; part < 2; part++) {
+		int g = part ? (int)(rows % G) : G;
+		int64_t npair = rows / G;
+		if (part ? !g : !npair)
+			continue;
+		CgLoop lr;
+		LLVMValueRef r0 = cg_i64(cg, rows - g);
+		if (!part) {
+			cg_for(cg, &lr, 0, npair);
+			r0 = cg_mul_i64(cg, lr.iv, G);
+		}
+		LLVMValueRef row[4], m[4], l[4];
+		for (int i = 0; i < g; i++) {
+			LLVMValueRef r = cg_add_i64(cg, r0, cg_i64(cg, i));
+			row[i] = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, r, nk));
+			LLVMValueRef mx = LLVMBuildLoad2(cg->b, vt, cg_gep_f32(cg, mbuf, cg_mul_i64(cg, r, w)), "");
+			if (nk > n0) {
+				LLVMTypeRef over[2] = {vt, cg->t_ptr};
+				LLVMValueRef largs[4] = {cg_gep_f32(cg, row[i], cg_i64(cg, n0)), cg_i32(cg, 4),
+				                         kern_lane_mask(cg, w, (int)(nk - n0)),
+				                         kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()))};
+				LLVMValueRef y = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
+				mx = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, y, mx, ""), y, mx, "");
+			}
+			m[i] = cg_attn_fold(cg, mx, w, true);
+		}
+		exp_sum_rows(cg, g, row, nk, m, l);
+		for (int i = 0; i < g; i++)
+			LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l[i], ""),
+			               cg_gep_f32(cg, lbuf, cg_add_i64(cg, r0, cg_i64(cg, i))));
+		if (!part)
+			cg_for_end(cg, &lr);
+	}
+}
+
+/* One row tile of qk_tiles: mr rows from r0 (i64), all key panels, the
+ * running maxes in registers, stored to mbuf at the end. */
+static void qk_row_tile(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef *p, LLVMValueRef i0, LLVMValueRef r0,
+                        int mr, LLVMValueRef sbuf, LLVMValueRef mbuf)
+{
+	int w = cg->isa.vlen;
+	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
+	LLVMValueRef mx[8];
+	for (int r = 0; r < mr; r++) {
+		mx[r] = cg_alloca(cg, vt, "qkmax");
+		LLVMBuildStore(cg->b, kern_splat(cg, vt, cg_f32(cg, -__builtin_inff())), mx[r]);
+	}
+	int64_t pw = (int64_t)QK_NV * w, npan = g1->N / pw, krem = g1->N % pw;
+	if (npan) {
+		CgLoop lp;
+		cg_for(cg, &lp, 0, npan);
+		qk_tile(cg, A, g1, p, i0, r0, mr, cg_mul_i64(cg, lp.iv, pw), QK_NV, w, sbuf, mx);
+		cg_for_end(cg, &lp);
+	}
+	if (krem) {
+		int nv = (int)((krem + w - 1) / w);
+		qk_tile(cg, A, g1, p, i0, r0, mr, cg_i64(cg, npan * pw), nv, (int)(krem - (int64_t)(nv - 1) * w), sbuf, mx);
+	}
+	for (int r = 0; r < mr; r++)
+		LLVMBuildStore(cg->b, LLVMBuildLoad2(cg->b, vt, mx[r], ""),
+		               cg_gep_f32(cg, mbuf, cg_mul_i64(cg, cg_add_i64(cg, r0, cg_i64(cg, r)), w)));
+}
+
+/* S[:, 0 .. g1->N) = scale * Q_blk . K^T + bias for the `rows` query rows
+ * of the block from i0 (g1: the product emit_block would give the GEMM),
+ * and mbuf[r] (W lanes a row) = the lane-wise max of row r's scores, for
+ * softmax_rows_m.  Row tiles of qk_mr rows outermost (a remainder of
+ * fewer than 8 accumulators shares the rows of the last full tile, split
+ * in two: a tile of 1-3 rows waits on its FMAs' latency), each over all
+ * the key panels of QK_NV vectors with its rows' maxes in registers.
+ * This replaced the GEMM micro-kernels for this product (K = d: 32 k steps
+ * per 12 x 32 tile between a call, a prologue and an epilogue) and the
+ * next row's max taken in the exp loop (exp_sum_next: a load and a max
+ * per score vector). */
+static void qk_tiles(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef *p, LLVMValueRef i0, int64_t rows,
+                     LLVMValueRef sbuf, LLVMValueRef mbuf)
+{
+	int mr = qk_mr(cg);
+	int64_t nfull = rows / mr, t1 = rows % mr, t2 = 0;
+	if (t1 && t1 * QK_NV < 8 && nfull) {
+		nfull--;
+		t2 = mr + t1;
+		t1 = (t2 + 1) / 2;
+		t2 -= t1;
+	}
+	if (nfull) {
+		CgLoop lt;
+		cg_for(cg, &lt, 0, nfull);
+		qk_row_tile(cg, A, g1, p, i0, cg_mul_i64(cg, lt.iv, mr), mr, sbuf, mbuf);
+		cg_for_end(cg, &lt);
+	}
+	if (t1)
+		qk_row_tile(cg, A, g1, p, i0, cg_i64(cg, nfull * mr), (int)t1, sbuf, mbuf);
+	if (t2)
+		qk_row_tile(cg, A, g1, p, i0, cg_i64(cg, nfull * mr + t1), (int)t2, sbuf, mbuf);
+}
+
+bool cg_attn_qk_off;
+
 /* One block of `rows` query rows starting at i0; p[] are the batch entry's
  * q, k, v, bias, o pointers (pn[] the next entry's: the small path's
  * prefetches); sbuf/lbuf the score rows and row sums; kt
- * the staged K^T (A->ktp) or NULL. */
+ * the staged K^T (A->ktp) or NULL; mbuf the rows' max vectors when
+ * qk_tiles computes Q.K^T (qk_fused), else NULL. */
 static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef *pn, LLVMValueRef i0,
-                       int64_t rows, LLVMValueRef sbuf, LLVMValueRef lbuf, LLVMValueRef kt)
+                       int64_t rows, LLVMValueRef sbuf, LLVMValueRef lbuf, LLVMValueRef kt, LLVMValueRef mbuf)
 {
 	if (A->small_nv) {
 		cg_attn_small_block(cg, A, p, pn, i0, rows, sbuf, kt);
@@ -538,16 +807,19 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 			g1.res_rs = A->bias_rs, g1.res_cs = A->bias_cs;
 			g1.beta = 1.0f;
 		}
-		if (nt) {
-			g1.N -= nt;
+		g1.N -= nt;
+		if (mbuf)
+			qk_tiles(cg, A, &g1, p, i0, rows, sbuf, mbuf);
+		else
 			cg_attn_gemm(cg, &g1);
+		if (nt)
 			score_tail(cg, A, &g1, p, i0, rows, nt, sbuf);
-		} else {
-			cg_attn_gemm(cg, &g1);
-		}
 	}
 
-	softmax_rows(cg, sbuf, rows, A->nk, lbuf);
+	if (mbuf)
+		softmax_rows_m(cg, sbuf, rows, A->nk, A->nk - nt, mbuf, lbuf);
+	else
+		softmax_rows(cg, sbuf, rows, A->nk, lbuf);
 
 	/* O_blk = E . V, the rows [j0, j0 + vn[s]) of V from segment s */
 	LLVMValueRef ob = cg_gep_f32(cg, p[AP_O], cg_mul_i64(cg, i0, A->o_rs));
@@ -644,6 +916,12 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 		LLVMBuildStore(cg->b, cg_i64(cg, -1), kt_of);
 		kt_zero_tail(cg, A, kt);
 	}
+	/* the rows' running max vectors when qk_tiles computes Q.K^T */
+	LLVMValueRef mbuf = NULL;
+	if (qk_fused(cg, A, kt)) {
+		mbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->rows * cg->isa.vlen)), "rowmax");
+		LLVMSetAlignment(mbuf, 64);
+	}
 
 	CgLoop lt;
 	cg_for_v(cg, &lt, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
@@ -665,13 +943,13 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	LLVMValueRef i0 = cg_mul_i64(cg, ib, A->rows);
 	int64_t last = A->nq - (A->nblk - 1) * A->rows;
 	if (last == A->rows) {
-		emit_block(cg, A, p, pn, i0, A->rows, sbuf, lbuf, kt);
+		emit_block(cg, A, p, pn, i0, A->rows, sbuf, lbuf, kt, mbuf);
 	} else {
 		CgIf c;
 		cg_if(cg, &c, LLVMBuildICmp(cg->b, LLVMIntEQ, ib, cg_i64(cg, A->nblk - 1), ""));
-		emit_block(cg, A, p, pn, i0, last, sbuf, lbuf, kt);
+		emit_block(cg, A, p, pn, i0, last, sbuf, lbuf, kt, mbuf);
 		cg_else(cg, &c);
-		emit_block(cg, A, p, pn, i0, A->rows, sbuf, lbuf, kt);
+		emit_block(cg, A, p, pn, i0, A->rows, sbuf, lbuf, kt, mbuf);
 		cg_if_end(cg, &c);
 	}
 	cg_for_end(cg, &lt);

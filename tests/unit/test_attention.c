@@ -13,7 +13,8 @@
  * K and V as two segments each (inputs K2, V2, split at different points),
  * also in the scalar form of targets without a vector unit; the general
  * path's last keys as a product of their own and its pipelined row maxes,
- * bitwise equal to the forms they replaced.
+ * and its Q.K^T in its own tiles with the row maxes taken there, bitwise
+ * equal to the forms they replaced.
  * The fusion passes on the zoo: how many Attention nodes each model gets,
  * how many Softmax nodes and head split/merge Transposes it keeps.  (Pattern and near-miss cases
  * are pass files: tests/passes/attention_*.in.)
@@ -43,6 +44,7 @@ typedef struct Case {
 	int64_t dims[4][IR_MAX_RANK];
 	int k_t;
 	float scale;
+	float bias_shift;             /* added to every bias value */
 } Case;
 
 static int64_t numel(int rank, const int64_t *d)
@@ -163,6 +165,9 @@ static void case_inputs(const Case *c, float *x[4], unsigned seed, float amp)
 		size_t n = (size_t)numel(c->rank[t], c->dims[t]);
 		x[t] = malloc(sizeof(float) * n);
 		fill(x[t], n, seed + (unsigned)t, t == 3 ? 3.0f : amp);
+		if (t == 3)
+			for (size_t i = 0; i < n; i++)
+				x[t][i] += c->bias_shift;
 	}
 }
 
@@ -375,6 +380,50 @@ static void test_tail_keys(void **state)
 		attention_case(all[i], true);
 		tail_same_bits(all[i]);
 	}
+}
+
+/* The general path's Q.K^T in its own tiles with the row maxes taken there
+ * (lower_attention.c qk_tiles, softmax_rows_m: row tiles of 8 rows at 32
+ * registers, 4 at 16, over panels of 2 vectors of keys), against the
+ * reference, bitwise on 1/2/3/5 threads, and bitwise equal to the GEMM
+ * micro-kernels' product with the exp loop's next-row max
+ * (cg_attn_qk_off), at every vector width of the host: sret_t's 392-key
+ * block of 83 rows (9 tiles of 8, the last 11 rows as 6 + 5), a partial
+ * last panel with no tail product (57 keys at 16 lanes: 32 + 25), fewer
+ * keys than a panel (20), query rows of 13, 9 (8 + 1 split as 5 + 4) and
+ * 3 (no full tile); a bias per score, per query row and per key, K
+ * transposed (read in place: no staging), d 20 and 64; rows whose scores
+ * are all negative with a partial last vector of keys (31) at every width.  The general path
+ * is forced (cg_attn_small_off) for the short ones. */
+static void qk_same_bits(const Case *c)
+{
+	forms_same_bits(c, &cg_attn_qk_off, 17u, "Q.K^T forms");
+}
+
+static void test_qk_tiles(void **state)
+{
+	(void)state;
+	cg_attn_small_off = true;
+	/* sret_t stage 0 global attention: 392 keys, 83-row blocks */
+	Case a = {3, {3, 3, 3, 0}, {{1, 392, 32}, {1, 392, 32}, {1, 392, 32}}, 0, 0.17677669f};
+	/* 57 keys, bias per score; 13 query rows */
+	Case b = {4, {4, 4, 4, 4}, {{2, 2, 13, 32}, {2, 2, 57, 32}, {2, 2, 57, 24}, {1, 2, 13, 57}}, 0, 0.3f};
+	/* 20 keys, bias per query row; 9 query rows; d 20 */
+	Case c = {4, {4, 4, 4, 4}, {{2, 3, 9, 20}, {2, 3, 20, 20}, {2, 3, 20, 12}, {2, 3, 9, 1}}, 0, 0.25f};
+	/* K transposed (contiguous along the keys), key padding mask; 3
+	 * query rows; 100 keys; d 64 */
+	Case d = {4, {4, 4, 4, 4}, {{2, 2, 3, 64}, {2, 2, 64, 100}, {2, 2, 100, 16}, {2, 1, 1, 100}}, 1, 0.125f};
+	/* 31 keys: a partial last vector at every width (15, 7, 3 keys), no
+	 * tail product; scores ~ a bias per key in [-7, -1] (scale 0.01, d
+	 * 4), so that every score is negative and a lane past the keys taken
+	 * into the max (a 0) would show */
+	Case e = {4, {4, 4, 4, 4}, {{2, 2, 9, 4}, {2, 2, 31, 4}, {2, 2, 31, 8}, {2, 1, 1, 31}}, 0, 0.01f, -4.0f};
+	const Case *all[] = {&a, &b, &c, &d, &e};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		attention_case(all[i], true);
+		qk_same_bits(all[i]);
+	}
+	cg_attn_small_off = false;
 }
 
 /* The parts [0, n0) and [n0, dims[ax]) of x (rank-`rank` row-major) along
@@ -735,6 +784,7 @@ int main(void)
 		cmocka_unit_test(test_lowering),
 		cmocka_unit_test(test_small_sequences),
 		cmocka_unit_test(test_tail_keys),
+		cmocka_unit_test(test_qk_tiles),
 		cmocka_unit_test(test_layouts),
 		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_zoo_counts),
