@@ -13,7 +13,8 @@
  *           Conv, the GEMM takes the Conv's place, the second Transpose
  *           follows it and writes the Conv's output value, read only by
  *           later nodes), value ids (new ones are added), graph outputs
- * breaks:   node ids past the Conv shift by two (no Uses are held)
+ * breaks:   node ids past the Conv shift by two, past a depthwise Conv
+ *           moved to channels-last by two more (no Uses are held)
  *
  * Pattern:
  *     y = Conv(x, W, [b]) {act}   x [B, Ci, H, W] f32, W [Co, Ci, 1, 1] and
@@ -36,6 +37,11 @@
  * first then unfused multiply-adds: there the last bits change (another
  * rounding of the same sum).  Either way every thread count gets the
  * GEMM's same bits.  Any other Conv is left unchanged.
+ *
+ * Then, when y's only reader is a depthwise Conv whose output has at most
+ * CONV_TOKENS_DW_MAX_OUT pixels (maxvit_t's stage-3 conv_b), that Conv
+ * becomes onnxcc::DwConvNhwc reading u in place, and the copy back to
+ * NCHW follows it instead (dw_nhwc() below; the direct loop's bits).
  */
 #include "pipeline.h"
 #include "fuse.h"
@@ -51,6 +57,12 @@
  * 56x56 lose (the NCHW form's N = 784, 3136 fills its vectors, and the
  * Transposes of the larger tensors cost more). */
 #define CONV_TOKENS_MAX_HW 196
+/* The largest depthwise output (Ho*Wo pixels) dw_nhwc() moves to
+ * channels-last.  Measured on Zen 4 (docs/kernels.md, same section): 7x7
+ * outputs (the NCHW loop's rows of 7 use 7 of 16 lanes) gain with the
+ * GEMM's Transpose gone; 14x14 stride 1 loses (DwConvNhwc 0.14 ms + its
+ * Transpose 0.07 against the NCHW loop's 0.11 for 1024 channels). */
+#define CONV_TOKENS_DW_MAX_OUT 64
 /* Fewer channels than a vector: the product is too thin for the kernel. */
 #define CONV_TOKENS_MIN_C 16
 
@@ -80,6 +92,126 @@ static void set_perm(Graph *g, NodeId n, const int64_t *p)
 	Attr *a = graph_add_attr(g, n, "perm", AK_INTS);
 	a->n = 4;
 	a->ints = arena_dup(&g->arena, p, sizeof(int64_t) * 4);
+}
+
+/* Inserts y = Reshape(x) {shape = s} at `at`. */
+static NodeId insert_reshape(Graph *g, NodeId at, ValueId x, ValueId y, const Shape *s, const char *name)
+{
+	int64_t sd[1] = {s->rank};
+	Shape ss = shape_make(1, sd);
+	ValueId shp = graph_add_const(g, NULL, DT_I64, &ss, s->dims);
+	ValueId rin[2] = {x, shp};
+	NodeId r = graph_insert_node(g, at, OP_Reshape, "Reshape", name, rin, 2, &y, 1);
+	g->nodes[r].opset = 14;
+	return r;
+}
+
+/* The one live reader of v (v not a graph output), or IR_NONE. */
+static NodeId only_reader(Graph *g, ValueId v)
+{
+	if (graph_use_count(g, v) != 1)
+		return IR_NONE;
+	for (NodeId i = 0; i < g->nnodes; i++)
+		if (!g->nodes[i].dead)
+			for (int k = 0; k < g->nodes[i].nin; k++)
+				if (g->nodes[i].in[k] == v)
+					return i;
+	return IR_NONE;
+}
+
+/* The Transpose at ti writes y = Transpose(u [B, H, W, C]) {perm=[0,3,1,2]}
+ * (made by tokens_at).  When y's only reader is a depthwise Conv (group =
+ * C, W [C, 1, kh, kw] and bias f32 constants, 2-D, auto_pad NOTSET, act
+ * "" | "gelu" | "gelu_tanh"), that Conv reads u channels-last instead:
+ *     u3 = Reshape(u, [B, H*W, C])                       (ti rewritten)
+ *     v  = DwConvNhwc(u3, W, [b]) {height, width, geometry, act}
+ *     z  = Reshape(Transpose(v, [0,2,1]), [B, C, Ho, Wo])  (the Conv's z)
+ * the layout fuse-dwconv makes from PVT's chain (the bits of the direct
+ * NCHW loop: fuse-dwconv's contract), so that the copy back to NCHW
+ * moves the depthwise output (4x smaller after stride 2) and the NCHW
+ * loop's 7x7 and 14x14 planes (7 or 14 of 16 lanes) become rows of C
+ * channels; only for outputs of at most CONV_TOKENS_DW_MAX_OUT pixels.
+ * Returns false, having changed nothing, when it does not apply. */
+static bool dw_nhwc(Graph *g, NodeId ti, Diag *d, bool *err)
+{
+	ValueId uv = g->nodes[ti].in[0], yid = g->nodes[ti].out[0];
+	NodeId di = only_reader(g, yid);
+	if (di == IR_NONE || di <= ti || g->nodes[di].op != OP_Conv)
+		return false;
+	Node *dc = &g->nodes[di];
+	if (dc->nin < 2 || dc->in[0] != yid || dc->in[1] == IR_NONE || dc->nout != 1 || dc->out[0] == IR_NONE)
+		return false;
+	const Shape *us = &gval(g, uv)->shape;
+	int64_t B = us->dims[0], H = us->dims[1], W = us->dims[2], C = us->dims[3];
+	const Value *wv = gval(g, dc->in[1]), *zv = gval(g, dc->out[0]);
+	const WindowParams *wp = node_window(g, di, NULL);
+	if (!wp || !f32_const(g, dc->in[1]) || wv->shape.rank != 4 || wv->shape.dims[0] != C ||
+	    wv->shape.dims[1] != 1 || wp->group != C || wp->auto_pad != AUTOPAD_NOTSET || zv->dtype != DT_F32 ||
+	    zv->shape.rank != 4)
+		return false;
+	ValueId bias = dc->nin > 2 ? dc->in[2] : IR_NONE;
+	if (bias != IR_NONE && !f32_const(g, bias))
+		return false;
+	const char *act = attr_string(dc, "act", "");
+	if (strcmp(act, "") && strcmp(act, "gelu") && strcmp(act, "gelu_tanh"))
+		return false;
+	int64_t ker[2], pads[4], str[2], dil[2];
+	memcpy(ker, wp->kernel, sizeof ker);
+	memcpy(pads, wp->pads, sizeof pads);
+	memcpy(str, wp->strides, sizeof str);
+	memcpy(dil, wp->dilations, sizeof dil);
+	int64_t Ho = zv->shape.dims[2], Wo = zv->shape.dims[3];
+	if (Ho * Wo > CONV_TOKENS_DW_MAX_OUT)
+		return false;
+	ValueId zid = dc->out[0], wid = dc->in[1];
+	const char *act_s = act[0] ? arena_strdup(&g->arena, act) : NULL;
+	const char *base = dc->name && dc->name[0] ? dc->name : "dwconv";
+
+	/* u3 = Reshape(u) in the Transpose's place */
+	int64_t u3d[3] = {B, H * W, C}, vd[3] = {B, Ho * Wo, C}, vtd[3] = {B, C, Ho * Wo};
+	Shape u3s = shape_make(3, u3d), vs = shape_make(3, vd), vts = shape_make(3, vtd), zs = zv->shape;
+	ValueId u3 = graph_add_value(g, NULL, DT_F32, &u3s);
+	ValueId v = graph_add_value(g, NULL, DT_F32, &vs), vt = graph_add_value(g, NULL, DT_F32, &vts);
+	int64_t sd[1] = {3};
+	Shape ss = shape_make(1, sd);
+	ValueId shp = graph_add_const(g, NULL, DT_I64, &ss, u3d);
+	ValueId rin[2] = {uv, shp};
+	node_rewrite(g, ti, OP_Reshape, 14, rin, 2, 1, arena_printf(&g->arena, "%s.rows", g->nodes[ti].name));
+	g->nodes[ti].out[0] = u3;
+	gval(g, u3)->producer = ti;
+	gval(g, yid)->producer = IR_NONE;
+	/* the depthwise Conv channels-last */
+	ValueId din[3] = {u3, wid, bias};
+	node_rewrite(g, di, OP_DwConvNhwc, 1, din, bias != IR_NONE ? 3 : 2, 1, arena_printf(&g->arena, "%s.nhwc", base));
+	g->nodes[di].out[0] = v;
+	gval(g, v)->producer = di;
+	gval(g, zid)->producer = IR_NONE;
+	graph_add_attr(g, di, "height", AK_INT)->i = H;
+	graph_add_attr(g, di, "width", AK_INT)->i = W;
+	static const char *const names[4] = {"kernel_shape", "pads", "strides", "dilations"};
+	const int64_t *vals[4] = {ker, pads, str, dil};
+	for (int i = 0; i < 4; i++) {
+		Attr *at = graph_add_attr(g, di, names[i], AK_INTS);
+		at->n = i == 1 ? 4 : 2;
+		at->ints = arena_dup(&g->arena, vals[i], sizeof(int64_t) * (size_t)at->n);
+	}
+	if (act_s) {
+		Attr *at = graph_add_attr(g, di, "act", AK_STRING);
+		at->s = act_s;
+		at->slen = strlen(act_s);
+	}
+	layout_set_const(g, wid, di, 1, LAYOUT_TAPS); /* read tap-major (codegen/lower_dwconv.c) */
+	/* back to NCHW after it */
+	static const int64_t p021[3] = {0, 2, 1};
+	NodeId tb = graph_insert_node(g, di + 1, OP_Transpose, "Transpose", arena_printf(&g->arena, "%s.nchw", base),
+	                              &v, 1, &vt, 1);
+	g->nodes[tb].opset = 13;
+	Attr *a = graph_add_attr(g, tb, "perm", AK_INTS);
+	a->n = 3;
+	a->ints = arena_dup(&g->arena, p021, sizeof p021);
+	NodeId rb = insert_reshape(g, di + 2, vt, zid, &zs, arena_printf(&g->arena, "%s.planes", base));
+	return fuse_infer(g, ti, &u3s, d, err) && fuse_infer(g, di, &vs, d, err) && fuse_infer(g, tb, &vts, d, err) &&
+	       fuse_infer(g, rb, &zs, d, err);
 }
 
 /* Rewrites the Conv at ci when it matches; *next is the node after it
@@ -150,7 +282,10 @@ static bool tokens_at(Graph *g, NodeId ci, NodeId *next, Diag *d, bool *err)
 	g->nodes[t2].opset = 13;
 	set_perm(g, t2, to_nchw);
 	*next = t2 + 1;
-	return fuse_infer(g, t1, &ts, d, err) && fuse_infer(g, mi, &us, d, err) && fuse_infer(g, t2, &ys, d, err);
+	if (!fuse_infer(g, t1, &ts, d, err) || !fuse_infer(g, mi, &us, d, err) || !fuse_infer(g, t2, &ys, d, err))
+		return false;
+	dw_nhwc(g, t2, d, err);
+	return !*err;
 }
 
 bool pass_fuse_conv_tokens(Graph *g, Diag *d)
