@@ -282,6 +282,9 @@ static bool tokens_at(Graph *g, NodeId ci, NodeId *next, Diag *d, bool *err)
 	g->nodes[t2].opset = 13;
 	set_perm(g, t2, to_nchw);
 	*next = t2 + 1;
+	/* W's transpose is a copy: the original goes when nothing else reads it */
+	if (!gval(g, wid)->is_output && graph_use_count(g, wid) == 0)
+		release_dead_const(g, wid);
 	if (!fuse_infer(g, t1, &ts, d, err) || !fuse_infer(g, mi, &us, d, err) || !fuse_infer(g, t2, &ys, d, err))
 		return false;
 	dw_nhwc(g, t2, d, err);
