@@ -283,9 +283,6 @@ NodeId graph_insert_node(Graph *g, NodeId at, Op op, const char *op_type, const 
 	Node n = g->nodes[last];
 	memmove(&g->nodes[at + 1], &g->nodes[at], sizeof(Node) * (size_t)(last - at));
 	g->nodes[at] = n;
-	for (int k = 0; k < nout; k++)
-		if (out[k] != IR_NONE)
-			g->values[out[k]].producer = at;
 	/* a moved node's outputs follow it where it is their producer (a dead
 	 * node may still list a value another node now produces); from the
 	 * last, so that no value is moved twice */
@@ -295,6 +292,10 @@ NodeId graph_insert_node(Graph *g, NodeId at, Op op, const char *op_type, const 
 			if (v != IR_NONE && g->values[v].producer == i - 1)
 				g->values[v].producer = i;
 		}
+	/* after the moves: a dead node moved from `at` may list these too */
+	for (int k = 0; k < nout; k++)
+		if (out[k] != IR_NONE)
+			g->values[out[k]].producer = at;
 	return at;
 }
 

@@ -103,6 +103,12 @@ static bool run_fuse_conv_act(Graph *g, const PassCtx *c, Diag *d)
 	return pass_fuse_conv_act(g, d);
 }
 
+static bool run_fuse_conv_tokens(Graph *g, const PassCtx *c, Diag *d)
+{
+	(void)c;
+	return pass_fuse_conv_tokens(g, d);
+}
+
 static bool run_fuse_remap(Graph *g, const PassCtx *c, Diag *d)
 {
 	(void)c;
@@ -177,10 +183,10 @@ static bool run_memplan(Graph *g, const PassCtx *c, Diag *d)
 
 /* The pipeline, in order: names[i] is the name of runs[i]. */
 static const char *const names[] = {
-	"freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-bn-conv", "fuse-pad-pool", "fuse-conv-act", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "fuse-gemm-norm", "fuse-gather-norm", "fuse-gather-norm-gemm", "fuse-norm-gemm", "fuse-elementwise", "dce", "memplan",
+	"freeze-inputs", "bind-dims", "infer", "aliases", "fuse-layernorm", "fuse-gelu", "fuse-attention", "fuse-relattention", "fuse-transpose", "fuse-dwconv", "fuse-patchify", "fuse-bn-conv", "fuse-pad-pool", "fuse-conv-act", "fuse-conv-tokens", "fuse-remap", "fuse-gemm", "fuse-slice-gemm", "fuse-gather-gemm", "prune-rows", "fuse-gemm-norm", "fuse-gather-norm", "fuse-gather-norm-gemm", "fuse-norm-gemm", "fuse-elementwise", "dce", "memplan",
 };
 static bool (*const runs[])(Graph *g, const PassCtx *c, Diag *d) = {
-	run_freeze_inputs, run_bind_dims, run_infer, run_aliases, run_fuse_layernorm, run_fuse_gelu, run_fuse_attention, run_fuse_relattention, run_fuse_transpose, run_fuse_dwconv, run_fuse_patchify, run_fuse_bn_conv, run_fuse_pad_pool, run_fuse_conv_act, run_fuse_remap, run_fuse_gemm, run_fuse_slice_gemm, run_fuse_gather_gemm, run_prune_rows, run_fuse_gemm_norm, run_fuse_gather_norm, run_fuse_gather_norm_gemm, run_fuse_norm_gemm, run_fuse_elementwise, run_dce, run_memplan,
+	run_freeze_inputs, run_bind_dims, run_infer, run_aliases, run_fuse_layernorm, run_fuse_gelu, run_fuse_attention, run_fuse_relattention, run_fuse_transpose, run_fuse_dwconv, run_fuse_patchify, run_fuse_bn_conv, run_fuse_pad_pool, run_fuse_conv_act, run_fuse_conv_tokens, run_fuse_remap, run_fuse_gemm, run_fuse_slice_gemm, run_fuse_gather_gemm, run_prune_rows, run_fuse_gemm_norm, run_fuse_gather_norm, run_fuse_gather_norm_gemm, run_fuse_norm_gemm, run_fuse_elementwise, run_dce, run_memplan,
 };
 #define NPASSES ((int)(sizeof names / sizeof names[0]))
 _Static_assert(sizeof names / sizeof names[0] == sizeof runs / sizeof runs[0],

@@ -40,7 +40,8 @@ typedef struct PipelineOptions {
  * (pass_fuse_relattention), fuse-transpose (pass_fuse_transpose),
  * fuse-dwconv (pass_fuse_dwconv), fuse-patchify (pass_fuse_patchify),
  * fuse-bn-conv (pass_fuse_bn_conv), fuse-pad-pool (pass_fuse_pad_pool),
- * fuse-conv-act (pass_fuse_conv_act), fuse-remap (pass_fuse_remap),
+ * fuse-conv-act (pass_fuse_conv_act), fuse-conv-tokens
+ * (pass_fuse_conv_tokens), fuse-remap (pass_fuse_remap),
  * fuse-gemm (pass_fuse_gemm),
  * fuse-slice-gemm (pass_fuse_slice_gemm), fuse-gather-gemm
  * (pass_fuse_gather_gemm), prune-rows (pass_prune_rows), fuse-gemm-norm
@@ -206,6 +207,13 @@ bool pass_fuse_pad_pool(Graph *g, Diag *d);
  * the contract).  requires: shapes inferred.  Returns false only after a
  * diagnostic (never, today). */
 bool pass_fuse_conv_act(Graph *g, Diag *d);
+
+/* A pointwise Conv over an image of few pixels becomes a GEMM with the
+ * pixels as rows (Transpose to channels-last, MatMulEpi with the weight
+ * as its packed B, Transpose back; passes/fuse_conv_tokens.c has the
+ * contract).  requires: shapes inferred, constants folded.  Returns false
+ * only after a diagnostic. */
+bool pass_fuse_conv_tokens(Graph *g, Diag *d);
 
 /* A DAG of pure data movement (Reshape/Transpose/Slice/Concat/Gather/zero
  * Pad) reading one value becomes one onnxcc::GatherRows, an index remap of

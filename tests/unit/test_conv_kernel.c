@@ -11,10 +11,14 @@
  * Outputs of each form are bitwise the same on 1, 2, 3 and 5 threads.
  * The fused channels-last depthwise op (onnxcc::DwConvNhwc, channel
  * multipliers included, its interior pixel blocks and border pixels)
- * against the same reference.  f32 GlobalAveragePool against a double mean;
+ * against the same reference.  1x1 convolutions over small images as
+ * pixel-row GEMMs (passes/fuse_conv_tokens.c: Transpose, MatMulEpi,
+ * Transpose) against the same reference, and bitwise the Conv's where it
+ * ran on the GEMM kernel.  f32 GlobalAveragePool against a double mean;
  * f32 AveragePool through the direct loop against a double mean.
  */
 #include "testutil.h"
+#include "codegen/kernels/kernels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -72,7 +76,7 @@ static void reference(const Case *c, const float *x, const float *w, const float
  * fused channels-last onnxcc::DwConvNhwc (codegen/lower_dwconv.c): x
  * transposed to tokens [N, H*W, C] on the way in, the output
  * [N, OH*OW, M] back to NCHW. */
-static bool nhwc_mode;
+static bool nhwc_mode, tokens_mode;
 
 static void run_nhwc(const Case *c, const float *x, const float *w, const float *b, float *y,
                      int64_t OH, int64_t OW)
@@ -136,6 +140,13 @@ static void run_case(const Case *c, const float *x, const float *w, const float 
 	tu_attr_ints(&g, "dilations", 2, dl);
 	tu_attr_ints(&g, "pads", 4, c->pads);
 	tu_attr_int(&g, "group", c->group);
+	if (tokens_mode) {
+		static const char *const pass[] = {"fuse-conv-tokens", "dce"};
+		tu_run_passes(g.g, pass, 2);
+		assert_int_equal(tu_live(g.g, OP_Conv), 0);
+		assert_int_equal(tu_live(g.g, OP_MatMulEpi), 1);
+		assert_int_equal(tu_live(g.g, OP_Transpose), 2);
+	}
 	const void *ins[1] = {x};
 	void *outs[1] = {y};
 	tu_run(&g, ins, outs);
@@ -176,6 +187,19 @@ static void conv_check(Case c, bool threads)
 			        (long long)c.dw, (long long)c.pads[0], (long long)c.pads[1], (long long)c.pads[2],
 			        (long long)c.pads[3], (long long)c.group, c.bias, tu_isas[t].name, e / mx);
 		assert_true(e / mx <= 1e-5);
+		if (tokens_mode && c.H * c.W >= tu_isas[t].vlen && c.M * c.H * c.W * c.C >= KERN_GEMM_MIN_WORK) {
+			/* fuse-conv-tokens' promise: the bits of the Conv where it
+			 * ran on the GEMM kernel (kern_gemm_ok), at this vector
+			 * width */
+			tokens_mode = false;
+			memset(y0, 0xff, ny * 4);
+			run_case(&c, x, w, b, y0, OH, OW);
+			tokens_mode = true;
+			if (memcmp(y, y0, ny * 4))
+				fprintf(stderr, "conv tokens C%lld M%lld %lldx%lld, %s: not the bits of the Conv\n",
+				        (long long)c.C, (long long)c.M, (long long)c.H, (long long)c.W, tu_isas[t].name);
+			assert_memory_equal(y, y0, ny * 4);
+		}
 		if (nhwc_mode) {
 			/* fuse-dwconv's promise: the bits of the Conv it replaces
 			 * (the direct loop) at this vector width */
@@ -372,6 +396,27 @@ static void test_dwconv_nhwc(void **state)
 	nhwc_mode = false;
 }
 
+/* 1x1 convolutions as pixel-row GEMMs (fuse-conv-tokens): maxvit_t's
+ * stage-3 shapes scaled down (7x7 and 14x14, the widest the pass takes),
+ * channel counts that end inside a vector, K of two cache blocks (1100
+ * input channels), batch 2, no bias, one pixel (the squeeze-excitation
+ * fcs: against the reference only); bitwise the same on 1/2/3/5 threads. */
+static void test_conv_tokens(void **state)
+{
+	(void)state;
+	tokens_mode = true;
+	/* N, C, H, W, M, KH, KW, sh, sw, dh, dw, pads, group, bias */
+	conv_check((Case){1, 64, 7, 7, 48, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true}, true);
+	conv_check((Case){1, 48, 7, 7, 200, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true}, true);
+	conv_check((Case){2, 37, 14, 14, 29, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, false}, true);
+	conv_check((Case){1, 1100, 7, 7, 40, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true}, false);
+	conv_check((Case){1, 16, 3, 5, 16, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true}, false); /* Conv off the kernel */
+	conv_check((Case){1, 40, 3, 5, 16, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true}, false);
+	conv_check((Case){1, 256, 1, 1, 24, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, true}, true);
+	conv_check((Case){2, 24, 1, 1, 256, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, false}, false);
+	tokens_mode = false;
+}
+
 /* f32 GlobalAveragePool (the vector loop of vec.h per plane) against a
  * double-precision mean, every vector width: planes shorter than a vector,
  * tails, several unrolled steps, 56x56 (maxvit_t's squeeze-excitation). */
@@ -497,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_conv_direct),
 		cmocka_unit_test(test_conv_threads),
 		cmocka_unit_test(test_dwconv_nhwc),
+		cmocka_unit_test(test_conv_tokens),
 		cmocka_unit_test(test_global_avg_pool),
 		cmocka_unit_test(test_avg_pool_direct),
 	};

@@ -326,10 +326,10 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_true(diag_contains(&D, "passes.onnx: unknown pass 'fold-everything' for --print-after "
 	                              "(valid: freeze-inputs, bind-dims, infer, aliases, fuse-layernorm, fuse-gelu, "
 	                              "fuse-attention, fuse-relattention, fuse-transpose, fuse-dwconv, fuse-patchify, "
-	                              "fuse-bn-conv, fuse-pad-pool, fuse-conv-act, fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-norm-gemm, fuse-elementwise, dce, memplan)\n"));
+	                              "fuse-bn-conv, fuse-pad-pool, fuse-conv-act, fuse-conv-tokens, fuse-remap, fuse-gemm, fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-norm-gemm, fuse-elementwise, dce, memplan)\n"));
 	int n;
 	const char *const *names = pass_names(&n);
-	assert_int_equal(n, 26);
+	assert_int_equal(n, 27);
 	assert_string_equal(names[0], "freeze-inputs");
 	assert_string_equal(names[2], "infer");
 	assert_string_equal(names[6], "fuse-attention");
@@ -340,18 +340,19 @@ static void test_pipeline_unknown_pass_name(void **state)
 	assert_string_equal(names[11], "fuse-bn-conv");
 	assert_string_equal(names[12], "fuse-pad-pool");
 	assert_string_equal(names[13], "fuse-conv-act");
-	assert_string_equal(names[14], "fuse-remap");
-	assert_string_equal(names[15], "fuse-gemm");
-	assert_string_equal(names[16], "fuse-slice-gemm");
-	assert_string_equal(names[17], "fuse-gather-gemm");
-	assert_string_equal(names[18], "prune-rows");
-	assert_string_equal(names[19], "fuse-gemm-norm");
-	assert_string_equal(names[20], "fuse-gather-norm");
-	assert_string_equal(names[21], "fuse-gather-norm-gemm");
-	assert_string_equal(names[22], "fuse-norm-gemm");
-	assert_string_equal(names[23], "fuse-elementwise");
-	assert_string_equal(names[24], "dce");
-	assert_string_equal(names[25], "memplan");
+	assert_string_equal(names[14], "fuse-conv-tokens");
+	assert_string_equal(names[15], "fuse-remap");
+	assert_string_equal(names[16], "fuse-gemm");
+	assert_string_equal(names[17], "fuse-slice-gemm");
+	assert_string_equal(names[18], "fuse-gather-gemm");
+	assert_string_equal(names[19], "prune-rows");
+	assert_string_equal(names[20], "fuse-gemm-norm");
+	assert_string_equal(names[21], "fuse-gather-norm");
+	assert_string_equal(names[22], "fuse-gather-norm-gemm");
+	assert_string_equal(names[23], "fuse-norm-gemm");
+	assert_string_equal(names[24], "fuse-elementwise");
+	assert_string_equal(names[25], "dce");
+	assert_string_equal(names[26], "memplan");
 	/* nothing ran */
 	assert_false(G->shapes_known);
 }
@@ -367,7 +368,7 @@ static void test_pipeline_disable_pass(void **state)
 	assert_false(pass_pipeline(G, &o, &D));
 	assert_true(diag_contains(&D, "required pass 'dce' for --disable-pass (the passes that may be left "
 	                              "out: fuse-layernorm, fuse-gelu, fuse-attention, fuse-relattention, "
-	                              "fuse-transpose, fuse-dwconv, fuse-patchify, fuse-bn-conv, fuse-pad-pool, fuse-conv-act, fuse-remap, "
+	                              "fuse-transpose, fuse-dwconv, fuse-patchify, fuse-bn-conv, fuse-pad-pool, fuse-conv-act, fuse-conv-tokens, fuse-remap, "
 	                              "fuse-gemm, "
 	                              "fuse-slice-gemm, fuse-gather-gemm, prune-rows, fuse-gemm-norm, fuse-gather-norm, fuse-gather-norm-gemm, fuse-norm-gemm, fuse-elementwise)\n"));
 	const char *unknown[] = {"fuse-everything"};
