@@ -242,6 +242,13 @@ static bool ln_lanes(const CgLnRows *a, const CgVec *v)
 	return gu > 0 && v->w > 1 && gu % inner != 0 && !(inner % gu == 0 && gu % v->w == 0);
 }
 
+/* The statistics' accumulators start at -0: x + -0 is x for every x, so
+ * LLVM drops each accumulator's first add (from +0 it must keep it:
+ * +0 + -0 is +0).  The sums are those from +0 but for the sign of a zero
+ * sum, which needs every element of the row to be a zero (a row of -0s
+ * now has mean -0). */
+#define LN_ACC0 (-0.0)
+
 /* Passes 0 and 1 over row r->off: the mean and inv (scalars). */
 static void ln_stats(Cg *cg, CgVec *v, RowLn *r, LLVMValueRef *mean, LLVMValueRef *inv)
 {
@@ -250,7 +257,7 @@ static void ln_stats(Cg *cg, CgVec *v, RowLn *r, LLVMValueRef *mean, LLVMValueRe
 	LLVMValueRef inv_n = cg_const(cg, v->ad, 1.0 / (double)a->inner);
 	LLVMValueRef sums[2];
 	for (r->pass = 0; r->pass < 2; r->pass++) {
-		cg_vacc_init(v, r->acc, u, 0);
+		cg_vacc_init(v, r->acc, u, LN_ACC0);
 		cg_vrow(v, cg_i64(cg, 0), a->inner, u, ln_step, r);
 		sums[r->pass] = fmul(cg, cg_vacc_reduce(v, r->acc, u, CG_COMB_ADD), inv_n);
 		if (r->pass == 0)
@@ -291,7 +298,7 @@ void cg_layernorm_stats_rows(Cg *cg, const CgLnRows *a, int n, CgRowPtrFn rowp, 
 			LLVMSetAlignment(m, 4);
 			r.mean = cg_vsplat(&v, m);
 		}
-		cg_vacc_init(&v, r.acc, u, 0);
+		cg_vacc_init(&v, r.acc, u, LN_ACC0);
 		cg_vrow(&v, cg_i64(cg, 0), a->inner, u, ln_step, &r);
 		LLVMValueRef idx[2] = { cg_i64(cg, 0), lj.iv };
 		LLVMValueRef pp = LLVMBuildInBoundsGEP2(cg->b, LLVMArrayType2(v.t, (uint64_t)n), part, idx, 2, "");
