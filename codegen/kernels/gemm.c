@@ -1620,9 +1620,10 @@ static int64_t stats_group(Cg *cg, const Plan *P)
  * and a row of one part prefetches the row A_PF_ROWS below it.  With
  * KGemm.a_stats_rows, whole groups of G = vector-width rows of one part
  * take their statistics at once (rows across lanes: no row's horizontal
- * sums and sqrt/div wait on the row before), G rows of them prefetching the
- * next group first, then their copies; the rows after the last whole
- * group as above. */
+ * sums and sqrt/div wait on the row before), then their copies, each of
+ * which prefetches the row 2 G below it (the group after next: one row's
+ * lines at a time, spread over the copies, rather than a group's at once);
+ * the rows after the last whole group as above. */
 static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc)
 {
 	const KGemm *g = P->g;
@@ -1632,13 +1633,11 @@ static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMVal
 		cg_for(cg, &lg, 0, rows / G);
 		LLVMValueRef b0 = cg_mul_i64(cg, lg.iv, G);
 		StatsGroup sg = {P, cg_add_i64(cg, i0, b0)};
-		cg_for(cg, &lj, 0, G);
-		prefetch_a_row(cg, P, cg_add_i64(cg, sg.r0, lj.iv), pcv, kc, G);
-		cg_for_end(cg, &lj);
 		g->a_stats_rows(cg, g->a_stats_arg, (int)G, group_row_ptr, &sg, cg_gep_f32(cg, P->amean, b0),
 		                cg_gep_f32(cg, P->ainv, b0));
 		cg_for(cg, &lj, 0, G);
 		LLVMValueRef lr = cg_add_i64(cg, b0, lj.iv);
+		prefetch_a_row(cg, P, cg_add_i64(cg, i0, lr), pcv, kc, 2 * G);
 		pack_a_row(cg, P, cg_add_i64(cg, i0, lr), lr, pcv, kc);
 		cg_for_end(cg, &lj);
 		cg_for_end(cg, &lg);
