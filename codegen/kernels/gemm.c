@@ -551,27 +551,38 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 			LLVMSetAlignment(x, 4);
 			rs = splat(cg, vt, x);
 		}
-		for (int v = 0; v < nv; v++) {
-			LLVMValueRef y = vload(cg, vt, w, gep_c(cg, crow, v * w), VALID(v));
-			if (k->alpha != 1.0f)
-				y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->alpha)), "");
-			if (k->has_bias)
-				y = LLVMBuildFAdd(cg->b, y, bias[v], "");
-			for (int pre = 1; pre >= 0; pre--) {
+		/* each step for the row's nv vectors side by side (the erf
+		 * GELU's too: cg_math_gelu_n), the same operations per vector */
+		LLVMValueRef y[4];
+		for (int pre = 1; pre >= 0; pre--) {
+			for (int v = 0; v < nv; v++) {
+				if (pre) {
+					y[v] = vload(cg, vt, w, gep_c(cg, crow, v * w), VALID(v));
+					if (k->alpha != 1.0f)
+						y[v] = LLVMBuildFMul(cg->b, y[v], splat(cg, vt, cg_f32(cg, k->alpha)), "");
+					if (k->has_bias)
+						y[v] = LLVMBuildFAdd(cg->b, y[v], bias[v], "");
+				}
 				if (k->has_res == (pre ? 2 : 1)) {
 					LLVMValueRef x = rs ? rs : vload(cg, vt, w, gep_c(cg, rrow, v * w), VALID(v));
 					if (k->beta != 1.0f)
 						x = LLVMBuildFMul(cg->b, x, splat(cg, vt, cg_f32(cg, k->beta)), "");
-					y = LLVMBuildFAdd(cg->b, y, x, "");
+					y[v] = LLVMBuildFAdd(cg->b, y[v], x, "");
 				}
-				if (!pre)
-					break;
-				y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
-				if (k->scale != 0)
-					y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->scale)), "");
 			}
-			vstore(cg, vt, w, gep_c(cg, crow, v * w), y, VALID(v));
+			if (!pre)
+				break;
+			if (k->act == KACT_GELU_TANH)
+				for (int v = 0; v < nv; v++)
+					y[v] = kern_gelu(cg, y[v], true);
+			else
+				cg_math_gelu_n(cg, y, nv);
+			if (k->scale != 0)
+				for (int v = 0; v < nv; v++)
+					y[v] = LLVMBuildFMul(cg->b, y[v], splat(cg, vt, cg_f32(cg, k->scale)), "");
 		}
+		for (int v = 0; v < nv; v++)
+			vstore(cg, vt, w, gep_c(cg, crow, v * w), y[v], VALID(v));
 		cg_for_end(cg, &lr);
 		cg_if_end(cg, &epi);
 	} else if (any_epi) {
