@@ -409,7 +409,8 @@ static bool lower_matmul_rows(Cg *cg, const Node *n)
 		epi_kgemm(cg, n, N, &k, &ln);
 		if (pro_norm(cg, n, K, u, &pro)) {
 			k.a_stats = pro_stats;
-			k.a_stats_rows = pro_stats_rows;
+			if (gval(cg->g, pro.x)->dtype == DT_F32) /* cg_layernorm_stats_rows' lanes */
+				k.a_stats_rows = pro_stats_rows;
 			k.a_stats_arg = &pro;
 			k.a_scale = cg_ptr(cg, pro.scale);
 			k.a_shift = pro.bias != IR_NONE ? cg_ptr(cg, pro.bias) : NULL;

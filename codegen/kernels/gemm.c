@@ -1614,7 +1614,9 @@ static LLVMValueRef group_row_ptr(Cg *cg, const void *arg, LLVMValueRef j)
 	return cg_gep_f32(cg, g->a, g->a_rows ? part_base(cg, g, i) : cg_mul_i64(cg, i, g->a_rs));
 }
 
-/* The rows of one group of statistics (stats_group). */
+/* How many rows pack_a takes the statistics of at once (the f32 vector
+ * width, with KGemm.a_stats_rows, one K block and rows of one part), or
+ * 0: one row at a time. */
 static int64_t stats_group(Cg *cg, const Plan *P)
 {
 	const KGemm *g = P->g;
