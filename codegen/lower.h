@@ -102,6 +102,19 @@ void cg_layernorm_rows(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1);
  * the same order, without the row index's address arithmetic per step. */
 void cg_layernorm_stats(Cg *cg, const CgLnRows *a, LLVMValueRef row, LLVMValueRef *mean, LLVMValueRef *inv);
 
+/* An f32 pointer to row j (i64) of a group of rows (rarg: the caller's). */
+typedef LLVMValueRef (*CgRowPtrFn)(Cg *cg, const void *rarg, LLVMValueRef j);
+/* cg_layernorm_stats of n rows at once, rows across lanes: n must be the
+ * f32 vector width (> 1); row j's elements are read at rowp(cg, rarg, j)
+ * [0..inner) (as with a->xrow).  Each row's two passes run as
+ * cg_layernorm_stats' (the same loads, accumulators and operations), the
+ * halving across lanes of n rows in one tree (cg_vreduce_rows), then mean
+ * and inv of the n rows as vectors: the same bits as n calls of
+ * cg_layernorm_stats.  Stores meanp[0..n) and invp[0..n) (f32 pointers;
+ * meanp is written before the second pass and read by it). */
+void cg_layernorm_stats_rows(Cg *cg, const CgLnRows *a, int n, CgRowPtrFn rowp, const void *rarg,
+                             LLVMValueRef meanp, LLVMValueRef invp);
+
 /* Lowers n with its op's function from ops.def. */
 bool cg_lower_node(Cg *cg, const Node *n);
 

@@ -329,6 +329,12 @@ static void pro_stats(Cg *cg, void *arg, LLVMValueRef i, LLVMValueRef row, LLVMV
 	cg_layernorm_stats(cg, &a, i, mean, inv);
 }
 
+static void pro_stats_rows(Cg *cg, void *arg, int n, CgRowPtrFn rowp, const void *rarg, LLVMValueRef mean,
+                           LLVMValueRef inv)
+{
+	cg_layernorm_stats_rows(cg, arg, n, rowp, rarg, mean, inv);
+}
+
 /* The loop nest of a product whose A rows are normalised (the row
  * prologue): emit_gemm's i-k-j order, each element of A normalised as it
  * is read, with LayerNormalization's arithmetic (lower_norm.c). */
@@ -403,6 +409,8 @@ static bool lower_matmul_rows(Cg *cg, const Node *n)
 		epi_kgemm(cg, n, N, &k, &ln);
 		if (pro_norm(cg, n, K, u, &pro)) {
 			k.a_stats = pro_stats;
+			if (gval(cg->g, pro.x)->dtype == DT_F32) /* cg_layernorm_stats_rows' lanes */
+				k.a_stats_rows = pro_stats_rows;
 			k.a_stats_arg = &pro;
 			k.a_scale = cg_ptr(cg, pro.scale);
 			k.a_shift = pro.bias != IR_NONE ? cg_ptr(cg, pro.bias) : NULL;

@@ -26,6 +26,7 @@
 #include "mathfn.h"
 #include "vec.h"
 
+#include <assert.h>
 #include <string.h>
 
 static DType acc_dtype(DType t)
@@ -241,6 +242,13 @@ static bool ln_lanes(const CgLnRows *a, const CgVec *v)
 	return gu > 0 && v->w > 1 && gu % inner != 0 && !(inner % gu == 0 && gu % v->w == 0);
 }
 
+/* The statistics' accumulators start at -0: x + -0 is x for every x, so
+ * LLVM drops each accumulator's first add (from +0 it must keep it:
+ * +0 + -0 is +0).  The sums are those from +0 but for the sign of a zero
+ * sum, which needs every element of the row to be a zero (a row of -0s
+ * now has mean -0). */
+#define LN_ACC0 (-0.0)
+
 /* Passes 0 and 1 over row r->off: the mean and inv (scalars). */
 static void ln_stats(Cg *cg, CgVec *v, RowLn *r, LLVMValueRef *mean, LLVMValueRef *inv)
 {
@@ -249,7 +257,7 @@ static void ln_stats(Cg *cg, CgVec *v, RowLn *r, LLVMValueRef *mean, LLVMValueRe
 	LLVMValueRef inv_n = cg_const(cg, v->ad, 1.0 / (double)a->inner);
 	LLVMValueRef sums[2];
 	for (r->pass = 0; r->pass < 2; r->pass++) {
-		cg_vacc_init(v, r->acc, u, 0);
+		cg_vacc_init(v, r->acc, u, LN_ACC0);
 		cg_vrow(v, cg_i64(cg, 0), a->inner, u, ln_step, r);
 		sums[r->pass] = fmul(cg, cg_vacc_reduce(v, r->acc, u, CG_COMB_ADD), inv_n);
 		if (r->pass == 0)
@@ -266,6 +274,48 @@ void cg_layernorm_stats(Cg *cg, const CgLnRows *a, LLVMValueRef row, LLVMValueRe
 	RowLn r = {.a = a, .lanes = !a->xrow && ln_lanes(a, &v),
 	           .off = a->xrow ? cg_i64(cg, 0) : cg_mul_i64(cg, row, a->inner)};
 	ln_stats(cg, &v, &r, mean, inv);
+}
+
+void cg_layernorm_stats_rows(Cg *cg, const CgLnRows *a, int n, CgRowPtrFn rowp, const void *rarg,
+                             LLVMValueRef meanp, LLVMValueRef invp)
+{
+	CgVec v;
+	cg_vinit(cg, &v, gval(cg->g, a->x)->dtype);
+	assert(v.ad == DT_F32 && v.w == n && n > 1);
+	int u = 4; /* ln_stats' */
+	LLVMValueRef part = cg_alloca(cg, LLVMArrayType2(v.t, (uint64_t)n), "lnpart");
+	LLVMValueRef sums = NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		/* each row's accumulators combined (ln_stats' vectors before
+		 * their halving) into part[j]: the rows' chains independent */
+		CgLoop lj;
+		cg_for(cg, &lj, 0, n);
+		CgLnRows ar = *a;
+		ar.xrow = rowp(cg, rarg, lj.iv);
+		RowLn r = {.a = &ar, .pass = pass, .off = cg_i64(cg, 0)};
+		if (pass == 1) {
+			LLVMValueRef m = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, meanp, lj.iv), "");
+			LLVMSetAlignment(m, 4);
+			r.mean = cg_vsplat(&v, m);
+		}
+		cg_vacc_init(&v, r.acc, u, LN_ACC0);
+		cg_vrow(&v, cg_i64(cg, 0), a->inner, u, ln_step, &r);
+		LLVMValueRef idx[2] = { cg_i64(cg, 0), lj.iv };
+		LLVMValueRef pp = LLVMBuildInBoundsGEP2(cg->b, LLVMArrayType2(v.t, (uint64_t)n), part, idx, 2, "");
+		LLVMBuildStore(cg->b, cg_vacc_slots(&v, r.acc, u, CG_COMB_ADD), pp);
+		cg_for_end(cg, &lj);
+		LLVMValueRef x[32];
+		for (int j = 0; j < n; j++) {
+			LLVMValueRef ij[2] = { cg_i64(cg, 0), cg_i64(cg, j) };
+			LLVMValueRef pp = LLVMBuildInBoundsGEP2(cg->b, LLVMArrayType2(v.t, (uint64_t)n), part, ij, 2, "");
+			x[j] = LLVMBuildLoad2(cg->b, v.t, pp, "");
+		}
+		sums = fmul(cg, cg_vreduce_rows(&v, x, CG_COMB_ADD), cg_vk(&v, 1.0 / (double)a->inner));
+		if (pass == 0)
+			LLVMSetAlignment(LLVMBuildStore(cg->b, sums, meanp), 4);
+	}
+	LLVMValueRef inv = fdiv(cg, cg_vk(&v, 1.0), cg_math_sqrt(cg, fadd(cg, sums, cg_vk(&v, a->eps))));
+	LLVMSetAlignment(LLVMBuildStore(cg->b, inv, invp), 4);
 }
 
 void cg_layernorm_rows(Cg *cg, void *arg, LLVMValueRef r0, LLVMValueRef r1)

@@ -67,6 +67,10 @@ LLVMValueRef cg_math_erfc(Cg *cg, LLVMValueRef x);   /* 1-erf(x), accurate for l
  * one vpermps per coefficient; its bits differ from the 8-piece form's
  * within those bounds); f64: 0.5x(1 + erf(x/sqrt2)) with the f64 erf. */
 LLVMValueRef cg_math_gelu(Cg *cg, LLVMValueRef x);
+/* cg_math_gelu of x[0..n) (values of one type) in place, the same bits;
+ * in f32 code for AVX-512 emitted inline with the n vectors' steps side
+ * by side (n <= 8), else n calls. */
+void cg_math_gelu_n(Cg *cg, LLVMValueRef *x, int n);
 LLVMValueRef cg_math_trunc(Cg *cg, LLVMValueRef x);  /* toward zero */
 LLVMValueRef cg_math_copysign(Cg *cg, LLVMValueRef mag, LLVMValueRef sgn); /* llvm.copysign */
 

@@ -170,17 +170,24 @@ void cg_vacc_put(CgVec *v, LLVMValueRef *acc, LLVMValueRef x)
 	LLVMBuildStore(v->cg->b, x, acc[v->slot]);
 }
 
-LLVMValueRef cg_vacc_reduce(CgVec *v, LLVMValueRef *acc, int u, CgCombine op)
+LLVMValueRef cg_vacc_slots(CgVec *v, LLVMValueRef *acc, int u, CgCombine op)
 {
 	Cg *cg = v->cg;
 	LLVMValueRef r[CG_VMAX_SLOTS];
 	for (int k = 0; k < u; k++)
 		r[k] = LLVMBuildLoad2(cg->b, v->t, acc[k], "");
-	/* pairwise over the slots, then halving across the lanes */
+	/* pairwise over the slots */
 	for (int n = u; n > 1; n = (n + 1) / 2)
 		for (int k = 0; k < n / 2; k++)
 			r[k] = cg_dm_combine(cg, op, v->ad, r[k], r[k + (n + 1) / 2]);
-	LLVMValueRef x = r[0];
+	return r[0];
+}
+
+LLVMValueRef cg_vacc_reduce(CgVec *v, LLVMValueRef *acc, int u, CgCombine op)
+{
+	Cg *cg = v->cg;
+	/* pairwise over the slots, then halving across the lanes */
+	LLVMValueRef x = cg_vacc_slots(v, acc, u, op);
 	for (int h = v->w / 2; h >= 1; h /= 2) {
 		LLVMValueRef lo[32], hi[32];
 		for (int i = 0; i < h; i++) {
@@ -194,4 +201,36 @@ LLVMValueRef cg_vacc_reduce(CgVec *v, LLVMValueRef *acc, int u, CgCombine op)
 	if (v->w > 1)
 		x = LLVMBuildExtractElement(cg->b, x, cg_i32(cg, 0), "");
 	return x;
+}
+
+LLVMValueRef cg_vreduce_rows(CgVec *v, LLVMValueRef *x, CgCombine op)
+{
+	Cg *cg = v->cg;
+	int w = v->w;
+	assert(w > 1 && w <= 32 && (w & (w - 1)) == 0);
+	LLVMValueRef r[32];
+	for (int i = 0; i < w; i++)
+		r[i] = x[i];
+	/* level h: each vector holds w / (2h) rows' groups of 2h lanes; two
+	 * vectors p, q give one of groups of h lanes, lo[g h + i] + hi[g h +
+	 * i] = group[i] + group[h + i] (cg_vacc_reduce's halving step), p's
+	 * rows first */
+	int nv = w;
+	for (int h = w / 2; h >= 1; h /= 2, nv /= 2) {
+		LLVMValueRef lo[32], hi[32];
+		int groups = w / (2 * h), o = 0;
+		for (int s = 0; s < 2; s++)
+			for (int g = 0; g < groups; g++)
+				for (int i = 0; i < h; i++, o++) {
+					lo[o] = cg_i32(cg, s * w + g * 2 * h + i);
+					hi[o] = cg_i32(cg, s * w + g * 2 * h + h + i);
+				}
+		LLVMValueRef ml = LLVMConstVector(lo, (unsigned)w), mh = LLVMConstVector(hi, (unsigned)w);
+		for (int k = 0; k < nv / 2; k++) {
+			LLVMValueRef a = LLVMBuildShuffleVector(cg->b, r[2 * k], r[2 * k + 1], ml, "");
+			LLVMValueRef c = LLVMBuildShuffleVector(cg->b, r[2 * k], r[2 * k + 1], mh, "");
+			r[k] = cg_dm_combine(cg, op, v->ad, a, c);
+		}
+	}
+	return r[0];
 }

@@ -73,5 +73,14 @@ void cg_vacc_init(CgVec *v, LLVMValueRef *acc, int u, double init);
 LLVMValueRef cg_vacc_get(CgVec *v, LLVMValueRef *acc);          /* acc[v->slot] */
 void cg_vacc_put(CgVec *v, LLVMValueRef *acc, LLVMValueRef x);  /* acc[v->slot] = x */
 LLVMValueRef cg_vacc_reduce(CgVec *v, LLVMValueRef *acc, int u, CgCombine op);
+/* The first step of cg_vacc_reduce alone: the u accumulators combined
+ * into one vector (v->t), not yet across its lanes. */
+LLVMValueRef cg_vacc_slots(CgVec *v, LLVMValueRef *acc, int u, CgCombine op);
+/* cg_vacc_reduce's halving across the lanes for w = v->w vectors at once
+ * (rows across lanes, w a power of two > 1): lane i of the result is x[i]
+ * reduced with the same tree and operand order (the same bits), in
+ * w - 1 combines and 2 (w - 1) two-source shuffles instead of w (log2 w)
+ * of each. */
+LLVMValueRef cg_vreduce_rows(CgVec *v, LLVMValueRef *x, CgCombine op);
 
 #endif

@@ -551,27 +551,38 @@ static LLVMValueRef ukernel(Cg *cg, const UKey *k)
 			LLVMSetAlignment(x, 4);
 			rs = splat(cg, vt, x);
 		}
-		for (int v = 0; v < nv; v++) {
-			LLVMValueRef y = vload(cg, vt, w, gep_c(cg, crow, v * w), VALID(v));
-			if (k->alpha != 1.0f)
-				y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->alpha)), "");
-			if (k->has_bias)
-				y = LLVMBuildFAdd(cg->b, y, bias[v], "");
-			for (int pre = 1; pre >= 0; pre--) {
+		/* each step for the row's nv vectors side by side (the erf
+		 * GELU's too: cg_math_gelu_n), the same operations per vector */
+		LLVMValueRef y[4];
+		for (int pre = 1; pre >= 0; pre--) {
+			for (int v = 0; v < nv; v++) {
+				if (pre) {
+					y[v] = vload(cg, vt, w, gep_c(cg, crow, v * w), VALID(v));
+					if (k->alpha != 1.0f)
+						y[v] = LLVMBuildFMul(cg->b, y[v], splat(cg, vt, cg_f32(cg, k->alpha)), "");
+					if (k->has_bias)
+						y[v] = LLVMBuildFAdd(cg->b, y[v], bias[v], "");
+				}
 				if (k->has_res == (pre ? 2 : 1)) {
 					LLVMValueRef x = rs ? rs : vload(cg, vt, w, gep_c(cg, rrow, v * w), VALID(v));
 					if (k->beta != 1.0f)
 						x = LLVMBuildFMul(cg->b, x, splat(cg, vt, cg_f32(cg, k->beta)), "");
-					y = LLVMBuildFAdd(cg->b, y, x, "");
+					y[v] = LLVMBuildFAdd(cg->b, y[v], x, "");
 				}
-				if (!pre)
-					break;
-				y = kern_gelu(cg, y, k->act == KACT_GELU_TANH);
-				if (k->scale != 0)
-					y = LLVMBuildFMul(cg->b, y, splat(cg, vt, cg_f32(cg, k->scale)), "");
 			}
-			vstore(cg, vt, w, gep_c(cg, crow, v * w), y, VALID(v));
+			if (!pre)
+				break;
+			if (k->act == KACT_GELU_TANH)
+				for (int v = 0; v < nv; v++)
+					y[v] = kern_gelu(cg, y[v], true);
+			else
+				cg_math_gelu_n(cg, y, nv);
+			if (k->scale != 0)
+				for (int v = 0; v < nv; v++)
+					y[v] = LLVMBuildFMul(cg->b, y[v], splat(cg, vt, cg_f32(cg, k->scale)), "");
 		}
+		for (int v = 0; v < nv; v++)
+			vstore(cg, vt, w, gep_c(cg, crow, v * w), y[v], VALID(v));
 		cg_for_end(cg, &lr);
 		cg_if_end(cg, &epi);
 	} else if (any_epi) {
@@ -1551,10 +1562,10 @@ static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef l
  * (a window partition's index) is no stream the hardware prefetchers
  * follow, and a contiguous one arrived late behind each row's
  * statistics (docs/kernels.md, "The GEMM nodes inside swin_t"). */
-static void prefetch_a_row(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef pcv, int64_t kc)
+static void prefetch_a_row(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef pcv, int64_t kc, int64_t ahead)
 {
 	const KGemm *g = P->g;
-	LLVMValueRef t = cg_add_i64(cg, row, cg_i64(cg, A_PF_ROWS));
+	LLVMValueRef t = cg_add_i64(cg, row, cg_i64(cg, ahead));
 	LLVMValueRef last = cg_i64(cg, g->M - 1);
 	t = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, t, last, ""), last, t, "");
 	LLVMValueRef src = g->a_rows ? part_base(cg, g, t) : cg_mul_i64(cg, t, g->a_rs);
@@ -1571,28 +1582,11 @@ static void prefetch_a_row(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef
 	cg_for_end(cg, &ll);
 }
 
-/* Copies rows [i0, i0+rows) x columns [pc, pc+kc) of A (unit column
- * stride) into P->abuf with row stride a_copy_stride: a row is one
- * contiguous copy, and the rows no longer alias in L1.  With a row index
- * (KGemm.a_rows) row i is copied from A's row a_rows[i].  With a row
- * prologue and one K block each row's statistics come first (stats_in_copy),
- * and a row of one part prefetches the row A_PF_ROWS below it. */
-static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc)
+/* pack_a's copy of logical row `row` (block row lr; one part): from A's
+ * row `row`, or a_rows[row], columns [pc, pc+kc). */
+static void pack_a_row(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef lr, LLVMValueRef pcv, int64_t kc)
 {
 	const KGemm *g = P->g;
-	CgLoop lr;
-	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef row = cg_add_i64(cg, i0, lr.iv);
-	if (stats_in_copy(P)) {
-		if (g->a_row_parts <= 1)
-			prefetch_a_row(cg, P, row, pcv, kc);
-		a_row_stats(cg, P, row, lr.iv);
-	}
-	if (g->a_rows && g->a_row_parts > 1) {
-		pack_a_parts(cg, P, row, lr.iv, pcv, kc);
-		cg_for_end(cg, &lr);
-		return;
-	}
 	if (g->a_rows) { /* the row index: row a_rows[i] of A */
 		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &row, 1, "");
 		LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
@@ -1600,8 +1594,82 @@ static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMVal
 		row = LLVMBuildSExt(cg->b, ri, cg->t_i64, "");
 	}
 	LLVMValueRef src = cg_add_i64(cg, cg_mul_i64(cg, row, g->a_rs), pcv);
-	LLVMValueRef dst = cg_mul_i64(cg, lr.iv, a_copy_stride(&P->t));
-	copy_a_run(cg, P, cg_gep_f32(cg, P->abuf, dst), cg_gep_f32(cg, g->a, src), lr.iv, pcv, kc);
+	LLVMValueRef dst = cg_mul_i64(cg, lr, a_copy_stride(&P->t));
+	copy_a_run(cg, P, cg_gep_f32(cg, P->abuf, dst), cg_gep_f32(cg, g->a, src), lr, pcv, kc);
+}
+
+/* A group of rows whose statistics are taken at once (KGemm.a_stats_rows):
+ * logical rows r0 + j of the product. */
+typedef struct StatsGroup {
+	const Plan *P;
+	LLVMValueRef r0;
+} StatsGroup;
+
+/* The whole row r0 + j of a StatsGroup (one part), for a_stats_rows. */
+static LLVMValueRef group_row_ptr(Cg *cg, const void *arg, LLVMValueRef j)
+{
+	const StatsGroup *sg = arg;
+	const KGemm *g = sg->P->g;
+	LLVMValueRef i = cg_add_i64(cg, sg->r0, j);
+	return cg_gep_f32(cg, g->a, g->a_rows ? part_base(cg, g, i) : cg_mul_i64(cg, i, g->a_rs));
+}
+
+/* How many rows pack_a takes the statistics of at once (the f32 vector
+ * width, with KGemm.a_stats_rows, one K block and rows of one part), or
+ * 0: one row at a time. */
+static int64_t stats_group(Cg *cg, const Plan *P)
+{
+	const KGemm *g = P->g;
+	if (!stats_in_copy(P) || !g->a_stats_rows || g->a_row_parts > 1 || cg->isa.vlen < 2)
+		return 0;
+	return cg->isa.vlen;
+}
+
+/* Copies rows [i0, i0+rows) x columns [pc, pc+kc) of A (unit column
+ * stride) into P->abuf with row stride a_copy_stride: a row is one
+ * contiguous copy, and the rows no longer alias in L1.  With a row index
+ * (KGemm.a_rows) row i is copied from A's row a_rows[i].  With a row
+ * prologue and one K block each row's statistics come first (stats_in_copy),
+ * and a row of one part prefetches the row A_PF_ROWS below it.  With
+ * KGemm.a_stats_rows, whole groups of G = vector-width rows of one part
+ * take their statistics at once (rows across lanes: no row's horizontal
+ * sums and sqrt/div wait on the row before), then their copies, each of
+ * which prefetches the row 2 G below it (the group after next: one row's
+ * lines at a time, spread over the copies, rather than a group's at once);
+ * the rows after the last whole group as above. */
+static void pack_a(Cg *cg, const Plan *P, LLVMValueRef i0, int64_t rows, LLVMValueRef pcv, int64_t kc)
+{
+	const KGemm *g = P->g;
+	int64_t G = stats_group(cg, P), done = 0;
+	if (G && rows >= G) {
+		CgLoop lg, lj;
+		cg_for(cg, &lg, 0, rows / G);
+		LLVMValueRef b0 = cg_mul_i64(cg, lg.iv, G);
+		StatsGroup sg = {P, cg_add_i64(cg, i0, b0)};
+		g->a_stats_rows(cg, g->a_stats_arg, (int)G, group_row_ptr, &sg, cg_gep_f32(cg, P->amean, b0),
+		                cg_gep_f32(cg, P->ainv, b0));
+		cg_for(cg, &lj, 0, G);
+		LLVMValueRef lr = cg_add_i64(cg, b0, lj.iv);
+		prefetch_a_row(cg, P, cg_add_i64(cg, i0, lr), pcv, kc, 2 * G);
+		pack_a_row(cg, P, cg_add_i64(cg, i0, lr), lr, pcv, kc);
+		cg_for_end(cg, &lj);
+		cg_for_end(cg, &lg);
+		done = rows / G * G;
+		if (done == rows)
+			return;
+	}
+	CgLoop lr;
+	cg_for(cg, &lr, done, rows);
+	LLVMValueRef row = cg_add_i64(cg, i0, lr.iv);
+	if (stats_in_copy(P)) {
+		if (g->a_row_parts <= 1)
+			prefetch_a_row(cg, P, row, pcv, kc, A_PF_ROWS);
+		a_row_stats(cg, P, row, lr.iv);
+	}
+	if (g->a_rows && g->a_row_parts > 1)
+		pack_a_parts(cg, P, row, lr.iv, pcv, kc);
+	else
+		pack_a_row(cg, P, row, lr.iv, pcv, kc);
 	cg_for_end(cg, &lr);
 }
 

@@ -89,6 +89,14 @@ typedef struct KGemm {
 	 * computed once, before its K blocks, and kept on the stack. */
 	void (*a_stats)(Cg *cg, void *arg, LLVMValueRef i, LLVMValueRef row, LLVMValueRef *mean, LLVMValueRef *inv);
 	void *a_stats_arg;
+	/* Optional beside a_stats: the statistics of n logical rows at once
+	 * (n the f32 vector width), the same bits as n calls of a_stats:
+	 * a_stats_rows(cg, a_stats_arg, n, rowp, rarg, mean, inv) reads row
+	 * j's K elements at rowp(cg, rarg, j) (j i64 in [0, n); a contiguous
+	 * f32 run) and stores the rows' f32 mean and inv at mean[0..n) and
+	 * inv[0..n) (f32 pointers). */
+	void (*a_stats_rows)(Cg *cg, void *arg, int n, LLVMValueRef (*rowp)(Cg *cg, const void *rarg, LLVMValueRef j),
+	                     const void *rarg, LLVMValueRef mean, LLVMValueRef inv);
 	LLVMValueRef a_scale, a_shift;
 	/* Batch: the product is repeated over bdims[0..nbatch_dims) with the
 	 * element strides *_bs[d] added to A, B, C and res (a constant B must
