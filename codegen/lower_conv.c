@@ -616,11 +616,18 @@ static int64_t conv_row_group(const Cg *cg, int64_t OW, int64_t nint)
 	return best;
 }
 /* FMAs per input float an output row newly reads (Mg kh kw OW / (sh IW))
- * below which the row form prefetches the next row's input (KGemm.b_row_pf).
- * Measured on Zen 4 (docs/kernels.md "sret_t's stem convs"):
- * 3 -> 32 channels, 72 FMAs per float: the packing's time halved; 32 -> 64
- * and 64 -> 64, 144: no gain, the prefetches only cost instructions. */
-#define CONV_ROW_PF_FMAS 100
+ * below which the row form prefetches a later row's input (KGemm.b_row_pf).
+ * Measured on Zen 4 (docs/kernels.md "sret_t's stem convs", "The stem
+ * convs' input prefetched three rows ahead"): 3 -> 32 channels, 72 FMAs
+ * per float: the packing's time halved; 32 -> 64 and 64 -> 64 (sret_t),
+ * 3 -> 64 (maxvit_t), 144: with the prefetch one row ahead no gain, three
+ * rows ahead (CONV_ROW_PF_AHEAD) 2-5 % faster inside the models. */
+#define CONV_ROW_PF_FMAS 150
+/* How many output rows (or groups of rows) ahead those prefetches reach.
+ * Measured on Zen 4 inside sret_t (same section): one row ahead left
+ * stem.0 5-10 % slower than two to four; the image, read cold from L3
+ * once per run, needs more than one row's kernels (~2.5 us) of lead. */
+#define CONV_ROW_PF_AHEAD 3
 
 /* The row form of emit_conv_gemm(): one GEMM per output row, C = Y[.., oh, :]
  * (N = OW, ldc = OH*OW): the border rows whose kh taps reach the padding
@@ -669,11 +676,12 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
 		base.beta = 1.0f;
 		base.res_pre_act = true;
 	}
-	/* the next output row's runs lie sh input rows further: prefetched
-	 * while this row is packed when the product does little work per
-	 * input float it brings in (a stem conv on the image) */
+	/* the runs of the output row CONV_ROW_PF_AHEAD rows further lie that
+	 * many times sh input rows further: prefetched while this row is
+	 * packed when the product does little work per input float it brings
+	 * in (a stem conv on the image) */
 	if (Mg * g->ker[0] * g->ker[1] * OW < CONV_ROW_PF_FMAS * sh * IW)
-		base.b_row_pf = sh * IW;
+		base.b_row_pf = CONV_ROW_PF_AHEAD * sh * IW;
 	RowIm2col rc = {.g = g, .xsp = xsp, .wsp = wsp, .wpad = !full_window(g, 1, 0, IW)};
 	int64_t R = conv_row_group(cg, OW, bot - top);
 	for (int64_t oh = 0; oh < OH; oh++) {
@@ -698,7 +706,7 @@ static bool emit_conv_gemm_rows(Cg *cg, const Node *n, const Geom *g, int64_t N,
 					k.b_row_rs = sh * IW;
 				}
 				if (base.b_row_pf)
-					k.b_row_pf = nr * sh * IW;
+					k.b_row_pf = CONV_ROW_PF_AHEAD * nr * sh * IW;
 				if (!part) {
 					k.nbatch_dims = 3;
 					k.bdims[2] = ng;

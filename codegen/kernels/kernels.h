@@ -115,10 +115,11 @@ typedef struct KGemm {
 	              LLVMValueRef *hi);
 	int64_t b_row_cs;
 	/* Optional, with b_row: floats from row k's run p to the run the same
-	 * row of the next product (the next batch entry, or the next call)
-	 * reads, or 0.  Packing a row then prefetches that run into L2: a
-	 * hint (never dereferenced, any address will do), so that the next
-	 * task packs a cold input (a conv's next output row) from L2. */
+	 * row of a later product (a later batch entry or call: lower_conv.c's
+	 * output row CONV_ROW_PF_AHEAD rows further) reads, or 0.  Packing a
+	 * row then prefetches that run into L2: a hint (never dereferenced,
+	 * any address will do), so that the later task packs a cold input (a
+	 * conv's later output row) from L2. */
 	int64_t b_row_pf;
 	/* Optional, with b_row: b_row_n > 0 makes B's columns runs of
 	 * b_row_n (a conv's output rows, several per product): column j is

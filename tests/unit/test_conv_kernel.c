@@ -288,6 +288,11 @@ static void test_conv_gemm(void **state)
 	conv_case((Case){1, 3, 10, 77, 16, 3, 5, 2, 2, 1, 2, {1, 3, 1, 2}, 1, true});
 	conv_case((Case){1, 3, 13, 95, 16, 7, 7, 4, 4, 1, 1, {3, 3, 3, 0}, 1, false});
 	conv_case((Case){1, 43, 8, 40, 9, 3, 2, 2, 2, 1, 1, {1, 1, 1, 0}, 1, true});
+	/* sret_t's stem.0 (3 -> 32 channels, 3x3 stride 2 pad 1, 224 wide:
+	 * 72 FMAs per input float, so the row form prefetches the image
+	 * CONV_ROW_PF_AHEAD output rows ahead), 24 rows high: the last rows'
+	 * prefetches reach past the end of X (hints, never read) */
+	conv_case((Case){1, 3, 24, 224, 32, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, true});
 	/* more border rows than the row form takes: whole-plane im2col */
 	conv_case((Case){1, 2, 3, 50, 8, 2, 2, 1, 1, 1, 1, {6, 1, 6, 1}, 1, true});
 	/* K of two cache blocks (C*kh*kw = 300) */
@@ -353,6 +358,7 @@ static void test_conv_threads(void **state)
 	conv_check((Case){1, 8, 7, 250, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1, true}, true);
 	conv_check((Case){1, 3, 10, 77, 16, 3, 5, 2, 2, 1, 2, {1, 3, 1, 2}, 1, true}, true);
 	conv_check((Case){1, 3, 13, 95, 16, 7, 7, 4, 4, 1, 1, {3, 3, 3, 0}, 1, false}, true);
+	conv_check((Case){1, 3, 24, 224, 32, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, true}, true);
 	conv_check((Case){2, 4, 11, 13, 8, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 4, true}, true);
 	conv_check((Case){1, 5, 14, 14, 5, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 5, true}, true);
 }
