@@ -95,6 +95,31 @@ bool const_near(Graph *g, ValueId v, double want, double rel)
 	return const_scalar(g, v, &x) && fabs(x - want) <= rel * fabs(want);
 }
 
+/* attr_ints_are (step 1) and attr_ints_all (step 0: v[0] repeated). */
+static bool ints_match(const Node *n, const char *name, int cnt, const int64_t *v, int step)
+{
+	const int64_t *a;
+	int k = attr_ints(n, name, &a);
+	if (k < 0)
+		return true;
+	if (cnt >= 0 && k != cnt)
+		return false;
+	for (int i = 0; i < k; i++)
+		if (a[i] != v[i * step])
+			return false;
+	return true;
+}
+
+bool attr_ints_are(const Node *n, const char *name, int cnt, const int64_t *v)
+{
+	return ints_match(n, name, cnt, v, 1);
+}
+
+bool attr_ints_all(const Node *n, const char *name, int cnt, int64_t v)
+{
+	return ints_match(n, name, cnt, &v, 0);
+}
+
 ValueId other_input(const Node *n, ValueId v)
 {
 	if (n->nin != 2)

@@ -41,6 +41,13 @@ bool const_scalar(Graph *g, ValueId v, double *out);
 /* True if v is a one-element float constant within rel*|want| of want. */
 bool const_near(Graph *g, ValueId v, double want, double rel);
 
+/* The ints attribute `name` of n is absent, or has cnt entries (any
+ * number when cnt < 0) equal to v[0..cnt) (attr_ints_are) or each equal
+ * to v (attr_ints_all): the checks a pattern makes of kernel_shape,
+ * strides, pads and dilations. */
+bool attr_ints_are(const Node *n, const char *name, int cnt, const int64_t *v);
+bool attr_ints_all(const Node *n, const char *name, int cnt, int64_t v);
+
 /* For a binary node n with n->in[k] == v: the other input (k = 0 or 1);
  * IR_NONE if neither input is v. */
 ValueId other_input(const Node *n, ValueId v);

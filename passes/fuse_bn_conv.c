@@ -45,17 +45,6 @@ static bool f32_const(Graph *g, ValueId v, int64_t n)
 	return c->kind == VK_CONST && c->data && c->dtype == DT_F32 && shape_numel(&c->shape) == n;
 }
 
-/* Every entry of the ints attribute `name` of n (when present) is v. */
-static bool ints_all(const Node *n, const char *name, int64_t v)
-{
-	const int64_t *a;
-	int k = attr_ints(n, name, &a);
-	for (int i = 0; i < k; i++)
-		if (a[i] != v)
-			return false;
-	return true;
-}
-
 static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 {
 	(void)d;
@@ -84,8 +73,8 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 		if (wv->shape.dims[i] != 1)
 			return false;
 	const char *ap = attr_string(cv, "auto_pad", "NOTSET");
-	if ((strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) || !ints_all(cv, "pads", 0) ||
-	    !ints_all(cv, "kernel_shape", 1))
+	if ((strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) || !attr_ints_all(cv, "pads", -1, 0) ||
+	    !attr_ints_all(cv, "kernel_shape", -1, 1))
 		return false;
 	for (int i = 1; i < 5; i++)
 		if (!f32_const(g, bn->in[i], C))

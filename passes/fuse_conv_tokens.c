@@ -66,21 +66,6 @@
 /* Fewer channels than a vector: the product is too thin for the kernel. */
 #define CONV_TOKENS_MIN_C 16
 
-/* The ints attribute `name` of n is absent or every entry is v. */
-static bool ints_all(const Node *n, const char *name, int cnt, int64_t v)
-{
-	const int64_t *a;
-	int k = attr_ints(n, name, &a);
-	if (k < 0)
-		return true;
-	if (k != cnt)
-		return false;
-	for (int i = 0; i < k; i++)
-		if (a[i] != v)
-			return false;
-	return true;
-}
-
 static bool f32_const(Graph *g, ValueId v)
 {
 	const Value *x = gval(g, v);
@@ -234,8 +219,8 @@ static bool tokens_at(Graph *g, NodeId ci, NodeId *next, Diag *d, bool *err)
 	    attr_int(cv, "group", 1) != 1)
 		return false;
 	const char *ap = attr_string(cv, "auto_pad", "NOTSET");
-	if ((strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) || !ints_all(cv, "kernel_shape", 2, 1) ||
-	    !ints_all(cv, "strides", 2, 1) || !ints_all(cv, "dilations", 2, 1) || !ints_all(cv, "pads", 4, 0))
+	if ((strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) || !attr_ints_all(cv, "kernel_shape", 2, 1) ||
+	    !attr_ints_all(cv, "strides", 2, 1) || !attr_ints_all(cv, "dilations", 2, 1) || !attr_ints_all(cv, "pads", 4, 0))
 		return false;
 	if (bias != IR_NONE && (!f32_const(g, bias) || shape_numel(&gval(g, bias)->shape) != Co))
 		return false;

@@ -74,21 +74,6 @@ static bool perm_is(const Node *n, int r, const int64_t *p)
 	return true;
 }
 
-/* The ints attribute `name` of n is absent or every entry equals v[i]. */
-static bool ints_are(const Node *n, const char *name, int cnt, const int64_t *v)
-{
-	const int64_t *a;
-	int k = attr_ints(n, name, &a);
-	if (k < 0)
-		return true;
-	if (k != cnt)
-		return false;
-	for (int i = 0; i < k; i++)
-		if (a[i] != v[i])
-			return false;
-	return true;
-}
-
 static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 {
 	Node *cv = &g->nodes[ci];
@@ -106,7 +91,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	    strcmp(attr_string(cv, "auto_pad", "NOTSET"), "NOTSET"))
 		return false;
 	const int64_t ker[2] = {kh, kw};
-	if (!ints_are(cv, "kernel_shape", 2, ker))
+	if (!attr_ints_are(cv, "kernel_shape", 2, ker))
 		return false;
 	/* the window geometry: pads (top, left, bottom, right), strides, dilations */
 	int64_t pd[4] = {0, 0, 0, 0}, st[2] = {1, 1}, dl[2] = {1, 1};
