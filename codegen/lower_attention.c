@@ -1131,6 +1131,12 @@ bool cg_lower_attention(Cg *cg, const Node *n)
 	A.sld = A.nk;
 	if (!cg_attn_pad_off && cg->isa.vlen >= 4 && cg->isa.vlen <= 64)
 		A.sld = (A.nk + cg->isa.vlen - 1) / cg->isa.vlen * cg->isa.vlen;
+	/* the padding takes the block at most a quarter past its floats (a few
+	 * keys past a vector, many rows: fewer rows per block) */
+	if (A.rows * A.sld > ATTN_BLOCK_FLOATS / 4 * 5) {
+		A.rows = ATTN_BLOCK_FLOATS / A.sld;
+		A.nblk = (A.nq + A.rows - 1) / A.rows;
+	}
 	/* K^T staged once per batch entry when K's rows are contiguous along
 	 * d but the keys are not adjacent (the B of Q.K^T would otherwise be
 	 * packed panel by panel, for every block of query rows) */
