@@ -441,7 +441,8 @@ static void test_qk_tiles(void **state)
  * no padding) over 7 query rows (a last group of one row), 57 keys with
  * a bias per score (read with its own row stride) over 13 rows, 100 keys
  * of K transposed with a key padding mask, and 23 keys of d 8 (the
- * tail past one vector at 16 lanes, past two at 8 and five at 4). */
+ * tail past one vector at 16 lanes, past two at 8 and five at 4), 17
+ * keys over 4 x 2100 query rows (the padded blocks cut to fewer rows). */
 static void test_score_rows(void **state)
 {
 	(void)state;
@@ -452,11 +453,15 @@ static void test_score_rows(void **state)
 	Case d = {4, {4, 4, 4, 4}, {{2, 2, 13, 32}, {2, 2, 57, 32}, {2, 2, 57, 24}, {1, 2, 13, 57}}, 0, 0.3f};
 	Case e = {4, {4, 4, 4, 4}, {{2, 2, 6, 64}, {2, 2, 64, 100}, {2, 2, 100, 16}, {2, 1, 1, 100}}, 1, 0.125f};
 	Case f = {4, {4, 4, 4, 0}, {{2, 3, 11, 8}, {2, 3, 23, 8}, {2, 3, 23, 8}}, 0, 0.35f};
+	/* 17 keys over 2100 query rows of 4 entries: padded to 32 floats (24
+	 * at 8 lanes) the blocks of 1927 rows would pass 5/4 of their floats,
+	 * so they are cut */
+	Case g = {3, {3, 3, 3, 0}, {{4, 2100, 8}, {4, 17, 8}, {4, 17, 8}}, 0, 0.35f};
 	/* threads and the Q.K^T forms only for the shapes test_qk_tiles does
 	 * not run */
-	const Case *all[] = {&a, &b, &c, &d, &e, &f};
+	const Case *all[] = {&a, &b, &c, &d, &e, &f, &g};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-		bool more = all[i] == &a || all[i] == &c || all[i] == &f;
+		bool more = all[i] == &a || all[i] == &c || all[i] == &f || all[i] == &g;
 		attention_case(all[i], more);
 		forms_same_bits(all[i], &cg_attn_pad_off, 19u, "score row strides");
 		if (more)
