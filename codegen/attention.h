@@ -28,6 +28,7 @@ typedef struct AttnPlan {
 	float scale;
 	int small_nv;                    /* > 0: lower_attention_small.c, W-lane vectors per score row */
 	int64_t nbatch, rows, nblk;      /* R = rows per block, nblk blocks */
+	int64_t sld;                     /* general path: score row stride (floats; >= nk) */
 } AttnPlan;
 
 /* The small-sequence path (lower_attention_small.c).  cg_attn_small_rows
@@ -58,5 +59,8 @@ extern bool cg_attn_tail_off;
  * micro-kernels and take the row maxes in the exp loop (exp_sum_next),
  * not in its own score tiles (qk_tiles), for bitwise comparison. */
 extern bool cg_attn_qk_off;
+/* Tests: true makes the general path's score rows nk floats apart (not
+ * rounded up to W: AttnPlan.sld), for bitwise comparison. */
+extern bool cg_attn_pad_off;
 
 #endif

@@ -8,10 +8,12 @@
  * batch entry is first staged on the stack (stage_kt: W x W transposes in
  * registers), once for all the blocks of that entry in the task range.
  * Per task:
- *   S = scale * Q_blk . K^T + bias_blk    into a stack buffer of R x Nk
- *                                         floats (R chosen so that it stays
- *                                         within 128 KiB: the Nq x Nk score
- *                                         tensor never exists): qk_tiles
+ *   S = scale * Q_blk . K^T + bias_blk    into a stack buffer of R rows of
+ *                                         Nk floats (row stride A.sld: Nk
+ *                                         rounded up to W; R chosen so that
+ *                                         R x Nk stays within 128 KiB: the
+ *                                         Nq x Nk score tensor never
+ *                                         exists): qk_tiles
  *                                         (the rows' maxes taken in its
  *                                         register tiles) when K^T's keys
  *                                         are contiguous, else
@@ -402,12 +404,12 @@ static void kt_zero_tail(Cg *cg, const AttnPlan *A, LLVMValueRef kt)
  * slots to spare for them.  The max is order-free and the exps and sums
  * are those of cg_attn_row_reduce + cg_attn_exp_sum row by row: the same
  * bits. */
-static void softmax_rows(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, LLVMValueRef lbuf)
+static void softmax_rows(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, int64_t ld, LLVMValueRef lbuf)
 {
 	if (cg_attn_tail_off) {
 		CgLoop lr;
 		cg_for(cg, &lr, 0, rows);
-		LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, nk));
+		LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, ld));
 		LLVMValueRef l = cg_attn_exp_sum(cg, row, nk, cg_attn_row_reduce(cg, row, nk, true));
 		LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), cg_gep_f32(cg, lbuf, lr.iv));
 		cg_for_end(cg, &lr);
@@ -417,10 +419,10 @@ static void softmax_rows(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, LL
 	LLVMBuildStore(cg->b, cg_attn_row_reduce(cg, sbuf, nk, true), mrow);
 	CgLoop lr;
 	cg_for(cg, &lr, 0, rows);
-	LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, nk));
+	LLVMValueRef row = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, lr.iv, ld));
 	/* the next row; the last row reads itself (its max is not used) */
 	LLVMValueRef last = LLVMBuildICmp(cg->b, LLVMIntEQ, lr.iv, cg_i64(cg, rows - 1), "");
-	LLVMValueRef next = LLVMBuildSelect(cg->b, last, row, cg_gep_f32(cg, row, cg_i64(cg, nk)), "");
+	LLVMValueRef next = LLVMBuildSelect(cg->b, last, row, cg_gep_f32(cg, row, cg_i64(cg, ld)), "");
 	LLVMValueRef mnext = NULL;
 	LLVMValueRef l = exp_sum_next(cg, row, nk, LLVMBuildLoad2(cg->b, cg->t_f32, mrow, ""), next, &mnext);
 	LLVMBuildStore(cg->b, mnext, mrow);
@@ -468,7 +470,7 @@ static void tail_rows(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef i
 			                            : kern_splat(cg, vt, LLVMBuildLoad2(cg->b, cg->t_f32, b, ""));
 			y = LLVMBuildFAdd(cg->b, y, x, "");
 		}
-		kern_vstore(cg, vt, w, cg_gep_f32(cg, sbuf, cg_add_i64(cg, cg_mul_i64(cg, row, A->nk), cg_i64(cg, j0))), y,
+		kern_vstore(cg, vt, w, cg_gep_f32(cg, sbuf, cg_add_i64(cg, cg_mul_i64(cg, row, A->sld), cg_i64(cg, j0))), y,
 		            (int)nt);
 	}
 }
@@ -569,7 +571,7 @@ static void qk_tile(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef *p,
 		LLVMValueRef kr = LLVMBuildURem(cg->b, LLVMBuildUDiv(cg->b, lk.iv, cg_i64(cg, QK_NV), ""), cg_i64(cg, mr), "");
 		LLVMValueRef pcol = cg_add_i64(cg, cg_add_i64(cg, j, cg_i64(cg, QK_NV * w)),
 		                               cg_mul_i64(cg, LLVMBuildURem(cg->b, lk.iv, cg_i64(cg, QK_NV), ""), w));
-		LLVMValueRef poff = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, r0, kr), A->nk), pcol);
+		LLVMValueRef poff = cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, r0, kr), A->sld), pcol);
 		kern_prefetch(cg, LLVMBuildGEP2(cg->b, cg->t_f32, sbuf, &poff, 1, ""), 1, 3);
 	}
 	LLVMValueRef aoff = cg_mul_i64(cg, lk.iv, g1->a_cs);
@@ -584,7 +586,7 @@ static void qk_tile(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef *p,
 	LLVMValueRef ninf = kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()));
 	for (int r = 0; r < mr; r++) {
 		LLVMValueRef row = cg_add_i64(cg, r0, cg_i64(cg, r));
-		LLVMValueRef srow = cg_gep_f32(cg, sbuf, cg_add_i64(cg, cg_mul_i64(cg, row, A->nk), j));
+		LLVMValueRef srow = cg_gep_f32(cg, sbuf, cg_add_i64(cg, cg_mul_i64(cg, row, A->sld), j));
 		LLVMValueRef brow = NULL, bs = NULL;
 		if (A->has_bias) {
 			brow = cg_gep_f32(cg, p[AP_BIAS], cg_add_i64(cg, cg_mul_i64(cg, cg_add_i64(cg, i0, row), A->bias_rs),
@@ -609,21 +611,38 @@ static void qk_tile(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef *p,
 	}
 }
 
-/* cg_attn_exp_sum of g rows (g <= 4; W > 1 lanes) at once: row[i] with
- * max m[i], its sum into l[i].  The rows' vectors alternate in one loop
- * (two independent chains of exps for the out-of-order core: an exp is a
- * chain of a dozen dependent operations per vector); each row's exps,
- * stores and sum are cg_attn_exp_sum's, in its order: the same bits. */
-static void exp_sum_rows(Cg *cg, int g, LLVMValueRef *row, int64_t n, LLVMValueRef *m, LLVMValueRef *l)
+/* cg_attn_exp_sum of g rows (g <= 4; W > 1 lanes) at once, up to the
+ * fold: row[i] with max m[i]; its W-lane sum vector (the tail's lanes
+ * added last, lanes past the row zero) is stored at sv[i], to be folded
+ * by the caller.  The rows' vectors alternate in one loop (two
+ * independent chains of exps for the out-of-order core: an exp is a chain
+ * of a dozen dependent operations per vector); each row's exps, stores and
+ * sum are cg_attn_exp_sum's, in its order: the same bits.  The tail's exp
+ * is taken before the loop (it needs only m) and added after it, so that
+ * the end of a group is an add and a store, not a chain of a masked load,
+ * an exp, the fold and a division that the out-of-order core would have to
+ * hold behind the next group's loop. */
+static void exp_sum_rows(Cg *cg, int g, LLVMValueRef *row, int64_t n, LLVMValueRef *m, LLVMValueRef *sv)
 {
 	int w = cg->isa.vlen;
 	int64_t full = n / w, rem = n - full * w;
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
-	LLVMValueRef mv[4], acc[4];
+	LLVMValueRef mv[4], acc[4], et[4] = {NULL};
 	for (int i = 0; i < g; i++) {
 		mv[i] = kern_splat(cg, vt, m[i]);
 		acc[i] = cg_alloca(cg, vt, "esum");
 		LLVMBuildStore(cg->b, LLVMConstNull(vt), acc[i]);
+		if (rem) {
+			LLVMValueRef mask = kern_lane_mask(cg, w, (int)rem);
+			LLVMValueRef p = cg_gep_f32(cg, row[i], cg_i64(cg, full * w));
+			LLVMTypeRef over[2] = {vt, cg->t_ptr};
+			LLVMValueRef largs[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
+			LLVMValueRef x = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
+			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv[i], ""));
+			LLVMValueRef sargs[4] = {e, p, cg_i32(cg, 4), mask};
+			kern_intrinsic(cg, "llvm.masked.store", over, 2, sargs, 4);
+			et[i] = LLVMBuildSelect(cg->b, mask, e, LLVMConstNull(vt), "");
+		}
 	}
 	if (full) {
 		CgLoop lv;
@@ -642,33 +661,47 @@ static void exp_sum_rows(Cg *cg, int g, LLVMValueRef *row, int64_t n, LLVMValueR
 	}
 	for (int i = 0; i < g; i++) {
 		LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, acc[i], "");
-		if (rem) {
-			LLVMValueRef mask = kern_lane_mask(cg, w, (int)rem);
-			LLVMValueRef p = cg_gep_f32(cg, row[i], cg_i64(cg, full * w));
-			LLVMTypeRef over[2] = {vt, cg->t_ptr};
-			LLVMValueRef largs[4] = {p, cg_i32(cg, 4), mask, LLVMConstNull(vt)};
-			LLVMValueRef x = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
-			LLVMValueRef e = cg_math_exp_nonpos(cg, LLVMBuildFSub(cg->b, x, mv[i], ""));
-			LLVMValueRef sargs[4] = {e, p, cg_i32(cg, 4), mask};
-			kern_intrinsic(cg, "llvm.masked.store", over, 2, sargs, 4);
-			a = LLVMBuildFAdd(cg->b, a, LLVMBuildSelect(cg->b, mask, e, LLVMConstNull(vt), ""), "");
-		}
-		l[i] = cg_attn_fold(cg, a, w, false);
+		if (rem)
+			a = LLVMBuildFAdd(cg->b, a, et[i], "");
+		LLVMValueRef st = LLVMBuildStore(cg->b, a, sv[i]);
+		LLVMSetAlignment(st, 4);
 	}
 }
 
-/* The softmax numerators of `rows` score rows of nk floats at sbuf, in
- * place, and 1 / their sums into lbuf, when the rows' running max vectors
- * are at mbuf (W floats a row) and cover the keys before n0: row r's max
- * is the fold of mbuf[r] and of its scores [n0, nk) (fewer than W), the
- * value cg_attn_row_reduce gives (the max is order-free); then
- * cg_attn_exp_sum, as softmax_rows: the same bits. */
-static void softmax_rows_m(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, int64_t n0, LLVMValueRef mbuf,
+/* The softmax numerators of `rows` score rows of nk floats (row stride ld)
+ * at sbuf, in place, and 1 / their sums into lbuf, when the rows' running
+ * max vectors are at mbuf (W floats a row) and cover the keys before n0:
+ * row r's max is the fold of mbuf[r] and of its scores [n0, nk) (fewer
+ * than W), the value cg_attn_row_reduce gives (the max is order-free);
+ * then cg_attn_exp_sum, as softmax_rows: the same bits.  Three passes
+ * over the rows: the maxes into lbuf; the exps, two rows at a time, each
+ * row's sum vector into mbuf (its max vector is no longer needed); the
+ * sums folded and inverted into lbuf.  The first and last are loops of
+ * independent rows; in the second, a group's first exps no longer wait on
+ * the fold of its maxes, nor does its end hold a chain of the tail exp,
+ * the fold of the sums and a division (attn7: with them inside, that
+ * work outside the exp loop was a fifth of a 196-key block's softmax). */
+static void softmax_rows_m(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, int64_t ld, int64_t n0, LLVMValueRef mbuf,
                            LLVMValueRef lbuf)
 {
 	int w = cg->isa.vlen;
 	LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
 	assert(nk - n0 < w);
+	{
+		CgLoop lr;
+		cg_for(cg, &lr, 0, rows);
+		LLVMValueRef mx = LLVMBuildLoad2(cg->b, vt, cg_gep_f32(cg, mbuf, cg_mul_i64(cg, lr.iv, w)), "");
+		if (nk > n0) {
+			LLVMTypeRef over[2] = {vt, cg->t_ptr};
+			LLVMValueRef p = cg_gep_f32(cg, sbuf, cg_add_i64(cg, cg_mul_i64(cg, lr.iv, ld), cg_i64(cg, n0)));
+			LLVMValueRef largs[4] = {p, cg_i32(cg, 4), kern_lane_mask(cg, w, (int)(nk - n0)),
+			                         kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()))};
+			LLVMValueRef y = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
+			mx = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, y, mx, ""), y, mx, "");
+		}
+		LLVMBuildStore(cg->b, cg_attn_fold(cg, mx, w, true), cg_gep_f32(cg, lbuf, lr.iv));
+		cg_for_end(cg, &lr);
+	}
 	/* rows in groups of G (2: 3 and 4 measured the same), then the rest
 	 * as one group */
 	enum { G = 2 };
@@ -683,28 +716,23 @@ static void softmax_rows_m(Cg *cg, LLVMValueRef sbuf, int64_t rows, int64_t nk, 
 			cg_for(cg, &lr, 0, npair);
 			r0 = cg_mul_i64(cg, lr.iv, G);
 		}
-		LLVMValueRef row[4], m[4], l[4];
+		LLVMValueRef row[4], m[4], sv[4];
 		for (int i = 0; i < g; i++) {
 			LLVMValueRef r = cg_add_i64(cg, r0, cg_i64(cg, i));
-			row[i] = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, r, nk));
-			LLVMValueRef mx = LLVMBuildLoad2(cg->b, vt, cg_gep_f32(cg, mbuf, cg_mul_i64(cg, r, w)), "");
-			if (nk > n0) {
-				LLVMTypeRef over[2] = {vt, cg->t_ptr};
-				LLVMValueRef largs[4] = {cg_gep_f32(cg, row[i], cg_i64(cg, n0)), cg_i32(cg, 4),
-				                         kern_lane_mask(cg, w, (int)(nk - n0)),
-				                         kern_splat(cg, vt, cg_f32(cg, -__builtin_inff()))};
-				LLVMValueRef y = kern_intrinsic(cg, "llvm.masked.load", over, 2, largs, 4);
-				mx = LLVMBuildSelect(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, y, mx, ""), y, mx, "");
-			}
-			m[i] = cg_attn_fold(cg, mx, w, true);
+			row[i] = cg_gep_f32(cg, sbuf, cg_mul_i64(cg, r, ld));
+			m[i] = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, lbuf, r), "");
+			sv[i] = cg_gep_f32(cg, mbuf, cg_mul_i64(cg, r, w));
 		}
-		exp_sum_rows(cg, g, row, nk, m, l);
-		for (int i = 0; i < g; i++)
-			LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l[i], ""),
-			               cg_gep_f32(cg, lbuf, cg_add_i64(cg, r0, cg_i64(cg, i))));
+		exp_sum_rows(cg, g, row, nk, m, sv);
 		if (!part)
 			cg_for_end(cg, &lr);
 	}
+	CgLoop lr;
+	cg_for(cg, &lr, 0, rows);
+	LLVMValueRef a = LLVMBuildLoad2(cg->b, vt, cg_gep_f32(cg, mbuf, cg_mul_i64(cg, lr.iv, w)), "");
+	LLVMValueRef l = cg_attn_fold(cg, a, w, false);
+	LLVMBuildStore(cg->b, LLVMBuildFDiv(cg->b, cg_f32(cg, 1.0f), l, ""), cg_gep_f32(cg, lbuf, lr.iv));
+	cg_for_end(cg, &lr);
 }
 
 /* One row tile of qk_tiles: mr rows from r0 (i64), all key panels, the
@@ -770,6 +798,7 @@ static void qk_tiles(Cg *cg, const AttnPlan *A, const KGemm *g1, LLVMValueRef *p
 }
 
 bool cg_attn_qk_off;
+bool cg_attn_pad_off;
 
 /* One block of `rows` query rows starting at i0; p[] are the batch entry's
  * q, k, v, bias, o pointers (pn[] the next entry's: the small path's
@@ -800,7 +829,7 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 			assert(A->nks == 1);
 			g1.b = kt, g1.b_rs = A->ktp, g1.b_cs = 1;
 		}
-		g1.c = cg_gep_f32(cg, sbuf, cg_i64(cg, j0)), g1.ldc = A->nk;
+		g1.c = cg_gep_f32(cg, sbuf, cg_i64(cg, j0)), g1.ldc = A->sld;
 		g1.alpha = A->scale;
 		if (A->has_bias) {
 			g1.res = cg_gep_f32(cg, p[AP_BIAS], cg_add_i64(cg, cg_mul_i64(cg, i0, A->bias_rs), cg_i64(cg, j0 * A->bias_cs)));
@@ -817,9 +846,9 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 	}
 
 	if (mbuf)
-		softmax_rows_m(cg, sbuf, rows, A->nk, A->nk - nt, mbuf, lbuf);
+		softmax_rows_m(cg, sbuf, rows, A->nk, A->sld, A->nk - nt, mbuf, lbuf);
 	else
-		softmax_rows(cg, sbuf, rows, A->nk, lbuf);
+		softmax_rows(cg, sbuf, rows, A->nk, A->sld, lbuf);
 
 	/* O_blk = E . V, the rows [j0, j0 + vn[s]) of V from segment s */
 	LLVMValueRef ob = cg_gep_f32(cg, p[AP_O], cg_mul_i64(cg, i0, A->o_rs));
@@ -828,7 +857,7 @@ static void emit_block(Cg *cg, const AttnPlan *A, LLVMValueRef *p, LLVMValueRef 
 		KGemm g2;
 		memset(&g2, 0, sizeof g2);
 		g2.M = rows, g2.N = A->dv, g2.K = A->vn[s];
-		g2.a = cg_gep_f32(cg, sbuf, cg_i64(cg, j0)), g2.a_rs = A->nk, g2.a_cs = 1;
+		g2.a = cg_gep_f32(cg, sbuf, cg_i64(cg, j0)), g2.a_rs = A->sld, g2.a_cs = 1;
 		g2.b = p[s ? AP_V2 : AP_V], g2.b_rs = A->v_rs[s], g2.b_cs = A->v_cs[s];
 		g2.c = ob, g2.ldc = A->o_rs;
 		g2.alpha = 1.0f;
@@ -903,7 +932,7 @@ static LLVMValueRef emit_task(Cg *cg, const AttnPlan *A)
 	LLVMValueRef base[AP_N];
 	LLVMValueRef fn = kern_task_begin(cg, &kf, "attention_task", AP_N, base);
 
-	int64_t srow = A->small_nv ? (int64_t)A->small_nv * cg->isa.vlen : A->nk;
+	int64_t srow = A->small_nv ? (int64_t)A->small_nv * cg->isa.vlen : A->sld;
 	LLVMValueRef sbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)(A->rows * srow)), "scores");
 	LLVMSetAlignment(sbuf, 64);
 	LLVMValueRef lbuf = cg_alloca(cg, LLVMArrayType2(cg->t_f32, (uint64_t)A->rows), "rowsum");
@@ -1095,6 +1124,19 @@ bool cg_lower_attention(Cg *cg, const Node *n)
 	}
 	A.rows = rows;
 	A.nblk = (A.nq + rows - 1) / rows;
+	/* score rows W-aligned (nk rounded up to W; the padding is never
+	 * read): with 392 keys (1568 bytes) every other row started half way
+	 * into a cache line, and each of its vectors, stored by Q.K^T, loaded
+	 * and stored again by the exp loop, straddled two lines */
+	A.sld = A.nk;
+	if (!cg_attn_pad_off && cg->isa.vlen >= 4 && cg->isa.vlen <= 64)
+		A.sld = (A.nk + cg->isa.vlen - 1) / cg->isa.vlen * cg->isa.vlen;
+	/* the padding takes the block at most a quarter past its floats (a few
+	 * keys past a vector, many rows: fewer rows per block) */
+	if (A.rows * A.sld > ATTN_BLOCK_FLOATS / 4 * 5) {
+		A.rows = ATTN_BLOCK_FLOATS / A.sld;
+		A.nblk = (A.nq + A.rows - 1) / A.rows;
+	}
 	/* K^T staged once per batch entry when K's rows are contiguous along
 	 * d but the keys are not adjacent (the B of Q.K^T would otherwise be
 	 * packed panel by panel, for every block of query rows) */

@@ -13,8 +13,9 @@
  * K and V as two segments each (inputs K2, V2, split at different points),
  * also in the scalar form of targets without a vector unit; the general
  * path's last keys as a product of their own and its pipelined row maxes,
- * and its Q.K^T in its own tiles with the row maxes taken there, bitwise
- * equal to the forms they replaced.
+ * its Q.K^T in its own tiles with the row maxes taken there, and its
+ * score rows W-aligned with the softmax in three passes, bitwise equal to
+ * the forms they replaced.
  * The fusion passes on the zoo: how many Attention nodes each model gets,
  * how many Softmax nodes and head split/merge Transposes it keeps.  (Pattern and near-miss cases
  * are pass files: tests/passes/attention_*.in.)
@@ -426,6 +427,49 @@ static void test_qk_tiles(void **state)
 	cg_attn_small_off = false;
 }
 
+/* The general path's score rows W-aligned (AttnPlan.sld: nk rounded up to
+ * W) and its softmax in three passes over a block's rows (softmax_rows_m:
+ * the maxes, the exps two rows at a time with each tail's exp taken before
+ * the row's loop, the sums folded): against the reference, bitwise on
+ * 1/2/3/5 threads, bitwise equal to rows nk floats apart
+ * (cg_attn_pad_off) and to the exp loop's next-row max on the GEMM
+ * micro-kernels (cg_attn_qk_off; threads and this form for the 98, 64
+ * and 23 keys), at every vector width of the host:
+ * sret_t's 98-key windows (8 x 2 entries; rows 98 floats apart start at
+ * every offset within a line) and 196-key global attention (blocks of
+ * 98 rows), 64 keys (a whole number of vectors at every width: no tail,
+ * no padding) over 7 query rows (a last group of one row), 57 keys with
+ * a bias per score (read with its own row stride) over 13 rows, 100 keys
+ * of K transposed with a key padding mask, and 23 keys of d 8 (the
+ * tail past one vector at 16 lanes, past two at 8 and five at 4), 17
+ * keys over 4 x 2100 query rows (the padded blocks cut to fewer rows). */
+static void test_score_rows(void **state)
+{
+	(void)state;
+	cg_attn_small_off = true;
+	Case a = {4, {4, 4, 4, 0}, {{8, 2, 98, 32}, {8, 2, 98, 32}, {8, 2, 98, 32}}, 0, 0.17677669f};
+	Case b = {4, {4, 4, 4, 0}, {{1, 4, 196, 32}, {1, 4, 196, 32}, {1, 4, 196, 32}}, 0, 0.17677669f};
+	Case c = {4, {4, 4, 4, 0}, {{2, 2, 7, 32}, {2, 2, 64, 32}, {2, 2, 64, 16}}, 0, 0.2f};
+	Case d = {4, {4, 4, 4, 4}, {{2, 2, 13, 32}, {2, 2, 57, 32}, {2, 2, 57, 24}, {1, 2, 13, 57}}, 0, 0.3f};
+	Case e = {4, {4, 4, 4, 4}, {{2, 2, 6, 64}, {2, 2, 64, 100}, {2, 2, 100, 16}, {2, 1, 1, 100}}, 1, 0.125f};
+	Case f = {4, {4, 4, 4, 0}, {{2, 3, 11, 8}, {2, 3, 23, 8}, {2, 3, 23, 8}}, 0, 0.35f};
+	/* 17 keys over 2100 query rows of 4 entries: padded to 32 floats (24
+	 * at 8 lanes) the blocks of 1927 rows would pass 5/4 of their floats,
+	 * so they are cut */
+	Case g = {3, {3, 3, 3, 0}, {{4, 2100, 8}, {4, 17, 8}, {4, 17, 8}}, 0, 0.35f};
+	/* threads and the Q.K^T forms only for the shapes test_qk_tiles does
+	 * not run */
+	const Case *all[] = {&a, &b, &c, &d, &e, &f, &g};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		bool more = all[i] == &a || all[i] == &c || all[i] == &f || all[i] == &g;
+		attention_case(all[i], more);
+		forms_same_bits(all[i], &cg_attn_pad_off, 19u, "score row strides");
+		if (more)
+			qk_same_bits(all[i]);
+	}
+	cg_attn_small_off = false;
+}
+
 /* The parts [0, n0) and [n0, dims[ax]) of x (rank-`rank` row-major) along
  * axis ax into a and b. */
 static void split_axis(const float *x, int rank, const int64_t *dims, int ax, int64_t n0, float *a, float *b)
@@ -785,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_small_sequences),
 		cmocka_unit_test(test_tail_keys),
 		cmocka_unit_test(test_qk_tiles),
+		cmocka_unit_test(test_score_rows),
 		cmocka_unit_test(test_layouts),
 		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_zoo_counts),
