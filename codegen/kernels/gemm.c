@@ -1991,7 +1991,10 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P, bool here)
 	if (g->a_cs == 1 && (g->a_rs * 4) % 2048 == 0 && g->N > 2 * P->nr && g->M >= P->t.mr)
 		P->abuf = LLVMConstNull(cg->t_ptr);
 	/* A row index: A's rows are gathered into the copied block, which is
-	 * kept within 64 KiB of stack (MC rows of KC + 16 floats) */
+	 * kept within 64 KiB of stack (MC rows of KC + 16 floats); 256 KiB,
+	 * the plain A block's (MC above), for rows of parts (KC up to 1024
+	 * then: PVT-v2's embeds.3, K = 2880 in blocks of 960, would otherwise
+	 * stream its 5.9 MB weight once per 12 rows) */
 	/* A row prologue normalises A as it is copied: the block is always
 	 * copied (by pack_a, not by the micro-kernels: copy_ahead) */
 	assert(!g->a_stats || (g->a_scale && g->a_cs == 1 && g->nbatch_dims == 0));
@@ -2000,7 +2003,7 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P, bool here)
 	if (g->a_rows) {
 		assert(g->a_cs == 1 && g->nbatch_dims == 0);
 		P->abuf = LLVMConstNull(cg->t_ptr);
-		int64_t mc = (64 * 1024 / 4) / a_copy_stride(&P->t);
+		int64_t mc = ((g->a_row_parts > 1 ? 256 : 64) * 1024 / 4) / a_copy_stride(&P->t);
 		mc -= mc % P->t.mr;
 		if (mc < P->t.mr)
 			mc = P->t.mr;
