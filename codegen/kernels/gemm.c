@@ -1481,26 +1481,13 @@ static LLVMValueRef part_is_zero(Cg *cg, const KGemm *g, LLVMValueRef ip)
 }
 
 /* copy_a_run of n floats of part `ip` from src to dst, or n zeros when
- * the part's entry is -1.  A part shorter than a vector (PVT's and
- * SReT's stems from the RGB image: 3 floats) is one masked load whose
- * mask is empty for a zero part (the masked-off lanes read nothing and
- * give 0) and one masked store: no branch per part. */
+ * the part's entry is -1 (a branch per part: taken at the image's edges
+ * only).  A masked load per short part (mask empty for a zero part), tried
+ * for parts of 3 floats, was no faster (docs/kernels.md, "sret_t's stem as
+ * token GEMMs"). */
 static void copy_a_part(Cg *cg, const Plan *P, LLVMValueRef ip, LLVMValueRef dst, LLVMValueRef src,
                         LLVMValueRef lr, LLVMValueRef k0, int64_t n)
 {
-	int w = 4; /* the narrowest vector that holds the part */
-	while (w < n)
-		w *= 2;
-	if (w <= P->t.w && n < P->t.w && !P->g->a_stats) {
-		LLVMTypeRef vt = LLVMVectorType(cg->t_f32, (unsigned)w);
-		LLVMValueRef m = lane_mask(cg, w, (int)n);
-		LLVMValueRef lm = LLVMBuildSelect(cg->b, part_is_zero(cg, P->g, ip), LLVMConstNull(LLVMTypeOf(m)), m, "");
-		LLVMTypeRef over[2] = {vt, cg->t_ptr};
-		LLVMValueRef la[4] = {src, cg_i32(cg, 4), lm, LLVMConstNull(vt)};
-		LLVMValueRef x = kern_intrinsic(cg, "llvm.masked.load", over, 2, la, 4);
-		vstore(cg, vt, w, dst, x, (int)n);
-		return;
-	}
 	CgIf c;
 	cg_if(cg, &c, part_is_zero(cg, P->g, ip));
 	cg_memset(cg, dst, 0, n * 4);
