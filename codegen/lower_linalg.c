@@ -130,7 +130,10 @@ typedef struct Epi {
 	Mat c;
 } Epi;
 
-static LLVMValueRef mat_idx(Cg *cg, const Mat *m, LLVMValueRef r, LLVMValueRef c)
+/* The index of element (r, c) of m; with parts, *zero (when not NULL)
+ * is set to whether its part's entry is -1 (a part of zeros: an im2col
+ * tap in the padding), whose index is then that of row 0's. */
+static LLVMValueRef mat_idx_z(Cg *cg, const Mat *m, LLVMValueRef r, LLVMValueRef c, LLVMValueRef *zero)
 {
 	if (m->rows && m->parts > 1) {
 		r = cg_add_i64(cg, cg_mul_i64(cg, r, m->parts), LLVMBuildSDiv(cg->b, c, cg_i64(cg, m->u), ""));
@@ -139,10 +142,29 @@ static LLVMValueRef mat_idx(Cg *cg, const Mat *m, LLVMValueRef r, LLVMValueRef c
 	if (m->rows) {
 		LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, m->rows, &r, 1, "");
 		r = LLVMBuildSExt(cg->b, LLVMBuildLoad2(cg->b, cg->t_i32, p, ""), cg->t_i64, "");
+		if (m->parts > 1) {
+			LLVMValueRef z = LLVMBuildICmp(cg->b, LLVMIntSLT, r, cg_i64(cg, 0), "");
+			r = LLVMBuildSelect(cg->b, z, cg_i64(cg, 0), r, "");
+			if (zero)
+				*zero = z;
+		}
 	}
 	LLVMValueRef iv[2] = {r, c};
 	int64_t s[2] = {m->rs, m->cs};
 	return cg_add_i64(cg, m->off, cg_linear(cg, 2, iv, s));
+}
+
+static LLVMValueRef mat_idx(Cg *cg, const Mat *m, LLVMValueRef r, LLVMValueRef c)
+{
+	return mat_idx_z(cg, m, r, c, NULL);
+}
+
+/* Element (r, c) of A operand m as dtype ad: 0 in a part whose entry is -1. */
+static LLVMValueRef mat_load_a(Cg *cg, const Mat *m, LLVMValueRef r, LLVMValueRef c, DType ad)
+{
+	LLVMValueRef z = NULL;
+	LLVMValueRef x = cg_load_as(cg, m->v, mat_idx_z(cg, m, r, c, &z), ad);
+	return z ? LLVMBuildSelect(cg->b, z, cg_const(cg, ad, 0), x, "") : x;
 }
 
 static LLVMValueRef apply_epi(Cg *cg, DType ad, const Epi *e, LLVMValueRef acc,
@@ -175,7 +197,7 @@ static void emit_gemm(Cg *cg, DType ad, const Mat *a, const Mat *b, const Mat *y
 		cg_store_as(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), zero, ad);
 		cg_for_end(cg, &lj);
 		cg_for(cg, &lk, 0, K);
-		LLVMValueRef av = cg_load_as(cg, a->v, mat_idx(cg, a, li.iv, lk.iv), ad);
+		LLVMValueRef av = mat_load_a(cg, a, li.iv, lk.iv, ad);
 		cg_for(cg, &lj, 0, N);
 		LLVMValueRef yi = mat_idx(cg, y, li.iv, lj.iv);
 		LLVMValueRef bv = cg_load_as(cg, b->v, mat_idx(cg, b, lk.iv, lj.iv), ad);
@@ -188,7 +210,7 @@ static void emit_gemm(Cg *cg, DType ad, const Mat *a, const Mat *b, const Mat *y
 			cg_store_as(cg, y->v, yi, apply_epi(cg, ad, e, cg_load_as(cg, y->v, yi, ad), li.iv, lj.iv), ad);
 			cg_for_end(cg, &lj);
 		}
-	} else if (dtype_is_float(ad) && a->cs == 1 && b->rs == 1) {
+	} else if (dtype_is_float(ad) && a->cs == 1 && b->rs == 1 && !(a->rows && a->parts > 1)) {
 		/* both operands contiguous along k: vectorised dot products */
 		LLVMValueRef zero = cg_i64(cg, 0);
 		cg_for(cg, &lj, 0, N);
@@ -202,7 +224,7 @@ static void emit_gemm(Cg *cg, DType ad, const Mat *a, const Mat *b, const Mat *y
 		cg_for(cg, &lj, 0, N);
 		LLVMBuildStore(cg->b, cg_const(cg, ad, 0), acc);
 		cg_for(cg, &lk, 0, K);
-		LLVMValueRef av = cg_load_as(cg, a->v, mat_idx(cg, a, li.iv, lk.iv), ad);
+		LLVMValueRef av = mat_load_a(cg, a, li.iv, lk.iv, ad);
 		LLVMValueRef bv = cg_load_as(cg, b->v, mat_idx(cg, b, lk.iv, lj.iv), ad);
 		LLVMValueRef s = LLVMBuildLoad2(cg->b, cg_compute_type(cg, ad), acc, "");
 		LLVMBuildStore(cg->b, add(cg, ad, s, mul(cg, ad, av, bv)), acc);
@@ -349,7 +371,7 @@ static void emit_gemm_norm(Cg *cg, const Mat *a, const Mat *b, const Mat *y, int
 	cg_store_as(cg, y->v, mat_idx(cg, y, li.iv, lj.iv), cg_f32(cg, 0), DT_F32);
 	cg_for_end(cg, &lj);
 	cg_for(cg, &lk, 0, K);
-	LLVMValueRef av = cg_load_as(cg, a->v, mat_idx(cg, a, li.iv, lk.iv), DT_F32);
+	LLVMValueRef av = mat_load_a(cg, a, li.iv, lk.iv, DT_F32);
 	av = LLVMBuildFMul(cg->b, LLVMBuildFMul(cg->b, LLVMBuildFSub(cg->b, av, mean, ""), inv, ""),
 	                   cg_load_as(cg, ln->scale, lk.iv, DT_F32), "");
 	if (ln->bias != IR_NONE)

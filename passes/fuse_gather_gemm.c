@@ -33,11 +33,16 @@
  *   patch side   A = GatherRows(X, idx) of rows of u < K with K % u == 0
  *                (fuse-patchify's im2col: a row of A is K/u rows of X),
  *                read by g alone: g reads X with rows = idx and row_parts
- *                = K/u (no output side then);
- * Either side, or both (the rows compose), each only when its gather is a
- * permutation of the rows (R = numel(X) / u, every row once): the GEMM
- * then computes what it computed before, on the same rows, each C element
- * by the same operations in the same order — bitwise the unfused result.
+ *                = K/u (no output side then), whether or not idx is a
+ *                permutation (overlapping windows read a row of X more
+ *                than once) and with its entries -1 (taps in the
+ *                padding: parts of zeros, gemm.c pack_a_parts);
+ * Either side, or both (the rows compose), the other two only when their
+ * gather is a permutation of the rows (R = numel(X) / u, every row once):
+ * the GEMM then computes what it computed before, on the same rows, each
+ * C element by the same operations in the same order — bitwise the
+ * unfused result (on the patch side the packed A block holds what the
+ * gathered copy held: the same bits too).
  * After the output side, the epilogue steps the output gather stood in
  * front of become the GEMM's, as fuse-gemm would have made them
  * (fuse_gemm_tail): a scale by a constant scalar (SReT's residual
@@ -49,9 +54,10 @@
  * The result is MatMulEpi(X, B, [bias], [res], rows) {a_shape, act,
  * row_parts}: rows an
  * i32 constant [R], a_shape the shape of the logical A (the gathered one,
- * or Y2's with the last dim K).  A gather that is no permutation (a row
- * twice, a row left out), along another axis, by a run-time index, or whose
- * value something else reads, is left unchanged.
+ * or Y2's with the last dim K).  A row gather that is no permutation (a
+ * row twice, a row left out) other than a patch gather, along another
+ * axis, by a run-time index, or whose value something else reads, is left
+ * unchanged.
  */
 #include "pipeline.h"
 #include "fuse.h"
@@ -63,7 +69,7 @@
 
 /* Rows of a row gather node p: *src the gathered value, rows[0..*R) (malloc'd)
  * the source rows, *u the row length.  NULL when p is no row gather. */
-static int32_t *gather_rows_u(Graph *g, const Node *p, ValueId *src, int64_t *R, int64_t *u)
+static int32_t *gather_rows_u(Graph *g, const Node *p, ValueId *src, int64_t *R, int64_t *u, bool zeros)
 {
 	if (!p || p->dead || p->nin != 2 || p->nout != 1 || p->in[0] == IR_NONE || p->in[1] == IR_NONE ||
 	    p->out[0] == IR_NONE)
@@ -81,7 +87,7 @@ static int32_t *gather_rows_u(Graph *g, const Node *p, ValueId *src, int64_t *R,
 		rows = xmalloc(sizeof *rows * (size_t)J);
 		for (int64_t r = 0; r < J; r++) {
 			rows[r] = (int32_t)value_get_int(ix, r); /* in range: infer_gather_rows */
-			if (rows[r] < 0) { /* a zero row: no row of X */
+			if (rows[r] < 0 && !zeros) { /* a zero row: no row of X */
 				free(rows);
 				return NULL;
 			}
@@ -125,7 +131,7 @@ static int32_t *gather_rows_u(Graph *g, const Node *p, ValueId *src, int64_t *R,
 static int32_t *gather_rows(Graph *g, const Node *p, int64_t want, ValueId *src, int64_t *R)
 {
 	int64_t u0;
-	int32_t *rows = gather_rows_u(g, p, src, R, &u0);
+	int32_t *rows = gather_rows_u(g, p, src, R, &u0, false);
 	if (!rows || u0 == want)
 		return rows;
 	if (p->op != OP_GatherRows || u0 % want != 0 || *R * (u0 / want) > INT32_MAX) {
@@ -183,15 +189,17 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId gi, Diag *d, bool *err)
 		int64_t r;
 		int32_t *t = gather_rows(g, &g->nodes[pin], K, &s, &r);
 		int64_t u0 = K;
+		bool patch = false;
 		if (!t && g->nodes[pin].op == OP_GatherRows) {
 			/* a patch gather: each row of A is K/u0 gathered rows of u0 */
-			t = gather_rows_u(g, &g->nodes[pin], &s, &r, &u0);
+			t = gather_rows_u(g, &g->nodes[pin], &s, &r, &u0, true);
 			if (t && (u0 >= K || K % u0 != 0 || r % (K / u0) != 0)) {
 				free(t);
 				t = NULL;
 			}
+			patch = t != NULL;
 		}
-		if (t && is_permutation(t, r, shape_numel(&gval(g, s)->shape), u0)) {
+		if (t && (patch || is_permutation(t, r, shape_numel(&gval(g, s)->shape), u0))) {
 			rows = t, src = s, R = r, parts = K / u0;
 		} else {
 			free(t);

@@ -7,18 +7,24 @@
  * tokens channels-last (MatMulEpi with the bias, or MatMul): no Transpose
  * on either side, the pixels the GEMM's rows and the weight its packed B.
  *
- * requires: shapes inferred, constants folded, aliases removed
+ * requires: shapes inferred, constants folded, aliases removed; runs
+ *           before fuse-conv-act (a Relu after the Conv is matched here)
  * keeps:    topological order (the gather takes the Conv's place, the GEMM
- *           the last Transpose's), value ids, graph outputs
- * breaks:   nothing; leaves dead nodes for pass_dce
+ *           the last Transpose's; a chain's Transposes go right before
+ *           their Conv), value ids, graph outputs
+ * breaks:   node ids past a Conv a chain moved to channels-last shift by
+ *           two (no Uses are held); leaves dead nodes for pass_dce
  *
  * Pattern (every intermediate read once, by the next node, and not a graph
  * output; all f32):
  *     y = Conv(x, W, [b])      x [B, Cin, H, W], W [Cout, Cin, kh, kw] and
  *                              b [Cout] constants, group 1, auto_pad
- *                              NOTSET; from NCHW x strides == kernel,
- *                              pads 0, dilations 1; from channels-last s
- *                              any strides, pads and dilations
+ *                              NOTSET, no act yet; from NCHW x strides ==
+ *                              kernel, pads 0, dilations 1; from
+ *                              channels-last s any strides, pads and
+ *                              dilations
+ *     y = Relu(y)              optional: the GEMM's act "relu" (the Relu
+ *                              op's y < 0 ? 0 : y, the same bits)
  *   output side, one of
  *     t = Transpose(Reshape(y, [B, Cout, Ho*Wo]), [0,2,1])    -> [B, N, Cout]
  *     t = Transpose(y, [0,2,3,1])                 (torchvision) -> [B, Ho, Wo, Cout]
@@ -40,8 +46,22 @@
  * panels (ir/layout.c: codegen packs it for the GEMM kernel).  A Conv that
  * differs (overlapping or padded windows from NCHW x, groups, run-time
  * weights, another permutation after it) is left unchanged.  fuse-gather-gemm then
- * folds the gather into the GEMM (its row index with row_parts = per), so
- * that the GEMM packs its A block straight from src.
+ * folds the gather into the GEMM (its row index with row_parts = per, a
+ * zero part for entry -1), so that the GEMM packs its A block straight
+ * from src.
+ *
+ * Conv chains (sret_t's stem: three 3x3 stride-2 Convs + ReLU, the last
+ * flattened to tokens): first, last Conv first, a Conv that would match
+ * from channels-last x (Cin >= 4, the window within PATCH_MAX_COPIES)
+ * whose x is the output of a Conv, or of a Relu of one, read by it alone,
+ * reads x moved to channels-last: t = Transpose(x, [0,2,3,1]) and x' =
+ * Transpose(t, [0,3,1,2]) (its input side above).  The Conv before it
+ * then writes t: its output side is the torchvision form, and it matches
+ * in turn.  So the chain becomes token GEMMs from the first Conv that
+ * cannot be one (sret_t's on the RGB image, Cin 3) on, one Transpose of
+ * that Conv's output left (docs/kernels.md, "sret_t's stem as token
+ * GEMMs": stem.3 and stem.6 as GEMMs with N = 64, no idle lanes or edge
+ * tiles, for one Transpose of stem.0's output).
  */
 #include "pipeline.h"
 #include "fuse.h"
@@ -74,7 +94,10 @@ static bool perm_is(const Node *n, int r, const int64_t *p)
 	return true;
 }
 
-static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
+/* Rewrites Conv ci as above when it matches; with probe, only tells
+ * whether it would match if x were channels-last tokens (x put back to
+ * NCHW by a Transpose), changing nothing. */
+static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err, bool probe)
 {
 	Node *cv = &g->nodes[ci];
 	if (cv->nin < 2 || cv->in[0] == IR_NONE || cv->in[1] == IR_NONE || cv->nout != 1 || cv->out[0] == IR_NONE)
@@ -87,7 +110,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 		return false;
 	int64_t B = xv->shape.dims[0], Cin = xv->shape.dims[1], H = xv->shape.dims[2], W = xv->shape.dims[3];
 	int64_t Cout = wv->shape.dims[0], kh = wv->shape.dims[2], kw = wv->shape.dims[3];
-	if (wv->shape.dims[1] != Cin || attr_int(cv, "group", 1) != 1 ||
+	if (wv->shape.dims[1] != Cin || attr_int(cv, "group", 1) != 1 || node_attr(cv, "act") ||
 	    strcmp(attr_string(cv, "auto_pad", "NOTSET"), "NOTSET"))
 		return false;
 	const int64_t ker[2] = {kh, kw};
@@ -127,7 +150,9 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 
 	/* output side */
 	static const int64_t p021[3] = {0, 2, 1}, p0231[4] = {0, 2, 3, 1}, p0312[4] = {0, 3, 1, 2};
-	Node *r2 = next_op(g, u, yid, OP_Reshape), *t2;
+	Node *rl = next_op(g, u, yid, OP_Relu);
+	ValueId yo = rl ? rl->out[0] : yid;
+	Node *r2 = next_op(g, u, yo, OP_Reshape), *t2;
 	if (r2) {
 		const Shape *rs = &gval(g, r2->out[0])->shape;
 		if (rs->rank != 3 || rs->dims[0] != B || rs->dims[1] != Cout || rs->dims[2] != Ho * Wo)
@@ -136,7 +161,7 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 		if (!perm_is(t2, 3, p021))
 			return false;
 	} else {
-		t2 = next_op(g, u, yid, OP_Transpose);
+		t2 = next_op(g, u, yo, OP_Transpose);
 		if (!perm_is(t2, 4, p0231))
 			return false;
 	}
@@ -147,8 +172,10 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	Node *kill_in[2] = {NULL, NULL};
 	ValueId src = xid;
 	bool nhwc = false;
-	Node *p = producer_op(g, xid, OP_Reshape);
-	if (p && uses_single(g, u, xid) == ci) {
+	Node *p = probe ? NULL : producer_op(g, xid, OP_Reshape);
+	if (probe) {
+		nhwc = true;
+	} else if (p && uses_single(g, u, xid) == ci) {
 		Node *t1 = producer_op(g, p->in[0], OP_Transpose);
 		const Shape *ss = t1 ? &gval(g, t1->in[0])->shape : NULL;
 		if (t1 && perm_is(t1, 3, p021) && uses_single(g, u, p->in[0]) == (NodeId)(p - g->nodes) &&
@@ -174,6 +201,8 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	 * grow the workspace by its im2col. */
 	if (R * (nhwc ? Cin : kw) > PATCH_MAX_COPIES * shape_numel(&xv->shape))
 		return false;
+	if (probe)
+		return true;
 
 	/* the patch gather: row r of token (b, oy, ox), part j */
 	int32_t *idx = xmalloc(sizeof *idx * (size_t)R);
@@ -217,6 +246,8 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	NodeId ti = (NodeId)(t2 - g->nodes);
 	if (r2)
 		node_kill(g, (NodeId)(r2 - g->nodes));
+	if (rl)
+		node_kill(g, (NodeId)(rl - g->nodes));
 	for (int i = 0; i < 2; i++)
 		if (kill_in[i])
 			node_kill(g, (NodeId)(kill_in[i] - g->nodes));
@@ -231,9 +262,14 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	at->n = cs.rank;
 	at->ints = arena_dup(&g->arena, cs.dims, sizeof(int64_t) * (size_t)cs.rank);
 	ValueId min[3] = {cols, wkv, bias};
-	node_rewrite(g, ti, bias != IR_NONE ? OP_MatMulEpi : OP_MatMul, 13, min, bias != IR_NONE ? 3 : 2, 1,
+	node_rewrite(g, ti, bias != IR_NONE || rl ? OP_MatMulEpi : OP_MatMul, 13, min, bias != IR_NONE ? 3 : 2, 1,
 	             arena_printf(&g->arena, "%s.gemm", base));
 	gval(g, wkv)->layout = LAYOUT_PANELS; /* read by this GEMM alone */
+	if (rl) {
+		Attr *ra = graph_add_attr(g, ti, "act", AK_STRING);
+		ra->s = "relu";
+		ra->slen = 4;
+	}
 	if (!pass_infer_node(g, ci, d) || !pass_infer_node(g, ti, d)) {
 		*err = true;
 		return false;
@@ -242,14 +278,67 @@ static bool fuse_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
 	return true;
 }
 
+static void set_perm4(Graph *g, NodeId n, const int64_t *p)
+{
+	Attr *a = graph_add_attr(g, n, "perm", AK_INTS);
+	a->n = 4;
+	a->ints = arena_dup(&g->arena, p, sizeof(int64_t) * 4);
+}
+
+/* The Conv chain (see the file comment): Conv ci would be fused with
+ * channels-last x (fuse_at's probe) and x is the output of a Conv, or of
+ * a Relu of one, read by ci alone: x moves to channels-last, t =
+ * Transpose(x, [0,2,3,1]), read back through Transpose(t, [0,3,1,2]),
+ * which fuse_at then reads in place. */
+static bool chain_at(Graph *g, const Uses *u, NodeId ci, Diag *d, bool *err)
+{
+	Node *cv = &g->nodes[ci];
+	if (cv->nin < 2 || cv->in[0] == IR_NONE || cv->nout != 1)
+		return false;
+	ValueId xid = cv->in[0];
+	const Value *xv = gval(g, xid);
+	if (xv->is_output || uses_single(g, u, xid) != ci || xv->shape.rank != 4)
+		return false;
+	Node *p = producer_op(g, xid, OP_Relu);
+	if (p && (gval(g, p->in[0])->is_output || uses_single(g, u, p->in[0]) != (NodeId)(p - g->nodes)))
+		return false;
+	if (!producer_op(g, p ? p->in[0] : xid, OP_Conv) || !fuse_at(g, u, ci, d, err, true))
+		return false;
+	static const int64_t p0231[4] = {0, 2, 3, 1}, p0312[4] = {0, 3, 1, 2};
+	const int64_t *xd = xv->shape.dims;
+	int64_t td[4] = {xd[0], xd[2], xd[3], xd[1]};
+	Shape ts = shape_make(4, td), xs = xv->shape;
+	ValueId tv = graph_add_value(g, NULL, DT_F32, &ts);
+	ValueId bv = graph_add_value(g, NULL, DT_F32, &xs);
+	const char *base = cv->name && cv->name[0] ? cv->name : "conv";
+	const char *n1 = arena_printf(&g->arena, "%s.nhwc", base), *n2 = arena_printf(&g->arena, "%s.nchw", base);
+	NodeId t1 = graph_insert_node(g, ci, OP_Transpose, "Transpose", n1, &xid, 1, &tv, 1);
+	g->nodes[t1].opset = 13;
+	set_perm4(g, t1, p0231);
+	NodeId t0 = graph_insert_node(g, ci + 1, OP_Transpose, "Transpose", n2, &tv, 1, &bv, 1);
+	g->nodes[t0].opset = 13;
+	set_perm4(g, t0, p0312);
+	g->nodes[ci + 2].in[0] = bv;
+	if (!pass_infer_node(g, t1, d) || !pass_infer_node(g, t0, d))
+		*err = true;
+	return !*err;
+}
+
 bool pass_fuse_patchify(Graph *g, Diag *d)
 {
 	assert(g->shapes_known);
 	Uses u;
 	uses_build(g, &u);
 	bool err = false;
+	/* the chains, last Conv first: each one moved to channels-last makes
+	 * the Conv before it one whose output goes to tokens */
+	for (NodeId i = g->nnodes; i-- > 0 && !err;)
+		if (!g->nodes[i].dead && g->nodes[i].op == OP_Conv && chain_at(g, &u, i, d, &err)) {
+			uses_free(&u);
+			uses_build(g, &u);
+		}
 	for (NodeId i = 0; i < g->nnodes && !err; i++)
-		if (!g->nodes[i].dead && g->nodes[i].op == OP_Conv && fuse_at(g, &u, i, d, &err)) {
+		if (!g->nodes[i].dead && g->nodes[i].op == OP_Conv && fuse_at(g, &u, i, d, &err, false)) {
 			uses_free(&u); /* the gather reads the source in place */
 			uses_build(g, &u);
 		}

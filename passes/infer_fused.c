@@ -401,7 +401,7 @@ static bool infer_matmul_epi_rows(InferCtx *c)
 		return ifail(c, 0, "A %s is not made of rows of %lld elements", ishape_str(&a->shape), (long long)u);
 	for (int64_t r = 0; r < RP; r++) {
 		int64_t k = value_get_int(rows, r);
-		if (k < 0 || k >= na / u)
+		if ((k < 0 && !(k == -1 && P > 1)) || k >= na / u) /* -1: a part of zeros (row_parts only) */
 			return ifail(c, 4, "entry %lld is %lld, outside the %lld rows of A", (long long)r, (long long)k,
 			             (long long)(na / u));
 	}

@@ -72,8 +72,13 @@ static Tiles tiles_for(const Cg *cg, const KGemm *g, bool here)
 	 * and the first column panel of a C chunk copies A once per K block,
 	 * costs that fewer K blocks divide (docs/kernels.md, "KC for packed
 	 * weights": 2048^3 +5 %, 1024^3 +6 % on average over copies of the
-	 * .so, vit_b16 -5 %; none of the models' shapes slower).  Not with a row index, whose A block is
-	 * kept within 64 KiB of stack (MC / KC rows).  The same for every ISA:
+	 * .so, vit_b16 -5 %; none of the models' shapes slower).  Not with a
+	 * row index of whole rows, whose A block is kept within 64 KiB of
+	 * stack (MC / KC rows); with one of parts (an im2col folded into the
+	 * GEMM: KGemm.a_row_parts) 1024 too, as the GEMM on the gathered
+	 * copy had it (docs/kernels.md, "sret_t's stem as token GEMMs": the
+	 * stem convs' K = 288 and 576 in one block, not 2 and 3; MC then
+	 * shrinks to keep the block on the stack).  The same for every ISA:
 	 * one packed copy of a weight serves all the variants of a portable
 	 * build.  A run-time B whose panels the first tile copies (copy_b)
 	 * takes 1024 too, with an A block of 512 KiB instead of 256 (MC
@@ -83,7 +88,7 @@ static Tiles tiles_for(const Cg *cg, const KGemm *g, bool here)
 	 * its first tile": 1024^3 and 2048^3 with both operands inputs +5-7 %
 	 * over KC 256).  Not inside another kernel's task, for its stack. */
 	bool rtb = !here && !g->a_rows && b_copied_by_tile(g) && b_rows_alias(g, &t);
-	int64_t kc_max = (g->b_const && !g->a_rows) || rtb ? 1024 : 256;
+	int64_t kc_max = (g->b_const && (!g->a_rows || g->a_row_parts > 1)) || rtb ? 1024 : 256;
 	int64_t nb = (K + kc_max - 1) / kc_max;
 	t.kc = (K + nb - 1) / nb;
 	/* MC: an A block (MC x KC floats) within a few hundred KiB of L2 */
@@ -1449,14 +1454,46 @@ static void copy_a_run(Cg *cg, const Plan *P, LLVMValueRef dst, LLVMValueRef src
 	}
 }
 
-/* The offset in A of gathered part `ip` (an index into a_rows): its
- * source row times A's row stride. */
-static LLVMValueRef part_base(Cg *cg, const KGemm *g, LLVMValueRef ip)
+/* Entry `ip` of a_rows (i64). */
+static LLVMValueRef part_row(Cg *cg, const KGemm *g, LLVMValueRef ip)
 {
 	LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->t_i32, g->a_rows, &ip, 1, "");
 	LLVMValueRef ri = LLVMBuildLoad2(cg->b, cg->t_i32, p, "");
 	LLVMSetAlignment(ri, 4);
-	return cg_mul_i64(cg, LLVMBuildSExt(cg->b, ri, cg->t_i64, ""), g->a_rs);
+	return LLVMBuildSExt(cg->b, ri, cg->t_i64, "");
+}
+
+/* The offset in A of gathered part `ip` (an index into a_rows): its
+ * source row times A's row stride.  An entry -1 (a zero part: an im2col
+ * tap in the padding, KGemm.a_row_parts only) gives row 0's offset, a
+ * valid address; pack_a_parts writes zeros for it (part_is_zero). */
+static LLVMValueRef part_base(Cg *cg, const KGemm *g, LLVMValueRef ip)
+{
+	LLVMValueRef r = part_row(cg, g, ip), z = cg_i64(cg, 0);
+	r = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, r, z, ""), z, r, "");
+	return cg_mul_i64(cg, r, g->a_rs);
+}
+
+/* Entry `ip` of a_rows is -1: a part of zeros. */
+static LLVMValueRef part_is_zero(Cg *cg, const KGemm *g, LLVMValueRef ip)
+{
+	return LLVMBuildICmp(cg->b, LLVMIntSLT, part_row(cg, g, ip), cg_i64(cg, 0), "");
+}
+
+/* copy_a_run of n floats of part `ip` from src to dst, or n zeros when
+ * the part's entry is -1 (a branch per part: taken at the image's edges
+ * only).  A masked load per short part (mask empty for a zero part), tried
+ * for parts of 3 floats, was no faster (docs/kernels.md, "sret_t's stem as
+ * token GEMMs"). */
+static void copy_a_part(Cg *cg, const Plan *P, LLVMValueRef ip, LLVMValueRef dst, LLVMValueRef src,
+                        LLVMValueRef lr, LLVMValueRef k0, int64_t n)
+{
+	CgIf c;
+	cg_if(cg, &c, part_is_zero(cg, P->g, ip));
+	cg_memset(cg, dst, 0, n * 4);
+	cg_else(cg, &c);
+	copy_a_run(cg, P, dst, src, lr, k0, n);
+	cg_if_end(cg, &c);
 }
 
 /* Rows of A of several parts up to this long are gathered into P->arow
@@ -1519,16 +1556,16 @@ static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef l
 	if (u % P->t.kc == 0) {
 		LLVMValueRef ip = cg_add_i64(cg, first, LLVMBuildSDiv(cg->b, pcv, cg_i64(cg, u), ""));
 		LLVMValueRef src = cg_add_i64(cg, part_base(cg, g, ip), LLVMBuildSRem(cg->b, pcv, cg_i64(cg, u), ""));
-		copy_a_run(cg, P, dst, cg_gep_f32(cg, g->a, src), lr, pcv, kc);
+		copy_a_part(cg, P, ip, dst, cg_gep_f32(cg, g->a, src), lr, pcv, kc);
 		return;
 	}
 	if (P->t.kc % u == 0 && kc % u == 0) {
 		CgLoop lj;
 		cg_for(cg, &lj, 0, kc / u);
 		LLVMValueRef j = cg_add_i64(cg, LLVMBuildSDiv(cg->b, pcv, cg_i64(cg, u), ""), lj.iv);
-		LLVMValueRef src = part_base(cg, g, cg_add_i64(cg, first, j));
-		copy_a_run(cg, P, cg_gep_f32(cg, dst, cg_mul_i64(cg, lj.iv, u)), cg_gep_f32(cg, g->a, src), lr,
-		           cg_add_i64(cg, pcv, cg_mul_i64(cg, lj.iv, u)), u);
+		LLVMValueRef ip = cg_add_i64(cg, first, j);
+		copy_a_part(cg, P, ip, cg_gep_f32(cg, dst, cg_mul_i64(cg, lj.iv, u)),
+		            cg_gep_f32(cg, g->a, part_base(cg, g, ip)), lr, cg_add_i64(cg, pcv, cg_mul_i64(cg, lj.iv, u)), u);
 		cg_for_end(cg, &lj);
 		return;
 	}
@@ -1539,6 +1576,7 @@ static void pack_a_parts(Cg *cg, const Plan *P, LLVMValueRef row, LLVMValueRef l
 	LLVMValueRef src = cg_add_i64(cg, part_base(cg, g, ip), LLVMBuildSRem(cg->b, k, cg_i64(cg, u), ""));
 	LLVMValueRef x = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, g->a, src), "");
 	LLVMSetAlignment(x, 4);
+	x = LLVMBuildSelect(cg->b, part_is_zero(cg, g, ip), LLVMConstReal(cg->t_f32, 0.0), x, "");
 	if (g->a_stats) { /* the prologue, as copy_a_run's (scalar) */
 		LLVMValueRef mean = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, P->amean, lr), "");
 		LLVMValueRef inv = LLVMBuildLoad2(cg->b, cg->t_f32, cg_gep_f32(cg, P->ainv, lr), "");
@@ -1940,7 +1978,10 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P, bool here)
 	if (g->a_cs == 1 && (g->a_rs * 4) % 2048 == 0 && g->N > 2 * P->nr && g->M >= P->t.mr)
 		P->abuf = LLVMConstNull(cg->t_ptr);
 	/* A row index: A's rows are gathered into the copied block, which is
-	 * kept within 64 KiB of stack (MC rows of KC + 16 floats) */
+	 * kept within 64 KiB of stack (MC rows of KC + 16 floats); 256 KiB,
+	 * the plain A block's (MC above), for rows of parts (KC up to 1024
+	 * then: PVT-v2's embeds.3, K = 2880 in blocks of 960, would otherwise
+	 * stream its 5.9 MB weight once per 12 rows) */
 	/* A row prologue normalises A as it is copied: the block is always
 	 * copied (by pack_a, not by the micro-kernels: copy_ahead) */
 	assert(!g->a_stats || (g->a_scale && g->a_cs == 1 && g->nbatch_dims == 0));
@@ -1949,7 +1990,7 @@ static void plan_init(Cg *cg, const KGemm *g, Plan *P, bool here)
 	if (g->a_rows) {
 		assert(g->a_cs == 1 && g->nbatch_dims == 0);
 		P->abuf = LLVMConstNull(cg->t_ptr);
-		int64_t mc = (64 * 1024 / 4) / a_copy_stride(&P->t);
+		int64_t mc = ((g->a_row_parts > 1 ? 256 : 64) * 1024 / 4) / a_copy_stride(&P->t);
 		mc -= mc % P->t.mr;
 		if (mc < P->t.mr)
 			mc = P->t.mr;

@@ -69,7 +69,8 @@ typedef struct KGemm {
 	/* With a_rows, a_row_parts = P > 1: row i of the product is P rows of
 	 * u = K/P elements, rows a_rows[i*P + j] of A (a_rs = u): element (i,k)
 	 * at a[a_rows[i*P + k/u]*a_rs + k%u] (MatMulEpi's row_parts: a patch
-	 * gather).  0 or 1: whole rows. */
+	 * gather); an entry -1 is a part of zeros (an im2col tap in the
+	 * padding; not with a_stats).  0 or 1: whole rows. */
 	int64_t a_row_parts;
 	/* A row prologue (or NULL; needs a_cs == 1 and no batch; with or
 	 * without a_rows): the product reads A's logical rows normalised

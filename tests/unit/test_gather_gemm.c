@@ -16,6 +16,7 @@
  */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,152 @@ static void test_bitwise(void **state)
 	case_sret(8, 4, 6, 3u, false);      /* too small for the kernel: the loop nest */
 }
 
+/* A stem of three 3x3 stride-2 pad-1 Convs + Relu, flattened to tokens:
+ * x [1, C0, S, S] -> C1 -> C2 -> C3 channels, y [1, (S/8)^2, C3]. */
+static Graph *stem_graph(int64_t C0, int64_t C1, int64_t C2, int64_t C3, int64_t S, float *const *w,
+                         float *const *b)
+{
+	TuGraph t = tu_graph();
+	int64_t c[4] = {C0, C1, C2, C3}, s = S;
+	int64_t dx[4] = {1, C0, S, S};
+	ValueId v = tu_input(&t, "x", DT_F32, 4, dx);
+	static const int64_t k3[2] = {3, 3}, s2[2] = {2, 2}, p1[4] = {1, 1, 1, 1};
+	for (int i = 0; i < 3; i++) {
+		s = (s - 1) / 2 + 1;
+		int64_t dw[4] = {c[i + 1], c[i], 3, 3}, db[1] = {c[i + 1]}, dy[4] = {1, c[i + 1], s, s};
+		ValueId vw = tu_const(&t, NULL, DT_F32, 4, dw, w[i]), vb = tu_const(&t, NULL, DT_F32, 1, db, b[i]);
+		ValueId y = graph_add_value(t.g, NULL, DT_F32, &(Shape){0}), r = graph_add_value(t.g, NULL, DT_F32, &(Shape){0});
+		gval(t.g, y)->shape = gval(t.g, r)->shape = shape_make(4, dy);
+		ValueId a[3] = {v, vw, vb};
+		tu_node(&t, OP_Conv, 11, a, 3, &y, 1);
+		tu_attr_ints(&t, "kernel_shape", 2, k3);
+		tu_attr_ints(&t, "strides", 2, s2);
+		tu_attr_ints(&t, "pads", 4, p1);
+		tu_node(&t, OP_Relu, 14, &y, 1, &r, 1);
+		v = r;
+	}
+	int64_t sh[3] = {1, C3, s * s}, dt[3] = {1, s * s, C3}, d1[1] = {3};
+	ValueId vs = tu_const(&t, NULL, DT_I64, 1, d1, sh);
+	ValueId f = graph_add_value(t.g, NULL, DT_F32, &(Shape){0});
+	gval(t.g, f)->shape = shape_make(3, sh);
+	ValueId a[2] = {v, vs};
+	tu_node(&t, OP_Reshape, 14, a, 2, &f, 1);
+	ValueId o = tu_output(&t, "y", DT_F32, 3, dt);
+	tu_node(&t, OP_Transpose, 13, &f, 1, &o, 1);
+	static const int64_t p021[3] = {0, 2, 1};
+	tu_attr_ints(&t, "perm", 3, p021);
+	t.g->shapes_known = true;
+	return t.g;
+}
+
+/* The stem in double: y [(S/8)^2, C3]. */
+static void stem_ref(int64_t C0, int64_t C1, int64_t C2, int64_t C3, int64_t S, float *const *w, float *const *b,
+                     const float *x, double *y)
+{
+	int64_t c[4] = {C0, C1, C2, C3}, s = S;
+	double *in = malloc(sizeof(double) * (size_t)(C0 * S * S));
+	for (int64_t i = 0; i < C0 * S * S; i++)
+		in[i] = x[i];
+	for (int l = 0; l < 3; l++) {
+		int64_t so = (s - 1) / 2 + 1;
+		double *out = malloc(sizeof(double) * (size_t)(c[l + 1] * so * so));
+		for (int64_t co = 0; co < c[l + 1]; co++)
+			for (int64_t oy = 0; oy < so; oy++)
+				for (int64_t ox = 0; ox < so; ox++) {
+					double acc = b[l][co];
+					for (int64_t ci = 0; ci < c[l]; ci++)
+						for (int64_t ky = 0; ky < 3; ky++)
+							for (int64_t kx = 0; kx < 3; kx++) {
+								int64_t iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+								if (iy >= 0 && iy < s && ix >= 0 && ix < s)
+									acc += (double)w[l][((co * c[l] + ci) * 3 + ky) * 3 + kx] *
+									       in[(ci * s + iy) * s + ix];
+							}
+					out[(co * so + oy) * so + ox] = acc > 0 ? acc : 0;
+				}
+		free(in);
+		in = out;
+		s = so;
+	}
+	for (int64_t p = 0; p < s * s; p++)
+		for (int64_t co = 0; co < C3; co++)
+			y[p * C3 + co] = in[co * s * s + p];
+	free(in);
+}
+
+/* sret_t's stem shape, scaled: fuse-patchify makes the last two Convs
+ * token GEMMs on channels-last gathers (taps in the padding as zero
+ * rows, entry -1), fuse-gather-gemm folds those gathers into the GEMMs'
+ * A packing (KGemm.a_row_parts with zero parts).  Folded and unfused
+ * gathers give the same bits (the same packed A); both within 1e-4 of a
+ * double reference; the folded form bitwise the same on 1, 2, 3 and 5
+ * threads; on every vector width the host runs. */
+static void case_stem(int64_t C0, int64_t C1, int64_t C2, int64_t C3, int64_t S, unsigned seed)
+{
+	int64_t c[4] = {C0, C1, C2, C3};
+	float *w[3], *b[3];
+	for (int i = 0; i < 3; i++) {
+		w[i] = malloc(sizeof(float) * (size_t)(c[i + 1] * c[i] * 9));
+		b[i] = malloc(sizeof(float) * (size_t)c[i + 1]);
+		fill(w[i], (size_t)(c[i + 1] * c[i] * 9), seed + 1 + (unsigned)i);
+		for (int64_t k = 0; k < c[i + 1] * c[i] * 9; k++)
+			w[i][k] *= 0.5f / (float)c[i];
+		fill(b[i], (size_t)c[i + 1], seed + 7 + (unsigned)i);
+	}
+	int64_t so = S, nx = C0 * S * S;
+	for (int i = 0; i < 3; i++)
+		so = (so - 1) / 2 + 1;
+	int64_t ny = so * so * C3;
+	float *x = malloc(sizeof(float) * (size_t)nx), *y0 = malloc(sizeof(float) * (size_t)ny),
+	      *y1 = malloc(sizeof(float) * (size_t)ny);
+	double *ref = malloc(sizeof(double) * (size_t)ny);
+	fill(x, (size_t)nx, seed);
+	stem_ref(C0, C1, C2, C3, S, w, b, x, ref);
+	static const char *const unfused[] = {"fuse-patchify", "dce"};
+	static const char *const fused[] = {"fuse-patchify", "fuse-gather-gemm", "dce"};
+	for (size_t t = 0; t < sizeof tu_isas / sizeof tu_isas[0]; t++) {
+		if (!tu_host_has(&tu_isas[t]))
+			continue;
+		tu_isa_override = tu_isas[t];
+		Graph *g0 = stem_graph(C0, C1, C2, C3, S, w, b);
+		tu_run_passes(g0, unfused, 2);
+		assert_int_equal(live(g0, OP_Conv, -1), 1); /* the first reads the image: stays a Conv */
+		assert_int_equal(live(g0, OP_GatherRows, -1), 2);
+		const void *in[1] = {x};
+		memset(y0, 0xff, sizeof(float) * (size_t)ny);
+		void *o0[1] = {y0}, *o1[1] = {y1};
+		tu_compile_run(g0, in, o0);
+		for (int64_t i = 0; i < ny; i++)
+			if (fabs(y0[i] - ref[i]) > 1e-4 * (1 + fabs(ref[i])))
+				fail_msg("%s: y[%lld] = %g, reference %g", tu_isas[t].name, (long long)i, y0[i], ref[i]);
+		for (int k = 0; k < TU_NTHREADS; k++) {
+			tu_threads(tu_thread_counts[k]);
+			Graph *g1 = stem_graph(C0, C1, C2, C3, S, w, b);
+			tu_run_passes(g1, fused, 3);
+			assert_int_equal(live(g1, OP_GatherRows, -1), 0);
+			assert_int_equal(live(g1, OP_MatMulEpi, 5), 2);
+			memset(y1, 0, sizeof(float) * (size_t)ny);
+			tu_compile_run(g1, in, o1);
+			if (memcmp(y0, y1, sizeof(float) * (size_t)ny) != 0)
+				fail_msg("C %lld/%lld/%lld S %lld %s, %d threads: folded gathers differ from the gathered copies",
+				         (long long)C1, (long long)C2, (long long)C3, (long long)S, tu_isas[t].name,
+				         tu_thread_counts[k]);
+		}
+		tu_threads(0);
+	}
+	tu_isa_override = (CgIsa){0};
+	for (int i = 0; i < 3; i++)
+		free(w[i]), free(b[i]);
+	free(x), free(y0), free(y1), free(ref);
+}
+
+static void test_stem(void **state)
+{
+	(void)state;
+	case_stem(3, 8, 16, 16, 40, 11u);  /* K 72 and 144 in parts of 8 and 16: odd 5x5 and 3x3 grids */
+	case_stem(3, 32, 64, 64, 64, 12u); /* sret_t's channels: parts of 32 and 64, K 288 and 576 */
+}
+
 /* The shape rule of MatMulEpi with rows, on hand-written nodes: a sound
  * one gives the logical A's rows of N, a bad index or a_shape a
  * diagnostic naming the rule. */
@@ -153,6 +300,10 @@ static void test_shape_rule(void **state)
 		/* row_parts: a row of the logical A is 2 rows of 1 element */
 		{"{7, 6, 5, 4, 3, 2, 1, 0}", "[4,2], row_parts=2", NULL, "[4,3]"},
 		{"{7, 6, 5, 4, 3, 2, 1, 8}", "[4,2], row_parts=2", "input 4: entry 7 is 8, outside the 8 rows of A", NULL},
+		/* -1: a part of zeros, with row_parts only; no other negative entry */
+		{"{7, -1, 5, 4, 3, 2, 1, -1}", "[4,2], row_parts=2", NULL, "[4,3]"},
+		{"{7, -2, 5, 4, 3, 2, 1, 0}", "[4,2], row_parts=2", "input 4: entry 1 is -2, outside the 8 rows of A", NULL},
+		{"{1, 0, 3, -1}", "[2,2,2]", "input 4: entry 3 is -1, outside the 4 rows of A", NULL},
 		{"{7, 6, 5, 4, 3, 2, 1, 0}", "[4,2], row_parts=3",
 		 "attribute row_parts: 3 does not divide K = 2 and the 8 rows", NULL},
 	};
@@ -193,6 +344,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shape_rule),
 		cmocka_unit_test(test_bitwise),
+		cmocka_unit_test(test_stem),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
