@@ -399,11 +399,15 @@ static bool infer_matmul_epi_rows(InferCtx *c)
 		             ishape_str(&as));
 	if (na % u != 0)
 		return ifail(c, 0, "A %s is not made of rows of %lld elements", ishape_str(&a->shape), (long long)u);
+	/* -1: a part of zeros, with row_parts and without a row prologue (the
+	 * zeros are the product's input, not normalised A) */
+	bool zeros_ok = P > 1 && !iin(c, 7);
 	for (int64_t r = 0; r < RP; r++) {
 		int64_t k = value_get_int(rows, r);
-		if ((k < 0 && !(k == -1 && P > 1)) || k >= na / u) /* -1: a part of zeros (row_parts only) */
-			return ifail(c, 4, "entry %lld is %lld, outside the %lld rows of A", (long long)r, (long long)k,
-			             (long long)(na / u));
+		if ((k < 0 && !(k == -1 && zeros_ok)) || k >= na / u)
+			return ifail(c, 4, "entry %lld is %lld, outside the %lld rows of A%s", (long long)r, (long long)k,
+			             (long long)(na / u),
+			             k == -1 && P > 1 ? " (-1, a part of zeros, is not allowed with a_norm_scale)" : "");
 	}
 	Shape s = as;
 	s.dims[rank - 1] = N;

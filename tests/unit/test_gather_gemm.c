@@ -292,6 +292,7 @@ static void test_shape_rule(void **state)
 	(void)state;
 	static const struct {
 		const char *rows, *a_shape, *msg, *want;
+		const char *pro; /* inputs after rows: the row prologue's */
 	} cases[] = {
 		{"{1, 0, 3, 2}", "[2,2,2]", NULL, "[2,2,3]"},
 		{"{1, 0, 3, 4}", "[2,2,2]", "input 4: entry 3 is 4, outside the 4 rows of A", NULL},
@@ -304,6 +305,11 @@ static void test_shape_rule(void **state)
 		{"{7, -1, 5, 4, 3, 2, 1, -1}", "[4,2], row_parts=2", NULL, "[4,3]"},
 		{"{7, -2, 5, 4, 3, 2, 1, 0}", "[4,2], row_parts=2", "input 4: entry 1 is -2, outside the 8 rows of A", NULL},
 		{"{1, 0, 3, -1}", "[2,2,2]", "input 4: entry 3 is -1, outside the 4 rows of A", NULL},
+		/* nor with a row prologue (a_norm_scale): its rows are normalised A */
+		{"{7, 6, 5, 4, 3, 2, 1, 0}", "[4,2], row_parts=2", NULL, "[4,3]", ", _, _, %s"},
+		{"{7, -1, 5, 4, 3, 2, 1, 0}", "[4,2], row_parts=2",
+		 "input 4: entry 1 is -1, outside the 8 rows of A (-1, a part of zeros, is not allowed with a_norm_scale)",
+		 NULL, ", _, _, %s"},
 		{"{7, 6, 5, 4, 3, 2, 1, 0}", "[4,2], row_parts=3",
 		 "attribute row_parts: 3 does not divide K = 2 and the 8 rows", NULL},
 	};
@@ -317,9 +323,10 @@ static void test_shape_rule(void **state)
 		         "input  %%x : f32[1,4,2]\n"
 		         "const  %%w : f32[2,3] = {1, 2, 3, 4, 5, 6}\n"
 		         "const  %%r : i32[%d] = %s\n"
-		         "%%y : f32[?] = onnxcc::MatMulEpi(%%x, %%w, _, _, %%r) {a_shape=%s}  # mm\n"
+		         "const  %%s : f32[2] = {1, 1}\n"
+		         "%%y : f32[?] = onnxcc::MatMulEpi(%%x, %%w, _, _, %%r%s) {a_shape=%s}  # mm\n"
 		         "output %%y\n",
-		         nr, cases[i].rows, cases[i].a_shape);
+		         nr, cases[i].rows, cases[i].pro ? cases[i].pro : "", cases[i].a_shape);
 		Diag d;
 		diag_init(&d, "rows.ir", false);
 		Graph *g = ir_parse(text, "rows.ir", 0, &d);
